@@ -1,0 +1,289 @@
+"""The ground-truth network: cells, synapses, delays, neuron parameters and drive.
+
+Conventions
+-----------
+- Weights form a sparse **post × pre** matrix: ``weights[i, j]`` is the synapse from
+  neuron ``j`` onto neuron ``i``. It is stored as ``scipy.sparse.csc_array`` so that the
+  outgoing synapses of a presynaptic neuron are contiguous (what the event-driven engine
+  needs). Units: mV. For delta synapses a weight is the jump of the membrane potential
+  (PSP amplitude); for exponential synapses it is the jump of the synaptic input
+  ``R·I_syn`` in mV (PSP area ``w·τ_s`` mV·s).
+- Delays are in seconds: ``None`` (one simulation time step: instantaneous transmission,
+  the "unrealistic" model), a scalar, or one value per synapse aligned with
+  ``weights.data``.
+- ``cell_type`` holds ``"E"`` or ``"I"`` per neuron. Dale's law holds: all outgoing
+  weights of an E neuron are >= 0, of an I neuron <= 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from spikewire._validation import check_finite, check_int, check_positive
+
+__all__ = ["LIFParams", "PoissonDrive", "WhiteNoiseDrive", "Network", "DaleViolation"]
+
+
+class DaleViolation(ValueError):
+    """A neuron's outgoing weights do not all share the sign of its cell type."""
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Leaky integrate-and-fire neuron parameters (Brunel 2000, model A defaults).
+
+    Parameters
+    ----------
+    tau_m : float, default 0.020
+        Membrane time constant in s.
+    theta : float, default 20.0
+        Firing threshold in mV.
+    v_reset : float, default 10.0
+        Reset potential in mV (must be below ``theta``).
+    v_rest : float, default 0.0
+        Resting potential in mV.
+    tau_ref : float, default 0.002
+        Absolute refractory period in s; 0 switches refractoriness off.
+    tau_syn : float or None, default None
+        Synaptic time constant in s for exponential current synapses; ``None`` for delta
+        synapses (PSP jumps).
+    """
+
+    tau_m: float = 0.020
+    theta: float = 20.0
+    v_reset: float = 10.0
+    v_rest: float = 0.0
+    tau_ref: float = 0.002
+    tau_syn: float | None = None
+
+    def __post_init__(self):
+        check_positive("tau_m", self.tau_m, unit="s")
+        check_finite("theta", self.theta, unit="mV")
+        check_finite("v_reset", self.v_reset, unit="mV")
+        check_finite("v_rest", self.v_rest, unit="mV")
+        check_positive("tau_ref", self.tau_ref, allow_zero=True, unit="s")
+        if self.v_reset >= self.theta:
+            raise ValueError(f"v_reset ({self.v_reset} mV) must be below theta "
+                             f"({self.theta} mV)")
+        if self.tau_syn is not None:
+            check_positive("tau_syn", self.tau_syn, unit="s")
+            if abs(self.tau_syn - self.tau_m) < 1e-12:
+                raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
+
+
+@dataclass(frozen=True)
+class PoissonDrive:
+    """External drive by independent Poisson spike trains (Brunel's ν_ext).
+
+    Each neuron receives ``n_inputs`` external synapses of amplitude ``weight`` (mV),
+    each firing at ``rate`` (Hz). ``rate`` may be a scalar or one value per neuron.
+    """
+
+    rate: float | np.ndarray
+    n_inputs: int = 1
+    weight: float = 0.1
+
+    def __post_init__(self):
+        r = np.asarray(self.rate, dtype=float)
+        if not np.all(np.isfinite(r)) or np.any(r < 0):
+            raise ValueError(f"external rate must be finite and >= 0 Hz, got {self.rate!r}")
+        check_int("n_inputs", self.n_inputs, minimum=0)
+        check_finite("weight", self.weight, unit="mV")
+
+    def total_rate(self, n: int) -> np.ndarray:
+        """Summed external input rate per neuron in Hz, shape (n,)."""
+        return np.broadcast_to(np.asarray(self.rate, dtype=float) * self.n_inputs, (n,)).copy()
+
+
+@dataclass(frozen=True)
+class WhiteNoiseDrive:
+    """External drive as Gaussian white noise: τ_m dV/dt = -(V - V_rest) + μ + σ √τ_m ξ(t).
+
+    ``mu`` and ``sigma`` are in mV (scalars or one value per neuron); the free membrane
+    potential then has mean ``V_rest + μ`` and standard deviation ``σ/√2``.
+    """
+
+    mu: float | np.ndarray
+    sigma: float | np.ndarray = 0.0
+
+    def __post_init__(self):
+        m = np.asarray(self.mu, dtype=float)
+        s = np.asarray(self.sigma, dtype=float)
+        if not np.all(np.isfinite(m)):
+            raise ValueError(f"mu must be finite (mV), got {self.mu!r}")
+        if not np.all(np.isfinite(s)) or np.any(s < 0):
+            raise ValueError(f"sigma must be finite and >= 0 (mV), got {self.sigma!r}")
+
+
+@dataclass(eq=False)
+class Network:
+    """A network of LIF neurons with E/I types and sparse delayed synapses.
+
+    Parameters
+    ----------
+    weights : scipy.sparse matrix or array, shape (N, N)
+        Post × pre weights in mV (see module docstring). Stored as CSC.
+    cell_type : array of str, shape (N,)
+        ``"E"`` or ``"I"`` per neuron.
+    delays : None, float or ndarray
+        Transmission delays in s: ``None`` = one time step; a scalar; or per synapse,
+        aligned with ``weights.data`` of the stored CSC matrix.
+    params : LIFParams
+        Neuron parameters shared by all neurons.
+    drive : PoissonDrive or WhiteNoiseDrive or None
+        External input.
+    positions : ndarray, shape (N, d), optional
+        Positions (mm) for spatial networks.
+    name : str
+        Short label used in reports.
+    spec : dict
+        The builder's arguments (used for hashing / caching and reports).
+    check_dale : bool, default True
+        Raise :class:`DaleViolation` listing the neurons whose outgoing weights disagree
+        with their cell type.
+    """
+
+    weights: sp.csc_array
+    cell_type: np.ndarray
+    delays: float | np.ndarray | None = None
+    params: LIFParams = field(default_factory=LIFParams)
+    drive: PoissonDrive | WhiteNoiseDrive | None = None
+    positions: np.ndarray | None = None
+    name: str = "network"
+    spec: dict = field(default_factory=dict)
+    check_dale: bool = True
+
+    def __post_init__(self):
+        w = self.weights
+        if not sp.issparse(w):
+            w = np.asarray(w)
+            if w.ndim != 2:
+                raise ValueError(f"weights must be a 2-D post x pre matrix, got shape {w.shape}")
+        if w.shape[0] != w.shape[1]:
+            raise ValueError(f"weights must be square (post x pre), got shape {w.shape}")
+        w = sp.csc_array(w)
+        w.sum_duplicates()
+        w.sort_indices()
+        if w.nnz and not np.all(np.isfinite(w.data)):
+            bad = np.flatnonzero(~np.isfinite(w.data))[0]
+            raise ValueError(f"weights contain a non-finite value {w.data[bad]!r}")
+        self.weights = w
+        ct = np.asarray(self.cell_type).astype("<U1")
+        if ct.shape != (w.shape[0],):
+            raise ValueError(f"cell_type must have one entry per neuron ({w.shape[0]}), "
+                             f"got shape {ct.shape}")
+        bad = np.flatnonzero((ct != "E") & (ct != "I"))
+        if bad.size:
+            raise ValueError(f"cell_type must be 'E' or 'I'; neuron(s) {bad[:10].tolist()} have "
+                             f"{ct[bad[:10]].tolist()}")
+        self.cell_type = ct
+        if not isinstance(self.params, LIFParams):
+            raise TypeError("params must be a LIFParams instance")
+        if self.delays is not None:
+            if np.ndim(self.delays) == 0:
+                check_positive("delay", self.delays, unit="s")
+                self.delays = float(self.delays)
+            else:
+                d = np.asarray(self.delays, dtype=np.float64).ravel()
+                if d.size != w.nnz:
+                    raise ValueError(f"per-synapse delays must have one value per synapse "
+                                     f"({w.nnz}), got {d.size}")
+                if not np.all(np.isfinite(d)) or np.any(d <= 0):
+                    raise ValueError("per-synapse delays must be finite and > 0 s")
+                self.delays = d
+        if self.check_dale:
+            self.dale_violations(raise_error=True)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons N."""
+        return int(self.weights.shape[0])
+
+    @property
+    def n_synapses(self) -> int:
+        """Number of stored (non-zero) synapses."""
+        return int(self.weights.nnz)
+
+    @property
+    def is_excitatory(self) -> np.ndarray:
+        """Boolean mask of E neurons, shape (N,)."""
+        return self.cell_type == "E"
+
+    @property
+    def n_excitatory(self) -> int:
+        return int(self.is_excitatory.sum())
+
+    @property
+    def n_inhibitory(self) -> int:
+        return self.n_neurons - self.n_excitatory
+
+    def dense_weights(self) -> np.ndarray:
+        """Weights as a dense post × pre ndarray in mV (small networks only)."""
+        if self.n_neurons > 20_000:
+            raise ValueError(f"a dense {self.n_neurons}² matrix needs "
+                             f"{self.n_neurons**2 * 8 / 2**30:.1f} GiB; use .weights (sparse)")
+        return self.weights.toarray()
+
+    def synapse_delays(self) -> np.ndarray | None:
+        """Per-synapse delays in s aligned with ``weights.data`` (None = one time step)."""
+        if self.delays is None:
+            return None
+        if np.ndim(self.delays) == 0:
+            return np.full(self.n_synapses, float(self.delays))
+        return self.delays
+
+    def dale_violations(self, raise_error: bool = False) -> np.ndarray:
+        """Neurons whose outgoing weights do not all share the sign of their type."""
+        w = self.weights
+        col = np.repeat(np.arange(self.n_neurons), np.diff(w.indptr))
+        pos = np.zeros(self.n_neurons, bool)
+        neg = np.zeros(self.n_neurons, bool)
+        pos[col[w.data > 0]] = True
+        neg[col[w.data < 0]] = True
+        bad = np.flatnonzero((self.is_excitatory & neg) | (~self.is_excitatory & pos))
+        if raise_error and bad.size:
+            lst = ", ".join(f"{j} ({self.cell_type[j]})" for j in bad[:20])
+            more = f" and {bad.size - 20} more" if bad.size > 20 else ""
+            raise DaleViolation(
+                f"Dale's law is violated by {bad.size} neuron(s): {lst}{more}. E neurons need "
+                "outgoing (column) weights >= 0 and I neurons <= 0; check the matrix orientation "
+                "(post x pre) or pass check_dale=False")
+        return bad
+
+    def replace(self, **changes) -> Network:
+        """A copy with some fields replaced (e.g. ``params``, ``delays``, ``drive``)."""
+        spec = dict(self.spec)
+        for k, v in changes.items():
+            if k not in ("weights", "spec"):
+                spec[k] = _spec_value(v)
+        changes.setdefault("spec", spec)
+        return dataclasses.replace(self, **changes)
+
+    def memory_bytes(self) -> int:
+        """Approximate memory held by the synapses in bytes."""
+        w = self.weights
+        total = w.data.nbytes + w.indices.nbytes + w.indptr.nbytes
+        if isinstance(self.delays, np.ndarray):
+            total += self.delays.nbytes
+        return int(total)
+
+    def __repr__(self) -> str:
+        d = ("1 step" if self.delays is None else
+             f"{self.delays * 1e3:g} ms" if np.ndim(self.delays) == 0 else "per synapse")
+        return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
+                f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, "
+                f"tau_ref={self.params.tau_ref * 1e3:g} ms, "
+                f"synapse={'delta' if self.params.tau_syn is None else 'exponential'})")
+
+
+def _spec_value(v):
+    if dataclasses.is_dataclass(v):
+        return {k: _spec_value(x) for k, x in dataclasses.asdict(v).items()}
+    if isinstance(v, np.ndarray):
+        return v.tolist() if v.size < 64 else f"array{v.shape}"
+    return v

@@ -1,0 +1,187 @@
+"""The result of an inference method: a post × pre weight estimate with its evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikewire._validation import check_choice, check_probability_open
+
+__all__ = ["Estimate", "PAIR_STATUS", "adjust_pvalues"]
+
+#: Meaning of the per-pair status codes in :attr:`Estimate.pair_status`.
+PAIR_STATUS = {
+    0: "ok",                 # estimated and tested
+    1: "diagonal",           # self pair, not estimated
+    2: "not_requested",      # outside the requested subset of pairs
+    3: "too_few_spikes",     # a unit of the pair has too few spikes to estimate anything
+    4: "undecided",          # too little evidence (e.g. too few coincidences) to decide
+    5: "fit_failed",         # the optimiser failed for this pair / target (see diagnostics)
+}
+
+
+def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
+    """Multiple-comparison adjusted p-values over the finite entries of ``p``.
+
+    Parameters
+    ----------
+    p : ndarray
+        Raw p-values; NaN entries (untested pairs) are ignored and stay NaN.
+    method : {"bh", "bonferroni", "none"}
+        Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, or none.
+    """
+    check_choice("correction", method, {"bh", "bonferroni", "none"})
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    mask = np.isfinite(p)
+    vals = p[mask]
+    m = vals.size
+    if m == 0:
+        return out
+    if method == "none":
+        adj = vals
+    elif method == "bonferroni":
+        adj = np.minimum(vals * m, 1.0)
+    else:
+        order = np.argsort(vals)
+        ranked = vals[order] * m / np.arange(1, m + 1)
+        ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+        adj = np.empty(m)
+        adj[order] = np.minimum(ranked, 1.0)
+    out[mask] = adj
+    return out
+
+
+@dataclass(eq=False)
+class Estimate:
+    """Estimated connectivity between observed units.
+
+    Attributes
+    ----------
+    weights : ndarray, shape (n, n)
+        Post × pre weight estimate (``weights[i, j]``: from unit ``j`` onto unit ``i``) in
+        :attr:`weight_unit`. Pairs that were not estimated hold 0 and a non-zero
+        :attr:`pair_status` saying why; never NaN.
+    method : str
+        Registered name of the method.
+    settings : dict
+        The method's settings.
+    units : ndarray of int, shape (n,)
+        Observed unit ids (rows and columns, in order).
+    weight_unit : str
+        Unit of :attr:`weights` (method specific, e.g. "coincidences per spike").
+    pvalues : ndarray, shape (n, n), optional
+        Raw p-value per pair (NaN where not tested; :attr:`pair_status` says why).
+    scores : ndarray, shape (n, n), optional
+        Method's test statistic / evidence per pair (larger = stronger link).
+    delays : ndarray, shape (n, n), optional
+        Estimated transmission delay per pair in s (NaN where no link was estimated).
+    pair_status : ndarray of int8, shape (n, n)
+        Codes from :data:`PAIR_STATUS`.
+    unit_status : ndarray of str, shape (n,)
+        ``"ok"`` or the reason a unit was skipped (e.g. ``"too_few_spikes"``).
+    cell_type : ndarray of str, shape (n,)
+        Inferred type per unit: ``"E"``, ``"I"`` or ``"?"`` (no significant outgoing link).
+    cell_type_confidence : ndarray, shape (n,)
+        Confidence in [0.5, 1] of each label (0 where ``"?"``).
+    true_index : ndarray, optional
+        Index of the true neuron behind each unit (from the recording), for scoring.
+    alpha, correction : float, str
+        Default significance level and multiple-comparison control of :meth:`adjacency`.
+    diagnostics : dict
+        Fit diagnostics (log-likelihoods, convergence, timings, skipped units).
+    """
+
+    weights: np.ndarray
+    method: str
+    settings: dict
+    units: np.ndarray
+    weight_unit: str = "a.u."
+    pvalues: np.ndarray | None = None
+    scores: np.ndarray | None = None
+    delays: np.ndarray | None = None
+    pair_status: np.ndarray | None = None
+    unit_status: np.ndarray | None = None
+    cell_type: np.ndarray | None = None
+    cell_type_confidence: np.ndarray | None = None
+    true_index: np.ndarray | None = None
+    alpha: float = 0.05
+    correction: str = "bh"
+    diagnostics: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.weights = np.asarray(self.weights, dtype=float)
+        n = self.weights.shape[0]
+        if self.weights.shape != (n, n):
+            raise ValueError(f"weights must be square, got {self.weights.shape}")
+        bad = ~np.isfinite(self.weights)
+        if bad.any():
+            raise ValueError(f"{self.method}: weights contain {int(bad.sum())} non-finite "
+                             "value(s); set them to 0 with a pair_status instead")
+        self.units = np.asarray(self.units)
+        if self.pair_status is None:
+            self.pair_status = np.zeros((n, n), dtype=np.int8)
+            np.fill_diagonal(self.pair_status, 1)
+        self.pair_status = np.asarray(self.pair_status, dtype=np.int8)
+        if self.unit_status is None:
+            self.unit_status = np.array(["ok"] * n, dtype=object)
+        if self.pvalues is not None:
+            self.pvalues = np.asarray(self.pvalues, dtype=float)
+            unexplained = ~np.isfinite(self.pvalues) & (self.pair_status == 0)
+            if unexplained.any():
+                raise ValueError(f"{self.method}: {int(unexplained.sum())} tested pair(s) have a "
+                                 "NaN p-value without a status saying why")
+        if self.cell_type is None:
+            from spikewire.infer.labels import label_cell_types
+
+            self.cell_type, self.cell_type_confidence = label_cell_types(
+                self.adjacency(), weights=self.weights)
+
+    @property
+    def n_units(self) -> int:
+        return int(self.weights.shape[0])
+
+    def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
+        """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
+
+        Methods without p-values fall back to ``|weight| > 0``.
+        """
+        alpha = check_probability_open("alpha", self.alpha if alpha is None else alpha)
+        correction = self.correction if correction is None else correction
+        if self.pvalues is None:
+            return (self.weights != 0) & (self.pair_status == 0)
+        adj = adjust_pvalues(np.where(self.pair_status == 0, self.pvalues, np.nan), correction)
+        return np.nan_to_num(adj, nan=1.0) < alpha
+
+    def adjacency(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
+        """Signed graph (int8, −1/0/+1, post × pre) of the significant links."""
+        sig = self.significant(alpha, correction)
+        return (np.sign(self.weights) * sig).astype(np.int8)
+
+    def to_frame(self, alpha: float | None = None, correction: str | None = None,
+                 only_tested: bool = True):
+        """Tidy table with one row per pair: pre, post, weight, p, sign, delay, status."""
+        import pandas as pd
+
+        n = self.n_units
+        post, pre = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        adj = self.adjacency(alpha, correction)
+        frame = pd.DataFrame({
+            "pre": self.units[pre.ravel()],
+            "post": self.units[post.ravel()],
+            "weight": self.weights.ravel(),
+            "p": np.full(n * n, np.nan) if self.pvalues is None else self.pvalues.ravel(),
+            "score": np.full(n * n, np.nan) if self.scores is None else self.scores.ravel(),
+            "sign": adj.ravel(),
+            "delay": np.full(n * n, np.nan) if self.delays is None else self.delays.ravel(),
+            "status": [PAIR_STATUS[int(c)] for c in self.pair_status.ravel()],
+        })
+        if only_tested:
+            frame = frame[self.pair_status.ravel() != 1].reset_index(drop=True)
+        return frame
+
+    def __repr__(self) -> str:
+        n_sig = int(self.significant().sum())
+        return (f"Estimate(method={self.method!r}, n_units={self.n_units}, "
+                f"significant links={n_sig} at alpha={self.alpha} ({self.correction}))")

@@ -1,0 +1,5 @@
+"""Simulation engines."""
+
+from spikewire.simulate.lif import DriveModulation, Stimulation, delay_steps, simulate
+
+__all__ = ["DriveModulation", "Stimulation", "delay_steps", "simulate"]

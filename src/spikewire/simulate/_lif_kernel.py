@@ -1,0 +1,101 @@
+"""Compiled LIF time-stepping kernel (numba).
+
+Time grid: state ``V_k`` at ``t_k = k·dt``. Step ``k`` advances from ``t_{k-1}`` to ``t_k``
+by exact exponential integration; inputs that arrive at step ``k`` (ring-buffer slot
+``k mod L``) jump the membrane (delta synapses) or the synaptic current (exponential
+synapses) at ``t_k``. A neuron spikes at ``t_k`` if ``V_k >= θ``; its synapses deliver at
+step ``k + d`` so the first effect on a target appears exactly one delay later. During
+the refractory period the membrane is clamped at ``V_reset`` and inputs are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from spikewire.simulate._rng import normal, poisson, poisson_guided
+
+
+@nb.njit(cache=True, nogil=True)
+def lif_chunk(step0, step1,
+              V, I_syn, refr, ring,
+              col_ptr, row_idx, w, syn_delay, delay_const,
+              decay_m, p21, decay_s, exp_syn,
+              v_rest, theta, v_reset, ref_steps,
+              drive_mode, lam_ext, w_ext, mu_ext, noise_amp,
+              gain, group, pois_cdf, pois_guide,
+              stim_step, stim_idx, stim_amp, stim_pos,
+              rng,
+              spk_step, spk_idx, n_spk):
+    """Advance the network from step ``step0`` to ``step1 - 1`` (inclusive).
+
+    Returns ``(next_step, n_spk, stim_pos)``; ``next_step < step1`` when the spike buffer is
+    nearly full (the caller grows it and calls again).
+    """
+    N = V.shape[0]
+    L = ring.shape[0]
+    cap = spk_step.shape[0]
+    per_syn = syn_delay.shape[0] > 0
+    n_groups = gain.shape[1]
+    last_lam = -1.0
+    exp_neg = 1.0
+    dec_mu = 1.0 - decay_m
+    k = step0
+    while k < step1:
+        if n_spk + N > cap:
+            return k, n_spk, stim_pos
+        slot = k % L
+        row_g = k - step0
+        # stimulation pulses at this step go straight into the ring slot
+        while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
+            ring[slot, stim_idx[stim_pos]] += stim_amp[stim_pos]
+            stim_pos += 1
+        for i in range(N):
+            inp = ring[slot, i]
+            ring[slot, i] = 0.0
+            g = 1.0
+            if n_groups > 0:
+                g = gain[row_g, group[i]]
+            if drive_mode == 3:
+                inp += w_ext * poisson_guided(rng, pois_cdf, pois_guide)
+            elif drive_mode == 1:
+                lam = lam_ext[i] * g
+                if lam != last_lam:
+                    last_lam = lam
+                    exp_neg = math.exp(-lam)
+                inp += w_ext * poisson(rng, lam, exp_neg)
+            v = V[i]
+            if exp_syn:
+                v = v_rest + (v - v_rest) * decay_m + I_syn[i] * p21
+                I_syn[i] = I_syn[i] * decay_s + inp
+            else:
+                v = v_rest + (v - v_rest) * decay_m + inp
+            if drive_mode == 2:
+                v += mu_ext[i] * g * dec_mu + noise_amp[i] * normal(rng)
+            if refr[i] > 0:
+                refr[i] -= 1
+                V[i] = v_reset
+                continue
+            if v >= theta:
+                V[i] = v_reset
+                refr[i] = ref_steps
+                spk_step[n_spk] = k
+                spk_idx[n_spk] = i
+                n_spk += 1
+                if per_syn:
+                    for s in range(col_ptr[i], col_ptr[i + 1]):
+                        ring[(k + syn_delay[s]) % L, row_idx[s]] += w[s]
+                else:
+                    dslot = (k + delay_const) % L
+                    for s in range(col_ptr[i], col_ptr[i + 1]):
+                        ring[dslot, row_idx[s]] += w[s]
+            else:
+                V[i] = v
+        k += 1
+    return k, n_spk, stim_pos
+
+
+def empty_i64():
+    return np.zeros(0, dtype=np.int64)
