@@ -21,5 +21,6 @@ from spikewire.simulate import simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["DaleViolation", "Estimate", "infer", "list_methods", "LIFParams", "Network", "PoissonDrive", "Recording", "SpikeTrains",
-           "WhiteNoiseDrive", "networks", "simulate", "__version__"]
+__all__ = ["DaleViolation", "Estimate", "LIFParams", "Network", "PoissonDrive", "Recording",
+           "SpikeTrains", "WhiteNoiseDrive", "__version__", "infer", "list_methods", "networks",
+           "simulate"]
