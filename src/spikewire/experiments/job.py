@@ -1,0 +1,293 @@
+"""One job: simulate (cached) → observe → infer → score → one flat result row.
+
+Everything here runs on workers; the functions take and return plain data (dicts, paths)
+so Dask can ship them. A job never raises: failures become error rows.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import platform
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from spikewire.experiments.grid import Job, build_network, load_plugins
+
+__all__ = ["ensure_simulation", "run_job", "sim_path", "observe_spikes", "build_inputs",
+           "error_row"]
+
+
+def sim_path(cache_dir: str | Path, sim_key: str) -> Path:
+    """Cached spike trains of one simulation."""
+    return Path(cache_dir) / f"{sim_key}.npz"
+
+
+def _atomic_save_spikes(spikes, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp.npz")
+    spikes.save(tmp)
+    os.replace(tmp, path)
+
+
+def build_inputs(network, sim: dict, seed: int):
+    """Drive modulation and stimulation objects of a network entry (or None).
+
+    ``{kind = "...", **settings}`` tables are passed to ``spikewire.observe.make_input``
+    (if the observe package provides it) or to the function of that name in
+    :mod:`spikewire.observe`; the network's size and the seed are added when the
+    function accepts them.
+    """
+    out = []
+    for key in ("modulation", "stimulation"):
+        table = sim.get(key)
+        if not table:
+            out.append(None)
+            continue
+        import spikewire.observe as observe
+
+        table = dict(table)
+        kind = table.pop("kind", None)
+        if kind is None:
+            raise ValueError(f"{key} needs a `kind` naming a spikewire.observe input, got "
+                             f"{sim.get(key)!r}")
+        factory = getattr(observe, kind, None)
+        if factory is None or not callable(factory):
+            raise ValueError(f"{key}.kind = {kind!r} is not a function of spikewire.observe")
+        sig = inspect.signature(factory)
+        kw = dict(table)
+        extra = {"network": network, "n_neurons": network.n_neurons,
+                 "duration": sim["duration"], "dt": sim["dt"], "seed": seed,
+                 "cell_type": network.cell_type}
+        for name, value in extra.items():
+            if name in sig.parameters and name not in kw:
+                kw[name] = value
+        out.append(factory(**kw))
+    return tuple(out)
+
+
+def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
+                      plugins=()) -> dict:
+    """Simulate the network of ``sim`` unless ``cache_dir`` already holds the result.
+
+    Returns ``{"path", "cached", "time_simulate", "time_build"}``, or ``{"error": ...}``
+    (never raises, so a broken network turns into error rows of its jobs).
+    """
+    path = sim_path(cache_dir, sim_key)
+    if path.exists():
+        return {"path": str(path), "cached": True, "time_simulate": 0.0, "time_build": 0.0}
+    try:
+        load_plugins(plugins)
+        from spikewire.simulate import simulate
+
+        t0 = time.perf_counter()
+        net = build_network({"builder": sim["builder"], "params": sim["params"]}, sim["seed"])
+        modulation, stimulation = build_inputs(net, sim, sim["seed"])
+        t1 = time.perf_counter()
+        spikes = simulate(net, sim["duration"], dt=sim["dt"], seed=sim["seed"],
+                          modulation=modulation, stimulation=stimulation)
+        t2 = time.perf_counter()
+        spikes.annotations.update({"sim_key": sim_key, "network_spec": json.dumps(
+            sim, sort_keys=True, default=str)})
+        if stimulation is not None:
+            spikes.annotations["stim_times"] = np.asarray(stimulation.times)
+            spikes.annotations["stim_neurons"] = np.asarray(stimulation.neurons)
+        _atomic_save_spikes(spikes, path)
+        return {"path": str(path), "cached": False, "time_simulate": t2 - t1,
+                "time_build": t1 - t0}
+    except Exception as err:  # noqa: BLE001 - becomes an error row
+        return {"error": True, "error_type": type(err).__name__, "error_message": str(err),
+                "error_traceback": traceback.format_exc(limit=20)}
+
+
+def observe_spikes(spikes, steps: list[dict], seed: int, network=None):
+    """Apply an observation chain (``spikewire.observe.from_spec``) → Recording."""
+    from spikewire.core.recording import Recording
+
+    if not steps:
+        return Recording.from_spikes(spikes)
+    from spikewire.observe import from_spec
+
+    chain = from_spec(steps)
+    for how in ("apply", "__call__"):
+        fn = getattr(chain, how, None)
+        if fn is None:
+            continue
+        sig = inspect.signature(fn)
+        kw = {}
+        if "seed" in sig.parameters:
+            kw["seed"] = seed
+        elif "rng" in sig.parameters:
+            kw["rng"] = np.random.default_rng(seed)
+        if "network" in sig.parameters:
+            kw["network"] = network
+        return fn(spikes, **kw)
+    raise TypeError(f"spikewire.observe.from_spec returned {type(chain).__name__}, which is "
+                    "not callable")
+
+
+def _method_kwargs(method: dict, seed: int) -> dict:
+    from spikewire.infer import get_method
+
+    settings = dict(method["settings"])
+    inst = get_method(method["name"], **settings)
+    sig = inspect.signature(type(inst).__init__)
+    for key in ("seed", "random_state"):
+        if key in sig.parameters and key not in settings:
+            settings[key] = int(seed)
+    return settings
+
+
+def _score(network, estimate) -> dict:
+    try:
+        from spikewire.score import score
+    except ImportError:
+        return _fallback_score(network, estimate)
+    return score(network, estimate)
+
+
+def _fallback_score(network, estimate) -> dict:
+    """Existence AUC / AP between observed units (used only while spikewire.score is absent)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    idx = np.asarray(estimate.true_index)
+    w = network.dense_weights()[np.ix_(idx, idx)]
+    off = ~np.eye(len(idx), dtype=bool)
+    truth = (w != 0)[off]
+    s = np.abs(np.asarray(estimate.scores if estimate.scores is not None
+                          else estimate.weights))[off]
+    out = {"n_true_links": int(truth.sum())}
+    if 0 < truth.sum() < truth.size:
+        out["auc"] = float(roc_auc_score(truth, s))
+        out["average_precision"] = float(average_precision_score(truth, s))
+    return out
+
+
+def _flatten_scores(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten_scores(v, key + "."))
+        elif isinstance(v, (bool, np.bool_)):
+            out[key] = bool(v)
+        elif isinstance(v, (int, float, np.integer, np.floating)):
+            out[key] = float(v)
+        elif isinstance(v, str):
+            out[key] = v
+        elif v is None:
+            out[key] = float("nan")
+    return out
+
+
+def _base_row(job: Job) -> dict:
+    row = {"job_id": job.job_id, "experiment": job.experiment,
+           "network": job.network["name"], "network_family": job.network["family"],
+           "observation": job.observation["name"], "method": job.method["label"],
+           "method_name": job.method["name"], "seed": int(job.seed), "sim_key": job.sim_key}
+    for k, v in job.factors.items():
+        row[k] = v if isinstance(v, (int, float, str, bool)) else json.dumps(v)
+    row["spec"] = json.dumps(job.cell(), sort_keys=True, default=str)
+    return row
+
+
+def error_row(job: Job, error_type: str, message: str, tb: str = "", **extra) -> dict:
+    """The row written for a job that failed."""
+    row = _base_row(job)
+    row.update(status="error", error_type=error_type, error_message=str(message)[:2000],
+               error_traceback=str(tb)[-4000:], host=platform.node(), finished_at=time.time(),
+               **extra)
+    return row
+
+
+def _save_artifacts(path: Path, network, recording, estimate, n_max: int) -> None:
+    """Small arrays the report needs: estimate vs truth for up to ``n_max`` observed units."""
+    idx = np.asarray(estimate.true_index if estimate.true_index is not None
+                     else recording.true_index)
+    k = min(len(idx), n_max)
+    sel = idx[:k]
+    dense = network.weights[sel][:, sel]
+    dense = dense.toarray() if hasattr(dense, "toarray") else np.asarray(dense)
+    arrays = {"true_index": sel, "true_weights": dense.astype(np.float32),
+              "est_weights": np.asarray(estimate.weights)[:k, :k].astype(np.float32),
+              "true_cell_type": np.asarray(network.cell_type)[sel].astype("U1")}
+    for name in ("pvalues", "scores"):
+        v = getattr(estimate, name, None)
+        if v is not None:
+            arrays[f"est_{name}"] = np.asarray(v, dtype=np.float32)[:k, :k]
+    ct = getattr(estimate, "cell_type", None)
+    if ct is not None:
+        arrays["est_cell_type"] = np.asarray(ct).astype(str)[:k]
+    try:
+        adj = estimate.adjacency()
+        arrays["est_adjacency"] = np.asarray(adj, dtype=np.int8)[:k, :k]
+    except Exception:  # noqa: BLE001 - optional for the report
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | None = None,
+            sim: dict | None = None) -> dict:
+    """Run one cell and return its result row (an error row if anything fails)."""
+    t_start = time.perf_counter()
+    if isinstance(job, dict):
+        job = Job(**job)
+    stage = "simulate"
+    try:
+        load_plugins(job.plugins)
+        if sim is None:
+            sim = ensure_simulation(job.sim_spec(), job.sim_key, cache_dir, job.plugins)
+        if sim.get("error"):
+            return error_row(job, sim["error_type"], sim["error_message"],
+                             sim.get("error_traceback", ""), stage=stage,
+                             time_total=time.perf_counter() - t_start)
+        from spikewire.core.spiketrains import SpikeTrains
+        from spikewire.infer import get_method
+
+        t0 = time.perf_counter()
+        spikes = SpikeTrains.load(sim["path"])
+        network = build_network(job.network, job.seed)
+        t1 = time.perf_counter()
+        stage = "observe"
+        recording = observe_spikes(spikes, job.observation["steps"], job.seed, network)
+        t2 = time.perf_counter()
+        stage = "infer"
+        method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
+        estimate = method.fit(recording)
+        t3 = time.perf_counter()
+        stage = "score"
+        if getattr(estimate, "true_index", None) is None:
+            estimate.true_index = recording.true_index
+        scores = _flatten_scores(_score(network, estimate))
+        t4 = time.perf_counter()
+        stage = "artifacts"
+        if artifacts_dir is not None and job.artifact_units > 0:
+            _save_artifacts(Path(artifacts_dir) / f"{job.job_id}.npz", network, recording,
+                            estimate, job.artifact_units)
+        t5 = time.perf_counter()
+    except Exception as err:  # noqa: BLE001 - a failing job becomes an error row
+        return error_row(job, type(err).__name__, str(err), traceback.format_exc(limit=20),
+                         stage=stage, time_total=time.perf_counter() - t_start)
+    row = _base_row(job)
+    obs_spikes = recording.spikes
+    row.update(
+        status="ok", n_neurons=int(network.n_neurons), n_observed=int(recording.n_units),
+        n_spikes=int(spikes.n_spikes),
+        rate_mean=float(spikes.n_spikes / max(spikes.n_units, 1) / spikes.duration),
+        n_spikes_observed=int(obs_spikes.n_spikes) if obs_spikes is not None else -1,
+        sim_cached=bool(sim.get("cached", False)),
+        time_simulate=float(sim.get("time_simulate", 0.0)),
+        time_build=float(sim.get("time_build", 0.0)),
+        time_load=t1 - t0, time_observe=t2 - t1, time_infer=t3 - t2, time_score=t4 - t3,
+        time_artifacts=t5 - t4, host=platform.node(), finished_at=time.time())
+    for k, v in scores.items():
+        row[k if k not in row else f"score.{k}"] = v
+    row["time_total"] = time.perf_counter() - t_start + row["time_simulate"] + row["time_build"]
+    return row
