@@ -1,6 +1,13 @@
 """Builders of ground-truth networks (all return :class:`spikewire.Network`)."""
 
+from spikewire.networks.balanced_binary import (
+    BinaryNetwork,
+    balanced_activity_linear,
+    binary_balanced,
+    binary_mean_field,
+)
 from spikewire.networks.brunel import brunel, brunel_threshold_rate
 from spikewire.networks.matrix import delays_from_positions, from_matrix
 
-__all__ = ["brunel", "brunel_threshold_rate", "delays_from_positions", "from_matrix"]
+__all__ = ["BinaryNetwork", "balanced_activity_linear", "binary_balanced", "binary_mean_field",
+           "brunel", "brunel_threshold_rate", "delays_from_positions", "from_matrix"]

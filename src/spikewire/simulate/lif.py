@@ -105,6 +105,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikewire Network, got {type(network).__name__}")
+    from spikewire.networks.balanced_binary import BinaryNetwork
+
+    if isinstance(network, BinaryNetwork):
+        raise TypeError("this is a binary network; simulate it with "
+                        "spikewire.simulate.simulate_binary(network, duration, seed=...)")
     duration = check_positive("duration", duration, unit="s")
     dt = check_positive("dt", dt, unit="s")
     if dt < _MIN_DT:
