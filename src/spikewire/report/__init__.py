@@ -1,1 +1,5 @@
-"""Figures and the HTML report."""
+"""Figures and the HTML report of an experiment (``spikewire report RESULTS_DIR``)."""
+
+from spikewire.report.html import metric_columns, summary_table, swept_factors, write_report
+
+__all__ = ["metric_columns", "summary_table", "swept_factors", "write_report"]

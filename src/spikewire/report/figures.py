@@ -1,0 +1,234 @@
+"""Matplotlib figures of the experiment report (each returns a Figure; the caller closes it)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["raster_figure", "ccg_figure", "weights_figure", "roc_pr_figure",
+           "factor_figure", "cross_correlogram"]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def raster_figure(spikes, cell_type=None, *, title: str = "", max_units: int = 150,
+                  t_window: float = 1.0):
+    """Raster of the first ``max_units`` units over ``t_window`` s, and the population rate."""
+    plt = _plt()
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1]})
+    t0 = spikes.t_start
+    t1 = min(t0 + t_window, spikes.t_stop)
+    n = min(max_units, spikes.n_units)
+    for color, want in (("C0", "E"), ("C3", "I")):
+        xs, ys = [], []
+        for k in range(n):
+            ct = cell_type[spikes.units[k]] if cell_type is not None else "E"
+            if ct != want:
+                continue
+            t = spikes.train(k)
+            t = t[(t >= t0) & (t < t1)]
+            xs.append(t)
+            ys.append(np.full(t.size, k))
+        if xs:
+            ax.plot(np.concatenate(xs), np.concatenate(ys), "|", ms=2.5, color=color,
+                    label=want)
+    ax.set_ylabel("neuron")
+    ax.set_title(title, fontsize=10)
+    if cell_type is not None:
+        ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    bw = 1e-3
+    edges = np.arange(t0, t1 + bw / 2, bw)
+    times = spikes.times
+    hist, _ = np.histogram(times[(times >= t0) & (times < t1)], edges)
+    ax2.plot(edges[:-1], hist / bw / max(spikes.n_units, 1), lw=0.7, color="k")
+    ax2.set_xlabel("time (s)")
+    ax2.set_ylabel("rate (Hz)")
+    fig.tight_layout()
+    return fig
+
+
+def cross_correlogram(pre: np.ndarray, post: np.ndarray, window: float = 0.02,
+                      bin_width: float = 5e-4) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of ``post - pre`` spike-time differences in ``[-window, window]`` (s).
+
+    Returns ``(bin_centres, counts)``. Uses sorted search, O(n log n + pairs in window).
+    """
+    pre = np.sort(np.asarray(pre, dtype=float))
+    post = np.sort(np.asarray(post, dtype=float))
+    edges = np.arange(-window, window + bin_width / 2, bin_width)
+    if pre.size == 0 or post.size == 0:
+        return 0.5 * (edges[1:] + edges[:-1]), np.zeros(edges.size - 1, dtype=np.int64)
+    lo = np.searchsorted(post, pre - window, side="left")
+    hi = np.searchsorted(post, pre + window, side="right")
+    reps = hi - lo
+    idx = np.repeat(lo - np.cumsum(np.r_[0, reps[:-1]]), reps) + np.arange(reps.sum())
+    diffs = post[idx] - np.repeat(pre, reps)
+    counts, _ = np.histogram(diffs, edges)
+    return 0.5 * (edges[1:] + edges[:-1]), counts
+
+
+def ccg_figure(spikes, weights_dense: np.ndarray, cell_type, *, title: str = "",
+               max_units: int = 200, delay: float | None = None):
+    """Example cross-correlograms: strongest E link, strongest I link, an unconnected pair."""
+    plt = _plt()
+    n = min(max_units, spikes.n_units)
+    units = spikes.units[:n]
+    w = weights_dense[np.ix_(units, units)]
+    rates = spikes.counts()[:n]
+    score = w * np.sqrt(np.outer(rates, rates))  # prefer links between active neurons
+    picks = []
+    if (w > 0).any():
+        i, j = np.unravel_index(np.argmax(np.where(w > 0, score, -np.inf)), w.shape)
+        picks.append(("E link", i, j, w[i, j]))
+    if (w < 0).any():
+        i, j = np.unravel_index(np.argmin(np.where(w < 0, score, np.inf)), w.shape)
+        picks.append(("I link", i, j, w[i, j]))
+    none = (w == 0) & (w.T == 0) & ~np.eye(n, dtype=bool)
+    if none.any():
+        act = np.where(none, np.outer(rates, rates), -1)
+        i, j = np.unravel_index(np.argmax(act), w.shape)
+        picks.append(("no link", i, j, 0.0))
+    fig, axes = plt.subplots(1, max(len(picks), 1), figsize=(3.0 * max(len(picks), 1), 2.6),
+                             squeeze=False)
+    for ax, (label, i, j, wij) in zip(axes[0], picks, strict=False):
+        c, counts = cross_correlogram(spikes.train(j), spikes.train(i))
+        ax.bar(c * 1e3, counts, width=0.5, color="0.3")
+        if delay is not None and label != "no link":
+            ax.axvline(delay * 1e3, color="C1", lw=0.8, ls="--")
+        ax.set_title(f"{label}: {units[j]}→{units[i]} ({wij:+.2g} mV)", fontsize=8)
+        ax.set_xlabel("lag post − pre (ms)")
+    axes[0][0].set_ylabel("coincidences")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def weights_figure(items: list[tuple[str, dict]], *, max_matrix: int = 60):
+    """Per method: inferred vs true weight scatter, and true / inferred matrices.
+
+    ``items`` is a list of ``(method label, artifact arrays)``.
+    """
+    plt = _plt()
+    rows = len(items)
+    fig, axes = plt.subplots(rows, 3, figsize=(9.5, 2.9 * rows), squeeze=False)
+    for r, (label, art) in enumerate(items):
+        tw = art["true_weights"]
+        ew = art["est_weights"]
+        n = tw.shape[0]
+        off = ~np.eye(n, dtype=bool)
+        t, e = tw[off], ew[off]
+        ax = axes[r][0]
+        rng = np.random.default_rng(0)
+        sub = rng.choice(t.size, size=min(t.size, 20_000), replace=False)
+        jitter = (np.ptp(t) or 1.0) * 0.02 * rng.standard_normal(sub.size)
+        col = np.where(t[sub] > 0, "C0", np.where(t[sub] < 0, "C3", "0.6"))
+        ax.scatter(t[sub] + jitter, e[sub], s=2, c=col, alpha=0.5, linewidths=0)
+        ax.set_xlabel("true weight (mV, jittered)")
+        ax.set_ylabel(f"{label}\ninferred")
+        m = min(n, max_matrix)
+        lim = np.max(np.abs(tw[:m, :m])) or 1.0
+        axes[r][1].imshow(tw[:m, :m], cmap="RdBu_r", vmin=-lim, vmax=lim,
+                          interpolation="nearest")
+        axes[r][1].set_title("true (post × pre)", fontsize=8)
+        em = ew[:m, :m].copy()
+        np.fill_diagonal(em, 0)
+        elim = np.max(np.abs(em)) or 1.0
+        axes[r][2].imshow(em, cmap="RdBu_r", vmin=-elim, vmax=elim, interpolation="nearest")
+        axes[r][2].set_title(f"{label} (post × pre)", fontsize=8)
+        for ax in axes[r][1:]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def _ranking(art: dict) -> np.ndarray:
+    if "est_scores" in art:
+        return np.abs(art["est_scores"])
+    return np.abs(art["est_weights"])
+
+
+def roc_pr_figure(items: list[tuple[str, dict]], *, title: str = ""):
+    """ROC and precision-recall curves of link existence, one line per method."""
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(8, 3.3))
+    base = None
+    for k, (label, art) in enumerate(items):
+        tw = art["true_weights"]
+        n = tw.shape[0]
+        off = ~np.eye(n, dtype=bool)
+        y = (tw != 0)[off]
+        s = np.nan_to_num(_ranking(art)[off])
+        if y.all() or not y.any():
+            continue
+        fpr, tpr, _ = roc_curve(y, s)
+        prec, rec, _ = precision_recall_curve(y, s)
+        a1.plot(fpr, tpr, color=f"C{k % 10}", lw=1.2, label=f"{label} ({auc(fpr, tpr):.2f})")
+        a2.plot(rec, prec, color=f"C{k % 10}", lw=1.2, label=label)
+        base = y.mean()
+    a1.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+    if base is not None:
+        a2.axhline(base, color="0.7", lw=0.8, ls="--")
+    a1.set_xlabel("false positive rate")
+    a1.set_ylabel("true positive rate")
+    a1.set_title("ROC (AUC)", fontsize=9)
+    a2.set_xlabel("recall")
+    a2.set_ylabel("precision")
+    a2.set_title("precision–recall", fontsize=9)
+    a1.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def factor_figure(df, factor: str, metrics: list[str], *, method_col: str = "method"):
+    """Each metric against ``factor``: one line per method, mean ± s.d. over seeds.
+
+    Other factors are averaged first within each seed, so the error bar is the spread
+    across seeds only.
+    """
+    import pandas as pd
+
+    plt = _plt()
+    ncol = min(3, len(metrics))
+    nrow = int(np.ceil(len(metrics) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 2.8 * nrow), squeeze=False)
+    values = list(pd.unique(df[factor].dropna()))
+    numeric = all(isinstance(v, (int, float, np.integer, np.floating)) for v in values)
+    if numeric:
+        values = sorted(values)
+    pos = {v: k for k, v in enumerate(values)}
+    methods = list(pd.unique(df[method_col]))
+    for ax, metric in zip(axes.ravel(), metrics, strict=False):
+        for k, m in enumerate(methods):
+            d = df[(df[method_col] == m) & df[metric].notna()]
+            if d.empty:
+                continue
+            per_seed = d.groupby([factor, "seed"])[metric].mean().reset_index()
+            g = per_seed.groupby(factor)[metric].agg(["mean", "std", "count"]).reset_index()
+            x = g[factor].to_numpy() if numeric else np.array([pos[v] for v in g[factor]])
+            order = np.argsort(x)
+            ax.errorbar(x[order] + (0 if numeric else (k - len(methods) / 2) * 0.04),
+                        g["mean"].to_numpy()[order], yerr=g["std"].fillna(0).to_numpy()[order],
+                        marker="o", ms=3, lw=1, capsize=2, color=f"C{k % 10}", label=str(m))
+        ax.set_title(metric, fontsize=9)
+        ax.set_xlabel(factor)
+        if not numeric:
+            ax.set_xticks(range(len(values)))
+            ax.set_xticklabels([str(v) for v in values], rotation=30, ha="right", fontsize=7)
+        elif len(values) > 2 and min(values) > 0 and max(values) / min(values) > 50:
+            ax.set_xscale("log")
+    for ax in axes.ravel()[len(metrics):]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
