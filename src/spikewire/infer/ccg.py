@@ -1,0 +1,439 @@
+"""Cross-correlogram (CCG) connectivity: excess / deficit of spike pairs at short lags.
+
+Lag convention: the CCG of the pair (post ``i``, pre ``j``) counts spike pairs at lag
+``t_post - t_pre``; a monosynaptic excitatory link appears as a peak at small positive
+lags (post fires after pre), an inhibitory link as a trough there.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import contextmanager
+
+import numpy as np
+from scipy import special
+
+from spikewire._validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+    check_probability_open,
+)
+from spikewire.core.spiketrains import SpikeTrains
+from spikewire.infer import _ccg_kernels as K
+from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer.estimate import Estimate
+
+__all__ = ["CCG", "cross_correlograms", "hollowed_gaussian_kernel", "poisson_midp"]
+
+
+# --------------------------------------------------------------------------- helpers
+@contextmanager
+def numba_threads(n_jobs: int | None):
+    """Temporarily set numba's thread count (``n_jobs`` = -1 or None: all threads)."""
+    import numba
+
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None or n_jobs == -1:
+        n = limit
+    else:
+        n = check_int("n_jobs", n_jobs, minimum=1)
+        n = min(n, limit)
+    prev = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        numba.set_num_threads(prev)
+
+
+def _flat_positions(spikes: SpikeTrains) -> tuple[np.ndarray, np.ndarray]:
+    """All spike times in time order and the position (not id) of their unit."""
+    grouped = spikes.grouped_times
+    pos = np.repeat(np.arange(spikes.n_units, dtype=np.int64), spikes.counts())
+    order = np.argsort(grouped, kind="stable")
+    return np.ascontiguousarray(grouped[order]), np.ascontiguousarray(pos[order])
+
+
+def _choose_strategy(counts: np.ndarray, want_t: np.ndarray, duration: float,
+                     span: float) -> np.ndarray:
+    """Per pre unit: True = population scan, False = per-pair merge (cheaper one)."""
+    counts = counts.astype(float)
+    total = counts.sum()
+    rates = counts / max(duration, 1e-12)
+    n_req = want_t.sum(axis=1)
+    cost_scan = counts * (math.log2(total + 2) + rates.sum() * span)
+    cost_pair = want_t @ counts + n_req * counts + counts * span * (want_t @ rates)
+    return cost_scan < cost_pair
+
+
+def _prepare(spikes: SpikeTrains, want: np.ndarray, span: float):
+    want_t = np.ascontiguousarray(want.T)
+    ftimes, fpos = _flat_positions(spikes)
+    use_scan = _choose_strategy(spikes.counts(), want_t, spikes.duration, span)
+    return (np.ascontiguousarray(spikes.grouped_times), np.ascontiguousarray(spikes.indptr),
+            ftimes, fpos, want_t, use_scan)
+
+
+def hollowed_gaussian_kernel(sigma_bins: float, hollow_fraction: float) -> np.ndarray:
+    """Partially hollowed Gaussian kernel (Stark & Abeles 2009), length ``2·ceil(3σ)+1``.
+
+    A Gaussian of standard deviation ``sigma_bins`` (in bins) normalised to sum 1 whose
+    centre weight is multiplied by ``1 − hollow_fraction``, then renormalised to sum 1.
+    """
+    h = max(int(math.ceil(3 * sigma_bins)), 1)
+    d = np.arange(-h, h + 1)
+    k = np.exp(-0.5 * (d / sigma_bins) ** 2)
+    k /= k.sum()
+    k[h] *= 1.0 - hollow_fraction
+    return k / k.sum()
+
+
+def poisson_midp(n, lam) -> tuple[np.ndarray, np.ndarray]:
+    """Natural logs of the mid-p values of a count ``n`` under Poisson(``lam``).
+
+    Upper tail ``P(X > n) + ½P(X = n)`` and lower tail ``P(X < n) + ½P(X = n)`` (the
+    continuity-corrected test of Stark & Abeles 2009). Both are returned as logs so that
+    very strong links keep distinct (finite) evidence where the probability underflows.
+    """
+    n = np.asarray(n, dtype=float)
+    lam = np.maximum(np.asarray(lam, dtype=float), 1e-300)
+    logpmf = n * np.log(lam) - lam - special.gammaln(n + 1)
+    pmf = np.exp(logpmf)
+    up = special.pdtrc(n, lam) + 0.5 * pmf
+    lo = np.where(n > 0, special.pdtr(np.maximum(n - 1, 0), lam), 0.0) + 0.5 * pmf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_up = np.log(up)
+        log_lo = np.log(lo)
+        # asymptotic tails where the probability underflows: P(X>=n) ≈ pmf(n)/(1 - λ/(n+1)),
+        # P(X<=n) ≈ pmf(n)/(1 - n/λ); both exact to leading order deep in the tail
+        approx_up = logpmf - np.log1p(-np.minimum(lam / (n + 1), 1 - 1e-12))
+        approx_lo = logpmf - np.log1p(-np.minimum(n / lam, 1 - 1e-12))
+    log_up = np.where(np.isfinite(log_up) & (up > 1e-280), log_up, approx_up)
+    log_lo = np.where(np.isfinite(log_lo) & (lo > 1e-280), log_lo, approx_lo)
+    return np.minimum(log_up, 0.0), np.minimum(log_lo, 0.0)
+
+
+def _sidak_log(logp_min: np.ndarray, m: int) -> np.ndarray:
+    """log of 1 − (1 − p)^m from log p (Šidák over m independent bins), stable at both ends."""
+    p = np.exp(logp_min)
+    with np.errstate(divide="ignore"):
+        exact = np.log(-np.expm1(m * np.log1p(-np.minimum(p, 1 - 1e-16))))
+    return np.where(p > 1e-8, np.minimum(exact, 0.0), np.log(m) + logp_min)
+
+
+# --------------------------------------------------------------------------- public CCG
+def cross_correlograms(spikes: SpikeTrains, bin_width: float = 5e-4, max_lag: float = 0.02,
+                       pairs=None, n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-correlograms of all (or some) pairs of units.
+
+    Parameters
+    ----------
+    spikes : SpikeTrains
+        Spike times in s.
+    bin_width : float, default 0.5 ms
+        Lag bin width in s; bin ``k`` is centred on lag ``k · bin_width``.
+    max_lag : float, default 20 ms
+        Largest lag in s (rounded up to whole bins).
+    pairs : sequence of (post_id, pre_id), optional
+        Pairs to compute; others stay 0. Default: all ordered pairs (diagonal excluded).
+    n_jobs : int, default 1
+        Threads (pre units are processed in parallel); -1 uses all.
+
+    Returns
+    -------
+    ccg : ndarray of int64, shape (n_units, n_units, n_lags)
+        ``ccg[i, j, k]``: number of spike pairs with ``t_i − t_j`` in lag bin ``k``, i.e.
+        post unit ``i`` firing after pre unit ``j`` at positive lags.
+    lags : ndarray, shape (n_lags,)
+        Bin centres in s.
+    """
+    if not isinstance(spikes, SpikeTrains):
+        raise TypeError(f"spikes must be SpikeTrains, got {type(spikes).__name__}")
+    bw = check_positive("bin_width", bin_width, unit="s")
+    max_lag = check_positive("max_lag", max_lag, unit="s")
+    kmax = int(math.ceil(max_lag / bw - 1e-9))
+    want = resolve_pairs(as_recording(spikes), pairs)
+    nk = 2 * kmax + 1
+    out = np.zeros((spikes.n_units, spikes.n_units, nk), dtype=np.int64)
+    args = _prepare(spikes, want, (nk + 2) * bw)
+    with numba_threads(n_jobs):
+        K.ccg_all(*args, bw, -kmax, kmax, out)
+    return out, np.arange(-kmax, kmax + 1) * bw
+
+
+# --------------------------------------------------------------------------- the method
+@register
+class CCG(InferenceMethod):
+    """Cross-correlogram peaks/troughs against a hollowed-Gaussian baseline (Poisson test).
+
+    For each ordered pair (post ``i``, pre ``j``) the CCG counts spike pairs at lag
+    ``t_i − t_j`` in bins of ``bin_width``. In each bin of the monosynaptic ``window``
+    (positive lags) the observed count ``n`` is compared with a slow baseline ``λ``: the CCG
+    convolved with a partially hollowed Gaussian (Stark & Abeles 2009), or, with
+    ``significance="jitter"``, the mean CCG of interval-jittered surrogates (Amarasingham
+    et al. 2012). Each bin gets continuity-corrected (mid-p) Poisson tail probabilities in
+    both directions; the pair's one-sided p-values are Šidák-corrected over the window's
+    bins, and the reported two-sided p-value is twice the smaller one. A significant upper
+    tail is an excitatory peak (+), a significant lower tail an inhibitory trough (−).
+    Optionally (``causal_test=True``, English et al. 2017) the peak must also exceed the
+    largest count in the mirrored anticausal window (trough: fall below the smallest), which
+    rejects zero-lag synchrony from common input.
+
+    Parameters
+    ----------
+    bin_width : float, default 0.5 ms
+        CCG bin in s (sub-millisecond resolves synaptic delays).
+    window : (float, float), default (0.5 ms, 4 ms)
+        Monosynaptic lag window in s (bins whose centres lie inside are tested).
+    baseline_sigma : float, default 10 ms
+        Standard deviation of the hollowed Gaussian in s.
+    hollow_fraction : float, default 0.6
+        Fraction of the kernel's centre weight removed (0: plain Gaussian).
+    significance : {"poisson", "jitter"}, default "poisson"
+        Baseline from the hollowed-Gaussian convolution or from jitter surrogates (the mean
+        surrogate count per bin, then the same Poisson test). The jitter null rejects any
+        fine-timescale dependence, including a link in the reverse direction, whose smeared
+        peak raises the jittered baseline of the causal window; combine it with
+        ``causal_test=True`` to keep the sign of such pairs honest.
+    n_surrogates : int, default 100
+        Number of jitter surrogates (``significance="jitter"``).
+    jitter_width : float, default 5 ms
+        Interval-jitter window in s.
+    causal_test : bool, default False
+        Also require the English et al. (2017) causal/anticausal comparison.
+    dale : bool, default False
+        Impose Dale's law: units labelled from their two-sided significant links get
+        one-sided p-values in the direction of their label (E: peaks, I: troughs); unlabelled
+        units keep the two-sided test. The label is taken from the same data, so this is a
+        heuristic constraint, not an exact test.
+    min_spikes : int, default 20
+        Units with fewer spikes are skipped (``unit_status="too_few_spikes"``, pair status 3).
+    alpha : float, default 0.05
+        Default significance level of :meth:`Estimate.adjacency`.
+    correction : {"bh", "bonferroni", "none"}, default "bh"
+        Default multiple-comparison control.
+    exclude_reverse : bool, default True
+        Leave the mirrored anticausal window (the reverse direction's monosynaptic window)
+        out of the baseline, so that a strong link ``i → j`` does not raise the baseline of
+        ``j → i`` and fake a trough there (a deviation from Stark & Abeles, who hollow only
+        the centre bin).
+    keep_ccg : bool, default False
+        Keep the full correlograms in ``diagnostics["ccg"]`` (n × n × n_lags int64).
+    n_jobs : int, default 1
+        Threads over pre units (-1: all).
+    seed : int, default 0
+        Seed of the jitter surrogates.
+
+    Notes
+    -----
+    ``weights[i, j]`` is the excess (or deficit) of post spikes per presynaptic spike in the
+    window, ``Σ_window (n − λ) / N_pre`` (dimensionless, "spike transmission probability"),
+    or, if this sum's sign disagrees with the significant tail, the excess in the extreme
+    bin. ``delays[i, j]`` is the centre of the most significant bin (s). ``scores`` are
+    ``−log10 p`` (with asymptotic tails where p underflows, so strong links stay ranked).
+
+    References
+    ----------
+    Stark E, Abeles M (2009) Unbiased estimation of precise temporal correlations between
+    spike trains. J Neurosci Methods 179:90–100.
+    English DF, McKenzie S, Evans T, Kim K, Yoon E, Buzsáki G (2017) Pyramidal cell–
+    interneuron circuit architecture and dynamics in hippocampal networks. Neuron 96:505–520.
+    Amarasingham A, Harrison MT, Hatsopoulos NG, Geman S (2012) Conditional modeling and the
+    jitter method of spike resampling. J Neurophysiol 107:517–531.
+    """
+
+    name = "ccg"
+    reference = "Stark & Abeles 2009, J Neurosci Methods 179:90; English et al. 2017, Neuron 96:505"
+
+    def __init__(self, bin_width: float = 5e-4, window: tuple[float, float] = (5e-4, 4e-3),
+                 baseline_sigma: float = 0.01, hollow_fraction: float = 0.6,
+                 significance: str = "poisson", n_surrogates: int = 100,
+                 jitter_width: float = 5e-3, causal_test: bool = False, dale: bool = False,
+                 min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
+                 exclude_reverse: bool = True, keep_ccg: bool = False,
+                 n_jobs: int | None = 1, seed: int = 0):
+        self.bin_width = bin_width
+        self.window = window
+        self.baseline_sigma = baseline_sigma
+        self.hollow_fraction = hollow_fraction
+        self.significance = significance
+        self.n_surrogates = n_surrogates
+        self.jitter_width = jitter_width
+        self.causal_test = causal_test
+        self.dale = dale
+        self.min_spikes = min_spikes
+        self.alpha = alpha
+        self.correction = correction
+        self.exclude_reverse = exclude_reverse
+        self.keep_ccg = keep_ccg
+        self.n_jobs = n_jobs
+        self.seed = seed
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self):
+        bw = check_positive("bin_width", self.bin_width, unit="s")
+        try:
+            lo, hi = (float(x) for x in self.window)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"window must be a pair (start, stop) of lags in s, got "
+                             f"{self.window!r}") from err
+        if not (0 <= lo < hi and math.isfinite(hi)):
+            raise ValueError(f"window must satisfy 0 <= start < stop (s), got {self.window!r}")
+        if bw > hi - lo:
+            raise ValueError(f"bin_width ({bw * 1e3:g} ms) is larger than the monosynaptic "
+                             f"window {lo * 1e3:g}–{hi * 1e3:g} ms; use a bin of at most "
+                             f"{(hi - lo) * 1e3:g} ms or widen the window")
+        k_lo = int(math.ceil(lo / bw - 1e-9))
+        k_hi = int(math.floor(hi / bw + 1e-9))
+        if k_hi < k_lo:
+            raise ValueError(f"no bin centre (multiples of bin_width={bw * 1e3:g} ms) lies in "
+                             f"the window {lo * 1e3:g}–{hi * 1e3:g} ms; shift the window")
+        if k_lo == 0:
+            k_lo = 1  # the zero-lag bin is not causal; never test it
+            if k_hi < 1:
+                raise ValueError("the window holds only the zero-lag bin; start it later")
+        sigma = check_positive("baseline_sigma", self.baseline_sigma, unit="s")
+        if sigma < 2 * bw:
+            raise ValueError(f"baseline_sigma ({sigma * 1e3:g} ms) must be at least two bins "
+                             f"({2 * bw * 1e3:g} ms) for a slow baseline")
+        check_fraction("hollow_fraction", self.hollow_fraction, closed_low=True)
+        if self.hollow_fraction >= 1:
+            raise ValueError("hollow_fraction must be < 1 (1 removes the centre bin entirely)")
+        check_choice("significance", self.significance, {"poisson", "jitter"})
+        check_int("n_surrogates", self.n_surrogates, minimum=1)
+        check_positive("jitter_width", self.jitter_width, unit="s")
+        check_int("min_spikes", self.min_spikes, minimum=1)
+        check_probability_open("alpha", self.alpha)
+        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
+        return bw, k_lo, k_hi, sigma
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, recording, pairs=None) -> Estimate:
+        """Test every requested pair; returns an :class:`Estimate` (post × pre)."""
+        t0 = time.perf_counter()
+        bw, k_lo, k_hi, sigma = self._validate()
+        rec = as_recording(recording)
+        spikes = rec.spikes
+        if spikes is None:
+            raise ValueError("ccg needs spike times; this recording holds only signals")
+        n = spikes.n_units
+        kernel = hollowed_gaussian_kernel(sigma / bw, self.hollow_fraction)
+        h = kernel.size // 2
+        kmax = k_hi + h
+        span = 2 * kmax * bw
+        if spikes.duration < span:
+            raise ValueError(f"the recording ({spikes.duration:g} s) is shorter than the CCG "
+                             f"range ±{kmax * bw * 1e3:g} ms needed for the window and the "
+                             f"baseline; record longer or reduce window/baseline_sigma")
+        mask = resolve_pairs(rec, pairs)
+        counts = spikes.counts()
+        few = counts < self.min_spikes
+        unit_status = np.where(few, "too_few_spikes", "ok").astype(object)
+        status = np.full((n, n), 2, dtype=np.int8)
+        status[mask] = 0
+        bad_pair = mask & (few[:, None] | few[None, :])
+        status[bad_pair] = 3
+        np.fill_diagonal(status, 1)
+        want = status == 0
+
+        nk = 2 * kmax + 1
+        win_idx = np.arange(k_lo, k_hi + 1) + kmax        # positions in the -kmax..kmax range
+        anti_idx = -np.arange(k_lo, k_hi + 1) + kmax
+        m = win_idx.size
+        excluded = np.zeros(nk, dtype=np.bool_)
+        if self.exclude_reverse:
+            excluded[anti_idx] = True
+        win_counts = np.zeros((n, n, m), dtype=np.int64)
+        win_base = np.zeros((n, n, m))
+        anti_counts = np.zeros((n, n, m), dtype=np.int64)
+        ccg_out = np.zeros((n, n, nk) if self.keep_ccg else (1, 1, 1), dtype=np.int64)
+        args = _prepare(spikes, want, (nk + 2) * bw)
+        with numba_threads(self.n_jobs) as n_threads:
+            K.ccg_window_stats(*args, bw, -kmax, kmax, win_idx, anti_idx, kernel, excluded,
+                               win_counts,
+                               win_base, anti_counts, bool(self.keep_ccg), ccg_out)
+            t_count = time.perf_counter() - t0
+            if self.significance == "jitter":
+                win_base = self._jitter_baseline(spikes, want, bw, k_lo, k_hi)
+
+        n_pre = counts.astype(float)[None, :]
+        log_up, log_lo = poisson_midp(win_counts, win_base)          # (n, n, m)
+        best_up = np.argmin(log_up, axis=2)
+        best_lo = np.argmin(log_lo, axis=2)
+        lup = np.take_along_axis(log_up, best_up[..., None], 2)[..., 0]
+        llo = np.take_along_axis(log_lo, best_lo[..., None], 2)[..., 0]
+        log_exc = _sidak_log(lup, m)
+        log_inh = _sidak_log(llo, m)
+        if self.causal_test:
+            pk = np.take_along_axis(win_counts, best_up[..., None], 2)[..., 0]
+            tr = np.take_along_axis(win_counts, best_lo[..., None], 2)[..., 0]
+            c_up, _ = poisson_midp(pk, np.maximum(anti_counts.max(axis=2), 0.5))
+            _, c_lo = poisson_midp(tr, np.maximum(anti_counts.min(axis=2), 0.5))
+            log_exc = np.maximum(log_exc, c_up)
+            log_inh = np.maximum(log_inh, c_lo)
+        excit = log_exc <= log_inh
+        log_p = np.minimum(np.minimum(log_exc, log_inh) + math.log(2.0), 0.0)
+        excess = (win_counts - win_base) / np.maximum(n_pre, 1.0)[..., None]
+        net = excess.sum(axis=2)
+        peak = np.take_along_axis(excess, best_up[..., None], 2)[..., 0]
+        trough = np.take_along_axis(excess, best_lo[..., None], 2)[..., 0]
+        w_exc = np.where(net > 0, net, np.maximum(peak, 0.0))
+        w_inh = np.where(net < 0, net, np.minimum(trough, 0.0))
+        weights = np.where(excit, w_exc, w_inh)
+        lags = (np.arange(k_lo, k_hi + 1) * bw)
+
+        cell_type = conf = None
+        if self.dale:
+            from spikewire.infer.labels import apply_dale
+
+            log_p, weights, cell_type, conf = apply_dale(
+                log_exc, log_inh, w_exc, w_inh, want, float(self.alpha), self.correction)
+            excit = weights > 0
+        delays = np.where(excit, lags[best_up], lags[best_lo])
+
+        pvalues = np.where(want, np.exp(log_p), np.nan)
+        scores = np.where(want, -log_p / math.log(10.0), 0.0)
+        weights = np.where(want, weights, 0.0)
+        delays = np.where(want, delays, np.nan)
+        diagnostics = {
+            "skipped_units": spikes.units[few].tolist(),
+            "n_spikes": counts,
+            "window_bins": lags,
+            "kernel_bins": int(kernel.size),
+            "ccg_range": (-kmax * bw, kmax * bw),
+            "n_threads": n_threads,
+            "strategy_scan_fraction": float(args[5].mean()) if n else 0.0,
+            "time_counting_s": t_count,
+            "time_total_s": time.perf_counter() - t0,
+            "weight_definition": "sum over window bins of (count - baseline) / N_pre",
+        }
+        if self.keep_ccg:
+            diagnostics["ccg"] = ccg_out
+            diagnostics["ccg_lags"] = np.arange(-kmax, kmax + 1) * bw
+        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
+                        units=spikes.units.copy(), weight_unit="excess spikes per pre spike",
+                        pvalues=pvalues, scores=scores, delays=delays, pair_status=status,
+                        unit_status=unit_status, cell_type=cell_type,
+                        cell_type_confidence=conf, true_index=rec.true_index,
+                        alpha=float(self.alpha), correction=self.correction,
+                        diagnostics=diagnostics)
+
+    def _jitter_baseline(self, spikes: SpikeTrains, want, bw, k_lo, k_hi):
+        """Mean window counts over interval-jittered surrogates (all trains jittered)."""
+        rng = np.random.default_rng(self.seed)
+        n = spikes.n_units
+        nk = 2 * k_hi + 1
+        acc = np.zeros((n, n, nk), dtype=np.int64)
+        times = np.ascontiguousarray(spikes.grouped_times)
+        indptr = np.ascontiguousarray(spikes.indptr)
+        for _ in range(int(self.n_surrogates)):
+            jit = K.interval_jitter(times, indptr, float(self.jitter_width), spikes.t_start,
+                                    spikes.t_stop, rng.random(times.size))
+            sur = SpikeTrains(jit, indptr, spikes.units, spikes.t_start, spikes.t_stop)
+            args = _prepare(sur, want, (nk + 2) * bw)
+            K.ccg_window_counts(*args, bw, -k_hi, k_hi, acc)
+        mean = acc / float(self.n_surrogates)
+        return mean[:, :, np.arange(k_lo, k_hi + 1) + k_hi]
