@@ -1,0 +1,365 @@
+"""Compiled kernels of GLMCC (Kobayashi et al. 2019): cross-correlogram statistics and the
+penalised Newton fit of the cross-correlogram GLM, vectorised over pairs with numba.
+
+Model (lags ``t`` in s, ``t = t_j - t_i`` for the unordered pair ``(i, j)``, ``i < j``)::
+
+    λ(t) = exp(a(t) + J⁺ f(t − d) + J⁻ f(−t − d)),   f(s) = exp(−s/τ) for s > 0 else 0
+
+on ``[−W, W)``; ``a`` is piecewise constant on ``M = 2W/δ`` bins. Positive lags carry the
+effect of ``i`` on ``j`` (``J⁺``), negative lags that of ``j`` on ``i`` (``J⁻``).
+The negative log posterior minimised per pair is::
+
+    F = −Σ_k c_k a_k − J⁺ S⁺ − J⁻ S⁻ + Σ_k exp(a_k) I_k(J) + (1/(2γδ)) Σ_k (a_{k+1} − a_k)²
+
+with ``c_k`` the CCG counts, ``S^± = Σ_lags f(±t − d)`` and ``I_k(J) = ∫_bin k exp(J f)``
+computed exactly: ``I_k = δ + τ (E(J f_hi,k) − E(J f_lo,k))`` with the entire function
+``E(x) = Σ_{n≥1} xⁿ/(n·n!)`` (``E'(x) = (eˣ − 1)/x``) and ``f_hi, f_lo`` the kernel at the
+two ends of the part of bin ``k`` beyond the delay. ``F`` is convex; the Hessian is
+tridiagonal in ``a`` with a two-column border (the ``J``), so a Newton step costs O(M).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+
+# ----------------------------------------------------------------------------- statistics
+@njit(cache=True, nogil=True)
+def _pair_stats(a, b, window, delta, n_bins, tau, delays, exp_d, counts, s_pos, s_neg):
+    """CCG counts of lags ``b − a`` in ``[−W, W)`` and the kernel sums for each delay."""
+    nb = b.size
+    j0 = 0
+    n_d = delays.size
+    for t in a:
+        lo = t - window
+        while j0 < nb and b[j0] < lo:
+            j0 += 1
+        hi = t + window
+        j = j0
+        while j < nb and b[j] < hi:
+            lag = b[j] - t
+            k = int(math.floor((lag + window) / delta))
+            if k >= n_bins:
+                k = n_bins - 1
+            elif k < 0:
+                k = 0
+            counts[k] += 1
+            el = math.exp(-abs(lag) / tau)
+            if lag > 0.0:
+                for q in range(n_d):
+                    if lag > delays[q]:
+                        s_pos[q] += el * exp_d[q]
+            else:
+                for q in range(n_d):
+                    if -lag > delays[q]:
+                        s_neg[q] += el * exp_d[q]
+            j += 1
+
+
+@njit(cache=True, parallel=True)
+def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
+    """Sufficient statistics of all requested unordered pairs ``(pi[p], pj[p])``.
+
+    Returns ``counts`` (n_pairs, n_bins) and ``s_pos``, ``s_neg`` (n_pairs, n_delays).
+    """
+    n_pairs = pi.size
+    n_d = delays.size
+    counts = np.zeros((n_pairs, n_bins), dtype=np.int64)
+    s_pos = np.zeros((n_pairs, n_d))
+    s_neg = np.zeros((n_pairs, n_d))
+    exp_d = np.exp(delays / tau)
+    for p in prange(n_pairs):
+        i = pi[p]
+        j = pj[p]
+        _pair_stats(times[indptr[i]:indptr[i + 1]], times[indptr[j]:indptr[j + 1]], window,
+                    delta, n_bins, tau, delays, exp_d, counts[p], s_pos[p], s_neg[p])
+    return counts, s_pos, s_neg
+
+
+def bin_geometry(window: float, delta: float, n_bins: int, tau: float, delay: float):
+    """Per-bin side (+1: J⁺, −1: J⁻, 0: none) and kernel values at the two ends."""
+    edges = -window + delta * np.arange(n_bins + 1)
+    t0, t1 = edges[:-1], edges[1:]
+    side = np.zeros(n_bins, dtype=np.int64)
+    f_hi = np.zeros(n_bins)
+    f_lo = np.zeros(n_bins)
+    pos = t1 > delay
+    ta = np.maximum(t0[pos], delay)
+    side[pos] = 1
+    f_hi[pos] = np.exp(-(ta - delay) / tau)
+    f_lo[pos] = np.exp(-(t1[pos] - delay) / tau)
+    neg = t0 < -delay
+    tb = np.minimum(t1[neg], -delay)
+    side[neg] = -1
+    f_hi[neg] = np.exp((tb + delay) / tau)
+    f_lo[neg] = np.exp((t0[neg] + delay) / tau)
+    return side, f_hi, f_lo
+
+
+# ----------------------------------------------------------------------------- special fns
+@njit(cache=True, inline="always")
+def _e_funcs(x):
+    """E(x) = Σ xⁿ/(n n!), E'(x) = (eˣ−1)/x, E''(x) = (x eˣ − eˣ + 1)/x² (series, all x)."""
+    if x == 0.0:
+        return 0.0, 1.0, 0.5
+    e0 = 0.0
+    e1 = 1.0
+    e2 = 0.0
+    p = 1.0  # x^n / n!
+    n = 1
+    ax = abs(x)
+    while True:
+        p = p * x / n          # x^n / n!
+        e0 += p / n
+        # E'(x) = Σ_{n≥1} x^{n-1}/n!  -> term for index n+1 is x^n/(n+1)!
+        t1 = p / (n + 1)
+        e1 += t1
+        # E''(x) = Σ_{m≥0} x^m/(m! (m+2))
+        e2 += p / (n + 2)
+        n += 1
+        if n > ax + 2 and abs(p) < 1e-17 * (1.0 + abs(e0)):
+            break
+        if n > 200:
+            break
+    e2 += 0.5  # the n = 2 term of E''
+    return e0, e1, e2
+
+
+@njit(cache=True, inline="always")
+def _bin_integral(J, fhi, flo, delta, tau):
+    """I(J) = ∫_bin exp(J f) dt, dI/dJ and d²I/dJ² for one bin."""
+    h0, h1, h2 = _e_funcs(J * fhi)
+    l0, l1, l2 = _e_funcs(J * flo)
+    val = delta + tau * (h0 - l0)
+    d1 = tau * (fhi * h1 - flo * l1)
+    d2 = tau * (fhi * fhi * h2 - flo * flo * l2)
+    return val, d1, d2
+
+
+# ----------------------------------------------------------------------------- objective
+@njit(cache=True, nogil=True)
+def _objective(a, jp, jn, counts, sp, sn, side, fhi, flo, delta, tau, lam, ints):
+    """Negative log posterior; fills ``ints[k] = I_k`` as a by-product."""
+    m = a.size
+    f = -jp * sp - jn * sn
+    for k in range(m):
+        if side[k] == 1:
+            v, _, _ = _bin_integral(jp, fhi[k], flo[k], delta, tau)
+        elif side[k] == -1:
+            v, _, _ = _bin_integral(jn, fhi[k], flo[k], delta, tau)
+        else:
+            v = delta
+        ints[k] = v
+        f += math.exp(a[k]) * v - counts[k] * a[k]
+    pen = 0.0
+    for k in range(m - 1):
+        dd = a[k + 1] - a[k]
+        pen += dd * dd
+    return f + 0.5 * lam * pen
+
+
+@njit(cache=True, nogil=True)
+def _thomas(lower, diag, upper, rhs, out, cp, dp):
+    """Solve a tridiagonal system (constant off-diagonals ``lower``, ``upper``)."""
+    m = diag.size
+    cp[0] = upper / diag[0]
+    dp[0] = rhs[0] / diag[0]
+    for k in range(1, m):
+        den = diag[k] - lower * cp[k - 1]
+        cp[k] = upper / den
+        dp[k] = (rhs[k] - lower * dp[k - 1]) / den
+    out[m - 1] = dp[m - 1]
+    for k in range(m - 2, -1, -1):
+        out[k] = dp[k] - cp[k] * out[k + 1]
+
+
+@njit(cache=True, nogil=True)
+def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, tol, a0,
+            free_p=True, free_n=True):
+    """Newton fit of one pair at one delay.
+
+    Returns ``(a, J⁺, J⁻, F, var_J⁺, var_J⁻, n_iter, converged)``; ``var`` are the
+    diagonal entries of the inverse Hessian of ``F`` for the ``J`` (posterior variances).
+    ``free_p`` / ``free_n`` False keep ``J⁺`` / ``J⁻`` at 0 (null models of the LR test).
+    """
+    m = counts.size
+    a = a0.copy()
+    jp = 0.0
+    jn = 0.0
+    ints = np.empty(m)
+    g = np.empty(m)
+    diag = np.empty(m)
+    bp = np.zeros(m)
+    bn = np.zeros(m)
+    y = np.empty(m)
+    zp = np.empty(m)
+    zn = np.empty(m)
+    cp = np.empty(m)
+    dp = np.empty(m)
+    a_new = np.empty(m)
+    f = _objective(a, jp, jn, counts, sp, sn, side, fhi, flo, delta, tau, lam, ints)
+    converged = False
+    var_p = np.nan
+    var_n = np.nan
+    it = 0
+    while it < max_iter:
+        it += 1
+        gp = -sp
+        gn = -sn
+        cpp = 0.0
+        cnn = 0.0
+        for k in range(m):
+            ea = math.exp(a[k])
+            bp[k] = 0.0
+            bn[k] = 0.0
+            if side[k] == 1:
+                v, d1, d2 = _bin_integral(jp, fhi[k], flo[k], delta, tau)
+                bp[k] = ea * d1
+                gp += ea * d1
+                cpp += ea * d2
+            elif side[k] == -1:
+                v, d1, d2 = _bin_integral(jn, fhi[k], flo[k], delta, tau)
+                bn[k] = ea * d1
+                gn += ea * d1
+                cnn += ea * d2
+            else:
+                v = delta
+            g[k] = ea * v - counts[k]
+            diag[k] = ea * v
+        for k in range(m):
+            if k > 0:
+                g[k] += lam * (a[k] - a[k - 1])
+                diag[k] += lam
+            if k < m - 1:
+                g[k] -= lam * (a[k + 1] - a[k])
+                diag[k] += lam
+        # Schur complement on the two J
+        _thomas(-lam, diag, -lam, g, y, cp, dp)
+        _thomas(-lam, diag, -lam, bp, zp, cp, dp)
+        _thomas(-lam, diag, -lam, bn, zn, cp, dp)
+        s_pp = cpp
+        s_nn = cnn
+        s_pn = 0.0
+        r_p = gp
+        r_n = gn
+        for k in range(m):
+            s_pp -= bp[k] * zp[k]
+            s_nn -= bn[k] * zn[k]
+            s_pn -= bp[k] * zn[k]
+            r_p -= bp[k] * y[k]
+            r_n -= bn[k] * y[k]
+        # fixed J and directions without any bin (delay beyond the window)
+        if not free_p or s_pp <= 1e-300:
+            s_pp = 1.0
+            s_pn = 0.0
+            r_p = 0.0
+        if not free_n or s_nn <= 1e-300:
+            s_nn = 1.0
+            s_pn = 0.0
+            r_n = 0.0
+        det = s_pp * s_nn - s_pn * s_pn
+        if not det > 0.0:
+            break
+        var_p = s_nn / det
+        var_n = s_pp / det
+        xp = (s_nn * r_p - s_pn * r_n) / det
+        xn = (s_pp * r_n - s_pn * r_p) / det
+        # Newton decrement for the stopping rule
+        dec = xp * (gp if free_p else 0.0) + xn * (gn if free_n else 0.0)
+        for k in range(m):
+            dec += (y[k] - zp[k] * xp - zn[k] * xn) * g[k]
+        if dec < 0.0:
+            dec = 0.0
+        if 0.5 * dec < tol:
+            converged = True
+            break
+        step = 1.0
+        accepted = False
+        for _ in range(40):
+            for k in range(m):
+                a_new[k] = a[k] - step * (y[k] - zp[k] * xp - zn[k] * xn)
+            jp_new = min(max(jp - step * xp, -j_max), j_max)
+            jn_new = min(max(jn - step * xn, -j_max), j_max)
+            f_new = _objective(a_new, jp_new, jn_new, counts, sp, sn, side, fhi, flo, delta,
+                               tau, lam, ints)
+            if f_new <= f - 1e-4 * step * dec or (abs(f_new - f) <= 1e-12 * abs(f)
+                                                   and f_new <= f):
+                accepted = True
+                break
+            step *= 0.5
+        if not accepted:
+            # no decrease along the Newton direction: at the optimum up to rounding
+            converged = 0.5 * dec < 1e3 * tol
+            break
+        a[:] = a_new
+        jp = jp_new
+        jn = jn_new
+        f = f_new
+    return a, jp, jn, f, var_p, var_n, it, converged
+
+
+@njit(cache=True, parallel=True)
+def fit_pairs(counts, s_pos, s_neg, sides, fhis, flos, delta, tau, lam, j_max, max_iter,
+              tol, window, cbar_lo, cbar_n, null_fits):
+    """Fit every pair at every candidate delay; keep the delay of highest posterior.
+
+    ``sides, fhis, flos`` have shape (n_delays, n_bins) (see :func:`bin_geometry`);
+    ``cbar_lo[q, 0/1]`` is the first bin of the window used for the mean coincidence rate
+    after delay ``q`` on the positive / negative side, ``cbar_n`` its length in bins.
+
+    With ``null_fits`` the two null models (``J⁺ = 0`` resp. ``J⁻ = 0``) are also fitted
+    at the chosen delay, for the likelihood-ratio test.
+
+    Returns an (n_pairs, 11) array: J⁺, J⁻, var J⁺, var J⁻, c̄⁺ (1/s), c̄⁻ (1/s),
+    best delay index, −F (log posterior), converged flag, −F with J⁺ = 0, −F with
+    J⁻ = 0; and the Newton iterations per pair.
+    """
+    n_pairs, m = counts.shape
+    n_d = sides.shape[0]
+    out = np.empty((n_pairs, 11))
+    iters = np.zeros(n_pairs, dtype=np.int64)
+    for p in prange(n_pairs):
+        c = counts[p]
+        tot = 0.0
+        for k in range(m):
+            tot += c[k]
+        a0 = np.empty(m)
+        base = math.log(max(tot, 0.5) / (2.0 * window))
+        for k in range(m):
+            a0[k] = base
+        best = -np.inf
+        out[p, :] = np.nan
+        out[p, 8] = 0.0
+        for q in range(n_d):
+            a, jp, jn, f, vp, vn, it, conv = fit_one(
+                c, s_pos[p, q], s_neg[p, q], sides[q], fhis[q], flos[q], delta, tau, lam,
+                j_max, max_iter, tol, a0)
+            iters[p] += it
+            if conv and -f > best:
+                best = -f
+                cpos = 0.0
+                cneg = 0.0
+                for u in range(cbar_n):
+                    cpos += math.exp(a[min(cbar_lo[q, 0] + u, m - 1)])
+                    cneg += math.exp(a[max(cbar_lo[q, 1] - u, 0)])
+                out[p, 0] = jp
+                out[p, 1] = jn
+                out[p, 2] = vp
+                out[p, 3] = vn
+                out[p, 4] = cpos / cbar_n
+                out[p, 5] = cneg / cbar_n
+                out[p, 6] = q
+                out[p, 7] = -f
+                out[p, 8] = 1.0
+        if null_fits and out[p, 8] == 1.0:
+            q = int(out[p, 6])
+            for side_fixed in range(2):
+                _, _, _, f0, _, _, it, conv = fit_one(
+                    c, s_pos[p, q], s_neg[p, q], sides[q], fhis[q], flos[q], delta, tau, lam,
+                    j_max, max_iter, tol, a0, side_fixed == 1, side_fixed == 0)
+                iters[p] += it
+                out[p, 9 + side_fixed] = -f0 if conv else np.nan
+    return out, iters
