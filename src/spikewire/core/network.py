@@ -170,7 +170,7 @@ class Network:
         w.sort_indices()
         if w.nnz and not np.all(np.isfinite(w.data)):
             bad = np.flatnonzero(~np.isfinite(w.data))[0]
-            raise ValueError(f"weights contain a non-finite value {w.data[bad]!r}")
+            raise ValueError(f"weights contain a non-finite value {float(w.data[bad])!r}")
         self.weights = w
         ct = np.asarray(self.cell_type).astype("<U1")
         if ct.shape != (w.shape[0],):

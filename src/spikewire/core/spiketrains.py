@@ -132,8 +132,8 @@ class SpikeTrains:
                 k = bad[0]
                 raise ValueError(
                     f"spike times of unit {int(unit_arr[gpos[k]])} are not sorted "
-                    f"({grouped[k]!r} s comes before {grouped[k + 1]!r} s); pass sort=True to "
-                    "sort them")
+                    f"({float(grouped[k])!r} s comes before {float(grouped[k + 1])!r} s); pass "
+                    "sort=True to sort them")
         counts = np.bincount(pos, minlength=unit_arr.size) if ids.size else np.zeros(
             unit_arr.size, dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(counts)])
@@ -370,7 +370,7 @@ def _check_times_finite(times, ids):
     bad = ~np.isfinite(times)
     if bad.any():
         k = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"spike time {times[k]!r} of unit {int(ids[k])} is not finite; "
+        raise ValueError(f"spike time {float(times[k])!r} of unit {int(ids[k])} is not finite; "
                          "remove NaN/inf spike times")
 
 
@@ -382,7 +382,7 @@ def _check_range(times, ids, t_start, t_stop):
         k = int(np.flatnonzero(bad)[0])
         neg = " (negative)" if times[k] < 0 else ""
         raise ValueError(
-            f"spike time {times[k]!r} s{neg} of unit {int(ids[k])} lies outside the recording "
+            f"spike time {float(times[k])!r} s{neg} of unit {int(ids[k])} lies outside the recording "
             f"window [{t_start}, {t_stop}) s; drop it or widen t_start/t_stop")
 
 

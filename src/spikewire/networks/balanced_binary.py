@@ -92,7 +92,7 @@ class BinaryNetwork(Network):
             setattr(self, name, arr)
         if np.any(self.tau <= 0):
             bad = int(np.flatnonzero(self.tau <= 0)[0])
-            raise ValueError(f"tau must be > 0 s; neuron {bad} has tau = {self.tau[bad]!r}")
+            raise ValueError(f"tau must be > 0 s; neuron {bad} has tau = {float(self.tau[bad])!r}")
 
     def __repr__(self) -> str:
         return (f"BinaryNetwork(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
