@@ -326,6 +326,9 @@ def _check_deconvolve(tau_rise=None, tau_decay=None, amplitude=None, noise_sd=No
                 optimize_baseline=bool(optimize_baseline))
 
 
+_PAD = 2  # baseline frames prepended before OASIS (AR order)
+
+
 def _last_calcium_step(rec: Recording) -> dict | None:
     for h in reversed(rec.history):
         if h.get("step") == "calcium":
@@ -368,15 +371,20 @@ def _apply_deconvolve(rec: Recording, rng, context, *, tau_rise, tau_decay, ampl
     kw = dict(tau_d=td, tau_r=tr, framerate=fr)
     counts_all, frames_all = [], []
     for y in rec.signals:
-        y64 = np.asarray(y, dtype=np.float64)
+        # OASIS takes the first p samples as the initial calcium level, which would swallow
+        # spikes in the first frames; the forward model starts from baseline, so we prepend
+        # _PAD baseline frames and drop them again.
+        y64 = np.concatenate([np.zeros(_PAD), np.asarray(y, dtype=np.float64)])
         if method == "threshold":
-            # oasisAR1/AR2 with lam=0 and a hard minimum event size
-            res = oasis_deconvolve(y64, penalty=None, b=0.0, s_min=threshold * s1, **kw)
+            # oasisAR1/AR2 with lam=0 and a hard minimum event size (sn is unused there but
+            # passing it skips OASIS's noise estimate)
+            res = oasis_deconvolve(y64, penalty=None, b=0.0, sn=1.0, s_min=threshold * s1,
+                                   **kw)
         else:
             sn = None if noise_sd == "estimate" else float(noise_sd)
             res = oasis_deconvolve(y64, penalty=1, sn=sn, b=None if optimize_baseline else 0.0,
                                    **kw)
-        s = np.asarray(res.s)
+        s = np.asarray(res.s)[_PAD:]
         n = np.floor(s / s1 + (1.0 - threshold)).astype(np.int64)
         n[n < 0] = 0
         frames = np.flatnonzero(n)

@@ -123,7 +123,8 @@ class Schedule:
 
     def gain(self, step0: int, step1: int, dt: float) -> np.ndarray:
         """Gains at simulation steps ``step0 .. step1 - 1`` (time ``k·dt``)."""
-        bounds = np.rint(self.times / dt).astype(np.int64)
+        # step k (time k·dt) is in the segment that started at or before k·dt
+        bounds = np.ceil(self.times / dt - 1e-9).astype(np.int64)
         idx = np.searchsorted(bounds, np.arange(step0, step1), side="right") - 1
         return self.gains[np.maximum(idx, 0)]
 
@@ -150,7 +151,8 @@ class ArrayGain:
     groups, cell_type, n_neurons
         Which column applies to which neuron (see the module notes).
     interpolation : {"hold", "linear"}, default "hold"
-        Between samples: keep the last sample, or interpolate linearly.
+        Between samples: keep the last sample, or interpolate linearly (the last sample
+        is held over its own interval). The array covers ``[0, n_samples / rate)``.
 
     Raises
     ------
@@ -177,8 +179,7 @@ class ArrayGain:
         """Gains at simulation steps ``step0 .. step1 - 1``."""
         x = np.arange(step0, step1) * dt * self.rate  # position in samples
         n = self.values.shape[0]
-        if step1 > step0 and x[-1] > n - 1 + 1e-6 and self.interpolation == "linear" or \
-                step1 > step0 and np.floor(x[-1] + 1e-6) > n - 1:
+        if step1 > step0 and np.floor(x[-1] + 1e-6) > n - 1:
             raise ValueError(f"the drive array covers {self.duration:g} s ({n} samples at "
                              f"{self.rate:g} Hz) but the simulation reached "
                              f"{(step1 - 1) * dt:g} s; give values for the whole duration")

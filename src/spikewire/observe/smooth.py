@@ -69,7 +69,7 @@ def _apply(rec: Recording, rng, context, *, width, kernel, sampling_rate, keep_s
     for a in range(0, counts.shape[0], _ROWS):
         block = counts[a:a + _ROWS].astype(np.float64) * sampling_rate  # Hz per bin
         if kernel == "gaussian":
-            block = gaussian_filter1d(block, w, axis=1, mode="constant", truncate=4.0)
+            block = gaussian_filter1d(block, w, axis=1, mode="constant", truncate=5.0)
         else:
             g = np.exp(-1.0 / w)
             block = lfilter([1.0 - g], [1.0, -g], block, axis=1)
