@@ -108,33 +108,21 @@ def ccg_all(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax, out):
                     out[i, j, k] = buf[i, k]
 
 
-@njit(cache=True, inline="always")
-def _reflect(k, nk):
-    # reflect an index into 0..nk-1 (edge bins are mirrored, as in Stark & Abeles 2009)
-    while k < 0 or k >= nk:
-        if k < 0:
-            k = -k - 1
-        if k >= nk:
-            k = 2 * nk - k - 1
-    return k
-
-
 @njit(cache=True, parallel=True)
 def ccg_window_stats(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax,
-                     win_idx, anti_idx, kernel, excluded, win_counts, win_base, anti_counts,
+                     win_idx, anti_idx, base_w, win_counts, win_base, anti_counts,
                      keep, ccg_out):
-    """Per requested pair: counts and hollowed-Gaussian baseline in the window bins.
+    """Per requested pair: counts and baseline in the window bins.
 
     ``win_idx``/``anti_idx`` index the causal window bins and their anticausal mirror in
-    the ``kmin..kmax`` range; ``kernel`` (odd length, centre hollowed) gives the baseline by
-    convolution (reflecting at the range edges), leaving out bins with ``excluded[k]`` and
-    renormalising the remaining kernel weights. Results are written to
-    ``win_counts[post, pre, m]``, ``win_base[post, pre, m]``, ``anti_counts[post, pre, m]``
-    and, if ``keep``, the full correlogram to ``ccg_out[post, pre, :]``.
+    the ``kmin..kmax`` range. ``base_w`` (n_window × n_lags) maps a correlogram to the
+    baseline of each window bin (the hollowed-Gaussian convolution, see
+    :func:`spikewire.infer.ccg.baseline_matrix`). Results go to ``win_counts[post, pre, m]``,
+    ``win_base[post, pre, m]``, ``anti_counts[post, pre, m]`` and, if ``keep``, the full
+    correlogram to ``ccg_out[post, pre, :]``.
     """
     n = indptr.size - 1
     nk = kmax - kmin + 1
-    h = kernel.size // 2
     nw = win_idx.size
     for j in prange(n):
         if not want_t[j].any():
@@ -147,16 +135,11 @@ def ccg_window_stats(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, km
                 continue
             row = buf[i]
             for m in range(nw):
-                c = win_idx[m]
                 s = 0.0
-                wsum = 0.0
-                for d in range(-h, h + 1):
-                    r = _reflect(c + d, nk)
-                    if not excluded[r]:
-                        s += kernel[d + h] * row[r]
-                        wsum += kernel[d + h]
-                win_counts[i, j, m] = row[c]
-                win_base[i, j, m] = s / wsum
+                for k in range(nk):
+                    s += base_w[m, k] * row[k]
+                win_counts[i, j, m] = row[win_idx[m]]
+                win_base[i, j, m] = s
                 anti_counts[i, j, m] = row[anti_idx[m]]
             if keep:
                 for k in range(nk):

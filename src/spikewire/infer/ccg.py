@@ -26,7 +26,8 @@ from spikewire.infer import _ccg_kernels as K
 from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["CCG", "cross_correlograms", "hollowed_gaussian_kernel", "poisson_midp"]
+__all__ = ["CCG", "baseline_matrix", "cross_correlograms", "hollowed_gaussian_kernel",
+           "deviance_residual", "poisson_midp"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -89,6 +90,37 @@ def hollowed_gaussian_kernel(sigma_bins: float, hollow_fraction: float) -> np.nd
     k /= k.sum()
     k[h] *= 1.0 - hollow_fraction
     return k / k.sum()
+
+
+def baseline_matrix(kernel: np.ndarray, nk: int, win_idx: np.ndarray,
+                    excluded: np.ndarray) -> np.ndarray:
+    """Linear map from a correlogram (``nk`` lag bins) to the baseline of each window bin.
+
+    Row ``m`` holds the kernel centred on bin ``win_idx[m]``; bins beyond the range are
+    reflected back into it (Stark & Abeles 2009) and bins with ``excluded`` get weight 0,
+    after which the row is renormalised to sum 1.
+    """
+    h = kernel.size // 2
+    out = np.zeros((win_idx.size, nk))
+    for m, c in enumerate(win_idx):
+        r = np.arange(c - h, c + h + 1)
+        while np.any((r < 0) | (r >= nk)):
+            r = np.where(r < 0, -r - 1, r)
+            r = np.where(r >= nk, 2 * nk - r - 1, r)
+        w = np.where(excluded[r], 0.0, kernel)
+        np.add.at(out[m], r, w)
+        out[m] /= out[m].sum()
+    return out
+
+
+def deviance_residual(n, lam) -> np.ndarray:
+    """Signed Poisson deviance residual ``sign(n − λ)·sqrt(2(n log(n/λ) − n + λ))``."""
+    n = np.asarray(n, dtype=float)
+    lam = np.maximum(np.asarray(lam, dtype=float), 1e-300)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(n > 0, n * np.log(n / lam), 0.0)
+    dev = np.maximum(2.0 * (t - n + lam), 0.0)
+    return np.sign(n - lam) * np.sqrt(dev)
 
 
 def poisson_midp(n, lam) -> tuple[np.ndarray, np.ndarray]:
@@ -352,26 +384,30 @@ class CCG(InferenceMethod):
         ccg_out = np.zeros((n, n, nk) if self.keep_ccg else (1, 1, 1), dtype=np.int64)
         args = _prepare(spikes, want, (nk + 2) * bw)
         with numba_threads(self.n_jobs) as n_threads:
-            K.ccg_window_stats(*args, bw, -kmax, kmax, win_idx, anti_idx, kernel, excluded,
-                               win_counts,
+            K.ccg_window_stats(*args, bw, -kmax, kmax, win_idx, anti_idx,
+                               baseline_matrix(kernel, nk, win_idx, excluded), win_counts,
                                win_base, anti_counts, bool(self.keep_ccg), ccg_out)
             t_count = time.perf_counter() - t0
             if self.significance == "jitter":
                 win_base = self._jitter_baseline(spikes, want, bw, k_lo, k_hi)
 
         n_pre = counts.astype(float)[None, :]
-        log_up, log_lo = poisson_midp(win_counts, win_base)          # (n, n, m)
-        best_up = np.argmin(log_up, axis=2)
-        best_lo = np.argmin(log_lo, axis=2)
-        lup = np.take_along_axis(log_up, best_up[..., None], 2)[..., 0]
-        llo = np.take_along_axis(log_lo, best_lo[..., None], 2)[..., 0]
+        # most extreme bin of each tail by the Poisson deviance residual (monotone in the
+        # tail probability up to the saddle-point error), then its exact mid-p values
+        r = deviance_residual(win_counts, win_base)                  # (n, n, m)
+        best_up = np.argmax(r, axis=2)
+        best_lo = np.argmin(r, axis=2)
+        n_up = np.take_along_axis(win_counts, best_up[..., None], 2)[..., 0]
+        b_up = np.take_along_axis(win_base, best_up[..., None], 2)[..., 0]
+        n_lo = np.take_along_axis(win_counts, best_lo[..., None], 2)[..., 0]
+        b_lo = np.take_along_axis(win_base, best_lo[..., None], 2)[..., 0]
+        lup, _ = poisson_midp(n_up, b_up)
+        _, llo = poisson_midp(n_lo, b_lo)
         log_exc = _sidak_log(lup, m)
         log_inh = _sidak_log(llo, m)
         if self.causal_test:
-            pk = np.take_along_axis(win_counts, best_up[..., None], 2)[..., 0]
-            tr = np.take_along_axis(win_counts, best_lo[..., None], 2)[..., 0]
-            c_up, _ = poisson_midp(pk, np.maximum(anti_counts.max(axis=2), 0.5))
-            _, c_lo = poisson_midp(tr, np.maximum(anti_counts.min(axis=2), 0.5))
+            c_up, _ = poisson_midp(n_up, np.maximum(anti_counts.max(axis=2), 0.5))
+            _, c_lo = poisson_midp(n_lo, np.maximum(anti_counts.min(axis=2), 0.5))
             log_exc = np.maximum(log_exc, c_up)
             log_inh = np.maximum(log_inh, c_lo)
         excit = log_exc <= log_inh

@@ -1,0 +1,125 @@
+"""Scores against values computed by hand on tiny examples."""
+
+import math
+
+import numpy as np
+import pytest
+
+import spikewire as sw
+from spikewire.infer import Estimate
+from spikewire.score import classify_links, score
+
+NAN = np.nan
+
+
+def _tiny():
+    # truth (post x pre): 1 -> 0 (+1), 2 -> 1 (-1), 0 -> 2 (+2); types E, E, I
+    W = np.array([[0, 1.0, 0], [0, 0, -1.0], [2.0, 0, 0]])
+    D = np.array([[0, 1e-3, 0], [0, 0, 2e-3], [3e-3, 0, 0]])
+    w = np.array([[0, 0.5, -0.2], [0.1, 0, -0.3], [0.8, 0.05, 0]])
+    p = np.array([[NAN, 1e-3, 1e-2], [0.5, NAN, 0.2], [1e-4, 0.9, NAN]])
+    d = np.array([[NAN, 1.5e-3, 1e-3], [1e-3, NAN, 1e-3], [2e-3, 1e-3, NAN]])
+    est = Estimate(weights=w, method="hand", settings={}, units=np.arange(3), pvalues=p,
+                   delays=d, alpha=0.05, correction="none")
+    return (W, np.array(["E", "E", "I"]), D), est
+
+
+def test_scores_match_hand_computation():
+    truth, est = _tiny()
+    s = score(truth, est)
+    # evidence −log10 p; positives {3, 0.70, 4} vs negatives {2, 0.30, 0.05}: 8 of 9 ordered
+    assert math.isclose(s["auc"], 8 / 9)
+    # ranking P P N P N N -> AP = (1/1 + 2/2 + 3/4) / 3
+    assert math.isclose(s["ap"], (1 + 1 + 0.75) / 3)
+    # detected (0,1) TP, (0,2) FP, (2,0) TP; (1,2) FN; TN = 2
+    assert math.isclose(s["precision"], 2 / 3) and math.isclose(s["recall"], 2 / 3)
+    assert math.isclose(s["f1"], 2 / 3)
+    assert math.isclose(s["mcc"], (2 * 2 - 1 * 1) / 9)
+    assert s["n_true"] == 3 and s["n_detected"] == 3 and s["n_pairs"] == 6
+    assert s["auc_exc"] == 1.0
+    assert math.isclose(s["auc_inh"], 2 / 3)          # 0.70 beats −0.30, −0.05, not 2
+    assert s["mcc_exc"] == 1.0
+    assert math.isclose(s["mcc_inh"], -1 / 5)         # TP 0, FP 1, FN 1, TN 4
+    assert s["sign_accuracy"] == 1.0 and s["sign_accuracy_all"] == 1.0
+    wv = np.array([0.5, -0.2, 0.1, -0.3, 0.8, 0.05])
+    y = np.array([1, 0, 0, -1, 2, 0.0])
+    scale = 2.4 / 1.0325                               # <ŵ, w> / <ŵ, ŵ>
+    assert math.isclose(s["weight_scale"], scale)
+    assert math.isclose(s["weight_nerr"], np.linalg.norm(scale * wv - y) / math.sqrt(6))
+    assert math.isclose(s["weight_corr"], np.corrcoef(wv, y)[0, 1])
+    # labels from the detected links: col 0 (+) E, col 1 (+) E, col 2 (−) I
+    assert s["ei_accuracy"] == s["ei_accuracy_E"] == s["ei_accuracy_I"] == 1.0
+    assert s["ei_labelled"] == 1.0
+    # delays on detected true links: +0.5 ms and −1 ms
+    assert math.isclose(s["delay_mae"], 0.75e-3) and math.isclose(s["delay_bias"], -0.25e-3)
+    assert s["n_delays"] == 2
+    # (0,1) and (2,0) direct; (0,2): 2 -> 1 -> 0 is a path of length 2
+    assert math.isclose(s["frac_direct"], 2 / 3) and math.isclose(s["frac_indirect"], 1 / 3)
+    assert s["frac_spurious"] == 0.0
+    assert all(isinstance(v, int | float) for v in s.values())
+
+
+def test_hidden_neurons_link_classes():
+    # neurons 3, 4 hidden; true: 3 -> 0, 3 -> 1 (common input), 2 -> 4 -> 1, 0 -> 1
+    N = 5
+    W = np.zeros((N, N))
+    W[0, 3] = W[1, 3] = 1.0
+    W[4, 2] = W[1, 4] = 1.0
+    W[1, 0] = 1.0
+    p = np.full((3, 3), 0.9)
+    np.fill_diagonal(p, NAN)
+    links = [(0, 1), (1, 2), (2, 0), (1, 0)]   # common, indirect, spurious, direct
+    for i, j in links:
+        p[i, j] = 1e-6
+    est = Estimate(weights=np.where(p < 0.01, 1.0, 0.0), method="hand", settings={},
+                   units=np.arange(3), pvalues=p, true_index=np.array([0, 1, 2]),
+                   correction="none")
+    cls = classify_links(W, est)
+    assert [cls[i, j] for i, j in links] == [2, 1, 3, 0]
+    s = score(W, est)
+    assert s["frac_direct"] == s["frac_indirect"] == s["frac_common_input"] == 0.25
+    assert s["frac_spurious"] == 0.25
+    assert s["n_true"] == 1  # only 0 -> 1 is between observed units
+
+
+def test_true_index_selects_observed_submatrix():
+    net = sw.networks.from_matrix(np.array([[0, 0, 0], [0, 0, 0], [0, 1.0, 0]]),
+                                  ["E", "E", "E"], delays=2e-3)
+    # observe neurons 2 and 1 (in that order): the link 1 -> 2 is (post 0, pre 1)
+    est = Estimate(weights=np.array([[0, 0.3], [0.0, 0]]), method="hand", settings={},
+                   units=np.array([10, 11]), pvalues=np.array([[NAN, 1e-5], [0.7, NAN]]),
+                   delays=np.array([[NAN, 2.5e-3], [NAN, NAN]]), true_index=np.array([2, 1]))
+    s = score(net, est)
+    assert s["n_true"] == 1 and s["recall"] == 1.0 and s["precision"] == 1.0
+    assert math.isclose(s["delay_mae"], 0.5e-3)
+
+
+@pytest.mark.parametrize("truth, match", [
+    (np.zeros((4, 4)), "no true_index"),
+    ("nonsense", "truth must be"),
+    ((np.zeros((3, 3)),), "truth tuple"),
+])
+def test_bad_truth(truth, match):
+    _, est = _tiny()
+    with pytest.raises((ValueError, TypeError), match=match):
+        score(truth, est)
+
+
+def test_bad_alpha_and_estimate():
+    truth, est = _tiny()
+    with pytest.raises(ValueError, match="alpha"):
+        score(truth, est, alpha=1.2)
+    with pytest.raises(TypeError, match="Estimate"):
+        score(truth, {"weights": 1})
+
+
+def test_untested_pairs_rank_lowest_and_count_as_missed():
+    truth, est = _tiny()
+    status = est.pair_status.copy()
+    status[1, 2] = 3   # the missed inhibitory link was not even tested
+    est2 = Estimate(weights=np.where(status == 0, est.weights, 0), method="hand", settings={},
+                    units=np.arange(3), pvalues=np.where(status == 0, est.pvalues, NAN),
+                    pair_status=status, correction="none")
+    s = score(truth, est2)
+    assert s["n_untested"] == 1 and s["n_pairs"] == 6
+    assert math.isclose(s["auc"], 6 / 9)   # the untested true link now ranks below all
