@@ -165,7 +165,8 @@ class Network:
                 raise ValueError(f"weights must be a 2-D post x pre matrix, got shape {w.shape}")
         if w.shape[0] != w.shape[1]:
             raise ValueError(f"weights must be square (post x pre), got shape {w.shape}")
-        w = sp.csc_array(w)
+        if not isinstance(w, sp.csc_array):  # no copy for CSC input (replace() shares it)
+            w = sp.csc_array(w)
         w.sum_duplicates()
         w.sort_indices()
         if w.nnz and not np.all(np.isfinite(w.data)):

@@ -382,8 +382,8 @@ def _check_range(times, ids, t_start, t_stop):
         k = int(np.flatnonzero(bad)[0])
         neg = " (negative)" if times[k] < 0 else ""
         raise ValueError(
-            f"spike time {float(times[k])!r} s{neg} of unit {int(ids[k])} lies outside the recording "
-            f"window [{t_start}, {t_stop}) s; drop it or widen t_start/t_stop")
+            f"spike time {float(times[k])!r} s{neg} of unit {int(ids[k])} lies outside the "
+            f"recording window [{t_start}, {t_stop}) s; drop it or widen t_start/t_stop")
 
 
 def _check_units(units) -> np.ndarray:
