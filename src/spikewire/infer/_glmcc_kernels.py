@@ -25,6 +25,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
+#: Tolerance (s) below the delay within which a lag still counts as after the delay.
+LAG_EPS = 1e-9
+
 
 # ----------------------------------------------------------------------------- statistics
 @njit(cache=True, nogil=True)
@@ -48,13 +51,15 @@ def _pair_stats(a, b, window, delta, n_bins, tau, delays, exp_d, counts, s_pos, 
                 k = 0
             counts[k] += 1
             el = math.exp(-abs(lag) / tau)
+            # lags within LAG_EPS of the delay count as after it: spike times on a
+            # simulation grid give lags exactly at the delay up to rounding
             if lag > 0.0:
                 for q in range(n_d):
-                    if lag > delays[q]:
+                    if lag > delays[q] - LAG_EPS:
                         s_pos[q] += el * exp_d[q]
             else:
                 for q in range(n_d):
-                    if -lag > delays[q]:
+                    if -lag > delays[q] - LAG_EPS:
                         s_neg[q] += el * exp_d[q]
             j += 1
 
@@ -251,24 +256,29 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
             s_pn -= bp[k] * zn[k]
             r_p -= bp[k] * y[k]
             r_n -= bn[k] * y[k]
+        det0 = s_pp * s_nn - s_pn * s_pn
+        if det0 > 0.0 and s_pp > 1e-300 and s_nn > 1e-300:
+            var_p = s_nn / det0
+            var_n = s_pp / det0
+        # J at its bound with the gradient pushing outwards is held there this step
+        fp_it = free_p and not ((jp >= j_max and gp < 0.0) or (jp <= -j_max and gp > 0.0))
+        fn_it = free_n and not ((jn >= j_max and gn < 0.0) or (jn <= -j_max and gn > 0.0))
         # fixed J and directions without any bin (delay beyond the window)
-        if not free_p or s_pp <= 1e-300:
+        if not fp_it or s_pp <= 1e-300:
             s_pp = 1.0
             s_pn = 0.0
             r_p = 0.0
-        if not free_n or s_nn <= 1e-300:
+        if not fn_it or s_nn <= 1e-300:
             s_nn = 1.0
             s_pn = 0.0
             r_n = 0.0
         det = s_pp * s_nn - s_pn * s_pn
         if not det > 0.0:
             break
-        var_p = s_nn / det
-        var_n = s_pp / det
         xp = (s_nn * r_p - s_pn * r_n) / det
         xn = (s_pp * r_n - s_pn * r_p) / det
         # Newton decrement for the stopping rule
-        dec = xp * (gp if free_p else 0.0) + xn * (gn if free_n else 0.0)
+        dec = xp * (gp if fp_it else 0.0) + xn * (gn if fn_it else 0.0)
         for k in range(m):
             dec += (y[k] - zp[k] * xp - zn[k] * xn) * g[k]
         if dec < 0.0:

@@ -1,0 +1,211 @@
+"""GLMCC: statistics, recovery on its own generative model, LIF pairs, low rates, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.special import expi
+
+import spikewire as sw
+from spikewire.infer import _glmcc_kernels as K
+from spikewire.infer.glmcc import GLMCC, glmcc_rate, lr_statistic
+from spikewire.networks import from_matrix
+
+W, DELTA, TAU = 0.05, 0.001, 0.004
+
+
+def _stats_from_lags(lags, delays, window=W, delta=DELTA, tau=TAU):
+    """Brute-force sufficient statistics of a list of lags (reference)."""
+    m = int(round(2 * window / delta))
+    counts = np.histogram(lags, bins=m, range=(-window, window))[0]
+    s_pos = np.array([np.sum(np.exp(-(lags[lags > d] - d) / tau)) for d in delays])
+    s_neg = np.array([np.sum(np.exp(-(-lags[lags < -d] - d) / tau)) for d in delays])
+    return counts, s_pos, s_neg
+
+
+def test_special_functions_match_scipy():
+    # E(x) = Ei(x) - γ - ln|x|; the bin integral against adaptive quadrature
+    for x in (-5.0, -0.7, -1e-3, 2e-3, 0.9, 4.0):
+        e0, e1, e2 = K._e_funcs(x)
+        assert e0 == pytest.approx(expi(x) - np.euler_gamma - np.log(abs(x)), abs=1e-12)
+        assert e1 == pytest.approx(np.expm1(x) / x, rel=1e-12)
+        assert e2 == pytest.approx((x * np.exp(x) - np.expm1(x)) / x**2, rel=1e-7, abs=1e-12)
+    d, t0, t1 = 0.001, 0.0015, 0.0025
+    fhi, flo = np.exp(-(t0 - d) / TAU), np.exp(-(t1 - d) / TAU)
+    for J in (-3.0, 0.4, 2.5):
+        v, d1, _ = K._bin_integral(J, fhi, flo, DELTA, TAU)
+        f = lambda t, J=J: np.exp(J * np.exp(-(t - d) / TAU))  # noqa: E731
+        assert v == pytest.approx(quad(f, t0, t1, epsabs=1e-14)[0], rel=1e-10)
+        g = lambda t, J=J: np.exp(-(t - d) / TAU) * np.exp(J * np.exp(-(t - d) / TAU))  # noqa: E731, E501
+        assert d1 == pytest.approx(quad(g, t0, t1, epsabs=1e-14)[0], rel=1e-10)
+
+
+def test_ccg_statistics_equal_brute_force():
+    rng = np.random.default_rng(0)
+    a = np.sort(rng.uniform(0, 20, 300))
+    b = np.sort(rng.uniform(0, 20, 250))
+    delays = np.array([0.0005, 0.002, 0.004])
+    st = sw.SpikeTrains.from_lists([a, b], t_stop=20.0)
+    counts, sp, sn = K.ccg_stats(st.grouped_times, st.indptr, np.array([0]), np.array([1]),
+                                 W, DELTA, 100, TAU, delays)
+    lags = (b[None, :] - a[:, None]).ravel()
+    lags = lags[(lags >= -W) & (lags < W)]
+    rc, rp, rn = _stats_from_lags(lags, delays)
+    np.testing.assert_array_equal(counts[0], rc)  # exact integer counts, bin for bin
+    np.testing.assert_allclose(sp[0], rp, rtol=1e-12)
+    np.testing.assert_allclose(sn[0], rn, rtol=1e-12)
+
+
+def _simulate_lags(rng, a_fun, J_pos, J_neg, delay, n_draws):
+    """Lags from the GLMCC point process on [-W, W) by thinning."""
+    t = np.linspace(-W, W, 20001)
+    fp = np.where(t > delay, np.exp(-(t - delay) / TAU), 0)
+    fn = np.where(-t > delay, np.exp(-(-t - delay) / TAU), 0)
+    lam_max = np.max(np.exp(a_fun(t) + J_pos * fp + J_neg * fn)) * 1.01
+    n = rng.poisson(lam_max * 2 * W * n_draws)
+    cand = rng.uniform(-W, W, n)
+    fp = np.where(cand > delay, np.exp(-(cand - delay) / TAU), 0)
+    fn = np.where(-cand > delay, np.exp(-(-cand - delay) / TAU), 0)
+    lam = np.exp(a_fun(cand) + J_pos * fp + J_neg * fn)
+    return cand[rng.random(n) < lam / lam_max]
+
+
+@pytest.mark.parametrize("J_pos, J_neg, seed", [(0.8, -0.6, 1), (0.0, 1.2, 2), (-1.0, 0.0, 3)])
+def test_recovers_coupling_on_its_own_generative_model(J_pos, J_neg, seed):
+    rng = np.random.default_rng(seed)
+    delays = np.array([0.001, 0.002, 0.003])
+    true_delay = 0.002
+
+    def a_fun(t):  # slow modulation: 2e5 lags per s (20,000 in the CCG), 60 ms-period wiggle
+        return np.log(2e5) + 0.3 * np.sin(2 * np.pi * t / 0.06)
+
+    lags = _simulate_lags(rng, a_fun, J_pos, J_neg, true_delay, 1)
+    counts, sp, sn = _stats_from_lags(lags, delays)
+    method = GLMCC(delays=tuple(delays))
+    out, _ = method.fit_statistics(counts[None], sp[None], sn[None])
+    assert out[0, 8] == 1.0  # converged
+    assert delays[int(out[0, 6])] == true_delay
+    for J_true, J_hat, var in ((J_pos, out[0, 0], out[0, 2]), (J_neg, out[0, 1], out[0, 3])):
+        sd = np.sqrt(var)
+        # ~20,000 coincidences give a posterior sd of about 0.05-0.1; 4 sd bounds the error of
+        # a correct estimator with probability > 0.9999 (the smoothness prior adds a small
+        # bias towards 0, well inside this band)
+        assert sd < 0.15
+        assert abs(J_hat - J_true) < 4 * sd, (J_hat, J_true, sd)
+
+
+def test_rate_function_and_lr_statistic():
+    a = np.full(100, np.log(50.0))
+    lam = glmcc_rate([0.0005, 0.003, -0.003], a, 1.0, -1.0, window=W, bin_width=DELTA,
+                     tau=TAU, delay=0.001)
+    np.testing.assert_allclose(lam, [50.0, 50 * np.exp(np.exp(-0.5)),
+                                     50 * np.exp(-np.exp(-0.5))], rtol=1e-12)
+    # small-J limit of 2 τ c̄ [e^J - 1 - E(J)] is τ c̄ J²/2 (Fisher information τ c̄ / 2)
+    assert lr_statistic(1e-3, 20.0)[0] == pytest.approx(20.0 * 1e-6 / 2, rel=1e-3)
+
+
+def _lif_spikes(duration=300.0, seed=1):
+    w = np.zeros((4, 4))
+    w[2, 0] = 2.0    # E: 0 -> 2
+    w[3, 1] = -2.0   # I: 1 -> 3
+    net = from_matrix(w, ["E", "I", "E", "E"], delays=0.001,
+                      drive=sw.WhiteNoiseDrive(mu=18.0, sigma=4.0))
+    return sw.simulate(net, duration, seed=seed)
+
+
+def test_lif_known_synapses_found_and_absent_ones_not():
+    st = _lif_spikes()
+    est = sw.infer(st, method="glmcc")
+    adj = est.adjacency()
+    assert adj[2, 0] == 1 and adj[3, 1] == -1
+    # pairs without a synapse in either direction: no link
+    unconnected = np.ones((4, 4), dtype=bool)
+    unconnected[[2, 0, 3, 1], [0, 2, 1, 3]] = False
+    np.fill_diagonal(unconnected, False)
+    assert not adj[unconnected].any()
+    # the reverse direction of a synapse shares its cross-correlogram; over seeds it carries
+    # a small positive J (0.1-0.4, p < 0.01 in 1 of 8 seeds of this network), far below the
+    # forward coupling
+    assert abs(est.weights[0, 2]) < 0.25 * abs(est.weights[2, 0])
+    assert abs(est.weights[1, 3]) < 0.25 * abs(est.weights[3, 1])
+    assert est.cell_type[0] == "E" and est.cell_type[1] == "I"
+    assert est.delays[2, 0] == pytest.approx(0.001)  # the 1 ms synaptic delay
+    assert est.weight_unit.startswith("J")
+    frame = est.to_frame()
+    assert len(frame) == 12
+
+
+def test_low_rate_pair_is_undecided_not_a_link():
+    rng = np.random.default_rng(5)
+    T = 200.0
+    a = np.sort(rng.uniform(0, T, 60))   # 0.3 Hz
+    b = np.sort(a[:40] + 0.002)          # every other spike of b follows a by 2 ms
+    b = np.sort(np.concatenate([b, rng.uniform(0, T, 20)]))
+    st = sw.SpikeTrains.from_lists([a, b], t_stop=T)
+    est = GLMCC().fit(st)
+    # τ c̄ ≈ 0.004 s × 60 × 60 / 200 s ≈ 0.07 expected coincidences: undecided, no link
+    assert est.pair_status[1, 0] == 4 and est.pair_status[0, 1] == 4
+    assert not est.significant().any()
+    assert np.all(est.weights == 0) and np.all(np.isnan(est.pvalues))
+
+
+def test_false_positive_rate_on_independent_poisson_is_at_most_nominal():
+    rng = np.random.default_rng(11)
+    T, n = 300.0, 30
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, T, rng.poisson(8 * T)))
+                                    for _ in range(n)], t_stop=T)
+    est = GLMCC(delays=(0.002,)).fit(st)
+    p = est.pvalues[est.pair_status == 0]
+    assert p.size == n * (n - 1)
+    for alpha in (0.01, 0.05, 0.2):
+        # one-sided: at most α plus 3 binomial sd (pairs share units, so tests are only
+        # nearly independent); the smoothness prior makes the LR test slightly conservative
+        assert np.mean(p < alpha) <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / p.size)
+    # and not absurdly conservative: some p-values below 0.2
+    assert np.mean(p < 0.2) > 0.1
+
+
+def test_units_with_too_few_spikes_and_requested_pairs():
+    rng = np.random.default_rng(3)
+    T = 100.0
+    trains = [np.sort(rng.uniform(0, T, 800)) for _ in range(3)] + [np.array([1.0, 2.0])]
+    st = sw.SpikeTrains.from_lists(trains, units=[10, 11, 12, 13], t_stop=T)
+    est = GLMCC().fit(st, pairs=[(11, 10), (13, 10)])
+    assert est.unit_status[3] == "too_few_spikes"
+    assert est.pair_status[1, 0] == 0
+    assert est.pair_status[3, 0] == 3
+    assert est.pair_status[0, 1] == 2      # reverse direction not requested
+    assert est.pair_status[2, 0] == 2
+    assert np.isfinite(est.pvalues[1, 0])
+    assert est.diagnostics["skipped_units"] == [13]
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"window": 0.05, "bin_width": 0.0007}, "integer"),
+    ({"bin_width": 0.1}, "must not exceed window"),
+    ({"delays": (0.06,)}, "every delay"),
+    ({"delays": ()}, "non-empty"),
+    ({"alpha": 1.5}, "alpha"),
+    ({"test": "bogus"}, "test"),
+    ({"tau": -1.0}, "tau"),
+    ({"n_jobs": 0}, "n_jobs"),
+])
+def test_bad_settings(settings, match):
+    st = sw.SpikeTrains.from_lists([np.arange(0, 10, 0.1), np.arange(0.05, 10, 0.1)],
+                                   t_stop=10.0)
+    with pytest.raises(ValueError, match=match):
+        GLMCC(**settings).fit(st)
+
+
+def test_bad_input():
+    short = sw.SpikeTrains.from_lists([[0.01, 0.02], [0.03]], t_stop=0.08)
+    with pytest.raises(ValueError, match="not longer than"):
+        GLMCC().fit(short)
+    st = sw.SpikeTrains.from_lists([np.arange(0, 10, 0.1)] * 2, t_stop=10.0)
+    with pytest.raises(ValueError, match="unknown unit"):
+        GLMCC().fit(st, pairs=[(0, 7)])
+    with pytest.raises(TypeError):
+        GLMCC().fit(np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="no setting"):
+        sw.infer(st, method="glmcc", bogus=1)
