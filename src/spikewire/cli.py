@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -12,24 +13,131 @@ app = typer.Typer(
          "simulate, observe, infer, score, and run sweeps.",
     no_args_is_help=True,
     add_completion=False,
+    pretty_exceptions_enable=False,
 )
 
 
 @app.callback()
 def _root() -> None:
-    """spikewire: when can a synaptic weight matrix be recovered from spikes?"""
+    """spikewire: when can a synaptic weight matrix be recovered from spikes?
+
+    Start with `spikewire demo` (the realism study, a few minutes), then
+    `spikewire studies` and `spikewire run STUDY_OR_SPEC.toml`.
+    """
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+def _print_summary(out: Path) -> None:
+    import pandas as pd
+
+    from spikewire.experiments import load_results
+    from spikewire.report import in_grid_order, summary_table
+
+    df = in_grid_order(load_results(out), out)
+    if df.empty:
+        typer.echo("no results")
+        return
+    table = summary_table(df)
+    with pd.option_context("display.max_rows", 200, "display.max_columns", 20,
+                           "display.width", 160, "display.max_colwidth", 40):
+        typer.echo(table.to_string(index=False))
+
+
+def _run(spec, out, runner, workers, address, retry_failed, progress, report) -> Path:
+    from spikewire.experiments import SpecError, run_experiment
+    from spikewire.report import write_report
+
+    try:
+        summary = run_experiment(spec, out=out, runner=runner, n_workers=workers,
+                                 address=address, retry_failed=retry_failed, progress=progress)
+    except (SpecError, ValueError, TypeError, FileNotFoundError, PermissionError,
+            MemoryError, ImportError) as err:
+        _fail(err)
+    for m in summary.messages:
+        typer.echo(f"note: {m}")
+    typer.echo(str(summary))
+    _print_summary(summary.out)
+    if report:
+        path = write_report(summary.out)
+        typer.echo(f"report: {path.resolve()}")
+    return summary.out
+
+
+@app.command()
+def run(
+    spec: str = typer.Argument(..., help="Spec file (TOML) or built-in study name "
+                                         "(see `spikewire studies`)."),
+    out: Path = typer.Option(None, help="Result folder (default: the spec's experiment.output "
+                                        "or spikewire-results/<name>)."),
+    runner: str = typer.Option(None, help="inprocess | local | address | slurm | pbs "
+                                          "(default: the spec's runner.kind)."),
+    workers: int = typer.Option(None, help="Workers of the local Dask cluster."),
+    address: str = typer.Option(None, help="Address of a running Dask scheduler."),
+    retry_failed: bool = typer.Option(True, help="Re-run jobs whose stored row is an error."),
+    progress: bool = typer.Option(True, help="Show the progress bar."),
+    report: bool = typer.Option(True, help="Write report.html when done."),
+) -> None:
+    """Run a sweep. Finished jobs are skipped, so re-running resumes an interrupted sweep."""
+    _run(spec, out, runner, workers, address, retry_failed, progress, report)
 
 
 @app.command()
 def demo(
     out: Path = typer.Option(Path("spikewire-results/demo"), help="Output folder."),
+    workers: int = typer.Option(None, help="Dask workers (default: all cores)."),
+    runner: str = typer.Option(None, help="inprocess | local (default: local Dask cluster)."),
 ) -> None:
-    """Run the main job: a small end-to-end study (currently: a Brunel network)."""
-    from spikewire.networks import brunel
-    from spikewire.report.quick import brunel_summary
+    """Run the main job: the realism study, small. Five variants of one balanced E/I
+    network — (a) no refractory period and one-step transmission, (b) 2 ms refractory,
+    (c) 3 ms delays, (d) both, (e) smoothed rates of (d) — inferred by every available
+    method, scored against the truth; prints the table and writes the HTML report."""
+    from spikewire.experiments import load_spec
 
-    net = brunel(2_500, J=0.5, seed=0)
-    brunel_summary(net, duration=1.0, dt=1e-4, seed=0, out=out)
+    spec = load_spec("demo")
+    typer.echo("spikewire demo: does biological realism make weights easier to infer?")
+    typer.echo(spec.experiment.description.strip())
+    _run(spec, out, runner, workers, None, True, True, True)
+
+
+@app.command()
+def report(
+    results_dir: Path = typer.Argument(..., help="An experiment's result folder."),
+    out: Path = typer.Option(None, help="HTML file (default: RESULTS_DIR/report.html)."),
+) -> None:
+    """Write a self-contained HTML report (figures embedded) for a result folder."""
+    from spikewire.report import write_report
+
+    try:
+        path = write_report(results_dir, out)
+    except FileNotFoundError as err:
+        _fail(err)
+    _print_summary(results_dir)
+    typer.echo(f"report: {path.resolve()}")
+
+
+@app.command()
+def methods() -> None:
+    """List the registered inference methods."""
+    from spikewire.infer import list_methods
+
+    items = list_methods()
+    if not items:
+        typer.echo("no inference methods registered")
+    for name, desc in items.items():
+        typer.echo(f"{name:>14}  {desc}")
+
+
+@app.command()
+def studies() -> None:
+    """List the built-in studies (run one with `spikewire run NAME`)."""
+    from spikewire.experiments import list_studies
+
+    for name, desc in list_studies().items():
+        typer.echo(f"{name:>12}  {desc}")
 
 
 @app.command()
@@ -57,4 +165,4 @@ def main() -> None:  # pragma: no cover
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

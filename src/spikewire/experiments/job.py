@@ -34,13 +34,22 @@ def _atomic_save_spikes(spikes, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _expand_ranges(value, duration: float):
+    """``{every = 0.5, start = 0.1, stop = ...}`` → ``numpy.arange(start, stop, every)``."""
+    if isinstance(value, dict) and "every" in value and set(value) <= {"every", "start", "stop"}:
+        return np.arange(float(value.get("start", 0.0)), float(value.get("stop", duration)),
+                         float(value["every"]))
+    return value
+
+
 def build_inputs(network, sim: dict, seed: int):
     """Drive modulation and stimulation objects of a network entry (or None).
 
-    ``{kind = "...", **settings}`` tables are passed to ``spikewire.observe.make_input``
-    (if the observe package provides it) or to the function of that name in
-    :mod:`spikewire.observe`; the network's size and the seed are added when the
-    function accepts them.
+    A ``{kind = "...", **settings}`` table names a class or function of
+    :mod:`spikewire.observe` (``"HiddenStates"``, ``"Schedule"``,
+    ``"Pulses.random_trials"``, ...). The network size, cell types, duration, dt and seed
+    are passed when the callable accepts them and the table does not set them; a setting
+    ``{every = s, start = s, stop = s}`` becomes a regular grid of times.
     """
     out = []
     for key in ("modulation", "stimulation"):
@@ -52,20 +61,26 @@ def build_inputs(network, sim: dict, seed: int):
 
         table = dict(table)
         kind = table.pop("kind", None)
-        if kind is None:
+        if not kind:
             raise ValueError(f"{key} needs a `kind` naming a spikewire.observe input, got "
                              f"{sim.get(key)!r}")
-        factory = getattr(observe, kind, None)
+        factory = observe
+        for part in kind.split("."):
+            factory = getattr(factory, part, None)
         if factory is None or not callable(factory):
-            raise ValueError(f"{key}.kind = {kind!r} is not a function of spikewire.observe")
+            raise ValueError(f"{key}.kind = {kind!r} is not a class or function of "
+                             "spikewire.observe (e.g. 'HiddenStates', 'Pulses.random_trials')")
         sig = inspect.signature(factory)
-        kw = dict(table)
-        extra = {"network": network, "n_neurons": network.n_neurons,
-                 "duration": sim["duration"], "dt": sim["dt"], "seed": seed,
-                 "cell_type": network.cell_type}
+        kw = {k: _expand_ranges(v, sim["duration"]) for k, v in table.items()}
+        extra = {"n_neurons": network.n_neurons, "duration": sim["duration"], "dt": sim["dt"],
+                 "seed": seed}
+        if "groups" not in kw and "cell_type" not in kw:
+            extra["cell_type"] = network.cell_type
         for name, value in extra.items():
             if name in sig.parameters and name not in kw:
                 kw[name] = value
+        if "cell_type" in kw and "n_neurons" in kw and "n_neurons" not in table:
+            kw.pop("n_neurons")  # cell_type already fixes the size
         out.append(factory(**kw))
     return tuple(out)
 
@@ -104,30 +119,16 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
                 "error_traceback": traceback.format_exc(limit=20)}
 
 
-def observe_spikes(spikes, steps: list[dict], seed: int, network=None):
-    """Apply an observation chain (``spikewire.observe.from_spec``) → Recording."""
+def observe_spikes(spikes, steps: list[dict], seed: int, network=None, inputs=()):
+    """Apply an observation chain with :func:`spikewire.observe.observe` → Recording."""
     from spikewire.core.recording import Recording
 
-    if not steps:
+    inputs = [x for x in inputs if x is not None]
+    if not steps and not inputs:
         return Recording.from_spikes(spikes)
-    from spikewire.observe import from_spec
+    from spikewire.observe import observe
 
-    chain = from_spec(steps)
-    for how in ("apply", "__call__"):
-        fn = getattr(chain, how, None)
-        if fn is None:
-            continue
-        sig = inspect.signature(fn)
-        kw = {}
-        if "seed" in sig.parameters:
-            kw["seed"] = seed
-        elif "rng" in sig.parameters:
-            kw["rng"] = np.random.default_rng(seed)
-        if "network" in sig.parameters:
-            kw["network"] = network
-        return fn(spikes, **kw)
-    raise TypeError(f"spikewire.observe.from_spec returned {type(chain).__name__}, which is "
-                    "not callable")
+    return observe(spikes, steps, seed=int(seed), network=network, inputs=inputs)
 
 
 def _method_kwargs(method: dict, seed: int) -> dict:
@@ -254,9 +255,12 @@ def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | 
         t0 = time.perf_counter()
         spikes = SpikeTrains.load(sim["path"])
         network = build_network(job.network, job.seed)
+        inputs = ()
+        if job.network.get("modulation") or job.network.get("stimulation"):
+            inputs = build_inputs(network, job.sim_spec(), job.seed)
         t1 = time.perf_counter()
         stage = "observe"
-        recording = observe_spikes(spikes, job.observation["steps"], job.seed, network)
+        recording = observe_spikes(spikes, job.observation["steps"], job.seed, network, inputs)
         t2 = time.perf_counter()
         stage = "infer"
         method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))

@@ -127,7 +127,7 @@ def run_experiment(spec, *, out: str | Path | None = None, runner: str | None = 
                                      "spikewire_version": spikewire.__version__,
                                      "source": spec._source, "n_jobs": len(jobs)})
     store._atomic_write_text(store.root / "jobs.json",
-                             json.dumps(sorted(j.job_id for j in jobs)))
+                             json.dumps([j.job_id for j in jobs]))
     cache_dir = Path(spec.experiment.cache_dir).expanduser() if spec.experiment.cache_dir \
         else store.root / "cache" / "sims"
     cache_dir.mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_report", "summary_table", "metric_columns", "swept_factors"]
+__all__ = ["write_report", "summary_table", "metric_columns", "swept_factors", "in_grid_order"]
 
 # the scores shown first when present (names produced by spikewire.score)
-PREFERRED_METRICS = ["auc", "average_precision", "mcc", "f1", "precision", "recall",
-                     "auc_e", "auc_i", "sign_accuracy", "ei_accuracy", "celltype_accuracy",
-                     "cell_type_accuracy", "weight_corr", "weight_correlation", "frac_direct",
-                     "frac_indirect", "frac_common_input", "frac_spurious", "delay_error"]
-_NOT_METRICS = {"seed", "n_neurons", "n_observed", "n_spikes", "n_spikes_observed",
-                "finished_at", "rate_mean", "time_total", "n_true_links"}
+PREFERRED_METRICS = ["auc", "mcc", "auc_exc", "auc_inh", "sign_accuracy", "ei_accuracy",
+                     "ap", "f1", "weight_corr", "frac_direct", "frac_indirect",
+                     "frac_common_input", "frac_spurious", "delay_mae", "average_precision"]
+SUMMARY_METRICS = ["auc", "mcc", "auc_inh", "sign_accuracy", "ei_accuracy"]
+_NOT_METRICS = {"seed", "finished_at", "rate_mean", "weight_scale", "delay_bias"}
 
 
 def metric_columns(df: pd.DataFrame, limit: int = 6) -> list[str]:
@@ -28,7 +27,7 @@ def metric_columns(df: pd.DataFrame, limit: int = 6) -> list[str]:
     numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])
                and not pd.api.types.is_bool_dtype(df[c])
                and c not in _NOT_METRICS and not c.startswith(("time_", "net.", "obs.",
-                                                                "method."))
+                                                                "method.", "n_"))
                and df[c].notna().any()]
     pref = [m for m in PREFERRED_METRICS if m in numeric]
     if not pref:
@@ -49,7 +48,10 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
     with the number of finished and failed jobs and the mean inference time."""
     if df.empty:
         return pd.DataFrame()
-    metrics = metrics if metrics is not None else metric_columns(df, limit=5)
+    if metrics is None:
+        ok = df[df["status"] == "ok"]
+        metrics = [m for m in SUMMARY_METRICS if m in ok and ok[m].notna().any()] \
+            or metric_columns(ok, limit=5)
     keys = [k for k in ("network", "observation", "method") if k in df.columns]
     rows = []
     for key, g in df.groupby(keys, sort=False, dropna=False):
@@ -72,6 +74,16 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
     if "errors" in out:
         out["errors"] = out["errors"].fillna("")
     return out
+
+
+def in_grid_order(df: pd.DataFrame, root: str | Path) -> pd.DataFrame:
+    """Rows of the current grid only (``jobs.json``), in the order the spec lists them."""
+    jobs_file = Path(root) / "jobs.json"
+    if df.empty or not jobs_file.exists():
+        return df
+    order = {j: k for k, j in enumerate(json.loads(jobs_file.read_text()))}
+    df = df[df["job_id"].isin(order)]
+    return df.iloc[np.argsort(df["job_id"].map(order).to_numpy(), kind="stable")]
 
 
 def _png(fig) -> str:
@@ -189,11 +201,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     from spikewire.report.figures import factor_figure
 
     root = Path(results_dir)
-    df = load_results(root)
-    jobs_file = root / "jobs.json"
-    if jobs_file.exists() and not df.empty:
-        current = set(json.loads(jobs_file.read_text()))
-        df = df[df["job_id"].isin(current)]
+    df = in_grid_order(load_results(root), root)
     meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
     name = title or meta.get("experiment", root.name)
     parts = [f"<h1>spikewire report: {html.escape(str(name))}</h1>",
@@ -205,7 +213,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
     else:
         ok = df[df["status"] == "ok"]
         metrics = metric_columns(ok) if not ok.empty else []
-        table = summary_table(df, metrics[:5])
+        table = summary_table(df)
         parts.append("<h2>Summary</h2><p>Mean ± s.d. over seeds of each score; "
                      "<em>ok</em>/<em>failed</em> count jobs.</p>")
         parts.append(table.to_html(index=False, escape=True, classes="summary", border=0))
