@@ -10,58 +10,68 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from spikewire.simulate._rng import randbelow
+from spikewire.simulate._rng import xo_next
 
 
-@nb.njit(cache=True)
-def _draw_inputs(s, i, lo, hi, k, mark, out):
-    """Draw ``k`` distinct presynaptic indices in [lo, hi) for post ``i`` into ``out``."""
-    span = hi - lo
-    for m in range(k):
-        j = lo + randbelow(s, span)
-        while mark[j] == i:
-            j = lo + randbelow(s, span)
-        mark[j] = i
-        out[m] = j
+@nb.njit(cache=True, nogil=True)
+def _pass(n_post, blocks_lo, blocks_hi, blocks_k, n_pre, state, autapses, fill, indices):
+    """One pass over the random stream.
+
+    ``fill`` is None-like (length 0): count out-degrees into ``indices`` (length n_pre + 1,
+    shifted by one). Otherwise write each post index at ``fill[pre]`` and advance it.
+    The generator state lives in local variables (see ``_rng.xo_next``); the draws are the
+    same as ``randbelow`` on the array state.
+    """
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    counting = fill.shape[0] == 0
+    mark = np.full(n_pre, -1, dtype=np.int32)
+    sh = np.uint64(32)
+    for i in range(n_post):
+        if not autapses and i < n_pre:
+            mark[i] = i
+        for b in range(blocks_lo.shape[0]):
+            lo = blocks_lo[b]
+            span = np.uint64(blocks_hi[b] - lo)
+            for _ in range(blocks_k[b]):
+                x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+                j = lo + np.int64(((x >> sh) * span) >> sh)
+                while mark[j] == i:
+                    x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+                    j = lo + np.int64(((x >> sh) * span) >> sh)
+                mark[j] = i
+                if counting:
+                    indices[j + 1] += 1
+                else:
+                    indices[fill[j]] = i
+                    fill[j] += 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, nogil=True)
+def _fixed_indegree_csc(n_post, blocks_lo, blocks_hi, blocks_k, n_pre, state, autapses):
+    counts = np.zeros(n_pre + 1, dtype=np.int64)
+    no_fill = np.zeros(0, dtype=np.int64)
+    _pass(n_post, blocks_lo, blocks_hi, blocks_k, n_pre, state, autapses, no_fill, counts)
+    indptr = np.cumsum(counts)
+    fill = indptr[:-1].copy()
+    indices = np.empty(indptr[-1], dtype=np.int32)
+    _pass(n_post, blocks_lo, blocks_hi, blocks_k, n_pre, state, autapses, fill, indices)
+    return indptr, indices
+
+
 def fixed_indegree_csc(n_post, blocks_lo, blocks_hi, blocks_k, n_pre, state, autapses):
     """Return (indptr, indices) of a CSC post × pre pattern with fixed in-degrees.
 
     For each postsynaptic neuron and each block b, ``blocks_k[b]`` distinct presynaptic
     neurons are drawn uniformly from ``[blocks_lo[b], blocks_hi[b])`` (self-connections
-    excluded unless ``autapses``).
+    excluded unless ``autapses``). Both arrays are int32 when the synapse count allows
+    (scipy then keeps them as they are instead of up-casting the indices to int64).
     """
-    n_blocks = blocks_lo.shape[0]
-    kmax = 0
-    for b in range(n_blocks):
-        kmax = max(kmax, blocks_k[b])
-    buf = np.empty(kmax, dtype=np.int64)
-    counts = np.zeros(n_pre + 1, dtype=np.int64)
-    s = state.copy()
-    mark = np.full(n_pre, -1, dtype=np.int64)
-    for i in range(n_post):
-        if not autapses and i < n_pre:
-            mark[i] = i
-        for b in range(n_blocks):
-            _draw_inputs(s, i, blocks_lo[b], blocks_hi[b], blocks_k[b], mark, buf)
-            for m in range(blocks_k[b]):
-                counts[buf[m] + 1] += 1
-    indptr = np.cumsum(counts)
-    fill = indptr[:-1].copy()
-    indices = np.empty(indptr[-1], dtype=np.int32)
-    s = state.copy()
-    mark[:] = -1
-    for i in range(n_post):
-        if not autapses and i < n_pre:
-            mark[i] = i
-        for b in range(n_blocks):
-            _draw_inputs(s, i, blocks_lo[b], blocks_hi[b], blocks_k[b], mark, buf)
-            for m in range(blocks_k[b]):
-                j = buf[m]
-                indices[fill[j]] = i
-                fill[j] += 1
+    indptr, indices = _fixed_indegree_csc(n_post, np.asarray(blocks_lo, np.int64),
+                                          np.asarray(blocks_hi, np.int64),
+                                          np.asarray(blocks_k, np.int64), n_pre,
+                                          np.asarray(state, np.uint64), bool(autapses))
+    if indptr[-1] < np.iinfo(np.int32).max:
+        indptr = indptr.astype(np.int32)
     return indptr, indices
 
 
