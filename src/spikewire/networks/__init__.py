@@ -8,6 +8,8 @@ from spikewire.networks.balanced_binary import (
 )
 from spikewire.networks.brunel import brunel, brunel_threshold_rate
 from spikewire.networks.matrix import delays_from_positions, from_matrix
+from spikewire.networks.motifs import MOTIFS, motif
 
-__all__ = ["BinaryNetwork", "balanced_activity_linear", "binary_balanced", "binary_mean_field",
-           "brunel", "brunel_threshold_rate", "delays_from_positions", "from_matrix"]
+__all__ = ["MOTIFS", "BinaryNetwork", "balanced_activity_linear", "binary_balanced",
+           "binary_mean_field", "brunel", "brunel_threshold_rate", "delays_from_positions",
+           "from_matrix", "motif"]
