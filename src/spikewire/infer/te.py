@@ -1,0 +1,167 @@
+"""Conditional Granger causality / Gaussian transfer entropy on binned spike counts."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import stats
+
+from spikewire._validation import check_choice, check_int, check_positive, check_probability_open
+from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer.estimate import Estimate
+
+__all__ = ["GrangerCausality", "lagged_design"]
+
+
+def lagged_design(X: sp.csr_array, n_lags: int) -> tuple[sp.csr_array, sp.csr_array]:
+    """Targets ``Y = x_t`` and lagged regressors ``Z = [x_{t−1}, …, x_{t−L}]``.
+
+    Parameters
+    ----------
+    X : sparse array, shape (T, m)
+        Counts, time bins in rows.
+    n_lags : int
+        Number of lags L.
+
+    Returns
+    -------
+    Y : sparse (T − L, m)
+    Z : sparse (T − L, m·L); column ``l·m + j`` is unit ``j`` at lag ``l + 1``.
+    """
+    T = X.shape[0]
+    Y = X[n_lags:]
+    Z = sp.hstack([X[n_lags - l:T - l] for l in range(1, n_lags + 1)], format="csr")
+    return Y, Z
+
+
+@register
+class GrangerCausality(InferenceMethod):
+    """Conditional linear Granger causality on binned counts, F test per pair (signed).
+
+    Every unit's count at ``t`` is regressed (ordinary least squares with intercept) on the
+    counts of all units at lags ``1..n_lags`` (the full, multivariate model: it conditions on
+    every other observed unit and on the target's own history). For a pair (post ``i``, pre
+    ``j``) the restricted model drops ``j``'s ``n_lags`` regressors; the increase of the
+    residual sum of squares follows exactly from the full fit by the partitioned-inverse
+    identity ``ΔRSS = β_Jᵀ [(ZᵀZ)⁻¹_JJ]⁻¹ β_J``, so all pairs cost one regression. The test
+    is ``F = (ΔRSS / L) / (RSS / (T' − mL − 1))`` with ``(L, T' − mL − 1)`` degrees of
+    freedom. The sign of the link is the sign of ``Σ_l β_{i,j,l}``, which is also the weight
+    (extra post spikes per bin per pre spike, summed over lags). For Gaussian variables
+    Granger causality equals transfer entropy (Barnett, Barrett & Seth 2009); the Gaussian
+    transfer entropy ``½ ln(RSS_restricted / RSS_full)`` (nats per bin) is kept in
+    ``diagnostics["transfer_entropy"]``.
+
+    Parameters
+    ----------
+    bin_width : float, default 2 ms
+        Bin width in s (the lags cover ``n_lags · bin_width``; choose it to span the
+        synaptic delays).
+    n_lags : int, default 3
+        Number of lags L.
+    min_spikes : int, default 20
+        Units with fewer spikes are left out (status 3).
+    alpha : float, default 0.05
+    correction : {"bh", "bonferroni", "none"}, default "bh"
+
+    Notes
+    -----
+    OLS on counts ignores their Poisson variance; the F test is asymptotically valid under
+    the null of no influence when the residual variance does not depend on the regressors
+    (independent Poisson trains satisfy this). Conditioning on all units removes indirect
+    links through observed units but not through hidden ones.
+
+    References
+    ----------
+    Granger CWJ (1969) Investigating causal relations by econometric models and cross-spectral
+    methods. Econometrica 37:424–438. Barnett L, Barrett AB, Seth AK (2009) Granger causality
+    and transfer entropy are equivalent for Gaussian variables. Phys Rev Lett 103:238701.
+    """
+
+    name = "te"
+    reference = "Granger 1969, Econometrica 37:424; Barnett, Barrett & Seth 2009, PRL 103:238701"
+
+    def __init__(self, bin_width: float = 2e-3, n_lags: int = 3, min_spikes: int = 20,
+                 alpha: float = 0.05, correction: str = "bh"):
+        self.bin_width = bin_width
+        self.n_lags = n_lags
+        self.min_spikes = min_spikes
+        self.alpha = alpha
+        self.correction = correction
+
+    def fit(self, recording, pairs=None) -> Estimate:
+        """F test of every requested pair (post × pre)."""
+        t0 = time.perf_counter()
+        bw = check_positive("bin_width", self.bin_width, unit="s")
+        L = check_int("n_lags", self.n_lags, minimum=1)
+        check_int("min_spikes", self.min_spikes, minimum=1)
+        check_probability_open("alpha", self.alpha)
+        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
+        rec = as_recording(recording)
+        spikes = rec.spikes
+        if spikes is None:
+            raise ValueError("te needs spike times; this recording holds signals only")
+        n = spikes.n_units
+        mask = resolve_pairs(rec, pairs)
+        counts = spikes.counts()
+        ok = counts >= self.min_spikes
+        status = np.full((n, n), 2, dtype=np.int8)
+        status[mask] = 0
+        status[mask & ~(ok[:, None] & ok[None, :])] = 3
+        np.fill_diagonal(status, 1)
+        idx = np.flatnonzero(ok)
+        m = idx.size
+        weights = np.zeros((n, n))
+        pvals = np.full((n, n), np.nan)
+        te = np.zeros((n, n))
+        diagnostics = {"skipped_units": spikes.units[~ok].tolist()}
+        if m >= 2:
+            X = spikes.select(idx).binned(bw, sparse=True).T.tocsr().astype(np.float64)
+            T = X.shape[0] - L
+            dof = T - m * L - 1
+            if dof < 10:
+                raise ValueError(f"the recording ({spikes.duration:g} s = {X.shape[0]} bins of "
+                                 f"{bw * 1e3:g} ms) is too short for {m} units × {L} lags; "
+                                 "record longer, use fewer lags or larger bins")
+            Y, Z = lagged_design(X, L)
+            mz = np.asarray(Z.sum(axis=0)).ravel() / T
+            my = np.asarray(Y.sum(axis=0)).ravel() / T
+            G = (Z.T @ Z).toarray() - T * np.outer(mz, mz)          # centred Zᵀ Z
+            C = (Z.T @ Y).toarray() - T * np.outer(mz, my)          # centred Zᵀ Y
+            yy = np.asarray(Y.multiply(Y).sum(axis=0)).ravel() - T * my ** 2
+            try:
+                V = np.linalg.inv(G)
+            except np.linalg.LinAlgError as err:
+                raise ValueError("the lagged design is singular (a unit is silent or exactly "
+                                 "repeats another); drop such units or change bin_width") from err
+            beta = V @ C                                            # (mL, m)
+            rss = np.maximum(yy - np.einsum("ki,ki->i", C, beta), 1e-12)
+            dRSS = np.zeros((m, m))                                 # [post, pre]
+            bsum = np.zeros((m, m))
+            for j in range(m):
+                J = j + m * np.arange(L)
+                Mj = np.linalg.inv(V[np.ix_(J, J)])
+                bJ = beta[J]                                        # (L, m targets)
+                dRSS[:, j] = np.einsum("li,lk,ki->i", bJ, Mj, bJ)
+                bsum[:, j] = bJ.sum(axis=0)
+            F = (np.maximum(dRSS, 0) / L) / (rss[:, None] / dof)
+            sub = np.ix_(idx, idx)
+            pvals[sub] = stats.f.sf(F, L, dof)
+            weights[sub] = bsum
+            te[sub] = 0.5 * np.log1p(np.maximum(dRSS, 0) / rss[:, None])
+            diagnostics.update({"n_bins": int(X.shape[0]), "dof": int(dof),
+                                "residual_variance": rss / T})
+        tested = status == 0
+        weights = np.where(tested, weights, 0.0)
+        pvals = np.where(tested, pvals, np.nan)
+        scores = np.where(tested, -np.log10(np.maximum(pvals, 1e-300)), 0.0)
+        diagnostics["transfer_entropy"] = np.where(tested, te, 0.0)
+        diagnostics["time_total_s"] = time.perf_counter() - t0
+        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
+                        units=spikes.units.copy(),
+                        weight_unit="post spikes per bin per pre spike (sum over lags)",
+                        pvalues=pvals, scores=scores, pair_status=status,
+                        unit_status=np.where(ok, "ok", "too_few_spikes").astype(object),
+                        true_index=rec.true_index, alpha=float(self.alpha),
+                        correction=self.correction, diagnostics=diagnostics)

@@ -1,0 +1,97 @@
+"""Tests of `partial_corr`: Ledoit–Wolf equals sklearn's, links found, calibrated p-values."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.covariance import ledoit_wolf
+
+import spikewire as sw
+from spikewire.core import LIFParams, WhiteNoiseDrive
+from spikewire.infer.partial_corr import count_moments, ledoit_wolf_from_moments
+
+
+def _lif_motif(duration=150.0, seed=1):
+    # E 0 -> 1 (+2 mV), I 2 -> 3 (−2 mV), 1.5 ms delays, white-noise drive, ~12 Hz
+    W = np.zeros((4, 4))
+    W[1, 0] = 2.0
+    W[3, 2] = -2.0
+    net = sw.networks.from_matrix(W, ["E", "E", "I", "E"], delays=1.5e-3,
+                                  drive=WhiteNoiseDrive(mu=15.0, sigma=6.0),
+                                  params=LIFParams(tau_ref=2e-3))
+    return sw.simulate(net, duration, seed=seed)
+
+
+def _independent(n=40, T=200.0, rate=10.0, seed=7):
+    rng = np.random.default_rng(seed)
+    return sw.SpikeTrains.from_lists(
+        [np.sort(rng.uniform(0, T, rng.poisson(rate * T))) for _ in range(n)], t_stop=T)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_ledoit_wolf_from_sparse_moments_equals_sklearn(sparse):
+    rng = np.random.default_rng(0)
+    X = rng.poisson(0.3, (500, 7)).astype(float)
+    ref, shrink = ledoit_wolf(X)
+    _, emp, beta_sum, T = count_moments(sp.csr_array(X) if sparse else X)
+    cov, shrink2 = ledoit_wolf_from_moments(emp, beta_sum, T)
+    # same formula, different summation order: agreement to rounding
+    np.testing.assert_allclose(cov, ref, rtol=1e-10, atol=1e-14)
+    assert abs(shrink - shrink2) < 1e-10
+
+
+def test_symmetric_partial_correlation_finds_the_pair():
+    est = sw.infer(_lif_motif(), "partial_corr")
+    np.testing.assert_array_equal(est.weights, est.weights.T)   # symmetric by construction
+    adj = est.adjacency()
+    assert adj[1, 0] == 1 and adj[0, 1] == 1
+    assert adj[2, 0] == 0 and adj[1, 3] == 0
+    assert est.diagnostics["symmetric"]
+
+
+def test_lagged_variant_gets_direction_and_sign():
+    est = sw.infer(_lif_motif(), "partial_corr", lag=1, bin_width=2e-3)
+    adj = est.adjacency()
+    expected = np.zeros((4, 4), int)
+    expected[1, 0] = 1
+    expected[3, 2] = -1
+    np.testing.assert_array_equal(adj, expected)
+    assert est.cell_type[0] == "E" and est.cell_type[2] == "I"
+
+
+def test_graphical_lasso_runs_and_agrees_on_the_strong_link():
+    est = sw.infer(_lif_motif(60.0), "partial_corr", estimator="graphical_lasso")
+    assert est.adjacency()[1, 0] == 1
+    assert "graphical_lasso_alpha" in est.diagnostics
+
+
+@pytest.mark.parametrize("lag", [0, 1])
+def test_false_positive_rate_is_nominal(lag):
+    n = 40
+    est = sw.infer(_independent(n), "partial_corr", lag=lag)
+    tri = np.triu_indices(n, 1) if lag == 0 else np.nonzero(~np.eye(n, dtype=bool))
+    p = est.pvalues[tri]
+    for alpha in (0.01, 0.05):
+        # binomial sd over the independent tests (780 unordered pairs for lag 0, 1560
+        # ordered for lag 1); 4 sd leaves room for the mild dependence between pairs
+        sd = np.sqrt(alpha * (1 - alpha) / p.size)
+        assert abs(np.mean(p < alpha) - alpha) < 4 * sd
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"estimator": "pca"}, "estimator"),
+    ({"lag": 2}, "lag must be 0 or 1"),
+    ({"alpha": 1.0}, "alpha"),
+    ({"bin_width": -1}, "bin_width"),
+    ({"bin_width": 100.0}, "only"),
+])
+def test_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sw.infer(_independent(5, T=50.0), "partial_corr", **kwargs)
+
+
+def test_silent_unit_listed():
+    rng = np.random.default_rng(3)
+    trains = [np.sort(rng.uniform(0, 50, 500)), [], np.sort(rng.uniform(0, 50, 500))]
+    est = sw.infer(sw.SpikeTrains.from_lists(trains, t_stop=50.0), "partial_corr")
+    assert est.unit_status[1] == "too_few_spikes" and est.pair_status[0, 1] == 3
+    assert est.pair_status[0, 2] == 0 and np.isfinite(est.pvalues[0, 2])
