@@ -191,3 +191,52 @@ def test_targeted_pulses_with_width_spread_over_steps():
         Pulses.random_trials(10, [0.1], 1.0)
     with pytest.raises(ValueError, match=r"fraction must lie in \(0, 1\]"):
         Pulses.random_trials(10, [0.1], 1.0, fraction=2.0)
+
+
+# ----------------------------------------------------------------------------- specs
+def test_inputs_from_spec_builds_what_the_engine_and_observer_need():
+    from spikewire.observe import inputs_from_spec
+
+    net = small_net()
+    spec = [{"input": "schedule", "times": [0.0, 0.5], "gains": [[1, 1], [1.2, 1]],
+             "by": "population"},
+            {"input": "hidden_states", "gains": [1.3, 0.7], "dwell_times": [0.3, 0.3]},
+            {"input": "pulses", "amplitude": 25.0, "fraction": 0.05, "population": "E",
+             "n_trials": 5, "interval": 0.15}]
+    a = inputs_from_spec(spec, network=net, duration=1.0, seed=4)
+    b = inputs_from_spec(spec, network=net, duration=1.0, seed=4)
+    np.testing.assert_array_equal(a["stimulation"].neurons, b["stimulation"].neurons)
+    assert np.all(net.cell_type[a["stimulation"].neurons] == "E")
+    assert len(a["stimulation"]) == 5 * 8 and a["stimulation"].n_trials == 5
+    np.testing.assert_allclose(np.unique(a["stimulation"].times), 0.15 * np.arange(1, 6))
+    # the two modulations are combined into one product the engine accepts
+    hs = a["inputs"][1]
+    g = a["modulation"].gain(0, 10_000, 1e-4)[:, a["modulation"].groups]
+    expected = (a["inputs"][0].gain(0, 10_000, 1e-4)[:, a["inputs"][0].groups]
+                * hs.gain(0, 10_000, 1e-4)[:, hs.groups])
+    np.testing.assert_allclose(g, expected)
+    st = sw.simulate(net, 1.0, seed=0, modulation=a["modulation"],
+                     stimulation=a["stimulation"])
+    rec = observe(st, [{"step": "subsample", "fraction": 0.5}], inputs=a["inputs"], seed=0)
+    assert set(rec.hidden_truth) >= {"schedule", "states", "stimulation", "hidden_neurons"}
+
+
+@pytest.mark.parametrize("spec, kwargs, match", [
+    ({"input": "teleport"}, {"n_neurons": 3}, "input must be one of"),
+    ({"gains": [1.0]}, {"n_neurons": 3}, "must be a dict with an 'input' key"),
+    ({"input": "hidden_states", "gains": [1, 2], "dwell_times": [1, 1]}, {"n_neurons": 3},
+     "needs duration"),
+    ({"input": "schedule", "times": [0.0], "gains": [[1, 1]], "by": "population"},
+     {"n_neurons": 3}, "needs the network"),
+    ({"input": "schedule", "times": [0.0], "gains": [1.0], "by": "cells"}, {"n_neurons": 3},
+     "by must be one of"),
+    ({"input": "pulses", "amplitude": 1.0, "count": 1, "n_trials": 2, "interval": 0.0},
+     {"n_neurons": 3}, "interval must be > 0"),
+    ({"input": "hidden_states", "gains": [1, 2], "transition": [[0.9, 0.2], [0.5, 0.5]],
+      "transition_dt": 0.1}, {"n_neurons": 3, "duration": 1.0}, "rows must sum to 1"),
+])
+def test_inputs_from_spec_bad_input(spec, kwargs, match):
+    from spikewire.observe import inputs_from_spec
+
+    with pytest.raises(ValueError, match=match):
+        inputs_from_spec(spec, **kwargs)

@@ -29,7 +29,11 @@ Composition
         rec = observe(spikes, steps, seed=1, network=net)
 
     Settings are validated when a step is built; step ``k`` of a pipeline draws its
-    randomness from ``SeedSequence(seed, spawn_key=(k,))``.
+    randomness from ``SeedSequence(seed, spawn_key=(k,))``. Inputs have a dict form too,
+    :func:`inputs_from_spec` (``{"input": "hidden_states", "gains": [1.5, 0.5],
+    "dwell_times": [2.0, 1.0]}``, ``{"input": "pulses", ...}``, ...), returning the
+    ``modulation`` and ``stimulation`` for :func:`spikewire.simulate` and the objects whose
+    ground truth ``observe(..., inputs=...)`` keeps.
 """
 
 from spikewire.observe._base import STEPS, Step
@@ -40,6 +44,7 @@ from spikewire.observe.inputs import (
     Pulses,
     Schedule,
     combine,
+    inputs_from_spec,
     population_groups,
 )
 from spikewire.observe.pipeline import attach_truth, from_spec, observe, to_spec
@@ -49,5 +54,5 @@ from spikewire.observe.timing import bin, jitter, quantize, resolution
 
 __all__ = ["INDICATORS", "STEPS", "ArrayGain", "HiddenStates", "Indicator", "Pulses",
            "Schedule", "Step", "attach_truth", "bin", "calcium", "combine", "deconvolve",
-           "from_spec", "jitter", "kernel", "observe", "population_groups", "quantize",
-           "resolution", "smooth", "subsample", "to_spec"]
+           "from_spec", "inputs_from_spec", "jitter", "kernel", "observe",
+           "population_groups", "quantize", "resolution", "smooth", "subsample", "to_spec"]

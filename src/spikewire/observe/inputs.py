@@ -29,7 +29,8 @@ import numpy as np
 from spikewire._validation import check_choice, check_fraction, check_int, check_positive
 from spikewire.observe._base import make_rng
 
-__all__ = ["Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine", "population_groups"]
+__all__ = ["Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine", "inputs_from_spec",
+           "population_groups"]
 
 
 def population_groups(cell_type) -> np.ndarray:
@@ -513,3 +514,132 @@ class Pulses:
 
     def __len__(self) -> int:
         return int(self.times.size)
+
+
+# --------------------------------------------------------------------------- specs
+def _groups_kw(by: str, network, n_neurons):
+    check_choice("by", by, {"all", "population", "neuron"})
+    if by == "population":
+        if network is None:
+            raise ValueError("by='population' needs the network (for its cell types)")
+        return {"cell_type": network.cell_type}
+    if by == "neuron":
+        return {"groups": np.arange(n_neurons)}
+    return {"n_neurons": n_neurons}
+
+
+def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
+                     duration: float | None = None, seed=0) -> dict:
+    """Build the simulation inputs from their dict form (as written in TOML files).
+
+    Parameters
+    ----------
+    spec : dict or list of dict
+        Each dict has ``"input"`` set to one of
+
+        - ``"schedule"``: ``times`` (s), ``gains`` (rows per segment), ``by``;
+        - ``"array"``: ``values``, ``rate`` (Hz), ``by``, optional ``interpolation``;
+        - ``"hidden_states"``: ``gains`` (per state), ``dwell_times`` (s) or
+          ``transition`` + ``transition_dt``, optional ``initial_state``, ``by``;
+        - ``"pulses"``: ``amplitude`` (mV) and either ``neurons`` (fixed targets) or
+          ``fraction``/``count`` (random subset per trial), ``onsets`` (s) or
+          ``n_trials`` + ``interval`` (s) + ``start`` (s, default ``interval``), optional
+          ``population`` ("E"/"I": only those neurons can be stimulated), ``width`` and
+          ``dt`` (s).
+
+        ``by`` is ``"all"`` (default: one gain column), ``"population"`` (columns
+        ``[E, I]``) or ``"neuron"`` (one column per neuron).
+    network : Network, optional
+        Source of the neuron count and cell types.
+    n_neurons : int, optional
+        Neuron count when no network is given.
+    duration : float, optional
+        Simulated duration in s (needed by ``hidden_states``).
+    seed : int, default 0
+        Master seed; input ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``.
+
+    Returns
+    -------
+    dict
+        ``{"modulation": ... or None, "stimulation": ... or None, "inputs": [objects]}``:
+        pass the first two to :func:`spikewire.simulate` and ``inputs`` to
+        :func:`~spikewire.observe.observe` to keep their ground truth.
+
+    Examples
+    --------
+    >>> import spikewire as sw
+    >>> from spikewire.observe import inputs_from_spec
+    >>> net = sw.networks.brunel(100, seed=0)
+    >>> built = inputs_from_spec([
+    ...     {"input": "hidden_states", "gains": [1.2, 0.8], "dwell_times": [0.5, 0.5]},
+    ...     {"input": "pulses", "amplitude": 20.0, "count": 5, "n_trials": 3,
+    ...      "interval": 0.2}], network=net, duration=1.0, seed=1)
+    >>> len(built["stimulation"]), built["modulation"].n_states
+    (15, 2)
+    """
+    items = [spec] if isinstance(spec, dict) else list(spec)
+    if network is not None:
+        n_neurons = network.n_neurons
+    mods, stims, objs = [], [], []
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or "input" not in item:
+            raise ValueError(f"input {k} must be a dict with an 'input' key, got {item!r}")
+        kind = item["input"]
+        opts = {key: v for key, v in item.items() if key != "input"}
+        child = np.random.SeedSequence(seed, spawn_key=(k,))
+        try:
+            obj = _build_input(kind, opts, network, n_neurons, duration, child)
+        except TypeError as err:
+            raise TypeError(f"input {k} ({kind!r}): {err}") from err
+        (stims if isinstance(obj, Pulses) else mods).append(obj)
+        objs.append(obj)
+    if len(stims) > 1:
+        stim = Pulses(np.concatenate([s.times for s in stims]),
+                      np.concatenate([s.neurons for s in stims]),
+                      np.concatenate([s.amplitudes for s in stims]),
+                      np.concatenate([s.trials for s in stims]))
+    else:
+        stim = stims[0] if stims else None
+    mod = None if not mods else (mods[0] if len(mods) == 1 else combine(*mods))
+    return {"modulation": mod, "stimulation": stim, "inputs": objs}
+
+
+def _build_input(kind, opts, network, n_neurons, duration, seed):
+    if kind in ("schedule", "array", "hidden_states"):
+        if n_neurons is None:
+            raise ValueError(f"input {kind!r} needs network= or n_neurons=")
+        gkw = _groups_kw(opts.pop("by", "all"), network, n_neurons)
+    if kind == "schedule":
+        return Schedule(opts.pop("times"), opts.pop("gains"), **gkw, **opts)
+    if kind == "array":
+        return ArrayGain(opts.pop("values"), opts.pop("rate"), **gkw, **opts)
+    if kind == "hidden_states":
+        if duration is None and "duration" not in opts:
+            raise ValueError("input 'hidden_states' needs duration= (the simulated time, s)")
+        opts.setdefault("duration", duration)
+        return HiddenStates(opts.pop("gains"), seed=seed, **gkw, **opts)
+    if kind == "pulses":
+        if n_neurons is None:
+            raise ValueError("input 'pulses' needs network= or n_neurons=")
+        amp = opts.pop("amplitude")
+        if "onsets" in opts:
+            onsets = np.asarray(opts.pop("onsets"), float)
+        else:
+            n_trials = check_int("n_trials", opts.pop("n_trials", None), minimum=1)
+            interval = check_positive("interval", opts.pop("interval", None), unit="s")
+            start = opts.pop("start", interval)
+            onsets = start + interval * np.arange(n_trials)
+        population = opts.pop("population", None)
+        if "neurons" in opts:
+            if population is not None:
+                raise ValueError("give neurons or population for pulses, not both")
+            return Pulses.targeted(opts.pop("neurons"), onsets, amp, **opts)
+        cand = None
+        if population is not None:
+            check_choice("population", population, {"E", "I"})
+            if network is None:
+                raise ValueError("pulses with population= need the network")
+            cand = np.flatnonzero(np.asarray(network.cell_type) == population)
+        return Pulses.random_trials(n_neurons, onsets, amp, candidates=cand, seed=seed, **opts)
+    raise ValueError(f"input must be one of ['array', 'hidden_states', 'pulses', 'schedule'], "
+                     f"got {kind!r}")
