@@ -34,9 +34,9 @@ __all__ = ["lif_rate", "lif_rate_derivatives", "fit_power_law", "power_law",
            "discretization_shift"]
 
 _SQRT_PI = math.sqrt(math.pi)
-# |zeta(1/2)| * sqrt(2): threshold shift of a time-discretised LIF (Brunel & Hakim 1999,
-# Fourcaud & Brunel 2002): θ_eff = θ + σ (α/2) sqrt(dt/τ_m).
-_ALPHA_DT = math.sqrt(2.0) * 1.4603545088095868
+# Siegmund's corrected-diffusion constant |ζ(1/2)|/√(2π): a Gaussian random walk with step
+# standard deviation s checked only at its steps crosses a barrier as if it were ρ·s higher.
+_RHO_DT = 1.4603545088095868 / math.sqrt(2.0 * math.pi)
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
 _PANEL = 1.25  # panel width in w = log(1 + v); 8-point GL per panel: rel. error < 1e-15
@@ -148,10 +148,12 @@ def discretization_shift(sigma, tau_m, dt):
 
     A simulation that tests ``V >= θ`` only every ``dt`` misses excursions between steps; to
     leading order it fires like the continuous neuron with θ and V_r raised by
-    ``σ (α/2) √(dt/τ_m)``, ``α = √2 |ζ(1/2)| ≈ 2.065`` (Brunel & Hakim 1999; Fourcaud &
-    Brunel 2002).
+    ``ρ σ √(dt/τ_m)``, where ``σ √(dt/τ_m)`` is the noise per step and
+    ``ρ = |ζ(1/2)|/√(2π) ≈ 0.583`` is Siegmund's (1979) overshoot constant of a Gaussian random
+    walk (the same correction as in Brunel & Hakim 1999, written in this σ convention).
+    Checked against the engine in ``tests/theory/test_transfer.py``.
     """
-    return np.asarray(sigma, float) * 0.5 * _ALPHA_DT * np.sqrt(dt / np.asarray(tau_m, float))
+    return np.asarray(sigma, float) * _RHO_DT * np.sqrt(dt / np.asarray(tau_m, float))
 
 
 def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):

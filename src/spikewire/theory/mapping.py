@@ -1,0 +1,325 @@
+"""From a two-population LIF network to the SSN (Ekelmans et al. 2023, Materials and methods).
+
+A LIF network with populations E and I is described by in-degrees ``K_XY`` (inputs a
+neuron of X receives from Y), PSP amplitudes ``j_XY`` (mV, signed), neuron parameters per
+population and an external white-noise drive ``(μ_ext,X, σ_ext,X)`` (the engine's
+:class:`spikewire.WhiteNoiseDrive`). For Poisson-like presynaptic spikes the recurrent
+input to X has mean ``Σ_Y K_XY j_XY τ_X ν_Y`` and variance ``σ² = Σ_Y K_XY j_XY² τ_X ν_Y``
+(Brunel 2000). The SSN keeps the mean only:
+
+- ``W_XY = K_XY j_XY τ_X`` (mV·s), so that ``μ_X = (W ν)_X + μ_ext,X``;
+- ``(a_X, b_X, n_X)`` = :func:`~spikewire.theory.fit_power_law` of the Siegert curve with
+  ``σ = σ_ext,X`` (recurrent noise neglected, valid for weak PSPs and low rates).
+
+:func:`siegert_network_rates` solves the full self-consistency (mean *and* recurrent
+variance through the Siegert formula, "Φsc"), which is the better prediction when the
+recurrent noise is not negligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from spikewire.theory.ssn import SSN, SteadyStates, _pair, ssn_steady_states
+from spikewire.theory.transfer import fit_power_law, lif_rate, lif_rate_derivatives
+
+__all__ = ["EIPopulations", "lif_to_ssn", "predict_rates", "siegert_network_rates",
+           "build_ei_network", "populations_from_network", "scale_populations"]
+
+
+def _mat(name, value, *, nonneg=False):
+    arr = np.asarray(value, dtype=float)
+    if arr.shape != (2, 2):
+        raise ValueError(f"{name} must be a 2 x 2 post x pre (E, I) matrix, got shape "
+                         f"{arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if nonneg and np.any(arr < 0):
+        raise ValueError(f"{name} must be >= 0, got {arr.tolist()}")
+    return arr
+
+
+@dataclass(frozen=True)
+class EIPopulations:
+    """A two-population LIF network in population terms.
+
+    Attributes
+    ----------
+    n_neurons : (int, int)
+        Sizes (N_E, N_I).
+    K : ndarray (2, 2)
+        In-degrees, post × pre: ``K[0, 1]`` = I inputs per E neuron.
+    j : ndarray (2, 2)
+        Signed PSP amplitudes in mV (column E >= 0, column I <= 0).
+    sigma_ext : ndarray (2,)
+        External white-noise amplitude σ per population (mV).
+    mu_ext : ndarray (2,)
+        External mean input per population (mV).
+    tau_m, theta, v_reset, tau_ref : ndarray (2,)
+        Neuron parameters per population (s, mV).
+    """
+
+    n_neurons: tuple
+    K: np.ndarray
+    j: np.ndarray
+    sigma_ext: np.ndarray
+    mu_ext: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    tau_m: np.ndarray = field(default_factory=lambda: np.array([0.020, 0.020]))
+    theta: np.ndarray = field(default_factory=lambda: np.array([20.0, 20.0]))
+    v_reset: np.ndarray = field(default_factory=lambda: np.array([10.0, 10.0]))
+    tau_ref: np.ndarray = field(default_factory=lambda: np.array([0.002, 0.002]))
+
+    def __post_init__(self):
+        nn = tuple(int(x) for x in self.n_neurons)
+        if len(nn) != 2 or min(nn) < 1:
+            raise ValueError(f"n_neurons must be two positive sizes (N_E, N_I), got "
+                             f"{self.n_neurons!r}")
+        object.__setattr__(self, "n_neurons", nn)
+        K = _mat("K", self.K, nonneg=True)
+        if np.any(K[:, 0] > nn[0]) or np.any(K[:, 1] > nn[1]):
+            raise ValueError(f"in-degrees K={K.tolist()} exceed the population sizes {nn}")
+        object.__setattr__(self, "K", K)
+        j = _mat("j", self.j)
+        if np.any(j[:, 0] < 0) or np.any(j[:, 1] > 0):
+            raise ValueError(f"j must follow Dale's law: column E >= 0, column I <= 0 (mV); got "
+                             f"{j.tolist()}. Pass inhibitory PSPs as negative numbers")
+        object.__setattr__(self, "j", j)
+        sig = _pair("sigma_ext", self.sigma_ext, unit="mV")
+        if np.any(sig < 0):
+            raise ValueError(f"sigma_ext must be >= 0 mV, got {sig}")
+        object.__setattr__(self, "sigma_ext", sig)
+        object.__setattr__(self, "mu_ext", _pair("mu_ext", self.mu_ext, unit="mV"))
+        object.__setattr__(self, "tau_m", _pair("tau_m", self.tau_m, positive=True, unit="s"))
+        object.__setattr__(self, "theta", _pair("theta", self.theta, unit="mV"))
+        object.__setattr__(self, "v_reset", _pair("v_reset", self.v_reset, unit="mV"))
+        tr = _pair("tau_ref", self.tau_ref, unit="s")
+        if np.any(tr < 0):
+            raise ValueError(f"tau_ref must be >= 0 s, got {tr}")
+        object.__setattr__(self, "tau_ref", tr)
+        if np.any(self.v_reset >= self.theta):
+            raise ValueError(f"v_reset {self.v_reset} mV must be below theta {self.theta} mV")
+
+    @property
+    def W(self) -> np.ndarray:
+        """SSN coupling ``K j τ_m`` (mV·s), signed, post × pre."""
+        return self.K * self.j * self.tau_m[:, None]
+
+    def with_inputs(self, mu_ext) -> EIPopulations:
+        return replace(self, mu_ext=np.asarray(mu_ext, float))
+
+    def recurrent_moments(self, rates):
+        """Mean (mV) and variance (mV²) of the recurrent input for rates (..., 2) Hz."""
+        r = np.asarray(rates, float)
+        mean = r @ (self.K * self.j * self.tau_m[:, None]).T
+        var = r @ (self.K * self.j**2 * self.tau_m[:, None]).T
+        return mean, var
+
+
+def lif_to_ssn(pops: EIPopulations, *, tau=None, rate_range=(0.0, 10.0)) -> SSN:
+    """SSN parameters (W, a, b, n) of a two-population LIF network.
+
+    Parameters
+    ----------
+    pops : EIPopulations
+    tau : array_like (2,), optional
+        SSN time constants (s); default the membrane time constants.
+    rate_range : (float, float)
+        Rates (Hz) over which the power law is fitted.
+    """
+    if not isinstance(pops, EIPopulations):
+        raise TypeError(f"pops must be an EIPopulations, got {type(pops).__name__}")
+    abn = [fit_power_law(pops.tau_m[x], pops.sigma_ext[x], pops.theta[x], pops.v_reset[x],
+                         pops.tau_ref[x], rate_range=rate_range) for x in range(2)]
+    a, b, n = (np.array([abn[0][k], abn[1][k]]) for k in range(3))
+    return SSN(pops.W, a, b, n, pops.tau_m if tau is None else tau)
+
+
+def predict_rates(pops, mu_ext=None, *, max_rate: float = 1e4) -> SteadyStates:
+    """One call: the SSN steady states (population rates, Hz) of a LIF network.
+
+    Parameters
+    ----------
+    pops : EIPopulations or spikewire.Network
+        A network built with a white-noise drive is converted by
+        :func:`populations_from_network`.
+    mu_ext : array_like (2,), optional
+        External mean input (mV); default ``pops.mu_ext``.
+    """
+    from spikewire.core.network import Network
+
+    if isinstance(pops, Network):
+        pops = populations_from_network(pops)
+    model = lif_to_ssn(pops)
+    h = pops.mu_ext if mu_ext is None else mu_ext
+    return ssn_steady_states(model, h, max_rate=max_rate)
+
+
+def siegert_network_rates(pops: EIPopulations, mu_ext=None, *, initial=None, dt=None,
+                          include_recurrent_noise: bool = True):
+    """Self-consistent Siegert rates ("Φsc") of a two-population LIF network.
+
+    Solves ``ν_X = Φ(μ_X(ν), σ_X(ν))`` with recurrent mean and (optionally) variance, from
+    each initial guess (default: the SSN steady states plus (0, 0) and (50, 50) Hz).
+
+    Returns
+    -------
+    list of dict
+        Distinct solutions, each with ``rates`` (Hz), ``stable`` (linear stability of the
+        rate dynamics ``τ dν/dt = -ν + Φ``) and ``eigenvalues``.
+    """
+    from scipy.optimize import root
+
+    h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
+    sig2_ext = pops.sigma_ext**2
+    noise = 1.0 if include_recurrent_noise else 0.0
+
+    def phi(r, deriv=False):
+        m, v = pops.recurrent_moments(np.maximum(r, 0.0))
+        mu = m + h
+        sig = np.sqrt(sig2_ext + noise * v)
+        args = (mu, sig, pops.tau_m, pops.theta, pops.v_reset, pops.tau_ref)
+        if deriv:
+            return lif_rate_derivatives(*args, dt=dt)
+        return lif_rate(*args, dt=dt)
+
+    def F(r):
+        return phi(r) - r
+
+    if initial is None:
+        try:
+            ss = predict_rates(pops, h, max_rate=500.0)
+            initial = [*ss.rates, (0.0, 0.0), (50.0, 50.0)]
+        except ValueError:
+            initial = [(0.0, 0.0), (50.0, 50.0)]
+    sols = []
+    for x0 in initial:
+        res = root(F, np.asarray(x0, float), method="hybr", options={"xtol": 1e-12})
+        x = np.maximum(res.x, 0.0)
+        if not res.success or np.abs(F(x)).max() > 1e-6 * (1 + x.max()):
+            continue
+        if any(np.allclose(x, s["rates"], rtol=1e-6, atol=1e-8) for s in sols):
+            continue
+        _, dmu, ds2 = phi(x, deriv=True)
+        dm = pops.K * pops.j * pops.tau_m[:, None]
+        dv = pops.K * pops.j**2 * pops.tau_m[:, None] * noise
+        jac = (dmu[:, None] * dm + ds2[:, None] * dv - np.eye(2)) / pops.tau_m[:, None]
+        ev = np.linalg.eigvals(jac)
+        sols.append({"rates": x, "stable": bool(np.all(ev.real < 0)), "eigenvalues": ev})
+    sols.sort(key=lambda s: s["rates"][0])
+    return sols
+
+
+def scale_populations(pops: EIPopulations, n_total: int) -> EIPopulations:
+    """Rescale a network to ``n_total`` neurons at fixed connection probability.
+
+    In-degrees grow ∝ N and PSPs shrink ∝ 1/√N (balanced-state convention), so the SSN
+    coupling W grows ∝ √N; scale the external input ∝ √N as well to stay comparable
+    (Ekelmans et al. 2023, Fig 6).
+    """
+    n0 = sum(pops.n_neurons)
+    f = float(n_total) / n0
+    ne = int(round(pops.n_neurons[0] * f))
+    nn = (ne, int(n_total) - ne)
+    K = np.rint(pops.K * f)
+    return replace(pops, n_neurons=nn, K=K, j=pops.j / np.sqrt(f))
+
+
+def populations_from_network(network) -> EIPopulations:
+    """Population description of a spikewire Network with a white-noise drive.
+
+    In-degrees and PSP amplitudes are population averages of the weight matrix; μ_ext and
+    σ_ext are the mean per population of the drive.
+    """
+    from spikewire.core.network import WhiteNoiseDrive
+
+    if not isinstance(network.drive, WhiteNoiseDrive):
+        raise ValueError("the SSN mapping needs a network driven by WhiteNoiseDrive(mu, sigma); "
+                         f"got drive {type(network.drive).__name__}")
+    is_e = np.asarray(network.cell_type) == "E"
+    n = network.n_neurons
+    W = network.weights.tocsr()
+    K = np.zeros((2, 2))
+    j = np.zeros((2, 2))
+    for X, post in enumerate((is_e, ~is_e)):
+        for Y, pre in enumerate((is_e, ~is_e)):
+            sub = W[post][:, pre]
+            cnt = sub.getnnz()
+            K[X, Y] = cnt / max(post.sum(), 1)
+            j[X, Y] = sub.sum() / cnt if cnt else 0.0
+    mu = np.broadcast_to(np.asarray(network.drive.mu, float), (n,))
+    sig = np.broadcast_to(np.asarray(network.drive.sigma, float), (n,))
+    p = network.params
+    v0 = p.v_rest
+    two = np.ones(2)
+    return EIPopulations(
+        (int(is_e.sum()), int((~is_e).sum())), K, j,
+        sigma_ext=np.array([sig[is_e].mean(), sig[~is_e].mean()]),
+        mu_ext=np.array([mu[is_e].mean(), mu[~is_e].mean()]),
+        tau_m=two * p.tau_m, theta=two * (p.theta - v0), v_reset=two * (p.v_reset - v0),
+        tau_ref=two * p.tau_ref)
+
+
+def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
+                     delay=(1e-3, 3e-3), dt: float = 1e-4, name: str = "ei-ssn"):
+    """A spiking spikewire Network realising ``pops`` (fixed in-degree, delta synapses).
+
+    Neurons ``0..N_E-1`` are E, the rest I. Each neuron of X draws exactly ``K_XY`` distinct
+    presynaptic partners from Y (no autapses). The drive is ``WhiteNoiseDrive`` with the
+    population's μ_ext and σ_ext.
+
+    Parameters
+    ----------
+    delay : float or (float, float)
+        Synaptic delay in s, or a range from which per-synapse delays are drawn uniformly on
+        the ``dt`` grid (jittered delays prevent population-wide synchrony, as in Ekelmans
+        et al.).
+    dt : float
+        The simulation step the delays must be multiples of.
+    """
+    import scipy.sparse as sp
+
+    from spikewire.core.network import LIFParams, WhiteNoiseDrive
+    from spikewire.networks.matrix import from_matrix
+
+    if any(np.ptp(x) > 0 for x in (pops.tau_m, pops.theta, pops.v_reset, pops.tau_ref)):
+        raise ValueError("the LIF engine uses one set of neuron parameters for all neurons; "
+                         "give E and I the same tau_m, theta, v_reset and tau_ref")
+    h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
+    rng = np.random.default_rng(seed)
+    ne, ni = pops.n_neurons
+    n = ne + ni
+    lo = (0, ne)
+    size = (ne, ni)
+    rows, cols, vals = [], [], []
+    for i in range(n):
+        X = 0 if i < ne else 1
+        for Y in range(2):
+            k = int(pops.K[X, Y])
+            if k == 0 or pops.j[X, Y] == 0:
+                continue
+            pool = size[Y] - (1 if X == Y else 0)
+            if k > pool:
+                raise ValueError(f"K[{X},{Y}] = {k} exceeds the {pool} available partners")
+            pick = rng.choice(pool, size=k, replace=False)
+            if X == Y:
+                pick = pick + (pick >= i - lo[Y])
+            rows.append(np.full(k, i))
+            cols.append(pick + lo[Y])
+            vals.append(np.full(k, pops.j[X, Y]))
+    W = sp.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                     shape=(n, n))
+    W.sort_indices()
+    if np.ndim(delay) == 0:
+        delays = float(delay)
+    else:
+        d0, d1 = (int(round(x / dt)) for x in delay)
+        delays = rng.integers(d0, d1 + 1, size=W.nnz) * dt
+    mu = np.where(np.arange(n) < ne, h[0], h[1])
+    sig = np.where(np.arange(n) < ne, pops.sigma_ext[0], pops.sigma_ext[1])
+    params = LIFParams(tau_m=float(pops.tau_m[0]), theta=float(pops.theta[0]),
+                       v_reset=float(pops.v_reset[0]), tau_ref=float(pops.tau_ref[0]))
+    cell = np.where(np.arange(n) < ne, "E", "I")
+    return from_matrix(W, cell, delays=delays, params=params,
+                       drive=WhiteNoiseDrive(mu, sig), name=name)
