@@ -245,7 +245,7 @@ def populations_from_network(network) -> EIPopulations:
     for X, post in enumerate((is_e, ~is_e)):
         for Y, pre in enumerate((is_e, ~is_e)):
             sub = W[post][:, pre]
-            cnt = sub.getnnz()
+            cnt = sub.nnz
             K[X, Y] = cnt / max(post.sum(), 1)
             j[X, Y] = sub.sum() / cnt if cnt else 0.0
     mu = np.broadcast_to(np.asarray(network.drive.mu, float), (n,))
