@@ -158,3 +158,54 @@ def test_quantize_above_simulation_resolution_is_refused():
 def test_seed_none_is_refused_for_random_steps():
     with pytest.raises(TypeError, match="seed must be"):
         subsample(poisson_trains(n=3), count=1, seed=None)
+
+
+# Conformance suite: every registered observation model, the same contract.
+CONFORMANCE = [("subsample", {"fraction": 0.5, "shuffle": True}),
+               ("quantize", {"sampling_rate": 1000.0}),
+               ("bin", {"bin_width": 0.05}),
+               ("jitter", {"sigma": 1e-3}),
+               ("calcium", {"snr": 3.0}),
+               ("deconvolve", {}),
+               ("smooth", {"width": 0.05, "kernel": "exponential"})]
+
+
+def test_conformance_covers_every_registered_step():
+    assert {name for name, _ in CONFORMANCE} == set(STEPS)
+
+
+@pytest.mark.parametrize("name, settings", CONFORMANCE)
+def test_observation_model_contract(name, settings):
+    st = poisson_trains(n=10, duration=10.0)
+    rec = calcium(st, seed=0) if name == "deconvolve" else sw.Recording.from_spikes(st)
+    before = (None if rec.spikes is None else rec.spikes.grouped_times.copy(),
+              None if rec.signals is None else rec.signals.copy(), list(rec.history))
+    step = Step(name, settings)
+    a = step(rec, seed=1)
+    b = step(rec, seed=1)
+    # pure: the input is untouched
+    if before[0] is not None:
+        np.testing.assert_array_equal(rec.spikes.grouped_times, before[0])
+    if before[1] is not None:
+        np.testing.assert_array_equal(rec.signals, before[1])
+    assert rec.history == before[2]
+    # deterministic given the seed
+    for x, y in [(a.spikes, b.spikes)]:
+        if x is not None:
+            np.testing.assert_array_equal(x.grouped_times, y.grouped_times)
+    if a.signals is not None:
+        np.testing.assert_array_equal(a.signals, b.signals)
+    # remembers how it was made and which true neuron each unit is
+    assert a.history[:-1] == rec.history and a.history[-1]["step"] == name
+    assert a.true_index.shape == (a.n_units,)
+    assert set(a.true_index) <= set(rec.true_index)
+    if a.spikes is not None and a.signals is not None:
+        assert a.spikes.n_units == a.signals.shape[0]
+    # a different seed changes the random steps and nothing else
+    c = step(rec, seed=2)
+    if a.signals is not None:
+        same = np.array_equal(a.signals, c.signals)
+    else:
+        same = (np.array_equal(a.spikes.grouped_times, c.spikes.grouped_times)
+                and np.array_equal(a.true_index, c.true_index))
+    assert same == (not step.random)
