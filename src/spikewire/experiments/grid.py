@@ -70,8 +70,8 @@ class Job:
 
 def sim_spec(network: dict, seed: int, dt: float) -> dict:
     return dict(builder=network["builder"], params=network["params"],
-                modulation=network.get("modulation"), stimulation=network.get("stimulation"),
-                duration=float(network["duration"]), dt=float(dt), seed=int(seed))
+                inputs=network.get("inputs"), duration=float(network["duration"]),
+                dt=float(dt), seed=int(seed))
 
 
 # ---------------------------------------------------------------------------------------
@@ -226,6 +226,32 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
     return out
 
 
+NETWORK_REF = "network.spec."
+
+
+def resolve_network_refs(steps: list[dict], network) -> list[dict]:
+    """Replace setting values ``"network.spec.KEY"`` by ``network.spec[KEY]`` (e.g. a motif's
+    ``observed`` neurons: ``{step = "subsample", neurons = "network.spec.observed"}``)."""
+    out = []
+    for step in steps:
+        new = {}
+        for k, v in step.items():
+            if isinstance(v, str) and v.startswith(NETWORK_REF):
+                key = v[len(NETWORK_REF):]
+                if network is None or key not in (network.spec or {}):
+                    raise ValueError(f"observation setting {k} = {v!r}: the network's spec has "
+                                     f"no {key!r} (keys: {sorted(network.spec or {})})")
+                v = network.spec[key]
+            new[k] = v
+        out.append(new)
+    return out
+
+
+def _placeholder_steps(steps: list[dict]) -> list[dict]:
+    return [{k: ([0] if isinstance(v, str) and v.startswith(NETWORK_REF) else v)
+             for k, v in s.items()} for s in steps]
+
+
 def validate_observation(obs: dict, where: str) -> None:
     if not obs["steps"]:
         return
@@ -235,9 +261,24 @@ def validate_observation(obs: dict, where: str) -> None:
         raise SpecError(f"{where}: observation chain {obs['name']!r} needs spikewire.observe, "
                         "which is not available in this installation") from None
     try:
-        from_spec(obs["steps"])
+        from_spec(_placeholder_steps(obs["steps"]))
     except (ValueError, TypeError, KeyError) as err:
         raise SpecError(f"{where}: observation chain {obs['name']!r}: {err}") from None
+
+
+def validate_inputs(network: dict, where: str) -> None:
+    """Check a network's ``inputs`` tables against a small stand-in network."""
+    if not network.get("inputs"):
+        return
+    try:
+        from spikewire.observe import inputs_from_spec
+    except ImportError:
+        raise SpecError(f"{where}: inputs need spikewire.observe.inputs_from_spec") from None
+    try:
+        inputs_from_spec(network["inputs"], n_neurons=int(network["params"].get(
+            "n_neurons", 10)), duration=float(network["duration"]), seed=0)
+    except (ValueError, TypeError, KeyError) as err:
+        raise SpecError(f"{where}: {err}") from None
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,6 +305,8 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
             validate_network(net, f"networks ({net['name']})")
         for obs in observations:
             validate_observation(obs, f"observations ({obs['name']})")
+        for net in networks:
+            validate_inputs(net, f"networks ({net['name']}).inputs")
     jobs: list[Job] = []
     for net in networks:
         for obs in observations:
@@ -275,8 +318,7 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
                     continue
                 for seed in meta.seeds:
                     network = {k: net[k] for k in ("name", "family", "label", "builder",
-                                                   "params", "modulation", "stimulation",
-                                                   "duration")}
+                                                   "params", "inputs", "duration")}
                     observation = {k: obs[k] for k in ("name", "family", "steps")}
                     method = {k: meth[k] for k in ("name", "label", "settings")}
                     cell = dict(network=network, observation=observation, method=method,

@@ -34,55 +34,15 @@ def _atomic_save_spikes(spikes, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _expand_ranges(value, duration: float):
-    """``{every = 0.5, start = 0.1, stop = ...}`` → ``numpy.arange(start, stop, every)``."""
-    if isinstance(value, dict) and "every" in value and set(value) <= {"every", "start", "stop"}:
-        return np.arange(float(value.get("start", 0.0)), float(value.get("stop", duration)),
-                         float(value["every"]))
-    return value
+def build_inputs(network, sim: dict, seed: int) -> dict:
+    """Simulation inputs of a network entry via :func:`spikewire.observe.inputs_from_spec`:
+    ``{"modulation", "stimulation", "inputs"}`` (all empty without ``inputs``)."""
+    if not sim.get("inputs"):
+        return {"modulation": None, "stimulation": None, "inputs": []}
+    from spikewire.observe import inputs_from_spec
 
-
-def build_inputs(network, sim: dict, seed: int):
-    """Drive modulation and stimulation objects of a network entry (or None).
-
-    A ``{kind = "...", **settings}`` table names a class or function of
-    :mod:`spikewire.observe` (``"HiddenStates"``, ``"Schedule"``,
-    ``"Pulses.random_trials"``, ...). The network size, cell types, duration, dt and seed
-    are passed when the callable accepts them and the table does not set them; a setting
-    ``{every = s, start = s, stop = s}`` becomes a regular grid of times.
-    """
-    out = []
-    for key in ("modulation", "stimulation"):
-        table = sim.get(key)
-        if not table:
-            out.append(None)
-            continue
-        import spikewire.observe as observe
-
-        table = dict(table)
-        kind = table.pop("kind", None)
-        if not kind:
-            raise ValueError(f"{key} needs a `kind` naming a spikewire.observe input, got "
-                             f"{sim.get(key)!r}")
-        factory = observe
-        for part in kind.split("."):
-            factory = getattr(factory, part, None)
-        if factory is None or not callable(factory):
-            raise ValueError(f"{key}.kind = {kind!r} is not a class or function of "
-                             "spikewire.observe (e.g. 'HiddenStates', 'Pulses.random_trials')")
-        sig = inspect.signature(factory)
-        kw = {k: _expand_ranges(v, sim["duration"]) for k, v in table.items()}
-        extra = {"n_neurons": network.n_neurons, "duration": sim["duration"], "dt": sim["dt"],
-                 "seed": seed}
-        if "groups" not in kw and "cell_type" not in kw:
-            extra["cell_type"] = network.cell_type
-        for name, value in extra.items():
-            if name in sig.parameters and name not in kw:
-                kw[name] = value
-        if "cell_type" in kw and "n_neurons" in kw and "n_neurons" not in table:
-            kw.pop("n_neurons")  # cell_type already fixes the size
-        out.append(factory(**kw))
-    return tuple(out)
+    return inputs_from_spec(sim["inputs"], network=network, duration=sim["duration"],
+                            seed=int(seed))
 
 
 def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
@@ -101,16 +61,13 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
 
         t0 = time.perf_counter()
         net = build_network({"builder": sim["builder"], "params": sim["params"]}, sim["seed"])
-        modulation, stimulation = build_inputs(net, sim, sim["seed"])
+        inputs = build_inputs(net, sim, sim["seed"])
         t1 = time.perf_counter()
         spikes = simulate(net, sim["duration"], dt=sim["dt"], seed=sim["seed"],
-                          modulation=modulation, stimulation=stimulation)
+                          modulation=inputs["modulation"], stimulation=inputs["stimulation"])
         t2 = time.perf_counter()
         spikes.annotations.update({"sim_key": sim_key, "network_spec": json.dumps(
             sim, sort_keys=True, default=str)})
-        if stimulation is not None:
-            spikes.annotations["stim_times"] = np.asarray(stimulation.times)
-            spikes.annotations["stim_neurons"] = np.asarray(stimulation.neurons)
         _atomic_save_spikes(spikes, path)
         return {"path": str(path), "cached": False, "time_simulate": t2 - t1,
                 "time_build": t1 - t0}
@@ -122,13 +79,15 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
 def observe_spikes(spikes, steps: list[dict], seed: int, network=None, inputs=()):
     """Apply an observation chain with :func:`spikewire.observe.observe` → Recording."""
     from spikewire.core.recording import Recording
+    from spikewire.experiments.grid import resolve_network_refs
 
     inputs = [x for x in inputs if x is not None]
     if not steps and not inputs:
         return Recording.from_spikes(spikes)
     from spikewire.observe import observe
 
-    return observe(spikes, steps, seed=int(seed), network=network, inputs=inputs)
+    return observe(spikes, resolve_network_refs(steps, network), seed=int(seed),
+                   network=network, inputs=inputs)
 
 
 def _method_kwargs(method: dict, seed: int) -> dict:
@@ -255,9 +214,7 @@ def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | 
         t0 = time.perf_counter()
         spikes = SpikeTrains.load(sim["path"])
         network = build_network(job.network, job.seed)
-        inputs = ()
-        if job.network.get("modulation") or job.network.get("stimulation"):
-            inputs = build_inputs(network, job.sim_spec(), job.seed)
+        inputs = build_inputs(network, job.sim_spec(), job.seed)["inputs"]
         t1 = time.perf_counter()
         stage = "observe"
         recording = observe_spikes(spikes, job.observation["steps"], job.seed, network, inputs)

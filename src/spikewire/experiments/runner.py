@@ -212,7 +212,7 @@ def _make_client(kind: str, rs, n_workers: int | None, address: str | None):
     if kind == "local":
         n = n_workers or rs.n_workers or os.cpu_count() or 1
         kw = dict(n_workers=n, threads_per_worker=rs.threads_per_worker, processes=True,
-                  dashboard_address=None, silence_logs=logging.ERROR, env=_SINGLE_THREAD_ENV)
+                  dashboard_address=":0", silence_logs=logging.ERROR, env=_SINGLE_THREAD_ENV)
         if rs.memory_limit:
             kw["memory_limit"] = rs.memory_limit
         cluster = LocalCluster(**kw)
@@ -221,16 +221,38 @@ def _make_client(kind: str, rs, n_workers: int | None, address: str | None):
         if not address:
             raise ValueError("the 'address' runner needs a scheduler address "
                              "(--address tcp://host:8786 or runner.address)")
-        return Client(address, timeout="30s"), None
+        client = Client(address, timeout="30s")
+        try:
+            client.wait_for_workers(1, timeout=rs.start_timeout)
+        except Exception as err:  # noqa: BLE001
+            client.close()
+            raise RuntimeError(f"the scheduler at {address} has no workers after "
+                               f"{rs.start_timeout:g} s ({err})") from None
+        return client, None
     try:
         import dask_jobqueue
     except ImportError:
         raise ImportError(f"runner {kind!r} needs dask-jobqueue: pip install "
                           "'spikewire[dask]'") from None
+    import shutil
+
+    submit = "sbatch" if kind == "slurm" else "qsub"
+    if shutil.which(submit) is None:
+        raise RuntimeError(f"runner {kind!r} submits batch jobs with `{submit}`, which is not on "
+                           "PATH here; run from a login node of the cluster or use "
+                           "--runner local")
     cls = dask_jobqueue.SLURMCluster if kind == "slurm" else dask_jobqueue.PBSCluster
     cluster = cls(**rs.jobqueue)
     cluster.scale(jobs=rs.n_jobs)
-    return Client(cluster), cluster
+    client = Client(cluster)
+    try:
+        client.wait_for_workers(1, timeout=rs.start_timeout)
+    except Exception as err:  # noqa: BLE001 - TimeoutError type differs across versions
+        client.close()
+        cluster.close()
+        raise RuntimeError(f"no {kind} worker started within {rs.start_timeout:g} s "
+                           f"(runner.start_timeout); check the queue ({err})") from None
+    return client, cluster
 
 
 def _run_dask(todo: list[Job], store: ResultStore, cache_dir: Path, bar, *, kind, rs,

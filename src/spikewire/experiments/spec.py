@@ -79,8 +79,9 @@ class NetworkEntry(_Strict):
 
     ``builder`` names a function of :mod:`spikewire.networks` (``"brunel"``,
     ``"motifs.chain"``, ...) or ``"package.module:function"``; ``params`` are its keyword
-    arguments. ``modulation`` / ``stimulation`` are ``{kind = ..., **settings}`` tables
-    built by :mod:`spikewire.observe` and passed to :func:`spikewire.simulate`.
+    arguments. ``inputs`` is a list of ``{input = "hidden_states" | "pulses" | "schedule" |
+    "array", **settings}`` tables built by :func:`spikewire.observe.inputs_from_spec`
+    (drive modulation and stimulation passed to :func:`spikewire.simulate`).
     ``observations`` / ``methods`` restrict this network to the named entries.
     """
 
@@ -88,8 +89,7 @@ class NetworkEntry(_Strict):
     builder: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     vary: dict[str, list] = Field(default_factory=dict)
-    modulation: dict[str, Any] | None = None
-    stimulation: dict[str, Any] | None = None
+    inputs: list[dict[str, Any]] | None = None
     duration: float | None = Field(default=None, gt=0)
     observations: list[str] | None = None
     methods: list[str] | None = None
@@ -101,8 +101,7 @@ class NetworkEntry(_Strict):
 class BaseNetwork(_Strict):
     builder: str = "brunel"
     params: dict[str, Any] = Field(default_factory=dict)
-    modulation: dict[str, Any] | None = None
-    stimulation: dict[str, Any] | None = None
+    inputs: list[dict[str, Any]] | None = None
 
 
 class ObservationEntry(_Strict):
@@ -147,7 +146,8 @@ class RunnerSpec(_Strict):
     ``LocalCluster`` with ``n_workers`` single-threaded processes), ``address`` (an
     existing Dask scheduler at ``address``), ``slurm`` / ``pbs`` (dask-jobqueue; ``jobqueue``
     holds its keyword arguments such as ``cores``, ``memory``, ``queue``, ``walltime``,
-    and ``n_jobs`` the number of batch jobs to start).
+    and ``n_jobs`` the number of batch jobs to start). ``start_timeout`` (s) bounds the wait
+    for the first worker of a remote or batch cluster.
     """
 
     kind: Literal["inprocess", "local", "address", "slurm", "pbs"] = "local"
@@ -157,6 +157,7 @@ class RunnerSpec(_Strict):
     address: str | None = None
     jobqueue: dict[str, Any] = Field(default_factory=dict)
     n_jobs: int = Field(default=1, ge=1)
+    start_timeout: float = Field(default=600.0, gt=0)
 
     @model_validator(mode="after")
     def _address_needed(self):
@@ -237,10 +238,8 @@ class ExperimentSpec(_Strict):
                     name=name, family=net.name, label=net.label or net.name,
                     builder=net.builder or base.builder,
                     params=none_strings(p),
-                    modulation=none_strings(net.modulation if net.modulation is not None
-                                            else (base.modulation if base else None)),
-                    stimulation=none_strings(net.stimulation if net.stimulation is not None
-                                             else (base.stimulation if base else None)),
+                    inputs=none_strings(net.inputs if net.inputs is not None
+                                        else (base.inputs if base else None)) or None,
                     duration=net.duration or self.experiment.duration,
                     observations=net.observations, methods=net.methods,
                     factors={f"net.{k}": v for k, v in combo.items()}))
