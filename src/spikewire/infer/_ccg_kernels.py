@@ -1,9 +1,11 @@
 """Compiled kernels for all-pairs cross-correlograms (numba).
 
 Lag convention: for a presynaptic unit with spike times ``a`` and a postsynaptic unit
-with spike times ``b`` the lag of a spike pair is ``b - a`` (positive when the post
-spike follows the pre spike). The lag bin of a pair is ``k = floor((b - a) / bw + 0.5)``,
-i.e. bin ``k`` is centred on ``k * bw`` and covers ``[(k - 0.5) bw, (k + 0.5) bw)``.
+with spike times ``b`` the lag of a spike pair is ``x = b - a`` (positive when the post
+spike follows the pre spike). Bin ``k`` is centred on ``k * bw``; a lag goes to bin
+``sign(x) · floor(|x| / bw + 0.5)``, i.e. lags exactly half-way between two centres go to
+the bin farther from zero. The rule is odd in ``x``, so the correlogram of the reverse pair
+is exactly this one reversed (which the all-pairs kernel uses to count each pair once).
 
 Two counting strategies, chosen per presynaptic unit by their cost:
 
@@ -36,11 +38,40 @@ def _first_geq(arr, lo, hi, x):
     return lo
 
 
+@njit(cache=True, inline="always")
+def _gallop_geq(arr, lo, n, x):
+    """First index >= lo with ``arr[idx] >= x`` (sorted ``arr``), by galloping from ``lo``.
+
+    Successive pre spikes move the window start by a short distance, so probing
+    ``lo + 1, lo + 2, lo + 4, ...`` stays in nearby memory (a plain binary search over the
+    whole array would touch ~log2(n) distant cache lines per pre spike)."""
+    if lo >= n or arr[lo] >= x:
+        return lo
+    step = 1
+    prev = lo
+    cur = lo + 1
+    while cur < n and arr[cur] < x:
+        prev = cur
+        step *= 2
+        cur = lo + step
+    if cur > n:
+        cur = n
+    return _first_geq(arr, prev + 1, cur, x)
+
+
+@njit(cache=True, inline="always")
+def _lag_bin(x, inv_bw):
+    """Lag bin of ``x`` (odd rule, see the module docstring)."""
+    return int(math.copysign(math.floor(abs(x) * inv_bw + 0.5), x))
+
+
 @njit(cache=True)
 def _count_pair(a, b, bw, kmin, kmax, out):
     """Add the lag counts ``b - a`` in bins ``kmin..kmax`` to ``out`` (length kmax-kmin+1)."""
     lo_lag = (kmin - 1.5) * bw  # one spare bin on each side; the bin test decides
     hi_lag = (kmax + 1.5) * bw
+    inv = 1.0 / bw
+    nk = kmax - kmin + 1
     nb = b.size
     j0 = 0
     for t in a:
@@ -50,33 +81,35 @@ def _count_pair(a, b, bw, kmin, kmax, out):
         hi = t + hi_lag
         j = j0
         while j < nb and b[j] < hi:
-            k = int(math.floor((b[j] - t) / bw + 0.5))
-            if kmin <= k <= kmax:
-                out[k - kmin] += 1
+            k = _lag_bin(b[j] - t, inv) - kmin
+            if 0 <= k < nk:
+                out[k] += 1
             j += 1
 
 
 @njit(cache=True)
 def _count_pre_scan(a, ftimes, fpos, want, bw, kmin, kmax, out):
-    """Lag counts of pre train ``a`` against every unit with ``want[pos]`` (population scan).
+    """Lag counts of pre train ``a`` against every unit (population scan).
 
     ``ftimes``/``fpos`` are all spikes in time order and their unit positions; ``out`` has
-    shape (n_units, kmax - kmin + 1).
+    shape (n_units, kmax - kmin + 1). Rows of units with ``want[pos]`` False are filled too
+    (and ignored by the caller): a branch-free inner loop is about twice as fast as one that
+    tests ``want`` per spike, whose outcome the CPU cannot predict.
     """
     lo_lag = (kmin - 1.5) * bw
     hi_lag = (kmax + 1.5) * bw
+    inv = 1.0 / bw
+    nk = kmax - kmin + 1
     n = ftimes.size
     p = 0
     for t in a:
-        p = _first_geq(ftimes, p, n, t + lo_lag)
+        p = _gallop_geq(ftimes, p, n, t + lo_lag)
         hi = t + hi_lag
         q = p
         while q < n and ftimes[q] < hi:
-            u = fpos[q]
-            if want[u]:
-                k = int(math.floor((ftimes[q] - t) / bw + 0.5))
-                if kmin <= k <= kmax:
-                    out[u, k - kmin] += 1
+            k = _lag_bin(ftimes[q] - t, inv) - kmin
+            if 0 <= k < nk:
+                out[fpos[q], k] += 1
             q += 1
 
 
@@ -108,42 +141,75 @@ def ccg_all(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax, out):
                     out[i, j, k] = buf[i, k]
 
 
+@njit(cache=True, fastmath=True)
+def _dot(w, x):
+    s = 0.0
+    for k in range(x.size):
+        s += w[k] * x[k]
+    return s
+
+
+@njit(cache=True)
+def _pair_stats(row, rev, i, j, win_idx, anti_idx, base_w, win_counts, win_base, anti_counts,
+                keep, ccg_out, xf):
+    # row: correlogram of (post i, pre j); rev=True reads it backwards (the reverse pair).
+    # xf: scratch float64 array of the row's length
+    nk = row.size
+    nw = win_idx.size
+    for k in range(nk):
+        xf[k] = row[nk - 1 - k] if rev else row[k]
+    for m in range(nw):
+        win_base[i, j, m] = _dot(base_w[m], xf)
+        win_counts[i, j, m] = xf[win_idx[m]]
+        anti_counts[i, j, m] = xf[anti_idx[m]]
+    if keep:
+        for k in range(nk):
+            ccg_out[i, j, k] = xf[k]
+
+
 @njit(cache=True, parallel=True)
-def ccg_window_stats(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax,
+def ccg_window_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, want_t,
                      win_idx, anti_idx, base_w, win_counts, win_base, anti_counts,
                      keep, ccg_out):
-    """Per requested pair: counts and baseline in the window bins.
+    """Per requested pair: counts and baseline in the window bins (symmetric counting).
+
+    Each unordered pair is counted once, by its lower-indexed unit ``j`` (``count_t[j, i]``
+    is True only for ``i > j`` where ``(i, j)`` or ``(j, i)`` is requested): the lag range
+    ``-kmax..kmax`` is symmetric, so the correlogram of (post ``j``, pre ``i``) is that of
+    (post ``i``, pre ``j``) reversed. Iteration ``r`` handles units ``r`` and ``n-1-r`` so
+    that the parallel chunks get equal work. ``want_t[pre, post]`` marks requested pairs.
 
     ``win_idx``/``anti_idx`` index the causal window bins and their anticausal mirror in
-    the ``kmin..kmax`` range. ``base_w`` (n_window × n_lags) maps a correlogram to the
-    baseline of each window bin (the hollowed-Gaussian convolution, see
-    :func:`spikewire.infer.ccg.baseline_matrix`). Results go to ``win_counts[post, pre, m]``,
-    ``win_base[post, pre, m]``, ``anti_counts[post, pre, m]`` and, if ``keep``, the full
-    correlogram to ``ccg_out[post, pre, :]``.
+    the lag range. ``base_w`` (n_window × n_lags) maps a correlogram to the baseline of each
+    window bin (see :func:`spikewire.infer.ccg.baseline_matrix`). Results go to
+    ``win_counts[post, pre, m]``, ``win_base[post, pre, m]``, ``anti_counts[post, pre, m]``
+    and, if ``keep``, the full correlogram to ``ccg_out[post, pre, :]``.
     """
     n = indptr.size - 1
-    nk = kmax - kmin + 1
-    nw = win_idx.size
-    for j in prange(n):
-        if not want_t[j].any():
-            continue
-        buf = np.zeros((n, nk), dtype=np.int64)
-        _count_one_pre(j, times, indptr, ftimes, fpos, want_t[j], use_scan[j], bw, kmin,
-                       kmax, buf)
-        for i in range(n):
-            if not want_t[j, i]:
+    nk = 2 * kmax + 1
+    half = (n + 1) // 2
+    for rp in prange(half):
+        r = np.int64(rp)  # prange indices may be unsigned; keep the arithmetic in int64
+        for side in range(2):
+            j = r if side == 0 else np.int64(n - 1) - r
+            if side == 1 and j == r:
                 continue
-            row = buf[i]
-            for m in range(nw):
-                s = 0.0
-                for k in range(nk):
-                    s += base_w[m, k] * row[k]
-                win_counts[i, j, m] = row[win_idx[m]]
-                win_base[i, j, m] = s
-                anti_counts[i, j, m] = row[anti_idx[m]]
-            if keep:
-                for k in range(nk):
-                    ccg_out[i, j, k] = row[k]
+            if not count_t[j].any():
+                continue
+            buf = np.zeros((n, nk), dtype=np.int32)
+            xf = np.empty(nk)
+            _count_one_pre(j, times, indptr, ftimes, fpos, count_t[j], use_scan[j], bw,
+                           -kmax, kmax, buf)
+            for i in range(n):
+                if not count_t[j, i]:
+                    continue
+                row = buf[i]
+                if want_t[j, i]:
+                    _pair_stats(row, False, i, j, win_idx, anti_idx, base_w, win_counts,
+                                win_base, anti_counts, keep, ccg_out, xf)
+                if want_t[i, j]:
+                    _pair_stats(row, True, j, i, win_idx, anti_idx, base_w, win_counts,
+                                win_base, anti_counts, keep, ccg_out, xf)
 
 
 @njit(cache=True, parallel=True)

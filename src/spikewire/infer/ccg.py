@@ -382,9 +382,13 @@ class CCG(InferenceMethod):
         win_base = np.zeros((n, n, m))
         anti_counts = np.zeros((n, n, m), dtype=np.int64)
         ccg_out = np.zeros((n, n, nk) if self.keep_ccg else (1, 1, 1), dtype=np.int64)
-        args = _prepare(spikes, want, (nk + 2) * bw)
+        # count each unordered pair once (by its lower-indexed unit), see ccg_window_stats
+        either = want | want.T
+        count = np.triu(either.T, k=1)      # count[j, i]: pre-side j < i
+        args = _prepare(spikes, count.T, (nk + 2) * bw)
+        want_t = np.ascontiguousarray(want.T)
         with numba_threads(self.n_jobs) as n_threads:
-            K.ccg_window_stats(*args, bw, -kmax, kmax, win_idx, anti_idx,
+            K.ccg_window_stats(*args, bw, kmax, want_t, win_idx, anti_idx,
                                baseline_matrix(kernel, nk, win_idx, excluded), win_counts,
                                win_base, anti_counts, bool(self.keep_ccg), ccg_out)
             t_count = time.perf_counter() - t0
