@@ -1,0 +1,815 @@
+"""Coupled Poisson GLM on binned spikes (Pillow et al. 2008), fitted target by target."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+from scipy.stats import norm
+
+from spikewire._validation import (
+    check_choice,
+    check_fraction,
+    check_int,
+    check_positive,
+    check_probability_open,
+)
+from spikewire.core.spiketrains import SpikeTrains
+from spikewire.infer import _glm_kernels as _k
+from spikewire.infer._bases import raised_cosine_log_basis
+from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer.estimate import Estimate
+
+__all__ = ["GLM", "GLMDesign", "build_design"]
+
+
+# ============================================================================ design
+@dataclass
+class GLMDesign:
+    """Binned spikes and the shared (implicit) design matrix of the coupled GLM.
+
+    The basis-space design of every target is ``X = [1, X_lag (I ⊗ B)]`` with
+    ``X_lag[t, (j, l)] = y_j[t − l]`` (``l = 1..L`` bins): column block ``j`` holds unit
+    ``j``'s spike train filtered by each basis function (the target's own block is its
+    spike-history term). It is stored through the spikes only (sparse-aware); see
+    :meth:`dense` for the explicit matrix on small data.
+
+    Attributes
+    ----------
+    n_bins, n_units, n_lags : int
+    bin_width : float
+        Bin width in s.
+    basis : ndarray of shape (n_lags, n_basis)
+    s_bins, s_units, s_counts : ndarrays
+        Every non-empty (bin, unit) with its count, in time order.
+    u_ptr, u_bins, u_counts : ndarrays
+        The same grouped by unit (CSR): unit ``j`` spans ``u_ptr[j]:u_ptr[j + 1]``.
+    """
+
+    n_bins: int
+    n_units: int
+    n_lags: int
+    bin_width: float
+    basis: np.ndarray
+    s_bins: np.ndarray
+    s_units: np.ndarray
+    s_counts: np.ndarray
+    u_ptr: np.ndarray
+    u_bins: np.ndarray
+    u_counts: np.ndarray
+
+    @property
+    def n_basis(self) -> int:
+        return int(self.basis.shape[1])
+
+    @property
+    def n_features(self) -> int:
+        """Columns of the basis-space design, intercept excluded."""
+        return self.n_units * self.n_basis
+
+    def counts(self, unit: int) -> np.ndarray:
+        """Dense binned counts of one unit, shape (n_bins,)."""
+        y = np.zeros(self.n_bins)
+        sl = slice(self.u_ptr[unit], self.u_ptr[unit + 1])
+        y[self.u_bins[sl]] = self.u_counts[sl]
+        return y
+
+    def dense(self) -> np.ndarray:
+        """The explicit design (n_bins, n_units · n_basis), block ``j`` = unit ``j``.
+
+        Memory ``8 · n_bins · n_units · n_basis`` bytes: for tests and small data only.
+        """
+        out = np.zeros((self.n_bins, self.n_features))
+        for j in range(self.n_units):
+            y = self.counts(j)
+            for b in range(self.n_basis):
+                full = np.convolve(y, np.concatenate([[0.0], self.basis[:, b]]))[:self.n_bins]
+                out[:, j * self.n_basis + b] = full
+        return out
+
+    def predictor(self, bias, coef) -> np.ndarray:
+        """Linear predictor ``η`` (n_bins, n_targets) for ``bias`` (n_t,) and ``coef``
+        (n_t, n_units, n_basis)."""
+        bias = np.ascontiguousarray(np.atleast_1d(bias), dtype=float)
+        coef = np.asarray(coef, dtype=float).reshape(bias.size, self.n_units, self.n_basis)
+        kern = np.ascontiguousarray(np.einsum("lb,ijb->jli", self.basis, coef))
+        eta = np.empty((self.n_bins, bias.size))
+        _k.linear_predictor(self.s_bins, self.s_units, self.s_counts, kern, bias,
+                            self.n_bins, eta)
+        return eta
+
+    def log_likelihood(self, bias, coef, targets, rows=None) -> np.ndarray:
+        """Exact Poisson log-likelihood (nats, ``log y!`` included) of each target.
+
+        ``targets`` are unit positions whose counts are modelled; ``rows`` an optional
+        boolean mask of bins to sum over.
+        """
+        targets = np.atleast_1d(np.asarray(targets, dtype=np.int64))
+        eta = self.predictor(bias, coef)
+        row_w = np.ones(self.n_bins) if rows is None else np.asarray(rows, dtype=float)
+        yp, yb, yc = self.target_counts(targets)
+        _, per = _k.poisson_loss_residual(eta, yp, yb, yc, row_w, True)
+        return -per
+
+    def target_counts(self, targets):
+        """CSR (ptr, bins, counts) of the given targets' spike counts."""
+        parts_b = [self.u_bins[self.u_ptr[i]:self.u_ptr[i + 1]] for i in targets]
+        parts_c = [self.u_counts[self.u_ptr[i]:self.u_ptr[i + 1]] for i in targets]
+        ptr = np.concatenate([[0], np.cumsum([p.size for p in parts_b])]).astype(np.int64)
+        def cat(ps, dt):
+            return np.concatenate(ps).astype(dt) if ps else np.zeros(0, dt)
+
+        return ptr, cat(parts_b, np.int64), cat(parts_c, np.float64)
+
+
+def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float = 0.02,
+                 n_basis: int = 5, units=None) -> GLMDesign:
+    """Bin ``spikes`` and set up the shared coupled-GLM design.
+
+    Parameters
+    ----------
+    spikes : SpikeTrains
+    bin_width : float, default 0.001
+        Bin width in s.
+    window : float, default 0.02
+        Filter length in s (lags 1 .. window/bin_width bins).
+    n_basis : int, default 5
+        Raised-cosine basis functions per filter (:func:`raised_cosine_log_basis`).
+    units : sequence of int, optional
+        Positions of the units to include (default all).
+    """
+    bin_width = check_positive("bin_width", bin_width, unit="s")
+    window = check_positive("window", window, unit="s")
+    if bin_width > window:
+        raise ValueError(f"bin_width ({bin_width} s) must not exceed the filter window "
+                         f"({window} s); use a smaller bin_width or a longer window")
+    basis = raised_cosine_log_basis(n_basis, window, bin_width)
+    st = spikes if units is None else spikes.select(np.asarray(units, dtype=np.int64))
+    n_bins = st.n_bins(bin_width)
+    idx = st.bin_indices(bin_width)
+    pos = np.repeat(np.arange(st.n_units), np.diff(st.indptr))
+    key = pos.astype(np.int64) * n_bins + idx
+    uniq, cnt = np.unique(key, return_counts=True)  # grouped by unit, bins ascending
+    u_units = uniq // n_bins
+    u_bins = uniq % n_bins
+    u_ptr = np.concatenate([[0], np.cumsum(np.bincount(u_units, minlength=st.n_units))])
+    order = np.argsort(u_bins, kind="stable")
+    return GLMDesign(n_bins=int(n_bins), n_units=st.n_units, n_lags=basis.shape[0],
+                     bin_width=bin_width, basis=basis,
+                     s_bins=u_bins[order].astype(np.int64), s_units=u_units[order].astype(
+                         np.int64), s_counts=cnt[order].astype(np.float64),
+                     u_ptr=u_ptr.astype(np.int64), u_bins=u_bins.astype(np.int64),
+                     u_counts=cnt.astype(np.float64))
+
+
+# ============================================================================ block fit
+class _Block:
+    """Penalised fit of a block of targets sharing one design (separable objective)."""
+
+    def __init__(self, design: GLMDesign, targets, penalty, history_penalty, dale_sign):
+        self.d = design
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.nt = self.targets.size
+        self.nu = design.n_units
+        self.nb = design.n_basis
+        self.penalty = penalty
+        self.h = history_penalty
+        self.y = design.target_counts(self.targets)
+        self.eta = np.empty((design.n_bins, self.nt))
+        self.glag = np.empty((self.nu, design.n_lags, self.nt))
+        self.self_mask = np.zeros((self.nt, self.nu), dtype=bool)
+        self.self_mask[np.arange(self.nt), self.targets] = True
+        self.dale = dale_sign  # None or (n_units,) of +1/-1/0
+        self.n_evals = 0
+        # diagonal Fisher-information scale under a homogeneous rate (preconditioner)
+        n_sp = np.diff(design.u_ptr).astype(float)
+        rate = np.maximum(n_sp[self.targets] / design.n_bins, 1e-8)
+        bsq = np.sum(design.basis ** 2, axis=0)
+        self.s_bias = np.sqrt(rate * design.n_bins)
+        self.s_coef = np.sqrt(np.maximum(rate[:, None, None] * n_sp[None, :, None]
+                                         * bsq[None, None, :], 1e-6))
+
+    # -------------------------------------------------------------- smooth part
+    def data_term(self, row_w):
+        """Parameter-free parts of the gradient for row weights ``row_w``: ``Σ_t w y_i`` and
+        ``Xᵀ (w ⊙ y_i)`` in basis space."""
+        d = self.d
+        ydense = np.zeros((d.n_bins, self.nt))
+        yp, yb, yc = self.y
+        for r in range(self.nt):
+            ydense[yb[yp[r]:yp[r + 1]], r] = yc[yp[r]:yp[r + 1]]
+        ysum = row_w @ ydense
+        g0 = np.empty_like(self.glag)
+        _k.lag_gradient_weighted(d.u_ptr, d.u_bins, d.u_counts, ydense, row_w, d.n_lags, g0)
+        return ysum, np.einsum("lb,jli->ijb", d.basis, g0)
+
+    def loss_grad(self, bias, coef, row_w, data=None):
+        """Poisson loss on weighted rows, its gradient, and per-target losses."""
+        d = self.d
+        if data is None:
+            data = self.data_term(row_w)
+        kern = np.ascontiguousarray(np.einsum("lb,ijb->jli", d.basis, coef))
+        eta = self.eta
+        _k.linear_predictor(d.s_bins, d.s_units, d.s_counts, kern, bias, d.n_bins, eta)
+        lin = _k.spike_sum(eta, self.y[0], self.y[1], self.y[2], row_w)
+        with np.errstate(over="ignore"):
+            np.exp(eta, out=eta)
+        smu = row_w @ eta
+        per = smu - lin
+        _k.lag_gradient_weighted(d.u_ptr, d.u_bins, d.u_counts, eta, row_w, d.n_lags,
+                                 self.glag)
+        g_bias = smu - data[0]
+        g_coef = np.einsum("lb,jli->ijb", d.basis, self.glag) - data[1]
+        self.n_evals += 1
+        return float(per.sum()), per, g_bias, g_coef
+
+    def history_term(self, coef):
+        hist = coef[self.self_mask]  # (nt, nb)
+        return 0.5 * self.h * float(np.sum(hist * hist)), hist
+
+    # -------------------------------------------------------------- L-BFGS-B
+    def fit_lbfgs(self, lam, row_w, bias0, coef0, *, null=False, max_iter=500, tol=1e-9):
+        """L2 (plain) or L1 (split w = w⁺ − w⁻ with bounds) by scipy L-BFGS-B."""
+        nt, nu, nb = self.nt, self.nu, self.nb
+        split = self.penalty == "l1"
+        coupling = ~self.self_mask  # (nt, nu)
+        lam_c = np.where(coupling, lam[:, None], 0.0)  # (nt, nu)
+        n_c = nt * nu * nb
+        if split:
+            wp0 = np.where(self.self_mask[..., None], coef0, np.maximum(coef0, 0))
+            wn0 = np.where(self.self_mask[..., None], 0.0, np.maximum(-coef0, 0))
+            x0 = np.concatenate([bias0, wp0.ravel(), wn0.ravel()])
+        else:
+            x0 = np.concatenate([bias0, coef0.ravel()])
+        lo = np.full(x0.size, -np.inf)
+        hi = np.full(x0.size, np.inf)
+        cmask = np.broadcast_to(coupling[..., None], (nt, nu, nb)).ravel()
+        if split:
+            lo[nt:nt + n_c][cmask] = 0.0
+            lo[nt + n_c:] = 0.0
+            hi[nt + n_c:][~cmask] = 0.0  # history has no negative part (it is in w⁺)
+        if self.dale is not None:
+            sign = np.broadcast_to(self.dale[None, :, None], (nt, nu, nb)).ravel()
+            if split:
+                hi[nt:nt + n_c][cmask & (sign < 0)] = 0.0
+                hi[nt + n_c:][cmask & (sign > 0)] = 0.0
+            else:
+                lo[nt:][cmask & (sign > 0)] = 0.0
+                hi[nt:][cmask & (sign < 0)] = 0.0
+        if null:
+            if split:
+                hi[nt:nt + n_c][cmask] = 0.0
+                lo[nt:nt + n_c][cmask] = 0.0
+                hi[nt + n_c:] = 0.0
+            else:
+                lo[nt:][cmask] = 0.0
+                hi[nt:][cmask] = 0.0
+        x0 = np.clip(x0, lo, hi)
+        # optimise in Fisher-scaled variables xs = S x (bounds at 0/±inf are unchanged)
+        S = np.concatenate([self.s_bias] + [self.s_coef.ravel()] * (2 if split else 1))
+        data = self.data_term(row_w)
+
+        def fun(xs):
+            x = xs / S
+            bias = x[:nt]
+            if split:
+                wp = x[nt:nt + n_c].reshape(nt, nu, nb)
+                wn = x[nt + n_c:].reshape(nt, nu, nb)
+                coef = wp - wn
+            else:
+                coef = x[nt:].reshape(nt, nu, nb)
+            loss, _, gb, gc = self.loss_grad(bias, coef, row_w, data)
+            hterm, hist = self.history_term(coef)
+            gc[self.self_mask] += self.h * hist
+            f = loss + hterm
+            if split:
+                f += float(np.sum(lam_c[..., None] * (wp + wn)))
+                grad = np.concatenate([gb, (gc + lam_c[..., None]).ravel(),
+                                       (-gc + lam_c[..., None]).ravel()])
+            else:
+                f += 0.5 * float(np.sum(lam_c[..., None] * coef * coef))
+                grad = np.concatenate([gb, (gc + lam_c[..., None] * coef).ravel()])
+            if not np.isfinite(f):
+                return 1e300, np.zeros_like(x)
+            return f, grad / S
+
+        bounds = list(zip(lo, hi, strict=True))
+        res = minimize(fun, x0 * S, jac=True, method="L-BFGS-B", bounds=bounds,
+                       options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-7,
+                                "maxcor": 20})
+        x = res.x / S
+        bias = x[:nt].copy()
+        if split:
+            coef = x[nt:nt + n_c].reshape(nt, nu, nb) - x[nt + n_c:].reshape(nt, nu, nb)
+        else:
+            coef = x[nt:].reshape(nt, nu, nb).copy()
+        ok = bool(res.success) or "ABNORMAL" not in str(res.message)
+        ok = ok and bool(np.isfinite(res.fun)) and res.fun < 1e299
+        return bias, coef, ok, int(res.nit), str(res.message)
+
+    # -------------------------------------------------------------- FISTA (group)
+    def fit_fista(self, lam, row_w, bias0, coef0, *, max_iter=500, tol=1e-9):
+        """Group lasso (one group per presynaptic unit) by FISTA with backtracking."""
+        nb = self.nb
+        coupling = ~self.self_mask
+        scale = np.sqrt(nb)
+
+        data = self.data_term(row_w)
+
+        def smooth(bias, coef):
+            loss, _, gb, gc = self.loss_grad(bias, coef, row_w, data)
+            hterm, hist = self.history_term(coef)
+            gc[self.self_mask] += self.h * hist
+            return loss + hterm, gb, gc
+
+        def prox(coef, step):
+            out = coef.copy()
+            if self.dale is not None:
+                sgn = self.dale[None, :, None]
+                proj = np.where(sgn > 0, np.maximum(out, 0), np.where(sgn < 0,
+                                                                      np.minimum(out, 0), out))
+                out = np.where(coupling[..., None], proj, out)
+            norms = np.sqrt(np.sum(out * out, axis=2))
+            shrink = np.maximum(0.0, 1.0 - step * lam[:, None] * scale / np.maximum(norms,
+                                                                                    1e-300))
+            return np.where(coupling[..., None], out * shrink[..., None], out)
+
+        def penalty(coef):
+            norms = np.sqrt(np.sum(coef * coef, axis=2))
+            return float(np.sum(lam[:, None] * scale * norms * coupling))
+
+        b_x, c_x = bias0.copy(), prox(coef0, 0.0)
+        b_y, c_y = b_x.copy(), c_x.copy()
+        t_k = 1.0
+        L = 1.0
+        f_prev = np.inf
+        ok = True
+        it = 0
+        for it in range(1, max_iter + 1):  # noqa: B007
+            f_y, gb, gc = smooth(b_y, c_y)
+            while True:
+                step = 1.0 / L
+                b_new = b_y - step * gb
+                c_new = prox(c_y - step * gc, step)
+                f_new, _, _ = smooth(b_new, c_new)
+                db, dc = b_new - b_y, c_new - c_y
+                quad = f_y + float(gb @ db + np.sum(gc * dc)) + 0.5 * L * float(
+                    db @ db + np.sum(dc * dc))
+                if np.isfinite(f_new) and f_new <= quad + 1e-12 * abs(quad):
+                    break
+                L *= 2.0
+                if L > 1e30:
+                    ok = False
+                    break
+            if not ok:
+                break
+            obj = f_new + penalty(c_new)
+            if obj > f_prev:  # adaptive restart
+                t_k = 1.0
+            t_next = 0.5 * (1 + math.sqrt(1 + 4 * t_k * t_k))
+            mom = (t_k - 1) / t_next
+            b_y = b_new + mom * (b_new - b_x)
+            c_y = c_new + mom * (c_new - c_x)
+            b_x, c_x = b_new, c_new
+            t_k = t_next
+            L *= 0.7
+            if abs(f_prev - obj) <= tol * max(abs(obj), 1.0):
+                f_prev = obj
+                break
+            f_prev = obj
+        return b_x, c_x, ok and np.isfinite(f_prev), it, "fista"
+
+    def fit(self, lam, row_w, bias0, coef0, *, null=False, max_iter=500, tol=1e-9):
+        if self.penalty == "group" and not null:
+            return self.fit_fista(lam, row_w, bias0, coef0, max_iter=max_iter, tol=tol)
+        return self.fit_lbfgs(lam, row_w, bias0, coef0, null=null, max_iter=max_iter, tol=tol)
+
+    def heldout_ll(self, bias, coef, row_w):
+        """Per-target Poisson log-likelihood (nats, log y! included) on weighted rows."""
+        eta = self.d.predictor(bias, coef)
+        _, per = _k.poisson_loss_residual(eta, self.y[0], self.y[1], self.y[2], row_w, True)
+        return -per
+
+
+# ============================================================================ method
+@register
+class GLM(InferenceMethod):
+    """Coupled Poisson GLM per target unit with raised-cosine filters and CV'd penalties.
+
+    Follows Pillow, J. W., Shlens, J., Paninski, L., Sher, A., Litke, A. M., Chichilnisky,
+    E. J. & Simoncelli, E. P. (2008) "Spatio-temporal correlations and visual signalling
+    in a complete neuronal population", Nature 454, 995–999. Spikes are binned at
+    ``bin_width``; each target's count in bin ``t`` is Poisson with log-mean
+
+        ``η_i(t) = b_i + Σ_j Σ_l k_ij(l) y_j(t − l)``,  ``k_ij = B w_ij``,
+
+    with ``B`` a raised-cosine basis on a log-stretched time axis over lags
+    ``1..window/bin_width`` bins (so conduction delays inside the window are covered and
+    filters are strictly causal); ``k_ii`` is the spike-history filter. The design matrix
+    is shared by all targets and never formed densely: products with it run over the
+    spikes (:class:`GLMDesign`).
+
+    Penalties on the coupling filters (``j ≠ i``): ``"l2"`` (ridge, scipy L-BFGS-B),
+    ``"l1"`` (lasso as a bound-constrained smooth problem ``w = w⁺ − w⁻``, L-BFGS-B, exact
+    zeros), ``"group"`` (group lasso per presynaptic unit, FISTA proximal gradient). The
+    history filter gets a fixed ridge ``history_penalty``. The strength is chosen per
+    target on a path of ``n_penalties`` values by the held-out log-likelihood of
+    contiguous time blocks (``cv`` folds; ``cv=1``: the last ``validation_fraction`` of the
+    recording), then refitted on all data.
+
+    Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
+    log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
+    p-values: two-sided Wald test of that sum, with the Fisher information of the
+    presynaptic unit's filter block and the intercept (other blocks held at their
+    estimates; the ridge enters as a prior precision for ``"l2"``).
+
+    Parameters
+    ----------
+    bin_width : float, default 0.001
+        Bin width in s.
+    window : float, default 0.02
+        Filter length in s.
+    n_basis : int, default 5
+        Raised-cosine functions per filter.
+    penalty : {"l2", "l1", "group"}, default "l2"
+    penalties : sequence of float, optional
+        Explicit penalty strengths to cross-validate (default: a data-scaled grid).
+    n_penalties : int, default 6
+        Size of the default grid.
+    cv : int, default 1
+        Number of contiguous folds (1: a single validation block at the end).
+    validation_fraction : float, default 0.2
+        Held-out fraction when ``cv=1``.
+    history_penalty : float, default 1.0
+        Ridge on the spike-history coefficients.
+    dale : None, "given" or "estimate", default None
+        Sign-constrain each presynaptic unit's coupling filters (E ≥ 0, I ≤ 0): with the
+        ``cell_type`` labels, or with labels from an unconstrained first fit.
+    cell_type : sequence of {"E", "I"}, optional
+        Labels per unit for ``dale="given"``.
+    alpha : float, default 0.05
+    correction : {"bh", "bonferroni", "none"}, default "bh"
+    min_spikes : int, default 20
+        Units with fewer spikes are skipped (status ``too_few_spikes``).
+    max_iter : int, default 500
+        Optimiser iterations per fit.
+    n_jobs : int, default 1
+        Threads fitting blocks of targets in parallel (the compiled kernels release the
+        GIL).
+    max_memory : float, default 2e9
+        Bytes for the per-block (n_bins × targets) work arrays, all threads together.
+    """
+
+    name = "glm"
+    reference = ("Pillow et al. (2008) Spatio-temporal correlations and visual signalling in "
+                 "a complete neuronal population. Nature 454:995-999")
+
+    def __init__(self, *, bin_width: float = 0.001, window: float = 0.02, n_basis: int = 5,
+                 penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
+                 validation_fraction: float = 0.2, history_penalty: float = 1.0,
+                 dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
+                 min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
+                 max_memory: float = 2e9):
+        self.bin_width = bin_width
+        self.window = window
+        self.n_basis = n_basis
+        self.penalty = penalty
+        self.penalties = penalties
+        self.n_penalties = n_penalties
+        self.cv = cv
+        self.validation_fraction = validation_fraction
+        self.history_penalty = history_penalty
+        self.dale = dale
+        self.cell_type = cell_type
+        self.alpha = alpha
+        self.correction = correction
+        self.min_spikes = min_spikes
+        self.max_iter = max_iter
+        self.n_jobs = n_jobs
+        self.max_memory = max_memory
+
+    def _validate(self, n_units):
+        check_positive("bin_width", self.bin_width, unit="s")
+        check_positive("window", self.window, unit="s")
+        check_int("n_basis", self.n_basis, minimum=1)
+        check_choice("penalty", self.penalty, {"l2", "l1", "group"})
+        check_int("n_penalties", self.n_penalties, minimum=1)
+        check_int("cv", self.cv, minimum=1)
+        check_fraction("validation_fraction", self.validation_fraction)
+        if self.validation_fraction >= 1:
+            raise ValueError("validation_fraction must be < 1, got 1")
+        check_positive("history_penalty", self.history_penalty, allow_zero=True)
+        check_probability_open("alpha", self.alpha)
+        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
+        check_int("min_spikes", self.min_spikes, minimum=1)
+        check_int("max_iter", self.max_iter, minimum=1)
+        n_jobs = check_int("n_jobs", self.n_jobs, minimum=-1)
+        if n_jobs == 0:
+            raise ValueError("n_jobs must be >= 1 or -1 (all cores), got 0")
+        check_positive("max_memory", self.max_memory, unit="bytes")
+        if self.penalties is not None:
+            pen = np.atleast_1d(np.asarray(self.penalties, dtype=float))
+            if pen.size == 0 or not np.all(np.isfinite(pen)) or np.any(pen < 0):
+                raise ValueError(f"penalties must be finite values >= 0, got {self.penalties!r}")
+        if self.dale not in (None, "given", "estimate"):
+            raise ValueError(f"dale must be None, 'given' or 'estimate', got {self.dale!r}")
+        if self.dale == "given":
+            if self.cell_type is None:
+                raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+            ct = np.asarray(self.cell_type)
+            if ct.shape != (n_units,) or not np.all(np.isin(ct, ["E", "I"])):
+                raise ValueError(f"cell_type must hold one 'E' or 'I' per unit ({n_units}), "
+                                 f"got {self.cell_type!r}")
+        if n_jobs == -1:
+            import os
+
+            n_jobs = os.cpu_count() or 1
+        return n_jobs
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, recording, pairs=None) -> Estimate:
+        """Fit one GLM per requested target (row of ``pairs``) on all units' spikes.
+
+        Returns
+        -------
+        Estimate
+            ``weights`` = summed coupling filter (log-rate gain), ``pvalues`` from the
+            Wald test, ``scores`` = |z|, ``diagnostics`` with the held-out
+            log-likelihood, chosen penalties, filters and convergence.
+        """
+        t_start = time.perf_counter()
+        recording = as_recording(recording)
+        st = recording.spikes
+        if st is None:
+            raise ValueError("glm needs spike trains; this recording holds only signals")
+        n = st.n_units
+        n_jobs = self._validate(n)
+        request = resolve_pairs(recording, pairs)
+        counts = st.counts()
+        few = counts < self.min_spikes
+        active = np.flatnonzero(~few)
+        unit_status = np.where(few, "too_few_spikes", "ok").astype(object)
+        status = np.full((n, n), 2, dtype=np.int8)
+        status[request] = 0
+        status[few, :] = np.where(request[few, :], 3, status[few, :])
+        status[:, few] = np.where(request[:, few], 3, status[:, few])
+        np.fill_diagonal(status, 1)
+        weights = np.zeros((n, n))
+        pvals = np.full((n, n), np.nan)
+        scores = np.full((n, n), np.nan)
+        diag: dict = {"skipped_units": st.units[few].tolist()}
+        targets = np.array([i for i in active if np.any(status[i] == 0)], dtype=np.int64)
+        if active.size < 2 or targets.size == 0:
+            diag["message"] = (f"nothing to fit: {int(few.sum())} of {n} units have fewer "
+                               f"than min_spikes={self.min_spikes} spikes (status "
+                               "too_few_spikes); record longer or lower min_spikes")
+            return self._estimate(st, recording, weights, pvals, scores, status, unit_status,
+                                  diag, t_start)
+        if st.duration < 5 * self.window:
+            raise ValueError(f"glm: the recording ({st.duration:g} s) is shorter than 5 filter "
+                             f"windows ({5 * self.window:g} s); use a longer recording")
+        design = build_design(st, bin_width=self.bin_width, window=self.window,
+                              n_basis=self.n_basis, units=active)
+        tpos = np.searchsorted(active, targets)  # target positions within the design
+        dale_sign = None
+        if self.dale == "given":
+            ct = np.asarray(self.cell_type)[active]
+            dale_sign = np.where(ct == "E", 1.0, -1.0)
+        res = self._fit_all(design, tpos, dale_sign, n_jobs)
+        if self.dale == "estimate":
+            from spikewire.infer.labels import label_cell_types
+
+            w0 = np.zeros((design.n_units, design.n_units))
+            p0 = np.ones_like(w0)
+            w0[tpos] = res["weights"]
+            p0[tpos] = np.nan_to_num(res["pvalues"], nan=1.0)
+            sig = p0 < self.alpha
+            lab, _ = label_cell_types(np.sign(w0) * sig, weights=w0)
+            dale_sign = np.where(lab == "I", -1.0, np.where(lab == "E", 1.0, 0.0))
+            diag["dale_labels"] = lab.tolist()
+            res = self._fit_all(design, tpos, dale_sign, n_jobs)
+        # scatter into the full matrices
+        rows = active[tpos]
+        sub_w = res["weights"]
+        for r, i in enumerate(rows):
+            ok_row = res["ok"][r]
+            for c, j in enumerate(active):
+                if i == j or status[i, j] != 0:
+                    continue
+                if not ok_row:
+                    status[i, j] = 5
+                    continue
+                weights[i, j] = sub_w[r, c]
+                pvals[i, j] = res["pvalues"][r, c]
+                scores[i, j] = abs(res["z"][r, c])
+        ll = res["heldout_ll"]
+        n_val = res["heldout_spikes"]
+        diag.update(
+            heldout_loglik=float(np.sum(ll)),
+            heldout_loglik_per_target=dict(zip(st.units[rows].tolist(), ll.tolist(),
+                                               strict=True)),
+            heldout_bits_per_spike=float(np.sum(res["heldout_gain"]) / max(n_val, 1)
+                                         / math.log(2)),
+            penalty=self.penalty, chosen_penalty=dict(zip(st.units[rows].tolist(),
+                                                          res["lam"].tolist(), strict=True)),
+            penalty_grid=res["grid"].tolist(), iterations=res["iterations"],
+            converged=bool(np.all(res["ok"])), basis=design.basis,
+            filters=res["coef"], intercepts=res["bias"], design_units=st.units[active],
+            target_units=st.units[rows], n_bins=design.n_bins,
+            time_fit_s=res["time"])
+        failed = [int(st.units[i]) for i, ok in zip(rows, res["ok"], strict=True) if not ok]
+        msgs = []
+        if failed:
+            msgs.append(f"the optimiser failed for target unit(s) {failed[:10]} ("
+                        f"{res['messages'][0]}); their rows have status fit_failed. Try a "
+                        "larger history_penalty or a coarser bin_width")
+        if np.all(weights[status == 0] == 0) and np.any(status == 0):
+            msgs.append("the cross-validated penalty set every coupling to 0: the held-out "
+                        "likelihood does not support any link (too few spikes or too short a "
+                        "recording for this many units); p-values are 1")
+            warnings.warn("glm: " + msgs[-1], RuntimeWarning, stacklevel=2)
+        if msgs:
+            diag["message"] = "; ".join(msgs)
+        return self._estimate(st, recording, weights, pvals, scores, status, unit_status, diag,
+                              t_start)
+
+    def _estimate(self, st, recording, weights, pvals, scores, status, unit_status, diag,
+                  t_start):
+        diag["time_total_s"] = time.perf_counter() - t_start
+        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
+                        units=st.units.copy(),
+                        weight_unit="summed coupling filter (log-rate gain, dimensionless)",
+                        pvalues=pvals, scores=scores, pair_status=status,
+                        unit_status=unit_status, true_index=recording.true_index,
+                        alpha=float(self.alpha), correction=self.correction, diagnostics=diag)
+
+    # ------------------------------------------------------------------ engine
+    def _folds(self, n_bins):
+        """List of (train row weights, validation row weights)."""
+        if self.cv == 1:
+            cut = int(round(n_bins * (1 - self.validation_fraction)))
+            val = np.zeros(n_bins)
+            val[cut:] = 1.0
+            return [(1.0 - val, val)]
+        edges = np.linspace(0, n_bins, self.cv + 1).astype(int)
+        out = []
+        for k in range(self.cv):
+            val = np.zeros(n_bins)
+            val[edges[k]:edges[k + 1]] = 1.0
+            out.append((1.0 - val, val))
+        return out
+
+    def _fit_all(self, design, tpos, dale_sign, n_jobs):
+        t0 = time.perf_counter()
+        n_t = tpos.size
+        per_target_bytes = 8.0 * design.n_bins * 2
+        max_block = max(1, int(self.max_memory / n_jobs / per_target_bytes))
+        n_blocks = max(n_jobs, int(math.ceil(n_t / max_block)))
+        n_blocks = min(n_blocks, n_t)
+        blocks = [b for b in np.array_split(np.arange(n_t), n_blocks) if b.size]
+        folds = self._folds(design.n_bins)
+        if n_jobs > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                outs = list(pool.map(lambda b: self._fit_block(design, tpos[b], dale_sign,
+                                                               folds), blocks))
+        else:
+            outs = [self._fit_block(design, tpos[b], dale_sign, folds) for b in blocks]
+        res = {k: np.concatenate([o[k] for o in outs]) for k in
+               ("weights", "pvalues", "z", "ok", "lam", "heldout_ll", "heldout_gain", "coef",
+                "bias")}
+        res["grid"] = outs[0]["grid"]
+        res["heldout_spikes"] = sum(o["heldout_spikes"] for o in outs)
+        res["iterations"] = int(sum(o["iterations"] for o in outs))
+        res["messages"] = [m for o in outs for m in o["messages"]] or ["ok"]
+        res["time"] = time.perf_counter() - t0
+        return res
+
+    def _fit_block(self, design, tpos, dale_sign, folds):
+        nt, nu, nb = tpos.size, design.n_units, design.n_basis
+        blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign)
+        rates = np.array([design.u_counts[design.u_ptr[i]:design.u_ptr[i + 1]].sum()
+                          for i in tpos]) / design.n_bins
+        bias0 = np.log(np.maximum(rates, 1e-6))
+        coef0 = np.zeros((nt, nu, nb))
+        iters = 0
+        messages = []
+        # null model: intercept and history only, on all rows (warm start, penalty scale)
+        all_rows = np.ones(design.n_bins)
+        zero = np.zeros(nt)
+        b_null, c_null, ok, it, msg = blk.fit(zero, all_rows, bias0, coef0, null=True,
+                                              max_iter=self.max_iter)
+        iters += it
+        grid = self._grid(blk, design, b_null, c_null, rates)
+        # penalty path per fold, strongest first, warm-started
+        n_pen = grid.shape[1]
+        val_ll = np.zeros((nt, n_pen))
+        saved = []
+        for train_w, val_w in folds:
+            b, c = b_null, c_null
+            sols = []
+            for p in range(n_pen):
+                b, c, ok, it, msg = blk.fit(grid[:, p], train_w, b, c, max_iter=self.max_iter)
+                iters += it
+                if not ok:
+                    messages.append(msg)
+                sols.append((b, c))
+                val_ll[:, p] += blk.heldout_ll(b, c, val_w)
+            saved.append(sols)
+        best = np.argmax(val_ll, axis=1)
+        lam = grid[np.arange(nt), best]
+        heldout = val_ll[np.arange(nt), best]
+        # held-out gain over a homogeneous Poisson model with the training rate
+        gain = np.zeros(nt)
+        n_val_spikes = 0
+        for train_w, val_w in folds:
+            yv = np.array([np.sum(design.counts(i) * val_w) for i in tpos])
+            yt = np.array([np.sum(design.counts(i) * train_w) for i in tpos])
+            r = np.maximum(yt / max(train_w.sum(), 1), 1e-12)
+            # homogeneous LL up to the log y! term, which cancels in the difference
+            lgam = np.array([np.sum(val_w[design.u_bins[design.u_ptr[i]:design.u_ptr[i + 1]]]
+                                    * _lgamma1(design.u_counts[design.u_ptr[i]:
+                                                               design.u_ptr[i + 1]]))
+                             for i in tpos])
+            hom = yv * np.log(r) - r * val_w.sum() - lgam
+            gain += -hom
+            n_val_spikes += int(yv.sum())
+        gain += heldout
+        # final fit on all rows at the chosen strength, from the fold-0 solution
+        b0 = np.stack([saved[0][best[r]][0][r] for r in range(nt)])
+        c0 = np.stack([saved[0][best[r]][1][r] for r in range(nt)])
+        b, c, ok, it, msg = blk.fit(lam, all_rows, b0, c0, max_iter=self.max_iter)
+        iters += it
+        if not ok:
+            messages.append(msg)
+        ok_t = np.full(nt, bool(ok)) & np.isfinite(b) & np.all(np.isfinite(c), axis=(1, 2))
+        w_sum = c @ design.basis.sum(axis=0)  # (nt, nu): Σ_l k(l) = Σ_b w_b Σ_l B_lb
+        z, pv = self._wald(blk, design, b, c, lam, tpos)
+        return {"weights": w_sum, "pvalues": pv, "z": z, "ok": ok_t, "lam": lam,
+                "heldout_ll": heldout, "heldout_gain": gain, "coef": c, "bias": b,
+                "grid": grid, "heldout_spikes": n_val_spikes, "iterations": iters,
+                "messages": messages}
+
+    def _grid(self, blk, design, b_null, c_null, rates):
+        nt = blk.nt
+        if self.penalties is not None:
+            pen = np.sort(np.atleast_1d(np.asarray(self.penalties, dtype=float)))[::-1]
+            return np.broadcast_to(pen, (nt, pen.size)).copy()
+        n_pen = int(self.n_penalties)
+        _, _, _, gc = blk.loss_grad(b_null, c_null, np.ones(design.n_bins))
+        coupling = ~blk.self_mask
+        if self.penalty == "l1":
+            top = np.max(np.abs(gc) * coupling[..., None], axis=(1, 2))
+            steps = np.logspace(0, -2.5, n_pen)
+        elif self.penalty == "group":
+            top = np.max(np.sqrt(np.sum(gc * gc, axis=2)) * coupling, axis=1) / np.sqrt(
+                design.n_basis)
+            steps = np.logspace(0, -2.5, n_pen)
+        else:
+            # Fisher-information scale of a coupling coefficient under the null rate
+            nsp = np.diff(design.u_ptr).astype(float)
+            bsq = np.sum(design.basis ** 2, axis=0)
+            top = rates * np.median(nsp) * np.median(bsq)
+            steps = np.logspace(1, -3, n_pen)
+        top = np.maximum(top, 1e-8)
+        return top[:, None] * steps[None, :]
+
+    def _wald(self, blk, design, bias, coef, lam, tpos):
+        nt, nu, nb = coef.shape
+        eta = design.predictor(bias, coef)
+        np.exp(eta, out=eta)
+        hh = np.empty((nu, design.n_lags, design.n_lags))
+        hb = np.empty((nu, design.n_lags))
+        Bm = design.basis
+        csum = Bm.sum(axis=0)
+        z = np.zeros((nt, nu))
+        for r in range(nt):
+            _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, eta, design.n_lags,
+                            r, hh, hb)
+            h00 = float(eta[:, r].sum())
+            H = np.einsum("la,jlm,mb->jab", Bm, hh, Bm)        # (nu, nb, nb)
+            hbv = hb @ Bm                                      # (nu, nb)
+            S = H - hbv[:, :, None] * hbv[:, None, :] / max(h00, 1e-300)
+            if self.penalty == "l2":
+                S = S + lam[r] * np.eye(nb)[None]
+            S = S + 1e-10 * np.trace(S, axis1=1, axis2=2)[:, None, None] * np.eye(nb)[None]
+            try:
+                v = np.linalg.solve(S, np.broadcast_to(csum, (nu, nb))[..., None])[..., 0]
+                var = np.einsum("b,jb->j", csum, v)
+            except np.linalg.LinAlgError:
+                var = np.full(nu, np.inf)
+            w = coef[r] @ csum
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
+        z = np.nan_to_num(z, nan=0.0)
+        return z, 2 * norm.sf(np.abs(z))
+
+
+def _lgamma1(c):
+    from scipy.special import gammaln
+
+    return gammaln(np.asarray(c, dtype=float) + 1.0)

@@ -1,0 +1,257 @@
+"""Coupled Poisson GLM: basis, design, likelihood (independent and nemos), recovery, input."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from numba import njit
+from scipy.stats import poisson
+
+import spikewire as sw
+from spikewire.infer._bases import raised_cosine_log_basis
+from spikewire.infer.glm import GLM, _Block, build_design
+from spikewire.networks import from_matrix
+
+DT = 0.001
+
+
+@njit
+def _simulate_glm(rng, bias, kern, n_bins):
+    """Coupled Poisson GLM: y_i(t) ~ Poisson(exp(b_i + Σ_j Σ_l kern[j, i, l] y_j(t-1-l)))."""
+    n, _, n_lags = kern.shape
+    drive = np.zeros((n_bins + n_lags + 1, n))
+    y = np.zeros((n_bins, n), dtype=np.int64)
+    for t in range(n_bins):
+        for i in range(n):
+            c = rng.poisson(np.exp(bias[i] + drive[t, i]))
+            y[t, i] = c
+            if c:
+                for l in range(n_lags):
+                    for k in range(n):
+                        drive[t + 1 + l, k] += c * kern[i, k, l]
+    return y
+
+
+def _to_spikes(y):
+    n = y.shape[1]
+    times = [np.repeat(np.flatnonzero(y[:, j]), y[y[:, j] > 0, j]) * DT + DT / 2
+             for j in range(n)]
+    return sw.SpikeTrains.from_lists(times, t_stop=y.shape[0] * DT)
+
+
+@pytest.fixture(scope="module")
+def coupled():
+    """4 units, 200 s: history on all, 0→1 excitatory, 2→3 inhibitory, 1→2 excitatory."""
+    n = 4
+    basis = raised_cosine_log_basis(5, 0.02, DT)
+    coef = np.zeros((n, n, 5))
+    for i in range(n):
+        coef[i, i] = [-2.0, -1.0, -0.3, 0.0, 0.0]
+    coef[1, 0] = [0.0, 0.8, 0.6, 0.2, 0.0]
+    coef[3, 2] = [0.0, -1.0, -0.8, -0.3, 0.0]
+    coef[2, 1] = [0.5, 0.5, 0.0, 0.0, 0.0]
+    bias = np.log(np.array([20.0, 15.0, 25.0, 20.0]) * DT)
+    kern = np.ascontiguousarray(np.einsum("lb,ijb->jil", basis, coef))  # pre, post, lag
+    y = _simulate_glm(np.random.default_rng(7), bias, kern, 200_000)
+    return {"y": y, "st": _to_spikes(y), "coef": coef, "bias": bias, "basis": basis}
+
+
+def test_raised_cosine_basis():
+    B = raised_cosine_log_basis(5, 0.02, DT)
+    assert B.shape == (20, 5)
+    assert np.all(B >= 0) and np.all(B <= 1)
+    assert B[0, 0] == 1.0
+    # neighbouring functions overlap by half: the sum is 1 between the first and last peak
+    peaks = np.argmax(B, axis=0)
+    s = B.sum(axis=1)[peaks[0]:peaks[-1] + 1]
+    np.testing.assert_allclose(s, 1.0, atol=1e-12)
+    assert B[-1, -1] < 1e-3  # the last function decays to 0 at the window end
+    with pytest.raises(ValueError, match="first_peak"):
+        raised_cosine_log_basis(3, 0.01, DT, first_peak=0.02)
+
+
+def test_design_equals_explicit_construction():
+    rng = np.random.default_rng(1)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 2, 40)) for _ in range(3)],
+                                   t_stop=2.0)
+    d = build_design(st, bin_width=DT, window=0.01, n_basis=3)
+    y = st.binned(DT, sparse=False).astype(float)
+    X = np.zeros((d.n_bins, 9))
+    for t in range(d.n_bins):
+        for j in range(3):
+            for b in range(3):
+                X[t, 3 * j + b] = sum(y[j, t - l] * d.basis[l - 1, b]
+                                      for l in range(1, d.n_lags + 1) if t - l >= 0)
+    np.testing.assert_allclose(d.dense(), X, atol=1e-12)
+
+
+def _small_problem(seed=2):
+    rng = np.random.default_rng(seed)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, rng.integers(300, 600)))
+                                    for _ in range(3)], t_stop=20.0)
+    d = build_design(st, bin_width=DT, window=0.01, n_basis=3)
+    bias = np.log(np.array([20.0, 30.0, 25.0]) * DT)
+    coef = rng.normal(0, 0.3, (3, 3, 3))
+    return st, d, bias, coef
+
+
+def test_loglik_equals_independent_computation():
+    st, d, bias, coef = _small_problem()
+    X = d.dense()
+    y = st.binned(DT, sparse=False)
+    ours = d.log_likelihood(bias, coef, [0, 1, 2])
+    for i in range(3):
+        mu = np.exp(bias[i] + X @ coef[i].ravel())
+        ref = poisson.logpmf(y[i], mu).sum()
+        assert ours[i] == pytest.approx(ref, rel=1e-12)  # same sums, float64 rounding only
+
+
+def test_loglik_and_unpenalised_fit_equal_nemos():
+    jax = pytest.importorskip("jax")
+    nmo = pytest.importorskip("nemos")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    st, d, bias, coef = _small_problem()
+    X = d.dense()
+    y = st.binned(DT, sparse=False).astype(float)
+    ours = d.log_likelihood(bias, coef, [0, 1, 2])
+    model = nmo.glm.PopulationGLM()
+    model.coef_ = jnp.asarray(coef.reshape(3, -1).T)     # (features, neurons)
+    model.intercept_ = jnp.asarray(bias)
+    per_bin = np.asarray(model.score(X, y.T, score_type="log-likelihood",
+                                     aggregate_sample_scores=lambda v: jnp.mean(v, axis=0)))
+    # nemos averages over bins; float64 on both sides
+    np.testing.assert_allclose(ours, per_bin * d.n_bins, rtol=1e-10)
+    # unpenalised maximum likelihood: our L-BFGS-B on the implicit design vs nemos
+    blk = _Block(d, np.arange(3), "l2", 0.0, None)
+    b, c, ok, _, _ = blk.fit_lbfgs(np.zeros(3), np.ones(d.n_bins), np.log(np.full(3, 0.02)),
+                                   np.zeros((3, 3, 3)), max_iter=2000, tol=1e-14)
+    assert ok
+    ref = nmo.glm.PopulationGLM(solver_name="LBFGS",
+                                solver_kwargs={"tol": 1e-10, "maxiter": 5000})
+    ref.fit(X, y.T)
+    # both optimise the same strictly convex likelihood to a tight tolerance
+    np.testing.assert_allclose(c.reshape(3, -1), np.asarray(ref.coef_).T, atol=2e-4)
+    np.testing.assert_allclose(b, np.asarray(ref.intercept_), atol=2e-4)
+
+
+def test_recovers_filters_of_a_simulated_coupled_glm(coupled):
+    est = GLM(penalties=[1e-3], history_penalty=1e-3).fit(coupled["st"])
+    B, coef = coupled["basis"], coupled["coef"]
+    true_w = coef @ B.sum(axis=0)
+    off = ~np.eye(4, dtype=bool)
+    sd = np.abs(est.weights) / np.maximum(est.scores, 1e-12)
+    z = np.abs(est.weights - true_w)[off] / sd[off]
+    # the Wald sd of the summed filter; 4 sd bounds the error of all 12 sums with
+    # probability > 0.999 for a consistent estimator (the 1e-3 ridge is negligible)
+    assert np.all(z < 4), z
+    filt = est.diagnostics["filters"]
+    for i, j in ((1, 0), (3, 2), (2, 1)):
+        k_hat, k_true = B @ filt[i, j], B @ coef[i, j]
+        assert np.corrcoef(k_hat, k_true)[0, 1] > 0.9
+    np.testing.assert_allclose(est.diagnostics["intercepts"], coupled["bias"], atol=0.15)
+    adj = est.adjacency()
+    assert adj[1, 0] == 1 and adj[3, 2] == -1
+    assert est.diagnostics["heldout_bits_per_spike"] > 0
+    assert np.isfinite(est.diagnostics["heldout_loglik"])
+    assert est.weight_unit.startswith("summed coupling filter")
+
+
+@pytest.mark.parametrize("penalty", ["l2", "l1", "group"])
+def test_penalties_chosen_by_cv_find_the_links(coupled, penalty):
+    est = GLM(penalty=penalty, n_penalties=4).fit(coupled["st"])
+    adj = est.adjacency()
+    assert adj[1, 0] == 1 and adj[3, 2] == -1
+    grid = np.asarray(est.diagnostics["penalty_grid"])
+    chosen = np.array(list(est.diagnostics["chosen_penalty"].values()))
+    assert grid.shape == (4, 4) and np.all(np.isin(chosen, grid))
+    assert est.diagnostics["converged"]
+
+
+def test_dale_given_constrains_signs(coupled):
+    ct = ["E", "E", "I", "E"]
+    est = GLM(dale="given", cell_type=ct, penalties=[1e-3]).fit(coupled["st"])
+    filt = est.diagnostics["filters"]
+    for j, t in enumerate(ct):
+        for i in range(4):
+            if i != j:
+                assert np.all(filt[i, j] >= 0) if t == "E" else np.all(filt[i, j] <= 0)
+    assert est.adjacency()[3, 2] == -1 and est.adjacency()[1, 0] == 1
+
+
+def test_lif_known_synapse_found_and_absent_not():
+    w = np.zeros((4, 4))
+    w[2, 0] = 2.0
+    w[3, 1] = -2.0
+    net = from_matrix(w, ["E", "I", "E", "E"], delays=0.001,
+                      drive=sw.WhiteNoiseDrive(mu=18.0, sigma=4.0))
+    st = sw.simulate(net, 200.0, seed=1)
+    est = sw.infer(st, method="glm", n_penalties=4)
+    adj = est.adjacency()
+    assert adj[2, 0] == 1 and adj[3, 1] == -1
+    unconnected = np.ones((4, 4), dtype=bool)
+    unconnected[[2, 3], [0, 1]] = False
+    np.fill_diagonal(unconnected, False)
+    assert not adj[unconnected].any()
+
+
+def test_too_few_spikes_and_all_zero_warning():
+    rng = np.random.default_rng(4)
+    T = 60.0
+    trains = [np.sort(rng.uniform(0, T, 600)) for _ in range(3)] + [np.array([1.0, 5.0])]
+    st = sw.SpikeTrains.from_lists(trains, t_stop=T)
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        est = GLM(penalty="l1", penalties=[1e6]).fit(st)
+    assert est.unit_status[3] == "too_few_spikes"
+    assert np.all(est.pair_status[3, :3] == 3) and np.all(est.pair_status[:3, 3] == 3)
+    assert np.all(est.weights == 0)
+    assert "every coupling to 0" in est.diagnostics["message"]
+    assert any("every coupling to 0" in str(r.message) for r in rec)
+    assert np.all(np.isfinite(est.pvalues[est.pair_status == 0]))
+    few = sw.SpikeTrains.from_lists([[1.0, 2.0], [3.0]], t_stop=10.0)
+    est = GLM().fit(few)
+    assert est.pair_status[0, 1] == 3 and est.pair_status[1, 0] == 3
+    assert "min_spikes" in est.diagnostics["message"]
+
+
+@pytest.mark.parametrize("settings, match", [
+    ({"penalty": "l3"}, "penalty"),
+    ({"bin_width": 0.05}, "must not exceed"),
+    ({"alpha": 0.0}, "alpha"),
+    ({"penalties": [-1.0]}, "penalties"),
+    ({"dale": "given"}, "cell_type"),
+    ({"dale": "given", "cell_type": ["E", "X"]}, "cell_type"),
+    ({"dale": "maybe"}, "dale"),
+    ({"cv": 0}, "cv"),
+    ({"validation_fraction": 1.0}, "validation_fraction"),
+    ({"n_jobs": 0}, "n_jobs"),
+])
+def test_bad_settings(settings, match):
+    rng = np.random.default_rng(0)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, 200)) for _ in range(2)],
+                                   t_stop=20.0)
+    with pytest.raises(ValueError, match=match):
+        GLM(**settings).fit(st)
+
+
+def test_bad_input():
+    rng = np.random.default_rng(0)
+    short = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 0.05, 30))] * 2, t_stop=0.05)
+    with pytest.raises(ValueError, match="shorter than"):
+        GLM().fit(short)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, 200))] * 2, t_stop=20.0)
+    with pytest.raises(ValueError, match="unknown unit"):
+        GLM().fit(st, pairs=[(0, 5)])
+    with pytest.raises(TypeError):
+        GLM().fit([1, 2, 3])
+
+
+def test_parallel_threads_give_the_same_estimate(coupled):
+    a = GLM(penalties=[1e-2], n_jobs=1).fit(coupled["st"])
+    b = GLM(penalties=[1e-2], n_jobs=2).fit(coupled["st"])
+    # blocks of targets are separable problems; the optimiser stops at the same tolerance
+    np.testing.assert_allclose(a.weights, b.weights, atol=5e-3)
