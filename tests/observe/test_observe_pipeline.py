@@ -101,6 +101,17 @@ def test_spec_round_trip_and_direct_call_agree():
     assert np.array_equal(direct.true_index, a.true_index)
 
 
+def test_to_spec_is_toml_friendly_and_round_trips():
+    steps = from_spec(PIPELINE + [{"step": "calcium", "snr": None},
+                                  {"step": "deconvolve"}])
+    spec = to_spec(steps)
+    assert all(v is not None for d in spec for v in d.values())  # TOML has no null
+    assert spec[0] == {"step": "subsample", "fraction": 0.5, "shuffle": True}
+    assert spec[4]["snr"] == float("inf") and spec[5] == {"step": "deconvolve"}
+    again = from_spec(spec)
+    assert [s.settings for s in again] == [s.settings for s in steps]
+
+
 def test_every_public_step_is_registered_and_builds_from_a_dict():
     expected = {"subsample", "quantize", "bin", "jitter", "calcium", "deconvolve", "smooth"}
     assert expected <= set(STEPS)

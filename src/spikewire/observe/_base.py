@@ -124,6 +124,17 @@ def run_step(name: str, data, settings: dict, *, seed=0, context: dict | None = 
     return rec.with_step(step, **changes)
 
 
+def _is_default(value, default) -> bool:
+    if value is None or default is None:
+        return value is None and default is None
+    if isinstance(value, np.ndarray) or default is inspect.Parameter.empty:
+        return False
+    try:
+        return bool(value == default)
+    except (TypeError, ValueError):
+        return False
+
+
 @dataclass(frozen=True)
 class Step:
     """One observation model with its settings, ready to apply (see :func:`observe`).
@@ -159,8 +170,18 @@ class Step:
         return cls(spec["step"], settings)
 
     def to_dict(self) -> dict:
-        """The ``{"step": name, **settings}`` form (inverse of :meth:`from_dict`)."""
-        return {"step": self.name, **{k: history_value(v) for k, v in self.settings.items()}}
+        """The ``{"step": name, **settings}`` form (inverse of :meth:`from_dict`).
+
+        Settings left at their default are omitted, so the dict holds no None values and
+        can be written to TOML.
+        """
+        defaults = {k: p.default for k, p in
+                    inspect.signature(STEPS[self.name].check).parameters.items()}
+        out = {"step": self.name}
+        for k, v in self.settings.items():
+            if not _is_default(v, defaults.get(k, inspect.Parameter.empty)):
+                out[k] = history_value(v)
+        return out
 
     @property
     def random(self) -> bool:

@@ -158,7 +158,7 @@ def calcium(data=None, *, indicator: str | Indicator | dict = "GCaMP6f",
         Imaging rate in Hz (not above the spikes' resolution).
     snr : float or None, default 5.0
         Single-spike signal-to-noise ratio: noise standard deviation = amplitude / snr
-        (Gaussian, white). None for noiseless traces.
+        (Gaussian, white). None or ``inf`` for noiseless traces (stored as ``inf``).
     saturation : float or None, default None
         ΔF/F at which the indicator saturates (``S(c) = c / (1 + c / saturation)``); None
         for a linear indicator.
@@ -192,7 +192,9 @@ def _check_calcium(indicator="GCaMP6f", frame_rate=30.0, snr=5.0, saturation=Non
                    tau_rise=None, tau_decay=None, amplitude=None) -> dict:
     ind = _indicator(indicator, tau_rise, tau_decay, amplitude)
     frame_rate = check_positive("frame_rate", frame_rate, unit="Hz")
-    if snr is not None:
+    if snr is None:
+        snr = math.inf  # noiseless (inf can be written in TOML, None cannot)
+    elif not (isinstance(snr, float) and math.isinf(snr) and snr > 0):
         snr = check_positive("snr", snr)
     if saturation is not None:
         saturation = check_positive("saturation", saturation, unit="ΔF/F")
@@ -247,14 +249,14 @@ def _apply_calcium(rec: Recording, rng, context, *, indicator, frame_rate, snr, 
     y = fluorescence(st, ind, frame_rate)
     if saturation is not None:
         y /= 1.0 + y / np.float32(saturation)
-    if snr is not None:
+    if math.isfinite(snr):
         sigma = np.float32(ind.amplitude / snr)
         for a in range(0, y.shape[0], _NOISE_ROWS):
             block = y[a:a + _NOISE_ROWS]
             block += sigma * rng.standard_normal(block.shape, dtype=np.float32)
     return dict(signals=y, signal_rate=frame_rate, signal_kind="fluorescence",
                 sampling_rate=frame_rate, spikes=None,
-                _info={"noise_sd": None if snr is None else ind.amplitude / snr,
+                _info={"noise_sd": ind.amplitude / snr if math.isfinite(snr) else None,
                        "t_start": st.t_start, "t_stop": st.t_stop})
 
 
