@@ -128,3 +128,31 @@ def test_tracking_a_designed_trajectory():
     assert res.stable == 1.0
     # per-bin population rates over 0.1 s: finite-size noise ~0.2 Hz plus the SSN bias above
     assert np.all(res.rmse < 0.6 + 0.2 * target.mean(0))
+
+
+def test_population_round_trip_and_size_scaling():
+    from spikewire.theory import populations_from_network, scale_populations, size_scaling
+
+    small = EIPopulations((400, 100), K=[[80, 20], [80, 20]], j=[[0.2, -0.8], [0.3, -0.6]],
+                          sigma_ext=[5.0, 4.0], mu_ext=[10.0, 12.0], tau_syn=0.004)
+    net = build_ei_network(small, seed=0)
+    back = populations_from_network(net)
+    # fixed in-degree and one amplitude per block: exact up to float32/64 round-off
+    np.testing.assert_allclose(back.K, small.K)
+    np.testing.assert_allclose(back.j, small.j, rtol=1e-12)
+    np.testing.assert_allclose(back.mu_ext, small.mu_ext)
+    np.testing.assert_allclose(back.sigma_ext, small.sigma_ext)
+    assert back.tau_syn == small.tau_syn
+    # 1/√N scaling: W ∝ √N, balanced limit independent of N
+    big = scale_populations(small, 8000)
+    np.testing.assert_allclose(big.W, small.W * 4.0, rtol=1e-12)
+    res = size_scaling(small, [500, 8000, 500000], [[10.0, 12.0]])
+    assert res["rates_low"].shape == (3, 1, 2)
+    nu_bal = -np.linalg.solve(small.W, [10.0, 12.0])
+    assert res["balanced_exists"][0] == bool(np.all(nu_bal > 0))
+    with pytest.raises(ValueError, match="Dale"):
+        EIPopulations((10, 10), K=[[1, 1], [1, 1]], j=[[0.1, 0.1], [0.1, -0.1]],
+                      sigma_ext=[1, 1])
+    with pytest.raises(ValueError, match="exceed"):
+        EIPopulations((10, 10), K=[[11, 1], [1, 1]], j=[[0.1, -0.1], [0.1, -0.1]],
+                      sigma_ext=[1, 1])

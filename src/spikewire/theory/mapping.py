@@ -70,6 +70,7 @@ class EIPopulations:
     theta: np.ndarray = field(default_factory=lambda: np.array([20.0, 20.0]))
     v_reset: np.ndarray = field(default_factory=lambda: np.array([10.0, 10.0]))
     tau_ref: np.ndarray = field(default_factory=lambda: np.array([0.002, 0.002]))
+    tau_syn: float | None = None
 
     def __post_init__(self):
         nn = tuple(int(x) for x in self.n_neurons)
@@ -100,6 +101,8 @@ class EIPopulations:
         object.__setattr__(self, "tau_ref", tr)
         if np.any(self.v_reset >= self.theta):
             raise ValueError(f"v_reset {self.v_reset} mV must be below theta {self.theta} mV")
+        if self.tau_syn is not None and not (np.isscalar(self.tau_syn) and self.tau_syn > 0):
+            raise ValueError(f"tau_syn must be None or > 0 s, got {self.tau_syn!r}")
 
     @property
     def W(self) -> np.ndarray:
@@ -251,6 +254,8 @@ def populations_from_network(network) -> EIPopulations:
     mu = np.broadcast_to(np.asarray(network.drive.mu, float), (n,))
     sig = np.broadcast_to(np.asarray(network.drive.sigma, float), (n,))
     p = network.params
+    if p.tau_syn is not None:
+        j = j * p.tau_syn / p.tau_m  # delta-equivalent amplitude (same PSP area)
     v0 = p.v_rest
     two = np.ones(2)
     return EIPopulations(
@@ -258,7 +263,7 @@ def populations_from_network(network) -> EIPopulations:
         sigma_ext=np.array([sig[is_e].mean(), sig[~is_e].mean()]),
         mu_ext=np.array([mu[is_e].mean(), mu[~is_e].mean()]),
         tau_m=two * p.tau_m, theta=two * (p.theta - v0), v_reset=two * (p.v_reset - v0),
-        tau_ref=two * p.tau_ref)
+        tau_ref=two * p.tau_ref, tau_syn=p.tau_syn)
 
 
 def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
@@ -307,7 +312,10 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
                 pick = pick + (pick >= i - lo[Y])
             rows.append(np.full(k, i))
             cols.append(pick + lo[Y])
-            vals.append(np.full(k, pops.j[X, Y]))
+            w = pops.j[X, Y]
+            if pops.tau_syn is not None:
+                w = w * pops.tau_m[X] / pops.tau_syn
+            vals.append(np.full(k, w))
     W = sp.csc_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                      shape=(n, n))
     W.sort_indices()
@@ -319,7 +327,8 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     mu = np.where(np.arange(n) < ne, h[0], h[1])
     sig = np.where(np.arange(n) < ne, pops.sigma_ext[0], pops.sigma_ext[1])
     params = LIFParams(tau_m=float(pops.tau_m[0]), theta=float(pops.theta[0]),
-                       v_reset=float(pops.v_reset[0]), tau_ref=float(pops.tau_ref[0]))
+                       v_reset=float(pops.v_reset[0]), tau_ref=float(pops.tau_ref[0]),
+                       tau_syn=pops.tau_syn)
     cell = np.where(np.arange(n) < ne, "E", "I")
     return from_matrix(W, cell, delays=delays, params=params,
                        drive=WhiteNoiseDrive(mu, sig), name=name)
