@@ -60,6 +60,13 @@ def test_bin_counts_match_exact_integer_binning(width, num, den):
     np.testing.assert_allclose(starts, np.rint(starts), atol=1e-6)
 
 
+def test_bin_never_claims_a_finer_resolution_than_its_input():
+    rec = bin(quantize(grid_trains(), sampling_rate=100.0), bin_width=1e-3)
+    assert rec.signal_rate == pytest.approx(1000.0) and rec.sampling_rate == 100.0
+    with pytest.raises(ValueError, match="exceeds the resolution"):
+        quantize(rec, sampling_rate=500.0)
+
+
 def test_bin_dtype_too_small_is_refused():
     st = sw.SpikeTrains.from_lists([np.arange(300) * 1e-3], t_stop=1.0)
     with pytest.raises(ValueError, match="cannot hold"):

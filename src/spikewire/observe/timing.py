@@ -142,7 +142,8 @@ def bin(data=None, *, bin_width: float, dtype=None,
     -------
     Recording or Step
         ``signals`` of shape (n_units, n_bins) with ``signal_kind="counts"`` and
-        ``signal_rate = 1 / bin_width``; ``sampling_rate = 1 / bin_width``.
+        ``signal_rate = 1 / bin_width``; ``sampling_rate = 1 / bin_width`` (or the
+        input's, if that is coarser).
 
     Raises
     ------
@@ -208,7 +209,9 @@ def _apply_bin(rec: Recording, rng, context, *, bin_width, dtype, keep_spikes) -
     st = _require_spikes(rec, "bin")
     counts = count_matrix(st, bin_width, dtype)
     rate = 1.0 / bin_width
-    return dict(signals=counts, signal_rate=rate, signal_kind="counts", sampling_rate=rate,
+    # bins finer than an earlier sampling grid do not make the spike times finer
+    res = rate if rec.sampling_rate is None else min(rate, float(rec.sampling_rate))
+    return dict(signals=counts, signal_rate=rate, signal_kind="counts", sampling_rate=res,
                 spikes=_quantized_spikes(st, rate) if keep_spikes else None,
                 _info={"n_bins": counts.shape[1], "count_dtype": counts.dtype.name})
 
