@@ -7,8 +7,9 @@ The baseline is what a user would write per pair: lags by ``searchsorted`` (vect
 ``np.histogram``, and ``scipy.optimize.minimize(method="trust-exact")`` with the analytic
 gradient and dense Hessian (bin integrals via ``scipy.special.expi``), i.e. the reference
 code's Newton/Levenberg-Marquardt scheme in numpy. (L-BFGS-B on this ill-conditioned
-problem took ~5 s per pair, so the Newton baseline is the stronger one.) It is timed on a random subset of
-pairs and extrapolated linearly to all pairs; the spikewire fit runs on all pairs.
+problem took ~5 s per pair, so the Newton baseline is the stronger one.) It is timed on a
+random subset of pairs and extrapolated linearly to all pairs; the spikewire fit runs on
+all pairs.
 
 Usage: python benchmarks/bench_glmcc.py [--units 100] [--duration 3600] [--rate 5]
        [--baseline-pairs 30] [--n-jobs 2] [--json out.json]
