@@ -80,9 +80,11 @@ def run_worker(sim: str, case: dict, duration: float | None = None, seed: int = 
     if code != 0 or not line:
         raise RuntimeError(f"{sim} failed (exit {code}):\n{err[-3000:]}")
     res = json.loads(line[-1][7:])
+    res["load"] = os.getloadavg()[0]  # 1-min load average when the run ended
     res["peak_rss"] = ru.ru_maxrss * 1024  # Linux: KiB
     res["process_wall"] = wall
     res["t_total"] = res["t_build"] + res["t_sim"]
+    res["c_total"] = res["c_build"] + res["c_sim"]
     res["events_per_s"] = res["n_events"] / res["t_sim"]
     res["rate"] = res["n_spikes"] / res["n"] / res["duration"]
     return res
@@ -116,24 +118,28 @@ def markdown(results: dict, info: dict, cmd: str) -> str:
     lines = [f"Machine: {info['cpu']}, {info['cores']} cores, {info['mem']} RAM; "
              f"Python {info['python']}; {info['date']}.",
              f"Versions: {info.get('versions', '')}.", f"Command: `{cmd}`", ""]
-    hdr = ("| case | simulator | construction s | simulation s | total s | peak RSS MiB | "
-           "events/s | rate Hz | cold total s | total vs spikewire | RSS vs spikewire |")
+    hdr = ("| case | simulator | construction s | simulation s | total s | total CPU s | "
+           "peak RSS MiB | events/s | rate E / I Hz | cold total s | load avg | "
+           "spikewire faster (wall) | (CPU) | RSS / spikewire's |")
     lines += [hdr, "|---" * (hdr.count("|") - 1) + "|"]
     for cname, rows in results.items():
         sw = rows.get("spikewire")
         for sim, r in rows.items():
             if "error" in r:
-                lines.append(f"| {cname} | {sim} | failed: {r['error'][:80]} |||||||||")
+                lines.append(f"| {cname} | {sim} | failed: {r['error'][:80]} |" + " |" * 11)
                 continue
-            ratio = rss = ""
+            ratio = cratio = rss = ""
             if sw and "error" not in sw and sim != "spikewire":
                 ratio = f"{r['t_total'] / sw['t_total']:.1f}×"
+                cratio = f"{r['c_total'] / sw['c_total']:.1f}×"
                 rss = f"{r['peak_rss'] / sw['peak_rss']:.2f}×"
             cold = r.get("cold_total")
             lines.append(
                 f"| {cname} | {sim} | {r['t_build']:.2f} | {r['t_sim']:.2f} | "
-                f"{r['t_total']:.2f} | {_mib(r['peak_rss']):.0f} | {r['events_per_s']:.3g} | "
-                f"{r['rate']:.2f} | {'' if cold is None else f'{cold:.2f}'} | {ratio} | {rss} |")
+                f"{r['t_total']:.2f} | {r['c_total']:.2f} | {_mib(r['peak_rss']):.0f} | "
+                f"{r['events_per_s']:.3g} | {r['rate_e']:.2f} / {r['rate_i']:.2f} | "
+                f"{'–' if cold is None else f'{cold:.2f}'} | {r['load']:.1f} | {ratio} | "
+                f"{cratio} | {rss} |")
     return "\n".join(lines)
 
 
@@ -160,7 +166,7 @@ def main(argv=None) -> int:
             print(f"[{cname}] {sim} ...", flush=True)
             try:
                 cold = None
-                if not a.no_warmup:
+                if not a.no_warmup and sim != "nest":  # NEST compiles nothing at run time
                     w = run_worker(sim, case, duration=min(0.05, case["duration"]))
                     cold = w["t_total"]
                 runs = [run_worker(sim, case) for _ in range(max(1, a.repeats))]

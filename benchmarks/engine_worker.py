@@ -49,7 +49,7 @@ def _events(a, counts) -> int:
 
 
 def run_spikewire(a):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     import numpy as np
 
     import spikewire
@@ -60,15 +60,16 @@ def run_spikewire(a):
     eps = a.c_e / n_e
     if int(round(eps * n_i)) != a.c_i:
         raise SystemExit(f"C_I={a.c_i} is not epsilon*N_I for spikewire's brunel builder")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     net = brunel(a.n, epsilon=eps, g=a.g, eta=a.eta, J=a.J, delay=a.delay, tau_m=TAU_M,
                  theta=THETA, v_reset=V_RESET, tau_ref=TAU_REF, seed=a.seed)
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     st = spikewire.simulate(net, a.duration, dt=a.dt, seed=a.seed + 1)
-    t_sim = time.perf_counter() - t0
+    t_sim, c_sim = time.perf_counter() - t0, time.process_time() - c0
     counts = np.diff(st.indptr)
-    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, n_spikes=int(counts.sum()),
+    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, c_build=c_build, c_sim=c_sim,
+                n_spikes=int(counts.sum()),
                 n_events=_events(a, counts), n_synapses=int(net.n_synapses),
                 rate_e=float(counts[:n_e].mean() / a.duration),
                 rate_i=float(counts[n_e:].mean() / a.duration),
@@ -76,7 +77,7 @@ def run_spikewire(a):
 
 
 def run_brian2(a):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     import brian2 as b2
     import numpy as np
 
@@ -87,7 +88,7 @@ def run_brian2(a):
     b2.defaultclock.dt = a.dt * b2.second
     n_e, n_i, nu_ext = _params(a)
     mV = b2.mV
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     ns = dict(tau=TAU_M * b2.second, theta=THETA * mV, Vr=V_RESET * mV, J=a.J * mV,
               gJ=a.g * a.J * mV)
     G = b2.NeuronGroup(a.n, "dv/dt = -v/tau : volt (unless refractory)",
@@ -104,26 +105,27 @@ def run_brian2(a):
     P = b2.PoissonInput(G, "v", a.c_e, nu_ext * b2.Hz, weight="J * int(not_refractory)")
     mon = b2.SpikeMonitor(G)
     net = b2.Network(G, se, si, P, mon)
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     net.run(a.duration * b2.second)
-    t_sim = time.perf_counter() - t0
+    t_sim, c_sim = time.perf_counter() - t0, time.process_time() - c0
     counts = np.asarray(mon.count[:])
-    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, n_spikes=int(counts.sum()),
+    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, c_build=c_build, c_sim=c_sim,
+                n_spikes=int(counts.sum()),
                 n_events=_events(a, counts), n_synapses=int(len(se) + len(si)),
                 rate_e=float(counts[:n_e].mean() / a.duration),
                 rate_i=float(counts[n_e:].mean() / a.duration), version=b2.__version__)
 
 
 def run_nest(a):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     import nest
     import numpy as np
 
     t_imp = time.perf_counter() - t0
     n_e, n_i, nu_ext = _params(a)
     dt_ms = a.dt * 1e3
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     ks = {"resolution": dt_ms, "local_num_threads": 1, "rng_seed": a.seed + 1,
@@ -146,15 +148,16 @@ def run_nest(a):
                      {"synapse_model": "static_synapse", "weight": w, "delay": d_ms})
     nest.Connect(nodes, rec)
     nest.Prepare()  # builds the connection infrastructure: counted as construction
-    t_build = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    t_build, c_build = time.perf_counter() - t0, time.process_time() - c0
+    t0, c0 = time.perf_counter(), time.process_time()
     nest.Run(a.duration * 1e3)
     nest.Cleanup()
-    t_sim = time.perf_counter() - t0
+    t_sim, c_sim = time.perf_counter() - t0, time.process_time() - c0
     senders = np.asarray(rec.get("events", "senders")) - nodes[0].global_id
     counts = np.bincount(senders, minlength=a.n)
     n_syn = nest.GetKernelStatus("num_connections") - 2 * a.n  # minus noise + recorder
-    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, n_spikes=int(counts.sum()),
+    return dict(t_import=t_imp, t_build=t_build, t_sim=t_sim, c_build=c_build, c_sim=c_sim,
+                n_spikes=int(counts.sum()),
                 n_events=_events(a, counts), n_synapses=int(n_syn),
                 rate_e=float(counts[:n_e].mean() / a.duration),
                 rate_i=float(counts[n_e:].mean() / a.duration), version=nest.__version__)

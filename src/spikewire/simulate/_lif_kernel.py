@@ -186,15 +186,21 @@ def lif_chunk_delta(step0, step1,
                 V[i] = v
         if n_spk > first:
             rd = ring[(k + delay_const) % L]
+            one = np.uint64(1)
             for q in range(first, n_spk):
                 j = spk_idx[q]
+                # unsigned synapse counter: no negative-index wraparound test per event
+                s = np.uint64(col_ptr[j])
+                s_end = np.uint64(col_ptr[j + 1])
                 if const_w:
                     x_w = w_col[j]
-                    for s in range(col_ptr[j], col_ptr[j + 1]):
+                    while s < s_end:
                         rd[row_idx[s]] += x_w
+                        s += one
                 else:
-                    for s in range(col_ptr[j], col_ptr[j + 1]):
+                    while s < s_end:
                         rd[row_idx[s]] += w[s]
+                        s += one
         k += 1
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     return k, n_spk, stim_pos
