@@ -65,9 +65,14 @@ def simulate_cached(net, variant, duration, seed):
 
 
 def _worker(q, method, rec, net):
+    name, _, opts = method.partition(":")
+    kwargs = {}
+    for item in filter(None, opts.split(";")):
+        k, v = item.split("=")
+        kwargs[k] = json.loads(v)
     try:
         t0 = time.perf_counter()
-        est = sw.infer(rec, method)
+        est = sw.infer(rec, name, **kwargs)
         el = time.perf_counter() - t0
         q.put(("ok", el, est_scores(net, est)))
     except Exception as err:  # noqa: BLE001 - reported in the table
@@ -199,7 +204,9 @@ def main():
     ap.add_argument("--duration", type=float, default=3600.0)
     ap.add_argument("--variant-duration", type=float, default=600.0)
     ap.add_argument("--variants", default="a,b,c,d")
-    ap.add_argument("--methods", default=None, help="comma list (default: all registered)")
+    ap.add_argument("--methods", default=None,
+                    help="comma list (default: all registered, plus ccg with the causal test); "
+                         "settings as name:key=json;key=json, e.g. ccg:causal_test=true")
     ap.add_argument("--timeout", type=float, default=900.0, help="per method, s")
     ap.add_argument("--tspe-duration", type=float, default=1800.0,
                     help="TSPE densifies the binned trains; cap the data it gets (s)")
@@ -207,8 +214,11 @@ def main():
     ap.add_argument("--json", default="/tmp/bench_accuracy.json")
     args = ap.parse_args()
 
-    methods = args.methods.split(",") if args.methods else list(sw.list_methods())
-    methods = [m for m in methods if m != "learned"]
+    if args.methods:
+        methods = args.methods.split(",")
+    else:
+        methods = [m for m in sw.list_methods() if m != "learned"]
+        methods.insert(methods.index("ccg") + 1, "ccg:causal_test=true")
     rng = np.random.default_rng(args.seed + 7)
     observed = np.sort(rng.choice(args.n, args.recorded, replace=False))
     rows = []

@@ -105,6 +105,17 @@ def test_bad_truth(truth, match):
         score(truth, est)
 
 
+def test_truth_forms_agree():
+    (W, ct, D), est = _tiny()
+    a = score((W, ct, D), est)
+    b = score((W, ct == "E", D), est)        # boolean types, True = E
+    net = sw.networks.from_matrix(W, ct, delays=D)
+    c = score(net, est)
+    assert a == b
+    for k in a:   # the Network form takes delays from the synapses: same values
+        assert (a[k] == c[k]) or (math.isnan(a[k]) and math.isnan(c[k])), k
+
+
 def test_bad_alpha_and_estimate():
     truth, est = _tiny()
     with pytest.raises(ValueError, match="alpha"):

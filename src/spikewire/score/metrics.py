@@ -28,7 +28,7 @@ class Truth:
     ----------
     weights : scipy.sparse matrix or ndarray, shape (N, N)
         True weights, post × pre (any unit; only signs and relative sizes are used).
-    cell_type : array of {"E", "I"}, shape (N,), optional
+    cell_type : array of {"E", "I"} (or bool, True = E), shape (N,), optional
         True type per neuron; inferred from the sign of each column if omitted
         (columns without outgoing synapses are then unknown and not scored).
     delays : sparse matrix / ndarray (N, N), optional
@@ -48,9 +48,8 @@ class Truth:
         if cell_type is None:
             col_sum = np.asarray(w.sum(axis=0)).ravel()
             cell_type = np.where(col_sum > 0, "E", np.where(col_sum < 0, "I", "?"))
-        ct = np.asarray(cell_type).astype("<U1")
-        if ct.dtype == bool:
-            ct = np.where(ct, "E", "I")
+        ct = np.asarray(cell_type)
+        ct = np.where(ct, "E", "I") if ct.dtype == bool else ct.astype("<U1")
         if ct.shape != (n,):
             raise ValueError(f"cell_type must have one entry per neuron ({n}), got {ct.shape}")
         self.cell_type = ct
