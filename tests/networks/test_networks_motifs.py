@@ -139,3 +139,7 @@ def test_bad_input():
         motif("chain", copies=0)
     with pytest.raises(ValueError, match="too high"):
         motif("chain", rate=400.0)
+    with pytest.raises(ValueError, match="needs delta synapses"):
+        motif("masked", params=LIFParams(tau_syn=0.005))
+    # other motifs accept exponential synapses
+    assert motif("chain", params=LIFParams(tau_syn=0.005)).params.tau_syn == 0.005

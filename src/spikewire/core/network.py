@@ -257,7 +257,10 @@ class Network:
         return bad
 
     def replace(self, **changes) -> Network:
-        """A copy with some fields replaced (e.g. ``params``, ``delays``, ``drive``)."""
+        """A copy with some fields replaced (e.g. ``params``, ``delays``, ``drive``).
+
+        The weight matrix is shared with the original (not copied) unless replaced.
+        """
         spec = dict(self.spec)
         for k, v in changes.items():
             if k not in ("weights", "spec"):

@@ -141,6 +141,10 @@ def motif(name: str, strength: float = 3.0, *, delay: float = 2e-3, rate: float 
     copies = check_int("copies", copies, minimum=1)
     poisson_weight = check_positive("poisson_weight", poisson_weight, unit="mV")
     params = params or LIFParams()
+    if name == "masked" and params.tau_syn is not None:
+        raise ValueError("the 'masked' motif needs delta synapses (params.tau_syn=None): its "
+                         "hidden interneuron relays A's spikes in the same time step so that "
+                         "inhibition and excitation reach B together")
     if rate >= 0.5 / max(params.tau_ref, 1e-3):
         raise ValueError(f"rate = {rate} Hz is too high for a background rate; use a few Hz")
 
