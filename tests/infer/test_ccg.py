@@ -170,10 +170,11 @@ def test_jitter_significance_and_dale_option():
 
 @pytest.mark.parametrize("kwargs", [{}, {"bin_width": 1e-3}])
 def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
+    # the Poisson test over the window on its own (the default adds the causal test, below)
     rng = np.random.default_rng(7)
     n, T = 40, 200.0
     st = sw.SpikeTrains.from_lists([_poisson(rng, 10, T) for _ in range(n)], t_stop=T)
-    est = sw.infer(st, "ccg", **kwargs)
+    est = sw.infer(st, "ccg", causal_test=False, **kwargs)
     p = est.pvalues[~np.eye(n, dtype=bool)]
     m = p.size
     for alpha in (0.01, 0.05):
@@ -185,11 +186,22 @@ def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
     assert est.significant().sum() == 0  # BH at 5 %: nothing survives under the null
 
 
+def test_default_with_causal_test_is_conservative():
+    rng = np.random.default_rng(9)
+    n, T = 40, 200.0
+    st = sw.SpikeTrains.from_lists([_poisson(rng, 10, T) for _ in range(n)], t_stop=T)
+    p = sw.infer(st, "ccg").pvalues[~np.eye(n, dtype=bool)]
+    for alpha in (0.01, 0.05):
+        sd = np.sqrt(alpha * (1 - alpha) / p.size)
+        # intersection-union of two tests: never above α beyond sampling error
+        assert np.mean(p < alpha) < alpha + 3 * sd
+
+
 def test_jitter_is_not_anticonservative():
     rng = np.random.default_rng(8)
     n, T = 25, 150.0
     st = sw.SpikeTrains.from_lists([_poisson(rng, 12, T) for _ in range(n)], t_stop=T)
-    est = sw.infer(st, "ccg", significance="jitter", n_surrogates=40)
+    est = sw.infer(st, "ccg", significance="jitter", n_surrogates=40, causal_test=False)
     p = est.pvalues[~np.eye(n, dtype=bool)]
     sd = np.sqrt(0.05 * 0.95 / p.size)
     # the jitter null conditions on spike counts per jitter window, so the Poisson test on
