@@ -16,7 +16,13 @@ one short warm-up run of the same network size so that compiled-code caches (num
 ``cache=True``, Brian2's cython cache) are filled: timings are warm-cache. The first
 (cold) run's times are recorded too.
 
-Wall time counted for the ratios = construction + simulation (imports excluded for all).
+Wall time counted for the ratios = construction + simulation. Imports and one-time library
+start-up (``import brian2``; ``import nest``, which starts NEST's kernel; ``import
+spikewire`` plus numba's registry loading on the first jitted call) are excluded for all
+three and reported separately, as is the whole child process's wall time ("process s":
+interpreter start, imports, construction, simulation, teardown). CPU times
+(``time.process_time``) are recorded as well: on a shared machine they are less disturbed
+by other load than wall times.
 Synaptic events = spikes × mean out-degree of their population; events/s = events /
 simulation wall time.
 
@@ -118,7 +124,8 @@ def markdown(results: dict, info: dict, cmd: str) -> str:
     lines = [f"Machine: {info['cpu']}, {info['cores']} cores, {info['mem']} RAM; "
              f"Python {info['python']}; {info['date']}.",
              f"Versions: {info.get('versions', '')}.", f"Command: `{cmd}`", ""]
-    hdr = ("| case | simulator | construction s | simulation s | total s | total CPU s | "
+    hdr = ("| case | simulator | import s | construction s | simulation s | total s | "
+           "total CPU s | process s | "
            "peak RSS MiB | events/s | rate E / I Hz | cold total s | load avg | "
            "spikewire faster (wall) | (CPU) | RSS / spikewire's |")
     lines += [hdr, "|---" * (hdr.count("|") - 1) + "|"]
@@ -126,7 +133,7 @@ def markdown(results: dict, info: dict, cmd: str) -> str:
         sw = rows.get("spikewire")
         for sim, r in rows.items():
             if "error" in r:
-                lines.append(f"| {cname} | {sim} | failed: {r['error'][:80]} |" + " |" * 11)
+                lines.append(f"| {cname} | {sim} | failed: {r['error'][:80]} |" + " |" * 13)
                 continue
             ratio = cratio = rss = ""
             if sw and "error" not in sw and sim != "spikewire":
@@ -135,8 +142,9 @@ def markdown(results: dict, info: dict, cmd: str) -> str:
                 rss = f"{r['peak_rss'] / sw['peak_rss']:.2f}×"
             cold = r.get("cold_total")
             lines.append(
-                f"| {cname} | {sim} | {r['t_build']:.2f} | {r['t_sim']:.2f} | "
-                f"{r['t_total']:.2f} | {r['c_total']:.2f} | {_mib(r['peak_rss']):.0f} | "
+                f"| {cname} | {sim} | {r['t_import']:.2f} | {r['t_build']:.2f} | "
+                f"{r['t_sim']:.2f} | {r['t_total']:.2f} | {r['c_total']:.2f} | "
+                f"{r['process_wall']:.2f} | {_mib(r['peak_rss']):.0f} | "
                 f"{r['events_per_s']:.3g} | {r['rate_e']:.2f} / {r['rate_i']:.2f} | "
                 f"{'–' if cold is None else f'{cold:.2f}'} | {r['load']:.1f} | {ratio} | "
                 f"{cratio} | {rss} |")

@@ -54,7 +54,12 @@ def run_spikewire(a):
 
     import spikewire
     from spikewire.networks import brunel
+    from spikewire.simulate._lif_kernel import column_constant
 
+    # numba loads its typing registries on the first call of any jitted function in a
+    # process (~0.2 s, independent of the network): library start-up, like `import nest`
+    # initialising NEST's kernel, so it is timed with the imports (reported separately)
+    column_constant(np.zeros(1, np.int64), np.zeros(0, np.float32))
     t_imp = time.perf_counter() - t0
     n_e, n_i, _ = _params(a)
     eps = a.c_e / n_e

@@ -141,8 +141,10 @@ def lif_chunk_delta(step0, step1,
     - the guide-table Poisson inversion runs on integers (``pois_cdf_int`` from
       ``_rng.integer_cdf``; bucket ``x >> guide_shift``), which is exact: same deviates;
     - ``row_idx`` may be uint16 (N ≤ 65,536), halving the memory traffic of the scatter;
-    - the spikes of a step are collected first and their synapses scattered after the
-      neuron loop, which keeps that loop small and branch-light;
+    - each step runs three loops: Poisson counts (serial: the generator), the membrane
+      update written without branches (so LLVM vectorises it; spikes are flagged), and a
+      scan of the flags (8 at a time) that appends the spikes in neuron order; their
+      synapses are scattered after that, into the slot ``k + D``;
     - with ``const_w`` (every neuron's outgoing weights equal, as in Brunel's model) one
       weight per spike is read instead of one per synapse.
     """
@@ -152,6 +154,11 @@ def lif_chunk_delta(step0, step1,
     sh_g = np.uint64(guide_shift)
     sh_u = np.uint64(11)
     s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    Np = (N + 7) // 8 * 8
+    ext = np.zeros(N, dtype=np.float64)
+    flag = np.zeros(Np, dtype=np.uint8)
+    flag64 = flag.view(np.uint64)
+    refr_s = np.int32(ref_steps)
     k = step0
     while k < step1:
         if n_spk + N > cap:
@@ -161,35 +168,37 @@ def lif_chunk_delta(step0, step1,
         while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
             r[stim_idx[stim_pos]] += stim_amp[stim_pos]
             stim_pos += 1
-        first = n_spk
-        for i in range(N):
-            inp = np.float64(r[i])
-            r[i] = 0.0
-            if poisson_on:
+        if poisson_on:
+            for i in range(N):
                 x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
                 m = x >> sh_u
                 c = pois_guide[x >> sh_g]
                 while m > pois_cdf_int[c]:
                     c += 1
-                inp += w_ext * c
+                ext[i] = w_ext * c
+        for i in range(N):
+            inp = np.float64(r[i]) + ext[i]
+            r[i] = 0.0
             v = v_rest + (V[i] - v_rest) * decay_m + inp
-            if refr[i] > 0:
-                refr[i] -= 1
-                V[i] = v_reset
-            elif v >= theta:
-                V[i] = v_reset
-                refr[i] = ref_steps
-                spk_step[n_spk] = k
-                spk_idx[n_spk] = i
-                n_spk += 1
-            else:
-                V[i] = v
+            rf = refr[i]
+            free = rf <= 0
+            sp = free & (v >= theta)
+            V[i] = v if (free and not sp) else v_reset
+            refr[i] = refr_s if sp else (rf - 1 if rf > 0 else rf)
+            flag[i] = sp
+        first = n_spk
+        for b in range(Np // 8):
+            if flag64[b] != 0:
+                for i in range(8 * b, min(8 * b + 8, N)):
+                    if flag[i]:
+                        spk_step[n_spk] = k
+                        spk_idx[n_spk] = i
+                        n_spk += 1
         if n_spk > first:
             rd = ring[(k + delay_const) % L]
             one = np.uint64(1)
             for q in range(first, n_spk):
                 j = spk_idx[q]
-                # unsigned synapse counter: no negative-index wraparound test per event
                 s = np.uint64(col_ptr[j])
                 s_end = np.uint64(col_ptr[j + 1])
                 if const_w:
