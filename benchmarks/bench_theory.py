@@ -1,12 +1,13 @@
 """Benchmarks for spikewire.theory (issue 7).
 
-Run: ``.venv/bin/python benchmarks/bench_theory.py [--quick]``
+Run: ``.venv/bin/python benchmarks/bench_theory.py [siegert maps size_scaling brunel_sweep]``
+(one JSON line per section).
 
 1. Siegert rate on 10^6 (μ, σ) points: time, and agreement / speed vs nnmt (Neuronal Network
    Meanfield Toolbox, run in benchmarks/.venv-theory because it pins its own numpy/scipy).
 2. 200 × 200 SSN regime map over (μ_ext, r); 100 × 100 Brunel stationary-rate diagram.
 3. Size scaling N = 4e3 … 5e5 (SSN with 1/√N weights) and spiking simulations where
-   feasible (N = 4e3, 1.6e4).
+   feasible (N = 4e3, 8e3).
 4. Brunel SR / SI / AI classification from simulations at the four example points of
    Brunel (2000, Fig 8).
 """
@@ -96,14 +97,14 @@ def bench_maps():
             "brunel_points_with_3_solutions": int((br.n_solutions == 3).sum())}
 
 
-def bench_size_scaling(simulate_sizes=(4000, 16000)):
+def bench_size_scaling(simulate_sizes=(4000, 8000)):
     import spikewire as sw
     from spikewire.theory import EIPopulations, build_ei_network, scale_populations, size_scaling
 
     pops = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
                          j=[[0.093, -0.172], [0.119, -0.131]], sigma_ext=[8.0, 5.0])
     mus = np.array([[m, 1.5 * m] for m in (8.0, 11.0, 17.0)])
-    ns = [4000, 16000, 64000, 500000]
+    ns = [4000, 8000, 64000, 500000]
     pred = size_scaling(pops, ns, mus)
     rows = []
     for i, N in enumerate(ns):
@@ -139,18 +140,24 @@ def bench_brunel_sweep(n_neurons=5000):
     return rows
 
 
+SECTIONS = {"siegert": bench_siegert, "maps": bench_maps, "size_scaling": bench_size_scaling,
+            "brunel_sweep": bench_brunel_sweep}
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("sections", nargs="*", default=list(SECTIONS),
+                    help=f"any of {list(SECTIONS)} (default: all)")
     args = ap.parse_args()
     info = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
                        f"{os.cpu_count()} cores", "python": sys.version.split()[0],
-            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-    res = {"info": info, "siegert": bench_siegert(), "maps": bench_maps()}
-    if not args.quick:
-        res["size_scaling"] = bench_size_scaling()
-        res["brunel_sweep"] = bench_brunel_sweep()
-    print(json.dumps(res, indent=1, default=float))
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "load_average": os.getloadavg()}
+    print(json.dumps({"info": info}), flush=True)
+    for name in args.sections:
+        res = SECTIONS[name]()
+        print(json.dumps({name: res, "load_average": os.getloadavg()}, default=float),
+              flush=True)
 
 
 if __name__ == "__main__":

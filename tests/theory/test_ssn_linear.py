@@ -204,6 +204,14 @@ def test_brunel_rates_self_consistent():
             assert float(lif_rate(mu, s)) == pytest.approx(nu, rel=1e-8, abs=1e-10)
     # high activity for g < 4, low for g > 4 (Brunel 2000, Fig 2)
     assert br.high[0] > 100 and br.low[1] < 60
+    from spikewire.theory import plot_brunel_diagram
+
+    gg, ee = np.linspace(0, 8, 30), np.linspace(0.1, 4, 25)
+    G, E = np.meshgrid(gg, ee)
+    full = brunel_stationary_rates(G, E)
+    assert (full.n_solutions == 3).any()  # low-η multistability (Brunel's Fig 2 bottom)
+    ax = plot_brunel_diagram(gg, ee, full, sweep=[{"g": 5.0, "eta": 2.0, "regime": "AI"}])
+    assert ax.get_ylabel().startswith("ν_ext")
 
 
 def test_design_inverts_steady_states():

@@ -22,6 +22,7 @@ from spikewire.theory.brunel import (
     brunel_stationary_rates,
     classify_activity,
     isi_cv,
+    plot_brunel_diagram,
     synchrony,
 )
 from spikewire.theory.design import (
@@ -79,7 +80,8 @@ __all__ = [
     "brunel_regime_sweep", "brunel_stationary_rates", "build_ei_network", "classify_activity",
     "classify_fixed_point", "classify_linear_ei", "design_inputs", "detect_regimes",
     "discretization_shift", "fit_power_law", "isi_cv", "lif_rate", "lif_rate_derivatives",
-    "lif_to_ssn", "linear_response", "linear_rhs", "persistent_activity", "plot_phase_plane",
+    "lif_to_ssn", "linear_response", "linear_rhs", "persistent_activity", "plot_brunel_diagram",
+    "plot_phase_plane",
     "plot_regime_map", "populations_from_network", "power_law", "predict_rates",
     "regime_map", "scale_populations", "siegert_network_rates", "simulate_linear_ei",
     "size_scaling", "ssn_jacobian", "ssn_simulate", "ssn_steady_states", "synchrony",

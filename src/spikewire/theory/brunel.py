@@ -21,7 +21,7 @@ import numpy as np
 from spikewire.theory.transfer import lif_rate
 
 __all__ = ["BrunelRates", "brunel_stationary_rates", "synchrony", "isi_cv", "balance_factor",
-           "classify_activity", "brunel_regime_sweep"]
+           "classify_activity", "brunel_regime_sweep", "plot_brunel_diagram"]
 
 
 @dataclass
@@ -295,3 +295,32 @@ def brunel_regime_sweep(g_values, eta_values, *, n_neurons: int = 5000, epsilon:
             row["theory_rate"] = float(th.low)
             rows.append(row)
     return rows
+
+
+def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, ax=None):
+    """Brunel (g, ν_ext/ν_thr) diagram: stationary rate (colour, log scale), the region with
+    three solutions (hatched) and, optionally, simulated SR/SI/AI labels from
+    :func:`brunel_regime_sweep`. ``g`` and ``eta`` are the 1-D axes of a
+    ``meshgrid(g, eta)`` on which ``rates`` was computed. Returns the axes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    low = np.maximum(rates.low, 1e-3)
+    im = ax.pcolormesh(g, eta, low, norm=LogNorm(vmin=1e-2, vmax=500), shading="auto",
+                       cmap="viridis")
+    plt.colorbar(im, ax=ax, label="stationary rate (Hz, lowest solution)")
+    multi = (rates.n_solutions >= 3).astype(float)
+    if multi.any():
+        ax.contourf(g, eta, multi, levels=[0.5, 1.5], colors="none", hatches=["//"])
+    for row in sweep or []:
+        ax.annotate(row["regime"], (row["g"], row["eta"]), color="white", ha="center",
+                    fontsize=8, weight="bold")
+    ax.set_xlabel("g (relative inhibition)")
+    ax.set_ylabel("ν_ext / ν_thr")
+    return ax
