@@ -148,7 +148,9 @@ def test_lif_pair_from_matrix_with_delays():
     net = sw.networks.from_matrix(W, ["E", "E", "I", "E"], delays=1.5e-3,
                                   drive=WhiteNoiseDrive(mu=15.0, sigma=6.0),
                                   params=LIFParams(tau_ref=2e-3))
-    st = sw.simulate(net, 150.0, seed=1)
+    # 300 s: the inhibitory trough must also beat the anticausal window (causal test) and
+    # survive Bonferroni over 12 pairs; at 150 s its p-value is 0.007, at 300 s 3e-5
+    st = sw.simulate(net, 300.0, seed=1)
     est = sw.infer(st, "ccg")
     adj = est.adjacency()
     expected = np.sign(W).astype(int)
