@@ -41,26 +41,14 @@ def linear_predictor(s_bins, s_units, s_counts, kern, bias, n_bins, out):
 
 
 @njit(cache=True, nogil=True)
-def spike_sum(eta, y_ptr, y_bins, y_counts, row_w):
-    """``Σ_t row_w[t] y_ti η_ti`` per target (the data term of the log-likelihood)."""
-    n_t = eta.shape[1]
-    out = np.zeros(n_t)
-    for i in range(n_t):
-        for q in range(y_ptr[i], y_ptr[i + 1]):
-            s = y_bins[q]
-            out[i] += row_w[s] * y_counts[q] * eta[s, i]
-    return out
-
-
-@njit(cache=True, nogil=True)
 def poisson_loss_residual(eta, y_ptr, y_bins, y_counts, row_w, with_logfact):
     """Weighted Poisson negative log-likelihood; overwrites ``eta`` with the residual.
 
     ``loss = Σ_t row_w[t] Σ_i (exp(η_ti) − y_ti η_ti [+ log y_ti!])`` and on return
     ``eta[t, i] = row_w[t] (exp(η_ti) − y_ti)``. Target ``i``'s counts are
     ``y_counts[y_ptr[i]:y_ptr[i + 1]]`` at bins ``y_bins[...]``. Returns (loss, per-target
-    losses). (Reference path, used for evaluation; the optimiser uses the faster split
-    of :func:`spike_sum` + numpy ``exp`` + :func:`lag_gradient_weighted`.)
+    losses). (Reference path for evaluation; the optimiser uses the chunked
+    :func:`chunk_predict` + numpy ``exp`` + :func:`chunk_gradient`.)
     """
     n_bins, n_t = eta.shape
     per = np.zeros(n_t)
@@ -88,44 +76,6 @@ def poisson_loss_residual(eta, y_ptr, y_bins, y_counts, row_w, with_logfact):
             s = y_bins[q]
             eta[s, i] -= row_w[s] * y_counts[q]
     return per.sum(), per
-
-
-@njit(cache=True, nogil=True)
-def lag_gradient_weighted(u_ptr, u_bins, u_counts, mu, row_w, n_lags, out):
-    """``out[j, l − 1, i] = Σ_t y_j[t − l] row_w[t] mu[t, i]``."""
-    n_units = u_ptr.size - 1
-    n_bins, n_t = mu.shape
-    out[:] = 0.0
-    for j in range(n_units):
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            s = u_bins[q]
-            c = u_counts[q]
-            for l in range(n_lags):
-                t = s + 1 + l
-                if t >= n_bins:
-                    break
-                cw = c * row_w[t]
-                if cw != 0.0:
-                    for i in range(n_t):
-                        out[j, l, i] += cw * mu[t, i]
-
-
-@njit(cache=True, nogil=True)
-def lag_gradient(u_ptr, u_bins, u_counts, resid, n_lags, out):
-    """``out[j, l − 1, i] = Σ_t y_j[t − l] resid[t, i]`` (``Xᵀ R`` in lag space)."""
-    n_units = u_ptr.size - 1
-    n_bins, n_t = resid.shape
-    out[:] = 0.0
-    for j in range(n_units):
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            s = u_bins[q]
-            c = u_counts[q]
-            for l in range(n_lags):
-                t = s + 1 + l
-                if t >= n_bins:
-                    break
-                for i in range(n_t):
-                    out[j, l, i] += c * resid[t, i]
 
 
 @njit(cache=True, nogil=True)
@@ -167,3 +117,78 @@ def block_fisher(u_ptr, u_bins, u_counts, mu, n_lags, target, out_hh, out_hb):
                     if 0 <= l2 < n_lags:
                         out_hh[j, l, l2] += c1 * c2 * mu[t, target]
                 q2 += 1
+
+
+@njit(cache=True, nogil=True)
+def chunk_predict(s_bins, s_units, s_counts, kern, bias, row_w, tindex, t0, t1, eta, lin):
+    """Rows ``t0..t1`` of the predictor into ``eta[:t1 - t0]``; adds the targets' data term
+    ``Σ_t w_t y_ti η_ti`` of these rows to ``lin``. ``s_*`` in time order."""
+    n_units, n_lags, n_t = kern.shape
+    nrow = t1 - t0
+    for r in range(nrow):
+        for i in range(n_t):
+            eta[r, i] = bias[i]
+    lo = np.searchsorted(s_bins, t0 - n_lags)
+    hi = np.searchsorted(s_bins, t1 - 1)
+    for q in range(lo, hi):
+        s = s_bins[q]
+        j = s_units[q]
+        c = s_counts[q]
+        for l in range(n_lags):
+            t = s + 1 + l
+            if t >= t1:
+                break
+            if t >= t0:
+                r = t - t0
+                for i in range(n_t):
+                    eta[r, i] += c * kern[j, l, i]
+    lo2 = np.searchsorted(s_bins, t0)
+    hi2 = np.searchsorted(s_bins, t1)
+    for q in range(lo2, hi2):
+        i = tindex[s_units[q]]
+        if i >= 0:
+            s = s_bins[q]
+            lin[i] += row_w[s] * s_counts[q] * eta[s - t0, i]
+
+
+@njit(cache=True, nogil=True)
+def chunk_gradient(s_bins, s_units, s_counts, mu, row_w, t0, t1, n_lags, smu, g):
+    """With ``mu[:t1 - t0] = exp(η)`` of rows ``t0..t1``: adds ``Σ_t w_t μ_ti`` to ``smu``
+    and ``Σ_t y_j(t − l) w_t μ_ti`` to ``g[j, l − 1, i]``."""
+    n_t = mu.shape[1]
+    nrow = t1 - t0
+    for r in range(nrow):
+        w = row_w[t0 + r]
+        for i in range(n_t):
+            v = w * mu[r, i]
+            mu[r, i] = v
+            smu[i] += v
+    lo = np.searchsorted(s_bins, t0 - n_lags)
+    hi = np.searchsorted(s_bins, t1 - 1)
+    for q in range(lo, hi):
+        s = s_bins[q]
+        j = s_units[q]
+        c = s_counts[q]
+        for l in range(n_lags):
+            t = s + 1 + l
+            if t >= t1:
+                break
+            if t >= t0:
+                r = t - t0
+                for i in range(n_t):
+                    g[j, l, i] += c * mu[r, i]
+
+
+@njit(cache=True, nogil=True)
+def chunk_counts(s_bins, s_units, s_counts, tindex, t0, t1, out):
+    """Targets' spike counts of rows ``t0..t1`` into ``out[:t1 - t0]`` (dense chunk)."""
+    n_t = out.shape[1]
+    for r in range(t1 - t0):
+        for i in range(n_t):
+            out[r, i] = 0.0
+    lo = np.searchsorted(s_bins, t0)
+    hi = np.searchsorted(s_bins, t1)
+    for q in range(lo, hi):
+        i = tindex[s_units[q]]
+        if i >= 0:
+            out[s_bins[q] - t0, i] += s_counts[q]

@@ -171,7 +171,8 @@ def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float
 class _Block:
     """Penalised fit of a block of targets sharing one design (separable objective)."""
 
-    def __init__(self, design: GLMDesign, targets, penalty, history_penalty, dale_sign):
+    def __init__(self, design: GLMDesign, targets, penalty, history_penalty, dale_sign,
+                 n_jobs=1, chunk=4096):
         self.d = design
         self.targets = np.asarray(targets, dtype=np.int64)
         self.nt = self.targets.size
@@ -180,12 +181,14 @@ class _Block:
         self.penalty = penalty
         self.h = history_penalty
         self.y = design.target_counts(self.targets)
-        self.eta = np.empty((design.n_bins, self.nt))
-        self.glag = np.empty((self.nu, design.n_lags, self.nt))
+        self.tindex = np.full(self.nu, -1, dtype=np.int64)
+        self.tindex[self.targets] = np.arange(self.nt)
         self.self_mask = np.zeros((self.nt, self.nu), dtype=bool)
         self.self_mask[np.arange(self.nt), self.targets] = True
         self.dale = dale_sign  # None or (n_units,) of +1/-1/0
         self.n_evals = 0
+        self.n_jobs = max(int(n_jobs), 1)
+        self.chunk = int(chunk)
         # diagonal Fisher-information scale under a homogeneous rate (preconditioner)
         n_sp = np.diff(design.u_ptr).astype(float)
         rate = np.maximum(n_sp[self.targets] / design.n_bins, 1e-8)
@@ -195,45 +198,123 @@ class _Block:
                                          * bsq[None, None, :], 1e-6))
 
     # -------------------------------------------------------------- smooth part
+    def _pass(self, kern, bias, row_w, grad=True, counts=False):
+        """One pass over time chunks (threads over chunks).
+
+        Returns ``Σ_t w μ`` (n_t), ``Σ_t w y η`` (n_t) and the lag-space gradient
+        ``G[j, l, i] = Σ_t y_j(t − l − 1) w_t μ_ti`` (or None). With ``counts`` the targets'
+        counts replace ``μ`` (the parameter-free data term).
+        """
+        d = self.d
+        nt, chunk = self.nt, self.chunk
+        n_ch = (d.n_bins + chunk - 1) // chunk
+        n_thr = min(self.n_jobs, n_ch)
+        n_lags = d.n_lags if grad else 0
+
+        def work(th):
+            buf = np.empty((chunk, nt))
+            lin = np.zeros(nt)
+            smu = np.zeros(nt)
+            g = np.zeros((self.nu, d.n_lags, nt)) if grad else np.zeros((1, 1, 1))
+            for ch in range(th, n_ch, n_thr):
+                t0 = ch * chunk
+                t1 = min(t0 + chunk, d.n_bins)
+                if counts:
+                    _k.chunk_counts(d.s_bins, d.s_units, d.s_counts, self.tindex, t0, t1, buf)
+                else:
+                    _k.chunk_predict(d.s_bins, d.s_units, d.s_counts, kern, bias, row_w,
+                                     self.tindex, t0, t1, buf, lin)
+                    e = buf[:t1 - t0]
+                    with np.errstate(over="ignore"):
+                        np.exp(e, out=e)
+                _k.chunk_gradient(d.s_bins, d.s_units, d.s_counts, buf, row_w, t0, t1,
+                                  n_lags, smu, g)
+            return smu, lin, g
+
+        if n_thr > 1:
+            with ThreadPoolExecutor(max_workers=n_thr) as pool:
+                outs = list(pool.map(work, range(n_thr)))
+        else:
+            outs = [work(0)]
+        smu = sum(o[0] for o in outs)
+        lin = sum(o[1] for o in outs)
+        g = sum(o[2] for o in outs) if grad else None
+        return smu, lin, g
+
     def data_term(self, row_w):
         """Parameter-free parts of the gradient for row weights ``row_w``: ``Σ_t w y_i`` and
         ``Xᵀ (w ⊙ y_i)`` in basis space."""
-        d = self.d
-        ydense = np.zeros((d.n_bins, self.nt))
-        yp, yb, yc = self.y
-        for r in range(self.nt):
-            ydense[yb[yp[r]:yp[r + 1]], r] = yc[yp[r]:yp[r + 1]]
-        ysum = row_w @ ydense
-        g0 = np.empty_like(self.glag)
-        _k.lag_gradient_weighted(d.u_ptr, d.u_bins, d.u_counts, ydense, row_w, d.n_lags, g0)
-        return ysum, np.einsum("lb,jli->ijb", d.basis, g0)
+        ysum, _, g0 = self._pass(None, None, row_w, grad=True, counts=True)
+        return ysum, np.einsum("lb,jli->ijb", self.d.basis, g0)
 
     def loss_grad(self, bias, coef, row_w, data=None, need_grad=True):
-        """Poisson loss on weighted rows, its gradient, and per-target losses."""
+        """Poisson loss on weighted rows (log y! omitted), its gradient, per-target losses."""
         d = self.d
-        if data is None:
+        if data is None and need_grad:
             data = self.data_term(row_w)
         kern = np.ascontiguousarray(np.einsum("lb,ijb->jli", d.basis, coef))
-        eta = self.eta
-        _k.linear_predictor(d.s_bins, d.s_units, d.s_counts, kern, bias, d.n_bins, eta)
-        lin = _k.spike_sum(eta, self.y[0], self.y[1], self.y[2], row_w)
-        with np.errstate(over="ignore"):
-            np.exp(eta, out=eta)
-        smu = row_w @ eta
+        smu, lin, g = self._pass(kern, np.ascontiguousarray(bias, dtype=float), row_w,
+                                 grad=need_grad)
         per = smu - lin
-        if not need_grad:
-            self.n_evals += 1
-            return float(per.sum()), per, None, None
-        _k.lag_gradient_weighted(d.u_ptr, d.u_bins, d.u_counts, eta, row_w, d.n_lags,
-                                 self.glag)
-        g_bias = smu - data[0]
-        g_coef = np.einsum("lb,jli->ijb", d.basis, self.glag) - data[1]
         self.n_evals += 1
+        if not need_grad:
+            return float(per.sum()), per, None, None
+        g_bias = smu - data[0]
+        g_coef = np.einsum("lb,jli->ijb", d.basis, g) - data[1]
         return float(per.sum()), per, g_bias, g_coef
 
     def history_term(self, coef):
         hist = coef[self.self_mask]  # (nt, nb)
         return 0.5 * self.h * float(np.sum(hist * hist)), hist
+
+    # -------------------------------------------------------------- ridge, preconditioned
+    def fit_ridge(self, lam, row_w, bias0, coef0, *, max_iter=500, tol=1e-9):
+        """Ridge without constraints by L-BFGS in whitened, centred variables.
+
+        ``w_ij = R⁻¹ v_ij / s_ij`` with ``BᵀB = RᵀR`` and ``s_ij = sqrt(r_i n_j)`` (the
+        Fisher information of a block under a constant rate is ≈ ``r_i n_j BᵀB``), and the
+        intercept is taken at the design's column means (``b = b' − Σ_j m_j·w_ij``), so the
+        Hessian seen by L-BFGS is close to the identity. Same objective as
+        :meth:`fit_lbfgs`; only the coordinates differ.
+        """
+        d = self.d
+        nt, nu, nb = self.nt, self.nu, self.nb
+        coupling = ~self.self_mask
+        lam_c = np.where(coupling, lam[:, None], self.h)[..., None]  # (nt, nu, 1)
+        R = np.linalg.cholesky(d.basis.T @ d.basis).T                  # BᵀB = RᵀR
+        Rinv = np.linalg.inv(R)
+        n_sp = np.diff(d.u_ptr).astype(float)
+        rate = np.maximum(n_sp[self.targets] / d.n_bins, 1e-8)
+        sblk = np.sqrt(np.maximum(rate[:, None] * n_sp[None, :], 1e-8))[..., None]
+        m = (n_sp / d.n_bins)[:, None] * d.basis.sum(axis=0)[None, :]  # (nu, nb) col means
+        sb = self.s_bias
+        data = self.data_term(row_w)
+
+        def to_params(x):
+            bp = x[:nt] / sb
+            v = x[nt:].reshape(nt, nu, nb)
+            w = np.einsum("bc,ijc->ijb", Rinv, v) / sblk
+            return bp - np.einsum("jb,ijb->i", m, w), w
+
+        def fun(x):
+            bias, w = to_params(x)
+            loss, _, gb, gw = self.loss_grad(bias, w, row_w, data)
+            f = loss + 0.5 * float(np.sum(lam_c * w * w))
+            gw += lam_c * w - m[None] * gb[:, None, None]
+            gv = np.einsum("bc,ijb->ijc", Rinv, gw) / sblk
+            if not np.isfinite(f):
+                return 1e300, np.zeros_like(x)
+            return f, np.concatenate([gb / sb, gv.ravel()])
+
+        v0 = np.einsum("bc,ijc->ijb", R, coef0 * sblk)
+        bp0 = bias0 + np.einsum("jb,ijb->i", m, coef0)
+        x0 = np.concatenate([bp0 * sb, v0.ravel()])
+        res = minimize(fun, x0, jac=True, method="L-BFGS-B",
+                       options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-7, "maxcor": 20})
+        bias, coef = to_params(res.x)
+        ok = bool(res.success) or "ABNORMAL" not in str(res.message)
+        ok = ok and bool(np.isfinite(res.fun)) and res.fun < 1e299
+        return bias, coef, ok, int(res.nit), str(res.message)
 
     # -------------------------------------------------------------- L-BFGS-B
     def fit_lbfgs(self, lam, row_w, bias0, coef0, *, null=False, max_iter=500, tol=1e-9):
@@ -398,13 +479,17 @@ class _Block:
     def fit(self, lam, row_w, bias0, coef0, *, null=False, max_iter=500, tol=1e-9):
         if self.penalty == "group" and not null:
             return self.fit_fista(lam, row_w, bias0, coef0, max_iter=max_iter, tol=tol)
+        if self.penalty == "l2" and self.dale is None and not null:
+            return self.fit_ridge(lam, row_w, bias0, coef0, max_iter=max_iter, tol=tol)
         return self.fit_lbfgs(lam, row_w, bias0, coef0, null=null, max_iter=max_iter, tol=tol)
 
     def heldout_ll(self, bias, coef, row_w):
         """Per-target Poisson log-likelihood (nats, log y! included) on weighted rows."""
-        eta = self.d.predictor(bias, coef)
-        _, per = _k.poisson_loss_residual(eta, self.y[0], self.y[1], self.y[2], row_w, True)
-        return -per
+        _, per, _, _ = self.loss_grad(bias, coef, row_w, need_grad=False)
+        yp, yb, yc = self.y
+        lg = _lgamma1(yc) * row_w[yb]
+        lgsum = np.array([lg[yp[r]:yp[r + 1]].sum() for r in range(self.nt)])
+        return -per - lgsum
 
 
 # ============================================================================ method
@@ -470,10 +555,9 @@ class GLM(InferenceMethod):
     max_iter : int, default 500
         Optimiser iterations per fit.
     n_jobs : int, default 1
-        Threads fitting blocks of targets in parallel (the compiled kernels release the
-        GIL).
-    max_memory : float, default 2e9
-        Bytes for the per-block (n_bins × targets) work arrays, all threads together.
+        Threads over time chunks of every likelihood evaluation (all targets are fitted
+        together as one separable problem; the compiled kernels release the GIL) and over
+        groups of targets for the p-values.
     """
 
     name = "glm"
@@ -484,8 +568,7 @@ class GLM(InferenceMethod):
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
-                 min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
-                 max_memory: float = 2e9):
+                 min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -502,7 +585,6 @@ class GLM(InferenceMethod):
         self.min_spikes = min_spikes
         self.max_iter = max_iter
         self.n_jobs = n_jobs
-        self.max_memory = max_memory
 
     def _validate(self, n_units):
         check_positive("bin_width", self.bin_width, unit="s")
@@ -522,7 +604,6 @@ class GLM(InferenceMethod):
         n_jobs = check_int("n_jobs", self.n_jobs, minimum=-1)
         if n_jobs == 0:
             raise ValueError("n_jobs must be >= 1 or -1 (all cores), got 0")
-        check_positive("max_memory", self.max_memory, unit="bytes")
         if self.penalties is not None:
             pen = np.atleast_1d(np.asarray(self.penalties, dtype=float))
             if pen.size == 0 or not np.all(np.isfinite(pen)) or np.any(pen < 0):
@@ -677,32 +758,16 @@ class GLM(InferenceMethod):
 
     def _fit_all(self, design, tpos, dale_sign, n_jobs):
         t0 = time.perf_counter()
-        n_t = tpos.size
-        per_target_bytes = 8.0 * design.n_bins * 2
-        max_block = max(1, int(self.max_memory / n_jobs / per_target_bytes))
-        n_blocks = max(n_jobs, int(math.ceil(n_t / max_block)))
-        n_blocks = min(n_blocks, n_t)
-        blocks = [b for b in np.array_split(np.arange(n_t), n_blocks) if b.size]
         folds = self._folds(design.n_bins)
-        if n_jobs > 1 and len(blocks) > 1:
-            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-                outs = list(pool.map(lambda b: self._fit_block(design, tpos[b], dale_sign,
-                                                               folds), blocks))
-        else:
-            outs = [self._fit_block(design, tpos[b], dale_sign, folds) for b in blocks]
-        res = {k: np.concatenate([o[k] for o in outs]) for k in
-               ("weights", "pvalues", "z", "ok", "lam", "heldout_ll", "heldout_gain", "coef",
-                "bias")}
-        res["grid"] = outs[0]["grid"]
-        res["heldout_spikes"] = sum(o["heldout_spikes"] for o in outs)
-        res["iterations"] = int(sum(o["iterations"] for o in outs))
-        res["messages"] = [m for o in outs for m in o["messages"]] or ["ok"]
+        res = self._fit_block(design, tpos, dale_sign, folds, n_jobs)
+        res["messages"] = res["messages"] or ["ok"]
         res["time"] = time.perf_counter() - t0
         return res
 
-    def _fit_block(self, design, tpos, dale_sign, folds):
+    def _fit_block(self, design, tpos, dale_sign, folds, n_jobs):
         nt, nu, nb = tpos.size, design.n_units, design.n_basis
-        blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign)
+        blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign,
+                     n_jobs=n_jobs)
         rates = np.array([design.u_counts[design.u_ptr[i]:design.u_ptr[i + 1]].sum()
                           for i in tpos]) / design.n_bins
         bias0 = np.log(np.maximum(rates, 1e-6))
@@ -759,7 +824,7 @@ class GLM(InferenceMethod):
             messages.append(msg)
         ok_t = np.full(nt, bool(ok)) & np.isfinite(b) & np.all(np.isfinite(c), axis=(1, 2))
         w_sum = c @ design.basis.sum(axis=0)  # (nt, nu): Σ_l k(l) = Σ_b w_b Σ_l B_lb
-        z, pv = self._wald(blk, design, b, c, lam, tpos)
+        z, pv = self._wald(design, b, c, lam, n_jobs)
         return {"weights": w_sum, "pvalues": pv, "z": z, "ok": ok_t, "lam": lam,
                 "heldout_ll": heldout, "heldout_gain": gain, "coef": c, "bias": b,
                 "grid": grid, "heldout_spikes": n_val_spikes, "iterations": iters,
@@ -789,33 +854,44 @@ class GLM(InferenceMethod):
         top = np.maximum(top, 1e-8)
         return top[:, None] * steps[None, :]
 
-    def _wald(self, blk, design, bias, coef, lam, tpos):
+    def _wald(self, design, bias, coef, lam, n_jobs, group=8):
         nt, nu, nb = coef.shape
-        eta = design.predictor(bias, coef)
-        np.exp(eta, out=eta)
-        hh = np.empty((nu, design.n_lags, design.n_lags))
-        hb = np.empty((nu, design.n_lags))
         Bm = design.basis
         csum = Bm.sum(axis=0)
         z = np.zeros((nt, nu))
-        for r in range(nt):
-            _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, eta, design.n_lags,
-                            r, hh, hb)
-            h00 = float(eta[:, r].sum())
-            H = np.einsum("la,jlm,mb->jab", Bm, hh, Bm)        # (nu, nb, nb)
-            hbv = hb @ Bm                                      # (nu, nb)
-            S = H - hbv[:, :, None] * hbv[:, None, :] / max(h00, 1e-300)
-            if self.penalty == "l2":
-                S = S + lam[r] * np.eye(nb)[None]
-            S = S + 1e-10 * np.trace(S, axis1=1, axis2=2)[:, None, None] * np.eye(nb)[None]
-            try:
-                v = np.linalg.solve(S, np.broadcast_to(csum, (nu, nb))[..., None])[..., 0]
-                var = np.einsum("b,jb->j", csum, v)
-            except np.linalg.LinAlgError:
-                var = np.full(nu, np.inf)
-            w = coef[r] @ csum
-            with np.errstate(divide="ignore", invalid="ignore"):
-                z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
+
+        def one_group(rows):
+            mu = design.predictor(bias[rows], coef[rows])
+            np.exp(mu, out=mu)
+            hh = np.empty((nu, design.n_lags, design.n_lags))
+            hb = np.empty((nu, design.n_lags))
+            for k, r in enumerate(rows):
+                _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, mu,
+                                design.n_lags, k, hh, hb)
+                h00 = float(mu[:, k].sum())
+                H = np.einsum("la,jlm,mb->jab", Bm, hh, Bm)        # (nu, nb, nb)
+                hbv = hb @ Bm                                      # (nu, nb)
+                S = H - hbv[:, :, None] * hbv[:, None, :] / max(h00, 1e-300)
+                if self.penalty == "l2":
+                    S = S + lam[r] * np.eye(nb)[None]
+                S = S + 1e-10 * np.trace(S, axis1=1, axis2=2)[:, None, None] * np.eye(nb)[None]
+                try:
+                    v = np.linalg.solve(S, np.broadcast_to(csum, (nu, nb))[..., None])[..., 0]
+                    var = np.einsum("b,jb->j", csum, v)
+                except np.linalg.LinAlgError:
+                    var = np.full(nu, np.inf)
+                w = coef[r] @ csum
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
+
+        groups = [g for g in np.array_split(np.arange(nt), max(1, math.ceil(nt / group)))
+                  if g.size]
+        if n_jobs > 1 and len(groups) > 1:
+            with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+                list(pool.map(one_group, groups))
+        else:
+            for g in groups:
+                one_group(g)
         z = np.nan_to_num(z, nan=0.0)
         return z, 2 * norm.sf(np.abs(z))
 
