@@ -17,10 +17,12 @@ from spikewire.core import (
     WhiteNoiseDrive,
 )
 from spikewire.infer import Estimate, infer, list_methods
-from spikewire.simulate import simulate
+from spikewire.networks.balanced_binary import BinaryNetwork
+from spikewire.score import score
+from spikewire.simulate import simulate, simulate_binary
 
 __version__ = "0.1.0"
 
-__all__ = ["DaleViolation", "Estimate", "LIFParams", "Network", "PoissonDrive", "Recording",
-           "SpikeTrains", "WhiteNoiseDrive", "__version__", "infer", "list_methods", "networks",
-           "simulate"]
+__all__ = ["BinaryNetwork", "DaleViolation", "Estimate", "LIFParams", "Network", "PoissonDrive",
+           "Recording", "SpikeTrains", "WhiteNoiseDrive", "__version__", "infer", "list_methods",
+           "networks", "score", "simulate", "simulate_binary"]

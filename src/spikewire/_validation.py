@@ -16,24 +16,24 @@ import numpy as np
 def check_positive(name: str, value, *, allow_zero: bool = False, unit: str = "") -> float:
     """Return ``value`` as float after checking it is a finite number > 0 (or >= 0)."""
     if isinstance(value, bool) or not isinstance(value, Real | np.number):
-        raise TypeError(f"{name} must be a number{_u(unit)}, got {value!r}")
+        raise TypeError(f"{name} must be a number{_u(unit)}, got {_r(value)}")
     v = float(value)
     if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite{_u(unit)}, got {value!r}")
+        raise ValueError(f"{name} must be finite{_u(unit)}, got {_r(value)}")
     if allow_zero and v < 0:
-        raise ValueError(f"{name} must be >= 0{_u(unit)}, got {value!r}")
+        raise ValueError(f"{name} must be >= 0{_u(unit)}, got {_r(value)}")
     if not allow_zero and v <= 0:
-        raise ValueError(f"{name} must be > 0{_u(unit)}, got {value!r}")
+        raise ValueError(f"{name} must be > 0{_u(unit)}, got {_r(value)}")
     return v
 
 
 def check_finite(name: str, value, *, unit: str = "") -> float:
     """Return ``value`` as float after checking it is a finite number."""
     if isinstance(value, bool) or not isinstance(value, Real | np.number):
-        raise TypeError(f"{name} must be a number{_u(unit)}, got {value!r}")
+        raise TypeError(f"{name} must be a number{_u(unit)}, got {_r(value)}")
     v = float(value)
     if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite{_u(unit)}, got {value!r}")
+        raise ValueError(f"{name} must be finite{_u(unit)}, got {_r(value)}")
     return v
 
 
@@ -43,7 +43,7 @@ def check_int(name: str, value, *, minimum: int | None = None) -> int:
         if isinstance(value, float | np.floating) and float(value).is_integer():
             value = int(value)
         else:
-            raise TypeError(f"{name} must be an integer, got {value!r}")
+            raise TypeError(f"{name} must be an integer, got {_r(value)}")
     v = int(value)
     if minimum is not None and v < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {v}")
@@ -56,7 +56,7 @@ def check_fraction(name: str, value, *, closed_low: bool = False) -> float:
     lo_ok = v >= 0 if closed_low else v > 0
     if not (lo_ok and v <= 1):
         interval = "[0, 1]" if closed_low else "(0, 1]"
-        raise ValueError(f"{name} must lie in {interval}, got {value!r}")
+        raise ValueError(f"{name} must lie in {interval}, got {_r(value)}")
     return v
 
 
@@ -64,15 +64,22 @@ def check_probability_open(name: str, value) -> float:
     """Return ``value`` after checking it lies in the open interval (0, 1)."""
     v = check_finite(name, value)
     if not 0 < v < 1:
-        raise ValueError(f"{name} must lie in the open interval (0, 1), got {value!r}")
+        raise ValueError(f"{name} must lie in the open interval (0, 1), got {_r(value)}")
     return v
 
 
 def check_choice(name: str, value, choices) -> str:
     """Check ``value`` is one of ``choices``."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)!r}, got {value!r}")
+        raise ValueError(f"{name} must be one of {sorted(choices)!r}, got {_r(value)}")
     return value
+
+
+def _r(value) -> str:
+    """Plain repr of numbers (no ``np.float64(...)`` wrapper under numpy 2)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def _u(unit: str) -> str:

@@ -8,6 +8,7 @@ methods that consume the whole population at once.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -334,7 +335,8 @@ class SpikeTrains:
                 ".npz")
         np.savez_compressed(path, spike_times=self._spike_times, indptr=self._indptr,
                             units=self._units, window=np.array([self.t_start, self.t_stop]),
-                            format=np.array("spikewire.SpikeTrains/1"))
+                            format=np.array("spikewire.SpikeTrains/1"),
+                            annotations=np.array(json.dumps(_jsonable(self.annotations))))
         return path
 
     @classmethod
@@ -344,7 +346,8 @@ class SpikeTrains:
             if "format" not in f or not str(f["format"]).startswith("spikewire.SpikeTrains"):
                 raise ValueError(f"{path} is not a spikewire SpikeTrains file")
             w = f["window"]
-            return cls(f["spike_times"], f["indptr"], f["units"], float(w[0]), float(w[1]))
+            ann = json.loads(str(f["annotations"])) if "annotations" in f else {}
+            return cls(f["spike_times"], f["indptr"], f["units"], float(w[0]), float(w[1]), ann)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, SpikeTrains):
@@ -360,6 +363,21 @@ class SpikeTrains:
         rate = self.n_spikes / self.n_units / self.duration if self.n_units and self.duration else 0
         return (f"SpikeTrains(n_units={self.n_units}, n_spikes={self.n_spikes}, "
                 f"window=[{self.t_start:g}, {self.t_stop:g}) s, mean rate={rate:.3g} Hz)")
+
+
+def _jsonable(obj):
+    """Annotations reduced to what JSON can hold (arrays become lists, others strings)."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist() if obj.size <= 10_000 else f"<array {obj.shape}>"
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
 
 
 def _bincount_2d(out, rows, cols):
