@@ -1,30 +1,24 @@
 """SSN predictions against spiking networks of 4,000 LIF neurons (engine: spikewire.simulate).
 
 Networks: 3200 E + 800 I, fixed in-degree, delta synapses with 1-3 ms jittered delays,
-white-noise external drive. Rates are measured over the last 0.6 s of 1 s runs.
+white-noise external drive. Rates are measured over the last 0.5 s of 0.8 s runs.
 
 Tolerance for SSN vs spiking rates: 0.6 Hz + 20 %. The SSN keeps only the mean recurrent
 input; the recurrent variance (Σ K j² τ ν, here 5-15 % of σ_ext²) raises spiking rates by a
-few tenths of a Hz, the 0-10 Hz power-law fit itself is off by up to 0.2 Hz, and a 1 s run
-of 800-3200 neurons has ~0.1-0.2 Hz of finite-size noise.
+few tenths of a Hz, the 0-10 Hz power-law fit itself is off by up to 0.2 Hz, and a 0.5 s
+window of 800-3200 neurons has ~0.1-0.2 Hz of finite-size noise.
 """
 
 import numpy as np
-import pytest
 
 import spikewire as sw
 from spikewire.theory import (
     EIPopulations,
-    balance_factor,
     build_ei_network,
-    classify_activity,
     detect_regimes,
-    isi_cv,
     lif_to_ssn,
-    predict_rates,
     siegert_network_rates,
     ssn_steady_states,
-    track_target,
 )
 
 K2 = [[640, 160], [640, 160]]
@@ -36,10 +30,10 @@ BISTABLE = EIPopulations((3200, 800), K=K2, j=[[0.112, -0.63], [0.121, -0.345]],
                          sigma_ext=[5.0, 2.0])
 
 
-def _run(pops, h, seed=1, duration=1.0):
+def _run(pops, h, seed=1, duration=0.8, window=0.5):
     net = build_ei_network(pops, h, seed=seed)
-    st = sw.simulate(net, duration, seed=seed).restrict(duration - 0.6, duration)
-    c = st.counts() / 0.6
+    st = sw.simulate(net, duration, seed=seed).restrict(duration - window, duration)
+    c = st.counts() / window
     ne = pops.n_neurons[0]
     return np.array([c[:ne].mean(), c[ne:].mean()]), net, st
 
@@ -97,62 +91,3 @@ def test_bistability_window_prediction_and_low_branch():
     assert _close(sim, ss.stable_rates[0])
     # outside the window (lower input) only the low state remains
     assert ssn_steady_states(model, (4.0, 4.0)).n_stable == 1
-
-
-def test_one_call_prediction_from_network_and_spike_statistics():
-    h = (11.0, 16.5)
-    sim, net, st = _run(SUPERSAT, h)
-    ss = predict_rates(net)  # Network → populations → SSN, one call
-    np.testing.assert_allclose(ss.stable_rates[0], predict_rates(SUPERSAT, h).stable_rates[0],
-                               rtol=1e-9)
-    # balance factor equals the population formula with the measured rates
-    bf = balance_factor(net, st)
-    W = SUPERSAT.W
-    bf_e = -W[0, 1] * sim[1] / (W[0, 0] * sim[0] + h[0])
-    bf_i = -W[1, 1] * sim[1] / (W[1, 0] * sim[0] + h[1])
-    # per-neuron means of ratios vs ratio of means: equal up to in-degree-fixed noise (~3 %)
-    assert bf["E"] == pytest.approx(bf_e, rel=0.05)
-    assert bf["I"] == pytest.approx(bf_i, rel=0.05)
-    # noise-driven firing: irregular (CV >= 0.5; mean drive near threshold lowers it below
-    # the Poisson value 1) and asynchronous (χ ≈ 1/√N)
-    act = classify_activity(st)
-    assert act["regime"] == "AI" and 0.5 < act["cv"] < 1.2
-    cv = isi_cv(st)
-    assert cv.shape == (st.n_units,)
-
-
-def test_tracking_a_designed_trajectory():
-    T = np.linspace(0, 1, 11)
-    target = np.stack([2.0 + 1.0 * np.sin(np.pi * T), 3.0 + 1.5 * np.sin(np.pi * T)], -1)
-    res = track_target(ISN, target, sample_dt=0.1, bin_width=0.1, transient=0.2)
-    assert res.stable == 1.0
-    # per-bin population rates over 0.1 s: finite-size noise ~0.2 Hz plus the SSN bias above
-    assert np.all(res.rmse < 0.6 + 0.2 * target.mean(0))
-
-
-def test_population_round_trip_and_size_scaling():
-    from spikewire.theory import populations_from_network, scale_populations, size_scaling
-
-    small = EIPopulations((400, 100), K=[[80, 20], [80, 20]], j=[[0.2, -0.8], [0.3, -0.6]],
-                          sigma_ext=[5.0, 4.0], mu_ext=[10.0, 12.0], tau_syn=0.004)
-    net = build_ei_network(small, seed=0)
-    back = populations_from_network(net)
-    # fixed in-degree and one amplitude per block: exact up to float32/64 round-off
-    np.testing.assert_allclose(back.K, small.K)
-    np.testing.assert_allclose(back.j, small.j, rtol=1e-12)
-    np.testing.assert_allclose(back.mu_ext, small.mu_ext)
-    np.testing.assert_allclose(back.sigma_ext, small.sigma_ext)
-    assert back.tau_syn == small.tau_syn
-    # 1/√N scaling: W ∝ √N, balanced limit independent of N
-    big = scale_populations(small, 8000)
-    np.testing.assert_allclose(big.W, small.W * 4.0, rtol=1e-12)
-    res = size_scaling(small, [500, 8000, 500000], [[10.0, 12.0]])
-    assert res["rates_low"].shape == (3, 1, 2)
-    nu_bal = -np.linalg.solve(small.W, [10.0, 12.0])
-    assert res["balanced_exists"][0] == bool(np.all(nu_bal > 0))
-    with pytest.raises(ValueError, match="Dale"):
-        EIPopulations((10, 10), K=[[1, 1], [1, 1]], j=[[0.1, 0.1], [0.1, -0.1]],
-                      sigma_ext=[1, 1])
-    with pytest.raises(ValueError, match="exceed"):
-        EIPopulations((10, 10), K=[[11, 1], [1, 1]], j=[[0.1, -0.1], [0.1, -0.1]],
-                      sigma_ext=[1, 1])
