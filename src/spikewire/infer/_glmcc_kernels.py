@@ -31,11 +31,13 @@ LAG_EPS = 1e-9
 
 # ----------------------------------------------------------------------------- statistics
 @njit(cache=True, nogil=True)
-def _pair_stats(a, b, window, delta, n_bins, tau, delays, exp_d, counts, s_pos, s_neg):
-    """CCG counts of lags ``b − a`` in ``[−W, W)`` and the kernel sums for each delay."""
+def _pair_stats(a, b, window, delta, n_bins, tau, thresholds, counts, acc_pos, acc_neg):
+    """CCG counts of lags ``b − a`` in ``[−W, W)``; ``acc_*[q]`` sums ``exp(−|lag|/τ)`` of
+    the lags with ``thresholds[q] < |lag| <= thresholds[q + 1]`` (thresholds ascending,
+    last one +inf) on each side."""
     nb = b.size
     j0 = 0
-    n_d = delays.size
+    n_d = thresholds.size - 1
     for t in a:
         lo = t - window
         while j0 < nb and b[j0] < lo:
@@ -50,17 +52,16 @@ def _pair_stats(a, b, window, delta, n_bins, tau, delays, exp_d, counts, s_pos, 
             elif k < 0:
                 k = 0
             counts[k] += 1
-            el = math.exp(-abs(lag) / tau)
-            # lags within LAG_EPS of the delay count as after it: spike times on a
-            # simulation grid give lags exactly at the delay up to rounding
-            if lag > 0.0:
-                for q in range(n_d):
-                    if lag > delays[q] - LAG_EPS:
-                        s_pos[q] += el * exp_d[q]
-            else:
-                for q in range(n_d):
-                    if -lag > delays[q] - LAG_EPS:
-                        s_neg[q] += el * exp_d[q]
+            al = abs(lag)
+            if al > thresholds[0]:
+                q = 0
+                while q < n_d - 1 and al > thresholds[q + 1]:
+                    q += 1
+                el = math.exp(-al / tau)
+                if lag > 0.0:
+                    acc_pos[q] += el
+                else:
+                    acc_neg[q] += el
             j += 1
 
 
@@ -68,7 +69,10 @@ def _pair_stats(a, b, window, delta, n_bins, tau, delays, exp_d, counts, s_pos, 
 def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
     """Sufficient statistics of all requested unordered pairs ``(pi[p], pj[p])``.
 
-    Returns ``counts`` (n_pairs, n_bins) and ``s_pos``, ``s_neg`` (n_pairs, n_delays).
+    ``delays`` must be sorted ascending. Returns ``counts`` (n_pairs, n_bins) and
+    ``s_pos``, ``s_neg`` (n_pairs, n_delays) with ``s_pos[p, q] = Σ_{lag > d_q}
+    exp(−(lag − d_q)/τ)`` (lags within ``LAG_EPS`` below ``d_q`` included) and ``s_neg``
+    the same for ``−lag``.
     """
     n_pairs = pi.size
     n_d = delays.size
@@ -76,11 +80,23 @@ def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
     s_pos = np.zeros((n_pairs, n_d))
     s_neg = np.zeros((n_pairs, n_d))
     exp_d = np.exp(delays / tau)
+    thresholds = np.empty(n_d + 1)
+    thresholds[:n_d] = delays - LAG_EPS
+    thresholds[n_d] = np.inf
     for p in prange(n_pairs):
         i = pi[p]
         j = pj[p]
+        acc_p = np.zeros(n_d)
+        acc_n = np.zeros(n_d)
         _pair_stats(times[indptr[i]:indptr[i + 1]], times[indptr[j]:indptr[j + 1]], window,
-                    delta, n_bins, tau, delays, exp_d, counts[p], s_pos[p], s_neg[p])
+                    delta, n_bins, tau, thresholds, counts[p], acc_p, acc_n)
+        cp = 0.0
+        cn = 0.0
+        for q in range(n_d - 1, -1, -1):
+            cp += acc_p[q]
+            cn += acc_n[q]
+            s_pos[p, q] = cp * exp_d[q]
+            s_neg[p, q] = cn * exp_d[q]
     return counts, s_pos, s_neg
 
 

@@ -190,6 +190,7 @@ class GLMCC(InferenceMethod):
         if delays.ndim != 1 or delays.size == 0 or not np.all(np.isfinite(delays)):
             raise ValueError(f"delays must be a non-empty sequence of finite delays in s, got "
                              f"{self.delays!r}")
+        delays = np.unique(delays)
         if np.any(delays < 0) or np.any(delays >= window):
             raise ValueError(f"every delay must lie in [0, window={window}) s, got "
                              f"{delays.tolist()}")
