@@ -127,14 +127,14 @@ def bench_size_scaling(simulate_sizes=(4000, 8000)):
     return rows
 
 
-def bench_brunel_sweep(n_neurons=5000):
+def bench_brunel_sweep(n_neurons=12500):
     from spikewire.theory import brunel_regime_sweep
 
     points = [(3.0, 2.0), (6.0, 4.0), (5.0, 2.0), (4.5, 0.9)]  # Brunel Fig 8 A, B, C, D
     rows = []
     for g, eta in points:
         t0 = time.perf_counter()
-        r = brunel_regime_sweep([g], [eta], n_neurons=n_neurons, duration=0.6, transient=0.2)[0]
+        r = brunel_regime_sweep([g], [eta], n_neurons=n_neurons, duration=1.5, transient=0.3)[0]
         r["sim_s"] = time.perf_counter() - t0
         rows.append(r)
     return rows
