@@ -236,3 +236,16 @@ def test_design_inverts_steady_states():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_degenerate_couplings_match_brute_force():
+    rng = np.random.default_rng(7)
+    # no E→I coupling (I decoupled from E), and no I→E coupling
+    for W in ([[1.5, -1.0], [0.0, -0.5]], [[1.5, 0.0], [1.0, -0.5]], [[0.0, 0.0], [0.0, 0.0]]):
+        m = SSN(W, a=[0.4, 0.3], b=[0.5, -0.5], n=[2.0, 2.5])
+        for h in [(0.2, 1.0), (2.0, 0.0), (-1.0, -1.0)]:
+            ss = ssn_steady_states(m, h, max_rate=1e3)
+            bf = _brute_force_states(m, np.asarray(h), rng, n_starts=60)
+            assert len(ss.rates) == len(bf), (W, h, ss.rates, bf)
+            for x, y in zip(ss.rates, bf, strict=True):
+                np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-9)
