@@ -2,7 +2,7 @@
 
 Units: time in s, voltages and inputs in mV, rates in Hz, couplings post × pre.
 
-- Transfer function: :func:`lif_rate` (Siegert), :func:`lif_rate_derivatives`,
+- Transfer function: :func:`lif_rate` (Siegert), :func:`lif_rate_derivatives`, :func:`lif_cv`,
   :func:`fit_power_law` (ν = a[μ - b]₊ⁿ).
 - SSN: :class:`SSN`, :func:`ssn_steady_states`, :func:`ssn_simulate`, :func:`ssn_jacobian`.
 - Threshold-linear E/I model: :func:`classify_linear_ei`, :func:`plot_phase_plane`.
@@ -69,6 +69,7 @@ from spikewire.theory.ssn import (
 from spikewire.theory.transfer import (
     discretization_shift,
     fit_power_law,
+    lif_cv,
     lif_rate,
     lif_rate_derivatives,
     power_law,
@@ -79,7 +80,8 @@ __all__ = [
     "SSNTrajectory", "SteadyStates", "TrackingResult", "balance_factor", "balanced_rates",
     "brunel_regime_sweep", "brunel_stationary_rates", "build_ei_network", "classify_activity",
     "classify_fixed_point", "classify_linear_ei", "design_inputs", "detect_regimes",
-    "discretization_shift", "fit_power_law", "isi_cv", "lif_rate", "lif_rate_derivatives",
+    "discretization_shift", "fit_power_law", "isi_cv", "lif_cv", "lif_rate",
+    "lif_rate_derivatives",
     "lif_to_ssn", "linear_response", "linear_rhs", "persistent_activity", "plot_brunel_diagram",
     "plot_phase_plane",
     "plot_regime_map", "populations_from_network", "power_law", "predict_rates",
