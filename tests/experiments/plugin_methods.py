@@ -1,5 +1,6 @@
 """Test-only inference methods, loaded by specs through ``experiment.plugins``."""
 
+import os
 import time
 
 import numpy as np
@@ -14,12 +15,19 @@ class LagCorr(InferenceMethod):
     name = "lagcorr_test"
     reference = "test only"
 
-    def __init__(self, bin_width: float = 2e-3, sleep: float = 0.0, fail: bool = False):
+    def __init__(self, bin_width: float = 2e-3, sleep: float = 0.0, fail: bool = False,
+                 crash_once: str = ""):
         self.bin_width = bin_width
         self.sleep = sleep
         self.fail = fail
+        self.crash_once = crash_once
 
     def fit(self, recording, pairs=None):
+        if self.crash_once and not os.path.exists(self.crash_once):
+            # kill this (worker) process the first time: as if the node died
+            with open(self.crash_once, "w") as f:
+                f.write(str(os.getpid()))
+            os._exit(1)
         if self.fail:
             raise RuntimeError("asked to fail")
         if self.sleep:

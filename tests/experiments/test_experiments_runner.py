@@ -110,6 +110,19 @@ def test_dask_local_cluster_gives_the_same_rows(tmp_path):
     np.testing.assert_allclose(da["auc"], db["auc"], atol=1e-4)
 
 
+def test_killed_worker_is_replaced_and_no_row_is_lost(tmp_path):
+    marker = tmp_path / "crashed"
+    text = tiny_spec(seeds=(0,)).replace("sleep = 0.0", f'sleep = 0.0, crash_once = "{marker}"')
+    p = tmp_path / "spec.toml"
+    p.write_text(text)
+    s = run_experiment(p, out=tmp_path / "out", runner="local", n_workers=2, progress=False)
+    assert marker.exists()  # one worker process really died mid-job
+    df = load_results(tmp_path / "out")
+    # Dask re-ran the lost task on a fresh worker: every row present once, all ok
+    assert s.n_ok == 6 and len(df) == 6 and df["job_id"].is_unique
+    assert set(df["status"]) == {"ok"}
+
+
 def test_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     spec = write_tiny(tmp_path, seeds=(0, 1, 2), sleep=0.4)  # 18 jobs, >= 0.4 s each
     out = tmp_path / "out"

@@ -126,7 +126,7 @@ def weights_figure(items: list[tuple[str, dict]], *, max_matrix: int = 60):
         t, e = tw[off], ew[off]
         ax = axes[r][0]
         rng = np.random.default_rng(0)
-        sub = rng.choice(t.size, size=min(t.size, 20_000), replace=False)
+        sub = rng.choice(t.size, size=min(t.size, 8_000), replace=False)
         jitter = (np.ptp(t) or 1.0) * 0.02 * rng.standard_normal(sub.size)
         col = np.where(t[sub] > 0, "C0", np.where(t[sub] < 0, "C3", "0.6"))
         ax.scatter(t[sub] + jitter, e[sub], s=2, c=col, alpha=0.5, linewidths=0)

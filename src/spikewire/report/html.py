@@ -129,7 +129,8 @@ def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[st
 
     parts = ["<h2>Networks: activity and example cross-correlograms</h2>"]
     cache = _cache_dir(root)
-    first = df.sort_values("seed").drop_duplicates("network")
+    first = df.sort_values("seed", kind="stable").drop_duplicates("network")
+    first = first.drop_duplicates("sim_key")  # e.g. a rate view of the same simulation
     for _, row in first.head(max_networks).iterrows():
         path = cache / f"{row['sim_key']}.npz"
         if not path.exists():
@@ -217,7 +218,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         parts.append("<h2>Summary</h2><p>Mean ± s.d. over seeds of each score; "
                      "<em>ok</em>/<em>failed</em> count jobs.</p>")
         parts.append(table.to_html(index=False, escape=True, classes="summary", border=0))
-        factors = swept_factors(df)
+        factors = swept_factors(ok)
         if metrics and factors:
             parts.append("<h2>Accuracy versus each swept factor</h2><p>Lines: methods; "
                          "points: mean over seeds (other factors averaged within each seed); "
