@@ -79,6 +79,13 @@ def test_bistability_stability_and_dynamics():
         np.testing.assert_allclose(tr.rates[-1], target, rtol=1e-4, atol=1e-6)
     d = detect_regimes(m, (-0.5, 0.0))
     assert d["bistable"]
+    # the vector field vanishes at every steady state; phase plane with both attractors
+    f = m.rhs((-0.5, 0.0))
+    for r in ss.rates:
+        np.testing.assert_allclose(f(r[0], r[1]), (0.0, 0.0), atol=1e-8)
+    ax = plot_phase_plane(f, xlim=(0, 8), ylim=(0, 8),
+                          fixed_points=[(r, s) for r, s in zip(ss.rates, ss.stable, strict=True)])
+    assert len(ax.lines) >= 3
 
 
 def test_no_steady_state_is_reported_not_nan():

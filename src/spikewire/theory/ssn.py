@@ -106,6 +106,19 @@ class SSN:
             g = self.n * self.a ** (1.0 / self.n) * r ** ((self.n - 1.0) / self.n)
         return np.where(r > 0, g, 0.0)
 
+    def rhs(self, inputs):
+        """``rhs(nu_E, nu_I) -> (dν_E/dt, dν_I/dt)`` (Hz/s) for :func:`plot_phase_plane`."""
+        h = _pair("inputs", inputs, unit="mV")
+
+        def f(e, i):
+            mu_e = self.W[0, 0] * e + self.W[0, 1] * i + h[0]
+            mu_i = self.W[1, 0] * e + self.W[1, 1] * i + h[1]
+            re = self.a[0] * np.maximum(mu_e - self.b[0], 0.0) ** self.n[0]
+            ri = self.a[1] * np.maximum(mu_i - self.b[1], 0.0) ** self.n[1]
+            return (re - e) / self.tau[0], (ri - i) / self.tau[1]
+
+        return f
+
     def isn_threshold(self) -> float:
         """E rate (Hz) above which the E subnetwork alone is unstable (ISN condition).
 
@@ -174,7 +187,8 @@ class SteadyStates:
     kind : list of str
         :func:`classify_fixed_point` of each state.
     isn : ndarray (k,), bool
-        Inhibition-stabilised: the E subnetwork alone is unstable (``f'_E J_EE > 1``).
+        Inhibition-stabilised: a stable state whose E subnetwork alone is unstable
+        (``f'_E J_EE > 1``).
     inputs : ndarray (2,)
         The external input (mV).
     max_rate : float
