@@ -197,7 +197,10 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
 
     out: list[dict] = []
     for k, entry in enumerate(spec.methods):
-        names = list(list_methods()) if entry.name == "all" else [entry.name]
+        if entry.exclude and entry.name != "all":
+            raise SpecError(f"methods[{k}]: `exclude` only applies to name = 'all'")
+        names = [m for m in list_methods() if m not in entry.exclude] \
+            if entry.name == "all" else [entry.name]
         if entry.name == "all" and not names:
             raise SpecError(f"methods[{k}]: name = 'all' but no inference method is registered")
         for name in names:

@@ -128,9 +128,11 @@ class ObservationEntry(_Strict):
 
 class MethodEntry(_Strict):
     """An inference method (registry name) with its settings; ``name = "all"`` expands to
-    every available method with default settings."""
+    every available method with default settings, except those listed in ``exclude``
+    (e.g. to give one of them its own entry with other settings)."""
 
     name: str = Field(min_length=1)
+    exclude: list[str] = Field(default_factory=list)
     label: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     vary: dict[str, list] = Field(default_factory=dict)
