@@ -123,7 +123,9 @@ def main():
 
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(args.n_jobs) as pool:
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), ThreadPoolExecutor(args.n_jobs) as pool:
         outs = list(pool.map(fit_block, blocks))
     t_sw = time.perf_counter() - t0
     b_sw = np.concatenate([o[0] for o in outs])

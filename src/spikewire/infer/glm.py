@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import norm
+from threadpoolctl import threadpool_limits
 
 from spikewire._validation import (
     check_choice,
@@ -310,7 +311,7 @@ class _Block:
         bp0 = bias0 + np.einsum("jb,ijb->i", m, coef0)
         x0 = np.concatenate([bp0 * sb, v0.ravel()])
         res = minimize(fun, x0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-7, "maxcor": 20})
+                       options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-7, "maxcor": 10})
         bias, coef = to_params(res.x)
         ok = bool(res.success) or "ABNORMAL" not in str(res.message)
         ok = ok and bool(np.isfinite(res.fun)) and res.fun < 1e299
@@ -672,7 +673,10 @@ class GLM(InferenceMethod):
         if self.dale == "given":
             ct = np.asarray(self.cell_type)[active]
             dale_sign = np.where(ct == "E", 1.0, -1.0)
-        res = self._fit_all(design, tpos, dale_sign, n_jobs)
+        # single-threaded BLAS: the optimiser's small vector operations otherwise leave
+        # OpenBLAS threads spinning against the likelihood threads (10x slower L-BFGS-B)
+        with threadpool_limits(1):
+            res = self._fit_all(design, tpos, dale_sign, n_jobs)
         if self.dale == "estimate":
             from spikewire.infer.labels import label_cell_types
 
@@ -684,7 +688,8 @@ class GLM(InferenceMethod):
             lab, _ = label_cell_types(np.sign(w0) * sig, weights=w0)
             dale_sign = np.where(lab == "I", -1.0, np.where(lab == "E", 1.0, 0.0))
             diag["dale_labels"] = lab.tolist()
-            res = self._fit_all(design, tpos, dale_sign, n_jobs)
+            with threadpool_limits(1):
+                res = self._fit_all(design, tpos, dale_sign, n_jobs)
         # scatter into the full matrices
         rows = active[tpos]
         sub_w = res["weights"]
