@@ -136,7 +136,7 @@ def run_nest(a):
     ks = {"resolution": dt_ms, "local_num_threads": 1, "rng_seed": a.seed + 1,
           "print_time": False}
     if abs(round(dt_ms * 1000) - dt_ms * 1000) > 1e-9:  # e.g. dt = 1/30 ms: finer tics
-        ks["tics_per_ms"] = round(1.0 / dt_ms) * 1000.0
+        ks["tics_per_ms"] = int(round(1.0 / dt_ms)) * 1000
     nest.SetKernelStatus(ks)
     nodes = nest.Create("iaf_psc_delta", a.n,
                         params={"C_m": 1.0, "tau_m": TAU_M * 1e3, "t_ref": TAU_REF * 1e3,
