@@ -210,6 +210,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=900.0, help="per method, s")
     ap.add_argument("--tspe-duration", type=float, default=1800.0,
                     help="TSPE densifies the binned trains; cap the data it gets (s)")
+    ap.add_argument("--skip-main", action="store_true", help="only the variants")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default="/tmp/bench_accuracy.json")
     args = ap.parse_args()
@@ -222,8 +223,8 @@ def main():
     rng = np.random.default_rng(args.seed + 7)
     observed = np.sort(rng.choice(args.n, args.recorded, replace=False))
     rows = []
-    nets = [("main", args.duration)] + [(v, args.variant_duration)
-                                        for v in args.variants.split(",") if v]
+    nets = [] if args.skip_main else [("main", args.duration)]
+    nets += [(v, args.variant_duration) for v in args.variants.split(",") if v]
     for variant, duration in nets:
         net = build(variant, args.n, args.seed)
         st, t_sim = simulate_cached(net, variant, duration, args.seed)

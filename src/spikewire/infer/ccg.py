@@ -166,7 +166,9 @@ def cross_correlograms(spikes: SpikeTrains, bin_width: float = 5e-4, max_lag: fl
     spikes : SpikeTrains
         Spike times in s.
     bin_width : float, default 0.5 ms
-        Lag bin width in s; bin ``k`` is centred on lag ``k · bin_width``.
+        Lag bin width in s; bin ``k`` is centred on lag ``k · bin_width`` (a lag exactly
+        half-way between two centres goes to the bin farther from zero, so that the
+        correlogram of the reverse pair is exactly this one reversed).
     max_lag : float, default 20 ms
         Largest lag in s (rounded up to whole bins).
     pairs : sequence of (post_id, pre_id), optional
