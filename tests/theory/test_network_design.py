@@ -21,7 +21,7 @@ ISN = EIPopulations((3200, 800), K=[[320, 80], [320, 80]], j=[[0.15, -0.4], [0.1
                     sigma_ext=[5.0, 5.0])
 
 
-def _run(pops, h, seed=1, duration=0.8, window=0.5):
+def _run(pops, h, seed=1, duration=0.6, window=0.4):
     net = build_ei_network(pops, h, seed=seed)
     st = sw.simulate(net, duration, seed=seed).restrict(duration - window, duration)
     c = st.counts() / window

@@ -1,11 +1,11 @@
 """SSN predictions against spiking networks of 4,000 LIF neurons (engine: spikewire.simulate).
 
 Networks: 3200 E + 800 I, fixed in-degree, delta synapses with 1-3 ms jittered delays,
-white-noise external drive. Rates are measured over the last 0.5 s of 0.8 s runs.
+white-noise external drive. Rates are measured over the last 0.4 s of 0.6 s runs.
 
 Tolerance for SSN vs spiking rates: 0.6 Hz + 20 %. The SSN keeps only the mean recurrent
 input; the recurrent variance (Σ K j² τ ν, here 5-15 % of σ_ext²) raises spiking rates by a
-few tenths of a Hz, the 0-10 Hz power-law fit itself is off by up to 0.2 Hz, and a 0.5 s
+few tenths of a Hz, the 0-10 Hz power-law fit itself is off by up to 0.2 Hz, and a 0.4 s
 window of 800-3200 neurons has ~0.1-0.2 Hz of finite-size noise.
 """
 
@@ -30,7 +30,7 @@ BISTABLE = EIPopulations((3200, 800), K=K2, j=[[0.112, -0.63], [0.121, -0.345]],
                          sigma_ext=[5.0, 2.0])
 
 
-def _run(pops, h, seed=1, duration=0.8, window=0.5):
+def _run(pops, h, seed=1, duration=0.6, window=0.4):
     net = build_ei_network(pops, h, seed=seed)
     st = sw.simulate(net, duration, seed=seed).restrict(duration - window, duration)
     c = st.counts() / window
