@@ -92,7 +92,25 @@ class CpuSampler:
         return float(np.mean(self.samples)) if self.samples else float("nan")
 
 
-def overhead(n_jobs: int, workers: int, tmp: Path) -> dict:
+def _client(workers: int):
+    """A LocalCluster like the runner's (single-threaded worker processes), started once so
+    that cluster start-up is not counted per sweep (it is reported separately)."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from spikewire.experiments.runner import _SINGLE_THREAD_ENV
+
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                           dashboard_address=":0", silence_logs=logging.ERROR,
+                           env=_SINGLE_THREAD_ENV)
+    client = Client(cluster)
+    client.wait_for_workers(workers)
+    return client, cluster, time.perf_counter() - t0
+
+
+def overhead(n_jobs: int, workers: int, tmp: Path, client) -> dict:
     from spikewire.experiments import load_results, parse_spec, run_experiment
 
     methods = f'[[methods]]\nname = "null_bench"\nvary = {{ k = {list(range(n_jobs))} }}\n'
@@ -101,10 +119,17 @@ def overhead(n_jobs: int, workers: int, tmp: Path) -> dict:
     out = {}
     for runner in ("inprocess", "local"):
         d = tmp / f"overhead-{runner}"
-        # warm the simulation cache and numba so only the per-job cost is timed
-        run_experiment(spec, out=d / "warm", runner="inprocess", progress=False)
+        # warm numba (here and on the workers) and the shared simulation cache, so only the
+        # per-job cost is timed
+        kw = {"client": client} if runner == "local" else {"runner": "inprocess"}
+        cached = spec.model_copy(deep=True)
+        cached.experiment.cache_dir = str(tmp / "simcache")
+        cached._source, cached._text = spec._source, spec._text
+        warm = cached.model_copy(deep=True)
+        warm.methods[0].vary = {"k": [-1, -2]}
+        run_experiment(warm, out=d / "warm", progress=False, **kw)
         t0 = time.perf_counter()
-        run_experiment(spec, out=d / "run", runner=runner, n_workers=workers, progress=False)
+        run_experiment(cached, out=d / "run", progress=False, **kw)
         wall = time.perf_counter() - t0
         df = load_results(d / "run")
         assert (df["status"] == "ok").all() and len(df) == n_jobs
@@ -116,7 +141,7 @@ def overhead(n_jobs: int, workers: int, tmp: Path) -> dict:
     return out
 
 
-def saturation(n_jobs: int, workers: int, tmp: Path) -> dict:
+def saturation(n_jobs: int, workers: int, tmp: Path, client) -> dict:
     from spikewire.experiments import load_results, parse_spec, run_experiment
 
     n_sims = n_jobs // 5
@@ -127,13 +152,15 @@ def saturation(n_jobs: int, workers: int, tmp: Path) -> dict:
     warm = parse_spec(_spec("warm", n_neurons=50, duration=1.0, seeds=[999],
                             methods_toml='[[methods]]\nname = "ccg"\n', jobs_per_sim=1))
     run_experiment(warm, out=tmp / "warm", runner="inprocess", progress=False)
+    run_experiment(warm, out=tmp / "warm2", client=client, progress=False)
     out = {}
     for runner in ("inprocess", "local"):
         d = tmp / f"sat-{runner}"
+        kw = {"client": client} if runner == "local" else {"runner": "inprocess"}
         cpu = CpuSampler()
         cpu.start()
         t0 = time.perf_counter()
-        run_experiment(spec, out=d, runner=runner, n_workers=workers, progress=False)
+        run_experiment(spec, out=d, progress=False, **kw)
         wall = time.perf_counter() - t0
         util = cpu.stop()
         df = load_results(d)
@@ -156,11 +183,19 @@ def main():
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        res = {"machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
-                          f"{os.cpu_count()} cores, Python {platform.python_version()}",
-               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-               "overhead": overhead(args.jobs, args.workers, tmp),
-               "saturation": saturation(args.jobs, args.workers, tmp)}
+        client, cluster, startup = _client(args.workers)
+        try:
+            res = {"machine": f"{platform.node()} {platform.machine()}, {os.cpu_count()} "
+                              f"cores, Python {platform.python_version()}",
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                   "load_average_at_start": os.getloadavg(),
+                   "cluster_startup_s": startup,
+                   "overhead": overhead(args.jobs, args.workers, tmp, client),
+                   "saturation": saturation(args.jobs, args.workers, tmp, client)}
+            res["load_average_at_end"] = os.getloadavg()
+        finally:
+            client.close()
+            cluster.close()
     print(json.dumps(res, indent=2))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2))

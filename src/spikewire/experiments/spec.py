@@ -36,6 +36,31 @@ Every combination (a *cell*) becomes one job. Minimal example::
 
 Strings ``"none"``/``"null"`` in ``params``, ``settings`` and ``steps`` stand for Python
 ``None`` (TOML has no null).
+
+Keys
+----
+``[experiment]``
+    ``name`` (folder-safe), ``description``, ``duration`` (s), ``dt`` (s), ``seeds``,
+    ``output`` (result folder), ``cache_dir`` (simulation cache shared between
+    experiments; default ``<output>/cache/sims``), ``plugins`` (modules or ``.py`` files
+    imported on every worker before jobs run: register your own methods or builders),
+    ``artifact_units`` (observed units whose estimate/truth are kept for the report).
+``[base_network]`` / ``[[networks]]``
+    ``builder``, ``params``, ``vary``, ``inputs`` (drive modulation and stimulation, see
+    :func:`spikewire.observe.inputs_from_spec`), ``duration``, ``label``, and
+    ``observations`` / ``methods`` to restrict a network to some entries.
+``[[observations]]``
+    ``name``, ``steps`` (:func:`spikewire.observe.from_spec`), ``vary`` with keys
+    ``"<step>.<setting>"``. A setting ``"network.spec.KEY"`` takes the network's
+    ``spec[KEY]`` (e.g. a motif's observed neurons).
+``[[methods]]``
+    ``name`` (registry name or ``"all"``), ``settings``, ``vary``, ``label``, ``exclude``
+    (with ``"all"``), ``optional`` (skip if its optional dependency is missing).
+``[runner]``
+    see :class:`RunnerSpec`.
+
+Each cell (network × observation × method × seed) is one job; its id hashes the cell, so
+re-running a spec skips finished jobs and editing one entry re-runs only its cells.
 """
 
 from __future__ import annotations
@@ -179,7 +204,6 @@ class ExperimentMeta(_Strict):
     cache_dir: str | None = None
     plugins: list[str] = Field(default_factory=list)
     artifact_units: int = Field(default=400, ge=0)
-    job_timeout: float | None = Field(default=None, gt=0)
 
     @field_validator("seeds")
     @classmethod
