@@ -129,3 +129,18 @@ def test_power_law_fit_quality():
     assert np.abs(err).max() < 0.2
     with pytest.raises(ValueError, match="sigma"):
         fit_power_law(0.02, 0.0)
+
+
+def test_erfcx_integral_on_random_intervals():
+    """The internal ∫_a^b erfcx rule (adaptive node count in log1p) vs adaptive quadrature,
+    including very short intervals (huge σ) and very long ones (tiny σ)."""
+    from spikewire.theory.transfer import _GL_W, _GL_X, _PANEL, _int_erfcx
+
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for _ in range(200):
+        a = float(np.exp(rng.uniform(-8, 6))) if rng.random() < 0.7 else 0.0
+        b = a + float(np.exp(rng.uniform(-8, 8)))
+        ref, _ = quad(erfcx, a, b, limit=1000, epsabs=0, epsrel=1e-13)
+        worst = max(worst, abs(_int_erfcx(a, b, _GL_X, _GL_W, _PANEL) - ref) / ref)
+    assert worst < 1e-13  # rules chosen for ~4e-15; quad's own tolerance is 1e-13

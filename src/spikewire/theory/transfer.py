@@ -38,8 +38,15 @@ _SQRT_PI = math.sqrt(math.pi)
 # standard deviation s checked only at its steps crosses a barrier as if it were ρ·s higher.
 _RHO_DT = 1.4603545088095868 / math.sqrt(2.0 * math.pi)
 
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
-_PANEL = 1.25  # panel width in w = log(1 + v); 8-point GL per panel: rel. error < 1e-15
+# Gauss–Legendre rules with 5..8 nodes (rows, zero-padded). A w-interval of length L uses one
+# panel of 5, 6 or 7 nodes when L <= 0.25, 0.5, 0.75, else 8-node panels of width <= 1.25;
+# each choice keeps the relative error of ∫ erfcx below ~4e-15 (checked against adaptive
+# quadrature in tests/theory/test_transfer.py).
+_GL_X = np.zeros((4, 8))
+_GL_W = np.zeros((4, 8))
+for _row, _k in enumerate((5, 6, 7, 8)):
+    _GL_X[_row, :_k], _GL_W[_row, :_k] = np.polynomial.legendre.leggauss(_k)
+_PANEL = 1.25
 
 
 @nb.njit(cache=True, inline="always")
@@ -63,37 +70,70 @@ def _int_erfcx(a, b, glx, glw, panel):
     if b <= a:
         return 0.0
     wa = math.log1p(a)
-    wb = math.log1p(b)
-    n_panels = int(math.ceil((wb - wa) / panel))
-    if n_panels < 1:
-        n_panels = 1
-    h = (wb - wa) / n_panels
+    length = math.log1p((b - a) / (1.0 + a))  # = log1p(b) - log1p(a) without cancellation
+    if length <= 0.25:
+        row, nodes, n_panels = 0, 5, 1
+    elif length <= 0.5:
+        row, nodes, n_panels = 1, 6, 1
+    elif length <= 0.75:
+        row, nodes, n_panels = 2, 7, 1
+    else:
+        row, nodes = 3, 8
+        n_panels = int(math.ceil(length / panel))
+    h = length / n_panels
     total = 0.0
     for p in range(n_panels):
         c = wa + (p + 0.5) * h
-        for k in range(glx.shape[0]):
-            w = c + 0.5 * h * glx[k]
+        for k in range(nodes):
+            w = c + 0.5 * h * glx[row, k]
             ew = math.exp(w)
-            total += glw[k] * ew * _erfcx_pos(ew - 1.0)
+            total += glw[row, k] * ew * _erfcx_pos(ew - 1.0)
     return total * 0.5 * h
 
 
-@nb.njit(cache=True, parallel=True)
-def _siegert_kernel(yt, yr, d_t, d_0, tau, tau_ref, sig, det_rate, glx, glw, panel, out_T):
-    """Rate per point; out_T[i] = scaled mean first-passage integral K and scale S.
+@nb.njit(cache=True, inline="always")
+def _at(arr, i):
+    """Element i of a per-point array, or its only element for a shared parameter."""
+    return arr[i] if arr.shape[0] > 1 else arr[0]
 
-    Returns rates; ``out_T[i, 0] = S`` (scale e^{-y_θ²} or 1) and ``out_T[i, 1] = S·I``.
+
+@nb.njit(cache=True, parallel=True)
+def _prep_kernel(mu, sig, theta, v_reset, yt, y0):
+    """y_θ = (θ - μ)/σ and max(y_r, 0) per point (0 where σ = 0)."""
+    for i in nb.prange(mu.shape[0]):
+        s = sig[i]
+        if s > 0.0:
+            yt[i] = (_at(theta, i) - mu[i]) / s
+            r = (_at(v_reset, i) - mu[i]) / s
+            y0[i] = r if r > 0.0 else 0.0
+        else:
+            yt[i] = 0.0
+            y0[i] = 0.0
+
+
+@nb.njit(cache=True, parallel=True)
+def _siegert_kernel(mu, sig, theta, v_reset, tau, tau_ref, d_t, d_0, glx, glw, panel, out_T):
+    """Rate per point; ``out_T[i] = (S, S·I)`` with scale ``S = e^{-y_θ²}`` (or 1).
+
+    ``theta, v_reset, tau, tau_ref`` have one entry per point or a single shared entry;
+    ``d_t, d_0`` are Dawson's function at y_θ and max(y_r, 0) where y_θ > 0.
     """
-    n = yt.shape[0]
+    n = mu.shape[0]
     nu = np.empty(n)
     for i in nb.prange(n):
-        if sig[i] == 0.0:
-            nu[i] = det_rate[i]
+        th = _at(theta, i)
+        vr = _at(v_reset, i)
+        tm = _at(tau, i)
+        tr = _at(tau_ref, i)
+        sg = sig[i]
+        if sg == 0.0:  # deterministic limit
+            m = mu[i]
+            nu[i] = 1.0 / (tr + tm * math.log((m - vr) / (m - th))) if m > th else 0.0
             out_T[i, 0] = 1.0
             out_T[i, 1] = np.nan
             continue
-        a = yt[i]
-        b = yr[i]
+        a = (th - mu[i]) / sg
+        b = (vr - mu[i]) / sg
         if a <= 0.0:
             s = 1.0
             k = _int_erfcx(-a, -b, glx, glw, panel)
@@ -107,8 +147,7 @@ def _siegert_kernel(yt, yr, d_t, d_0, tau, tau_ref, sig, det_rate, glx, glw, pan
             k += s * (neg - _int_erfcx(y0, a, glx, glw, panel))
         out_T[i, 0] = s
         out_T[i, 1] = k
-        den = tau_ref[i] * s + tau[i] * _SQRT_PI * k
-        nu[i] = s / den
+        nu[i] = s / (tr * s + tm * _SQRT_PI * k)
     return nu
 
 
@@ -123,7 +162,7 @@ def _as_float_array(name, value, unit):
     return arr
 
 
-def _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref):
+def _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=True):
     mu = _as_float_array("mu", mu, "mV")
     sigma = _as_float_array("sigma", sigma, "mV")
     tau_m = _as_float_array("tau_m", tau_m, "s")
@@ -140,7 +179,11 @@ def _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref):
     if np.any(v_reset >= theta):
         raise ValueError(f"v_reset must be below theta (got v_reset={np.max(v_reset):g} mV, "
                          f"theta={np.min(theta):g} mV); the reset lies under the threshold")
-    return np.broadcast_arrays(mu, sigma, tau_m, theta, v_reset, tau_ref)
+    out = (mu, sigma, tau_m, theta, v_reset, tau_ref)
+    if not broadcast:
+        np.broadcast_shapes(*(x.shape for x in out))  # raises on incompatible shapes
+        return out
+    return np.broadcast_arrays(*out)
 
 
 def discretization_shift(sigma, tau_m, dt):
@@ -157,34 +200,44 @@ def discretization_shift(sigma, tau_m, dt):
 
 
 def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):
-    mu, sigma, tau_m, theta, v_reset, tau_ref = _check_lif(mu, sigma, tau_m, theta, v_reset,
-                                                           tau_ref)
-    shape = mu.shape
+    raw = _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=False)
+    mu, sigma, tau_m, theta, v_reset, tau_ref = raw
+    shape = np.broadcast_shapes(*(x.shape for x in raw))
     if dt is not None:
         if not (np.isscalar(dt) or np.ndim(dt) == 0) or not dt > 0:
             raise ValueError(f"dt must be a positive time step in s, got {dt!r}")
         sh = discretization_shift(sigma, tau_m, float(dt))
         theta = theta + sh
         v_reset = v_reset + sh
-    flat = [np.ascontiguousarray(x, dtype=np.float64).ravel()
-            for x in (mu, sigma, tau_m, theta, v_reset, tau_ref)]
-    mu, sigma, tau_m, theta, v_reset, tau_ref = flat
-    pos = sigma > 0
-    safe = np.where(pos, sigma, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        yt = np.where(pos, (theta - mu) / safe, 0.0)
-        yr = np.where(pos, (v_reset - mu) / safe, 0.0)
-        supra = mu > theta
-        ratio = np.where(supra, (mu - v_reset) / np.where(supra, mu - theta, 1.0), 1.0)
-        det_rate = np.where(supra, 1.0 / (tau_ref + tau_m * np.log(ratio)), 0.0)
-    y0 = np.maximum(yr, 0.0)
-    d_t = np.where(yt > 0, dawsn(np.maximum(yt, 0.0)), 0.0)
-    d_0 = np.where(yt > 0, dawsn(y0), 0.0)
-    scal = np.empty((mu.size, 2))
-    nu = _siegert_kernel(yt, yr, d_t, d_0, tau_m, tau_ref, sigma, det_rate, _GL_X, _GL_W,
+
+    def flat(x, shared_ok):
+        if shared_ok and x.size == 1:
+            return np.ascontiguousarray(x, dtype=np.float64).reshape(1)
+        return np.ascontiguousarray(np.broadcast_to(x, shape), dtype=np.float64).reshape(-1)
+
+    shared = not derivatives
+    mu, sigma = flat(mu, False), flat(sigma, False)
+    tau_m, theta, v_reset, tau_ref = (flat(x, shared) for x in (tau_m, theta, v_reset, tau_ref))
+    n = mu.size
+    yt = np.empty(n)
+    y0 = np.empty(n)
+    _prep_kernel(mu, sigma, theta, v_reset, yt, y0)
+    d_t = np.zeros(n)
+    d_0 = np.zeros(n)
+    m = np.flatnonzero(yt > 0)
+    if m.size:
+        d_t[m] = dawsn(yt[m])
+        m0 = np.flatnonzero(y0 > 0)
+        d_0[m0] = dawsn(y0[m0])
+    scal = np.empty((n, 2))
+    nu = _siegert_kernel(mu, sigma, theta, v_reset, tau_m, tau_ref, d_t, d_0, _GL_X, _GL_W,
                          _PANEL, scal)
     if not derivatives:
         return nu.reshape(shape)
+    pos = sigma > 0
+    safe = np.where(pos, sigma, 1.0)
+    yt = np.where(pos, (theta - mu) / safe, 0.0)
+    yr = np.where(pos, (v_reset - mu) / safe, 0.0)
     s, k = scal[:, 0], scal[:, 1]
     # f(y) = erfcx(-y); carried as S·f(y) to stay finite: for y > 0, S f(y) = 2 S e^{y²} -
     # S erfcx(y) with S e^{y²} = exp(y² - y_θ²) <= 1 whenever y <= y_θ.
