@@ -16,8 +16,8 @@ Numerics. The integrand is ``erfcx(-u)``. Its part on ``u <= 0`` is bounded and 
 with Dawson's function, ``∫_a^b e^{u²} du = e^{b²} D(b) - e^{a²} D(a)``. The remaining
 bounded integrals ``∫_A^B erfcx(v) dv`` (``0 <= A <= B``) are done by composite
 Gauss–Legendre quadrature in ``w = log(1 + v)``, where the integrand ``(1+v) erfcx(v)`` is
-nearly constant, so a few 8-point panels give ~1e-13 relative accuracy from ``v = 0`` to
-``v = 10^8``. For ``y_θ > 0`` everything is carried scaled by ``e^{-y_θ²}``: no overflow,
+nearly constant and entire, so one 5–8 point panel (short intervals) or a few 8-point panels
+give ~1e-14 relative accuracy from ``v = 0`` to ``v = 10^8``. For ``y_θ > 0`` everything is carried scaled by ``e^{-y_θ²}``: no overflow,
 and rates too small for a double underflow cleanly to 0 (never NaN). σ = 0 gives the
 deterministic limit ``1/ν = τ_ref + τ_m log((μ - V_r)/(μ - θ))`` for ``μ > θ``.
 """
