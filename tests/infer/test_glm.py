@@ -109,10 +109,11 @@ def test_loglik_equals_independent_computation():
 
 
 def test_loglik_and_unpenalised_fit_equal_nemos():
-    jax = pytest.importorskip("jax")
-    nmo = pytest.importorskip("nemos")
-    jax.config.update("jax_enable_x64", True)
+    import jax  # nemos and jax come with the dev extra
     import jax.numpy as jnp
+    import nemos as nmo
+
+    jax.config.update("jax_enable_x64", True)
 
     st, d, bias, coef = _small_problem()
     X = d.dense()
@@ -257,3 +258,16 @@ def test_parallel_threads_give_the_same_estimate(coupled):
     b = GLM(penalties=[1e-2], n_jobs=2).fit(coupled["st"])
     # blocks of targets are separable problems; the optimiser stops at the same tolerance
     np.testing.assert_allclose(a.weights, b.weights, atol=5e-3)
+
+
+def test_dale_estimated_labels_and_kfold_cv(coupled):
+    est = GLM(dale="estimate", cv=2, n_penalties=2).fit(coupled["st"])
+    labels = est.diagnostics["dale_labels"]
+    assert labels[0] == "E" and labels[2] == "I"   # 0→1 excitatory, 2→3 inhibitory
+    filt = est.diagnostics["filters"]
+    for j, t in enumerate(labels):
+        for i in range(4):
+            if i != j and t in ("E", "I"):
+                assert np.all(filt[i, j] >= 0) if t == "E" else np.all(filt[i, j] <= 0)
+    assert np.asarray(est.diagnostics["penalty_grid"]).shape == (4, 2)
+    assert est.adjacency()[1, 0] == 1 and est.adjacency()[3, 2] == -1

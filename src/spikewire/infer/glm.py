@@ -684,6 +684,8 @@ class GLM(InferenceMethod):
             p0 = np.ones_like(w0)
             w0[tpos] = res["weights"]
             p0[tpos] = np.nan_to_num(res["pvalues"], nan=1.0)
+            np.fill_diagonal(w0, 0.0)   # the history filter says nothing about the type
+            np.fill_diagonal(p0, 1.0)
             sig = p0 < self.alpha
             lab, _ = label_cell_types(np.sign(w0) * sig, weights=w0)
             dale_sign = np.where(lab == "I", -1.0, np.where(lab == "E", 1.0, 0.0))
