@@ -55,6 +55,15 @@ def test_ccg_statistics_equal_brute_force():
     np.testing.assert_array_equal(counts[0], rc)  # exact integer counts, bin for bin
     np.testing.assert_allclose(sp[0], rp, rtol=1e-12)
     np.testing.assert_allclose(sn[0], rn, rtol=1e-12)
+    # the population scan (used for all pairs) gives the same numbers
+    order = np.argsort(st.grouped_times, kind="stable")
+    pos = np.repeat(np.arange(2), np.diff(st.indptr))
+    c2, sp2, sn2 = K.ccg_stats_scan(st.grouped_times[order], pos[order], st.grouped_times,
+                                    st.indptr, np.array([[-1, 0], [-1, -1]]), 1, W, DELTA, 100,
+                                    TAU, delays)
+    np.testing.assert_array_equal(c2, counts)
+    np.testing.assert_allclose(sp2, sp, rtol=1e-12)
+    np.testing.assert_allclose(sn2, sn, rtol=1e-12)
 
 
 def _simulate_lags(rng, a_fun, J_pos, J_neg, delay, n_draws):

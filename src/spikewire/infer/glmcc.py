@@ -280,9 +280,20 @@ class GLMCC(InferenceMethod):
         if iu.size:
             t1 = time.perf_counter()
             with _numba_threads(n_jobs):
-                counts, s_pos, s_neg = _k.ccg_stats(st.grouped_times, st.indptr,
-                                                    iu.astype(np.int64), ju.astype(np.int64),
-                                                    window, delta, m, tau, delays)
+                if iu.size >= 0.25 * n * (n - 1) / 2:
+                    # most pairs: one population scan over coincidences
+                    pidx = np.full((n, n), -1, dtype=np.int64)
+                    pidx[iu, ju] = np.arange(iu.size)
+                    pos = np.repeat(np.arange(n, dtype=np.int64), np.diff(st.indptr))
+                    order = np.argsort(st.grouped_times, kind="stable")
+                    counts, s_pos, s_neg = _k.ccg_stats_scan(
+                        st.grouped_times[order], pos[order], st.grouped_times, st.indptr,
+                        pidx, iu.size, window, delta, m, tau, delays)
+                else:
+                    # few pairs: a two-pointer merge per pair
+                    counts, s_pos, s_neg = _k.ccg_stats(
+                        st.grouped_times, st.indptr, iu.astype(np.int64),
+                        ju.astype(np.int64), window, delta, m, tau, delays)
             t2 = time.perf_counter()
             out, iters = self.fit_statistics(counts, s_pos, s_neg)
             t3 = time.perf_counter()
