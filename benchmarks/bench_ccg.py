@@ -104,7 +104,8 @@ def main():
     print(f"spikewire ccg: {t_sw:.1f} s wall, {cpu_sw:.1f} CPU-s, for {n_pairs_all} ordered "
           f"pairs on {args.jobs} threads "
           f"(counting+baseline {est.diagnostics['time_counting_s']:.1f} s); lags ±{kmax} bins; "
-          f"raw p<0.05 fraction {np.mean(p < 0.05):.4f}; BH-significant "
+          f"raw p<0.05 fraction {np.mean(p < 0.05):.4f}; significant at the default "
+          f"{est.correction} control: "
           f"{int(est.significant().sum())}")
     try:
         t_bin, t_pair, cpu_pair = bench_elephant(st, args.pairs, est.settings["bin_width"],
