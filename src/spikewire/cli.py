@@ -36,12 +36,13 @@ def _print_summary(out: Path) -> None:
 
     from spikewire.experiments import load_results
     from spikewire.report import in_grid_order, summary_table
+    from spikewire.report.html import report_metrics
 
     df = in_grid_order(load_results(out), out)
     if df.empty:
         typer.echo("no results")
         return
-    table = summary_table(df)
+    table = summary_table(df, report_metrics(df, out)[1])
     with pd.option_context("display.max_rows", 200, "display.max_columns", 20,
                            "display.width", 160, "display.max_colwidth", 40):
         typer.echo(table.to_string(index=False))

@@ -34,3 +34,15 @@ def test_killed_worker_is_replaced_and_no_row_is_lost(tmp_path):
     # Dask re-ran the lost task on a fresh worker: every row present once, all ok
     assert s.n_ok == 6 and len(df) == 6 and df["job_id"].is_unique
     assert set(df["status"]) == {"ok"}
+
+
+def test_any_scheduler_address(tmp_path):
+    # a scheduler started elsewhere (here: in this process); the spec is unchanged
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster:
+        s = run_experiment(write_tiny(tmp_path, seeds=(0,)), out=tmp_path / "out",
+                           address=cluster.scheduler_address, progress=False)
+    assert s.runner == "address" and s.n_ok == 6
+    assert len(load_results(tmp_path / "out")) == 6

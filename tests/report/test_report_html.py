@@ -102,3 +102,17 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     assert (grey < 0.3).mean() > 0.002
     colourful = (img.max(axis=2) - img.min(axis=2)) > 0.3
     assert colourful.mean() > 0.001
+
+
+def test_spec_report_metrics_choose_the_columns(tmp_path):
+    import pandas as pd
+
+    from spikewire.report.html import report_metrics
+
+    df = pd.DataFrame({"status": ["ok", "ok"], "auc": [0.5, 0.7], "mcc": [0.1, 0.2],
+                       "frac_spurious": [0.3, float("nan")], "frac_direct": [float("nan")] * 2})
+    assert report_metrics(df, tmp_path) == (["auc", "mcc", "frac_spurious"], None)
+    (tmp_path / "spec.toml").write_text(
+        '[report]\nmetrics = ["frac_direct", "frac_spurious", "mcc"]\n')
+    # columns without any value are left out; the order is the spec's
+    assert report_metrics(df, tmp_path) == (["frac_spurious", "mcc"], ["frac_spurious", "mcc"])

@@ -184,7 +184,8 @@ def roc_pr_figure(items: list[tuple[str, dict]], *, title: str = ""):
     a2.set_xlabel("recall")
     a2.set_ylabel("precision")
     a2.set_title("precision–recall", fontsize=9)
-    a1.legend(fontsize=7, loc="lower right")
+    if a1.get_legend_handles_labels()[0]:
+        a1.legend(fontsize=7, loc="lower right")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

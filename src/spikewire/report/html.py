@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_report", "summary_table", "metric_columns", "swept_factors", "in_grid_order"]
+__all__ = ["write_report", "summary_table", "metric_columns", "swept_factors", "in_grid_order",
+           "report_metrics"]
 
 # the scores shown first when present (names produced by spikewire.score)
 PREFERRED_METRICS = ["auc", "mcc", "auc_exc", "auc_inh", "sign_accuracy", "ei_accuracy",
@@ -106,6 +107,32 @@ def _load_artifact(root: Path, job_id: str) -> dict | None:
         return None
     with np.load(p, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[str] | None]:
+    """(metrics to plot, metrics for the summary table) — the spec's ``[report] metrics``
+    where given (those with values), else the defaults."""
+    ok = df[df["status"] == "ok"] if "status" in df else df
+    metrics = metric_columns(ok) if not ok.empty else []
+    chosen = _spec_report_settings(Path(root)).get("metrics")
+    if chosen:
+        picked = [m for m in chosen if m in ok and ok[m].notna().any()]
+        if picked:
+            return picked, picked[:7]
+    return metrics, None
+
+
+def _spec_report_settings(root: Path) -> dict:
+    """The ``[report]`` table of the saved spec (e.g. ``metrics = ["auc", ...]``)."""
+    spec_path = root / "spec.toml"
+    if not spec_path.exists():
+        return {}
+    try:
+        from spikewire.experiments.spec import _toml
+
+        return dict(_toml().loads(spec_path.read_text()).get("report", {}))
+    except Exception:  # noqa: BLE001 - a JSON-form spec has no [report]
+        return {}
 
 
 def _cache_dir(root: Path) -> Path:
@@ -213,8 +240,8 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
         parts.append("<p>No results yet.</p>")
     else:
         ok = df[df["status"] == "ok"]
-        metrics = metric_columns(ok) if not ok.empty else []
-        table = summary_table(df)
+        metrics, table_metrics = report_metrics(df, root)
+        table = summary_table(df, table_metrics)
         parts.append("<h2>Summary</h2><p>Mean ± s.d. over seeds of each score; "
                      "<em>ok</em>/<em>failed</em> count jobs.</p>")
         parts.append(table.to_html(index=False, escape=True, classes="summary", border=0))
