@@ -92,10 +92,13 @@ def demo(
     workers: int = typer.Option(None, help="Dask workers (default: all cores)."),
     runner: str = typer.Option(None, help="inprocess | local (default: local Dask cluster)."),
 ) -> None:
-    """Run the main job: the realism study, small. Five variants of one balanced E/I
-    network — (a) no refractory period and one-step transmission, (b) 2 ms refractory,
-    (c) 3 ms delays, (d) both, (e) smoothed rates of (d) — inferred by every available
-    method, scored against the truth; prints the table and writes the HTML report."""
+    """Run the main job: a small realism study (a few minutes on 2 cores).
+
+    Five variants of one balanced E/I network (a: no refractory period, one-step
+    transmission; b: 2 ms refractory; c: 3 ms delays; d: both; e: smoothed rates of d),
+    inferred by the fast methods and scored against the truth. Prints the summary table
+    and writes the HTML report.
+    """
     from spikewire.experiments import load_spec
 
     spec = load_spec("demo")
