@@ -17,9 +17,10 @@ with Dawson's function, ``∫_a^b e^{u²} du = e^{b²} D(b) - e^{a²} D(a)``. Th
 bounded integrals ``∫_A^B erfcx(v) dv`` (``0 <= A <= B``) are done by composite
 Gauss–Legendre quadrature in ``w = log(1 + v)``, where the integrand ``(1+v) erfcx(v)`` is
 nearly constant and entire, so one 5–8 point panel (short intervals) or a few 8-point panels
-give ~1e-14 relative accuracy from ``v = 0`` to ``v = 10^8``. For ``y_θ > 0`` everything is carried scaled by ``e^{-y_θ²}``: no overflow,
-and rates too small for a double underflow cleanly to 0 (never NaN). σ = 0 gives the
-deterministic limit ``1/ν = τ_ref + τ_m log((μ - V_r)/(μ - θ))`` for ``μ > θ``.
+give ~1e-14 relative accuracy from ``v = 0`` to ``v = 10^8``. For ``y_θ > 0`` everything
+is carried scaled by ``e^{-y_θ²}``: no overflow, and rates too small for a double
+underflow cleanly to 0 (never NaN). σ = 0 gives the deterministic limit
+``1/ν = τ_ref + τ_m log((μ - V_r)/(μ - θ))`` for ``μ > θ``.
 """
 
 from __future__ import annotations
