@@ -15,6 +15,7 @@ from spikewire._validation import (
     check_positive,
     check_probability_open,
 )
+from spikewire.infer._signals import activity_source
 from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
 from spikewire.infer.estimate import Estimate
 
@@ -159,9 +160,8 @@ class PartialCorrelation(InferenceMethod):
         check_probability_open("alpha", self.alpha)
         check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
         rec = as_recording(recording)
-        spikes = rec.spikes
-        if spikes is None:
-            raise ValueError("partial_corr needs spike times; this recording holds signals only")
+        # spike times, or continuous signals (smoothed rates) averaged into bins
+        spikes = activity_source(rec, "partial_corr")
         n = spikes.n_units
         mask = resolve_pairs(rec, pairs)
         n_bins = spikes.n_bins(bw)

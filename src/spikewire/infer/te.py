@@ -9,6 +9,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from spikewire._validation import check_choice, check_int, check_positive, check_probability_open
+from spikewire.infer._signals import activity_source
 from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
 from spikewire.infer.estimate import Estimate
 
@@ -99,9 +100,8 @@ class GrangerCausality(InferenceMethod):
         check_probability_open("alpha", self.alpha)
         check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
         rec = as_recording(recording)
-        spikes = rec.spikes
-        if spikes is None:
-            raise ValueError("te needs spike times; this recording holds signals only")
+        # spike times, or continuous signals (smoothed rates) averaged into bins
+        spikes = activity_source(rec, "te")
         n = spikes.n_units
         mask = resolve_pairs(rec, pairs)
         counts = spikes.counts()

@@ -12,11 +12,17 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import metrics as skm
 
 from spikewire._validation import check_positive, check_probability_open
 from spikewire.core.network import Network
 from spikewire.infer.estimate import Estimate
+
+
+def _skm():
+    """sklearn.metrics, imported on first use (keeps ``import spikewire`` light)."""
+    from sklearn import metrics
+
+    return metrics
 
 __all__ = ["score", "classify_links", "Truth"]
 
@@ -250,17 +256,17 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
         "n_true_inh": int((y < 0).sum()),
         "n_detected": int(det.sum()),
     }
-    out["auc"] = _safe(skm.roc_auc_score, truth_link, ev)
-    out["ap"] = _safe(skm.average_precision_score, truth_link, ev)
-    out["precision"] = float(skm.precision_score(truth_link, det, zero_division=0))
-    out["recall"] = float(skm.recall_score(truth_link, det, zero_division=0))
-    out["f1"] = float(skm.f1_score(truth_link, det, zero_division=0))
+    out["auc"] = _safe(_skm().roc_auc_score, truth_link, ev)
+    out["ap"] = _safe(_skm().average_precision_score, truth_link, ev)
+    out["precision"] = float(_skm().precision_score(truth_link, det, zero_division=0))
+    out["recall"] = float(_skm().recall_score(truth_link, det, zero_division=0))
+    out["f1"] = float(_skm().f1_score(truth_link, det, zero_division=0))
     out["mcc"] = _mcc(truth_link, det)
     # per sign
     sel_e = (y > 0) | (y == 0)
     sel_i = (y < 0) | (y == 0)
-    out["auc_exc"] = _safe(skm.roc_auc_score, y[sel_e] > 0, signed_ev[sel_e])
-    out["auc_inh"] = _safe(skm.roc_auc_score, y[sel_i] < 0, -signed_ev[sel_i])
+    out["auc_exc"] = _safe(_skm().roc_auc_score, y[sel_e] > 0, signed_ev[sel_e])
+    out["auc_inh"] = _safe(_skm().roc_auc_score, y[sel_i] < 0, -signed_ev[sel_i])
     a = adj[scored]
     out["mcc_exc"] = _mcc(y > 0, a > 0)
     out["mcc_inh"] = _mcc(y < 0, a < 0)
@@ -308,7 +314,7 @@ def _mcc(y_true, y_pred) -> float:
     y_pred = np.asarray(y_pred, bool)
     if y_true.size == 0:
         return math.nan
-    tn, fp, fn, tp = (float(v) for v in skm.confusion_matrix(
+    tn, fp, fn, tp = (float(v) for v in _skm().confusion_matrix(
         y_true, y_pred, labels=[False, True]).ravel())
     den = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return (tp * tn - fp * fn) / den if den > 0 else 0.0
