@@ -5,7 +5,9 @@ by exact exponential integration; inputs that arrive at step ``k`` (ring-buffer 
 ``k mod L``) jump the membrane (delta synapses) or the synaptic current (exponential
 synapses) at ``t_k``. A neuron spikes at ``t_k`` if ``V_k >= θ``; its synapses deliver at
 step ``k + d`` so the first effect on a target appears exactly one delay later. During
-the refractory period the membrane is clamped at ``V_reset`` and inputs are dropped.
+the refractory period the membrane is clamped at ``V_reset``; inputs arriving then are
+dropped with delta synapses, while with exponential synapses the synaptic current keeps
+integrating them (as NEST's ``iaf_psc_exp``). Stimulation pulses are voltage jumps in both.
 """
 
 from __future__ import annotations
@@ -42,15 +44,21 @@ def lif_chunk(step0, step1,
     last_lam = -1.0
     exp_neg = 1.0
     dec_mu = 1.0 - decay_m
+    vjump = np.zeros(N)
     k = step0
     while k < step1:
         if n_spk + N > cap:
             return k, n_spk, stim_pos
         slot = k % L
         row_g = k - step0
-        # stimulation pulses at this step go straight into the ring slot
+        # stimulation pulses at this step: voltage jumps. With delta synapses the ring slot
+        # is exactly that; with exponential synapses the ring feeds the synaptic current,
+        # so pulses go to a separate per-neuron jump instead.
         while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
-            ring[slot, stim_idx[stim_pos]] += stim_amp[stim_pos]
+            if exp_syn:
+                vjump[stim_idx[stim_pos]] += stim_amp[stim_pos]
+            else:
+                ring[slot, stim_idx[stim_pos]] += stim_amp[stim_pos]
             stim_pos += 1
         for i in range(N):
             inp = ring[slot, i]
@@ -68,7 +76,8 @@ def lif_chunk(step0, step1,
                 inp += w_ext * poisson(rng, lam, exp_neg)
             v = V[i]
             if exp_syn:
-                v = v_rest + (v - v_rest) * decay_m + I_syn[i] * p21
+                v = v_rest + (v - v_rest) * decay_m + I_syn[i] * p21 + vjump[i]
+                vjump[i] = 0.0
                 I_syn[i] = I_syn[i] * decay_s + inp
             else:
                 v = v_rest + (v - v_rest) * decay_m + inp
