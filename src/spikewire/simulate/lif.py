@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Protocol
 
 import numpy as np
@@ -197,6 +198,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         order = np.argsort(st, kind="stable")
         stim_step, stim_idx, stim_amp = st[order], si[order].astype(np.int32), sa[order]
         keep = (stim_step >= 1) & (stim_step < n_steps)
+        if not keep.all():
+            warnings.warn(
+                f"{int((~keep).sum())} stimulation pulse(s) fall outside the simulated steps "
+                f"[dt, duration) = [{dt:g}, {duration:g}) s and are not delivered",
+                RuntimeWarning, stacklevel=2)
         stim_step, stim_idx, stim_amp = stim_step[keep], stim_idx[keep], stim_amp[keep]
     else:
         stim_step = np.zeros(0, np.int64)
