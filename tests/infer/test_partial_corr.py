@@ -3,28 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from infer_fixtures import independent, lif_motif
 from sklearn.covariance import ledoit_wolf
 
 import spikewire as sw
-from spikewire.core import LIFParams, WhiteNoiseDrive
 from spikewire.infer.partial_corr import count_moments, ledoit_wolf_from_moments
-
-
-def _lif_motif(duration=150.0, seed=1):
-    # E 0 -> 1 (+2 mV), I 2 -> 3 (−2 mV), 1.5 ms delays, white-noise drive, ~12 Hz
-    W = np.zeros((4, 4))
-    W[1, 0] = 2.0
-    W[3, 2] = -2.0
-    net = sw.networks.from_matrix(W, ["E", "E", "I", "E"], delays=1.5e-3,
-                                  drive=WhiteNoiseDrive(mu=15.0, sigma=6.0),
-                                  params=LIFParams(tau_ref=2e-3))
-    return sw.simulate(net, duration, seed=seed)
-
-
-def _independent(n=40, T=200.0, rate=10.0, seed=7):
-    rng = np.random.default_rng(seed)
-    return sw.SpikeTrains.from_lists(
-        [np.sort(rng.uniform(0, T, rng.poisson(rate * T))) for _ in range(n)], t_stop=T)
 
 
 @pytest.mark.parametrize("sparse", [True, False])
@@ -40,7 +23,7 @@ def test_ledoit_wolf_from_sparse_moments_equals_sklearn(sparse):
 
 
 def test_symmetric_partial_correlation_finds_the_pair():
-    est = sw.infer(_lif_motif(), "partial_corr")
+    est = sw.infer(lif_motif(), "partial_corr")
     np.testing.assert_array_equal(est.weights, est.weights.T)   # symmetric by construction
     adj = est.adjacency()
     assert adj[1, 0] == 1 and adj[0, 1] == 1
@@ -49,7 +32,7 @@ def test_symmetric_partial_correlation_finds_the_pair():
 
 
 def test_lagged_variant_gets_direction_and_sign():
-    est = sw.infer(_lif_motif(), "partial_corr", lag=1, bin_width=2e-3)
+    est = sw.infer(lif_motif(), "partial_corr", lag=1, bin_width=2e-3)
     adj = est.adjacency()
     expected = np.zeros((4, 4), int)
     expected[1, 0] = 1
@@ -59,7 +42,7 @@ def test_lagged_variant_gets_direction_and_sign():
 
 
 def test_graphical_lasso_runs_and_agrees_on_the_strong_link():
-    est = sw.infer(_lif_motif(60.0), "partial_corr", estimator="graphical_lasso")
+    est = sw.infer(lif_motif(60.0), "partial_corr", estimator="graphical_lasso")
     assert est.adjacency()[1, 0] == 1
     assert "graphical_lasso_alpha" in est.diagnostics
 
@@ -67,7 +50,7 @@ def test_graphical_lasso_runs_and_agrees_on_the_strong_link():
 @pytest.mark.parametrize("lag", [0, 1])
 def test_false_positive_rate_is_nominal(lag):
     n = 40
-    est = sw.infer(_independent(n), "partial_corr", lag=lag)
+    est = sw.infer(independent(n), "partial_corr", lag=lag)
     tri = np.triu_indices(n, 1) if lag == 0 else np.nonzero(~np.eye(n, dtype=bool))
     p = est.pvalues[tri]
     for alpha in (0.01, 0.05):
@@ -86,7 +69,7 @@ def test_false_positive_rate_is_nominal(lag):
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        sw.infer(_independent(5, T=50.0), "partial_corr", **kwargs)
+        sw.infer(independent(5, T=50.0), "partial_corr", **kwargs)
 
 
 def test_silent_unit_listed():

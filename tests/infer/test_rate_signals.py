@@ -2,22 +2,15 @@
 
 import numpy as np
 import pytest
+from infer_fixtures import lif_motif
 
 import spikewire as sw
-from spikewire.core import LIFParams, WhiteNoiseDrive
 from spikewire.infer._signals import BinnedSignals
 from spikewire.observe import smooth
 
 
 def _motif_rates(duration=150.0, seed=1):
-    # E 0 -> 1 (+2 mV), I 2 -> 3 (-2 mV), 1.5 ms delays, white-noise drive, ~12 Hz
-    W = np.zeros((4, 4))
-    W[1, 0] = 2.0
-    W[3, 2] = -2.0
-    net = sw.networks.from_matrix(W, ["E", "E", "I", "E"], delays=1.5e-3,
-                                  drive=WhiteNoiseDrive(mu=15.0, sigma=6.0),
-                                  params=LIFParams(tau_ref=2e-3))
-    spikes = sw.simulate(net, duration, seed=seed)
+    spikes = lif_motif(duration, seed)
     return spikes, smooth(spikes, width=1e-3, sampling_rate=1000.0)
 
 

@@ -2,32 +2,15 @@
 
 import numpy as np
 import pytest
+from infer_fixtures import independent, lif_motif
 from scipy import stats
 
 import spikewire as sw
-from spikewire.core import LIFParams, WhiteNoiseDrive
 from spikewire.infer.te import lagged_design
 
 
-def _lif_motif(duration=150.0, seed=1):
-    # E 0 -> 1 (+2 mV), I 2 -> 3 (−2 mV), 1.5 ms delays, white-noise drive, ~12 Hz
-    W = np.zeros((4, 4))
-    W[1, 0] = 2.0
-    W[3, 2] = -2.0
-    net = sw.networks.from_matrix(W, ["E", "E", "I", "E"], delays=1.5e-3,
-                                  drive=WhiteNoiseDrive(mu=15.0, sigma=6.0),
-                                  params=LIFParams(tau_ref=2e-3))
-    return sw.simulate(net, duration, seed=seed)
-
-
-def _independent(n=40, T=200.0, rate=10.0, seed=7):
-    rng = np.random.default_rng(seed)
-    return sw.SpikeTrains.from_lists(
-        [np.sort(rng.uniform(0, T, rng.poisson(rate * T))) for _ in range(n)], t_stop=T)
-
-
 def test_f_test_equals_explicit_restricted_regression():
-    st = _independent(6, T=60.0, rate=15.0, seed=2)
+    st = independent(6, T=60.0, rate=15.0, seed=2)
     est = sw.infer(st, "te", min_spikes=1)
     X = st.binned(2e-3, sparse=True).T.tocsr().astype(float)
     Y, Z = lagged_design(X, 3)
@@ -47,7 +30,7 @@ def test_f_test_equals_explicit_restricted_regression():
 
 
 def test_finds_directed_signed_links():
-    est = sw.infer(_lif_motif(), "te")
+    est = sw.infer(lif_motif(), "te")
     expected = np.zeros((4, 4), int)
     expected[1, 0] = 1
     expected[3, 2] = -1
@@ -59,7 +42,7 @@ def test_finds_directed_signed_links():
 
 def test_false_positive_rate_is_nominal():
     n = 40
-    est = sw.infer(_independent(n), "te")
+    est = sw.infer(independent(n), "te")
     p = est.pvalues[~np.eye(n, dtype=bool)]
     for alpha in (0.01, 0.05):
         sd = np.sqrt(alpha * (1 - alpha) / p.size)  # binomial sd over 1560 pair tests
@@ -73,7 +56,7 @@ def test_false_positive_rate_is_nominal():
 ])
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        sw.infer(_independent(5, T=50.0), "te", **kwargs)
+        sw.infer(independent(5, T=50.0), "te", **kwargs)
 
 
 def test_unknown_pair_and_silent_unit():
