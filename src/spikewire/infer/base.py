@@ -12,7 +12,7 @@ from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["InferenceMethod", "register", "get_method", "list_methods", "infer",
-           "as_recording", "resolve_pairs", "MissingDependencyError"]
+           "as_recording", "resolve_pairs", "pair_status_from", "MissingDependencyError"]
 
 _REGISTRY: dict[str, type[InferenceMethod]] = {}
 
@@ -144,6 +144,17 @@ def resolve_pairs(recording: Recording, pairs) -> np.ndarray:
         if post != pre:
             mask[lookup[int(post)], lookup[int(pre)]] = True
     return mask
+
+
+def pair_status_from(requested: np.ndarray, unit_ok: np.ndarray) -> np.ndarray:
+    """Initial :data:`~spikewire.infer.PAIR_STATUS` codes: 0 for requested pairs of usable
+    units, 3 where a unit of a requested pair was skipped (too few spikes), 2 for pairs
+    not requested, 1 on the diagonal."""
+    status = np.full(requested.shape, 2, dtype=np.int8)
+    status[requested] = 0
+    status[requested & ~(unit_ok[:, None] & unit_ok[None, :])] = 3
+    np.fill_diagonal(status, 1)
+    return status
 
 
 def infer(data, method: str = "ccg", *, pairs=None, **settings) -> Estimate:

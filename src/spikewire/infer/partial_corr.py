@@ -16,7 +16,13 @@ from spikewire._validation import (
     check_probability_open,
 )
 from spikewire.infer._signals import activity_source
-from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer.base import (
+    InferenceMethod,
+    as_recording,
+    pair_status_from,
+    register,
+    resolve_pairs,
+)
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["PartialCorrelation", "count_moments", "ledoit_wolf_from_moments"]
@@ -170,10 +176,7 @@ class PartialCorrelation(InferenceMethod):
                              f"{bw * 1e3:g} ms; record longer or use smaller bins")
         counts = spikes.counts()
         ok = counts >= self.min_spikes
-        status = np.full((n, n), 2, dtype=np.int8)
-        status[mask] = 0
-        status[mask & ~(ok[:, None] & ok[None, :])] = 3
-        np.fill_diagonal(status, 1)
+        status = pair_status_from(mask, ok)
         idx = np.flatnonzero(ok)
         m = idx.size
         weights = np.zeros((n, n))

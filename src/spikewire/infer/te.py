@@ -10,7 +10,13 @@ from scipy import stats
 
 from spikewire._validation import check_choice, check_int, check_positive, check_probability_open
 from spikewire.infer._signals import activity_source
-from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer.base import (
+    InferenceMethod,
+    as_recording,
+    pair_status_from,
+    register,
+    resolve_pairs,
+)
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GrangerCausality", "lagged_design"]
@@ -106,10 +112,7 @@ class GrangerCausality(InferenceMethod):
         mask = resolve_pairs(rec, pairs)
         counts = spikes.counts()
         ok = counts >= self.min_spikes
-        status = np.full((n, n), 2, dtype=np.int8)
-        status[mask] = 0
-        status[mask & ~(ok[:, None] & ok[None, :])] = 3
-        np.fill_diagonal(status, 1)
+        status = pair_status_from(mask, ok)
         idx = np.flatnonzero(ok)
         m = idx.size
         weights = np.zeros((n, n))
