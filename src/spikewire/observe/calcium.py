@@ -428,9 +428,10 @@ def _apply_deconvolve(rec: Recording, rng, context, *, tau_rise, tau_decay, ampl
 
         n_workers = min(n_jobs if n_jobs > 0 else (os.cpu_count() or 1), Y.shape[0])
         blocks = np.array_split(np.arange(Y.shape[0]), n_workers)
-        # fork (POSIX): children run only OASIS/numpy, never numba's thread pool, and
-        # need no re-import of the caller's __main__ (which spawn would run again)
-        method_ = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        # forkserver (POSIX): workers fork from a clean single-threaded server, never from
+        # this process, whose thread pools (numba, BLAS, JAX) would make a plain fork
+        # deadlock-prone
+        method_ = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context(method_)) as pool:
             parts = list(pool.map(_deconvolve_rows, [Y[b] for b in blocks],
                                   [job] * len(blocks)))
