@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
+from theory_networks import ISN, SUPERSAT, run
 
-import spikewire as sw
 from spikewire.theory import (
     EIPopulations,
     balance_factor,
@@ -14,23 +14,10 @@ from spikewire.theory import (
     track_target,
 )
 
-# the supersaturating and inhibition-stabilised networks of test_network_validation.py
-SUPERSAT = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
-                         j=[[0.093, -0.172], [0.119, -0.131]], sigma_ext=[8.0, 5.0])
-ISN = EIPopulations((3200, 800), K=[[320, 80], [320, 80]], j=[[0.15, -0.4], [0.15, -0.4]],
-                    sigma_ext=[5.0, 5.0])
-
-
-def _run(pops, h, seed=1, duration=0.6, window=0.4):
-    net = build_ei_network(pops, h, seed=seed)
-    st = sw.simulate(net, duration, seed=seed).restrict(duration - window, duration)
-    c = st.counts() / window
-    ne = pops.n_neurons[0]
-    return np.array([c[:ne].mean(), c[ne:].mean()]), net, st
 
 def test_one_call_prediction_from_network_and_spike_statistics():
     h = (11.0, 16.5)
-    sim, net, st = _run(SUPERSAT, h)
+    sim, net, st = run(SUPERSAT, h)
     ss = predict_rates(net)  # Network → populations → SSN, one call
     np.testing.assert_allclose(ss.stable_rates[0], predict_rates(SUPERSAT, h).stable_rates[0],
                                rtol=1e-9)

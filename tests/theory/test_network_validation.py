@@ -10,32 +10,14 @@ window of 800-3200 neurons has ~0.1-0.2 Hz of finite-size noise.
 """
 
 import numpy as np
+from theory_networks import BISTABLE, ISN, SUPERSAT, run
 
-import spikewire as sw
 from spikewire.theory import (
-    EIPopulations,
-    build_ei_network,
     detect_regimes,
     lif_to_ssn,
     siegert_network_rates,
     ssn_steady_states,
 )
-
-K2 = [[640, 160], [640, 160]]
-SUPERSAT = EIPopulations((3200, 800), K=K2, j=[[0.093, -0.172], [0.119, -0.131]],
-                         sigma_ext=[8.0, 5.0])
-ISN = EIPopulations((3200, 800), K=[[320, 80], [320, 80]], j=[[0.15, -0.4], [0.15, -0.4]],
-                    sigma_ext=[5.0, 5.0])
-BISTABLE = EIPopulations((3200, 800), K=K2, j=[[0.112, -0.63], [0.121, -0.345]],
-                         sigma_ext=[5.0, 2.0])
-
-
-def _run(pops, h, seed=1, duration=0.6, window=0.4):
-    net = build_ei_network(pops, h, seed=seed)
-    st = sw.simulate(net, duration, seed=seed).restrict(duration - window, duration)
-    c = st.counts() / window
-    ne = pops.n_neurons[0]
-    return np.array([c[:ne].mean(), c[ne:].mean()]), net, st
 
 
 def _close(sim, pred):
@@ -50,7 +32,7 @@ def test_supersaturation_spiking_vs_ssn():
         d = detect_regimes(model, (mu, r * mu), r=r)
         assert d["steady_states"].n_stable == 1
         pred = d["steady_states"].stable_rates[0]
-        sim, _, _ = _run(SUPERSAT, (mu, r * mu))
+        sim, _, _ = run(SUPERSAT, (mu, r * mu))
         assert _close(sim, pred), (mu, sim, pred)
         preds.append(pred)
         sims.append(sim)
@@ -69,8 +51,8 @@ def test_paradoxical_effect_spiking_vs_ssn():
     assert d["isn"] and d["paradoxical"]
     p0 = d["steady_states"].stable_rates[0]
     p1 = ssn_steady_states(model, h1).stable_rates[0]
-    s0, _, _ = _run(ISN, h0)
-    s1, _, _ = _run(ISN, h1)
+    s0, _, _ = run(ISN, h0)
+    s1, _, _ = run(ISN, h1)
     assert _close(s0, p0) and _close(s1, p1), (s0, p0, s1, p1)
     # more input to I, less I activity (and less E activity): predicted and observed
     assert p1[1] < p0[1] and s1[1] < s0[1]
@@ -87,7 +69,7 @@ def test_bistability_window_prediction_and_low_branch():
     sc = [s for s in siegert_network_rates(BISTABLE, h, dt=1e-4) if s["stable"]]
     assert len(sc) == 2
     np.testing.assert_allclose(sc[1]["rates"], ss.stable_rates[1], rtol=0.3, atol=1.0)
-    sim, _, _ = _run(BISTABLE, h)
+    sim, _, _ = run(BISTABLE, h)
     assert _close(sim, ss.stable_rates[0])
     # outside the window (lower input) only the low state remains
     assert ssn_steady_states(model, (4.0, 4.0)).n_stable == 1
