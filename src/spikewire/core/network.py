@@ -18,6 +18,7 @@ Conventions
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -132,8 +133,11 @@ class Network:
     delays : None, float or ndarray
         Transmission delays in s: ``None`` = one time step; a scalar; or per synapse,
         aligned with ``weights.data`` of the stored CSC matrix.
-    params : LIFParams
-        Neuron parameters shared by all neurons.
+    params : LIFParams or dict of {"E": LIFParams, "I": LIFParams}
+        Neuron parameters: one set shared by all neurons, or one set per cell type
+        (e.g. Ekelmans et al. 2023: τ_E = 20 ms, τ_I = 10 ms). Every cell type present
+        needs an entry; both must use the same synapse model (``tau_syn`` None for both or
+        for neither). A dict whose entries are all equal is stored as one ``LIFParams``.
     drive : PoissonDrive or WhiteNoiseDrive or None
         External input.
     positions : ndarray, shape (N, d), optional
@@ -150,7 +154,7 @@ class Network:
     weights: sp.csc_array
     cell_type: np.ndarray
     delays: float | np.ndarray | None = None
-    params: LIFParams = field(default_factory=LIFParams)
+    params: LIFParams | dict[str, LIFParams] = field(default_factory=LIFParams)
     drive: PoissonDrive | WhiteNoiseDrive | None = None
     positions: np.ndarray | None = None
     name: str = "network"
@@ -182,8 +186,7 @@ class Network:
             raise ValueError(f"cell_type must be 'E' or 'I'; neuron(s) {bad[:10].tolist()} have "
                              f"{ct[bad[:10]].tolist()}")
         self.cell_type = ct
-        if not isinstance(self.params, LIFParams):
-            raise TypeError("params must be a LIFParams instance")
+        self.params = _check_params(self.params, set(np.unique(ct).tolist()))
         if self.delays is not None:
             if np.ndim(self.delays) == 0:
                 check_positive("delay", self.delays, unit="s")
@@ -222,6 +225,42 @@ class Network:
     @property
     def n_inhibitory(self) -> int:
         return self.n_neurons - self.n_excitatory
+
+    @property
+    def uniform_params(self) -> bool:
+        """True when all neurons share one :class:`LIFParams`."""
+        return isinstance(self.params, LIFParams)
+
+    def params_of(self, cell_type: str) -> LIFParams:
+        """The neuron parameters of cell type ``"E"`` or ``"I"``."""
+        if cell_type not in ("E", "I"):
+            raise ValueError(f"cell_type must be 'E' or 'I', got {cell_type!r}")
+        if self.uniform_params:
+            return self.params
+        if cell_type not in self.params:
+            raise ValueError(f"this network has no {cell_type} neurons and no parameters "
+                             f"for them")
+        return self.params[cell_type]
+
+    def neuron_params(self) -> dict[str, np.ndarray]:
+        """Per-neuron parameter arrays, shape (N,) each.
+
+        Keys ``tau_m``, ``tau_ref``, ``tau_syn`` (s; ``tau_syn`` is NaN for delta
+        synapses) and ``theta``, ``v_reset``, ``v_rest`` (mV).
+        """
+        names = ("tau_m", "theta", "v_reset", "v_rest", "tau_ref", "tau_syn")
+        out = {}
+        for k in names:
+            def val(p, k=k):
+                x = getattr(p, k)
+                return np.nan if x is None else float(x)
+            if self.uniform_params:
+                out[k] = np.full(self.n_neurons, val(self.params))
+            else:
+                types = sorted(self.params)
+                table = np.array([val(self.params[c]) for c in types])
+                out[k] = table[np.searchsorted(types, self.cell_type)]
+        return out
 
     def dense_weights(self) -> np.ndarray:
         """Weights as a dense post × pre ndarray in mV (small networks only)."""
@@ -279,13 +318,47 @@ class Network:
     def __repr__(self) -> str:
         d = ("1 step" if self.delays is None else
              f"{self.delays * 1e3:g} ms" if np.ndim(self.delays) == 0 else "per synapse")
+        if self.uniform_params:
+            p = self.params
+            neuron = f"tau_m={p.tau_m * 1e3:g} ms, tau_ref={p.tau_ref * 1e3:g} ms"
+        else:
+            neuron = ", ".join(f"tau_m_{c}={q.tau_m * 1e3:g} ms"
+                               for c, q in sorted(self.params.items()))
+        syn = next(iter(self.params.values())) if not self.uniform_params else self.params
         return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
-                f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, "
-                f"tau_ref={self.params.tau_ref * 1e3:g} ms, "
-                f"synapse={'delta' if self.params.tau_syn is None else 'exponential'})")
+                f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, {neuron}, "
+                f"synapse={'delta' if syn.tau_syn is None else 'exponential'})")
+
+
+def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
+    if isinstance(params, LIFParams):
+        return params
+    if not isinstance(params, Mapping):
+        raise TypeError("params must be a LIFParams or a dict {'E': LIFParams, 'I': LIFParams}, "
+                        f"got {type(params).__name__}")
+    out = dict(params)
+    extra = set(out) - {"E", "I"}
+    if extra:
+        raise ValueError(f"params keys must be cell types 'E' and 'I', got {sorted(extra)}")
+    missing = types - set(out)
+    if missing:
+        raise ValueError(f"params has no entry for cell type(s) {sorted(missing)} present in "
+                         "the network; give one LIFParams per cell type")
+    for k, v in out.items():
+        if not isinstance(v, LIFParams):
+            raise TypeError(f"params[{k!r}] must be a LIFParams, got {type(v).__name__}")
+    if len({v.tau_syn is None for v in out.values()}) > 1:
+        raise ValueError("E and I must use the same synapse model: tau_syn None (delta) for "
+                         "both or a time constant for both")
+    values = list(out.values())
+    if all(v == values[0] for v in values):
+        return values[0]
+    return out
 
 
 def _spec_value(v):
+    if isinstance(v, Mapping):
+        return {k: _spec_value(x) for k, x in v.items()}
     if dataclasses.is_dataclass(v):
         return {k: _spec_value(x) for k, x in dataclasses.asdict(v).items()}
     if isinstance(v, np.ndarray):

@@ -11,7 +11,8 @@ Mapping (spikewire → NEST)
 - exponential current synapses → ``iaf_psc_exp`` with ``C_m = 250 pF``, ``tau_syn_ex =
   tau_syn_in = tau_syn``; a spikewire weight ``w`` (jump of ``R·I_syn`` in mV) becomes the
   current jump ``w · C_m / tau_m`` in pA;
-- ``tau_m, theta, v_reset, v_rest, tau_ref`` → ``tau_m, V_th, V_reset, E_L, t_ref`` (ms);
+- ``tau_m, theta, v_reset, v_rest, tau_ref`` → ``tau_m, V_th, V_reset, E_L, t_ref`` (ms),
+  per neuron where E and I have their own parameters;
 - delays: ``None`` → one time step, scalar or per synapse (s → ms);
 - :class:`~spikewire.PoissonDrive` → one ``poisson_generator`` (independent trains per
   target) at ``rate · n_inputs`` with the drive's weight; per-neuron rates get one
@@ -100,7 +101,7 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     if v_init not in ("uniform", "reset"):
         raise ValueError(f"v_init must be 'uniform' or 'reset', got {v_init!r}")
     nest = _import_nest()
-    p = network.params
+    q = network.neuron_params()  # per-neuron arrays (s, mV): E and I may differ
     n = network.n_neurons
     dt_ms = dt * 1e3
     if reset:
@@ -111,27 +112,36 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
         nest.set_verbosity("M_ERROR")
     nest.SetKernelStatus({"resolution": dt_ms, "local_num_threads": int(threads),
                           "rng_seed": int(seed) + 1, "print_time": False})
-    common = {"tau_m": p.tau_m * 1e3, "t_ref": p.tau_ref * 1e3, "E_L": p.v_rest,
-              "V_reset": p.v_reset, "V_th": p.theta}
-    if p.tau_syn is None:
+    tau_ms = q["tau_m"] * 1e3
+    per_neuron = {"tau_m": tau_ms, "t_ref": q["tau_ref"] * 1e3, "E_L": q["v_rest"],
+                  "V_reset": q["v_reset"], "V_th": q["theta"]}
+    if np.isnan(q["tau_syn"]).all():
         model, c_m = "iaf_psc_delta", 1.0
-        scale = 1.0
+        scale = np.ones(n)
     else:
         model, c_m = "iaf_psc_exp", 250.0
-        common.update(tau_syn_ex=p.tau_syn * 1e3, tau_syn_in=p.tau_syn * 1e3)
-        scale = c_m / (p.tau_m * 1e3)  # mV -> pA
-    common["C_m"] = c_m
+        per_neuron.update(tau_syn_ex=q["tau_syn"] * 1e3, tau_syn_in=q["tau_syn"] * 1e3)
+        scale = c_m / tau_ms  # mV -> pA, per postsynaptic neuron
+    common = {"C_m": c_m}
+    for key, values in per_neuron.items():
+        if n and np.all(values == values[0]):
+            common[key] = float(values[0])
     drive = network.drive
     if isinstance(drive, WhiteNoiseDrive):
         mu = np.broadcast_to(np.asarray(drive.mu, float), (n,))
-        if np.all(mu == mu[0]):
-            common["I_e"] = float(mu[0]) * c_m / (p.tau_m * 1e3)
     neurons = nest.Create(model, n, params=common)
+    for key, values in per_neuron.items():
+        if key not in common:
+            neurons.set({key: values.tolist()})
     rng = np.random.default_rng(seed)
     if v_init == "uniform":
-        neurons.V_m = rng.uniform(p.v_reset, p.theta, size=n).tolist()
+        if network.uniform_params:
+            V0 = rng.uniform(q["v_reset"][0], q["theta"][0], size=n)
+        else:
+            V0 = rng.uniform(q["v_reset"], q["theta"], size=n)
     else:
-        neurons.V_m = [float(p.v_reset)] * n
+        V0 = q["v_reset"]
+    neurons.V_m = V0.tolist()
     ids = np.asarray(neurons.tolist(), dtype=np.int64)
 
     # recurrent synapses (CSC: column j holds the targets of presynaptic neuron j)
@@ -144,7 +154,7 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
         delays = np.broadcast_to(np.asarray(network.delays, float) * 1e3, (w.nnz,)).copy()
     if w.nnz:
         nest.Connect(ids[pre], ids[post], "one_to_one",
-                     syn_spec={"weight": np.asarray(w.data, float) * scale,
+                     syn_spec={"weight": np.asarray(w.data, float) * scale[post],
                                "delay": delays})
 
     # external drive
@@ -153,17 +163,18 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
         weight = float(drive.weight) * scale
         if np.all(rate == rate[0]):
             gen = nest.Create("poisson_generator", params={"rate": float(rate[0])})
-            nest.Connect(gen, neurons, syn_spec={"weight": weight, "delay": dt_ms})
+            for wv in np.unique(weight):  # one connection call per postsynaptic scale
+                nest.Connect(gen, neurons[np.flatnonzero(weight == wv).tolist()],
+                             syn_spec={"weight": float(wv), "delay": dt_ms})
         else:
             gens = nest.Create("poisson_generator", n, params=[{"rate": float(r)} for r in rate])
             nest.Connect(gens, neurons, "one_to_one", syn_spec={"weight": weight,
                                                                  "delay": dt_ms})
     elif isinstance(drive, WhiteNoiseDrive):
-        if "I_e" not in common:
-            neurons.I_e = (mu * c_m / (p.tau_m * 1e3)).tolist()
+        neurons.I_e = (mu * c_m / tau_ms).tolist()
         sigma = np.broadcast_to(np.asarray(drive.sigma, float), (n,))
         if np.any(sigma > 0):
-            std = sigma * c_m / np.sqrt(p.tau_m * 1e3 * dt_ms)
+            std = sigma * c_m / np.sqrt(tau_ms * dt_ms)
             gens = nest.Create("noise_generator", n, params=[
                 {"mean": 0.0, "std": float(s), "dt": dt_ms} for s in std])
             nest.Connect(gens, neurons, "one_to_one")

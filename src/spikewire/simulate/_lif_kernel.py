@@ -33,6 +33,9 @@ def lif_chunk(step0, step1,
               spk_step, spk_idx, n_spk):
     """Advance the network from step ``step0`` to ``step1 - 1`` (inclusive).
 
+    The neuron parameters ``decay_m, p21, decay_s, v_rest, theta, v_reset, ref_steps`` are
+    per-neuron arrays (shape ``(N,)``).
+
     Returns ``(next_step, n_spk, stim_pos)``; ``next_step < step1`` when the spike buffer is
     nearly full (the caller grows it and calls again).
     """
@@ -43,7 +46,6 @@ def lif_chunk(step0, step1,
     n_groups = gain.shape[1]
     last_lam = -1.0
     exp_neg = 1.0
-    dec_mu = 1.0 - decay_m
     vjump = np.zeros(N)
     k = step0
     while k < step1:
@@ -75,21 +77,23 @@ def lif_chunk(step0, step1,
                     exp_neg = math.exp(-lam)
                 inp += w_ext * poisson(rng, lam, exp_neg)
             v = V[i]
+            dm = decay_m[i]
+            vr = v_rest[i]
             if exp_syn:
-                v = v_rest + (v - v_rest) * decay_m + I_syn[i] * p21 + vjump[i]
+                v = vr + (v - vr) * dm + I_syn[i] * p21[i] + vjump[i]
                 vjump[i] = 0.0
-                I_syn[i] = I_syn[i] * decay_s + inp
+                I_syn[i] = I_syn[i] * decay_s[i] + inp
             else:
-                v = v_rest + (v - v_rest) * decay_m + inp
+                v = vr + (v - vr) * dm + inp
             if drive_mode == 2:
-                v += mu_ext[i] * g * dec_mu + noise_amp[i] * normal(rng)
+                v += mu_ext[i] * g * (1.0 - dm) + noise_amp[i] * normal(rng)
             if refr[i] > 0:
                 refr[i] -= 1
-                V[i] = v_reset
+                V[i] = v_reset[i]
                 continue
-            if v >= theta:
-                V[i] = v_reset
-                refr[i] = ref_steps
+            if v >= theta[i]:
+                V[i] = v_reset[i]
+                refr[i] = ref_steps[i]
                 spk_step[n_spk] = k
                 spk_idx[n_spk] = i
                 n_spk += 1
@@ -135,7 +139,7 @@ def column_constant(col_ptr, w):
 def lif_chunk_delta(step0, step1,
                     V, refr, ring,
                     col_ptr, row_idx, w, w_col, const_w, delay_const,
-                    decay_m, v_rest, theta, v_reset, ref_steps,
+                    decay_m, v_rest, theta, v_reset, ref_steps, hetero,
                     poisson_on, w_ext, pois_cdf_int, pois_guide, guide_shift,
                     stim_step, stim_idx, stim_amp, stim_pos,
                     rng,
@@ -155,7 +159,10 @@ def lif_chunk_delta(step0, step1,
       scan of the flags (8 at a time) that appends the spikes in neuron order; their
       synapses are scattered after that, into the slot ``k + D``;
     - with ``const_w`` (every neuron's outgoing weights equal, as in Brunel's model) one
-      weight per spike is read instead of one per synapse.
+      weight per spike is read instead of one per synapse;
+    - the neuron parameters are per-neuron arrays as in :func:`lif_chunk`, but unless
+      ``hetero`` (they differ between neurons) the membrane loop reads their first entry
+      only, so a homogeneous network pays nothing for them.
     """
     N = V.shape[0]
     L = ring.shape[0]
@@ -167,7 +174,8 @@ def lif_chunk_delta(step0, step1,
     ext = np.zeros(N, dtype=np.float64)
     flag = np.zeros(Np, dtype=np.uint8)
     flag64 = flag.view(np.uint64)
-    refr_s = np.int32(ref_steps)
+    dm0, vr0, th0, vs0 = decay_m[0], v_rest[0], theta[0], v_reset[0]
+    refr_s = np.int32(ref_steps[0])
     k = step0
     while k < step1:
         if n_spk + N > cap:
@@ -185,16 +193,28 @@ def lif_chunk_delta(step0, step1,
                 while m > pois_cdf_int[c]:
                     c += 1
                 ext[i] = w_ext * c
-        for i in range(N):
-            inp = np.float64(r[i]) + ext[i]
-            r[i] = 0.0
-            v = v_rest + (V[i] - v_rest) * decay_m + inp
-            rf = refr[i]
-            free = rf <= 0
-            sp = free & (v >= theta)
-            V[i] = v if (free and not sp) else v_reset
-            refr[i] = refr_s if sp else (rf - 1 if rf > 0 else rf)
-            flag[i] = sp
+        if hetero:
+            for i in range(N):
+                inp = np.float64(r[i]) + ext[i]
+                r[i] = 0.0
+                v = v_rest[i] + (V[i] - v_rest[i]) * decay_m[i] + inp
+                rf = refr[i]
+                free = rf <= 0
+                sp = free & (v >= theta[i])
+                V[i] = v if (free and not sp) else v_reset[i]
+                refr[i] = ref_steps[i] if sp else (rf - 1 if rf > 0 else rf)
+                flag[i] = sp
+        else:
+            for i in range(N):
+                inp = np.float64(r[i]) + ext[i]
+                r[i] = 0.0
+                v = vr0 + (V[i] - vr0) * dm0 + inp
+                rf = refr[i]
+                free = rf <= 0
+                sp = free & (v >= th0)
+                V[i] = v if (free and not sp) else vs0
+                refr[i] = refr_s if sp else (rf - 1 if rf > 0 else rf)
+                flag[i] = sp
         first = n_spk
         for b in range(Np // 8):
             if flag64[b] != 0:

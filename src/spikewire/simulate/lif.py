@@ -17,6 +17,7 @@ from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 __all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation"]
 
 _MIN_DT = 1.0 / 30_000 - 1e-12  # 30 kHz
+_FAST_PATH = True  # tests switch it off to check the fast kernel against the general one
 
 
 class DriveModulation(Protocol):
@@ -38,6 +39,12 @@ class Stimulation(Protocol):
     times: np.ndarray
     neurons: np.ndarray
     amplitudes: np.ndarray
+
+
+def _decay(dt: float, tau: np.ndarray) -> np.ndarray:
+    """``exp(-dt / tau)`` per neuron, with ``math.exp`` (the same value on every platform)."""
+    values, where = np.unique(tau, return_inverse=True)
+    return np.array([math.exp(-dt / t) for t in values])[where.reshape(tau.shape)]
 
 
 def delay_steps(network: Network, dt: float) -> tuple[int, np.ndarray]:
@@ -121,10 +128,10 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
                          "supported resolution is dt = 1/30000 s")
     if dt > 1e-3:
         raise ValueError(f"dt = {dt:g} s is too coarse for LIF dynamics; use dt <= 1 ms")
-    p = network.params
-    if p.tau_m < 2 * dt:
-        raise ValueError(f"tau_m = {p.tau_m:g} s must be at least 2 dt")
+    q = network.neuron_params()  # per-neuron arrays (s, mV)
     n = network.n_neurons
+    if n and q["tau_m"].min() < 2 * dt:
+        raise ValueError(f"tau_m = {q['tau_m'].min():g} s must be at least 2 dt")
     n_steps = int(round(duration / dt))
     if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
         raise ValueError(f"duration {duration:g} s is not a multiple of dt = {dt:g} s")
@@ -137,13 +144,18 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     row_idx = w.indices.astype(np.int32, copy=False)  # no copy of 10^8 indices
     data = w.data if w.data.dtype in (np.float32, np.float64) else w.data.astype(np.float64)
 
-    decay_m = math.exp(-dt / p.tau_m)
-    exp_syn = p.tau_syn is not None
+    tau_m = q["tau_m"]
+    decay_m = _decay(dt, tau_m)
+    exp_syn = bool(n) and not np.isnan(q["tau_syn"][0])
     if exp_syn:
-        decay_s = math.exp(-dt / p.tau_syn)
-        p21 = p.tau_syn / (p.tau_syn - p.tau_m) * (decay_s - decay_m)
+        tau_s = q["tau_syn"]
+        decay_s = _decay(dt, tau_s)
+        p21 = tau_s / (tau_s - tau_m) * (decay_s - decay_m)
     else:
-        decay_s, p21 = 0.0, 0.0
+        decay_s, p21 = np.zeros(n), np.zeros(n)
+    v_rest, theta, v_reset = q["v_rest"], q["theta"], q["v_reset"]
+    ref_steps = np.rint(q["tau_ref"] / dt).astype(np.int32)
+    hetero = not network.uniform_params
 
     lam_ext = np.zeros(n)
     mu_ext = np.zeros(n)
@@ -158,18 +170,17 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         drive_mode = 2
         mu_ext = np.broadcast_to(np.asarray(drive.mu, float), (n,)).copy()
         sig = np.broadcast_to(np.asarray(drive.sigma, float), (n,))
-        noise_amp = sig * math.sqrt((1.0 - decay_m**2) / 2.0)
-        if exp_syn:
-            # white noise enters the membrane directly, not through the synaptic filter
-            pass
+        # white noise enters the membrane directly (not through the synaptic filter)
+        noise_amp = sig * np.sqrt((1.0 - decay_m**2) / 2.0)
     else:
         drive_mode = 0
 
     if isinstance(v_init, str):
         if v_init == "uniform":
-            V = rng.uniform(p.v_reset, p.theta, size=n)
+            V = rng.uniform(v_reset, theta, size=n) if hetero else \
+                rng.uniform(v_reset[0] if n else 0.0, theta[0] if n else 1.0, size=n)
         elif v_init == "reset":
-            V = np.full(n, p.v_reset, dtype=float)
+            V = v_reset.copy()
         else:
             raise ValueError(f"v_init must be 'uniform', 'reset' or an array, got {v_init!r}")
     else:
@@ -178,7 +189,6 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
             raise ValueError(f"v_init must be {n} finite potentials (mV)")
     I_syn = np.zeros(n)
     refr = np.zeros(n, dtype=np.int32)
-    ref_steps = int(round(p.tau_ref / dt))
     # The ring buffer has the weights' precision: float32 weights (Brunel's default) give a
     # float32 ring, half the cache footprint of the hottest random-access array. Stimulation
     # pulses (arbitrary float64 amplitudes) keep it float64.
@@ -225,7 +235,8 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
 
     # Fast path: delta synapses, one delay, homogeneous Poisson drive (or none), no
     # modulation. Same semantics and random stream as the general kernel.
-    fast = (not exp_syn and drive_mode in (0, 3) and modulation is None and d_syn.size == 0)
+    fast = (_FAST_PATH and not exp_syn and drive_mode in (0, 3) and modulation is None
+            and d_syn.size == 0)
     const_w, w_col = False, np.zeros(0, ring_dtype)
     pois_cdf_int, guide_shift = integer_cdf(pois_cdf), 64
     if fast:
@@ -267,13 +278,13 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
             if fast:
                 k_new, n_spk, stim_pos = lif_chunk_delta(
                     k, k1, V, refr, ring, col_ptr, row_idx, data, w_col, const_w, d_const,
-                    decay_m, p.v_rest, p.theta, p.v_reset, ref_steps, drive_mode == 3,
+                    decay_m, v_rest, theta, v_reset, ref_steps, hetero, drive_mode == 3,
                     w_ext, pois_cdf_int, pois_guide, guide_shift, stim_step, stim_idx,
                     stim_amp, stim_pos, state, spk_step, spk_idx, n_spk)
             else:
                 k_new, n_spk, stim_pos = lif_chunk(
                     k, k1, V, I_syn, refr, ring, col_ptr, row_idx, data, d_syn, d_const,
-                    decay_m, p21, decay_s, exp_syn, p.v_rest, p.theta, p.v_reset, ref_steps,
+                    decay_m, p21, decay_s, exp_syn, v_rest, theta, v_reset, ref_steps,
                     drive_mode, lam_ext, w_ext, mu_ext, noise_amp, gain, group, pois_cdf,
                     pois_guide, stim_step, stim_idx, stim_amp, stim_pos, state, spk_step,
                     spk_idx, n_spk)

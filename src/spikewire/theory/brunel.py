@@ -235,7 +235,7 @@ def balance_factor(network, spikes) -> dict:
     if st.n_units != n:
         raise ValueError(f"spikes have {st.n_units} units but the network {n} neurons")
     rates = st.rates()
-    tau = network.params.tau_m
+    tau = network.neuron_params()["tau_m"]  # per neuron (E and I may differ)
     W = network.weights.tocsr()
     pos = W.multiply(W > 0).tocsr() @ rates * tau
     neg = -(W.multiply(W < 0).tocsr() @ rates) * tau

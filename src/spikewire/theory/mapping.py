@@ -253,17 +253,26 @@ def populations_from_network(network) -> EIPopulations:
             j[X, Y] = sub.sum() / cnt if cnt else 0.0
     mu = np.broadcast_to(np.asarray(network.drive.mu, float), (n,))
     sig = np.broadcast_to(np.asarray(network.drive.sigma, float), (n,))
-    p = network.params
-    if p.tau_syn is not None:
-        j = j * p.tau_syn / p.tau_m  # delta-equivalent amplitude (same PSP area)
-    v0 = p.v_rest
-    two = np.ones(2)
+    if not network.uniform_params:
+        syn = {p.tau_syn for p in network.params.values()}
+        if len(syn) > 1:
+            raise ValueError("the SSN mapping needs one synaptic time constant for E and I; "
+                             f"got tau_syn {sorted(syn)}")
+    by_type = {"E": network.params, "I": network.params} if network.uniform_params \
+        else network.params
+    ps = [by_type.get(c) or next(iter(by_type.values())) for c in "EI"]
+    tau_m = np.array([p.tau_m for p in ps])
+    tau_syn = ps[0].tau_syn
+    if tau_syn is not None:
+        j = j * tau_syn / tau_m[:, None]  # delta-equivalent amplitude (same PSP area)
+    v0 = np.array([p.v_rest for p in ps])
     return EIPopulations(
         (int(is_e.sum()), int((~is_e).sum())), K, j,
         sigma_ext=np.array([sig[is_e].mean(), sig[~is_e].mean()]),
         mu_ext=np.array([mu[is_e].mean(), mu[~is_e].mean()]),
-        tau_m=two * p.tau_m, theta=two * (p.theta - v0), v_reset=two * (p.v_reset - v0),
-        tau_ref=two * p.tau_ref, tau_syn=p.tau_syn)
+        tau_m=tau_m, theta=np.array([p.theta for p in ps]) - v0,
+        v_reset=np.array([p.v_reset for p in ps]) - v0,
+        tau_ref=np.array([p.tau_ref for p in ps]), tau_syn=tau_syn)
 
 
 def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
@@ -288,9 +297,6 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     from spikewire.core.network import LIFParams, WhiteNoiseDrive
     from spikewire.networks.matrix import from_matrix
 
-    if any(np.ptp(x) > 0 for x in (pops.tau_m, pops.theta, pops.v_reset, pops.tau_ref)):
-        raise ValueError("the LIF engine uses one set of neuron parameters for all neurons; "
-                         "give E and I the same tau_m, theta, v_reset and tau_ref")
     h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
     rng = np.random.default_rng(seed)
     ne, ni = pops.n_neurons
@@ -326,9 +332,10 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
         delays = rng.integers(d0, d1 + 1, size=W.nnz) * dt
     mu = np.where(np.arange(n) < ne, h[0], h[1])
     sig = np.where(np.arange(n) < ne, pops.sigma_ext[0], pops.sigma_ext[1])
-    params = LIFParams(tau_m=float(pops.tau_m[0]), theta=float(pops.theta[0]),
-                       v_reset=float(pops.v_reset[0]), tau_ref=float(pops.tau_ref[0]),
-                       tau_syn=pops.tau_syn)
+    params = {c: LIFParams(tau_m=float(pops.tau_m[x]), theta=float(pops.theta[x]),
+                           v_reset=float(pops.v_reset[x]), tau_ref=float(pops.tau_ref[x]),
+                           tau_syn=pops.tau_syn)
+              for x, c in enumerate("EI")}  # one set per population (equal ones merge)
     cell = np.where(np.arange(n) < ne, "E", "I")
     return from_matrix(W, cell, delays=delays, params=params,
                        drive=WhiteNoiseDrive(mu, sig), name=name)
