@@ -59,17 +59,41 @@ def test_paradoxical_effect_spiking_vs_ssn():
     assert p1[0] < p0[0] and s1[0] < s0[0]
 
 
-def test_bistability_window_prediction_and_low_branch():
-    """SSN predicts two stable states; the recurrent-noise-aware Siegert self-consistency
-    agrees; the spiking network started at rest sits on the predicted low branch."""
-    model = lif_to_ssn(BISTABLE)
-    h = (7.0, 7.0)
+def test_bistability_both_branches_spiking_vs_ssn():
+    """Paper time constants (τ_E = 20 ms, τ_I = 10 ms), exponential synapses. At h = 4.2 mV
+    the SSN (fitted to the dt = 0.1 ms neuron, as simulated) has a low node, a saddle and a
+    high focus; the recurrent-noise-aware Siegert self-consistency agrees. The spiking network
+    started at rest sits on the low branch; pushed for 0.3 s to 5.5 mV (where only the high
+    state exists) and released, it stays on the high branch.
+
+    The high state is metastable: finite-size fluctuations end it spontaneously (Ekelmans
+    et al. 2023, Fig 4A inset). Measured over seeds 1-6 (benchmarks/bench_theory_bistable.py),
+    4 of 6 runs at N = 4,000 (5 of 6 at 8,000) held it for the 0.5 s measured after the
+    release. So three seeds are run, two must hold it, and their median is compared with
+    the predictions, within the module's tolerance (0.6 Hz + 20 %): the held runs lie 5-25 %
+    below the SSN's high state (which ignores the recurrent noise) and within 15 % of the
+    self-consistency (measured: -15 % to +4 %)."""
+    model = lif_to_ssn(BISTABLE, dt=1e-4)
+    h = (4.2, 4.2)
     ss = ssn_steady_states(model, h)
     assert ss.n_stable == 2 and len(ss.rates) == 3
-    sc = [s for s in siegert_network_rates(BISTABLE, h, dt=1e-4) if s["stable"]]
+    low, high = ss.stable_rates
+    sc = [s["rates"] for s in siegert_network_rates(BISTABLE, h, dt=1e-4) if s["stable"]]
     assert len(sc) == 2
-    np.testing.assert_allclose(sc[1]["rates"], ss.stable_rates[1], rtol=0.3, atol=1.0)
-    sim, _, _ = run(BISTABLE, h)
-    assert _close(sim, ss.stable_rates[0])
-    # outside the window (lower input) only the low state remains
-    assert ssn_steady_states(model, (4.0, 4.0)).n_stable == 1
+    assert _close(sc[0], low) and _close(sc[1], high)
+    # only the high state exists at the push input; only the low one well below the window
+    assert ssn_steady_states(model, (5.5, 5.5)).n_stable == 1
+    assert ssn_steady_states(model, (5.5, 5.5)).stable_rates[0][0] > 5
+    lows, highs = [], []
+    for seed in (1, 2, 3):
+        lows.append(run(BISTABLE, h, seed=seed, duration=0.8, window=0.4, v_init="low")[0])
+        highs.append(run(BISTABLE, h, seed=seed, duration=0.9, window=0.5, push=(5.5, 0.3),
+                         v_init="low")[0])
+    lows, highs = np.array(lows), np.array(highs)
+    for sim in lows:
+        assert _close(sim, low), (sim, low)
+    saddle_e = ss.rates[1][0]
+    held = highs[:, 0] > 2 * saddle_e
+    assert held.sum() >= 2, highs
+    med = np.median(highs[held], axis=0)
+    assert _close(med, high) and _close(med, sc[1]), (med, high, sc[1])

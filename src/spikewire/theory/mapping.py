@@ -120,7 +120,8 @@ class EIPopulations:
         return mean, var
 
 
-def lif_to_ssn(pops: EIPopulations, *, tau=None, rate_range=(0.0, 10.0)) -> SSN:
+def lif_to_ssn(pops: EIPopulations, *, tau=None, rate_range=(0.0, 10.0),
+               dt: float | None = None) -> SSN:
     """SSN parameters (W, a, b, n) of a two-population LIF network.
 
     Parameters
@@ -130,11 +131,15 @@ def lif_to_ssn(pops: EIPopulations, *, tau=None, rate_range=(0.0, 10.0)) -> SSN:
         SSN time constants (s); default the membrane time constants.
     rate_range : (float, float)
         Rates (Hz) over which the power law is fitted.
+    dt : float, optional
+        Time step (s) of the spiking simulation to predict: the power law is fitted to the
+        time-stepped neuron's rate (threshold checked every ``dt``; see
+        :func:`~spikewire.theory.lif_rate`). ``None`` fits the continuous-time rate.
     """
     if not isinstance(pops, EIPopulations):
         raise TypeError(f"pops must be an EIPopulations, got {type(pops).__name__}")
     abn = [fit_power_law(pops.tau_m[x], pops.sigma_ext[x], pops.theta[x], pops.v_reset[x],
-                         pops.tau_ref[x], rate_range=rate_range) for x in range(2)]
+                         pops.tau_ref[x], rate_range=rate_range, dt=dt) for x in range(2)]
     a, b, n = (np.array([abn[0][k], abn[1][k]]) for k in range(3))
     return SSN(pops.W, a, b, n, pops.tau_m if tau is None else tau)
 

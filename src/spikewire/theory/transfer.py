@@ -334,7 +334,8 @@ def power_law(mu, a, b, n):
 
 
 def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
-                  rate_range=(0.0, 10.0), n_points=400, return_info=False):
+                  rate_range=(0.0, 10.0), n_points=400, return_info=False,
+                  dt: float | None = None):
     """Fit ``ν = a [μ - b]₊ⁿ`` to the Siegert rate on its low-rate part (Ekelmans et al. 2023).
 
     The Siegert curve is sampled at ``n_points`` values of μ, evenly spaced between the μ at
@@ -351,6 +352,10 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
     return_info : bool, default False
         Also return a dict with the fit's root-mean-square and maximal error (Hz) and the
         μ range (mV).
+    dt : float, optional
+        Fit the rate of a neuron simulated with time step ``dt`` (s) instead of the
+        continuous-time rate (see :func:`lif_rate`): predictions for
+        :func:`spikewire.simulate` runs, whose threshold is checked only every ``dt``.
 
     Returns
     -------
@@ -378,14 +383,14 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         raise ValueError(f"upper rate {hi_rate} Hz is above the refractory limit 1/tau_ref")
 
     def rate(m):
-        return float(lif_rate(m, sigma, tau_m, theta, v_reset, tau_ref))
+        return float(lif_rate(m, sigma, tau_m, theta, v_reset, tau_ref, dt=dt))
 
     lo_mu = theta - 50 * sigma - 10.0
     hi_mu = theta + 10 * sigma + 1000.0
     mu_hi = brentq(lambda m: rate(m) - hi_rate, lo_mu, hi_mu, xtol=1e-12)
     mu_lo = brentq(lambda m: rate(m) - max(lo_rate, 1e-3 * hi_rate), lo_mu, mu_hi, xtol=1e-12)
     mu = np.linspace(mu_lo, mu_hi, int(n_points))
-    nu = lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref)
+    nu = lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt=dt)
     scale = mu_hi - mu_lo
 
     def resid(p):
