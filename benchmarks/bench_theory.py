@@ -6,8 +6,8 @@ Run: ``.venv/bin/python benchmarks/bench_theory.py [siegert maps size_scaling br
 1. Siegert rate on 10^6 (μ, σ) points: time, and agreement / speed vs nnmt (Neuronal Network
    Meanfield Toolbox, run in benchmarks/.venv-theory because it pins its own numpy/scipy).
 2. 200 × 200 SSN regime map over (μ_ext, r); 100 × 100 Brunel stationary-rate diagram.
-3. Size scaling N = 4e3 … 5e5 (SSN with 1/√N weights) and spiking simulations where
-   feasible (N = 4e3, 8e3).
+3. Size scaling N = 4e3 … 5e5 (SSN with 1/√N weights) and spiking simulations up to
+   N = 3.2e4 (2·10⁸ synapses).
 4. Brunel SR / SI / AI classification from simulations at the four example points of
    Brunel (2000, Fig 8).
 """
@@ -97,14 +97,14 @@ def bench_maps():
             "brunel_points_with_3_solutions": int((br.n_solutions == 3).sum())}
 
 
-def bench_size_scaling(simulate_sizes=(4000, 8000)):
+def bench_size_scaling(simulate_sizes=(4000, 8000, 16000, 32000)):
     import spikewire as sw
     from spikewire.theory import EIPopulations, build_ei_network, scale_populations, size_scaling
 
     pops = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
                          j=[[0.093, -0.172], [0.119, -0.131]], sigma_ext=[8.0, 5.0])
     mus = np.array([[m, 1.5 * m] for m in (8.0, 11.0, 17.0)])
-    ns = [4000, 8000, 64000, 500000]
+    ns = [4000, 8000, 16000, 32000, 64000, 500000]
     pred = size_scaling(pops, ns, mus)
     rows = []
     for i, N in enumerate(ns):
@@ -116,13 +116,18 @@ def bench_size_scaling(simulate_sizes=(4000, 8000)):
             if N in simulate_sizes:
                 p = scale_populations(pops, N)
                 f = np.sqrt(N / 4000)
-                net = build_ei_network(p, f * h, seed=1)
                 t0 = time.perf_counter()
+                net = build_ei_network(p, f * h, seed=1)
+                t1 = time.perf_counter()
                 st = sw.simulate(net, 1.0, seed=1).restrict(0.4, 1.0)
                 c = st.counts() / 0.6
                 ne = p.n_neurons[0]
                 row.update({"sim_E": float(c[:ne].mean()), "sim_I": float(c[ne:].mean()),
-                            "sim_s": time.perf_counter() - t0})
+                            "synapses": net.n_synapses, "build_s": t1 - t0,
+                            "sim_s": time.perf_counter() - t1})
+                del net, st
+                print(json.dumps({"progress": row}, default=float), file=sys.stderr,
+                      flush=True)
             rows.append(row)
     return rows
 
