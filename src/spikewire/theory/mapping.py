@@ -282,11 +282,14 @@ def populations_from_network(network) -> EIPopulations:
 
 def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
                      delay=(1e-3, 3e-3), dt: float = 1e-4, name: str = "ei-ssn"):
-    """A spiking spikewire Network realising ``pops`` (fixed in-degree, delta synapses).
+    """A spiking spikewire Network realising ``pops`` (fixed in-degree).
 
-    Neurons ``0..N_E-1`` are E, the rest I. Each neuron of X draws exactly ``K_XY`` distinct
-    presynaptic partners from Y (no autapses). The drive is ``WhiteNoiseDrive`` with the
-    population's μ_ext and σ_ext.
+    Neurons ``0..N_E-1`` are E, the rest I, each population with its own neuron parameters
+    (``pops.tau_m``, ``theta``, ``v_reset``, ``tau_ref``). Each neuron of X draws exactly
+    ``K_XY`` distinct presynaptic partners from Y (no autapses). Synapses are delta PSPs of
+    ``j_XY`` mV, or with ``pops.tau_syn`` exponential currents of the same PSP area
+    (``j_XY τ_X / τ_s``). The drive is ``WhiteNoiseDrive`` with the population's μ_ext and
+    σ_ext.
 
     Parameters
     ----------
