@@ -59,3 +59,35 @@ def test_rates_and_cvs_agree_with_spikewire(tau_ref, delay):
         m1, m2 = ours[:, k].mean(), theirs[:, k].mean()
         se = np.sqrt(ours[:, k].var(ddof=1) / len(seeds) + theirs[:, k].var(ddof=1) / len(seeds))
         assert abs(m1 - m2) <= 4 * se + 0.03 * m2, (name, ours[:, k], theirs[:, k])
+
+
+def test_clear_error_instead_of_a_crash_after_numba_openmp():
+    """numba's OpenMP pool and NEST's OpenMP runtime segfault together (NEST 3.10,
+    numba's omp layer): after a parallel kernel ran, to_nest must refuse with advice. Run
+    in a child process so this test's own pool does not affect the others."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import os, numpy as np
+        os.environ.pop("NUMBA_THREADING_LAYER", None)
+        import numba
+        import spikewire as sw
+        from spikewire.theory import lif_rate
+        from spikewire.export.nest import to_nest
+        lif_rate(np.linspace(0, 30, 200_000), np.full(200_000, 3.0))
+        if numba.threading_layer() != "omp":
+            print("NOT-OMP")
+            raise SystemExit(0)
+        try:
+            to_nest(sw.networks.brunel(50, epsilon=0.2, J=0.5, seed=0))
+        except RuntimeError as e:
+            print("REFUSED", "NUMBA_THREADING_LAYER=workqueue" in str(e))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if "NOT-OMP" in out.stdout:  # another threading layer (tbb, workqueue): no conflict
+        return
+    assert "REFUSED True" in out.stdout, out.stdout[-2000:]

@@ -37,12 +37,31 @@ from spikewire.core.spiketrains import SpikeTrains
 __all__ = ["NestNetwork", "to_nest", "simulate_nest"]
 
 
+def _numba_openmp_started() -> bool:
+    """True if numba's OpenMP thread pool already ran a parallel kernel in this process."""
+    import numba
+
+    try:
+        return numba.threading_layer() == "omp"
+    except ValueError:  # no parallel kernel has run yet
+        return False
+
+
 def _import_nest():
     try:
         import nest
     except ImportError:
         raise ImportError("NEST is not installed: pip install nest-simulator (or "
                           "'spikewire[nest]'); see https://nest-simulator.org") from None
+    if _numba_openmp_started():
+        # NEST's OpenMP runtime crashes (segmentation fault in ResetKernel) once numba's
+        # OpenMP pool is running in the same process
+        raise RuntimeError(
+            "NEST cannot run in this process: numba's OpenMP thread pool is already active "
+            "(a parallel spikewire kernel such as theory.lif_rate on a large array ran "
+            "first), and the two OpenMP runtimes crash together. Set the environment "
+            "variable NUMBA_THREADING_LAYER=workqueue before starting Python, or export to "
+            "NEST before running parallel kernels")
     return nest
 
 
