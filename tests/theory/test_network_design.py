@@ -72,3 +72,33 @@ def test_population_round_trip_and_size_scaling():
     with pytest.raises(ValueError, match="exceed"):
         EIPopulations((10, 10), K=[[11, 1], [1, 1]], j=[[0.1, -0.1], [0.1, -0.1]],
                       sigma_ext=[1, 1])
+
+
+def test_population_round_trip_with_per_population_parameters():
+    """τ_E = 20 ms, τ_I = 10 ms, θ_I = 18 mV with exponential synapses: the network carries
+    one LIFParams per cell type, and mapping it back recovers each population's parameters
+    and the delta-equivalent amplitudes (w = j τ_X / τ_s per postsynaptic population X)."""
+    import scipy.sparse as sp
+
+    from spikewire import LIFParams, WhiteNoiseDrive
+    from spikewire.networks import from_matrix
+    from spikewire.theory import populations_from_network
+
+    pops = EIPopulations((400, 100), K=[[80, 20], [80, 20]], j=[[0.2, -0.8], [0.3, -0.6]],
+                         sigma_ext=[5.0, 4.0], mu_ext=[10.0, 12.0], tau_m=[0.020, 0.010],
+                         theta=[20.0, 18.0], tau_syn=0.004)
+    net = build_ei_network(pops, seed=0)
+    assert net.params_of("I").tau_m == 0.010 and net.params_of("I").theta == 18.0
+    back = populations_from_network(net)
+    np.testing.assert_allclose(back.j, pops.j, rtol=1e-12)
+    np.testing.assert_allclose(back.tau_m, pops.tau_m)
+    np.testing.assert_allclose(back.theta, pops.theta)
+    bad = from_matrix(sp.csc_array((3, 3)), ["E", "E", "I"],
+                      params={"E": LIFParams(tau_syn=0.005),
+                              "I": LIFParams(tau_m=0.01, tau_syn=0.003)},
+                      drive=WhiteNoiseDrive(1.0, 1.0))
+    with pytest.raises(ValueError, match="one synaptic time constant"):
+        populations_from_network(bad)
+    only_e = from_matrix(sp.csc_array((2, 2)), ["E", "E"], drive=WhiteNoiseDrive(1.0, 1.0))
+    with pytest.raises(ValueError, match="both E and I"):
+        populations_from_network(only_e)

@@ -258,14 +258,12 @@ def populations_from_network(network) -> EIPopulations:
             j[X, Y] = sub.sum() / cnt if cnt else 0.0
     mu = np.broadcast_to(np.asarray(network.drive.mu, float), (n,))
     sig = np.broadcast_to(np.asarray(network.drive.sigma, float), (n,))
-    if not network.uniform_params:
-        syn = {p.tau_syn for p in network.params.values()}
-        if len(syn) > 1:
-            raise ValueError("the SSN mapping needs one synaptic time constant for E and I; "
-                             f"got tau_syn {sorted(syn)}")
-    by_type = {"E": network.params, "I": network.params} if network.uniform_params \
-        else network.params
-    ps = [by_type.get(c) or next(iter(by_type.values())) for c in "EI"]
+    if is_e.all() or not is_e.any():
+        raise ValueError("the SSN mapping needs both E and I neurons in the network")
+    ps = [network.params_of(c) for c in "EI"]
+    if ps[0].tau_syn != ps[1].tau_syn:
+        raise ValueError("the SSN mapping needs one synaptic time constant for E and I; got "
+                         f"tau_syn {ps[0].tau_syn} (E) and {ps[1].tau_syn} (I)")
     tau_m = np.array([p.tau_m for p in ps])
     tau_syn = ps[0].tau_syn
     if tau_syn is not None:
