@@ -81,6 +81,31 @@ class Recording:
         return int(np.asarray(self.true_index).size)
 
     @property
+    def kind(self) -> str:
+        """What the recording holds for inference: ``"spikes"`` (spike times) or the
+        ``signal_kind`` of its continuous signals (``"rate"``, ``"fluorescence"``, ...)."""
+        if self.spikes is not None:
+            return "spikes"
+        return self.signal_kind or "signal"
+
+    @property
+    def time_resolution(self) -> float | None:
+        """Time resolution of the data in s, or None when unknown.
+
+        ``1 / sampling_rate`` when the observation quantized spike times (or a frame
+        rate), else the simulation step ``dt`` recorded in the spike trains' annotations,
+        else ``1 / signal_rate`` for signal-only recordings.
+        """
+        if self.sampling_rate:
+            return 1.0 / float(self.sampling_rate)
+        if self.spikes is not None:
+            dt = self.spikes.annotations.get("dt")
+            return float(dt) if dt else None
+        if self.signal_rate:
+            return 1.0 / float(self.signal_rate)
+        return None
+
+    @property
     def duration(self) -> float:
         """Length of the recording in s."""
         if self.spikes is not None:

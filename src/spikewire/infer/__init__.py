@@ -3,7 +3,9 @@
 from spikewire.infer.base import (
     InferenceMethod,
     MissingDependencyError,
+    NotApplicableError,
     get_method,
+    get_method_class,
     infer,
     list_methods,
     register,
@@ -12,5 +14,5 @@ from spikewire.infer.estimate import PAIR_STATUS, Estimate, adjust_pvalues
 from spikewire.infer.labels import label_cell_types
 
 __all__ = ["PAIR_STATUS", "Estimate", "InferenceMethod", "MissingDependencyError",
-           "adjust_pvalues", "get_method", "infer", "label_cell_types", "list_methods",
-           "register"]
+           "NotApplicableError", "adjust_pvalues", "get_method", "get_method_class", "infer",
+           "label_cell_types", "list_methods", "register"]

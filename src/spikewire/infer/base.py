@@ -11,14 +11,20 @@ from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["InferenceMethod", "register", "get_method", "list_methods", "infer",
-           "as_recording", "resolve_pairs", "pair_status_from", "MissingDependencyError"]
+__all__ = ["InferenceMethod", "register", "get_method", "get_method_class", "list_methods",
+           "infer", "as_recording", "resolve_pairs", "pair_status_from",
+           "MissingDependencyError", "NotApplicableError"]
 
 _REGISTRY: dict[str, type[InferenceMethod]] = {}
 
 
 class MissingDependencyError(ImportError):
     """An optional dependency needed by a method is not installed."""
+
+
+class NotApplicableError(ValueError):
+    """The method cannot analyse this kind of recording (e.g. spike-timing methods on
+    smoothed rates); planners label such combinations "not applicable"."""
 
 
 class InferenceMethod:
@@ -39,6 +45,25 @@ class InferenceMethod:
     name: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
+    #: Recording kinds (:attr:`Recording.kind`) the method can analyse.
+    input_kinds: ClassVar[frozenset[str]] = frozenset({"spikes"})
+
+    @classmethod
+    def accepts(cls, kind: str) -> bool:
+        """Whether recordings of ``kind`` (:attr:`Recording.kind`) can be analysed."""
+        return kind in cls.input_kinds
+
+    @classmethod
+    def check_settings(cls, settings: dict) -> None:
+        """Raise ``ValueError`` naming the setting, its value and the allowed values if
+        ``settings`` are not valid for this method (without fitting anything)."""
+        sig = inspect.signature(cls.__init__)
+        unknown = [k for k in settings if k not in sig.parameters or k == "self"]
+        if unknown:
+            valid = [k for k in sig.parameters if k != "self"]
+            raise ValueError(f"method {cls.name!r} has no setting(s) {unknown}; valid "
+                             f"settings: {valid}")
+        cls(**settings)
 
     def get_params(self) -> dict:
         """Settings of this instance, by constructor argument name."""
@@ -89,12 +114,17 @@ def list_methods() -> dict[str, str]:
     return {k: (inspect.getdoc(v) or "").splitlines()[0] for k, v in sorted(_REGISTRY.items())}
 
 
-def get_method(name: str, **settings) -> InferenceMethod:
-    """Instantiate a registered method with ``settings``; clear error for unknown names."""
+def get_method_class(name: str) -> type[InferenceMethod]:
+    """The registered method class called ``name``; clear error for unknown names."""
     _load_builtin_methods()
     if name not in _REGISTRY:
         raise ValueError(f"unknown inference method {name!r}; available: {sorted(_REGISTRY)}")
-    cls = _REGISTRY[name]
+    return _REGISTRY[name]
+
+
+def get_method(name: str, **settings) -> InferenceMethod:
+    """Instantiate a registered method with ``settings``; clear error for unknown names."""
+    cls = get_method_class(name)
     sig = inspect.signature(cls.__init__)
     unknown = [k for k in settings if k not in sig.parameters]
     if unknown:

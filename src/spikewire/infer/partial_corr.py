@@ -141,6 +141,7 @@ class PartialCorrelation(InferenceMethod):
     """
 
     name = "partial_corr"
+    input_kinds = frozenset({"spikes", "rate"})
     reference = "Ledoit & Wolf 2004, J Multivar Anal 88:365; Friedman et al. 2008, Biostatistics"
 
     def __init__(self, bin_width: float = 5e-3, estimator: str = "ledoit_wolf", lag: int = 0,

@@ -87,6 +87,7 @@ class GrangerCausality(InferenceMethod):
     """
 
     name = "te"
+    input_kinds = frozenset({"spikes", "rate"})
     reference = "Granger 1969, Econometrica 37:424; Barnett, Barrett & Seth 2009, PRL 103:238701"
 
     def __init__(self, bin_width: float = 2e-3, n_lags: int = 3, min_spikes: int = 20,
