@@ -35,7 +35,7 @@ import numpy as np
 
 from spikewire._validation import check_positive
 
-__all__ = ["Synapse", "DeltaSynapse", "ExponentialSynapse", "as_synapse"]
+__all__ = ["Synapse", "DeltaSynapse", "ExponentialSynapse", "AlphaSynapse", "as_synapse"]
 
 
 class Synapse(ABC):
@@ -95,9 +95,15 @@ class Synapse(ABC):
         """
 
     def psp_peak(self, tau_m: float) -> float:
-        """Peak of :meth:`psp` in mV per mV of weight (numerically, on a fine grid)."""
-        t = np.linspace(0.0, 10.0 * max(tau_m, self.tau_syn or 0.0), 200_001)
-        return float(np.max(self.psp(t, tau_m)))
+        """Peak of :meth:`psp` in mV per mV of weight (numerically: grid, then refined)."""
+        from scipy.optimize import minimize_scalar
+
+        t = np.linspace(0.0, 10.0 * max(tau_m, self.tau_syn or 0.0), 20_001)
+        k = int(np.argmax(self.psp(t, tau_m)))
+        lo, hi = t[max(k - 1, 0)], t[min(k + 1, t.size - 1)]
+        res = minimize_scalar(lambda x: -float(self.psp(x, tau_m)), bounds=(lo, hi),
+                              method="bounded", options={"xatol": 1e-14})
+        return float(max(-res.fun, self.psp(t[k], tau_m)))
 
     @abstractmethod
     def nest_params(self) -> dict[str, float]:
@@ -199,6 +205,77 @@ class ExponentialSynapse(Synapse):
         ts, tm = self.tau, tau_m
         t_max = ts * tm / (ts - tm) * math.log(ts / tm)
         return float(self.psp(t_max, tau_m))
+
+    def nest_params(self):
+        return {"tau_syn_ex": self.tau * 1e3, "tau_syn_in": self.tau * 1e3}
+
+
+def _one_minus_exp_times(x: float) -> float:
+    """``1 - exp(-x) (1 + x)`` without cancellation for small ``|x|``."""
+    if abs(x) < 1e-2:  # series: sum_{n>=2} (-1)^n (n-1) x^n / n!, terms beyond n=8 < 1e-16
+        return sum((-1) ** n * (n - 1) * x**n / math.factorial(n) for n in range(2, 9))
+    return -math.expm1(-x) - x * math.exp(-x)
+
+
+@dataclass(frozen=True)
+class AlphaSynapse(Synapse):
+    """Alpha-function current synapses, as NEST's ``iaf_psc_alpha``.
+
+    Normalisation (NEST's): a spike of weight ``w`` gives the synaptic input
+    ``u(t) = w · e/τ_s · t · exp(-t/τ_s)`` (mV; in NEST the current
+    ``I(t) = w · e/τ_s · t · exp(-t/τ_s)`` pA), which peaks at ``u(τ_s) = w``: the weight
+    is the peak of the postsynaptic current, as in NEST. The PSP area is ``w · e · τ_s``
+    (mV·s) and the PSP, with ``β = 1/τ_s - 1/τ_m``, is
+    ``w · e/(τ_s τ_m β²) · (exp(-t/τ_m) - exp(-t/τ_s) (1 + β t))``.
+
+    State ``s = (y1, u)`` with ``dy1/dt = -y1/τ_s``, ``du/dt = y1 - u/τ_s``; a spike adds
+    ``w e/τ_s`` to ``y1``. NEST export: ``iaf_psc_alpha`` with ``tau_syn_ex = tau_syn_in =
+    τ_s`` and the NEST weight ``w · C_m / τ_m`` pA. Inputs arriving during the refractory
+    period still enter the synaptic state (as in NEST).
+
+    Parameters
+    ----------
+    tau : float
+        Synaptic time constant τ_s in s (> 0, different from τ_m): the PSC peaks at τ_s.
+    """
+
+    tau: float
+    kind: ClassVar[str] = "alpha"
+    nest_model: ClassVar[str] = "iaf_psc_alpha"
+    n_states: ClassVar[int] = 2
+
+    def __post_init__(self):
+        object.__setattr__(self, "tau", float(check_positive("tau_syn", self.tau, unit="s")))
+
+    @property
+    def tau_syn(self):
+        return self.tau
+
+    def check_neuron(self, tau_m):
+        if abs(self.tau - tau_m) < 1e-12:
+            raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
+
+    def propagators(self, dt, tau_m):
+        ts = self.tau
+        ds, dm = math.exp(-dt / ts), math.exp(-dt / tau_m)
+        beta = 1.0 / ts - 1.0 / tau_m
+        # y1(0) -> V(dt): (1/τ_m) ∫_0^dt e^{-(dt-s)/τ_m} s e^{-s/τ_s} ds
+        p31 = dm / tau_m * _one_minus_exp_times(beta * dt) / beta**2
+        p32 = ts / (ts - tau_m) * (ds - dm)  # u(0) -> V(dt), as for exponential synapses
+        A = np.array([[ds, 0.0], [dt * ds, ds]])
+        return A, np.array([p31, p32]), np.array([math.e / ts, 0.0])
+
+    def psp(self, t, tau_m):
+        t = np.asarray(t, dtype=float)
+        tp = np.maximum(t, 0.0)
+        ts = self.tau
+        beta = 1.0 / ts - 1.0 / tau_m
+        v = math.e / (ts * tau_m * beta**2) * (np.exp(-tp / tau_m)
+                                               - np.exp(-tp / ts) * (1.0 + beta * tp))
+        return np.where(t >= 0, v, 0.0)
+
+    def psp_area(self, tau_m):
+        return math.e * self.tau
 
     def nest_params(self):
         return {"tau_syn_ex": self.tau * 1e3, "tau_syn_in": self.tau * 1e3}
