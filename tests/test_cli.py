@@ -34,13 +34,13 @@ def test_run_then_report(tmp_path):
     spec = write_tiny(tmp_path, seeds=(0,))
     out = tmp_path / "out"
     res = runner.invoke(app, ["run", str(spec), "--out", str(out), "--runner", "inprocess",
-                              "--no-progress"])
+                              "--no-progress", "--allow-code"])
     assert res.exit_code == 0, res.output
     assert "6 jobs: 0 already done, 6 ok, 0 failed" in res.output
     assert "auc" in res.output and "report:" in res.output
     assert (out / "report.html").exists()
     res = runner.invoke(app, ["run", str(spec), "--out", str(out), "--runner", "inprocess",
-                              "--no-progress", "--no-report"])
+                              "--no-progress", "--no-report", "--allow-code"])
     assert "6 already done" in res.output
     res = runner.invoke(app, ["report", str(out), "--out", str(tmp_path / "r.html")])
     assert res.exit_code == 0 and (tmp_path / "r.html").exists()
@@ -49,7 +49,7 @@ def test_run_then_report(tmp_path):
 def test_bad_spec_is_a_clean_error(tmp_path):
     spec = write_tiny(tmp_path)
     spec.write_text(spec.read_text().replace("eta = 1.2", "etta = 1.2"))
-    res = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "o")])
+    res = runner.invoke(app, ["run", str(spec), "--out", str(tmp_path / "o"), "--allow-code"])
     assert res.exit_code == 2
     assert "has no parameter(s) ['etta']" in res.output
     assert not (tmp_path / "o").exists()  # nothing started

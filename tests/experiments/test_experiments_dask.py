@@ -9,8 +9,8 @@ from spikewire.experiments import load_results, run_experiment
 def test_dask_local_cluster_gives_the_same_rows(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     spec = write_tiny(tmp_path, seeds=(0,))
-    run_experiment(spec, out=a, progress=False)
-    s = run_experiment(spec, out=b, runner="local", n_workers=2, progress=False)
+    run_experiment(spec, out=a, progress=False, allow_code=True)
+    s = run_experiment(spec, out=b, runner="local", n_workers=2, progress=False, allow_code=True)
     assert s.runner == "local" and s.n_ok == 6
     da = load_results(a).set_index("job_id").sort_index()
     db = load_results(b).set_index("job_id").sort_index()
@@ -28,7 +28,8 @@ def test_killed_worker_is_replaced_and_no_row_is_lost(tmp_path):
     text = tiny_spec(seeds=(0,)).replace("sleep = 0.0", f'sleep = 0.0, crash_once = "{marker}"')
     p = tmp_path / "spec.toml"
     p.write_text(text)
-    s = run_experiment(p, out=tmp_path / "out", runner="local", n_workers=2, progress=False)
+    s = run_experiment(p, out=tmp_path / "out", runner="local", n_workers=2, progress=False,
+                       allow_code=True)
     assert marker.exists()  # one worker process really died mid-job
     df = load_results(tmp_path / "out")
     # Dask re-ran the lost task on a fresh worker: every row present once, all ok
@@ -43,6 +44,6 @@ def test_any_scheduler_address(tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=":0") as cluster:
         s = run_experiment(write_tiny(tmp_path, seeds=(0,)), out=tmp_path / "out",
-                           address=cluster.scheduler_address, progress=False)
+                           address=cluster.scheduler_address, progress=False, allow_code=True)
     assert s.runner == "address" and s.n_ok == 6
     assert len(load_results(tmp_path / "out")) == 6

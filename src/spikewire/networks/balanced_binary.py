@@ -47,6 +47,8 @@ from spikewire._validation import (
     check_probability_open,
 )
 from spikewire.core.network import Network
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.networks._connect import as_state, check_memory, fixed_indegree_csc
 
 __all__ = ["BinaryNetwork", "binary_balanced", "balanced_activity_linear",
@@ -172,7 +174,7 @@ def binary_balanced(n_excitatory: int = 4000, n_inhibitory: int = 4000, K: int =
             n, np.array([0, n_e], np.int64), np.array([n_e, n], np.int64),
             np.array([K, K], np.int64), n, as_state(seed), False)
     else:
-        indptr, indices = _bernoulli_csc(n, n_e, K, np.random.default_rng(seed))
+        indptr, indices = _bernoulli_csc(n, n_e, K, seeded_rng(seed, "network"))
     pre_pop = np.repeat((np.arange(n) >= n_e).astype(np.int64), np.diff(indptr))
     post_pop = (indices >= n_e).astype(np.int64)
     data = jm[post_pop, pre_pop] / np.sqrt(K)
@@ -185,7 +187,7 @@ def binary_balanced(n_excitatory: int = 4000, n_inhibitory: int = 4000, K: int =
     spec = dict(builder="binary_balanced", n_excitatory=n_e, n_inhibitory=n_i, K=K, m0=m0,
                 J_EE=J_EE, J_EI=J_EI, J_IE=J_IE, J_II=J_II, E=E, I=I, theta_E=theta_E,
                 theta_I=theta_I, tau_E=tau_E, tau_I=tau_I, connectivity=connectivity,
-                seed=seed, m_linear=m_lin.tolist())
+                seed=seed_repr(seed), m_linear=m_lin.tolist())
     return BinaryNetwork(
         weights=weights, cell_type=np.where(is_i, "I", "E"),
         name=name or f"binary_balanced(N={n}, K={K}, m0={m0:g})", spec=spec,

@@ -27,6 +27,7 @@ from typing import Literal
 import numpy as np
 
 from spikewire._validation import check_choice, check_fraction, check_int, check_positive
+from spikewire.core.seeds import child as seed_child
 from spikewire.observe._base import make_rng
 
 __all__ = ["Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine", "inputs_from_spec",
@@ -292,7 +293,7 @@ class HiddenStates:
             self.jump = np.nan_to_num(J)
             self.transition = P
         self.seed = seed
-        rng = make_rng(seed)
+        rng = make_rng(seed, "inputs")
         pi = self.stationary()
         if initial_state is None:
             s = int(rng.choice(K, p=pi))
@@ -482,7 +483,7 @@ class Pulses:
         if k > cand.size:
             raise ValueError(f"count = {k} exceeds the {cand.size} candidate neurons")
         onsets = np.atleast_1d(np.asarray(onsets, dtype=float))
-        rng = make_rng(seed)
+        rng = make_rng(seed, "inputs")
         picks = [np.sort(rng.choice(cand, size=k, replace=False)) for _ in onsets]
         t = np.repeat(onsets, k)
         n = np.concatenate(picks) if picks else np.zeros(0, np.int64)
@@ -555,8 +556,8 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
         Neuron count when no network is given.
     duration : float, optional
         Simulated duration in s (needed by ``hidden_states``).
-    seed : int, default 0
-        Master seed; input ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``.
+    seed : int, SeedSequence or Generator, default 0
+        Master seed; input ``k`` draws from ``spikewire.core.seeds.child(seed, "inputs", k)``.
 
     Returns
     -------
@@ -586,7 +587,7 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
             raise ValueError(f"input {k} must be a dict with an 'input' key, got {item!r}")
         kind = item["input"]
         opts = {key: v for key, v in item.items() if key != "input"}
-        child = np.random.SeedSequence(seed, spawn_key=(k,))
+        child = seed_child(seed, "inputs", k)
         try:
             obj = _build_input(kind, opts, network, n_neurons, duration, child)
         except TypeError as err:

@@ -10,6 +10,8 @@ import numpy as np
 
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._lif_kernel import column_constant, lif_chunk, lif_chunk_delta
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
@@ -92,10 +94,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     dt : float, default 1e-4
         Time step in s (0.1 ms). Down to 1/30 ms (30 kHz sampling). Every delay must be a
         multiple of ``dt``.
-    seed : int or None, default 0
-        Seed of the ``numpy.random.Generator`` from which every random draw (initial
-        potentials, external Poisson input, noise) derives. Same network, settings and
-        seed give bit-identical spike trains.
+    seed : int, SeedSequence, Generator or None, default 0
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`) from which every
+        random draw (initial potentials, external Poisson input, noise) derives; the same
+        integer given to a network builder draws the connectivity from another stream.
+        Same network, settings and seed give bit-identical spike trains.
     v_init : "uniform", "reset" or ndarray, default "uniform"
         Initial membrane potentials: uniform in ``[V_reset, θ)``, all at ``V_reset``, or
         given per neuron (mV).
@@ -135,7 +138,7 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     n_steps = int(round(duration / dt))
     if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
         raise ValueError(f"duration {duration:g} s is not a multiple of dt = {dt:g} s")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
 
     d_const, d_syn = delay_steps(network, dt)
     ring_len = int(max(d_const, int(d_syn.max()) if d_syn.size else 0)) + 1
@@ -303,6 +306,6 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     order = np.argsort(ids, kind="stable")  # spikes are in time order already
     counts = np.bincount(ids, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(counts)])
-    ann = {"engine": "lif", "dt": dt, "seed": seed, "duration": duration,
+    ann = {"engine": "lif", "dt": dt, "seed": seed_repr(seed), "duration": duration,
            "network": network.name}
     return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
