@@ -352,21 +352,23 @@ def validate_observation(obs: dict, where: str) -> None:
         raise SpecError(f"{where}: observation chain {obs['name']!r}: {err}") from None
 
 
-#: Observation steps that change what a recording holds (:attr:`Recording.kind`).
-STEP_OUTPUT_KINDS = {"smooth": "rate", "calcium": "fluorescence", "deconvolve": "spikes"}
+#: Observation steps that change what a recording holds (:attr:`Recording.kind`), and
+#: whether they keep the spike trains by default (``keep_spikes``).
+STEP_OUTPUT_KINDS = {"smooth": ("rate", False), "calcium": ("fluorescence", False),
+                     "bin": ("counts", True), "deconvolve": ("spikes", True)}
 
 
 def observation_kind(steps: list[dict]) -> str:
-    """What an observation chain hands to inference: ``"spikes"`` unless a step produces
-    signals (``smooth`` → ``"rate"``, ``calcium`` → ``"fluorescence"``; ``deconvolve``
-    gives spikes back; ``bin`` with ``keep_spikes = false`` → ``"counts"``)."""
+    """What an observation chain hands to inference (:attr:`Recording.kind`):
+    ``"spikes"`` unless a step replaces the spikes by signals (``smooth`` → ``"rate"``,
+    ``calcium`` → ``"fluorescence"``, ``bin`` with ``keep_spikes = false`` →
+    ``"counts"``); ``deconvolve`` gives spikes back, and ``keep_spikes = true`` keeps them."""
     kind = "spikes"
     for step in steps:
         name = step.get("step")
         if name in STEP_OUTPUT_KINDS:
-            kind = STEP_OUTPUT_KINDS[name]
-        elif name == "bin" and step.get("keep_spikes", True) is False:
-            kind = "counts"
+            out, keeps = STEP_OUTPUT_KINDS[name]
+            kind = "spikes" if step.get("keep_spikes", keeps) else out
     return kind
 
 
