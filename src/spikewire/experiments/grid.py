@@ -240,7 +240,7 @@ def validate_network(network: dict, where: str) -> None:
 
 def _check_memory(network: dict, where: str) -> None:
     """Refuse networks whose weights + simulation would not fit in this machine's memory."""
-    from spikewire.networks._connect import available_bytes, estimate_bytes
+    from spikewire.networks import available_bytes, estimate_bytes
 
     builder = resolve_builder(network["builder"])
     sig = inspect.signature(builder)
@@ -376,7 +376,7 @@ def validate_inputs(network: dict, where: str, built=None) -> None:
     """Check a network's ``inputs`` tables (against the built network when given)."""
     if not network.get("inputs"):
         return
-    from spikewire.observe import inputs_from_spec
+    from spikewire.simulate.inputs import inputs_from_spec
 
     try:
         if built is not None:
@@ -410,7 +410,7 @@ def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
                         f"experiment.dt = {dt:g} s; choose a duration of whole steps")
     if built is None:
         return
-    from spikewire.networks import BinaryNetwork
+    from spikewire.core.binary import BinaryNetwork
     from spikewire.simulate import delay_steps
 
     if isinstance(built, BinaryNetwork):

@@ -76,12 +76,12 @@ def _atomic_save_spikes(spikes, path: Path) -> None:
 
 
 def build_inputs(network, sim: dict, seed) -> dict:
-    """Simulation inputs of a network entry via :func:`spikewire.observe.inputs_from_spec`
+    """Simulation inputs of a network entry via :func:`spikewire.simulate.inputs_from_spec`
     on the job's ``"inputs"`` stream: ``{"modulation", "stimulation", "inputs"}`` (all
     empty without ``inputs``)."""
     if not sim.get("inputs"):
         return {"modulation": None, "stimulation": None, "inputs": []}
-    from spikewire.observe import inputs_from_spec
+    from spikewire.simulate.inputs import inputs_from_spec
 
     return inputs_from_spec(sim["inputs"], network=network, duration=sim["duration"],
                             seed=seed_tree(seed)["inputs"])

@@ -29,7 +29,7 @@ from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["BinaryActivity", "simulate_binary"]
 
-_TIE = 1e-9  # same as spikewire.networks.balanced_binary.TIE_TOLERANCE
+_TIE = 1e-9  # same as spikewire.core.binary.TIE_TOLERANCE
 
 
 @dataclass(eq=False)
@@ -166,7 +166,7 @@ def simulate_binary(network, duration: float, *, seed: int | None = 0,
         Up-transition (0 → 1) times per neuron (unit id = neuron index) in ``[0,
         duration)``, in continuous time (not on a grid).
     """
-    from spikewire.networks.balanced_binary import BinaryNetwork
+    from spikewire.core.binary import BinaryNetwork
 
     if not isinstance(network, BinaryNetwork):
         raise TypeError("simulate_binary needs a BinaryNetwork (e.g. from "

@@ -28,10 +28,20 @@ import numpy as np
 
 from spikewire._validation import check_choice, check_fraction, check_int, check_positive
 from spikewire.core.seeds import child as seed_child
-from spikewire.observe._base import make_rng
+from spikewire.core.seeds import rng as seeded_rng
 
 __all__ = ["Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine", "inputs_from_spec",
            "population_groups"]
+
+
+def make_rng(seed, domain: str = "inputs") -> np.random.Generator:
+    """A Generator on the ``domain`` stream of ``seed`` (int >= 0, SeedSequence or
+    Generator; see :mod:`spikewire.core.seeds`). ``None`` is refused: inputs are part of
+    the ground truth and must be reproducible."""
+    if seed is None:
+        raise TypeError("seed must be an int, a numpy SeedSequence or Generator, not None: "
+                        "inputs are reproducible by construction (use seed=0)")
+    return seeded_rng(seed, domain)
 
 
 def population_groups(cell_type) -> np.ndarray:
@@ -98,7 +108,7 @@ class Schedule:
     Excitatory drive doubled between 1 s and 2 s, inhibitory unchanged:
 
     >>> import numpy as np
-    >>> from spikewire.observe import Schedule
+    >>> from spikewire.simulate import Schedule
     >>> s = Schedule([0.0, 1.0, 2.0], [[1, 1], [2, 1], [1, 1]], cell_type=["E", "E", "I"])
     >>> s.gain(9999, 10001, 1e-4)[:, 0].tolist()
     [1.0, 2.0]
@@ -230,7 +240,7 @@ class HiddenStates:
     --------
     Up/down states, 2 s and 1 s on average, drive ×1.5 and ×0.5:
 
-    >>> from spikewire.observe import HiddenStates
+    >>> from spikewire.simulate import HiddenStates
     >>> hs = HiddenStates([1.5, 0.5], duration=60.0, dwell_times=[2.0, 1.0], n_neurons=10)
     >>> hs.states[:3].tolist() != []
     True
@@ -569,7 +579,7 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
     Examples
     --------
     >>> import spikewire as sw
-    >>> from spikewire.observe import inputs_from_spec
+    >>> from spikewire.simulate import inputs_from_spec
     >>> net = sw.networks.brunel(100, seed=0)
     >>> built = inputs_from_spec([
     ...     {"input": "hidden_states", "gains": [1.2, 0.8], "dwell_times": [0.5, 0.5]},
