@@ -105,3 +105,25 @@ def test_simulation_stream_and_connectivity_are_independent(monkeypatch):
     simulate(net_a, 0.01, seed=tree_a["simulation"], v_init="reset")
     simulate(net_b, 0.01, seed=tree_a["simulation"], v_init="reset")
     np.testing.assert_array_equal(seen[0], seen[1])
+
+
+@pytest.mark.parametrize("make", [lambda: 5, lambda: np.random.SeedSequence(5),
+                                  lambda: np.random.default_rng(5)])
+def test_library_functions_take_int_seed_sequence_and_generator(make):
+    from spikewire.observe import inputs_from_spec, jitter, observe
+
+    net = brunel(50, epsilon=0.2, seed=make())
+    st = simulate(net, 0.05, seed=make())
+    rec = observe(st, [jitter(sigma=1e-3)], seed=make())
+    built = inputs_from_spec([{"input": "pulses", "amplitude": 5.0, "count": 3,
+                               "n_trials": 2, "interval": 0.01}], network=net,
+                             duration=0.05, seed=make())
+    assert rec.spikes.n_spikes == st.n_spikes and len(built["stimulation"]) == 6
+
+
+def test_int_and_seed_sequence_give_the_same_network_and_spikes():
+    a = brunel(50, epsilon=0.2, seed=5)
+    b = brunel(50, epsilon=0.2, seed=np.random.SeedSequence(5))
+    np.testing.assert_array_equal(a.weights.indices, b.weights.indices)
+    np.testing.assert_array_equal(simulate(a, 0.05, seed=2).times,
+                                  simulate(a, 0.05, seed=np.random.SeedSequence(2)).times)

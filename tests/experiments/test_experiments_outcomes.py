@@ -242,3 +242,31 @@ def test_job_network_is_drawn_from_the_network_stream():
     c = build_network({**net, "params": {**net["params"], "seed": 11}}, 3).weights
     d = brunel(60, epsilon=0.2, seed=11).weights
     np.testing.assert_array_equal(c.indices, d.indices)
+
+
+def test_same_spec_same_bytes_for_a_whole_job(tmp_path):
+    # a jittered, subsampled observation exercises every stream of the seed tree
+    text = tiny_spec(seeds=(4,), bin_widths=(1e-3,)).replace(
+        'name = "all"\nsteps = []',
+        'name = "all"\nsteps = [{ step = "subsample", fraction = 0.5 }, '
+        '{ step = "jitter", sigma = 2e-4 }]')
+    spec = _write(tmp_path, text)
+    _, jobs, _ = plan(spec, allow_code=True)
+    job = jobs[0]
+    from spikewire.core.spiketrains import SpikeTrains
+    from spikewire.experiments.job import run_job
+
+    rows, spikes = [], []
+    for k in range(2):
+        row = run_job(job, tmp_path / f"cache{k}", tmp_path / f"art{k}")
+        assert row["status"] == "ok", row.get("error_message")
+        rows.append({c: v for c, v in row.items() if not c.startswith("time_")
+                     and c not in ("finished_at", "host")})
+        spikes.append(SpikeTrains.load(next((tmp_path / f"cache{k}").glob("*.npz"))))
+    assert rows[0] == rows[1]
+    np.testing.assert_array_equal(spikes[0].times, spikes[1].times)
+    np.testing.assert_array_equal(spikes[0].unit_ids, spikes[1].unit_ids)
+    with np.load(tmp_path / "art0" / f"{job.job_id}.npz") as a, \
+            np.load(tmp_path / "art1" / f"{job.job_id}.npz") as b:
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])

@@ -76,10 +76,16 @@ class Job:
         return asdict(self)
 
 
+#: How a job's integer seed becomes random streams; part of every job id and simulation
+#: key, so results and cached simulations drawn under another scheme are never reused
+#: ("tree-1": :func:`spikewire.core.seeds.seed_tree`, 2026-11-29).
+SEEDING = "tree-1"
+
+
 def sim_spec(network: dict, seed: int, dt: float) -> dict:
     return dict(builder=network["builder"], params=network["params"],
                 inputs=network.get("inputs"), duration=float(network["duration"]),
-                dt=float(dt), seed=int(seed))
+                dt=float(dt), seed=int(seed), seeding=SEEDING)
 
 
 # ---------------------------------------------------------------------------------------
@@ -485,7 +491,7 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
                     observation = {k: obs[k] for k in ("name", "family", "steps")}
                     method = {k: meth[k] for k in ("name", "label", "settings")}
                     cell = dict(network=network, observation=observation, method=method,
-                                seed=seed, dt=meta.dt)
+                                seed=seed, dt=meta.dt, seeding=SEEDING)
                     kind = observation_kind(obs["steps"])
                     why = "" if kind in meth["input_kinds"] else (
                         f"method {meth['name']!r} analyses {meth['input_kinds']}, but "
