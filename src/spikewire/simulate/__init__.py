@@ -10,14 +10,15 @@ from __future__ import annotations
 import numpy as np
 
 from spikewire.simulate import lif as _lif
+from spikewire.simulate.adex import simulate_adex
 from spikewire.simulate.binary import BinaryActivity, simulate_binary
 from spikewire.simulate.izhikevich import simulate_izhikevich
 from spikewire.simulate.lif import DriveModulation, Stimulation, delay_steps
 
 __all__ = ["BinaryActivity", "DriveModulation", "Stimulation", "delay_steps", "simulate",
-           "simulate_izhikevich", "simulate_binary"]
+           "simulate_adex", "simulate_binary", "simulate_izhikevich"]
 
-_DEFAULT_DT = {"lif": 1e-4, "izhikevich": 1e-3}
+_DEFAULT_DT = {"lif": 1e-4, "izhikevich": 1e-3, "adex": 1e-4}
 
 
 def simulate(network, duration: float, *, dt: float | None = None, seed=0,
@@ -51,7 +52,7 @@ def simulate(network, duration: float, *, dt: float | None = None, seed=0,
         Times in s on the grid ``k·dt``; ``annotations`` record ``engine``, ``dt``, ``seed``.
     """
     model = getattr(network, "neuron_model", "lif")
-    engines = {"lif": _lif.simulate, "izhikevich": simulate_izhikevich}
+    engines = {"lif": _lif.simulate, "izhikevich": simulate_izhikevich, "adex": simulate_adex}
     if model not in engines:
         raise TypeError(f"no simulation engine for neuron model {model!r}")
     kw = dict(options)
