@@ -12,11 +12,12 @@ import numpy as np
 from spikewire.simulate import lif as _lif
 from spikewire.simulate.adex import simulate_adex
 from spikewire.simulate.binary import BinaryActivity, simulate_binary
+from spikewire.simulate.comodulation import slow_comodulation
 from spikewire.simulate.izhikevich import simulate_izhikevich
 from spikewire.simulate.lif import DriveModulation, Stimulation, delay_steps
 
 __all__ = ["BinaryActivity", "DriveModulation", "Stimulation", "delay_steps", "simulate",
-           "simulate_adex", "simulate_binary", "simulate_izhikevich"]
+           "simulate_adex", "simulate_binary", "simulate_izhikevich", "slow_comodulation"]
 
 _DEFAULT_DT = {"lif": 1e-4, "izhikevich": 1e-3, "adex": 1e-4}
 
