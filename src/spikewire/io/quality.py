@@ -5,12 +5,14 @@ All readers of :mod:`spikewire.io` pass their flat ``(times, unit ids)`` arrays,
 order, through :func:`clean_spikes`. The rules, in the order they are applied:
 
 1. **Non-finite times** (NaN, ±inf) are dropped and counted per unit (``non_finite``).
-2. **Non-monotonic clocks**: within one unit's train, in file order, a backward step larger
-   than ``clock_jump`` (default 1 s) is a clock reset (segments concatenated with their
-   own zero, a wrapped counter). With ``on_clock_reset="error"`` (default) this raises a
+2. **Non-monotonic clocks**: a unit's train that is in time order (in file order) except
+   for a few backward jumps larger than ``clock_jump`` (default 1 s; at most one per 1,000
+   spikes) has a clock reset (segments concatenated with their own zero, a wrapped
+   counter). With ``on_clock_reset="error"`` (default) this raises a
    :class:`DataError` naming the source, unit and position: sorting would overlay the
    segments and fake correlations. ``"sort"`` treats them as unsorted times instead.
-3. **Unsorted times** (smaller backward steps) are sorted; counted per unit (``unsorted``).
+3. **Unsorted times** (any other backward steps) are sorted; the backward steps are counted
+   per unit (``unsorted``).
 4. **Spikes outside the declared interval** ``[t_start, t_stop)`` are dropped and counted
    per unit (``outside_interval``).
 5. **Duplicate spikes**: spikes of one unit within ``duplicate_window`` (default 0.2 ms,
@@ -281,14 +283,21 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
     same = gp[1:] == gp[:-1]
     step = np.diff(gt)
     back = same & (step < 0)
-    resets = back & (step < -clock_jump)
+    big = back & (step < -clock_jump)
+    n_back = np.bincount(gp[1:][back], minlength=n_u)
+    n_big = np.bincount(gp[1:][big], minlength=n_u)
+    n_per = np.bincount(gp, minlength=n_u)
+    # a clock reset: a train in time order except for a few large backward jumps; a train
+    # with many backward steps is merely unsorted (e.g. spikes listed out of order)
+    reset_unit = (n_big > 0) & (n_back == n_big) & (n_back <= np.maximum(1, n_per // 1000))
+    resets = big & reset_unit[gp[1:]]
     clock_resets = np.bincount(gp[1:][resets], minlength=n_u)
     if resets.any() and on_clock_reset == "error":
         k = int(np.flatnonzero(resets)[0])
         raise DataError(
             f"{source}: the clock of unit {int(all_units[gp[k]])} jumps back from "
-            f"{gt[k]!r} s to {gt[k + 1]!r} s ({int(resets.sum())} such reset(s) in "
-            f"{int((clock_resets > 0).sum())} unit(s)); the file probably concatenates "
+            f"{float(gt[k])!r} s to {float(gt[k + 1])!r} s ({int(resets.sum())} such reset(s) "
+            f"in {int((clock_resets > 0).sum())} unit(s)); the file probably concatenates "
             "segments that each start at their own zero. Read one segment at a time, or pass "
             "on_clock_reset='sort' to sort the times anyway")
     unsorted = np.bincount(gp[1:][back & ~resets], minlength=n_u)
