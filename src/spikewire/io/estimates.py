@@ -127,13 +127,13 @@ def add_estimate_to_nwb(path: str | Path, estimate: Estimate, *, name: str | Non
             table_name = f"{base}_{k}"
         table = DynamicTable(name=table_name, description=(
             f"post x pre connectivity estimate by {estimate.method}; one row per pair; "
-            f"weight in {estimate.weight_unit}; delay in s; settings as JSON"))
+            f"weight in {estimate.weight_unit}; delay in s; settings as JSON"),
+            id=np.arange(len(frame)))
         for col in ESTIMATE_COLUMNS:
             vals = frame[col].to_numpy()
             if vals.dtype == object:
                 vals = [str(v) for v in vals]
             table.add_column(name=col, description=col, data=vals)
-        table.id.data = list(range(len(frame)))
         mod.add(table)
         io.write(nwb)
     return table_name

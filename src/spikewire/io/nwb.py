@@ -366,7 +366,7 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
       - ``neurons``: one row per neuron, ``cell_type`` and the LIF parameters ``tau_m``,
         ``theta``, ``v_reset``, ``v_rest``, ``tau_ref``, ``tau_syn`` (NaN = delta synapses),
         and ``x``, ``y``, ``z`` positions (mm) when the network has them;
-      - ``network``: one row with ``name``, ``n_neurons``, ``delay`` (scalar s, or NaN),
+      - ``network``: one row with ``network_name``, ``n_neurons``, ``delay`` (scalar s, or NaN),
         ``delay_kind`` ("none", "scalar", "per_synapse"), ``params_json`` (the LIFParams,
         one set or per type), ``drive_json``, ``spec_json`` (the network's spec and the
         ``spec`` argument), ``t_start``, ``t_stop``, ``history_json``.
@@ -418,17 +418,18 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
         kind, scalar, per = "scalar", float(network.delays), np.full(w.nnz, np.nan)
     else:
         kind, scalar, per = "per_synapse", np.nan, np.asarray(network.delays, dtype=float)
-    syn = DynamicTable(name="synapses", description="synapses in CSC order (post x pre)")
+    syn = DynamicTable(name="synapses", description="synapses in CSC order (post x pre)",
+                       id=np.arange(w.nnz))
     for name, desc, vals in (("pre", "presynaptic neuron", pre),
                              ("post", "postsynaptic neuron", post),
                              ("weight", "PSP amplitude (mV)", w.data.astype(float)),
                              ("delay", "transmission delay (s); NaN: network-wide", per)):
         syn.add_column(name=name, description=desc, data=np.asarray(vals))
-    syn.id.data = list(range(w.nnz))
     mod.add(syn)
 
     npar = network.neuron_params()
-    neu = DynamicTable(name="neurons", description="neuron types and LIF parameters")
+    neu = DynamicTable(name="neurons", description="neuron types and LIF parameters",
+                       id=np.arange(n))
     neu.add_column(name="cell_type", description="E or I", data=[str(c) for c in
                                                                  network.cell_type])
     for key in ("tau_m", "theta", "v_reset", "v_rest", "tau_ref", "tau_syn"):
@@ -438,7 +439,6 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
         pos = np.asarray(network.positions, dtype=float)
         for d, name in enumerate("xyz"[: pos.shape[1]]):
             neu.add_column(name=name, description=f"{name} position (mm)", data=pos[:, d])
-    neu.id.data = list(range(n))
     mod.add(neu)
 
     def _params_json(p):
@@ -453,8 +453,8 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
                     for k, v in dataclasses.asdict(network.drive).items()}}
     from spikewire.core.spiketrains import _jsonable
 
-    net_t = DynamicTable(name="network", description="network-wide settings")
-    row = {"name": str(network.name), "n_neurons": int(n), "delay": scalar,
+    net_t = DynamicTable(name="network", description="network-wide settings", id=[0])
+    row = {"network_name": str(network.name), "n_neurons": int(n), "delay": scalar,
            "delay_kind": kind, "params_json": _params_json(network.params),
            "drive_json": json.dumps(drive),
            "spec_json": json.dumps(_jsonable({"network": network.spec, "experiment": spec})),
@@ -465,7 +465,6 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
            "history_json": json.dumps(_jsonable(recording.history if recording else []))}
     for k, v in row.items():
         net_t.add_column(name=k, description=k, data=[v])
-    net_t.id.data = [0]
     mod.add(net_t)
     with pynwb.NWBHDF5IO(str(path), "w") as io:
         io.write(nwb)
@@ -535,7 +534,7 @@ def read_simulation_nwb(path: str | Path):
     cell_type = np.array([c.decode() if isinstance(c, bytes) else str(c)
                           for c in neu_cols["cell_type"]])
     network = Network(weights=weights, cell_type=cell_type, delays=delays, params=params,
-                      drive=drive, positions=positions, name=str(net_row["name"]),
+                      drive=drive, positions=positions, name=str(net_row["network_name"]),
                       spec=spec.get("network") or {}, check_dale=False)
     counts = np.diff(np.concatenate([[0], ends]))
     st = SpikeTrains(np.asarray(flat, dtype=np.float64), np.concatenate([[0], np.cumsum(counts)]),
