@@ -13,6 +13,9 @@ table. NPZ files hold arrays ``times`` and ``unit_ids`` (or spikewire's own
 
 from __future__ import annotations
 
+import csv
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +75,13 @@ def _load_frame(path: Path) -> pd.DataFrame:
                 raise DataError(f"{path}: the arrays have different lengths {sizes}; a spike "
                                 "table needs one entry per spike in each")
             return pd.DataFrame(one_d)
-        sep = "\t" if suffix == ".tsv" else None
+        sep = {".csv": ",", ".tsv": "\t"}.get(suffix)     # .txt: sniffed (comma/space)
         return pd.read_csv(path, sep=sep, engine="python" if sep is None else "c",
                            comment="#")
     except DataError:
         raise
-    except (ValueError, OSError, EOFError, KeyError, UnicodeDecodeError,
+    except (ValueError, OSError, EOFError, KeyError, UnicodeDecodeError, csv.Error,
+            zipfile.BadZipFile, zlib.error,
             pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise DataError(f"{path}: cannot read the spike table ({type(err).__name__}: "
                         f"{str(err)[:200]})") from err
