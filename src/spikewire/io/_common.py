@@ -112,12 +112,16 @@ def to_integer_ids(values, source: str) -> tuple[np.ndarray, np.ndarray | None]:
     arr = np.asarray(values)
     if arr.size == 0 or np.issubdtype(arr.dtype, np.integer):
         return arr.astype(np.int64), None
+    if arr.dtype.kind == "c":
+        raise DataError(f"{source}: unit ids must be whole numbers or labels, got complex "
+                        "numbers")
     if np.issubdtype(arr.dtype, np.floating):
-        if np.all(np.isfinite(arr)) and np.all(np.mod(arr, 1) == 0) and \
-                np.all(np.abs(arr) < 2**62):
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(arr) & (np.mod(arr, 1) == 0) & (np.abs(arr) < 2**62)
+        if np.all(whole):
             return arr.astype(np.int64), None
         raise DataError(f"{source}: unit ids must be whole numbers or labels, got "
-                        f"{arr[~(np.mod(arr, 1) == 0)][:3].tolist()}")
+                        f"{arr[~whole][:3].tolist()}")
     labels = arr.astype(str)
     uniq, inv = np.unique(labels, return_inverse=True)
     return inv.astype(np.int64), uniq

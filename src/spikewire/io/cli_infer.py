@@ -39,6 +39,7 @@ class InferResult:
     out: Path
     files: dict
     summary: str
+    timings: dict
 
 
 def parse_settings(items) -> dict:
@@ -101,9 +102,6 @@ def choose_bins(cls, settings: dict, recording: Recording) -> tuple[dict, list[s
 
 
 def _unit_frame(recording: Recording, estimate: Estimate) -> pd.DataFrame:
-    from spikewire.io._common import quality_report
-
-    q = quality_report(recording)
     ann = recording.spikes.annotations.get("unit_table")
     table = pd.DataFrame(ann).set_index("unit") if ann else pd.DataFrame(
         index=pd.Index(recording.spikes.units, name="unit"))
@@ -124,7 +122,6 @@ def _unit_frame(recording: Recording, estimate: Estimate) -> pd.DataFrame:
                                      strict=True)]
     ct = dict(zip(estimate.units.tolist(), estimate.cell_type.tolist(), strict=True))
     out["inferred_type"] = [ct.get(int(u), "") for u in out.index]
-    del q
     return out
 
 
@@ -341,4 +338,5 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
     summary = _summary(rec, est, units, notes, alpha, correction, timings)
     (out / "summary.txt").write_text(summary)
     files["summary"] = out / "summary.txt"
-    return InferResult(recording=rec, estimate=est, out=out, files=files, summary=summary)
+    return InferResult(recording=rec, estimate=est, out=out, files=files, summary=summary,
+                       timings=timings)

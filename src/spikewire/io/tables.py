@@ -143,6 +143,9 @@ def read_table(path: str | Path, *, unit_column: str | None = None,
             raise DataError(f"{path}: no column {c!r}; the columns are {list(frame.columns)}")
     if time_unit is None:
         time_unit = "samples" if str(tcol).lower() in _SAMPLE_NAMES else "s"
+    if frame[tcol].dtype.kind in "cbmM":
+        raise DataError(f"{path}: spike times in column {tcol!r} must be real numbers, got "
+                        f"dtype {frame[tcol].dtype}")
     raw_t = pd.to_numeric(frame[tcol], errors="coerce").to_numpy(dtype=np.float64)
     n_bad = int(np.isnan(raw_t).sum() - frame[tcol].isna().sum())
     if time_unit == "samples":
