@@ -7,7 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikewire._validation import check_choice, check_int
-from spikewire.simulate._rng import new_state, xo_next
+from spikewire.core.rng import new_state, xo_next
+from spikewire.core.seeds import rng as seeded_rng
 
 __all__ = ["barabasi_albert_edges", "scale_free_connectivity"]
 
@@ -78,7 +79,7 @@ def barabasi_albert_edges(n_nodes: int, m: int, seed=0) -> tuple[np.ndarray, np.
     m = check_int("m", m, minimum=1)
     if m >= n:
         raise ValueError(f"m ({m}) must be smaller than n_nodes ({n})")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     return _ba_edges(n, m, new_state(rng))
 
 
@@ -113,7 +114,7 @@ def scale_free_connectivity(n_neurons: int, m: int, *, direction: str = "random"
         matrix to :func:`spikewire.networks.from_matrix`).
     """
     check_choice("direction", direction, {"random", "both"})
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     new, old = barabasi_albert_edges(n_neurons, m, rng)
     perm = rng.permutation(n_neurons)
     new, old = perm[new], perm[old]

@@ -390,7 +390,9 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
 
     h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
     syn = as_synapse(pops.tau_syn)
-    rng = np.random.default_rng(seed)
+    from spikewire.core.seeds import rng as seeded_rng
+
+    rng = seeded_rng(seed, "network")
     ne, ni = pops.n_neurons
     n = ne + ni
     lo = (0, ne)
