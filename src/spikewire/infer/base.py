@@ -452,11 +452,20 @@ def get_method(name: str, **settings) -> InferenceMethod:
 
 
 def as_recording(data) -> Recording:
-    """Accept a Recording or SpikeTrains and return a Recording."""
+    """Accept a Recording or SpikeTrains and return a Recording.
+
+    Bare spike trains keep their unit ids as ``true_index`` only when they come from a
+    simulation engine (``annotations["engine"]``; engines number units by neuron index);
+    otherwise the mapping to a network's neurons is unknown (-1), so that scoring them
+    against a network of another size is refused instead of silently wrong. Pass
+    ``Recording.from_spikes(spikes, true_index=...)`` to state a mapping.
+    """
     if isinstance(data, Recording):
         return data
     if isinstance(data, SpikeTrains):
-        return Recording.from_spikes(data)
+        if "engine" in data.annotations:
+            return Recording.from_spikes(data)
+        return Recording.from_spikes(data, true_index=np.full(data.n_units, -1))
     raise TypeError(f"expected a Recording or SpikeTrains, got {type(data).__name__}")
 
 

@@ -39,13 +39,16 @@ def read_nwb(path: str | Path, *, t_start: float | None = None, t_stop: float | 
         ids = np.asarray(nwb.units.id[:], dtype=np.int64)
         trains = [np.asarray(nwb.units.get_unit_spike_times(k), dtype=float)
                   for k in range(len(ids))]
+        # the Units table's "smallest possible difference between two spike times" (s)
+        resolution = getattr(nwb.units, "resolution", None)
     allt = np.concatenate(trains) if trains else np.zeros(0)
     t0 = min(0.0, float(allt.min())) if t_start is None and allt.size else (t_start or 0.0)
     t1 = t_stop if t_stop is not None else (float(np.nextafter(allt.max(), np.inf))
                                             if allt.size else t0)
     st = SpikeTrains.from_lists(trains, units=ids, t_start=t0, t_stop=t1, sort=True,
                                 annotations={"source": str(path), "format": "nwb"})
-    return Recording(spikes=st, true_index=np.full(st.n_units, -1),
+    rate = 1.0 / float(resolution) if resolution and float(resolution) > 0 else None
+    return Recording(spikes=st, true_index=np.full(st.n_units, -1), sampling_rate=rate,
                      history=[{"step": "read_nwb", "path": str(path)}])
 
 
@@ -56,6 +59,13 @@ def write_nwb(spikes: SpikeTrains, path: str | Path, *, description: str = "spik
     path = Path(path)
     nwb = pynwb.NWBFile(session_description=description, identifier=path.stem,
                         session_start_time=datetime.now(timezone.utc))
+    ann = spikes.annotations
+    steps = [float(ann["dt"])] if ann.get("dt") else []
+    if ann.get("sampling_rate"):
+        steps.append(1.0 / float(ann["sampling_rate"]))
+    if steps:   # time resolution of the spike times (s), read back by read_nwb
+        nwb.units = pynwb.misc.Units(name="units", description="spike times",
+                                     resolution=max(steps))
     if cell_type is not None:
         nwb.add_unit_column(name="cell_type", description="E or I")
     for k in range(spikes.n_units):
