@@ -398,11 +398,16 @@ def _load(name: str) -> type[InferenceMethod]:
     if name in _BUILTIN_METHODS:
         mod = _BUILTIN_METHODS[name]
         try:
-            importlib.import_module(mod)
+            module = importlib.import_module(mod)
         except ImportError as err:
             if err.name and err.name.startswith("spikewire"):
                 raise
             raise _missing(name, err, "spikewire[ml]") from err
+        if name not in _REGISTRY:   # imported earlier while the registry was replaced
+            for obj in vars(module).values():
+                if (isinstance(obj, type) and issubclass(obj, InferenceMethod)
+                        and obj.name == name):
+                    register(obj)
     elif name in _entry_points():
         ep = _entry_points()[name]
         try:
