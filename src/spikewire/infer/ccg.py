@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 
 import numpy as np
 from scipy import special
 
-from spikewire._validation import check_int, check_positive
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer import _ccg_kernels as K
 from spikewire.infer._params import Boolean, Interval, Options, RealSequence, SeedLike
-from spikewire.infer.base import (
-    FitContext,
-    InferenceMethod,
-    as_recording,
-    register,
-    resolve_pairs,
+from spikewire.infer.base import FitContext, InferenceMethod, register
+
+# the one correlogram module; names kept importable from here
+from spikewire.infer.correlograms import (  # noqa: F401
+    _choose_strategy,
+    _flat_positions,
+    _prepare,
+    cross_correlograms,
+    numba_threads,
 )
 from spikewire.infer.estimate import Estimate
 
@@ -32,53 +33,6 @@ __all__ = ["CCG", "baseline_matrix", "cross_correlograms", "hollowed_gaussian_ke
 
 
 # --------------------------------------------------------------------------- helpers
-@contextmanager
-def numba_threads(n_jobs: int | None):
-    """Temporarily set numba's thread count (``n_jobs`` = -1 or None: all threads)."""
-    import numba
-
-    limit = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None or n_jobs == -1:
-        n = limit
-    else:
-        n = check_int("n_jobs", n_jobs, minimum=1)
-        n = min(n, limit)
-    prev = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(prev)
-
-
-def _flat_positions(spikes: SpikeTrains) -> tuple[np.ndarray, np.ndarray]:
-    """All spike times in time order and the position (not id) of their unit."""
-    grouped = spikes.grouped_times
-    pos = np.repeat(np.arange(spikes.n_units, dtype=np.int64), spikes.counts())
-    order = np.argsort(grouped, kind="stable")
-    return np.ascontiguousarray(grouped[order]), np.ascontiguousarray(pos[order])
-
-
-def _choose_strategy(counts: np.ndarray, want_t: np.ndarray, duration: float,
-                     span: float) -> np.ndarray:
-    """Per pre unit: True = population scan, False = per-pair merge (cheaper one)."""
-    counts = counts.astype(float)
-    total = counts.sum()
-    rates = counts / max(duration, 1e-12)
-    n_req = want_t.sum(axis=1)
-    cost_scan = counts * (math.log2(total + 2) + rates.sum() * span)
-    cost_pair = want_t @ counts + n_req * counts + counts * span * (want_t @ rates)
-    return cost_scan < cost_pair
-
-
-def _prepare(spikes: SpikeTrains, want: np.ndarray, span: float):
-    want_t = np.ascontiguousarray(want.T)
-    ftimes, fpos = _flat_positions(spikes)
-    use_scan = _choose_strategy(spikes.counts(), want_t, spikes.duration, span)
-    return (np.ascontiguousarray(spikes.grouped_times), np.ascontiguousarray(spikes.indptr),
-            ftimes, fpos, want_t, use_scan)
-
-
 def hollowed_gaussian_kernel(sigma_bins: float, hollow_fraction: float) -> np.ndarray:
     """Partially hollowed Gaussian kernel (Stark & Abeles 2009), length ``2·ceil(3σ)+1``.
 
@@ -155,48 +109,6 @@ def _sidak_log(logp_min: np.ndarray, m: int) -> np.ndarray:
     with np.errstate(divide="ignore"):
         exact = np.log(-np.expm1(m * np.log1p(-np.minimum(p, 1 - 1e-16))))
     return np.where(p > 1e-8, np.minimum(exact, 0.0), np.log(m) + logp_min)
-
-
-# --------------------------------------------------------------------------- public CCG
-def cross_correlograms(spikes: SpikeTrains, bin_width: float = 5e-4, max_lag: float = 0.02,
-                       pairs=None, n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-correlograms of all (or some) pairs of units.
-
-    Parameters
-    ----------
-    spikes : SpikeTrains
-        Spike times in s.
-    bin_width : float, default 0.5 ms
-        Lag bin width in s; bin ``k`` is centred on lag ``k · bin_width`` (a lag exactly
-        half-way between two centres goes to the bin farther from zero, so that the
-        correlogram of the reverse pair is exactly this one reversed).
-    max_lag : float, default 20 ms
-        Largest lag in s (rounded up to whole bins).
-    pairs : sequence of (post_id, pre_id), optional
-        Pairs to compute; others stay 0. Default: all ordered pairs (diagonal excluded).
-    n_jobs : int, default 1
-        Threads (pre units are processed in parallel); -1 uses all.
-
-    Returns
-    -------
-    ccg : ndarray of int64, shape (n_units, n_units, n_lags)
-        ``ccg[i, j, k]``: number of spike pairs with ``t_i − t_j`` in lag bin ``k``, i.e.
-        post unit ``i`` firing after pre unit ``j`` at positive lags.
-    lags : ndarray, shape (n_lags,)
-        Bin centres in s.
-    """
-    if not isinstance(spikes, SpikeTrains):
-        raise TypeError(f"spikes must be SpikeTrains, got {type(spikes).__name__}")
-    bw = check_positive("bin_width", bin_width, unit="s")
-    max_lag = check_positive("max_lag", max_lag, unit="s")
-    kmax = int(math.ceil(max_lag / bw - 1e-9))
-    want = resolve_pairs(as_recording(spikes), pairs)
-    nk = 2 * kmax + 1
-    out = np.zeros((spikes.n_units, spikes.n_units, nk), dtype=np.int64)
-    args = _prepare(spikes, want, (nk + 2) * bw)
-    with numba_threads(n_jobs):
-        K.ccg_all(*args, bw, -kmax, kmax, out)
-    return out, np.arange(-kmax, kmax + 1) * bw
 
 
 # --------------------------------------------------------------------------- the method

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 
-import numba
 import numpy as np
 from scipy.stats import chi2, norm
 
 from spikewire.infer import _glmcc_kernels as _k
 from spikewire.infer._params import Interval, Options, RealSequence
 from spikewire.infer.base import FitContext, InferenceMethod, register
+from spikewire.infer.correlograms import _flat_positions, numba_threads
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GLMCC", "glmcc_rate", "lr_statistic"]
@@ -51,18 +50,6 @@ def lr_statistic(J, tau_cbar) -> np.ndarray:
         e0, _, _ = _k._e_funcs(float(j)) if np.isfinite(j) else (np.nan, 0, 0)
         out[idx] = math.expm1(j) - e0 if np.isfinite(j) else np.nan
     return 2.0 * np.asarray(tau_cbar, dtype=float) * np.maximum(out, 0.0)
-
-
-@contextmanager
-def _numba_threads(n_jobs: int):
-    old = numba.get_num_threads()
-    n = numba.config.NUMBA_NUM_THREADS if n_jobs in (-1, None) else min(
-        n_jobs, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(max(int(n), 1))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
 
 
 @register
@@ -225,7 +212,7 @@ class GLMCC(InferenceMethod):
         lo[:, 0] = np.clip(np.floor((delays + window) / delta).astype(np.int64), 0, m - 1)
         lo[:, 1] = np.clip(np.ceil((window - delays) / delta).astype(np.int64) - 1, 0, m - 1)
         lam = 1.0 / (gamma * delta)
-        with _numba_threads(n_jobs):
+        with numba_threads(n_jobs):
             out, iters = _k.fit_pairs(np.ascontiguousarray(counts, dtype=np.float64),
                                       np.ascontiguousarray(s_pos, dtype=np.float64),
                                       np.ascontiguousarray(s_neg, dtype=np.float64),
@@ -263,15 +250,14 @@ class GLMCC(InferenceMethod):
         diag = {"n_pairs_fitted": int(iu.size), "delay_grid_s": delays.tolist()}
         if iu.size:
             t1 = time.perf_counter()
-            with _numba_threads(n_jobs):
+            with numba_threads(n_jobs):
                 if iu.size >= 0.25 * n * (n - 1) / 2:
                     # most pairs: one population scan over coincidences
                     pidx = np.full((n, n), -1, dtype=np.int64)
                     pidx[iu, ju] = np.arange(iu.size)
-                    pos = np.repeat(np.arange(n, dtype=np.int64), np.diff(st.indptr))
-                    order = np.argsort(st.grouped_times, kind="stable")
+                    ftimes, fpos = _flat_positions(st)
                     counts, s_pos, s_neg = _k.ccg_stats_scan(
-                        st.grouped_times[order], pos[order], st.grouped_times, st.indptr,
+                        ftimes, fpos, st.grouped_times, st.indptr,
                         pidx, iu.size, window, delta, m, tau, delays)
                 else:
                     # few pairs: a two-pointer merge per pair
