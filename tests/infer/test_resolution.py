@@ -8,7 +8,7 @@ import pytest
 from infer_fixtures import independent
 
 import spikewire as sw
-from spikewire.infer import get_method_class
+from spikewire.infer import NotApplicableError, get_method_class
 from spikewire.observe import bin, calcium, deconvolve, observe, quantize, smooth
 
 BINNED_METHODS = ["ccg", "glmcc", "glm", "partial_corr", "te"]
@@ -83,3 +83,17 @@ def test_ccg_on_quantized_data_uses_whole_samples():
     ccg = est.diagnostics["ccg"][0, 1]
     # 20 Hz x 20 Hz x 60 s x 1 ms = 24 expected pairs per bin; P(empty) = e^-24
     assert np.all(ccg > 0)
+
+
+def test_data_too_coarse_for_a_method_is_not_applicable():
+    """Deconvolved 30 Hz calcium: one sample is 33 ms, longer than ccg's monosynaptic window
+    and glm's filter; those combinations are "not applicable", not failures. Methods whose
+    natural bins fit (partial_corr, te) run on 33 ms bins."""
+    st = _simulated(T=60.0, n=5)
+    rec = observe(st, [calcium(frame_rate=30.0), deconvolve()], seed=0)
+    for name in ("ccg", "glmcc", "glm"):
+        with pytest.raises(NotApplicableError, match="time resolution is 33.3333 ms"):
+            sw.infer(rec, name)
+    for name in ("partial_corr", "te"):
+        est = sw.infer(rec, name, min_spikes=1)
+        assert est.settings["bin_width"] == pytest.approx(1 / 30)

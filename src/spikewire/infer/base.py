@@ -1,4 +1,23 @@
-"""The inference protocol, the method registry and :func:`infer`."""
+"""The inference protocol, the method registry and :func:`infer`.
+
+Adding a method
+---------------
+Subclass :class:`InferenceMethod`; set ``name``, ``reference`` and ``input_kinds``; take the
+settings as keyword arguments of ``__init__`` stored under the same names; declare every
+setting in ``settings_constraints`` (see :mod:`spikewire.infer._params`) and bin-like
+settings with their natural value in ``bin_settings`` (default ``None`` = automatic); put
+checks across settings in ``_check_combination``; implement ``_fit(ctx)`` on the
+:class:`FitContext` and return ``ctx.estimate(self, weights=..., pvalues=..., ...)``. Then
+make it known: ``@register`` in a module listed in ``_BUILTIN_METHODS`` (built-ins), or an
+entry point of another package::
+
+    [project.entry-points."spikewire.methods"]
+    my_method = "my_package.module:MyMethod"
+
+The conformance suite (``tests/infer/test_conformance.py``) then checks it with every
+other method. Methods that learn a state derive from
+:class:`spikewire.infer.trained.TrainedMethod`.
+"""
 
 from __future__ import annotations
 
@@ -331,7 +350,17 @@ class InferenceMethod:
             data = activity_source(rec, self.name)
         bins, auto = self.resolve_bins(rec)
         if bins:
-            self._check_combination(bins)
+            try:
+                self._check_combination(bins)
+            except ValueError as err:
+                if not auto:
+                    raise
+                res = rec.time_resolution
+                chosen = ", ".join(f"{k}={v * 1e3:g} ms" for k, v in auto.items())
+                raise NotApplicableError(
+                    f"method {self.name!r} cannot resolve what it tests in these data: their "
+                    f"time resolution is {res * 1e3:g} ms, so the automatic {chosen} is too "
+                    f"coarse ({err})") from err
         request = resolve_pairs(rec, pairs)
         counts = np.asarray(data.counts())
         min_spikes = getattr(self, "min_spikes", None)
