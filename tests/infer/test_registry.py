@@ -89,7 +89,8 @@ def plugin_dist(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: swplugin-demo\nVersion: 0.1\n")
     (info / "entry_points.txt").write_text(
         "[spikewire.methods]\ncount_ratio = swplugin_demo:CountRatio\n"
-        "heavy_method = swplugin_heavy:Heavy\n")
+        "heavy_method = swplugin_heavy:Heavy\n"
+        "broken_method = swplugin_demo:NoSuchClass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(infer_base, "_REGISTRY", dict(infer_base._REGISTRY))
     monkeypatch.setattr(infer_base, "_EP_CACHE", {})
@@ -103,6 +104,7 @@ def test_entry_point_methods_are_discovered(plugin_dist):
     assert methods["count_ratio"] == "Ratio of spike counts (entry-point test method)."
     assert methods["heavy_method"].startswith("(unavailable:")
     assert "swplugin_not_installed_dependency" in methods["heavy_method"]
+    assert methods["broken_method"].startswith("(broken entry point: AttributeError")
     st = sw.SpikeTrains.from_lists([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6]], t_stop=1.0)
     est = sw.infer(st, "count_ratio", scale=2.0, pairs=[(0, 1)])
     assert est.weights[0, 1] == 2.0 * 4 / 2 and est.pair_status[1, 0] == 2

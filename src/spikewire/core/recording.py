@@ -93,8 +93,8 @@ class Recording:
         """Time resolution of the data in s (the coarsest one that applies), or None.
 
         The largest of ``1 / sampling_rate`` (quantized spike times, a frame rate, an
-        acquisition rate), the simulation step ``dt`` and a ``sampling_rate`` recorded in
-        the spike trains' annotations, and, when the recording holds signals but no spike
+        acquisition rate), the simulation step ``dt`` and a ``sampling_rate`` or
+        ``time_resolution`` (s) recorded in the spike trains' annotations, and, when the recording holds signals but no spike
         times, ``1 / signal_rate``. None when none of them is known (e.g. real data read
         without a sampling rate).
         """
@@ -107,6 +107,8 @@ class Recording:
                 steps.append(float(ann["dt"]))
             if ann.get("sampling_rate"):
                 steps.append(1.0 / float(ann["sampling_rate"]))
+            if ann.get("time_resolution"):
+                steps.append(float(ann["time_resolution"]))
         elif self.signal_rate:
             steps.append(1.0 / float(self.signal_rate))
         return max(steps) if steps else None

@@ -466,6 +466,11 @@ def list_methods() -> dict[str, str]:
         except MissingDependencyError as err:
             out[name] = f"(unavailable: {err})"
             continue
+        except Exception as err:  # another package's broken entry point must not hide ours
+            if name in _BUILTIN_METHODS:
+                raise
+            out[name] = f"(broken entry point: {type(err).__name__}: {err})"
+            continue
         out[name] = (inspect.getdoc(cls) or "").splitlines()[0]
     return out
 
