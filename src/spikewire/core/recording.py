@@ -95,8 +95,8 @@ class Recording:
         The largest of ``1 / sampling_rate`` (quantized spike times, a frame rate, an
         acquisition rate), the simulation step ``dt`` and a ``sampling_rate`` or
         ``time_resolution`` (s) recorded in the spike trains' annotations, and, when the
-        recording holds signals but no spike times, ``1 / signal_rate``. None when none of them is known (e.g. real data read
-        without a sampling rate).
+        recording holds signals but no spike times, ``1 / signal_rate``. None when none of
+        them is known (e.g. real data read without a sampling rate).
         """
         steps = []
         if self.sampling_rate:
