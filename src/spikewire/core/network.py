@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from spikewire._validation import check_finite, check_int, check_positive
 from spikewire.core.neurons import MODEL_TYPES, AdExParams, IzhikevichParams, per_neuron
+from spikewire.core.synapses import Synapse, as_synapse
 
 __all__ = ["LIFParams", "PoissonDrive", "WhiteNoiseDrive", "Network", "DaleViolation"]
 
@@ -51,8 +52,13 @@ class LIFParams:
     tau_ref : float, default 0.002
         Absolute refractory period in s; 0 switches refractoriness off.
     tau_syn : float or None, default None
-        Synaptic time constant in s for exponential current synapses; ``None`` for delta
-        synapses (PSP jumps).
+        Shorthand for the synapse: a time constant in s gives exponential current
+        synapses, ``None`` delta synapses (PSP jumps). When ``synapse`` is given this is
+        filled in from it (its time constant, ``None`` for delta synapses).
+    synapse : Synapse, optional
+        The synapse model (:mod:`spikewire.core.synapses`), e.g. ``DeltaSynapse()``,
+        ``ExponentialSynapse(0.005)``; default: the one ``tau_syn`` describes. Giving both
+        requires them to agree; use :meth:`with_synapse` to change the model of a copy.
     """
 
     tau_m: float = 0.020
@@ -61,6 +67,7 @@ class LIFParams:
     v_rest: float = 0.0
     tau_ref: float = 0.002
     tau_syn: float | None = None
+    synapse: Synapse | None = None
 
     def __post_init__(self):
         check_positive("tau_m", self.tau_m, unit="s")
@@ -71,10 +78,25 @@ class LIFParams:
         if self.v_reset >= self.theta:
             raise ValueError(f"v_reset ({self.v_reset} mV) must be below theta "
                              f"({self.theta} mV)")
-        if self.tau_syn is not None:
-            check_positive("tau_syn", self.tau_syn, unit="s")
-            if abs(self.tau_syn - self.tau_m) < 1e-12:
-                raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
+        if self.synapse is None:
+            syn = as_synapse(self.tau_syn)  # validates tau_syn
+        elif not isinstance(self.synapse, Synapse):
+            raise TypeError(f"synapse must be a Synapse (spikewire.core.synapses), got "
+                            f"{type(self.synapse).__name__}; or give tau_syn (s) instead")
+        else:
+            syn = self.synapse
+            if self.tau_syn is not None and self.tau_syn != syn.tau_syn:
+                raise ValueError(f"tau_syn={self.tau_syn!r} s disagrees with synapse={syn!r}; "
+                                 "give only one of them (params.with_synapse(s) changes the "
+                                 "model of a copy)")
+        syn.check_neuron(self.tau_m)
+        object.__setattr__(self, "synapse", syn)
+        object.__setattr__(self, "tau_syn", syn.tau_syn)
+
+    def with_synapse(self, synapse: Synapse | float | None) -> LIFParams:
+        """A copy with another synapse model (a :class:`Synapse`, a ``tau_syn`` or None)."""
+        syn = as_synapse(synapse)
+        return dataclasses.replace(self, synapse=syn, tau_syn=syn.tau_syn)
 
 
 @dataclass(frozen=True)
@@ -352,7 +374,7 @@ class Network:
         syn = next(iter(self.params.values())) if not self.uniform_params else self.params
         return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
                 f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, {neuron}, "
-                f"synapse={'delta' if syn.tau_syn is None else 'exponential'})")
+                f"synapse={syn.synapse.kind})")
 
 
 def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
@@ -375,9 +397,10 @@ def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
     for k, v in out.items():
         if not isinstance(v, LIFParams):
             raise TypeError(f"params[{k!r}] must be a LIFParams, got {type(v).__name__}")
-    if len({v.tau_syn is None for v in out.values()}) > 1:
-        raise ValueError("E and I must use the same synapse model: tau_syn None (delta) for "
-                         "both or a time constant for both")
+    if len({type(v.synapse) for v in out.values()}) > 1:
+        kinds = {k: v.synapse.kind for k, v in out.items()}
+        raise ValueError(f"E and I must use the same synapse model (their time constants may "
+                         f"differ), got {kinds}")
     values = list(out.values())
     if all(v == values[0] for v in values):
         return values[0]
@@ -405,8 +428,10 @@ def _check_model_dict(out: dict, types: set[str]):
 def _spec_value(v):
     if isinstance(v, Mapping):
         return {k: _spec_value(x) for k, x in v.items()}
-    if dataclasses.is_dataclass(v):
-        return {k: _spec_value(x) for k, x in dataclasses.asdict(v).items()}
+    if isinstance(v, Synapse):
+        return v.spec()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _spec_value(getattr(v, f.name)) for f in dataclasses.fields(v)}
     if isinstance(v, np.ndarray):
         return v.tolist() if v.size < 64 else f"array{v.shape}"
     return v

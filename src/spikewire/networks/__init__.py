@@ -1,5 +1,6 @@
 """Builders of ground-truth networks (all return :class:`spikewire.Network`)."""
 
+from spikewire.networks._connect import available_bytes, estimate_bytes
 from spikewire.networks.adex import adex
 from spikewire.networks.balanced_binary import (
     BinaryNetwork,
@@ -17,7 +18,7 @@ from spikewire.networks.scale_free import (
     scale_free_lif,
 )
 
-__all__ = ["MOTIFS", "BinaryNetwork", "adex", "balanced_activity_linear", "barabasi_albert_edges",
-           "binary_balanced", "binary_mean_field", "brunel", "brunel_threshold_rate",
-           "delays_from_positions", "from_matrix", "izhikevich", "motif",
-           "scale_free_connectivity", "scale_free_lif"]
+__all__ = ["MOTIFS", "BinaryNetwork", "adex", "available_bytes", "balanced_activity_linear",
+           "barabasi_albert_edges", "binary_balanced", "binary_mean_field", "brunel",
+           "brunel_threshold_rate", "delays_from_positions", "estimate_bytes", "from_matrix",
+           "izhikevich", "motif", "scale_free_connectivity", "scale_free_lif"]

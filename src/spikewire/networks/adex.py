@@ -15,6 +15,7 @@ from spikewire._validation import (
 )
 from spikewire.core.network import Network, PoissonDrive
 from spikewire.core.neurons import AdExParams
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.networks._connect import as_state, fixed_indegree_csc
 from spikewire.networks.izhikevich import _check_range, lognormal_weights
 from spikewire.networks.scale_free import scale_free_connectivity
@@ -104,7 +105,7 @@ def adex(n_neurons: int = 1000, *, excitatory_fraction: float = 0.8, epsilon: fl
     n_i = n - n_e
     if n_e < 2:
         raise ValueError(f"n_neurons={n} with excitatory_fraction={frac} leaves < 2 E neurons")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     if connectivity == "random":
         c_e = min(max(int(round(epsilon * n_e)), 1), n_e - 1)
         c_i = min(int(round(epsilon * n_i)), max(n_i - 1, 0))

@@ -16,6 +16,7 @@ from spikewire._validation import (
 )
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.neurons import IzhikevichParams
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.networks.scale_free import scale_free_connectivity
 
 __all__ = ["izhikevich", "izhikevich_params", "lognormal_weights", "random_delays"]
@@ -164,7 +165,7 @@ def izhikevich(n_neurons: int = 1000, *, excitatory_fraction: float = 0.8,
     n_i = n - n_e
     if n_e < 1:
         raise ValueError(f"n_neurons={n} with excitatory_fraction={frac} leaves no E neuron")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     cell_type = np.array(["E"] * n_e + ["I"] * n_i)
 
     if connectivity == "random":

@@ -10,7 +10,8 @@ import scipy.sparse as sp
 
 from spikewire._validation import check_choice, check_fraction, check_int, check_positive
 from spikewire.core.network import LIFParams, Network, PoissonDrive
-from spikewire.simulate._rng import new_state, xo_next
+from spikewire.core.rng import new_state, xo_next
+from spikewire.core.seeds import rng as seeded_rng
 
 __all__ = ["barabasi_albert_edges", "scale_free_connectivity", "scale_free_lif"]
 
@@ -81,7 +82,7 @@ def barabasi_albert_edges(n_nodes: int, m: int, seed=0) -> tuple[np.ndarray, np.
     m = check_int("m", m, minimum=1)
     if m >= n:
         raise ValueError(f"m ({m}) must be smaller than n_nodes ({n})")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     return _ba_edges(n, m, new_state(rng))
 
 
@@ -116,7 +117,7 @@ def scale_free_connectivity(n_neurons: int, m: int, *, direction: str = "random"
         :func:`scale_free_lif` do).
     """
     check_choice("direction", direction, {"random", "both"})
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     new, old = barabasi_albert_edges(n_neurons, m, rng)
     perm = rng.permutation(n_neurons)
     new, old = perm[new], perm[old]
@@ -182,7 +183,7 @@ def scale_free_lif(n_neurons: int = 1000, *, m: int = 50, J: float = 0.5, g: flo
     n_e = int(round(frac * n))
     if n_e < 1:
         raise ValueError(f"n_neurons={n} with excitatory_fraction={frac} leaves no E neuron")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "network")
     pattern = scale_free_connectivity(n, m, direction=direction, seed=rng)
     pre = np.repeat(np.arange(n), np.diff(pattern.indptr))
     data = np.where(pre < n_e, J, -g * J)

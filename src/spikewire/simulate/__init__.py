@@ -13,11 +13,22 @@ from spikewire.simulate import lif as _lif
 from spikewire.simulate.adex import simulate_adex
 from spikewire.simulate.binary import BinaryActivity, simulate_binary
 from spikewire.simulate.comodulation import slow_comodulation
+from spikewire.simulate.inputs import (
+    ArrayGain,
+    HiddenStates,
+    Pulses,
+    Schedule,
+    combine,
+    inputs_from_spec,
+    population_groups,
+)
 from spikewire.simulate.izhikevich import simulate_izhikevich
 from spikewire.simulate.lif import DriveModulation, Stimulation, delay_steps
 
-__all__ = ["BinaryActivity", "DriveModulation", "Stimulation", "delay_steps", "simulate",
-           "simulate_adex", "simulate_binary", "simulate_izhikevich", "slow_comodulation"]
+__all__ = ["ArrayGain", "BinaryActivity", "DriveModulation", "HiddenStates", "Pulses",
+           "Schedule", "Stimulation", "combine", "delay_steps", "inputs_from_spec",
+           "population_groups", "simulate", "simulate_adex", "simulate_binary",
+           "simulate_izhikevich", "slow_comodulation"]
 
 _DEFAULT_DT = {"lif": 1e-4, "izhikevich": 1e-3, "adex": 1e-4}
 
@@ -38,7 +49,8 @@ def simulate(network, duration: float, *, dt: float | None = None, seed=0,
         Time step in s; default 0.1 ms for LIF and AdEx, 1 ms for Izhikevich (the
         resolution of Izhikevich's published networks).
     seed : int, SeedSequence or Generator, default 0
-        Seeds the ``numpy.random.Generator`` from which every random draw derives.
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`) from which every
+        random draw derives (never the numbers a builder drew from the same integer).
     v_init : str or ndarray, optional
         Initial membrane potentials (each engine's default when omitted; see the engines).
     modulation, stimulation, progress

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from spikewire.core.network import Network
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.simulate._common import (
     check_run,
     drive_arrays,
@@ -161,7 +162,7 @@ def simulate_adex(network: Network, duration: float, *, dt: float = 1e-4, seed=0
     1 ms averages of standard deviation ``sigma``.
     """
     duration, dt, n_steps = check_run(network, duration, dt, "adex", 1e-4)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     n = network.n_neurons
     q = {k: np.ascontiguousarray(v) for k, v in network.neuron_params().items()}
     if isinstance(v_init, str):

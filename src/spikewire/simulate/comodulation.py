@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from spikewire._validation import check_choice, check_positive
+from spikewire.core.seeds import rng as seeded_rng
 
 __all__ = ["slow_comodulation"]
 
@@ -42,7 +43,7 @@ def slow_comodulation(duration: float, *, tau: float = 0.2, cv: float = 0.5,
     sample_rate : float, default 1000.0
         Samples per second (linear interpolation between them).
     n_neurons, cell_type, groups
-        Which neurons each signal drives (see :mod:`spikewire.observe.inputs`). With one
+        Which neurons each signal drives (see :mod:`spikewire.simulate.inputs`). With one
         signal, give ``n_neurons`` (all neurons share it).
     n_signals : int, default 1
         Independent signals (columns); with 2 and ``cell_type``, E and I get their own.
@@ -62,7 +63,7 @@ def slow_comodulation(duration: float, *, tau: float = 0.2, cv: float = 0.5,
     >>> mod = slow_comodulation(2.0, n_neurons=200, seed=1)
     >>> spikes = sw.simulate(net, 2.0, modulation=mod, seed=2)
     """
-    from spikewire.observe import ArrayGain
+    from spikewire.simulate.inputs import ArrayGain
 
     duration = check_positive("duration", duration, unit="s")
     tau = check_positive("tau", tau, unit="s")
@@ -71,7 +72,7 @@ def slow_comodulation(duration: float, *, tau: float = 0.2, cv: float = 0.5,
     sample_rate = check_positive("sample_rate", sample_rate, unit="Hz")
     if n_signals < 1:
         raise ValueError(f"n_signals must be >= 1, got {n_signals}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = seeded_rng(seed, "inputs")
     n = int(math.ceil(duration * sample_rate)) + 2
     rho = math.exp(-1.0 / (sample_rate * tau))
     innov = math.sqrt(1.0 - rho * rho)

@@ -23,6 +23,7 @@ import numba as nb
 import numpy as np
 
 from spikewire.core.network import Network
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.simulate._common import (
     check_run,
     drive_arrays,
@@ -156,7 +157,7 @@ def simulate_izhikevich(network: Network, duration: float, *, dt: float = 1e-3,
     ``sigma`` = 5 for E, 2 for I at ``mu`` = 0).
     """
     duration, dt, n_steps = check_run(network, duration, dt, "izhikevich", 1e-3)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     n = network.n_neurons
     q = network.neuron_params()
     a, b, c, d, vpeak = (np.ascontiguousarray(q[k]) for k in ("a", "b", "c", "d", "v_peak"))
