@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikewire._validation import check_finite, check_int, check_positive
+from spikewire.core.neurons import MODEL_TYPES, AdExParams, IzhikevichParams, per_neuron
 from spikewire.core.synapses import Synapse, as_synapse
 
 __all__ = ["LIFParams", "PoissonDrive", "WhiteNoiseDrive", "Network", "DaleViolation"]
@@ -162,6 +163,10 @@ class Network:
         (e.g. Ekelmans et al. 2023: τ_E = 20 ms, τ_I = 10 ms). Every cell type present
         needs an entry; both must use the same synapse model (``tau_syn`` None for both or
         for neither). A dict whose entries are all equal is stored as one ``LIFParams``.
+        Other neuron models: an :class:`~spikewire.core.neurons.IzhikevichParams` (weights
+        are current pulses in the model's units, ≈ mV jumps) or
+        :class:`~spikewire.core.neurons.AdExParams` (weights are conductance increments in
+        nS), either one set (fields scalar or one value per neuron) or a dict per cell type.
     drive : PoissonDrive or WhiteNoiseDrive or None
         External input.
     positions : ndarray, shape (N, d), optional
@@ -211,6 +216,9 @@ class Network:
                              f"{ct[bad[:10]].tolist()}")
         self.cell_type = ct
         self.params = _check_params(self.params, set(np.unique(ct).tolist()))
+        if isinstance(self.params, MODEL_TYPES) and self.params.n_values not in (None, ct.size):
+            raise ValueError(f"per-neuron {type(self.params).__name__} fields have "
+                             f"{self.params.n_values} values for {ct.size} neurons")
         if self.delays is not None:
             if np.ndim(self.delays) == 0:
                 check_positive("delay", self.delays, unit="s")
@@ -251,6 +259,13 @@ class Network:
         return self.n_neurons - self.n_excitatory
 
     @property
+    def neuron_model(self) -> str:
+        """``"lif"``, ``"izhikevich"`` or ``"adex"``: the model ``params`` describes."""
+        p = self.params if not isinstance(self.params, Mapping) else \
+            next(iter(self.params.values()))
+        return "lif" if isinstance(p, LIFParams) else p.model
+
+    @property
     def uniform_params(self) -> bool:
         """True when all neurons share one :class:`LIFParams`."""
         return isinstance(self.params, LIFParams)
@@ -261,6 +276,10 @@ class Network:
             raise ValueError(f"cell_type must be 'E' or 'I', got {cell_type!r}")
         if self.uniform_params:
             return self.params
+        if isinstance(self.params, MODEL_TYPES):
+            if self.params.n_values is None:
+                return self.params
+            return self.params.subset(self.cell_type == cell_type)
         if cell_type not in self.params:
             raise ValueError(f"this network has no {cell_type} neurons and no parameters "
                              f"for them")
@@ -272,6 +291,8 @@ class Network:
         Keys ``tau_m``, ``tau_ref``, ``tau_syn`` (s; ``tau_syn`` is NaN for delta
         synapses) and ``theta``, ``v_reset``, ``v_rest`` (mV).
         """
+        if self.neuron_model != "lif":  # Izhikevich / AdEx: the fields of the model
+            return per_neuron(self.params, self.cell_type)
         names = ("tau_m", "theta", "v_reset", "v_rest", "tau_ref", "tau_syn")
         out = {}
         for k in names:
@@ -342,6 +363,10 @@ class Network:
     def __repr__(self) -> str:
         d = ("1 step" if self.delays is None else
              f"{self.delays * 1e3:g} ms" if np.ndim(self.delays) == 0 else "per synapse")
+        if self.neuron_model != "lif":
+            return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
+                    f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, "
+                    f"model={self.neuron_model})")
         if self.uniform_params:
             p = self.params
             neuron = f"tau_m={p.tau_m * 1e3:g} ms, tau_ref={p.tau_ref * 1e3:g} ms"
@@ -355,8 +380,11 @@ class Network:
 
 
 def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
-    if isinstance(params, LIFParams):
+    if isinstance(params, LIFParams | IzhikevichParams | AdExParams):
         return params
+    if isinstance(params, Mapping) and params and all(
+            isinstance(v, MODEL_TYPES) for v in params.values()):
+        return _check_model_dict(dict(params), types)
     if not isinstance(params, Mapping):
         raise TypeError("params must be a LIFParams or a dict {'E': LIFParams, 'I': LIFParams}, "
                         f"got {type(params).__name__}")
@@ -378,6 +406,24 @@ def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
     values = list(out.values())
     if all(v == values[0] for v in values):
         return values[0]
+    return out
+
+
+def _check_model_dict(out: dict, types: set[str]):
+    extra = set(out) - {"E", "I"}
+    if extra:
+        raise ValueError(f"params keys must be cell types 'E' and 'I', got {sorted(extra)}")
+    missing = types - set(out)
+    if missing:
+        raise ValueError(f"params has no entry for cell type(s) {sorted(missing)} present in "
+                         "the network; give one parameter set per cell type")
+    if len({type(v) for v in out.values()}) > 1:
+        raise TypeError("E and I parameters must describe the same neuron model, got "
+                        f"{sorted(type(v).__name__ for v in out.values())}")
+    for k, v in out.items():
+        if v.n_values is not None:
+            raise ValueError(f"params[{k!r}] has per-neuron arrays; in a dict per cell type "
+                             "give scalars, or pass one parameter set with per-neuron arrays")
     return out
 
 

@@ -35,7 +35,8 @@ import numpy as np
 
 from spikewire._validation import check_positive
 
-__all__ = ["Synapse", "DeltaSynapse", "ExponentialSynapse", "AlphaSynapse", "as_synapse"]
+__all__ = ["Synapse", "DeltaSynapse", "ExponentialSynapse", "AlphaSynapse", "as_synapse",
+           "synapse_from_spec"]
 
 
 class Synapse(ABC):
@@ -292,3 +293,13 @@ def as_synapse(value: Synapse | float | None) -> Synapse:
         raise TypeError(f"a synapse must be a Synapse object, a time constant in s or None, "
                         f"got {value!r}")
     return ExponentialSynapse(float(value))
+
+
+def synapse_from_spec(spec: dict) -> Synapse:
+    """Rebuild a synapse from :meth:`Synapse.spec` (``{"kind": ..., "tau_syn": ...}``)."""
+    kinds = {cls.kind: cls for cls in (DeltaSynapse, ExponentialSynapse, AlphaSynapse)}
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind not in kinds:
+        raise ValueError(f"unknown synapse spec {spec!r}; kind must be one of {sorted(kinds)}")
+    tau = spec.get("tau_syn")
+    return kinds[kind]() if tau is None else kinds[kind](float(tau))

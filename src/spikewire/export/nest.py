@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.seeds import child as seed_child
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["NestNetwork", "to_nest", "simulate_nest"]
@@ -99,7 +101,7 @@ def _per_type(network: Network, value: dict[str, float]) -> np.ndarray:
     return out
 
 
-def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int = 1,
+def to_nest(network: Network, *, dt: float = 1e-4, seed=0, threads: int = 1,
             reset: bool = True, v_init: str = "uniform") -> NestNetwork:
     """Build ``network`` in NEST (neurons, synapses, delays, drive, a spike recorder).
 
@@ -108,8 +110,10 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     network : Network
     dt : float, default 1e-4
         NEST resolution in s (every delay must be a multiple; ``None`` delays are one step).
-    seed : int, default 0
-        NEST's ``rng_seed`` and the seed of the initial potentials.
+    seed : int, SeedSequence or Generator, default 0
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`): NEST's
+        ``rng_seed`` and the initial potentials derive from it, never from the numbers
+        that drew the connectivity.
     threads : int, default 1
         ``local_num_threads`` of the kernel (MPI ranks come from ``mpirun``).
     reset : bool, default True
@@ -132,6 +136,8 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     q = network.neuron_params()  # per-neuron arrays (s, mV): E and I may differ
     n = network.n_neurons
     dt_ms = dt * 1e3
+    # NEST's own RNG seed (1 .. 2**31 - 1) from a sub-stream of the simulation stream
+    nest_seed = int(seed_child(seed, "simulation", 1).generate_state(1)[0]) % (2**31 - 2) + 1
     if reset:
         nest.ResetKernel()
     if hasattr(nest, "VerbosityLevel"):  # NEST >= 3.9
@@ -139,7 +145,7 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     else:  # pragma: no cover - older NEST
         nest.set_verbosity("M_ERROR")
     nest.SetKernelStatus({"resolution": dt_ms, "local_num_threads": int(threads),
-                          "rng_seed": int(seed) + 1, "print_time": False})
+                          "rng_seed": nest_seed, "print_time": False})
     tau_ms = q["tau_m"] * 1e3
     per_neuron = {"tau_m": tau_ms, "t_ref": q["tau_ref"] * 1e3, "E_L": q["v_rest"],
                   "V_reset": q["v_reset"], "V_th": q["theta"]}
@@ -164,7 +170,7 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     for key, values in per_neuron.items():
         if key not in common:
             neurons.set({key: values.tolist()})
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     if v_init == "uniform":
         if network.uniform_params:
             V0 = rng.uniform(q["v_reset"][0], q["theta"][0], size=n)

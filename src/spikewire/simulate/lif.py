@@ -11,6 +11,8 @@ import numpy as np
 
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._lif_kernel import (
     Connectivity,
@@ -38,7 +40,7 @@ _FAST_PATH = True  # tests switch it off to check the fast kernel against the ge
 
 
 class DriveModulation(Protocol):
-    """Time-varying gain on the external drive (see :mod:`spikewire.observe.inputs`).
+    """Time-varying gain on the external drive (see :mod:`spikewire.simulate.inputs`).
 
     ``groups`` maps each neuron to a column of the gain matrix; ``gain(step0, step1, dt)``
     returns a ``(step1 - step0, n_groups)`` array multiplying the Poisson rate or the
@@ -114,10 +116,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     dt : float, default 1e-4
         Time step in s (0.1 ms). Down to 1/30 ms (30 kHz sampling). Every delay must be a
         multiple of ``dt``.
-    seed : int or None, default 0
-        Seed of the ``numpy.random.Generator`` from which every random draw (initial
-        potentials, external Poisson input, noise) derives. Same network, settings and
-        seed give bit-identical spike trains.
+    seed : int, SeedSequence, Generator or None, default 0
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`) from which every
+        random draw (initial potentials, external Poisson input, noise) derives; the same
+        integer given to a network builder draws the connectivity from another stream.
+        Same network, settings and seed give bit-identical spike trains.
     v_init : "uniform", "reset" or ndarray, default "uniform"
         Initial membrane potentials: uniform in ``[V_reset, θ)``, all at ``V_reset``, or
         given per neuron (mV).
@@ -137,7 +140,7 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         times lie on the grid ``k·dt``. ``annotations`` records dt, seed and the drive.
     """
     duration, dt, n_steps = _validate(network, duration, dt)
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init, modulation=modulation,
                               stimulation=stimulation)
     spk_step, spk_idx = _run(cfg, n_steps, dt, modulation=modulation, chunk_steps=chunk_steps,
@@ -148,7 +151,7 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     order = np.argsort(ids, kind="stable")  # spikes are in time order already
     counts = np.bincount(ids, minlength=n)
     indptr = np.concatenate([[0], np.cumsum(counts)])
-    ann = {"engine": "lif", "dt": dt, "seed": seed, "duration": duration,
+    ann = {"engine": "lif", "dt": dt, "seed": seed_repr(seed), "duration": duration,
            "network": network.name}
     return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
 
