@@ -164,6 +164,35 @@ def simulate(
     brunel_summary(net, duration=duration, dt=dt * 1e-3, seed=seed, out=out)
 
 
+@app.command()
+def infer(
+    path: Path = typer.Argument(..., help="NWB file, Kilosort/phy folder, or spike table "
+                                          "(CSV, TSV, Parquet, NPZ)."),
+    method: str = typer.Option("ccg", help="Inference method (see `spikewire methods`)."),
+    units: list[str] = typer.Option(None, help="Keep units with this quality label "
+                                               "(repeatable), e.g. --units good."),
+    interval: tuple[float, float] = typer.Option(None, help="Analysis window A B in s."),
+    out: Path = typer.Option(None, help="Output folder (default: <name>-spikewire)."),
+    set_: list[str] = typer.Option(None, "--set", help="Method setting NAME=VALUE "
+                                                       "(repeatable)."),
+    min_spikes: int = typer.Option(20, help="Drop units with fewer spikes."),
+    alpha: float = typer.Option(None, help="Significance level (default: the method's)."),
+    progress: bool = typer.Option(True, help="Show the progress bar."),
+) -> None:
+    """Estimate the circuit of a recording: table, figure and summary in --out."""
+    from spikewire.io.cli_infer import parse_settings, run_infer
+    from spikewire.io.quality import DataError
+
+    try:
+        res = run_infer(path, method=method, labels=units or None, interval=interval,
+                        out=out, settings=parse_settings(set_), min_spikes=min_spikes,
+                        alpha=alpha, progress=progress)
+    except (DataError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
+        _fail(err)
+    typer.echo(res.summary)
+    typer.echo(f"results: {res.out.resolve()}")
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -6,11 +6,12 @@ only its local part of the connections NEST asks for.
 
 Mapping (spikewire → NEST)
 --------------------------
-- delta synapses (``tau_syn is None``) → ``iaf_psc_delta`` with ``C_m = 1 pF`` (a weight
-  is the PSP jump in mV, as in spikewire);
-- exponential current synapses → ``iaf_psc_exp`` with ``C_m = 250 pF``, ``tau_syn_ex =
-  tau_syn_in = tau_syn``; a spikewire weight ``w`` (jump of ``R·I_syn`` in mV) becomes the
-  current jump ``w · C_m / tau_m`` in pA;
+- the neuron model, its synaptic parameters and the weight scale come from the network's
+  synapse object (:mod:`spikewire.core.synapses`): delta synapses → ``iaf_psc_delta``
+  with ``C_m = 1 pF`` (a weight is the PSP jump in mV, as in spikewire); exponential
+  current synapses → ``iaf_psc_exp`` with ``C_m = 250 pF``, ``tau_syn_ex = tau_syn_in =
+  tau_syn``, a spikewire weight ``w`` (jump of ``R·I_syn`` in mV) becoming the current
+  jump ``w · C_m / tau_m`` in pA; other models as their class documents;
 - ``tau_m, theta, v_reset, v_rest, tau_ref`` → ``tau_m, V_th, V_reset, E_L, t_ref`` (ms),
   per neuron where E and I have their own parameters;
 - delays: ``None`` → one time step, scalar or per synapse (s → ms);
@@ -90,6 +91,14 @@ class NestNetwork:
                                                    "nest_version": self.nest.__version__})
 
 
+def _per_type(network: Network, value: dict[str, float]) -> np.ndarray:
+    """Per-neuron array (N,) from one value per cell type."""
+    out = np.empty(network.n_neurons)
+    for c, x in value.items():
+        out[network.cell_type == c] = x
+    return out
+
+
 def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int = 1,
             reset: bool = True, v_init: str = "uniform") -> NestNetwork:
     """Build ``network`` in NEST (neurons, synapses, delays, drive, a spike recorder).
@@ -134,13 +143,16 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     tau_ms = q["tau_m"] * 1e3
     per_neuron = {"tau_m": tau_ms, "t_ref": q["tau_ref"] * 1e3, "E_L": q["v_rest"],
                   "V_reset": q["v_reset"], "V_th": q["theta"]}
-    if np.isnan(q["tau_syn"]).all():
-        model, c_m = "iaf_psc_delta", 1.0
-        scale = np.ones(n)
-    else:
-        model, c_m = "iaf_psc_exp", 250.0
-        per_neuron.update(tau_syn_ex=q["tau_syn"] * 1e3, tau_syn_in=q["tau_syn"] * 1e3)
-        scale = c_m / tau_ms  # mV -> pA, per postsynaptic neuron
+    # the synapse model gives the NEST model, its parameters and the weight scale
+    types = sorted(set(network.cell_type.tolist()))
+    syn = {c: network.params_of(c).synapse for c in types}
+    first = syn[types[0]] if n else network.params_of("E").synapse
+    model, c_m = first.nest_model, first.nest_c_m
+    for key in first.nest_params():
+        per_neuron[key] = _per_type(network, {c: s.nest_params()[key] for c, s in syn.items()})
+    # mV -> pA (or mV for delta synapses), per postsynaptic neuron
+    scale = _per_type(network, {c: s.nest_weight_scale(network.params_of(c).tau_m)
+                                for c, s in syn.items()})
     common = {"C_m": c_m}
     for key, values in per_neuron.items():
         if n and np.all(values == values[0]):

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 import numba as nb
 import numpy as np
 
+from spikewire.core.synapses import Synapse, as_synapse
 from spikewire.theory.ssn import SSN, SteadyStates, _pair, ssn_steady_states
 from spikewire.theory.transfer import fit_power_law, lif_rate, lif_rate_derivatives
 
@@ -60,6 +61,10 @@ class EIPopulations:
         External mean input per population (mV).
     tau_m, theta, v_reset, tau_ref : ndarray (2,)
         Neuron parameters per population (s, mV).
+    tau_syn : float, Synapse or None
+        The synapse model (:mod:`spikewire.core.synapses`): ``None`` delta, a time
+        constant in s exponential, or a synapse object. ``j`` is always the
+        delta-equivalent amplitude (same PSP area).
     """
 
     n_neurons: tuple
@@ -71,7 +76,7 @@ class EIPopulations:
     theta: np.ndarray = field(default_factory=lambda: np.array([20.0, 20.0]))
     v_reset: np.ndarray = field(default_factory=lambda: np.array([10.0, 10.0]))
     tau_ref: np.ndarray = field(default_factory=lambda: np.array([0.002, 0.002]))
-    tau_syn: float | None = None
+    tau_syn: float | Synapse | None = None
 
     def __post_init__(self):
         nn = tuple(int(x) for x in self.n_neurons)
@@ -102,8 +107,9 @@ class EIPopulations:
         object.__setattr__(self, "tau_ref", tr)
         if np.any(self.v_reset >= self.theta):
             raise ValueError(f"v_reset {self.v_reset} mV must be below theta {self.theta} mV")
-        if self.tau_syn is not None and not (np.isscalar(self.tau_syn) and self.tau_syn > 0):
-            raise ValueError(f"tau_syn must be None or > 0 s, got {self.tau_syn!r}")
+        if self.tau_syn is not None and not isinstance(self.tau_syn, Synapse) and not (
+                np.isscalar(self.tau_syn) and self.tau_syn > 0):
+            raise ValueError(f"tau_syn must be None, > 0 s or a Synapse, got {self.tau_syn!r}")
 
     @property
     def W(self) -> np.ndarray:
@@ -262,13 +268,14 @@ def populations_from_network(network) -> EIPopulations:
     if is_e.all() or not is_e.any():
         raise ValueError("the SSN mapping needs both E and I neurons in the network")
     ps = [network.params_of(c) for c in "EI"]
-    if ps[0].tau_syn != ps[1].tau_syn:
-        raise ValueError("the SSN mapping needs one synaptic time constant for E and I; got "
-                         f"tau_syn {ps[0].tau_syn} (E) and {ps[1].tau_syn} (I)")
+    syn = ps[0].synapse
+    if ps[1].synapse != syn:
+        raise ValueError("the SSN mapping needs one synapse model and one synaptic time constant "
+                         f"for E and I; got {ps[0].synapse} (E) and {ps[1].synapse} (I)")
     tau_m = np.array([p.tau_m for p in ps])
-    tau_syn = ps[0].tau_syn
-    if tau_syn is not None:
-        j = j * tau_syn / tau_m[:, None]  # delta-equivalent amplitude (same PSP area)
+    tau_syn = syn.tau_syn if syn == as_synapse(syn.tau_syn) else syn  # float for exp / delta
+    if syn.tau_syn is not None:  # delta-equivalent amplitude (same PSP area)
+        j = j * np.array([syn.psp_area(t) for t in tau_m])[:, None] / tau_m[:, None]
     v0 = np.array([p.v_rest for p in ps])
     return EIPopulations(
         (int(is_e.sum()), int((~is_e).sum())), K, j,
@@ -364,9 +371,9 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     Neurons ``0..N_E-1`` are E, the rest I, each population with its own neuron parameters
     (``pops.tau_m``, ``theta``, ``v_reset``, ``tau_ref``). Each neuron of X draws exactly
     ``K_XY`` distinct presynaptic partners from Y (no autapses). Synapses are delta PSPs of
-    ``j_XY`` mV, or with ``pops.tau_syn`` exponential currents of the same PSP area
-    (``j_XY τ_X / τ_s``). The drive is ``WhiteNoiseDrive`` with the population's μ_ext and
-    σ_ext.
+    ``j_XY`` mV, or with ``pops.tau_syn`` current synapses (exponential for a float) of the
+    same PSP area (``j_XY τ_X / psp_area``, ``psp_area = τ_s`` for exponential ones). The
+    drive is ``WhiteNoiseDrive`` with the population's μ_ext and σ_ext.
 
     Connectivity is drawn block by block with vectorised sampling (no per-neuron Python
     work) and written straight into CSC arrays with 32-bit indices: about 24 bytes per
@@ -398,6 +405,7 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     from spikewire.core.network import LIFParams, Network, WhiteNoiseDrive
 
     h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
+    syn = as_synapse(pops.tau_syn)
     rng = np.random.default_rng(seed)
     ne, ni = pops.n_neurons
     n = ne + ni
@@ -436,8 +444,8 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     for (X, Y) in sorted(blocks):
         b = blocks.pop((X, Y))
         w = float(pops.j[X, Y])
-        if pops.tau_syn is not None:
-            w = w * float(pops.tau_m[X]) / pops.tau_syn
+        if syn.tau_syn is not None:  # same PSP area as the delta amplitude j
+            w = w * float(pops.tau_m[X]) / syn.psp_area(float(pops.tau_m[X]))
         _fill_csc(b, lo[X], lo[Y], w, nxt, indices, data)
         del b
     del nxt
@@ -457,7 +465,7 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     sig = np.where(np.arange(n) < ne, pops.sigma_ext[0], pops.sigma_ext[1])
     params = {c: LIFParams(tau_m=float(pops.tau_m[x]), theta=float(pops.theta[x]),
                            v_reset=float(pops.v_reset[x]), tau_ref=float(pops.tau_ref[x]),
-                           tau_syn=pops.tau_syn)
+                           synapse=syn)
               for x, c in enumerate("EI")}  # one set per population (equal ones merge)
     cell = np.where(np.arange(n) < ne, "E", "I")
     # Network directly (from_matrix would copy the weights once more); it keeps CSC input.
