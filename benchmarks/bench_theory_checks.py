@@ -89,7 +89,8 @@ def bench_hopf(state):
     rates = brunel_stationary_rates(G, E)
     fig, ax = plt.subplots(figsize=(6, 4.5))
     plot_brunel_diagram(g, eta, rates, sweep=state.get("labels"), ax=ax, hopf=hopf)
-    ax.set_title("Brunel model A, D = 1.5 ms: Hopf lines (red) and simulated labels")
+    ax.set_title("Brunel model A, D = 1.5 ms: Hopf lines (red, unstable side light)\n"
+                 "and labels of the simulated points B, C, D", fontsize=9)
     OUT.mkdir(exist_ok=True)
     fig.tight_layout()
     fig.savefig(OUT / "theory_brunel_hopf.png", dpi=110)

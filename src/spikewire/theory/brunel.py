@@ -305,12 +305,12 @@ def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, a
     if multi.any():
         ax.contourf(g, eta, multi, levels=[0.5, 1.5], colors="none", hatches=["//"])
     if hopf is not None:
-        gr = np.asarray(hopf["growth_rate"], float)
-        finite = np.where(np.isfinite(gr), gr, -1.0)
-        ax.contourf(hopf["g"], hopf["eta"], (finite > 0).astype(float), levels=[0.5, 1.5],
-                    colors=["white"], alpha=0.25)
-        ax.contour(hopf["g"], hopf["eta"], finite, levels=[0.0], colors="red",
-                   linewidths=1.5)
+        # points where no eigenvalue was found (e.g. a quiescent state whose rate underflows)
+        # stay blank rather than being drawn as stable
+        gr = np.ma.masked_invalid(np.asarray(hopf["growth_rate"], float))
+        ax.contourf(hopf["g"], hopf["eta"], (gr > 0).astype(float), levels=[0.5, 1.5],
+                    colors=["white"], alpha=0.3)
+        ax.contour(hopf["g"], hopf["eta"], gr, levels=[0.0], colors="red", linewidths=1.5)
     for row in sweep or []:
         ax.annotate(row["regime"], (row["g"], row["eta"]), color="white", ha="center",
                     fontsize=8, weight="bold")
