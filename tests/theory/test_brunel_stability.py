@@ -67,3 +67,42 @@ def test_validation():
         lif_transfer_function(1j, 15.0, 0.0)
     with pytest.raises(ValueError, match="delay"):
         brunel_eigenvalues(5.0, 2.0, delay=0.0)
+
+
+def test_stability_summary_and_hopf_grid():
+    from spikewire.theory import brunel_hopf_lines, brunel_stability
+
+    st = brunel_stability(6.0, 4.0)
+    assert not st["stable"] and st["frequency"] == pytest.approx(
+        brunel_eigenvalues(6.0, 4.0)[0].frequency, rel=1e-9)
+    # the stationary rate is the Siegert self-consistent one (Brunel's point B: 55.8 Hz in
+    # benchmarks/RESULTS.md), and the AI point is stable
+    assert st["rate"] == pytest.approx(55.8, abs=0.1)
+    assert brunel_stability(5.0, 2.0)["stable"]
+    grid = brunel_hopf_lines([5.0, 6.0], [4.0], freqs=[180.0])
+    assert grid["growth_rate"].shape == (1, 2)
+    # the fast line lies between g = 5 and g = 6 at η = 4 (see the crossing test above)
+    assert grid["growth_rate"][0, 0] < 0 < grid["growth_rate"][0, 1]
+
+
+def test_diagram_draws_hopf_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from spikewire.theory import brunel_stationary_rates, plot_brunel_diagram
+
+    g, eta = np.array([4.0, 5.0, 6.0]), np.array([3.0, 4.0])
+    hopf = {"g": g, "eta": eta, "growth_rate": np.array([[-5.0, -2.0, 3.0], [-4.0, 1.0, 6.0]]),
+            "frequency": np.full((2, 3), 180.0)}
+    G, E = np.meshgrid(g, eta)
+    fig, ax = plt.subplots()
+    n_before = len(ax.collections)
+    plot_brunel_diagram(g, eta, brunel_stationary_rates(G, E), ax=ax, hopf=hopf)
+    from matplotlib.contour import ContourSet
+
+    lines = [c for c in ax.findobj(ContourSet) if not c.filled]
+    assert lines and lines[0].levels.tolist() == [0.0]
+    assert len(ax.collections) > n_before
+    plt.close(fig)
