@@ -10,6 +10,7 @@ from scipy.integrate import solve_ivp
 import spikewire as sw
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.neurons import IzhikevichParams
+from spikewire.core.seeds import rng
 from spikewire.observe import Schedule
 from spikewire.simulate import simulate_izhikevich
 
@@ -104,10 +105,11 @@ def test_delays_must_sit_on_the_grid():
 def test_seed_determinism_and_seed_types():
     net = sw.networks.izhikevich(200, out_degree=20, seed=3)
     a = sw.simulate(net, 1.0, seed=5)
-    b = sw.simulate(net, 1.0, seed=np.random.default_rng(5))
+    b = sw.simulate(net, 1.0, seed=rng(5, "simulation"))
     c = sw.simulate(net, 1.0, seed=6)
     assert a.annotations["engine"] == "izhikevich" and a.annotations["dt"] == 1e-3
-    np.testing.assert_array_equal(a.times, b.times)  # default_rng(5) is default_rng(rng(5))
+    # an int seed is the root of the "simulation" stream (spikewire.core.seeds)
+    np.testing.assert_array_equal(a.times, b.times)
     np.testing.assert_array_equal(a.unit_ids, b.unit_ids)
     assert a.times.size != c.times.size or not np.array_equal(a.times, c.times)
     steps = a.times / 1e-3
