@@ -38,9 +38,10 @@ def _dead_pid() -> int:
 
 # -- checks before anything is simulated -------------------------------------------------
 @pytest.mark.parametrize("dt, match", [
-    (5e-3, r"experiment\.dt = 0\.005 s is outside the LIF engine's range"),
+    (5e-3, r"experiment\.dt = 0\.005 s is outside every engine's range"),
     (4e-4, r"experiment\.dt = 0\.0004 s does not fit the delays"),  # 3 ms / 0.4 ms = 7.5
     (1e-6, r"experiment\.dt = 1e-06 s is outside"),
+    (2e-5, r"experiment\.dt = 2e-05 s is outside the lif engine's range \[3\.33333e-05, "),
 ])
 def test_bad_dt_fails_before_simulating(tmp_path, dt, match):
     text = tiny_spec(seeds=(0,)).replace("dt = 1e-4", f"dt = {dt}")
@@ -270,3 +271,32 @@ def test_same_spec_same_bytes_for_a_whole_job(tmp_path):
             np.load(tmp_path / "art1" / f"{job.job_id}.npz") as b:
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_registered_izhikevich_builder_runs_without_allow_code(tmp_path):
+    text = """
+[experiment]
+name = "izh"
+duration = 0.5
+dt = 1e-4
+seeds = [0]
+
+[[networks]]
+name = "izh"
+builder = "izhikevich"
+params = { n_neurons = 60, out_degree = 10 }
+
+[[methods]]
+name = "partial_corr"
+
+[runner]
+kind = "inprocess"
+"""
+    s = run_experiment(_write(tmp_path, text), out=tmp_path / "o", progress=False)
+    assert (s.n_ok, s.n_failed) == (1, 0)
+    # a dt the AdEx engine refuses (finer than 0.1 ms needed) fails before simulating
+    adex = text.replace('builder = "izhikevich"', 'builder = "adex"').replace(
+        "out_degree = 10", "epsilon = 0.2").replace("dt = 1e-4", "dt = 5e-4")
+    with pytest.raises(SpecError, match=r"experiment\.dt = 0\.0005 s is outside the adex "
+                                        r"engine's range \[1e-05, 0\.0001\] s; set "):
+        plan(_write(tmp_path, adex))

@@ -20,9 +20,10 @@ __all__ = ["BUILDERS", "CodeNotAllowedError", "Job", "check_code_allowed", "expa
            "load_plugins", "observation_kind", "resolve_builder", "resolve_methods",
            "stable_hash", "validate_network", "validate_timing"]
 
-# the LIF engine's limits (spikewire.simulate.simulate refuses dt outside them)
-DT_MIN = 1.0 / 30_000  # s (30 kHz)
-DT_MAX = 1e-3  # s
+# the engines' limits on dt in s (spikewire.simulate.simulate refuses dt outside them)
+DT_RANGE = {"lif": (1.0 / 30_000, 1e-3), "izhikevich": (1e-5, 1e-3), "adex": (1e-5, 1e-4)}
+DT_MIN = min(lo for lo, _ in DT_RANGE.values())
+DT_MAX = max(hi for _, hi in DT_RANGE.values())
 
 
 def _jsonable(obj):
@@ -156,6 +157,8 @@ BUILDERS: dict[str, tuple[str, bool]] = {
     "brunel": ("brunel", True),
     "from_matrix": ("from_matrix", False),
     "motif": ("motif", False),
+    "izhikevich": ("izhikevich", True),
+    "adex": ("adex", True),
 }
 
 
@@ -395,9 +398,10 @@ def validate_inputs(network: dict, where: str, built=None) -> None:
         raise SpecError(f"{where}: {err}") from None
 
 
-def _dt_fix(dt: float, what: str) -> str:
+def _dt_fix(dt: float, what: str, model: str | None = "lif") -> str:
+    lo, hi = DT_RANGE.get(model, (DT_MIN, DT_MAX))
     return (f"experiment.dt = {dt:g} s {what}; set experiment.dt to a step between "
-            f"{DT_MIN:.6g} s (30 kHz) and {DT_MAX:g} s that divides every delay and duration "
+            f"{lo:.6g} s and {hi:g} s that divides every delay and duration "
             "(1e-4 s, the default, usually does)")
 
 
@@ -406,9 +410,12 @@ def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
     constants *before* anything is simulated; raise :class:`SpecError` naming the key,
     its value and the fix."""
     dt = float(dt)
-    if not DT_MIN * (1 - 1e-9) <= dt <= DT_MAX * (1 + 1e-12):
-        raise SpecError(_dt_fix(dt, f"is outside the LIF engine's range [{DT_MIN:.6g}, "
-                                    f"{DT_MAX:g}] s"))
+    model = getattr(built, "neuron_model", "lif") if built is not None else None
+    lo, hi = DT_RANGE.get(model, (DT_MIN, DT_MAX))
+    if not lo * (1 - 1e-9) <= dt <= hi * (1 + 1e-12):
+        engine = f"the {model} engine's" if model else "every engine's"
+        raise SpecError(_dt_fix(dt, f"is outside {engine} range [{lo:.6g}, {hi:g}] s",
+                                model))
     duration = float(network["duration"])
     n_steps = round(duration / dt)
     if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
@@ -426,7 +433,9 @@ def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
         delay_steps(built, dt)
     except ValueError as err:
         what = f"does not fit the delays ({err})"
-        raise SpecError(f"{where}: {_dt_fix(dt, what)}") from None
+        raise SpecError(f"{where}: {_dt_fix(dt, what, model)}") from None
+    if model != "lif":
+        return
     q = built.neuron_params()
     tau_m = float(np.min(q["tau_m"])) if built.n_neurons else np.inf
     if tau_m < 2 * dt:
