@@ -10,7 +10,6 @@ from scipy.integrate import solve_ivp
 import spikewire as sw
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.neurons import IzhikevichParams
-from spikewire.core.seeds import rng
 from spikewire.observe import Schedule
 from spikewire.simulate import simulate_izhikevich
 
@@ -105,12 +104,15 @@ def test_delays_must_sit_on_the_grid():
 def test_seed_determinism_and_seed_types():
     net = sw.networks.izhikevich(200, out_degree=20, seed=3)
     a = sw.simulate(net, 1.0, seed=5)
-    b = sw.simulate(net, 1.0, seed=rng(5, "simulation"))
+    b = sw.simulate(net, 1.0, seed=np.random.SeedSequence(5))
     c = sw.simulate(net, 1.0, seed=6)
+    g1 = sw.simulate(net, 1.0, seed=np.random.default_rng(5))
+    g2 = sw.simulate(net, 1.0, seed=np.random.default_rng(5))
     assert a.annotations["engine"] == "izhikevich" and a.annotations["dt"] == 1e-3
-    # an int seed is the root of the "simulation" stream (spikewire.core.seeds)
+    # seed=5 and SeedSequence(5) are one stream (core.seeds); a Generator is used as given
     np.testing.assert_array_equal(a.times, b.times)
     np.testing.assert_array_equal(a.unit_ids, b.unit_ids)
+    np.testing.assert_array_equal(g1.times, g2.times)
     assert a.times.size != c.times.size or not np.array_equal(a.times, c.times)
     steps = a.times / 1e-3
     np.testing.assert_allclose(steps, np.rint(steps), atol=1e-9)  # on the dt grid
