@@ -107,6 +107,10 @@ def test_inapplicable_cells_are_labelled_not_failed_and_never_rerun(tmp_path):
     df = load_results(out)
     assert sorted(df["status"]) == ["not applicable"] * 3 + ["ok"] * 2
     assert df.loc[df["status"] == "not applicable", "reason"].str.contains("'rate'").all()
+    from spikewire.report import summary_table
+
+    table = summary_table(df)
+    assert table["failed"].sum() == 0 and table["not applicable"].sum() == 3
     # only the two networks with an applicable cell were simulated
     sims = sorted((out / "cache" / "sims").glob("*.npz"))
     assert len(sims) == 2

@@ -60,7 +60,8 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
         ok = g[g["status"] == "ok"]
         row = dict(zip(keys, key, strict=True))
         row["ok"] = len(ok)
-        row["failed"] = int((g["status"] != "ok").sum())
+        row["failed"] = int((g["status"] == "error").sum())
+        row["not applicable"] = int((g["status"] == "not applicable").sum())
         for m in metrics:
             v = ok[m].dropna() if m in ok else pd.Series(dtype=float)
             row[m] = (f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else
@@ -68,7 +69,7 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
         if "time_infer" in ok and len(ok):
             row["infer s"] = f"{ok['time_infer'].mean():.2f}"
         if row["failed"]:
-            errs = g.loc[g["status"] != "ok", "error_type"].dropna().unique()
+            errs = g.loc[g["status"] == "error", "error_type"].dropna().unique()
             row["errors"] = ", ".join(map(str, errs[:3]))
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -262,7 +263,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
             parts += _estimate_sections(root, ok, max_networks)
         except Exception as err:  # noqa: BLE001
             parts.append(f"<p>estimate figures failed: {html.escape(repr(err))}</p>")
-        failed = df[df["status"] != "ok"]
+        failed = df[df["status"] == "error"]  # "not applicable" cells are not failures
         if not failed.empty:
             cols = [c for c in ("network", "observation", "method", "seed", "stage",
                                 "error_type", "error_message") if c in failed]
