@@ -304,3 +304,12 @@ kind = "inprocess"
     with pytest.raises(SpecError, match=r"experiment\.dt = 0\.0005 s is outside the adex "
                                         r"engine's range \[1e-05, 0\.0001\] s; set "):
         plan(_write(tmp_path, adex))
+
+
+def test_rebuilding_a_stored_cell_never_runs_spec_code(tmp_path):
+    # what a report does with a result folder it is given: registered builders only
+    marker = tmp_path / "ran"
+    cell = {"builder": "os:system", "params": {"command": f"touch {marker}"}}
+    with pytest.raises(CodeNotAllowedError, match="'os:system' is not registered"):
+        build_network(cell, 0)
+    assert not marker.exists()

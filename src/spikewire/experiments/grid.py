@@ -162,7 +162,7 @@ BUILDERS: dict[str, tuple[str, bool]] = {
 }
 
 
-def resolve_builder(name: str, allow_code: bool = True):
+def resolve_builder(name: str, allow_code: bool = False):
     """The network builder called ``name``: a registered name (:data:`BUILDERS`), or, with
     ``allow_code``, ``"motifs.chain"`` (attributes of :mod:`spikewire.networks`) or
     ``"package.module:function"``."""
@@ -206,8 +206,13 @@ def int_seed(seq: np.random.SeedSequence) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def build_network(network: dict, seed):
+def build_network(network: dict, seed, *, allow_code: bool = False):
     """Build the network of a resolved network dict.
+
+    Only registered builders (:data:`BUILDERS`) unless ``allow_code``: the runner passes
+    it for jobs of specs that were allowed to run code; anything else that rebuilds a
+    network from a stored cell (e.g. a report on a downloaded result folder) cannot be
+    made to run the code a spec names.
 
     ``seed`` is the job's seed (int or SeedSequence); the builder gets the job's
     ``"network"`` stream explicitly: registered seeded builders receive
@@ -218,7 +223,7 @@ def build_network(network: dict, seed):
     from spikewire.core.seeds import seed_tree
 
     name = network["builder"]
-    builder = resolve_builder(name)
+    builder = resolve_builder(name, allow_code=allow_code)
     kw = dict(network["params"])
     stream = seed_tree(seed)["network"]
     if "seed" not in kw:
@@ -232,7 +237,7 @@ def build_network(network: dict, seed):
 
 def validate_network(network: dict, where: str) -> None:
     """Unknown builder or parameters, and networks too large for memory, raise SpecError."""
-    builder = resolve_builder(network["builder"])
+    builder = resolve_builder(network["builder"], allow_code=True)  # after check_code_allowed
     sig = inspect.signature(builder)
     has_var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     unknown = [k for k in network["params"] if k not in sig.parameters]
@@ -251,7 +256,7 @@ def _check_memory(network: dict, where: str) -> None:
     """Refuse networks whose weights + simulation would not fit in this machine's memory."""
     from spikewire.networks import available_bytes, estimate_bytes
 
-    builder = resolve_builder(network["builder"])
+    builder = resolve_builder(network["builder"], allow_code=True)  # after check_code_allowed
     sig = inspect.signature(builder)
     p = network["params"]
 
@@ -479,7 +484,7 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
             where = f"networks ({net['name']})"
             validate_timing(net, meta.dt, where)  # cheap checks before building anything
             try:
-                built = build_network(net, meta.seeds[0])
+                built = build_network(net, meta.seeds[0], allow_code=allow_code)
             except (ValueError, TypeError, KeyError, MemoryError) as err:
                 raise SpecError(f"{where}: the builder {net['builder']!r} refuses these "
                                 f"params: {err}") from None

@@ -152,7 +152,7 @@ def _cache_dir(root: Path) -> Path:
 
 def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[str]:
     from spikewire.core.spiketrains import SpikeTrains
-    from spikewire.experiments.grid import build_network, load_plugins
+    from spikewire.experiments.grid import build_network
     from spikewire.report.figures import ccg_figure, raster_figure
 
     parts = ["<h2>Networks: activity and example cross-correlograms</h2>"]
@@ -167,7 +167,7 @@ def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[st
         spikes = SpikeTrains.load(path)
         cell = json.loads(row["spec"])
         try:
-            load_plugins(cell.get("plugins", []))
+            # registered builders only: a result folder must not make the report run code
             net = build_network(cell["network"], cell["seed"])
         except Exception as err:  # noqa: BLE001 - report what we can
             parts.append(f"<p>could not rebuild {html.escape(row['network'])}: "
