@@ -120,3 +120,25 @@ def test_izhikevich_bad_inputs():
         izhikevich(100, connectivity="small_world")
     with pytest.raises(ValueError, match="m"):
         barabasi_albert_edges(5, 5)
+
+
+def test_scale_free_lif():
+    from spikewire.networks import scale_free_lif
+
+    net = scale_free_lif(2000, m=20, delay=(1e-3, 5e-3), seed=5)
+    assert net.neuron_model == "lif" and net.dale_violations().size == 0
+    w = net.weights
+    pre = np.repeat(np.arange(2000), np.diff(w.indptr))
+    np.testing.assert_array_equal(w.data, np.where(pre < 1600, 0.5, -4.0))
+    assert w.nnz == 20 * (2000 - 20)
+    d = net.synapse_delays() * 1e4
+    assert d.min() >= 10 - 1e-9 and d.max() <= 50 + 1e-9
+    np.testing.assert_allclose(d, np.rint(d), atol=1e-6)  # 0.1 ms grid
+    in_deg = np.bincount(w.indices, minlength=2000)
+    assert in_deg.max() > 5 * in_deg.mean()
+    # drive: eta * nu_thr on the mean E in-degree, nu_thr = theta / (J C_E tau_m)
+    c_e = np.count_nonzero(pre < 1600) / 2000
+    total = net.drive.total_rate(1)[0]
+    np.testing.assert_allclose(total * 0.5, 0.9 * 20.0 / 0.020, rtol=1e-9)
+    assert c_e > 10
+    assert resolve_builder("scale_free_lif") is scale_free_lif

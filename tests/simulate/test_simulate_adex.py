@@ -156,3 +156,14 @@ def test_bad_inputs():
         adex(100, excitatory_model="chattering")
     with pytest.raises(ValueError, match="drive_rate"):
         adex(100, drive_rate=(1.0, 2.0, 3.0))
+
+
+def test_spike_buffer_growth():
+    """40 identical tonic AdEx neurons overflow the initial spike buffer; every train
+    equals the single-neuron run."""
+    p = AdExParams.preset("tonic")
+    one = sw.simulate(single(p, WhiteNoiseDrive(mu=600.0)), 1.0).train(0)
+    many = sw.simulate(single(p, WhiteNoiseDrive(mu=600.0), 40), 1.0)
+    assert one.size > 50
+    for k in range(40):
+        np.testing.assert_array_equal(many.train(k), one)

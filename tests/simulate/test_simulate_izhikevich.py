@@ -116,6 +116,9 @@ def test_seed_determinism_and_seed_types():
     assert a.times.size != c.times.size or not np.array_equal(a.times, c.times)
     steps = a.times / 1e-3
     np.testing.assert_allclose(steps, np.rint(steps), atol=1e-9)  # on the dt grid
+    # small chunks (the kernel is re-entered 200 times) and a progress bar change nothing
+    d = sw.simulate(net, 1.0, seed=5, progress=True, chunk_steps=5)
+    np.testing.assert_array_equal(a.times, d.times)
 
 
 def test_poisson_drive_and_modulation():
@@ -160,3 +163,14 @@ def test_bad_inputs():
     with pytest.raises(ValueError, match="per-neuron"):
         Network(weights=sp.csc_array((2, 2)), cell_type=["E", "E"],
                 params=IzhikevichParams(a=np.full(3, 0.02)))
+
+
+def test_spike_buffer_growth():
+    """50 identical FS neurons at ~140 Hz overflow the initial spike buffer (sized for
+    10 Hz) several times; every neuron's train equals the single-neuron run."""
+    p = IzhikevichParams.preset("FS")
+    one = sw.simulate(single(p, WhiteNoiseDrive(mu=10.0)), 1.0, dt=1e-4).train(0)
+    many = sw.simulate(single(p, WhiteNoiseDrive(mu=10.0), 50), 1.0, dt=1e-4)
+    assert one.size > 100
+    for k in range(50):
+        np.testing.assert_array_equal(many.train(k), one)

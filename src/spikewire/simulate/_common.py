@@ -120,14 +120,15 @@ def normal_pair(s0, s1, s2, s3):
 
 
 @nb.njit(inline="always")
-def poisson_small(lam, s0, s1, s2, s3):
-    """Poisson deviate by sequential inversion (normal approximation above lam = 30)."""
+def poisson_small(lam, exp_neg_lam, s0, s1, s2, s3):
+    """Poisson deviate by sequential inversion (normal approximation above lam = 30);
+    ``exp_neg_lam`` is ``exp(-lam)``, or a negative number to compute it here."""
     if lam <= 0.0:
         return 0, s0, s1, s2, s3
     if lam < 30.0:
         x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
         u = (x >> np.uint64(11)) * (1.0 / 9007199254740992.0)
-        p = math.exp(-lam)
+        p = exp_neg_lam if exp_neg_lam >= 0.0 else math.exp(-lam)
         cdf = p
         k = 0
         while u > cdf and k < 1000:

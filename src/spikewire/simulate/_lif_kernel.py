@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from numba.extending import overload
 
 from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
 
@@ -41,7 +42,7 @@ class DriveMode(IntEnum):
 
 
 class NeuronState(NamedTuple):
-    """Mutable state: potentials ``V`` (N,) mV, synaptic state ``S`` (N, m), pending
+    """Mutable state: potentials ``V`` (N,) mV, synaptic state ``S`` (m, N), pending
     stimulation jumps ``vjump`` (N,) mV, refractory counters ``refr`` (N,) steps and the
     delivery ``ring`` (L, N) mV."""
 
@@ -75,12 +76,67 @@ class NeuronConsts(NamedTuple):
 
 
 class SynapseProp(NamedTuple):
-    """Per-neuron synapse propagators (see :meth:`spikewire.core.synapses.Synapse.propagators`):
-    ``A`` (N, m, m), ``c`` (N, m), ``b`` (N, m); ``m = 0`` for delta synapses."""
+    """Per-neuron synapse propagators (see :meth:`spikewire.core.synapses.Synapse.propagators`),
+    neuron index last so that each entry is a contiguous row: ``A`` (m, m, N), ``c`` (m, N),
+    ``b`` (m, N), for ``m = 0`` (delta) or ``m = 1`` (exponential) state variables."""
 
     A: np.ndarray
     c: np.ndarray
     b: np.ndarray
+
+
+class LinearSynapseProp(NamedTuple):
+    """As :class:`SynapseProp` for any number ``m`` of synaptic state variables (alpha
+    synapses: 2). A record type of its own, so that numba compiles the general
+    ``m``-state update into a separate specialisation of :func:`lif_chunk` and the
+    delta / exponential loop stays as lean (and as fast) as it was."""
+
+    A: np.ndarray
+    c: np.ndarray
+    b: np.ndarray
+
+
+def make_synapse_prop(A: np.ndarray, c: np.ndarray, b: np.ndarray):
+    """The kernel record for propagators of shapes (m, m, N), (m, N), (m, N)."""
+    return (SynapseProp if A.shape[0] <= 1 else LinearSynapseProp)(A, c, b)
+
+
+def _membrane_input(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+    """``V`` after the step from ``base = V_rest + (V - V_rest)·exp(-dt/τ_m)`` and the
+    input ``inp`` arriving now; advances the synaptic state of neuron ``i``."""
+    raise NotImplementedError  # compiled only (see the overload below)
+
+
+@overload(_membrane_input, inline="always")
+def _membrane_input_impl(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+    if getattr(syn, "instance_class", None) is LinearSynapseProp:
+        def general(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+            # any linear synapse: V += c·s, s <- A s + b·inp
+            A, c, b = syn.A, syn.c, syn.b
+            m = S.shape[0]
+            v = base
+            for a in range(m):
+                v += S[a, i] * c[a, i]
+            v += vjump[i]
+            vjump[i] = 0.0
+            for a in range(m):
+                x = 0.0
+                for q in range(m):
+                    x += A[a, q, i] * S[q, i]
+                s_new[a] = x + inp * b[a, i]
+            for a in range(m):
+                S[a, i] = s_new[a]
+            return v
+        return general
+
+    def delta_or_exponential(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+        if S.shape[0] == 0:
+            return base + inp
+        v = base + S0[i] * c0[i] + vjump[i]  # exponential synapses, written out
+        vjump[i] = 0.0
+        S0[i] = S0[i] * A00[i] + inp * b0[i]
+        return v
+    return delta_or_exponential
 
 
 class DriveConfig(NamedTuple):
@@ -137,7 +193,8 @@ def lif_chunk(step0, step1, st, net, neu, syn, drv, gain, stim, stim_pos, rng, o
     """Advance the network from step ``step0`` to ``step1 - 1`` (inclusive).
 
     ``st`` :class:`NeuronState`, ``net`` :class:`Connectivity`, ``neu``
-    :class:`NeuronConsts`, ``syn`` :class:`SynapseProp`, ``drv`` :class:`DriveConfig`,
+    :class:`NeuronConsts`, ``syn`` :class:`SynapseProp` or :class:`LinearSynapseProp`
+    (:func:`make_synapse_prop`), ``drv`` :class:`DriveConfig`,
     ``gain`` (steps, groups) drive modulation (shape (0, 0) for none), ``stim``
     :class:`Stimulus` from position ``stim_pos``, ``rng`` the xoshiro state, ``out``
     :class:`SpikeBuffer` holding ``n_spk`` spikes.
@@ -158,13 +215,18 @@ def lif_chunk(step0, step1, st, net, neu, syn, drv, gain, stim, stim_pos, rng, o
     spk_step, spk_idx = out.step, out.idx
     N = V.shape[0]
     L = ring.shape[0]
-    m = S.shape[1]
+    m = S.shape[0]
     cap = spk_step.shape[0]
     per_syn = syn_delay.shape[0] > 0
     n_groups = gain.shape[1]
     last_lam = -1.0
     exp_neg = 1.0
     s_new = np.zeros(max(m, 1))
+    # one-state synapses (exponential) read contiguous rows, as fast as 1-D arrays
+    if m > 0:
+        S0, c0, A00, b0 = S[0], c[0], A[0, 0], b[0]
+    else:  # unused placeholders of the same type
+        S0, c0, A00, b0 = decay_m, decay_m, decay_m, decay_m
     k = step0
     while k < step1:
         if n_spk + N > cap:
@@ -194,28 +256,10 @@ def lif_chunk(step0, step1, st, net, neu, syn, drv, gain, stim, stim_pos, rng, o
                     last_lam = lam
                     exp_neg = math.exp(-lam)
                 inp += w_ext * poisson(rng, lam, exp_neg)
-            v = V[i]
             dm = decay_m[i]
             vr = v_rest[i]
-            if m == 0:
-                v = vr + (v - vr) * dm + inp
-            elif m == 1:  # exponential synapses, written out
-                v = vr + (v - vr) * dm + S[i, 0] * c[i, 0] + vjump[i]
-                vjump[i] = 0.0
-                S[i, 0] = S[i, 0] * A[i, 0, 0] + inp * b[i, 0]
-            else:  # any linear synapse: V += c·s, s ← A s + b·inp
-                v = vr + (v - vr) * dm
-                for a in range(m):
-                    v += S[i, a] * c[i, a]
-                v += vjump[i]
-                vjump[i] = 0.0
-                for a in range(m):
-                    x = 0.0
-                    for q in range(m):
-                        x += A[i, a, q] * S[i, q]
-                    s_new[a] = x + inp * b[i, a]
-                for a in range(m):
-                    S[i, a] = s_new[a]
+            v = _membrane_input(syn, S, S0, c0, A00, b0, vjump, i, vr + (V[i] - vr) * dm,
+                                inp, s_new)
             if drive_mode == _WHITE_NOISE:
                 v += mu_ext[i] * g * (1.0 - dm) + noise_amp[i] * normal(rng)
             if refr[i] > 0:

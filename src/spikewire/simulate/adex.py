@@ -40,8 +40,8 @@ __all__ = ["simulate_adex"]
 
 @nb.njit(cache=True, nogil=True)
 def _adex_chunk(k, k1, V, W, ge, gi, refr, ring_e, ring_i, col_ptr, row_idx, data, d_syn,
-                d_const, C, gL, EL, VT, DT, a, tau_w, b, Vr, Vpk, ref_steps, Ee, Ei, dec_e,
-                dec_i, dt_ms, mode, lam, w_ext, mu, sig, gain, group, stim_step, stim_idx,
+                d_const, dt_c, gL, EL, VT, DT, a, dt_tw, b, Vr, Vpk, ref_steps, Ee, Ei, dec_e,
+                dec_i, dt_ms, mode, lam, exp_neg, w_ext, mu, sig, gain, group, stim_step, stim_idx,
                 stim_amp, stim_pos, state, spk_step, spk_idx, n_spk):
     n = V.shape[0]
     ring_len = ring_e.shape[0]
@@ -85,7 +85,8 @@ def _adex_chunk(k, k1, V, W, ge, gi, refr, ring_e, ring_i, col_ptr, row_idx, dat
             gain_i = gain[g_row, group[i]] if modulated else 1.0
             i_ext = 0.0
             if mode == 1:
-                cnt, s0, s1, s2, s3 = poisson_small(lam[i] * gain_i, s0, s1, s2, s3)
+                e_i = -1.0 if modulated else exp_neg[i]
+                cnt, s0, s1, s2, s3 = poisson_small(lam[i] * gain_i, e_i, s0, s1, s2, s3)
                 if w_ext >= 0.0:
                     ge[i] += cnt * w_ext
                 else:
@@ -107,10 +108,10 @@ def _adex_chunk(k, k1, V, W, ge, gi, refr, ring_e, ring_i, col_ptr, row_idx, dat
                 arg = (min(v, Vpk[i]) - VT[i]) / DT[i]
                 i_tot = (-gL[i] * (v - EL[i]) + gL[i] * DT[i] * math.exp(arg) - wi + i_ext
                          + ge[i] * (Ee[i] - v) + gi[i] * (Ei[i] - v))
-                v_new = v + dt_ms * i_tot / C[i]
+                v_new = v + i_tot * dt_c[i]
                 if v_new > Vpk[i]:
                     v_new = Vpk[i]
-            W[i] = wi + dt_ms / tau_w[i] * (a[i] * (v - EL[i]) - wi)
+            W[i] = wi + dt_tw[i] * (a[i] * (v - EL[i]) - wi)
             V[i] = v_new
             ge[i] *= dec_e[i]
             gi[i] *= dec_i[i]
@@ -208,6 +209,7 @@ def simulate_adex(network: Network, duration: float, *, dt: float = 1e-4, seed=0
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_steps, unit="step", desc=f"simulate {network.name}", leave=False)
+    exp_neg = np.exp(-drv.lam)
     k = 0
     while k < n_steps:
         k1 = min(k + chunk_steps, n_steps)
@@ -215,10 +217,11 @@ def simulate_adex(network: Network, duration: float, *, dt: float = 1e-4, seed=0
         while k < k1:
             k_new, n_spk, stim_pos = _adex_chunk(
                 k, k1, V, W, ge, gi, refr, ring_e, ring_i, col_ptr, row_idx, data, d_syn,
-                d_const, q["C"], q["g_L"], q["E_L"], q["V_T"], q["Delta_T"], q["a"], tau_w_ms,
+                d_const, dt_ms / q["C"], q["g_L"], q["E_L"], q["V_T"], q["Delta_T"], q["a"],
+                dt_ms / tau_w_ms,
                 q["b"], q["V_reset"], q["V_peak"], ref_steps, q["E_e"], q["E_i"], dec_e, dec_i,
-                dt_ms, drv.mode, drv.lam, drv.w_ext, drv.mu, drv.sig, gain, group, stim_step,
-                stim_idx, stim_amp, stim_pos, state, spk_step, spk_idx, n_spk)
+                dt_ms, drv.mode, drv.lam, exp_neg, drv.w_ext, drv.mu, drv.sig, gain, group,
+                stim_step, stim_idx, stim_amp, stim_pos, state, spk_step, spk_idx, n_spk)
             if k_new < k1:
                 if gain.shape[0]:
                     gain = gain[k_new - k:]

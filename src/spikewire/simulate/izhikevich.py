@@ -43,7 +43,7 @@ __all__ = ["simulate_izhikevich"]
 
 @nb.njit(cache=True, nogil=True)
 def _izh_chunk(k, k1, v, u, cur, ring, col_ptr, row_idx, data, d_syn, d_const, a, b, c, d,
-               vpeak, nsub, dt_ms, inv_dt_ms, mode, lam, w_ext, mu, sig, gain, group,
+               vpeak, nsub, dt_ms, inv_dt_ms, mode, lam, exp_neg, w_ext, mu, sig, gain, group,
                stim_step, stim_idx, stim_amp, stim_pos, state, spk_step, spk_idx, n_spk):
     n = v.shape[0]
     ring_len = ring.shape[0]
@@ -65,7 +65,8 @@ def _izh_chunk(k, k1, v, u, cur, ring, col_ptr, row_idx, data, d_syn, d_const, a
             ring[slot, i] = 0.0
             gi = gain[g_row, group[i]] if modulated else 1.0
             if mode == 1:
-                cnt, s0, s1, s2, s3 = poisson_small(lam[i] * gi, s0, s1, s2, s3)
+                e_i = -1.0 if modulated else exp_neg[i]
+                cnt, s0, s1, s2, s3 = poisson_small(lam[i] * gi, e_i, s0, s1, s2, s3)
                 x += cnt * w_ext * inv_dt_ms
             elif mode == 2:
                 if have:
@@ -199,6 +200,7 @@ def simulate_izhikevich(network: Network, duration: float, *, dt: float = 1e-3,
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_steps, unit="step", desc=f"simulate {network.name}", leave=False)
+    exp_neg = np.exp(-drv.lam)
     k = 0
     while k < n_steps:
         k1 = min(k + chunk_steps, n_steps)
@@ -206,9 +208,9 @@ def simulate_izhikevich(network: Network, duration: float, *, dt: float = 1e-3,
         while k < k1:
             k_new, n_spk, stim_pos = _izh_chunk(
                 k, k1, v, u, cur, ring, col_ptr, row_idx, data, d_syn, d_const, a, b, c, d,
-                vpeak, nsub, dt_ms, 1.0 / dt_ms, drv.mode, drv.lam, drv.w_ext, drv.mu, drv.sig,
-                gain, group, stim_step, stim_idx, stim_amp, stim_pos, state, spk_step, spk_idx,
-                n_spk)
+                vpeak, nsub, dt_ms, 1.0 / dt_ms, drv.mode, drv.lam, exp_neg, drv.w_ext, drv.mu,
+                drv.sig, gain, group, stim_step, stim_idx, stim_amp, stim_pos, state, spk_step,
+                spk_idx, n_spk)
             if k_new < k1:  # spike buffer full: grow it
                 if gain.shape[0]:
                     gain = gain[k_new - k:]

@@ -19,6 +19,7 @@ from spikewire.simulate._lif_kernel import (
     DriveConfig,
     DriveMode,
     FastDelta,
+    LinearSynapseProp,
     NeuronConsts,
     NeuronState,
     SpikeBuffer,
@@ -27,6 +28,7 @@ from spikewire.simulate._lif_kernel import (
     column_constant,
     lif_chunk,
     lif_chunk_delta,
+    make_synapse_prop,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 
@@ -192,7 +194,7 @@ class KernelConfig:
     state: NeuronState
     net: Connectivity
     neurons: NeuronConsts
-    synapse: SynapseProp
+    synapse: SynapseProp | LinearSynapseProp
     drive: DriveConfig
     stim: Stimulus
     rng: np.ndarray
@@ -201,7 +203,7 @@ class KernelConfig:
     spike_capacity: int
 
 
-def _synapse_prop(network: Network, dt: float) -> SynapseProp:
+def _synapse_prop(network: Network, dt: float) -> SynapseProp | LinearSynapseProp:
     """Per-neuron propagators of the network's synapse model(s) for step ``dt``."""
     n = network.n_neurons
     if network.uniform_params:
@@ -213,11 +215,12 @@ def _synapse_prop(network: Network, dt: float) -> SynapseProp:
         where = np.searchsorted(types, network.cell_type)
     table = [p.synapse.propagators(dt, p.tau_m) for p in groups.values()]
     m = table[0][0].shape[0]
-    A = np.stack([np.asarray(t[0], float).reshape(m, m) for t in table])[where]
-    c = np.stack([np.asarray(t[1], float).reshape(m) for t in table])[where]
-    b = np.stack([np.asarray(t[2], float).reshape(m) for t in table])[where]
-    return SynapseProp(np.ascontiguousarray(A), np.ascontiguousarray(c),
-                       np.ascontiguousarray(b))
+    # neuron index last: (m, m, N), (m, N), (m, N)
+    A = np.stack([np.asarray(t[0], float).reshape(m, m) for t in table], axis=-1)[..., where]
+    c = np.stack([np.asarray(t[1], float).reshape(m) for t in table], axis=-1)[..., where]
+    b = np.stack([np.asarray(t[2], float).reshape(m) for t in table], axis=-1)[..., where]
+    return make_synapse_prop(np.ascontiguousarray(A), np.ascontiguousarray(c),
+                             np.ascontiguousarray(b))
 
 
 def _drive_config(network: Network, dt: float, decay_m: np.ndarray,
@@ -324,8 +327,8 @@ def build_kernel_config(network: Network, n_steps: int, dt: float, rng: np.rando
     # pulses (arbitrary float64 amplitudes) keep it float64.
     ring_dtype = np.float32 if (data.dtype == np.float32 and stimulation is None) \
         else np.float64
-    m = syn.c.shape[1]
-    state = NeuronState(V, np.zeros((n, m)), np.zeros(n), np.zeros(n, dtype=np.int32),
+    m = syn.c.shape[0]
+    state = NeuronState(V, np.zeros((m, n)), np.zeros(n), np.zeros(n, dtype=np.int32),
                         np.zeros((ring_len, n), dtype=ring_dtype))
     rng_state = new_state(rng)
     stim = _stimulus(stimulation, n, n_steps, dt, n_steps * dt)
