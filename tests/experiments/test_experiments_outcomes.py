@@ -313,3 +313,30 @@ def test_rebuilding_a_stored_cell_never_runs_spec_code(tmp_path):
     with pytest.raises(CodeNotAllowedError, match="'os:system' is not registered"):
         build_network(cell, 0)
     assert not marker.exists()
+
+
+def test_registered_method_with_a_bad_setting_fails_before_simulating(tmp_path):
+    # issue 11: a sweep with alpha = 1.5 used to simulate everything and fail as error rows
+    text = """
+[experiment]
+name = "bad_alpha"
+duration = 1.0
+seeds = [0]
+
+[[networks]]
+name = "n"
+builder = "brunel"
+params = { n_neurons = 50 }
+
+[[methods]]
+name = "ccg"
+settings = { alpha = 1.5 }
+
+[runner]
+kind = "inprocess"
+"""
+    out = tmp_path / "o"
+    with pytest.raises(SpecError, match=r"methods\[0\]: ccg: setting alpha=1\.5 is not valid; "
+                                        r"alpha must be a finite number in \(0, 1\)"):
+        run_experiment(_write(tmp_path, text), out=out, progress=False)
+    assert not out.exists()
