@@ -340,3 +340,20 @@ kind = "inprocess"
                                         r"alpha must be a finite number in \(0, 1\)"):
         run_experiment(_write(tmp_path, text), out=out, progress=False)
     assert not out.exists()
+
+
+def test_every_public_network_builder_is_registered():
+    """Every public function of spikewire.networks that returns a Network can be named in a
+    spec (binary networks excepted: the runner does not simulate them), with the right
+    seed flag."""
+    import inspect
+
+    import spikewire.networks as nets
+    from spikewire.experiments import BUILDERS
+
+    public = {name: getattr(nets, name) for name in nets.__all__
+              if inspect.isfunction(getattr(nets, name))
+              and inspect.signature(getattr(nets, name)).return_annotation == "Network"}
+    assert set(public) == set(BUILDERS)
+    for name, fn in public.items():
+        assert BUILDERS[name] == (name, "seed" in inspect.signature(fn).parameters), name

@@ -150,7 +150,9 @@ def load_plugins(plugins, base_dir: str | Path | None = None) -> None:
 
 
 #: Registered network builders: spec name -> (attribute of :mod:`spikewire.networks`,
-#: whether it takes a ``seed``). Only these resolve without ``allow_code``.
+#: whether it takes a ``seed``). Only these resolve without ``allow_code``. A new public
+#: builder of :mod:`spikewire.networks` (a function returning a ``Network``) is added here;
+#: ``tests/experiments/test_experiments_outcomes.py`` fails until it is.
 BUILDERS: dict[str, tuple[str, bool]] = {
     # binary_balanced is not listed: its networks are simulated by simulate_binary, which
     # the runner does not call
@@ -159,6 +161,7 @@ BUILDERS: dict[str, tuple[str, bool]] = {
     "motif": ("motif", False),
     "izhikevich": ("izhikevich", True),
     "adex": ("adex", True),
+    "scale_free_lif": ("scale_free_lif", True),
 }
 
 
