@@ -5,9 +5,11 @@ Conventions
 - Weights form a sparse **post × pre** matrix: ``weights[i, j]`` is the synapse from
   neuron ``j`` onto neuron ``i``. It is stored as ``scipy.sparse.csc_array`` so that the
   outgoing synapses of a presynaptic neuron are contiguous (what the event-driven engine
-  needs). Units: mV. For delta synapses a weight is the jump of the membrane potential
-  (PSP amplitude); for exponential synapses it is the jump of the synaptic input
-  ``R·I_syn`` in mV (PSP area ``w·τ_s`` mV·s).
+  needs). Units: mV. What a weight means is defined by the synapse model
+  (``LIFParams.synapse``, :mod:`spikewire.core.synapses`): for delta synapses the jump of
+  the membrane potential (PSP amplitude); for exponential synapses the jump of the
+  synaptic input ``R·I_syn`` in mV (PSP area ``w·τ_s`` mV·s); each model's
+  ``psp_area`` gives the mean input per presynaptic spike.
 - Delays are in seconds: ``None`` (one simulation time step: instantaneous transmission,
   the "unrealistic" model), a scalar, or one value per synapse aligned with
   ``weights.data``.
