@@ -60,7 +60,8 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
         ok = g[g["status"] == "ok"]
         row = dict(zip(keys, key, strict=True))
         row["ok"] = len(ok)
-        row["failed"] = int((g["status"] != "ok").sum())
+        row["failed"] = int((g["status"] == "error").sum())
+        row["not applicable"] = int((g["status"] == "not applicable").sum())
         for m in metrics:
             v = ok[m].dropna() if m in ok else pd.Series(dtype=float)
             row[m] = (f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else
@@ -68,7 +69,7 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
         if "time_infer" in ok and len(ok):
             row["infer s"] = f"{ok['time_infer'].mean():.2f}"
         if row["failed"]:
-            errs = g.loc[g["status"] != "ok", "error_type"].dropna().unique()
+            errs = g.loc[g["status"] == "error", "error_type"].dropna().unique()
             row["errors"] = ", ".join(map(str, errs[:3]))
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -151,7 +152,7 @@ def _cache_dir(root: Path) -> Path:
 
 def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[str]:
     from spikewire.core.spiketrains import SpikeTrains
-    from spikewire.experiments.grid import build_network, load_plugins
+    from spikewire.experiments.grid import build_network
     from spikewire.report.figures import ccg_figure, raster_figure
 
     parts = ["<h2>Networks: activity and example cross-correlograms</h2>"]
@@ -166,7 +167,7 @@ def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[st
         spikes = SpikeTrains.load(path)
         cell = json.loads(row["spec"])
         try:
-            load_plugins(cell.get("plugins", []))
+            # registered builders only: a result folder must not make the report run code
             net = build_network(cell["network"], cell["seed"])
         except Exception as err:  # noqa: BLE001 - report what we can
             parts.append(f"<p>could not rebuild {html.escape(row['network'])}: "
@@ -262,7 +263,7 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
             parts += _estimate_sections(root, ok, max_networks)
         except Exception as err:  # noqa: BLE001
             parts.append(f"<p>estimate figures failed: {html.escape(repr(err))}</p>")
-        failed = df[df["status"] != "ok"]
+        failed = df[df["status"] == "error"]  # "not applicable" cells are not failures
         if not failed.empty:
             cols = [c for c in ("network", "observation", "method", "seed", "stage",
                                 "error_type", "error_message") if c in failed]
