@@ -18,28 +18,37 @@ def _plt():
 
 
 def raster_figure(spikes, cell_type=None, *, title: str = "", max_units: int = 150,
-                  t_window: float = 1.0):
-    """Raster of the first ``max_units`` units over ``t_window`` s, and the population rate."""
+                  t_window: float = 1.0, skip: float = 1.0):
+    """Raster of up to ``max_units`` units over ``t_window`` s, and the population rate.
+
+    With ``cell_type`` (per true neuron) the units are drawn from both types in the
+    network's proportion (at least one fifth I when there are I units), E below I. The
+    window starts ``skip`` s after the start (the start-up transient of a simulation) when
+    the recording is long enough. The population rate (Hz, 1 ms bins) is over all units.
+    """
     plt = _plt()
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7.5, 4.2), sharex=True,
                                   gridspec_kw={"height_ratios": [3, 1]})
-    t0 = spikes.t_start
+    t0 = spikes.t_start + (skip if spikes.duration >= skip + 2 * t_window else 0.0)
     t1 = min(t0 + t_window, spikes.t_stop)
-    n = min(max_units, spikes.n_units)
+    pos = np.arange(spikes.n_units)
+    ct = (np.asarray(cell_type)[spikes.units] if cell_type is not None
+          else np.full(spikes.n_units, "E"))
+    n_i = min(int((ct != "E").sum()), max(max_units // 5, int(max_units * (ct != "E").mean())))
+    shown = np.r_[pos[ct == "E"][:max_units - n_i], pos[ct != "E"][:n_i]]
     for color, want in (("C0", "E"), ("C3", "I")):
         xs, ys = [], []
-        for k in range(n):
-            ct = cell_type[spikes.units[k]] if cell_type is not None else "E"
-            if ct != want:
+        for row, k in enumerate(shown):
+            if ct[k] != want:
                 continue
             t = spikes.train(k)
             t = t[(t >= t0) & (t < t1)]
             xs.append(t)
-            ys.append(np.full(t.size, k))
+            ys.append(np.full(t.size, row))
         if xs:
             ax.plot(np.concatenate(xs), np.concatenate(ys), "|", ms=2.5, color=color,
                     label=want)
-    ax.set_ylabel("neuron")
+    ax.set_ylabel("neuron (E below I)" if cell_type is not None else "unit")
     ax.set_title(title, fontsize=10)
     if cell_type is not None:
         ax.legend(loc="upper right", fontsize=7, markerscale=3)

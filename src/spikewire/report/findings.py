@@ -371,7 +371,8 @@ def _resolution(steps: list[dict]) -> tuple[float | None, float | None, str]:
 
 def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | None = None,
                    ei_E: float | None = None, ei_I: float | None = None,
-                   n_detected: float | None = None, rate: float | None = None) -> str:
+                   n_detected: float | None = None, rate: float | None = None,
+                   fallback: bool = True) -> str:
     """Why ``metric`` = ``value`` is at or below chance for one job cell.
 
     ``cell`` is the job's spec (``json.loads(row["spec"])``: network, observation, method,
@@ -422,7 +423,7 @@ def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | No
     if method in ("partial_corr", "te") and net.get("inputs") and metric != "ei_accuracy":
         reasons.append("data: a hidden shared input modulates all neurons together; a "
                        "method without a model of it counts the shared correlation as links")
-    if not reasons:
+    if not reasons and fallback:
         J = params.get("J", params.get("strength"))
         g = params.get("g")
         jtxt = (f"EPSPs of {J:g} mV and IPSPs of {J * g:g} mV" if J is not None and g else
@@ -465,6 +466,51 @@ def chance_notes(ok: pd.DataFrame, e_shares: dict | None = None,
             reason = explain_chance(m, value, cell, e_share=share,
                                     ei_E=mean_of("ei_accuracy_E"), ei_I=mean_of("ei_accuracy_I"),
                                     n_detected=mean_of("n_detected"),
-                                    rate=mean_of("rate_mean"))
+                                    rate=mean_of("rate_mean"), fallback=False)
+            hint = _better_elsewhere(ok, keys, info, m, ch, cell)
+            if hint or not reason:
+                reason = "; ".join(x for x in (reason, hint) if x) or explain_chance(
+                    m, value, cell, rate=mean_of("rate_mean"))
             notes.append({**info, "score": m, "value": value, "chance": ch, "why": reason})
     return notes
+
+
+def _flat_cell(cell: dict) -> dict:
+    """Network parameters and observation settings of a job cell as ``{name: value}``."""
+    out = {f"{k}": v for k, v in cell.get("network", {}).get("params", {}).items()}
+    for s in cell.get("observation", {}).get("steps", []):
+        for k, v in s.items():
+            if k != "step":
+                out[f"{s.get('step')}.{k}"] = v
+    out["observation steps"] = "+".join(s.get("step", "?") for s in
+                                        cell.get("observation", {}).get("steps", [])) or "none"
+    return out
+
+
+def _better_elsewhere(ok: pd.DataFrame, keys: list[str], info: dict, metric: str,
+                      chance: float, cell: dict) -> str:
+    """Where the same method clearly beats chance in this study, and what differs there."""
+    if "method" not in keys:
+        return ""
+    same = ok[ok["method"] == info["method"]]
+    means = same.groupby([k for k in keys if k != "method"], sort=False, dropna=False)[metric] \
+        .mean().dropna()
+    if means.empty or means.max() < chance + 0.1:
+        return ""
+    where = means.idxmax()
+    where = where if isinstance(where, tuple) else (where,)
+    cond = dict(zip([k for k in keys if k != "method"], where, strict=True))
+    row = same
+    for k, v in cond.items():
+        row = row[row[k] == v]
+    other = _flat_cell(json.loads(row["spec"].iloc[0])) if "spec" in row and len(row) else {}
+    mine = _flat_cell(cell)
+    def show(v):
+        return "one step" if v is None else v
+
+    diff = [f"{k} {show(mine.get(k))} here vs {show(other.get(k))} there"
+            for k in sorted(set(mine) | set(other)) if mine.get(k) != other.get(k)]
+    if not diff:
+        return ""
+    return (f"the same method reaches {means.max():.3f} on {' / '.join(map(str, where))}, "
+            f"which differs only in: {', '.join(diff[:4])}; the loss comes with this change")

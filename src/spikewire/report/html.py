@@ -410,6 +410,7 @@ ul.findings li, ol.notes li {{ margin: 0.25em 0; }}
 .scroll {{ overflow-x: auto; }}
 table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
 th, td {{ padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; }}
+table.summary td {{ white-space: nowrap; }}
 th {{ background: #f4f4f4; }}
 figure {{ margin: 1em 0; }} img {{ max-width: 100%; height: auto; }}
 figcaption {{ font-size: 0.85em; color: #555; }}
