@@ -195,3 +195,17 @@ def test_chance_note_points_to_the_condition_where_the_method_works():
     assert note["network"] == "c"
     assert ("reaches 0.790 on a / spikes, which differs only in: delay 0.002 here vs none "
             "there") in note["why"]
+
+
+def test_a_view_of_the_same_simulation_is_compared_with_that_simulation():
+    # (e) observes the simulations of (d): its effect is e − d, not e − a
+    rows = []
+    for net, key, auc in (("a", "s_a", 0.6), ("d", "s_d", 0.8), ("e", "s_d", 0.7)):
+        for s in (0, 1, 2):
+            rows.append({"status": "ok", "network": net, "method": "m", "seed": s,
+                         "sim_key": f"{key}{s}", "auc": auc + 0.01 * s * (net == "e")})
+    found = dict(conclusions(pd.DataFrame(rows), ["network"], ["auc"]))
+    lines = found["Effect of network variant"]
+    assert "e against d (the same simulation, observed differently)" in lines[0]
+    assert any(x.startswith("network variant d → e: m: existence AUC 0.800 → 0.710")
+               for x in lines)

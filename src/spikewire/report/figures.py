@@ -218,11 +218,11 @@ def roc_pr_figure(items: list[tuple[str, dict]], *, title: str = ""):
     a1.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
     if base is not None:
         a2.axhline(base, color="0.7", lw=0.8, ls="--")
-    a1.set_xlabel("false positive rate")
-    a1.set_ylabel("true positive rate")
+    a1.set_xlabel("false positive rate (fraction)")
+    a1.set_ylabel("true positive rate (fraction)")
     a1.set_title("ROC (AUC)", fontsize=9)
-    a2.set_xlabel("recall")
-    a2.set_ylabel("precision")
+    a2.set_xlabel("recall (fraction)")
+    a2.set_ylabel("precision (fraction)")
     a2.set_title("precision–recall", fontsize=9)
     if a1.get_legend_handles_labels()[0]:
         a1.legend(fontsize=7, loc="lower right")

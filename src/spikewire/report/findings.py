@@ -230,8 +230,9 @@ def _p(p: float) -> str:
 
 
 def factor_effects(rows: pd.DataFrame, factor: str, metrics: list[str], *,
-                   method_col: str = "method") -> list[Effect]:
-    """Paired effects of ``factor``: every level against the first one (the reference).
+                   method_col: str = "method", reference_of: dict | None = None) -> list[Effect]:
+    """Paired effects of ``factor``: every level against the first one (the reference),
+    or against ``reference_of[level]`` where given.
 
     Each seed's score is first averaged over the other factors within that seed; the
     difference level − reference is then taken per seed (the same seed draws the same
@@ -244,17 +245,16 @@ def factor_effects(rows: pd.DataFrame, factor: str, metrics: list[str], *,
     levels = _levels(rows[factor].dropna())
     if len(levels) < 2:
         return out
-    ref = levels[0]
+    reference_of = reference_of or {}
     for method in _levels(rows[method_col]):
         d = rows[rows[method_col] == method]
         for metric in metrics:
             if metric not in d or d[metric].notna().sum() == 0:
                 continue
             per_seed = d.groupby([factor, "seed"])[metric].mean().unstack("seed")
-            if ref not in per_seed.index:
-                continue
             for lev in levels[1:]:
-                if lev not in per_seed.index:
+                ref = reference_of.get(lev, levels[0])
+                if lev not in per_seed.index or ref not in per_seed.index:
                     continue
                 a = per_seed.loc[ref]
                 b = per_seed.loc[lev]
@@ -306,13 +306,16 @@ def conclusions(ok: pd.DataFrame, factors: list[str], metrics: list[str] | None 
             out.append(("Best method per condition", best))
     for f, rows, note in plot_factors(ok, factors):
         col = "method_name" if f.startswith("method.") else "method"
-        effects = factor_effects(rows, f, metrics, method_col=col)
+        refs = _same_simulation_references(rows, f)
+        effects = factor_effects(rows, f, metrics, method_col=col, reference_of=refs)
         if not effects:
             continue
         sig = sorted([e for e in effects if e.significant], key=lambda e: -abs(e.diff))
         rest = [e for e in effects if not e.significant]
         ref = effects[0].reference
-        lines = [f"Reference level: {ref}" + (f" ({note})" if note else "") + ". "
+        also = "".join(f"; {lev} against {r} (the same simulation, observed differently)"
+                       for lev, r in refs.items())
+        lines = [f"Reference level: {ref}{also}" + (f" ({note})" if note else "") + ". "
                  f"{len(sig)} of {len(effects)} method × score × level comparisons change "
                  "significantly (paired t-test over seeds, 5 %)."]
         for e in sig[:top]:
@@ -327,6 +330,22 @@ def conclusions(ok: pd.DataFrame, factors: list[str], metrics: list[str] | None 
                          "degree(s) of freedom, so only large, consistent changes can reach "
                          "significance; add seeds (--seeds) to resolve smaller ones.")
         out.append((f"Effect of {factor_label(f)}", lines))
+    return out
+
+
+def _same_simulation_references(rows: pd.DataFrame, factor: str) -> dict:
+    """Levels whose jobs observe exactly the simulations of an earlier level (the realism
+    study's smoothed rates (e) of variant (d)) → that level: their natural reference."""
+    if "sim_key" not in rows:
+        return {}
+    levels = _levels(rows[factor].dropna())
+    keys = {lev: frozenset(rows.loc[rows[factor] == lev, "sim_key"]) for lev in levels}
+    out = {}
+    for k, lev in enumerate(levels[1:], start=1):
+        for earlier in levels[:k]:
+            if keys[earlier] == keys[lev] and earlier != levels[0]:
+                out[lev] = earlier
+                break
     return out
 
 

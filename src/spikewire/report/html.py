@@ -120,8 +120,15 @@ def _img(fig, alt: str) -> str:
             f"<figcaption>{html.escape(alt)}</figcaption></figure>")
 
 
+def _artifact_path(root: Path, job_id: str) -> Path:
+    """The report arrays of one job, in the folder the result store owns."""
+    from spikewire.experiments import ResultStore
+
+    return ResultStore(root).artifacts_dir / f"{job_id}.npz"
+
+
 def _load_artifact(root: Path, job_id: str, method_name: str | None = None) -> dict | None:
-    p = root / "artifacts" / f"{job_id}.npz"
+    p = _artifact_path(root, job_id)
     if not p.exists():
         return None
     with np.load(p, allow_pickle=False) as z:
@@ -259,7 +266,7 @@ def _e_shares(root: Path, ok: pd.DataFrame) -> dict[str, float]:
     out = {}
     for net, g in ok.groupby("network", sort=False):
         for job_id in g["job_id"]:
-            p = root / "artifacts" / f"{job_id}.npz"
+            p = _artifact_path(root, job_id)
             if p.exists():
                 with np.load(p, allow_pickle=False) as z:
                     if "true_cell_type" in z.files and z["true_cell_type"].size:
