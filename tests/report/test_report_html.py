@@ -110,18 +110,27 @@ def test_spec_report_metrics_choose_the_columns(tmp_path):
 
 
 def test_conclusions_are_computed_from_the_results(results):
+    import html
+
     from spikewire.experiments import load_results
-    from spikewire.report.findings import factor_effects
+    from spikewire.report import swept_factors
+    from spikewire.report.findings import EFFECT_METRICS, factor_effects
 
     page = write_report(results).read_text()
     df = load_results(results)
     ok = df[df["status"] == "ok"]
-    # the page states the paired effect of the network variant the table implies
-    effects = factor_effects(ok, "network", ["auc"])
+    # the count of significant paired effects the page states is the one the table implies
+    metrics = [m for m in EFFECT_METRICS if m in ok and ok[m].notna().any()]
+    effects = factor_effects(ok, "network", metrics)
     assert effects and all(e.n_seeds == 2 for e in effects)
-    biggest = max(effects, key=lambda e: abs(e.diff))
-    assert f"{biggest.mean_ref:.3f} → {biggest.mean_level:.3f} ({biggest.diff:+.3f}" in page
+    n_sig = sum(e.significant for e in effects)
+    assert f"{n_sig} of {len(effects)} method × score × level comparisons" in page
+    # and each stated effect is one of them, with its numbers
+    sig = sorted([e for e in effects if e.significant], key=lambda e: -abs(e.diff))
+    shown = sig[:1] or [max(effects, key=lambda e: abs(e.diff))]
+    assert html.escape(shown[0].text()) in page
     assert "Only 2 seed(s): a paired t-test has 1 degree(s) of freedom" in page
+    assert set(swept_factors(ok)) >= {"network", "net.J", "method.bin_width"}
 
 
 def test_a_failed_write_keeps_the_previous_report(results, tmp_path, monkeypatch):

@@ -154,7 +154,7 @@ def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[
     where given (those with values), else the defaults."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     metrics = metric_columns(ok) if not ok.empty else []
-    chosen = _spec(Path(root)).get("report", {}).get("metrics")
+    chosen = _spec_tables(Path(root)).get("report", {}).get("metrics")
     if chosen:
         picked = [m for m in chosen if m in ok and ok[m].notna().any()]
         if picked:
@@ -175,6 +175,19 @@ def _spec(root: Path) -> dict:
 
         return load_spec(spec_path).model_dump()
     except Exception:  # noqa: BLE001 - a JSON-form or outdated spec: report without it
+        return {}
+
+
+def _spec_tables(root: Path) -> dict:
+    """The saved spec's TOML tables as written (also for a partial spec, e.g. only a
+    ``[report]`` table); ``{}`` if absent or not TOML."""
+    from spikewire.experiments.spec import _toml
+
+    tomllib = _toml()
+    spec_path = root / "spec.toml"
+    try:
+        return tomllib.loads(spec_path.read_text()) if spec_path.exists() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
 
 
