@@ -117,6 +117,9 @@ def test_chance_explanations_name_the_cause():
     why = explain_chance("ei_accuracy", 0.8, _cell("partial_corr"), e_share=0.8, ei_E=1.0,
                          ei_I=0.0)
     assert "labels (almost) every unit E" in why and "(0.80)" in why
+    # most pairs untested: glmcc's minimum of coincident spikes
+    why = explain_chance("auc", 0.51, _cell("glmcc"), untested=0.85)
+    assert "85% of the pairs were left untested (GLMCC fits a pair only with at least 10" in why
     # nothing identifiable: the data's limit, with the synapse sizes and rate
     why = explain_chance("auc", 0.5, _cell("te", delay=2e-3), rate=3.7)
     assert "EPSPs of 0.2 mV and IPSPs of 1 mV at 3.7 Hz over 600 s" in why

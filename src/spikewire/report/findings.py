@@ -391,7 +391,7 @@ def _resolution(steps: list[dict]) -> tuple[float | None, float | None, str]:
 def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | None = None,
                    ei_E: float | None = None, ei_I: float | None = None,
                    n_detected: float | None = None, rate: float | None = None,
-                   fallback: bool = True) -> str:
+                   untested: float | None = None, fallback: bool = True) -> str:
     """Why ``metric`` = ``value`` is at or below chance for one job cell.
 
     ``cell`` is the job's spec (``json.loads(row["spec"])``: network, observation, method,
@@ -410,6 +410,14 @@ def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | No
     kinds = {s.get("step") for s in steps}
     reasons = []
     bin_w = _method_setting(method, settings, "bin_width")
+    if untested is not None and untested > 0.3 and metric != "ei_accuracy":
+        extra = ""
+        if method == "glmcc":
+            mc = _method_setting(method, settings, "min_coincidences")
+            extra = (f" (GLMCC fits a pair only with at least {mc:g} coincident spikes in "
+                     "its window)") if mc is not None else ""
+        reasons.append(f"data vs method: {untested:.0%} of the pairs were left untested{extra} — "
+                       "too few spikes in this recording — and untested pairs rank lowest")
     if metric == "ei_accuracy" and ei_E is not None and ei_I is not None \
             and ei_E >= 0.95 and ei_I <= 0.05:
         share = f" ({e_share:.2f})" if e_share is not None else ""
@@ -482,9 +490,11 @@ def chance_notes(ok: pd.DataFrame, e_shares: dict | None = None,
             def mean_of(col, g=g):
                 return float(g[col].mean()) if col in g and g[col].notna().any() else None
 
+            n_pairs, n_untested = mean_of("n_pairs"), mean_of("n_untested")
+            untested = n_untested / n_pairs if n_pairs and n_untested is not None else None
             reason = explain_chance(m, value, cell, e_share=share,
                                     ei_E=mean_of("ei_accuracy_E"), ei_I=mean_of("ei_accuracy_I"),
-                                    n_detected=mean_of("n_detected"),
+                                    n_detected=mean_of("n_detected"), untested=untested,
                                     rate=mean_of("rate_mean"), fallback=False)
             hint = _better_elsewhere(ok, keys, info, m, ch, cell)
             if hint or not reason:
