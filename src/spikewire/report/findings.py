@@ -534,11 +534,13 @@ def _better_elsewhere(ok: pd.DataFrame, keys: list[str], info: dict, metric: str
         row = row[row[k] == v]
     other = _flat_cell(json.loads(row["spec"].iloc[0])) if "spec" in row and len(row) else {}
     mine = _flat_cell(cell)
-    def show(v):
-        return "one step" if v is None else v
+    def show(d, k):
+        if k not in d:
+            return "absent"
+        return "one step" if d[k] is None and k == "delay" else d[k]
 
-    diff = [f"{k} {show(mine.get(k))} here vs {show(other.get(k))} there"
-            for k in sorted(set(mine) | set(other)) if mine.get(k) != other.get(k)]
+    diff = [f"{k} {show(mine, k)} here vs {show(other, k)} there"
+            for k in sorted(set(mine) | set(other)) if mine.get(k, ()) != other.get(k, ())]
     if not diff:
         return ""
     return (f"the same method reaches {means.max():.3f} on {' / '.join(map(str, where))}, "

@@ -437,7 +437,9 @@ figcaption {{ font-size: 0.85em; color: #555; }}
 pre {{ background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em;
       white-space: pre-wrap; overflow-wrap: anywhere; }}
 @media (max-width: 600px) {{ body {{ margin: 1em auto; padding: 0 0.6em; }}
-  table {{ font-size: 0.75em; }} h1 {{ font-size: 1.3em; }} }}
+  table {{ font-size: 0.75em; }} h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1.25em; }}
+  /* figures keep a legible size and scroll sideways instead of shrinking to 1/3 */
+  figure {{ overflow-x: auto; }} figure img {{ max-width: none; width: 720px; }} }}
 </style></head>
 <body>
 {body}
