@@ -163,18 +163,23 @@ def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[
 
 
 def _spec(root: Path) -> dict:
-    """The saved spec of a result folder as a plain dict (``{}`` if absent or not TOML).
+    """The saved spec of a result folder as a plain dict (``{}`` if absent or invalid).
 
-    Read with the public :func:`spikewire.experiments.load_spec`.
+    Read with the public :func:`spikewire.experiments.load_spec` (TOML) or
+    :func:`~spikewire.experiments.parse_spec` (the JSON form saved for a dict spec).
     """
     spec_path = root / "spec.toml"
     if not spec_path.exists():
         return {}
     try:
-        from spikewire.experiments import load_spec
+        from spikewire.experiments import load_spec, parse_spec
 
+        text = spec_path.read_text()
+        if text.startswith("# generated from a dict spec"):
+            data = json.loads("\n".join(line[2:] for line in text.splitlines()[1:]))
+            return parse_spec(data).model_dump()
         return load_spec(spec_path).model_dump()
-    except Exception:  # noqa: BLE001 - a JSON-form or outdated spec: report without it
+    except Exception:  # noqa: BLE001 - an outdated or partial spec: report without it
         return {}
 
 
