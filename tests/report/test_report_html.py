@@ -16,7 +16,7 @@ from spikewire.report import summary_table, write_report
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
     out = tmp / "out"
-    run_experiment(write_tiny(tmp), out=out, progress=False)
+    run_experiment(write_tiny(tmp), out=out, progress=False, allow_code=True)
     return out
 
 
