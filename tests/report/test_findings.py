@@ -100,10 +100,12 @@ def _cell(method="ccg", steps=(), delay=2e-3, settings=None):
 
 
 def test_chance_explanations_name_the_cause():
-    # ccg's default 0.5 ms bins on spike times quantized to 1 kHz
-    why = explain_chance("auc_inh", 0.41, _cell(steps=[{"step": "quantize",
-                                                         "sampling_rate": 1000.0}]))
+    # explicit 0.5 ms CCG bins on spike times quantized to 1 kHz
+    q1k = [{"step": "quantize", "sampling_rate": 1000.0}]
+    why = explain_chance("auc_inh", 0.41, _cell(steps=q1k, settings={"bin_width": 5e-4}))
     assert "bins of 0.5 ms are finer than the data's time resolution (1 ms" in why
+    # automatic bins (the default) follow the data's resolution: not the cause
+    assert "finer than" not in explain_chance("auc_inh", 0.41, _cell(steps=q1k))
     # imaging at 10 Hz: 100 ms frames cannot order a 2 ms-delayed effect
     why = explain_chance("auc", 0.5, _cell(steps=[{"step": "calcium", "frame_rate": 10.0}]))
     assert "time resolution 100 ms" in why and "pre → post order is lost" in why

@@ -113,11 +113,11 @@ def test_conclusions_are_computed_from_the_results(results):
     import html
 
     from spikewire.experiments import load_results
-    from spikewire.report import swept_factors
+    from spikewire.report import in_grid_order, swept_factors
     from spikewire.report.findings import EFFECT_METRICS, factor_effects
 
     page = write_report(results).read_text()
-    df = load_results(results)
+    df = in_grid_order(load_results(results), results)     # the reference: the spec's first
     ok = df[df["status"] == "ok"]
     # the count of significant paired effects the page states is the one the table implies
     metrics = [m for m in EFFECT_METRICS if m in ok and ok[m].notna().any()]

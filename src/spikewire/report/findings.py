@@ -369,6 +369,16 @@ def _method_setting(name: str, settings: dict, key: str):
     return None
 
 
+def _natural_bin(name: str) -> float | None:
+    """A method's natural bin width (s) before adapting to the data, if it declares one."""
+    try:
+        from spikewire.infer import get_method_class
+
+        return get_method_class(name).bin_settings.get("bin_width")
+    except Exception:  # noqa: BLE001 - unknown method or no bin_settings
+        return None
+
+
 def _resolution(steps: list[dict]) -> tuple[float | None, float | None, str]:
     """After an observation chain: the time grid of the data (s; bins finer than it stay
     empty), the timing blur (s; order of events closer than it is lost) and what set them."""
@@ -409,7 +419,10 @@ def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | No
     grid, blur, what = _resolution(steps)
     kinds = {s.get("step") for s in steps}
     reasons = []
+    # None = automatic: the method derives its bins from the recording's time resolution
+    # (never finer than the data); only an explicit bin can be finer than the data
     bin_w = _method_setting(method, settings, "bin_width")
+    natural = _natural_bin(method)
     if untested is not None and untested > 0.3 and metric != "ei_accuracy":
         extra = ""
         if method == "glmcc":
@@ -437,7 +450,7 @@ def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | No
                        "so pre → post order is lost and only zero-lag correlation remains")
     if method == "partial_corr" and delay is not None:
         reasons.append(f"method assumption: partial correlation is zero-lag (counts in the same "
-                       f"{float(bin_w or 5e-3) * 1e3:g} ms bin), the synapse acts "
+                       f"{float(bin_w or natural or 5e-3) * 1e3:g} ms bin), the synapse acts "
                        f"{delay * 1e3:g} ms later, so part of each link's effect falls in the "
                        "next bin")
     if method == "glmcc" and delay is None and metric in ("sign_accuracy", "auc_exc",
