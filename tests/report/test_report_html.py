@@ -170,3 +170,28 @@ def test_every_builtin_study_states_its_regime():
                 assert obs["steps"][0]["step"] == "subsample", (name, obs)
         # 10 minutes or more, except the demo sized for a few minutes on 2 cores
         assert spec.experiment.duration >= (120.0 if name == "demo" else 600.0), name
+
+
+def test_report_never_runs_code_named_by_the_results(results, tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+
+    import spikewire.experiments.grid as grid
+
+    folder = tmp_path / "copy"
+    shutil.copytree(results, folder)
+    # a results folder whose rows name a code builder (as a spec run with --allow-code would)
+    for p in (folder / "results").glob("*.parquet"):
+        df = pd.read_parquet(p)
+        cell = json.loads(df.loc[0, "spec"])
+        cell["network"]["builder"] = "os:system"
+        df.loc[0, "spec"] = json.dumps(cell)
+        df.to_parquet(p)
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the report resolved a builder named by the results")
+
+    monkeypatch.setattr(grid, "resolve_builder", forbidden)
+    page = write_report(folder, tmp_path / "r.html").read_text()
+    assert page.count("network not rebuilt, its builder os:system is code named by the") == 3

@@ -204,7 +204,7 @@ def _cache_dir(root: Path) -> Path:
 
 def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[str]:
     from spikewire.core.spiketrains import SpikeTrains
-    from spikewire.experiments.grid import build_network, load_plugins
+    from spikewire.experiments.grid import BUILDERS, build_network
     from spikewire.experiments.job import sim_path
     from spikewire.report.figures import ccg_figure, raster_figure
     from spikewire.report.quick import isi_cv
@@ -224,8 +224,13 @@ def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[st
             continue
         spikes = SpikeTrains.load(path)
         cell = json.loads(row["spec"])
+        if cell["network"]["builder"] not in BUILDERS:
+            # writing a report never runs code named by a results folder's spec
+            parts.append(f"<p>{html.escape(row['network'])}: network not rebuilt, its builder "
+                         f"{html.escape(cell['network']['builder'])!s} is code named by the "
+                         "spec (not a registered builder).</p>")
+            continue
         try:
-            load_plugins(cell.get("plugins", []))
             net = build_network(cell["network"], cell["seed"])
         except Exception as err:  # noqa: BLE001 - report what we can
             parts.append(f"<p>could not rebuild {html.escape(row['network'])}: "
