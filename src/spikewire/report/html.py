@@ -91,6 +91,8 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None,
     out = pd.DataFrame(rows)
     if "not applicable" in out:
         out["not applicable"] = out["not applicable"].fillna(0).astype(int)
+    if "infer s" in out:
+        out["infer s"] = out["infer s"].fillna("–")
     if "errors" in out:
         out["errors"] = out["errors"].fillna("")
     return out
