@@ -355,7 +355,7 @@ class CCG(InferenceMethod):
         check_positive("jitter_width", self.jitter_width, unit="s")
         check_int("min_spikes", self.min_spikes, minimum=1)
         check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
+        check_choice("correction", self.correction, {"bh", "bonferroni", "none", "lfdr"})
         return bw, k_lo, k_hi, sigma
 
     # ------------------------------------------------------------------ fit

@@ -197,7 +197,7 @@ class GLMCC(InferenceMethod):
         gamma = check_positive("gamma", self.gamma, unit="1/s")
         check_choice("test", self.test, {"lr", "threshold", "wald"})
         check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
+        check_choice("correction", self.correction, {"bh", "bonferroni", "none", "lfdr"})
         check_int("min_spikes", self.min_spikes, minimum=1)
         check_finite("min_coincidences", self.min_coincidences)
         j_max = check_positive("j_max", self.j_max)
