@@ -100,7 +100,7 @@ def _load_builtin_methods() -> None:
     # importing the modules registers their methods; missing optional modules are fine
     import importlib
 
-    for mod in ("ccg", "glmcc", "glm", "partial_corr", "te", "learned"):
+    for mod in ("ccg", "glmcc", "glm", "partial_corr", "te", "tspe", "learned"):
         try:
             importlib.import_module(f"spikewire.infer.{mod}")
         except ModuleNotFoundError as err:
