@@ -1,0 +1,71 @@
+"""Calibration on null families: false-positive rates at per-pair α on unconnected units
+with realistic shared structure (spikewire.infer._null_families)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import spikewire as sw
+from spikewire.infer._null_families import FAMILIES, null_family
+
+ALPHA = 0.05
+N_UNITS = 50       # 2,450 ordered pairs per family
+
+
+def _fpr(est, mask=None):
+    tested = est.pair_status == 0
+    if mask is not None:
+        tested &= mask
+    return est.significant(ALPHA, "none")[tested].mean(), int(tested.sum())
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def family(request):
+    return request.param, null_family(request.param, n_units=N_UNITS, duration=300.0,
+                                      seed=3)
+
+
+def test_family_structure():
+    co = null_family("comodulated", n_units=20, duration=100.0, seed=0)
+    burst = null_family("bursting", n_units=20, duration=100.0, seed=0)
+    het = null_family("heterogeneous", n_units=200, duration=10.0, seed=0)
+    # shared modulation: spike counts in 1 s bins correlate across units (independent
+    # trains would give mean correlation 0 ± 0.02 for 20 units × 100 bins)
+    c = np.corrcoef(co.binned(1.0).toarray() if hasattr(co.binned(1.0), "toarray")
+                    else co.binned(1.0))
+    assert c[np.triu_indices(20, 1)].mean() > 0.2
+    # bursts: squared coefficient of variation of the intervals well above Poisson's 1
+    isi = np.diff(burst.train(0))
+    assert isi.var() / isi.mean() ** 2 > 2.0
+    # rates over two decades
+    r = het.annotations["rates"]
+    assert r.min() < 0.2 and r.max() > 10.0
+    assert (np.diff(burst.train(3)) >= 0).all() and co.annotations["family"] == "comodulated"
+
+
+def test_tspe_false_positive_rate(family):
+    name, st = family
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # sparse pairs of the heterogeneous family
+        est = sw.infer(st, "tspe", correction="none")
+    cal = est.diagnostics["calibrated"]
+    rate, m = _fpr(est, cal)
+    # m >= 1,000 calibrated pairs (all 2,450 except in the heterogeneous family, ~1,060):
+    # binomial sd of the rate <= 0.0069, so [0.5α, 1.5α] = α ± 3.6 sd or more
+    assert m >= 1000
+    assert 0.5 * ALPHA <= rate <= 1.5 * ALPHA, (name, rate, m)
+    # the conservative (Chebyshev) pairs never exceed α either
+    overall, _ = _fpr(est)
+    assert overall <= 1.5 * ALPHA
+
+
+def test_ccg_false_positive_rate_is_at_most_alpha(family):
+    # ccg's default causal test (intersection–union with the anticausal window) is
+    # conservative by design: its rate lies below α (about α/4 on Poisson trains, see the
+    # CCG docstring), so only the upper bound is asserted; benchmarks/results/calibration.md
+    # records the rates.
+    name, st = family
+    rate, m = _fpr(sw.infer(st, "ccg"))
+    assert m == N_UNITS * (N_UNITS - 1) or name == "heterogeneous"
+    assert rate <= 1.5 * ALPHA, (name, rate)
