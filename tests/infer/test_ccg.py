@@ -236,7 +236,10 @@ def test_pairs_subset_statuses():
 @pytest.mark.parametrize("kwargs, data, expectation", [
     ({"alpha": 1.5}, None, pytest.raises(ValueError, match="alpha must lie in the open")),
     ({"alpha": 0.0}, None, pytest.raises(ValueError, match="alpha must lie in the open")),
-    ({"bin_width": 5e-3}, None, pytest.raises(ValueError, match="larger than the monosynaptic")),
+    ({"bin_width": 5e-3, "window": (5e-4, 4e-3)}, None,
+     pytest.raises(ValueError, match="larger than the monosynaptic")),
+    ({"significance": "spike_jitter", "jitter_width": 2e-4}, None,
+     pytest.raises(ValueError, match="jitter_width")),
     ({"window": (4e-3, 1e-3)}, None, pytest.raises(ValueError, match="0 <= start < stop")),
     ({"significance": "magic"}, None, pytest.raises(ValueError, match="significance")),
     ({}, "short", pytest.raises(ValueError, match="shorter than the CCG range")),

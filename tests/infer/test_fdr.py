@@ -65,7 +65,14 @@ def test_lfdr_is_monotone_and_keeps_nan():
 def test_lfdr_errors():
     with pytest.raises(ValueError, match=str(MIN_TESTS_LFDR)):
         local_fdr(np.linspace(0.01, 0.99, 50))
+    with pytest.raises(ValueError, match="tied"):
+        local_fdr(np.r_[np.ones(800), np.linspace(0.001, 0.5, 200)])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         local_fdr(np.r_[np.linspace(0.01, 0.99, 300), 1.5])
     with pytest.raises(ValueError, match="correction"):
         adjust_pvalues(np.array([0.1]), "efron")
+    # too few tests for an empirical null: adjust_pvalues says so and uses BH
+    p = np.linspace(0.001, 0.9, 30)
+    with pytest.warns(UserWarning, match="Benjamini"):
+        out = adjust_pvalues(p, "lfdr")
+    np.testing.assert_allclose(out, adjust_pvalues(p, "bh"))

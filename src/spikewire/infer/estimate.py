@@ -31,8 +31,9 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     method : {"bh", "bonferroni", "none", "lfdr"}
         Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, none, or
         Efron's empirical-null local false discovery rate (returns each test's lfdr, the
-        posterior probability that it is null; see :mod:`spikewire.infer.fdr`; needs at
-        least :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values). Comparing the
+        posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
+        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
+        tied for an empirical null, it warns and falls back on BH). Comparing the
         result with a level α calls tests with adjusted value < α in every case.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
@@ -44,9 +45,23 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     if m == 0:
         return out
     if method == "lfdr":
-        from spikewire.infer.fdr import local_fdr
+        from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
 
-        adj = local_fdr(vals)
+        if m < MIN_TESTS_LFDR:
+            import warnings
+
+            warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests to estimate "
+                          f"the empirical null, got {m}; using Benjamini–Hochberg instead",
+                          stacklevel=2)
+            return adjust_pvalues(p, "bh")
+        try:
+            adj = local_fdr(vals)
+        except ValueError as err:
+            import warnings
+
+            warnings.warn(f"correction='lfdr' failed ({err}); using Benjamini–Hochberg instead",
+                          stacklevel=2)
+            return adjust_pvalues(p, "bh")
     elif method == "none":
         adj = vals
     elif method == "bonferroni":

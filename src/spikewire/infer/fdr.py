@@ -98,6 +98,9 @@ def _poisson_poly_fit(x: np.ndarray, y: np.ndarray, degree: int, n_iter: int = 1
         w = np.maximum(mu, 1e-12)
         XtW = X.T * w
         new = np.linalg.lstsq(XtW @ X, XtW @ z, rcond=None)[0]
+        if not np.all(np.isfinite(new)):
+            raise ValueError("the density fit of the z-values diverged; the p-values are too "
+                             "discrete for an empirical null (use correction='bh')")
         if np.max(np.abs(new - beta)) < 1e-9 * (1 + np.max(np.abs(beta))):
             beta = new
             break
@@ -143,6 +146,10 @@ def _fit(p, n_bins, degree):
     if not hi > lo:
         raise ValueError("the p-values are (almost) all equal; the empirical null cannot be "
                          "estimated from them")
+    if q75 - q25 < 1e-3:
+        raise ValueError("the middle half of the p-values is (nearly) tied (e.g. most equal "
+                         "to 1), so the bulk of the z-values has no width from which to "
+                         "estimate an empirical null; use correction='bh' or 'bonferroni'")
     edges = np.linspace(lo, hi, n_bins + 1)
     width = edges[1] - edges[0]
     centres = 0.5 * (edges[1:] + edges[:-1])
