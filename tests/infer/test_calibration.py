@@ -69,3 +69,37 @@ def test_ccg_false_positive_rate_is_at_most_alpha(family):
     rate, m = _fpr(sw.infer(st, "ccg"))
     assert m == N_UNITS * (N_UNITS - 1) or name == "heterogeneous"
     assert rate <= 1.5 * ALPHA, (name, rate)
+
+
+def test_spike_jitter_kernel_is_the_expected_jittered_correlogram():
+    from spikewire.infer.ccg import cross_correlograms, spike_jitter_kernel
+
+    rng = np.random.default_rng(5)
+    T = 200.0
+    pre = np.sort(rng.uniform(0, T, 4000))
+    post = np.sort(np.r_[rng.uniform(0, T, 4000), pre[::4] + 2e-3])   # a 2 ms peak
+    st = sw.SpikeTrains.from_lists([pre, post], t_stop=T + 0.01)
+    bw, width = 5e-4, 5e-3
+    obs, lags = cross_correlograms(st, bin_width=bw, max_lag=0.04)
+    n_sur = 300
+    acc = np.zeros(lags.size)
+    for _ in range(n_sur):
+        jit = np.sort(post + rng.uniform(-width, width, post.size))
+        sur = sw.SpikeTrains.from_lists([pre, jit], t_stop=T + 0.02, t_start=-0.01)
+        acc += cross_correlograms(sur, bin_width=bw, max_lag=0.04)[0][1, 0]
+    mc = acc / n_sur
+    expected = np.convolve(obs[1, 0].astype(float), spike_jitter_kernel(width / bw), "same")
+    inner = np.abs(lags) <= 0.03                 # away from the edges of the lag range
+    # each surrogate bin count has variance <= its mean (sum of near-independent Bernoulli
+    # indicators), so the Monte Carlo mean has sd <= sqrt(mean / 300); 5 sd over 121 bins
+    sd = np.sqrt(np.maximum(expected[inner], 1.0) / n_sur)
+    assert np.max(np.abs(mc[inner] - expected[inner]) / sd) < 5.0
+    # and the peak is smeared: the expected count at 2 ms is far below the observed one
+    k2 = np.argmin(np.abs(lags - 2e-3))
+    assert expected[k2] < 0.5 * obs[1, 0, k2]
+
+
+def test_spike_jitter_ccg_is_not_anticonservative(family):
+    name, st = family
+    rate, _ = _fpr(sw.infer(st, "ccg", significance="spike_jitter", causal_test=False))
+    assert rate <= 1.5 * ALPHA, (name, rate)
