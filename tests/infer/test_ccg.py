@@ -176,7 +176,8 @@ def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
     rng = np.random.default_rng(7)
     n, T = 40, 200.0
     st = sw.SpikeTrains.from_lists([_poisson(rng, 10, T) for _ in range(n)], t_stop=T)
-    est = sw.infer(st, "ccg", causal_test=False, **kwargs)
+    est = sw.infer(st, "ccg", causal_test=False, significance="poisson",
+                   correction="bonferroni", **kwargs)
     p = est.pvalues[~np.eye(n, dtype=bool)]
     m = p.size
     for alpha in (0.01, 0.05):
@@ -185,7 +186,7 @@ def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
         # pairs sharing a unit and for the mid-p test being approximate at ~10 counts/bin
         sd = np.sqrt(alpha * (1 - alpha) / m)
         assert abs(rate - alpha) < 4 * sd, (alpha, rate)
-    assert est.significant().sum() == 0  # BH at 5 %: nothing survives under the null
+    assert est.significant().sum() == 0  # Bonferroni at 5 %: nothing survives the null
 
 
 def test_default_with_causal_test_is_conservative():
