@@ -35,25 +35,29 @@ def poisson_trains(n, duration, rate, seed):
     return sw.SpikeTrains.from_times(times, ids, t_stop=duration, sort=True)
 
 
-def _child(method, n, duration, rate, jobs, q):
+def _child(method, n, duration, rate, jobs, q, settings=None):
+    settings = settings or {}
     st = poisson_trains(n, duration, rate, 0)
     small = poisson_trains(5, 30.0, 5.0, 1)
     warnings.simplefilter("ignore")
-    sw.infer(small, method, n_jobs=jobs)             # numba compile outside the timing
+    sw.infer(small, method, n_jobs=jobs, **settings)  # numba compile outside the timing
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    est = sw.infer(st, method, n_jobs=jobs)
+    c0 = time.process_time()
+    est = sw.infer(st, method, n_jobs=jobs, **settings)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    q.put({"method": method, "units": n, "duration": duration, "wall_s": wall,
+    q.put({"method": method, "settings": str(settings), "units": n, "duration": duration,
+           "wall_s": wall, "cpu_s": cpu,
            "peak_rss_gb": peak / 2**20, "rss_before_gb": base / 2**20,
            "n_spikes": int(st.counts().sum()),
            "counting_s": est.diagnostics.get("time_counting_s")})
 
 
-def run_child(*args):
+def run_child(*args, settings=None):
     q = mp.get_context("fork").Queue()
-    p = mp.get_context("fork").Process(target=_child, args=(*args, q))
+    p = mp.get_context("fork").Process(target=_child, args=(*args, q, settings))
     p.start()
     out = q.get()
     p.join()
@@ -95,12 +99,22 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--elephant-units", type=int, default=100)
     ap.add_argument("--elephant-duration", type=float, default=600.0)
-    ap.add_argument("--ccg", action="store_true")
+    ap.add_argument("--ccg", action="store_true",
+                    help="also time ccg at today's defaults and at the previous ones (4 ms "
+                         "window, hollowed-Gaussian baseline)")
+    ap.add_argument("--no-tspe", action="store_true")
+    ap.add_argument("--no-elephant", action="store_true")
     a = ap.parse_args()
     # children first: fork() is unsafe once the parent has used numba's OpenMP threads
-    print(json.dumps(run_child("tspe", a.units, a.duration, a.rate, a.jobs)), flush=True)
+    if not a.no_tspe:
+        print(json.dumps(run_child("tspe", a.units, a.duration, a.rate, a.jobs)), flush=True)
     if a.ccg:
-        print(json.dumps(run_child("ccg", a.units, a.duration, a.rate, a.jobs)), flush=True)
+        for kw in ({"window": (5e-4, 4e-3), "significance": "poisson",
+                    "correction": "bonferroni"}, {}):
+            print(json.dumps(run_child("ccg", a.units, a.duration, a.rate, a.jobs, settings=kw)),
+                  flush=True)
+    if a.no_elephant:
+        return
     print(json.dumps(elephant_compare(a.elephant_units, a.elephant_duration, a.rate, a.jobs)),
           flush=True)
 
