@@ -1,9 +1,23 @@
-"""Calibration benchmark: false-positive rates of every method on null families.
+"""Calibration benchmark: false-positive rates on null families, calibration gap on networks.
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py null \
-        [--methods ccg,tspe,...] [--units 40 --duration 300 --seeds 1] [--qq out.png]
+        [--methods ccg tspe ...] [--units 40 --duration 300 --seeds 1] [--qq out.png]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py networks \
+        [--methods ...] [--neurons 1000 --recorded 100 --duration 600]
+        [--families brunel,brunel_long,comodulated]
 
-Each family (``spikewire.infer._null_families``) has no connections at all, so every
+A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
+Results: benchmarks/results/calibration.md.
+
+``networks``: LIF Brunel networks (bench_accuracy.py's main network), a variant with
+per-synapse delays uniform in 1–20 ms and one with a shared slow modulation of the drive;
+simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``. Per method × family: AUC (all, E, I),
+MCC at the default threshold, the best MCC any threshold reaches on the same ranking and
+their difference (the calibration gap), links called / true, sign accuracy, and MCC
+(links called) with each correction.
+
+``null``:
+each family (``spikewire.infer._null_families``) has no connections at all, so every
 pair called at per-pair level α (``correction="none"``) is a false positive. Printed per
 method × family: the false-positive rate at α = 0.05 and 0.01, the number of tested pairs,
 the Kolmogorov–Smirnov distance of the p-values from uniform, and what BH (5 %) and the
