@@ -588,7 +588,9 @@ class CCG(InferenceMethod):
 
     def _jitter_baseline(self, spikes: SpikeTrains, want, bw, k_lo, k_hi):
         """Mean window counts over interval-jittered surrogates (all trains jittered)."""
-        rng = np.random.default_rng(self.seed)
+        from spikewire.core.seeds import rng as seeded_rng
+
+        rng = seeded_rng(self.seed, "method")
         n = spikes.n_units
         nk = 2 * k_hi + 1
         acc = np.zeros((n, n, nk), dtype=np.int64)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewire.core.spike_stats import isi_cv  # re-exported: the one ISI-CV convention
 from spikewire.theory.transfer import lif_rate
 
 __all__ = ["BrunelRates", "brunel_stationary_rates", "synchrony", "isi_cv", "balance_factor",
@@ -151,24 +152,6 @@ def _spiketrains(spikes):
     return spikes
 
 
-def isi_cv(spikes, *, min_spikes: int = 3) -> np.ndarray:
-    """Coefficient of variation of the inter-spike intervals per unit.
-
-    Units with fewer than ``min_spikes`` spikes get CV 0 and are excluded by the caller via
-    ``counts() >= min_spikes``; use :func:`classify_activity` for a population summary.
-    """
-    st = _spiketrains(spikes)
-    t, ptr = st.grouped_times, st.indptr
-    cv = np.zeros(st.n_units)
-    for k in range(st.n_units):
-        x = t[ptr[k]:ptr[k + 1]]
-        if x.size >= max(min_spikes, 3):
-            d = np.diff(x)
-            m = d.mean()
-            cv[k] = d.std() / m if m > 0 else 0.0
-    return cv
-
-
 def synchrony(spikes, *, bin_width: float = 2e-3, units=None) -> float:
     """Golomb–Hansel synchrony χ from binned spike counts.
 
@@ -207,7 +190,7 @@ def classify_activity(spikes, *, bin_width: float = 2e-3, sync_threshold: float 
     active = counts >= min_spikes
     if not active.any():
         return {"rate": rate, "cv": 0.0, "synchrony": 0.0, "regime": "silent"}
-    cv = float(isi_cv(st, min_spikes=min_spikes)[active].mean())
+    cv = float(np.nanmean(isi_cv(st, min_spikes=max(min_spikes, 3))[active]))
     chi = synchrony(st, bin_width=bin_width)
     thr = sync_threshold if sync_threshold is not None else max(0.1, 5 / np.sqrt(st.n_units))
     sync = chi > thr

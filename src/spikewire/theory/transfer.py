@@ -32,12 +32,15 @@ import numpy as np
 from scipy.special import dawsn, erfcx
 
 __all__ = ["lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law", "power_law",
-           "discretization_shift"]
+           "discretization_shift", "colored_noise_shift"]
 
 _SQRT_PI = math.sqrt(math.pi)
 # Siegmund's corrected-diffusion constant |ζ(1/2)|/√(2π): a Gaussian random walk with step
 # standard deviation s checked only at its steps crosses a barrier as if it were ρ·s higher.
 _RHO_DT = 1.4603545088095868 / math.sqrt(2.0 * math.pi)
+# Fourcaud & Brunel (2002): α = √2 |ζ(1/2)|, the effective-boundary constant of a LIF
+# neuron driven through a fast exponential synapse.
+_ALPHA_FB = math.sqrt(2.0) * 1.4603545088095868
 
 # Gauss–Legendre rules with 5..8 nodes (rows, zero-padded). A w-interval of length L uses one
 # panel of 5, 6 or 7 nodes when L <= 0.25, 0.5, 0.75, else 8-node panels of width <= 1.25;
@@ -200,10 +203,46 @@ def discretization_shift(sigma, tau_m, dt):
     return np.asarray(sigma, float) * _RHO_DT * np.sqrt(dt / np.asarray(tau_m, float))
 
 
-def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):
+def colored_noise_shift(sigma, tau_m, tau_syn):
+    """Threshold and reset shift (mV) for noise filtered by a fast exponential synapse.
+
+    Fourcaud & Brunel (2002): with input current noise low-pass filtered by a synapse of
+    time constant ``τ_s << τ_m``, the stationary rate is, to first order in
+    ``k = √(τ_s/τ_m)``, the white-noise Siegert rate with threshold and reset both raised by
+    ``σ α/2 · √(τ_s/τ_m)``, ``α = √2 |ζ(1/2)| ≈ 2.065``.
+
+    Parameters
+    ----------
+    sigma : array_like
+        Noise amplitude σ (mV) in the convention of :func:`lif_rate`.
+    tau_m, tau_syn : array_like
+        Membrane and synaptic time constants (s), ``tau_syn >= 0``.
+
+    Returns
+    -------
+    ndarray
+        The shift in mV.
+    """
+    tau_syn = _as_float_array("tau_syn", tau_syn, "s")
+    if np.any(tau_syn < 0):
+        raise ValueError(f"tau_syn must be >= 0 s, got {tau_syn.min():g}")
+    return (np.asarray(sigma, float) * (_ALPHA_FB / 2.0)
+            * np.sqrt(tau_syn / np.asarray(tau_m, float)))
+
+
+def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_syn=None):
     raw = _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=False)
     mu, sigma, tau_m, theta, v_reset, tau_ref = raw
     shape = np.broadcast_shapes(*(x.shape for x in raw))
+    if tau_syn is not None:
+        if dt is not None:
+            raise ValueError("dt (the white-noise time-step correction) and tau_syn (filtered "
+                             "noise, a differentiable membrane potential) do not combine; "
+                             "pass only tau_syn for exponential-synapse simulations")
+        sh = colored_noise_shift(sigma, tau_m, tau_syn)
+        theta = theta + sh
+        v_reset = v_reset + sh
+        shape = np.broadcast_shapes(shape, sh.shape)
     if dt is not None:
         if not (np.isscalar(dt) or np.ndim(dt) == 0) or not dt > 0:
             raise ValueError(f"dt must be a positive time step in s, got {dt!r}")
@@ -271,7 +310,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):
 
 
 def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
-             dt: float | None = None) -> np.ndarray:
+             dt: float | None = None, tau_syn=None) -> np.ndarray:
     """Stationary firing rate of a LIF neuron driven by white noise (Siegert formula).
 
     Parameters
@@ -294,6 +333,11 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
         Time step (s) of a simulation to compare with: shifts θ and V_r by
         :func:`discretization_shift` so the rate is that of a neuron checked for threshold
         crossings only every ``dt`` (as :func:`spikewire.simulate` does).
+    tau_syn : array_like, optional
+        Synaptic time constant (s) of an exponential synapse through which the noise
+        arrives: applies the Fourcaud & Brunel (2002) colored-noise correction
+        (:func:`colored_noise_shift`), first order in ``√(τ_s/τ_m)`` (use ``τ_s`` up to a few
+        ms for ``τ_m = 20`` ms). Not combinable with ``dt``.
 
     Returns
     -------
@@ -306,7 +350,7 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
     >>> round(float(lif_rate(15.0, 5.0)), 3)   # Brunel's neuron, μ = 15 mV, σ = 5 mV
     9.461
     """
-    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, False)
+    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, False, tau_syn)
 
 
 def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
