@@ -11,6 +11,8 @@ Results: benchmarks/results/calibration.md.
 
 ``networks``: LIF Brunel networks (bench_accuracy.py's main network), a variant with
 per-synapse delays uniform in 1–20 ms and one with a shared slow modulation of the drive;
+Izhikevich networks (``izh_random``, ``izh_scale_free``: spikewire.networks.izhikevich,
+1–20 ms E delays, dt = 1 ms);
 simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``. Per method × family: AUC (all, E, I),
 MCC at the default threshold, the best MCC any threshold reaches on the same ranking and
 their difference (the calibration gap), links called / true, sign accuracy, and MCC
@@ -69,6 +71,11 @@ def run_null(methods, families, n_units, duration, seeds, qq):
 def build_network(family: str, n: int, seed: int):
     """LIF Brunel-type networks (as benchmarks/bench_accuracy.py's main network) and a
     long-delay and a co-modulated variant; returns (network, modulation or None)."""
+    if family.startswith("izh_"):
+        # issue 12's second family: Izhikevich (2006) networks, RS E / FS I, E delays 1–20 ms,
+        # random or scale-free connectivity, simulated at dt = 1 ms
+        conn = "random" if family == "izh_random" else "scale_free"
+        return sw.networks.izhikevich(n, connectivity=conn, seed=seed + 1), None
     c_e = max(int(round(0.1 * 0.8 * n)), 1)
     net = sw.networks.brunel(n, epsilon=0.1, g=8.0, eta=0.7, J=0.1 * 1000 / c_e,
                              tau_ref=2e-3, delay=1.5e-3, seed=seed)
@@ -85,7 +92,7 @@ def build_network(family: str, n: int, seed: int):
     mod = None
     if family == "comodulated":
         from spikewire.infer._null_families import _ou
-        from spikewire.observe.inputs import ArrayGain
+        from spikewire.simulate.inputs import ArrayGain
 
         u = _ou(rng, int(round(DURATION_MAX * 1000)), 1e-3, 1.0)
         mod = ArrayGain(np.exp(0.25 * u - 0.5 * 0.25 ** 2), rate=1000.0, n_neurons=n)
