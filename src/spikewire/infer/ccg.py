@@ -172,6 +172,43 @@ def _sidak_log(logp_min: np.ndarray, m: int) -> np.ndarray:
     return np.where(p > 1e-8, np.minimum(exact, 0.0), np.log(m) + logp_min)
 
 
+def _window_summaries(win_counts, win_base, anti_counts, n_pre, span, chunk=64):
+    """Per-pair summaries of the window bins, computed over chunks of post units (the
+    (n, n, m) temporaries of the deviance residual would otherwise dominate the memory).
+
+    Returns (each (n, n)): the bins of the largest / smallest deviance residual, their
+    counts and baselines, the anticausal window's max / min count, the excess per pre spike
+    summed within ``span`` bins of each extreme bin, and the excess in the extreme bins.
+    """
+    n, _, m = win_counts.shape
+    out = [np.empty((n, n), dtype=np.int64) for _ in range(2)]
+    out += [np.empty((n, n)) for _ in range(10)]
+    pos = np.arange(m)
+    scale = 1.0 / np.maximum(n_pre, 1.0)[..., None]            # (1, n, 1)
+    for i0 in range(0, n, chunk):
+        sl = slice(i0, min(i0 + chunk, n))
+        c, bl, an = win_counts[sl], win_base[sl], anti_counts[sl]
+        # most extreme bin of each tail by the Poisson deviance residual (monotone in the
+        # tail probability up to the saddle-point error)
+        r = deviance_residual(c, bl)
+        up, lo = np.argmax(r, axis=2), np.argmin(r, axis=2)
+        del r
+        excess = (c - bl) * scale
+        vals = (up, lo,
+                np.take_along_axis(c, up[..., None], 2)[..., 0],
+                np.take_along_axis(bl, up[..., None], 2)[..., 0],
+                np.take_along_axis(c, lo[..., None], 2)[..., 0],
+                np.take_along_axis(bl, lo[..., None], 2)[..., 0],
+                an.max(axis=2), an.min(axis=2),
+                np.where(np.abs(pos - up[..., None]) <= span, excess, 0.0).sum(axis=2),
+                np.where(np.abs(pos - lo[..., None]) <= span, excess, 0.0).sum(axis=2),
+                np.take_along_axis(excess, up[..., None], 2)[..., 0],
+                np.take_along_axis(excess, lo[..., None], 2)[..., 0])
+        for o, v in zip(out, vals, strict=True):
+            o[sl] = v
+    return tuple(out)
+
+
 # --------------------------------------------------------------------------- public CCG
 def cross_correlograms(spikes: SpikeTrains, bin_width: float = 5e-4, max_lag: float = 0.02,
                        pairs=None, n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -482,21 +519,18 @@ class CCG(InferenceMethod):
         n_pre = counts.astype(float)[None, :]
         # most extreme bin of each tail by the Poisson deviance residual (monotone in the
         # tail probability up to the saddle-point error), then its exact mid-p values
-        r = deviance_residual(win_counts, win_base)                  # (n, n, m)
-        best_up = np.argmax(r, axis=2)
-        best_lo = np.argmin(r, axis=2)
-        n_up = np.take_along_axis(win_counts, best_up[..., None], 2)[..., 0]
-        b_up = np.take_along_axis(win_base, best_up[..., None], 2)[..., 0]
-        n_lo = np.take_along_axis(win_counts, best_lo[..., None], 2)[..., 0]
-        b_lo = np.take_along_axis(win_base, best_lo[..., None], 2)[..., 0]
+        span = max(1, int(round(1e-3 / bw)))
+        (best_up, best_lo, n_up, b_up, n_lo, b_lo, anti_max, anti_min, net_up, net_lo, peak,
+         trough) = _window_summaries(win_counts, win_base, anti_counts, n_pre, span)
+        del win_counts, win_base, anti_counts
         lup, _ = poisson_midp(n_up, b_up)
         _, llo = poisson_midp(n_lo, b_lo)
         log_exc = _sidak_log(lup, m)
         log_inh = _sidak_log(llo, m)
         comb_exc, comb_inh = log_exc, log_inh
         if self.causal_test:
-            c_up, _ = poisson_midp(n_up, np.maximum(anti_counts.max(axis=2), 0.5))
-            _, c_lo = poisson_midp(n_lo, np.maximum(anti_counts.min(axis=2), 0.5))
+            c_up, _ = poisson_midp(n_up, np.maximum(anti_max, 0.5))
+            _, c_lo = poisson_midp(n_lo, np.maximum(anti_min, 0.5))
             # evidence for ranking: both tests' log p summed (a link must pass both, and a
             # pair that passes both strongly is more likely a link than one that barely
             # passes the weaker); the p-value for thresholds is the intersection-union max
@@ -506,18 +540,6 @@ class CCG(InferenceMethod):
         excit = log_exc <= log_inh
         log_p = np.minimum(np.minimum(log_exc, log_inh) + math.log(2.0), 0.0)
         log_evidence = np.minimum(np.where(excit, comb_exc, comb_inh) + math.log(2.0), 0.0)
-        excess = (win_counts - win_base) / np.maximum(n_pre, 1.0)[..., None]
-        # the excess within ±1 ms of the extreme bin (a PSP-induced peak is ~1–3 ms wide;
-        # summing over a 25 ms window would add the baseline's noise and its share of the
-        # peak, biasing the weight towards 0)
-        span = max(1, int(round(1e-3 / bw)))
-        pos = np.arange(m)
-        near_up = np.abs(pos[None, None, :] - best_up[..., None]) <= span
-        near_lo = np.abs(pos[None, None, :] - best_lo[..., None]) <= span
-        net_up = np.where(near_up, excess, 0.0).sum(axis=2)
-        net_lo = np.where(near_lo, excess, 0.0).sum(axis=2)
-        peak = np.take_along_axis(excess, best_up[..., None], 2)[..., 0]
-        trough = np.take_along_axis(excess, best_lo[..., None], 2)[..., 0]
         # the baseline absorbs a share κ of a narrow peak (the kernel's mass within the span),
         # so the excess around it is (1 − κ) of the peak: undo that
         hk = kernel.size // 2
