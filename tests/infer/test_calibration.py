@@ -131,3 +131,11 @@ def test_short_recordings_are_warned_with_the_data_needed():
         sw.infer(st, "ccg")
     with pytest.warns(UserWarning, match=r"needs about .* s of data \(this recording: 20 s\)"):
         sw.infer(st, "tspe", correction="none")
+
+
+def test_jitter_shorter_than_the_time_resolution_is_refused():
+    st = null_family("poisson", n_units=4, duration=30.0, seed=2)
+    rec = sw.Recording.from_spikes(st).with_step({"step": "quantize"}, sampling_rate=1000.0)
+    with pytest.raises(ValueError, match=r"shorter than the recording's time resolution \(1 ms\)"):
+        sw.infer(rec, "ccg", jitter_width=5e-4)
+    sw.infer(rec, "ccg", jitter_width=1e-3)       # one time step is the shortest allowed
