@@ -547,7 +547,9 @@ class CCG(InferenceMethod):
         # the baseline absorbs a share κ of a narrow peak (the kernel's mass within the span),
         # so the excess around it is (1 − κ) of the peak: undo that
         hk = kernel.size // 2
-        kappa = float(kernel[max(hk - span, 0):hk + span + 1].sum())
+        # (capped at 1/2: a kernel hardly wider than the span, e.g. a 1 ms jitter, would
+        # otherwise divide by ~0)
+        kappa = min(float(kernel[max(hk - span, 0):hk + span + 1].sum()), 0.5)
         net_up = net_up / (1.0 - kappa)
         net_lo = net_lo / (1.0 - kappa)
         w_exc = np.where(net_up > 0, net_up, np.maximum(peak, 0.0))
