@@ -48,7 +48,10 @@ def test_cli_infer_writes_table_figure_and_summary(recorded):
     assert "not selected: quality='noise'" in summary
     sig = int((table["sign"] != 0).sum())
     exc, inh = int((table["sign"] > 0).sum()), int((table["sign"] < 0).sum())
-    assert f"significant at alpha=0.05 (bonferroni): {sig} (excitatory {exc}, inhibitory " \
+    from spikewire.infer import get_method
+
+    corr = get_method("ccg").correction          # the method's default correction
+    assert f"significant at alpha=0.05 ({corr}): {sig} (excitatory {exc}, inhibitory " \
            f"{inh})" in summary
     assert "window: 0.5-4.5 s" in summary
     assert "false-discovery rate" in summary
