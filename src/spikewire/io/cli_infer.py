@@ -249,7 +249,8 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
               interval: tuple[float, float] | None = None, out: str | Path | None = None,
               settings: dict | None = None, min_spikes: int = 20, alpha: float | None = None,
               correction: str | None = None, progress: bool = True, figure: bool = True,
-              read_options: dict | None = None) -> InferResult:
+              read_options: dict | None = None, validate: bool = False,
+              validate_methods=(), validate_options: dict | None = None) -> InferResult:
     """Read ``path`` (any format of :func:`spikewire.io.read_recording`), run ``method`` and
     write the estimate table, figure, unit table and summary to ``out``.
 
@@ -277,6 +278,14 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
         Write ``estimate.png``.
     read_options : dict, optional
         Further reader options (selection, messy-data rules).
+    validate : bool, default False
+        Also run :func:`spikewire.io.validate.validate` on a matched surrogate and write
+        ``validation.csv``; its summary is appended to ``summary.txt``.
+    validate_methods : sequence of str
+        Further methods to compare on the surrogate (``method`` is always included).
+    validate_options : dict, optional
+        Options of :func:`~spikewire.io.validate.validate` (``n_seeds``, ``max_duration``,
+        ``hidden_fraction``, ...).
     """
     from tqdm.auto import tqdm
 
@@ -291,7 +300,8 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
     cls.check_settings(settings)
     out = Path(out) if out is not None else path.parent / f"{path.stem}-spikewire"
     timings = {}
-    stages = ["read", "infer", "write"] + (["figure"] if figure else [])
+    stages = ["read", "infer", "write"] + (["figure"] if figure else []) + (
+        ["validate"] if validate else [])
     bar = tqdm(total=len(stages), disable=not progress, desc="read", unit="step")
     try:
         t0 = time.perf_counter()
@@ -333,9 +343,24 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
             files["figure"] = _figure(rec, est, out / "estimate.png", alpha, correction)
             timings["figure"] = time.perf_counter() - t0
             bar.update(1)
+        val = None
+        if validate:
+            from spikewire.io.validate import validate as run_validate
+
+            bar.set_description("validate (surrogate simulations)")
+            t0 = time.perf_counter()
+            names = [method] + [m for m in validate_methods if m != method]
+            val = run_validate(rec, names, settings={method: settings}, alpha=alpha,
+                               correction=correction, **(validate_options or {}))
+            val.scores.to_csv(out / "validation.csv", index=False)
+            files["validation"] = out / "validation.csv"
+            timings["validate"] = time.perf_counter() - t0
+            bar.update(1)
     finally:
         bar.close()
     summary = _summary(rec, est, units, notes, alpha, correction, timings)
+    if val is not None:
+        summary += "\n" + val.summary() + "\n"
     (out / "summary.txt").write_text(summary)
     files["summary"] = out / "summary.txt"
     return InferResult(recording=rec, estimate=est, out=out, files=files, summary=summary,
