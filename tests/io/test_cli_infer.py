@@ -119,3 +119,17 @@ def test_choose_bins_keeps_user_settings():
     rec.sampling_rate = 3_000.0
     s, notes = choose_bins(cls, {}, rec)
     assert s["bin_width"] == pytest.approx(2 / 3_000) and notes
+
+
+def test_cli_infer_validate_writes_the_surrogate_scores(recorded):
+    d, path, _, _ = recorded
+    out = d / "val"
+    res = CliRunner().invoke(app, ["infer", str(path), "--units", "good", "--interval", "0",
+                                   "2", "--out", str(out), "--no-progress", "--validate",
+                                   "--validate-seeds", "1", "--set", "min_spikes=5"])
+    assert res.exit_code == 0, res.output
+    val = pd.read_csv(out / "validation.csv")
+    assert val["method"].tolist() == ["ccg"] and val["auc"].between(0, 1).all()
+    summary = (out / "summary.txt").read_text()
+    assert "matched ground-truth surrogate" in summary
+    assert "recommended:" in summary or "no method is reliable" in summary
