@@ -34,6 +34,10 @@ def test_cli_infer_writes_table_figure_and_summary(recorded):
     for f in ("estimate.csv", "estimate.parquet", "estimate.png", "summary.txt", "units.csv"):
         assert (out / f).stat().st_size > 0
     table = pd.read_parquet(out / "estimate.parquet")
+    csv = pd.read_csv(out / "estimate.csv")
+    assert set(csv["settings"]) == {'{"min_spikes": 5}'}           # the non-defaults only
+    pd.testing.assert_frame_equal(csv.drop(columns="settings"),
+                                  table.drop(columns="settings"), check_dtype=False)
     n_good = int(np.sum(quality == "good"))
     assert len(table) == n_good * (n_good - 1)
     units = pd.read_csv(out / "units.csv", index_col=0)

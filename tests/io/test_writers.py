@@ -113,6 +113,8 @@ def test_estimate_table_csv_and_parquet(tmp_path, estimate):
             np.testing.assert_array_equal(back[col].to_numpy(), frame[col].to_numpy())
         assert set(back["method"]) == {"ccg"}
         assert '"bin_width": 0.0005' in back["settings"].iloc[0]
+    # only what differs from the method's defaults (the fixture set min_spikes=5)
+    assert set(estimate_table(est, settings="changed")["settings"]) == {'{"min_spikes": 5}'}
 
 
 def _checksums(path):
