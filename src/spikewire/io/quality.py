@@ -310,7 +310,11 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
         t_start = min(0.0, float(gt.min())) if gt.size else 0.0
     t_start = check_finite("t_start", t_start, unit="s")
     if t_stop is None:
-        t_stop = float(np.nextafter(gt.max(), np.inf)) if gt.size else t_start
+        with np.errstate(over="ignore"):
+            t_stop = float(np.nextafter(gt.max(), np.inf)) if gt.size else t_start
+        if not np.isfinite(t_stop):
+            raise DataError(f"{source}: spike time {float(gt.max())!r} s is too large to "
+                            "end a recording window; pass t_stop or drop those spikes")
     t_stop = check_finite("t_stop", t_stop, unit="s")
     if t_stop < t_start:
         raise ValueError(f"t_stop ({t_stop} s) must be >= t_start ({t_start} s)")
