@@ -191,13 +191,25 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
 
     order_key = {"E": 0, "I": 1, "?": 2}
     order = np.argsort([order_key.get(str(c), 3) for c in estimate.cell_type], kind="stable")
-    w = estimate.weights[np.ix_(order, order)]
     n = estimate.n_units
+    sig = estimate.significant(alpha, correction)
+    # above 200 units a million noisy pixels hide the links: show the significant ones
+    only_sig = n > 200
+    shown = np.where(sig, estimate.weights, 0.0) if only_sig else estimate.weights
+    w = shown[np.ix_(order, order)]
     fig = plt.figure(figsize=(13, 6), constrained_layout=True)
     gs = fig.add_gridspec(2, 4)
     ax = fig.add_subplot(gs[:, :2])
     lim = float(np.nanpercentile(np.abs(w[w != 0]), 99)) if np.any(w != 0) else 1.0
-    im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    if only_sig:        # single pixels vanish when a 1000-row image is downsampled
+        r, c = np.nonzero(w)
+        im = ax.scatter(c, r, c=w[r, c], s=6, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                        marker="s", linewidths=0)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_aspect("equal")
+    else:
+        im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     ct = np.asarray(estimate.cell_type)[order]
     for k in (int(np.sum(ct == "E")), int(np.sum((ct == "E") | (ct == "I")))):
         if 0 < k < n:
@@ -205,22 +217,23 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
             ax.axvline(k - 0.5, color="k", lw=0.6)
     ax.set_xlabel("pre unit (ordered E, I, unlabelled)")
     ax.set_ylabel("post unit")
-    ax.set_title(f"{estimate.method} estimate ({n} units; "
+    ax.set_title(f"{estimate.method} estimate{' (significant links)' if only_sig else ''} "
+                 f"({n} units; "
                  f"{int(np.sum(ct == 'E'))} E, {int(np.sum(ct == 'I'))} I inferred)")
     fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02).set_label(f"weight ({estimate.weight_unit})")
-    sig = estimate.significant(alpha, correction)
     score = np.where(sig, estimate.scores if estimate.scores is not None
                      else np.abs(estimate.weights), -np.inf)
-    pairs = []
-    for sgn in (1, -1):        # the strongest excitatory and inhibitory links, two each
-        sc = np.where(np.sign(estimate.weights) == sgn, score, -np.inf)
-        for f in np.argsort(sc, axis=None)[::-1][: n_ccg // 2]:
-            if np.isfinite(sc.flat[f]):
-                pairs.append((int(f // n), int(f % n)))
+    ranked = [int(f) for f in np.argsort(score, axis=None)[::-1][:4 * n_ccg]
+              if np.isfinite(score.flat[f])]
+    # the strongest links of each sign first (two each), then the next strongest
+    picks = [f for sgn in (1, -1)
+             for f in [f for f in ranked if np.sign(estimate.weights.flat[f]) == sgn][:2]]
+    picks += [f for f in ranked if f not in picks][: max(n_ccg - len(picks), 0)]
+    pairs = [(f // n, f % n) for f in picks[:n_ccg]]
     if pairs:
         s = estimate.settings
         bw = float(s.get("bin_width", 5e-4))
-        max_lag = 0.02
+        max_lag = 0.05          # wider than shown, so the baseline is not edge-dominated
         ids = estimate.units
         ccg, lags = cross_correlograms(recording.spikes, bin_width=bw, max_lag=max_lag,
                                        pairs=[(ids[i], ids[j]) for i, j in pairs])
@@ -231,11 +244,12 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
             if a is None:
                 break
             c = ccg[i, j].astype(float)
-            a.bar(lags * 1e3, c, width=bw * 1e3, color="0.5")
+            near = np.abs(lags) <= 0.02 + 1e-12
+            a.bar(lags[near] * 1e3, c[near], width=bw * 1e3, color="0.5")
             if estimate.method == "ccg":
                 h = kernel.size // 2
                 base = np.convolve(np.pad(c, h, mode="reflect"), kernel, mode="valid")
-                a.plot(lags * 1e3, base, color="C3", lw=1, label="baseline")
+                a.plot(lags[near] * 1e3, base[near], color="C3", lw=1, label="baseline")
             win = s.get("window")
             if win is not None:
                 a.axvspan(win[0] * 1e3, win[1] * 1e3, color="C1", alpha=0.15)
