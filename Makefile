@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+ML     := $(VENV)/.installed-ml
 
 .PHONY: demo test venv lint clean sysdeps
 
@@ -13,12 +14,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev,calcium,dask,nest]"
 	touch $(STAMP)
 
+# the learned methods' optional extra (torch==2.13.0, CPU build); the test suite needs it
+$(ML): $(STAMP)
+	$(BIN)/pip install --quiet -e ".[ml]"
+	touch $(ML)
+
 venv: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/spikewire demo
 
-test: $(STAMP) sysdeps
+test: $(STAMP) $(ML) sysdeps
 	$(BIN)/python -m pytest -q
 
 # Headless Chromium renders the HTML report in a test; installed from Debian when we are root.

@@ -26,6 +26,12 @@ by other load than wall times.
 Synaptic events = spikes × mean out-degree of their population; events/s = events /
 simulation wall time.
 
+``--ab OLD_SRC`` times spikewire only, alternating runs of the sources in ``OLD_SRC`` (a
+``src`` folder of another checkout, e.g. ``git archive <commit> src | tar -x -C /tmp/old``)
+and of this checkout's ``src`` (``--repeats`` pairs, ``base`` case unless ``--cases``),
+and prints the new/old ratios of the medians: a before/after comparison measured in one
+run on the same (possibly loaded) machine.
+
 Usage (from the repository root, with the benchmark's own environment)::
 
     python3 -m venv benchmarks/.venv-engine
@@ -63,14 +69,20 @@ GOALS = {"brian2": 8.0, "nest": 15.0}
 MEM_LIMIT = 2 * 2**30
 
 
-def run_worker(sim: str, case: dict, duration: float | None = None, seed: int = 1) -> dict:
-    """Run one simulation in a child process; return its JSON result plus peak RSS."""
+def run_worker(sim: str, case: dict, duration: float | None = None, seed: int = 1,
+               pythonpath: str | None = None) -> dict:
+    """Run one simulation in a child process; return its JSON result plus peak RSS.
+
+    ``pythonpath`` puts another spikewire source tree first on the child's path.
+    """
     cmd = [sys.executable, str(WORKER), "--sim", sim, "--n", str(case["n"]),
            "--c-e", str(case["c_e"]), "--c-i", str(case["c_i"]), "--dt", repr(case["dt"]),
            "--duration", repr(duration if duration is not None else case["duration"]),
            "--seed", str(seed)]
     env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     with tempfile.TemporaryFile("w+") as fo, tempfile.TemporaryFile("w+") as fe:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=env, text=True)
@@ -151,6 +163,39 @@ def markdown(results: dict, info: dict, cmd: str) -> str:
     return "\n".join(lines)
 
 
+def ab_compare(old_src: Path, cases: list[str], pairs: int) -> dict:
+    """Alternate spikewire runs of ``old_src`` and of this checkout's ``src``; print ratios."""
+    import statistics
+
+    new_src = HERE.parent / "src"
+    out = {}
+    for cname in cases:
+        case = CASES[cname]
+        for src in (old_src, new_src):  # warm the numba caches of both trees
+            run_worker("spikewire", case, duration=min(0.05, case["duration"]),
+                       pythonpath=str(src))
+        runs = {"old": [], "new": []}
+        for k in range(pairs):
+            order = (("old", old_src), ("new", new_src))
+            for label, src in order if k % 2 == 0 else order[::-1]:
+                r = run_worker("spikewire", case, pythonpath=str(src))
+                runs[label].append(r)
+                print(f"[{cname}] {label}: sim {r['t_sim']:.3f} s (cpu {r['c_sim']:.3f} s), "
+                      f"total {r['t_total']:.3f} s, {r['n_spikes']} spikes, "
+                      f"load {r['load']:.1f}", flush=True)
+        res = {}
+        for key in ("t_sim", "c_sim", "t_total", "c_total"):
+            med = {lab: statistics.median(r[key] for r in rs) for lab, rs in runs.items()}
+            res[key] = {**med, "ratio_new_old": med["new"] / med["old"]}
+            print(f"[{cname}] {key}: old {med['old']:.3f} s, new {med['new']:.3f} s, "
+                  f"new/old = {med['new'] / med['old']:.3f}", flush=True)
+        res["same_spike_counts"] = ({r["n_spikes"] for r in runs["old"]}
+                                    == {r["n_spikes"] for r in runs["new"]})
+        res["runs"] = runs
+        out[cname] = res
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default="base,n50k,dt30,mem",
@@ -160,7 +205,14 @@ def main(argv=None) -> int:
                     help="timed runs per (simulator, case); the fastest total is reported")
     ap.add_argument("--no-warmup", action="store_true", help="skip the warm-up runs")
     ap.add_argument("--json", type=Path, default=HERE / "engine_results.json")
+    ap.add_argument("--ab", type=Path, default=None, metavar="OLD_SRC",
+                    help="before/after: alternate spikewire runs of OLD_SRC and of ./src")
     a = ap.parse_args(argv)
+    if a.ab is not None:
+        cases = a.cases.split(",") if a.cases != "base,n50k,dt30,mem" else ["base"]
+        res = ab_compare(a.ab, cases, max(1, a.repeats))
+        a.json.write_text(json.dumps({"machine": machine(), "ab": res}, indent=1))
+        return 0
     sims = a.sims.split(",")
     info = machine()
     versions = {}

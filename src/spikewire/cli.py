@@ -48,15 +48,66 @@ def _print_summary(out: Path) -> None:
         typer.echo(table.to_string(index=False))
 
 
-def _run(spec, out, runner, workers, address, retry_failed, progress, report) -> Path:
-    from spikewire.experiments import SpecError, run_experiment
+def _parse_seeds(text: str | None) -> list[int] | None:
+    """``"0,1,2"`` or ``"0:5"`` (0 to 4) → list of seeds."""
+    if text is None:
+        return None
+    try:
+        if ":" in text:
+            lo, hi = (int(x) for x in text.split(":", 1))
+            seeds = list(range(lo, hi))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise typer.BadParameter(f"--seeds {text!r}: give non-negative integers as "
+                                 "'0,1,2' or a range 'START:STOP' such as '0:5'")
+    return seeds
+
+
+def _print_plan(spec, jobs, out) -> None:
+    sims = {j.sim_key for j in jobs if not j.not_applicable}
+    na = [j for j in jobs if j.not_applicable]
+    e = spec.experiment
+    durations = sorted({float(j.network["duration"]) for j in jobs})
+    typer.echo(f"plan for {e.name!r}: {len(jobs)} jobs ({len(jobs) - len(na)} to run, "
+               f"{len(na)} not applicable), {len(sims)} simulations of "
+               f"{', '.join(f'{d:g}' for d in durations)} s at dt = {e.dt:g} s, "
+               f"seeds {list(e.seeds)}; results would go to {out}")
+    for name in sorted({j.network["name"] for j in jobs}):
+        n_neurons = next(j.network["params"].get("n_neurons", "?") for j in jobs
+                         if j.network["name"] == name)
+        typer.echo(f"  network {name}: n_neurons = {n_neurons}")
+    for cell in sorted({(j.observation["name"], j.method["label"], j.not_applicable)
+                        for j in na}):
+        typer.echo(f"  not applicable: {cell[1]} on {cell[0]} ({cell[2]})")
+
+
+def _run(spec, out, runner, workers, address, retry_failed, progress, report, *,
+         allow_code=False, duration=None, seeds=None, dry_run=False) -> Path:
+    from spikewire.experiments import SpecError, plan, run_experiment
+    from spikewire.experiments.store import RunLockedError
     from spikewire.report import write_report
 
+    errors = (SpecError, ValueError, TypeError, FileNotFoundError, PermissionError,
+              MemoryError, ImportError, RunLockedError)
+    if dry_run:
+        try:
+            messages: list[str] = []
+            spec_, jobs, out_ = plan(spec, out, messages, allow_code=allow_code,
+                                     duration=duration, seeds=seeds)
+        except errors as err:
+            _fail(err)
+        for m in messages:
+            typer.echo(f"note: {m}")
+        _print_plan(spec_, jobs, out_)
+        return out_
     try:
         summary = run_experiment(spec, out=out, runner=runner, n_workers=workers,
-                                 address=address, retry_failed=retry_failed, progress=progress)
-    except (SpecError, ValueError, TypeError, FileNotFoundError, PermissionError,
-            MemoryError, ImportError) as err:
+                                 address=address, retry_failed=retry_failed, progress=progress,
+                                 allow_code=allow_code, duration=duration, seeds=seeds)
+    except errors as err:
         _fail(err)
     for m in summary.messages:
         typer.echo(f"note: {m}")
@@ -65,6 +116,16 @@ def _run(spec, out, runner, workers, address, retry_failed, progress, report) ->
     if report:
         path = write_report(summary.out)
         typer.echo(f"report: {path.resolve()}")
+    if summary.failures:
+        typer.secho(f"{len(summary.failures)} job(s) failed:", fg=typer.colors.RED, err=True)
+        for f in summary.failures[:20]:
+            typer.secho(f"  {f['network']} / {f['observation']} / {f['method']} / seed "
+                        f"{f['seed']} ({f['stage']}): {f['error_type']}: {f['error_message']}",
+                        err=True)
+        if len(summary.failures) > 20:
+            typer.secho(f"  ... and {len(summary.failures) - 20} more (see the error rows in "
+                        f"{summary.out})", err=True)
+        raise typer.Exit(code=1)
     return summary.out
 
 
@@ -81,9 +142,27 @@ def run(
     retry_failed: bool = typer.Option(True, help="Re-run jobs whose stored row is an error."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
     report: bool = typer.Option(True, help="Write report.html when done."),
+    duration: float = typer.Option(None, help="Simulated time per network in s (overrides "
+                                              "every duration of the spec)."),
+    seeds: str = typer.Option(None, help="Seeds to run, '0,1,2' or 'START:STOP' (overrides "
+                                         "experiment.seeds)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the spec and print the plan "
+                                                          "(jobs, simulations) without "
+                                                          "running or writing anything."),
+    allow_code: bool = typer.Option(False, "--allow-code",
+                                    help="Run code the spec names: experiment.plugins and "
+                                         "'module:function' builders. A spec can then run "
+                                         "any command as you; use only for specs you trust."),
 ) -> None:
-    """Run a sweep. Finished jobs are skipped, so re-running resumes an interrupted sweep."""
-    _run(spec, out, runner, workers, address, retry_failed, progress, report)
+    """Run a sweep. Finished jobs are skipped, so re-running resumes an interrupted sweep.
+
+    Every job is checked before anything is simulated; cells whose method cannot analyse
+    the observation are recorded as "not applicable". Exits with status 1 when jobs fail
+    (their error messages are printed) and 2 when the spec is invalid or the result folder
+    is in use by another run.
+    """
+    _run(spec, out, runner, workers, address, retry_failed, progress, report,
+         allow_code=allow_code, duration=duration, seeds=_parse_seeds(seeds), dry_run=dry_run)
 
 
 @app.command()

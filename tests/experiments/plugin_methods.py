@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from spikewire.infer import Estimate, InferenceMethod, register
+from spikewire.infer import Estimate, InferenceMethod, NotApplicableError, register
 
 
 @register
@@ -16,13 +16,23 @@ class LagCorr(InferenceMethod):
     reference = "test only"
 
     def __init__(self, bin_width: float = 2e-3, sleep: float = 0.0, fail: bool = False,
-                 crash_once: str = ""):
+                 crash_once: str = "", refuse: bool = False):
         self.bin_width = bin_width
         self.sleep = sleep
         self.fail = fail
         self.crash_once = crash_once
+        self.refuse = refuse
+
+    @classmethod
+    def check_settings(cls, settings: dict) -> None:
+        super().check_settings(settings)
+        bw = settings.get("bin_width", 2e-3)
+        if not bw > 0:
+            raise ValueError(f"lagcorr_test: bin_width must be > 0 s, got {bw!r}")
 
     def fit(self, recording, pairs=None):
+        if self.refuse:
+            raise NotApplicableError("lagcorr_test: asked to refuse this recording")
         if self.crash_once and not os.path.exists(self.crash_once):
             # kill this (worker) process the first time: as if the node died
             with open(self.crash_once, "w") as f:

@@ -1,5 +1,6 @@
 """Runners and the result store: rows, caching, error rows, resume, Dask, killed runs."""
 
+import json
 import os
 import signal
 import subprocess
@@ -20,7 +21,7 @@ def _parquets(out: Path) -> list[Path]:
 
 def test_inprocess_run_rows_cache_and_resume(tmp_path):
     out = tmp_path / "out"
-    s = run_experiment(write_tiny(tmp_path), out=out, progress=False)
+    s = run_experiment(write_tiny(tmp_path), out=out, progress=False, allow_code=True)
     assert (s.n_jobs, s.n_ok, s.n_failed, s.n_skipped) == (12, 12, 0, 0)
     df = load_results(out)
     assert len(df) == 12 and df["job_id"].is_unique
@@ -38,16 +39,18 @@ def test_inprocess_run_rows_cache_and_resume(tmp_path):
     assert (out / "spec.toml").exists() and (out / "meta.json").exists()
     assert len(list((out / "artifacts").glob("*.npz"))) == 12
     # re-running skips everything
-    s2 = run_experiment(write_tiny(tmp_path), out=out, progress=False)
+    s2 = run_experiment(write_tiny(tmp_path), out=out, progress=False, allow_code=True)
     assert (s2.n_skipped, s2.n_ok) == (12, 0)
     assert len(load_results(out)) == 12
 
 
 def test_changing_methods_never_resimulates(tmp_path):
     out = tmp_path / "out"
-    run_experiment(write_tiny(tmp_path, bin_widths=(1e-3,)), out=out, progress=False)
+    run_experiment(write_tiny(tmp_path, bin_widths=(1e-3,)), out=out, progress=False,
+                   allow_code=True)
     sims = {p.name: p.stat().st_mtime_ns for p in (out / "cache" / "sims").glob("*.npz")}
-    s = run_experiment(write_tiny(tmp_path, bin_widths=(1e-3, 4e-3)), out=out, progress=False)
+    s = run_experiment(write_tiny(tmp_path, bin_widths=(1e-3, 4e-3)), out=out, progress=False,
+                       allow_code=True)
     assert (s.n_skipped, s.n_ok) == (6, 6)
     after = {p.name: p.stat().st_mtime_ns for p in (out / "cache" / "sims").glob("*.npz")}
     assert after == sims
@@ -65,7 +68,7 @@ settings = { fail = true }
     p = tmp_path / "spec.toml"
     p.write_text(text)
     out = tmp_path / "out"
-    s = run_experiment(p, out=out, progress=False)
+    s = run_experiment(p, out=out, progress=False, allow_code=True)
     assert s.n_failed == 6 and s.n_ok == 12
     df = load_results(out)
     bad = df[df["method"] == "broken"]
@@ -74,16 +77,16 @@ settings = { fail = true }
     assert bad["error_message"].str.contains("asked to fail").all()
     assert bad["spec"].str.contains('"fail": true').all()
     # failed jobs are retried on resume (and still fail): no duplicated rows
-    s2 = run_experiment(p, out=out, progress=False)
+    s2 = run_experiment(p, out=out, progress=False, allow_code=True)
     assert (s2.n_skipped, s2.n_failed) == (12, 6)
     assert len(load_results(out)) == 18
-    s3 = run_experiment(p, out=out, progress=False, retry_failed=False)
+    s3 = run_experiment(p, out=out, progress=False, retry_failed=False, allow_code=True)
     assert s3.n_skipped == 18
 
 
 def test_duckdb_query(tmp_path):
     out = tmp_path / "out"
-    run_experiment(write_tiny(tmp_path, seeds=(0,)), out=out, progress=False)
+    run_experiment(write_tiny(tmp_path, seeds=(0,)), out=out, progress=False, allow_code=True)
     q = query(out, "select network, count(*) as n, avg(auc) as auc from results "
                    "group by network order by network")
     assert q["network"].tolist() == ["real[J=0.5]", "real[J=1.0]", "toy"]
@@ -97,7 +100,7 @@ def test_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     spec = write_tiny(tmp_path, seeds=(0, 1, 2), sleep=0.4)  # 18 jobs, >= 0.4 s each
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "spikewire.cli", "run", str(spec), "--out", str(out),
-           "--runner", "inprocess", "--no-progress", "--no-report"]
+           "--runner", "inprocess", "--no-progress", "--no-report", "--allow-code"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
     deadline = time.time() + 60
@@ -111,7 +114,11 @@ def test_killed_run_resumes_without_lost_or_duplicated_rows(tmp_path):
     proc.wait()
     partial = len(_parquets(out))
     assert 4 <= partial < 18
-    s = run_experiment(spec, out=out, progress=False)
+    assert json.loads((out / "run.lock").read_text())["pid"] == proc.pid  # left behind
+    s = run_experiment(spec, out=out, progress=False, allow_code=True)
+    # the dead run's lock is taken over, with a message naming its pid
+    assert any("stale lock" in m and str(proc.pid) in m for m in s.messages), s.messages
+    assert not (out / "run.lock").exists()  # released at the end
     assert s.n_skipped == partial and s.n_ok == 18 - partial
     df = load_results(out)
     assert len(df) == 18 and df["job_id"].is_unique and set(df["status"]) == {"ok"}
@@ -130,4 +137,4 @@ def test_jobqueue_runner_reports_missing_batch_system(tmp_path, kind):
     p = tmp_path / "spec.toml"
     p.write_text(tiny_spec(runner=kind, seeds=(0,)) + extra)
     with pytest.raises(RuntimeError, match="not on PATH"):
-        run_experiment(p, out=tmp_path / "out", progress=False)
+        run_experiment(p, out=tmp_path / "out", progress=False, allow_code=True)

@@ -9,20 +9,20 @@ from spikewire.experiments.spec import locate
 
 def test_grid_is_the_product_of_entries_and_ids_are_stable():
     spec = parse_spec(tiny_spec(seeds=(0, 1, 2)))
-    jobs = expand(spec)
+    jobs = expand(spec, allow_code=True)
     # networks: toy + real[J=0.5] + real[J=1.0] = 3; methods: 2 bin widths; seeds: 3
     assert len(jobs) == 3 * 2 * 3
     assert len({j.job_id for j in jobs}) == len(jobs)
     # 3 networks x 3 seeds distinct simulations, shared by the two methods
     assert len({j.sim_key for j in jobs}) == 9
-    again = expand(parse_spec(tiny_spec(seeds=(0, 1, 2))))
+    again = expand(parse_spec(tiny_spec(seeds=(0, 1, 2))), allow_code=True)
     assert [j.job_id for j in again] == [j.job_id for j in jobs]
     assert {j.factors.get("net.J") for j in jobs} == {None, 0.5, 1.0}
 
 
 def test_changing_only_methods_keeps_the_simulation_keys():
-    a = expand(parse_spec(tiny_spec(bin_widths=(1e-3,))))
-    b = expand(parse_spec(tiny_spec(bin_widths=(5e-3,))))
+    a = expand(parse_spec(tiny_spec(bin_widths=(1e-3,))), allow_code=True)
+    b = expand(parse_spec(tiny_spec(bin_widths=(5e-3,))), allow_code=True)
     assert {j.sim_key for j in a} == {j.sim_key for j in b}
     assert not {j.job_id for j in a} & {j.job_id for j in b}
 
@@ -54,29 +54,31 @@ def test_bad_values_are_reported():
 
 def test_unknown_method_and_setting_fail_before_running():
     with pytest.raises(SpecError, match="unknown inference method 'nope'"):
-        expand(parse_spec(tiny_spec().replace('name = "lagcorr_test"', 'name = "nope"')))
+        expand(parse_spec(tiny_spec().replace('name = "lagcorr_test"', 'name = "nope"')),
+               allow_code=True)
     with pytest.raises(SpecError, match="no setting"):
-        expand(parse_spec(tiny_spec().replace("sleep =", "slep =")))
+        expand(parse_spec(tiny_spec().replace("sleep =", "slep =")), allow_code=True)
 
 
 def test_unknown_builder_and_parameter():
     with pytest.raises(SpecError, match="has no parameter"):
-        expand(parse_spec(tiny_spec().replace("eta = 1.2", "etta = 1.2")))
+        expand(parse_spec(tiny_spec().replace("eta = 1.2", "etta = 1.2")), allow_code=True)
     with pytest.raises(SpecError, match="unknown network builder"):
-        expand(parse_spec(tiny_spec().replace('builder = "brunel"', 'builder = "bruenl"')))
+        expand(parse_spec(tiny_spec().replace('builder = "brunel"', 'builder = "bruenl"')),
+               allow_code=True)
 
 
 def test_network_too_large_for_memory():
     text = tiny_spec().replace("n_neurons = 60", "n_neurons = 10_000_000")
     with pytest.raises(SpecError, match="GiB"):
-        expand(parse_spec(text))
+        expand(parse_spec(text), allow_code=True)
 
 
 def test_empty_grid():
     text = tiny_spec().replace('name = "toy"', 'name = "toy"\nmethods = []')
     text = text.replace('vary = { J = [0.5, 1.0] }', 'methods = []')
     with pytest.raises(SpecError, match="no cells"):
-        expand(parse_spec(text))
+        expand(parse_spec(text), allow_code=True)
 
 
 def test_unknown_observation_reference():
@@ -88,7 +90,7 @@ def test_unknown_observation_reference():
 def test_bad_observation_step_fails_before_running():
     text = tiny_spec().replace("steps = []", 'steps = [{ step = "subsample", fraction = 2.0 }]')
     with pytest.raises(SpecError, match="fraction"):
-        expand(parse_spec(text))
+        expand(parse_spec(text), allow_code=True)
 
 
 def test_unwritable_result_folder(tmp_path):
@@ -97,7 +99,7 @@ def test_unwritable_result_folder(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(PermissionError, match="not writable"):
-        run_experiment(write_tiny(tmp_path), out=blocker / "sub", progress=False)
+        run_experiment(write_tiny(tmp_path), out=blocker / "sub", progress=False, allow_code=True)
 
 
 def test_missing_spec_file_and_unknown_study(tmp_path):

@@ -234,10 +234,10 @@ def test_pairs_subset_statuses():
 
 
 @pytest.mark.parametrize("kwargs, data, expectation", [
-    ({"alpha": 1.5}, None, pytest.raises(ValueError, match="alpha must lie in the open")),
-    ({"alpha": 0.0}, None, pytest.raises(ValueError, match="alpha must lie in the open")),
+    ({"alpha": 1.5}, None, pytest.raises(ValueError, match=r"alpha=1.5 .* in \(0, 1\)")),
+    ({"alpha": 0.0}, None, pytest.raises(ValueError, match=r"alpha=0.0 .* in \(0, 1\)")),
     ({"bin_width": 5e-3}, None, pytest.raises(ValueError, match="larger than the monosynaptic")),
-    ({"window": (4e-3, 1e-3)}, None, pytest.raises(ValueError, match="0 <= start < stop")),
+    ({"window": (4e-3, 1e-3)}, None, pytest.raises(ValueError, match="window=.*increasing")),
     ({"significance": "magic"}, None, pytest.raises(ValueError, match="significance")),
     ({}, "short", pytest.raises(ValueError, match="shorter than the CCG range")),
     ({"pairs": [(0, 99)]}, None, pytest.raises(ValueError, match="unknown unit id")),

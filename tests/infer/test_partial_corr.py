@@ -62,7 +62,7 @@ def test_false_positive_rate_is_nominal(lag):
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"estimator": "pca"}, "estimator"),
-    ({"lag": 2}, "lag must be 0 or 1"),
+    ({"lag": 2}, "lag=2 is not valid; lag must be one of 0, 1"),
     ({"alpha": 1.0}, "alpha"),
     ({"bin_width": -1}, "bin_width"),
     ({"bin_width": 100.0}, "only"),

@@ -260,3 +260,17 @@ def test_array_gain_drives_the_engine_per_neuron():
     assert late[100:].sum() > 0.5 * early[100:].sum() * 0.45 / 0.5
     base = sw.simulate(net, 1.0, dt=dt, seed=0)
     np.testing.assert_array_equal(base.restrict(0.0, 0.5).counts(), early)
+
+
+def test_inputs_live_in_simulate_and_stay_importable_from_observe():
+    import importlib
+
+    import spikewire.observe as obs
+
+    # by module name: the attribute spikewire.simulate is the simulate() function
+    sim_inputs = importlib.import_module("spikewire.simulate.inputs")
+
+    for name in ("Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine",
+                 "inputs_from_spec", "population_groups"):
+        assert getattr(obs, name) is getattr(sim_inputs, name)
+    assert obs.HiddenStates.__module__ == "spikewire.simulate.inputs"

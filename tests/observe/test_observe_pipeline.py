@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import spikewire as sw
+from spikewire.core.seeds import child, domain_key
 from spikewire.observe import (
     STEPS,
     Step,
@@ -50,7 +51,7 @@ def test_same_seed_same_bytes_other_seed_differs():
 
 
 def test_adding_a_later_step_keeps_earlier_randomness():
-    # step k always draws from SeedSequence(seed, spawn_key=(k,))
+    # step k always draws from child(seed, "observation", k)
     st = poisson_trains()
     short = observe(st, PIPELINE[:2], seed=3)
     longer = observe(st, PIPELINE[:3], seed=3)
@@ -82,7 +83,8 @@ def test_history_records_the_order_and_settings():
                   seed=2)
     assert [h["step"] for h in rec.history] == ["simulate", "subsample", "quantize", "bin"]
     assert rec.history[2]["sampling_rate"] == 500.0
-    assert rec.history[1]["seed"] == {"entropy": 2, "spawn_key": [0]}
+    assert rec.history[1]["seed"] == {"entropy": 2,
+                                      "spawn_key": [domain_key("observation"), 0]}
     assert "seed" not in rec.history[2]  # quantize draws nothing
 
 
@@ -96,8 +98,7 @@ def test_spec_round_trip_and_direct_call_agree():
     b = observe(st, again, seed=5)
     assert np.array_equal(a.signals, b.signals)
     # a bare function call with the same child seed gives the same result as the pipeline
-    child = np.random.SeedSequence(5, spawn_key=(0,))
-    direct = subsample(st, fraction=0.5, shuffle=True, seed=child)
+    direct = subsample(st, fraction=0.5, shuffle=True, seed=child(5, "observation", 0))
     assert np.array_equal(direct.true_index, a.true_index)
 
 

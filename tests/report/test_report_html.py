@@ -18,7 +18,7 @@ from spikewire.report.figures import cross_correlogram
 def results(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("sweep")
     out = tmp / "out"
-    run_experiment(write_tiny(tmp), out=out, progress=False)
+    run_experiment(write_tiny(tmp), out=out, progress=False, allow_code=True)
     return out
 
 

@@ -134,3 +134,49 @@ def test_untested_pairs_rank_lowest_and_count_as_missed():
     s = score(truth, est2)
     assert s["n_untested"] == 1 and s["n_pairs"] == 6
     assert math.isclose(s["auc"], 6 / 9)   # the untested true link now ranks below all
+
+
+def test_size_mismatch_without_mapping_raises():
+    """Issue 13: hand-made trains of 120 units scored against a 200-neuron network used to
+    map unit k to neuron k silently (AUC 0.49); without a true_index it is now an error."""
+    rng = np.random.default_rng(3)
+    net = sw.networks.brunel(200, seed=0)
+    trains = [np.sort(rng.uniform(0, 20.0, rng.poisson(200))) for _ in range(120)]
+    st = sw.SpikeTrains.from_lists(trains, t_stop=20.0)
+    est = sw.infer(st, "partial_corr")
+    assert np.all(est.true_index == -1)          # ids of hand-made trains map to nothing
+    with pytest.raises(ValueError, match="120 units but the network has 200 neurons"):
+        score(net, est)
+    # the user who knows the mapping states it, and gets the mapped submatrix scored
+    rec = sw.Recording.from_spikes(st, true_index=np.arange(120))
+    s = score(net, sw.infer(rec, "partial_corr"))
+    assert s["n_units"] == 120 and s["n_pairs"] == 120 * 119
+
+
+def test_simulated_spikes_keep_their_neuron_index():
+    net = sw.networks.brunel(60, seed=0)
+    st = sw.simulate(net, duration=0.2, seed=1)
+    est = sw.infer(st.select(np.arange(10, 40)), "partial_corr")
+    np.testing.assert_array_equal(est.true_index, np.arange(10, 40))
+
+
+def test_true_index_scores_the_mapped_submatrix():
+    truth, est = _tiny()
+    W, ct, D = truth
+    # embed the 3-neuron truth into 6 neurons at positions (4, 0, 2) plus unrelated links
+    big_W = np.zeros((6, 6))
+    big_D = np.zeros((6, 6))
+    pos = np.array([4, 0, 2])
+    big_W[np.ix_(pos, pos)] = W
+    big_D[np.ix_(pos, pos)] = D
+    big_W[1, 3], big_W[5, 1] = 1.0, -1.0          # links among unobserved neurons
+    big_D[1, 3], big_D[5, 1] = 1e-3, 1e-3
+    big_ct = np.array(["E"] * 6)
+    big_ct[pos] = ct
+    big_ct[5] = "I"
+    est.true_index = pos
+    mapped = score((big_W, big_ct, big_D), est)
+    est.true_index = None
+    direct = score(truth, est)
+    for key in ("auc", "ap", "mcc", "precision", "recall", "auc_exc", "auc_inh"):
+        assert math.isclose(mapped[key], direct[key]), key

@@ -16,7 +16,11 @@ import spikewire as sw
 
 REF = Path(__file__).resolve().parents[2] / "benchmarks" / "reference" / \
     "brunel_ai_reference.json"
-SEEDS = (0, 1, 2)
+# Six simulation seeds: with the seed tree (spikewire.core.seeds, 2026-11-29) seeds 0-2
+# happen to give a mean CV of 1.304, 2.5 SE above spikewire's own 30-seed mean (1.274, s.d.
+# 0.027, which agrees with NEST's 1.268), a 3.1-SE miss of the 3-seed tolerance; six seeds
+# halve the variance of the mean instead of widening the tolerance.
+SEEDS = (0, 1, 2, 3, 4, 5)
 
 
 def stats(st, t0, t1):
@@ -39,9 +43,11 @@ def ref():
 
 
 def build(spec):
-    return sw.networks.brunel(**{k: spec[k] for k in (
-        "n_neurons", "epsilon", "g", "eta", "J", "delay", "tau_m", "theta", "v_reset",
-        "tau_ref", "seed")})
+    # the reference matrix was drawn before the seed tree (spikewire.core.seeds) from
+    # default_rng(seed) directly; a Generator is used as given, which reproduces it
+    kw = {k: spec[k] for k in ("n_neurons", "epsilon", "g", "eta", "J", "delay", "tau_m",
+                               "theta", "v_reset", "tau_ref")}
+    return sw.networks.brunel(**kw, seed=np.random.default_rng(spec["seed"]))
 
 
 def test_same_connectivity_as_reference(ref):
@@ -58,7 +64,7 @@ def test_same_connectivity_as_reference(ref):
 
 @pytest.mark.parametrize("config", ["realistic", "unrealistic"])
 def test_rate_and_cv_match_nest(ref, config):
-    """Tolerance: 3 standard errors of the difference between the mean of our 3 seeds and
+    """Tolerance: 3 standard errors of the difference between the mean of our seeds and
     NEST's mean over its 30 seeds, from the seed-to-seed SDs measured for each simulator
     over 30 seeds (realistic: rate 0.92 / 1.26 Hz, CV 0.020 / 0.016 for spikewire / NEST;
     unrealistic: 1.39 / 1.86 Hz, CV 0.038 / 0.043), i.e. 1.7 Hz and 0.035 (realistic),

@@ -111,7 +111,7 @@ def test_siegert_against_single_neuron_simulations():
     # ISI CV vs the diffusion formula, for groups with >= 50 ISIs per neuron: a finite window
     # truncates long ISIs and biases per-neuron CVs low (by ~0.1 at 17 ISIs, a few % at 80+);
     # 0.04 covers that bias plus sampling error
-    cv_sim = isi_cv(st).reshape(len(grid), n_per).mean(1)
+    cv_sim = np.nanmean(isi_cv(st).reshape(len(grid), n_per), axis=1)
     mu_g, sig_g = np.array(grid).T
     sh = discretization_shift(sig_g, 0.02, dt)
     cv_th = lif_cv(mu_g, sig_g, theta=20.0 + sh, v_reset=10.0 + sh)

@@ -5,9 +5,11 @@ Conventions
 - Weights form a sparse **post × pre** matrix: ``weights[i, j]`` is the synapse from
   neuron ``j`` onto neuron ``i``. It is stored as ``scipy.sparse.csc_array`` so that the
   outgoing synapses of a presynaptic neuron are contiguous (what the event-driven engine
-  needs). Units: mV. For delta synapses a weight is the jump of the membrane potential
-  (PSP amplitude); for exponential synapses it is the jump of the synaptic input
-  ``R·I_syn`` in mV (PSP area ``w·τ_s`` mV·s).
+  needs). Units: mV. What a weight means is defined by the synapse model
+  (``LIFParams.synapse``, :mod:`spikewire.core.synapses`): for delta synapses the jump of
+  the membrane potential (PSP amplitude); for exponential synapses the jump of the
+  synaptic input ``R·I_syn`` in mV (PSP area ``w·τ_s`` mV·s); each model's
+  ``psp_area`` gives the mean input per presynaptic spike.
 - Delays are in seconds: ``None`` (one simulation time step: instantaneous transmission,
   the "unrealistic" model), a scalar, or one value per synapse aligned with
   ``weights.data``.
@@ -25,6 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from spikewire._validation import check_finite, check_int, check_positive
+from spikewire.core.neurons import MODEL_TYPES, AdExParams, IzhikevichParams, per_neuron
+from spikewire.core.synapses import Synapse, as_synapse
 
 __all__ = ["LIFParams", "PoissonDrive", "WhiteNoiseDrive", "Network", "DaleViolation"]
 
@@ -50,8 +54,13 @@ class LIFParams:
     tau_ref : float, default 0.002
         Absolute refractory period in s; 0 switches refractoriness off.
     tau_syn : float or None, default None
-        Synaptic time constant in s for exponential current synapses; ``None`` for delta
-        synapses (PSP jumps).
+        Shorthand for the synapse: a time constant in s gives exponential current
+        synapses, ``None`` delta synapses (PSP jumps). When ``synapse`` is given this is
+        filled in from it (its time constant, ``None`` for delta synapses).
+    synapse : Synapse, optional
+        The synapse model (:mod:`spikewire.core.synapses`), e.g. ``DeltaSynapse()``,
+        ``ExponentialSynapse(0.005)``; default: the one ``tau_syn`` describes. Giving both
+        requires them to agree; use :meth:`with_synapse` to change the model of a copy.
     """
 
     tau_m: float = 0.020
@@ -60,6 +69,7 @@ class LIFParams:
     v_rest: float = 0.0
     tau_ref: float = 0.002
     tau_syn: float | None = None
+    synapse: Synapse | None = None
 
     def __post_init__(self):
         check_positive("tau_m", self.tau_m, unit="s")
@@ -70,10 +80,25 @@ class LIFParams:
         if self.v_reset >= self.theta:
             raise ValueError(f"v_reset ({self.v_reset} mV) must be below theta "
                              f"({self.theta} mV)")
-        if self.tau_syn is not None:
-            check_positive("tau_syn", self.tau_syn, unit="s")
-            if abs(self.tau_syn - self.tau_m) < 1e-12:
-                raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
+        if self.synapse is None:
+            syn = as_synapse(self.tau_syn)  # validates tau_syn
+        elif not isinstance(self.synapse, Synapse):
+            raise TypeError(f"synapse must be a Synapse (spikewire.core.synapses), got "
+                            f"{type(self.synapse).__name__}; or give tau_syn (s) instead")
+        else:
+            syn = self.synapse
+            if self.tau_syn is not None and self.tau_syn != syn.tau_syn:
+                raise ValueError(f"tau_syn={self.tau_syn!r} s disagrees with synapse={syn!r}; "
+                                 "give only one of them (params.with_synapse(s) changes the "
+                                 "model of a copy)")
+        syn.check_neuron(self.tau_m)
+        object.__setattr__(self, "synapse", syn)
+        object.__setattr__(self, "tau_syn", syn.tau_syn)
+
+    def with_synapse(self, synapse: Synapse | float | None) -> LIFParams:
+        """A copy with another synapse model (a :class:`Synapse`, a ``tau_syn`` or None)."""
+        syn = as_synapse(synapse)
+        return dataclasses.replace(self, synapse=syn, tau_syn=syn.tau_syn)
 
 
 @dataclass(frozen=True)
@@ -138,6 +163,10 @@ class Network:
         (e.g. Ekelmans et al. 2023: τ_E = 20 ms, τ_I = 10 ms). Every cell type present
         needs an entry; both must use the same synapse model (``tau_syn`` None for both or
         for neither). A dict whose entries are all equal is stored as one ``LIFParams``.
+        Other neuron models: an :class:`~spikewire.core.neurons.IzhikevichParams` (weights
+        are current pulses in the model's units, ≈ mV jumps) or
+        :class:`~spikewire.core.neurons.AdExParams` (weights are conductance increments in
+        nS), either one set (fields scalar or one value per neuron) or a dict per cell type.
     drive : PoissonDrive or WhiteNoiseDrive or None
         External input.
     positions : ndarray, shape (N, d), optional
@@ -187,6 +216,9 @@ class Network:
                              f"{ct[bad[:10]].tolist()}")
         self.cell_type = ct
         self.params = _check_params(self.params, set(np.unique(ct).tolist()))
+        if isinstance(self.params, MODEL_TYPES) and self.params.n_values not in (None, ct.size):
+            raise ValueError(f"per-neuron {type(self.params).__name__} fields have "
+                             f"{self.params.n_values} values for {ct.size} neurons")
         if self.delays is not None:
             if np.ndim(self.delays) == 0:
                 check_positive("delay", self.delays, unit="s")
@@ -227,6 +259,13 @@ class Network:
         return self.n_neurons - self.n_excitatory
 
     @property
+    def neuron_model(self) -> str:
+        """``"lif"``, ``"izhikevich"`` or ``"adex"``: the model ``params`` describes."""
+        p = self.params if not isinstance(self.params, Mapping) else \
+            next(iter(self.params.values()))
+        return "lif" if isinstance(p, LIFParams) else p.model
+
+    @property
     def uniform_params(self) -> bool:
         """True when all neurons share one :class:`LIFParams`."""
         return isinstance(self.params, LIFParams)
@@ -237,6 +276,10 @@ class Network:
             raise ValueError(f"cell_type must be 'E' or 'I', got {cell_type!r}")
         if self.uniform_params:
             return self.params
+        if isinstance(self.params, MODEL_TYPES):
+            if self.params.n_values is None:
+                return self.params
+            return self.params.subset(self.cell_type == cell_type)
         if cell_type not in self.params:
             raise ValueError(f"this network has no {cell_type} neurons and no parameters "
                              f"for them")
@@ -248,6 +291,8 @@ class Network:
         Keys ``tau_m``, ``tau_ref``, ``tau_syn`` (s; ``tau_syn`` is NaN for delta
         synapses) and ``theta``, ``v_reset``, ``v_rest`` (mV).
         """
+        if self.neuron_model != "lif":  # Izhikevich / AdEx: the fields of the model
+            return per_neuron(self.params, self.cell_type)
         names = ("tau_m", "theta", "v_reset", "v_rest", "tau_ref", "tau_syn")
         out = {}
         for k in names:
@@ -318,6 +363,10 @@ class Network:
     def __repr__(self) -> str:
         d = ("1 step" if self.delays is None else
              f"{self.delays * 1e3:g} ms" if np.ndim(self.delays) == 0 else "per synapse")
+        if self.neuron_model != "lif":
+            return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
+                    f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, "
+                    f"model={self.neuron_model})")
         if self.uniform_params:
             p = self.params
             neuron = f"tau_m={p.tau_m * 1e3:g} ms, tau_ref={p.tau_ref * 1e3:g} ms"
@@ -327,12 +376,15 @@ class Network:
         syn = next(iter(self.params.values())) if not self.uniform_params else self.params
         return (f"Network(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
                 f"{self.n_inhibitory} I), synapses={self.n_synapses}, delay={d}, {neuron}, "
-                f"synapse={'delta' if syn.tau_syn is None else 'exponential'})")
+                f"synapse={syn.synapse.kind})")
 
 
 def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
-    if isinstance(params, LIFParams):
+    if isinstance(params, LIFParams | IzhikevichParams | AdExParams):
         return params
+    if isinstance(params, Mapping) and params and all(
+            isinstance(v, MODEL_TYPES) for v in params.values()):
+        return _check_model_dict(dict(params), types)
     if not isinstance(params, Mapping):
         raise TypeError("params must be a LIFParams or a dict {'E': LIFParams, 'I': LIFParams}, "
                         f"got {type(params).__name__}")
@@ -347,20 +399,41 @@ def _check_params(params, types: set[str]) -> LIFParams | dict[str, LIFParams]:
     for k, v in out.items():
         if not isinstance(v, LIFParams):
             raise TypeError(f"params[{k!r}] must be a LIFParams, got {type(v).__name__}")
-    if len({v.tau_syn is None for v in out.values()}) > 1:
-        raise ValueError("E and I must use the same synapse model: tau_syn None (delta) for "
-                         "both or a time constant for both")
+    if len({type(v.synapse) for v in out.values()}) > 1:
+        kinds = {k: v.synapse.kind for k, v in out.items()}
+        raise ValueError(f"E and I must use the same synapse model (their time constants may "
+                         f"differ), got {kinds}")
     values = list(out.values())
     if all(v == values[0] for v in values):
         return values[0]
     return out
 
 
+def _check_model_dict(out: dict, types: set[str]):
+    extra = set(out) - {"E", "I"}
+    if extra:
+        raise ValueError(f"params keys must be cell types 'E' and 'I', got {sorted(extra)}")
+    missing = types - set(out)
+    if missing:
+        raise ValueError(f"params has no entry for cell type(s) {sorted(missing)} present in "
+                         "the network; give one parameter set per cell type")
+    if len({type(v) for v in out.values()}) > 1:
+        raise TypeError("E and I parameters must describe the same neuron model, got "
+                        f"{sorted(type(v).__name__ for v in out.values())}")
+    for k, v in out.items():
+        if v.n_values is not None:
+            raise ValueError(f"params[{k!r}] has per-neuron arrays; in a dict per cell type "
+                             "give scalars, or pass one parameter set with per-neuron arrays")
+    return out
+
+
 def _spec_value(v):
     if isinstance(v, Mapping):
         return {k: _spec_value(x) for k, x in v.items()}
-    if dataclasses.is_dataclass(v):
-        return {k: _spec_value(x) for k, x in dataclasses.asdict(v).items()}
+    if isinstance(v, Synapse):
+        return v.spec()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _spec_value(getattr(v, f.name)) for f in dataclasses.fields(v)}
     if isinstance(v, np.ndarray):
         return v.tolist() if v.size < 64 else f"array{v.shape}"
     return v

@@ -90,20 +90,28 @@ class Recording:
 
     @property
     def time_resolution(self) -> float | None:
-        """Time resolution of the data in s, or None when unknown.
+        """Time resolution of the data in s (the coarsest one that applies), or None.
 
-        ``1 / sampling_rate`` when the observation quantized spike times (or a frame
-        rate), else the simulation step ``dt`` recorded in the spike trains' annotations,
-        else ``1 / signal_rate`` for signal-only recordings.
+        The largest of ``1 / sampling_rate`` (quantized spike times, a frame rate, an
+        acquisition rate), the simulation step ``dt`` and a ``sampling_rate`` or
+        ``time_resolution`` (s) recorded in the spike trains' annotations, and, when the
+        recording holds signals but no spike times, ``1 / signal_rate``. None when none of
+        them is known (e.g. real data read without a sampling rate).
         """
+        steps = []
         if self.sampling_rate:
-            return 1.0 / float(self.sampling_rate)
+            steps.append(1.0 / float(self.sampling_rate))
         if self.spikes is not None:
-            dt = self.spikes.annotations.get("dt")
-            return float(dt) if dt else None
-        if self.signal_rate:
-            return 1.0 / float(self.signal_rate)
-        return None
+            ann = self.spikes.annotations
+            if ann.get("dt"):
+                steps.append(float(ann["dt"]))
+            if ann.get("sampling_rate"):
+                steps.append(1.0 / float(ann["sampling_rate"]))
+            if ann.get("time_resolution"):
+                steps.append(float(ann["time_resolution"]))
+        elif self.signal_rate:
+            steps.append(1.0 / float(self.signal_rate))
+        return max(steps) if steps else None
 
     @property
     def duration(self) -> float:

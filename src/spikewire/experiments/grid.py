@@ -16,8 +16,13 @@ import numpy as np
 
 from spikewire.experiments.spec import ExperimentSpec, SpecError, expand_vary, none_strings
 
-__all__ = ["Job", "expand", "stable_hash", "resolve_builder", "load_plugins", "validate_network",
-           "resolve_methods"]
+__all__ = ["BUILDERS", "CodeNotAllowedError", "Job", "check_code_allowed", "expand",
+           "load_plugins", "observation_kind", "resolve_builder", "resolve_methods",
+           "stable_hash", "validate_network", "validate_timing"]
+
+# the LIF engine's limits (spikewire.simulate.simulate refuses dt outside them)
+DT_MIN = 1.0 / 30_000  # s (30 kHz)
+DT_MAX = 1e-3  # s
 
 
 def _jsonable(obj):
@@ -58,6 +63,9 @@ class Job:
     factors: dict = field(default_factory=dict)
     plugins: list = field(default_factory=list)
     artifact_units: int = 400
+    #: "" when the method can analyse the observation's output, else why not ("not
+    #: applicable" cells are recorded without simulating anything)
+    not_applicable: str = ""
 
     def sim_spec(self) -> dict:
         """What the simulation depends on (hashed into ``sim_key``)."""
@@ -68,17 +76,57 @@ class Job:
         return asdict(self)
 
 
+#: How a job's integer seed becomes random streams; part of every job id and simulation
+#: key, so results and cached simulations drawn under another scheme are never reused
+#: ("tree-1": :func:`spikewire.core.seeds.seed_tree`, 2026-11-29).
+SEEDING = "tree-1"
+
+
 def sim_spec(network: dict, seed: int, dt: float) -> dict:
     return dict(builder=network["builder"], params=network["params"],
                 inputs=network.get("inputs"), duration=float(network["duration"]),
-                dt=float(dt), seed=int(seed))
+                dt=float(dt), seed=int(seed), seeding=SEEDING)
 
 
 # ---------------------------------------------------------------------------------------
 # plugins, builders, methods
 # ---------------------------------------------------------------------------------------
+class CodeNotAllowedError(SpecError):
+    """The spec names code to run (a ``module:function`` builder or ``plugins``) and the
+    user did not pass ``allow_code=True`` (``spikewire run --allow-code``)."""
+
+
+def check_code_allowed(spec: ExperimentSpec, allow_code: bool) -> None:
+    """Refuse specs that would import or call code outside spikewire's registries.
+
+    Builders must be registered names (:data:`BUILDERS`) and ``experiment.plugins`` must be
+    empty unless ``allow_code``: a spec file is data, and running it must not run a shell
+    command or import an arbitrary file without the user saying so.
+    """
+    if allow_code:
+        return
+    if spec.experiment.plugins:
+        raise CodeNotAllowedError(
+            f"experiment.plugins = {spec.experiment.plugins!r} imports code named by the spec; "
+            "pass --allow-code (spikewire run) or allow_code=True (run_experiment) if you "
+            "trust this spec, otherwise remove the plugins")
+    names = [("base_network.builder", spec.base_network.builder)] if spec.base_network else []
+    names += [(f"networks[{k}] ({n.name}).builder", n.builder)
+              for k, n in enumerate(spec.networks) if n.builder is not None]
+    for where, name in names:
+        if name not in BUILDERS:
+            raise CodeNotAllowedError(
+                f"{where} = {name!r} is not a registered network builder "
+                f"({sorted(BUILDERS)}); a 'module:function' builder runs code named by the "
+                "spec: pass --allow-code (spikewire run) or allow_code=True if you trust it")
+
+
 def load_plugins(plugins, base_dir: str | Path | None = None) -> None:
-    """Import user modules (dotted names or ``.py`` paths) that register methods/builders."""
+    """Import user modules (dotted names or ``.py`` paths) that register methods/builders.
+
+    This runs the plugins' code; the runner calls it only for specs run with
+    ``allow_code=True`` (see :func:`check_code_allowed`).
+    """
     for plug in plugins or []:
         if plug.endswith(".py"):
             p = Path(plug)
@@ -100,9 +148,29 @@ def load_plugins(plugins, base_dir: str | Path | None = None) -> None:
                 raise SpecError(f"experiment.plugins: cannot import {plug!r}: {err}") from None
 
 
-def resolve_builder(name: str):
-    """The network builder called ``name``: ``"brunel"``, ``"motifs.chain"`` (attributes of
-    :mod:`spikewire.networks`) or ``"package.module:function"``."""
+#: Registered network builders: spec name -> (attribute of :mod:`spikewire.networks`,
+#: whether it takes a ``seed``). Only these resolve without ``allow_code``.
+BUILDERS: dict[str, tuple[str, bool]] = {
+    # binary_balanced is not listed: its networks are simulated by simulate_binary, which
+    # the runner does not call
+    "brunel": ("brunel", True),
+    "from_matrix": ("from_matrix", False),
+    "motif": ("motif", False),
+}
+
+
+def resolve_builder(name: str, allow_code: bool = True):
+    """The network builder called ``name``: a registered name (:data:`BUILDERS`), or, with
+    ``allow_code``, ``"motifs.chain"`` (attributes of :mod:`spikewire.networks`) or
+    ``"package.module:function"``."""
+    if name in BUILDERS:
+        import spikewire.networks as nets
+
+        return getattr(nets, BUILDERS[name][0])
+    if not allow_code:
+        raise CodeNotAllowedError(
+            f"network builder {name!r} is not registered ({sorted(BUILDERS)}); other builders "
+            "run code named by the spec and need --allow-code / allow_code=True")
     if ":" in name:
         mod, attr = name.split(":", 1)
         try:
@@ -130,19 +198,33 @@ def resolve_builder(name: str):
     return obj
 
 
-def _builder_kwargs(builder, params: dict, seed: int) -> dict:
-    sig = inspect.signature(builder)
-    kw = dict(params)
-    if "seed" in sig.parameters and "seed" not in kw:
-        kw["seed"] = int(seed)
-    return kw
+def int_seed(seq: np.random.SeedSequence) -> int:
+    """A 63-bit integer drawn from ``seq`` (for code that takes only int seeds)."""
+    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def build_network(network: dict, seed: int):
-    """Build the network of a resolved network dict (connectivity seeded by ``seed`` unless
-    the params fix ``seed``)."""
-    builder = resolve_builder(network["builder"])
-    return builder(**_builder_kwargs(builder, network["params"], seed))
+def build_network(network: dict, seed):
+    """Build the network of a resolved network dict.
+
+    ``seed`` is the job's seed (int or SeedSequence); the builder gets the job's
+    ``"network"`` stream explicitly: registered seeded builders receive
+    ``seed=seed_tree(seed)["network"]`` (a SeedSequence), code builders (``allow_code``)
+    always receive ``seed=`` an int drawn from that stream and must accept it. A ``seed``
+    in the params overrides it.
+    """
+    from spikewire.core.seeds import seed_tree
+
+    name = network["builder"]
+    builder = resolve_builder(name)
+    kw = dict(network["params"])
+    stream = seed_tree(seed)["network"]
+    if "seed" not in kw:
+        if name in BUILDERS:
+            if BUILDERS[name][1]:
+                kw["seed"] = stream
+        else:
+            kw["seed"] = int_seed(stream)
+    return builder(**kw)
 
 
 def validate_network(network: dict, where: str) -> None:
@@ -154,12 +236,17 @@ def validate_network(network: dict, where: str) -> None:
     if unknown and not has_var_kw:
         raise SpecError(f"{where}: builder {network['builder']!r} has no parameter(s) "
                         f"{unknown}; valid: {[p for p in sig.parameters]}")
+    if network["builder"] not in BUILDERS and "seed" not in network["params"] \
+            and "seed" not in sig.parameters and not has_var_kw:
+        raise SpecError(f"{where}: code builder {network['builder']!r} must accept a `seed` "
+                        "keyword (an int drawn from the job's network stream), or set "
+                        "params.seed in the spec")
     _check_memory(network, where)
 
 
 def _check_memory(network: dict, where: str) -> None:
     """Refuse networks whose weights + simulation would not fit in this machine's memory."""
-    from spikewire.networks._connect import available_bytes, estimate_bytes
+    from spikewire.networks import available_bytes, estimate_bytes
 
     builder = resolve_builder(network["builder"])
     sig = inspect.signature(builder)
@@ -193,7 +280,7 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
     missing raises too unless the entry has ``optional = true`` or came from ``"all"``
     (then it is skipped and a note appended to ``messages``).
     """
-    from spikewire.infer import MissingDependencyError, get_method, list_methods
+    from spikewire.infer import MissingDependencyError, get_method, get_method_class, list_methods
 
     out: list[dict] = []
     for k, entry in enumerate(spec.methods):
@@ -208,6 +295,7 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
                 settings = none_strings({**entry.settings, **combo})
                 try:
                     get_method(name, **settings)
+                    get_method_class(name).check_settings(settings)
                 except MissingDependencyError as err:
                     if entry.optional or entry.name == "all":
                         if messages is not None:
@@ -219,7 +307,8 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
                 label = (entry.label if entry.name != "all" and entry.label else name)
                 label += "".join(f"[{a}={b}]" for a, b in combo.items())
                 out.append(dict(name=name, label=label, family=entry.label or name,
-                                settings=settings,
+                                settings=settings, input_kinds=sorted(
+                                    get_method_class(name).input_kinds),
                                 factors={f"method.{a}": b for a, b in combo.items()}))
     labels = [m["label"] for m in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
@@ -269,32 +358,101 @@ def validate_observation(obs: dict, where: str) -> None:
         raise SpecError(f"{where}: observation chain {obs['name']!r}: {err}") from None
 
 
-def validate_inputs(network: dict, where: str) -> None:
-    """Check a network's ``inputs`` tables against a small stand-in network."""
+#: Observation steps that change what a recording holds (:attr:`Recording.kind`), and
+#: whether they keep the spike trains by default (``keep_spikes``).
+STEP_OUTPUT_KINDS = {"smooth": ("rate", False), "calcium": ("fluorescence", False),
+                     "bin": ("counts", True), "deconvolve": ("spikes", True)}
+
+
+def observation_kind(steps: list[dict]) -> str:
+    """What an observation chain hands to inference (:attr:`Recording.kind`):
+    ``"spikes"`` unless a step replaces the spikes by signals (``smooth`` → ``"rate"``,
+    ``calcium`` → ``"fluorescence"``, ``bin`` with ``keep_spikes = false`` →
+    ``"counts"``); ``deconvolve`` gives spikes back, and ``keep_spikes = true`` keeps them."""
+    kind = "spikes"
+    for step in steps:
+        name = step.get("step")
+        if name in STEP_OUTPUT_KINDS:
+            out, keeps = STEP_OUTPUT_KINDS[name]
+            kind = "spikes" if step.get("keep_spikes", keeps) else out
+    return kind
+
+
+def validate_inputs(network: dict, where: str, built=None) -> None:
+    """Check a network's ``inputs`` tables (against the built network when given)."""
     if not network.get("inputs"):
         return
+    from spikewire.simulate.inputs import inputs_from_spec
+
     try:
-        from spikewire.observe import inputs_from_spec
-    except ImportError:
-        raise SpecError(f"{where}: inputs need spikewire.observe.inputs_from_spec") from None
-    try:
-        inputs_from_spec(network["inputs"], n_neurons=int(network["params"].get(
-            "n_neurons", 10)), duration=float(network["duration"]), seed=0)
+        if built is not None:
+            inputs_from_spec(network["inputs"], network=built,
+                             duration=float(network["duration"]), seed=0)
+        else:
+            inputs_from_spec(network["inputs"], n_neurons=int(network["params"].get(
+                "n_neurons", 10)), duration=float(network["duration"]), seed=0)
     except (ValueError, TypeError, KeyError) as err:
         raise SpecError(f"{where}: {err}") from None
+
+
+def _dt_fix(dt: float, what: str) -> str:
+    return (f"experiment.dt = {dt:g} s {what}; set experiment.dt to a step between "
+            f"{DT_MIN:.6g} s (30 kHz) and {DT_MAX:g} s that divides every delay and duration "
+            "(1e-4 s, the default, usually does)")
+
+
+def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
+    """Check ``dt`` against the engine's limits, the network's duration, delays and time
+    constants *before* anything is simulated; raise :class:`SpecError` naming the key,
+    its value and the fix."""
+    dt = float(dt)
+    if not DT_MIN * (1 - 1e-9) <= dt <= DT_MAX * (1 + 1e-12):
+        raise SpecError(_dt_fix(dt, f"is outside the LIF engine's range [{DT_MIN:.6g}, "
+                                    f"{DT_MAX:g}] s"))
+    duration = float(network["duration"])
+    n_steps = round(duration / dt)
+    if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
+        raise SpecError(f"{where}: duration = {duration:g} s is not a multiple of "
+                        f"experiment.dt = {dt:g} s; choose a duration of whole steps")
+    if built is None:
+        return
+    from spikewire.core.binary import BinaryNetwork
+    from spikewire.simulate import delay_steps
+
+    if isinstance(built, BinaryNetwork):
+        raise SpecError(f"{where}: builder {network['builder']!r} makes a binary network, "
+                        "which sweeps cannot simulate (use spikewire.simulate.simulate_binary)")
+    try:
+        delay_steps(built, dt)
+    except ValueError as err:
+        what = f"does not fit the delays ({err})"
+        raise SpecError(f"{where}: {_dt_fix(dt, what)}") from None
+    q = built.neuron_params()
+    tau_m = float(np.min(q["tau_m"])) if built.n_neurons else np.inf
+    if tau_m < 2 * dt:
+        what = f"is more than half the membrane time constant tau_m = {tau_m:g} s"
+        raise SpecError(f"{where}: {_dt_fix(dt, what)}")
 
 
 # ---------------------------------------------------------------------------------------
 # expansion
 # ---------------------------------------------------------------------------------------
 def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
-           check: bool = True) -> list[Job]:
+           check: bool = True, allow_code: bool = False) -> list[Job]:
     """Expand ``spec`` into jobs (networks × observations × methods × seeds).
 
-    With ``check`` (default) every builder, parameter, observation chain and method is
-    validated and network memory is estimated *before* any job runs; problems raise
-    :class:`~spikewire.experiments.spec.SpecError`. An empty grid raises too.
+    With ``check`` (default) every builder, parameter, observation chain and method
+    setting is validated, ``dt`` is checked against the engine, durations and delays, each
+    network is built once and its memory estimated, all *before* any job runs; problems
+    raise :class:`~spikewire.experiments.spec.SpecError`. An empty grid raises too.
+    Cells whose method cannot analyse the observation's output (:func:`observation_kind`)
+    get ``Job.not_applicable`` set to the reason.
+
+    Without ``allow_code`` a spec with ``plugins`` or a builder that is not registered
+    (:data:`BUILDERS`) raises :class:`CodeNotAllowedError`: those run code named by the
+    spec file.
     """
+    check_code_allowed(spec, allow_code)
     meta = spec.experiment
     base_dir = Path(spec._source).parent if spec._source and spec._source != "<spec>" else None
     plugins = [str((base_dir / p).resolve()) if p.endswith(".py") and base_dir
@@ -309,7 +467,15 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
         for obs in observations:
             validate_observation(obs, f"observations ({obs['name']})")
         for net in networks:
-            validate_inputs(net, f"networks ({net['name']}).inputs")
+            where = f"networks ({net['name']})"
+            validate_timing(net, meta.dt, where)  # cheap checks before building anything
+            try:
+                built = build_network(net, meta.seeds[0])
+            except (ValueError, TypeError, KeyError, MemoryError) as err:
+                raise SpecError(f"{where}: the builder {net['builder']!r} refuses these "
+                                f"params: {err}") from None
+            validate_timing(net, meta.dt, where, built)
+            validate_inputs(net, f"{where}.inputs", built)
     jobs: list[Job] = []
     for net in networks:
         for obs in observations:
@@ -325,14 +491,19 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
                     observation = {k: obs[k] for k in ("name", "family", "steps")}
                     method = {k: meth[k] for k in ("name", "label", "settings")}
                     cell = dict(network=network, observation=observation, method=method,
-                                seed=seed, dt=meta.dt)
+                                seed=seed, dt=meta.dt, seeding=SEEDING)
+                    kind = observation_kind(obs["steps"])
+                    why = "" if kind in meth["input_kinds"] else (
+                        f"method {meth['name']!r} analyses {meth['input_kinds']}, but "
+                        f"observation {obs['name']!r} gives {kind!r}")
                     factors = {**net["factors"], **obs["factors"], **meth["factors"]}
                     jobs.append(Job(
                         job_id=stable_hash(cell), sim_key=stable_hash(sim_spec(net, seed,
                                                                                 meta.dt)),
                         experiment=meta.name, network=network, observation=observation,
                         method=method, seed=int(seed), dt=float(meta.dt), factors=factors,
-                        plugins=plugins, artifact_units=meta.artifact_units))
+                        plugins=plugins, artifact_units=meta.artifact_units,
+                        not_applicable=why))
     if not jobs:
         raise SpecError("the grid has no cells: check that every network's `observations` / "
                         "`methods` lists name existing entries and that methods are available")

@@ -2,24 +2,62 @@
 
 Everything here runs on workers; the functions take and return plain data (dicts, paths)
 so Dask can ship them. A job never raises: failures become error rows.
+
+Seeds: a job's integer seed is the root of one ``SeedSequence`` split into named streams
+(:func:`spikewire.core.seeds.seed_tree`): ``"network"`` draws the connectivity,
+``"inputs"`` the simulation inputs, ``"simulation"`` the drive and initial state,
+``child(seed, "observation", k)`` observation step ``k`` and ``"method"`` the method's
+surrogates. Each is passed explicitly, so no stage replays another's numbers.
+
+Threads: every stage runs with BLAS/OpenMP pools and numba limited to one thread
+(:func:`pinned_threads`), so a job gives the same bytes in-process and on a Dask worker.
 """
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import json
 import os
 import platform
+import socket
 import time
 import traceback
+import uuid
 from pathlib import Path
 
 import numpy as np
 
-from spikewire.experiments.grid import Job, build_network, load_plugins
+from spikewire.core.seeds import as_seed_sequence, seed_tree
+from spikewire.experiments.grid import Job, build_network, int_seed, load_plugins
 
 __all__ = ["ensure_simulation", "run_job", "sim_path", "observe_spikes", "build_inputs",
-           "error_row"]
+           "error_row", "not_applicable_row", "pinned_threads", "temp_name"]
+
+NOT_APPLICABLE = "not applicable"
+
+
+@contextlib.contextmanager
+def pinned_threads(n: int = 1):
+    """Limit BLAS/OpenMP thread pools (threadpoolctl) and numba to ``n`` threads inside
+    the block: multi-threaded reductions sum in a different order, so results would
+    differ in the last bits between a many-threaded process and a one-thread worker."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    old = numba.get_num_threads()
+    with threadpool_limits(limits=n):
+        numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(old)
+
+
+def temp_name(path: Path, suffix: str = ".tmp") -> Path:
+    """A temporary sibling of ``path`` naming this host and process (so stale temporaries
+    of dead processes can be told from those of a live run)."""
+    host = socket.gethostname().replace(".", "_")
+    return path.with_name(f".{path.stem}.{host}.{os.getpid()}.{uuid.uuid4().hex}{suffix}")
 
 
 def sim_path(cache_dir: str | Path, sim_key: str) -> Path:
@@ -29,20 +67,24 @@ def sim_path(cache_dir: str | Path, sim_key: str) -> Path:
 
 def _atomic_save_spikes(spikes, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp.npz")
-    spikes.save(tmp)
-    os.replace(tmp, path)
+    tmp = temp_name(path, ".tmp.npz")
+    try:
+        spikes.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def build_inputs(network, sim: dict, seed: int) -> dict:
-    """Simulation inputs of a network entry via :func:`spikewire.observe.inputs_from_spec`:
-    ``{"modulation", "stimulation", "inputs"}`` (all empty without ``inputs``)."""
+def build_inputs(network, sim: dict, seed) -> dict:
+    """Simulation inputs of a network entry via :func:`spikewire.simulate.inputs_from_spec`
+    on the job's ``"inputs"`` stream: ``{"modulation", "stimulation", "inputs"}`` (all
+    empty without ``inputs``)."""
     if not sim.get("inputs"):
         return {"modulation": None, "stimulation": None, "inputs": []}
-    from spikewire.observe import inputs_from_spec
+    from spikewire.simulate.inputs import inputs_from_spec
 
     return inputs_from_spec(sim["inputs"], network=network, duration=sim["duration"],
-                            seed=int(seed))
+                            seed=seed_tree(seed)["inputs"])
 
 
 def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
@@ -60,11 +102,15 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
         from spikewire.simulate import simulate
 
         t0 = time.perf_counter()
-        net = build_network({"builder": sim["builder"], "params": sim["params"]}, sim["seed"])
-        inputs = build_inputs(net, sim, sim["seed"])
-        t1 = time.perf_counter()
-        spikes = simulate(net, sim["duration"], dt=sim["dt"], seed=sim["seed"],
-                          modulation=inputs["modulation"], stimulation=inputs["stimulation"])
+        with pinned_threads():
+            net = build_network({"builder": sim["builder"], "params": sim["params"]},
+                                sim["seed"])
+            inputs = build_inputs(net, sim, sim["seed"])
+            t1 = time.perf_counter()
+            spikes = simulate(net, sim["duration"], dt=sim["dt"],
+                              seed=seed_tree(sim["seed"])["simulation"],
+                              modulation=inputs["modulation"],
+                              stimulation=inputs["stimulation"])
         t2 = time.perf_counter()
         spikes.annotations.update({"sim_key": sim_key, "network_spec": json.dumps(
             sim, sort_keys=True, default=str)})
@@ -76,8 +122,11 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
                 "error_traceback": traceback.format_exc(limit=20)}
 
 
-def observe_spikes(spikes, steps: list[dict], seed: int, network=None, inputs=()):
-    """Apply an observation chain with :func:`spikewire.observe.observe` → Recording."""
+def observe_spikes(spikes, steps: list[dict], seed, network=None, inputs=()):
+    """Apply an observation chain with :func:`spikewire.observe.observe` → Recording.
+
+    Step ``k`` draws from ``child(seed, "observation", k)`` (the job's
+    ``seed_tree(seed, n_observation_steps=...)["observation.k"]``)."""
     from spikewire.core.recording import Recording
     from spikewire.experiments.grid import resolve_network_refs
 
@@ -86,19 +135,18 @@ def observe_spikes(spikes, steps: list[dict], seed: int, network=None, inputs=()
         return Recording.from_spikes(spikes)
     from spikewire.observe import observe
 
-    return observe(spikes, resolve_network_refs(steps, network), seed=int(seed),
+    return observe(spikes, resolve_network_refs(steps, network), seed=as_seed_sequence(seed),
                    network=network, inputs=inputs)
 
 
-def _method_kwargs(method: dict, seed: int) -> dict:
+def _method_kwargs(method: dict, seed) -> dict:
+    """The method's settings; a method whose declared settings (``get_params``) include
+    ``seed`` gets an int drawn from the job's ``"method"`` stream unless the spec sets it."""
     from spikewire.infer import get_method
 
     settings = dict(method["settings"])
-    inst = get_method(method["name"], **settings)
-    sig = inspect.signature(type(inst).__init__)
-    for key in ("seed", "random_state"):
-        if key in sig.parameters and key not in settings:
-            settings[key] = int(seed)
+    if "seed" not in settings and "seed" in get_method(method["name"], **settings).get_params():
+        settings["seed"] = int_seed(seed_tree(seed)["method"])
     return settings
 
 
@@ -155,6 +203,14 @@ def _base_row(job: Job) -> dict:
     return row
 
 
+def not_applicable_row(job: Job, reason: str | None = None) -> dict:
+    """The row of a cell whose method cannot analyse its observation (nothing was run)."""
+    row = _base_row(job)
+    row.update(status=NOT_APPLICABLE, reason=str(reason or job.not_applicable)[:2000],
+               host=platform.node(), finished_at=time.time())
+    return row
+
+
 def error_row(job: Job, error_type: str, message: str, tb: str = "", **extra) -> dict:
     """The row written for a job that failed."""
     row = _base_row(job)
@@ -188,9 +244,12 @@ def _save_artifacts(path: Path, network, recording, estimate, n_max: int) -> Non
     except Exception:  # noqa: BLE001 - optional for the report
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    tmp = temp_name(path, ".tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | None = None,
@@ -199,6 +258,15 @@ def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | 
     t_start = time.perf_counter()
     if isinstance(job, dict):
         job = Job(**job)
+    if job.not_applicable:
+        return not_applicable_row(job)
+    with pinned_threads():
+        return _run_job(job, cache_dir, artifacts_dir, sim, t_start)
+
+
+def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
+    from spikewire.infer import NotApplicableError
+
     stage = "simulate"
     try:
         load_plugins(job.plugins)
@@ -221,7 +289,10 @@ def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | 
         t2 = time.perf_counter()
         stage = "infer"
         method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
-        estimate = method.fit(recording)
+        try:
+            estimate = method.fit(recording)
+        except NotApplicableError as err:
+            return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
         stage = "score"
         if getattr(estimate, "true_index", None) is None:

@@ -15,6 +15,10 @@ Runners
 Each distinct simulation is one Dask task (cached on disk by its hash); the jobs that use
 it depend on it, so methods and observations never re-simulate. Workers write their rows
 themselves (atomically), so results survive the loss of the client.
+
+Before anything runs, every job is checked (:func:`~spikewire.experiments.grid.expand`);
+cells whose method cannot analyse the observation are recorded as "not applicable"
+without simulating. A lock file keeps two runs off one result folder.
 """
 
 from __future__ import annotations
@@ -27,11 +31,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spikewire.experiments.grid import Job, expand
-from spikewire.experiments.job import ensure_simulation, error_row, run_job
-from spikewire.experiments.spec import ExperimentSpec, load_spec, parse_spec
-from spikewire.experiments.store import ResultStore
+from spikewire.experiments.job import (
+    NOT_APPLICABLE,
+    ensure_simulation,
+    error_row,
+    not_applicable_row,
+    run_job,
+)
+from spikewire.experiments.spec import ExperimentSpec, SpecError, load_spec, parse_spec
+from spikewire.experiments.store import ResultStore, RunLock, remove_stale_temporaries
 
-__all__ = ["run_experiment", "RunSummary", "plan"]
+__all__ = ["run_experiment", "RunSummary", "plan", "with_overrides"]
 
 log = logging.getLogger("spikewire.experiments")
 
@@ -51,11 +61,16 @@ class RunSummary:
     wall_s: float
     runner: str
     messages: list[str] = field(default_factory=list)
+    n_not_applicable: int = 0
+    #: the jobs of this run that failed: dicts with job_id, network, observation, method,
+    #: seed, stage, error_type and error_message
+    failures: list[dict] = field(default_factory=list)
 
     def __str__(self) -> str:
+        na = f", {self.n_not_applicable} not applicable" if self.n_not_applicable else ""
         return (f"{self.n_jobs} jobs: {self.n_skipped} already done, {self.n_ok} ok, "
-                f"{self.n_failed} failed in {self.wall_s:.1f} s ({self.runner}); results in "
-                f"{self.out}")
+                f"{self.n_failed} failed{na} in {self.wall_s:.1f} s ({self.runner}); "
+                f"results in {self.out}")
 
 
 def _as_spec(spec) -> ExperimentSpec:
@@ -66,10 +81,37 @@ def _as_spec(spec) -> ExperimentSpec:
     return load_spec(spec)
 
 
-def plan(spec, out: str | Path | None = None, messages: list[str] | None = None):
-    """Expand and check ``spec``; return ``(spec, jobs, out_dir)`` without running anything."""
+def with_overrides(spec, *, duration: float | None = None,
+                   seeds: list[int] | None = None) -> ExperimentSpec:
+    """A copy of ``spec`` with every simulated duration set to ``duration`` (s; the
+    experiment's and each network's) and/or ``experiment.seeds`` replaced by ``seeds``,
+    to size a study without editing its TOML. The copy keeps the spec's source text."""
     spec = _as_spec(spec)
-    jobs = expand(spec, messages=messages)
+    if duration is None and seeds is None:
+        return spec
+    data = spec.model_dump()
+    if duration is not None:
+        data["experiment"]["duration"] = duration
+        for net in data["networks"]:
+            if net.get("duration") is not None:
+                net["duration"] = duration
+    if seeds is not None:
+        data["experiment"]["seeds"] = list(seeds)
+    try:
+        new = ExperimentSpec.model_validate(data)
+    except Exception as err:  # noqa: BLE001 - pydantic ValidationError
+        raise SpecError(f"--duration / --seeds: {err}") from None
+    new._source, new._text = spec._source, spec._text
+    return new
+
+
+def plan(spec, out: str | Path | None = None, messages: list[str] | None = None, *,
+         allow_code: bool = False, duration: float | None = None,
+         seeds: list[int] | None = None):
+    """Expand and check ``spec`` (see :func:`run_experiment` for the keywords); return
+    ``(spec, jobs, out_dir)`` without simulating or writing anything."""
+    spec = with_overrides(spec, duration=duration, seeds=seeds)
+    jobs = expand(spec, messages=messages, allow_code=allow_code)
     out = Path(out or spec.experiment.output or Path("spikewire-results") / spec.experiment.name)
     return spec, jobs, out
 
@@ -85,8 +127,15 @@ def _spec_text(spec: ExperimentSpec) -> str:
 def run_experiment(spec, *, out: str | Path | None = None, runner: str | None = None,
                    n_workers: int | None = None, address: str | None = None,
                    retry_failed: bool = True, progress: bool = True,
-                   client=None) -> RunSummary:
+                   client=None, allow_code: bool = False, duration: float | None = None,
+                   seeds: list[int] | None = None) -> RunSummary:
     """Run every job of ``spec`` that has no finished row in ``out`` yet.
+
+    Every job is validated first (builders, parameters, ``dt`` against delays and
+    durations, method settings, methods against the observation's output kind); nothing
+    is simulated if any check fails. Cells whose method cannot analyse the observation get
+    a "not applicable" row (never retried, never simulated). The result folder is locked
+    for the duration of the run.
 
     Parameters
     ----------
@@ -105,6 +154,14 @@ def run_experiment(spec, *, out: str | Path | None = None, runner: str | None = 
         Show a progress bar (done / failed / remaining, ETA).
     client : dask.distributed.Client, optional
         Use this client instead of starting a cluster.
+    allow_code : bool, default False
+        Run code named by the spec: ``experiment.plugins`` and builders other than the
+        registered ones (``"package.module:function"``). A spec file can then execute
+        anything with your permissions; pass True only for specs you trust.
+    duration : float, optional
+        Override every simulated duration (s) of the spec.
+    seeds : list of int, optional
+        Override ``experiment.seeds``.
 
     Returns
     -------
@@ -112,7 +169,8 @@ def run_experiment(spec, *, out: str | Path | None = None, runner: str | None = 
     """
     t0 = time.perf_counter()
     messages: list[str] = []
-    spec, jobs, out = plan(spec, out, messages)
+    spec, jobs, out = plan(spec, out, messages, allow_code=allow_code, duration=duration,
+                           seeds=seeds)
     rs = spec.runner
     kind = "address" if address else (runner or rs.kind)
     if client is not None:
@@ -123,39 +181,78 @@ def run_experiment(spec, *, out: str | Path | None = None, runner: str | None = 
     import spikewire
 
     store = ResultStore(out)
-    store.prepare(_spec_text(spec), {"experiment": spec.experiment.name,
-                                     "spikewire_version": spikewire.__version__,
-                                     "source": spec._source, "n_jobs": len(jobs)})
-    store._atomic_write_text(store.root / "jobs.json",
-                             json.dumps([j.job_id for j in jobs]))
-    cache_dir = Path(spec.experiment.cache_dir).expanduser() if spec.experiment.cache_dir \
-        else store.root / "cache" / "sims"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    done = store.finished(retry_failed)
-    todo = [j for j in jobs if j.job_id not in done]
-    todo.sort(key=lambda j: j.sim_key)  # jobs of one simulation together
-    for m in messages:
-        log.warning(m)
-    bar = _Progress(len(jobs), len(jobs) - len(todo), enabled=progress)
     try:
-        if not todo:
-            pass
-        elif kind == "inprocess":
-            _run_inprocess(todo, store, cache_dir, bar)
-        else:
-            _run_dask(todo, store, cache_dir, bar, kind=kind, rs=rs, n_workers=n_workers,
-                      address=address or rs.address, client=client)
-    finally:
-        bar.close()
-    return RunSummary(out=out, n_jobs=len(jobs), n_skipped=len(jobs) - len(todo),
+        store.root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"result folder {str(store.root)!r} is not writable "
+                              f"({err.strerror or err}); choose another with --out") from None
+    lock = RunLock(store.root)
+    with lock:
+        messages.extend(lock.messages)
+        overrides = {k: v for k, v in (("duration", duration), ("seeds", seeds))
+                     if v is not None}
+        store.prepare(_spec_text(spec), {"experiment": spec.experiment.name,
+                                         "spikewire_version": spikewire.__version__,
+                                         "source": spec._source, "n_jobs": len(jobs),
+                                         "overrides": overrides})
+        store._atomic_write_text(store.root / "jobs.json",
+                                 json.dumps([j.job_id for j in jobs]))
+        cache_dir = Path(spec.experiment.cache_dir).expanduser() \
+            if spec.experiment.cache_dir else store.root / "cache" / "sims"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        n_stale = remove_stale_temporaries(cache_dir)
+        if n_stale:
+            messages.append(f"removed {n_stale} stale temporary file(s) from {cache_dir}")
+        done = store.finished(retry_failed)
+        todo = [j for j in jobs if j.job_id not in done]
+        todo.sort(key=lambda j: j.sim_key)  # jobs of one simulation together
+        for m in messages:
+            log.warning(m)
+        bar = _Progress(len(jobs), len(jobs) - len(todo), enabled=progress)
+        try:
+            for job in [j for j in todo if j.not_applicable]:
+                store.write_row(not_applicable_row(job))
+                bar.update(NOT_APPLICABLE)
+            todo = [j for j in todo if not j.not_applicable]
+            if not todo:
+                pass
+            elif kind == "inprocess":
+                _run_inprocess(todo, store, cache_dir, bar)
+            else:
+                _run_dask(todo, store, cache_dir, bar, kind=kind, rs=rs, n_workers=n_workers,
+                          address=address or rs.address, client=client)
+        finally:
+            bar.close()
+        failures = _failures(store, bar.failed_ids)
+    return RunSummary(out=out, n_jobs=len(jobs), n_skipped=len(done & {j.job_id for j in jobs}),
                       n_ok=bar.ok, n_failed=bar.failed, wall_s=time.perf_counter() - t0,
-                      runner=kind, messages=messages)
+                      runner=kind, messages=messages, n_not_applicable=bar.not_applicable,
+                      failures=failures)
+
+
+def _failures(store: ResultStore, job_ids: list[str]) -> list[dict]:
+    """The stored error rows of ``job_ids`` (what a user needs to see of each failure)."""
+    import pyarrow.parquet as pq
+
+    keys = ("job_id", "network", "observation", "method", "seed", "stage", "error_type",
+            "error_message")
+    out = []
+    for jid in job_ids:
+        try:
+            row = pq.read_table(store.row_path(jid)).to_pylist()[0]
+        except Exception:  # noqa: BLE001 - a missing row is reported as such
+            row = {"job_id": jid, "error_type": "unknown",
+                   "error_message": "no result row was written"}
+        out.append({k: row.get(k) for k in keys})
+    return out
 
 
 class _Progress:
     def __init__(self, total: int, skipped: int, enabled: bool):
         self.ok = 0
         self.failed = 0
+        self.not_applicable = 0
+        self.failed_ids: list[str] = []
         self.total = total
         self.skipped = skipped
         self.bar = None
@@ -168,15 +265,21 @@ class _Progress:
 
     def _postfix(self):
         if self.bar is not None:
-            remaining = self.total - self.skipped - self.ok - self.failed
-            self.bar.set_postfix(done=self.ok, failed=self.failed, remaining=remaining,
+            remaining = (self.total - self.skipped - self.ok - self.failed
+                         - self.not_applicable)
+            self.bar.set_postfix(done=self.ok, failed=self.failed,
+                                 not_applicable=self.not_applicable, remaining=remaining,
                                  refresh=False)
 
-    def update(self, status: str) -> None:
+    def update(self, status: str, job_id: str | None = None) -> None:
         if status == "ok":
             self.ok += 1
+        elif status == NOT_APPLICABLE:
+            self.not_applicable += 1
         else:
             self.failed += 1
+            if job_id is not None:
+                self.failed_ids.append(job_id)
         if self.bar is not None:
             self._postfix()
             self.bar.update(1)
@@ -194,7 +297,7 @@ def _run_inprocess(todo: list[Job], store: ResultStore, cache_dir: Path, bar) ->
                                                    job.plugins)}
         row = run_job(job, cache_dir, store.artifacts_dir, sims[job.sim_key])
         store.write_row(row)
-        bar.update(row["status"])
+        bar.update(row["status"], job.job_id)
 
 
 def run_and_store(job: dict, cache_dir: str, root: str, sim: dict) -> tuple[str, str]:
@@ -283,7 +386,7 @@ def _run_dask(todo: list[Job], store: ResultStore, cache_dir: Path, bar, *, kind
                 row = error_row(job, type(err).__name__, str(err), stage="worker")
                 store.write_row(row)
                 status = "error"
-            bar.update(status)
+            bar.update(status, job.job_id)
             del futs[fut]
     finally:
         if own:

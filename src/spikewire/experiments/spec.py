@@ -43,11 +43,14 @@ Keys
     ``name`` (folder-safe), ``description``, ``duration`` (s), ``dt`` (s), ``seeds``,
     ``output`` (result folder), ``cache_dir`` (simulation cache shared between
     experiments; default ``<output>/cache/sims``), ``plugins`` (modules or ``.py`` files
-    imported on every worker before jobs run: register your own methods or builders),
+    imported on every worker before jobs run: register your own methods or builders;
+    **this runs their code** and needs ``--allow-code``),
     ``artifact_units`` (observed units whose estimate/truth are kept for the report).
 ``[base_network]`` / ``[[networks]]``
-    ``builder``, ``params``, ``vary``, ``inputs`` (drive modulation and stimulation, see
-    :func:`spikewire.observe.inputs_from_spec`), ``duration``, ``label``, and
+    ``builder`` (a registered builder: ``"brunel"``, ``"from_matrix"``, ``"motif"``; a
+    ``"package.module:function"`` builder **runs code named by the spec** and needs
+    ``--allow-code``), ``params``, ``vary``, ``inputs`` (drive modulation and stimulation,
+    see :func:`spikewire.simulate.inputs_from_spec`), ``duration``, ``label``, and
     ``observations`` / ``methods`` to restrict a network to some entries.
 ``[[observations]]``
     ``name``, ``steps`` (:func:`spikewire.observe.from_spec`), ``vary`` with keys
@@ -60,7 +63,19 @@ Keys
     see :class:`RunnerSpec`.
 
 Each cell (network × observation × method × seed) is one job; its id hashes the cell, so
-re-running a spec skips finished jobs and editing one entry re-runs only its cells.
+re-running a spec skips finished jobs and editing one entry re-runs only its cells. A
+job's seed is the root of its seed tree (:mod:`spikewire.core.seeds`): the network, the
+inputs, the simulation, each observation step and the method draw from separate named
+streams. Cells whose method cannot analyse the observation's output (e.g. ``ccg`` on
+smoothed rates) are recorded as "not applicable".
+
+Code in specs
+-------------
+A spec is data: without ``--allow-code`` (``allow_code=True`` in
+:func:`~spikewire.experiments.run_experiment`) it can only name registered builders
+and registered inference methods. ``plugins`` and ``module:function`` builders import
+and call arbitrary Python with your permissions (``builder = "os:system"`` would run a
+shell command), so they are refused unless you pass that flag for a spec you trust.
 """
 
 from __future__ import annotations
@@ -105,7 +120,7 @@ class NetworkEntry(_Strict):
     ``builder`` names a function of :mod:`spikewire.networks` (``"brunel"``,
     ``"motifs.chain"``, ...) or ``"package.module:function"``; ``params`` are its keyword
     arguments. ``inputs`` is a list of ``{input = "hidden_states" | "pulses" | "schedule" |
-    "array", **settings}`` tables built by :func:`spikewire.observe.inputs_from_spec`
+    "array", **settings}`` tables built by :func:`spikewire.simulate.inputs_from_spec`
     (drive modulation and stimulation passed to :func:`spikewire.simulate`).
     ``observations`` / ``methods`` restrict this network to the named entries.
     """

@@ -6,11 +6,12 @@ only its local part of the connections NEST asks for.
 
 Mapping (spikewire → NEST)
 --------------------------
-- delta synapses (``tau_syn is None``) → ``iaf_psc_delta`` with ``C_m = 1 pF`` (a weight
-  is the PSP jump in mV, as in spikewire);
-- exponential current synapses → ``iaf_psc_exp`` with ``C_m = 250 pF``, ``tau_syn_ex =
-  tau_syn_in = tau_syn``; a spikewire weight ``w`` (jump of ``R·I_syn`` in mV) becomes the
-  current jump ``w · C_m / tau_m`` in pA;
+- the neuron model, its synaptic parameters and the weight scale come from the network's
+  synapse object (:mod:`spikewire.core.synapses`): delta synapses → ``iaf_psc_delta``
+  with ``C_m = 1 pF`` (a weight is the PSP jump in mV, as in spikewire); exponential
+  current synapses → ``iaf_psc_exp`` with ``C_m = 250 pF``, ``tau_syn_ex = tau_syn_in =
+  tau_syn``, a spikewire weight ``w`` (jump of ``R·I_syn`` in mV) becoming the current
+  jump ``w · C_m / tau_m`` in pA; other models as their class documents;
 - ``tau_m, theta, v_reset, v_rest, tau_ref`` → ``tau_m, V_th, V_reset, E_L, t_ref`` (ms),
   per neuron where E and I have their own parameters;
 - delays: ``None`` → one time step, scalar or per synapse (s → ms);
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.seeds import child as seed_child
+from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["NestNetwork", "to_nest", "simulate_nest"]
@@ -90,7 +93,15 @@ class NestNetwork:
                                                    "nest_version": self.nest.__version__})
 
 
-def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int = 1,
+def _per_type(network: Network, value: dict[str, float]) -> np.ndarray:
+    """Per-neuron array (N,) from one value per cell type."""
+    out = np.empty(network.n_neurons)
+    for c, x in value.items():
+        out[network.cell_type == c] = x
+    return out
+
+
+def to_nest(network: Network, *, dt: float = 1e-4, seed=0, threads: int = 1,
             reset: bool = True, v_init: str = "uniform") -> NestNetwork:
     """Build ``network`` in NEST (neurons, synapses, delays, drive, a spike recorder).
 
@@ -99,8 +110,10 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     network : Network
     dt : float, default 1e-4
         NEST resolution in s (every delay must be a multiple; ``None`` delays are one step).
-    seed : int, default 0
-        NEST's ``rng_seed`` and the seed of the initial potentials.
+    seed : int, SeedSequence or Generator, default 0
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`): NEST's
+        ``rng_seed`` and the initial potentials derive from it, never from the numbers
+        that drew the connectivity.
     threads : int, default 1
         ``local_num_threads`` of the kernel (MPI ranks come from ``mpirun``).
     reset : bool, default True
@@ -123,6 +136,8 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     q = network.neuron_params()  # per-neuron arrays (s, mV): E and I may differ
     n = network.n_neurons
     dt_ms = dt * 1e3
+    # NEST's own RNG seed (1 .. 2**31 - 1) from a sub-stream of the simulation stream
+    nest_seed = int(seed_child(seed, "simulation", 1).generate_state(1)[0]) % (2**31 - 2) + 1
     if reset:
         nest.ResetKernel()
     if hasattr(nest, "VerbosityLevel"):  # NEST >= 3.9
@@ -130,17 +145,20 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     else:  # pragma: no cover - older NEST
         nest.set_verbosity("M_ERROR")
     nest.SetKernelStatus({"resolution": dt_ms, "local_num_threads": int(threads),
-                          "rng_seed": int(seed) + 1, "print_time": False})
+                          "rng_seed": nest_seed, "print_time": False})
     tau_ms = q["tau_m"] * 1e3
     per_neuron = {"tau_m": tau_ms, "t_ref": q["tau_ref"] * 1e3, "E_L": q["v_rest"],
                   "V_reset": q["v_reset"], "V_th": q["theta"]}
-    if np.isnan(q["tau_syn"]).all():
-        model, c_m = "iaf_psc_delta", 1.0
-        scale = np.ones(n)
-    else:
-        model, c_m = "iaf_psc_exp", 250.0
-        per_neuron.update(tau_syn_ex=q["tau_syn"] * 1e3, tau_syn_in=q["tau_syn"] * 1e3)
-        scale = c_m / tau_ms  # mV -> pA, per postsynaptic neuron
+    # the synapse model gives the NEST model, its parameters and the weight scale
+    types = sorted(set(network.cell_type.tolist()))
+    syn = {c: network.params_of(c).synapse for c in types}
+    first = syn[types[0]] if n else network.params_of("E").synapse
+    model, c_m = first.nest_model, first.nest_c_m
+    for key in first.nest_params():
+        per_neuron[key] = _per_type(network, {c: s.nest_params()[key] for c, s in syn.items()})
+    # mV -> pA (or mV for delta synapses), per postsynaptic neuron
+    scale = _per_type(network, {c: s.nest_weight_scale(network.params_of(c).tau_m)
+                                for c, s in syn.items()})
     common = {"C_m": c_m}
     for key, values in per_neuron.items():
         if n and np.all(values == values[0]):
@@ -152,7 +170,7 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed: int = 0, threads: int =
     for key, values in per_neuron.items():
         if key not in common:
             neurons.set({key: values.tolist()})
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     if v_init == "uniform":
         if network.uniform_params:
             V0 = rng.uniform(q["v_reset"][0], q["theta"][0], size=n)

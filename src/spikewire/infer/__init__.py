@@ -1,6 +1,8 @@
 """Connectivity inference: every method maps a Recording to an Estimate."""
 
+from spikewire.infer._params import InvalidSettingError
 from spikewire.infer.base import (
+    FitContext,
     InferenceMethod,
     MissingDependencyError,
     NotApplicableError,
@@ -12,7 +14,9 @@ from spikewire.infer.base import (
 )
 from spikewire.infer.estimate import PAIR_STATUS, Estimate, adjust_pvalues
 from spikewire.infer.labels import label_cell_types
+from spikewire.infer.trained import NotTrainedError, TrainedMethod
 
-__all__ = ["PAIR_STATUS", "Estimate", "InferenceMethod", "MissingDependencyError",
-           "NotApplicableError", "adjust_pvalues", "get_method", "get_method_class", "infer",
-           "label_cell_types", "list_methods", "register"]
+__all__ = ["PAIR_STATUS", "Estimate", "FitContext", "InferenceMethod", "InvalidSettingError",
+           "MissingDependencyError", "NotApplicableError", "NotTrainedError", "TrainedMethod",
+           "adjust_pvalues", "get_method", "get_method_class", "infer", "label_cell_types",
+           "list_methods", "register"]

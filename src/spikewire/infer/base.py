@@ -1,25 +1,70 @@
-"""The inference protocol, the method registry and :func:`infer`."""
+"""The inference protocol, the method registry and :func:`infer`.
+
+Adding a method
+---------------
+Subclass :class:`InferenceMethod`; set ``name``, ``reference`` and ``input_kinds``; take the
+settings as keyword arguments of ``__init__`` stored under the same names; declare every
+setting in ``settings_constraints`` (see :mod:`spikewire.infer._params`) and bin-like
+settings with their natural value in ``bin_settings`` (default ``None`` = automatic); put
+checks across settings in ``_check_combination``; implement ``_fit(ctx)`` on the
+:class:`FitContext` and return ``ctx.estimate(self, weights=..., pvalues=..., ...)``. Then
+make it known: ``@register`` in a module listed in ``_BUILTIN_METHODS`` (built-ins), or an
+entry point of another package::
+
+    [project.entry-points."spikewire.methods"]
+    my_method = "my_package.module:MyMethod"
+
+The conformance suite (``tests/infer/test_conformance.py``) then checks it with every
+other method. Methods that learn a state derive from
+:class:`spikewire.infer.trained.TrainedMethod`.
+"""
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib
+import importlib.util
 import inspect
+import sys
+import time
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
+from spikewire.infer._params import InvalidSettingError, validate_settings
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["InferenceMethod", "register", "get_method", "get_method_class", "list_methods",
-           "infer", "as_recording", "resolve_pairs", "pair_status_from",
-           "MissingDependencyError", "NotApplicableError"]
+__all__ = ["InferenceMethod", "FitContext", "register", "get_method", "get_method_class",
+           "list_methods", "infer", "as_recording", "resolve_pairs", "pair_status_from",
+           "MissingDependencyError", "NotApplicableError", "InvalidSettingError",
+           "ENTRY_POINT_GROUP"]
+
+#: Package entry-point group through which other packages add methods
+#: (``[project.entry-points."spikewire.methods"] mymethod = "mypkg.module:MyMethod"``).
+ENTRY_POINT_GROUP = "spikewire.methods"
+
+#: Built-in methods: registry name → module that defines (and registers) it. Modules are
+#: imported only when a method is used or listed; they must import optional packages
+#: (torch, ...) inside functions, never at module level.
+_BUILTIN_METHODS: dict[str, str] = {
+    "ccg": "spikewire.infer.ccg",
+    "glmcc": "spikewire.infer.glmcc",
+    "glm": "spikewire.infer.glm",
+    "partial_corr": "spikewire.infer.partial_corr",
+    "te": "spikewire.infer.te",
+}
 
 _REGISTRY: dict[str, type[InferenceMethod]] = {}
+_EP_CACHE: dict[tuple, dict] = {}
 
 
 class MissingDependencyError(ImportError):
-    """An optional dependency needed by a method is not installed."""
+    """An optional dependency needed by a method is not installed (the message says which
+    and gives the install command)."""
 
 
 class NotApplicableError(ValueError):
@@ -27,12 +72,104 @@ class NotApplicableError(ValueError):
     smoothed rates); planners label such combinations "not applicable"."""
 
 
+_KIND_HINTS = {
+    "fluorescence": "deconvolve the fluorescence to spikes first (spikewire.observe.deconvolve)",
+    "rate": "keep the spike times (smooth(..., keep_spikes=True)) or use a method that "
+            "accepts rates (partial_corr, te)",
+    "counts": "use a method that accepts binned counts, or observe spike times instead of bins",
+}
+
+
+@dataclass
+class FitContext:
+    """What the shared preamble of :meth:`InferenceMethod.fit` hands to a method's
+    :meth:`~InferenceMethod._fit` hook.
+
+    Attributes
+    ----------
+    recording : Recording
+    data : SpikeTrains or BinnedSignals
+        The recording's spike trains, or (for methods accepting signals) its continuous
+        signals seen through the binned-count API.
+    request : ndarray of bool, shape (n, n)
+        Requested (post, pre) pairs (diagonal False).
+    counts : ndarray, shape (n,)
+        Spikes per unit (for signals: the signal's integral).
+    unit_ok : ndarray of bool, shape (n,)
+        Units with at least ``min_spikes`` spikes.
+    pair_status : ndarray of int8, shape (n, n)
+        Initial :data:`~spikewire.infer.PAIR_STATUS` codes (0 = to be estimated); the hook
+        may refine them (undecided, fit_failed).
+    settings : dict
+        The method's settings with automatic (``None``) bins replaced by resolved values.
+    time_resolution : float or None
+        The data's time resolution in s (:attr:`Recording.time_resolution`).
+    t0 : float
+        ``time.perf_counter()`` at the start of the fit.
+    """
+
+    recording: Recording
+    data: object
+    request: np.ndarray
+    counts: np.ndarray
+    unit_ok: np.ndarray
+    pair_status: np.ndarray
+    settings: dict
+    time_resolution: float | None
+    t0: float
+    auto: dict = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.request.shape[0])
+
+    @property
+    def units(self) -> np.ndarray:
+        return np.asarray(self.data.units)
+
+    @property
+    def want(self) -> np.ndarray:
+        """Pairs to estimate (status 0)."""
+        return self.pair_status == 0
+
+    @property
+    def unit_status(self) -> np.ndarray:
+        return np.where(self.unit_ok, "ok", "too_few_spikes").astype(object)
+
+    def base_diagnostics(self) -> dict:
+        """Diagnostics every method reports: skipped units, resolution, automatic bins."""
+        return {"skipped_units": self.units[~self.unit_ok].tolist(),
+                "time_resolution_s": self.time_resolution,
+                "auto_settings": dict(self.auto)}
+
+    def estimate(self, method: InferenceMethod, **fields) -> Estimate:
+        """An :class:`Estimate` with the context's defaults (units, statuses, settings,
+        true_index, alpha, correction) overridden by ``fields``."""
+        diag = self.base_diagnostics()
+        diag.update(fields.pop("diagnostics", None) or {})
+        diag.setdefault("time_total_s", time.perf_counter() - self.t0)
+        out = dict(method=method.name, settings=dict(self.settings), units=self.units.copy(),
+                   pair_status=self.pair_status, unit_status=self.unit_status,
+                   true_index=self.recording.true_index, diagnostics=diag)
+        if "alpha" in self.settings:
+            out["alpha"] = float(self.settings["alpha"])
+        if "correction" in self.settings:
+            out["correction"] = self.settings["correction"]
+        out.update(fields)
+        return Estimate(**out)
+
+
 class InferenceMethod:
     """Base class of inference methods (scikit-learn style).
 
-    Subclasses take their settings as keyword arguments of ``__init__`` (stored as
-    attributes of the same name, validated in ``fit``) and implement
-    :meth:`fit` returning an :class:`~spikewire.infer.Estimate`.
+    A method takes its settings as keyword arguments of ``__init__`` (stored as attributes
+    of the same name) and declares them in ``settings_constraints`` (setting → list of
+    allowed forms, see :mod:`spikewire.infer._params`). Settings are validated when the
+    method is built, by :meth:`check_settings` and by :meth:`set_params`; errors name the
+    setting, its value and the allowed range. :meth:`fit` is a template: it does the shared
+    preamble (recording, input kind, requested pairs, time resolution and automatic bins,
+    ``min_spikes`` unit and pair status) once and calls the method's :meth:`_fit` hook with a
+    :class:`FitContext`.
 
     Attributes
     ----------
@@ -40,48 +177,212 @@ class InferenceMethod:
         Registry name (class attribute).
     reference : str
         The paper the method follows (class attribute).
+    input_kinds : frozenset of str
+        Recording kinds (:attr:`Recording.kind`) the method can analyse.
+    settings_constraints : dict
+        Setting name → list of constraints (a value is valid if it satisfies one).
+    bin_settings : dict
+        Bin-like settings (s) → the method's natural value. ``None`` for such a setting
+        means "automatic": the natural value, but never finer than the data's time
+        resolution and rounded to a whole multiple of it. A value finer than the data is
+        refused at :meth:`fit`.
+    requires : tuple of str
+        Optional packages needed to build the method (checked when it is built).
+    install : str
+        What to ``pip install`` for them (e.g. ``"spikewire[ml]"``).
     """
 
     name: ClassVar[str] = ""
     reference: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
+    install: ClassVar[str] = "spikewire[ml]"
     #: Recording kinds (:attr:`Recording.kind`) the method can analyse.
     input_kinds: ClassVar[frozenset[str]] = frozenset({"spikes"})
+    settings_constraints: ClassVar[dict[str, list]] = {}
+    bin_settings: ClassVar[dict[str, float]] = {}
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or getattr(init, "_spikewire_validating", False):
+            return
+
+        @functools.wraps(init)
+        def __init__(self, *args, **kw):
+            init(self, *args, **kw)
+            if type(self).__init__ is __init__:   # only the outermost constructor validates
+                self._validate_params()
+
+        __init__._spikewire_validating = True
+        cls.__init__ = __init__
+
+    # ------------------------------------------------------------------ settings
     @classmethod
     def accepts(cls, kind: str) -> bool:
         """Whether recordings of ``kind`` (:attr:`Recording.kind`) can be analysed."""
         return kind in cls.input_kinds
 
     @classmethod
-    def check_settings(cls, settings: dict) -> None:
-        """Raise ``ValueError`` naming the setting, its value and the allowed values if
-        ``settings`` are not valid for this method (without fitting anything)."""
+    def setting_names(cls) -> list[str]:
+        """Names of the constructor's settings."""
         sig = inspect.signature(cls.__init__)
-        unknown = [k for k in settings if k not in sig.parameters or k == "self"]
-        if unknown:
-            valid = [k for k in sig.parameters if k != "self"]
-            raise ValueError(f"method {cls.name!r} has no setting(s) {unknown}; valid "
-                             f"settings: {valid}")
+        return [k for k, p in sig.parameters.items()
+                if k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    @classmethod
+    def check_settings(cls, settings: dict) -> None:
+        """Raise :class:`InvalidSettingError` (a ``ValueError``) naming the setting, its
+        value and the allowed values if ``settings`` are not valid for this method (builds
+        the method, fits nothing)."""
+        cls._check_names(settings)
         cls(**settings)
 
-    def get_params(self) -> dict:
+    @classmethod
+    def _check_names(cls, settings: dict) -> None:
+        valid = cls.setting_names()
+        unknown = [k for k in settings if k not in valid]
+        if unknown:
+            raise InvalidSettingError(f"method {cls.name!r} has no setting(s) {unknown}; "
+                                      f"valid settings: {valid}")
+
+    def get_params(self, deep: bool = True) -> dict:
         """Settings of this instance, by constructor argument name."""
-        sig = inspect.signature(type(self).__init__)
-        return {k: getattr(self, k) for k in sig.parameters if k != "self" and hasattr(self, k)}
+        return {k: getattr(self, k) for k in self.setting_names() if hasattr(self, k)}
 
     def set_params(self, **params) -> InferenceMethod:
-        valid = self.get_params()
+        """Change settings (validated like the constructor's; on error nothing changes)."""
+        self._check_names(params)
+        old = self.get_params()
         for k, v in params.items():
-            if k not in valid:
-                raise ValueError(f"{self.name}: unknown setting {k!r}; valid settings are "
-                                 f"{sorted(valid)}")
             setattr(self, k, v)
+        try:
+            self._validate_params()
+        except Exception:
+            for k, v in old.items():
+                setattr(self, k, v)
+            raise
         return self
 
-    def fit(self, recording: Recording, pairs=None) -> Estimate:  # pragma: no cover - abstract
-        """Estimate connectivity from ``recording`` (optionally only for ``pairs``)."""
-        raise NotImplementedError
+    def clone(self) -> InferenceMethod:
+        """A new, unfitted (untrained) method with deep copies of the same settings."""
+        return type(self)(**copy.deepcopy(self.get_params()))
+
+    def _check_requirements(self) -> None:
+        for mod in self.requires:
+            if importlib.util.find_spec(mod) is None:
+                raise MissingDependencyError(
+                    f"method {self.name!r} needs the optional package {mod!r}, which is not "
+                    f"installed; install it with `pip install '{self.install}'`")
+
+    def _validate_params(self) -> None:
+        """Check every declared setting, then the method's combination checks."""
+        self._check_requirements()
+        validate_settings(self.name or type(self).__name__, self.settings_constraints,
+                          self.get_params())
+        self._check_combination({k: getattr(self, k, None) for k in self.bin_settings})
+
+    def _check_combination(self, bins: dict) -> None:
+        """Checks across settings (hook). ``bins`` maps each bin setting to its value in s,
+        or None while it is automatic (resolved only when the data are known)."""
+
+    # ------------------------------------------------------------------ bins
+    def resolve_bins(self, recording: Recording) -> tuple[dict, dict]:
+        """Bin settings (s) for ``recording``: ``(all bins, the automatic ones)``.
+
+        Raises
+        ------
+        ValueError
+            If a bin set by the user is finer than the data's time resolution.
+        """
+        res = recording.time_resolution
+        out, auto = {}, {}
+        for key, natural in self.bin_settings.items():
+            value = getattr(self, key)
+            if value is None:
+                if res is None:
+                    value = float(natural)
+                else:
+                    value = max(1, round(float(natural) / res)) * res
+                auto[key] = value
+            elif res is not None and float(value) < res * (1 - 1e-6):
+                raise ValueError(
+                    f"{self.name}: {key}={float(value) * 1e3:g} ms is finer than the data's "
+                    f"time resolution of {res * 1e3:g} ms ({1 / res:g} Hz); bins finer than "
+                    f"the data are partly empty. Use {key} >= {res:g} s (a whole multiple of "
+                    f"it) or {key}=None for an automatic bin")
+            out[key] = float(value)
+        return out, auto
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, recording, pairs=None) -> Estimate:
+        """Estimate connectivity from ``recording`` (optionally only for ``pairs``).
+
+        Parameters
+        ----------
+        recording : Recording or SpikeTrains
+        pairs : sequence of (post_id, pre_id), optional
+            Only these directed pairs (others get status ``not_requested``).
+
+        Returns
+        -------
+        Estimate
+            Post × pre.
+
+        Raises
+        ------
+        NotApplicableError
+            If the recording's kind is not in :attr:`input_kinds`.
+        """
+        t0 = time.perf_counter()
+        self._validate_params()
+        rec = as_recording(recording)
+        kind = rec.kind
+        if not self.accepts(kind):
+            hint = _KIND_HINTS.get(kind, "use a method that accepts it")
+            raise NotApplicableError(
+                f"method {self.name!r} analyses {sorted(self.input_kinds)} recordings, but "
+                f"this recording holds {kind!r}; {hint}")
+        if kind == "spikes":
+            data = rec.spikes
+        else:
+            from spikewire.infer._signals import activity_source
+
+            data = activity_source(rec, self.name)
+        bins, auto = self.resolve_bins(rec)
+        if bins:
+            try:
+                self._check_combination(bins)
+            except ValueError as err:
+                if not auto:
+                    raise
+                res = rec.time_resolution
+                chosen = ", ".join(f"{k}={v * 1e3:g} ms" for k, v in auto.items())
+                raise NotApplicableError(
+                    f"method {self.name!r} cannot resolve what it tests in these data: their "
+                    f"time resolution is {res * 1e3:g} ms, so the automatic {chosen} is too "
+                    f"coarse ({err})") from err
+        request = resolve_pairs(rec, pairs)
+        counts = np.asarray(data.counts())
+        min_spikes = getattr(self, "min_spikes", None)
+        unit_ok = counts >= min_spikes if min_spikes is not None else np.ones(
+            counts.size, dtype=bool)
+        status = pair_status_from(request, unit_ok)
+        ctx = FitContext(recording=rec, data=data, request=request, counts=counts,
+                         unit_ok=unit_ok, pair_status=status,
+                         settings={**self.get_params(), **bins},
+                         time_resolution=rec.time_resolution, t0=t0, auto=auto)
+        if not np.any(status == 0):
+            n = ctx.n
+            return ctx.estimate(self, weights=np.zeros((n, n)),
+                                pvalues=np.full((n, n), np.nan), scores=np.zeros((n, n)),
+                                diagnostics={"message": "no pair to estimate: every requested "
+                                             "pair has a unit with fewer than min_spikes "
+                                             "spikes (or no pair was requested)"})
+        return self._fit(ctx)
+
+    def _fit(self, ctx: FitContext) -> Estimate:  # pragma: no cover - abstract
+        """The method proper (hook called by :meth:`fit` after the shared preamble)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _fit(ctx) or fit()")
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
@@ -90,62 +391,120 @@ class InferenceMethod:
 
 def register(cls: type[InferenceMethod]) -> type[InferenceMethod]:
     """Class decorator adding a method to the registry under ``cls.name``."""
+    if not isinstance(cls, type) or not issubclass(cls, InferenceMethod):
+        raise TypeError(f"register expects an InferenceMethod subclass, got {cls!r}")
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a non-empty class attribute `name`")
     _REGISTRY[cls.name] = cls
     return cls
 
 
-def _load_builtin_methods() -> None:
-    # importing the modules registers their methods; missing optional modules are fine
-    import importlib
+def _entry_points() -> dict:
+    """Entry points of the ``spikewire.methods`` group by name (cached per ``sys.path``)."""
+    key = tuple(sys.path)
+    if key not in _EP_CACHE:
+        from importlib.metadata import entry_points
 
-    for mod in ("ccg", "glmcc", "glm", "partial_corr", "te", "learned"):
+        _EP_CACHE.clear()
+        _EP_CACHE[key] = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return _EP_CACHE[key]
+
+
+def _method_names() -> list[str]:
+    return sorted(set(_BUILTIN_METHODS) | set(_entry_points()) | set(_REGISTRY))
+
+
+def _missing(name: str, err: ImportError, install: str) -> MissingDependencyError:
+    return MissingDependencyError(
+        f"method {name!r} needs the package {err.name or str(err)!r}, which is not installed; "
+        f"install it with `pip install '{install}'`")
+
+
+def _load(name: str) -> type[InferenceMethod]:
+    """Import the module (or entry point) that defines method ``name``."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _BUILTIN_METHODS:
+        mod = _BUILTIN_METHODS[name]
         try:
-            importlib.import_module(f"spikewire.infer.{mod}")
-        except ModuleNotFoundError as err:
-            if not err.name or not err.name.startswith("spikewire.infer"):
+            module = importlib.import_module(mod)
+        except ImportError as err:
+            if err.name and err.name.startswith("spikewire"):
                 raise
+            raise _missing(name, err, "spikewire[ml]") from err
+        if name not in _REGISTRY:   # imported earlier while the registry was replaced
+            for obj in vars(module).values():
+                if (isinstance(obj, type) and issubclass(obj, InferenceMethod)
+                        and obj.name == name):
+                    register(obj)
+    elif name in _entry_points():
+        ep = _entry_points()[name]
+        try:
+            obj = ep.load()
+        except ImportError as err:
+            raise _missing(name, err, err.name or ep.value) from err
+        if isinstance(obj, type) and issubclass(obj, InferenceMethod):
+            if obj.name != name:
+                raise ValueError(f"entry point {name!r} ({ep.value}) names a method class "
+                                 f"whose name is {obj.name!r}; they must agree")
+            register(obj)
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown inference method {name!r}; available: {_method_names()}")
+    return _REGISTRY[name]
 
 
 def list_methods() -> dict[str, str]:
-    """Registered methods: name → one-line description."""
-    _load_builtin_methods()
-    return {k: (inspect.getdoc(v) or "").splitlines()[0] for k, v in sorted(_REGISTRY.items())}
+    """All available methods: name → one-line description.
+
+    Methods whose optional dependency is missing are listed too, with the install command
+    (using them raises :class:`MissingDependencyError`).
+    """
+    out = {}
+    for name in _method_names():
+        try:
+            cls = _load(name)
+        except MissingDependencyError as err:
+            out[name] = f"(unavailable: {err})"
+            continue
+        except Exception as err:  # another package's broken entry point must not hide ours
+            if name in _BUILTIN_METHODS:
+                raise
+            out[name] = f"(broken entry point: {type(err).__name__}: {err})"
+            continue
+        out[name] = (inspect.getdoc(cls) or "").splitlines()[0]
+    return out
 
 
 def get_method_class(name: str) -> type[InferenceMethod]:
     """The registered method class called ``name``; clear error for unknown names."""
-    _load_builtin_methods()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown inference method {name!r}; available: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
+    if not isinstance(name, str):
+        raise TypeError(f"method name must be a string, got {name!r}")
+    return _load(name)
 
 
 def get_method(name: str, **settings) -> InferenceMethod:
-    """Instantiate a registered method with ``settings``; clear error for unknown names."""
+    """Build a registered method with ``settings`` (validated: unknown or invalid settings
+    raise :class:`InvalidSettingError` naming the setting, its value and what it accepts)."""
     cls = get_method_class(name)
-    sig = inspect.signature(cls.__init__)
-    unknown = [k for k in settings if k not in sig.parameters]
-    if unknown:
-        valid = [k for k in sig.parameters if k != "self"]
-        raise ValueError(f"method {name!r} has no setting(s) {unknown}; valid settings: {valid}")
-    for mod in cls.requires:
-        try:
-            __import__(mod)
-        except ImportError as err:
-            raise MissingDependencyError(
-                f"method {name!r} needs the optional package {mod!r}; install it with "
-                f"`pip install 'spikewire[ml]'` (torch==2.13.0 for the CPU build)") from err
+    cls._check_names(settings)
     return cls(**settings)
 
 
 def as_recording(data) -> Recording:
-    """Accept a Recording or SpikeTrains and return a Recording."""
+    """Accept a Recording or SpikeTrains and return a Recording.
+
+    Bare spike trains keep their unit ids as ``true_index`` only when they come from a
+    simulation engine (``annotations["engine"]``; engines number units by neuron index);
+    otherwise the mapping to a network's neurons is unknown (-1), so that scoring them
+    against a network of another size is refused instead of silently wrong. Pass
+    ``Recording.from_spikes(spikes, true_index=...)`` to state a mapping.
+    """
     if isinstance(data, Recording):
         return data
     if isinstance(data, SpikeTrains):
-        return Recording.from_spikes(data)
+        if "engine" in data.annotations:
+            return Recording.from_spikes(data)
+        return Recording.from_spikes(data, true_index=np.full(data.n_units, -1))
     raise TypeError(f"expected a Recording or SpikeTrains, got {type(data).__name__}")
 
 

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 
 import numpy as np
 from scipy import special
 
-from spikewire._validation import (
-    check_choice,
-    check_fraction,
-    check_int,
-    check_positive,
-    check_probability_open,
-)
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer import _ccg_kernels as K
-from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer._params import Boolean, Interval, Options, RealSequence, SeedLike
+from spikewire.infer.base import FitContext, InferenceMethod, register
+
+# the one correlogram module; names kept importable from here
+from spikewire.infer.correlograms import (  # noqa: F401
+    _choose_strategy,
+    _flat_positions,
+    _prepare,
+    cross_correlograms,
+    numba_threads,
+)
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["CCG", "baseline_matrix", "cross_correlograms", "hollowed_gaussian_kernel",
@@ -31,53 +33,6 @@ __all__ = ["CCG", "baseline_matrix", "cross_correlograms", "hollowed_gaussian_ke
 
 
 # --------------------------------------------------------------------------- helpers
-@contextmanager
-def numba_threads(n_jobs: int | None):
-    """Temporarily set numba's thread count (``n_jobs`` = -1 or None: all threads)."""
-    import numba
-
-    limit = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None or n_jobs == -1:
-        n = limit
-    else:
-        n = check_int("n_jobs", n_jobs, minimum=1)
-        n = min(n, limit)
-    prev = numba.get_num_threads()
-    numba.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        numba.set_num_threads(prev)
-
-
-def _flat_positions(spikes: SpikeTrains) -> tuple[np.ndarray, np.ndarray]:
-    """All spike times in time order and the position (not id) of their unit."""
-    grouped = spikes.grouped_times
-    pos = np.repeat(np.arange(spikes.n_units, dtype=np.int64), spikes.counts())
-    order = np.argsort(grouped, kind="stable")
-    return np.ascontiguousarray(grouped[order]), np.ascontiguousarray(pos[order])
-
-
-def _choose_strategy(counts: np.ndarray, want_t: np.ndarray, duration: float,
-                     span: float) -> np.ndarray:
-    """Per pre unit: True = population scan, False = per-pair merge (cheaper one)."""
-    counts = counts.astype(float)
-    total = counts.sum()
-    rates = counts / max(duration, 1e-12)
-    n_req = want_t.sum(axis=1)
-    cost_scan = counts * (math.log2(total + 2) + rates.sum() * span)
-    cost_pair = want_t @ counts + n_req * counts + counts * span * (want_t @ rates)
-    return cost_scan < cost_pair
-
-
-def _prepare(spikes: SpikeTrains, want: np.ndarray, span: float):
-    want_t = np.ascontiguousarray(want.T)
-    ftimes, fpos = _flat_positions(spikes)
-    use_scan = _choose_strategy(spikes.counts(), want_t, spikes.duration, span)
-    return (np.ascontiguousarray(spikes.grouped_times), np.ascontiguousarray(spikes.indptr),
-            ftimes, fpos, want_t, use_scan)
-
-
 def hollowed_gaussian_kernel(sigma_bins: float, hollow_fraction: float) -> np.ndarray:
     """Partially hollowed Gaussian kernel (Stark & Abeles 2009), length ``2·ceil(3σ)+1``.
 
@@ -156,48 +111,6 @@ def _sidak_log(logp_min: np.ndarray, m: int) -> np.ndarray:
     return np.where(p > 1e-8, np.minimum(exact, 0.0), np.log(m) + logp_min)
 
 
-# --------------------------------------------------------------------------- public CCG
-def cross_correlograms(spikes: SpikeTrains, bin_width: float = 5e-4, max_lag: float = 0.02,
-                       pairs=None, n_jobs: int | None = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-correlograms of all (or some) pairs of units.
-
-    Parameters
-    ----------
-    spikes : SpikeTrains
-        Spike times in s.
-    bin_width : float, default 0.5 ms
-        Lag bin width in s; bin ``k`` is centred on lag ``k · bin_width`` (a lag exactly
-        half-way between two centres goes to the bin farther from zero, so that the
-        correlogram of the reverse pair is exactly this one reversed).
-    max_lag : float, default 20 ms
-        Largest lag in s (rounded up to whole bins).
-    pairs : sequence of (post_id, pre_id), optional
-        Pairs to compute; others stay 0. Default: all ordered pairs (diagonal excluded).
-    n_jobs : int, default 1
-        Threads (pre units are processed in parallel); -1 uses all.
-
-    Returns
-    -------
-    ccg : ndarray of int64, shape (n_units, n_units, n_lags)
-        ``ccg[i, j, k]``: number of spike pairs with ``t_i − t_j`` in lag bin ``k``, i.e.
-        post unit ``i`` firing after pre unit ``j`` at positive lags.
-    lags : ndarray, shape (n_lags,)
-        Bin centres in s.
-    """
-    if not isinstance(spikes, SpikeTrains):
-        raise TypeError(f"spikes must be SpikeTrains, got {type(spikes).__name__}")
-    bw = check_positive("bin_width", bin_width, unit="s")
-    max_lag = check_positive("max_lag", max_lag, unit="s")
-    kmax = int(math.ceil(max_lag / bw - 1e-9))
-    want = resolve_pairs(as_recording(spikes), pairs)
-    nk = 2 * kmax + 1
-    out = np.zeros((spikes.n_units, spikes.n_units, nk), dtype=np.int64)
-    args = _prepare(spikes, want, (nk + 2) * bw)
-    with numba_threads(n_jobs):
-        K.ccg_all(*args, bw, -kmax, kmax, out)
-    return out, np.arange(-kmax, kmax + 1) * bw
-
-
 # --------------------------------------------------------------------------- the method
 @register
 class CCG(InferenceMethod):
@@ -218,8 +131,10 @@ class CCG(InferenceMethod):
 
     Parameters
     ----------
-    bin_width : float, default 0.5 ms
-        CCG bin in s (sub-millisecond resolves synaptic delays).
+    bin_width : float or None, default None (automatic)
+        CCG bin in s. Automatic: 0.5 ms (sub-millisecond resolves synaptic delays), but
+        never finer than the recording's time resolution and a whole multiple of it (1 ms
+        for 1 kHz data). A bin finer than the data is refused.
     window : (float, float), default (0.5 ms, 4 ms)
         Monosynaptic lag window in s (bins whose centres lie inside are tested).
     baseline_sigma : float, default 10 ms
@@ -269,7 +184,7 @@ class CCG(InferenceMethod):
         Keep the full correlograms in ``diagnostics["ccg"]`` (n × n × n_lags int64).
     n_jobs : int, default 1
         Threads over pre units (-1: all).
-    seed : int, default 0
+    seed : int or numpy.random.SeedSequence, default 0
         Seed of the jitter surrogates.
 
     Notes
@@ -295,8 +210,27 @@ class CCG(InferenceMethod):
 
     name = "ccg"
     reference = "Stark & Abeles 2009, J Neurosci Methods 179:90; English et al. 2017, Neuron 96:505"
+    bin_settings = {"bin_width": 5e-4}
+    settings_constraints = {
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "window": [RealSequence(0, None, unit="s", length=2, increasing=True)],
+        "baseline_sigma": [Interval("real", 0, None, closed="neither", unit="s")],
+        "hollow_fraction": [Interval("real", 0, 1, closed="left")],
+        "significance": [Options(("poisson", "jitter"))],
+        "n_surrogates": [Interval("int", 1, None)],
+        "jitter_width": [Interval("real", 0, None, closed="neither", unit="s")],
+        "causal_test": [Boolean()],
+        "dale": [Boolean()],
+        "min_spikes": [Interval("int", 1, None)],
+        "alpha": [Interval("real", 0, 1, closed="neither")],
+        "correction": [Options(("bh", "bonferroni", "none"))],
+        "exclude_reverse": [Boolean()],
+        "keep_ccg": [Boolean()],
+        "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
+        "seed": [SeedLike()],
+    }
 
-    def __init__(self, bin_width: float = 5e-4, window: tuple[float, float] = (5e-4, 4e-3),
+    def __init__(self, bin_width: float | None = None, window: tuple[float, float] = (5e-4, 4e-3),
                  baseline_sigma: float = 0.01, hollow_fraction: float = 0.6,
                  significance: str = "poisson", n_surrogates: int = 100,
                  jitter_width: float = 5e-3, causal_test: bool = True, dale: bool = False,
@@ -321,15 +255,13 @@ class CCG(InferenceMethod):
         self.seed = seed
 
     # ------------------------------------------------------------------ validation
-    def _validate(self):
-        bw = check_positive("bin_width", self.bin_width, unit="s")
-        try:
-            lo, hi = (float(x) for x in self.window)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"window must be a pair (start, stop) of lags in s, got "
-                             f"{self.window!r}") from err
-        if not (0 <= lo < hi and math.isfinite(hi)):
-            raise ValueError(f"window must satisfy 0 <= start < stop (s), got {self.window!r}")
+    def _check_combination(self, bins: dict) -> None:
+        if bins["bin_width"] is not None:
+            self._geometry(float(bins["bin_width"]))
+
+    def _geometry(self, bw: float):
+        """Window bins ``(k_lo, k_hi)`` and the baseline sigma for bin width ``bw`` (s)."""
+        lo, hi = (float(x) for x in self.window)
         if bw > hi - lo:
             raise ValueError(f"bin_width ({bw * 1e3:g} ms) is larger than the monosynaptic "
                              f"window {lo * 1e3:g}–{hi * 1e3:g} ms; use a bin of at most "
@@ -343,30 +275,19 @@ class CCG(InferenceMethod):
             k_lo = 1  # the zero-lag bin is not causal; never test it
             if k_hi < 1:
                 raise ValueError("the window holds only the zero-lag bin; start it later")
-        sigma = check_positive("baseline_sigma", self.baseline_sigma, unit="s")
+        sigma = float(self.baseline_sigma)
         if sigma < 2 * bw:
             raise ValueError(f"baseline_sigma ({sigma * 1e3:g} ms) must be at least two bins "
                              f"({2 * bw * 1e3:g} ms) for a slow baseline")
-        check_fraction("hollow_fraction", self.hollow_fraction, closed_low=True)
-        if self.hollow_fraction >= 1:
-            raise ValueError("hollow_fraction must be < 1 (1 removes the centre bin entirely)")
-        check_choice("significance", self.significance, {"poisson", "jitter"})
-        check_int("n_surrogates", self.n_surrogates, minimum=1)
-        check_positive("jitter_width", self.jitter_width, unit="s")
-        check_int("min_spikes", self.min_spikes, minimum=1)
-        check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
-        return bw, k_lo, k_hi, sigma
+        return k_lo, k_hi, sigma
 
     # ------------------------------------------------------------------ fit
-    def fit(self, recording, pairs=None) -> Estimate:
+    def _fit(self, ctx: FitContext) -> Estimate:
         """Test every requested pair; returns an :class:`Estimate` (post × pre)."""
-        t0 = time.perf_counter()
-        bw, k_lo, k_hi, sigma = self._validate()
-        rec = as_recording(recording)
-        spikes = rec.spikes
-        if spikes is None:
-            raise ValueError("ccg needs spike times; this recording holds only signals")
+        t0 = ctx.t0
+        bw = ctx.settings["bin_width"]
+        k_lo, k_hi, sigma = self._geometry(bw)
+        spikes = ctx.data
         n = spikes.n_units
         kernel = hollowed_gaussian_kernel(sigma / bw, self.hollow_fraction)
         h = kernel.size // 2
@@ -376,15 +297,8 @@ class CCG(InferenceMethod):
             raise ValueError(f"the recording ({spikes.duration:g} s) is shorter than the CCG "
                              f"range ±{kmax * bw * 1e3:g} ms needed for the window and the "
                              f"baseline; record longer or reduce window/baseline_sigma")
-        mask = resolve_pairs(rec, pairs)
         counts = spikes.counts()
-        few = counts < self.min_spikes
-        unit_status = np.where(few, "too_few_spikes", "ok").astype(object)
-        status = np.full((n, n), 2, dtype=np.int8)
-        status[mask] = 0
-        bad_pair = mask & (few[:, None] | few[None, :])
-        status[bad_pair] = 3
-        np.fill_diagonal(status, 1)
+        status = ctx.pair_status
         want = status == 0
 
         nk = 2 * kmax + 1
@@ -463,7 +377,6 @@ class CCG(InferenceMethod):
         weights = np.where(want, weights, 0.0)
         delays = np.where(want, delays, np.nan)
         diagnostics = {
-            "skipped_units": spikes.units[few].tolist(),
             "n_spikes": counts,
             "window_bins": lags,
             "kernel_bins": int(kernel.size),
@@ -477,17 +390,16 @@ class CCG(InferenceMethod):
         if self.keep_ccg:
             diagnostics["ccg"] = ccg_out
             diagnostics["ccg_lags"] = np.arange(-kmax, kmax + 1) * bw
-        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
-                        units=spikes.units.copy(), weight_unit="excess spikes per pre spike",
-                        pvalues=pvalues, scores=scores, delays=delays, pair_status=status,
-                        unit_status=unit_status, cell_type=cell_type,
-                        cell_type_confidence=conf, true_index=rec.true_index,
-                        alpha=float(self.alpha), correction=self.correction,
-                        diagnostics=diagnostics)
+        return ctx.estimate(self, weights=weights,
+                            weight_unit="excess spikes per pre spike", pvalues=pvalues,
+                            scores=scores, delays=delays, cell_type=cell_type,
+                            cell_type_confidence=conf, diagnostics=diagnostics)
 
     def _jitter_baseline(self, spikes: SpikeTrains, want, bw, k_lo, k_hi):
         """Mean window counts over interval-jittered surrogates (all trains jittered)."""
-        rng = np.random.default_rng(self.seed)
+        from spikewire.core.seeds import rng as seeded_rng
+
+        rng = seeded_rng(self.seed, "method")
         n = spikes.n_units
         nk = 2 * k_hi + 1
         acc = np.zeros((n, n, nk), dtype=np.int64)

@@ -13,17 +13,12 @@ from scipy.optimize import minimize
 from scipy.stats import norm
 from threadpoolctl import threadpool_limits
 
-from spikewire._validation import (
-    check_choice,
-    check_fraction,
-    check_int,
-    check_positive,
-    check_probability_open,
-)
+from spikewire._validation import check_positive
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer import _glm_kernels as _k
 from spikewire.infer._bases import raised_cosine_log_basis
-from spikewire.infer.base import InferenceMethod, as_recording, register, resolve_pairs
+from spikewire.infer._params import Interval, LabelSequence, Options, RealSequence
+from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GLM", "GLMDesign", "build_design"]
@@ -527,8 +522,9 @@ class GLM(InferenceMethod):
 
     Parameters
     ----------
-    bin_width : float, default 0.001
-        Bin width in s.
+    bin_width : float or None, default None (automatic)
+        Bin width in s. Automatic: 1 ms, but never finer than the recording's time
+        resolution and a whole multiple of it. A bin finer than the data is refused.
     window : float, default 0.02
         Filter length in s.
     n_basis : int, default 5
@@ -564,8 +560,27 @@ class GLM(InferenceMethod):
     name = "glm"
     reference = ("Pillow et al. (2008) Spatio-temporal correlations and visual signalling in "
                  "a complete neuronal population. Nature 454:995-999")
+    bin_settings = {"bin_width": 0.001}
+    settings_constraints = {
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "window": [Interval("real", 0, None, closed="neither", unit="s")],
+        "n_basis": [Interval("int", 1, None)],
+        "penalty": [Options(("l2", "l1", "group"))],
+        "penalties": [RealSequence(0, None), None],
+        "n_penalties": [Interval("int", 1, None)],
+        "cv": [Interval("int", 1, None)],
+        "validation_fraction": [Interval("real", 0, 1, closed="neither")],
+        "history_penalty": [Interval("real", 0, None)],
+        "dale": [Options(("given", "estimate")), None],
+        "cell_type": [LabelSequence(("E", "I")), None],
+        "alpha": [Interval("real", 0, 1, closed="neither")],
+        "correction": [Options(("bh", "bonferroni", "none"))],
+        "min_spikes": [Interval("int", 1, None)],
+        "max_iter": [Interval("int", 1, None)],
+        "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
+    }
 
-    def __init__(self, *, bin_width: float = 0.001, window: float = 0.02, n_basis: int = 5,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.02, n_basis: int = 5,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
@@ -587,46 +602,24 @@ class GLM(InferenceMethod):
         self.max_iter = max_iter
         self.n_jobs = n_jobs
 
-    def _validate(self, n_units):
-        check_positive("bin_width", self.bin_width, unit="s")
-        check_positive("window", self.window, unit="s")
-        check_int("n_basis", self.n_basis, minimum=1)
-        check_choice("penalty", self.penalty, {"l2", "l1", "group"})
-        check_int("n_penalties", self.n_penalties, minimum=1)
-        check_int("cv", self.cv, minimum=1)
-        check_fraction("validation_fraction", self.validation_fraction)
-        if self.validation_fraction >= 1:
-            raise ValueError("validation_fraction must be < 1, got 1")
-        check_positive("history_penalty", self.history_penalty, allow_zero=True)
-        check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
-        check_int("min_spikes", self.min_spikes, minimum=1)
-        check_int("max_iter", self.max_iter, minimum=1)
-        n_jobs = check_int("n_jobs", self.n_jobs, minimum=-1)
-        if n_jobs == 0:
-            raise ValueError("n_jobs must be >= 1 or -1 (all cores), got 0")
-        if self.penalties is not None:
-            pen = np.atleast_1d(np.asarray(self.penalties, dtype=float))
-            if pen.size == 0 or not np.all(np.isfinite(pen)) or np.any(pen < 0):
-                raise ValueError(f"penalties must be finite values >= 0, got {self.penalties!r}")
-        if self.dale not in (None, "given", "estimate"):
-            raise ValueError(f"dale must be None, 'given' or 'estimate', got {self.dale!r}")
-        if self.dale == "given":
-            if self.cell_type is None:
-                raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
-            ct = np.asarray(self.cell_type)
-            if ct.shape != (n_units,) or not np.all(np.isin(ct, ["E", "I"])):
-                raise ValueError(f"cell_type must hold one 'E' or 'I' per unit ({n_units}), "
-                                 f"got {self.cell_type!r}")
-        if n_jobs == -1:
+    def _check_combination(self, bins: dict) -> None:
+        bw = bins["bin_width"]
+        if bw is not None and bw > self.window:
+            raise ValueError(f"bin_width ({bw} s) must not exceed the filter window "
+                             f"({self.window} s); use a smaller bin_width or a longer window")
+        if self.dale == "given" and self.cell_type is None:
+            raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+
+    def _n_jobs(self) -> int:
+        if self.n_jobs == -1:
             import os
 
-            n_jobs = os.cpu_count() or 1
-        return n_jobs
+            return os.cpu_count() or 1
+        return int(self.n_jobs)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, recording, pairs=None) -> Estimate:
-        """Fit one GLM per requested target (row of ``pairs``) on all units' spikes.
+    def _fit(self, ctx: FitContext) -> Estimate:
+        """Fit one GLM per requested target (row of the requested pairs) on all units' spikes.
 
         Returns
         -------
@@ -635,38 +628,32 @@ class GLM(InferenceMethod):
             Wald test, ``scores`` = |z|, ``diagnostics`` with the held-out
             log-likelihood, chosen penalties, filters and convergence.
         """
-        t_start = time.perf_counter()
-        recording = as_recording(recording)
-        st = recording.spikes
-        if st is None:
-            raise ValueError("glm needs spike trains; this recording holds only signals")
+        st = ctx.data
         n = st.n_units
-        n_jobs = self._validate(n)
-        request = resolve_pairs(recording, pairs)
-        counts = st.counts()
-        few = counts < self.min_spikes
-        active = np.flatnonzero(~few)
-        unit_status = np.where(few, "too_few_spikes", "ok").astype(object)
-        status = np.full((n, n), 2, dtype=np.int8)
-        status[request] = 0
-        status[few, :] = np.where(request[few, :], 3, status[few, :])
-        status[:, few] = np.where(request[:, few], 3, status[:, few])
-        np.fill_diagonal(status, 1)
+        n_jobs = self._n_jobs()
+        bin_width = ctx.settings["bin_width"]
+        if self.dale == "given":
+            ct = np.asarray(self.cell_type)
+            if ct.shape != (n,):
+                raise ValueError(f"cell_type must hold one 'E' or 'I' per unit ({n}), got "
+                                 f"{self.cell_type!r}")
+        few = ~ctx.unit_ok
+        active = np.flatnonzero(ctx.unit_ok)
+        status = ctx.pair_status
         weights = np.zeros((n, n))
         pvals = np.full((n, n), np.nan)
         scores = np.full((n, n), np.nan)
-        diag: dict = {"skipped_units": st.units[few].tolist()}
+        diag: dict = {}
         targets = np.array([i for i in active if np.any(status[i] == 0)], dtype=np.int64)
         if active.size < 2 or targets.size == 0:
             diag["message"] = (f"nothing to fit: {int(few.sum())} of {n} units have fewer "
                                f"than min_spikes={self.min_spikes} spikes (status "
                                "too_few_spikes); record longer or lower min_spikes")
-            return self._estimate(st, recording, weights, pvals, scores, status, unit_status,
-                                  diag, t_start)
+            return self._estimate(ctx, weights, pvals, scores, diag)
         if st.duration < 5 * self.window:
             raise ValueError(f"glm: the recording ({st.duration:g} s) is shorter than 5 filter "
                              f"windows ({5 * self.window:g} s); use a longer recording")
-        design = build_design(st, bin_width=self.bin_width, window=self.window,
+        design = build_design(st, bin_width=bin_width, window=self.window,
                               n_basis=self.n_basis, units=active)
         tpos = np.searchsorted(active, targets)  # target positions within the design
         dale_sign = None
@@ -734,18 +721,12 @@ class GLM(InferenceMethod):
             warnings.warn("glm: " + msgs[-1], RuntimeWarning, stacklevel=2)
         if msgs:
             diag["message"] = "; ".join(msgs)
-        return self._estimate(st, recording, weights, pvals, scores, status, unit_status, diag,
-                              t_start)
+        return self._estimate(ctx, weights, pvals, scores, diag)
 
-    def _estimate(self, st, recording, weights, pvals, scores, status, unit_status, diag,
-                  t_start):
-        diag["time_total_s"] = time.perf_counter() - t_start
-        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
-                        units=st.units.copy(),
-                        weight_unit="summed coupling filter (log-rate gain, dimensionless)",
-                        pvalues=pvals, scores=scores, pair_status=status,
-                        unit_status=unit_status, true_index=recording.true_index,
-                        alpha=float(self.alpha), correction=self.correction, diagnostics=diag)
+    def _estimate(self, ctx, weights, pvals, scores, diag):
+        return ctx.estimate(self, weights=weights,
+                            weight_unit="summed coupling filter (log-rate gain, dimensionless)",
+                            pvalues=pvals, scores=scores, diagnostics=diag)
 
     # ------------------------------------------------------------------ engine
     def _folds(self, n_bins):

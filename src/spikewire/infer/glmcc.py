@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import contextmanager
 
-import numba
 import numpy as np
 from scipy.stats import chi2, norm
 
-from spikewire._validation import (
-    check_choice,
-    check_finite,
-    check_int,
-    check_positive,
-    check_probability_open,
-)
-from spikewire.core.recording import Recording
 from spikewire.infer import _glmcc_kernels as _k
-from spikewire.infer.base import InferenceMethod, register, resolve_pairs
+from spikewire.infer._params import Interval, Options, RealSequence
+from spikewire.infer.base import FitContext, InferenceMethod, register
+from spikewire.infer.correlograms import _flat_positions, numba_threads
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GLMCC", "glmcc_rate", "lr_statistic"]
@@ -58,26 +50,6 @@ def lr_statistic(J, tau_cbar) -> np.ndarray:
         e0, _, _ = _k._e_funcs(float(j)) if np.isfinite(j) else (np.nan, 0, 0)
         out[idx] = math.expm1(j) - e0 if np.isfinite(j) else np.nan
     return 2.0 * np.asarray(tau_cbar, dtype=float) * np.maximum(out, 0.0)
-
-
-@contextmanager
-def _numba_threads(n_jobs: int):
-    old = numba.get_num_threads()
-    n = numba.config.NUMBA_NUM_THREADS if n_jobs in (-1, None) else min(
-        n_jobs, numba.config.NUMBA_NUM_THREADS)
-    numba.set_num_threads(max(int(n), 1))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(old)
-
-
-def _spikes_of(recording: Recording, method: str):
-    st = recording.spikes
-    if st is None:
-        raise ValueError(f"{method} needs spike trains; this recording holds only "
-                         f"{recording.signal_kind or 'signals'} (deconvolve them to spikes first)")
-    return st
 
 
 @register
@@ -119,8 +91,10 @@ class GLMCC(InferenceMethod):
     ----------
     window : float, default 0.05
         Half-width W of the cross-correlogram in s (the paper's 50 ms).
-    bin_width : float, default 0.001
+    bin_width : float or None, default None (automatic)
         Width δ of the bins of ``a(t)`` in s; ``2 window / bin_width`` must be an integer.
+        Automatic: 1 ms, but never finer than the recording's time resolution and a whole
+        multiple of it. A bin finer than the data is refused.
     tau : float, default 0.004
         Decay time τ of the synaptic kernel in s (paper: 4 ms).
     delays : sequence of float, default (0.5, 1, 2, 3, 4) ms
@@ -154,8 +128,24 @@ class GLMCC(InferenceMethod):
     name = "glmcc"
     reference = ("Kobayashi et al. (2019) Reconstructing neuronal circuitry from parallel "
                  "spike trains. Nat Commun 10:4468")
+    bin_settings = {"bin_width": 0.001}
+    settings_constraints = {
+        "window": [Interval("real", 0, None, closed="neither", unit="s")],
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "tau": [Interval("real", 0, None, closed="neither", unit="s")],
+        "delays": [RealSequence(0, None, unit="s"), Interval("real", 0, None, unit="s")],
+        "gamma": [Interval("real", 0, None, closed="neither", unit="1/s")],
+        "test": [Options(("lr", "threshold", "wald"))],
+        "alpha": [Interval("real", 0, 1, closed="neither")],
+        "correction": [Options(("bh", "bonferroni", "none"))],
+        "min_spikes": [Interval("int", 1, None)],
+        "min_coincidences": [Interval("real", None, None)],
+        "j_max": [Interval("real", 0, None, closed="neither")],
+        "max_iter": [Interval("int", 1, None)],
+        "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
+    }
 
-    def __init__(self, *, window: float = 0.05, bin_width: float = 0.001, tau: float = 0.004,
+    def __init__(self, *, window: float = 0.05, bin_width: float | None = None, tau: float = 0.004,
                  delays=(0.0005, 0.001, 0.002, 0.003, 0.004), gamma: float = 0.2,
                  test: str = "lr", alpha: float = 0.01, correction: str = "bh",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
@@ -175,9 +165,18 @@ class GLMCC(InferenceMethod):
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
-    def _validated(self):
-        window = check_positive("window", self.window, unit="s")
-        delta = check_positive("bin_width", self.bin_width, unit="s")
+    def _check_combination(self, bins: dict) -> None:
+        self._validated(bins["bin_width"] if bins["bin_width"] is not None
+                        else self.bin_settings["bin_width"])
+
+    def _validated(self, delta: float | None = None):
+        """Derived settings for the bin width ``delta`` (s; default: the resolved setting,
+        or the natural 1 ms while it is automatic)."""
+        window = float(self.window)
+        if delta is None:
+            delta = self.bin_width if self.bin_width is not None else self.bin_settings[
+                "bin_width"]
+        delta = float(delta)
         if delta > window:
             raise ValueError(f"bin_width ({delta} s) must not exceed window ({window} s); "
                              "use e.g. bin_width=0.001 with window=0.05")
@@ -185,36 +184,25 @@ class GLMCC(InferenceMethod):
         if abs(n_half - round(n_half)) > 1e-6:
             raise ValueError(f"window / bin_width must be an integer, got {window} / {delta} "
                              f"= {n_half:g}; pick a bin_width that divides the window")
-        tau = check_positive("tau", self.tau, unit="s")
-        delays = np.atleast_1d(np.asarray(self.delays, dtype=float))
-        if delays.ndim != 1 or delays.size == 0 or not np.all(np.isfinite(delays)):
-            raise ValueError(f"delays must be a non-empty sequence of finite delays in s, got "
-                             f"{self.delays!r}")
-        delays = np.unique(delays)
-        if np.any(delays < 0) or np.any(delays >= window):
+        tau = float(self.tau)
+        delays = np.unique(np.atleast_1d(np.asarray(self.delays, dtype=float)))
+        if np.any(delays >= window):
             raise ValueError(f"every delay must lie in [0, window={window}) s, got "
                              f"{delays.tolist()}")
-        gamma = check_positive("gamma", self.gamma, unit="1/s")
-        check_choice("test", self.test, {"lr", "threshold", "wald"})
-        check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
-        check_int("min_spikes", self.min_spikes, minimum=1)
-        check_finite("min_coincidences", self.min_coincidences)
-        j_max = check_positive("j_max", self.j_max)
-        check_int("max_iter", self.max_iter, minimum=1)
-        n_jobs = check_int("n_jobs", self.n_jobs, minimum=-1)
-        if n_jobs == 0:
-            raise ValueError("n_jobs must be >= 1 or -1 (all cores), got 0")
+        gamma = float(self.gamma)
+        j_max = float(self.j_max)
+        n_jobs = int(self.n_jobs)
         return window, delta, int(round(2 * n_half)), tau, delays, gamma, j_max, n_jobs
 
     # ------------------------------------------------------------------ fitting
-    def fit_statistics(self, counts, s_pos, s_neg):
+    def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None):
         """Fit precomputed statistics (``counts`` (P, M), ``s_pos``/``s_neg`` (P, n_delays)).
 
-        Returns the raw (P, 11) result array of :func:`_glmcc_kernels.fit_pairs` and the
-        Newton iterations per pair.
+        ``bin_width`` (s) is the resolved bin of ``a(t)`` (default: the setting, or 1 ms if
+        automatic). Returns the raw (P, 11) result array of
+        :func:`_glmcc_kernels.fit_pairs` and the Newton iterations per pair.
         """
-        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated()
+        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated(bin_width)
         geo = [_k.bin_geometry(window, delta, m, tau, d) for d in delays]
         sides = np.ascontiguousarray(np.stack([g[0] for g in geo]))
         fhis = np.ascontiguousarray(np.stack([g[1] for g in geo]))
@@ -224,7 +212,7 @@ class GLMCC(InferenceMethod):
         lo[:, 0] = np.clip(np.floor((delays + window) / delta).astype(np.int64), 0, m - 1)
         lo[:, 1] = np.clip(np.ceil((window - delays) / delta).astype(np.int64) - 1, 0, m - 1)
         lam = 1.0 / (gamma * delta)
-        with _numba_threads(n_jobs):
+        with numba_threads(n_jobs):
             out, iters = _k.fit_pairs(np.ascontiguousarray(counts, dtype=np.float64),
                                       np.ascontiguousarray(s_pos, dtype=np.float64),
                                       np.ascontiguousarray(s_neg, dtype=np.float64),
@@ -233,14 +221,9 @@ class GLMCC(InferenceMethod):
                                       self.test == "lr")
         return out, iters
 
-    def fit(self, recording, pairs=None) -> Estimate:
-        """Estimate J for every requested pair of ``recording``.
-
-        Parameters
-        ----------
-        recording : Recording or SpikeTrains
-        pairs : sequence of (post_id, pre_id), optional
-            Only these directed pairs (both directions of an unordered pair share one fit).
+    def _fit(self, ctx: FitContext) -> Estimate:
+        """Estimate J for every requested pair (both directions of an unordered pair share
+        one fit).
 
         Returns
         -------
@@ -248,28 +231,16 @@ class GLMCC(InferenceMethod):
             ``weights`` = J (dimensionless log-rate gain), ``delays`` = chosen ``d`` (s),
             ``scores`` = sqrt of the test statistic (z-like, >= 0), ``pvalues`` from ``test``.
         """
-        from spikewire.infer.base import as_recording
-
-        t0 = time.perf_counter()
-        recording = as_recording(recording)
-        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated()
-        st = _spikes_of(recording, self.name)
+        t0 = ctx.t0
+        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated(
+            ctx.settings["bin_width"])
+        st = ctx.data
         if st.duration <= 2 * window:
             raise ValueError(f"the recording lasts {st.duration:g} s, not longer than the "
                              f"cross-correlogram span 2·window = {2 * window:g} s; use a longer "
                              "recording or a smaller window")
         n = st.n_units
-        request = resolve_pairs(recording, pairs)
-        counts_per_unit = st.counts()
-        few = counts_per_unit < self.min_spikes
-        unit_status = np.where(few, "too_few_spikes", "ok").astype(object)
-
-        status = np.full((n, n), 2, dtype=np.int8)
-        status[request] = 0
-        status[few, :] = np.where(request[few, :], 3, status[few, :])
-        status[:, few] = np.where(request[:, few], 3, status[:, few])
-        np.fill_diagonal(status, 1)
-
+        status = ctx.pair_status
         want = (status == 0) | (status.T == 0)
         iu, ju = np.nonzero(np.triu(want, 1))
         weights = np.zeros((n, n))
@@ -279,15 +250,14 @@ class GLMCC(InferenceMethod):
         diag = {"n_pairs_fitted": int(iu.size), "delay_grid_s": delays.tolist()}
         if iu.size:
             t1 = time.perf_counter()
-            with _numba_threads(n_jobs):
+            with numba_threads(n_jobs):
                 if iu.size >= 0.25 * n * (n - 1) / 2:
                     # most pairs: one population scan over coincidences
                     pidx = np.full((n, n), -1, dtype=np.int64)
                     pidx[iu, ju] = np.arange(iu.size)
-                    pos = np.repeat(np.arange(n, dtype=np.int64), np.diff(st.indptr))
-                    order = np.argsort(st.grouped_times, kind="stable")
+                    ftimes, fpos = _flat_positions(st)
                     counts, s_pos, s_neg = _k.ccg_stats_scan(
-                        st.grouped_times[order], pos[order], st.grouped_times, st.indptr,
+                        ftimes, fpos, st.grouped_times, st.indptr,
                         pidx, iu.size, window, delta, m, tau, delays)
                 else:
                     # few pairs: a two-pointer merge per pair
@@ -295,7 +265,7 @@ class GLMCC(InferenceMethod):
                         st.grouped_times, st.indptr, iu.astype(np.int64),
                         ju.astype(np.int64), window, delta, m, tau, delays)
             t2 = time.perf_counter()
-            out, iters = self.fit_statistics(counts, s_pos, s_neg)
+            out, iters = self.fit_statistics(counts, s_pos, s_neg, delta)
             t3 = time.perf_counter()
             diag.update(time_ccg_s=t2 - t1, time_fit_s=t3 - t2,
                         newton_iterations=int(iters.sum()),
@@ -304,15 +274,13 @@ class GLMCC(InferenceMethod):
         failed = int(np.sum(status == 5))
         undecided = int(np.sum(status == 4))
         diag.update(n_undecided=undecided, n_fit_failed=failed,
-                    skipped_units=st.units[few].tolist(), time_total_s=time.perf_counter() - t0)
+                    time_total_s=time.perf_counter() - t0)
         if failed:
             diag["message"] = (f"{failed} directed pair(s) did not converge within "
                                f"max_iter={self.max_iter} Newton steps (status fit_failed)")
-        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
-                        units=st.units.copy(), weight_unit="J (log-rate gain, dimensionless)",
-                        pvalues=pvals, scores=scores, delays=dmat, pair_status=status,
-                        unit_status=unit_status, true_index=recording.true_index,
-                        alpha=float(self.alpha), correction=self.correction, diagnostics=diag)
+        return ctx.estimate(self, weights=weights,
+                            weight_unit="J (log-rate gain, dimensionless)", pvalues=pvals,
+                            scores=scores, delays=dmat, pair_status=status, diagnostics=diag)
 
     def _fill(self, out, iu, ju, delays, tau, status, weights, pvals, scores, dmat):
         conv = out[:, 8] == 1.0

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from spikewire._validation import (
-    check_choice,
-    check_int,
-    check_positive,
-    check_probability_open,
-)
-from spikewire.infer._signals import activity_source
-from spikewire.infer.base import (
-    InferenceMethod,
-    as_recording,
-    pair_status_from,
-    register,
-    resolve_pairs,
-)
+from spikewire.infer._params import Interval, Options
+from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["PartialCorrelation", "count_moments", "ledoit_wolf_from_moments"]
@@ -119,8 +106,9 @@ class PartialCorrelation(InferenceMethod):
 
     Parameters
     ----------
-    bin_width : float, default 5 ms
-        Bin width in s.
+    bin_width : float or None, default None (automatic)
+        Bin width in s. Automatic: 5 ms, but never finer than the recording's time
+        resolution and a whole multiple of it. A bin finer than the data is refused.
     estimator : {"ledoit_wolf", "graphical_lasso"}, default "ledoit_wolf"
         Covariance estimator (graphical lasso needs a dense copy of the counts; it is
         refused above ``max_dense`` numbers).
@@ -144,7 +132,18 @@ class PartialCorrelation(InferenceMethod):
     input_kinds = frozenset({"spikes", "rate"})
     reference = "Ledoit & Wolf 2004, J Multivar Anal 88:365; Friedman et al. 2008, Biostatistics"
 
-    def __init__(self, bin_width: float = 5e-3, estimator: str = "ledoit_wolf", lag: int = 0,
+    bin_settings = {"bin_width": 5e-3}
+    settings_constraints = {
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "estimator": [Options(("ledoit_wolf", "graphical_lasso"))],
+        "lag": [Options((0, 1))],
+        "min_spikes": [Interval("int", 1, None)],
+        "alpha": [Interval("real", 0, 1, closed="neither")],
+        "correction": [Options(("bh", "bonferroni", "none"))],
+        "max_dense": [Interval("real", 0, None, closed="neither")],
+    }
+
+    def __init__(self, bin_width: float | None = None, estimator: str = "ledoit_wolf", lag: int = 0,
                  min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
                  max_dense: float = 2e8):
         self.bin_width = bin_width
@@ -155,34 +154,24 @@ class PartialCorrelation(InferenceMethod):
         self.correction = correction
         self.max_dense = max_dense
 
-    def fit(self, recording, pairs=None) -> Estimate:
+    def _fit(self, ctx: FitContext) -> Estimate:
         """Partial correlations for all requested pairs (post × pre)."""
-        t0 = time.perf_counter()
-        bw = check_positive("bin_width", self.bin_width, unit="s")
-        check_choice("estimator", self.estimator, {"ledoit_wolf", "graphical_lasso"})
-        lag = check_int("lag", self.lag, minimum=0)
-        if lag > 1:
-            raise ValueError(f"lag must be 0 or 1, got {lag}")
-        check_int("min_spikes", self.min_spikes, minimum=1)
-        check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
-        rec = as_recording(recording)
+        bw = ctx.settings["bin_width"]
+        lag = int(self.lag)
         # spike times, or continuous signals (smoothed rates) averaged into bins
-        spikes = activity_source(rec, "partial_corr")
+        spikes = ctx.data
         n = spikes.n_units
-        mask = resolve_pairs(rec, pairs)
         n_bins = spikes.n_bins(bw)
         if n_bins < 10:
             raise ValueError(f"the recording ({spikes.duration:g} s) has only {n_bins} bins of "
                              f"{bw * 1e3:g} ms; record longer or use smaller bins")
-        counts = spikes.counts()
-        ok = counts >= self.min_spikes
-        status = pair_status_from(mask, ok)
+        ok = ctx.unit_ok
+        status = ctx.pair_status
         idx = np.flatnonzero(ok)
         m = idx.size
         weights = np.zeros((n, n))
         pvals = np.full((n, n), np.nan)
-        diagnostics = {"skipped_units": spikes.units[~ok].tolist(), "n_bins": n_bins}
+        diagnostics = {"n_bins": n_bins}
         if m >= 2:
             X = spikes.select(idx).binned(bw, sparse=True).T.tocsr()   # (T, m)
             if lag == 1:
@@ -213,14 +202,9 @@ class PartialCorrelation(InferenceMethod):
         pvals = np.where(tested, pvals, np.nan)
         with np.errstate(divide="ignore"):
             scores = np.where(tested, -np.log10(np.maximum(pvals, 1e-300)), 0.0)
-        diagnostics["time_total_s"] = time.perf_counter() - t0
         diagnostics["symmetric"] = lag == 0
-        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
-                        units=spikes.units.copy(), weight_unit="partial correlation",
-                        pvalues=pvals, scores=scores, pair_status=status,
-                        unit_status=np.where(ok, "ok", "too_few_spikes").astype(object),
-                        true_index=rec.true_index, alpha=float(self.alpha),
-                        correction=self.correction, diagnostics=diagnostics)
+        return ctx.estimate(self, weights=weights, weight_unit="partial correlation",
+                            pvalues=pvals, scores=scores, diagnostics=diagnostics)
 
     def _covariance(self, X, emp, beta_sum, T):
         if self.estimator == "ledoit_wolf":

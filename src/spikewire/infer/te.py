@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-from spikewire._validation import check_choice, check_int, check_positive, check_probability_open
-from spikewire.infer._signals import activity_source
-from spikewire.infer.base import (
-    InferenceMethod,
-    as_recording,
-    pair_status_from,
-    register,
-    resolve_pairs,
-)
+from spikewire.infer._params import Interval, Options
+from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GrangerCausality", "lagged_design"]
@@ -62,9 +53,10 @@ class GrangerCausality(InferenceMethod):
 
     Parameters
     ----------
-    bin_width : float, default 2 ms
+    bin_width : float or None, default None (automatic)
         Bin width in s (the lags cover ``n_lags · bin_width``; choose it to span the
-        synaptic delays).
+        synaptic delays). Automatic: 2 ms, but never finer than the recording's time
+        resolution and a whole multiple of it. A bin finer than the data is refused.
     n_lags : int, default 3
         Number of lags L.
     min_spikes : int, default 20
@@ -90,7 +82,16 @@ class GrangerCausality(InferenceMethod):
     input_kinds = frozenset({"spikes", "rate"})
     reference = "Granger 1969, Econometrica 37:424; Barnett, Barrett & Seth 2009, PRL 103:238701"
 
-    def __init__(self, bin_width: float = 2e-3, n_lags: int = 3, min_spikes: int = 20,
+    bin_settings = {"bin_width": 2e-3}
+    settings_constraints = {
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "n_lags": [Interval("int", 1, None)],
+        "min_spikes": [Interval("int", 1, None)],
+        "alpha": [Interval("real", 0, 1, closed="neither")],
+        "correction": [Options(("bh", "bonferroni", "none"))],
+    }
+
+    def __init__(self, bin_width: float | None = None, n_lags: int = 3, min_spikes: int = 20,
                  alpha: float = 0.05, correction: str = "bh"):
         self.bin_width = bin_width
         self.n_lags = n_lags
@@ -98,28 +99,21 @@ class GrangerCausality(InferenceMethod):
         self.alpha = alpha
         self.correction = correction
 
-    def fit(self, recording, pairs=None) -> Estimate:
+    def _fit(self, ctx: FitContext) -> Estimate:
         """F test of every requested pair (post × pre)."""
-        t0 = time.perf_counter()
-        bw = check_positive("bin_width", self.bin_width, unit="s")
-        L = check_int("n_lags", self.n_lags, minimum=1)
-        check_int("min_spikes", self.min_spikes, minimum=1)
-        check_probability_open("alpha", self.alpha)
-        check_choice("correction", self.correction, {"bh", "bonferroni", "none"})
-        rec = as_recording(recording)
+        bw = ctx.settings["bin_width"]
+        L = int(self.n_lags)
         # spike times, or continuous signals (smoothed rates) averaged into bins
-        spikes = activity_source(rec, "te")
+        spikes = ctx.data
         n = spikes.n_units
-        mask = resolve_pairs(rec, pairs)
-        counts = spikes.counts()
-        ok = counts >= self.min_spikes
-        status = pair_status_from(mask, ok)
+        ok = ctx.unit_ok
+        status = ctx.pair_status
         idx = np.flatnonzero(ok)
         m = idx.size
         weights = np.zeros((n, n))
         pvals = np.full((n, n), np.nan)
         te = np.zeros((n, n))
-        diagnostics = {"skipped_units": spikes.units[~ok].tolist()}
+        diagnostics: dict = {}
         if m >= 2:
             X = spikes.select(idx).binned(bw, sparse=True).T.tocsr().astype(np.float64)
             T = X.shape[0] - L
@@ -161,11 +155,6 @@ class GrangerCausality(InferenceMethod):
         pvals = np.where(tested, pvals, np.nan)
         scores = np.where(tested, -np.log10(np.maximum(pvals, 1e-300)), 0.0)
         diagnostics["transfer_entropy"] = np.where(tested, te, 0.0)
-        diagnostics["time_total_s"] = time.perf_counter() - t0
-        return Estimate(weights=weights, method=self.name, settings=self.get_params(),
-                        units=spikes.units.copy(),
-                        weight_unit="post spikes per bin per pre spike (sum over lags)",
-                        pvalues=pvals, scores=scores, pair_status=status,
-                        unit_status=np.where(ok, "ok", "too_few_spikes").astype(object),
-                        true_index=rec.true_index, alpha=float(self.alpha),
-                        correction=self.correction, diagnostics=diagnostics)
+        return ctx.estimate(self, weights=weights,
+                            weight_unit="post spikes per bin per pre spike (sum over lags)",
+                            pvalues=pvals, scores=scores, diagnostics=diagnostics)

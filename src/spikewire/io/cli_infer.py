@@ -93,6 +93,8 @@ def choose_bins(cls, settings: dict, recording: Recording) -> tuple[dict, list[s
     if "bin_width" not in params or "bin_width" in settings or not res:
         return settings, notes
     default = params["bin_width"].default
+    if default is None:   # automatic bin (method contract): its natural value, for the note
+        default = getattr(cls, "bin_settings", {}).get("bin_width")
     if not isinstance(default, int | float) or default <= 0:
         return settings, notes
     k = max(1, round(default / res))

@@ -448,10 +448,16 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
             neu.add_column(name=name, description=f"{name} position (mm)", data=pos[:, d])
     mod.add(neu)
 
+    def _params_dict(p):
+        d = dataclasses.asdict(p)
+        if getattr(p, "synapse", None) is not None:
+            d["synapse"] = p.synapse.spec()
+        return d
+
     def _params_json(p):
         if isinstance(p, dict):
-            return json.dumps({k: dataclasses.asdict(v) for k, v in p.items()})
-        return json.dumps(dataclasses.asdict(p))
+            return json.dumps({k: _params_dict(v) for k, v in p.items()})
+        return json.dumps(_params_dict(p))
 
     drive = None
     if network.drive is not None:
@@ -492,6 +498,7 @@ def read_simulation_nwb(path: str | Path):
     import scipy.sparse as sp
 
     from spikewire.core.network import LIFParams, Network, PoissonDrive, WhiteNoiseDrive
+    from spikewire.core.synapses import synapse_from_spec
 
     pynwb = _pynwb()
     path = Path(path)
@@ -528,7 +535,13 @@ def read_simulation_nwb(path: str | Path):
     delays = (None if kind == "none" else float(net_row["delay"]) if kind == "scalar"
               else syn["delay"].astype(float))
     pj = json.loads(net_row["params_json"])
-    params = (LIFParams(**pj) if "tau_m" in pj else {k: LIFParams(**v) for k, v in pj.items()})
+
+    def _lif(d):
+        if isinstance(d.get("synapse"), dict):
+            d = {**d, "synapse": synapse_from_spec(d["synapse"])}
+        return LIFParams(**d)
+
+    params = _lif(pj) if "tau_m" in pj else {k: _lif(v) for k, v in pj.items()}
     dj = json.loads(net_row["drive_json"])
     drive = None
     if dj is not None:

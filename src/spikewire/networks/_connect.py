@@ -10,7 +10,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from spikewire.simulate._rng import xo_next
+from spikewire.core.rng import new_state, xo_next
+from spikewire.core.seeds import rng as seeded_rng
 
 
 @nb.njit(cache=True, nogil=True)
@@ -113,8 +114,6 @@ def check_memory(n_neurons: int, n_synapses: int, max_memory: float | None, **kw
 
 
 def as_state(seed_or_rng) -> np.ndarray:
-    from spikewire.simulate._rng import new_state
-
-    rng = seed_or_rng if isinstance(seed_or_rng, np.random.Generator) else \
-        np.random.default_rng(seed_or_rng)
-    return new_state(rng)
+    """xoshiro256** state of the ``"network"`` stream of a seed (int, SeedSequence or
+    Generator; see :mod:`spikewire.core.seeds`)."""
+    return new_state(seeded_rng(seed_or_rng, "network"))

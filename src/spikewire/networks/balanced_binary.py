@@ -33,8 +33,6 @@ threshold scale); only ``τ`` carries a unit (seconds).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.sparse as sp
 from scipy import optimize, stats
@@ -46,57 +44,14 @@ from spikewire._validation import (
     check_positive,
     check_probability_open,
 )
-from spikewire.core.network import Network
+from spikewire.core.binary import TIE_TOLERANCE, BinaryNetwork
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.networks._connect import as_state, check_memory, fixed_indegree_csc
 
-__all__ = ["BinaryNetwork", "binary_balanced", "balanced_activity_linear",
+__all__ = ["TIE_TOLERANCE", "BinaryNetwork", "binary_balanced", "balanced_activity_linear",
            "binary_mean_field"]
 
-TIE_TOLERANCE = 1e-9
-"""Inputs within this distance of the threshold count as "at threshold" (Θ(0) = 0), so that
-lattice-valued inputs (all weights multiples of 1/√K) give the same state regardless of the
-floating-point rounding accumulated by the incremental input updates."""
-
-
-@dataclass(eq=False)
-class BinaryNetwork(Network):
-    """A network of binary neurons (σ ∈ {0, 1}) with asynchronous stochastic updates.
-
-    Extends :class:`~spikewire.core.Network` (same ``weights`` post × pre, ``cell_type``,
-    ``spec``); the LIF fields ``params``, ``delays`` and ``drive`` are not used.
-
-    Parameters
-    ----------
-    threshold : ndarray, shape (N,)
-        Threshold θ of each neuron (dimensionless); ``σ ← 1`` iff input > θ.
-    tau : ndarray, shape (N,)
-        Mean time between updates of each neuron in s (updates at Poisson times).
-    external : ndarray, shape (N,)
-        Constant external input of each neuron (dimensionless), ``√K E_k m0``.
-    """
-
-    threshold: np.ndarray | None = None
-    tau: np.ndarray | None = None
-    external: np.ndarray | None = None
-
-    def __post_init__(self):
-        super().__post_init__()
-        n = self.n_neurons
-        for name in ("threshold", "tau", "external"):
-            val = getattr(self, name)
-            if val is None:
-                val = np.full(n, 0.010 if name == "tau" else 0.0)
-            arr = np.broadcast_to(np.asarray(val, dtype=np.float64), (n,)).copy()
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} must be finite, got a non-finite value")
-            setattr(self, name, arr)
-        if np.any(self.tau <= 0):
-            bad = int(np.flatnonzero(self.tau <= 0)[0])
-            raise ValueError(f"tau must be > 0 s; neuron {bad} has tau = {float(self.tau[bad])!r}")
-
-    def __repr__(self) -> str:
-        return (f"BinaryNetwork(name={self.name!r}, N={self.n_neurons} ({self.n_excitatory} E, "
-                f"{self.n_inhibitory} I), synapses={self.n_synapses})")
 
 
 def binary_balanced(n_excitatory: int = 4000, n_inhibitory: int = 4000, K: int = 400, *,
@@ -172,7 +127,7 @@ def binary_balanced(n_excitatory: int = 4000, n_inhibitory: int = 4000, K: int =
             n, np.array([0, n_e], np.int64), np.array([n_e, n], np.int64),
             np.array([K, K], np.int64), n, as_state(seed), False)
     else:
-        indptr, indices = _bernoulli_csc(n, n_e, K, np.random.default_rng(seed))
+        indptr, indices = _bernoulli_csc(n, n_e, K, seeded_rng(seed, "network"))
     pre_pop = np.repeat((np.arange(n) >= n_e).astype(np.int64), np.diff(indptr))
     post_pop = (indices >= n_e).astype(np.int64)
     data = jm[post_pop, pre_pop] / np.sqrt(K)
@@ -185,7 +140,7 @@ def binary_balanced(n_excitatory: int = 4000, n_inhibitory: int = 4000, K: int =
     spec = dict(builder="binary_balanced", n_excitatory=n_e, n_inhibitory=n_i, K=K, m0=m0,
                 J_EE=J_EE, J_EI=J_EI, J_IE=J_IE, J_II=J_II, E=E, I=I, theta_E=theta_E,
                 theta_I=theta_I, tau_E=tau_E, tau_I=tau_I, connectivity=connectivity,
-                seed=seed, m_linear=m_lin.tolist())
+                seed=seed_repr(seed), m_linear=m_lin.tolist())
     return BinaryNetwork(
         weights=weights, cell_type=np.where(is_i, "I", "E"),
         name=name or f"binary_balanced(N={n}, K={K}, m0={m0:g})", spec=spec,

@@ -7,6 +7,7 @@ import scipy.sparse as sp
 
 from spikewire._validation import check_fraction, check_int, check_positive
 from spikewire.core.network import LIFParams, Network, PoissonDrive
+from spikewire.core.seeds import seed_repr
 from spikewire.networks._connect import as_state, check_memory, fixed_indegree_csc
 
 __all__ = ["brunel", "brunel_threshold_rate"]
@@ -46,8 +47,9 @@ def brunel(n_neurons: int = 12_500, *, epsilon: float = 0.1, g: float = 5.0, eta
         Neuron parameters, see :class:`~spikewire.core.LIFParams` (s and mV).
     excitatory_fraction : float, default 0.8
         Fraction of E neurons (Brunel: N_E = 4 N_I).
-    seed : int, default 0
-        Seed for the connectivity.
+    seed : int, SeedSequence, Generator or None, default 0
+        Root of the ``"network"`` stream (:mod:`spikewire.core.seeds`) that draws the
+        connectivity.
     dtype : numpy dtype, default float32
         Storage type of the weights (float32 halves memory for large networks).
     max_memory : float, optional
@@ -99,7 +101,7 @@ def brunel(n_neurons: int = 12_500, *, epsilon: float = 0.1, g: float = 5.0, eta
     drive = PoissonDrive(rate=eta * nu_thr, n_inputs=c_e, weight=J)
     spec = dict(builder="brunel", n_neurons=n, epsilon=epsilon, g=g, eta=eta, J=J, delay=delay,
                 tau_m=tau_m, theta=theta, v_reset=v_reset, tau_ref=tau_ref, tau_syn=tau_syn,
-                excitatory_fraction=frac, seed=seed)
+                excitatory_fraction=frac, seed=seed_repr(seed))
     return Network(weights=weights, cell_type=cell_type, delays=delay, params=params,
                    drive=drive, name=name or f"brunel(N={n}, g={g:g}, eta={eta:g})", spec=spec,
                    check_dale=n_syn < 5_000_000)

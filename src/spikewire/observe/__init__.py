@@ -1,6 +1,7 @@
 """Observe a simulation like an experiment: inputs, perturbations and observation models.
 
-Inputs (passed to :func:`spikewire.simulate`)
+Inputs (passed to :func:`spikewire.simulate`; defined in :mod:`spikewire.simulate.inputs`
+and re-exported here)
     :class:`Schedule` and :class:`ArrayGain` (time-varying external drive per population,
     group or neuron), :class:`HiddenStates` (Markov chain of brain states; the state
     sequence is kept as ground truth), :func:`combine` (product of modulations) and
@@ -29,8 +30,8 @@ Composition
         rec = observe(spikes, steps, seed=1, network=net)
 
     Settings are validated when a step is built; step ``k`` of a pipeline draws its
-    randomness from ``SeedSequence(seed, spawn_key=(k,))``. Inputs have a dict form too,
-    :func:`inputs_from_spec` (``{"input": "hidden_states", "gains": [1.5, 0.5],
+    randomness from ``spikewire.core.seeds.child(seed, "observation", k)``. Inputs have a
+    dict form too, :func:`inputs_from_spec` (``{"input": "hidden_states", "gains": [1.5, 0.5],
     "dwell_times": [2.0, 1.0]}``, ``{"input": "pulses", ...}``, ...), returning the
     ``modulation`` and ``stimulation`` for :func:`spikewire.simulate` and the objects whose
     ground truth ``observe(..., inputs=...)`` keeps.
@@ -38,7 +39,11 @@ Composition
 
 from spikewire.observe._base import STEPS, Step
 from spikewire.observe.calcium import INDICATORS, Indicator, calcium, deconvolve, kernel
-from spikewire.observe.inputs import (
+from spikewire.observe.pipeline import attach_truth, from_spec, observe, to_spec
+from spikewire.observe.smooth import smooth
+from spikewire.observe.subsample import subsample
+from spikewire.observe.timing import bin, jitter, quantize, resolution
+from spikewire.simulate.inputs import (  # defined with the simulation, kept importable here
     ArrayGain,
     HiddenStates,
     Pulses,
@@ -47,10 +52,6 @@ from spikewire.observe.inputs import (
     inputs_from_spec,
     population_groups,
 )
-from spikewire.observe.pipeline import attach_truth, from_spec, observe, to_spec
-from spikewire.observe.smooth import smooth
-from spikewire.observe.subsample import subsample
-from spikewire.observe.timing import bin, jitter, quantize, resolution
 
 __all__ = ["INDICATORS", "STEPS", "ArrayGain", "HiddenStates", "Indicator", "Pulses",
            "Schedule", "Step", "attach_truth", "bin", "calcium", "combine", "deconvolve",

@@ -23,6 +23,8 @@ from numbers import Integral
 import numpy as np
 
 from spikewire.core.recording import Recording
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["Step", "as_recording", "make_rng", "register_step", "run_step", "STEPS"]
@@ -62,8 +64,9 @@ def check_settings(name: str, settings: dict) -> dict:
     return entry.check(**settings)
 
 
-def make_rng(seed) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from an int seed, a SeedSequence or a Generator."""
+def make_rng(seed, domain: str = "observation") -> np.random.Generator:
+    """A ``numpy.random.Generator`` on the ``domain`` stream of an int seed or a
+    SeedSequence (:func:`spikewire.core.seeds.rng`); a Generator is used as it is."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
@@ -73,15 +76,11 @@ def make_rng(seed) -> np.random.Generator:
         raise TypeError(f"seed must be an int, a numpy SeedSequence or Generator, got {seed!r}")
     if isinstance(seed, Integral) and seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
-    return np.random.default_rng(seed)
+    return seeded_rng(seed, domain)
 
 
 def _seed_repr(seed):
-    if isinstance(seed, np.random.Generator):
-        return "generator"
-    if isinstance(seed, np.random.SeedSequence):
-        return {"entropy": seed.entropy, "spawn_key": list(seed.spawn_key)}
-    return seed
+    return seed_repr(seed)
 
 
 def as_recording(data) -> Recording:

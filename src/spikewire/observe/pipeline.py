@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from spikewire.core.recording import Recording
+from spikewire.core.seeds import as_seed_sequence, child
 from spikewire.observe._base import Step, as_recording, make_rng
 
 __all__ = ["observe", "from_spec", "to_spec", "attach_truth"]
@@ -79,9 +80,11 @@ def observe(data, steps: Sequence[dict | str | Step] = (), *, seed=0, network=No
         Applied in the given order, e.g. ``[subsample(fraction=0.1),
         quantize(sampling_rate=1000), calcium(indicator="GCaMP6f")]`` or their dict forms
         (see :func:`from_spec`).
-    seed : int, default 0
-        Master seed. Step ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``, so adding
-        a step later in the list does not change the randomness of earlier ones.
+    seed : int, SeedSequence or Generator, default 0
+        Master seed. Step ``k`` draws from ``spikewire.core.seeds.child(seed,
+        "observation", k)``, so adding a step later in the list does not change the
+        randomness of earlier ones, and the observation never replays the numbers of the
+        network or the simulation drawn from the same integer.
     network : Network, optional
         The simulated network, for steps that need cell types or positions (e.g.
         ``subsample(population="E")`` or ``layout="block"``).
@@ -105,13 +108,12 @@ def observe(data, steps: Sequence[dict | str | Step] = (), *, seed=0, network=No
     ['simulate', 'subsample', 'quantize']
     """
     steps = from_spec(steps)
-    if isinstance(seed, np.random.Generator):
-        raise TypeError("observe needs an int seed (each step derives its own generator)")
-    make_rng(seed)  # validates the seed
+    if not isinstance(seed, np.random.Generator):
+        make_rng(seed)  # validates the seed (None and negative ints are refused)
+    root = as_seed_sequence(seed)
     rec = attach_truth(as_recording(data), inputs)
     for k, step in enumerate(steps):
-        child = np.random.SeedSequence(seed, spawn_key=(k,))
-        rec = step(rec, seed=child, network=network)
+        rec = step(rec, seed=child(root, "observation", k), network=network)
     return rec
 
 

@@ -96,9 +96,12 @@ def _observed_index(truth: Truth, est: Estimate) -> np.ndarray:
     ti = est.true_index
     if ti is None or np.any(np.asarray(ti) < 0):
         if truth.n != n_obs:
-            raise ValueError(f"the estimate has {n_obs} units but the truth {truth.n} neurons "
-                             "and no true_index maps one to the other; set "
-                             "estimate.true_index")
+            raise ValueError(
+                f"cannot score: the estimate has {n_obs} units but the network has {truth.n} "
+                "neurons, and the estimate has no true_index mapping its units to the "
+                "network's neurons. Observe the simulation through spikewire.observe (which "
+                "records the mapping), build the recording with "
+                "Recording.from_spikes(spikes, true_index=...), or set estimate.true_index")
         return np.arange(n_obs)
     ti = np.asarray(ti, dtype=np.int64)
     if ti.max(initial=-1) >= truth.n:

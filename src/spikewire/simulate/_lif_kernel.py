@@ -1,52 +1,232 @@
-"""Compiled LIF time-stepping kernel (numba).
+"""Compiled LIF time-stepping kernels (numba).
 
 Time grid: state ``V_k`` at ``t_k = k·dt``. Step ``k`` advances from ``t_{k-1}`` to ``t_k``
 by exact exponential integration; inputs that arrive at step ``k`` (ring-buffer slot
-``k mod L``) jump the membrane (delta synapses) or the synaptic current (exponential
-synapses) at ``t_k``. A neuron spikes at ``t_k`` if ``V_k >= θ``; its synapses deliver at
-step ``k + d`` so the first effect on a target appears exactly one delay later. During
-the refractory period the membrane is clamped at ``V_reset``; inputs arriving then are
-dropped with delta synapses, while with exponential synapses the synaptic current keeps
-integrating them (as NEST's ``iaf_psc_exp``). Stimulation pulses are voltage jumps in both.
+``k mod L``) jump the membrane (delta synapses) or the synaptic state (current synapses,
+through the propagators of :mod:`spikewire.core.synapses`) at ``t_k``. A neuron spikes at
+``t_k`` if ``V_k >= θ``; its synapses deliver at step ``k + d`` so the first effect on a
+target appears exactly one delay later. During the refractory period the membrane is
+clamped at ``V_reset``; inputs arriving then are dropped with delta synapses, while with
+current synapses the synaptic state keeps integrating them (as NEST's ``iaf_psc_exp`` and
+``iaf_psc_alpha``). Stimulation pulses are voltage jumps in both.
+
+The kernels take their inputs grouped in small records (named tuples of arrays, which
+numba passes as structs): the mutable :class:`NeuronState`, the :class:`Connectivity`, the
+:class:`NeuronConsts`, the :class:`SynapseProp` propagators, the :class:`DriveConfig`, the
+:class:`Stimulus` pulses and the :class:`SpikeBuffer` output.
 """
 
 from __future__ import annotations
 
 import math
+from enum import IntEnum
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
+from numba.extending import overload
 
 from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
 
 
+class DriveMode(IntEnum):
+    """How the external drive is generated in the kernel."""
+
+    NONE = 0
+    #: Poisson counts per neuron and step by inversion (per-neuron or modulated rates)
+    POISSON = 1
+    #: Gaussian white noise and a mean input, straight into the membrane
+    WHITE_NOISE = 2
+    #: one Poisson rate for every neuron: guide-table sampling (about 4x faster)
+    POISSON_TABLE = 3
+
+
+class NeuronState(NamedTuple):
+    """Mutable state: potentials ``V`` (N,) mV, synaptic state ``S`` (m, N), pending
+    stimulation jumps ``vjump`` (N,) mV, refractory counters ``refr`` (N,) steps and the
+    delivery ``ring`` (L, N) mV."""
+
+    V: np.ndarray
+    S: np.ndarray
+    vjump: np.ndarray
+    refr: np.ndarray
+    ring: np.ndarray
+
+
+class Connectivity(NamedTuple):
+    """CSC synapses (``col_ptr``, ``row_idx``, weights ``w`` in mV) and delays: per synapse
+    in steps (``syn_delay``, empty when all equal) or one ``delay_const`` in steps."""
+
+    col_ptr: np.ndarray
+    row_idx: np.ndarray
+    w: np.ndarray
+    syn_delay: np.ndarray
+    delay_const: int
+
+
+class NeuronConsts(NamedTuple):
+    """Per-neuron constants, shape (N,): membrane decay ``exp(-dt/τ_m)``, ``v_rest``,
+    ``theta``, ``v_reset`` (mV) and the refractory period in steps."""
+
+    decay_m: np.ndarray
+    v_rest: np.ndarray
+    theta: np.ndarray
+    v_reset: np.ndarray
+    ref_steps: np.ndarray
+
+
+class SynapseProp(NamedTuple):
+    """Per-neuron synapse propagators (see :meth:`spikewire.core.synapses.Synapse.propagators`),
+    neuron index last so that each entry is a contiguous row: ``A`` (m, m, N), ``c`` (m, N),
+    ``b`` (m, N), for ``m = 0`` (delta) or ``m = 1`` (exponential) state variables."""
+
+    A: np.ndarray
+    c: np.ndarray
+    b: np.ndarray
+
+
+class LinearSynapseProp(NamedTuple):
+    """As :class:`SynapseProp` for any number ``m`` of synaptic state variables (alpha
+    synapses: 2). A record type of its own, so that numba compiles the general
+    ``m``-state update into a separate specialisation of :func:`lif_chunk` and the
+    delta / exponential loop stays as lean (and as fast) as it was."""
+
+    A: np.ndarray
+    c: np.ndarray
+    b: np.ndarray
+
+
+def make_synapse_prop(A: np.ndarray, c: np.ndarray, b: np.ndarray):
+    """The kernel record for propagators of shapes (m, m, N), (m, N), (m, N)."""
+    return (SynapseProp if A.shape[0] <= 1 else LinearSynapseProp)(A, c, b)
+
+
+def _membrane_input(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+    """``V`` after the step from ``base = V_rest + (V - V_rest)·exp(-dt/τ_m)`` and the
+    input ``inp`` arriving now; advances the synaptic state of neuron ``i``."""
+    raise NotImplementedError  # compiled only (see the overload below)
+
+
+@overload(_membrane_input, inline="always")
+def _membrane_input_impl(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+    if getattr(syn, "instance_class", None) is LinearSynapseProp:
+        def general(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+            # any linear synapse: V += c·s, s <- A s + b·inp
+            A, c, b = syn.A, syn.c, syn.b
+            m = S.shape[0]
+            v = base
+            for a in range(m):
+                v += S[a, i] * c[a, i]
+            v += vjump[i]
+            vjump[i] = 0.0
+            for a in range(m):
+                x = 0.0
+                for q in range(m):
+                    x += A[a, q, i] * S[q, i]
+                s_new[a] = x + inp * b[a, i]
+            for a in range(m):
+                S[a, i] = s_new[a]
+            return v
+        return general
+
+    def delta_or_exponential(syn, S, S0, c0, A00, b0, vjump, i, base, inp, s_new):
+        if S.shape[0] == 0:
+            return base + inp
+        v = base + S0[i] * c0[i] + vjump[i]  # exponential synapses, written out
+        vjump[i] = 0.0
+        S0[i] = S0[i] * A00[i] + inp * b0[i]
+        return v
+    return delta_or_exponential
+
+
+class DriveConfig(NamedTuple):
+    """External drive: ``mode`` (a :class:`DriveMode` value), Poisson means per step
+    ``lam_ext`` (N,), weight ``w_ext`` (mV), white-noise mean ``mu_ext`` (N,) mV and step
+    amplitude ``noise_amp`` (N,) mV, the modulation ``group`` (N,) of each neuron and the
+    guide table (``pois_cdf``, ``pois_guide``) for :attr:`DriveMode.POISSON_TABLE`."""
+
+    mode: int
+    lam_ext: np.ndarray
+    w_ext: float
+    mu_ext: np.ndarray
+    noise_amp: np.ndarray
+    group: np.ndarray
+    pois_cdf: np.ndarray
+    pois_guide: np.ndarray
+
+
+class Stimulus(NamedTuple):
+    """Stimulation pulses sorted by step: ``step`` (int64), ``idx`` (int32), ``amp`` (mV)."""
+
+    step: np.ndarray
+    idx: np.ndarray
+    amp: np.ndarray
+
+
+class SpikeBuffer(NamedTuple):
+    """Output: spike steps (int64) and neuron indices (int32), filled up to ``n_spk``."""
+
+    step: np.ndarray
+    idx: np.ndarray
+
+
+class FastDelta(NamedTuple):
+    """Extra inputs of :func:`lif_chunk_delta`: per-presynaptic weight ``w_col`` (used when
+    ``const_w``), ``hetero`` (neuron constants differ between neurons), ``poisson_on`` and
+    the integer guide table (``pois_cdf_int``, bucket ``x >> guide_shift``)."""
+
+    w_col: np.ndarray
+    const_w: bool
+    hetero: bool
+    poisson_on: bool
+    pois_cdf_int: np.ndarray
+    guide_shift: int
+
+
+_POISSON = DriveMode.POISSON.value
+_WHITE_NOISE = DriveMode.WHITE_NOISE.value
+_POISSON_TABLE = DriveMode.POISSON_TABLE.value
+
+
 @nb.njit(cache=True, nogil=True)
-def lif_chunk(step0, step1,
-              V, I_syn, refr, ring,
-              col_ptr, row_idx, w, syn_delay, delay_const,
-              decay_m, p21, decay_s, exp_syn,
-              v_rest, theta, v_reset, ref_steps,
-              drive_mode, lam_ext, w_ext, mu_ext, noise_amp,
-              gain, group, pois_cdf, pois_guide,
-              stim_step, stim_idx, stim_amp, stim_pos,
-              rng,
-              spk_step, spk_idx, n_spk):
+def lif_chunk(step0, step1, st, net, neu, syn, drv, gain, stim, stim_pos, rng, out, n_spk):
     """Advance the network from step ``step0`` to ``step1 - 1`` (inclusive).
 
-    The neuron parameters ``decay_m, p21, decay_s, v_rest, theta, v_reset, ref_steps`` are
-    per-neuron arrays (shape ``(N,)``).
+    ``st`` :class:`NeuronState`, ``net`` :class:`Connectivity`, ``neu``
+    :class:`NeuronConsts`, ``syn`` :class:`SynapseProp` or :class:`LinearSynapseProp`
+    (:func:`make_synapse_prop`), ``drv`` :class:`DriveConfig`,
+    ``gain`` (steps, groups) drive modulation (shape (0, 0) for none), ``stim``
+    :class:`Stimulus` from position ``stim_pos``, ``rng`` the xoshiro state, ``out``
+    :class:`SpikeBuffer` holding ``n_spk`` spikes.
 
     Returns ``(next_step, n_spk, stim_pos)``; ``next_step < step1`` when the spike buffer is
     nearly full (the caller grows it and calls again).
     """
+    V, S, vjump, refr, ring = st.V, st.S, st.vjump, st.refr, st.ring
+    col_ptr, row_idx, w = net.col_ptr, net.row_idx, net.w
+    syn_delay, delay_const = net.syn_delay, net.delay_const
+    decay_m, v_rest, theta, v_reset, ref_steps = (neu.decay_m, neu.v_rest, neu.theta,
+                                                  neu.v_reset, neu.ref_steps)
+    A, c, b = syn.A, syn.c, syn.b
+    drive_mode, lam_ext, w_ext = drv.mode, drv.lam_ext, drv.w_ext
+    mu_ext, noise_amp, group = drv.mu_ext, drv.noise_amp, drv.group
+    pois_cdf, pois_guide = drv.pois_cdf, drv.pois_guide
+    stim_step, stim_idx, stim_amp = stim.step, stim.idx, stim.amp
+    spk_step, spk_idx = out.step, out.idx
     N = V.shape[0]
     L = ring.shape[0]
+    m = S.shape[0]
     cap = spk_step.shape[0]
     per_syn = syn_delay.shape[0] > 0
     n_groups = gain.shape[1]
     last_lam = -1.0
     exp_neg = 1.0
-    vjump = np.zeros(N)
+    s_new = np.zeros(max(m, 1))
+    # one-state synapses (exponential) read contiguous rows, as fast as 1-D arrays
+    if m > 0:
+        S0, c0, A00, b0 = S[0], c[0], A[0, 0], b[0]
+    else:  # unused placeholders of the same type
+        S0, c0, A00, b0 = decay_m, decay_m, decay_m, decay_m
     k = step0
     while k < step1:
         if n_spk + N > cap:
@@ -54,10 +234,10 @@ def lif_chunk(step0, step1,
         slot = k % L
         row_g = k - step0
         # stimulation pulses at this step: voltage jumps. With delta synapses the ring slot
-        # is exactly that; with exponential synapses the ring feeds the synaptic current,
-        # so pulses go to a separate per-neuron jump instead.
+        # is exactly that; with current synapses the ring feeds the synaptic state, so
+        # pulses go to a separate per-neuron jump instead.
         while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
-            if exp_syn:
+            if m > 0:
                 vjump[stim_idx[stim_pos]] += stim_amp[stim_pos]
             else:
                 ring[slot, stim_idx[stim_pos]] += stim_amp[stim_pos]
@@ -68,24 +248,19 @@ def lif_chunk(step0, step1,
             g = 1.0
             if n_groups > 0:
                 g = gain[row_g, group[i]]
-            if drive_mode == 3:
+            if drive_mode == _POISSON_TABLE:
                 inp += w_ext * poisson_guided(rng, pois_cdf, pois_guide)
-            elif drive_mode == 1:
+            elif drive_mode == _POISSON:
                 lam = lam_ext[i] * g
                 if lam != last_lam:
                     last_lam = lam
                     exp_neg = math.exp(-lam)
                 inp += w_ext * poisson(rng, lam, exp_neg)
-            v = V[i]
             dm = decay_m[i]
             vr = v_rest[i]
-            if exp_syn:
-                v = vr + (v - vr) * dm + I_syn[i] * p21[i] + vjump[i]
-                vjump[i] = 0.0
-                I_syn[i] = I_syn[i] * decay_s[i] + inp
-            else:
-                v = vr + (v - vr) * dm + inp
-            if drive_mode == 2:
+            v = _membrane_input(syn, S, S0, c0, A00, b0, vjump, i, vr + (V[i] - vr) * dm,
+                                inp, s_new)
+            if drive_mode == _WHITE_NOISE:
                 v += mu_ext[i] * g * (1.0 - dm) + noise_amp[i] * normal(rng)
             if refr[i] > 0:
                 refr[i] -= 1
@@ -136,19 +311,13 @@ def column_constant(col_ptr, w):
 
 
 @nb.njit(cache=True, nogil=True)
-def lif_chunk_delta(step0, step1,
-                    V, refr, ring,
-                    col_ptr, row_idx, w, w_col, const_w, delay_const,
-                    decay_m, v_rest, theta, v_reset, ref_steps, hetero,
-                    poisson_on, w_ext, pois_cdf_int, pois_guide, guide_shift,
-                    stim_step, stim_idx, stim_amp, stim_pos,
-                    rng,
-                    spk_step, spk_idx, n_spk):
+def lif_chunk_delta(step0, step1, st, net, neu, drv, fd, stim, stim_pos, rng, out, n_spk):
     """Fast path of :func:`lif_chunk`: delta synapses, one delay, homogeneous Poisson drive.
 
     Same semantics, same random stream and (for a float64 ring) the same additions in the
-    same order as :func:`lif_chunk` with ``drive_mode`` 3 (or 0), so its output is
-    bit-identical. What makes it faster:
+    same order as :func:`lif_chunk` with :attr:`DriveMode.POISSON_TABLE` (or no drive), so
+    its output is bit-identical. Takes the records of :func:`lif_chunk` plus ``fd``
+    (:class:`FastDelta`). What makes it faster:
 
     - the generator state is held in registers (``xo_next``) rather than in an array;
     - the guide-table Poisson inversion runs on integers (``pois_cdf_int`` from
@@ -164,6 +333,15 @@ def lif_chunk_delta(step0, step1,
       ``hetero`` (they differ between neurons) the membrane loop reads their first entry
       only, so a homogeneous network pays nothing for them.
     """
+    V, refr, ring = st.V, st.refr, st.ring
+    col_ptr, row_idx, w, delay_const = net.col_ptr, net.row_idx, net.w, net.delay_const
+    decay_m, v_rest, theta, v_reset, ref_steps = (neu.decay_m, neu.v_rest, neu.theta,
+                                                  neu.v_reset, neu.ref_steps)
+    w_ext, pois_guide = drv.w_ext, drv.pois_guide
+    w_col, const_w, hetero, poisson_on = fd.w_col, fd.const_w, fd.hetero, fd.poisson_on
+    pois_cdf_int, guide_shift = fd.pois_cdf_int, fd.guide_shift
+    stim_step, stim_idx, stim_amp = stim.step, stim.idx, stim.amp
+    spk_step, spk_idx = out.step, out.idx
     N = V.shape[0]
     L = ring.shape[0]
     cap = spk_step.shape[0]

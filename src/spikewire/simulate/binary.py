@@ -22,12 +22,14 @@ import numba as nb
 import numpy as np
 
 from spikewire._validation import check_positive
+from spikewire.core.rng import new_state, randbelow, uniform
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
-from spikewire.simulate._rng import new_state, randbelow, uniform
 
 __all__ = ["BinaryActivity", "simulate_binary"]
 
-_TIE = 1e-9  # same as spikewire.networks.balanced_binary.TIE_TOLERANCE
+_TIE = 1e-9  # same as spikewire.core.binary.TIE_TOLERANCE
 
 
 @dataclass(eq=False)
@@ -164,7 +166,7 @@ def simulate_binary(network, duration: float, *, seed: int | None = 0,
         Up-transition (0 → 1) times per neuron (unit id = neuron index) in ``[0,
         duration)``, in continuous time (not on a grid).
     """
-    from spikewire.networks.balanced_binary import BinaryNetwork
+    from spikewire.core.binary import BinaryNetwork
 
     if not isinstance(network, BinaryNetwork):
         raise TypeError("simulate_binary needs a BinaryNetwork (e.g. from "
@@ -180,7 +182,7 @@ def simulate_binary(network, duration: float, *, seed: int | None = 0,
     if n_samples > 50_000_000:
         raise ValueError(f"sample_interval = {sample_interval:g} s gives {n_samples} samples; "
                          "use a coarser interval")
-    rng = np.random.default_rng(seed)
+    rng = seeded_rng(seed, "simulation")
     is_i = ~network.is_excitatory
     pop = is_i.astype(np.int64)
 
@@ -236,8 +238,8 @@ def simulate_binary(network, duration: float, *, seed: int | None = 0,
             down_t = np.concatenate([down_t, np.empty_like(down_t)])
             down_i = np.concatenate([down_i, np.empty_like(down_i)])
 
-    ann = {"engine": "binary", "seed": seed, "duration": duration, "network": network.name,
-           "events": "up-transitions (0 -> 1)"}
+    ann = {"engine": "binary", "seed": seed_repr(seed), "duration": duration,
+           "network": network.name, "events": "up-transitions (0 -> 1)"}
     up = _to_trains(up_t[:n_up], up_i[:n_up], n, duration, ann)
     if not return_activity:
         return up

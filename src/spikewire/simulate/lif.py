@@ -4,24 +4,43 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
-from spikewire.simulate._lif_kernel import column_constant, lif_chunk, lif_chunk_delta
+from spikewire.simulate._lif_kernel import (
+    Connectivity,
+    DriveConfig,
+    DriveMode,
+    FastDelta,
+    LinearSynapseProp,
+    NeuronConsts,
+    NeuronState,
+    SpikeBuffer,
+    Stimulus,
+    SynapseProp,
+    column_constant,
+    lif_chunk,
+    lif_chunk_delta,
+    make_synapse_prop,
+)
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 
-__all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation"]
+__all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation", "DriveMode",
+           "KernelConfig", "build_kernel_config"]
 
 _MIN_DT = 1.0 / 30_000 - 1e-12  # 30 kHz
 _FAST_PATH = True  # tests switch it off to check the fast kernel against the general one
 
 
 class DriveModulation(Protocol):
-    """Time-varying gain on the external drive (see :mod:`spikewire.observe.inputs`).
+    """Time-varying gain on the external drive (see :mod:`spikewire.simulate.inputs`).
 
     ``groups`` maps each neuron to a column of the gain matrix; ``gain(step0, step1, dt)``
     returns a ``(step1 - step0, n_groups)`` array multiplying the Poisson rate or the
@@ -83,6 +102,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
              chunk_steps: int = 2000) -> SpikeTrains:
     """Run a LIF network and return its spike trains.
 
+    Three stages: the arguments are checked (:func:`_validate`), the kernel configuration
+    is built (:func:`build_kernel_config`: neuron constants, synapse propagators from the
+    network's :class:`~spikewire.core.synapses.Synapse`, drive, stimulation, initial
+    state) and the compiled kernel runs it chunk by chunk (:func:`_run`).
+
     Parameters
     ----------
     network : Network
@@ -92,10 +116,11 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     dt : float, default 1e-4
         Time step in s (0.1 ms). Down to 1/30 ms (30 kHz sampling). Every delay must be a
         multiple of ``dt``.
-    seed : int or None, default 0
-        Seed of the ``numpy.random.Generator`` from which every random draw (initial
-        potentials, external Poisson input, noise) derives. Same network, settings and
-        seed give bit-identical spike trains.
+    seed : int, SeedSequence, Generator or None, default 0
+        Root of the ``"simulation"`` stream (:mod:`spikewire.core.seeds`) from which every
+        random draw (initial potentials, external Poisson input, noise) derives; the same
+        integer given to a network builder draws the connectivity from another stream.
+        Same network, settings and seed give bit-identical spike trains.
     v_init : "uniform", "reset" or ndarray, default "uniform"
         Initial membrane potentials: uniform in ``[V_reset, θ)``, all at ``V_reset``, or
         given per neuron (mV).
@@ -114,6 +139,25 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         One unit per neuron (unit id = neuron index), window ``[0, duration)``. Spike
         times lie on the grid ``k·dt``. ``annotations`` records dt, seed and the drive.
     """
+    duration, dt, n_steps = _validate(network, duration, dt)
+    rng = seeded_rng(seed, "simulation")
+    cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init, modulation=modulation,
+                              stimulation=stimulation)
+    spk_step, spk_idx = _run(cfg, n_steps, dt, modulation=modulation, chunk_steps=chunk_steps,
+                             progress=f"simulate {network.name}" if progress else None)
+    n = network.n_neurons
+    times = spk_step * dt
+    ids = spk_idx.astype(np.int64)
+    order = np.argsort(ids, kind="stable")  # spikes are in time order already
+    counts = np.bincount(ids, minlength=n)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    ann = {"engine": "lif", "dt": dt, "seed": seed_repr(seed), "duration": duration,
+           "network": network.name}
+    return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
+
+
+def _validate(network: Network, duration: float, dt: float) -> tuple[float, float, int]:
+    """Check the network, duration and time step; return ``(duration, dt, n_steps)``."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikewire Network, got {type(network).__name__}")
     from spikewire.networks.balanced_binary import BinaryNetwork
@@ -128,15 +172,142 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
                          "supported resolution is dt = 1/30000 s")
     if dt > 1e-3:
         raise ValueError(f"dt = {dt:g} s is too coarse for LIF dynamics; use dt <= 1 ms")
-    q = network.neuron_params()  # per-neuron arrays (s, mV)
-    n = network.n_neurons
-    if n and q["tau_m"].min() < 2 * dt:
-        raise ValueError(f"tau_m = {q['tau_m'].min():g} s must be at least 2 dt")
+    tau_m = network.neuron_params()["tau_m"]
+    if network.n_neurons and tau_m.min() < 2 * dt:
+        raise ValueError(f"tau_m = {tau_m.min():g} s must be at least 2 dt")
     n_steps = int(round(duration / dt))
     if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
         raise ValueError(f"duration {duration:g} s is not a multiple of dt = {dt:g} s")
-    rng = np.random.default_rng(seed)
+    return duration, dt, n_steps
 
+
+@dataclass
+class KernelConfig:
+    """Everything the compiled kernels need for one run (see :mod:`._lif_kernel`).
+
+    ``fast`` selects :func:`~spikewire.simulate._lif_kernel.lif_chunk_delta` (delta
+    synapses, one delay, homogeneous Poisson drive or none, no modulation), which then
+    reads ``fd``; otherwise :func:`~spikewire.simulate._lif_kernel.lif_chunk` runs.
+    ``rng`` is the kernels' xoshiro256** state, drawn from the run's Generator.
+    """
+
+    state: NeuronState
+    net: Connectivity
+    neurons: NeuronConsts
+    synapse: SynapseProp | LinearSynapseProp
+    drive: DriveConfig
+    stim: Stimulus
+    rng: np.ndarray
+    fast: bool
+    fd: FastDelta | None
+    spike_capacity: int
+
+
+def _synapse_prop(network: Network, dt: float) -> SynapseProp | LinearSynapseProp:
+    """Per-neuron propagators of the network's synapse model(s) for step ``dt``."""
+    n = network.n_neurons
+    if network.uniform_params:
+        groups = {"all": network.params}
+        where = np.zeros(n, dtype=np.int64)
+    else:
+        types = sorted(network.params)
+        groups = {c: network.params[c] for c in types}
+        where = np.searchsorted(types, network.cell_type)
+    table = [p.synapse.propagators(dt, p.tau_m) for p in groups.values()]
+    m = table[0][0].shape[0]
+    # neuron index last: (m, m, N), (m, N), (m, N)
+    A = np.stack([np.asarray(t[0], float).reshape(m, m) for t in table], axis=-1)[..., where]
+    c = np.stack([np.asarray(t[1], float).reshape(m) for t in table], axis=-1)[..., where]
+    b = np.stack([np.asarray(t[2], float).reshape(m) for t in table], axis=-1)[..., where]
+    return make_synapse_prop(np.ascontiguousarray(A), np.ascontiguousarray(c),
+                             np.ascontiguousarray(b))
+
+
+def _drive_config(network: Network, dt: float, decay_m: np.ndarray,
+                  modulation: DriveModulation | None) -> DriveConfig:
+    n = network.n_neurons
+    lam_ext = np.zeros(n)
+    mu_ext = np.zeros(n)
+    noise_amp = np.zeros(n)
+    w_ext = 0.0
+    drive = network.drive
+    if isinstance(drive, PoissonDrive):
+        mode = DriveMode.POISSON
+        lam_ext = drive.total_rate(n) * dt
+        w_ext = float(drive.weight)
+    elif isinstance(drive, WhiteNoiseDrive):
+        mode = DriveMode.WHITE_NOISE
+        mu_ext = np.broadcast_to(np.asarray(drive.mu, float), (n,)).copy()
+        sig = np.broadcast_to(np.asarray(drive.sigma, float), (n,))
+        # white noise enters the membrane directly (not through the synaptic filter)
+        noise_amp = sig * np.sqrt((1.0 - decay_m**2) / 2.0)
+    else:
+        mode = DriveMode.NONE
+    if modulation is not None:
+        group = np.asarray(modulation.groups, dtype=np.int64)
+        if group.shape != (n,):
+            raise ValueError(f"modulation.groups must have one entry per neuron ({n})")
+    else:
+        group = np.zeros(n, dtype=np.int64)
+    pois_cdf, pois_guide = np.ones(1), np.zeros(1, dtype=np.int64)
+    if mode == DriveMode.POISSON and modulation is None and n \
+            and np.all(lam_ext == lam_ext[0]) and 0 < lam_ext[0] < 1000:
+        mode = DriveMode.POISSON_TABLE  # same rate everywhere: guide-table sampling
+        pois_cdf, pois_guide = poisson_table(float(lam_ext[0]))
+    return DriveConfig(int(mode), lam_ext, w_ext, mu_ext, noise_amp, group, pois_cdf,
+                       pois_guide)
+
+
+def _stimulus(stimulation: Stimulation | None, n: int, n_steps: int, dt: float,
+              duration: float) -> Stimulus:
+    if stimulation is None:
+        return Stimulus(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
+    st = np.rint(np.asarray(stimulation.times, float) / dt).astype(np.int64)
+    si = np.asarray(stimulation.neurons, np.int64)
+    sa = np.asarray(stimulation.amplitudes, float)
+    if not (st.shape == si.shape == sa.shape):
+        raise ValueError("stimulation times, neurons and amplitudes must have equal length")
+    if si.size and (si.min() < 0 or si.max() >= n):
+        raise ValueError(f"stimulation targets neuron indices outside [0, {n})")
+    order = np.argsort(st, kind="stable")
+    stim_step, stim_idx, stim_amp = st[order], si[order].astype(np.int32), sa[order]
+    keep = (stim_step >= 1) & (stim_step < n_steps)
+    if not keep.all():
+        warnings.warn(
+            f"{int((~keep).sum())} stimulation pulse(s) fall outside the simulated steps "
+            f"[dt, duration) = [{dt:g}, {duration:g}) s and are not delivered",
+            RuntimeWarning, stacklevel=4)
+    return Stimulus(stim_step[keep], stim_idx[keep], stim_amp[keep])
+
+
+def _initial_potentials(v_init, q: dict, n: int, hetero: bool,
+                        rng: np.random.Generator) -> np.ndarray:
+    v_reset, theta = q["v_reset"], q["theta"]
+    if isinstance(v_init, str):
+        if v_init == "uniform":
+            return rng.uniform(v_reset, theta, size=n) if hetero else \
+                rng.uniform(v_reset[0] if n else 0.0, theta[0] if n else 1.0, size=n)
+        if v_init == "reset":
+            return v_reset.copy()
+        raise ValueError(f"v_init must be 'uniform', 'reset' or an array, got {v_init!r}")
+    V = np.asarray(v_init, dtype=float).copy()
+    if V.shape != (n,) or not np.all(np.isfinite(V)):
+        raise ValueError(f"v_init must be {n} finite potentials (mV)")
+    return V
+
+
+def build_kernel_config(network: Network, n_steps: int, dt: float, rng: np.random.Generator,
+                        *, v_init: str | np.ndarray = "uniform",
+                        modulation: DriveModulation | None = None,
+                        stimulation: Stimulation | None = None) -> KernelConfig:
+    """Translate a network and run settings into the kernels' records.
+
+    Draws from ``rng`` in a fixed order: the initial potentials (for ``"uniform"``), then
+    the kernels' generator state. Arguments as in :func:`simulate` (``n_steps`` steps of
+    ``dt`` s).
+    """
+    q = network.neuron_params()  # per-neuron arrays (s, mV)
+    n = network.n_neurons
     d_const, d_syn = delay_steps(network, dt)
     ring_len = int(max(d_const, int(d_syn.max()) if d_syn.size else 0)) + 1
     w = network.weights
@@ -144,106 +315,34 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     row_idx = w.indices.astype(np.int32, copy=False)  # no copy of 10^8 indices
     data = w.data if w.data.dtype in (np.float32, np.float64) else w.data.astype(np.float64)
 
-    tau_m = q["tau_m"]
-    decay_m = _decay(dt, tau_m)
-    exp_syn = bool(n) and not np.isnan(q["tau_syn"][0])
-    if exp_syn:
-        tau_s = q["tau_syn"]
-        decay_s = _decay(dt, tau_s)
-        p21 = tau_s / (tau_s - tau_m) * (decay_s - decay_m)
-    else:
-        decay_s, p21 = np.zeros(n), np.zeros(n)
-    v_rest, theta, v_reset = q["v_rest"], q["theta"], q["v_reset"]
-    ref_steps = np.rint(q["tau_ref"] / dt).astype(np.int32)
+    decay_m = _decay(dt, q["tau_m"])
+    syn = _synapse_prop(network, dt)
+    neurons = NeuronConsts(decay_m, q["v_rest"], q["theta"], q["v_reset"],
+                           np.rint(q["tau_ref"] / dt).astype(np.int32))
     hetero = not network.uniform_params
-
-    lam_ext = np.zeros(n)
-    mu_ext = np.zeros(n)
-    noise_amp = np.zeros(n)
-    w_ext = 0.0
-    drive = network.drive
-    if isinstance(drive, PoissonDrive):
-        drive_mode = 1
-        lam_ext = drive.total_rate(n) * dt
-        w_ext = float(drive.weight)
-    elif isinstance(drive, WhiteNoiseDrive):
-        drive_mode = 2
-        mu_ext = np.broadcast_to(np.asarray(drive.mu, float), (n,)).copy()
-        sig = np.broadcast_to(np.asarray(drive.sigma, float), (n,))
-        # white noise enters the membrane directly (not through the synaptic filter)
-        noise_amp = sig * np.sqrt((1.0 - decay_m**2) / 2.0)
-    else:
-        drive_mode = 0
-
-    if isinstance(v_init, str):
-        if v_init == "uniform":
-            V = rng.uniform(v_reset, theta, size=n) if hetero else \
-                rng.uniform(v_reset[0] if n else 0.0, theta[0] if n else 1.0, size=n)
-        elif v_init == "reset":
-            V = v_reset.copy()
-        else:
-            raise ValueError(f"v_init must be 'uniform', 'reset' or an array, got {v_init!r}")
-    else:
-        V = np.asarray(v_init, dtype=float).copy()
-        if V.shape != (n,) or not np.all(np.isfinite(V)):
-            raise ValueError(f"v_init must be {n} finite potentials (mV)")
-    I_syn = np.zeros(n)
-    refr = np.zeros(n, dtype=np.int32)
+    drive = _drive_config(network, dt, decay_m, modulation)
+    V = _initial_potentials(v_init, q, n, hetero, rng)
     # The ring buffer has the weights' precision: float32 weights (Brunel's default) give a
     # float32 ring, half the cache footprint of the hottest random-access array. Stimulation
     # pulses (arbitrary float64 amplitudes) keep it float64.
     ring_dtype = np.float32 if (data.dtype == np.float32 and stimulation is None) \
         else np.float64
-    ring = np.zeros((ring_len, n), dtype=ring_dtype)
-    state = new_state(rng)
-
-    if stimulation is not None:
-        st = np.rint(np.asarray(stimulation.times, float) / dt).astype(np.int64)
-        si = np.asarray(stimulation.neurons, np.int64)
-        sa = np.asarray(stimulation.amplitudes, float)
-        if not (st.shape == si.shape == sa.shape):
-            raise ValueError("stimulation times, neurons and amplitudes must have equal length")
-        if si.size and (si.min() < 0 or si.max() >= n):
-            raise ValueError(f"stimulation targets neuron indices outside [0, {n})")
-        order = np.argsort(st, kind="stable")
-        stim_step, stim_idx, stim_amp = st[order], si[order].astype(np.int32), sa[order]
-        keep = (stim_step >= 1) & (stim_step < n_steps)
-        if not keep.all():
-            warnings.warn(
-                f"{int((~keep).sum())} stimulation pulse(s) fall outside the simulated steps "
-                f"[dt, duration) = [{dt:g}, {duration:g}) s and are not delivered",
-                RuntimeWarning, stacklevel=2)
-        stim_step, stim_idx, stim_amp = stim_step[keep], stim_idx[keep], stim_amp[keep]
-    else:
-        stim_step = np.zeros(0, np.int64)
-        stim_idx = np.zeros(0, np.int32)
-        stim_amp = np.zeros(0)
-    stim_pos = 0
-
-    if modulation is not None:
-        group = np.asarray(modulation.groups, dtype=np.int64)
-        if group.shape != (n,):
-            raise ValueError(f"modulation.groups must have one entry per neuron ({n})")
-    else:
-        group = np.zeros(n, dtype=np.int64)
-    no_gain = np.zeros((0, 0))
-    pois_cdf, pois_guide = np.ones(1), np.zeros(1, dtype=np.int64)
-    if drive_mode == 1 and modulation is None and n and np.all(lam_ext == lam_ext[0]) \
-            and 0 < lam_ext[0] < 1000:
-        drive_mode = 3  # same rate everywhere: guide-table sampling, ~4x faster
-        pois_cdf, pois_guide = poisson_table(float(lam_ext[0]))
+    m = syn.c.shape[0]
+    state = NeuronState(V, np.zeros((m, n)), np.zeros(n), np.zeros(n, dtype=np.int32),
+                        np.zeros((ring_len, n), dtype=ring_dtype))
+    rng_state = new_state(rng)
+    stim = _stimulus(stimulation, n, n_steps, dt, n_steps * dt)
 
     # Fast path: delta synapses, one delay, homogeneous Poisson drive (or none), no
     # modulation. Same semantics and random stream as the general kernel.
-    fast = (_FAST_PATH and not exp_syn and drive_mode in (0, 3) and modulation is None
-            and d_syn.size == 0)
-    const_w, w_col = False, np.zeros(0, ring_dtype)
-    pois_cdf_int, guide_shift = integer_cdf(pois_cdf), 64
+    fast = (_FAST_PATH and m == 0 and modulation is None and d_syn.size == 0
+            and drive.mode in (DriveMode.NONE, DriveMode.POISSON_TABLE))
+    fd = None
     if fast:
         const_w, w_col = column_constant(col_ptr, data)
-        w_col = w_col.astype(ring_dtype)
-        n_guide = pois_guide.shape[0]
-        if drive_mode == 3:
+        guide_shift = 64
+        n_guide = drive.pois_guide.shape[0]
+        if drive.mode == DriveMode.POISSON_TABLE:
             if n_guide & (n_guide - 1):
                 raise AssertionError("guide table length must be a power of two")
             guide_shift = 64 - n_guide.bit_length() + 1
@@ -251,19 +350,30 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
             # 2-byte indices halve the memory traffic of the spike scatter (its bottleneck);
             # the copy costs 2 bytes per synapse
             row_idx = row_idx.astype(np.uint16)
-
+        fd = FastDelta(w_col.astype(ring_dtype), bool(const_w), hetero,
+                       drive.mode == DriveMode.POISSON_TABLE, integer_cdf(drive.pois_cdf),
+                       guide_shift)
+    net = Connectivity(col_ptr, row_idx, data, d_syn, d_const)
     est_rate = 20.0
-    cap = int(max(4 * n, est_rate * n * duration * 1.2 + 2 * n))
-    cap = min(cap, 50_000_000)
-    spk_step = np.empty(cap, dtype=np.int64)
-    spk_idx = np.empty(cap, dtype=np.int32)
-    n_spk = 0
+    cap = int(max(4 * n, est_rate * n * n_steps * dt * 1.2 + 2 * n))
+    return KernelConfig(state, net, neurons, syn, drive, stim, rng_state, fast, fd,
+                        min(cap, 50_000_000))
 
+
+def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
+         modulation: DriveModulation | None = None, chunk_steps: int = 2000,
+         progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons."""
+    out = SpikeBuffer(np.empty(cfg.spike_capacity, dtype=np.int64),
+                      np.empty(cfg.spike_capacity, dtype=np.int32))
+    n_spk = 0
+    stim_pos = 0
+    no_gain = np.zeros((0, 0))
     bar = None
-    if progress:
+    if progress is not None:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_steps, unit="step", desc=f"simulate {network.name}", leave=False)
+        bar = tqdm(total=n_steps, unit="step", desc=progress, leave=False)
     k = 1
     while k < n_steps:
         k1 = min(k + chunk_steps, n_steps)
@@ -275,34 +385,22 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
             if not np.all(np.isfinite(gain)) or np.any(gain < 0):
                 raise ValueError("modulation gains must be finite and >= 0")
         while k < k1:
-            if fast:
+            if cfg.fast:
                 k_new, n_spk, stim_pos = lif_chunk_delta(
-                    k, k1, V, refr, ring, col_ptr, row_idx, data, w_col, const_w, d_const,
-                    decay_m, v_rest, theta, v_reset, ref_steps, hetero, drive_mode == 3,
-                    w_ext, pois_cdf_int, pois_guide, guide_shift, stim_step, stim_idx,
-                    stim_amp, stim_pos, state, spk_step, spk_idx, n_spk)
+                    k, k1, cfg.state, cfg.net, cfg.neurons, cfg.drive, cfg.fd, cfg.stim,
+                    stim_pos, cfg.rng, out, n_spk)
             else:
                 k_new, n_spk, stim_pos = lif_chunk(
-                    k, k1, V, I_syn, refr, ring, col_ptr, row_idx, data, d_syn, d_const,
-                    decay_m, p21, decay_s, exp_syn, v_rest, theta, v_reset, ref_steps,
-                    drive_mode, lam_ext, w_ext, mu_ext, noise_amp, gain, group, pois_cdf,
-                    pois_guide, stim_step, stim_idx, stim_amp, stim_pos, state, spk_step,
-                    spk_idx, n_spk)
+                    k, k1, cfg.state, cfg.net, cfg.neurons, cfg.synapse, cfg.drive, gain,
+                    cfg.stim, stim_pos, cfg.rng, out, n_spk)
             if k_new < k1:  # buffer full: grow it
                 if gain.shape[0]:
                     gain = gain[k_new - k:]
-                spk_step = np.concatenate([spk_step, np.empty_like(spk_step)])
-                spk_idx = np.concatenate([spk_idx, np.empty_like(spk_idx)])
+                out = SpikeBuffer(np.concatenate([out.step, np.empty_like(out.step)]),
+                                  np.concatenate([out.idx, np.empty_like(out.idx)]))
             if bar is not None:
                 bar.update(k_new - k)
             k = k_new
     if bar is not None:
         bar.close()
-    times = spk_step[:n_spk] * dt
-    ids = spk_idx[:n_spk].astype(np.int64)
-    order = np.argsort(ids, kind="stable")  # spikes are in time order already
-    counts = np.bincount(ids, minlength=n)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    ann = {"engine": "lif", "dt": dt, "seed": seed, "duration": duration,
-           "network": network.name}
-    return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
+    return out.step[:n_spk], out.idx[:n_spk]

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewire.core.spike_stats import isi_cv  # re-exported: the one ISI-CV convention
 from spikewire.theory.transfer import lif_rate
 
 __all__ = ["BrunelRates", "brunel_stationary_rates", "synchrony", "isi_cv", "balance_factor",
@@ -151,24 +152,6 @@ def _spiketrains(spikes):
     return spikes
 
 
-def isi_cv(spikes, *, min_spikes: int = 3) -> np.ndarray:
-    """Coefficient of variation of the inter-spike intervals per unit.
-
-    Units with fewer than ``min_spikes`` spikes get CV 0 and are excluded by the caller via
-    ``counts() >= min_spikes``; use :func:`classify_activity` for a population summary.
-    """
-    st = _spiketrains(spikes)
-    t, ptr = st.grouped_times, st.indptr
-    cv = np.zeros(st.n_units)
-    for k in range(st.n_units):
-        x = t[ptr[k]:ptr[k + 1]]
-        if x.size >= max(min_spikes, 3):
-            d = np.diff(x)
-            m = d.mean()
-            cv[k] = d.std() / m if m > 0 else 0.0
-    return cv
-
-
 def synchrony(spikes, *, bin_width: float = 2e-3, units=None) -> float:
     """Golomb–Hansel synchrony χ from binned spike counts.
 
@@ -207,7 +190,7 @@ def classify_activity(spikes, *, bin_width: float = 2e-3, sync_threshold: float 
     active = counts >= min_spikes
     if not active.any():
         return {"rate": rate, "cv": 0.0, "synchrony": 0.0, "regime": "silent"}
-    cv = float(isi_cv(st, min_spikes=min_spikes)[active].mean())
+    cv = float(np.nanmean(isi_cv(st, min_spikes=max(min_spikes, 3))[active]))
     chi = synchrony(st, bin_width=bin_width)
     thr = sync_threshold if sync_threshold is not None else max(0.1, 5 / np.sqrt(st.n_units))
     sync = chi > thr
@@ -297,10 +280,13 @@ def brunel_regime_sweep(g_values, eta_values, *, n_neurons: int = 5000, epsilon:
     return rows
 
 
-def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, ax=None):
+def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, ax=None,
+                        hopf: dict | None = None):
     """Brunel (g, ν_ext/ν_thr) diagram: stationary rate (colour, log scale), the region with
     three solutions (hatched) and, optionally, simulated SR/SI/AI labels from
-    :func:`brunel_regime_sweep`. ``g`` and ``eta`` are the 1-D axes of a
+    :func:`brunel_regime_sweep` and the analytic Hopf lines (``hopf``: the dict of
+    :func:`~spikewire.theory.brunel_hopf_lines`, drawn as the zero contour of the leading
+    growth rate, with the unstable side shaded). ``g`` and ``eta`` are the 1-D axes of a
     ``meshgrid(g, eta)`` on which ``rates`` was computed. Returns the axes.
     """
     import matplotlib
@@ -318,6 +304,13 @@ def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, a
     multi = (rates.n_solutions >= 3).astype(float)
     if multi.any():
         ax.contourf(g, eta, multi, levels=[0.5, 1.5], colors="none", hatches=["//"])
+    if hopf is not None:
+        # points where no eigenvalue was found (e.g. a quiescent state whose rate underflows)
+        # stay blank rather than being drawn as stable
+        gr = np.ma.masked_invalid(np.asarray(hopf["growth_rate"], float))
+        ax.contourf(hopf["g"], hopf["eta"], (gr > 0).astype(float), levels=[0.5, 1.5],
+                    colors=["white"], alpha=0.3)
+        ax.contour(hopf["g"], hopf["eta"], gr, levels=[0.0], colors="red", linewidths=1.5)
     for row in sweep or []:
         ax.annotate(row["regime"], (row["g"], row["eta"]), color="white", ha="center",
                     fontsize=8, weight="bold")

@@ -282,7 +282,10 @@ def _batch_states(model: SSN, hE, hI, max_rate=1e4, n_grid=160):
         with np.errstate(invalid="ignore", over="ignore"):
             return jee * nuE - jei * nuI + he - bE - (nuE / aE) ** (1.0 / nE)
 
-    q = np.geomspace(1e-12, 1.0, n_grid)
+    # Grids reach 1e-30 of their range: near the edge of the active set (an input just
+    # above E's switch-on) the E rate can be ~1e-14 Hz while the I rate is ~100 Hz.
+    q = np.concatenate([np.geomspace(1e-30, 1e-12, 60, endpoint=False),
+                        np.geomspace(1e-12, 1.0, n_grid)])
     # ---- segment A: ν_I fixed (0 when J_IE > 0 and I below threshold; I-alone when J_IE = 0)
     if jie > 0:
         e0 = np.minimum(np.maximum(-cI / jie, 0.0), max_rate)
@@ -298,14 +301,13 @@ def _batch_states(model: SSN, hE, hI, max_rate=1e4, n_grid=160):
     # ---- segment B: along the active I-nullcline, parameter s >= s0
     if jie > 0:
         s_max = (max_rate / aI) ** (1.0 / nI)
-        d = np.concatenate([[0.0], np.geomspace(1e-10 * s_max, s_max, n_grid)])
-        s = s0[:, None] + d[None, :]
-        nuI = aI * s**nI
-        nuE = (s + bI + jii * nuI - hI[:, None]) / jie
-        nuE = np.maximum(nuE, 0.0)   # tiny negative round-off at s0
-        g = g_of(nuE, nuI, hE[:, None])
+        d = np.concatenate([[0.0], np.geomspace(1e-30 * s_max, 1e-10 * s_max, 60,
+                                                endpoint=False),
+                            np.geomspace(1e-10 * s_max, s_max, n_grid)])
+        ctx = _NullclineB(model, s0, hE, hI)
+        nuE, nuI, g = ctx.at(np.arange(P)[:, None], d[None, :])
         g = np.where((nuE <= max_rate) & (nuI <= max_rate), g, np.nan)
-        _brackets_B(g, d, s0, hE, hI, model, g_of, idx_list, e_list, i_list)
+        _brackets_B(g, d, ctx, idx_list, e_list, i_list)
     idx = np.concatenate(idx_list)
     ne = np.concatenate(e_list)
     ni = np.concatenate(i_list)
@@ -339,31 +341,63 @@ def _brackets_A(g, rows_map, q, e0, nuIA, hE, g_of, idx_list, e_list, i_list):
     i_list.append(nuIA[pts])
 
 
-def _brackets_B(g, d, s0, hE, hI, model, g_of, idx_list, e_list, i_list):
+class _NullclineB:
+    """Points on the active I-nullcline, ``s = s0 + d``, computed without cancellation.
+
+    Near the edge of the active set the E rate ``ν_E = (s + J_II a_I sⁿ - c_I)/J_IE`` is a
+    tiny difference of O(100) terms, and so is the E input ``J_EE ν_E - J_EI ν_I + h_E -
+    b_E``. Both are evaluated from increments over the state at ``d = 0``:
+    ``Δ(sⁿ) = s0ⁿ expm1(n log1p(d/s0))`` and ``g = J_EE ν_E - J_EI a_I Δ(sⁿ) + g0`` with
+    ``g0 = h_E - b_E - J_EI ν_I(s0)`` computed once, so rates down to ~1e-300 Hz keep full
+    relative precision.
+    """
+
+    def __init__(self, model, s0, hE, hI):
+        W = model.W
+        self.jee, self.jei, self.jie, self.jii = W[0, 0], -W[0, 1], W[1, 0], -W[1, 1]
+        self.aE, self.aI = model.a
+        self.bE, self.bI = model.b
+        self.nE, self.nI = model.n
+        self.s0 = s0
+        cI = hI - self.bI
+        self.base_e = (np.maximum(cI, 0.0) - cI) / self.jie   # ν_E at d = 0 (>= 0)
+        self.s0n = s0 ** self.nI
+        self.g0 = hE - self.bE - self.jei * self.aI * self.s0n
+
+    def at(self, rows, d):
+        s0 = self.s0[rows]
+        s0n = self.s0n[rows]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ds_n = np.where(s0 > 0, s0n * np.expm1(self.nI * np.log1p(d / np.where(s0 > 0, s0,
+                                                                                   1.0))),
+                            d ** self.nI)
+            nuE = self.base_e[rows] + (d + self.jii * self.aI * ds_n) / self.jie
+            nuE = np.maximum(nuE, 0.0)
+            nuI = self.aI * (s0n + ds_n)
+            g = (self.jee * nuE - self.jei * self.aI * ds_n + self.g0[rows]
+                 - (nuE / self.aE) ** (1.0 / self.nE))
+        return nuE, nuI, g
+
+
+def _brackets_B(g, d, ctx, idx_list, e_list, i_list):
     r, k = _sign_changes(g)
     if r.size == 0:
         return
-    W = model.W
-    jie, jii = W[1, 0], -W[1, 1]
-    aI, bI, nI = model.a[1], model.b[1], model.n[1]
     lo, hi = d[k].copy(), d[k + 1].copy()
     glo = g[r, k]
-
-    def point(dd):
-        s = s0[r] + dd
-        nuI = aI * s**nI
-        nuE = np.maximum((s + bI + jii * nuI - hI[r]) / jie, 0.0)
-        return nuE, nuI
-
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        ne, ni = point(mid)
-        gm = g_of(ne, ni, hE[r])
+    # bisection in log(d) where the bracket spans decades, linear otherwise
+    for _ in range(200):
+        geo = (lo > 0) & (hi > 4 * lo)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = np.where(geo, np.sqrt(lo * hi), 0.5 * (lo + hi))
+        _, _, gm = ctx.at(r, mid)
         same = np.sign(gm) == np.sign(glo)
         lo = np.where(same, mid, lo)
         glo = np.where(same, gm, glo)
         hi = np.where(same, hi, mid)
-    ne, ni = point(0.5 * (lo + hi))
+        if np.all((hi - lo) <= 4e-16 * hi):
+            break
+    ne, ni, _ = ctx.at(r, 0.5 * (lo + hi))
     idx_list.append(r)
     e_list.append(ne)
     i_list.append(ni)

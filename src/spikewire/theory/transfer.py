@@ -31,13 +31,19 @@ import numba as nb
 import numpy as np
 from scipy.special import dawsn, erfcx
 
-__all__ = ["lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law", "power_law",
-           "discretization_shift"]
+EKELMANS_MU_GRID = (-50.0, 0.5)
+"""Input grid (start, step) in mV of Ekelmans et al. (2023)'s power-law fits."""
+
+__all__ = ["EKELMANS_MU_GRID", "lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law",
+           "power_law", "discretization_shift", "colored_noise_shift"]
 
 _SQRT_PI = math.sqrt(math.pi)
 # Siegmund's corrected-diffusion constant |ζ(1/2)|/√(2π): a Gaussian random walk with step
 # standard deviation s checked only at its steps crosses a barrier as if it were ρ·s higher.
 _RHO_DT = 1.4603545088095868 / math.sqrt(2.0 * math.pi)
+# Fourcaud & Brunel (2002): α = √2 |ζ(1/2)|, the effective-boundary constant of a LIF
+# neuron driven through a fast exponential synapse.
+_ALPHA_FB = math.sqrt(2.0) * 1.4603545088095868
 
 # Gauss–Legendre rules with 5..8 nodes (rows, zero-padded). A w-interval of length L uses one
 # panel of 5, 6 or 7 nodes when L <= 0.25, 0.5, 0.75, else 8-node panels of width <= 1.25;
@@ -200,10 +206,46 @@ def discretization_shift(sigma, tau_m, dt):
     return np.asarray(sigma, float) * _RHO_DT * np.sqrt(dt / np.asarray(tau_m, float))
 
 
-def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):
+def colored_noise_shift(sigma, tau_m, tau_syn):
+    """Threshold and reset shift (mV) for noise filtered by a fast exponential synapse.
+
+    Fourcaud & Brunel (2002): with input current noise low-pass filtered by a synapse of
+    time constant ``τ_s << τ_m``, the stationary rate is, to first order in
+    ``k = √(τ_s/τ_m)``, the white-noise Siegert rate with threshold and reset both raised by
+    ``σ α/2 · √(τ_s/τ_m)``, ``α = √2 |ζ(1/2)| ≈ 2.065``.
+
+    Parameters
+    ----------
+    sigma : array_like
+        Noise amplitude σ (mV) in the convention of :func:`lif_rate`.
+    tau_m, tau_syn : array_like
+        Membrane and synaptic time constants (s), ``tau_syn >= 0``.
+
+    Returns
+    -------
+    ndarray
+        The shift in mV.
+    """
+    tau_syn = _as_float_array("tau_syn", tau_syn, "s")
+    if np.any(tau_syn < 0):
+        raise ValueError(f"tau_syn must be >= 0 s, got {tau_syn.min():g}")
+    return (np.asarray(sigma, float) * (_ALPHA_FB / 2.0)
+            * np.sqrt(tau_syn / np.asarray(tau_m, float)))
+
+
+def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_syn=None):
     raw = _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=False)
     mu, sigma, tau_m, theta, v_reset, tau_ref = raw
     shape = np.broadcast_shapes(*(x.shape for x in raw))
+    if tau_syn is not None:
+        if dt is not None:
+            raise ValueError("dt (the white-noise time-step correction) and tau_syn (filtered "
+                             "noise, a differentiable membrane potential) do not combine; "
+                             "pass only tau_syn for exponential-synapse simulations")
+        sh = colored_noise_shift(sigma, tau_m, tau_syn)
+        theta = theta + sh
+        v_reset = v_reset + sh
+        shape = np.broadcast_shapes(shape, sh.shape)
     if dt is not None:
         if not (np.isscalar(dt) or np.ndim(dt) == 0) or not dt > 0:
             raise ValueError(f"dt must be a positive time step in s, got {dt!r}")
@@ -271,7 +313,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives):
 
 
 def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
-             dt: float | None = None) -> np.ndarray:
+             dt: float | None = None, tau_syn=None) -> np.ndarray:
     """Stationary firing rate of a LIF neuron driven by white noise (Siegert formula).
 
     Parameters
@@ -294,6 +336,11 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
         Time step (s) of a simulation to compare with: shifts θ and V_r by
         :func:`discretization_shift` so the rate is that of a neuron checked for threshold
         crossings only every ``dt`` (as :func:`spikewire.simulate` does).
+    tau_syn : array_like, optional
+        Synaptic time constant (s) of an exponential synapse through which the noise
+        arrives: applies the Fourcaud & Brunel (2002) colored-noise correction
+        (:func:`colored_noise_shift`), first order in ``√(τ_s/τ_m)`` (use ``τ_s`` up to a few
+        ms for ``τ_m = 20`` ms). Not combinable with ``dt``.
 
     Returns
     -------
@@ -306,7 +353,7 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
     >>> round(float(lif_rate(15.0, 5.0)), 3)   # Brunel's neuron, μ = 15 mV, σ = 5 mV
     9.461
     """
-    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, False)
+    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, False, tau_syn)
 
 
 def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
@@ -335,7 +382,7 @@ def power_law(mu, a, b, n):
 
 def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
                   rate_range=(0.0, 10.0), n_points=400, return_info=False,
-                  dt: float | None = None):
+                  dt: float | None = None, mu_grid: tuple | None = None):
     """Fit ``ν = a [μ - b]₊ⁿ`` to the Siegert rate on its low-rate part (Ekelmans et al. 2023).
 
     The Siegert curve is sampled at ``n_points`` values of μ, evenly spaced between the μ at
@@ -356,6 +403,12 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         Fit the rate of a neuron simulated with time step ``dt`` (s) instead of the
         continuous-time rate (see :func:`lif_rate`): predictions for
         :func:`spikewire.simulate` runs, whose threshold is checked only every ``dt``.
+    mu_grid : (float, float), optional
+        ``(start, step)`` in mV: fit on the input grid ``start, start + step, ...`` up to
+        the last point whose rate is below the upper end of ``rate_range``, instead of the
+        ``n_points`` window above. ``EKELMANS_MU_GRID = (-50.0, 0.5)`` is the window of
+        Ekelmans et al.'s code (μ from -50 mV in 0.5 mV steps, points below 10 Hz), which
+        weights the sub-threshold zeros as well.
 
     Returns
     -------
@@ -388,8 +441,29 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
     lo_mu = theta - 50 * sigma - 10.0
     hi_mu = theta + 10 * sigma + 1000.0
     mu_hi = brentq(lambda m: rate(m) - hi_rate, lo_mu, hi_mu, xtol=1e-12)
-    mu_lo = brentq(lambda m: rate(m) - max(lo_rate, 1e-3 * hi_rate), lo_mu, mu_hi, xtol=1e-12)
-    mu = np.linspace(mu_lo, mu_hi, int(n_points))
+    if mu_grid is None:
+        mu_lo = brentq(lambda m: rate(m) - max(lo_rate, 1e-3 * hi_rate), lo_mu, mu_hi,
+                       xtol=1e-12)
+        mu = np.linspace(mu_lo, mu_hi, int(n_points))
+    else:
+        try:
+            start, step = (float(x) for x in mu_grid)
+        except (TypeError, ValueError):
+            raise TypeError(f"mu_grid must be (start, step) in mV, got {mu_grid!r}") from None
+        if not (np.isfinite(start) and np.isfinite(step) and step > 0):
+            raise ValueError(f"mu_grid must be (start, step) with finite start and step > 0 "
+                             f"mV, got {mu_grid!r}")
+        if start >= mu_hi:
+            raise ValueError(f"mu_grid starts at {start} mV, where the rate already exceeds "
+                             f"{hi_rate} Hz; start lower")
+        mu = start + step * np.arange(int(np.floor((mu_hi - start) / step)) + 1)
+        mu = mu[lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt=dt) < hi_rate]
+        if mu.size < 4:
+            raise ValueError(f"mu_grid {mu_grid!r} leaves {mu.size} points below {hi_rate} "
+                             "Hz; use a smaller step")
+        mu_lo = float(mu[0])
+        # start the searches from the rising part, not from the far sub-threshold end
+        mu_lo_start = brentq(lambda m: rate(m) - 1e-3 * hi_rate, lo_mu, mu_hi, xtol=1e-12)
     nu = lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt=dt)
     scale = mu_hi - mu_lo
 
@@ -397,9 +471,11 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         a, b, n = np.exp(p[0]), p[1], p[2]
         return (power_law(mu, a, b, n) - nu) / hi_rate
 
+    if mu_grid is not None:
+        scale = mu_hi - mu_lo_start
     best = None
     for n0 in (1.5, 2.0, 3.0, 4.0):
-        b0 = mu_lo - 0.2 * scale
+        b0 = (mu_lo if mu_grid is None else mu_lo_start) - 0.2 * scale
         a0 = hi_rate / (mu_hi - b0) ** n0
         r = least_squares(resid, [np.log(a0), b0, n0], method="lm", x_scale=[1, scale, 1])
         if best is None or r.cost < best.cost:
@@ -409,7 +485,7 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         return a, b, n
     err = power_law(mu, a, b, n) - nu
     info = {"rmse": float(np.sqrt(np.mean(err**2))), "max_error": float(np.abs(err).max()),
-            "mu_range": (float(mu_lo), float(mu_hi))}
+            "mu_range": (float(mu[0]), float(mu[-1]))}
     return a, b, n, info
 
 

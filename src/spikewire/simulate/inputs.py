@@ -27,10 +27,21 @@ from typing import Literal
 import numpy as np
 
 from spikewire._validation import check_choice, check_fraction, check_int, check_positive
-from spikewire.observe._base import make_rng
+from spikewire.core.seeds import child as seed_child
+from spikewire.core.seeds import rng as seeded_rng
 
 __all__ = ["Schedule", "ArrayGain", "HiddenStates", "Pulses", "combine", "inputs_from_spec",
            "population_groups"]
+
+
+def make_rng(seed, domain: str = "inputs") -> np.random.Generator:
+    """A Generator on the ``domain`` stream of ``seed`` (int >= 0, SeedSequence or
+    Generator; see :mod:`spikewire.core.seeds`). ``None`` is refused: inputs are part of
+    the ground truth and must be reproducible."""
+    if seed is None:
+        raise TypeError("seed must be an int, a numpy SeedSequence or Generator, not None: "
+                        "inputs are reproducible by construction (use seed=0)")
+    return seeded_rng(seed, domain)
 
 
 def population_groups(cell_type) -> np.ndarray:
@@ -97,7 +108,7 @@ class Schedule:
     Excitatory drive doubled between 1 s and 2 s, inhibitory unchanged:
 
     >>> import numpy as np
-    >>> from spikewire.observe import Schedule
+    >>> from spikewire.simulate import Schedule
     >>> s = Schedule([0.0, 1.0, 2.0], [[1, 1], [2, 1], [1, 1]], cell_type=["E", "E", "I"])
     >>> s.gain(9999, 10001, 1e-4)[:, 0].tolist()
     [1.0, 2.0]
@@ -229,7 +240,7 @@ class HiddenStates:
     --------
     Up/down states, 2 s and 1 s on average, drive ×1.5 and ×0.5:
 
-    >>> from spikewire.observe import HiddenStates
+    >>> from spikewire.simulate import HiddenStates
     >>> hs = HiddenStates([1.5, 0.5], duration=60.0, dwell_times=[2.0, 1.0], n_neurons=10)
     >>> hs.states[:3].tolist() != []
     True
@@ -292,7 +303,7 @@ class HiddenStates:
             self.jump = np.nan_to_num(J)
             self.transition = P
         self.seed = seed
-        rng = make_rng(seed)
+        rng = make_rng(seed, "inputs")
         pi = self.stationary()
         if initial_state is None:
             s = int(rng.choice(K, p=pi))
@@ -482,7 +493,7 @@ class Pulses:
         if k > cand.size:
             raise ValueError(f"count = {k} exceeds the {cand.size} candidate neurons")
         onsets = np.atleast_1d(np.asarray(onsets, dtype=float))
-        rng = make_rng(seed)
+        rng = make_rng(seed, "inputs")
         picks = [np.sort(rng.choice(cand, size=k, replace=False)) for _ in onsets]
         t = np.repeat(onsets, k)
         n = np.concatenate(picks) if picks else np.zeros(0, np.int64)
@@ -555,8 +566,8 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
         Neuron count when no network is given.
     duration : float, optional
         Simulated duration in s (needed by ``hidden_states``).
-    seed : int, default 0
-        Master seed; input ``k`` draws from ``SeedSequence(seed, spawn_key=(k,))``.
+    seed : int, SeedSequence or Generator, default 0
+        Master seed; input ``k`` draws from ``spikewire.core.seeds.child(seed, "inputs", k)``.
 
     Returns
     -------
@@ -568,7 +579,7 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
     Examples
     --------
     >>> import spikewire as sw
-    >>> from spikewire.observe import inputs_from_spec
+    >>> from spikewire.simulate import inputs_from_spec
     >>> net = sw.networks.brunel(100, seed=0)
     >>> built = inputs_from_spec([
     ...     {"input": "hidden_states", "gains": [1.2, 0.8], "dwell_times": [0.5, 0.5]},
@@ -586,7 +597,7 @@ def inputs_from_spec(spec, *, network=None, n_neurons: int | None = None,
             raise ValueError(f"input {k} must be a dict with an 'input' key, got {item!r}")
         kind = item["input"]
         opts = {key: v for key, v in item.items() if key != "input"}
-        child = np.random.SeedSequence(seed, spawn_key=(k,))
+        child = seed_child(seed, "inputs", k)
         try:
             obj = _build_input(kind, opts, network, n_neurons, duration, child)
         except TypeError as err:
