@@ -1,5 +1,7 @@
 """`spikewire infer PATH`: end to end on files written here, and its helpers."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -35,7 +37,10 @@ def test_cli_infer_writes_table_figure_and_summary(recorded):
         assert (out / f).stat().st_size > 0
     table = pd.read_parquet(out / "estimate.parquet")
     csv = pd.read_csv(out / "estimate.csv")
-    assert set(csv["settings"]) == {'{"min_spikes": 5}'}           # the non-defaults only
+    # only what differs from the defaults: min_spikes and the automatic bin as resolved
+    changed = json.loads(csv["settings"].iloc[0])
+    assert csv["settings"].nunique() == 1
+    assert changed == {"min_spikes": 5, "bin_width": pytest.approx(5e-4)}
     pd.testing.assert_frame_equal(csv.drop(columns="settings"),
                                   table.drop(columns="settings"), check_dtype=False)
     n_good = int(np.sum(quality == "good"))

@@ -234,7 +234,7 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
     pairs = [(f // n, f % n) for f in picks[:n_ccg]]
     if pairs:
         s = estimate.settings
-        bw = float(s.get("bin_width", 5e-4))
+        bw = float(s.get("bin_width") or 5e-4)      # None: automatic bin of the method
         max_lag = 0.05          # wider than shown, so the baseline is not edge-dominated
         ids = estimate.units
         ccg, lags = cross_correlograms(recording.spikes, bin_width=bw, max_lag=max_lag,
