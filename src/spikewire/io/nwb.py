@@ -524,7 +524,6 @@ def read_simulation_nwb(path: str | Path):
             ids = np.asarray(table.id[:], dtype=np.int64)
             flat, ends = _ragged(table, "spike_times")
             true_index = np.asarray(table["true_index"].data[:], dtype=np.int64)
-            resolution = table.resolution
         except DataError:
             raise
         except (ValueError, KeyError, TypeError, IndexError, AttributeError, OSError) as err:
@@ -561,7 +560,7 @@ def read_simulation_nwb(path: str | Path):
                      ids, float(net_row["t_start"]), float(net_row["t_stop"]),
                      {"source": str(path), "format": "nwb-simulation",
                       "experiment_spec": spec.get("experiment")})
-    del resolution  # the network row holds the exact rate and step
+    # the network row holds the exact sampling rate and simulation step
     rate = float(net_row["sampling_rate"])
     rate = rate if np.isfinite(rate) else None
     dt = float(net_row["dt"])
