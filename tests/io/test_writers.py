@@ -2,6 +2,7 @@
 CSV / Parquet and into an existing NWB file without touching its contents."""
 
 import hashlib
+import json
 
 import h5py
 import numpy as np
@@ -113,6 +114,12 @@ def test_estimate_table_csv_and_parquet(tmp_path, estimate):
             np.testing.assert_array_equal(back[col].to_numpy(), frame[col].to_numpy())
         assert set(back["method"]) == {"ccg"}
         assert '"bin_width": 0.0005' in back["settings"].iloc[0]
+    # only what differs from the method's defaults: the fixture's min_spikes=5 and the
+    # automatic bin as resolved for the data
+    changed = estimate_table(est, settings="changed")["settings"]
+    assert changed.nunique() == 1
+    assert json.loads(changed.iloc[0]) == {"min_spikes": 5,
+                                           "bin_width": pytest.approx(est.settings["bin_width"])}
 
 
 def _checksums(path):
