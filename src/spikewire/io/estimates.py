@@ -20,9 +20,9 @@ ESTIMATE_COLUMNS = ("pre", "post", "weight", "p_value", "q_value", "sign", "dela
 
 
 def _settings_json(settings: dict) -> str:
-    from spikewire.core.spiketrains import _jsonable
+    from spikewire.core.spiketrains import jsonable
 
-    return json.dumps(_jsonable(settings), sort_keys=True)
+    return json.dumps(jsonable(settings), sort_keys=True)
 
 
 def _changed_settings(estimate: Estimate) -> dict:

@@ -464,18 +464,18 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
         drive = {"kind": type(network.drive).__name__,
                  **{k: (np.asarray(v).tolist() if isinstance(v, np.ndarray) else v)
                     for k, v in dataclasses.asdict(network.drive).items()}}
-    from spikewire.core.spiketrains import _jsonable
+    from spikewire.core.spiketrains import jsonable
 
     net_t = DynamicTable(name="network", description="network-wide settings", id=[0])
     row = {"network_name": str(network.name), "n_neurons": int(n), "delay": scalar,
            "delay_kind": kind, "params_json": _params_json(network.params),
            "drive_json": json.dumps(drive),
-           "spec_json": json.dumps(_jsonable({"network": network.spec, "experiment": spec})),
+           "spec_json": json.dumps(jsonable({"network": network.spec, "experiment": spec})),
            "t_start": float(spikes.t_start), "t_stop": float(spikes.t_stop),
            "sampling_rate": float(recording.sampling_rate) if recording is not None and
            recording.sampling_rate else np.nan,
            "dt": float(spikes.annotations["dt"]) if spikes.annotations.get("dt") else np.nan,
-           "history_json": json.dumps(_jsonable(recording.history if recording else []))}
+           "history_json": json.dumps(jsonable(recording.history if recording else []))}
     for k, v in row.items():
         net_t.add_column(name=k, description=k, data=[v])
     mod.add(net_t)

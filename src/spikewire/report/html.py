@@ -188,9 +188,10 @@ def _spec(root: Path) -> dict:
 def _spec_tables(root: Path) -> dict:
     """The saved spec's TOML tables as written (also for a partial spec, e.g. only a
     ``[report]`` table); ``{}`` if absent or not TOML."""
-    from spikewire.experiments.spec import _toml
-
-    tomllib = _toml()
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     spec_path = root / "spec.toml"
     try:
         return tomllib.loads(spec_path.read_text()) if spec_path.exists() else {}
