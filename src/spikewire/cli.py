@@ -174,7 +174,7 @@ def demo(
     """Run the main job: a small realism study (a few minutes on 2 cores).
 
     Five variants of one balanced E/I network (a: no refractory period, one-step
-    transmission; b: 2 ms refractory; c: 3 ms delays; d: both; e: smoothed rates of d),
+    transmission; b: 2 ms refractory; c: 2 ms delays; d: both; e: smoothed rates of d),
     inferred by the fast methods and scored against the truth. Prints the summary table
     and writes the HTML report.
     """

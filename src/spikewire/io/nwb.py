@@ -449,9 +449,11 @@ def write_simulation_nwb(path: str | Path, spikes: SpikeTrains, network, *,
     mod.add(neu)
 
     def _params_dict(p):
-        d = dataclasses.asdict(p)
+        d = {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+             for k, v in dataclasses.asdict(p).items()}
         if getattr(p, "synapse", None) is not None:
             d["synapse"] = p.synapse.spec()
+        d["model"] = type(p).__name__  # LIFParams, IzhikevichParams or AdExParams
         return d
 
     def _params_json(p):
@@ -498,6 +500,7 @@ def read_simulation_nwb(path: str | Path):
     import scipy.sparse as sp
 
     from spikewire.core.network import LIFParams, Network, PoissonDrive, WhiteNoiseDrive
+    from spikewire.core.neurons import AdExParams, IzhikevichParams
     from spikewire.core.synapses import synapse_from_spec
 
     pynwb = _pynwb()
@@ -535,12 +538,19 @@ def read_simulation_nwb(path: str | Path):
               else syn["delay"].astype(float))
     pj = json.loads(net_row["params_json"])
 
-    def _lif(d):
-        if isinstance(d.get("synapse"), dict):
-            d = {**d, "synapse": synapse_from_spec(d["synapse"])}
-        return LIFParams(**d)
+    models = {"LIFParams": LIFParams, "IzhikevichParams": IzhikevichParams,
+              "AdExParams": AdExParams}
 
-    params = _lif(pj) if "tau_m" in pj else {k: _lif(v) for k, v in pj.items()}
+    def _neuron(d):
+        d = dict(d)
+        cls = models[d.pop("model", "LIFParams")]  # files written before the tag are LIF
+        if isinstance(d.get("synapse"), dict):
+            d["synapse"] = synapse_from_spec(d["synapse"])
+        d = {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in d.items()}
+        return cls(**d)
+
+    single = "model" in pj or "tau_m" in pj
+    params = _neuron(pj) if single else {k: _neuron(v) for k, v in pj.items()}
     dj = json.loads(net_row["drive_json"])
     drive = None
     if dj is not None:
