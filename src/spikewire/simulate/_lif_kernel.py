@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 from numba.extending import overload
 
+import spikewire._jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
 
 
