@@ -91,3 +91,17 @@ def test_empty_and_single():
     _check_same(np.array([1.0]), np.array([5]))
     st = SpikeTrains.from_times(np.zeros(0), np.zeros(0, int), t_stop=1.0)
     assert st.n_units == 0 and st.n_spikes == 0
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_save_load_both_formats(tmp_path, compress):
+    rng = np.random.default_rng(9)
+    times = np.sort(rng.random(20_000) * 10.0)
+    st = SpikeTrains.from_times(times, rng.integers(0, 50, times.size), t_stop=10.0,
+                                annotations={"dt": 1e-4})
+    path = st.save(tmp_path / "st", compress=compress)
+    back = SpikeTrains.load(path)
+    assert back == st and back.annotations == {"dt": 1e-4}
+    # compressed files are smaller (the ids' CSR pointer and the times' high bytes compress)
+    raw = st.save(tmp_path / "raw", compress=False).stat().st_size
+    assert (path.stat().st_size < raw) == compress
