@@ -105,3 +105,24 @@ def test_save_load_both_formats(tmp_path, compress):
     # compressed files are smaller (the ids' CSR pointer and the times' high bytes compress)
     raw = st.save(tmp_path / "raw", compress=False).stat().st_size
     assert (path.stat().st_size < raw) == compress
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_time_ordered_view_kept_from_input_equals_lexsort(seed):
+    rng = np.random.default_rng(300 + seed)
+    n = 4000
+    times = rng.integers(0, 200, n) * 0.01  # many ties across units
+    times[rng.random(n) < 0.05] = -0.0
+    ids = rng.integers(0, 30, n) * 3
+    for order in (np.lexsort((ids, times)),           # time order, ties by unit: kept
+                  np.lexsort((-ids, times)),          # ties by unit descending: re-sorted
+                  rng.permutation(n)):                # unordered: re-sorted
+        st = SpikeTrains.from_times(times[order], ids[order], t_stop=10.0, sort=True)
+        pos = np.repeat(np.arange(st.n_units), np.diff(st.indptr))
+        ref = np.lexsort((pos, st.grouped_times))
+        assert st.times.tobytes() == st.grouped_times[ref].tobytes()
+        np.testing.assert_array_equal(st.unit_ids, st.units[pos[ref]])
+    src = np.sort(rng.random(100))
+    st = SpikeTrains.from_times(src, np.zeros(100, int), t_stop=1.0)
+    src[:] = 0.5  # the view does not alias the caller's array
+    assert np.all(np.diff(st.times) > 0)

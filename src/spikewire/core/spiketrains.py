@@ -129,7 +129,12 @@ class SpikeTrains:
                     f"spike times of unit {int(unit_arr[bad_units[0]])} are not sorted "
                     f"({float(grouped[k])!r} s comes before {float(grouped[k + 1])!r} s); pass "
                     "sort=True to sort them")
-        return cls(grouped, indptr, unit_arr, t_start, t_stop, annotations)
+        out = cls(grouped, indptr, unit_arr, t_start, t_stop, annotations)
+        if times.size and _time_ordered(times, pos):
+            # the input already is the time-ordered view (ties by unit position): keep it
+            # instead of re-sorting 10^7 spikes on the first access to .times/.unit_ids
+            out._flat_cache = (times.copy(), ids.copy())
+        return out
 
     @classmethod
     def from_lists(cls, trains: Sequence, *, units: Sequence[int] | None = None,
@@ -422,6 +427,15 @@ def _unit_positions(ids: np.ndarray, units) -> tuple[np.ndarray, np.ndarray]:
                 "to `units` or drop those spikes")
     order_units = np.argsort(unit_arr, kind="stable")
     return unit_arr, order_units[np.searchsorted(unit_arr[order_units], ids)]
+
+
+def _time_ordered(times: np.ndarray, pos: np.ndarray) -> bool:
+    """Whether spikes are sorted by time, ties by unit position (the :attr:`times` order)."""
+    dt = np.diff(times)
+    if np.any(dt < 0):
+        return False
+    ties = np.flatnonzero(dt == 0)
+    return bool(np.all(pos[ties + 1] >= pos[ties]))
 
 
 @nb.njit(cache=True, nogil=True)
