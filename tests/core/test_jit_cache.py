@@ -11,10 +11,11 @@ import numba
 import pytest
 from numba.core.caching import NullCache
 
-import spikewire._jit as jit
+import spikewire.core.jit as jit
 
 # every module whose top-level kernels a fresh process compiles for build + simulate
-KERNEL_MODULES = ["spikewire.networks._connect", "spikewire.simulate._lif_kernel",
+KERNEL_MODULES = ["spikewire.core.spiketrains", "spikewire.core.procedural",
+                  "spikewire.networks._connect", "spikewire.simulate._lif_kernel",
                   "spikewire.simulate.izhikevich", "spikewire.simulate.adex",
                   "spikewire.simulate.binary"]
 

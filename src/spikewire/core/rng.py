@@ -13,7 +13,7 @@ import math
 import numba as nb
 import numpy as np
 
-import spikewire._jit  # noqa: F401  (numba cache folder, before any @njit)
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 
 __all__ = ["integer_cdf", "new_state", "next_u64", "normal", "poisson", "poisson_guided",
            "poisson_table", "randbelow", "substream", "to_unit", "uniform", "xo_next"]

@@ -17,7 +17,7 @@ import numba as nb
 import numpy as np
 import scipy.sparse as sp
 
-import spikewire._jit  # noqa: F401  (numba cache folder, before any @njit)
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire._validation import check_finite, check_positive
 
 __all__ = ["SpikeTrains"]
@@ -343,7 +343,7 @@ class SpikeTrains:
         writer(path, spike_times=self._spike_times, indptr=self._indptr, units=self._units,
                window=np.array([self.t_start, self.t_stop]),
                format=np.array("spikewire.SpikeTrains/1"),
-               annotations=np.array(json.dumps(_jsonable(self.annotations))))
+               annotations=np.array(json.dumps(jsonable(self.annotations))))
         return path
 
     @classmethod
@@ -372,12 +372,12 @@ class SpikeTrains:
                 f"window=[{self.t_start:g}, {self.t_stop:g}) s, mean rate={rate:.3g} Hz)")
 
 
-def _jsonable(obj):
+def jsonable(obj):
     """Annotations reduced to what JSON can hold (arrays become lists, others strings)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return obj.tolist() if obj.size <= 10_000 else f"<array {obj.shape}>"
     if isinstance(obj, np.generic):

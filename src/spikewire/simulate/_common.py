@@ -8,7 +8,7 @@ import warnings
 import numba as nb
 import numpy as np
 
-import spikewire._jit  # noqa: F401  (numba cache folder, before any @njit)
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.spiketrains import SpikeTrains

@@ -26,9 +26,9 @@ import numba as nb
 import numpy as np
 from numba.extending import overload
 
-import spikewire._jit  # noqa: F401  (numba cache folder, before any @njit)
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
+from spikewire.core.procedural import next_target
 from spikewire.core.rng import substream
-from spikewire.networks._connect import next_target
 from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
 
 
@@ -429,7 +429,7 @@ class Procedural(NamedTuple):
     """Procedural connectivity for :func:`lif_chunk_procedural`: presynaptic weight ``w_pre``
     (N,) mV (ring precision), substream ``key`` (uint64), ``log1mp`` = log(1 - p), and
     ``autapses``. Neuron ``j``'s targets are regenerated from ``substream(key, j)`` at each
-    of its spikes (:func:`spikewire.networks._connect.next_target`)."""
+    of its spikes (:func:`spikewire.core.procedural.next_target`)."""
 
     w_pre: np.ndarray
     key: np.uint64

@@ -11,10 +11,10 @@ import numpy as np
 
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.procedural import procedural_csc, procedural_log1mp
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
-from spikewire.networks._connect import procedural_csc, procedural_log1mp
 from spikewire.simulate._lif_kernel import (
     Connectivity,
     DriveConfig,
@@ -164,7 +164,7 @@ def _validate(network: Network, duration: float, dt: float) -> tuple[float, floa
     """Check the network, duration and time step; return ``(duration, dt, n_steps)``."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikewire Network, got {type(network).__name__}")
-    from spikewire.networks.balanced_binary import BinaryNetwork
+    from spikewire.core.binary import BinaryNetwork
 
     if isinstance(network, BinaryNetwork):
         raise TypeError("this is a binary network; simulate it with "

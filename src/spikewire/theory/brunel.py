@@ -213,6 +213,9 @@ def balance_factor(network, spikes) -> dict:
     """
     from spikewire.core.network import PoissonDrive, WhiteNoiseDrive
 
+    if getattr(network, "neuron_model", "lif") != "lif":
+        raise ValueError(f"balance_factor needs a LIF network (membrane time constants); this "
+                         f"network's neurons are {network.neuron_model!r}")
     st = _spiketrains(spikes)
     n = network.n_neurons
     if st.n_units != n:

@@ -249,6 +249,9 @@ def populations_from_network(network) -> EIPopulations:
     """
     from spikewire.core.network import WhiteNoiseDrive
 
+    if getattr(network, "neuron_model", "lif") != "lif":
+        raise ValueError(f"the SSN mapping needs a LIF network; this network's neurons are "
+                         f"{network.neuron_model!r}")
     if not isinstance(network.drive, WhiteNoiseDrive):
         raise ValueError("the SSN mapping needs a network driven by WhiteNoiseDrive(mu, sigma); "
                          f"got drive {type(network.drive).__name__}")

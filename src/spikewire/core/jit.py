@@ -13,7 +13,8 @@ per-user folder under the system temporary directory. It never overrides a
 ``NUMBA_CACHE_DIR`` the user set, and changes nothing when numba's own choices work.
 
 It runs on import of this module, which the kernel modules import before they define any
-compiled function (``import spikewire._jit  # noqa: F401``).
+compiled function (``import spikewire.core.jit  # noqa: F401``). It is internal plumbing,
+not part of the public API.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def ensure_cache_dir() -> str | None:
     global cache_dir_fallback
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
-    pycache = Path(__file__).resolve().parent / "networks" / "__pycache__"
+    pycache = Path(__file__).resolve().parent / "__pycache__"
     if _writable(pycache) or _writable(_user_wide_dir()):
         return None
     uid = os.getuid() if hasattr(os, "getuid") else os.getpid()
