@@ -13,8 +13,10 @@ import math
 import numba as nb
 import numpy as np
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
+
 __all__ = ["integer_cdf", "new_state", "next_u64", "normal", "poisson", "poisson_guided",
-           "poisson_table", "randbelow", "to_unit", "uniform", "xo_next"]
+           "poisson_table", "randbelow", "substream", "to_unit", "uniform", "xo_next"]
 
 
 def new_state(rng: np.random.Generator) -> np.ndarray:
@@ -150,3 +152,31 @@ def poisson_guided(s, cdf, guide):
     while u > cdf[k]:
         k += 1
     return k
+
+
+@nb.njit(inline="always")
+def _splitmix(z):
+    """splitmix64: ``(output, advanced counter)``."""
+    z = z + np.uint64(0x9E3779B97F4A7C15)
+    x = z
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31)), z
+
+
+@nb.njit(inline="always")
+def substream(key, j):
+    """xoshiro256** state ``(s0, s1, s2, s3)`` of substream ``j`` of ``key`` (uint64s).
+
+    The four words are splitmix64 outputs at counter positions ``4j + 1 .. 4j + 4`` after
+    ``key``, so different ``j`` never share a counter; this is how procedural connectivity
+    regenerates neuron ``j``'s targets from a per-neuron seed at every spike.
+    """
+    z = key + np.uint64(j) * np.uint64(4) * np.uint64(0x9E3779B97F4A7C15)
+    s0, z = _splitmix(z)
+    s1, z = _splitmix(z)
+    s2, z = _splitmix(z)
+    s3, z = _splitmix(z)
+    if s0 == 0 and s1 == 0 and s2 == 0 and s3 == 0:
+        s0 = np.uint64(1)
+    return s0, s1, s2, s3

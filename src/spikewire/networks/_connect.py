@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.core.rng import new_state, xo_next
 from spikewire.core.seeds import rng as seeded_rng
 

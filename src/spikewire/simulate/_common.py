@@ -8,6 +8,7 @@ import warnings
 import numba as nb
 import numpy as np
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.spiketrains import SpikeTrains

@@ -26,6 +26,9 @@ import numba as nb
 import numpy as np
 from numba.extending import overload
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
+from spikewire.core.procedural import next_target
+from spikewire.core.rng import substream
 from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
 
 
@@ -417,6 +420,95 @@ def lif_chunk_delta(step0, step1, st, net, neu, drv, fd, stim, stim_pos, rng, ou
                     while s < s_end:
                         rd[row_idx[s]] += w[s]
                         s += one
+        k += 1
+    rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
+    return k, n_spk, stim_pos
+
+
+class Procedural(NamedTuple):
+    """Procedural connectivity for :func:`lif_chunk_procedural`: presynaptic weight ``w_pre``
+    (N,) mV (ring precision), substream ``key`` (uint64), ``log1mp`` = log(1 - p), and
+    ``autapses``. Neuron ``j``'s targets are regenerated from ``substream(key, j)`` at each
+    of its spikes (:func:`spikewire.core.procedural.next_target`)."""
+
+    w_pre: np.ndarray
+    key: np.uint64
+    log1mp: float
+    autapses: bool
+
+
+@nb.njit(cache=True, nogil=True)
+def lif_chunk_procedural(step0, step1, st, neu, drv, fd, pc, stim, stim_pos, rng, out, n_spk):
+    """:func:`lif_chunk_delta` with procedural connectivity ``pc`` (:class:`Procedural`).
+
+    Same membrane update (written in the per-neuron form, which gives the same values as the
+    homogeneous form when the constants are equal), same random stream for the drive, same
+    spike order; each spiking neuron's targets are regenerated in increasing order and
+    receive ``w_pre[j]`` in the slot ``k + D``, the additions :func:`lif_chunk_delta` makes
+    for a stored network with those targets and constant per-neuron weights. Memory: the
+    state is O(N), whatever the number of synapses.
+    """
+    V, refr, ring = st.V, st.refr, st.ring
+    decay_m, v_rest, theta, v_reset, ref_steps = (neu.decay_m, neu.v_rest, neu.theta,
+                                                  neu.v_reset, neu.ref_steps)
+    w_ext, pois_guide = drv.w_ext, drv.pois_guide
+    poisson_on = fd.poisson_on
+    pois_cdf_int, guide_shift = fd.pois_cdf_int, fd.guide_shift
+    w_pre, key, log1mp, autapses = pc.w_pre, pc.key, pc.log1mp, pc.autapses
+    pc_delay = ring.shape[0] - 1  # the ring has D + 1 slots for the one delay D
+    stim_step, stim_idx, stim_amp = stim.step, stim.idx, stim.amp
+    spk_step, spk_idx = out.step, out.idx
+    N = V.shape[0]
+    L = ring.shape[0]
+    cap = spk_step.shape[0]
+    sh_g = np.uint64(guide_shift)
+    sh_u = np.uint64(11)
+    s0, s1, s2, s3 = rng[0], rng[1], rng[2], rng[3]
+    ext = np.zeros(N, dtype=np.float64)
+    k = step0
+    while k < step1:
+        if n_spk + N > cap:
+            break
+        slot = k % L
+        r = ring[slot]
+        while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
+            r[stim_idx[stim_pos]] += stim_amp[stim_pos]
+            stim_pos += 1
+        if poisson_on:
+            for i in range(N):
+                x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+                m = x >> sh_u
+                c = pois_guide[x >> sh_g]
+                while m > pois_cdf_int[c]:
+                    c += 1
+                ext[i] = w_ext * c
+        first = n_spk
+        for i in range(N):
+            inp = np.float64(r[i]) + ext[i]
+            r[i] = 0.0
+            v = v_rest[i] + (V[i] - v_rest[i]) * decay_m[i] + inp
+            rf = refr[i]
+            free = rf <= 0
+            sp = free & (v >= theta[i])
+            V[i] = v if (free and not sp) else v_reset[i]
+            refr[i] = ref_steps[i] if sp else (rf - 1 if rf > 0 else rf)
+            if sp:
+                spk_step[n_spk] = k
+                spk_idx[n_spk] = i
+                n_spk += 1
+        if n_spk > first and log1mp != 0.0:
+            rd = ring[(k + pc_delay) % L]
+            for q in range(first, n_spk):
+                j = spk_idx[q]
+                x_w = w_pre[j]
+                t0, t1, t2, t3 = substream(key, j)
+                i = np.int64(-1)
+                while True:
+                    i, t0, t1, t2, t3 = next_target(i, log1mp, t0, t1, t2, t3)
+                    if i >= N:
+                        break
+                    if i != j or autapses:
+                        rd[i] += x_w
         k += 1
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     return k, n_spk, stim_pos

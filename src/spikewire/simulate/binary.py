@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire._validation import check_positive
 from spikewire.core.rng import new_state, randbelow, uniform
 from spikewire.core.seeds import rng as seeded_rng

@@ -22,6 +22,7 @@ import math
 import numba as nb
 import numpy as np
 
+import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.core.network import Network
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.simulate._common import (

@@ -11,6 +11,7 @@ import numpy as np
 
 from spikewire._validation import check_positive
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
+from spikewire.core.procedural import procedural_csc, procedural_log1mp
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
@@ -22,18 +23,21 @@ from spikewire.simulate._lif_kernel import (
     LinearSynapseProp,
     NeuronConsts,
     NeuronState,
+    Procedural,
     SpikeBuffer,
     Stimulus,
     SynapseProp,
     column_constant,
     lif_chunk,
     lif_chunk_delta,
+    lif_chunk_procedural,
     make_synapse_prop,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 
 __all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation", "DriveMode",
-           "KernelConfig", "build_kernel_config"]
+           "KernelConfig", "build_kernel_config", "ProceduralConnectivity",
+           "simulate_procedural"]
 
 _MIN_DT = 1.0 / 30_000 - 1e-12  # 30 kHz
 _FAST_PATH = True  # tests switch it off to check the fast kernel against the general one
@@ -404,3 +408,176 @@ def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
     if bar is not None:
         bar.close()
     return out.step[:n_spk], out.idx[:n_spk]
+
+
+# --------------------------------------------------------------------------------------
+# Procedural connectivity
+
+
+@dataclass(frozen=True)
+class ProceduralConnectivity:
+    """Random connectivity regenerated during the simulation instead of stored (GeNN-style).
+
+    Every ordered pair ``(post i, pre j)`` is connected with probability ``p``
+    (self-connections only with ``autapses``); neuron ``j``'s targets are drawn from its
+    own random substream of ``seed`` by geometric skipping, so the simulation can redraw
+    them, in increasing order, each time ``j`` spikes. Memory is O(N) whatever the number
+    of synapses (about ``p · N²``).
+
+    Parameters
+    ----------
+    p : float
+        Connection probability in [0, 1].
+    weights : ndarray, shape (N,)
+        Weight of every synapse of presynaptic neuron ``j`` in mV (E neurons >= 0, I
+        neurons <= 0 for Dale's law; not checked here). float32 weights give the engine's
+        float32 delivery buffer, as for :func:`spikewire.networks.brunel`.
+    seed : int
+        Seed of the connectivity (independent of the simulation seed).
+    autapses : bool, default False
+        Allow self-connections.
+    """
+
+    p: float
+    weights: np.ndarray
+    seed: int
+    autapses: bool = False
+
+    def __post_init__(self):
+        if not (isinstance(self.p, int | float) and 0.0 <= float(self.p) <= 1.0):
+            raise ValueError(f"p must be a probability in [0, 1], got {self.p!r}")
+        w = np.asarray(self.weights)
+        if w.ndim != 1 or not np.issubdtype(w.dtype, np.floating) or not np.all(np.isfinite(w)):
+            raise ValueError("weights must be a 1-D array of finite float weights (mV), one "
+                             f"per presynaptic neuron; got shape {w.shape}, dtype {w.dtype}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) \
+                or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        object.__setattr__(self, "weights", w)
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons N (length of :attr:`weights`)."""
+        return int(self.weights.size)
+
+    @property
+    def key(self) -> np.uint64:
+        """The 64-bit key of the per-neuron substreams, derived from :attr:`seed`."""
+        g = seeded_rng(int(self.seed), "procedural-connectivity")
+        return np.uint64(g.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64,
+                                    endpoint=True))
+
+    def expected_synapses(self) -> float:
+        """Expected number of synapses, ``p · N · (N - 1)`` (``p · N²`` with autapses)."""
+        n = self.n_neurons
+        return float(self.p) * n * (n if self.autapses else n - 1)
+
+    def to_weights(self):
+        """The same connectivity stored: a post × pre ``scipy.sparse.csc_array`` (mV).
+
+        For checks against the stored-connectivity engine and for small networks; it holds
+        every synapse in memory (about 8 bytes each).
+        """
+        import scipy.sparse as sp
+
+        n = self.n_neurons
+        indptr, indices = procedural_csc(n, n, float(self.p), int(self.key), self.autapses)
+        data = np.repeat(self.weights, np.diff(indptr))
+        return sp.csc_array((data, indices, indptr), shape=(n, n))
+
+
+def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
+                        duration: float, *, dt: float = 1e-4, seed: int | None = 0,
+                        v_init: str | np.ndarray = "uniform",
+                        stimulation: Stimulation | None = None, progress: bool = False,
+                        chunk_steps: int = 2000) -> SpikeTrains:
+    """Run a LIF network whose recurrent synapses are regenerated, not stored.
+
+    ``network`` supplies everything but the recurrent synapses: neuron parameters, drive,
+    and one delay for all synapses; its ``weights`` must be empty (no stored synapses).
+    The result equals, spike for spike, :func:`simulate` of
+    ``network.replace(weights=connectivity.to_weights())`` with the same ``seed``.
+
+    Parameters
+    ----------
+    network : Network
+        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s), a
+        homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no stored weights.
+    connectivity : ProceduralConnectivity
+        The recurrent connectivity; ``connectivity.n_neurons`` must equal the network's.
+    duration, dt, seed, v_init, stimulation, progress, chunk_steps
+        As in :func:`simulate` (s, s, seed of the ``"simulation"`` stream, ...).
+
+    Returns
+    -------
+    SpikeTrains
+        As :func:`simulate`.
+
+    Raises
+    ------
+    ValueError
+        If the network has stored synapses, or a feature the procedural kernel lacks
+        (current-based synapses, per-synapse delays, white-noise or per-neuron drive).
+    """
+    if not isinstance(connectivity, ProceduralConnectivity):
+        raise TypeError("connectivity must be a ProceduralConnectivity, got "
+                        f"{type(connectivity).__name__}")
+    duration, dt, n_steps = _validate(network, duration, dt)
+    n = network.n_neurons
+    if connectivity.n_neurons != n:
+        raise ValueError(f"connectivity has {connectivity.n_neurons} neurons but the network "
+                         f"has {n}; give one weight per neuron")
+    if network.weights.nnz:
+        raise ValueError(f"the network stores {network.weights.nnz} synapses; procedural "
+                         "simulation takes a network without stored weights (replace them "
+                         "with an empty matrix) and the synapses from `connectivity`")
+    if network.delays is not None and np.ndim(network.delays) != 0:
+        raise ValueError("procedural connectivity needs one delay for all synapses "
+                         "(network.delays None or a scalar in s)")
+    # the weights' dtype sets the ring precision, as in the stored engine
+    w = connectivity.weights
+    if network.weights.dtype != w.dtype:
+        import scipy.sparse as sp
+
+        network = network.replace(weights=sp.csc_array((n, n), dtype=w.dtype))
+    rng = seeded_rng(seed, "simulation")
+    cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init,
+                              stimulation=stimulation)
+    if not cfg.fast:
+        raise ValueError("procedural simulation supports delta synapses (tau_syn None) with "
+                         "a homogeneous Poisson drive or none; this network needs the "
+                         "general engine (use simulate with stored weights)")
+    pc = Procedural(w.astype(cfg.state.ring.dtype), connectivity.key,
+                    procedural_log1mp(float(connectivity.p)), bool(connectivity.autapses))
+    out = SpikeBuffer(np.empty(cfg.spike_capacity, dtype=np.int64),
+                      np.empty(cfg.spike_capacity, dtype=np.int32))
+    n_spk, stim_pos, k = 0, 0, 1
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_steps, unit="step", desc=f"simulate {network.name}", leave=False)
+    while k < n_steps:
+        k1 = min(k + chunk_steps, n_steps)
+        while k < k1:
+            k_new, n_spk, stim_pos = lif_chunk_procedural(
+                k, k1, cfg.state, cfg.neurons, cfg.drive, cfg.fd, pc, cfg.stim, stim_pos,
+                cfg.rng, out, n_spk)
+            if k_new < k1:  # buffer full: grow it
+                out = SpikeBuffer(np.concatenate([out.step, np.empty_like(out.step)]),
+                                  np.concatenate([out.idx, np.empty_like(out.idx)]))
+            if bar is not None:
+                bar.update(k_new - k)
+            k = k_new
+    if bar is not None:
+        bar.close()
+    times = out.step[:n_spk] * dt
+    ids = out.idx[:n_spk].astype(np.int64)
+    order = np.argsort(ids, kind="stable")
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=n))])
+    ann = {"engine": "lif-procedural", "dt": dt, "seed": seed_repr(seed),
+           "duration": duration, "network": network.name,
+           "connectivity": {"p": float(connectivity.p), "seed": int(connectivity.seed),
+                            "autapses": bool(connectivity.autapses)}}
+    return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
+
