@@ -10,6 +10,7 @@ import pytest
 import spikewire as sw
 from spikewire.infer import get_method
 from spikewire.networks.ring import ring_attractor
+from spikewire.score.ring import profile_error
 from spikewire.simulate.ring import simulate_ring
 
 FAST = dict(chunk=0.2, max_epochs=4, batches_per_epoch=8, batch_size=2, hidden=16, embed=16,
@@ -73,6 +74,19 @@ def test_learning_reduces_the_loss_and_predicts_held_out_spikes(trained, ring_da
     assert est.weights.shape == (24, 24) and np.all(np.isfinite(est.weights))
     np.testing.assert_allclose(est.weights, est.weights.T)   # symmetric=True
     assert np.all(np.diag(est.weights) == 0) and est.pvalues is None
+
+
+def test_recovered_profile_follows_the_ring(trained, ring_data):
+    net, st = ring_data
+    pe = profile_error(trained.fit(st), net)
+    corr = np.corrcoef(pe["profile"][1:], pe["true_profile"][1:])[0, 1]
+    # weights are defined up to sign, hence |corr|. Null: an estimate unrelated to ring
+    # distance gives an aligned profile (12 distinct offsets of a symmetric 24-ring)
+    # correlated with the truth by chance with sd ≈ 1/sqrt(11) ≈ 0.3; 0.8 is > 2.6 sd.
+    # (Measured: 0.99 with this seed; 0.94-0.99 in absolute value over seeds 1-3.)
+    assert abs(corr) > 0.8
+    # a zero or constant estimate scores Δ = 1 or close to it; measured 0.34 here
+    assert pe["delta"] < 0.6
 
 
 def test_checkpoint_round_trip_and_seed(trained, ring_data, tmp_path):
