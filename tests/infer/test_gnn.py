@@ -100,3 +100,17 @@ def test_checkpoint_round_trip_and_seed(trained, ring_data, tmp_path):
     np.testing.assert_array_equal(twin.fit(st).weights, ref.weights)
     with pytest.raises(ValueError, match="trained on 24 units"):
         trained.fit(st.select(np.arange(10)))
+
+
+def test_auxiliary_nodes(ring_data):
+    _, st = ring_data
+    observed = st.select(np.arange(0, 24, 2))          # every other neuron hidden
+    with pytest.raises(ValueError, match="n_aux=13 auxiliary nodes for 12 observed"):
+        get_method("gnn", **FAST, n_aux=13).train(observed)
+    m = get_method("gnn", **FAST, n_aux=12, lr=3e-3, seed=1).train(observed)
+    # the auxiliary nodes take part in message passing: their learned offsets move away
+    # from the interpolation they start at (no gradient would reach them otherwise)
+    assert float(m.model_.aux_z.detach().abs().max()) > 0
+    assert float(m.model_.aux_h.detach().abs().max()) > 0
+    est = m.fit(observed)
+    assert est.weights.shape == (12, 12) and np.all(np.isfinite(est.weights))

@@ -37,8 +37,13 @@ Weights are in arbitrary units and defined up to a common scale, **including its
 every estimated pair (the Estimate's fallback ``|w| > 0``) and ``scores`` hold
 ``|w| / max|w|`` for ranking.
 
-Not implemented yet: auxiliary nodes for hidden neurons and the second encoder for an
-external input angle (issue 19).
+**Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
+between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
+recording's units (sort units by their ring position), its embedding and history state are
+the mean of those two neighbours' plus a learned offset (initialised at 0, i.e. the
+interpolation), it sends messages through its learned ``w`` and its own prediction is not
+in the loss. The reported weights are those among observed units. Not implemented yet:
+the second encoder for an external input angle (issue 19).
 """
 
 from __future__ import annotations
@@ -67,9 +72,17 @@ def _model_class():
 
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
-                     hidden, symmetric):
+                     hidden, symmetric, n_aux=0):
             super().__init__()
             self.n_units = n_units
+            self.n_aux = n_aux
+            # auxiliary node k sits between observed units a_k and a_k + 1 (unit order)
+            left = (np.arange(n_aux) * n_units) // max(1, n_aux)
+            self.register_buffer("aux_left", torch.as_tensor(left, dtype=torch.long))
+            self.register_buffer("aux_right", torch.as_tensor((left + 1) % n_units,
+                                                              dtype=torch.long))
+            self.aux_z = nn.Parameter(torch.zeros(n_aux, embed))
+            self.aux_h = nn.Parameter(torch.zeros(n_aux, hidden))
             self.history = history
             self.symmetric = symmetric
             self.conv = nn.Conv1d(1, n_kernels, kernel, stride=stride)
@@ -95,6 +108,10 @@ def _model_class():
             f = self.conv(torch.log1p(x).reshape(b * n, 1, length))
             f = torch.relu(self.bn(f))
             z = self.fc(f.reshape(b * n, -1)).reshape(b, n, -1)
+            if self.n_aux:
+                z_aux = 0.5 * (z[:, self.aux_left] + z[:, self.aux_right]) + self.aux_z
+                z = torch.cat([z, z_aux], dim=1)
+                n = n + self.n_aux
             e = self.pair_a(z)[:, :, None, :] + self.pair_b(z)[:, None, :, :]
             w = self.pair(e).squeeze(-1)
             if self.symmetric:
@@ -106,9 +123,16 @@ def _model_class():
             """log λ of bins history..L−1 from the preceding ``history`` bins: (B, N, T')."""
             hist = x[..., :-1].unfold(-1, self.history, 1)        # (B, N, T', ℓ)
             h = self.enc(torch.log1p(hist))                       # (B, N, T', H)
-            src = self.msg_src(h)
-            agg = torch.einsum("bij,bjth->bith", w, src)
-            agg = agg + w.sum(-1)[:, :, None, None] * self.msg_dst(h)
+            n = h.shape[1]
+            h_all = h
+            if self.n_aux:
+                h_aux = (0.5 * (h[:, self.aux_left] + h[:, self.aux_right])
+                         + self.aux_h[None, :, None, :])
+                h_all = torch.cat([h, h_aux], dim=1)
+            w_obs = w[:, :n, :]                                   # messages to observed units
+            src = self.msg_src(h_all)
+            agg = torch.einsum("bij,bjth->bith", w_obs, src)
+            agg = agg + w_obs.sum(-1)[:, :, None, None] * self.msg_dst(h)
             shape = h.shape
             h2 = self.gru(agg.reshape(-1, shape[-1]), h.reshape(-1, shape[-1]))
             out = self.dec(h2).reshape(shape[:-1])
@@ -147,6 +171,7 @@ class GNN(TrainedMethod):
         "embed": [Interval("int", 1, None)],
         "hidden": [Interval("int", 1, None)],
         "symmetric": [Boolean()],
+        "n_aux": [Interval("int", 0, None)],
         "lr": [Interval("real", 0, None, closed="neither")],
         "lr_decay": [Interval("real", 0, 1, closed="right")],
         "max_epochs": [Interval("int", 1, None)],
@@ -163,7 +188,7 @@ class GNN(TrainedMethod):
 
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
                  chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
-                 symmetric: bool = True, lr: float = 5e-4, lr_decay: float = 0.95,
+                 symmetric: bool = True, n_aux: int = 0, lr: float = 5e-4, lr_decay: float = 0.95,
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
                  patience: int = 2, validation_fraction: float = 0.1,
                  test_fraction: float = 0.1, min_spikes: int = 20, n_threads: int = 1,
@@ -175,6 +200,7 @@ class GNN(TrainedMethod):
         self.embed = embed
         self.hidden = hidden
         self.symmetric = symmetric
+        self.n_aux = n_aux
         self.lr = lr
         self.lr_decay = lr_decay
         self.max_epochs = max_epochs
@@ -222,7 +248,8 @@ class GNN(TrainedMethod):
 
         cls = _model_class()
         model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
-                    self.n_kernels, self.embed, self.hidden, bool(self.symmetric))
+                    self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
+                    int(self.n_aux))
         return model.to(torch.device(self.device))
 
     def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
@@ -274,6 +301,10 @@ class GNN(TrainedMethod):
         n, n_bins = counts.shape
         if n < 2:
             raise ValueError(f"gnn needs at least 2 units to learn connections, got {n}")
+        if self.n_aux > n:
+            raise ValueError(f"gnn: n_aux={self.n_aux} auxiliary nodes for {n} observed units; "
+                             f"use at most one auxiliary node per observed unit "
+                             f"(n_aux <= {n})")
         L = geo["chunk_bins"]
         train_end, val_end = self._split(n_bins, L)
         train = self._chunks(counts, 0, train_end, L)
@@ -422,7 +453,7 @@ class GNN(TrainedMethod):
         w_sum = np.zeros((ctx.n, ctx.n))
         with torch.no_grad():
             for k in range(0, allx.shape[0], 8):
-                w = model.structure(torch.from_numpy(allx[k:k + 8]).to(dev))
+                w = model.structure(torch.from_numpy(allx[k:k + 8]).to(dev))[:, :ctx.n, :ctx.n]
                 w_sum += w.sum(0).double().cpu().numpy()
             bps = math.nan
             if test.shape[0]:
