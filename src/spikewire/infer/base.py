@@ -54,6 +54,7 @@ _BUILTIN_METHODS: dict[str, str] = {
     "ccg": "spikewire.infer.ccg",
     "glmcc": "spikewire.infer.glmcc",
     "glm": "spikewire.infer.glm",
+    "gnn": "spikewire.infer.gnn",
     "partial_corr": "spikewire.infer.partial_corr",
     "te": "spikewire.infer.te",
     "tspe": "spikewire.infer.tspe",

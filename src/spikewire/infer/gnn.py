@@ -1,0 +1,483 @@
+"""Graph-network circuit discovery (Yoon 2025): connectivity as the latent edge weights of a
+graph network trained to predict the next bin's spikes.
+
+The model (torch, imported only inside the functions that need it) has two modules:
+
+- **structure**: each unit's binned spike train over a chunk of ``chunk`` s (``log1p`` of
+  the counts) → Conv1D (``n_kernels`` kernels of ``2·time_scale``, stride
+  ``0.2·time_scale``) → batch norm → ReLU → flattened → linear → embedding ``z_i``; each
+  pair ``[z_i, z_j]`` → MLP with two hidden layers of ``hidden`` units → ``w_ij``
+  (``symmetric=True``: ``(w_ij + w_ji)/2``; zero diagonal).
+- **prediction**: an encoder of each unit's last ``history`` bins → ``h_i``; messages
+  ``m_ij = φ_dst(h_i) + φ_src(h_j)`` (the pair message ``φ([h_i, h_j])`` of the paper with
+  an additive first layer, so that ``Σ_j w_ij m_ij`` is a batched matrix product instead
+  of an (N, N, T, H) tensor) scaled by ``w_ij`` and summed; a GRU update
+  ``h_i' = GRU(Σ_j w_ij m_ij, h_i)``; a decoder to ``log λ_i`` of the next bin (plus a
+  learned per-unit offset).
+
+Training minimises the Poisson negative log-likelihood of the next bin on the first
+``1 − validation_fraction − test_fraction`` of the recording (Adam, learning rate ``lr``
+decayed by ``lr_decay`` per epoch, ``batches_per_epoch`` batches of ``batch_size``
+random training chunks per epoch, early stopping when the validation loss has not improved
+for ``patience`` epochs; the best epoch's parameters are kept). The weights reported are
+the structure module's ``w`` averaged over every chunk of the recording; the held-out
+bits/spike (:func:`spikewire.score.ring.bits_per_spike`, last ``test_fraction``) is in
+``diagnostics["test_bits_per_spike"]``.
+
+torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
+4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
+untrained method first trains it on the recording it is given (as the paper does);
+:meth:`GNN.train` trains explicitly (then :meth:`GNN.fit` applies the trained model to a
+recording of the same number of units, e.g. another session, and :meth:`save`/:meth:`load`
+keep it).
+
+Weights are in arbitrary units and defined up to a common scale, **including its sign**
+(``w·m = (−w)·(−m)``): compare profiles with a fitted scale
+(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` keeps
+every estimated pair (the Estimate's fallback ``|w| > 0``) and ``scores`` hold
+``|w| / max|w|`` for ranking.
+
+**Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
+between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
+recording's units (sort units by their ring position), its embedding and history state are
+the mean of those two neighbours' plus a learned offset (initialised at 0, i.e. the
+interpolation), it sends messages through its learned ``w`` and its own prediction is not
+in the loss. The reported weights are those among observed units. Not implemented yet:
+the second encoder for an external input angle (issue 19).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from spikewire.core.seeds import rng as seeded_rng
+from spikewire.infer._params import Boolean, Interval, SeedLike
+from spikewire.infer.base import register
+from spikewire.infer.trained import TrainedMethod
+
+__all__ = ["GNN", "TrainingDivergedError"]
+
+
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite."""
+
+
+def _model_class():
+    """The torch module (defined on first use so that torch is imported lazily)."""
+    import torch
+    from torch import nn
+
+    class _GNNModel(nn.Module):
+        def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
+                     hidden, symmetric, n_aux=0):
+            super().__init__()
+            self.n_units = n_units
+            self.n_aux = n_aux
+            # auxiliary node k sits between observed units a_k and a_k + 1 (unit order)
+            left = (np.arange(n_aux) * n_units) // max(1, n_aux)
+            self.register_buffer("aux_left", torch.as_tensor(left, dtype=torch.long))
+            self.register_buffer("aux_right", torch.as_tensor((left + 1) % n_units,
+                                                              dtype=torch.long))
+            self.aux_z = nn.Parameter(torch.zeros(n_aux, embed))
+            self.aux_h = nn.Parameter(torch.zeros(n_aux, hidden))
+            self.history = history
+            self.symmetric = symmetric
+            self.conv = nn.Conv1d(1, n_kernels, kernel, stride=stride)
+            self.bn = nn.BatchNorm1d(n_kernels)
+            n_out = (chunk_bins - kernel) // stride + 1
+            self.fc = nn.Linear(n_kernels * n_out, embed)
+            self.pair_a = nn.Linear(embed, hidden)
+            self.pair_b = nn.Linear(embed, hidden, bias=False)
+            self.pair = nn.Sequential(nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+                                      nn.Linear(hidden, 1))
+            self.enc = nn.Sequential(nn.Linear(history, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, hidden), nn.Tanh())
+            self.msg_src = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
+                                         nn.Linear(hidden, hidden))
+            self.msg_dst = nn.Linear(hidden, hidden)
+            self.gru = nn.GRUCell(hidden, hidden)
+            self.dec = nn.Linear(hidden, 1)
+            self.unit_bias = nn.Parameter(torch.zeros(n_units))
+
+        def structure(self, x):
+            """x: (B, N, L) counts → w: (B, N, N) post × pre."""
+            b, n, length = x.shape
+            f = self.conv(torch.log1p(x).reshape(b * n, 1, length))
+            f = torch.relu(self.bn(f))
+            z = self.fc(f.reshape(b * n, -1)).reshape(b, n, -1)
+            if self.n_aux:
+                z_aux = 0.5 * (z[:, self.aux_left] + z[:, self.aux_right]) + self.aux_z
+                z = torch.cat([z, z_aux], dim=1)
+                n = n + self.n_aux
+            e = self.pair_a(z)[:, :, None, :] + self.pair_b(z)[:, None, :, :]
+            w = self.pair(e).squeeze(-1)
+            if self.symmetric:
+                w = 0.5 * (w + w.transpose(1, 2))
+            eye = torch.eye(n, dtype=torch.bool, device=x.device)
+            return w.masked_fill(eye, 0.0)
+
+        def predict(self, x, w):
+            """log λ of bins history..L−1 from the preceding ``history`` bins: (B, N, T')."""
+            hist = x[..., :-1].unfold(-1, self.history, 1)        # (B, N, T', ℓ)
+            h = self.enc(torch.log1p(hist))                       # (B, N, T', H)
+            n = h.shape[1]
+            h_all = h
+            if self.n_aux:
+                h_aux = (0.5 * (h[:, self.aux_left] + h[:, self.aux_right])
+                         + self.aux_h[None, :, None, :])
+                h_all = torch.cat([h, h_aux], dim=1)
+            w_obs = w[:, :n, :]                                   # messages to observed units
+            src = self.msg_src(h_all)
+            agg = torch.einsum("bij,bjth->bith", w_obs, src)
+            agg = agg + w_obs.sum(-1)[:, :, None, None] * self.msg_dst(h)
+            shape = h.shape
+            h2 = self.gru(agg.reshape(-1, shape[-1]), h.reshape(-1, shape[-1]))
+            out = self.dec(h2).reshape(shape[:-1])
+            return out + self.unit_bias[None, :, None]
+
+        def forward(self, x):
+            w = self.structure(x)
+            return self.predict(x, w), w
+
+    return _GNNModel
+
+
+def _poisson_nll(log_rate, target):
+    import torch
+
+    log_rate = torch.clamp(log_rate, max=20.0)
+    return torch.mean(torch.exp(log_rate) - target * log_rate)
+
+
+@register
+class GNN(TrainedMethod):
+    """Graph network predicting the next spikes; weights = its learned edge weights."""
+
+    name = "gnn"
+    reference = ("Yoon (2025) Self-supervised discovery of neural circuits in spatially "
+                 "patterned neural responses with graph neural networks, NeurIPS "
+                 "(arXiv:2509.17174)")
+    requires = ("torch",)
+    install = "spikewire[ml]"
+    bin_settings = {"bin_width": 2e-3}
+    settings_constraints = {
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "time_scale": [Interval("real", 0, None, closed="neither", unit="s")],
+        "chunk": [Interval("real", 0, None, closed="neither", unit="s")],
+        "n_kernels": [Interval("int", 1, None)],
+        "embed": [Interval("int", 1, None)],
+        "hidden": [Interval("int", 1, None)],
+        "symmetric": [Boolean()],
+        "n_aux": [Interval("int", 0, None)],
+        "lr": [Interval("real", 0, None, closed="neither")],
+        "lr_decay": [Interval("real", 0, 1, closed="right")],
+        "max_epochs": [Interval("int", 1, None)],
+        "batches_per_epoch": [Interval("int", 1, None)],
+        "batch_size": [Interval("int", 1, None)],
+        "patience": [Interval("int", 1, None)],
+        "validation_fraction": [Interval("real", 0, 0.5, closed="neither")],
+        "test_fraction": [Interval("real", 0, 0.5, closed="neither")],
+        "min_spikes": [Interval("int", 1, None)],
+        "n_threads": [Interval("int", 1, None)],
+        "device": TrainedMethod.DEVICE_CONSTRAINT,
+        "seed": [SeedLike()],
+    }
+
+    def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
+                 chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
+                 symmetric: bool = True, n_aux: int = 0, lr: float = 5e-4, lr_decay: float = 0.95,
+                 max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
+                 patience: int = 2, validation_fraction: float = 0.1,
+                 test_fraction: float = 0.1, min_spikes: int = 20, n_threads: int = 1,
+                 device: str = "cpu", seed=0):
+        self.bin_width = bin_width
+        self.time_scale = time_scale
+        self.chunk = chunk
+        self.n_kernels = n_kernels
+        self.embed = embed
+        self.hidden = hidden
+        self.symmetric = symmetric
+        self.n_aux = n_aux
+        self.lr = lr
+        self.lr_decay = lr_decay
+        self.max_epochs = max_epochs
+        self.batches_per_epoch = batches_per_epoch
+        self.batch_size = batch_size
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.test_fraction = test_fraction
+        self.min_spikes = min_spikes
+        self.n_threads = n_threads
+        self.device = device
+        self.seed = seed
+
+    # ------------------------------------------------------------------ geometry
+    def _geometry(self, bin_width: float) -> dict:
+        """Bins of the conv kernel, stride, history window and chunk for ``bin_width``."""
+        kernel = max(1, round(2 * self.time_scale / bin_width))
+        stride = max(1, round(0.2 * self.time_scale / bin_width))
+        history = kernel
+        chunk_bins = round(self.chunk / bin_width)
+        if chunk_bins < max(kernel, history) + 2:
+            raise ValueError(
+                f"gnn: chunk={self.chunk:g} s is {chunk_bins} bins of {bin_width:g} s, "
+                f"shorter than the conv kernel / history window of 2·time_scale = {kernel} "
+                f"bins plus 2; use chunk >= {(kernel + 2) * bin_width:g} s or a smaller "
+                "time_scale")
+        return {"kernel": kernel, "stride": stride, "history": history,
+                "chunk_bins": chunk_bins}
+
+    def _check_combination(self, bins: dict) -> None:
+        if self.validation_fraction + self.test_fraction >= 0.5:
+            raise ValueError(
+                f"gnn: validation_fraction + test_fraction = "
+                f"{self.validation_fraction + self.test_fraction:g} must be < 0.5 (at least "
+                "half of the recording trains the model)")
+        if bins.get("bin_width") is not None:
+            self._geometry(bins["bin_width"])
+
+    # ------------------------------------------------------------------ torch helpers
+    def _torch_seed(self) -> int:
+        return int(seeded_rng(self.seed, "gnn").integers(0, 2 ** 62))
+
+    def _build_model(self, n_units: int, geo: dict):
+        import torch
+
+        cls = _model_class()
+        model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
+                    self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
+                    int(self.n_aux))
+        return model.to(torch.device(self.device))
+
+    def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
+        """Non-overlapping (n_chunks, N, length) windows of counts[:, start:stop]."""
+        n_chunks = (stop - start) // length
+        if n_chunks < 1:
+            return np.zeros((0, counts.shape[0], length), dtype=np.float32)
+        x = counts[:, start:start + n_chunks * length].reshape(counts.shape[0], n_chunks,
+                                                               length)
+        return np.ascontiguousarray(x.transpose(1, 0, 2), dtype=np.float32)
+
+    # ------------------------------------------------------------------ training
+    def _train(self, data, **options) -> dict:
+        from spikewire.infer.base import as_recording
+
+        rec = as_recording(data)
+        if rec.spikes is None:
+            raise ValueError("gnn trains on spike trains; this recording holds none")
+        bins, _ = self.resolve_bins(rec)
+        return self._train_counts(rec.spikes, bins["bin_width"])
+
+    def _split(self, n_bins: int, chunk_bins: int) -> tuple[int, int]:
+        n_test = int(round(self.test_fraction * n_bins))
+        n_val = int(round(self.validation_fraction * n_bins))
+        return n_bins - n_val - n_test, n_bins - n_test
+
+    def _train_counts(self, spikes, bin_width: float) -> dict:
+        import torch
+
+        old = torch.get_num_threads()
+        torch.set_num_threads(self.n_threads)
+        try:
+            return self._train_counts_inner(spikes, bin_width)
+        finally:
+            torch.set_num_threads(old)
+
+    def _train_counts_inner(self, spikes, bin_width: float) -> dict:
+        try:
+            import torch
+        except ImportError as err:  # pragma: no cover - torch is installed in CI
+            from spikewire.infer.base import MissingDependencyError
+
+            raise MissingDependencyError(
+                "method 'gnn' needs torch; install it with `pip install 'spikewire[ml]'`"
+            ) from err
+        t0 = time.perf_counter()
+        geo = self._geometry(bin_width)
+        counts = np.asarray(spikes.binned(bin_width, sparse=False), dtype=np.float32)
+        n, n_bins = counts.shape
+        if n < 2:
+            raise ValueError(f"gnn needs at least 2 units to learn connections, got {n}")
+        if self.n_aux > n:
+            raise ValueError(f"gnn: n_aux={self.n_aux} auxiliary nodes for {n} observed units; "
+                             f"use at most one auxiliary node per observed unit "
+                             f"(n_aux <= {n})")
+        L = geo["chunk_bins"]
+        train_end, val_end = self._split(n_bins, L)
+        train = self._chunks(counts, 0, train_end, L)
+        val = self._chunks(counts, train_end, val_end, L)
+        if train.shape[0] < 2 or val.shape[0] < 1:
+            raise ValueError(
+                f"gnn: the recording ({n_bins} bins of {bin_width:g} s) holds {train.shape[0]} "
+                f"training and {val.shape[0]} validation chunks of chunk={self.chunk:g} s; "
+                f"at least 2 and 1 are needed: record longer or use a shorter chunk")
+        n_train_spikes = float(train.sum())
+        if n_train_spikes < max(100, self.min_spikes * n):
+            raise ValueError(
+                f"gnn: too few spikes to train: {n_train_spikes:.0f} in the training part "
+                f"({train.shape[0]} chunks of {self.chunk:g} s, {n} units); at least "
+                f"{max(100, self.min_spikes * n)} (min_spikes={self.min_spikes} per unit) are "
+                "needed: record longer or select active units")
+        dev = torch.device(self.device)
+        with torch.random.fork_rng(devices=[] if self.device == "cpu" else None):
+            torch.manual_seed(self._torch_seed())
+            gen = torch.Generator().manual_seed(self._torch_seed() + 1)
+            model = self._build_model(n, geo)
+            with torch.no_grad():   # start from the homogeneous rate of each unit
+                mean = train.mean(axis=(0, 2)).astype(np.float32)
+                model.unit_bias.copy_(torch.from_numpy(np.log(mean + 1e-3)))
+                model.dec.weight.mul_(0.1)
+                model.dec.bias.zero_()
+            opt = torch.optim.Adam(model.parameters(), lr=self.lr)
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.lr_decay)
+            xt = torch.from_numpy(train).to(dev)
+            xv = torch.from_numpy(val).to(dev)
+            hist = geo["history"]
+            best, best_state, bad, history = math.inf, None, 0, []
+            for epoch in range(self.max_epochs):
+                model.train()
+                losses = []
+                for _ in range(self.batches_per_epoch):
+                    idx = torch.randint(0, xt.shape[0], (self.batch_size,), generator=gen)
+                    xb = xt[idx.to(dev)]
+                    log_rate, _ = model(xb)
+                    loss = _poisson_nll(log_rate, xb[..., hist:])
+                    if not torch.isfinite(loss):
+                        raise TrainingDivergedError(
+                            f"gnn: the training loss became {loss.item()} at epoch {epoch}; "
+                            f"lower lr (now {self.lr:g}) or use coarser bins")
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+                sched.step()
+                val_loss = self._eval_loss(model, xv, hist)
+                if not math.isfinite(val_loss):
+                    raise TrainingDivergedError(
+                        f"gnn: the validation loss became {val_loss} at epoch {epoch}; lower "
+                        f"lr (now {self.lr:g})")
+                history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
+                                "val_loss": val_loss})
+                if val_loss < best - 1e-6:
+                    best, bad = val_loss, 0
+                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                else:
+                    bad += 1
+                    if bad >= self.patience:
+                        break
+            model.load_state_dict(best_state)
+        self.model_ = model
+        self.n_units_ = n
+        self.bin_width_ = float(bin_width)
+        return {"epochs": len(history), "best_val_loss": best, "history": history,
+                "n_units": n, "bin_width": float(bin_width),
+                "train_chunks": int(train.shape[0]), "time_s": time.perf_counter() - t0}
+
+    @staticmethod
+    def _eval_loss(model, x, hist: int) -> float:
+        import torch
+
+        model.eval()
+        with torch.no_grad():
+            total = 0.0
+            for k in range(0, x.shape[0], 8):
+                xb = x[k:k + 8]
+                log_rate, _ = model(xb)
+                total += _poisson_nll(log_rate, xb[..., hist:]).item() * xb.shape[0]
+        return total / max(1, x.shape[0])
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict[str, np.ndarray]:
+        state = {f"model.{k}": v.detach().cpu().numpy()
+                 for k, v in self.model_.state_dict().items()}
+        state["n_units"] = np.array(self.n_units_)
+        state["bin_width"] = np.array(self.bin_width_)
+        return state
+
+    def set_state(self, state: dict[str, np.ndarray]) -> None:
+        import torch
+
+        n = int(state["n_units"])
+        bw = float(state["bin_width"])
+        model = self._build_model(n, self._geometry(bw))
+        model.load_state_dict({k[len("model."):]: torch.from_numpy(np.asarray(v))
+                               for k, v in state.items() if k.startswith("model.")})
+        self.model_ = model
+        self.n_units_ = n
+        self.bin_width_ = bw
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, recording, pairs=None):
+        """Estimate connectivity; an untrained method is first trained on ``recording``
+        itself (self-supervised, as in the paper). See :meth:`InferenceMethod.fit`."""
+        from spikewire.infer.base import InferenceMethod
+
+        return InferenceMethod.fit(self, recording, pairs=pairs)
+
+    def _fit(self, ctx):
+        import torch
+
+        old = torch.get_num_threads()
+        torch.set_num_threads(self.n_threads)
+        try:
+            return self._fit_inner(ctx)
+        finally:
+            torch.set_num_threads(old)
+
+    def _fit_inner(self, ctx):
+        import torch
+
+        bw = ctx.settings["bin_width"]
+        if not self.is_trained_:
+            info = self._train_counts(ctx.data, bw)
+            self.training_info_ = info
+            self.is_trained_ = True
+        if ctx.n != self.n_units_:
+            raise ValueError(f"gnn was trained on {self.n_units_} units; this recording has "
+                             f"{ctx.n}: train it on this recording (a new method) instead")
+        if not math.isclose(bw, self.bin_width_, rel_tol=1e-9):
+            raise ValueError(f"gnn was trained with bin_width={self.bin_width_:g} s, asked to "
+                             f"apply it with {bw:g} s; use bin_width={self.bin_width_:g}")
+        geo = self._geometry(bw)
+        counts = np.asarray(ctx.data.binned(bw, sparse=False), dtype=np.float32)
+        L = geo["chunk_bins"]
+        allx = self._chunks(counts, 0, counts.shape[1], L)
+        _, val_end = self._split(counts.shape[1], L)
+        test = self._chunks(counts, val_end, counts.shape[1], L)
+        model = self.model_
+        model.eval()
+        dev = torch.device(self.device)
+        w_sum = np.zeros((ctx.n, ctx.n))
+        with torch.no_grad():
+            for k in range(0, allx.shape[0], 8):
+                w = model.structure(torch.from_numpy(allx[k:k + 8]).to(dev))[:, :ctx.n, :ctx.n]
+                w_sum += w.sum(0).double().cpu().numpy()
+            bps = math.nan
+            if test.shape[0]:
+                rates, ys = [], []
+                for k in range(0, test.shape[0], 8):
+                    xb = torch.from_numpy(test[k:k + 8]).to(dev)
+                    log_rate, _ = model(xb)
+                    rates.append(torch.exp(torch.clamp(log_rate, max=20.0)).cpu().numpy())
+                    ys.append(test[k:k + 8, :, geo["history"]:])
+                lam = np.concatenate(rates).transpose(1, 0, 2).reshape(ctx.n, -1)
+                y = np.concatenate(ys).transpose(1, 0, 2).reshape(ctx.n, -1)
+                from spikewire.score.ring import bits_per_spike
+
+                bps = bits_per_spike(np.maximum(lam.astype(float), 1e-12), y)
+        weights = w_sum / max(1, allx.shape[0])
+        if not np.all(np.isfinite(weights)):
+            raise TrainingDivergedError("gnn: the learned weights are not finite; lower lr")
+        want = ctx.want
+        weights = np.where(want, weights, 0.0)
+        top = float(np.max(np.abs(weights))) if weights.size else 0.0
+        scores = np.abs(weights) / top if top > 0 else np.zeros_like(weights)
+        diag = {"test_bits_per_spike": bps, "n_chunks": int(allx.shape[0]),
+                "geometry_bins": geo, "weight_unit_note": "arbitrary scale and sign",
+                "training": {k: v for k, v in (self.training_info_ or {}).items()
+                             if k != "history"}}
+        return ctx.estimate(self, weights=weights, pvalues=None, scores=scores,
+                            weight_unit="arbitrary", diagnostics=diag)

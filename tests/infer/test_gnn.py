@@ -1,0 +1,116 @@
+"""The graph-network method `gnn`: lazy torch import, bad input, learning, seeds,
+checkpoints."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import spikewire as sw
+from spikewire.infer import get_method
+from spikewire.networks.ring import ring_attractor
+from spikewire.score.ring import profile_error
+from spikewire.simulate.ring import simulate_ring
+
+FAST = dict(chunk=0.2, max_epochs=4, batches_per_epoch=8, batch_size=2, hidden=16, embed=16,
+            n_kernels=8)
+
+
+@pytest.fixture(scope="module")
+def ring_data():
+    """A 24-neuron LNP ring (σ ≈ 7 profile: two bumps) recorded for 6 s."""
+    net = ring_attractor(n=24, spiking="lnp")
+    return net, simulate_ring(net, 6.0, seed=5)
+
+
+def test_listing_does_not_import_torch():
+    code = ("import sys, spikewire as sw; from spikewire.infer import list_methods; "
+            "assert 'gnn' in list_methods(); import spikewire.infer.gnn; "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_settings_and_inputs(ring_data):
+    with pytest.raises(ValueError, match="device='cuda' is not available"):
+        get_method("gnn", device="cuda")
+    with pytest.raises(ValueError, match="chunk="):
+        get_method("gnn", chunk=0.01, bin_width=2e-3)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        get_method("gnn", validation_fraction=0.3, test_fraction=0.3)
+    _, st = ring_data
+    sparse = sw.SpikeTrains.from_lists([st.train(0)[:30], st.train(1)[:30]], t_stop=6.0)
+    with pytest.raises(ValueError, match="too few spikes to train"):
+        get_method("gnn", **FAST, min_spikes=1).train(sparse)
+    with pytest.raises(ValueError, match="record longer or use a shorter chunk"):
+        get_method("gnn", chunk=3.0).train(st)
+
+
+def test_nan_loss_stops_with_message(ring_data, monkeypatch):
+    import importlib
+
+    gnn_mod = importlib.import_module("spikewire.infer.gnn")
+
+    monkeypatch.setattr(gnn_mod, "_poisson_nll", lambda lr, y: (lr * np.nan).mean())
+    with pytest.raises(gnn_mod.TrainingDivergedError, match="lower lr"):
+        get_method("gnn", **FAST).train(ring_data[1])
+
+
+@pytest.fixture(scope="module")
+def trained(ring_data):
+    return get_method("gnn", **FAST, lr=3e-3, seed=7).train(ring_data[1])
+
+
+def test_learning_reduces_the_loss_and_predicts_held_out_spikes(trained, ring_data):
+    hist = trained.training_info_["history"]
+    # the model starts at each unit's homogeneous rate; training must lower the
+    # validation loss below the first epoch's (a model that learns nothing stays flat)
+    assert trained.training_info_["best_val_loss"] < hist[0]["val_loss"]
+    assert hist[-1]["train_loss"] < hist[0]["train_loss"]
+    est = trained.fit(ring_data[1])
+    # held-out gain over homogeneous rates: spike history predicts LNP counts whose rate
+    # is set by the slowly varying synaptic activation, so the gain must be positive
+    assert est.diagnostics["test_bits_per_spike"] > 0
+    assert est.weights.shape == (24, 24) and np.all(np.isfinite(est.weights))
+    np.testing.assert_allclose(est.weights, est.weights.T)   # symmetric=True
+    assert np.all(np.diag(est.weights) == 0) and est.pvalues is None
+
+
+def test_recovered_profile_follows_the_ring(trained, ring_data):
+    net, st = ring_data
+    pe = profile_error(trained.fit(st), net)
+    corr = np.corrcoef(pe["profile"][1:], pe["true_profile"][1:])[0, 1]
+    # weights are defined up to sign, hence |corr|. Null: an estimate unrelated to ring
+    # distance gives an aligned profile (12 distinct offsets of a symmetric 24-ring)
+    # correlated with the truth by chance with sd ≈ 1/sqrt(11) ≈ 0.3; 0.8 is > 2.6 sd.
+    # (Measured: 0.99 with this seed; 0.94-0.99 in absolute value over seeds 1-3.)
+    assert abs(corr) > 0.8
+    # a zero or constant estimate scores Δ = 1 or close to it; measured 0.34 here
+    assert pe["delta"] < 0.6
+
+
+def test_checkpoint_round_trip_and_seed(trained, ring_data, tmp_path):
+    _, st = ring_data
+    ref = trained.fit(st)
+    path = trained.save(tmp_path / "gnn")
+    again = type(trained).load(path)
+    np.testing.assert_array_equal(again.fit(st).weights, ref.weights)
+    # the same seed retrains to the same model
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, ref.weights)
+    with pytest.raises(ValueError, match="trained on 24 units"):
+        trained.fit(st.select(np.arange(10)))
+
+
+def test_auxiliary_nodes(ring_data):
+    _, st = ring_data
+    observed = st.select(np.arange(0, 24, 2))          # every other neuron hidden
+    with pytest.raises(ValueError, match="n_aux=13 auxiliary nodes for 12 observed"):
+        get_method("gnn", **FAST, n_aux=13).train(observed)
+    m = get_method("gnn", **FAST, n_aux=12, lr=3e-3, seed=1).train(observed)
+    # the auxiliary nodes take part in message passing: their learned offsets move away
+    # from the interpolation they start at (no gradient would reach them otherwise)
+    assert float(m.model_.aux_z.detach().abs().max()) > 0
+    assert float(m.model_.aux_h.detach().abs().max()) > 0
+    est = m.fit(observed)
+    assert est.weights.shape == (12, 12) and np.all(np.isfinite(est.weights))
