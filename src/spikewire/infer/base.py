@@ -54,6 +54,7 @@ _BUILTIN_METHODS: dict[str, str] = {
     "ccg": "spikewire.infer.ccg",
     "glmcc": "spikewire.infer.glmcc",
     "glm": "spikewire.infer.glm",
+    "lowrank": "spikewire.infer.lowrank",
     "partial_corr": "spikewire.infer.partial_corr",
     "te": "spikewire.infer.te",
 }
