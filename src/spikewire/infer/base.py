@@ -55,6 +55,7 @@ _BUILTIN_METHODS: dict[str, str] = {
     "glmcc": "spikewire.infer.glmcc",
     "glm": "spikewire.infer.glm",
     "lowrank": "spikewire.infer.lowrank",
+    "lowrank_flow": "spikewire.infer.lowrank_flow",
     "partial_corr": "spikewire.infer.partial_corr",
     "te": "spikewire.infer.te",
 }
