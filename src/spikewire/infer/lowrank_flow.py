@@ -223,8 +223,8 @@ class LoadingDistribution:
 
 
 def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: int = 4,
-                             ridge: float = 1e-2, width: int = 64, seed=0,
-                             device: str = "cpu") -> tuple[LoadingDistribution, dict]:
+                             ridge: float = 1e-2, population: int = 1000, width: int = 64,
+                             seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
     Parameters
@@ -236,6 +236,10 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: in
         Populations of N units drawn from the (m, d) flow to build ridge targets for n.
     ridge : float, default 1e-2
         Ridge strength relative to ``tr(ΦᵀΦ)/N``.
+    population : int, default 1000
+        Units per drawn population (at least the fit's N): the ridge solution approaches
+        ``E[n | m, d]`` as the population grows (its finite-population noise inflates Var n:
+        measured +45 % at 60 units, +2 % at 1000 on the ring preset).
 
     Returns
     -------
@@ -245,7 +249,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: in
     """
     ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
     s_md, s_n, s_draw = ss.spawn(3)
-    R, N = fit.rank, fit.n_neurons
+    R = fit.rank
+    N = max(fit.n_neurons, int(population))
     md = np.column_stack([fit.m, fit.d])
     flow_md = FlowMatcher(R + 1, 0, width, s_md, device).train(md, n_iter=n_iter)
     z, y = fit.update_targets()
