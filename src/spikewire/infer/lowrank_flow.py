@@ -223,7 +223,7 @@ class LoadingDistribution:
 
 
 def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: int = 4,
-                             ridge: float = 1e-2, population: int = 1000, width: int = 64,
+                             ridge: float = 1e-1, population: int = 1000, width: int = 64,
                              seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
@@ -234,7 +234,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: in
         Flow-matching iterations of each flow.
     n_draws : int, default 4
         Populations of N units drawn from the (m, d) flow to build ridge targets for n.
-    ridge : float, default 1e-2
+    ridge : float, default 0.1
         Ridge strength relative to ``tr(ΦᵀΦ)/N``.
     population : int, default 1000
         Units per drawn population (at least the fit's N): the ridge solution approaches
@@ -355,7 +355,7 @@ class LowRankFlow(_LowRankBase):
         Flow-matching iterations of each flow.
     n_draws : int, default 4
         Populations drawn for the ridge targets of ``n``.
-    ridge : float, default 1e-2
+    ridge : float, default 0.1
         Ridge strength of the targets of n (relative to tr(ΦᵀΦ)/N).
     n_weight_samples : int, default 4
 
@@ -381,7 +381,7 @@ class LowRankFlow(_LowRankBase):
                  rate_offset: float = 10.0, rate_gain: float = 10.0, n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu", flow_iter: int = 1000, n_draws: int = 4,
-                 ridge: float = 1e-2, n_weight_samples: int = 4):
+                 ridge: float = 1e-1, n_weight_samples: int = 4):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
