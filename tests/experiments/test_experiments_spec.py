@@ -131,3 +131,34 @@ def test_realism_has_the_five_variants():
     # of the same recorded subset
     assert all([s["step"] for s in j.observation["steps"]] == ["subsample", "smooth"]
                for j in e)
+
+
+def test_all_methods_leave_out_learned_methods_unless_named():
+    """``name = "all"`` expands to the statistical methods; learned methods (minutes of
+    training per fit) are named explicitly, and the plan says why they are left out."""
+    from spikewire.experiments.grid import resolve_methods
+    from spikewire.infer import get_method_class, list_methods
+
+    learned = {m for m in list_methods() if not get_method_class(m).in_all}
+    assert {"gnn", "lowrank", "lowrank_flow"} <= learned
+    text = """
+[experiment]
+name = "allm"
+duration = 2.0
+[[networks]]
+name = "n"
+builder = "brunel"
+params = { n_neurons = 40 }
+[[observations]]
+name = "o"
+steps = []
+[[methods]]
+name = "all"
+"""
+    notes: list[str] = []
+    names = {m["name"] for m in resolve_methods(parse_spec(text), notes)}
+    assert names and not names & learned
+    assert {"ccg", "tspe"} <= names
+    assert all(any(m in note for note in notes) for m in learned)
+    named = parse_spec(text.replace('name = "all"', 'name = "gnn"'))
+    assert [m["name"] for m in resolve_methods(named)] == ["gnn"]

@@ -19,6 +19,19 @@ from spikewire.infer._params import invalid_settings
 METHODS = sorted(list_methods())
 ALPHA = 0.05
 
+#: Methods left out of the tests below that run fits (they still get every settings test).
+#: The low-rank methods fit an RNN by backpropagation through time: seconds to minutes per
+#: fit on this suite's 120 s recordings, far beyond the suite's budget, and they return a
+#: dense J without p-values (no false-positive rate to test). Their estimate contract
+#: (shapes, statuses, zero diagonal, determinism under a seed, clear errors) is tested in
+#: tests/infer/test_lowrank.py on small low-rank recordings.
+NO_FIT_HERE = {
+    "lowrank": "BPTT fit too slow for the suite; contract tested in tests/infer/test_lowrank.py",
+    "lowrank_flow": "BPTT fit + two flows too slow for the suite; tested in "
+                    "tests/infer/test_lowrank_flow.py",
+}
+FIT_METHODS = [m for m in METHODS if m not in NO_FIT_HERE]
+
 #: Methods whose false-positive rate under shared slow input exceeds 2α (measured on the
 #: fixture below: 240 ordered pairs of 16 unconnected units, 120 s, α = 0.05). Their
 #: tests assume no input shared by all units; the "calibration" work (issue 12) owns the
@@ -77,7 +90,7 @@ def check_estimate(est, n: int, method: str) -> None:
         assert est.settings[key] is not None and est.settings[key] > 0
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FIT_METHODS)
 def test_shapes_statuses_and_requested_pairs(method, null_data):
     n = null_data.n_units
     est = sw.infer(null_data, method)
@@ -91,7 +104,7 @@ def test_shapes_statuses_and_requested_pairs(method, null_data):
     assert np.all(np.isin(sub.pair_status[asked], [0, 4]))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FIT_METHODS)
 def test_deterministic_under_a_seed(method, null_data):
     cls = get_method_class(method)
     st = null_data.select(np.arange(6))
@@ -140,7 +153,7 @@ def test_every_setting_is_declared(method):
     assert BAD_SETTINGS, "no bad settings generated"
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FIT_METHODS)
 def test_tiny_and_empty_inputs(method):
     T = 100.0
     rng = np.random.default_rng(3)
@@ -162,7 +175,7 @@ def test_tiny_and_empty_inputs(method):
     assert np.all(np.isin(est2.pair_status[~np.eye(2, dtype=bool)], [0, 4]))
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", FIT_METHODS)
 def test_input_kinds(method):
     cls = get_method_class(method)
     rng = np.random.default_rng(0)
@@ -183,7 +196,7 @@ def test_input_kinds(method):
 NO_PVALUES = {"gnn": "the graph network learns weights without a test (pvalues=None)"}
 
 FPR_PARAMS = [pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=FPR_FAILS[m]))
-              if m in FPR_FAILS else m for m in METHODS if m not in NO_PVALUES]
+              if m in FPR_FAILS else m for m in FIT_METHODS if m not in NO_PVALUES]
 
 
 @pytest.mark.parametrize("method", sorted(NO_PVALUES))

@@ -284,6 +284,21 @@ def _check_memory(network: dict, where: str) -> None:
             f"{limit / 2**30:.1f} GiB are available; reduce n_neurons or observe a subset")
 
 
+def _in_all(name: str, messages: list[str] | None) -> bool:
+    """Whether ``name = "all"`` includes method ``name`` (learned methods are named
+    explicitly: they train for minutes per fit)."""
+    from spikewire.infer import MissingDependencyError, get_method_class
+
+    try:
+        include = get_method_class(name).in_all
+    except MissingDependencyError:
+        return True  # reported (and skipped) with the install command below
+    if not include and messages is not None:
+        messages.append(f"method {name!r} is not part of name = 'all' (a learned method: "
+                        "name it explicitly)")
+    return include
+
+
 def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> list[dict]:
     """Methods of the spec as dicts (name, label, settings, factors), ``"all"`` expanded.
 
@@ -297,8 +312,8 @@ def resolve_methods(spec: ExperimentSpec, messages: list[str] | None = None) -> 
     for k, entry in enumerate(spec.methods):
         if entry.exclude and entry.name != "all":
             raise SpecError(f"methods[{k}]: `exclude` only applies to name = 'all'")
-        names = [m for m in list_methods() if m not in entry.exclude] \
-            if entry.name == "all" else [entry.name]
+        names = [m for m in list_methods() if m not in entry.exclude
+                 and _in_all(m, messages)] if entry.name == "all" else [entry.name]
         if entry.name == "all" and not names:
             raise SpecError(f"methods[{k}]: name = 'all' but no inference method is registered")
         for name in names:

@@ -55,6 +55,8 @@ _BUILTIN_METHODS: dict[str, str] = {
     "glmcc": "spikewire.infer.glmcc",
     "glm": "spikewire.infer.glm",
     "gnn": "spikewire.infer.gnn",
+    "lowrank": "spikewire.infer.lowrank",
+    "lowrank_flow": "spikewire.infer.lowrank_flow",
     "partial_corr": "spikewire.infer.partial_corr",
     "te": "spikewire.infer.te",
     "tspe": "spikewire.infer.tspe",
@@ -198,6 +200,9 @@ class InferenceMethod:
     reference: ClassVar[str] = ""
     requires: ClassVar[tuple[str, ...]] = ()
     install: ClassVar[str] = "spikewire[ml]"
+    #: Whether a sweep's ``name = "all"`` includes the method. Learned methods (training
+    #: by gradient descent: minutes per fit) are named explicitly instead.
+    in_all: ClassVar[bool] = True
     #: Recording kinds (:attr:`Recording.kind`) the method can analyse.
     input_kinds: ClassVar[frozenset[str]] = frozenset({"spikes"})
     settings_constraints: ClassVar[dict[str, list]] = {}

@@ -113,6 +113,8 @@ class TrainedMethod(InferenceMethod):
         What ``_train`` returned (also stored in checkpoints).
     """
 
+    in_all = False  # trained by gradient descent: named explicitly in sweeps
+
     DEVICE_CONSTRAINT: ClassVar[list] = [Options(("cpu", "cuda"))]
 
     is_trained_: bool = False

@@ -1,0 +1,450 @@
+"""Plain low-rank RNN fit (LINT, Valente et al. 2022): the ``lowrank`` method.
+
+The model is the low-rank rate network of :mod:`spikewire.networks.lowrank`,
+
+    z_{t+1} = z_t + α (−z_t + (1/N) Σ_i n_i φ(m_i·z_t + d_i)),   activity_i = φ(m_i·z_t + d_i),
+
+fitted by backpropagation through time (Adam) to the observed activity, with restarts; the
+latent initial condition of every trial (or chunk of a long trial) is a free parameter. Rate
+signals (Hz) are mapped to φ by ``(rate − rate_offset) / rate_gain`` and fitted by least
+squares; spike trains are binned and fitted by the Poisson likelihood of the rate
+``rate_offset + rate_gain · φ``. The fit is returned in a canonical latent basis (the
+loadings are identified only up to an invertible map of the latent space: ``M → M A⁻¹``,
+``N → N Aᵀ``, ``z → A z`` leave the dynamics unchanged): ``MᵀM / N = I`` and latents along
+their principal axes.
+
+torch is imported inside the functions only (optional extra ``spikewire[ml]``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikewire.infer._params import Interval, Options, SeedLike
+from spikewire.infer.base import FitContext, InferenceMethod, MissingDependencyError, register
+from spikewire.infer.estimate import Estimate
+
+__all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "recording_activity", "import_torch"]
+
+_INSTALL = "pip install 'spikewire[ml]'   (torch==2.13.0; CPU wheels: add --index-url " \
+           "https://download.pytorch.org/whl/cpu)"
+
+
+def import_torch():
+    """Import torch or raise :class:`MissingDependencyError` with the install command."""
+    try:
+        import torch
+    except ImportError as err:
+        raise MissingDependencyError(f"the low-rank methods need torch, which is not "
+                                     f"installed; install it with `{_INSTALL}`") from err
+    return torch
+
+
+@dataclass
+class LowRankFit:
+    """A fitted low-rank network (canonical latent basis, see the module docstring).
+
+    Attributes
+    ----------
+    m, n : ndarray, shape (N, R)
+        Output and input loadings.
+    d : ndarray, shape (N,)
+        Biases.
+    latents : ndarray, shape (n_trials, n_steps, R)
+        Fitted latent trajectories (rolled out from the fitted initial conditions).
+    alpha : float
+        Δt/τ used in the fit.
+    loss : float
+        Final loss of the best restart (mean squared error in φ units, or mean Poisson
+        negative log-likelihood per bin).
+    r2 : float
+        Fraction of the variance of the (for spikes: smoothed) activity explained by the
+        rolled-out activity.
+    restart_losses : list of float
+    observation : {"gaussian", "poisson"}
+    """
+
+    m: np.ndarray
+    n: np.ndarray
+    d: np.ndarray
+    latents: np.ndarray
+    alpha: float
+    loss: float
+    r2: float
+    restart_losses: list = field(default_factory=list)
+    observation: str = "gaussian"
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.m.shape[0])
+
+    @property
+    def rank(self) -> int:
+        return int(self.m.shape[1])
+
+    def weights(self) -> np.ndarray:
+        """``J = M Nᵀ / N`` (post × pre)."""
+        return self.m @ self.n.T / self.n_neurons
+
+    def activity(self) -> np.ndarray:
+        """Fitted activity φ(m·z + d), shape (n_trials, n_steps, N)."""
+        return np.tanh(self.latents @ self.m.T + self.d)
+
+    def update_targets(self) -> tuple[np.ndarray, np.ndarray]:
+        """Latents ``z_t`` and the regression targets ``z_t + (z_{t+1} − z_t)/α``, which equal
+        ``(1/N) Σ_i n_i φ(m_i·z_t + d_i)`` under the model. Shapes (n_samples, R)."""
+        z = self.latents
+        y = z[:, :-1] + (z[:, 1:] - z[:, :-1]) / self.alpha
+        return z[:, :-1].reshape(-1, self.rank), y.reshape(-1, self.rank)
+
+
+def _ridge_n(phi: np.ndarray, y: np.ndarray, ridge: float) -> np.ndarray:
+    """``n`` (S, R) minimising ‖y − Φ n / S‖² + λ‖n/S‖², λ = ridge · tr(ΦᵀΦ)/S."""
+    S = phi.shape[1]
+    G = phi.T @ phi
+    lam = ridge * np.trace(G) / S + 1e-12
+    if phi.shape[0] < S:     # dual form: fewer samples than units
+        a = np.linalg.solve(phi @ phi.T + lam * np.eye(phi.shape[0]), y)
+        return S * (phi.T @ a)
+    return S * np.linalg.solve(G + lam * np.eye(S), phi.T @ y)
+
+
+def _canonical(m, n, z):
+    """Basis with MᵀM/N = I and latents along their principal axes."""
+    N = m.shape[0]
+    C = m.T @ m / N
+    evals, evecs = np.linalg.eigh(C)
+    if evals.min() <= 1e-12 * max(evals.max(), 1e-300):
+        return m, n, z
+    W = evecs @ np.diag(np.sqrt(evals)) @ evecs.T
+    Winv = evecs @ np.diag(1 / np.sqrt(evals)) @ evecs.T
+    m, n, z = m @ Winv, n @ W, z @ W
+    flat = z.reshape(-1, z.shape[-1])
+    _, _, Vt = np.linalg.svd(flat - flat.mean(0), full_matrices=False)
+    Q = Vt.T
+    # fix the sign of each axis (largest-|m| entry positive) for reproducible output
+    mq = m @ Q
+    Q = Q * np.sign(mq[np.argmax(np.abs(mq), axis=0), np.arange(Q.shape[1])] + 1e-300)
+    return m @ Q, n @ Q, z @ Q
+
+
+def _check_shapes(Y: np.ndarray, rank: int) -> None:
+    if Y.ndim != 3:
+        raise ValueError(f"activity must have shape (n_trials, n_steps, n_units), got {Y.shape}")
+    K, T, N = Y.shape
+    if not isinstance(rank, int | np.integer) or rank < 1:
+        raise ValueError(f"rank={rank!r} must be an integer >= 1")
+    if rank > N:
+        raise ValueError(f"rank={rank} is larger than the number of units ({N}); a rank-R "
+                         f"network needs at least R units: use rank <= {N}")
+    if T < rank + 1:
+        raise ValueError(f"trials of {T} steps are too short for rank={rank}: each trial "
+                         f"(or chunk) needs at least rank + 1 = {rank + 1} samples; use longer "
+                         f"trials, larger chunk_steps or a smaller rank")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError("activity contains non-finite values")
+
+
+def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str = "gaussian",
+                rate_offset: float = 10.0, rate_gain: float = 10.0, bin_width: float = 0.01,
+                n_restarts: int = 3, n_iter: int = 300, lr: float = 0.01, seed=0,
+                device: str = "cpu") -> LowRankFit:
+    """Fit a rank-``rank`` RNN to activity by BPTT with restarts (LINT).
+
+    Parameters
+    ----------
+    activity : ndarray, shape (n_trials, n_steps, N)
+        ``observation="gaussian"``: activities φ ∈ (−1, 1); ``"poisson"``: spike counts per
+        bin of ``bin_width`` s.
+    rank : int, default 2
+    alpha : float, default 0.2
+        Δt/τ of the model (one sample = Δt).
+    observation : {"gaussian", "poisson"}
+    rate_offset, rate_gain : float, default 10, 10
+        Rate map of the Poisson observation, Hz.
+    bin_width : float, default 0.01
+        Bin of the counts in s (Poisson only).
+    n_restarts : int, default 3
+        Restart 0 starts from PCA of the activity with ``n`` from the ridge regression of the
+        latent update; the others perturb that start (noise of sd 0.5 on every loading).
+    n_iter : int, default 300
+        Adam iterations per restart (full batch).
+    lr : float, default 0.01
+        Adam learning rate.
+    seed : int or SeedSequence, default 0
+    device : {"cpu", "cuda"}
+
+    Returns
+    -------
+    LowRankFit
+
+    Raises
+    ------
+    ValueError
+        Rank larger than the number of units, trials too short for the rank, activities
+        outside (−1, 1) for the Gaussian observation.
+    FloatingPointError
+        If the loss becomes non-finite (lower ``lr``).
+    MissingDependencyError
+        If torch is not installed.
+    """
+    torch = import_torch()
+    Y = np.asarray(activity, dtype=float)
+    _check_shapes(Y, rank)
+    if observation not in ("gaussian", "poisson"):
+        raise ValueError(f"observation={observation!r} must be 'gaussian' or 'poisson'")
+    K, T, N = Y.shape
+    if observation == "gaussian":
+        if np.any(np.abs(Y) >= 1):
+            raise ValueError(f"activities must lie in φ = tanh's range (−1, 1); the largest "
+                             f"|φ| is {np.abs(Y).max():.3g}: check the rate map (rate_offset, "
+                             f"rate_gain)")
+        target = Y
+    else:
+        if np.any(Y < 0):
+            raise ValueError("spike counts must be >= 0")
+        from scipy.ndimage import gaussian_filter1d
+
+        rate = gaussian_filter1d(Y / bin_width, 2.0, axis=1, mode="nearest")
+        target = np.clip((rate - rate_offset) / rate_gain, -0.95, 0.95)
+    # ---- PCA + ridge start
+    X = np.arctanh(np.clip(target, -0.995, 0.995)).reshape(-1, N)
+    d0 = X.mean(0)
+    U, s, Vt = np.linalg.svd(X - d0, full_matrices=False)
+    scale = np.sqrt(X.shape[0])
+    m0 = Vt[:rank].T * s[:rank] / scale
+    z_all = (U[:, :rank] * scale).reshape(K, T, rank)
+    phi = np.tanh(z_all[:, :-1].reshape(-1, rank) @ m0.T + d0)
+    y = (z_all[:, :-1] + (z_all[:, 1:] - z_all[:, :-1]) / alpha).reshape(-1, rank)
+    n0 = _ridge_n(phi, y, 1e-3)
+    ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
+    rng = np.random.default_rng(ss)
+    dtype = torch.float64 if device == "cpu" else torch.float32
+    tY = torch.as_tensor(Y, dtype=dtype, device=device)
+    tT = torch.as_tensor(target, dtype=dtype, device=device)
+    var_tot = float(((target - target.mean(axis=(0, 1))) ** 2).sum())
+    best, losses = None, []
+    for r in range(int(n_restarts)):
+        noise = 0.0 if r == 0 else 0.5
+        init = [m0 + noise * rng.standard_normal(m0.shape),
+                n0 + noise * rng.standard_normal(n0.shape), d0, z_all[:, 0]]
+        M, Nl, d, z0 = (torch.tensor(a, dtype=dtype, device=device, requires_grad=True)
+                        for a in init)
+        opt = torch.optim.Adam([M, Nl, d, z0], lr=lr)
+
+        def rollout(M=M, Nl=Nl, d=d, z0=z0):
+            z, zs = z0, [z0]
+            for _ in range(T - 1):
+                z = z + alpha * (-z + torch.tanh(z @ M.T + d) @ Nl / N)
+                zs.append(z)
+            Z = torch.stack(zs, 1)
+            return Z, torch.tanh(Z @ M.T + d)
+
+        def loss_fn(pred):
+            if observation == "gaussian":
+                return ((pred - tY) ** 2).mean()
+            lam = torch.clamp((rate_offset + rate_gain * pred) * bin_width, min=1e-8)
+            return (lam - tY * torch.log(lam)).mean()
+
+        for it in range(int(n_iter)):
+            opt.zero_grad()
+            loss = loss_fn(rollout()[1])
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"lowrank: the loss became non-finite at iteration "
+                                         f"{it} of restart {r}; lower lr (now {lr}) or check "
+                                         f"the data for outliers")
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            Z, pred = rollout()
+            final = float(loss_fn(pred))
+        if not np.isfinite(final):
+            raise FloatingPointError(f"lowrank: non-finite final loss in restart {r}; lower "
+                                     f"lr (now {lr})")
+        losses.append(final)
+        if best is None or final < best[0]:
+            best = (final, M.detach().cpu().numpy(), Nl.detach().cpu().numpy(),
+                    d.detach().cpu().numpy(), Z.cpu().numpy(), float(((pred - tT) ** 2).sum()))
+    final, m, n, d, Z, ss_res = best
+    m, n, Z = _canonical(m, n, Z)
+    r2 = 1.0 - ss_res / var_tot if var_tot > 0 else float("nan")
+    return LowRankFit(m=m, n=n, d=d, latents=Z, alpha=float(alpha), loss=final, r2=float(r2),
+                      restart_losses=losses, observation=observation)
+
+
+def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset, rate_gain,
+                       units_ok=None) -> tuple[np.ndarray, str, float]:
+    """Cut a recording into trials (and chunks) for :func:`fit_lowrank`.
+
+    Returns
+    -------
+    activity : ndarray, shape (n_chunks, steps, n_units)
+        φ (rate signals) or counts (spikes).
+    observation : {"gaussian", "poisson"}
+    step : float
+        Sample step in s.
+    """
+    from spikewire.simulate.lowrank import rates_to_activity
+
+    if rec.spikes is not None:
+        X = rec.spikes.binned(bin_width)
+        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+        obs, step = "poisson", float(bin_width)
+    else:
+        X = rates_to_activity(rec.signals, rate_offset, rate_gain)
+        obs, step = "gaussian", 1.0 / float(rec.signal_rate)
+    if units_ok is not None:
+        X = X[np.asarray(units_ok)]
+    if trial_steps is None:
+        trial_steps = next((h["trial_steps"] for h in reversed(rec.history)
+                            if isinstance(h, dict) and "trial_steps" in h), X.shape[1])
+    trial_steps = int(trial_steps)
+    n_trials = X.shape[1] // trial_steps
+    if n_trials < 1:
+        raise ValueError(f"trial_steps={trial_steps} is longer than the recording "
+                         f"({X.shape[1]} samples); use trial_steps <= {X.shape[1]}")
+    Y = X[:, :n_trials * trial_steps].reshape(X.shape[0], n_trials, trial_steps)
+    Y = Y.transpose(1, 2, 0)
+    c = min(int(chunk_steps), trial_steps)
+    per = trial_steps // c
+    Y = Y[:, :per * c].reshape(n_trials * per, c, X.shape[0])
+    return Y, obs, step
+
+
+class _LowRankBase(InferenceMethod):
+    """Settings and preamble shared by ``lowrank`` and ``lowrank_flow``."""
+
+    in_all = False  # BPTT fit: named explicitly in sweeps
+
+    input_kinds = frozenset({"spikes", "rate"})
+    requires = ("torch",)
+    bin_settings = {"bin_width": 0.01}
+    base_constraints = {
+        "rank": [Interval("int", 1, None)],
+        "alpha": [Interval("real", 0, 1, closed="right")],
+        "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "trial_steps": [Interval("int", 2, None), None],
+        "chunk_steps": [Interval("int", 2, None)],
+        "rate_offset": [Interval("real", 0, None)],
+        "rate_gain": [Interval("real", 0, None, closed="neither")],
+        "n_restarts": [Interval("int", 1, None)],
+        "n_iter": [Interval("int", 1, None)],
+        "lr": [Interval("real", 0, None, closed="neither")],
+        "min_spikes": [Interval("int", 0, None)],
+        "seed": [SeedLike()],
+        "device": [Options(("cpu", "cuda"))],
+    }
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        from spikewire.infer.trained import _device_available
+
+        if not _device_available(self.device, self.requires):
+            raise ValueError(f"{self.name}: device={self.device!r} is not available: torch "
+                             f"reports no CUDA device; use device='cpu'")
+        if self.rate_offset < self.rate_gain:
+            raise ValueError(f"{self.name}: rate_offset={self.rate_offset!r} must be >= "
+                             f"rate_gain={self.rate_gain!r} (rate = offset + gain·φ must be "
+                             f">= 0 Hz)")
+
+    def _front_end(self, ctx: FitContext) -> tuple[LowRankFit, np.ndarray, dict]:
+        ok = np.flatnonzero(ctx.unit_ok)
+        Y, obs, step = recording_activity(
+            ctx.recording, trial_steps=self.trial_steps, chunk_steps=self.chunk_steps,
+            bin_width=ctx.settings["bin_width"], rate_offset=self.rate_offset,
+            rate_gain=self.rate_gain, units_ok=ctx.unit_ok)
+        if ok.size < self.rank:
+            raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
+                             f"usable units ({ok.size}); use rank <= {ok.size} or lower "
+                             f"min_spikes")
+        fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
+                          rate_offset=self.rate_offset, rate_gain=self.rate_gain,
+                          bin_width=step, n_restarts=self.n_restarts, n_iter=self.n_iter,
+                          lr=self.lr, seed=self.seed, device=self.device)
+        info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
+                "chunk_steps": int(Y.shape[1]), "loss": fit.loss, "r2": fit.r2,
+                "restart_losses": fit.restart_losses}
+        return fit, ok, info
+
+    @staticmethod
+    def _embed(J_ok: np.ndarray, ok: np.ndarray, ctx: FitContext) -> np.ndarray:
+        W = np.zeros((ctx.n, ctx.n))
+        W[np.ix_(ok, ok)] = J_ok
+        W[ctx.pair_status != 0] = 0.0      # diagonal and pairs not estimated
+        return W
+
+
+@register
+class LowRankRNN(_LowRankBase):
+    """Plain low-rank RNN fit by BPTT with restarts (LINT); J = M Nᵀ/N and the loadings.
+
+    Fits the model of :mod:`spikewire.infer.lowrank` to rate signals (Gaussian loss on
+    ``φ = (rate − rate_offset)/rate_gain``) or binned spikes (Poisson loss). The weights are
+    ``J_ij = m_i·n_j / N`` over the units with at least ``min_spikes`` spikes (the diagonal,
+    self-coupling ``m_i·n_i/N``, is left out of ``weights`` as for every method; it is in
+    the loadings). There are no p-values: ``J`` is a dense low-rank estimate, and only part
+    of it is identified by the dynamics (see :func:`spikewire.infer.lowrank_flow.
+    identifiability_report`): the ``n`` loadings carry a residual that no activity
+    constrains, which this plain fit returns as if it were structure.
+
+    Parameters
+    ----------
+    rank : int, default 2
+    alpha : float, default 0.2
+        Δt/τ of the model (Δt = one sample).
+    bin_width : float or None, default None (automatic: 10 ms)
+        Bin of the spike counts in s (spike recordings).
+    trial_steps : int or None, default None
+        Samples per trial; None: the ``trial_steps`` recorded in the recording's history
+        (low-rank simulations), else one trial.
+    chunk_steps : int, default 100
+        Trials are cut into chunks of this many samples, each with its own fitted initial
+        latent (shorter BPTT; the tail shorter than a chunk is dropped).
+    rate_offset, rate_gain : float, default 10, 10
+        Rate map ``rate = rate_offset + rate_gain·φ`` (Hz).
+    n_restarts : int, default 3
+    n_iter : int, default 300
+        Adam iterations per restart.
+    lr : float, default 0.01
+    min_spikes : int, default 1
+        Units with fewer spikes (or signal integral) are left out.
+    seed : int or SeedSequence, default 0
+    device : {"cpu", "cuda"}, default "cpu"
+
+    References
+    ----------
+    Valente A, Pillow JW, Ostojic S (2022) Extracting computational mechanisms from neural
+    data using low-rank RNNs. NeurIPS 35.
+    """
+
+    name = "lowrank"
+    reference = "Valente, Pillow & Ostojic 2022, NeurIPS (LINT)"
+    settings_constraints = dict(_LowRankBase.base_constraints)
+
+    def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
+                 trial_steps: int | None = None, chunk_steps: int = 100,
+                 rate_offset: float = 10.0, rate_gain: float = 10.0, n_restarts: int = 3,
+                 n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
+                 device: str = "cpu"):
+        self.rank = rank
+        self.alpha = alpha
+        self.bin_width = bin_width
+        self.trial_steps = trial_steps
+        self.chunk_steps = chunk_steps
+        self.rate_offset = rate_offset
+        self.rate_gain = rate_gain
+        self.n_restarts = n_restarts
+        self.n_iter = n_iter
+        self.lr = lr
+        self.min_spikes = min_spikes
+        self.seed = seed
+        self.device = device
+
+    def _fit(self, ctx: FitContext) -> Estimate:
+        fit, ok, info = self._front_end(ctx)
+        W = self._embed(fit.weights(), ok, ctx)
+        info.update(m=fit.m, n=fit.n, d=fit.d, fitted_units=ctx.units[ok].tolist())
+        return ctx.estimate(self, weights=W, weight_unit="dimensionless (J = M Nᵀ/N)",
+                            diagnostics=info)

@@ -1,0 +1,133 @@
+"""Scores of inferred low-rank loading distributions: a debiased Sinkhorn divergence between
+point clouds and the distance used by Kim et al. (2026): Sinkhorn(m_inferred, m_true) +
+MSE(n_inferred, E_true[n | m])."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+__all__ = ["sinkhorn_divergence", "align_latent_basis", "true_conditional_mean",
+           "loading_distance"]
+
+
+def _ot_eps(x, y, eps, n_iter, tol):
+    """Entropic OT value ⟨a, f⟩ + ⟨b, g⟩ (uniform weights, cost |x − y|²/2), log domain."""
+    C = 0.5 * ((x[:, None, :] - y[None, :, :]) ** 2).sum(-1)
+    la, lb = -np.log(x.shape[0]), -np.log(y.shape[0])
+    f, g = np.zeros(x.shape[0]), np.zeros(y.shape[0])
+    # ε-scaling (as geomloss): anneal from the squared diameter down to ε, halving the blur
+    # each stage, then iterate at ε until the potentials settle
+    e = max(float(C.max()), eps)
+    schedule = []
+    while e > eps:
+        schedule.append(e)
+        e /= 4.0
+    for e in [*schedule, *([eps] * int(n_iter))]:
+        # symmetric (averaged) updates, as geomloss: faster and stable at small ε
+        f_new = 0.5 * (f - e * logsumexp(lb + (g[None, :] - C) / e, axis=1))
+        g_new = 0.5 * (g - e * logsumexp(la + (f[:, None] - C) / e, axis=0))
+        done = e == eps and max(np.abs(f_new - f).max(), np.abs(g_new - g).max()) < tol
+        f, g = f_new, g_new
+        if done:
+            break
+    # a last full (non-averaged) update makes the value the dual objective at convergence
+    f = -eps * logsumexp(lb + (g[None, :] - C) / eps, axis=1)
+    g = -eps * logsumexp(la + (f[:, None] - C) / eps, axis=0)
+    return float(f.mean() + g.mean())
+
+
+def sinkhorn_divergence(x, y, *, blur: float = 0.05, n_iter: int = 300,
+                        tol: float = 1e-7) -> float:
+    """Debiased Sinkhorn divergence ``S(x, y) = OT_ε(x, y) − ½OT_ε(x, x) − ½OT_ε(y, y)``.
+
+    The conventions of geomloss ``SamplesLoss("sinkhorn", p=2, blur=blur)``: uniform
+    weights, cost ``|x − y|²/2``, ``ε = blur²``. ``S`` is ≥ 0, 0 for equal clouds, and
+    ``|v|²/2`` between a cloud and its translate by ``v``. With the default 300 iterations
+    after ε-scaling the value is approximate: on unit-scale clouds of ~150 points it was
+    within 0.5 % (translation) to 3 % (different clouds) of the converged value (measured);
+    raise ``n_iter`` for more.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, D)
+    y : ndarray, shape (k, D)
+    blur : float, default 0.05
+        Entropic blur (same units as the points).
+    n_iter : int, default 300
+        Maximum Sinkhorn iterations at the final blur after ε-scaling (log domain).
+    tol : float, default 1e-7
+        Stop when the potentials change by less than this.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=float))
+    y = np.atleast_2d(np.asarray(y, dtype=float))
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"x and y must have the same dimension, got {x.shape} and {y.shape}")
+    if not blur > 0:
+        raise ValueError(f"blur={blur!r} must be > 0")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("point clouds contain non-finite values")
+    eps = float(blur) ** 2
+    return (_ot_eps(x, y, eps, n_iter, tol) - 0.5 * _ot_eps(x, x, eps, n_iter, tol)
+            - 0.5 * _ot_eps(y, y, eps, n_iter, tol))
+
+
+def align_latent_basis(m_fit, m_true) -> np.ndarray:
+    """The invertible ``A`` (R, R) minimising ``‖M_fit A − M_true‖`` (least squares over the
+    same units): ``M_fit A`` and ``N_fit A⁻ᵀ`` express a fit in the true latent basis."""
+    A, *_ = np.linalg.lstsq(np.asarray(m_fit, dtype=float), np.asarray(m_true, dtype=float),
+                            rcond=None)
+    return A
+
+
+def true_conditional_mean(network, m) -> np.ndarray:
+    """``E[n | m]`` of a preset's loading distribution at the points ``m`` (n_points, R).
+
+    Gaussian presets and ``heavy_tailed``: ``C m`` (zero means, ``cov(m) = I``); quadstable:
+    the mixture's posterior-weighted component means of n.
+    """
+    spec = network.spec
+    m = np.atleast_2d(np.asarray(m, dtype=float))
+    if "C" in spec:
+        return m @ np.asarray(spec["C"]).T
+    if "mu_m" in spec:
+        s2 = float(np.asarray(spec["cov_within"])[0, 0])
+        logw = -((m[:, None, :] - spec["mu_m"][None]) ** 2).sum(-1) / (2 * s2)
+        w = np.exp(logw - logw.max(1, keepdims=True))
+        w /= w.sum(1, keepdims=True)
+        return w @ spec["mu_n"]
+    raise ValueError(f"network {network.name!r} has no known loading distribution (preset "
+                     f"networks only)")
+
+
+def loading_distance(network, m_samples, m_units, n_units, *, blur: float = 0.05,
+                     max_points: int = 1000, seed=0) -> dict:
+    """Kim et al.'s distance between an inferred loading distribution and a preset's.
+
+    Parameters
+    ----------
+    network : LowRankNetwork
+        The true preset (its ``spec`` gives ``E[n | m]``).
+    m_samples : ndarray, shape (k, R)
+        Samples of the inferred m-distribution, in the true latent basis.
+    m_units, n_units : ndarray, shape (u, R)
+        Inferred m and n of units (true basis), compared with ``E_true[n | m_units]``.
+    max_points : int, default 1000
+        Both clouds are subsampled to at most this many points (the O(n²) Sinkhorn).
+
+    Returns
+    -------
+    dict
+        ``sinkhorn`` (m-distributions), ``mse_n`` (mean over units and dims of
+        ``(n − E_true[n|m])²``) and ``total`` (their sum).
+    """
+    rng = np.random.default_rng(seed)
+    mt = network.m
+    ms = np.asarray(m_samples, dtype=float)
+    if mt.shape[0] > max_points:
+        mt = mt[rng.choice(mt.shape[0], max_points, replace=False)]
+    if ms.shape[0] > max_points:
+        ms = ms[rng.choice(ms.shape[0], max_points, replace=False)]
+    sk = sinkhorn_divergence(ms, mt, blur=blur)
+    mse = float(np.mean((np.asarray(n_units) - true_conditional_mean(network, m_units)) ** 2))
+    return {"sinkhorn": sk, "mse_n": mse, "total": sk + mse}
