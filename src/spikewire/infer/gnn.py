@@ -21,7 +21,7 @@ decayed by ``lr_decay`` per epoch, ``batches_per_epoch`` batches of ``batch_size
 random training chunks per epoch, early stopping when the validation loss has not improved
 for ``patience`` epochs; the best epoch's parameters are kept). The weights reported are
 the structure module's ``w`` averaged over every chunk of the recording; the held-out
-bits/spike (:func:`spikewire.score.ring.bits_per_spike`, last ``test_fraction``) is in
+bits/spike (:func:`spikewire.infer.likelihood.bits_per_spike`, last ``test_fraction``) is in
 ``diagnostics["test_bits_per_spike"]``.
 
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
@@ -465,7 +465,7 @@ class GNN(TrainedMethod):
                     ys.append(test[k:k + 8, :, geo["history"]:])
                 lam = np.concatenate(rates).transpose(1, 0, 2).reshape(ctx.n, -1)
                 y = np.concatenate(ys).transpose(1, 0, 2).reshape(ctx.n, -1)
-                from spikewire.score.ring import bits_per_spike
+                from spikewire.infer.likelihood import bits_per_spike
 
                 bps = bits_per_spike(np.maximum(lam.astype(float), 1e-12), y)
         weights = w_sum / max(1, allx.shape[0])

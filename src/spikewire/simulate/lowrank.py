@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewire.core.lowrank import LowRankNetwork
 from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
-from spikewire.networks.lowrank import LowRankNetwork
 
 __all__ = ["LowRankActivity", "initial_grid", "simulate_lowrank", "observe_rates",
            "observe_spikes", "rates_to_activity"]

@@ -28,6 +28,7 @@ import numba as nb
 import numpy as np
 
 from spikewire._validation import check_positive
+from spikewire.core.ring import RingNetwork
 from spikewire.core.rng import new_state, normal, poisson
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.seeds import seed_repr
@@ -104,8 +105,6 @@ def simulate_ring(network, duration: float, *, dt: float = 1e-4, seed=0,
         Unit id = neuron index; LNP steps with several spikes repeat the time.
         ``annotations`` hold ``engine="ring"``, ``dt`` and the seed.
     """
-    from spikewire.networks.ring import RingNetwork
-
     if not isinstance(network, RingNetwork):
         raise TypeError(f"network must be a RingNetwork (spikewire.networks.ring), got "
                         f"{type(network).__name__}")
