@@ -117,8 +117,9 @@ def main():
     def fit_block(tg):
         blk = _Block(design, tg, "l2", lam, None)
         rates = np.diff(design.u_ptr)[tg] / design.n_bins
-        b, c, ok, nit, _ = blk.fit(np.full(tg.size, lam), train, np.log(rates),
-                                   np.zeros((tg.size, args.units, 5)), max_iter=1000)
+        b, _, c, ok, nit, _ = blk.fit(np.full(tg.size, lam), train, np.log(rates),
+                                      np.zeros((tg.size, 0)),
+                                      np.zeros((tg.size, args.units, 5)), max_iter=1000)
         return b, c, nit
 
     from concurrent.futures import ThreadPoolExecutor

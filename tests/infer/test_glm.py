@@ -128,8 +128,9 @@ def test_loglik_and_unpenalised_fit_equal_nemos():
     np.testing.assert_allclose(ours, per_bin * d.n_bins, rtol=1e-10)
     # unpenalised maximum likelihood: our L-BFGS-B on the implicit design vs nemos
     blk = _Block(d, np.arange(3), "l2", 0.0, None)
-    b, c, ok, _, _ = blk.fit_lbfgs(np.zeros(3), np.ones(d.n_bins), np.log(np.full(3, 0.02)),
-                                   np.zeros((3, 3, 3)), max_iter=2000, tol=1e-14)
+    b, _, c, ok, _, _ = blk.fit_lbfgs(np.zeros(3), np.ones(d.n_bins),
+                                      np.log(np.full(3, 0.02)), np.zeros((3, 0)),
+                                      np.zeros((3, 3, 3)), max_iter=2000, tol=1e-14)
     assert ok
     ref = nmo.glm.PopulationGLM(solver_name="LBFGS",
                                 solver_kwargs={"tol": 1e-10, "maxiter": 5000})
