@@ -546,6 +546,10 @@ MIN_UNITS_FOR_POPULATION = 8
 #: Brunel subset (shared coefficient vs pair-specific drive); the whole window (1.0)
 #: keeps detection but misses hidden up/down-state switches (FPR 0.20); 0.25 does both.
 POPULATION_GAP_FRACTION = 0.25
+#: Relative objective tolerance of the fits that only select the penalty (the null
+#: model and the path); the final fit keeps 1e-9. 1e-7 made the same choices for all
+#: 100 targets of the benchmark data (1e-6 changed one) and saved 22 % of the time.
+_PATH_TOL = 1e-7
 
 
 @register
@@ -885,7 +889,8 @@ class GLM(InferenceMethod):
         all_rows = np.ones(design.n_bins)
         zero = np.zeros(nt)
         b_null, g_null, c_null, ok, it, msg = blk.fit(zero, all_rows, bias0, gam0, coef0,
-                                                      null=True, max_iter=self.max_iter)
+                                                      null=True, max_iter=self.max_iter,
+                                                      tol=_PATH_TOL)
         iters += it
         grid = self._grid(blk, design, b_null, g_null, c_null, rates)
         # penalty path, strongest first, warm-started per fold; stopped early once every
@@ -900,7 +905,7 @@ class GLM(InferenceMethod):
             for f, (train_w, val_w) in enumerate(folds):
                 b, g, c = state[f]
                 b, g, c, ok, it, msg = blk.fit(grid[:, p], train_w, b, g, c,
-                                               max_iter=self.max_iter)
+                                               max_iter=self.max_iter, tol=_PATH_TOL)
                 iters += it
                 if not ok:
                     messages.append(msg)
