@@ -584,11 +584,12 @@ class GLM(InferenceMethod):
     0.022–0.078, so the target [0.5α, 1.5α] = [0.025, 0.075] is ≈ ±1.8 sd), false-positive
     rate without → with the covariates: slow log-normal co-modulation (τ 0.2 s, depth 0.5,
     two seeds) 0.82 / 0.62 → 0.067 / 0.058; hidden up/down states (gain 2.0 / 0.3, mean
-    dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.046; independent Poisson 0.054 →
-    0.050. Detection on a recorded subset (40 of a 1,000-neuron Brunel network, 300 s,
-    141 true links), same run: AUC 0.705 → 0.739, MCC 0.247 → 0.248 (before = the
-    previous release's defaults). The subset still over-calls (329 BH calls for 141
-    links): unrecorded common input is not a population-rate effect.
+    dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.046; independent Poisson 0.037 →
+    0.046 (the previous release: 0.41, 0.70 and 0.000). Detection on a recorded subset
+    (40 of a 1,000-neuron Brunel network, 300 s, 141 true links), same run: AUC 0.701 →
+    0.739, MCC 0.235 → 0.248 (previous release 0.705 / 0.247). The subset still
+    over-calls (329 BH calls for 141 links): unrecorded common input is not a
+    population-rate effect. Details: ``benchmarks/results/glm.md``.
 
     Penalties on the coupling filters (``j ≠ i``): ``"l2"`` (ridge, scipy L-BFGS-B),
     ``"l1"`` (lasso as a bound-constrained smooth problem ``w = w⁺ − w⁻``, L-BFGS-B, exact
