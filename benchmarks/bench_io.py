@@ -52,21 +52,27 @@ def make_data(n_units, duration, rate, n_links, seed):
     return trains, np.column_stack([post, pre])
 
 
-def _child(code: str) -> dict:
-    """Run ``code`` in a fresh Python; it prints one JSON line. Adds wall time and peak RSS."""
+def _child(code: str, timeout: float | None = None) -> dict:
+    """Run ``code`` in a fresh Python; it prints one JSON line. Adds wall time, CPU time
+    (user + system, all threads) and peak RSS; on timeout returns what is known."""
     import resource
 
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"timed_out_after_s": timeout}
     wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["wall_s"] = wall
+    out["cpu_s"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     # ru_maxrss of children is the max over all finished children: report it only if it grew
-    out["peak_rss_gib"] = peak / 2**20 if peak > before else None
+    out["peak_rss_gib"] = r1.ru_maxrss / 2**20 if r1.ru_maxrss > r0.ru_maxrss else None
     return out
 
 
@@ -78,6 +84,12 @@ def main(argv=None):
     ap.add_argument("--links", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--steps", default="infer,read,ccg,si",
+                    help="comma list of: infer (spikewire infer), read (pynwb vs spikewire "
+                         "read), ccg (spikewire cross_correlograms, 1 thread), si "
+                         "(SpikeInterface correlograms)")
+    ap.add_argument("--reference-timeout", type=float, default=1800.0,
+                    help="give up on the SpikeInterface correlograms after this many s")
     ap.add_argument("--workdir", type=Path, default=None)
     args = ap.parse_args(argv)
 
@@ -122,12 +134,28 @@ print(json.dumps({{"total_s": total, "stages_s": res.timings,
                    "n_units": est.n_units, "n_spikes": int(res.recording.spikes.n_spikes),
                    "recall": found / max(int(truth.sum()), 1), "false_positives": fp}}))
 """
-    print("spikewire infer (ccg, all threads) ...", flush=True)
-    ours = _child(infer_code)
-    print(json.dumps(ours, indent=1), flush=True)
+    steps = set(args.steps.split(","))
+    ours = {}
+    if "infer" in steps:
+        print("spikewire infer (ccg, all threads) ...", flush=True)
+        ours = _child(infer_code)
+        print(json.dumps(ours, indent=1), flush=True)
 
     ref = {}
-    if not args.no_reference:
+    if not args.no_reference and "ccg" in steps:
+        print("spikewire cross_correlograms (all pairs, +-34 ms, 1 thread) ...", flush=True)
+        ref["spikewire_correlograms"] = _child(f"""
+import sys, json, time; sys.path.insert(0, {src!r})
+from spikewire.io import read_nwb
+from spikewire.infer.ccg import cross_correlograms
+rec = read_nwb({str(path)!r}, min_spikes=20)
+cross_correlograms(rec.spikes.select([0, 1, 2]), bin_width=5e-4, max_lag=0.034)
+t0 = time.perf_counter()
+ccg, lags = cross_correlograms(rec.spikes, bin_width=5e-4, max_lag=0.034, n_jobs=1)
+print(json.dumps({{"ccg_s": time.perf_counter() - t0, "shape": list(ccg.shape)}}))
+""")
+        print(json.dumps(ref["spikewire_correlograms"]), flush=True)
+    if not args.no_reference and "read" in steps:
         read_code = f"""
 import json, time
 import pynwb
@@ -146,6 +174,7 @@ rec = read_nwb({str(path)!r}, min_spikes=20)
 print(json.dumps({{"read_s": time.perf_counter() - t0, "units": rec.n_units}}))
 """)
         ref["spikewire_read"] = ours_read
+    if not args.no_reference and "si" in steps:
         si_code = f"""
 import sys, json, time; sys.path.insert(0, {src!r})
 import numpy as np
@@ -161,7 +190,7 @@ print(json.dumps({{"ccg_s": time.perf_counter() - t0, "shape": list(ccg.shape)}}
 """
         print("reference correlograms: spikeinterface compute_correlograms (numba) ...",
               flush=True)
-        ref["si_correlograms"] = _child(si_code)
+        ref["si_correlograms"] = _child(si_code, timeout=args.reference_timeout)
         print(json.dumps(ref, indent=1), flush=True)
 
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

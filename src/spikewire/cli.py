@@ -174,7 +174,7 @@ def demo(
     """Run the main job: a small realism study (a few minutes on 2 cores).
 
     Five variants of one balanced E/I network (a: no refractory period, one-step
-    transmission; b: 2 ms refractory; c: 3 ms delays; d: both; e: smoothed rates of d),
+    transmission; b: 2 ms refractory; c: 2 ms delays; d: both; e: smoothed rates of d),
     inferred by the fast methods and scored against the truth. Prints the summary table
     and writes the HTML report.
     """
@@ -257,6 +257,11 @@ def infer(
     min_spikes: int = typer.Option(20, help="Drop units with fewer spikes."),
     alpha: float = typer.Option(None, help="Significance level (default: the method's)."),
     progress: bool = typer.Option(True, help="Show the progress bar."),
+    validate: bool = typer.Option(False, help="Also score the method(s) on a matched "
+                                              "ground-truth surrogate (slow)."),
+    compare: list[str] = typer.Option(None, help="Further method to score with --validate "
+                                                 "(repeatable)."),
+    validate_seeds: int = typer.Option(3, help="Surrogate seeds for --validate."),
 ) -> None:
     """Estimate the circuit of a recording: table, figure and summary in --out."""
     from spikewire.io.cli_infer import parse_settings, run_infer
@@ -265,7 +270,9 @@ def infer(
     try:
         res = run_infer(path, method=method, labels=units or None, interval=interval,
                         out=out, settings=parse_settings(set_), min_spikes=min_spikes,
-                        alpha=alpha, progress=progress)
+                        alpha=alpha, progress=progress, validate=validate,
+                        validate_methods=compare or (),
+                        validate_options={"n_seeds": validate_seeds})
     except (DataError, ValueError, TypeError, FileNotFoundError, ImportError) as err:
         _fail(err)
     typer.echo(res.summary)

@@ -38,9 +38,10 @@ def _dead_pid() -> int:
 
 # -- checks before anything is simulated -------------------------------------------------
 @pytest.mark.parametrize("dt, match", [
-    (5e-3, r"experiment\.dt = 0\.005 s is outside the LIF engine's range"),
+    (5e-3, r"experiment\.dt = 0\.005 s is outside every engine's range"),
     (4e-4, r"experiment\.dt = 0\.0004 s does not fit the delays"),  # 3 ms / 0.4 ms = 7.5
     (1e-6, r"experiment\.dt = 1e-06 s is outside"),
+    (2e-5, r"experiment\.dt = 2e-05 s is outside the lif engine's range \[3\.33333e-05, "),
 ])
 def test_bad_dt_fails_before_simulating(tmp_path, dt, match):
     text = tiny_spec(seeds=(0,)).replace("dt = 1e-4", f"dt = {dt}")
@@ -106,6 +107,10 @@ def test_inapplicable_cells_are_labelled_not_failed_and_never_rerun(tmp_path):
     df = load_results(out)
     assert sorted(df["status"]) == ["not applicable"] * 3 + ["ok"] * 2
     assert df.loc[df["status"] == "not applicable", "reason"].str.contains("'rate'").all()
+    from spikewire.report import summary_table
+
+    table = summary_table(df)
+    assert table["failed"].sum() == 0 and table["not applicable"].sum() == 3
     # only the two networks with an applicable cell were simulated
     sims = sorted((out / "cache" / "sims").glob("*.npz"))
     assert len(sims) == 2
@@ -270,3 +275,85 @@ def test_same_spec_same_bytes_for_a_whole_job(tmp_path):
             np.load(tmp_path / "art1" / f"{job.job_id}.npz") as b:
         for key in a.files:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_registered_izhikevich_builder_runs_without_allow_code(tmp_path):
+    text = """
+[experiment]
+name = "izh"
+duration = 0.5
+dt = 1e-4
+seeds = [0]
+
+[[networks]]
+name = "izh"
+builder = "izhikevich"
+params = { n_neurons = 60, out_degree = 10 }
+
+[[methods]]
+name = "partial_corr"
+
+[runner]
+kind = "inprocess"
+"""
+    s = run_experiment(_write(tmp_path, text), out=tmp_path / "o", progress=False)
+    assert (s.n_ok, s.n_failed) == (1, 0)
+    # a dt the AdEx engine refuses (finer than 0.1 ms needed) fails before simulating
+    adex = text.replace('builder = "izhikevich"', 'builder = "adex"').replace(
+        "out_degree = 10", "epsilon = 0.2").replace("dt = 1e-4", "dt = 5e-4")
+    with pytest.raises(SpecError, match=r"experiment\.dt = 0\.0005 s is outside the adex "
+                                        r"engine's range \[1e-05, 0\.0001\] s; set "):
+        plan(_write(tmp_path, adex))
+
+
+def test_rebuilding_a_stored_cell_never_runs_spec_code(tmp_path):
+    # what a report does with a result folder it is given: registered builders only
+    marker = tmp_path / "ran"
+    cell = {"builder": "os:system", "params": {"command": f"touch {marker}"}}
+    with pytest.raises(CodeNotAllowedError, match="'os:system' is not registered"):
+        build_network(cell, 0)
+    assert not marker.exists()
+
+
+def test_registered_method_with_a_bad_setting_fails_before_simulating(tmp_path):
+    # issue 11: a sweep with alpha = 1.5 used to simulate everything and fail as error rows
+    text = """
+[experiment]
+name = "bad_alpha"
+duration = 1.0
+seeds = [0]
+
+[[networks]]
+name = "n"
+builder = "brunel"
+params = { n_neurons = 50 }
+
+[[methods]]
+name = "ccg"
+settings = { alpha = 1.5 }
+
+[runner]
+kind = "inprocess"
+"""
+    out = tmp_path / "o"
+    with pytest.raises(SpecError, match=r"methods\[0\]: ccg: setting alpha=1\.5 is not valid; "
+                                        r"alpha must be a finite number in \(0, 1\)"):
+        run_experiment(_write(tmp_path, text), out=out, progress=False)
+    assert not out.exists()
+
+
+def test_every_public_network_builder_is_registered():
+    """Every public function of spikewire.networks that returns a Network can be named in a
+    spec (binary networks excepted: the runner does not simulate them), with the right
+    seed flag."""
+    import inspect
+
+    import spikewire.networks as nets
+    from spikewire.experiments import BUILDERS
+
+    public = {name: getattr(nets, name) for name in nets.__all__
+              if inspect.isfunction(getattr(nets, name))
+              and inspect.signature(getattr(nets, name)).return_annotation == "Network"}
+    assert set(public) == set(BUILDERS)
+    for name, fn in public.items():
+        assert BUILDERS[name] == (name, "seed" in inspect.signature(fn).parameters), name

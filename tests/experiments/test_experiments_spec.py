@@ -122,10 +122,12 @@ def test_realism_has_the_five_variants():
     nets = {j.network["name"]: j.network["params"] for j in jobs}
     assert nets["a_toy"]["tau_ref"] == 0.0 and nets["a_toy"]["delay"] is None
     assert nets["b_refractory"]["tau_ref"] == 2e-3 and nets["b_refractory"]["delay"] is None
-    assert nets["c_delay"]["tau_ref"] == 0.0 and nets["c_delay"]["delay"] == 3e-3
-    assert nets["d_realistic"]["tau_ref"] == 2e-3 and nets["d_realistic"]["delay"] == 3e-3
+    assert nets["c_delay"]["tau_ref"] == 0.0 and nets["c_delay"]["delay"] == 2e-3
+    assert nets["d_realistic"]["tau_ref"] == 2e-3 and nets["d_realistic"]["delay"] == 2e-3
     e = [j for j in jobs if j.network["name"] == "e_rates"]
     d = [j for j in jobs if j.network["name"] == "d_realistic"]
     # (e) observes the very simulation of (d) through smoothing
     assert {j.sim_key for j in e} == {j.sim_key for j in d}
-    assert all(j.observation["steps"][0]["step"] == "smooth" for j in e)
+    # of the same recorded subset
+    assert all([s["step"] for s in j.observation["steps"]] == ["subsample", "smooth"]
+               for j in e)

@@ -176,7 +176,8 @@ def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
     rng = np.random.default_rng(7)
     n, T = 40, 200.0
     st = sw.SpikeTrains.from_lists([_poisson(rng, 10, T) for _ in range(n)], t_stop=T)
-    est = sw.infer(st, "ccg", causal_test=False, **kwargs)
+    est = sw.infer(st, "ccg", causal_test=False, significance="poisson",
+                   correction="bonferroni", **kwargs)
     p = est.pvalues[~np.eye(n, dtype=bool)]
     m = p.size
     for alpha in (0.01, 0.05):
@@ -185,7 +186,7 @@ def test_false_positive_rate_on_independent_poisson_is_nominal(kwargs):
         # pairs sharing a unit and for the mid-p test being approximate at ~10 counts/bin
         sd = np.sqrt(alpha * (1 - alpha) / m)
         assert abs(rate - alpha) < 4 * sd, (alpha, rate)
-    assert est.significant().sum() == 0  # BH at 5 %: nothing survives under the null
+    assert est.significant().sum() == 0  # Bonferroni at 5 %: nothing survives the null
 
 
 def test_default_with_causal_test_is_conservative():
@@ -236,7 +237,10 @@ def test_pairs_subset_statuses():
 @pytest.mark.parametrize("kwargs, data, expectation", [
     ({"alpha": 1.5}, None, pytest.raises(ValueError, match=r"alpha=1.5 .* in \(0, 1\)")),
     ({"alpha": 0.0}, None, pytest.raises(ValueError, match=r"alpha=0.0 .* in \(0, 1\)")),
-    ({"bin_width": 5e-3}, None, pytest.raises(ValueError, match="larger than the monosynaptic")),
+    ({"bin_width": 5e-3, "window": (5e-4, 4e-3)}, None,
+     pytest.raises(ValueError, match="larger than the monosynaptic")),
+    ({"significance": "spike_jitter", "jitter_width": 2e-4}, None,
+     pytest.raises(ValueError, match="jitter_width")),
     ({"window": (4e-3, 1e-3)}, None, pytest.raises(ValueError, match="window=.*increasing")),
     ({"significance": "magic"}, None, pytest.raises(ValueError, match="significance")),
     ({}, "short", pytest.raises(ValueError, match="shorter than the CCG range")),

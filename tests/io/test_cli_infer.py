@@ -1,5 +1,7 @@
 """`spikewire infer PATH`: end to end on files written here, and its helpers."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -34,6 +36,13 @@ def test_cli_infer_writes_table_figure_and_summary(recorded):
     for f in ("estimate.csv", "estimate.parquet", "estimate.png", "summary.txt", "units.csv"):
         assert (out / f).stat().st_size > 0
     table = pd.read_parquet(out / "estimate.parquet")
+    csv = pd.read_csv(out / "estimate.csv")
+    # only what differs from the defaults: min_spikes and the automatic bin as resolved
+    changed = json.loads(csv["settings"].iloc[0])
+    assert csv["settings"].nunique() == 1
+    assert changed == {"min_spikes": 5, "bin_width": pytest.approx(5e-4)}
+    pd.testing.assert_frame_equal(csv.drop(columns="settings"),
+                                  table.drop(columns="settings"), check_dtype=False)
     n_good = int(np.sum(quality == "good"))
     assert len(table) == n_good * (n_good - 1)
     units = pd.read_csv(out / "units.csv", index_col=0)
@@ -48,7 +57,10 @@ def test_cli_infer_writes_table_figure_and_summary(recorded):
     assert "not selected: quality='noise'" in summary
     sig = int((table["sign"] != 0).sum())
     exc, inh = int((table["sign"] > 0).sum()), int((table["sign"] < 0).sum())
-    assert f"significant at alpha=0.05 (bonferroni): {sig} (excitatory {exc}, inhibitory " \
+    from spikewire.infer import get_method
+
+    corr = get_method("ccg").correction          # the method's default correction
+    assert f"significant at alpha=0.05 ({corr}): {sig} (excitatory {exc}, inhibitory " \
            f"{inh})" in summary
     assert "window: 0.5-4.5 s" in summary
     assert "false-discovery rate" in summary
@@ -119,3 +131,17 @@ def test_choose_bins_keeps_user_settings():
     rec.sampling_rate = 3_000.0
     s, notes = choose_bins(cls, {}, rec)
     assert s["bin_width"] == pytest.approx(2 / 3_000) and notes
+
+
+def test_cli_infer_validate_writes_the_surrogate_scores(recorded):
+    d, path, _, _ = recorded
+    out = d / "val"
+    res = CliRunner().invoke(app, ["infer", str(path), "--units", "good", "--interval", "0",
+                                   "2", "--out", str(out), "--no-progress", "--validate",
+                                   "--validate-seeds", "1", "--set", "min_spikes=5"])
+    assert res.exit_code == 0, res.output
+    val = pd.read_csv(out / "validation.csv")
+    assert val["method"].tolist() == ["ccg"] and val["auc"].between(0, 1).all()
+    summary = (out / "summary.txt").read_text()
+    assert "matched ground-truth surrogate" in summary
+    assert "recommended:" in summary or "no method is reliable" in summary

@@ -128,3 +128,20 @@ def test_detect_resolution():
     assert detect_resolution(np.sort(rng.integers(0, 10**6, 500)) * 1e-4) == 10_000.0
     assert detect_resolution(rng.uniform(0, 100, 500)) is None
     assert detect_resolution(k[:20] / 30_000.0) is None      # too few spikes to claim a grid
+
+
+def test_gap_finder_equals_the_sorted_definition():
+    from spikewire.io.quality import _population_gaps
+
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        bursts = rng.uniform(0, 60, rng.integers(1, 30))
+        t = np.concatenate([rng.uniform(a, a + rng.uniform(0, 3), rng.integers(1, 20))
+                            for a in bursts])
+        t = t[t < 60]
+        thr = rng.uniform(0.2, 5)
+        # reference: every inter-spike interval of the pooled, sorted train (edges included)
+        edges = np.concatenate([[0.0], np.sort(t), [60.0]])
+        big = np.flatnonzero(np.diff(edges) > thr)
+        want = [(float(edges[k]), float(edges[k + 1])) for k in big]
+        assert _population_gaps(t, 0.0, 60.0, thr) == want

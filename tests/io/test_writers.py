@@ -2,6 +2,7 @@
 CSV / Parquet and into an existing NWB file without touching its contents."""
 
 import hashlib
+import json
 
 import h5py
 import numpy as np
@@ -113,6 +114,12 @@ def test_estimate_table_csv_and_parquet(tmp_path, estimate):
             np.testing.assert_array_equal(back[col].to_numpy(), frame[col].to_numpy())
         assert set(back["method"]) == {"ccg"}
         assert '"bin_width": 0.0005' in back["settings"].iloc[0]
+    # only what differs from the method's defaults: the fixture's min_spikes=5 and the
+    # automatic bin as resolved for the data
+    changed = estimate_table(est, settings="changed")["settings"]
+    assert changed.nunique() == 1
+    assert json.loads(changed.iloc[0]) == {"min_spikes": 5,
+                                           "bin_width": pytest.approx(est.settings["bin_width"])}
 
 
 def _checksums(path):
@@ -151,3 +158,23 @@ def test_estimate_into_existing_nwb_leaves_original_untouched(tmp_path, sim, est
     for col in ("pre", "post", "weight", "p_value", "q_value", "sign", "delay"):
         np.testing.assert_array_equal(back[col].to_numpy(), frame[col].to_numpy())
     assert back["status"].tolist() == frame["status"].tolist()
+
+
+@pytest.mark.parametrize("model", ["izhikevich", "adex", "brunel_alpha"])
+def test_simulation_round_trip_keeps_the_neuron_and_synapse_model(tmp_path, model):
+    """Izhikevich and AdEx parameters (per-neuron arrays included) and an alpha synapse come
+    back as the same model: re-simulating the read network reproduces every spike."""
+    import spikewire as sw
+    from spikewire.core.synapses import AlphaSynapse
+
+    if model == "izhikevich":
+        net = sw.networks.izhikevich(80, out_degree=8, seed=1)
+    elif model == "adex":
+        net = sw.networks.adex(80, seed=1)
+    else:
+        net = brunel(80, seed=1).replace(params=LIFParams(synapse=AlphaSynapse(3e-3)))
+    st = simulate(net, 0.3, seed=2)
+    _, net2 = read_simulation_nwb(write_simulation_nwb(tmp_path / "m.nwb", st, net))
+    assert net2.neuron_model == net.neuron_model
+    assert repr(net2.params) == repr(net.params)
+    np.testing.assert_array_equal(simulate(net2, 0.3, seed=2).times, st.times)

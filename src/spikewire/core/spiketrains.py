@@ -336,7 +336,7 @@ class SpikeTrains:
         np.savez_compressed(path, spike_times=self._spike_times, indptr=self._indptr,
                             units=self._units, window=np.array([self.t_start, self.t_stop]),
                             format=np.array("spikewire.SpikeTrains/1"),
-                            annotations=np.array(json.dumps(_jsonable(self.annotations))))
+                            annotations=np.array(json.dumps(jsonable(self.annotations))))
         return path
 
     @classmethod
@@ -365,12 +365,12 @@ class SpikeTrains:
                 f"window=[{self.t_start:g}, {self.t_stop:g}) s, mean rate={rate:.3g} Hz)")
 
 
-def _jsonable(obj):
+def jsonable(obj):
     """Annotations reduced to what JSON can hold (arrays become lists, others strings)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return obj.tolist() if obj.size <= 10_000 else f"<array {obj.shape}>"
     if isinstance(obj, np.generic):

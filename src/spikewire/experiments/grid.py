@@ -20,9 +20,10 @@ __all__ = ["BUILDERS", "CodeNotAllowedError", "Job", "check_code_allowed", "expa
            "load_plugins", "observation_kind", "resolve_builder", "resolve_methods",
            "stable_hash", "validate_network", "validate_timing"]
 
-# the LIF engine's limits (spikewire.simulate.simulate refuses dt outside them)
-DT_MIN = 1.0 / 30_000  # s (30 kHz)
-DT_MAX = 1e-3  # s
+# the engines' limits on dt in s (spikewire.simulate.simulate refuses dt outside them)
+DT_RANGE = {"lif": (1.0 / 30_000, 1e-3), "izhikevich": (1e-5, 1e-3), "adex": (1e-5, 1e-4)}
+DT_MIN = min(lo for lo, _ in DT_RANGE.values())
+DT_MAX = max(hi for _, hi in DT_RANGE.values())
 
 
 def _jsonable(obj):
@@ -149,17 +150,22 @@ def load_plugins(plugins, base_dir: str | Path | None = None) -> None:
 
 
 #: Registered network builders: spec name -> (attribute of :mod:`spikewire.networks`,
-#: whether it takes a ``seed``). Only these resolve without ``allow_code``.
+#: whether it takes a ``seed``). Only these resolve without ``allow_code``. A new public
+#: builder of :mod:`spikewire.networks` (a function returning a ``Network``) is added here;
+#: ``tests/experiments/test_experiments_outcomes.py`` fails until it is.
 BUILDERS: dict[str, tuple[str, bool]] = {
     # binary_balanced is not listed: its networks are simulated by simulate_binary, which
     # the runner does not call
     "brunel": ("brunel", True),
     "from_matrix": ("from_matrix", False),
     "motif": ("motif", False),
+    "izhikevich": ("izhikevich", True),
+    "adex": ("adex", True),
+    "scale_free_lif": ("scale_free_lif", True),
 }
 
 
-def resolve_builder(name: str, allow_code: bool = True):
+def resolve_builder(name: str, allow_code: bool = False):
     """The network builder called ``name``: a registered name (:data:`BUILDERS`), or, with
     ``allow_code``, ``"motifs.chain"`` (attributes of :mod:`spikewire.networks`) or
     ``"package.module:function"``."""
@@ -203,8 +209,13 @@ def int_seed(seq: np.random.SeedSequence) -> int:
     return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def build_network(network: dict, seed):
+def build_network(network: dict, seed, *, allow_code: bool = False):
     """Build the network of a resolved network dict.
+
+    Only registered builders (:data:`BUILDERS`) unless ``allow_code``: the runner passes
+    it for jobs of specs that were allowed to run code; anything else that rebuilds a
+    network from a stored cell (e.g. a report on a downloaded result folder) cannot be
+    made to run the code a spec names.
 
     ``seed`` is the job's seed (int or SeedSequence); the builder gets the job's
     ``"network"`` stream explicitly: registered seeded builders receive
@@ -215,7 +226,7 @@ def build_network(network: dict, seed):
     from spikewire.core.seeds import seed_tree
 
     name = network["builder"]
-    builder = resolve_builder(name)
+    builder = resolve_builder(name, allow_code=allow_code)
     kw = dict(network["params"])
     stream = seed_tree(seed)["network"]
     if "seed" not in kw:
@@ -229,7 +240,7 @@ def build_network(network: dict, seed):
 
 def validate_network(network: dict, where: str) -> None:
     """Unknown builder or parameters, and networks too large for memory, raise SpecError."""
-    builder = resolve_builder(network["builder"])
+    builder = resolve_builder(network["builder"], allow_code=True)  # after check_code_allowed
     sig = inspect.signature(builder)
     has_var_kw = any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values())
     unknown = [k for k in network["params"] if k not in sig.parameters]
@@ -248,7 +259,7 @@ def _check_memory(network: dict, where: str) -> None:
     """Refuse networks whose weights + simulation would not fit in this machine's memory."""
     from spikewire.networks import available_bytes, estimate_bytes
 
-    builder = resolve_builder(network["builder"])
+    builder = resolve_builder(network["builder"], allow_code=True)  # after check_code_allowed
     sig = inspect.signature(builder)
     p = network["params"]
 
@@ -395,9 +406,10 @@ def validate_inputs(network: dict, where: str, built=None) -> None:
         raise SpecError(f"{where}: {err}") from None
 
 
-def _dt_fix(dt: float, what: str) -> str:
+def _dt_fix(dt: float, what: str, model: str | None = "lif") -> str:
+    lo, hi = DT_RANGE.get(model, (DT_MIN, DT_MAX))
     return (f"experiment.dt = {dt:g} s {what}; set experiment.dt to a step between "
-            f"{DT_MIN:.6g} s (30 kHz) and {DT_MAX:g} s that divides every delay and duration "
+            f"{lo:.6g} s and {hi:g} s that divides every delay and duration "
             "(1e-4 s, the default, usually does)")
 
 
@@ -406,9 +418,12 @@ def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
     constants *before* anything is simulated; raise :class:`SpecError` naming the key,
     its value and the fix."""
     dt = float(dt)
-    if not DT_MIN * (1 - 1e-9) <= dt <= DT_MAX * (1 + 1e-12):
-        raise SpecError(_dt_fix(dt, f"is outside the LIF engine's range [{DT_MIN:.6g}, "
-                                    f"{DT_MAX:g}] s"))
+    model = getattr(built, "neuron_model", "lif") if built is not None else None
+    lo, hi = DT_RANGE.get(model, (DT_MIN, DT_MAX))
+    if not lo * (1 - 1e-9) <= dt <= hi * (1 + 1e-12):
+        engine = f"the {model} engine's" if model else "every engine's"
+        raise SpecError(_dt_fix(dt, f"is outside {engine} range [{lo:.6g}, {hi:g}] s",
+                                model))
     duration = float(network["duration"])
     n_steps = round(duration / dt)
     if abs(n_steps * dt - duration) > 1e-9 * max(1.0, duration) + 1e-12:
@@ -426,7 +441,9 @@ def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
         delay_steps(built, dt)
     except ValueError as err:
         what = f"does not fit the delays ({err})"
-        raise SpecError(f"{where}: {_dt_fix(dt, what)}") from None
+        raise SpecError(f"{where}: {_dt_fix(dt, what, model)}") from None
+    if model != "lif":
+        return
     q = built.neuron_params()
     tau_m = float(np.min(q["tau_m"])) if built.n_neurons else np.inf
     if tau_m < 2 * dt:
@@ -470,7 +487,7 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
             where = f"networks ({net['name']})"
             validate_timing(net, meta.dt, where)  # cheap checks before building anything
             try:
-                built = build_network(net, meta.seeds[0])
+                built = build_network(net, meta.seeds[0], allow_code=allow_code)
             except (ValueError, TypeError, KeyError, MemoryError) as err:
                 raise SpecError(f"{where}: the builder {net['builder']!r} refuses these "
                                 f"params: {err}") from None

@@ -47,11 +47,13 @@ Keys
     **this runs their code** and needs ``--allow-code``),
     ``artifact_units`` (observed units whose estimate/truth are kept for the report).
 ``[base_network]`` / ``[[networks]]``
-    ``builder`` (a registered builder: ``"brunel"``, ``"from_matrix"``, ``"motif"``; a
-    ``"package.module:function"`` builder **runs code named by the spec** and needs
-    ``--allow-code``), ``params``, ``vary``, ``inputs`` (drive modulation and stimulation,
-    see :func:`spikewire.simulate.inputs_from_spec`), ``duration``, ``label``, and
-    ``observations`` / ``methods`` to restrict a network to some entries.
+    ``builder`` (a registered builder, :data:`spikewire.experiments.BUILDERS`:
+    ``"brunel"``, ``"izhikevich"``, ``"adex"``, ``"scale_free_lif"``, ``"from_matrix"``,
+    ``"motif"``; a ``"package.module:function"`` builder **runs code named by the spec**
+    and needs ``--allow-code``), ``params``, ``vary``, ``inputs``
+    (drive modulation and stimulation, see :func:`spikewire.simulate.inputs_from_spec`),
+    ``duration``, ``label``, and ``observations`` / ``methods`` to restrict a network to
+    some entries.
 ``[[observations]]``
     ``name``, ``steps`` (:func:`spikewire.observe.from_spec`), ``vary`` with keys
     ``"<step>.<setting>"``. A setting ``"network.spec.KEY"`` takes the network's

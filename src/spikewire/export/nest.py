@@ -128,6 +128,9 @@ def to_nest(network: Network, *, dt: float = 1e-4, seed=0, threads: int = 1,
     """
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikewire Network, got {type(network).__name__}")
+    if network.neuron_model != "lif":
+        raise ValueError(f"NEST export covers LIF networks (iaf_psc_*); this network's neurons "
+                         f"are {network.neuron_model!r}: simulate it with spikewire.simulate")
     if dt <= 0:
         raise ValueError(f"dt must be > 0 s, got {dt}")
     if v_init not in ("uniform", "reset"):

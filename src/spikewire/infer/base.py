@@ -56,6 +56,7 @@ _BUILTIN_METHODS: dict[str, str] = {
     "glm": "spikewire.infer.glm",
     "partial_corr": "spikewire.infer.partial_corr",
     "te": "spikewire.infer.te",
+    "tspe": "spikewire.infer.tspe",
 }
 
 _REGISTRY: dict[str, type[InferenceMethod]] = {}
@@ -353,7 +354,9 @@ class InferenceMethod:
             try:
                 self._check_combination(bins)
             except ValueError as err:
-                if not auto:
+                coarsened = [k for k, v in auto.items()
+                             if v > float(self.bin_settings[k]) * (1 + 1e-9)]
+                if not coarsened:  # the settings themselves conflict, not the data
                     raise
                 res = rec.time_resolution
                 chosen = ", ".join(f"{k}={v * 1e3:g} ms" for k, v in auto.items())

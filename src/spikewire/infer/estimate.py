@@ -28,10 +28,15 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     ----------
     p : ndarray
         Raw p-values; NaN entries (untested pairs) are ignored and stay NaN.
-    method : {"bh", "bonferroni", "none"}
-        Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, or none.
+    method : {"bh", "bonferroni", "none", "lfdr"}
+        Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, none, or
+        Efron's empirical-null local false discovery rate (returns each test's lfdr, the
+        posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
+        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
+        tied for an empirical null, it warns and falls back on BH). Comparing the
+        result with a level α calls tests with adjusted value < α in every case.
     """
-    check_choice("correction", method, {"bh", "bonferroni", "none"})
+    check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     mask = np.isfinite(p)
@@ -39,7 +44,25 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     m = vals.size
     if m == 0:
         return out
-    if method == "none":
+    if method == "lfdr":
+        from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
+
+        if m < MIN_TESTS_LFDR:
+            import warnings
+
+            warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests to estimate "
+                          f"the empirical null, got {m}; using Benjamini–Hochberg instead",
+                          stacklevel=2)
+            return adjust_pvalues(p, "bh")
+        try:
+            adj = local_fdr(vals)
+        except ValueError as err:
+            import warnings
+
+            warnings.warn(f"correction='lfdr' failed ({err}); using Benjamini–Hochberg instead",
+                          stacklevel=2)
+            return adjust_pvalues(p, "bh")
+    elif method == "none":
         adj = vals
     elif method == "bonferroni":
         adj = np.minimum(vals * m, 1.0)

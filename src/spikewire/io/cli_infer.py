@@ -3,7 +3,10 @@ plain-language summary.
 
 Outputs in ``--out`` (default ``<name>-spikewire/`` next to the input):
 
-* ``estimate.csv`` and ``estimate.parquet`` -- :func:`spikewire.io.estimate_table`;
+* ``estimate.parquet`` -- :func:`spikewire.io.estimate_table` with the full settings in
+  every row; ``estimate.csv`` -- the same table with only the settings that differ from
+  the method's defaults (all of them in ``settings.json``), which keeps the CSV of a
+  million pairs at a third of the size;
 * ``units.csv`` -- one row per unit seen: metadata, spikes, rate, contamination, status
   (used, or why it was dropped by the reader or skipped by the method);
 * ``estimate.png`` -- the estimated matrix ordered by inferred E/I type, with a colourbar,
@@ -190,13 +193,25 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
 
     order_key = {"E": 0, "I": 1, "?": 2}
     order = np.argsort([order_key.get(str(c), 3) for c in estimate.cell_type], kind="stable")
-    w = estimate.weights[np.ix_(order, order)]
     n = estimate.n_units
+    sig = estimate.significant(alpha, correction)
+    # above 200 units a million noisy pixels hide the links: show the significant ones
+    only_sig = n > 200
+    shown = np.where(sig, estimate.weights, 0.0) if only_sig else estimate.weights
+    w = shown[np.ix_(order, order)]
     fig = plt.figure(figsize=(13, 6), constrained_layout=True)
     gs = fig.add_gridspec(2, 4)
     ax = fig.add_subplot(gs[:, :2])
     lim = float(np.nanpercentile(np.abs(w[w != 0]), 99)) if np.any(w != 0) else 1.0
-    im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+    if only_sig:        # single pixels vanish when a 1000-row image is downsampled
+        r, c = np.nonzero(w)
+        im = ax.scatter(c, r, c=w[r, c], s=6, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                        marker="s", linewidths=0)
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(n - 0.5, -0.5)
+        ax.set_aspect("equal")
+    else:
+        im = ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     ct = np.asarray(estimate.cell_type)[order]
     for k in (int(np.sum(ct == "E")), int(np.sum((ct == "E") | (ct == "I")))):
         if 0 < k < n:
@@ -204,22 +219,23 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
             ax.axvline(k - 0.5, color="k", lw=0.6)
     ax.set_xlabel("pre unit (ordered E, I, unlabelled)")
     ax.set_ylabel("post unit")
-    ax.set_title(f"{estimate.method} estimate ({n} units; "
+    ax.set_title(f"{estimate.method} estimate{' (significant links)' if only_sig else ''} "
+                 f"({n} units; "
                  f"{int(np.sum(ct == 'E'))} E, {int(np.sum(ct == 'I'))} I inferred)")
     fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02).set_label(f"weight ({estimate.weight_unit})")
-    sig = estimate.significant(alpha, correction)
     score = np.where(sig, estimate.scores if estimate.scores is not None
                      else np.abs(estimate.weights), -np.inf)
-    pairs = []
-    for sgn in (1, -1):        # the strongest excitatory and inhibitory links, two each
-        sc = np.where(np.sign(estimate.weights) == sgn, score, -np.inf)
-        for f in np.argsort(sc, axis=None)[::-1][: n_ccg // 2]:
-            if np.isfinite(sc.flat[f]):
-                pairs.append((int(f // n), int(f % n)))
+    ranked = [int(f) for f in np.argsort(score, axis=None)[::-1][:4 * n_ccg]
+              if np.isfinite(score.flat[f])]
+    # the strongest links of each sign first (two each), then the next strongest
+    picks = [f for sgn in (1, -1)
+             for f in [f for f in ranked if np.sign(estimate.weights.flat[f]) == sgn][:2]]
+    picks += [f for f in ranked if f not in picks][: max(n_ccg - len(picks), 0)]
+    pairs = [(f // n, f % n) for f in picks[:n_ccg]]
     if pairs:
         s = estimate.settings
-        bw = float(s.get("bin_width", 5e-4))
-        max_lag = 0.02
+        bw = float(s.get("bin_width") or 5e-4)      # None: automatic bin of the method
+        max_lag = 0.05          # wider than shown, so the baseline is not edge-dominated
         ids = estimate.units
         ccg, lags = cross_correlograms(recording.spikes, bin_width=bw, max_lag=max_lag,
                                        pairs=[(ids[i], ids[j]) for i, j in pairs])
@@ -230,11 +246,12 @@ def _figure(recording, estimate, path: Path, alpha, correction, n_ccg: int = 4) 
             if a is None:
                 break
             c = ccg[i, j].astype(float)
-            a.bar(lags * 1e3, c, width=bw * 1e3, color="0.5")
+            near = np.abs(lags) <= 0.02 + 1e-12
+            a.bar(lags[near] * 1e3, c[near], width=bw * 1e3, color="0.5")
             if estimate.method == "ccg":
                 h = kernel.size // 2
                 base = np.convolve(np.pad(c, h, mode="reflect"), kernel, mode="valid")
-                a.plot(lags * 1e3, base, color="C3", lw=1, label="baseline")
+                a.plot(lags[near] * 1e3, base[near], color="C3", lw=1, label="baseline")
             win = s.get("window")
             if win is not None:
                 a.axvspan(win[0] * 1e3, win[1] * 1e3, color="C1", alpha=0.15)
@@ -251,7 +268,8 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
               interval: tuple[float, float] | None = None, out: str | Path | None = None,
               settings: dict | None = None, min_spikes: int = 20, alpha: float | None = None,
               correction: str | None = None, progress: bool = True, figure: bool = True,
-              read_options: dict | None = None) -> InferResult:
+              read_options: dict | None = None, validate: bool = False,
+              validate_methods=(), validate_options: dict | None = None) -> InferResult:
     """Read ``path`` (any format of :func:`spikewire.io.read_recording`), run ``method`` and
     write the estimate table, figure, unit table and summary to ``out``.
 
@@ -279,6 +297,14 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
         Write ``estimate.png``.
     read_options : dict, optional
         Further reader options (selection, messy-data rules).
+    validate : bool, default False
+        Also run :func:`spikewire.io.validate.validate` on a matched surrogate and write
+        ``validation.csv``; its summary is appended to ``summary.txt``.
+    validate_methods : sequence of str
+        Further methods to compare on the surrogate (``method`` is always included).
+    validate_options : dict, optional
+        Options of :func:`~spikewire.io.validate.validate` (``n_seeds``, ``max_duration``,
+        ``hidden_fraction``, ...).
     """
     from tqdm.auto import tqdm
 
@@ -293,7 +319,8 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
     cls.check_settings(settings)
     out = Path(out) if out is not None else path.parent / f"{path.stem}-spikewire"
     timings = {}
-    stages = ["read", "infer", "write"] + (["figure"] if figure else [])
+    stages = ["read", "infer", "write"] + (["figure"] if figure else []) + (
+        ["validate"] if validate else [])
     bar = tqdm(total=len(stages), disable=not progress, desc="read", unit="step")
     try:
         t0 = time.perf_counter()
@@ -321,9 +348,14 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
         t0 = time.perf_counter()
         out.mkdir(parents=True, exist_ok=True)
         files = {"csv": write_estimate(est, out / "estimate.csv", alpha=alpha,
-                                       correction=correction),
+                                       correction=correction, settings="changed"),
                  "parquet": write_estimate(est, out / "estimate.parquet", alpha=alpha,
                                            correction=correction)}
+        from spikewire.io.estimates import _settings_json
+
+        (out / "settings.json").write_text(_settings_json({"method": method,
+                                                           "settings": est.settings}))
+        files["settings"] = out / "settings.json"
         units = _unit_frame(rec, est)
         units.to_csv(out / "units.csv")
         files["units"] = out / "units.csv"
@@ -335,9 +367,24 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
             files["figure"] = _figure(rec, est, out / "estimate.png", alpha, correction)
             timings["figure"] = time.perf_counter() - t0
             bar.update(1)
+        val = None
+        if validate:
+            from spikewire.io.validate import validate as run_validate
+
+            bar.set_description("validate (surrogate simulations)")
+            t0 = time.perf_counter()
+            names = [method] + [m for m in validate_methods if m != method]
+            val = run_validate(rec, names, settings={method: settings}, alpha=alpha,
+                               correction=correction, **(validate_options or {}))
+            val.scores.to_csv(out / "validation.csv", index=False)
+            files["validation"] = out / "validation.csv"
+            timings["validate"] = time.perf_counter() - t0
+            bar.update(1)
     finally:
         bar.close()
     summary = _summary(rec, est, units, notes, alpha, correction, timings)
+    if val is not None:
+        summary += "\n" + val.summary() + "\n"
     (out / "summary.txt").write_text(summary)
     files["summary"] = out / "summary.txt"
     return InferResult(recording=rec, estimate=est, out=out, files=files, summary=summary,

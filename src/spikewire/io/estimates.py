@@ -20,13 +20,39 @@ ESTIMATE_COLUMNS = ("pre", "post", "weight", "p_value", "q_value", "sign", "dela
 
 
 def _settings_json(settings: dict) -> str:
-    from spikewire.core.spiketrains import _jsonable
+    from spikewire.core.spiketrains import jsonable
 
-    return json.dumps(_jsonable(settings), sort_keys=True)
+    return json.dumps(jsonable(settings), sort_keys=True)
+
+
+def _changed_settings(estimate: Estimate) -> dict:
+    """The estimate's settings that differ from its method's defaults."""
+    import inspect
+
+    from spikewire.infer import get_method_class
+
+    try:
+        params = inspect.signature(get_method_class(estimate.method).__init__).parameters
+    except ValueError:          # a method that is not registered: keep everything
+        return dict(estimate.settings)
+    out = {}
+    for k, v in estimate.settings.items():
+        p = params.get(k)
+        if p is None or p.default is inspect.Parameter.empty or not _same(p.default, v):
+            out[k] = v
+    return out
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(np.all(np.asarray(a) == np.asarray(b))) and np.shape(a) == np.shape(b)
+    except (TypeError, ValueError):
+        return False
 
 
 def estimate_table(estimate: Estimate, *, alpha: float | None = None,
-                   correction: str | None = None, only_tested: bool = True) -> pd.DataFrame:
+                   correction: str | None = None, only_tested: bool = True,
+                   settings: str = "full") -> pd.DataFrame:
     """One row per (pre, post) pair of an :class:`~spikewire.infer.Estimate`.
 
     Columns: ``pre``, ``post`` (unit ids), ``weight`` (in ``weight_unit``), ``p_value``
@@ -42,7 +68,12 @@ def estimate_table(estimate: Estimate, *, alpha: float | None = None,
         Default: the estimate's own.
     only_tested : bool, default True
         Leave out the diagonal (self pairs).
+    settings : {"full", "changed"}, default "full"
+        The ``settings`` column holds all of the method's settings, or only those that
+        differ from the method's defaults (a much smaller CSV for large estimates).
     """
+    if settings not in ("full", "changed"):
+        raise ValueError(f"settings must be 'full' or 'changed', got {settings!r}")
     if not isinstance(estimate, Estimate):
         raise TypeError(f"expected an Estimate, got {type(estimate).__name__}")
     correction = estimate.correction if correction is None else correction
@@ -66,7 +97,8 @@ def estimate_table(estimate: Estimate, *, alpha: float | None = None,
             _status_index(estimate.pair_status.ravel())],
         "method": estimate.method,
         "weight_unit": estimate.weight_unit,
-        "settings": _settings_json(estimate.settings),
+        "settings": _settings_json(estimate.settings if settings == "full"
+                                   else _changed_settings(estimate)),
     })
     if only_tested:
         frame = frame[estimate.pair_status.ravel() != 1].reset_index(drop=True)

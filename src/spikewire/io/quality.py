@@ -275,11 +275,15 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
     # 1. non-finite
     fin = np.isfinite(times)
     non_finite = np.bincount(pos[~fin], minlength=n_u)
-    times, pos = times[fin], pos[fin]
+    if not fin.all():
+        times, pos = times[fin], pos[fin]
 
     # 2./3. order within each unit, in file order
-    grp = np.argsort(pos, kind="stable")
-    gt, gp = times[grp], pos[grp]
+    if pos.size < 2 or np.all(pos[1:] >= pos[:-1]):     # already grouped (NWB, npz)
+        gt, gp = times, pos
+    else:
+        grp = np.argsort(pos, kind="stable")
+        gt, gp = times[grp], pos[grp]
     same = gp[1:] == gp[:-1]
     step = np.diff(gt)
     back = same & (step < 0)
@@ -310,18 +314,24 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
         t_start = min(0.0, float(gt.min())) if gt.size else 0.0
     t_start = check_finite("t_start", t_start, unit="s")
     if t_stop is None:
-        t_stop = float(np.nextafter(gt.max(), np.inf)) if gt.size else t_start
+        with np.errstate(over="ignore"):
+            t_stop = float(np.nextafter(gt.max(), np.inf)) if gt.size else t_start
+        if not np.isfinite(t_stop):
+            raise DataError(f"{source}: spike time {float(gt.max())!r} s is too large to "
+                            "end a recording window; pass t_stop or drop those spikes")
     t_stop = check_finite("t_stop", t_stop, unit="s")
     if t_stop < t_start:
         raise ValueError(f"t_stop ({t_stop} s) must be >= t_start ({t_start} s)")
     inside = (gt >= t_start) & (gt < t_stop)
     outside = np.bincount(gp[~inside], minlength=n_u)
-    gt, gp = gt[inside], gp[inside]
+    if not inside.all():
+        gt, gp = gt[inside], gp[inside]
 
     # 5. duplicates (within duplicate_window of the previous *kept* spike of the unit)
     dup_mask = _duplicates(gt, gp, duplicate_window)
     duplicates = np.bincount(gp[dup_mask], minlength=n_u)
-    gt, gp = gt[~dup_mask], gp[~dup_mask]
+    if dup_mask.any():
+        gt, gp = gt[~dup_mask], gp[~dup_mask]
 
     # 6. refractory violations and contamination
     isi_same = gp[1:] == gp[:-1]
@@ -417,13 +427,46 @@ def _duplicates(gt: np.ndarray, gp: np.ndarray, window: float) -> np.ndarray:
 
 def _population_gaps(times_grouped: np.ndarray, t_start: float, t_stop: float,
                      threshold: float | None) -> list[tuple[float, float]]:
-    if times_grouped.size < 2:
-        return []
-    t = np.sort(times_grouped)
+    """Stretches longer than ``threshold`` without a spike of any unit (exact edges).
+
+    Every such gap contains a whole empty bin of width ``threshold / 2``, so occupancy bins
+    find the candidates in one pass without sorting all spikes; the exact edges are the
+    last spike before and the first spike after each run of empty bins.
+    """
+    t = times_grouped
+    if t.size == 0:
+        return [(t_start, t_stop)] if threshold and t_stop - t_start > threshold else []
     if threshold is None:
         mean_isi = (t_stop - t_start) / t.size
         threshold = max(1.0, 50.0 * mean_isi)
-    edges = np.concatenate([[t_start], t, [t_stop]])
-    d = np.diff(edges)
-    big = np.flatnonzero(d > threshold)
-    return [(float(edges[k]), float(edges[k + 1])) for k in big]
+    width = threshold / 2.0
+    n_bins = int(math.ceil((t_stop - t_start) / width))
+    if n_bins > 50_000_000:      # absurd windows: fall back to sorting
+        edges = np.concatenate([[t_start], np.sort(t), [t_stop]])
+        big = np.flatnonzero(np.diff(edges) > threshold)
+        return [(float(edges[k]), float(edges[k + 1])) for k in big]
+    idx = np.minimum(((t - t_start) / width).astype(np.int64), n_bins - 1)
+    occupied = np.zeros(n_bins, dtype=bool)
+    occupied[idx] = True
+    empty = ~occupied
+    if not empty.any():
+        return []
+    d = np.diff(np.concatenate([[0], empty.view(np.int8), [0]]))
+    run_starts, run_ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    # exact edges: the latest spike of the occupied bin before each run, the earliest of
+    # the occupied bin after it
+    need = np.unique(np.concatenate([run_starts - 1, run_ends]))
+    need = need[(need >= 0) & (need < n_bins)]
+    sel = np.isin(idx, need)
+    b_max = np.full(n_bins if need.size else 0, -np.inf)
+    b_min = np.full(n_bins if need.size else 0, np.inf)
+    if need.size:
+        np.maximum.at(b_max, idx[sel], t[sel])
+        np.minimum.at(b_min, idx[sel], t[sel])
+    gaps = []
+    for a, b in zip(run_starts, run_ends, strict=True):
+        before = float(b_max[a - 1]) if a > 0 else t_start
+        after = float(b_min[b]) if b < n_bins else t_stop
+        if after - before > threshold:
+            gaps.append((before, after))
+    return gaps

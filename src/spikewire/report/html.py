@@ -6,6 +6,7 @@ import base64
 import html
 import io
 import json
+import os
 import time
 from pathlib import Path
 
@@ -44,9 +45,17 @@ def swept_factors(df: pd.DataFrame) -> list[str]:
     return [c for c in cand if c in df.columns and df[c].nunique(dropna=True) > 1]
 
 
-def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.DataFrame:
+def summary_table(df: pd.DataFrame, metrics: list[str] | None = None,
+                  notes: list[dict] | None = None) -> pd.DataFrame:
     """Mean ± s.d. (over seeds) of each metric per network × observation × method,
-    with the number of finished and failed jobs and the mean inference time."""
+    with the number of finished and failed jobs and the mean inference time.
+
+    ``notes`` (from :func:`spikewire.report.findings.chance_notes`) mark each score at or
+    below chance with ``[k]``, the number of its explanation in the report's note list.
+    """
+    marks = {}
+    for k, n in enumerate(notes or [], start=1):
+        marks[(n.get("network"), n.get("observation"), n.get("method"), n["score"])] = k
     if df.empty:
         return pd.DataFrame()
     if metrics is None:
@@ -60,18 +69,30 @@ def summary_table(df: pd.DataFrame, metrics: list[str] | None = None) -> pd.Data
         ok = g[g["status"] == "ok"]
         row = dict(zip(keys, key, strict=True))
         row["ok"] = len(ok)
-        row["failed"] = int((g["status"] != "ok").sum())
+        row["failed"] = int((g["status"] == "error").sum())
+        n_na = int(((g["status"] != "ok") & (g["status"] != "error")).sum())
+        if n_na:
+            row["not applicable"] = n_na
         for m in metrics:
             v = ok[m].dropna() if m in ok else pd.Series(dtype=float)
             row[m] = (f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else
                       f"{v.mean():.3f}" if len(v) == 1 else "–")
+            mark = marks.get((row.get("network"), row.get("observation"), row.get("method"), m))
+            if mark is not None:
+                row[m] += f" [{mark}]"
         if "time_infer" in ok and len(ok):
             row["infer s"] = f"{ok['time_infer'].mean():.2f}"
         if row["failed"]:
-            errs = g.loc[g["status"] != "ok", "error_type"].dropna().unique()
-            row["errors"] = ", ".join(map(str, errs[:3]))
+            bad = g[g["status"] == "error"]
+            msgs = (bad["error_type"].astype(str) + ": " + bad["error_message"].astype(str)
+                    .str.slice(0, 160)) if "error_message" in bad else bad["error_type"]
+            row["errors"] = " | ".join(map(str, pd.unique(msgs.dropna())[:2]))
         rows.append(row)
     out = pd.DataFrame(rows)
+    if "not applicable" in out:
+        out["not applicable"] = out["not applicable"].fillna(0).astype(int)
+    if "infer s" in out:
+        out["infer s"] = out["infer s"].fillna("–")
     if "errors" in out:
         out["errors"] = out["errors"].fillna("")
     return out
@@ -101,12 +122,33 @@ def _img(fig, alt: str) -> str:
             f"<figcaption>{html.escape(alt)}</figcaption></figure>")
 
 
-def _load_artifact(root: Path, job_id: str) -> dict | None:
-    p = root / "artifacts" / f"{job_id}.npz"
+def _artifact_path(root: Path, job_id: str) -> Path:
+    """The report arrays of one job, in the folder the result store owns."""
+    from spikewire.experiments import ResultStore
+
+    return ResultStore(root).artifacts_dir / f"{job_id}.npz"
+
+
+def _load_artifact(root: Path, job_id: str, method_name: str | None = None) -> dict | None:
+    p = _artifact_path(root, job_id)
     if not p.exists():
         return None
     with np.load(p, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+        art = {k: z[k] for k in z.files}
+    if "weight_unit" not in art and method_name in _WEIGHT_UNITS:
+        art["weight_unit"] = np.array(_WEIGHT_UNITS[method_name])
+    return art
+
+
+# the units built-in methods give their weights (used while artifacts do not store the
+# estimate's ``weight_unit``)
+_WEIGHT_UNITS = {
+    "ccg": "excess spikes per pre spike",
+    "glm": "summed coupling filter (log-rate gain)",
+    "glmcc": "J (log-rate gain)",
+    "partial_corr": "partial correlation",
+    "te": "post spikes per bin per pre spike",
+}
 
 
 def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[str] | None]:
@@ -114,7 +156,7 @@ def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[
     where given (those with values), else the defaults."""
     ok = df[df["status"] == "ok"] if "status" in df else df
     metrics = metric_columns(ok) if not ok.empty else []
-    chosen = _spec_report_settings(Path(root)).get("metrics")
+    chosen = _spec_tables(Path(root)).get("report", {}).get("metrics")
     if chosen:
         picked = [m for m in chosen if m in ok and ok[m].notna().any()]
         if picked:
@@ -122,59 +164,82 @@ def report_metrics(df: pd.DataFrame, root: str | Path) -> tuple[list[str], list[
     return metrics, None
 
 
-def _spec_report_settings(root: Path) -> dict:
-    """The ``[report]`` table of the saved spec (e.g. ``metrics = ["auc", ...]``)."""
+def _spec(root: Path) -> dict:
+    """The saved spec of a result folder as a plain dict (``{}`` if absent or invalid).
+
+    Read with the public :func:`spikewire.experiments.load_spec` (TOML) or
+    :func:`~spikewire.experiments.parse_spec` (the JSON form saved for a dict spec).
+    """
     spec_path = root / "spec.toml"
     if not spec_path.exists():
         return {}
     try:
-        from spikewire.experiments.spec import _toml
+        from spikewire.experiments import load_spec, parse_spec
 
-        return dict(_toml().loads(spec_path.read_text()).get("report", {}))
-    except Exception:  # noqa: BLE001 - a JSON-form spec has no [report]
+        text = spec_path.read_text()
+        if text.startswith("# generated from a dict spec"):
+            data = json.loads("\n".join(line[2:] for line in text.splitlines()[1:]))
+            return parse_spec(data).model_dump()
+        return load_spec(spec_path).model_dump()
+    except Exception:  # noqa: BLE001 - an outdated or partial spec: report without it
+        return {}
+
+
+def _spec_tables(root: Path) -> dict:
+    """The saved spec's TOML tables as written (also for a partial spec, e.g. only a
+    ``[report]`` table); ``{}`` if absent or not TOML."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    spec_path = root / "spec.toml"
+    try:
+        return tomllib.loads(spec_path.read_text()) if spec_path.exists() else {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return {}
 
 
 def _cache_dir(root: Path) -> Path:
-    spec_path = root / "spec.toml"
-    if spec_path.exists():
-        try:
-            from spikewire.experiments.spec import _toml
-
-            cd = _toml().loads(spec_path.read_text()).get("experiment", {}).get("cache_dir")
-            if cd:
-                return Path(cd).expanduser()
-        except Exception:  # noqa: BLE001 - fall back to the default location
-            pass
-    return root / "cache" / "sims"
+    """Where the run put its simulations: ``experiment.cache_dir`` or the default."""
+    cd = _spec(root).get("experiment", {}).get("cache_dir")
+    return Path(cd).expanduser() if cd else root / "cache" / "sims"
 
 
 def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[str]:
     from spikewire.core.spiketrains import SpikeTrains
-    from spikewire.experiments.grid import build_network, load_plugins
+    from spikewire.experiments.grid import BUILDERS, build_network
+    from spikewire.experiments.job import sim_path
     from spikewire.report.figures import ccg_figure, raster_figure
+    from spikewire.report.quick import isi_cv
 
-    parts = ["<h2>Networks: activity and example cross-correlograms</h2>"]
+    parts = ["<h2>Networks: activity and example cross-correlograms</h2>",
+             "<p>All simulated neurons (the truth, before observation); correlograms of the "
+             "most active E link, I link and unconnected pair among 200 neurons (160 E, "
+             "40 I), "
+             "as the rate of the postsynaptic neuron around a presynaptic spike.</p>"]
     cache = _cache_dir(root)
     first = df.sort_values("seed", kind="stable").drop_duplicates("network")
     first = first.drop_duplicates("sim_key")  # e.g. a rate view of the same simulation
     for _, row in first.head(max_networks).iterrows():
-        path = cache / f"{row['sim_key']}.npz"
+        path = sim_path(cache, row["sim_key"])
         if not path.exists():
             parts.append(f"<p>{html.escape(row['network'])}: simulation not cached.</p>")
             continue
         spikes = SpikeTrains.load(path)
         cell = json.loads(row["spec"])
+        if cell["network"]["builder"] not in BUILDERS:
+            # writing a report never runs code named by a results folder's spec
+            parts.append(f"<p>{html.escape(row['network'])}: network not rebuilt, its builder "
+                         f"{html.escape(cell['network']['builder'])!s} is code named by the "
+                         "spec (not a registered builder).</p>")
+            continue
         try:
-            load_plugins(cell.get("plugins", []))
             net = build_network(cell["network"], cell["seed"])
         except Exception as err:  # noqa: BLE001 - report what we can
             parts.append(f"<p>could not rebuild {html.escape(row['network'])}: "
                          f"{html.escape(str(err))}</p>")
             continue
         rates = spikes.rates()
-        from spikewire.report.quick import isi_cv
-
         cv = np.nanmean(isi_cv(spikes))
         parts.append(f"<h3>{html.escape(row['network'])}</h3><p>{html.escape(repr(net))}; "
                      f"mean rate {rates.mean():.2f} Hz, mean ISI CV {cv:.2f}, "
@@ -182,10 +247,13 @@ def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[st
         parts.append(_img(raster_figure(spikes, net.cell_type, title=row["network"]),
                           f"{row['network']}: raster (blue E, red I) and population rate"))
         delay = net.delays if np.isscalar(net.delays) else None
+        dt = float(cell.get("dt", 1e-4))
+        bw = max(1e-3, dt)
         parts.append(_img(ccg_figure(spikes, net.dense_weights(), net.cell_type,
-                                     title=row["network"], delay=delay),
-                          f"{row['network']}: cross-correlograms of an E link, an I link and "
-                          "an unconnected pair (dashed: the synaptic delay)"))
+                                     title=row["network"], delay=delay, bin_width=bw),
+                          f"{row['network']}: cross-correlograms ({bw * 1e3:g} ms bins) of "
+                          "an E link, an I link and an unconnected pair (dashed: the "
+                          "synaptic delay)"))
     return parts
 
 
@@ -193,8 +261,11 @@ def _estimate_sections(root: Path, ok: pd.DataFrame, max_networks: int) -> list[
     from spikewire.report.figures import roc_pr_figure, weights_figure
 
     parts = ["<h2>Inferred versus true weights, ROC and precision–recall</h2>",
-             "<p>One seed and the first observation per network; blue: true E links, "
-             "red: true I links, grey: no link.</p>"]
+             "<p>One seed and each network / observation; scatter: blue true E links, "
+             "red true I links, grey no link. Matrices are post × pre over the recorded "
+             "units, ordered E then I (lines: the block boundary), so Dale's law shows as "
+             "blue (positive) E columns and red (negative) I columns; each colourbar gives "
+             "the unit.</p>"]
     if ok.empty:
         return parts + ["<p>No finished jobs.</p>"]
     seed0 = ok["seed"].min()
@@ -202,7 +273,7 @@ def _estimate_sections(root: Path, ok: pd.DataFrame, max_networks: int) -> list[
                                                                 sort=False))[:max_networks]:
         items = []
         for _, row in g.iterrows():
-            art = _load_artifact(root, row["job_id"])
+            art = _load_artifact(root, row["job_id"], row.get("method_name"))
             if art is not None and art["true_weights"].size:
                 items.append((row["method"], art))
         if not items:
@@ -216,44 +287,107 @@ def _estimate_sections(root: Path, ok: pd.DataFrame, max_networks: int) -> list[
     return parts
 
 
+def _e_shares(root: Path, ok: pd.DataFrame) -> dict[str, float]:
+    """Share of E units among each network's scored units (from one artifact)."""
+    out = {}
+    for net, g in ok.groupby("network", sort=False):
+        for job_id in g["job_id"]:
+            p = _artifact_path(root, job_id)
+            if p.exists():
+                with np.load(p, allow_pickle=False) as z:
+                    if "true_cell_type" in z.files and z["true_cell_type"].size:
+                        out[net] = float(np.mean(z["true_cell_type"] == "E"))
+                        break
+    return out
+
+
+def _findings_section(ok: pd.DataFrame, factors: list[str], notes: list[dict]) -> list[str]:
+    from spikewire.report.findings import conclusions, metric_label
+
+    parts = ["<h2>Conclusions</h2>",
+             "<p class=lead>Computed from the results table: each factor's levels are "
+             "compared with its first level seed by seed (the same seed draws the same "
+             "connectivity, activity and observation), as mean ± s.d. over seeds of the "
+             "paired difference with a paired t-test.</p>"]
+    found = conclusions(ok, factors)
+    if not found:
+        parts.append("<p>No finished jobs to draw conclusions from.</p>")
+    for heading, lines in found:
+        parts.append(f"<h3>{html.escape(heading)}</h3><ul class=findings>"
+                     + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>")
+    if notes:
+        parts.append("<h3>Scores at or below chance, and why</h3>"
+                     "<p>Numbered as the [k] marks in the summary table. Chance: AUC and sign "
+                     "accuracy 0.5, MCC 0, E/I accuracy the share of the larger cell type "
+                     "(labelling every unit E).</p><ol class=notes>")
+        for n in notes:
+            where = " / ".join(str(n[k]) for k in ("network", "observation", "method") if k in n)
+            parts.append(f"<li><b>{html.escape(where)}</b>: {html.escape(metric_label(n['score']))}"
+                         f" {n['value']:.3f} (chance {n['chance']:.3f}) — "
+                         f"{html.escape(n['why'])}.</li>")
+        parts.append("</ol>")
+    else:
+        parts.append("<p>No score is at or below chance.</p>")
+    return parts
+
+
 def write_report(results_dir: str | Path, out: str | Path | None = None, *,
                  max_networks: int = 8, title: str | None = None) -> Path:
     """Write ``report.html`` for an experiment folder and return its path.
 
-    Sections: summary table; accuracy versus each swept factor (mean ± s.d. over seeds);
+    Sections: the study's regime (its spec description); conclusions computed from the
+    results (effect of each factor with seed-to-seed uncertainty and a paired test) and a
+    numbered note for every score at or below chance saying why; summary table; accuracy
+    versus each factor that can be shown without confounding (mean ± s.d. over seeds);
     per network a raster with population rate and example cross-correlograms; per network
-    and method inferred-vs-true weight scatter, weight matrices and ROC / PR curves;
-    failed jobs.
+    and method inferred-vs-true weight scatter, E/I-ordered weight matrices with colourbars
+    and ROC / PR curves; failed jobs; the spec.
+
+    The page is written to a temporary file in the target folder and moved into place with
+    ``os.replace``, so a failed write never replaces a good report.
     """
-    from spikewire.experiments.store import load_results
+    from spikewire.experiments import load_results
     from spikewire.report.figures import factor_figure
+    from spikewire.report.findings import chance_notes, factor_label, plot_factors
 
     root = Path(results_dir)
     df = in_grid_order(load_results(root), root)
     meta = json.loads((root / "meta.json").read_text()) if (root / "meta.json").exists() else {}
+    spec = _spec(root)
     name = title or meta.get("experiment", root.name)
     parts = [f"<h1>spikewire report: {html.escape(str(name))}</h1>",
-             f"<p>{len(df)} jobs in <code>{html.escape(str(root.resolve()))}</code>; spikewire "
-             f"{html.escape(str(meta.get('spikewire_version', '?')))}; generated "
+             f"<p class=meta>{len(df)} jobs in <code>{html.escape(str(root.resolve()))}</code>; "
+             f"spikewire {html.escape(str(meta.get('spikewire_version', '?')))}; generated "
              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.</p>"]
+    desc = spec.get("experiment", {}).get("description")
+    if desc:
+        parts.append(f"<h2>Study</h2><p class=regime>{html.escape(desc.strip())}</p>")
     if df.empty:
         parts.append("<p>No results yet.</p>")
     else:
         ok = df[df["status"] == "ok"]
         metrics, table_metrics = report_metrics(df, root)
-        table = summary_table(df, table_metrics)
-        parts.append("<h2>Summary</h2><p>Mean ± s.d. over seeds of each score; "
-                     "<em>ok</em>/<em>failed</em> count jobs.</p>")
-        parts.append(table.to_html(index=False, escape=True, classes="summary", border=0))
         factors = swept_factors(ok)
-        if metrics and factors:
-            parts.append("<h2>Accuracy versus each swept factor</h2><p>Lines: methods; "
-                         "points: mean over seeds (other factors averaged within each seed); "
-                         "error bars: s.d. over seeds.</p>")
-            for f in factors:
+        notes = chance_notes(ok, _e_shares(root, ok)) if not ok.empty else []
+        parts += _findings_section(ok, factors, notes)
+        table = summary_table(df, table_metrics, notes=notes)
+        parts.append("<h2>Summary</h2><p>Mean ± s.d. over seeds of each score; "
+                     "<em>ok</em>/<em>failed</em> count jobs; [k]: at or below chance, see "
+                     "note k under Conclusions.</p><div class=scroll>")
+        parts.append(table.to_html(index=False, escape=True, classes="summary", border=0))
+        parts.append("</div>")
+        shown = plot_factors(ok, factors) if metrics else []
+        if shown:
+            parts.append("<h2>Accuracy versus each factor</h2><p>Lines: methods; points: "
+                         "mean over seeds (other factors averaged within each seed, only over "
+                         "conditions that include every level); error bars: s.d. over seeds; "
+                         "dashed: chance. A factor fixed by another (e.g. the observation "
+                         "of a network variant) is shown within that factor's plot.</p>")
+            for f, rows, note in shown:
                 col = "method_name" if f.startswith("method.") else "method"
-                parts.append(_img(factor_figure(ok, f, metrics, method_col=col),
-                                  f"scores versus {f}"))
+                parts.append(_img(factor_figure(rows, f, metrics, method_col=col, note=note),
+                                  f"scores versus {factor_label(f)}"
+                                  + (f" ({note})" if note else "")))
         try:
             parts += _network_section(root, df, max_networks)
         except Exception as err:  # noqa: BLE001 - a broken figure must not lose the report
@@ -262,36 +396,63 @@ def write_report(results_dir: str | Path, out: str | Path | None = None, *,
             parts += _estimate_sections(root, ok, max_networks)
         except Exception as err:  # noqa: BLE001
             parts.append(f"<p>estimate figures failed: {html.escape(repr(err))}</p>")
-        failed = df[df["status"] != "ok"]
+        failed = df[df["status"] == "error"]  # "not applicable" cells are not failures
         if not failed.empty:
             cols = [c for c in ("network", "observation", "method", "seed", "stage",
                                 "error_type", "error_message") if c in failed]
-            parts.append(f"<h2>Failed jobs ({len(failed)})</h2>")
+            parts.append(f"<h2>Failed jobs ({len(failed)})</h2><div class=scroll>")
             parts.append(failed[cols].head(50).to_html(index=False, escape=True, border=0,
                                                        classes="errors"))
+            parts.append("</div>")
     spec_path = root / "spec.toml"
     if spec_path.exists():
         parts.append("<h2>Spec</h2><pre>" + html.escape(spec_path.read_text()) + "</pre>")
     page = _PAGE.format(title=html.escape(str(name)), body="\n".join(parts))
     out = Path(out) if out is not None else root / "report.html"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
+    _atomic_write(out, page)
     return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file next to ``path``, then ``os.replace`` it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{time.monotonic_ns()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>spikewire report: {title}</title>
 <style>
 body {{ font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2em auto;
-       max-width: 1100px; color: #222; line-height: 1.4; padding: 0 1em; }}
-h1 {{ font-size: 1.6em; }} h2 {{ border-bottom: 1px solid #ccc; margin-top: 2em; }}
+       max-width: 1100px; color: #222; line-height: 1.45; padding: 0 1em; }}
+h1 {{ font-size: 1.6em; overflow-wrap: anywhere; }}
+h2 {{ border-bottom: 1px solid #ccc; margin-top: 2em; }}
+code {{ overflow-wrap: anywhere; }}
+.regime {{ background: #f5f8fc; border-left: 3px solid #4a7bb7; padding: 0.6em 0.9em; }}
+ul.findings li, ol.notes li {{ margin: 0.25em 0; }}
+.scroll {{ overflow-x: auto; }}
 table {{ border-collapse: collapse; font-size: 0.85em; margin: 1em 0; }}
 th, td {{ padding: 3px 8px; border-bottom: 1px solid #eee; text-align: left; }}
+table.summary td {{ white-space: nowrap; }}
 th {{ background: #f4f4f4; }}
-figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
+figure {{ margin: 1em 0; }} img {{ max-width: 100%; height: auto; }}
 figcaption {{ font-size: 0.85em; color: #555; }}
-pre {{ background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em; }}
+pre {{ background: #f7f7f7; padding: 1em; overflow-x: auto; font-size: 0.8em;
+      white-space: pre-wrap; overflow-wrap: anywhere; }}
+@media (max-width: 600px) {{ body {{ margin: 1em auto; padding: 0 0.6em; }}
+  table {{ font-size: 0.75em; }} h1 {{ font-size: 1.3em; }} h2 {{ font-size: 1.25em; }}
+  /* figures keep a legible size and scroll sideways instead of shrinking to 1/3 */
+  figure {{ overflow-x: auto; }} figure img {{ max-width: none; width: 720px; }} }}
 </style></head>
 <body>
 {body}

@@ -160,7 +160,7 @@ def _validate(network: Network, duration: float, dt: float) -> tuple[float, floa
     """Check the network, duration and time step; return ``(duration, dt, n_steps)``."""
     if not isinstance(network, Network):
         raise TypeError(f"network must be a spikewire Network, got {type(network).__name__}")
-    from spikewire.networks.balanced_binary import BinaryNetwork
+    from spikewire.core.binary import BinaryNetwork
 
     if isinstance(network, BinaryNetwork):
         raise TypeError("this is a binary network; simulate it with "

@@ -11,10 +11,14 @@ Units: time in s, voltages and inputs in mV, rates in Hz, couplings post × pre.
 - Regimes: :func:`detect_regimes`, :func:`regime_map`, :func:`balanced_rates`,
   :func:`persistent_activity`; Brunel: :func:`brunel_stationary_rates`,
   :func:`brunel_regime_sweep`, :func:`classify_activity`, :func:`isi_cv`,
-  :func:`balance_factor`.
+  :func:`balance_factor`; linear stability and Hopf lines: :func:`lif_transfer_function`,
+  :func:`brunel_eigenvalues`, :func:`brunel_stability`, :func:`brunel_hopf_lines`.
+- Binary balanced network (van Vreeswijk & Sompolinsky): :func:`vvs_mean_field`,
+  :func:`vvs_balanced_limit`, :func:`vvs_first_order`.
 - Design: :func:`design_inputs`, :func:`track_target`, :func:`size_scaling`.
 """
 
+from spikewire.theory.binary import vvs_balanced_limit, vvs_first_order, vvs_mean_field
 from spikewire.theory.brunel import (
     BrunelRates,
     balance_factor,
@@ -66,7 +70,15 @@ from spikewire.theory.ssn import (
     ssn_simulate,
     ssn_steady_states,
 )
+from spikewire.theory.stability import (
+    BrunelMode,
+    brunel_eigenvalues,
+    brunel_hopf_lines,
+    brunel_stability,
+    lif_transfer_function,
+)
 from spikewire.theory.transfer import (
+    colored_noise_shift,
     discretization_shift,
     fit_power_law,
     lif_cv,
@@ -87,5 +99,7 @@ __all__ = [
     "plot_regime_map", "populations_from_network", "power_law", "predict_rates",
     "regime_map", "scale_populations", "siegert_network_rates", "simulate_linear_ei",
     "size_scaling", "ssn_jacobian", "ssn_simulate", "ssn_steady_states", "synchrony",
-    "track_target",
+    "track_target", "vvs_balanced_limit", "vvs_first_order", "vvs_mean_field",
+    "colored_noise_shift", "BrunelMode", "brunel_eigenvalues", "brunel_hopf_lines",
+    "brunel_stability", "lif_transfer_function",
 ]

@@ -213,6 +213,9 @@ def balance_factor(network, spikes) -> dict:
     """
     from spikewire.core.network import PoissonDrive, WhiteNoiseDrive
 
+    if getattr(network, "neuron_model", "lif") != "lif":
+        raise ValueError(f"balance_factor needs a LIF network (membrane time constants); this "
+                         f"network's neurons are {network.neuron_model!r}")
     st = _spiketrains(spikes)
     n = network.n_neurons
     if st.n_units != n:
@@ -280,10 +283,13 @@ def brunel_regime_sweep(g_values, eta_values, *, n_neurons: int = 5000, epsilon:
     return rows
 
 
-def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, ax=None):
+def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, ax=None,
+                        hopf: dict | None = None):
     """Brunel (g, ν_ext/ν_thr) diagram: stationary rate (colour, log scale), the region with
     three solutions (hatched) and, optionally, simulated SR/SI/AI labels from
-    :func:`brunel_regime_sweep`. ``g`` and ``eta`` are the 1-D axes of a
+    :func:`brunel_regime_sweep` and the analytic Hopf lines (``hopf``: the dict of
+    :func:`~spikewire.theory.brunel_hopf_lines`, drawn as the zero contour of the leading
+    growth rate, with the unstable side shaded). ``g`` and ``eta`` are the 1-D axes of a
     ``meshgrid(g, eta)`` on which ``rates`` was computed. Returns the axes.
     """
     import matplotlib
@@ -301,6 +307,13 @@ def plot_brunel_diagram(g, eta, rates: BrunelRates, sweep: list | None = None, a
     multi = (rates.n_solutions >= 3).astype(float)
     if multi.any():
         ax.contourf(g, eta, multi, levels=[0.5, 1.5], colors="none", hatches=["//"])
+    if hopf is not None:
+        # points where no eigenvalue was found (e.g. a quiescent state whose rate underflows)
+        # stay blank rather than being drawn as stable
+        gr = np.ma.masked_invalid(np.asarray(hopf["growth_rate"], float))
+        ax.contourf(hopf["g"], hopf["eta"], (gr > 0).astype(float), levels=[0.5, 1.5],
+                    colors=["white"], alpha=0.3)
+        ax.contour(hopf["g"], hopf["eta"], gr, levels=[0.0], colors="red", linewidths=1.5)
     for row in sweep or []:
         ax.annotate(row["regime"], (row["g"], row["eta"]), color="white", ha="center",
                     fontsize=8, weight="bold")

@@ -31,8 +31,11 @@ import numba as nb
 import numpy as np
 from scipy.special import dawsn, erfcx
 
-__all__ = ["lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law", "power_law",
-           "discretization_shift", "colored_noise_shift"]
+EKELMANS_MU_GRID = (-50.0, 0.5)
+"""Input grid (start, step) in mV of Ekelmans et al. (2023)'s power-law fits."""
+
+__all__ = ["EKELMANS_MU_GRID", "lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law",
+           "power_law", "discretization_shift", "colored_noise_shift"]
 
 _SQRT_PI = math.sqrt(math.pi)
 # Siegmund's corrected-diffusion constant |ζ(1/2)|/√(2π): a Gaussian random walk with step
@@ -379,7 +382,7 @@ def power_law(mu, a, b, n):
 
 def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
                   rate_range=(0.0, 10.0), n_points=400, return_info=False,
-                  dt: float | None = None):
+                  dt: float | None = None, mu_grid: tuple | None = None):
     """Fit ``ν = a [μ - b]₊ⁿ`` to the Siegert rate on its low-rate part (Ekelmans et al. 2023).
 
     The Siegert curve is sampled at ``n_points`` values of μ, evenly spaced between the μ at
@@ -400,6 +403,12 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         Fit the rate of a neuron simulated with time step ``dt`` (s) instead of the
         continuous-time rate (see :func:`lif_rate`): predictions for
         :func:`spikewire.simulate` runs, whose threshold is checked only every ``dt``.
+    mu_grid : (float, float), optional
+        ``(start, step)`` in mV: fit on the input grid ``start, start + step, ...`` up to
+        the last point whose rate is below the upper end of ``rate_range``, instead of the
+        ``n_points`` window above. ``EKELMANS_MU_GRID = (-50.0, 0.5)`` is the window of
+        Ekelmans et al.'s code (μ from -50 mV in 0.5 mV steps, points below 10 Hz), which
+        weights the sub-threshold zeros as well.
 
     Returns
     -------
@@ -432,8 +441,29 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
     lo_mu = theta - 50 * sigma - 10.0
     hi_mu = theta + 10 * sigma + 1000.0
     mu_hi = brentq(lambda m: rate(m) - hi_rate, lo_mu, hi_mu, xtol=1e-12)
-    mu_lo = brentq(lambda m: rate(m) - max(lo_rate, 1e-3 * hi_rate), lo_mu, mu_hi, xtol=1e-12)
-    mu = np.linspace(mu_lo, mu_hi, int(n_points))
+    if mu_grid is None:
+        mu_lo = brentq(lambda m: rate(m) - max(lo_rate, 1e-3 * hi_rate), lo_mu, mu_hi,
+                       xtol=1e-12)
+        mu = np.linspace(mu_lo, mu_hi, int(n_points))
+    else:
+        try:
+            start, step = (float(x) for x in mu_grid)
+        except (TypeError, ValueError):
+            raise TypeError(f"mu_grid must be (start, step) in mV, got {mu_grid!r}") from None
+        if not (np.isfinite(start) and np.isfinite(step) and step > 0):
+            raise ValueError(f"mu_grid must be (start, step) with finite start and step > 0 "
+                             f"mV, got {mu_grid!r}")
+        if start >= mu_hi:
+            raise ValueError(f"mu_grid starts at {start} mV, where the rate already exceeds "
+                             f"{hi_rate} Hz; start lower")
+        mu = start + step * np.arange(int(np.floor((mu_hi - start) / step)) + 1)
+        mu = mu[lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt=dt) < hi_rate]
+        if mu.size < 4:
+            raise ValueError(f"mu_grid {mu_grid!r} leaves {mu.size} points below {hi_rate} "
+                             "Hz; use a smaller step")
+        mu_lo = float(mu[0])
+        # start the searches from the rising part, not from the far sub-threshold end
+        mu_lo_start = brentq(lambda m: rate(m) - 1e-3 * hi_rate, lo_mu, mu_hi, xtol=1e-12)
     nu = lif_rate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt=dt)
     scale = mu_hi - mu_lo
 
@@ -441,9 +471,11 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         a, b, n = np.exp(p[0]), p[1], p[2]
         return (power_law(mu, a, b, n) - nu) / hi_rate
 
+    if mu_grid is not None:
+        scale = mu_hi - mu_lo_start
     best = None
     for n0 in (1.5, 2.0, 3.0, 4.0):
-        b0 = mu_lo - 0.2 * scale
+        b0 = (mu_lo if mu_grid is None else mu_lo_start) - 0.2 * scale
         a0 = hi_rate / (mu_hi - b0) ** n0
         r = least_squares(resid, [np.log(a0), b0, n0], method="lm", x_scale=[1, scale, 1])
         if best is None or r.cost < best.cost:
@@ -453,7 +485,7 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         return a, b, n
     err = power_law(mu, a, b, n) - nu
     info = {"rmse": float(np.sqrt(np.mean(err**2))), "max_error": float(np.abs(err).max()),
-            "mu_range": (float(mu_lo), float(mu_hi))}
+            "mu_range": (float(mu[0]), float(mu[-1]))}
     return a, b, n, info
 
 

@@ -1,0 +1,243 @@
+"""Calibration benchmark: false-positive rates on null families, calibration gap on networks.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py null \
+        [--methods ccg tspe ...] [--units 40 --duration 300 --seeds 1] [--qq out.png]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py networks \
+        [--methods ...] [--neurons 1000 --recorded 100 --duration 600]
+        [--families brunel,brunel_long,comodulated]
+
+A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
+Results: benchmarks/results/calibration.md.
+
+``networks``: LIF Brunel networks (bench_accuracy.py's main network), a variant with
+per-synapse delays uniform in 1–20 ms and one with a shared slow modulation of the drive;
+Izhikevich networks (``izh_random``, ``izh_scale_free``: spikewire.networks.izhikevich,
+1–20 ms E delays, dt = 1 ms);
+simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``. Per method × family: AUC (all, E, I),
+MCC at the default threshold, the best MCC any threshold reaches on the same ranking and
+their difference (the calibration gap), links called / true, sign accuracy, and MCC
+(links called) with each correction.
+
+``null``:
+each family (``spikewire.infer._null_families``) has no connections at all, so every
+pair called at per-pair level α (``correction="none"``) is a false positive. Printed per
+method × family: the false-positive rate at α = 0.05 and 0.01, the number of tested pairs,
+the Kolmogorov–Smirnov distance of the p-values from uniform, and what BH (5 %) and the
+empirical-null lfdr (0.05) call. ``--qq`` writes p-value QQ plots (−log10 expected vs
+observed) of every method × family into one figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import spikewire as sw
+from spikewire.infer._null_families import FAMILIES, null_family
+
+
+def run_null(methods, families, n_units, duration, seeds, qq):
+    rows, pv = [], {}
+    for fam in families:
+        for seed in range(seeds):
+            st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
+            for m in methods:
+                name, _, opts = m.partition(":")
+                kw = {}
+                for o in filter(None, opts.split(";")):
+                    k, v = o.split("=")
+                    kw[k] = eval(v)  # benchmark-only convenience: literal settings
+                t0 = time.perf_counter()
+                est = sw.infer(st, name, **kw)
+                el = time.perf_counter() - t0
+                tested = est.pair_status == 0
+                p = est.pvalues[tested]
+                pv.setdefault((m, fam), []).append(p)
+                try:
+                    lf = int(est.significant(0.05, "lfdr").sum())
+                except ValueError:
+                    lf = -1
+                rows.append((m, fam, seed, p.size, np.mean(p < 0.05), np.mean(p < 0.01),
+                             _ks(p), int(est.significant(0.05, "bh").sum()), lf, el))
+                print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    if qq:
+        _qq(pv, methods, families, qq)
+    return rows
+
+
+# ----------------------------------------------------------------------- networks
+def build_network(family: str, n: int, seed: int):
+    """LIF Brunel-type networks (as benchmarks/bench_accuracy.py's main network) and a
+    long-delay and a co-modulated variant; returns (network, modulation or None)."""
+    if family.startswith("izh_"):
+        # issue 12's second family: Izhikevich (2006) networks, RS E / FS I, E delays 1–20 ms,
+        # random or scale-free connectivity, simulated at dt = 1 ms
+        conn = "random" if family == "izh_random" else "scale_free"
+        return sw.networks.izhikevich(n, connectivity=conn, seed=seed + 1), None
+    c_e = max(int(round(0.1 * 0.8 * n)), 1)
+    net = sw.networks.brunel(n, epsilon=0.1, g=8.0, eta=0.7, J=0.1 * 1000 / c_e,
+                             tau_ref=2e-3, delay=1.5e-3, seed=seed)
+    rng = np.random.default_rng(seed + 100)
+    pos = rng.uniform(0.0, 1.0, (n, 2))
+    if family == "brunel_long":
+        # heterogeneous long delays: uniform 1–20 ms per synapse (as in the Izhikevich
+        # benchmark networks of issue 12)
+        d = np.round(rng.uniform(1e-3, 20e-3, net.weights.nnz), 4)
+    else:
+        d = sw.networks.delays_from_positions(net.weights, pos, velocity=300.0,
+                                              min_delay=5e-4)
+    net = net.replace(delays=d, positions=pos)
+    mod = None
+    if family == "comodulated":
+        from spikewire.infer._null_families import _ou
+        from spikewire.simulate.inputs import ArrayGain
+
+        u = _ou(rng, int(round(DURATION_MAX * 1000)), 1e-3, 1.0)
+        mod = ArrayGain(np.exp(0.25 * u - 0.5 * 0.25 ** 2), rate=1000.0, n_neurons=n)
+    return net, mod
+
+
+DURATION_MAX = 4000.0
+
+
+def simulate_cached(family, n, duration, seed):
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE", "/tmp/spikewire_bench_calibration"))
+    cache.mkdir(parents=True, exist_ok=True)
+    net, mod = build_network(family, n, seed)
+    path = cache / f"{family}_n{n}_T{duration:g}_s{seed}.npz"
+    if path.exists():
+        return net, sw.SpikeTrains.load(path)
+    st = sw.simulate(net, duration, seed=seed, modulation=mod)
+    st.save(path)
+    return net, st
+
+
+def best_mcc(truth_link, evidence):
+    """Best Matthews correlation over all thresholds of the ranking ``evidence``."""
+    order = np.argsort(-evidence, kind="stable")
+    y = truth_link[order].astype(float)
+    tp = np.cumsum(y)
+    fp = np.cumsum(1 - y)
+    P, N = y.sum(), (1 - y).sum()
+    fn, tn = P - tp, N - fp
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mcc = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
+    return float(mcc.max())
+
+
+def run_networks(methods, families, n, n_rec, duration, seed):
+    from spikewire.score import score
+
+    rows = []
+    for fam in families:
+        t0 = time.perf_counter()
+        net, st = simulate_cached(fam, n, duration, seed)
+        rng = np.random.default_rng(seed + 7)
+        rec_idx = np.sort(rng.choice(n, n_rec, replace=False))
+        rec = sw.Recording.from_spikes(st.select(rec_idx), true_index=rec_idx)
+        t_sim = time.perf_counter() - t0
+        W = net.dense_weights()[np.ix_(rec_idx, rec_idx)]
+        truth_link = (W != 0)[~np.eye(n_rec, dtype=bool)]
+        for m in methods:
+            name, _, opts = m.partition(":")
+            kw = {}
+            for o in filter(None, opts.split(";")):
+                k, v = o.split("=")
+                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            t1 = time.perf_counter()
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = sw.infer(rec, name, **kw)
+                sc = score(net, est)
+            el = time.perf_counter() - t1
+            ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
+            ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+            bm = best_mcc(truth_link, ev[~np.eye(n_rec, dtype=bool)])
+            by_corr = []
+            for corr in ("none", "bonferroni", "bh", "lfdr"):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s2 = score(net, est, correction=corr)
+                by_corr.append(f"{s2['mcc']:.2f} ({s2['n_detected']})")
+            rows.append((fam, m, sc["auc"], sc["auc_exc"], sc["auc_inh"], sc["mcc"], bm,
+                         bm - sc["mcc"], f"{sc['n_detected']} / {sc['n_true']}",
+                         sc["sign_accuracy"], *by_corr, el, t_sim))
+            print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    return rows
+
+
+def _ks(p):
+    p = np.sort(p)
+    n = p.size
+    return float(np.max(np.maximum(np.arange(1, n + 1) / n - p, p - np.arange(n) / n)))
+
+
+def _fmt(x):
+    if isinstance(x, float):
+        return f"{x:.3f}"
+    return str(x)
+
+
+def _qq(pv, methods, families, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(families), figsize=(3.2 * len(families), 3.2),
+                             sharey=True)
+    for ax, fam in zip(np.atleast_1d(axes), families, strict=True):
+        for m in methods:
+            p = np.sort(np.concatenate(pv[(m, fam)]))
+            e = (np.arange(1, p.size + 1) - 0.5) / p.size
+            ax.plot(-np.log10(e), -np.log10(np.maximum(p, 1e-300)), ".", ms=2, label=m)
+        lim = -np.log10(0.5 / p.size)
+        ax.plot([0, lim], [0, lim], "k--", lw=0.8)
+        ax.set_title(fam)
+        ax.set_xlabel("expected −log10 p (uniform)")
+        ax.set_ylim(0, 8)
+    np.atleast_1d(axes)[0].set_ylabel("observed −log10 p")
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mode", choices=["null", "networks"])
+    ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
+                    help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
+                         "window=(1e-3,0.025)'")
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--units", type=int, default=40)
+    ap.add_argument("--duration", type=float, default=300.0)
+    ap.add_argument("--seeds", type=int, default=1)
+    ap.add_argument("--qq", default="")
+    ap.add_argument("--neurons", type=int, default=1000)
+    ap.add_argument("--recorded", type=int, default=100)
+    a = ap.parse_args()
+    if a.mode == "networks":
+        fams = a.families if a.families != ",".join(FAMILIES) else "brunel,brunel_long,comodulated"
+        print("| family | method | AUC | AUC E | AUC I | MCC (default) | best MCC | gap | "
+              "called / true | sign acc. | MCC (called) α-none | Bonferroni | BH | lfdr | "
+              "infer (s) | sim (s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        run_networks(a.methods, fams.split(","), a.neurons, a.recorded, a.duration,
+                     0)
+        return
+    print("| method | family | seed | pairs | FPR@0.05 | FPR@0.01 | KS | BH calls | lfdr calls "
+          "| time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    run_null(a.methods, a.families.split(","), a.units, a.duration, a.seeds, a.qq)
+
+
+if __name__ == "__main__":
+    main()
