@@ -540,11 +540,13 @@ DEFAULT_TIMESCALES = (0.03, 0.3)
 #: coefficient then mixes pair-specific drive into every target (spurious compensating
 #: links measured on a 4-unit LIF network), so "auto" adds no covariate below this.
 MIN_UNITS_FOR_POPULATION = 8
-#: Left-out centre of the covariates' smoothing kernel, as a fraction of the coupling
+#: Gap before the covariates' causal smoothing kernel, as a fraction of the coupling
 #: window (5 ms of a 20 ms window): spikes this close to ``t`` stay out of the covariate.
-#: Measured: 0 (current bin only) keeps the null FPR in range but costs 0.07 AUC on a
-#: Brunel subset (shared coefficient vs pair-specific drive); the whole window (1.0)
-#: keeps detection but misses hidden up/down-state switches (FPR 0.20); 0.25 does both.
+#: Measured (two-sided kernels): 0 (current bin only) keeps the null FPR in range but
+#: costs 0.07 AUC on a Brunel subset (shared coefficient vs pair-specific drive); the
+#: whole window (1.0) keeps detection but misses hidden up/down-state switches (FPR
+#: 0.20); 0.25 does both. Two-sided kernels carry the target's own future bursts (FPR
+#: 0.19 on independent bursting units); past-only ones do not (0.076).
 POPULATION_GAP_FRACTION = 0.25
 #: Relative objective tolerance of the fits that only select the penalty (the null
 #: model and the path); the final fit keeps 1e-9. 1e-7 made the same choices for all
@@ -571,9 +573,10 @@ class GLM(InferenceMethod):
 
     Shared slow drive: ``z_k`` are population-rate covariates
     (:func:`~spikewire.infer._bases.population_covariates`): the log of the summed
-    activity of all fitted units, smoothed two-sided at time scale ``τ_k``
-    (``population_timescales``, default 30 ms and 300 ms) with the central 5 ms (a
-    quarter of ``window``) left out, standardised; ``γ_ik`` is free (unpenalised). They
+    activity of all fitted units over the past, smoothed by an exponential kernel of time
+    scale ``τ_k`` (``population_timescales``, default 30 ms and 300 ms) that starts 5 ms
+    (a quarter of ``window``) before ``t``, standardised; ``γ_ik`` is free
+    (unpenalised). Past-only, so no future spike of the target leaks in. They
     absorb co-modulation and hidden network states, so the coupling filters only explain
     fast, pair-specific dependence. ``"auto"`` adds them when at least 8 units are fitted
     (with fewer, the "population" is a few single units and its shared coefficient
@@ -583,13 +586,15 @@ class GLM(InferenceMethod):
     unconnected units, 120 s, 5–20 Hz; the binomial 95 % range of a calibrated test is
     0.022–0.078, so the target [0.5α, 1.5α] = [0.025, 0.075] is ≈ ±1.8 sd), false-positive
     rate without → with the covariates: slow log-normal co-modulation (τ 0.2 s, depth 0.5,
-    two seeds) 0.82 / 0.62 → 0.067 / 0.058; hidden up/down states (gain 2.0 / 0.3, mean
-    dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.046; independent Poisson 0.037 →
-    0.046 (the previous release: 0.41, 0.70 and 0.000). Detection on a recorded subset
-    (40 of a 1,000-neuron Brunel network, 300 s, 141 true links), same run: AUC 0.701 →
-    0.739, MCC 0.235 → 0.248 (previous release 0.705 / 0.247). The subset still
-    over-calls (329 BH calls for 141 links): unrecorded common input is not a
-    population-rate effect. Details: ``benchmarks/results/glm.md``.
+    two seeds) 0.82 / 0.62 → 0.062 / 0.054; hidden up/down states (gain 2.0 / 0.3, mean
+    dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.058; independent Poisson 0.037 →
+    0.042 (the previous release: 0.41, 0.70 and 0.000). On ``_null_families`` (20 units,
+    120 s, 380 pairs): poisson 0.055, heterogeneous 0.036, comodulated 0.068, updown
+    0.074, bursting 0.076 (the last two at the edge of the band). Detection on a
+    recorded subset (40 of a 1,000-neuron Brunel network, 300 s, 141 true links), same
+    run: AUC 0.701 → 0.764, MCC 0.235 → 0.247 (previous release 0.705 / 0.247). The
+    subset still over-calls (345 BH calls for 141 links): unrecorded common input is not
+    a population-rate effect. Details: ``benchmarks/results/glm.md``.
 
     Penalties on the coupling filters (``j ≠ i``): ``"l2"`` (ridge, scipy L-BFGS-B),
     ``"l1"`` (lasso as a bound-constrained smooth problem ``w = w⁺ − w⁻``, L-BFGS-B, exact
@@ -875,7 +880,8 @@ class GLM(InferenceMethod):
         Z = population_covariates(design.s_bins, design.s_counts, design.n_bins,
                                   design.bin_width,
                                   self._timescales(nu, design.bin_width),
-                                  gap=int(POPULATION_GAP_FRACTION * design.n_lags))
+                                  gap=int(POPULATION_GAP_FRACTION * design.n_lags),
+                                  two_sided=False)
         blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign,
                      n_jobs=n_jobs, covariates=Z)
         rates = np.array([design.u_counts[design.u_ptr[i]:design.u_ptr[i + 1]].sum()
