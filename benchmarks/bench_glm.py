@@ -12,6 +12,17 @@ design; the nemos time excludes building the dense design (done once with spikew
 
 Usage: python benchmarks/bench_glm.py [--units 100] [--duration 180] [--n-jobs 2]
        [--solver LBFGS] [--json out.json]
+
+``--path`` instead times the default selection path (issue 18) on the same data: the
+defaults (early-stopped ridge path + population covariates), the full 6-value path
+without covariates (the previous defaults' schedule), and one fixed penalty (the median
+of the defaults' choices), each with its link AUC and held-out bits per spike.
+
+``--calibration`` measures the false-positive rate at per-pair α = 0.05 (raw Wald
+p-values) on unconnected null families (16 units, 120 s, 240 ordered pairs: slow
+log-normal co-modulation, hidden up/down states, independent Poisson; two seeds each
+for the first two) and detection on 40 recorded units of a 1,000-neuron Brunel network
+(300 s), with and without the population covariates, in one run.
 """
 
 from __future__ import annotations
@@ -71,6 +82,101 @@ def make_data(n_units, duration, seed=0):
     return st, coef, mask
 
 
+def _null_families():
+    from scipy.ndimage import gaussian_filter1d
+
+    def modulated(gain_of, n=16, T=120.0, seed=0):
+        rng = np.random.default_rng(seed)
+        steps = int(round(T / DT))
+        gain = gain_of(rng, steps)
+        gmax = gain.max()
+        trains = []
+        for rate in rng.uniform(5.0, 20.0, n):
+            t = np.sort(rng.uniform(0, T, rng.poisson(rate * gmax * T)))
+            keep = rng.random(t.size) < gain[np.minimum((t / DT).astype(int), steps - 1)] / gmax
+            trains.append(t[keep])
+        return sw.SpikeTrains.from_lists(trains, t_stop=T,
+                                         annotations={"engine": "test", "dt": DT})
+
+    def comod(rng, steps, tau=0.2, depth=0.5):
+        x = gaussian_filter1d(rng.standard_normal(steps), tau / DT)
+        return np.exp(depth * x / x.std() - depth ** 2 / 2)
+
+    def updown(rng, steps):
+        gain = np.empty(steps)
+        t, up = 0, 0
+        while t < steps:
+            dur = int(rng.exponential(0.5 / DT)) + 1
+            gain[t:t + dur] = 2.0 if up else 0.3
+            t, up = t + dur, 1 - up
+        return gain
+
+    return {"co-modulation s0": modulated(comod, seed=0),
+            "co-modulation s1": modulated(comod, seed=1),
+            "up/down s1": modulated(updown, seed=1),
+            "up/down s3": modulated(updown, seed=3),
+            "independent": modulated(lambda rng, steps: np.ones(steps), seed=2)}
+
+
+def calibration_benchmark():
+    from spikewire.score import score
+
+    out = {}
+    for name, st in _null_families().items():
+        for label, kw in (("none", {"population_timescales": None}), ("default", {})):
+            est = GLM(**kw).fit(st)
+            tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
+            fpr = float(np.mean(est.pvalues[tested] < 0.05))
+            print(f"{name:18s} covariates={label:8s} pairs={int(tested.sum())} "
+                  f"FPR={fpr:.3f}", flush=True)
+            out[f"{name} {label}"] = fpr
+    n, k = 1000, 40
+    net = sw.networks.brunel(n, epsilon=0.1, g=8.0, eta=0.7, J=0.1 * 1000 / 80,
+                             tau_ref=2e-3, delay=1.5e-3, seed=3)
+    st = sw.simulate(net, 300.0, seed=3)
+    sel = np.sort(np.random.default_rng(0).choice(n, k, replace=False))
+    sub = st.select(sel)
+    n_true = int(np.sum(net.weights[np.ix_(sel, sel)] != 0))
+    for label, kw in (("none", {"population_timescales": None}), ("default", {})):
+        est = GLM(**kw).fit(sub)
+        s = score(net, est)
+        row = {key: float(s[key]) for key in ("auc", "mcc", "auc_exc", "auc_inh")}
+        row["bh_calls"] = int(np.abs(est.adjacency()).sum())
+        print(f"Brunel {k}/{n}, 300 s, {n_true} true links, covariates={label}: {row}",
+              flush=True)
+        out[f"brunel {label}"] = row
+    return out
+
+
+def path_benchmark(st, mask, n_jobs):
+    """Wall time of the default path against the full path and a fixed penalty."""
+    from sklearn.metrics import roc_auc_score
+
+    GLM(penalties=[1.0], max_iter=3).fit(st.select(np.arange(10)).restrict(0, 20.0))  # JIT
+    off = ~np.eye(st.n_units, dtype=bool)
+    out = {}
+    runs = [("defaults (early-stopped path, covariates)", {}),
+            ("full 6-value path, no covariates (previous defaults)",
+             {"early_stopping": False, "population_timescales": None})]
+    lam = None
+    for label, kw in runs + [("fixed penalty (median default choice)", None)]:
+        if kw is None:
+            kw = {"penalties": [lam]}
+        t0 = time.perf_counter()
+        est = GLM(n_jobs=n_jobs, **kw).fit(st)
+        el = time.perf_counter() - t0
+        if lam is None:
+            lam = float(np.median(list(est.diagnostics["chosen_penalty"].values())))
+        auc = roc_auc_score(mask[off], np.abs(est.weights[off]))
+        n_pen = np.asarray(est.diagnostics["penalty_grid"]).shape[1]
+        bits = est.diagnostics["heldout_bits_per_spike"]
+        print(f"{label}: {el:.1f} s, {n_pen} penalties fitted, link AUC {auc:.3f}, "
+              f"held-out {bits:.4f} bits/spike", flush=True)
+        out[label] = {"time_s": el, "n_penalties_fitted": n_pen, "auc": auc,
+                      "heldout_bits_per_spike": bits}
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--units", type=int, default=100)
@@ -80,10 +186,25 @@ def main():
     ap.add_argument("--penalty", type=float, default=None,
                     help="ridge strength (default: the median CV choice of spikewire)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--path", action="store_true", help="time the default selection path")
+    ap.add_argument("--calibration", action="store_true",
+                    help="false-positive rates on null families and Brunel detection")
     args = ap.parse_args()
+    if args.calibration:
+        res = calibration_benchmark()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return
 
     st, coef, mask = make_data(args.units, args.duration)
     print(f"data: {st}")
+    if args.path:
+        res = path_benchmark(st, mask, args.n_jobs)
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(res, f, indent=1)
+        return
     res = {"machine": platform.processor() or platform.machine(), "units": args.units,
            "duration_s": args.duration, "n_spikes": st.n_spikes, "n_jobs": args.n_jobs,
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -117,8 +238,9 @@ def main():
     def fit_block(tg):
         blk = _Block(design, tg, "l2", lam, None)
         rates = np.diff(design.u_ptr)[tg] / design.n_bins
-        b, c, ok, nit, _ = blk.fit(np.full(tg.size, lam), train, np.log(rates),
-                                   np.zeros((tg.size, args.units, 5)), max_iter=1000)
+        b, _, c, ok, nit, _ = blk.fit(np.full(tg.size, lam), train, np.log(rates),
+                                      np.zeros((tg.size, 0)),
+                                      np.zeros((tg.size, args.units, 5)), max_iter=1000)
         return b, c, nit
 
     from concurrent.futures import ThreadPoolExecutor

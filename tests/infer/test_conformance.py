@@ -37,8 +37,6 @@ FIT_METHODS = [m for m in METHODS if m not in NO_FIT_HERE]
 #: tests assume no input shared by all units; the "calibration" work (issue 12) owns the
 #: fix. strict=True: the mark must be removed as soon as a method passes.
 FPR_FAILS = {
-    "glm": "FPR 0.66 at alpha=0.05 (limit 0.10): the coupled GLM has no term for a shared "
-           "slow rate, so every unit's history predicts every other's",
     "partial_corr": "FPR 0.61 at alpha=0.05 (limit 0.10): zero-lag partial correlations of "
                     "5 ms counts inherit the common modulation",
     "te": "FPR 0.55 at alpha=0.05 (limit 0.10): lagged counts carry the shared slow rate, "

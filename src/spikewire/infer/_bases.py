@@ -6,7 +6,7 @@ import numpy as np
 
 from spikewire._validation import check_int, check_positive
 
-__all__ = ["raised_cosine_log_basis"]
+__all__ = ["population_covariates", "raised_cosine_log_basis"]
 
 
 def raised_cosine_log_basis(n_basis: int, window: float, bin_width: float, *,
@@ -59,3 +59,77 @@ def raised_cosine_log_basis(n_basis: int, window: float, bin_width: float, *,
     # the first function covers all lags before its peak (flat onset of the filter)
     basis[t <= first_peak, 0] = 1.0
     return basis
+
+
+def population_covariates(bins: np.ndarray, counts: np.ndarray, n_bins: int,
+                          bin_width: float, timescales, gap: int = 0,
+                          two_sided: bool = True) -> np.ndarray:
+    """Standardised log population rate, smoothed at each time scale, centre left out.
+
+    For time scale ``τ`` the population count ``P(t) = Σ_j y_j(t)`` is smoothed by the
+    two-sided exponential kernel ``a^|k|`` (``a = exp(−bin_width / τ)``) restricted to
+    ``|k| > gap`` bins, normalised by the same kernel applied to ones (so the edges are
+    not biased low); the covariate is ``log(P̃(t) + ε)`` with ``ε`` 5 % of the mean
+    count per bin, then centred and scaled to unit variance. Leaving out the centre
+    (``gap`` = the coupling window) keeps every spike that could carry fast,
+    pair-specific timing at ``t`` (the target's own count and the presynaptic spikes
+    its coupling filters see) out of the covariate at ``t``: it carries only the slow
+    state of the population.
+
+    Parameters
+    ----------
+    bins, counts : ndarray
+        Non-empty bins (int) and their spike counts, any units, any order.
+    n_bins : int
+        Number of bins.
+    bin_width : float
+        Bin width in s.
+    timescales : sequence of float
+        Smoothing time constants in s (each > bin_width).
+    gap : int, default 0
+        Half-width in bins of the left-out centre (lags ``|k| <= gap``; 0: the current
+        bin only).
+    two_sided : bool, default True
+        False: past lags only (``k < −gap``), a causal covariate.
+
+    Returns
+    -------
+    ndarray of shape (n_bins, len(timescales))
+        One column per time scale (float64, C order); shape (n_bins, 0) when empty.
+    """
+    from scipy.signal import lfilter
+
+    bin_width = check_positive("bin_width", bin_width, unit="s")
+    taus = [check_positive("timescale", t, unit="s") for t in timescales]
+    out = np.zeros((int(n_bins), len(taus)))
+    if not taus or n_bins == 0:
+        return out
+    pop = np.bincount(np.asarray(bins, dtype=np.int64), weights=np.asarray(counts, float),
+                      minlength=int(n_bins))[:int(n_bins)]
+    ones = np.ones(int(n_bins))
+    eps = 0.05 * max(float(pop.mean()), 1e-12)
+
+    gap = int(gap)
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0 bins, got {gap}")
+    sh = gap + 1
+
+    def smooth(x, a):
+        fwd = lfilter([1.0], [1.0, -a], x)              # Σ_{k ≥ 0} a^k x(t − k)
+        bwd = lfilter([1.0], [1.0, -a], x[::-1])[::-1]  # Σ_{k ≥ 0} a^k x(t + k)
+        out = np.zeros_like(x)                          # Σ_{|k| > gap} a^|k| x(t + k)
+        if sh < x.size:
+            out[sh:] += fwd[:-sh]
+            if two_sided:
+                out[:-sh] += bwd[sh:]
+        return out * a ** sh
+
+    for c, tau in enumerate(taus):
+        if tau <= bin_width:
+            raise ValueError(f"population time scale {tau} s must exceed the bin width "
+                             f"({bin_width} s); use a longer time scale or drop it")
+        a = float(np.exp(-bin_width / tau))
+        z = np.log(smooth(pop, a) / np.maximum(smooth(ones, a), 1e-300) + eps)
+        sd = float(z.std())
+        out[:, c] = (z - z.mean()) / sd if sd > 0 else 0.0
+    return out

@@ -192,3 +192,25 @@ def chunk_counts(s_bins, s_units, s_counts, tindex, t0, t1, out):
         i = tindex[s_units[q]]
         if i >= 0:
             out[s_bins[q] - t0, i] += s_counts[q]
+
+
+@njit(cache=True, nogil=True)
+def block_cross(u_ptr, u_bins, u_counts, w, n_lags, out):
+    """Cross information of every presynaptic block with dense nuisance columns.
+
+    ``out[j, l, m] = Σ_t y_j[t − l] w[t, m]`` (lags ``l = 1..L`` stored at ``l − 1``),
+    with ``w[t, m] = μ_t a_m(t)`` for nuisance columns ``a_m`` (intercept, covariates).
+    """
+    n_units = u_ptr.size - 1
+    n_bins, n_m = w.shape
+    out[:] = 0.0
+    for j in range(n_units):
+        for q in range(u_ptr[j], u_ptr[j + 1]):
+            s = u_bins[q]
+            c = u_counts[q]
+            for l in range(n_lags):
+                t = s + 1 + l
+                if t >= n_bins:
+                    break
+                for m in range(n_m):
+                    out[j, l, m] += c * w[t, m]
