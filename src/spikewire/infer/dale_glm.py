@@ -21,9 +21,13 @@ likelihood.
 Dale's law while fitting (alternation)
 -------------------------------------
 1. Fit without sign constraints (ridge ``ridge`` on the coupling coefficients).
-2. Label every presynaptic unit by the summed evidence of its outgoing links: the Stouffer
-   combination ``Z_j = Σ_i z_ij / √m`` of the Wald z-scores of its summed filters over the
-   ``m`` targets; ``P(E) = Φ(Z_j)``, label ``E`` if ``Z_j > 0``, confidence ``Φ(|Z_j|)``.
+2. Label every presynaptic unit by the summed evidence of its outgoing links. With the Wald
+   z-scores ``z_ij`` of its summed filters, the profile log-likelihood ratio of "all its
+   links ≥ 0" against "all ≤ 0" is ``Σ_i z_ij |z_ij| / 2`` (normal approximation: a pair
+   of the wrong sign costs ``z²/2``); adding the prior log-odds
+   ``log(excitatory_fraction / (1 − excitatory_fraction))`` gives the posterior log-odds
+   ``Z_j`` of E. Label ``E`` if ``Z_j ≥ 0``; confidence ``max(P(E), 1 − P(E))``,
+   ``P(E) = 1 / (1 + exp(−Z_j))``. A unit with no outgoing evidence gets the prior.
 3. Refit with every coupling coefficient of unit ``j`` bounded to the sign of its label
    (``scipy.optimize.minimize(method="L-BFGS-B", bounds=...)``). The basis functions are
    non-negative, so this makes each whole filter, and the summed weight, one-signed: every
@@ -136,11 +140,10 @@ def resample_covariates(covariates, covariate_rate: float | None, t_start: float
     """
     n_bins = bin_centres.size
     if callable(covariates):
-        vals = np.asarray(covariates(bin_centres), dtype=float)
-        if vals.ndim == 1:
-            vals = vals[None]
+        raw = np.asarray(covariates(bin_centres), dtype=float)
+        vals = raw[None] if raw.ndim == 1 else raw
         if vals.ndim != 2 or vals.shape[1] != n_bins:
-            raise ValueError(f"the covariate callable returned shape {vals.shape} for "
+            raise ValueError(f"the covariate callable returned shape {raw.shape} for "
                              f"{n_bins} bin times; it must return (n_bins,) or "
                              f"(n_covariates, n_bins) values, one per time it is given")
         if not np.all(np.isfinite(vals)):
@@ -394,6 +397,8 @@ class DaleGLM(InferenceMethod):
         constrained refit, with types from step 2's labels.
     prior_strength : float, default 1.0
         Scale of that penalty per unit of log prior odds.
+    excitatory_fraction : float, default 0.8
+        Prior probability that a unit is excitatory (E/I label prior).
     validation_fraction : float, default 0.2
         Final part of the recording held out to score bits per spike.
     alpha : float, default 0.05
@@ -420,6 +425,7 @@ class DaleGLM(InferenceMethod):
         "population_tau": [Interval("real", 0, None, closed="neither", unit="s")],
         "prior": [_PriorLike()],
         "prior_strength": [Interval("real", 0, None)],
+        "excitatory_fraction": [Interval("real", 0, 1, closed="neither")],
         "validation_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "alpha": [Interval("real", 0, 1, closed="neither")],
         "correction": [Options(["bh", "bonferroni", "none"])],
@@ -433,7 +439,8 @@ class DaleGLM(InferenceMethod):
                  covariates: np.ndarray | Callable | None = None,
                  covariate_rate: float | None = None, population_covariate: bool = True,
                  population_tau: float = 0.1, prior: dict | None = None,
-                 prior_strength: float = 1.0, validation_fraction: float = 0.2,
+                 prior_strength: float = 1.0, excitatory_fraction: float = 0.8,
+                 validation_fraction: float = 0.2,
                  alpha: float = 0.05, correction: str = "bh", min_spikes: int = 20,
                  max_iter: int = 300):
         self.bin_width = bin_width
@@ -448,6 +455,7 @@ class DaleGLM(InferenceMethod):
         self.population_tau = population_tau
         self.prior = prior
         self.prior_strength = prior_strength
+        self.excitatory_fraction = excitatory_fraction
         self.validation_fraction = validation_fraction
         self.alpha = alpha
         self.correction = correction
@@ -540,11 +548,11 @@ class DaleGLM(InferenceMethod):
         own = np.zeros((nu, nt), dtype=bool)
         own[tpos, np.arange(nt)] = True
         zc = np.where(own, 0.0, z)
-        m_out = np.maximum((~own).sum(1), 1)
-        Z = zc.sum(1) / np.sqrt(m_out)
+        prior_lo = math.log(self.excitatory_fraction / (1.0 - self.excitatory_fraction))
+        Z = 0.5 * np.sum(zc * np.abs(zc), axis=1) + prior_lo      # posterior log-odds of E
         signs = np.where(Z >= 0, 1.0, -1.0)
         lab = np.where(signs > 0, "E", "I")
-        p_e = norm.cdf(Z)
+        p_e = 1.0 / (1.0 + np.exp(-np.clip(Z, -700, 700)))
         # type-dependent L1 (prior), linear under the sign constraint
         l1 = np.zeros((prob.F, nt))
         if self.prior is not None:
@@ -590,7 +598,7 @@ class DaleGLM(InferenceMethod):
         diag.update(
             heldout_bits_per_spike=bits, heldout_loglik=float(ll_val.sum()),
             p_excitatory=dict(zip(st.units[active].tolist(), p_e.tolist(), strict=True)),
-            stouffer_z=Z.tolist(), converged=bool(ok and ok2),
+            label_log_odds=Z.tolist(), wald_z_unconstrained=z.T, converged=bool(ok and ok2),
             iterations={"unconstrained": it1, "train": it2, "final": it3},
             messages=[msg1, msg2, msg3], n_bins=n_bins, basis=design.basis,
             filters=kern, intercepts=b, covariate_coefs=Bc, population_coef=g,
