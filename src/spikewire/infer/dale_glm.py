@@ -255,7 +255,8 @@ class _Problem:
 
     def eta(self, b, W, Bc, g):
         # centred coupling columns: the intercept is the log-rate at the mean design
-        e = self.X @ W - (self.m @ W)[None, :] + b[None, :]
+        e = np.asarray(self.X @ W)
+        e += (b - self.m @ W)[None, :]
         if self.nc:
             e += self.C @ Bc
         if self.has_p:
@@ -265,16 +266,19 @@ class _Problem:
     def objective(self, row_w, l1):
         """f(x), ∇f(x) on rows weighted by ``row_w`` (n_bins, nt) with linear L1 term
         ``l1`` (F, nt) (already signed: the penalty is Σ l1 ⊙ W)."""
-        Y = self.Y
+        yw = self.Y * row_w        # fixed per objective: one temporary less per call
 
         def fun(x):
             b, W, Bc, g = self.unpack(x)
             e = self.eta(b, W, Bc, g)
-            with np.errstate(over="ignore"):
-                mu = np.exp(np.minimum(e, 50.0))
-            f = float(np.sum(row_w * (mu - Y * e)))
+            f = -float(np.vdot(yw, e))
+            np.minimum(e, 50.0, out=e)
+            np.exp(e, out=e)
+            e *= row_w                 # e now holds w ⊙ μ
+            f += float(e.sum())
             f += 0.5 * float(np.sum(self.lam2 * W * W)) + float(np.sum(l1 * W))
-            r = row_w * (mu - Y)
+            e -= yw                    # residual r = w ⊙ (μ − y)
+            r = e
             rs = r.sum(0)
             gW = np.asarray(self.X.T @ r) - self.m[:, None] * rs[None, :]
             gW += self.lam2 * W + l1
