@@ -135,3 +135,21 @@ def test_state_proxy_from_hidden_states():
     assert np.std(noisy - clean) == pytest.approx(0.5 * clean.std(), rel=0.1)
     with pytest.raises(ValueError, match="hidden_truth has no 'states'"):
         state_proxy(sw.Recording.from_spikes(lif_motif(5.0)))
+
+
+def test_wrong_type_prior_degrades_gracefully(brunel_90_hidden, fits):
+    """A prior that swaps which type pairs connect (true: 0.1 everywhere) at the default
+    strength keeps the labels and signs: its L1 weight (log odds ≤ 6.9 per coefficient) is
+    small next to the likelihood, so only the weights shrink a little."""
+    rec, W, ct = brunel_90_hidden
+    free, _ = fits
+    wrong = {("E", "E"): 0.9, ("E", "I"): 0.001, ("I", "E"): 0.001, ("I", "I"): 0.9}
+    est = sw.infer(rec, "dale_glm", prior=wrong)
+    np.testing.assert_array_equal(est.cell_type, free.cell_type)
+    conn = (W != 0) & ~np.eye(20, dtype=bool)
+    assert np.mean(np.sign(est.weights[conn]) == np.sign(W[conn])) >= 0.9
+    # at an optimum the L1 term is at most its value at the unpenalised fit, so the
+    # penalised (E -> I, I -> E) coefficients shrink in total; the summed weights weight
+    # those one-signed coefficients by the basis sums, hence 5 % slack
+    cross = np.not_equal.outer(est.cell_type, est.cell_type)
+    assert np.abs(est.weights[cross]).sum() <= np.abs(free.weights[cross]).sum() * 1.05
