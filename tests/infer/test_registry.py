@@ -34,7 +34,7 @@ def test_listing_imports_no_optional_package():
         from spikewire.infer.base import _BUILTIN_METHODS
         names = spikewire.list_methods()
         classic = {'ccg', 'glm', 'glmcc', 'partial_corr', 'te', 'tspe', 'gnn', 'lowrank',
-                   'lowrank_flow'}
+                   'lowrank_flow', 'dale_glm'}
         print((set(names) == set(_BUILTIN_METHODS) and classic <= set(names)) or sorted(names),
               'torch' in sys.modules)
     """)

@@ -52,6 +52,7 @@ ENTRY_POINT_GROUP = "spikewire.methods"
 #: (torch, ...) inside functions, never at module level.
 _BUILTIN_METHODS: dict[str, str] = {
     "ccg": "spikewire.infer.ccg",
+    "dale_glm": "spikewire.infer.dale_glm",
     "glmcc": "spikewire.infer.glmcc",
     "glm": "spikewire.infer.glm",
     "gnn": "spikewire.infer.gnn",
