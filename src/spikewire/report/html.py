@@ -206,11 +206,11 @@ def _cache_dir(root: Path) -> Path:
 
 
 def _network_section(root: Path, df: pd.DataFrame, max_networks: int) -> list[str]:
+    from spikewire.core.spike_stats import isi_cv
     from spikewire.core.spiketrains import SpikeTrains
     from spikewire.experiments.grid import BUILDERS, build_network
     from spikewire.experiments.job import sim_path
     from spikewire.report.figures import ccg_figure, raster_figure
-    from spikewire.report.quick import isi_cv
 
     parts = ["<h2>Networks: activity and example cross-correlograms</h2>",
              "<p>All simulated neurons (the truth, before observation); correlograms of the "

@@ -7,20 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from spikewire.core.network import Network
+from spikewire.core.spike_stats import isi_cv
 from spikewire.simulate import simulate
 
-__all__ = ["brunel_summary", "isi_cv", "plot_raster"]
-
-
-def isi_cv(spikes, min_spikes: int = 3) -> np.ndarray:
-    """Coefficient of variation of inter-spike intervals per unit (NaN below ``min_spikes``)."""
-    out = np.full(spikes.n_units, np.nan)
-    for k in range(spikes.n_units):
-        t = spikes.train(k)
-        if t.size >= min_spikes:
-            isi = np.diff(t)
-            out[k] = isi.std() / isi.mean()
-    return out
+__all__ = ["brunel_summary", "plot_raster"]
 
 
 def plot_raster(spikes, path: Path, *, max_units: int = 200, t_window: float = 0.5,
