@@ -45,8 +45,13 @@ __all__ = ["run_experiment", "RunSummary", "plan", "with_overrides"]
 
 log = logging.getLogger("spikewire.experiments")
 
+# BLAS/OpenMP pools of workers start with one thread. numba's pool is not limited through
+# NUMBA_NUM_THREADS: numba re-reads its environment at every compilation and refuses a value
+# that differs from the one its pool started with, which broke first (uncached) compilations
+# on workers; each job pins numba to one thread with numba.set_num_threads instead
+# (job.pinned_threads).
 _SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                      "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+                      "OPENBLAS_NUM_THREADS": "1"}
 
 
 @dataclass
