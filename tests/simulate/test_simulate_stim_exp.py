@@ -27,3 +27,17 @@ def test_pulse_is_a_voltage_jump_with_exponential_synapses():
     st2 = sw.simulate(net, 0.05, dt=1e-4, v_init="reset", seed=0,
                       stimulation=_Pulse(0.010, 0, 5.0))
     assert st2.n_spikes == 0
+
+
+def test_pulses_outside_the_run_are_dropped_with_a_warning_at_the_users_call():
+    """A pulse at or after the end of the run (or before the first step) is not delivered,
+    and the warning says so and points at the caller's line, for the LIF and the
+    Izhikevich engines (one shared rule)."""
+    import pytest
+
+    lif = sw.networks.from_matrix(np.zeros((1, 1)), ["E"], params=LIFParams())
+    izh = sw.networks.izhikevich(20, out_degree=2, seed=0)
+    for net, dt in ((lif, 1e-4), (izh, 1e-3)):
+        with pytest.warns(RuntimeWarning, match=r"1 stimulation pulse\(s\) fall outside") as rec:
+            sw.simulate(net, 0.05, dt=dt, seed=0, stimulation=_Pulse(0.2, 0, 35.0))
+        assert rec[0].filename == __file__, rec[0].filename

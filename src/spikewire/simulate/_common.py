@@ -89,8 +89,22 @@ def gain_chunk(modulation, k0: int, k1: int, dt: float) -> np.ndarray:
     return gain
 
 
+def user_stacklevel() -> int:
+    """The ``warnings.warn`` stacklevel of the first frame outside the spikewire package
+    (so a warning points at the user's call however deep the library calls it from)."""
+    import sys
+    from pathlib import Path
+
+    pkg = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def stimulation_arrays(stimulation, n: int, n_steps: int, dt: float):
-    """(step, neuron, amplitude) of the pulses, sorted by step, outside steps dropped."""
+    """(step, neuron, amplitude) of the pulses, sorted by step; pulses outside the steps
+    ``[1, n_steps)`` are dropped with a ``RuntimeWarning`` at the user's call."""
     if stimulation is None:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     st = np.rint(np.asarray(stimulation.times, float) / dt).astype(np.int64)
@@ -105,7 +119,8 @@ def stimulation_arrays(stimulation, n: int, n_steps: int, dt: float):
     keep = (st >= 1) & (st < n_steps)
     if not keep.all():
         warnings.warn(f"{int((~keep).sum())} stimulation pulse(s) fall outside the simulated "
-                      f"steps [dt, duration) and are not delivered", RuntimeWarning, stacklevel=3)
+                      f"steps [dt, duration) = [{dt:g}, {n_steps * dt:g}) s and are not "
+                      "delivered", RuntimeWarning, stacklevel=user_stacklevel())
     return st[keep], si[keep], sa[keep]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +14,7 @@ from spikewire.core.procedural import procedural_csc, procedural_log1mp
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
+from spikewire.simulate._common import stimulation_arrays
 from spikewire.simulate._lif_kernel import (
     Connectivity,
     DriveConfig,
@@ -262,26 +262,9 @@ def _drive_config(network: Network, dt: float, decay_m: np.ndarray,
                        pois_guide)
 
 
-def _stimulus(stimulation: Stimulation | None, n: int, n_steps: int, dt: float,
-              duration: float) -> Stimulus:
-    if stimulation is None:
-        return Stimulus(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
-    st = np.rint(np.asarray(stimulation.times, float) / dt).astype(np.int64)
-    si = np.asarray(stimulation.neurons, np.int64)
-    sa = np.asarray(stimulation.amplitudes, float)
-    if not (st.shape == si.shape == sa.shape):
-        raise ValueError("stimulation times, neurons and amplitudes must have equal length")
-    if si.size and (si.min() < 0 or si.max() >= n):
-        raise ValueError(f"stimulation targets neuron indices outside [0, {n})")
-    order = np.argsort(st, kind="stable")
-    stim_step, stim_idx, stim_amp = st[order], si[order].astype(np.int32), sa[order]
-    keep = (stim_step >= 1) & (stim_step < n_steps)
-    if not keep.all():
-        warnings.warn(
-            f"{int((~keep).sum())} stimulation pulse(s) fall outside the simulated steps "
-            f"[dt, duration) = [{dt:g}, {duration:g}) s and are not delivered",
-            RuntimeWarning, stacklevel=4)
-    return Stimulus(stim_step[keep], stim_idx[keep], stim_amp[keep])
+def _stimulus(stimulation: Stimulation | None, n: int, n_steps: int, dt: float) -> Stimulus:
+    step, idx, amp = stimulation_arrays(stimulation, n, n_steps, dt)
+    return Stimulus(step, idx.astype(np.int32), amp)
 
 
 def _initial_potentials(v_init, q: dict, n: int, hetero: bool,
@@ -335,7 +318,7 @@ def build_kernel_config(network: Network, n_steps: int, dt: float, rng: np.rando
     state = NeuronState(V, np.zeros((m, n)), np.zeros(n), np.zeros(n, dtype=np.int32),
                         np.zeros((ring_len, n), dtype=ring_dtype))
     rng_state = new_state(rng)
-    stim = _stimulus(stimulation, n, n_steps, dt, n_steps * dt)
+    stim = _stimulus(stimulation, n, n_steps, dt)
 
     # Fast path: delta synapses, one delay, homogeneous Poisson drive (or none), no
     # modulation. Same semantics and random stream as the general kernel.
