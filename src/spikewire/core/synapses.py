@@ -156,8 +156,26 @@ class DeltaSynapse(Synapse):
         return 1.0  # iaf_psc_delta weights are PSP jumps in mV
 
 
+class _TimeConstantSynapse(Synapse):
+    """Shared by the current synapses with one time constant ``tau`` (s): validation and
+    the ``tau_syn`` they report (subclasses declare the dataclass field ``tau``)."""
+
+    tau: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "tau", float(check_positive("tau_syn", self.tau, unit="s")))
+
+    @property
+    def tau_syn(self):
+        return self.tau
+
+    def check_neuron(self, tau_m):
+        if abs(self.tau - tau_m) < 1e-12:
+            raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
+
+
 @dataclass(frozen=True)
-class ExponentialSynapse(Synapse):
+class ExponentialSynapse(_TimeConstantSynapse):
     """Exponential current synapses: a spike of weight ``w`` makes ``u`` jump by ``w`` mV.
 
     ``u(t) = w · exp(-t/τ_s)``, so the PSP area is ``w · τ_s`` (mV·s) and the PSP is
@@ -175,17 +193,6 @@ class ExponentialSynapse(Synapse):
     kind: ClassVar[str] = "exponential"
     nest_model: ClassVar[str] = "iaf_psc_exp"
     n_states: ClassVar[int] = 1
-
-    def __post_init__(self):
-        object.__setattr__(self, "tau", float(check_positive("tau_syn", self.tau, unit="s")))
-
-    @property
-    def tau_syn(self):
-        return self.tau
-
-    def check_neuron(self, tau_m):
-        if abs(self.tau - tau_m) < 1e-12:
-            raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
 
     def propagators(self, dt, tau_m):
         # math.exp: the same value on every platform (the engine's reference results)
@@ -219,7 +226,7 @@ def _one_minus_exp_times(x: float) -> float:
 
 
 @dataclass(frozen=True)
-class AlphaSynapse(Synapse):
+class AlphaSynapse(_TimeConstantSynapse):
     """Alpha-function current synapses, as NEST's ``iaf_psc_alpha``.
 
     Normalisation (NEST's): a spike of weight ``w`` gives the synaptic input
@@ -244,17 +251,6 @@ class AlphaSynapse(Synapse):
     kind: ClassVar[str] = "alpha"
     nest_model: ClassVar[str] = "iaf_psc_alpha"
     n_states: ClassVar[int] = 2
-
-    def __post_init__(self):
-        object.__setattr__(self, "tau", float(check_positive("tau_syn", self.tau, unit="s")))
-
-    @property
-    def tau_syn(self):
-        return self.tau
-
-    def check_neuron(self, tau_m):
-        if abs(self.tau - tau_m) < 1e-12:
-            raise ValueError("tau_syn must differ from tau_m (use e.g. 0.9999 * tau_m)")
 
     def propagators(self, dt, tau_m):
         ts = self.tau
