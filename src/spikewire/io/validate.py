@@ -15,7 +15,7 @@ connectivity. The surrogate is matched to the recording in
   external drive (log-normal gain of an Ornstein–Uhlenbeck process, correlation time
   ``tau_mod``; :mod:`spikewire.simulate.comodulation`), and the **ISI irregularity**,
   through independent slow gains per neuron (raise the CV) or a longer refractory period
-  (lower it).
+  (lower it); the fast part of the synchrony through the scale of the recurrent weights.
 
 The statistics (:func:`recording_statistics`) are the median ISI CV
 (:func:`spikewire.core.spike_stats.isi_cv`), the distribution of the pairwise Pearson
@@ -38,6 +38,9 @@ variance does not add noise to the fit) uses the doubly-stochastic point-process
 * a target CV below what the network gives is reached with a dead time: for a renewal
   train with dead time d at rate ν, ``CV ≈ CV₀ (1 − λ ν d)`` with λ measured (first
   guess 1);
+* fast synchrony (the excess of χ² over ``1/N``) grows about as the square of the
+  recurrent weights: each round scales them by ``(target excess / measured)^(1/4)``
+  (a half-damped step), within 0.3-1.5 times Brunel's ``J``;
 * the rates: the external rates are scaled by a population factor that brings the median
   rate to the recording's (secant on log rate against log drive), times a damped
   per-neuron correction of the remaining ratio.
@@ -257,7 +260,9 @@ class ValidationResult:
             lines.append(f"  matched: rates, ISI CV, count correlations, synchrony (shared "
                          f"slow gain CV {m['comod_cv']:.3g}, private gain CV "
                          f"{m['private_cv']:.3g}, tau_mod {m['tau_mod'] * 1e3:g} ms, "
-                         f"refractory {m['tau_ref'] * 1e3:.3g} ms; seed-0 values)")
+                         f"refractory {m['tau_ref'] * 1e3:.3g} ms, recurrent J {m['J']:.3g} mV; "
+                         "seed-0 "
+                         "values)")
         else:
             lines.append("  matched: rates only (not matched: ISI irregularity, count "
                          "correlations, synchrony)")
@@ -345,12 +350,13 @@ class _Fit:
     lam: float = 1.0
     x0: float | None = None
     cv0: float | None = None
+    j_scale: float = 1.0
     corr_points: list = dataclasses.field(default_factory=list)
     rate_points: list = dataclasses.field(default_factory=list)
     history: list = dataclasses.field(default_factory=list)
 
     def update(self, measured: dict, target: dict, rate_med: float, bin_width: float,
-               tau_mod: float, rate_max: float) -> None:
+               tau_mod: float, rate_max: float, n_units: int) -> None:
         """One fitting step from the statistics of a simulation run with the current
         parameters (rates are updated by the caller)."""
         rho_m, cv_m = measured["corr_mean"], measured["cv_median"]
@@ -409,7 +415,16 @@ class _Fit:
                 d = (1.0 - cv_t / cv_sh) / (self.lam * max(rate_med, 0.1))
                 self.tau_ref = float(min(self.tau_ref0 + d, 0.1, 0.5 / max(rate_max, 1e-3)))
                 self.tau_ref = max(self.tau_ref, self.tau_ref0)
+        # -- fast synchrony: the excess of chi^2 over 1/N grows about as J² (the
+        # covariance of fast co-fluctuations is carried by the recurrent synapses);
+        # half-damped step on the recurrent weight scale, kept within 0.3-1.5
+        e_m = measured["synchrony"] - 1.0 / n_units
+        e_t = target["synchrony"] - 1.0 / n_units
+        if np.isfinite(e_m) and np.isfinite(e_t) and e_m > 0 and e_t > 0:
+            step = 0.25 * math.log(e_t / e_m)
+            self.j_scale = float(min(max(self.j_scale * math.exp(step), 0.3), 1.5))
         self.history.append({"corr_mean": rho_m, "cv_median": cv_m,
+                             "synchrony": measured["synchrony"], "j_scale": self.j_scale,
                              "s2_shared": self.s2_shared, "s2_private": self.s2_private,
                              "tau_ref": self.tau_ref})
 
@@ -530,8 +545,9 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
         rng = seeded_rng(seed, "validate", s)
         n_e = int(round(0.8 * n_total))
         c_e = max(int(round(0.1 * n_e)), 1)
-        net = brunel(n_total, epsilon=0.1, g=5.0, eta=1.0, J=min(0.1 * 1000 / c_e, 2.0),
-                     delay=1.5e-3, seed=int(rng.integers(2**31)))
+        j0 = min(0.1 * 1000 / c_e, 2.0)
+        net = brunel(n_total, epsilon=0.1, g=5.0, eta=1.0, J=j0, delay=1.5e-3,
+                     seed=int(rng.integers(2**31)))
         target = rng.choice(np.maximum(rates_rec, 0.05), n_total, replace=True)
         chosen = np.sort(rng.choice(n_total, n_recorded, replace=False))
         drive = net.drive
@@ -548,7 +564,8 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
         def configured(net=net, fit=fit, drive=drive):
             p = dataclasses.replace(net.params, tau_ref=fit.tau_ref)
             return net.replace(drive=type(drive)(rate=fit.ext.copy(), n_inputs=drive.n_inputs,
-                                                 weight=drive.weight), params=p)
+                                                 weight=drive.weight), params=p,
+                               weights=net.weights * fit.j_scale)
 
         for _ in range(rounds):
             cur = configured()
@@ -559,7 +576,7 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
             if match == "full":
                 measured = recording_statistics(sim.select(chosen), **stat_kw).as_dict()
                 fit.update(measured, target_stats, float(np.median(achieved)), bin_width,
-                           tau_mod, float(np.quantile(target, 0.9)))
+                           tau_mod, float(np.quantile(target, 0.9)), n_recorded)
             fit.ext = _correct_rates(fit, target, achieved)
         final = configured()
         if s == 0:
@@ -579,7 +596,8 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                 if n_recorded > 2 else float("nan"),
                 "comod_cv": math.sqrt(math.expm1(fit.s2_shared)),
                 "private_cv": math.sqrt(math.expm1(fit.s2_private)),
-                "tau_ref": fit.tau_ref, "fit_history": fit.history}
+                "tau_ref": fit.tau_ref, "j_scale": fit.j_scale,
+                "J": fit.j_scale * j0, "fit_history": fit.history}
         for m, cls in classes.items():
             est = cls(**settings.get(m, {})).fit(sur)
             sc = score(final, est, alpha=alpha, correction=correction)
