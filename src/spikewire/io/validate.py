@@ -34,7 +34,8 @@ variance does not add noise to the fit) uses the doubly-stochastic point-process
   simulation and the private log-variance set to the rest of what the target needs;
 * the count-correlation odds ``x = ρ / (1 − ρ)`` grow linearly in the shared log-variance,
   ``x ≈ x₀ + a s²`` (``a ≈ ν T κ² φ(T/τ)`` for bins of width T, φ the OU bin-averaging
-  factor; then measured), so each round solves for ``s²`` by a secant step;
+  factor, as first guess; then the secant of the last two rounds), so each round steps
+  ``s²`` by ``(x_target − x_measured) / a`` (at most x4 per round);
 * a target CV below what the network gives is reached with a dead time: for a renewal
   train with dead time d at rate ν, ``CV ≈ CV₀ (1 − λ ν d)`` with λ measured (first
   guess 1);
@@ -57,6 +58,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -224,7 +226,9 @@ class ValidationResult:
         ``recall``.
     match : dict
         How the surrogate matches the recording (units, hidden fraction, duration,
-        resolution, median rates, rate correlation, fitted parameters).
+        resolution, median rates, rate correlation, fitted parameters of seed 0, the
+        per-round fitting history ``fit_history`` and the wall time of all fitting
+        simulations ``fit_seconds``).
     recommendation : str
     statistics : DataFrame
         One row per statistic (:meth:`SpikeStatistics.as_dict`): the recording's value, the
@@ -348,7 +352,6 @@ class _Fit:
     kappa2: float = 4.0          # first guess: rate ∝ drive², typical of fluctuation-driven LIF
     slope_a: float | None = None
     lam: float = 1.0
-    x0: float | None = None
     cv0: float | None = None
     j_scale: float = 1.0
     corr_points: list = dataclasses.field(default_factory=list)
@@ -364,32 +367,27 @@ class _Fit:
         s2_sh_used, s2_pr_used = self.s2_shared, self.s2_private
         s2_tot = s2_sh_used + s2_pr_used
         at_base = self.tau_ref == self.tau_ref0
-        # -- correlations: x = rho/(1-rho) ≈ x0 + a s²_shared
+        # -- correlations: x = rho/(1-rho) ≈ x0 + a s²_shared. x0 (the network's own
+        # correlation) drifts as J, the dead time and the rates are refitted, so each round
+        # takes an incremental step from the last measurement, with the slope a from the
+        # last two rounds (secant) when s² changed enough, else the first guess
         if np.isfinite(rho_m) and np.isfinite(rho_t):
             x_m, x_t = _odds(rho_m), _odds(rho_t)
-            if self.x0 is None or s2_sh_used <= 0:
-                self.x0 = x_m
-            if s2_sh_used > 0 and x_m - self.x0 > 1e-4:
-                self.slope_a = (x_m - self.x0) / s2_sh_used
             if self.slope_a is None:
                 t_over = bin_width / tau_mod
                 phi = 2.0 / t_over ** 2 * (t_over - 1.0 + math.exp(-t_over))
                 self.slope_a = max(rate_med, 0.1) * bin_width * self.kappa2 * phi
-            new = (x_t - self.x0) / self.slope_a
+            if self.corr_points:
+                s_prev, x_prev = self.corr_points[-1]
+                ds = s2_sh_used - s_prev
+                if abs(ds) > 0.2 * max(s2_sh_used, s_prev) and (x_m - x_prev) / ds > 0:
+                    self.slope_a = float(min(max((x_m - x_prev) / ds, self.slope_a / 5),
+                                             5 * self.slope_a))
+            self.corr_points.append((s2_sh_used, x_m))
+            new = s2_sh_used + (x_t - x_m) / self.slope_a
             if s2_sh_used > 0:
-                self.corr_points.append((s2_sh_used, x_m))
-            lo = [p for p in self.corr_points if p[1] <= x_t]
-            hi = [p for p in self.corr_points if p[1] > x_t]
-            if lo and hi:
-                # bracketed: interpolate the odds linearly in log s² between the closest
-                # measured points on either side (robust where x(s²) is far from linear)
-                (s_lo, x_lo), (s_hi, x_hi) = max(lo, key=lambda p: p[1]), min(
-                    hi, key=lambda p: p[1])
-                f = (x_t - x_lo) / (x_hi - x_lo)
-                new = math.exp(math.log(s_lo) + f * (math.log(s_hi) - math.log(s_lo)))
-            elif s2_sh_used > 0:
-                # damped in log space: at most x3 per round
-                new = min(max(new, s2_sh_used / 3), 3 * s2_sh_used)
+                # damped in log space: at most x4 per round
+                new = min(max(new, s2_sh_used / 4), 4 * s2_sh_used)
             self.s2_shared = float(min(max(new, 0.0), math.log1p(4.0)))
         # -- ISI CV: 1 + CV² = (1 + CV0²) exp(κ² s²); dead time below CV at s² = s²_shared
         if np.isfinite(cv_m) and np.isfinite(cv_t):
@@ -427,6 +425,25 @@ class _Fit:
                              "synchrony": measured["synchrony"], "j_scale": self.j_scale,
                              "s2_shared": self.s2_shared, "s2_private": self.s2_private,
                              "tau_ref": self.tau_ref})
+
+
+#: simulated time dropped at the start of every surrogate run (s): the network starts from
+#: uniformly drawn voltages, and the transient adds shared variance to short runs
+_WARMUP = 0.5
+
+
+def _run(net, duration: float, fit: _Fit, tau_mod: float, rng: np.random.Generator,
+         modulated: bool, standardize: bool) -> SpikeTrains:
+    """Simulate ``duration`` s after a warm-up of :data:`_WARMUP` s (dropped; times start
+    at 0) with the fitted gains."""
+    from spikewire.simulate import simulate
+
+    total = duration + _WARMUP
+    mod = _gain(total, net.n_neurons, fit.s2_shared, fit.s2_private, tau_mod, rng,
+                standardize) if modulated else None
+    sim = simulate(net, total, seed=int(rng.integers(2**31)), modulation=mod)
+    kept = sim.restrict(_WARMUP, total)
+    return SpikeTrains(kept.grouped_times - _WARMUP, kept.indptr, kept.units, 0.0, duration)
 
 
 def _correct_rates(fit: _Fit, target: np.ndarray, achieved: np.ndarray) -> np.ndarray:
@@ -499,7 +516,6 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     from spikewire.infer import get_method_class
     from spikewire.networks import brunel
     from spikewire.score import score
-    from spikewire.simulate import simulate
 
     st = recording.spikes
     if st is None or st.n_units < 2:
@@ -541,6 +557,7 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     rows, stat_rows = [], []
     fit_info = {}
     first_fit = None
+    fit_seconds = 0.0
     for s in range(n_seeds):
         rng = seeded_rng(seed, "validate", s)
         n_e = int(round(0.8 * n_total))
@@ -567,23 +584,21 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                                                  weight=drive.weight), params=p,
                                weights=net.weights * fit.j_scale)
 
+        t_fit = time.perf_counter()
         for _ in range(rounds):
             cur = configured()
-            mod = _gain(fit_duration, n_total, fit.s2_shared, fit.s2_private, tau_mod, rng,
-                        standardize=True) if match == "full" else None
-            sim = simulate(cur, fit_duration, seed=int(rng.integers(2**31)), modulation=mod)
+            sim = _run(cur, fit_duration, fit, tau_mod, rng, match == "full", True)
             achieved = sim.counts() / fit_duration
             if match == "full":
                 measured = recording_statistics(sim.select(chosen), **stat_kw).as_dict()
                 fit.update(measured, target_stats, float(np.median(achieved)), bin_width,
                            tau_mod, float(np.quantile(target, 0.9)), n_recorded)
             fit.ext = _correct_rates(fit, target, achieved)
+        fit_seconds += time.perf_counter() - t_fit
         final = configured()
         if s == 0:
             first_fit = fit
-        mod = _gain(duration, n_total, fit.s2_shared, fit.s2_private, tau_mod, rng,
-                    standardize=False) if match == "full" else None
-        sim = simulate(final, duration, seed=int(rng.integers(2**31)), modulation=mod)
+        sim = _run(final, duration, fit, tau_mod, rng, match == "full", False)
         obs = _quantize(sim.select(chosen), sampling_rate)
         sur = Recording(spikes=obs, true_index=chosen, sampling_rate=sampling_rate)
         stat_rows.append({"seed": s, **recording_statistics(obs, **stat_kw).as_dict()})
@@ -638,7 +653,7 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                   "recording_duration": st.duration, "capped": duration < st.duration,
                   "time_resolution": res, "n_seeds": n_seeds, "match": match,
                   "stats_duration": rec_window.duration, "bin_width": bin_width,
-                  "sync_bin": sync_bin, "tau_mod": tau_mod,
+                  "sync_bin": sync_bin, "tau_mod": tau_mod, "fit_seconds": fit_seconds,
                   "rate_median_recording": float(np.median(rates_rec)), **fit_info}
     return ValidationResult(scores=scores, table=table, match=match_info, recommendation=rec,
                             statistics=stats, surrogate_statistics=sur_stats,
