@@ -11,7 +11,8 @@ Izhikevich, AdEx), each observed as 100 of 400 neurons for 60 s on a 10 kHz grid
    version, each over ``--seeds`` surrogate seeds, with their wall times.
 
 Usage: ``nice python benchmarks/bench_validate.py --family brunel`` (one family per run,
-each a few minutes on the loaded 2-core machine); ``--out`` writes the JSON record.
+each a few minutes on the loaded 2-core machine); ``--out`` writes the JSON record;
+``--table A.json B.json ...`` prints the markdown tables of benchmarks/results/validate.md.
 """
 
 from __future__ import annotations
@@ -56,13 +57,58 @@ def recording_of(family: str, seed: int = 7):
     return net, Recording(spikes=obs, true_index=chosen, sampling_rate=1 / RES)
 
 
+def table(paths) -> str:
+    """Markdown tables (prediction vs actual; statistics) from the JSON records."""
+    lines = ["| family | method | actual AUC / precision / recall | predicted, full match "
+             "(mean ± sd) | predicted, rates only (mean ± sd) |", "|---|---|---|---|---|"]
+    stats = ["| family | statistic | recording | full match | rates only |",
+             "|---|---|---|---|---|"]
+    for p in paths:
+        with open(p) as fh:
+            r = json.load(fh)
+        for m, a in r["actual"].items():
+            cells = [f"{a['auc']:.3f} / {a['precision']:.3f} / {a['recall']:.3f}"]
+            for match in ("full", "rates"):
+                row = next(t for t in r[match]["table"] if t["method"] == m)
+                cells.append(" / ".join(f"{row[k + '_mean']:.3f} ± {row[k + '_sd']:.3f}"
+                                        for k in ("auc", "precision", "recall")))
+            lines.append(f"| {r['family']} | {m} | " + " | ".join(cells) + " |")
+        for k, full in enumerate(r["full"]["statistics"]):
+            rates = r["rates"]["statistics"][k]
+            cell = [f"{x['surrogate_mean']:.4g} ± {x['surrogate_sd']:.2g}"
+                    + (" (poor)" if x["poor"] else "") for x in (full, rates)]
+            stats.append(f"| {r['family']} | {full['index']} | {full['recording']:.4g} | "
+                         + " | ".join(cell) + " |")
+    times = ["| family | simulate recording | validate full: wall (of which fitting) | "
+             "validate rates only: wall (of which fitting) | fitted (seed 0) |",
+             "|---|---|---|---|---|"]
+    for p in paths:
+        with open(p) as fh:
+            r = json.load(fh)
+        f, q = r["full"], r["rates"]
+        par = f["params"]
+        times.append(f"| {r['family']} | {r['simulate_recording_s']:.0f} s | "
+                     f"{f['wall_s']:.0f} s ({f['fit_s']:.0f} s) | {q['wall_s']:.0f} s "
+                     f"({q['fit_s']:.0f} s) | shared gain CV {par['comod_cv']:.3g}, private "
+                     f"{par['private_cv']:.3g}, refractory {par['tau_ref'] * 1e3:.3g} ms, "
+                     f"J x{par['j_scale']:.2f} |")
+    return "\n\n".join("\n".join(t) for t in (lines, stats, times))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--family", choices=sorted(FAMILIES), required=True)
+    ap.add_argument("--table", nargs="+", help="print the markdown tables of these JSON "
+                    "records and exit")
+    ap.add_argument("--family", choices=sorted(FAMILIES))
     ap.add_argument("--methods", default="ccg,tspe")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    if args.table:
+        print(table(args.table))
+        return
+    if args.family is None:
+        ap.error("--family is required (or --table)")
     warnings.simplefilter("ignore")
     methods = args.methods.split(",")
     from spikewire.infer import get_method_class
