@@ -149,6 +149,32 @@ def test_bursty_recording_gets_private_gains_that_match_its_isi_cv():
     assert abs(full.statistics.loc["corr_mean", "surrogate_mean"]) < 0.03
 
 
+def test_detections_in_the_recording_are_set_beside_the_surrogates():
+    # 30 independent Poisson units at 10 Hz for 20 s: nothing to detect (the CCG test at
+    # Bonferroni 0.05 expects < 0.05 false links; it finds about 1)
+    rng = np.random.default_rng(1)
+    trains = [np.unique(np.floor(np.sort(rng.uniform(0, 20.0, rng.poisson(200))) * 1e4) / 1e4)
+              for _ in range(30)]
+    rec = Recording(spikes=SpikeTrains.from_lists(trains, t_stop=20.0),
+                    true_index=np.full(30, -1), sampling_rate=1e4)
+    kw = {"n_seeds": 1, "max_duration": 20.0, "settings": {"ccg": {"min_spikes": 5}}}
+    rates = validate(rec, ["ccg"], match="rates", **kw)
+    full = validate(rec, ["ccg"], **kw)
+    k_rec = rates.table.loc["ccg", "n_significant_recording"]
+    assert k_rec <= 3 and full.table.loc["ccg", "n_significant_recording"] == k_rec
+    # the rates-only surrogate keeps Brunel's J (2 mV at C_E = 5): its links are easy to
+    # see (~20 found) while the recording has none, and the summary says its scores are
+    # optimistic (rule: |difference| > max(k/2, 3 sqrt(k + 1)) = 6 at k = 3)
+    assert rates.table.loc["ccg", "n_significant_mean"] > k_rec + 10
+    assert any("easier to detect" in w and "optimistic" in w for w in rates.warnings)
+    assert "significant links: recording" in rates.summary()
+    # matching the synchrony (chi^2 at the independent level) weakens the surrogate's
+    # recurrent weights, and with them its detectable links
+    assert full.match["j_scale"] < 0.8
+    assert (full.table.loc["ccg", "n_significant_mean"]
+            < rates.table.loc["ccg", "n_significant_mean"])
+
+
 def test_surrogate_matches_rates_units_resolution_and_is_reproducible():
     rec = _poisson_recording(20, 8.0, 12.0, seed=1)
     kw = {"n_seeds": 2, "max_duration": 8.0, "n_fit": 3, "fit_duration": 2.0,

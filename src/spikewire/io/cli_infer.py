@@ -380,7 +380,8 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
             t0 = time.perf_counter()
             names = [method] + [m for m in validate_methods if m != method]
             val = run_validate(rec, names, settings={method: settings}, alpha=alpha,
-                               correction=correction, **(validate_options or {}))
+                               correction=correction, recording_estimates={method: est},
+                               **(validate_options or {}))
             val.scores.to_csv(out / "validation.csv", index=False)
             files["validation"] = out / "validation.csv"
             if val.statistics is not None:

@@ -50,8 +50,12 @@ For each of ``n_seeds`` surrogate seeds it simulates, observes, runs the methods
 them against the known connectivity (:func:`spikewire.score.score`): ROC AUC, precision and
 recall at the chosen threshold, with their spread over seeds. The summary shows the
 recording's statistics beside the surrogates', warns plainly where the match is poor,
-recommends the method with the best mean AUC, and says plainly when no method reaches a
-useful level (AUC < 0.6 or recall < 0.05) for data this short or sparse.
+sets the number of significant links each method finds in the recording beside the number
+it finds in the surrogates (a large difference means the surrogate's connections are easier
+or harder to detect than the recording's, and is warned about: matching the statistics above
+does not fix the size of single connections), recommends the method with the best mean
+AUC, and says plainly when no method reaches a useful level (AUC < 0.6 or recall < 0.05)
+for data this short or sparse.
 """
 
 from __future__ import annotations
@@ -220,10 +224,11 @@ class ValidationResult:
     ----------
     scores : DataFrame
         One row per (method, seed): ``auc``, ``precision``, ``recall``, ``n_true``,
-        ``n_detected``.
+        ``n_detected`` (scored pairs), ``n_significant`` (all significant pairs).
     table : DataFrame
         Per method: mean and standard deviation over seeds of ``auc``, ``precision``,
-        ``recall``.
+        ``recall``; ``n_significant_recording`` (significant links the method finds in the
+        recording's compared window) and ``n_significant_mean`` (in the surrogates).
     match : dict
         How the surrogate matches the recording (units, hidden fraction, duration,
         resolution, median rates, rate correlation, fitted parameters of seed 0, the
@@ -287,6 +292,10 @@ class ValidationResult:
             lines.append(f"    {method:>14}: AUC {row['auc_mean']:.3f} ± {row['auc_sd']:.3f}, "
                          f"precision {row['precision_mean']:.3f} ± {row['precision_sd']:.3f}, "
                          f"recall {row['recall_mean']:.3f} ± {row['recall_sd']:.3f}")
+            if "n_significant_recording" in row:
+                lines.append(f"    {'':>14}  significant links: recording "
+                             f"{int(row['n_significant_recording'])}, surrogate "
+                             f"{row['n_significant_mean']:.1f} (mean)")
         lines.append(f"  {self.recommendation}")
         return "\n".join(lines)
 
@@ -416,9 +425,12 @@ class _Fit:
         # -- fast synchrony: the excess of chi^2 over 1/N grows about as J² (the
         # covariance of fast co-fluctuations is carried by the recurrent synapses);
         # half-damped step on the recurrent weight scale, kept within 0.3-1.5
-        e_m = measured["synchrony"] - 1.0 / n_units
-        e_t = target["synchrony"] - 1.0 / n_units
-        if np.isfinite(e_m) and np.isfinite(e_t) and e_m > 0 and e_t > 0:
+        # (excesses floored at 0.1/N: an excess at or below the independent level, within
+        # its sampling noise, asks for the weakest network)
+        floor = 0.1 / n_units
+        e_m = max(measured["synchrony"] - 1.0 / n_units, floor)
+        e_t = max(target["synchrony"] - 1.0 / n_units, floor)
+        if np.isfinite(e_m) and np.isfinite(e_t):
             step = 0.25 * math.log(e_t / e_m)
             self.j_scale = float(min(max(self.j_scale * math.exp(step), 0.3), 1.5))
         self.history.append({"corr_mean": rho_m, "cv_median": cv_m,
@@ -470,7 +482,7 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
              max_duration: float = 60.0, match: str = "full", n_fit: int = 6,
              fit_duration: float = 10.0, bin_width: float = 0.1, sync_bin: float = 0.01,
              tau_mod: float = 0.2, alpha: float | None = None, correction: str | None = None,
-             seed: int = 0) -> ValidationResult:
+             recording_estimates: dict | None = None, seed: int = 0) -> ValidationResult:
     """Expected AUC, precision and recall of ``methods`` for data like ``recording``.
 
     Parameters
@@ -507,6 +519,13 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
         Correlation time of the slow gains.
     alpha, correction : optional
         Threshold of the scored graphs (default: each method's).
+    recording_estimates : dict, optional
+        Method name → its :class:`~spikewire.infer.Estimate` of ``recording``, to count its
+        significant links without fitting it again (used only when the recording is not
+        longer than ``max_duration``); the other methods are fitted on the recording's
+        compared window. The count is
+        set beside the surrogates' (a surrogate whose links are much easier or harder to
+        detect than the recording's gets a warning).
     seed : int, SeedSequence or Generator, default 0
 
     Returns
@@ -552,6 +571,16 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     if fit_duration < 10 * bin_width and match == "full":
         raise ValueError(f"fit_duration = {fit_duration:g} s leaves fewer than 10 correlation "
                          f"bins of {bin_width:g} s; use a longer fit_duration")
+    rec_cmp = recording if rec_window is st else Recording(
+        spikes=rec_window, true_index=recording.true_index,
+        sampling_rate=recording.sampling_rate)
+    rec_detect = {}
+    for m, cls in classes.items():
+        # estimates of the whole recording do not apply when the comparison is capped
+        est = (recording_estimates or {}).get(m) if rec_window is st else None
+        if est is None:
+            est = cls(**settings.get(m, {})).fit(rec_cmp)
+        rec_detect[m] = int(est.significant(alpha, correction).sum())
     res = recording.time_resolution if recording.sampling_rate else None
     sampling_rate = recording.sampling_rate
     rows, stat_rows = [], []
@@ -585,11 +614,13 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                                weights=net.weights * fit.j_scale)
 
         t_fit = time.perf_counter()
-        for _ in range(rounds):
+        for k in range(rounds):
             cur = configured()
             sim = _run(cur, fit_duration, fit, tau_mod, rng, match == "full", True)
             achieved = sim.counts() / fit_duration
-            if match == "full":
+            # the last round (of three or more) corrects the rates only, so that the final
+            # run uses gains, dead time and J that a fitting run has seen
+            if match == "full" and (k < rounds - 1 or rounds < 3):
                 measured = recording_statistics(sim.select(chosen), **stat_kw).as_dict()
                 fit.update(measured, target_stats, float(np.median(achieved)), bin_width,
                            tau_mod, float(np.quantile(target, 0.9)), n_recorded)
@@ -618,10 +649,13 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
             sc = score(final, est, alpha=alpha, correction=correction)
             rows.append({"method": m, "seed": s, "auc": sc["auc"],
                          "precision": sc["precision"], "recall": sc["recall"],
-                         "n_true": sc["n_true"], "n_detected": sc["n_detected"]})
+                         "n_true": sc["n_true"], "n_detected": sc["n_detected"],
+                         "n_significant": int(est.significant(alpha, correction).sum())})
     scores = pd.DataFrame(rows)
     g = scores.groupby("method")[["auc", "precision", "recall"]]
     table = g.mean().add_suffix("_mean").join(g.std(ddof=1).fillna(0.0).add_suffix("_sd"))
+    table["n_significant_recording"] = [rec_detect[m] for m in table.index]
+    table["n_significant_mean"] = scores.groupby("method")["n_significant"].mean()
     sur_stats = pd.DataFrame(stat_rows).set_index("seed")
     keys = list(_STAT_LABELS)
     stats = pd.DataFrame({"recording": [target_stats[k] for k in keys],
@@ -638,6 +672,16 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                         + "; the expected scores below are for data that differ from yours "
                         "in these respects" + ("" if match == "full" else
                                                " (match='rates' does not fit them)"))
+    for m, row in table.iterrows():
+        k_rec, k_sur = row["n_significant_recording"], row["n_significant_mean"]
+        if abs(k_sur - k_rec) > max(0.5 * k_rec, 3.0 * math.sqrt(k_rec + 1.0)):
+            easier = k_sur > k_rec
+            warnings.append(
+                f"{m} finds {int(k_rec)} significant links in the recording but {k_sur:.1f} in "
+                f"the surrogates: the surrogate's connections are probably "
+                f"{'easier' if easier else 'harder'} to detect than the recording's, so "
+                f"its expected precision and recall for {m} are probably "
+                f"{'optimistic' if easier else 'pessimistic'}")
     best = table["auc_mean"].idxmax() if table["auc_mean"].notna().any() else None
     if best is None or table.loc[best, "auc_mean"] < 0.6 or \
             table.loc[best, "recall_mean"] < 0.05:
