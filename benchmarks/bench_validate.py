@@ -60,7 +60,8 @@ def recording_of(family: str, seed: int = 7):
 def table(paths) -> str:
     """Markdown tables (prediction vs actual; statistics) from the JSON records."""
     lines = ["| family | method | actual AUC / precision / recall | predicted, full match "
-             "(mean ± sd) | predicted, rates only (mean ± sd) |", "|---|---|---|---|---|"]
+             "(mean ± sd) | predicted, rates only (mean ± sd) | significant links: "
+             "recording / full / rates only |", "|---|---|---|---|---|---|"]
     stats = ["| family | statistic | recording | full match | rates only |",
              "|---|---|---|---|---|"]
     for p in paths:
@@ -72,6 +73,11 @@ def table(paths) -> str:
                 row = next(t for t in r[match]["table"] if t["method"] == m)
                 cells.append(" / ".join(f"{row[k + '_mean']:.3f} ± {row[k + '_sd']:.3f}"
                                         for k in ("auc", "precision", "recall")))
+            rows = [next(t for t in r[match]["table"] if t["method"] == m)
+                    for match in ("full", "rates")]
+            cells.append(f"{rows[0]['n_significant_recording']:.0f} / "
+                         f"{rows[0]['n_significant_mean']:.1f} / "
+                         f"{rows[1]['n_significant_mean']:.1f}")
             lines.append(f"| {r['family']} | {m} | " + " | ".join(cells) + " |")
         for k, full in enumerate(r["full"]["statistics"]):
             rates = r["rates"]["statistics"][k]

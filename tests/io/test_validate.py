@@ -166,7 +166,8 @@ def test_detections_in_the_recording_are_set_beside_the_surrogates():
     # see (~20 found) while the recording has none, and the summary says its scores are
     # optimistic (rule: |difference| > max(k/2, 3 sqrt(k + 1)) = 6 at k = 3)
     assert rates.table.loc["ccg", "n_significant_mean"] > k_rec + 10
-    assert any("easier to detect" in w and "optimistic" in w for w in rates.warnings)
+    assert any("easier to detect" in w and "recall" in w and "optimistic" in w
+               for w in rates.warnings)
     assert "significant links: recording" in rates.summary()
     # matching the synchrony (chi^2 at the independent level) weakens the surrogate's
     # recurrent weights, and with them its detectable links

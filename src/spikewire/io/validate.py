@@ -51,11 +51,12 @@ them against the known connectivity (:func:`spikewire.score.score`): ROC AUC, pr
 recall at the chosen threshold, with their spread over seeds. The summary shows the
 recording's statistics beside the surrogates', warns plainly where the match is poor,
 sets the number of significant links each method finds in the recording beside the number
-it finds in the surrogates (a large difference means the surrogate's connections are easier
-or harder to detect than the recording's, and is warned about: matching the statistics above
-does not fix the size of single connections), recommends the method with the best mean
-AUC, and says plainly when no method reaches a useful level (AUC < 0.6 or recall < 0.05)
-for data this short or sparse.
+it finds in the surrogates (a large difference is warned about: the surrogate's connections
+may be easier or harder to detect than the recording's, since matching the statistics above
+does not fix the size of single connections, or the recording may hold dependencies that
+make the method find false links and that the surrogate lacks), recommends the method with
+the best mean AUC, and says plainly when no method reaches a useful level (AUC < 0.6 or
+recall < 0.05) for data this short or sparse.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["validate", "ValidationResult", "SpikeStatistics", "recording_statistics"]
 
-#: statistics compared between recording and surrogate: key -> (label, tolerance rule)
+#: statistics compared between recording and surrogate: key -> label in the summary
 _STAT_LABELS = {
     "rate_median": "median rate (Hz)",
     "cv_median": "median ISI CV",
@@ -675,13 +676,18 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     for m, row in table.iterrows():
         k_rec, k_sur = row["n_significant_recording"], row["n_significant_mean"]
         if abs(k_sur - k_rec) > max(0.5 * k_rec, 3.0 * math.sqrt(k_rec + 1.0)):
-            easier = k_sur > k_rec
-            warnings.append(
-                f"{m} finds {int(k_rec)} significant links in the recording but {k_sur:.1f} in "
-                f"the surrogates: the surrogate's connections are probably "
-                f"{'easier' if easier else 'harder'} to detect than the recording's, so "
-                f"its expected precision and recall for {m} are probably "
-                f"{'optimistic' if easier else 'pessimistic'}")
+            head = (f"{m} finds {int(k_rec)} significant links in the recording but "
+                    f"{k_sur:.1f} in the surrogates: ")
+            if k_sur > k_rec:
+                warnings.append(head + "the surrogate's connections are probably easier to "
+                                "detect than the recording's, so its expected recall (and "
+                                f"AUC) for {m} are probably optimistic")
+            else:
+                warnings.append(head + "either the recording's connections are easier to "
+                                "detect than the surrogate's (its expected recall for "
+                                f"{m} is then pessimistic) or {m} finds false links in the "
+                                "recording from dependencies the surrogate lacks (its "
+                                "expected precision is then optimistic)")
     best = table["auc_mean"].idxmax() if table["auc_mean"].notna().any() else None
     if best is None or table.loc[best, "auc_mean"] < 0.6 or \
             table.loc[best, "recall_mean"] < 0.05:
