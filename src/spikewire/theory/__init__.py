@@ -78,6 +78,8 @@ from spikewire.theory.stability import (
     lif_transfer_function,
 )
 from spikewire.theory.transfer import (
+    EKELMANS_MU_GRID,
+    EKELMANS_TABLE_D,
     colored_noise_shift,
     discretization_shift,
     fit_power_law,
@@ -101,5 +103,5 @@ __all__ = [
     "size_scaling", "ssn_jacobian", "ssn_simulate", "ssn_steady_states", "synchrony",
     "track_target", "vvs_balanced_limit", "vvs_first_order", "vvs_mean_field",
     "colored_noise_shift", "BrunelMode", "brunel_eigenvalues", "brunel_hopf_lines",
-    "brunel_stability", "lif_transfer_function",
+    "brunel_stability", "lif_transfer_function", "EKELMANS_MU_GRID", "EKELMANS_TABLE_D",
 ]
