@@ -253,6 +253,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
     raw = _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=False)
     mu, sigma, tau_m, theta, v_reset, tau_ref = raw
     shape = np.broadcast_shapes(*(x.shape for x in raw))
+    shift_per_sigma = None
     if tau_syn is not None:
         if dt is not None:
             raise ValueError("dt (the white-noise time-step correction) and tau_syn (filtered "
@@ -262,6 +263,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
         theta = theta + sh
         v_reset = v_reset + sh
         shape = np.broadcast_shapes(shape, sh.shape)
+        shift_per_sigma = colored_noise_shift(1.0, tau_m, tau_syn)  # the shift is c·σ
     if dt is not None:
         if not (np.isscalar(dt) or np.ndim(dt) == 0) or not dt > 0:
             raise ValueError(f"dt must be a positive time step in s, got {dt!r}")
@@ -325,6 +327,12 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
     bad = ~np.isfinite(dmu)
     dmu[bad & pos] = 0.0
     dsig2[~np.isfinite(dsig2) & pos] = 0.0
+    if shift_per_sigma is not None:
+        # θ and V_r both move by c·σ: raising both by δ is lowering μ by δ, so the chain
+        # rule adds -(dδ/dσ²) ∂ν/∂μ = -c/(2σ) ∂ν/∂μ to the σ² derivative
+        c = np.broadcast_to(shift_per_sigma, shape).reshape(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dsig2 = np.where(pos, dsig2 - c / (2.0 * safe) * dmu, dsig2)
     return nu.reshape(shape), dmu.reshape(shape), dsig2.reshape(shape)
 
 
@@ -373,10 +381,14 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
 
 
 def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
-                         dt: float | None = None):
+                         dt: float | None = None, tau_syn=None):
     """Siegert rate and its derivatives with respect to μ and σ².
 
-    Parameters are those of :func:`lif_rate`.
+    Parameters are those of :func:`lif_rate`. With ``tau_syn`` the rate is the
+    colored-noise rate of :func:`lif_rate` (threshold and reset raised by
+    :func:`colored_noise_shift`, proportional to σ) and the σ² derivative includes the
+    shift's dependence on σ: ``∂ν/∂σ² = ∂ν/∂σ²|shifted - (c/2σ) ∂ν/∂μ`` with
+    ``c = α/2 √(τ_s/τ_m)``.
 
     Returns
     -------
@@ -387,7 +399,7 @@ def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_r
     dnu_dsigma2 : ndarray
         ∂ν/∂(σ²) in Hz/mV² (NaN where σ = 0, where it is undefined).
     """
-    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, True)
+    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, True, tau_syn)
 
 
 def power_law(mu, a, b, n):
