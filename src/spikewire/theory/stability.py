@@ -271,7 +271,13 @@ def brunel_eigenvalues(g: float, eta: float, *, J: float = 0.1, C_E: int = 1000,
         synapses of amplitude J: the stationary rate is the colored-noise one
         (:func:`brunel_stationary_rates` with ``tau_syn``) and the rate response is that of
         :func:`lif_transfer_function` with ``tau_syn`` (shifted boundaries and the synaptic
-        low-pass ``1/(1 + λτ_s)``), first order in ``√(τ_s/τ_m)``.
+        low-pass ``1/(1 + λτ_s)``), first order in ``√(τ_s/τ_m)`` (the "shift" transfer
+        function of Schuecker et al. 2015, as in NNMT). Checked against simulations in
+        ``benchmarks/results/theory2.md``: the colored-noise rates agree within 1-13 %,
+        but for the fast oscillation (ω τ_s = 0.5-2) the first-order response adds too
+        much phase lag: predicted frequencies are 16-29 % below the simulated ones and
+        at τ_s = 2 ms the mode is predicted stable while the network still oscillates.
+        Use it for slow modes or τ_s << 1/ω.
 
     Returns
     -------
