@@ -26,6 +26,7 @@ underflow cleanly to 0 (never NaN). σ = 0 gives the deterministic limit
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numba as nb
 import numpy as np
@@ -35,8 +36,9 @@ EKELMANS_MU_GRID = (-50.0, 0.5)
 """Input grid (start, step) of Ekelmans et al. (2023)'s power-law fits (in the units of the
 input axis: mV/s for their Table D, see :data:`EKELMANS_TABLE_D`)."""
 
-EKELMANS_TABLE_D = {"sigma": 3.0, "theta": 1.0, "v_reset": 0.0, "tau_ref": 0.0,
-                    "mu_grid": EKELMANS_MU_GRID, "input_kind": "current"}
+EKELMANS_TABLE_D = MappingProxyType({"sigma": 3.0, "theta": 1.0, "v_reset": 0.0,
+                                     "tau_ref": 0.0, "mu_grid": EKELMANS_MU_GRID,
+                                     "input_kind": "current"})
 """Settings of :func:`fit_power_law` that come closest to Ekelmans et al. (2023), Table D.
 
 ``fit_power_law(tau_m, **EKELMANS_TABLE_D)``: voltages in units of the threshold (θ = 1,
