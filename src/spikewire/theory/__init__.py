@@ -3,7 +3,8 @@
 Units: time in s, voltages and inputs in mV, rates in Hz, couplings post × pre.
 
 - Transfer function: :func:`lif_rate` (Siegert), :func:`lif_rate_derivatives`, :func:`lif_cv`,
-  :func:`fit_power_law` (ν = a[μ - b]₊ⁿ).
+  :func:`fit_power_law` (ν = a[μ - b]₊ⁿ; ``fit_power_law(tau_m, **EKELMANS_TABLE_D)`` is the
+  convention of Ekelmans et al. 2023, Table D).
 - SSN: :class:`SSN`, :func:`ssn_steady_states`, :func:`ssn_simulate`, :func:`ssn_jacobian`.
 - Threshold-linear E/I model: :func:`classify_linear_ei`, :func:`plot_phase_plane`.
 - LIF → SSN: :class:`EIPopulations`, :func:`lif_to_ssn`, :func:`predict_rates`,

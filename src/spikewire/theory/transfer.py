@@ -26,6 +26,7 @@ underflow cleanly to 0 (never NaN). σ = 0 gives the deterministic limit
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numba as nb
 import numpy as np
@@ -35,8 +36,9 @@ EKELMANS_MU_GRID = (-50.0, 0.5)
 """Input grid (start, step) of Ekelmans et al. (2023)'s power-law fits (in the units of the
 input axis: mV/s for their Table D, see :data:`EKELMANS_TABLE_D`)."""
 
-EKELMANS_TABLE_D = {"sigma": 3.0, "theta": 1.0, "v_reset": 0.0, "tau_ref": 0.0,
-                    "mu_grid": EKELMANS_MU_GRID, "input_kind": "current"}
+EKELMANS_TABLE_D = MappingProxyType({"sigma": 3.0, "theta": 1.0, "v_reset": 0.0,
+                                     "tau_ref": 0.0, "mu_grid": EKELMANS_MU_GRID,
+                                     "input_kind": "current"})
 """Settings of :func:`fit_power_law` that come closest to Ekelmans et al. (2023), Table D.
 
 ``fit_power_law(tau_m, **EKELMANS_TABLE_D)``: voltages in units of the threshold (θ = 1,
@@ -44,10 +46,10 @@ reset to rest, V_r = 0), no refractory period, input as a current ``x = μ/τ_m`
 paper's "mV/s") on the grid -50, -49.5, ... up to the last point below 10 Hz, noise
 ``s = 3`` per √s (σ = 3 √τ_m). Found by search (``benchmarks/bench_theory_tabled.py``,
 ``benchmarks/results/theory2.md``); it reproduces the two published rows (τ = 20 and 10 ms)
-to 0.07-0.11 % in a, 0.002 in b and 0.0002 in n, not to every printed digit: the table's
-values lie 1e-5 (relative) above the least-squares optimum in squared error, a difference
-that a 1e-4 relative change in the rates near 10 Hz (e.g. a less accurate integral in the
-authors' Siegert code) explains.
+to 0.07-0.11 % in a, 0.002 in b and 0.0002 in n, not to every printed digit: in squared
+error the table's values lie only 1e-5 (20 ms) and 2e-4 (10 ms) relative above the
+least-squares optimum, a difference that a 1e-4 relative change in the rates near 10 Hz
+(e.g. a less accurate integral in the authors' Siegert code) explains.
 """
 
 __all__ = ["EKELMANS_MU_GRID", "EKELMANS_TABLE_D", "lif_rate", "lif_rate_derivatives", "lif_cv",
