@@ -206,6 +206,15 @@ def test_too_short_and_sparse_is_said_plainly():
     assert "too short or too sparse" in r.recommendation
 
 
+def test_short_recording_gets_shorter_counting_bins():
+    rec = _poisson_recording(10, 0.6, 20.0, seed=5)
+    r = validate(rec, ["ccg"], n_seeds=1, n_fit=2, settings={"ccg": {"min_spikes": 1}})
+    # 0.6 s: ten 60 ms correlation bins, 6 ms synchrony bins, and the summary says so
+    assert r.match["bin_width"] == pytest.approx(0.06)
+    assert r.match["sync_bin"] == pytest.approx(0.006)
+    assert "counts in 60 ms bins" in r.summary() and "chi^2 in 6 ms bins" in r.summary()
+
+
 @pytest.mark.parametrize("kw, match", [({"match": "cv"}, "match"),
                                        ({"bin_width": 1.0}, "bin_width"),
                                        ({"tau_mod": 0.0}, "tau_mod")])

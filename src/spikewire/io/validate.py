@@ -166,8 +166,10 @@ def recording_statistics(spikes: SpikeTrains, *, bin_width: float = 0.1,
 
     if not isinstance(spikes, SpikeTrains):
         raise TypeError(f"spikes must be a SpikeTrains, got {type(spikes).__name__}")
-    bin_width = check_positive("bin_width", bin_width, unit="s")
-    sync_bin = check_positive("sync_bin", sync_bin, unit="s")
+    if bin_width is not None:
+        bin_width = check_positive("bin_width", bin_width, unit="s")
+    if sync_bin is not None:
+        sync_bin = check_positive("sync_bin", sync_bin, unit="s")
     min_spikes = check_int("min_spikes", min_spikes, minimum=3)
     for name, w in (("bin_width", bin_width), ("sync_bin", sync_bin)):
         if spikes.duration < 10 * w:
@@ -481,7 +483,8 @@ def _correct_rates(fit: _Fit, target: np.ndarray, achieved: np.ndarray) -> np.nd
 def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = None,
              n_seeds: int = 3, hidden_fraction: float = 0.5, max_neurons: int = 1_000,
              max_duration: float = 60.0, match: str = "full", n_fit: int = 6,
-             fit_duration: float = 10.0, bin_width: float = 0.1, sync_bin: float = 0.01,
+             fit_duration: float = 10.0, bin_width: float | None = None,
+             sync_bin: float | None = None,
              tau_mod: float = 0.2, alpha: float | None = None, correction: str | None = None,
              recording_estimates: dict | None = None, seed: int = 0) -> ValidationResult:
     """Expected AUC, precision and recall of ``methods`` for data like ``recording``.
@@ -512,10 +515,12 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
         from its fit and run ``max(2, n_fit // 2)`` rounds.
     fit_duration : float, default 10 s
         Length of each fitting simulation (capped at the surrogate's duration).
-    bin_width : float, default 0.1 s
-        Counting bin of the pairwise count correlations.
-    sync_bin : float, default 0.01 s
-        Counting bin of the synchrony χ².
+    bin_width : float, optional
+        Counting bin of the pairwise count correlations (s). Default 0.1 s, or a tenth of
+        the fitting runs' length when they are shorter than 1 s (reported).
+    sync_bin : float, optional
+        Counting bin of the synchrony χ² (s). Default 0.01 s, or a tenth of ``bin_width``
+        if that is shorter.
     tau_mod : float, default 0.2 s
         Correlation time of the slow gains.
     alpha, correction : optional
@@ -549,8 +554,10 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     match = check_choice("match", match, {"full", "rates"})
     n_fit = check_int("n_fit", n_fit, minimum=0)
     fit_duration = check_positive("fit_duration", fit_duration, unit="s")
-    bin_width = check_positive("bin_width", bin_width, unit="s")
-    sync_bin = check_positive("sync_bin", sync_bin, unit="s")
+    if bin_width is not None:
+        bin_width = check_positive("bin_width", bin_width, unit="s")
+    if sync_bin is not None:
+        sync_bin = check_positive("sync_bin", sync_bin, unit="s")
     tau_mod = check_positive("tau_mod", tau_mod, unit="s")
     settings = dict(settings or {})
     classes = {m: get_method_class(m) for m in methods}
@@ -561,6 +568,10 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
     n_recorded = min(n_rec, n_total)
     duration = min(st.duration, max_duration)
     fit_duration = min(fit_duration, duration)
+    if bin_width is None:       # short recordings: at least 10 bins in every fitting run
+        bin_width = min(0.1, fit_duration / 10)
+    if sync_bin is None:
+        sync_bin = min(0.01, bin_width / 10)
     if duration < 10 * bin_width:
         raise ValueError(f"bin_width = {bin_width:g} s leaves fewer than 10 bins in the "
                          f"{duration:g} s compared; use at most {duration / 10:g} s")
