@@ -95,7 +95,8 @@ def table(paths) -> str:
         par = f["params"]
         times.append(f"| {r['family']} | {r['simulate_recording_s']:.0f} s | "
                      f"{f['wall_s']:.0f} s ({f['fit_s']:.0f} s) | {q['wall_s']:.0f} s "
-                     f"({q['fit_s']:.0f} s) | shared gain CV {par['comod_cv']:.3g}, private "
+                     f"({q['fit_s']:.0f} s) | shared gain CV {par['comod_cv']:.3g} "
+                     f"(loadings CV {par.get('loading_cv') or 0:.2g}), private "
                      f"{par['private_cv']:.3g}, refractory {par['tau_ref'] * 1e3:.3g} ms, "
                      f"J x{par['j_scale']:.2f} |")
     return "\n\n".join("\n".join(t) for t in (lines, stats, times))
@@ -138,7 +139,8 @@ def main() -> None:
                       "table": v.table.reset_index().to_dict("records"),
                       "statistics": v.statistics.reset_index().to_dict("records"),
                       "warnings": v.warnings,
-                      "params": {k: v.match.get(k) for k in ("comod_cv", "private_cv",
+                      "params": {k: v.match.get(k) for k in ("comod_cv", "loading_cv",
+                                                             "private_cv",
                                                              "tau_ref", "j_scale")}}
         print(v.summary(), flush=True)
     print(json.dumps({"actual": actual, "recording": stats}, indent=1))

@@ -39,6 +39,10 @@ variance does not add noise to the fit) uses the doubly-stochastic point-process
 * a target CV below what the network gives is reached with a dead time: for a renewal
   train with dead time d at rate ν, ``CV ≈ CV₀ (1 − λ ν d)`` with λ measured (first
   guess 1);
+* the spread of the pair correlations beyond sampling noise (split-half estimate,
+  :meth:`SpikeStatistics.as_dict`) through log-normal loadings ``b_i`` (mean 1) of the
+  neurons on the shared gain: correlations scale as ``b_i b_j``, whose relative spread
+  obeys ``1 + CV² = (1 + CV₀²) exp(2 h²)`` for loadings of log-variance ``h²``;
 * fast synchrony (the excess of χ² over ``1/N``) grows about as the square of the
   recurrent weights: each round scales them by ``(target excess / measured)^(1/4)``
   (a half-damped step), within 0.3-1.5 times Brunel's ``J``;
@@ -84,6 +88,7 @@ _STAT_LABELS = {
     "corr_sd": "sd of count correlations",
     "corr_q10": "10th percentile correlation",
     "corr_q90": "90th percentile correlation",
+    "corr_spread": "spread beyond sampling noise",
     "synchrony": "synchrony chi^2",
 }
 
@@ -110,6 +115,10 @@ class SpikeStatistics:
         a non-constant count (the others have no correlation).
     synchrony : float
         Golomb–Hansel ``χ²`` over all units (``1/n_units`` for independent units).
+    corr_noise_var : float
+        Split-half estimate of the sampling variance of one pair's correlation (the
+        variance over pairs of the difference between the correlations in the two halves
+        of the window, divided by 4); NaN with fewer than 10 bins or 2 units.
     """
 
     n_units: int
@@ -120,10 +129,13 @@ class SpikeStatistics:
     cv: np.ndarray
     corr: np.ndarray
     synchrony: float
+    corr_noise_var: float = float("nan")
 
     def as_dict(self) -> dict:
         """Summary numbers: ``rate_median`` (Hz), ``cv_median``, ``corr_mean``, ``corr_sd``,
-        ``corr_q10``, ``corr_q50``, ``corr_q90``, ``synchrony`` (χ²), ``n_pairs``; NaN where
+        ``corr_q10``, ``corr_q50``, ``corr_q90``, ``corr_spread`` (the spread of the true
+        pair correlations: ``sqrt(max(corr_sd² − corr_noise_var, 0))``, comparable between
+        windows of different lengths), ``synchrony`` (χ²), ``n_pairs``; NaN where
         undefined."""
         c = self.corr
         q = np.quantile(c, [0.1, 0.5, 0.9]) if c.size else np.full(3, np.nan)
@@ -133,6 +145,8 @@ class SpikeStatistics:
                 "corr_mean": float(c.mean()) if c.size else np.nan,
                 "corr_sd": float(c.std()) if c.size > 1 else np.nan,
                 "corr_q10": float(q[0]), "corr_q50": float(q[1]), "corr_q90": float(q[2]),
+                "corr_spread": float(np.sqrt(max(c.var() - self.corr_noise_var, 0.0)))
+                if c.size > 1 and np.isfinite(self.corr_noise_var) else np.nan,
                 "synchrony": float(self.synchrony), "n_pairs": int(c.size)}
 
 
@@ -186,6 +200,17 @@ def recording_statistics(spikes: SpikeTrains, *, bin_width: float = 0.1,
         corr = r[np.triu_indices(r.shape[0], 1)]
     else:
         corr = np.empty(0)
+    # split-half estimate of the sampling noise of the correlations: the two halves share
+    # each pair's true correlation, so var_pairs(rho_A - rho_B) = 2 var_noise(half) and the
+    # whole window's noise variance is about half of that of a half
+    half = dense.shape[1] // 2
+    a, b = dense[:, :half], dense[:, half:2 * half]
+    both = (a.std(axis=1) > 0) & (b.std(axis=1) > 0)
+    corr_noise_var = np.nan
+    if both.sum() >= 2 and half >= 5:
+        iu = np.triu_indices(int(both.sum()), 1)
+        d = np.corrcoef(a[both])[iu] - np.corrcoef(b[both])[iu]
+        corr_noise_var = float(d.var() / 4.0)
     s, n_bins = _counts(spikes, sync_bin)
     s = s.astype(float)
     mean = np.asarray(s.sum(axis=1)).ravel() / n_bins
@@ -195,7 +220,7 @@ def recording_statistics(spikes: SpikeTrains, *, bin_width: float = 0.1,
     chi2 = float(pop.var() / denom) if denom > 0 else 0.0
     return SpikeStatistics(n_units=spikes.n_units, duration=spikes.duration,
                            bin_width=bin_width, sync_bin=sync_bin, rates=rates, cv=cv,
-                           corr=corr, synchrony=chi2)
+                           corr=corr, synchrony=chi2, corr_noise_var=corr_noise_var)
 
 
 def _poor_match(key: str, rec: float, sur: float, n_units: int) -> bool:
@@ -270,7 +295,8 @@ class ValidationResult:
                  f"achieved rates {m['rate_fit_corr']:.2f})"]
         if m.get("match") == "full":
             lines.append(f"  matched: rates, ISI CV, count correlations, synchrony (shared "
-                         f"slow gain CV {m['comod_cv']:.3g}, private gain CV "
+                         f"slow gain CV {m['comod_cv']:.3g} with loadings of CV "
+                         f"{m['loading_cv']:.2g}, private gain CV "
                          f"{m['private_cv']:.3g}, tau_mod {m['tau_mod'] * 1e3:g} ms, "
                          f"refractory {m['tau_ref'] * 1e3:.3g} ms, recurrent J {m['J']:.3g} mV; "
                          "seed-0 "
@@ -327,9 +353,10 @@ def _ou(n: int, n_signals: int, rho: float, rng: np.random.Generator,
 
 
 def _gain(duration: float, n: int, s2_shared: float, s2_private: float, tau: float,
-          rng: np.random.Generator, standardize: bool):
-    """Log-normal gain ``exp(s_sh x + s_pr y_i - (s_sh² + s_pr²)/2)`` (mean 1) with one
-    shared OU signal ``x`` and a private one ``y_i`` per neuron; None when both are 0."""
+          rng: np.random.Generator, standardize: bool, loadings: np.ndarray | None = None):
+    """Log-normal gain ``exp(b_i s_sh x + s_pr y_i - (b_i² s_sh² + s_pr²)/2)`` (mean 1)
+    with one shared OU signal ``x``, loaded by ``b_i`` (all 1 when ``loadings`` is None),
+    and a private one ``y_i`` per neuron; None when both variances are 0."""
     from spikewire.simulate.inputs import ArrayGain
 
     if s2_shared <= 0 and s2_private <= 0:
@@ -337,14 +364,17 @@ def _gain(duration: float, n: int, s2_shared: float, s2_private: float, tau: flo
     rate = 10.0 / tau                       # 10 samples per correlation time, interpolated
     n_s = int(math.ceil(duration * rate)) + 2
     rho = math.exp(-1.0 / (rate * tau))
-    log_g = math.sqrt(max(s2_shared, 0.0)) * _ou(n_s, 1, rho, rng, standardize)
+    s2_sh = max(s2_shared, 0.0)
+    x = _ou(n_s, 1, rho, rng, standardize)
+    per_neuron = s2_private > 0 or loadings is not None
+    b = np.ones(n) if loadings is None else np.asarray(loadings, float)
+    log_g = (math.sqrt(s2_sh) * x * b[None, :] - s2_sh * b[None, :] ** 2 / 2) if per_neuron \
+        else math.sqrt(s2_sh) * x - s2_sh / 2
     if s2_private > 0:
-        log_g = log_g + math.sqrt(s2_private) * _ou(n_s, n, rho, rng, standardize)
-        groups = {"groups": np.arange(n)}
-    else:
-        groups = {"n_neurons": n}
-    values = np.exp(log_g - (max(s2_shared, 0.0) + max(s2_private, 0.0)) / 2)
-    return ArrayGain(values, rate, interpolation="linear", **groups)
+        log_g = log_g + math.sqrt(s2_private) * _ou(n_s, n, rho, rng, standardize) \
+            - s2_private / 2
+    groups = {"groups": np.arange(n)} if per_neuron else {"n_neurons": n}
+    return ArrayGain(np.exp(log_g), rate, interpolation="linear", **groups)
 
 
 def _odds(rho: float) -> float:
@@ -366,9 +396,17 @@ class _Fit:
     lam: float = 1.0
     cv0: float | None = None
     j_scale: float = 1.0
+    h2: float = 0.0              # log-variance of the neurons' loadings on the shared gain
+    z: np.ndarray | None = None  # their standard normal draws (fixed over the fit)
     corr_points: list = dataclasses.field(default_factory=list)
     rate_points: list = dataclasses.field(default_factory=list)
     history: list = dataclasses.field(default_factory=list)
+
+    def loadings(self) -> np.ndarray | None:
+        """Log-normal loadings (mean 1) on the shared gain; None when homogeneous."""
+        if self.h2 <= 0 or self.z is None:
+            return None
+        return np.exp(math.sqrt(self.h2) * self.z - self.h2 / 2)
 
     def update(self, measured: dict, target: dict, rate_med: float, bin_width: float,
                tau_mod: float, rate_max: float, n_units: int) -> None:
@@ -425,6 +463,16 @@ class _Fit:
                 d = (1.0 - cv_t / cv_sh) / (self.lam * max(rate_med, 0.1))
                 self.tau_ref = float(min(self.tau_ref0 + d, 0.1, 0.5 / max(rate_max, 1e-3)))
                 self.tau_ref = max(self.tau_ref, self.tau_ref0)
+        # -- spread of the correlations: with log-normal loadings b_i (log-variance h²)
+        # the pair correlations scale as b_i b_j, whose relative spread obeys
+        # 1 + CV² = (1 + CV0²) exp(2 h²); step h² by 0.7 of the half log-ratio of the
+        # target's and the measured (1 + CV²), where CV = noise-corrected spread / mean
+        sp_m, sp_t = measured.get("corr_spread", np.nan), target.get("corr_spread", np.nan)
+        if (np.isfinite(sp_m) and np.isfinite(sp_t) and np.isfinite(rho_t)
+                and rho_t > 0.02 and self.s2_shared > 0 and rho_m > 0.01):
+            cv2_t, cv2_m = (sp_t / rho_t) ** 2, (sp_m / rho_m) ** 2
+            self.h2 = float(min(max(self.h2 + 0.35 * math.log((1 + cv2_t) / (1 + cv2_m)),
+                                    0.0), 1.0))
         # -- fast synchrony: the excess of chi^2 over 1/N grows about as J² (the
         # covariance of fast co-fluctuations is carried by the recurrent synapses);
         # half-damped step on the recurrent weight scale, kept within 0.3-1.5
@@ -439,7 +487,7 @@ class _Fit:
         self.history.append({"corr_mean": rho_m, "cv_median": cv_m,
                              "synchrony": measured["synchrony"], "j_scale": self.j_scale,
                              "s2_shared": self.s2_shared, "s2_private": self.s2_private,
-                             "tau_ref": self.tau_ref})
+                             "tau_ref": self.tau_ref, "h2": self.h2})
 
 
 #: simulated time dropped at the start of every surrogate run (s): the network starts from
@@ -455,7 +503,7 @@ def _run(net, duration: float, fit: _Fit, tau_mod: float, rng: np.random.Generat
 
     total = duration + _WARMUP
     mod = _gain(total, net.n_neurons, fit.s2_shared, fit.s2_private, tau_mod, rng,
-                standardize) if modulated else None
+                standardize, fit.loadings()) if modulated else None
     sim = simulate(net, total, seed=int(rng.integers(2**31)), modulation=mod)
     kept = sim.restrict(_WARMUP, total)
     return SpikeTrains(kept.grouped_times - _WARMUP, kept.indptr, kept.units, 0.0, duration)
@@ -610,13 +658,15 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
         chosen = np.sort(rng.choice(n_total, n_recorded, replace=False))
         drive = net.drive
         fit = _Fit(ext=np.full(n_total, float(np.asarray(drive.rate).mean())),
-                   tau_ref0=float(net.params.tau_ref), tau_ref=float(net.params.tau_ref))
+                   tau_ref0=float(net.params.tau_ref), tau_ref=float(net.params.tau_ref),
+                   z=rng.standard_normal(n_total))
         rounds = n_fit
         if s > 0 and first_fit is not None:
             # warm start from seed 0's fit (same kind of network): fewer rounds
             fit = dataclasses.replace(first_fit, history=[], rate_points=[],
                                       corr_points=list(first_fit.corr_points),
-                                      ext=first_fit.ext.mean() * fit.ext / fit.ext.mean())
+                                      ext=first_fit.ext.mean() * fit.ext / fit.ext.mean(),
+                                      z=fit.z)
             rounds = min(n_fit, max(2, n_fit // 2))
 
         def configured(net=net, fit=fit, drive=drive):
@@ -655,6 +705,7 @@ def validate(recording: Recording, methods=("ccg",), *, settings: dict | None = 
                 "comod_cv": math.sqrt(math.expm1(fit.s2_shared)),
                 "private_cv": math.sqrt(math.expm1(fit.s2_private)),
                 "tau_ref": fit.tau_ref, "j_scale": fit.j_scale,
+                "loading_cv": math.sqrt(math.expm1(fit.h2)),
                 "J": fit.j_scale * j0, "fit_history": fit.history}
         for m, cls in classes.items():
             est = cls(**settings.get(m, {})).fit(sur)
