@@ -142,3 +142,20 @@ def test_structure_options(ring_data):
     # float32 sums in a different order: agreement to float32 precision
     np.testing.assert_allclose(est.weights, w, rtol=1e-4, atol=1e-6 * np.abs(w).max())
     assert np.isfinite(est.diagnostics["test_bits_per_spike"])
+
+
+def test_global_node_and_l1_penalty(trained, ring_data):
+    _, st = ring_data
+    with pytest.raises(ValueError, match="w_l1"):
+        get_method("gnn", w_l1=-1.0)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, global_node=True, w_l1=10.0).train(st)
+    # the global pathway is trained (its last layer moves from its initialisation)
+    init = get_method("gnn", **FAST, seed=7, global_node=True)._build_model(
+        24, m._geometry(m.bin_width_))
+    assert not np.allclose(m.model_.glob[2].weight.detach().numpy(),
+                           init.glob[2].weight.detach().numpy())
+    # a strong L1 penalty (10 × mean|w| against a loss of order 0.1) shrinks the weights
+    # well below those of the unpenalised model trained on the same data and seed
+    w_pen = np.abs(m.fit(st).weights).mean()
+    w_ref = np.abs(trained.fit(st).weights).mean()
+    assert w_pen < 0.5 * w_ref

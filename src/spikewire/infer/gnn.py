@@ -37,6 +37,13 @@ Two options change where ``w`` comes from (issue 19 measurements in
   chunk, so units with alike activity (the same phase of two bumps of a periodic pattern)
   get alike weights whatever their true connections.
 
+- ``global_node=True``: every unit also receives a learned function of the mean hidden
+  state of the observed units (a node standing for an unobserved all-to-all population,
+  e.g. the inhibitory pool of :func:`spikewire.networks.ring.lif_ring`), so that ``w``
+  need not carry the pool's effect as a common offset.
+- ``w_l1``: an L1 penalty ``w_l1·mean|w|`` on the observed units' weights added to the
+  training loss (0 = none).
+
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
 4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
 untrained method first trains it on the recording it is given (as the paper does);
@@ -85,7 +92,7 @@ def _model_class():
 
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
-                     hidden, symmetric, n_aux=0, identity=False):
+                     hidden, symmetric, n_aux=0, identity=False, global_node=False):
             super().__init__()
             self.n_units = n_units
             self.n_aux = n_aux
@@ -99,6 +106,10 @@ def _model_class():
             # learned per-unit embedding added to z (transductive): lets the pair MLP tell
             # apart units whose activity in a chunk is alike (e.g. the same phase of two bumps)
             self.unit_z = nn.Parameter(torch.zeros(n_units, embed)) if identity else None
+            # a global node (an unobserved all-to-all pool): every unit receives a learned
+            # function of the mean state of the observed units, outside w
+            self.glob = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
+                                       nn.Linear(hidden, hidden)) if global_node else None)
             self.history = history
             self.symmetric = symmetric
             self.conv = nn.Conv1d(1, n_kernels, kernel, stride=stride)
@@ -151,6 +162,8 @@ def _model_class():
             src = self.msg_src(h_all)
             agg = torch.einsum("bij,bjth->bith", w_obs, src)
             agg = agg + w_obs.sum(-1)[:, :, None, None] * self.msg_dst(h)
+            if self.glob is not None:
+                agg = agg + self.glob(h.mean(dim=1, keepdim=True))
             shape = h.shape
             h2 = self.gru(agg.reshape(-1, shape[-1]), h.reshape(-1, shape[-1]))
             out = self.dec(h2).reshape(shape[:-1])
@@ -202,6 +215,8 @@ class GNN(TrainedMethod):
         "structure": [Options(("pooled", "chunk"))],
         "structure_batch": [Interval("int", 1, None)],
         "identity": [Boolean()],
+        "global_node": [Boolean()],
+        "w_l1": [Interval("real", 0, None, closed="left")],
         "lr": [Interval("real", 0, None, closed="neither")],
         "lr_decay": [Interval("real", 0, 1, closed="right")],
         "max_epochs": [Interval("int", 1, None)],
@@ -219,7 +234,8 @@ class GNN(TrainedMethod):
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
                  chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
                  symmetric: bool = True, n_aux: int = 0, structure: str = "chunk",
-                 structure_batch: int = 16, identity: bool = False, lr: float = 5e-4,
+                 structure_batch: int = 16, identity: bool = False, global_node: bool = False,
+                 w_l1: float = 0.0, lr: float = 5e-4,
                  lr_decay: float = 0.95,
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
                  patience: int = 2, validation_fraction: float = 0.1,
@@ -236,6 +252,8 @@ class GNN(TrainedMethod):
         self.structure = structure
         self.structure_batch = structure_batch
         self.identity = identity
+        self.global_node = global_node
+        self.w_l1 = w_l1
         self.lr = lr
         self.lr_decay = lr_decay
         self.max_epochs = max_epochs
@@ -284,7 +302,7 @@ class GNN(TrainedMethod):
         cls = _model_class()
         model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
-                    int(self.n_aux), bool(self.identity))
+                    int(self.n_aux), bool(self.identity), bool(self.global_node))
         return model.to(torch.device(self.device))
 
     def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
@@ -384,8 +402,10 @@ class GNN(TrainedMethod):
                     if pooled:
                         sidx = torch.randint(0, xt.shape[0], (n_struct,), generator=gen)
                         w = model.pooled(xt[sidx.to(dev)])
-                    log_rate, _ = model(xb, w)
+                    log_rate, w_used = model(xb, w)
                     loss = _poisson_nll(log_rate, xb[..., hist:])
+                    if self.w_l1 > 0:
+                        loss = loss + self.w_l1 * w_used[:, :n, :n].abs().mean()
                     if not torch.isfinite(loss):
                         raise TrainingDivergedError(
                             f"gnn: the training loss became {loss.item()} at epoch {epoch}; "
