@@ -40,7 +40,7 @@ METHODS = ["gnn", "glm", "ccg", "partial_corr", "te"]
 
 def simulate_variant(args):
     """(network, spikes of the recorded units, true index of the recorded units)."""
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed)   # which ring neurons are hidden
     if args.variant in ("ring", "single_bump"):
         build = ring_attractor if args.variant == "ring" else single_bump_ring
         net = build(n=args.n, spiking=args.spiking, input_amplitude=args.input_amplitude)
