@@ -66,3 +66,30 @@ def test_runaway_lnp_is_refused():
     net = ring_attractor(n=50, sigma1=20.0, sigma2=28.0, a=0.75, spiking="lnp")
     with pytest.raises(RuntimeError, match="ran away"):
         simulate_ring(net, 0.5, seed=0)
+
+
+def _bump_strength(st, n_exc, width=0.1):
+    """Mean over windows of |Σ counts·e^{iφ}| / Σ counts of the E ring (1 = all spikes at
+    one angle, ~1/sqrt(spikes) for activity unrelated to the ring angle)."""
+    c = st.binned(width, sparse=False)[:n_exc]
+    z = (c * np.exp(2j * np.pi * np.arange(n_exc) / n_exc)[:, None]).sum(0)
+    tot = c.sum(0)
+    ok = tot > 0
+    return float(np.mean(np.abs(z[ok]) / tot[ok])), float(np.mean(tot))
+
+
+def test_lif_ring_forms_a_bump_only_with_local_excitation():
+    import spikewire as sw
+    from spikewire.networks.ring import lif_ring
+
+    strength, per_window = _bump_strength(sw.simulate(lif_ring(n_exc=60, n_inh=15), 2.0,
+                                                      seed=3), 60)
+    # without E→E the activity is unrelated to the ring angle: the strength is that of
+    # random phases, ≈ sqrt(π/4)/sqrt(spikes per window); with it one bump holds most
+    # spikes (measured 0.85 at n_exc = 100, 5 s; 0.55 here, where σ = 5 is a larger part
+    # of the smaller ring; the null measured 0.11)
+    flat, flat_per_window = _bump_strength(sw.simulate(lif_ring(n_exc=60, n_inh=15, j_ee=0.0),
+                                                       2.0, seed=3), 60)
+    assert flat_per_window > 10            # enough spikes for the null to be small
+    assert flat < 3 / np.sqrt(flat_per_window)
+    assert strength > 0.4 and per_window > 10

@@ -162,6 +162,8 @@ BUILDERS: dict[str, tuple[str, bool]] = {
     "izhikevich": ("izhikevich", True),
     "adex": ("adex", True),
     "scale_free_lif": ("scale_free_lif", True),
+    # Dale-compliant E ring with a global inhibitory pool (issue 19); in a submodule
+    "lif_ring": ("ring.lif_ring", False),
 }
 
 
@@ -172,7 +174,11 @@ def resolve_builder(name: str, allow_code: bool = False):
     if name in BUILDERS:
         import spikewire.networks as nets
 
-        return getattr(nets, BUILDERS[name][0])
+        attr = BUILDERS[name][0]
+        if "." in attr:  # a builder in a submodule of spikewire.networks
+            mod, _, attr = attr.rpartition(".")
+            return getattr(importlib.import_module(f"spikewire.networks.{mod}"), attr)
+        return getattr(nets, attr)
     if not allow_code:
         raise CodeNotAllowedError(
             f"network builder {name!r} is not registered ({sorted(BUILDERS)}); other builders "

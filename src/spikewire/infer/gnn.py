@@ -24,6 +24,26 @@ the structure module's ``w`` averaged over every chunk of the recording; the hel
 bits/spike (:func:`spikewire.infer.likelihood.bits_per_spike`, last ``test_fraction``) is in
 ``diagnostics["test_bits_per_spike"]``.
 
+Two options change where ``w`` comes from (issue 19 measurements in
+``benchmarks/results/gnn2.md``):
+
+- ``structure="chunk"`` (default): each training chunk is predicted with the ``w`` of its
+  own structure-module output; ``structure="pooled"``: with the mean ``w`` of
+  ``structure_batch`` other random training chunks, so that ``w`` cannot follow the
+  predicted chunk's activity and the matrix used for prediction is the one reported
+  (validation and the held-out bits/spike then use the mean over all chunks).
+- ``identity=True``: a learned per-unit vector (initialised at 0) is added to each unit's
+  embedding ``z_i``. Without it ``w_ij`` depends only on the two units' activity in the
+  chunk, so units with alike activity (the same phase of two bumps of a periodic pattern)
+  get alike weights whatever their true connections.
+
+- ``global_node=True``: every unit also receives a learned function of the mean hidden
+  state of the observed units (a node standing for an unobserved all-to-all population,
+  e.g. the inhibitory pool of :func:`spikewire.networks.ring.lif_ring`), so that ``w``
+  need not carry the pool's effect as a common offset.
+- ``w_l1``: an L1 penalty ``w_l1·mean|w|`` on the observed units' weights added to the
+  training loss (0 = none).
+
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
 4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
 untrained method first trains it on the recording it is given (as the paper does);
@@ -54,7 +74,7 @@ import time
 import numpy as np
 
 from spikewire.core.seeds import rng as seeded_rng
-from spikewire.infer._params import Boolean, Interval, SeedLike
+from spikewire.infer._params import Boolean, Interval, Options, SeedLike
 from spikewire.infer.base import register
 from spikewire.infer.trained import TrainedMethod
 
@@ -72,7 +92,7 @@ def _model_class():
 
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
-                     hidden, symmetric, n_aux=0):
+                     hidden, symmetric, n_aux=0, identity=False, global_node=False):
             super().__init__()
             self.n_units = n_units
             self.n_aux = n_aux
@@ -83,6 +103,13 @@ def _model_class():
                                                               dtype=torch.long))
             self.aux_z = nn.Parameter(torch.zeros(n_aux, embed))
             self.aux_h = nn.Parameter(torch.zeros(n_aux, hidden))
+            # learned per-unit embedding added to z (transductive): lets the pair MLP tell
+            # apart units whose activity in a chunk is alike (e.g. the same phase of two bumps)
+            self.unit_z = nn.Parameter(torch.zeros(n_units, embed)) if identity else None
+            # a global node (an unobserved all-to-all pool): every unit receives a learned
+            # function of the mean state of the observed units, outside w
+            self.glob = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
+                                       nn.Linear(hidden, hidden)) if global_node else None)
             self.history = history
             self.symmetric = symmetric
             self.conv = nn.Conv1d(1, n_kernels, kernel, stride=stride)
@@ -108,6 +135,8 @@ def _model_class():
             f = self.conv(torch.log1p(x).reshape(b * n, 1, length))
             f = torch.relu(self.bn(f))
             z = self.fc(f.reshape(b * n, -1)).reshape(b, n, -1)
+            if self.unit_z is not None:
+                z = z + self.unit_z[None]
             if self.n_aux:
                 z_aux = 0.5 * (z[:, self.aux_left] + z[:, self.aux_right]) + self.aux_z
                 z = torch.cat([z, z_aux], dim=1)
@@ -133,14 +162,25 @@ def _model_class():
             src = self.msg_src(h_all)
             agg = torch.einsum("bij,bjth->bith", w_obs, src)
             agg = agg + w_obs.sum(-1)[:, :, None, None] * self.msg_dst(h)
+            if self.glob is not None:
+                agg = agg + self.glob(h.mean(dim=1, keepdim=True))
             shape = h.shape
             h2 = self.gru(agg.reshape(-1, shape[-1]), h.reshape(-1, shape[-1]))
             out = self.dec(h2).reshape(shape[:-1])
             return out + self.unit_bias[None, :, None]
 
-        def forward(self, x):
-            w = self.structure(x)
+        def forward(self, x, w=None):
+            """log λ of ``x``'s bins and the weights used: ``w`` (N', N') given (one static
+            matrix for the whole batch), else each chunk's own structure."""
+            if w is None:
+                w = self.structure(x)
+            else:
+                w = w.expand(x.shape[0], -1, -1)
             return self.predict(x, w), w
+
+        def pooled(self, xs):
+            """(1, N', N') mean of the structure over the chunks ``xs``."""
+            return self.structure(xs).mean(0, keepdim=True)
 
     return _GNNModel
 
@@ -172,6 +212,11 @@ class GNN(TrainedMethod):
         "hidden": [Interval("int", 1, None)],
         "symmetric": [Boolean()],
         "n_aux": [Interval("int", 0, None)],
+        "structure": [Options(("pooled", "chunk"))],
+        "structure_batch": [Interval("int", 1, None)],
+        "identity": [Boolean()],
+        "global_node": [Boolean()],
+        "w_l1": [Interval("real", 0, None, closed="left")],
         "lr": [Interval("real", 0, None, closed="neither")],
         "lr_decay": [Interval("real", 0, 1, closed="right")],
         "max_epochs": [Interval("int", 1, None)],
@@ -188,7 +233,10 @@ class GNN(TrainedMethod):
 
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
                  chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
-                 symmetric: bool = True, n_aux: int = 0, lr: float = 5e-4, lr_decay: float = 0.95,
+                 symmetric: bool = True, n_aux: int = 0, structure: str = "chunk",
+                 structure_batch: int = 16, identity: bool = False, global_node: bool = False,
+                 w_l1: float = 0.0, lr: float = 5e-4,
+                 lr_decay: float = 0.95,
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
                  patience: int = 2, validation_fraction: float = 0.1,
                  test_fraction: float = 0.1, min_spikes: int = 20, n_threads: int = 1,
@@ -201,6 +249,11 @@ class GNN(TrainedMethod):
         self.hidden = hidden
         self.symmetric = symmetric
         self.n_aux = n_aux
+        self.structure = structure
+        self.structure_batch = structure_batch
+        self.identity = identity
+        self.global_node = global_node
+        self.w_l1 = w_l1
         self.lr = lr
         self.lr_decay = lr_decay
         self.max_epochs = max_epochs
@@ -249,7 +302,7 @@ class GNN(TrainedMethod):
         cls = _model_class()
         model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
-                    int(self.n_aux))
+                    int(self.n_aux), bool(self.identity), bool(self.global_node))
         return model.to(torch.device(self.device))
 
     def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
@@ -336,6 +389,8 @@ class GNN(TrainedMethod):
             xt = torch.from_numpy(train).to(dev)
             xv = torch.from_numpy(val).to(dev)
             hist = geo["history"]
+            pooled = self.structure == "pooled"
+            n_struct = min(self.structure_batch, xt.shape[0])
             best, best_state, bad, history = math.inf, None, 0, []
             for epoch in range(self.max_epochs):
                 model.train()
@@ -343,8 +398,14 @@ class GNN(TrainedMethod):
                 for _ in range(self.batches_per_epoch):
                     idx = torch.randint(0, xt.shape[0], (self.batch_size,), generator=gen)
                     xb = xt[idx.to(dev)]
-                    log_rate, _ = model(xb)
+                    w = None
+                    if pooled:
+                        sidx = torch.randint(0, xt.shape[0], (n_struct,), generator=gen)
+                        w = model.pooled(xt[sidx.to(dev)])
+                    log_rate, w_used = model(xb, w)
                     loss = _poisson_nll(log_rate, xb[..., hist:])
+                    if self.w_l1 > 0:
+                        loss = loss + self.w_l1 * w_used[:, :n, :n].abs().mean()
                     if not torch.isfinite(loss):
                         raise TrainingDivergedError(
                             f"gnn: the training loss became {loss.item()} at epoch {epoch}; "
@@ -354,7 +415,8 @@ class GNN(TrainedMethod):
                     opt.step()
                     losses.append(loss.item())
                 sched.step()
-                val_loss = self._eval_loss(model, xv, hist)
+                val_loss = self._eval_loss(model, xv, hist,
+                                           self._mean_structure(model, xt) if pooled else None)
                 if not math.isfinite(val_loss):
                     raise TrainingDivergedError(
                         f"gnn: the validation loss became {val_loss} at epoch {epoch}; lower "
@@ -377,7 +439,21 @@ class GNN(TrainedMethod):
                 "train_chunks": int(train.shape[0]), "time_s": time.perf_counter() - t0}
 
     @staticmethod
-    def _eval_loss(model, x, hist: int) -> float:
+    def _mean_structure(model, x):
+        """(1, N', N') mean structure-module output over the chunks ``x`` (eval mode)."""
+        import torch
+
+        was = model.training
+        model.eval()
+        with torch.no_grad():
+            total = 0.0
+            for k in range(0, x.shape[0], 32):
+                total = total + model.structure(x[k:k + 32]).sum(0, keepdim=True)
+        model.train(was)
+        return total / max(1, x.shape[0])
+
+    @staticmethod
+    def _eval_loss(model, x, hist: int, w=None) -> float:
         import torch
 
         model.eval()
@@ -385,7 +461,7 @@ class GNN(TrainedMethod):
             total = 0.0
             for k in range(0, x.shape[0], 8):
                 xb = x[k:k + 8]
-                log_rate, _ = model(xb)
+                log_rate, _ = model(xb, w)
                 total += _poisson_nll(log_rate, xb[..., hist:]).item() * xb.shape[0]
         return total / max(1, x.shape[0])
 
@@ -450,17 +526,15 @@ class GNN(TrainedMethod):
         model = self.model_
         model.eval()
         dev = torch.device(self.device)
-        w_sum = np.zeros((ctx.n, ctx.n))
+        w_mean = self._mean_structure(model, torch.from_numpy(allx).to(dev))
+        pooled = self.structure == "pooled"
         with torch.no_grad():
-            for k in range(0, allx.shape[0], 8):
-                w = model.structure(torch.from_numpy(allx[k:k + 8]).to(dev))[:, :ctx.n, :ctx.n]
-                w_sum += w.sum(0).double().cpu().numpy()
             bps = math.nan
             if test.shape[0]:
                 rates, ys = [], []
                 for k in range(0, test.shape[0], 8):
                     xb = torch.from_numpy(test[k:k + 8]).to(dev)
-                    log_rate, _ = model(xb)
+                    log_rate, _ = model(xb, w_mean if pooled else None)
                     rates.append(torch.exp(torch.clamp(log_rate, max=20.0)).cpu().numpy())
                     ys.append(test[k:k + 8, :, geo["history"]:])
                 lam = np.concatenate(rates).transpose(1, 0, 2).reshape(ctx.n, -1)
@@ -468,7 +542,7 @@ class GNN(TrainedMethod):
                 from spikewire.infer.likelihood import bits_per_spike
 
                 bps = bits_per_spike(np.maximum(lam.astype(float), 1e-12), y)
-        weights = w_sum / max(1, allx.shape[0])
+        weights = w_mean[0, :ctx.n, :ctx.n].double().cpu().numpy()
         if not np.all(np.isfinite(weights)):
             raise TrainingDivergedError("gnn: the learned weights are not finite; lower lr")
         want = ctx.want

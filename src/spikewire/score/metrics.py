@@ -163,7 +163,7 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
 
     Parameters
     ----------
-    truth : Network, ndarray / sparse (N, N), or tuple (weights, cell_type[, delays])
+    truth : Network, RingNetwork, ndarray / sparse (N, N), or tuple (weights, cell_type[, delays])
         True post × pre weights (and E/I types, delays in s). A matrix alone takes each
         neuron's type from the sign of its outgoing weights.
     estimate : Estimate
@@ -201,7 +201,15 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
           ``delay_median_error`` (s, absolute), ``delay_bias`` (s, mean of estimate − truth),
           ``n_delays``;
         - link classes of detected links (see :func:`classify_links`): ``frac_direct``,
-          ``frac_indirect``, ``frac_common_input``, ``frac_spurious``.
+          ``frac_indirect``, ``frac_common_input``, ``frac_spurious``;
+        - prediction: ``bits_per_spike`` (held-out Poisson log-likelihood gain of methods
+          that predict spikes, ``diagnostics["test_bits_per_spike"]``; NaN for others);
+        - ring networks (a :class:`~spikewire.networks.ring.RingNetwork`, or a Network whose
+          ``spec["ring"]`` names its ring units, e.g.
+          :func:`~spikewire.networks.ring.lif_ring`): ``ring_delta`` (relative profile
+          error Δ), ``ring_delta_full`` (full-matrix error), ``ring_side_ratio`` (deepest
+          side trough / peak, signed) over the observed ring units
+          (:func:`spikewire.score.ring.profile_error`); NaN for other networks.
 
     Examples
     --------
@@ -216,6 +224,9 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
     """
     if not isinstance(estimate, Estimate):
         raise TypeError(f"estimate must be an Estimate, got {type(estimate).__name__}")
+    ring = _ring_truth(truth)
+    if ring is not None and not isinstance(truth, (Network, Truth, tuple)):
+        truth = ring[0]   # a RingNetwork: its dense weights (the whole network is the ring)
     dt = check_positive("dt", dt, unit="s")
     if alpha is not None:
         check_probability_open("alpha", alpha)
@@ -308,7 +319,47 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
     c = classes[classes >= 0]
     for k, nm in enumerate(("direct", "indirect", "common_input", "spurious")):
         out[f"frac_{nm}"] = float(np.mean(c == k)) if c.size else math.nan
+    bps = (estimate.diagnostics or {}).get("test_bits_per_spike")
+    out["bits_per_spike"] = float(bps) if bps is not None else math.nan
+    out.update(_ring_scores(ring, estimate, ti))
     return out
+
+
+def _ring_truth(truth):
+    """``(ring weights, ring neuron indices)`` of a ring network (see
+    :func:`spikewire.networks.ring.ring_of`), else None."""
+    from spikewire.networks.ring import ring_of
+
+    try:
+        return ring_of(truth)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _ring_scores(ring, estimate: Estimate, ti: np.ndarray) -> dict:
+    """``ring_delta``, ``ring_delta_full``, ``ring_side_ratio``
+    (:func:`spikewire.score.ring.profile_error`) over the observed ring units; NaN when the
+    truth is not a ring or fewer than 3 ring units are observed."""
+    keys = ("ring_delta", "ring_delta_full", "ring_side_ratio")
+    nan = dict.fromkeys(keys, math.nan)
+    if ring is None:
+        return nan
+    from spikewire.score.ring import profile_error
+
+    w_ring, units = ring
+    where = {int(u): k for k, u in enumerate(units)}
+    obs = [(i, where[int(t)]) for i, t in enumerate(ti) if int(t) in where]
+    if len(obs) < 3:
+        return nan
+    sel = np.array([i for i, _ in obs])
+    pos = np.array([k for _, k in obs])
+    w = np.where(estimate.pair_status == 0, estimate.weights, 0.0)[np.ix_(sel, sel)]
+    try:
+        pe = profile_error(w, w_ring, positions=pos)
+    except ValueError:
+        return nan
+    return {"ring_delta": pe["delta"], "ring_delta_full": pe["delta_full"],
+            "ring_side_ratio": pe["side_ratio"]}
 
 
 def _mcc(y_true, y_pred) -> float:

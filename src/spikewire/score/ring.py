@@ -91,7 +91,11 @@ def profile_error(estimate, truth, *, positions: np.ndarray | None = None) -> di
         ``delta`` (Δ = ‖W − Ŵ‖_F / ‖W‖_F over the observed pairs, Ŵ rebuilt from c·w̄),
         ``delta_full`` (the same with Ŵ = c_F·(the estimate itself), c_F the least-squares
         scale: the plain full-matrix error, free of the unknown scale of the estimate),
-        ``scale`` (c), ``profile`` (c·w̄ by ring offset, ndarray) and ``true_profile``.
+        ``scale`` (c), ``profile`` (c·w̄ by ring offset, ndarray), ``true_profile`` and
+        ``side_ratio``: the most extreme value of c·w̄ of the sign opposite to the true
+        profile's peak over the height of c·w̄'s own peak, signed (e.g. −1.56: side troughs
+        1.56 × deeper than the peak of an excitatory profile; 0 if there are none; NaN if
+        c·w̄ has no value of the true peak's sign).
         Both errors use the off-diagonal observed pairs; the scale may be negative (methods
         whose weights are defined up to sign).
     """
@@ -129,5 +133,10 @@ def profile_error(estimate, truth, *, positions: np.ndarray | None = None) -> di
     denom = float(x @ x)
     c_f = float(x @ sub_true[mask]) / denom if denom > 0 else 0.0
     delta_full = float(np.linalg.norm(sub_true[mask] - c_f * x)) / norm
+    tp = true_prof[1:]
+    sign = 1.0 if tp.size == 0 or tp.max() >= -tp.min() else -1.0
+    p = sign * c * prof[1:]
+    peak = float(p.max()) if p.size else 0.0
+    side_ratio = min(0.0, float(p.min())) / peak if peak > 0 else float("nan")
     return {"delta": delta, "delta_full": delta_full, "scale": c,
-            "profile": c * prof, "true_profile": true_prof}
+            "profile": c * prof, "true_profile": true_prof, "side_ratio": side_ratio}
