@@ -32,7 +32,20 @@ Dale's law while fitting (alternation)
    (``scipy.optimize.minimize(method="L-BFGS-B", bounds=...)``). The basis functions are
    non-negative, so this makes each whole filter, and the summed weight, one-signed: every
    column of the weight matrix has one sign. Under the sign constraint an L1 penalty is
-   linear, so the type-dependent prior penalty (``prior``) costs nothing extra.
+   linear, so the type-dependent prior penalty (``prior``) costs nothing extra; the
+   weight-magnitude prior (``weight_scale``) adds a Gaussian slab penalty on each summed
+   filter. ``prior_strength="cv"`` picks the strength of both by held-out likelihood.
+
+Stitching (:meth:`DaleGLM.fit_sessions`)
+---------------------------------------
+Sessions recording overlapping subsets of one network are fitted as one problem: the
+log-likelihoods of the sessions add up, every session sees only the filters of the units
+it records (the others' input is absorbed by the session's own intercepts and population
+covariate), and all sessions share the filters, so a pair recorded in several sessions
+pools their evidence and a unit's label pools its outgoing links from all of them. A pair
+never recorded together has no term in the likelihood: its filter stays 0 (the ridge's
+optimum) and it is reported as untested (``pair_status`` 4, NaN p-value,
+``diagnostics["recorded_together"]``).
 
 p-values are one-sided Wald tests of the step-1 summed filter in the direction of the
 presynaptic unit's label (uniform under no connection, up to the small dependence of the
