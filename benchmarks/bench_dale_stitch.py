@@ -11,11 +11,14 @@ alone, whose z-scores of a pair recorded in two sessions are combined by Stouffe
 (z₁ + z₂)/√2 (the weights by their mean). Scores per pair class: pairs recorded together in
 one session, pairs recorded together in two sessions (both units in one overlap), and pairs
 never recorded together (no evidence by design: only the presynaptic label predicts a
-sign). AUC of the signed evidence (``spikewire.score``'s convention: |score| with the
-estimated sign), sign accuracy of true links, E/I accuracy of the labels of units in one
-session vs in two.
+sign). AUC of |score| per class (for both fits; ``spikewire.score`` ranks the signed
+score instead, reported for the stitched estimate over all tested pairs), sign accuracy
+of the true links, E/I accuracy of the labels of units in one session vs in two.
 
-Usage: python benchmarks/bench_dale_stitch.py [--duration 60] [--json out.json]
+``--neurons/--units/--overlap`` scale the layout down (same proportions: 120 / 40 / 12).
+
+Usage: python benchmarks/bench_dale_stitch.py [--duration 60] [--neurons 300] [--units 100]
+       [--overlap 30] [--json out.json]
 """
 
 from __future__ import annotations
@@ -33,21 +36,24 @@ from spikewire.infer.dale_glm import DaleGLM
 from spikewire.observe.subsample import subsample
 
 
-def sessions(duration: float, cache: str):
-    net = sw.networks.brunel(300, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
-    order = np.random.default_rng(0).permutation(300)
+def sessions(duration: float, cache: str, n: int = 300, units: int = 100, overlap: int = 30):
+    net = sw.networks.brunel(n, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
+    order = np.random.default_rng(0).permutation(n)
+    step = units - overlap
     recs = []
     for k in range(3):
-        path = f"{cache}/stitch_{duration:g}_{k}.npz"
+        path = f"{cache}/stitch_{n}_{duration:g}_{k}.npz" if n != 300 else (
+            f"{cache}/stitch_{duration:g}_{k}.npz")
         if os.path.exists(path):
             z = np.load(path)
             st = sw.SpikeTrains.from_times(z["times"], z["ids"], t_stop=duration,
-                                           units=np.arange(300), sort=True,
+                                           units=np.arange(n), sort=True,
                                            annotations={"engine": "lif", "dt": 1e-4})
         else:
             st = sw.simulate(net, duration, seed=10 + k)
             np.savez(path, times=st.times, ids=st.unit_ids)
-        recs.append(subsample(st, neurons=np.sort(order[70 * k:70 * k + 100]), network=net))
+        recs.append(subsample(st, neurons=np.sort(order[step * k:step * k + units]),
+                              network=net))
     return net, recs
 
 
@@ -74,10 +80,13 @@ def pair_scores(W, ct, units, score, weight, together, n_tog, labels):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--neurons", type=int, default=300)
+    ap.add_argument("--units", type=int, default=100, help="units per session")
+    ap.add_argument("--overlap", type=int, default=30)
     ap.add_argument("--cache", default="/tmp/dale_cache")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    net, recs = sessions(args.duration, args.cache)
+    net, recs = sessions(args.duration, args.cache, args.neurons, args.units, args.overlap)
     W = net.dense_weights()
     ct = np.asarray(net.cell_type)
     for k, r in enumerate(recs):
