@@ -32,7 +32,20 @@ Dale's law while fitting (alternation)
    (``scipy.optimize.minimize(method="L-BFGS-B", bounds=...)``). The basis functions are
    non-negative, so this makes each whole filter, and the summed weight, one-signed: every
    column of the weight matrix has one sign. Under the sign constraint an L1 penalty is
-   linear, so the type-dependent prior penalty (``prior``) costs nothing extra.
+   linear, so the type-dependent prior penalty (``prior``) costs nothing extra; the
+   weight-magnitude prior (``weight_scale``) adds a Gaussian slab penalty on each summed
+   filter. ``prior_strength="cv"`` picks the strength of both by held-out likelihood.
+
+Stitching (:meth:`DaleGLM.fit_sessions`)
+---------------------------------------
+Sessions recording overlapping subsets of one network are fitted as one problem: the
+log-likelihoods of the sessions add up, every session sees only the filters of the units
+it records (the others' input is absorbed by the session's own intercepts and population
+covariate), and all sessions share the filters, so a pair recorded in several sessions
+pools their evidence and a unit's label pools its outgoing links from all of them. A pair
+never recorded together has no term in the likelihood: its filter stays 0 (the ridge's
+optimum) and it is reported as untested (``pair_status`` 4, NaN p-value,
+``diagnostics["recorded_together"]``).
 
 p-values are one-sided Wald tests of the step-1 summed filter in the direction of the
 presynaptic unit's label (uniform under no connection, up to the small dependence of the
@@ -49,20 +62,35 @@ from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import minimize
 from scipy.special import gammaln
 from scipy.stats import norm
 
+from spikewire.core.recording import Recording
+from spikewire.core.spiketrains import SpikeTrains
+from spikewire.infer._glm_kernels import chunk_gradient, linear_predictor
 from spikewire.infer._params import Boolean, Constraint, Interval, Options
-from spikewire.infer.base import FitContext, InferenceMethod, register
+from spikewire.infer.base import (
+    FitContext,
+    InferenceMethod,
+    NotApplicableError,
+    as_recording,
+    pair_status_from,
+    register,
+)
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.glm import build_design
 
-__all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "CELL_TYPES"]
+__all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "magnitude_penalties",
+           "CELL_TYPES", "CV_STRENGTHS"]
 
 #: Cell types a prior may name (the labels Dale's law assigns).
 CELL_TYPES = ("E", "I")
+
+#: Prior strengths tried (in this order, warm-started) by ``prior_strength="cv"``.
+CV_STRENGTHS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
 
 
 # ============================================================================ settings
@@ -114,7 +142,56 @@ class _PriorLike(Constraint):
         return ["EE", {("E", "E"): 1.5}, {"E": 0.1}]
 
 
+class _ScaleLike(Constraint):
+    """None or a dict {(pre_type, post_type): typical weight magnitude > 0}."""
+
+    def is_satisfied_by(self, value) -> bool:
+        if value is None:
+            return True
+        if not isinstance(value, dict) or not value:
+            return False
+        for k, v in value.items():
+            if not (isinstance(k, tuple) and len(k) == 2):
+                return False
+            if isinstance(v, bool) or not isinstance(v, int | float | np.number):
+                return False
+            if not (0.0 < float(v) < math.inf):
+                return False
+        return True
+
+    def describe(self) -> str:
+        return ("None or a dict {(pre_type, post_type): typical magnitude > 0 of a summed "
+                "coupling filter (log-rate gain)}, e.g. {('E', 'E'): 0.3, ('I', 'E'): 0.8}")
+
+    def invalid_examples(self) -> list:
+        return ["EE", {("E", "E"): -1.0}, {"E": 0.1}]
+
+
 # ============================================================================ helpers
+@njit(cache=True, nogil=True)
+def _poisson_pass(e, y, w):
+    """Weighted Poisson loss ``Σ w (exp(η) − y η)`` (η clipped at 50 inside the exp);
+    overwrites ``e`` (η) with the residual ``w (μ − y)`` and returns (loss, column sums of
+    the residual). One pass instead of numpy's eight over the (n_bins, n_targets) arrays."""
+    n, m = e.shape
+    f = 0.0
+    rs = np.zeros(m)
+    for t in range(n):
+        for i in range(m):
+            wi = w[t, i]
+            if wi == 0.0:
+                e[t, i] = 0.0
+                continue
+            v = e[t, i]
+            yy = y[t, i]
+            mu = math.exp(min(v, 50.0))
+            f += wi * (mu - yy * v)
+            res = wi * (mu - yy)
+            e[t, i] = res
+            rs[i] += res
+    return f, rs
+
+
 def resample_covariates(covariates, covariate_rate: float | None, t_start: float,
                         duration: float, bin_centres: np.ndarray) -> np.ndarray:
     """State covariates at the GLM's bin centres, shape (n_covariates, n_bins).
@@ -204,6 +281,49 @@ def prior_penalties(prior: dict | None, strength: float, labels: np.ndarray) -> 
     return lam
 
 
+def magnitude_penalties(weight_scale: dict | None, strength: float,
+                        labels: np.ndarray) -> np.ndarray:
+    """Type-dependent precision of the Gaussian weight-magnitude prior per (post, pre) pair.
+
+    ``κ_ij = strength / scale²`` with ``scale = weight_scale[(type_j, type_i)]``: the
+    penalty ``κ_ij u_ij² / 2`` on the summed coupling filter ``u_ij`` is the negative log
+    density of a (half-)normal slab of that scale, i.e. shrinkage towards 0 that is weak
+    for type pairs with large typical weights and strong for those with small ones. Type
+    pairs the dict does not name get 0 (no shrinkage beyond ``ridge``).
+
+    Parameters
+    ----------
+    weight_scale : dict or None
+        {(pre_type, post_type): typical magnitude > 0 (log-rate gain)}; types must be in
+        :data:`CELL_TYPES`.
+    strength : float
+        Penalty scale (``prior_strength``).
+    labels : ndarray of str, shape (n,)
+        Cell type of every unit.
+
+    Raises
+    ------
+    ValueError
+        If ``weight_scale`` names a cell type that does not exist or a scale that is not
+        positive.
+    """
+    n = labels.size
+    kappa = np.zeros((n, n))
+    if weight_scale is None:
+        return kappa
+    for (pre, post), scale in weight_scale.items():
+        for t in (pre, post):
+            if t not in CELL_TYPES:
+                raise ValueError(f"weight_scale names cell type {t!r}, which does not exist; "
+                                 f"the types are {list(CELL_TYPES)}")
+        if not float(scale) > 0:
+            raise ValueError(f"weight_scale[({pre!r}, {post!r})] = {scale!r}; give a "
+                             "positive typical magnitude")
+        mask = (labels[:, None] == post) & (labels[None, :] == pre)
+        kappa[mask] = strength / float(scale) ** 2
+    return kappa
+
+
 def _sparse_design(design) -> sp.csr_matrix:
     """Explicit sparse basis-space coupling design, (n_bins, n_units · n_basis)."""
     L, nu, n_bins = design.n_lags, design.n_units, design.n_bins
@@ -217,96 +337,182 @@ def _sparse_design(design) -> sp.csr_matrix:
     return (x_lag @ kron).tocsr()
 
 
-class _Problem:
-    """The joint (separable over targets) penalised Poisson problem."""
+class _Session:
+    """One recording's block of the joint problem, placed in the global unit/target index.
 
-    def __init__(self, X, C, P, Y, R, tpos, nb, ridge, history_ridge):
-        self.X, self.C, self.P, self.Y, self.R = X, C, P, Y, R
-        self.tpos = tpos
-        self.n_bins, self.F = X.shape
-        self.nt = Y.shape[1]
-        self.nc = C.shape[1]
-        self.nb = nb
-        self.m = np.asarray(X.mean(axis=0)).ravel()                   # column means
-        unit_of = np.repeat(np.arange(self.F // nb), nb)
-        self.hist = unit_of[:, None] == tpos[None, :]                 # (F, nt) history coefs
+    ``X`` (n_bins, F_s) is the session's sparse basis-space coupling design, ``Y`` and
+    ``P`` (n_bins, nt_s) its target counts and population covariate, ``C`` (n_bins, nc)
+    its standardised covariates; ``feat`` (F_s,) are the global coefficient rows of its
+    design columns and ``tg`` (nt_s,) the global targets of its count columns.
+    """
+
+    def __init__(self, X, Y, C, P, feat, tg, units, design=None):
+        # with the design's spike list, products with X run over the spikes in compiled
+        # kernels (infer._glm_kernels) instead of scipy's sparse products
+        self.design = design
+        # sparse even at ~5 % density: measured 2x faster than dense BLAS on a 100-unit,
+        # 300 s design (benchmarks/results/dale2.md)
+        self.dense = not sp.issparse(X)
+        self.X, self.Y, self.C, self.P = X, Y, C, P
+        self.feat = np.asarray(feat, dtype=np.int64)
+        self.tg = np.asarray(tg, dtype=np.int64)
+        self.units = np.asarray(units, dtype=np.int64)    # global unit of each design block
+        self.n_bins = X.shape[0]
+        self.m = np.asarray(X.mean(axis=0)).ravel()        # column means
+        self.colsq = ((X * X).sum(axis=0) if self.dense
+                      else np.asarray(X.multiply(X).sum(axis=0)).ravel())
+        self.ix = np.ix_(self.feat, self.tg)
+        self.full = False
+
+
+class _Problem:
+    """The joint (separable over targets) penalised Poisson problem over one or several
+    sessions that share the coupling filters, the covariate and population coefficients;
+    each session has its own intercepts (it absorbs the mean input of the units it does
+    not record)."""
+
+    def __init__(self, sessions, R, nu, tpos, nb, nc, has_p, ridge, history_ridge):
+        self.S = sessions
+        self.nS = len(sessions)
+        self.nu, self.nb, self.F = nu, nb, nu * nb
+        self.tpos = np.asarray(tpos, dtype=np.int64)
+        self.nt = self.tpos.size
+        self.nc, self.has_p = nc, has_p
+        F, nt = self.F, self.nt
+        unit_of = np.repeat(np.arange(nu), nb)
+        self.hist = unit_of[:, None] == self.tpos[None, :]            # (F, nt) history coefs
         self.lam2 = np.where(self.hist, history_ridge, ridge)
-        rate = np.maximum((Y * R).sum(0) / np.maximum(R.sum(0), 1), 1e-8)
-        colsq = np.asarray(X.multiply(X).sum(axis=0)).ravel()
-        self.s_w = np.sqrt(np.maximum(rate[None, :] * colsq[:, None], 1e-6))
-        self.s_o = np.sqrt(rate * self.n_bins)                        # bias, covariates
+        ysum, rsum = np.zeros(nt), np.zeros(nt)
+        co = np.zeros((F, nt))
+        self.together = np.zeros((nu, nt), dtype=bool)                # (pre, post) co-recorded
+        self.n_together = np.zeros((nu, nt), dtype=np.int64)
+        for s, r in zip(sessions, R, strict=True):
+            ysum[s.tg] += (s.Y * r).sum(0)
+            rsum[s.tg] += r.sum(0)
+            co[s.ix] += s.colsq[:, None]
+            self.together[np.ix_(s.units, s.tg)] = True
+            self.n_together[np.ix_(s.units, s.tg)] += 1
+            s.full = (s.feat.size == F and s.tg.size == nt
+                      and np.array_equal(s.feat, np.arange(F))
+                      and np.array_equal(s.tg, np.arange(nt)))
+        rate = np.maximum(ysum / np.maximum(rsum, 1), 1e-8)
+        self.s_w = np.sqrt(np.maximum(rate[None, :] * co, 1e-6))
+        self.s_b = np.ones((self.nS, nt))
+        for k, s in enumerate(sessions):
+            self.s_b[k, s.tg] = np.sqrt(rate[s.tg] * s.n_bins)
+        self.s_o = np.sqrt(rate * sum(s.n_bins for s in sessions))     # covariates
         self.rate = rate
-        self.has_p = P is not None
+        self.nbias = self.nS * nt
 
     def unpack(self, x):
-        nt, F, nc = self.nt, self.F, self.nc
-        b = x[:nt] / self.s_o
-        W = x[nt:nt + F * nt].reshape(F, nt) / self.s_w
-        k = nt + F * nt
+        nt, F, nc, k = self.nt, self.F, self.nc, self.nbias
+        b = x[:k].reshape(self.nS, nt) / self.s_b
+        W = x[k:k + F * nt].reshape(F, nt) / self.s_w
+        k += F * nt
         Bc = x[k:k + nc * nt].reshape(nc, nt) / self.s_o[None]
         g = x[k + nc * nt:] / self.s_o if self.has_p else np.zeros(nt)
         return b, W, Bc, g
 
     def pack(self, b, W, Bc, g):
-        parts = [b * self.s_o, (W * self.s_w).ravel(), (Bc * self.s_o[None]).ravel()]
+        parts = [(b * self.s_b).ravel(), (W * self.s_w).ravel(), (Bc * self.s_o[None]).ravel()]
         if self.has_p:
             parts.append(g * self.s_o)
         return np.concatenate(parts)
 
-    def eta(self, b, W, Bc, g):
+    def eta(self, k, b, W, Bc, g):
+        """Log-mean of session ``k`` (n_bins_k, nt_k)."""
+        s = self.S[k]
+        Ws = W if s.full else W[s.ix]
         # centred coupling columns: the intercept is the log-rate at the mean design
-        e = np.asarray(self.X @ W)
-        e += (b - self.m @ W)[None, :]
+        bias = b[k, s.tg] - s.m @ Ws
+        d = s.design
+        if d is not None:
+            kern = np.ascontiguousarray(np.einsum(
+                "lb,jbi->jli", d.basis, Ws.reshape(d.n_units, self.nb, s.tg.size)))
+            e = np.empty((s.n_bins, s.tg.size))
+            linear_predictor(d.s_bins, d.s_units, d.s_counts, kern, np.ascontiguousarray(bias),
+                             s.n_bins, e)
+        else:
+            e = np.asarray(s.X @ Ws)
+            e += bias[None, :]
         if self.nc:
-            e += self.C @ Bc
+            e += s.C @ Bc[:, s.tg]
         if self.has_p:
-            e += self.P * g[None, :]
+            e += s.P * g[s.tg][None, :]
         return e
 
-    def objective(self, row_w, l1):
-        """f(x), ∇f(x) on rows weighted by ``row_w`` (n_bins, nt) with linear L1 term
-        ``l1`` (F, nt) (already signed: the penalty is Σ l1 ⊙ W)."""
-        yw = self.Y * row_w        # fixed per objective: one temporary less per call
+    @staticmethod
+    def _xt(s, e):
+        """``Xᵀ e`` for session ``s`` (F_s, nt_s)."""
+        d = s.design
+        if d is None:
+            return np.asarray(s.X.T @ e)
+        g = np.zeros((d.n_units, d.n_lags, e.shape[1]))
+        chunk_gradient(d.s_bins, d.s_units, d.s_counts, e, np.ones(s.n_bins), 0, s.n_bins,
+                       d.n_lags, np.zeros(e.shape[1]), g)   # e is scaled by 1 in place
+        return np.einsum("lb,jli->jbi", d.basis, g).reshape(-1, e.shape[1])
+
+    def _summed(self, W, csum):
+        return np.einsum("jbi,b->ji", W.reshape(self.nu, self.nb, self.nt), csum)
+
+    def objective(self, row_w, l1, quad=None, csum=None):
+        """f(x), ∇f(x) on rows weighted by ``row_w`` (a list of (n_bins_k, nt_k) arrays)
+        with the linear L1 term ``l1`` (F, nt) (already signed: the penalty is Σ l1 ⊙ W)
+        and the magnitude prior ``Σ quad ⊙ u² / 2`` on the summed filters ``u = csum·w``
+        (``quad`` (nu, nt) or None)."""
+        nb, nt = self.nb, self.nt
 
         def fun(x):
             b, W, Bc, g = self.unpack(x)
-            e = self.eta(b, W, Bc, g)
-            f = -float(np.vdot(yw, e))
-            np.minimum(e, 50.0, out=e)
-            np.exp(e, out=e)
-            e *= row_w                 # e now holds w ⊙ μ
-            f += float(e.sum())
+            f = 0.0
+            gb = np.zeros((self.nS, nt))
+            gW = np.zeros((self.F, nt))
+            gBc = np.zeros((self.nc, nt))
+            gg = np.zeros(nt)
+            for k, (s, r) in enumerate(zip(self.S, row_w, strict=True)):
+                e = self.eta(k, b, W, Bc, g)
+                fk, rs = _poisson_pass(e, s.Y, r)   # e now holds w ⊙ (μ − y)
+                f += fk
+                gb[k, s.tg] = rs
+                gWs = self._xt(s, e) - s.m[:, None] * rs[None, :]
+                if s.full:
+                    gW += gWs
+                else:
+                    gW[s.ix] += gWs
+                if self.nc:
+                    gBc[:, s.tg] += s.C.T @ e
+                if self.has_p:
+                    gg[s.tg] += (s.P * e).sum(0)
             f += 0.5 * float(np.sum(self.lam2 * W * W)) + float(np.sum(l1 * W))
-            e -= yw                    # residual r = w ⊙ (μ − y)
-            r = e
-            rs = r.sum(0)
-            gW = np.asarray(self.X.T @ r) - self.m[:, None] * rs[None, :]
             gW += self.lam2 * W + l1
-            parts = [rs / self.s_o, (gW / self.s_w).ravel()]
-            if self.nc:
-                parts.append(((self.C.T @ r) / self.s_o[None]).ravel())
-            if self.has_p:
-                parts.append((self.P * r).sum(0) / self.s_o)
+            if quad is not None:
+                u = self._summed(W, csum)
+                f += 0.5 * float(np.sum(quad * u * u))
+                gW += ((quad * u)[:, None, :] * csum[None, :, None]).reshape(self.nu * nb, nt)
             if not np.isfinite(f):
                 return 1e300, np.zeros_like(x)
+            parts = [(gb / self.s_b).ravel(), (gW / self.s_w).ravel(),
+                     (gBc / self.s_o[None]).ravel()]
+            if self.has_p:
+                parts.append(gg / self.s_o)
             return f, np.concatenate(parts)
 
         return fun
 
-    def fit(self, x0, row_w, *, signs=None, l1=None, max_iter=300):
+    def fit(self, x0, row_w, *, signs=None, l1=None, quad=None, csum=None, max_iter=300):
         """L-BFGS-B; ``signs`` (n_units,) of ±1 bounds every coupling coefficient of a
         presynaptic unit to its sign (history coefficients stay free)."""
-        nt, F = self.nt, self.F
+        nt, F, k = self.nt, self.F, self.nbias
         lo = np.full(x0.size, -np.inf)
         hi = np.full(x0.size, np.inf)
         if signs is not None:
             s = np.repeat(signs, self.nb)[:, None] * np.ones((1, nt))
             s = np.where(self.hist, 0.0, s).ravel()
-            lo[nt:nt + F * nt][s > 0] = 0.0
-            hi[nt:nt + F * nt][s < 0] = 0.0
+            lo[k:k + F * nt][s > 0] = 0.0
+            hi[k:k + F * nt][s < 0] = 0.0
         l1 = np.zeros((F, nt)) if l1 is None else l1
         x0 = np.clip(x0, lo, hi)
-        res = minimize(self.objective(row_w, l1), x0, jac=True, method="L-BFGS-B",
+        res = minimize(self.objective(row_w, l1, quad, csum), x0, jac=True, method="L-BFGS-B",
                        bounds=list(zip(lo, hi, strict=True)),
                        options={"maxiter": max_iter, "ftol": 1e-10, "gtol": 1e-6,
                                 "maxcor": 20})
@@ -316,45 +522,62 @@ class _Problem:
 
     def loglik(self, x, row_w):
         """Per-target Poisson log-likelihood (nats, log y! included) on weighted rows."""
-        e = self.eta(*self.unpack(x))
-        with np.errstate(over="ignore"):
-            mu = np.exp(np.minimum(e, 50.0))
-        return -np.sum(row_w * (mu - self.Y * e + gammaln(self.Y + 1.0)), axis=0)
+        params = self.unpack(x)
+        ll = np.zeros(self.nt)
+        for k, (s, r) in enumerate(zip(self.S, row_w, strict=True)):
+            e = self.eta(k, *params)
+            with np.errstate(over="ignore"):
+                mu = np.exp(np.minimum(e, 50.0))
+            ll[s.tg] -= np.sum(r * (mu - s.Y * e + gammaln(s.Y + 1.0)), axis=0)
+        return ll
 
     def wald(self, x, row_w, csum):
-        """Wald z of every summed filter ``w_ij · csum`` (F/nb units × nt targets)."""
+        """Wald z of every summed filter ``w_ij · csum`` (nu pre × nt post); 0 for pairs
+        never recorded together."""
         b, W, Bc, g = self.unpack(x)
-        e = self.eta(b, W, Bc, g)
-        mu = np.exp(np.minimum(e, 50.0)) * row_w
-        nu = self.F // self.nb
-        z = np.zeros((nu, self.nt))
+        mus = [np.exp(np.minimum(self.eta(k, b, W, Bc, g), 50.0)) * r
+               for k, r in enumerate(row_w)]
+        nb, nc, hp = self.nb, self.nc, int(self.has_p)
+        z = np.zeros((self.nu, self.nt))
+        where = [dict(zip(s.tg.tolist(), range(s.tg.size), strict=True)) for s in self.S]
         for i in range(self.nt):
-            w = mu[:, i]
-            Xw = self.X.multiply(w[:, None]).tocsc()
-            cols = [np.ones((self.n_bins, 1))]
-            if self.nc:
-                cols.append(self.C)
-            if self.has_p:
-                cols.append(self.P[:, i:i + 1])
-            D = np.hstack(cols)                                    # dense extras
-            Hxx = (self.X.T @ Xw).toarray()
-            Hxd = np.asarray(Xw.T @ D)
-            Hdd = D.T @ (D * w[:, None])
-            H = np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
-            H[np.arange(self.F), np.arange(self.F)] += self.lam2[:, i]
-            H += 1e-10 * np.trace(H) / H.shape[0] * np.eye(H.shape[0])
-            # contrast: the summed filter of each presynaptic unit
-            Cm = np.zeros((H.shape[0], nu))
-            for j in range(nu):
-                Cm[j * self.nb:(j + 1) * self.nb, j] = csum
+            ks = [(k, where[k][i]) for k in range(self.nS) if i in where[k]]
+            fi = np.unique(np.concatenate([self.S[k].feat for k, _ in ks]))
+            Fi, nk = fi.size, len(ks)
+            dim = Fi + nk + nc + hp
+            H = np.zeros((dim, dim))
+            for q, (k, li) in enumerate(ks):
+                s = self.S[k]
+                w = mus[k][:, li]
+                Xw = s.X * w[:, None] if s.dense else s.X.multiply(w[:, None]).tocsc()
+                cols = [np.ones((s.n_bins, 1))]
+                if nc:
+                    cols.append(s.C)
+                if hp:
+                    cols.append(s.P[:, li:li + 1])
+                D = np.hstack(cols)                                    # dense extras
+                Hxx = s.X.T @ Xw if s.dense else (s.X.T @ Xw).toarray()
+                Hxd = np.asarray(Xw.T @ D)
+                Hdd = D.T @ (D * w[:, None])
+                idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
+                                      Fi + nk + np.arange(nc + hp)])
+                H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
+            H[np.arange(Fi), np.arange(Fi)] += self.lam2[fi, i]
+            H += 1e-10 * np.trace(H) / dim * np.eye(dim)
+            # contrast: the summed filter of each presynaptic unit recorded with i
+            units_i = np.unique(fi // nb)
+            Cm = np.zeros((dim, units_i.size))
+            start = np.searchsorted(fi, units_i * nb)
+            for c, p in enumerate(start):
+                Cm[p:p + nb, c] = csum
             try:
                 sol = np.linalg.solve(H, Cm)
                 var = np.einsum("fj,fj->j", Cm, sol)
             except np.linalg.LinAlgError:
-                var = np.full(nu, np.inf)
-            wsum = W[:, i].reshape(nu, self.nb) @ csum
+                var = np.full(units_i.size, np.inf)
+            wsum = W[fi, i].reshape(units_i.size, nb) @ csum
             with np.errstate(divide="ignore", invalid="ignore"):
-                z[:, i] = np.where(var > 0, wsum / np.sqrt(var), 0.0)
+                z[units_i, i] = np.where(var > 0, wsum / np.sqrt(var), 0.0)
         return np.nan_to_num(z, nan=0.0)
 
 
@@ -367,7 +590,8 @@ class DaleGLM(InferenceMethod):
     with every presynaptic unit's outgoing filters constrained to one sign, its E/I label
     inferred jointly by alternation (unconstrained fit → label by summed outgoing evidence
     → sign-bounded refit), as proposed for constrained, realistic E/I models of recorded
-    spikes (see the module docstring for the model and the tests).
+    spikes (see the module docstring for the model and the tests). Several sessions that
+    record overlapping subsets of one network are fitted jointly by :meth:`fit_sessions`.
 
     Parameters
     ----------
@@ -387,7 +611,7 @@ class DaleGLM(InferenceMethod):
     covariates : array_like or callable, optional
         State covariates (:func:`resample_covariates`): an array (n_samples,) or
         (n_covariates, n_samples) at ``covariate_rate`` Hz covering the recording, or a
-        callable ``f(t)`` of times in s.
+        callable ``f(t)`` of times in s. (:meth:`fit_sessions` takes one per session.)
     covariate_rate : float, optional
         Sampling rate of a covariate array in Hz.
     population_covariate : bool, default True
@@ -399,12 +623,21 @@ class DaleGLM(InferenceMethod):
         Connection probability per (pre_type, post_type), e.g. ``{("E", "E"): 0.1}``;
         becomes a type-dependent L1 penalty (:func:`prior_penalties`) on the sign-
         constrained refit, with types from step 2's labels.
-    prior_strength : float, default 1.0
-        Scale of that penalty per unit of log prior odds.
+    weight_scale : dict, optional
+        Typical magnitude per (pre_type, post_type) of a connected pair's summed coupling
+        filter (log-rate gain, dimensionless), e.g. ``{("E", "E"): 0.3, ("I", "E"): 0.8}``:
+        a Gaussian slab of that scale, i.e. the shrinkage penalty
+        ``prior_strength · u² / (2 · scale²)`` on each summed filter ``u`` of that type
+        pair (:func:`magnitude_penalties`) on the sign-constrained refit.
+    prior_strength : float or "cv", default 1.0
+        Scale of the prior penalties (``prior`` and ``weight_scale``). ``"cv"``: chosen
+        among :data:`CV_STRENGTHS` by the held-out log-likelihood of the last
+        ``validation_fraction`` of the recording (fits on the rest; warm starts along the
+        path); the choice and the path are in ``diagnostics["prior_strength_cv"]``.
     excitatory_fraction : float, default 0.8
         Prior probability that a unit is excitatory (E/I label prior).
     validation_fraction : float, default 0.2
-        Final part of the recording held out to score bits per spike.
+        Final part of the recording (of each session) held out to score bits per spike.
     alpha : float, default 0.05
     correction : {"bh", "bonferroni", "none"}, default "bh"
     min_spikes : int, default 20
@@ -429,7 +662,8 @@ class DaleGLM(InferenceMethod):
         "population_covariate": [Boolean()],
         "population_tau": [Interval("real", 0, None, closed="neither", unit="s")],
         "prior": [_PriorLike()],
-        "prior_strength": [Interval("real", 0, None)],
+        "weight_scale": [_ScaleLike()],
+        "prior_strength": [Interval("real", 0, None), Options(["cv"])],
         "excitatory_fraction": [Interval("real", 0, 1, closed="neither")],
         "validation_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "alpha": [Interval("real", 0, 1, closed="neither")],
@@ -444,7 +678,8 @@ class DaleGLM(InferenceMethod):
                  covariates: np.ndarray | Callable | None = None,
                  covariate_rate: float | None = None, population_covariate: bool = True,
                  population_tau: float = 0.1, prior: dict | None = None,
-                 prior_strength: float = 1.0, excitatory_fraction: float = 0.8,
+                 weight_scale: dict | None = None,
+                 prior_strength: float | str = 1.0, excitatory_fraction: float = 0.8,
                  validation_fraction: float = 0.2,
                  alpha: float = 0.05, correction: str = "bh", min_spikes: int = 20,
                  max_iter: int = 300):
@@ -459,6 +694,7 @@ class DaleGLM(InferenceMethod):
         self.population_covariate = population_covariate
         self.population_tau = population_tau
         self.prior = prior
+        self.weight_scale = weight_scale
         self.prior_strength = prior_strength
         self.excitatory_fraction = excitatory_fraction
         self.validation_fraction = validation_fraction
@@ -473,80 +709,76 @@ class DaleGLM(InferenceMethod):
             raise ValueError(f"dale_glm: the delay window ({self.window * 1e3:g} ms) is "
                              f"shorter than bin_width ({bw * 1e3:g} ms), the time resolution "
                              "of the fit; use a longer window or a smaller bin_width")
-        if self.prior is not None:
-            for key in self.prior:
+        for name in ("prior", "weight_scale"):
+            table = getattr(self, name)
+            for key in table or {}:
                 for t in key:
                     if t not in CELL_TYPES:
                         raise ValueError(
-                            f"dale_glm: prior names cell type {t!r}, which does not exist; "
+                            f"dale_glm: {name} names cell type {t!r}, which does not exist; "
                             f"the types are {list(CELL_TYPES)} (keys are (pre_type, "
                             "post_type) pairs such as ('E', 'I'))")
         if (self.covariates is not None and not callable(self.covariates)
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
 
-    # ------------------------------------------------------------------ fit
-    def _fit(self, ctx: FitContext) -> Estimate:
-        st = ctx.data
-        n = st.n_units
-        bw = ctx.settings["bin_width"]
-        status = ctx.pair_status
-        active = np.flatnonzero(ctx.unit_ok)
-        weights = np.zeros((n, n))
-        pvals = np.full((n, n), np.nan)
-        scores = np.full((n, n), np.nan)
-        delays = np.full((n, n), np.nan)
-        cell_type = np.full(n, "?", dtype=object)
-        conf = np.zeros(n)
-        diag: dict = {}
-        targets = np.array([i for i in active if np.any(status[i] == 0)], dtype=np.int64)
-        if active.size < 2 or targets.size == 0:
-            diag["message"] = (f"nothing to fit: {int((~ctx.unit_ok).sum())} of {n} units "
-                               f"have fewer than min_spikes={self.min_spikes} spikes")
-            return self._estimate(ctx, weights, pvals, scores, delays, cell_type, conf, diag)
+    # ------------------------------------------------------------------ blocks
+    def _session(self, st, positions, gunits, tloc, tg, bw, covariates, drop_flat):
+        """One session's block: ``positions`` (in ``st``) of the units used, their global
+        unit indices ``gunits``, the local positions ``tloc`` (among the used units) of the
+        targets and their global target indices ``tg``."""
         if st.duration < 5 * self.window:
             raise ValueError(f"dale_glm: the recording ({st.duration:g} s) is shorter than 5 "
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
-        t_fit = time.perf_counter()
         design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
-                              units=active)
+                              units=positions)
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
-        tpos = np.searchsorted(active, targets)
-        nt = tpos.size
         X = _sparse_design(design)
-        Y = np.stack([design.counts(i) for i in tpos], axis=1)
+        Y = np.stack([design.counts(i) for i in tloc], axis=1)
         centres = st.t_start + (np.arange(n_bins) + 0.5) * bw
-        # covariates (standardised)
         cov = np.zeros((0, n_bins))
-        if self.covariates is not None:
-            cov = resample_covariates(self.covariates, self.covariate_rate, st.t_start,
+        if covariates is not None:
+            cov = resample_covariates(covariates, self.covariate_rate, st.t_start,
                                       st.duration, centres)
         sd = cov.std(axis=1, keepdims=True)
         C = ((cov - cov.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)).T
-        C = np.ascontiguousarray(C[:, sd.ravel() > 0])
+        if drop_flat:
+            C = C[:, sd.ravel() > 0]
+        C = np.ascontiguousarray(C)
         P = None
         if self.population_covariate and nu > 2:
             allc = np.stack([design.counts(i) for i in range(nu)], axis=1)
-            tot = allc.sum(1)
-            P = tot[:, None] - Y
+            P = allc.sum(1)[:, None] - Y
             P = gaussian_filter1d(P, self.population_tau / bw, axis=0, mode="nearest")
             psd = P.std(0)
             P = (P - P.mean(0)) / np.where(psd > 0, psd, 1.0)
         # absolute refractoriness: drop the bins right after a target's own spikes
-        R = np.ones((n_bins, nt))
+        R = np.ones((n_bins, len(tloc)))
         r_bins = int(round(self.refractory / bw))
-        for r, i in enumerate(tpos):
+        for r, i in enumerate(tloc):
             sb = design.u_bins[design.u_ptr[i]:design.u_ptr[i + 1]]
             for k in range(1, r_bins + 1):
                 idx = sb + k
                 R[idx[idx < n_bins], r] = 0.0
-        n_ref_spikes = int(np.sum((R == 0) & (Y > 0)))
+        n_ref = int(np.sum((R == 0) & (Y > 0)))
         R[Y > 0] = 1.0    # a spike inside the stated refractory period is still data
-        prob = _Problem(X, C, P, Y, R, tpos, nb, float(self.ridge), float(self.history_ridge))
-        csum = design.basis.sum(axis=0)
+        feat = (np.asarray(gunits)[:, None] * nb + np.arange(nb)[None, :]).ravel()
+        return _Session(X, Y, C, P, feat, tg, gunits, design), R, n_ref, design
+
+    def _solve(self, sessions, R, nu, tpos, nb, basis):
+        """Stages 1–3 on the joint problem; returns everything the estimate needs."""
+        nt = tpos.size
+        nc = sessions[0].C.shape[1]
+        has_p = all(s.P is not None for s in sessions)
+        if not has_p:
+            for s in sessions:
+                s.P = None
+        prob = _Problem(sessions, R, nu, tpos, nb, nc, has_p, float(self.ridge),
+                        float(self.history_ridge))
+        csum = basis.sum(axis=0)
         # stage 1: unconstrained
-        x0 = prob.pack(np.log(prob.rate) - 0.0, np.zeros((prob.F, nt)),
-                       np.zeros((prob.nc, nt)), np.zeros(nt))
+        x0 = prob.pack(np.repeat(np.log(prob.rate)[None], prob.nS, axis=0),
+                       np.zeros((prob.F, nt)), np.zeros((nc, nt)), np.zeros(nt))
         x1, ok1, it1, msg1 = prob.fit(x0, R, max_iter=self.max_iter)
         z = prob.wald(x1, R, csum)                                  # (nu pre, nt post)
         # stage 2: labels from the summed outgoing evidence (own history excluded)
@@ -558,71 +790,329 @@ class DaleGLM(InferenceMethod):
         signs = np.where(Z >= 0, 1.0, -1.0)
         lab = np.where(signs > 0, "E", "I")
         p_e = 1.0 / (1.0 + np.exp(-np.clip(Z, -700, 700)))
-        # type-dependent L1 (prior), linear under the sign constraint
-        l1 = np.zeros((prob.F, nt))
-        if self.prior is not None:
-            lam_pp = prior_penalties(self.prior, float(self.prior_strength), lab)  # post×pre
-            lam_t = lam_pp[tpos].T                                    # (nu pre, nt post)
-            l1 = (np.repeat(lam_t, nb, axis=0) * np.repeat(signs, nb)[:, None])
-            l1 = np.where(prob.hist, 0.0, l1)
+
+        def penalties(strength):
+            """Signed L1 (F, nt) and magnitude precision (nu, nt) at ``strength``."""
+            l1 = quad = None
+            if self.prior is not None and strength > 0:
+                lam_t = prior_penalties(self.prior, strength, lab)[tpos].T  # (nu pre, nt)
+                l1 = np.repeat(lam_t, nb, axis=0) * np.repeat(signs, nb)[:, None]
+                l1 = np.where(prob.hist, 0.0, l1)
+            if self.weight_scale is not None and strength > 0:
+                quad = np.where(own, 0.0,
+                                magnitude_penalties(self.weight_scale, strength, lab)[tpos].T)
+            return l1, quad
+
         # stage 3: constrained, first on the training part (held-out score), then on all
-        cut = int(round(n_bins * (1 - self.validation_fraction)))
-        train = R.copy()
-        train[cut:] = 0.0
-        val = R.copy()
-        val[:cut] = 0.0
-        x2, ok2, it2, msg2 = prob.fit(x1, train, signs=signs, l1=l1, max_iter=self.max_iter)
-        ll_val = prob.loglik(x2, val)
-        yv = (Y * val).sum(0)
-        r_tr = np.maximum((Y * train).sum(0) / np.maximum(train.sum(0), 1), 1e-12)
-        hom = yv * np.log(r_tr) - r_tr * val.sum(0) - (gammaln(Y + 1) * val).sum(0)
+        train, val = [], []
+        for r in R:
+            cut = int(round(r.shape[0] * (1 - self.validation_fraction)))
+            tr, va = r.copy(), r.copy()
+            tr[cut:] = 0.0
+            va[:cut] = 0.0
+            train.append(tr)
+            val.append(va)
+        cv = self.prior_strength == "cv"
+        path = list(CV_STRENGTHS) if cv else [float(self.prior_strength)]
+        best = None
+        lls, its = [], []
+        x_prev, ok2 = x1, True
+        for strength in path:
+            l1, quad = penalties(strength)
+            x_s, ok_s, it_s, msg2 = prob.fit(x_prev, train, signs=signs, l1=l1, quad=quad,
+                                             csum=csum, max_iter=self.max_iter)
+            ll_s = prob.loglik(x_s, val)
+            lls.append(float(ll_s.sum()))
+            its.append(it_s)
+            if best is None or lls[-1] > best[0]:
+                best = (lls[-1], strength, x_s, ll_s, ok_s)
+            x_prev = x_s
+        _, chosen, x2, ll_val, ok2 = best
+        yv = sum(np.bincount(s.tg, (s.Y * v).sum(0), minlength=nt)
+                 for s, v in zip(sessions, val, strict=True))
+        n_tr = sum(np.bincount(s.tg, t.sum(0), minlength=nt)
+                   for s, t in zip(sessions, train, strict=True))
+        y_tr = sum(np.bincount(s.tg, (s.Y * t).sum(0), minlength=nt)
+                   for s, t in zip(sessions, train, strict=True))
+        n_va = sum(np.bincount(s.tg, v.sum(0), minlength=nt)
+                   for s, v in zip(sessions, val, strict=True))
+        lgam = sum(np.bincount(s.tg, (gammaln(s.Y + 1) * v).sum(0), minlength=nt)
+                   for s, v in zip(sessions, val, strict=True))
+        r_tr = np.maximum(y_tr / np.maximum(n_tr, 1), 1e-12)
+        hom = yv * np.log(r_tr) - r_tr * n_va - lgam
         bits = float(np.sum(ll_val - hom) / max(yv.sum(), 1) / math.log(2))
-        x3, ok3, it3, msg3 = prob.fit(x2, R, signs=signs, l1=l1, max_iter=self.max_iter)
-        ok = ok1 and ok3
+        l1, quad = penalties(chosen)
+        x3, ok3, it3, msg3 = prob.fit(x2, R, signs=signs, l1=l1, quad=quad, csum=csum,
+                                      max_iter=self.max_iter)
         b, W, Bc, g = prob.unpack(x3)
         Wr = W.reshape(nu, nb, nt)
-        wsum = np.einsum("jbi,b->ij", Wr, csum)                       # (nt post, nu pre)
-        kern = np.einsum("lb,jbi->ijl", design.basis, Wr)            # (nt, nu, L)
-        peak = np.argmax(kern * signs[None, :, None], axis=2) + 1    # lag in bins
-        sz = (signs[:, None] * z).T                                  # (nt, nu)
+        out = dict(
+            prob=prob, ok=ok1 and ok3, converged=bool(ok1 and ok2 and ok3), z=z, Z=Z,
+            signs=signs, lab=lab, p_e=p_e, bits=bits, ll_val=float(ll_val.sum()),
+            wsum=np.einsum("jbi,b->ij", Wr, csum),                    # (nt post, nu pre)
+            kern=np.einsum("lb,jbi->ijl", basis, Wr),                 # (nt, nu, L)
+            b=b, Bc=Bc, g=g, x1=x1, messages=[msg1, msg2, msg3],
+            iterations={"unconstrained": it1, "train": its, "final": it3})
+        if cv:
+            out["prior_strength_cv"] = {"strengths": path, "heldout_loglik": lls,
+                                        "chosen": chosen}
+        return out
+
+    def _place(self, res, rows, cols, status, bw):
+        """Write the per-pair results of ``_solve`` into (n, n) matrices; ``rows`` are the
+        estimate rows of the targets, ``cols`` those of the global units."""
+        n = status.shape[0]
+        weights = np.zeros((n, n))
+        pvals = np.full((n, n), np.nan)
+        scores = np.full((n, n), np.nan)
+        delays = np.full((n, n), np.nan)
+        signs, z = res["signs"], res["z"]
+        peak = np.argmax(res["kern"] * signs[None, :, None], axis=2) + 1  # lag in bins
+        sz = (signs[:, None] * z).T                                     # (nt, nu)
         pv = norm.sf(sz)
-        rows = active[tpos]
+        together = res["prob"].together                                 # (nu, nt)
         for r, i in enumerate(rows):
-            for c, j in enumerate(active):
+            for c, j in enumerate(cols):
                 if i == j or status[i, j] != 0:
                     continue
-                if not ok:
+                if not together[c, r]:
+                    status[i, j] = 4          # never recorded together: no evidence
+                    continue
+                if not res["ok"]:
                     status[i, j] = 5
                     continue
-                weights[i, j] = wsum[r, c]
+                weights[i, j] = res["wsum"][r, c]
                 pvals[i, j] = pv[r, c]
                 scores[i, j] = sz[r, c]
                 delays[i, j] = peak[r, c] * bw
-        cell_type[active] = lab
-        conf[active] = np.maximum(p_e, 1 - p_e)
-        diag.update(
-            heldout_bits_per_spike=bits, heldout_loglik=float(ll_val.sum()),
-            p_excitatory=dict(zip(st.units[active].tolist(), p_e.tolist(), strict=True)),
-            label_log_odds=Z.tolist(), wald_z_unconstrained=z.T, converged=bool(ok and ok2),
-            iterations={"unconstrained": it1, "train": it2, "final": it3},
-            messages=[msg1, msg2, msg3], n_bins=n_bins, basis=design.basis,
-            filters=kern, intercepts=b, covariate_coefs=Bc, population_coef=g,
-            n_covariates=int(prob.nc), population_covariate=P is not None,
-            spikes_in_refractory_period=n_ref_spikes,
+        return weights, pvals, scores, delays
+
+    def _diagnostics(self, res, units, n_ref, nbins):
+        prob = res["prob"]
+        nu, nb, nt = prob.nu, prob.nb, prob.nt
+        diag = dict(
+            heldout_bits_per_spike=res["bits"], heldout_loglik=res["ll_val"],
+            p_excitatory=dict(zip(np.asarray(units).tolist(), res["p_e"].tolist(),
+                                  strict=True)),
+            label_log_odds=res["Z"].tolist(), wald_z_unconstrained=res["z"].T,
+            converged=res["converged"], iterations=res["iterations"],
+            messages=res["messages"], n_bins=nbins, filters=res["kern"],
+            intercepts=res["b"] if prob.nS > 1 else res["b"][0],
+            covariate_coefs=res["Bc"], population_coef=res["g"],
+            n_covariates=int(prob.nc), population_covariate=prob.has_p,
+            spikes_in_refractory_period=n_ref,
             unconstrained_weights=np.einsum(
-                "jbi,b->ij", prob.unpack(x1)[1].reshape(nu, nb, nt), csum),
-            time_fit_s=time.perf_counter() - t_fit)
-        if n_ref_spikes:
-            diag["message"] = (f"{n_ref_spikes} target spikes fall within refractory="
+                "jbi,b->ij", prob.unpack(res["x1"])[1].reshape(nu, nb, nt),
+                self._csum))
+        if "prior_strength_cv" in res:
+            diag["prior_strength_cv"] = res["prior_strength_cv"]
+        if n_ref:
+            diag["message"] = (f"{n_ref} target spikes fall within refractory="
                                f"{self.refractory:g} s of the previous one; the stated "
                                "refractory period is longer than the data's")
-        if not ok:
-            diag["message"] = f"the optimiser failed ({msg1}; {msg3}); rows are fit_failed"
+        if not res["ok"]:
+            diag["message"] = ("the optimiser failed ({}; {}); rows are fit_failed"
+                               .format(res["messages"][0], res["messages"][2]))
+        return diag
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, ctx: FitContext) -> Estimate:
+        st = ctx.data
+        n = st.n_units
+        bw = ctx.settings["bin_width"]
+        status = ctx.pair_status
+        active = np.flatnonzero(ctx.unit_ok)
+        cell_type = np.full(n, "?", dtype=object)
+        conf = np.zeros(n)
+        targets = np.array([i for i in active if np.any(status[i] == 0)], dtype=np.int64)
+        if active.size < 2 or targets.size == 0:
+            diag = {"message": f"nothing to fit: {int((~ctx.unit_ok).sum())} of {n} units "
+                               f"have fewer than min_spikes={self.min_spikes} spikes"}
+            z0 = np.zeros((n, n))
+            return self._estimate(ctx, z0, np.full((n, n), np.nan), np.full((n, n), np.nan),
+                                  np.full((n, n), np.nan), cell_type, conf, diag)
+        t_fit = time.perf_counter()
+        tpos = np.searchsorted(active, targets)
+        sess, R, n_ref, design = self._session(
+            st, active, np.arange(active.size), tpos, np.arange(tpos.size), bw,
+            self.covariates, drop_flat=True)
+        self._csum = design.basis.sum(axis=0)
+        res = self._solve([sess], [R], active.size, tpos, design.n_basis, design.basis)
+        weights, pvals, scores, delays = self._place(res, active[tpos], active, status, bw)
+        cell_type[active] = res["lab"]
+        conf[active] = np.maximum(res["p_e"], 1 - res["p_e"])
+        diag = self._diagnostics(res, st.units[active], n_ref, design.n_bins)
+        diag.update(basis=design.basis, time_fit_s=time.perf_counter() - t_fit)
         return self._estimate(ctx, weights, pvals, scores, delays, cell_type, conf, diag)
 
     def _estimate(self, ctx, weights, pvals, scores, delays, cell_type, conf, diag):
-        return ctx.estimate(self, weights=weights,
-                            weight_unit="summed coupling filter (log-rate gain, dimensionless)",
+        return ctx.estimate(self, weights=weights, weight_unit=WEIGHT_UNIT,
                             pvalues=pvals, scores=scores, delays=delays,
                             cell_type=np.asarray(cell_type).astype(str),
                             cell_type_confidence=conf, diagnostics=diag)
+
+    # ------------------------------------------------------------------ stitching
+    def fit_sessions(self, sessions, covariates=None) -> Estimate:
+        """Fit several recordings of one network jointly into one weight matrix (stitching).
+
+        Every session records a subset of the network's neurons; a neuron is identified
+        across sessions by its unit id (``spikes.units``: give the same id to the same
+        neuron in every session). The sessions share the coupling filters (and so the
+        weights, delays and E/I labels), the covariate and population coefficients; each
+        session has its own intercepts, which absorb the mean input of the neurons it does
+        not record. A pair recorded together in several sessions pools their evidence; a
+        unit's E/I label pools its outgoing links from every session.
+
+        Parameters
+        ----------
+        sessions : sequence of Recording or SpikeTrains
+            The recordings (spike times), each with its own time window; they must be
+            linked by shared units (the graph "shares a unit with" must be connected).
+        covariates : sequence, optional
+            One state-covariate entry per session (an array at ``covariate_rate`` Hz
+            covering that session, or a callable of time), all with the same number of
+            covariates; use this instead of the ``covariates`` setting.
+
+        Returns
+        -------
+        Estimate
+            Over the union of the units (sorted by id). Pairs never recorded together have
+            no evidence: weight 0, p-value NaN and ``pair_status`` 4 (``"undecided"``);
+            ``diagnostics["recorded_together"]`` (n, n, bool, post × pre) marks the pairs
+            recorded together and ``diagnostics["sessions_together"]`` counts in how many
+            sessions; ``diagnostics["session_units"]`` lists each session's unit ids.
+
+        Raises
+        ------
+        ValueError
+            If a session shares no unit with the others (nothing links it to them), a
+            session is too short, the sessions' automatic bins differ, or ``covariates``
+            does not give one entry per session.
+        NotApplicableError
+            If a session does not hold spike times.
+        """
+        t0 = time.perf_counter()
+        self._validate_params()
+        if isinstance(sessions, Recording | SpikeTrains) or not hasattr(sessions, "__len__"):
+            raise TypeError("sessions must be a sequence of Recording or SpikeTrains (one "
+                            f"per session), got {type(sessions).__name__}")
+        if len(sessions) == 0:
+            raise ValueError("sessions is empty; give at least one recording")
+        if self.covariates is not None:
+            raise ValueError("dale_glm.fit_sessions: pass one covariate per session as "
+                             "fit_sessions(sessions, covariates=[...]) instead of the "
+                             "covariates setting (it describes a single recording)")
+        recs = [as_recording(s) for s in sessions]
+        for k, rec in enumerate(recs):
+            if rec.kind != "spikes":
+                raise NotApplicableError(f"session {k} holds {rec.kind!r}, not spike times; "
+                                         "dale_glm stitches spike recordings")
+        if covariates is not None:
+            if len(covariates) != len(recs):
+                raise ValueError(f"covariates has {len(covariates)} entries for "
+                                 f"{len(recs)} sessions; give one per session")
+            for k, c in enumerate(covariates):
+                if c is None or not _CovariateLike().is_satisfied_by(c):
+                    raise ValueError(f"covariates[{k}] must be "
+                                     f"{_CovariateLike().describe()}, got {c!r}")
+        bins = [self.resolve_bins(r)[0]["bin_width"] for r in recs]
+        if not np.allclose(bins, bins[0], rtol=1e-9):
+            raise ValueError(f"the sessions resolve to different bins {bins} s (their time "
+                             "resolutions differ); set bin_width explicitly")
+        bw = bins[0]
+        self._check_combination({"bin_width": bw})
+        # the union of the units, and which sessions are linked by shared units
+        ids = [np.asarray(r.spikes.units).astype(np.int64) for r in recs]
+        units = np.unique(np.concatenate(ids))
+        n = units.size
+        _check_linked(ids)
+        counts = np.zeros(n)
+        true_index = np.full(n, -1, dtype=np.int64)
+        for r, u in zip(recs, ids, strict=True):
+            pos = np.searchsorted(units, u)
+            counts[pos] += np.asarray(r.spikes.counts())
+            ti = np.asarray(r.true_index, dtype=np.int64)
+            clash = (true_index[pos] >= 0) & (ti >= 0) & (true_index[pos] != ti)
+            if clash.any():
+                raise ValueError(f"unit id {int(u[clash][0])} maps to different true neurons "
+                                 "in different sessions; unit ids must name one neuron")
+            true_index[pos] = np.where(ti >= 0, ti, true_index[pos])
+        unit_ok = counts >= self.min_spikes
+        request = ~np.eye(n, dtype=bool)
+        status = pair_status_from(request, unit_ok)
+        active = np.flatnonzero(unit_ok)
+        gidx = np.full(n, -1, dtype=np.int64)
+        gidx[active] = np.arange(active.size)
+        blocks, Rs, n_ref, nbins = [], [], 0, []
+        design = None
+        for k, (r, u) in enumerate(zip(recs, ids, strict=True)):
+            pos = np.searchsorted(units, u)
+            keep = np.flatnonzero(unit_ok[pos])
+            if keep.size == 0:
+                continue
+            g = gidx[pos[keep]]
+            cov = None if covariates is None else covariates[k]
+            sess, R, nr, design = self._session(r.spikes, keep, g, np.arange(keep.size), g,
+                                                bw, cov, drop_flat=False)
+            blocks.append(sess)
+            Rs.append(R)
+            n_ref += nr
+            nbins.append(design.n_bins)
+        self._csum = design.basis.sum(axis=0)
+        t_fit = time.perf_counter()
+        res = self._solve(blocks, Rs, active.size, np.arange(active.size), design.n_basis,
+                          design.basis)
+        weights, pvals, scores, delays = self._place(res, active, active, status, bw)
+        cell_type = np.full(n, "?", dtype=object)
+        conf = np.zeros(n)
+        cell_type[active] = res["lab"]
+        conf[active] = np.maximum(res["p_e"], 1 - res["p_e"])
+        diag = {"skipped_units": units[~unit_ok].tolist(), "time_resolution_s": None,
+                "auto_settings": {}}
+        diag.update(self._diagnostics(res, units[active], n_ref, nbins))
+        tog = np.zeros((n, n), dtype=np.int64)
+        tog[np.ix_(active, active)] = res["prob"].n_together.T
+        diag.update(basis=design.basis, time_fit_s=time.perf_counter() - t_fit,
+                    recorded_together=tog > 0, sessions_together=tog,
+                    session_units=[u.tolist() for u in ids], n_sessions=len(recs),
+                    time_total_s=time.perf_counter() - t0)
+        return Estimate(weights=weights, method=self.name,
+                        settings={**self.get_params(), "bin_width": bw}, units=units,
+                        weight_unit=WEIGHT_UNIT, pvalues=pvals, scores=scores, delays=delays,
+                        pair_status=status,
+                        unit_status=np.where(unit_ok, "ok", "too_few_spikes").astype(object),
+                        cell_type=np.asarray(cell_type).astype(str),
+                        cell_type_confidence=conf,
+                        true_index=true_index if np.all(true_index >= 0) else None,
+                        alpha=float(self.alpha), correction=self.correction, diagnostics=diag)
+
+
+WEIGHT_UNIT = "summed coupling filter (log-rate gain, dimensionless)"
+
+
+def _check_linked(ids: list) -> None:
+    """Raise unless the sessions form one group linked by shared units."""
+    k = len(ids)
+    parent = list(range(k))
+
+    def root(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    sets = [set(u.tolist()) for u in ids]
+    for a in range(k):
+        for b in range(a + 1, k):
+            if sets[a] & sets[b]:
+                parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for a in range(k):
+        groups.setdefault(root(a), []).append(a)
+    if len(groups) > 1:
+        parts = sorted(groups.values())
+        raise ValueError(
+            f"sessions {parts[1:]} share no unit id with sessions {parts[0]}: nothing links "
+            f"them, so their weights cannot be placed in one matrix (groups {parts}); "
+            "stitching needs overlapping recordings (the same unit id for the same neuron "
+            "in the sessions that record it), otherwise fit the groups separately")
