@@ -462,7 +462,7 @@ def test_carried_curvature_path_agrees_with_the_former_solver(monkeypatch):
     glm_mod = importlib.import_module("spikewire.infer.glm")
     st = _random_coupled()
     fast = GLM().fit(st)
-    monkeypatch.setattr(glm_mod, "_CARRY_CURVATURE", False)
+    monkeypatch.setattr(glm_mod, "_FAST_RIDGE", False)
     ref = GLM().fit(st)
     df, dr = fast.diagnostics, ref.diagnostics
     assert df["population_timescales"] == (0.03, 0.3)  # covariates in the comparison
