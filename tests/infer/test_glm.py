@@ -452,11 +452,12 @@ def test_null_model_pass_and_skipped_rows_equal_the_full_pass():
         assert full[1][r] == pytest.approx(ref, rel=1e-11)  # summation order only
 
 
-def test_carried_curvature_path_agrees_with_the_former_solver(monkeypatch):
-    """The default path with the curvature carried between fits selects as the former
-    solver did (scipy L-BFGS-B restarted at every fit): the same best held-out likelihood
-    per target, the same penalty wherever the choice is not a near-tie, and then the same
-    final weights, up to the optimisers' stopping tolerances."""
+def test_fast_ridge_path_agrees_with_the_former_solver(monkeypatch):
+    """The default path with the fast ridge solver (penalised whitening, one L-BFGS per
+    target) selects as the former solver did (scipy L-BFGS-B on all targets, whitening
+    without the penalty): the same best held-out likelihood per target, the same penalty
+    wherever the choice is not a near-tie, and then the same final weights, up to the
+    optimisers' stopping tolerances."""
     import importlib
 
     glm_mod = importlib.import_module("spikewire.infer.glm")

@@ -784,13 +784,15 @@ class GLM(InferenceMethod):
     subset still over-calls (345 BH calls for 141 links): unrecorded common input is not
     a population-rate effect. Details: ``benchmarks/results/glm.md``.
 
-    Penalties on the coupling filters (``j ≠ i``): ``"l2"`` (ridge, scipy L-BFGS-B),
-    ``"l1"`` (lasso as a bound-constrained smooth problem ``w = w⁺ − w⁻``, L-BFGS-B, exact
-    zeros), ``"group"`` (group lasso per presynaptic unit, FISTA proximal gradient). The
-    history filter gets a fixed ridge ``history_penalty``. The strength is chosen per
-    target on a path of ``n_penalties`` values by the held-out log-likelihood of
-    contiguous time blocks (``cv`` folds; ``cv=1``: the last ``validation_fraction`` of the
-    recording), then refitted on all data.
+    Penalties on the coupling filters (``j ≠ i``): ``"l2"`` (ridge; one L-BFGS per target
+    in coordinates whitened by each coupling block's penalised Fisher information under
+    constant rates), ``"l1"`` (lasso as a bound-constrained smooth problem
+    ``w = w⁺ − w⁻``, L-BFGS-B, exact zeros), ``"group"`` (group lasso per presynaptic
+    unit, FISTA proximal gradient). The history filter gets a fixed ridge
+    ``history_penalty``. The strength is chosen per target on a path of ``n_penalties``
+    values by the held-out log-likelihood of contiguous time blocks (``cv`` folds;
+    ``cv=1``: the last ``validation_fraction`` of the recording), then refitted on all
+    data.
 
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
