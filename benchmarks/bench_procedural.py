@@ -38,7 +38,7 @@ import hashlib, json, resource, time
 import numpy as np, scipy.sparse as sp
 import spikewire
 from spikewire.networks import brunel
-from spikewire.simulate.lif import ProceduralConnectivity, simulate_procedural
+from spikewire.simulate import ProceduralConnectivity, simulate_procedural
 N, P, T, MODE = {n}, {p}, {t}, "{mode}"
 base = brunel(n_neurons=12_500, seed=1)  # Brunel's parameters and drive (C_E = 1000, eta = 2)
 J = 0.1 * 1000 / (P * 0.8 * N)  # the same mean recurrent input as Brunel's J = 0.1, C_E = 1000

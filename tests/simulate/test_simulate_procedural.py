@@ -3,6 +3,8 @@ engine reproduces the stored-connectivity engine spike for spike."""
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -10,7 +12,17 @@ from scipy import stats
 
 from spikewire import simulate
 from spikewire.networks import brunel
-from spikewire.simulate.lif import ProceduralConnectivity, simulate_procedural
+from spikewire.simulate import ProceduralConnectivity, simulate_procedural
+
+
+def test_public_from_simulate():
+    """The procedural API is public in ``spikewire.simulate`` (the engine's own objects)."""
+    # (``spikewire.simulate`` as an attribute is the function; take the package itself)
+    package = importlib.import_module("spikewire.simulate")
+    engine = importlib.import_module("spikewire.simulate.lif")
+    for name in ("ProceduralConnectivity", "simulate_procedural"):
+        assert name in package.__all__
+        assert getattr(package, name) is getattr(engine, name)
 
 
 def _pair(n=400, p=0.1, dtype=np.float32, seed=7, autapses=False, J=0.4, g=5.0, **kw):

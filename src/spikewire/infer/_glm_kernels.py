@@ -214,3 +214,86 @@ def block_cross(u_ptr, u_bins, u_counts, w, n_lags, out):
                     break
                 for m in range(n_m):
                     out[j, l, m] += c * w[t, m]
+
+
+@njit(cache=True, nogil=True)
+def chunk_predict_self(s_bins, s_units, s_counts, kern, bias, row_w, tindex, t0, t1, eta,
+                       lin):
+    """:func:`chunk_predict` with the targets' own spike-history filters only.
+
+    ``eta[r, i] = bias[i] + Σ_l y_i[t − l] kern[u_i, l − 1, i]`` for the design unit ``u_i``
+    of target ``i`` (``tindex[u_i] = i``); every coupling filter is taken as zero, so the
+    cost is ``n_target_spikes · L`` instead of ``n_spikes · L · n_targets`` (the null model
+    of the penalty path).
+    """
+    n_t = kern.shape[2]
+    n_lags = kern.shape[1]
+    nrow = t1 - t0
+    for r in range(nrow):
+        for i in range(n_t):
+            eta[r, i] = bias[i]
+    lo = np.searchsorted(s_bins, t0 - n_lags)
+    hi = np.searchsorted(s_bins, t1 - 1)
+    for q in range(lo, hi):
+        j = s_units[q]
+        i = tindex[j]
+        if i < 0:
+            continue
+        s = s_bins[q]
+        c = s_counts[q]
+        for l in range(n_lags):
+            t = s + 1 + l
+            if t >= t1:
+                break
+            if t >= t0:
+                eta[t - t0, i] += c * kern[j, l, i]
+    lo2 = np.searchsorted(s_bins, t0)
+    hi2 = np.searchsorted(s_bins, t1)
+    for q in range(lo2, hi2):
+        i = tindex[s_units[q]]
+        if i >= 0:
+            s = s_bins[q]
+            lin[i] += row_w[s] * s_counts[q] * eta[s - t0, i]
+
+
+@njit(cache=True, nogil=True)
+def chunk_gradient_self(s_bins, s_units, s_counts, tindex, mu, row_w, t0, t1, n_lags, smu,
+                        g):
+    """:func:`chunk_gradient` restricted to the targets' own history blocks: adds
+    ``Σ_t w_t μ_ti`` to ``smu`` and ``Σ_t y_i(t − l) w_t μ_ti`` to ``g[u_i, l − 1, i]``;
+    the coupling blocks of ``g`` are left untouched."""
+    n_t = mu.shape[1]
+    nrow = t1 - t0
+    for r in range(nrow):
+        w = row_w[t0 + r]
+        for i in range(n_t):
+            v = w * mu[r, i]
+            mu[r, i] = v
+            smu[i] += v
+    lo = np.searchsorted(s_bins, t0 - n_lags)
+    hi = np.searchsorted(s_bins, t1 - 1)
+    for q in range(lo, hi):
+        j = s_units[q]
+        i = tindex[j]
+        if i < 0:
+            continue
+        s = s_bins[q]
+        c = s_counts[q]
+        for l in range(n_lags):
+            t = s + 1 + l
+            if t >= t1:
+                break
+            if t >= t0:
+                g[j, l, i] += c * mu[t - t0, i]
+
+
+@njit(cache=True, nogil=True)
+def chunk_add_covariates(z, gam_t, t0, t1, eta):
+    """``eta[r, i] += Σ_k z[t0 + r, k] gam_t[k, i]`` for rows ``t0..t1`` (the covariate
+    part of the predictor; numpy's ``z @ gam_t`` with two columns is ~20× slower)."""
+    n_c, n_t = gam_t.shape
+    for r in range(t1 - t0):
+        for k in range(n_c):
+            v = z[t0 + r, k]
+            for i in range(n_t):
+                eta[r, i] += v * gam_t[k, i]

@@ -3,6 +3,12 @@
 :func:`simulate` dispatches on the neuron model of ``network.params``: LIF
 (:func:`spikewire.simulate.lif.simulate`), Izhikevich (:func:`simulate_izhikevich`) or
 AdEx (:func:`simulate_adex`).
+
+Procedural connectivity (GeNN-style: each neuron's targets regenerated from a seed at
+each of its spikes instead of stored, so 10^9 synapses fit in well under a GiB):
+:class:`ProceduralConnectivity` describes the random connectivity and
+:func:`simulate_procedural` runs a LIF network with it; the result equals :func:`simulate`
+of ``network.replace(weights=connectivity.to_weights())`` spike for spike.
 """
 
 from __future__ import annotations
@@ -23,12 +29,19 @@ from spikewire.simulate.inputs import (
     population_groups,
 )
 from spikewire.simulate.izhikevich import simulate_izhikevich
-from spikewire.simulate.lif import DriveModulation, Stimulation, delay_steps
+from spikewire.simulate.lif import (
+    DriveModulation,
+    ProceduralConnectivity,
+    Stimulation,
+    delay_steps,
+    simulate_procedural,
+)
 
-__all__ = ["ArrayGain", "BinaryActivity", "DriveModulation", "HiddenStates", "Pulses",
-           "Schedule", "Stimulation", "combine", "delay_steps", "inputs_from_spec",
-           "population_groups", "simulate", "simulate_adex", "simulate_binary",
-           "simulate_izhikevich", "slow_comodulation"]
+__all__ = ["ArrayGain", "BinaryActivity", "DriveModulation", "HiddenStates",
+           "ProceduralConnectivity", "Pulses", "Schedule", "Stimulation", "combine",
+           "delay_steps", "inputs_from_spec", "population_groups", "simulate",
+           "simulate_adex", "simulate_binary", "simulate_izhikevich",
+           "simulate_procedural", "slow_comodulation"]
 
 _DEFAULT_DT = {"lif": 1e-4, "izhikevich": 1e-3, "adex": 1e-4}
 
