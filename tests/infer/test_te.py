@@ -11,7 +11,7 @@ from spikewire.infer.te import lagged_design
 
 def test_f_test_equals_explicit_restricted_regression():
     st = independent(6, T=60.0, rate=15.0, seed=2)
-    est = sw.infer(st, "te", min_spikes=1)
+    est = sw.infer(st, "te", min_spikes=1, null="analytic")
     X = st.binned(2e-3, sparse=True).T.tocsr().astype(float)
     Y, Z = lagged_design(X, 3)
     Zd = np.c_[np.ones(Z.shape[0]), Z.toarray()]
