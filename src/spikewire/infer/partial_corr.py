@@ -149,16 +149,18 @@ class PartialCorrelation(InferenceMethod):
     min_spikes : int, default 20
         Units with fewer spikes are left out (status 3).
     alpha : float, default 0.05
-    correction : {"lfdr", "bh", "bonferroni", "none"}, default "lfdr"
-        Default multiple-comparison control: Efron's empirical-null local FDR
-        (:mod:`spikewire.infer.fdr`; BH, with a warning, below 200 tested pairs). The
-        analytic null of a partial correlation assumes independent samples; shared slow
-        input breaks it (false-positive rate 0.60 / 0.76 at α = 0.05 on the co-modulated /
-        up-down null families, BH calling 862 / 1,146 of 1,560 unconnected pairs, lfdr
-        20 / 0). On three 1,000-neuron LIF families (100 recorded, 10 min;
-        benchmarks/results/calibration.md) lfdr called 128 / 38 / 202 links of 996 (MCC
-        0.08 / 0.02 / 0.07) where BH called 6,628 / 4,802 / 6,784 (MCC 0.10 / 0.00 / 0.09):
-        the ranking itself is weak there (AUC 0.52–0.64).
+    correction : {"bonferroni", "bh", "lfdr", "none"}, default "bonferroni"
+        Default multiple-comparison control, chosen by measurement with the shift null
+        (three 1,000-neuron networks, 100 recorded, 10 min; benchmarks/results/nulls.md):
+        MCC with Bonferroni 0.12 / 0.14 / 0.00 (1,927 / 1,261 / 27 links called, each
+        unordered pair counted in both directions, of 961 / 961 / 969 directed links) on
+        the LIF brunel / co-modulated / Izhikevich random networks, against 0.07 / 0.06 /
+        0.00 with Efron's local FDR (56 / 127 / 27) and 0.10 / 0.12 / −0.02 with BH
+        (5,158 / 4,068 / 331). The ranking itself is weak on these networks (AUC
+        0.48–0.64): a zero-lag partial correlation of 5 ms counts mixes the links with
+        shared input. On the five null families (50 units, 300 s) it called 0–6 of 2,450
+        pairs. With ``null="analytic"`` use ``"lfdr"`` (its p-values are not calibrated
+        under shared input).
     max_dense : float, default 2e8
         Largest dense count matrix (entries) accepted by the graphical lasso.
     null : {"shift", "analytic"}, default "shift"
@@ -208,7 +210,7 @@ class PartialCorrelation(InferenceMethod):
     }
 
     def __init__(self, bin_width: float | None = None, estimator: str = "ledoit_wolf", lag: int = 0,
-                 min_spikes: int = 20, alpha: float = 0.05, correction: str = "lfdr",
+                 min_spikes: int = 20, alpha: float = 0.05, correction: str = "bonferroni",
                  max_dense: float = 2e8, null: str = "shift", n_surrogates: int = 20,
                  max_shift: float | None = None,
                  min_shift: float = 0.02, seed: int = 0):
