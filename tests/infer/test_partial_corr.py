@@ -78,3 +78,37 @@ def test_silent_unit_listed():
     est = sw.infer(sw.SpikeTrains.from_lists(trains, t_stop=50.0), "partial_corr")
     assert est.unit_status[1] == "too_few_spikes" and est.pair_status[0, 1] == 3
     assert est.pair_status[0, 2] == 0 and np.isfinite(est.pvalues[0, 2])
+
+
+def test_shift_columns_moves_each_unit_circularly():
+    from spikewire.infer._surrogates import shift_columns
+
+    rng = np.random.default_rng(1)
+    X = rng.poisson(0.5, (50, 4)).astype(float)
+    s = np.array([0, 3, -2, 49])
+    got = shift_columns(sp.csr_array(X), s).toarray()
+    want = np.stack([np.roll(X[:, j], s[j]) for j in range(4)], axis=1)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_shift_null_is_reproducible_and_seeded():
+    st = independent(12, T=60.0)
+    a = sw.infer(st, "partial_corr", seed=3)
+    b = sw.infer(st, "partial_corr", seed=3)
+    c = sw.infer(st, "partial_corr", seed=4)
+    np.testing.assert_array_equal(a.pvalues, b.pvalues)
+    assert not np.allclose(a.pvalues, c.pvalues, equal_nan=True)
+    # the weights do not depend on the surrogates
+    np.testing.assert_array_equal(a.weights, c.weights)
+
+
+def test_shifts_shorter_than_the_resolution_or_the_window_are_refused():
+    st = independent(5, T=50.0)
+    rec = sw.Recording.from_spikes(st).with_step({"step": "quantize"}, sampling_rate=1000.0)
+    with pytest.raises(ValueError, match=r"max_shift \(0.5 ms\) is shorter than the data's "
+                                         r"time resolution \(1 ms\)"):
+        sw.infer(rec, "partial_corr", max_shift=5e-4)
+    # 30 ms is 6 bins of 5 ms, less than two 20 ms steps (8 bins)
+    with pytest.raises(ValueError, match=r"max_shift \(30 ms = 6 bin\(s\) of 5 ms\) must be "
+                                         r"at least twice"):
+        sw.infer(st, "partial_corr", max_shift=0.03)

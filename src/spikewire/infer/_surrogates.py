@@ -50,7 +50,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 __all__ = ["auto_max_shift", "draw_shifts", "shift_bins", "shift_columns", "surrogate_test",
-           "usable_surrogates"]
+           "usable_surrogates", "warn_if_short"]
 
 MIN_USABLE = 3    # fewest usable surrogates per pair (for its null mean)
 
@@ -103,6 +103,38 @@ def shift_bins(max_shift: float, bin_width: float, min_sep: int, time_resolution
                          "surrogates keep the interaction; use max_shift >= "
                          f"{2 * min_sep * bin_width * 1e3:g} ms")
     return D
+
+
+def warn_if_short(method: str, counts: np.ndarray, want: np.ndarray, duration: float,
+                  window: float, alpha: float, correction: str) -> None:
+    """Warn when the median tested pair has too few coincidences for a test at ``alpha``.
+
+    A pair with rates ``r_i, r_j`` expects ``λ = r_i r_j · window · duration`` coincident
+    spikes within the test's window by chance. A link that doubles them gives an excess of
+    ``λ`` against a Poisson spread ``sqrt(λ)``, i.e. ``z ≈ sqrt(λ)``; it reaches the
+    per-pair level (``alpha``, or ``alpha`` over the tested pairs with Bonferroni) only if
+    ``λ ≥ z²_{level/2}``. The warning gives the recording length at which the median tested
+    pair gets there.
+    """
+    n_tests = int(want.sum())
+    if n_tests == 0 or duration <= 0:
+        return
+    level = alpha / n_tests if correction == "bonferroni" else alpha
+    z2 = float(stats.norm.isf(level / 2)) ** 2
+    rates = np.asarray(counts, dtype=float) / duration
+    lam = float(np.median((rates[:, None] * rates[None, :])[want])) * window * duration
+    if lam < z2:
+        import warnings
+
+        from spikewire.simulate._common import user_stacklevel
+
+        need = duration * z2 / max(lam, 1e-12)
+        warnings.warn(
+            f"{method}: the median tested pair expects {lam:.2g} chance coincidences within "
+            f"the {window * 1e3:g} ms window; a link that doubles them reaches "
+            f"alpha={alpha:g} ({correction} over {n_tests} tests) only with about {z2:.3g}, "
+            f"which needs a recording of about {need:.3g} s (this one: {duration:.3g} s), "
+            "or larger bins", stacklevel=user_stacklevel())
 
 
 def draw_shifts(rng: np.random.Generator, m: int, D: int, n_surrogates: int, step: int = 1

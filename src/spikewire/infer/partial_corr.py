@@ -18,6 +18,7 @@ from spikewire.infer._surrogates import (
     shift_bins,
     shift_columns,
     surrogate_test,
+    warn_if_short,
 )
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
@@ -250,6 +251,8 @@ class PartialCorrelation(InferenceMethod):
         status = ctx.pair_status
         idx = np.flatnonzero(ok)
         m = idx.size
+        warn_if_short(self.name, ctx.counts, ctx.want, float(spikes.duration), bw,
+                      float(self.alpha), self.correction)
         weights = np.zeros((n, n))
         pvals = np.full((n, n), np.nan)
         diagnostics = {"n_bins": n_bins, "null": self.null}

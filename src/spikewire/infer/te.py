@@ -16,6 +16,7 @@ from spikewire.infer._surrogates import (
     shift_bins,
     shift_columns,
     surrogate_test,
+    warn_if_short,
 )
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
@@ -218,6 +219,8 @@ class GrangerCausality(InferenceMethod):
         status = ctx.pair_status
         idx = np.flatnonzero(ok)
         m = idx.size
+        warn_if_short(self.name, ctx.counts, ctx.want, float(spikes.duration), L * bw,
+                      float(self.alpha), self.correction)
         weights = np.zeros((n, n))
         pvals = np.full((n, n), np.nan)
         te = np.zeros((n, n))
