@@ -133,7 +133,7 @@ class PartialCorrelation(InferenceMethod):
     keeps each unit's bursts and the slow shared input and moves the fine timing between
     units; null level and pooled spread per pair from ``n_surrogates`` refits):
     false-positive rate 0.050–0.058 on all five null families (tests/infer/test_calibration.py)
-    at 6.6× the analytic test's time (100 units × 10 min; benchmarks/results/nulls.md). A
+    at 3.3–6.6× the analytic test's time (100 units × 10 min; benchmarks/results/nulls.md). A
     link is reported (``adjacency``) where the test is significant and the weight from the
     chosen estimator is non-zero (graphical lasso zeros are never links).
 

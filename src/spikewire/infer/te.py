@@ -144,7 +144,7 @@ class GrangerCausality(InferenceMethod):
         multiple of ``min_shift`` up to ``±max_shift``, keeping each unit's bursts and the
         slow shared input and moving the fine timing between units), a two-sided z test
         with the surrogates' mean and a pooled spread: false-positive rate 0.051–0.061 on all
-        five null families (tests/infer/test_calibration.py), at 3.7× the analytic test's
+        five null families (tests/infer/test_calibration.py), at 3.7–6.6× the analytic test's
         time (100 units × 10 min; benchmarks/results/nulls.md). The F test is omnibus over
         the lags; the shift test is directional (the summed weight).
     n_surrogates : int, default 20
