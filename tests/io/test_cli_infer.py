@@ -145,3 +145,8 @@ def test_cli_infer_validate_writes_the_surrogate_scores(recorded):
     summary = (out / "summary.txt").read_text()
     assert "matched ground-truth surrogate" in summary
     assert "recommended:" in summary or "no method is reliable" in summary
+    # the recording's statistics beside the surrogate's, in the summary and a table
+    stats = pd.read_csv(out / "validation_statistics.csv", index_col="statistic")
+    assert {"rate_median", "cv_median", "corr_mean", "synchrony"} <= set(stats.index)
+    assert list(stats.columns) == ["recording", "surrogate_mean", "surrogate_sd", "poor"]
+    assert "mean count correlation" in summary and "synchrony chi^2" in summary

@@ -83,3 +83,35 @@ def test_memory_per_synapse():
     # for the O(N) arrays
     slope = (peaks[1] - peaks[0]) / (syn[1] - syn[0])
     assert slope < 26, slope
+
+
+def test_float32_weights_same_network_less_memory():
+    import tracemalloc
+
+    ref = build_ei_network(POPS, [10.0, 12.0], seed=3)
+    f32 = build_ei_network(POPS, [10.0, 12.0], seed=3, weight_dtype=np.float32)
+    assert f32.weights.dtype == np.float32
+    # the same synapses (same draws), weights rounded to float32, same delays
+    np.testing.assert_array_equal(f32.weights.indices, ref.weights.indices)
+    np.testing.assert_array_equal(f32.weights.indptr, ref.weights.indptr)
+    np.testing.assert_array_equal(f32.weights.data, ref.weights.data.astype(np.float32))
+    np.testing.assert_array_equal(f32.synapse_delays(), ref.synapse_delays())
+    with pytest.raises(ValueError, match="weight_dtype"):
+        build_ei_network(POPS, seed=0, weight_dtype=np.int32)
+    # memory kept per synapse: int32 row index + float32 weight, no per-synapse delays
+    # (8 bytes, against 20 with float64 weights and jittered delays); measured as the
+    # allocations still held after the build (the peak of small builds is set by the
+    # sampling chunks, a constant; benchmarks/results/theory2.md has large-N peak RSS)
+    pops = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
+                         j=[[0.2, -0.5], [0.3, -0.4]], sigma_ext=[5.0, 5.0])
+    held = {}
+    for key, kw in (("f64", {}), ("f32", dict(delay=1.5e-3, weight_dtype=np.float32))):
+        tracemalloc.start()
+        try:
+            net = build_ei_network(pops, [10.0, 12.0], seed=1, **kw)
+            held[key] = tracemalloc.get_traced_memory()[0] / net.n_synapses
+        finally:
+            tracemalloc.stop()
+        del net
+    # 0.5 byte per synapse (1.6 MB here) covers the O(N) arrays
+    assert 20.0 <= held["f64"] < 20.5 and 8.0 <= held["f32"] < 8.5, held

@@ -60,3 +60,42 @@ def test_exponential_synapse_simulation():
     assert np.all(np.abs(rate - colored)[ok] < 4 * sd[ok] + 0.10 * colored[ok]), (rate, colored)
     # and the filtering matters: white-noise Siegert overestimates by > 30 % everywhere
     assert np.all(white[ok] > 1.3 * rate[ok])
+
+
+@pytest.mark.parametrize("mu, sigma, tau_syn", [(15.0, 4.0, 0.002), (8.0, 6.0, 0.005),
+                                                (22.0, 2.0, 0.001), (-5.0, 10.0, 0.003)])
+def test_derivatives_with_tau_syn_are_finite_differences(mu, sigma, tau_syn):
+    from spikewire.theory import lif_rate_derivatives
+
+    nu, dmu, ds2 = lif_rate_derivatives(mu, sigma, tau_syn=tau_syn)
+    assert nu == pytest.approx(float(lif_rate(mu, sigma, tau_syn=tau_syn)), rel=1e-14)
+    # central differences of the colored-noise rate, h = 1e-4 mV (mV²): truncation
+    # O(h²) ~ 1e-8 relative, rounding ~1e-14/h ~ 1e-10; 1e-6 covers both
+    h = 1e-4
+    fd_mu = (lif_rate(mu + h, sigma, tau_syn=tau_syn)
+             - lif_rate(mu - h, sigma, tau_syn=tau_syn)) / (2 * h)
+    s2 = sigma**2
+    fd_s2 = (lif_rate(mu, np.sqrt(s2 + h), tau_syn=tau_syn)
+             - lif_rate(mu, np.sqrt(s2 - h), tau_syn=tau_syn)) / (2 * h)
+    assert dmu == pytest.approx(float(fd_mu), rel=1e-6)
+    assert ds2 == pytest.approx(float(fd_s2), rel=1e-6)
+    # the σ-dependence of the shift matters: the white-noise formula at the shifted θ, V_r
+    # misses -c/(2σ) ∂ν/∂μ (a relative change well above the 1e-6 tolerance)
+    sh = colored_noise_shift(sigma, 0.02, tau_syn)
+    _, _, ds2_fixed = lif_rate_derivatives(mu, sigma, theta=20 + sh, v_reset=10 + sh)
+    assert abs(ds2_fixed - ds2) > 1e-3 * abs(ds2)
+
+
+def test_derivatives_with_tau_syn_broadcast():
+    from spikewire.theory import lif_rate_derivatives
+
+    mu = np.array([[10.0], [15.0]])
+    ts = np.array([0.0, 0.001, 0.004])
+    nu, dmu, ds2 = lif_rate_derivatives(mu, 5.0, tau_syn=ts)
+    assert nu.shape == dmu.shape == ds2.shape == (2, 3)
+    for i in range(2):
+        for k in range(3):
+            ref = lif_rate_derivatives(float(mu[i, 0]), 5.0, tau_syn=float(ts[k]))
+            np.testing.assert_allclose([nu[i, k], dmu[i, k], ds2[i, k]], ref, rtol=1e-13)
+    # τ_s = 0 is the white-noise result exactly
+    np.testing.assert_allclose(ds2[:, 0], lif_rate_derivatives(mu[:, 0], 5.0)[2], rtol=1e-14)

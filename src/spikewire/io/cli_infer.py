@@ -12,7 +12,9 @@ Outputs in ``--out`` (default ``<name>-spikewire/`` next to the input):
 * ``estimate.png`` -- the estimated matrix ordered by inferred E/I type, with a colourbar,
   and the cross-correlograms of the strongest links (with the CCG method's baseline);
 * ``summary.txt`` -- units used and dropped with reasons, spikes per unit, significant
-  links by sign and the estimated false-discovery rate among them.
+  links by sign and the estimated false-discovery rate among them;
+* with ``validate=True``: ``validation.csv`` and ``validation_statistics.csv``
+  (:func:`spikewire.io.validate.validate`).
 """
 
 from __future__ import annotations
@@ -299,7 +301,10 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
         Further reader options (selection, messy-data rules).
     validate : bool, default False
         Also run :func:`spikewire.io.validate.validate` on a matched surrogate and write
-        ``validation.csv``; its summary is appended to ``summary.txt``.
+        ``validation.csv`` (scores per method and seed) and ``validation_statistics.csv``
+        (the recording's rates, ISI CV, count correlations and synchrony beside the
+        surrogate's); its summary, with a warning where the match is poor, is appended to
+        ``summary.txt``.
     validate_methods : sequence of str
         Further methods to compare on the surrogate (``method`` is always included).
     validate_options : dict, optional
@@ -378,6 +383,10 @@ def run_infer(path: str | Path, *, method: str = "ccg", labels=None,
                                correction=correction, **(validate_options or {}))
             val.scores.to_csv(out / "validation.csv", index=False)
             files["validation"] = out / "validation.csv"
+            if val.statistics is not None:
+                val.statistics.rename_axis("statistic").to_csv(
+                    out / "validation_statistics.csv")
+                files["validation_statistics"] = out / "validation_statistics.csv"
             timings["validate"] = time.perf_counter() - t0
             bar.update(1)
     finally:

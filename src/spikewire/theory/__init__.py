@@ -3,7 +3,8 @@
 Units: time in s, voltages and inputs in mV, rates in Hz, couplings post × pre.
 
 - Transfer function: :func:`lif_rate` (Siegert), :func:`lif_rate_derivatives`, :func:`lif_cv`,
-  :func:`fit_power_law` (ν = a[μ - b]₊ⁿ).
+  :func:`fit_power_law` (ν = a[μ - b]₊ⁿ; ``fit_power_law(tau_m, **EKELMANS_TABLE_D)`` is the
+  convention of Ekelmans et al. 2023, Table D).
 - SSN: :class:`SSN`, :func:`ssn_steady_states`, :func:`ssn_simulate`, :func:`ssn_jacobian`.
 - Threshold-linear E/I model: :func:`classify_linear_ei`, :func:`plot_phase_plane`.
 - LIF → SSN: :class:`EIPopulations`, :func:`lif_to_ssn`, :func:`predict_rates`,
@@ -78,6 +79,8 @@ from spikewire.theory.stability import (
     lif_transfer_function,
 )
 from spikewire.theory.transfer import (
+    EKELMANS_MU_GRID,
+    EKELMANS_TABLE_D,
     colored_noise_shift,
     discretization_shift,
     fit_power_law,
@@ -101,5 +104,5 @@ __all__ = [
     "size_scaling", "ssn_jacobian", "ssn_simulate", "ssn_steady_states", "synchrony",
     "track_target", "vvs_balanced_limit", "vvs_first_order", "vvs_mean_field",
     "colored_noise_shift", "BrunelMode", "brunel_eigenvalues", "brunel_hopf_lines",
-    "brunel_stability", "lif_transfer_function",
+    "brunel_stability", "lif_transfer_function", "EKELMANS_MU_GRID", "EKELMANS_TABLE_D",
 ]

@@ -62,7 +62,8 @@ class BrunelRates:
 
 def brunel_stationary_rates(g, eta, *, J: float = 0.1, C_E: int = 1000, gamma: float = 0.25,
                             tau_m: float = 0.020, theta: float = 20.0, v_reset: float = 10.0,
-                            tau_ref: float = 0.002, n_grid: int = 200) -> BrunelRates:
+                            tau_ref: float = 0.002, n_grid: int = 200,
+                            tau_syn: float | None = None) -> BrunelRates:
     """All stationary rates of Brunel's model A over arrays of g and η = ν_ext/ν_thr.
 
     Parameters
@@ -81,6 +82,9 @@ def brunel_stationary_rates(g, eta, *, J: float = 0.1, C_E: int = 1000, gamma: f
         Neuron parameters (s, mV).
     n_grid : int, default 200
         Log grid over (1e-6 Hz, 1/τ_ref) used to bracket solutions.
+    tau_syn : float, optional
+        Exponential synapses of time constant τ_s (s), same PSP area as the delta synapses:
+        the rates use the colored-noise Siegert rate (:func:`lif_rate` with ``tau_syn``).
 
     Returns
     -------
@@ -94,7 +98,8 @@ def brunel_stationary_rates(g, eta, *, J: float = 0.1, C_E: int = 1000, gamma: f
     if J <= 0 or C_E < 1 or gamma < 0:
         raise ValueError(f"need J > 0 mV, C_E >= 1 and gamma >= 0; got J={J}, C_E={C_E}, "
                          f"gamma={gamma}")
-    lif_rate(0.0, 1.0, tau_m, theta, v_reset, tau_ref)  # validates neuron parameters
+    lif_rate(0.0, 1.0, tau_m, theta, v_reset, tau_ref,
+             tau_syn=tau_syn)  # validates neuron parameters
     shape = g.shape
     gf, ef = g.ravel(), eta.ravel()
     nu_thr = theta / (J * C_E * tau_m)
@@ -105,7 +110,7 @@ def brunel_stationary_rates(g, eta, *, J: float = 0.1, C_E: int = 1000, gamma: f
     def resid(nu, i):
         mu = C_E * J * tau_m * (nu_ext[i] + nu * (1 - gf[i] * gamma))
         s2 = C_E * J * J * tau_m * (nu_ext[i] + nu * (1 + gf[i] ** 2 * gamma))
-        return lif_rate(mu, np.sqrt(s2), tau_m, theta, v_reset, tau_ref) - nu
+        return lif_rate(mu, np.sqrt(s2), tau_m, theta, v_reset, tau_ref, tau_syn=tau_syn) - nu
 
     P = gf.size
     pts = np.repeat(np.arange(P), grid.size)

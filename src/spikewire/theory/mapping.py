@@ -368,7 +368,8 @@ def _fill_csc(pick, row0, col0, w, nxt, indices, data):
 
 
 def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
-                     delay=(1e-3, 3e-3), dt: float = 1e-4, name: str = "ei-ssn"):
+                     delay=(1e-3, 3e-3), dt: float = 1e-4, name: str = "ei-ssn",
+                     weight_dtype=np.float64):
     """A spiking spikewire Network realising ``pops`` (fixed in-degree).
 
     Neurons ``0..N_E-1`` are E, the rest I, each population with its own neuron parameters
@@ -379,9 +380,14 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     drive is ``WhiteNoiseDrive`` with the population's μ_ext and σ_ext.
 
     Connectivity is drawn block by block with vectorised sampling (no per-neuron Python
-    work) and written straight into CSC arrays with 32-bit indices: about 24 bytes per
-    synapse at the peak (sampled partners, row indices, float64 weights and delays), e.g.
-    ~2 GB for N = 100,000 neurons with 800 inputs each.
+    work) and written straight into CSC arrays with 32-bit indices. Memory per synapse:
+    kept, 4 bytes (row index) + 8 (float64 weight; 4 with ``weight_dtype=np.float32``) + 8
+    (per-synapse delay, none for a scalar ``delay``); at the peak of the build, the kept
+    arrays or, if larger, index + weight + 4 bytes of sampled partners. E.g. ~2 GB for
+    N = 100,000 neurons with 800 inputs each (float64, jittered delays). At a fixed
+    connection probability the synapse count grows as N² and no stored representation
+    reaches N = 100,000 with thousands of inputs per neuron in a few GiB (see
+    ``benchmarks/results/theory2.md``).
 
     Parameters
     ----------
@@ -398,6 +404,9 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
         The simulation step the delays must be multiples of.
     name : str
         Network name.
+    weight_dtype : {numpy.float64, numpy.float32}, default float64
+        Storage type of the weights; float32 saves 4 bytes per synapse and makes the
+        engine deliver spikes in float32 (as :func:`spikewire.networks.brunel` does).
 
     Returns
     -------
@@ -409,6 +418,13 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
 
     h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
     syn = as_synapse(pops.tau_syn)
+    try:
+        wdt = np.dtype(weight_dtype)
+    except TypeError:
+        raise TypeError(f"weight_dtype must be numpy.float64 or numpy.float32, got "
+                        f"{weight_dtype!r}") from None
+    if wdt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"weight_dtype must be numpy.float64 or numpy.float32, got {wdt}")
     from spikewire.core.seeds import rng as seeded_rng
 
     rng = seeded_rng(seed, "network")
@@ -444,7 +460,7 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
     np.cumsum(col_count, out=indptr[1:])
     del col_count
     indices = np.empty(nnz, dtype=idx_t)
-    data = np.empty(nnz, dtype=np.float64)
+    data = np.empty(nnz, dtype=wdt)
     nxt = indptr[:-1].astype(np.int64)
     for (X, Y) in sorted(blocks):
         b = blocks.pop((X, Y))

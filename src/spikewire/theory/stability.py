@@ -37,6 +37,7 @@ import numba as nb
 import numpy as np
 
 from spikewire.theory.brunel import brunel_stationary_rates
+from spikewire.theory.transfer import colored_noise_shift
 
 __all__ = ["lif_transfer_function", "brunel_eigenvalues", "brunel_stability", "BrunelMode",
            "brunel_hopf_lines"]
@@ -118,6 +119,23 @@ def _responses(lam, mu, sig, tau_m, theta, v_reset, tau_ref, n_grid):
     return 2 * n1 - n2, 2 * m1 - m2, 2 * s1 - s2
 
 
+def _shift_per_sigma(tau_m, tau_syn):
+    """c of the colored-noise boundary shift c·σ (0 for white noise); validates tau_syn."""
+    if tau_syn is None:
+        return 0.0
+    if not (np.isscalar(tau_syn) and np.isfinite(tau_syn) and tau_syn >= 0):
+        raise ValueError(f"tau_syn must be None or a time constant >= 0 s, got {tau_syn!r}")
+    return float(colored_noise_shift(1.0, tau_m, float(tau_syn)))
+
+
+def _synaptic(lam, a_mu, a_s, c, sigma, tau_syn):
+    """Responses to the presynaptic drive: σ-dependent shift and the synaptic low-pass."""
+    if tau_syn is None:
+        return a_mu, a_s
+    filt = 1.0 / (1.0 + lam * float(tau_syn))
+    return a_mu * filt, (a_s - c / (2.0 * sigma) * a_mu) * filt
+
+
 def _grid(theta, v_reset, mu0, sigma, n_grid):
     lb = min(v_reset, mu0) - 7.0 * sigma
     n_top = max(int(math.ceil(n_grid * (theta - v_reset) / (theta - lb))), 20)
@@ -127,7 +145,7 @@ def _grid(theta, v_reset, mu0, sigma, n_grid):
 
 
 def lif_transfer_function(lam, mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0,
-                          tau_ref=0.002, *, n_grid: int = 8000):
+                          tau_ref=0.002, *, n_grid: int = 8000, tau_syn: float | None = None):
     """Linear rate response of a white-noise-driven LIF neuron to mean and variance input.
 
     Parameters
@@ -143,6 +161,18 @@ def lif_transfer_function(lam, mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0,
         Voltage grid points between θ and the lower end (min(V_r, μ) - 7σ). Results are
         Richardson-extrapolated from grids of n_grid and n_grid/2 points: error O(1/n_grid²),
         about 1e-5 relative at the default.
+    tau_syn : float, optional
+        Time constant (s) of an exponential synapse through which the input arrives
+        (``None`` or 0: white noise). To first order in ``√(τ_s/τ_m)`` the filtered noise
+        acts as white noise with threshold and reset raised by ``c σ``,
+        ``c = α/2 √(τ_s/τ_m)`` (Fourcaud & Brunel 2002; for the dynamic response Schuecker
+        et al. 2015), and the synapse low-passes the input by ``1/(1 + λ τ_s)``. The
+        responses are then to modulations of the presynaptic drive's mean and variance:
+        ``A_μ = A_μ^white(θ + cσ, V_r + cσ)/(1 + λτ_s)`` and
+        ``A_s = (A_s^white - c/(2σ) A_μ^white)/(1 + λτ_s)`` (the shift moves with σ; the
+        filter is exact for the mean and a first-order approximation for the variance).
+        At λ = 0 they are the derivatives of :func:`~spikewire.theory.lif_rate_derivatives`
+        with the same ``tau_syn``.
 
     Returns
     -------
@@ -167,15 +197,19 @@ def lif_transfer_function(lam, mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0,
                          f"tau_m={tau_m}, tau_ref={tau_ref}, v_reset={v_reset}, theta={theta}")
     if int(n_grid) < 100:
         raise ValueError(f"n_grid must be >= 100, got {n_grid!r}")
-    nu0, a_mu, a_s = _responses(lam_arr, float(mu), float(sigma), float(tau_m), float(theta),
-                                float(v_reset), float(tau_ref), int(n_grid))
+    c = _shift_per_sigma(tau_m, tau_syn)
+    nu0, a_mu, a_s = _responses(lam_arr, float(mu), float(sigma), float(tau_m),
+                                float(theta) + c * sigma, float(v_reset) + c * sigma,
+                                float(tau_ref), int(n_grid))
+    a_mu, a_s = _synaptic(lam_arr, a_mu, a_s, c, float(sigma), tau_syn)
     shape = np.shape(lam)
     return nu0, a_mu.reshape(shape), a_s.reshape(shape)
 
 
-def _model_a(g, eta, J, C_E, gamma, tau_m, theta, v_reset, tau_ref, which):
+def _model_a(g, eta, J, C_E, gamma, tau_m, theta, v_reset, tau_ref, which, tau_syn=None):
     rates = brunel_stationary_rates(g, eta, J=J, C_E=C_E, gamma=gamma, tau_m=tau_m,
-                                    theta=theta, v_reset=v_reset, tau_ref=tau_ref)
+                                    theta=theta, v_reset=v_reset, tau_ref=tau_ref,
+                                    tau_syn=tau_syn)
     nu = float(rates.low if which == "low" else rates.high)
     nu_thr = theta / (J * C_E * tau_m)
     nu_ext = eta * nu_thr
@@ -214,7 +248,8 @@ class BrunelMode:
 def brunel_eigenvalues(g: float, eta: float, *, J: float = 0.1, C_E: int = 1000,
                        gamma: float = 0.25, delay: float = 1.5e-3, tau_m: float = 0.020,
                        theta: float = 20.0, v_reset: float = 10.0, tau_ref: float = 0.002,
-                       freqs=None, n_grid: int = 4000, state: str = "low") -> list:
+                       freqs=None, n_grid: int = 4000, state: str = "low",
+                       tau_syn: float | None = None) -> list:
     """Eigenvalues of the asynchronous state of Brunel's model A near the imaginary axis.
 
     Parameters
@@ -231,6 +266,18 @@ def brunel_eigenvalues(g: float, eta: float, *, J: float = 0.1, C_E: int = 1000,
     state : {"low", "high"}
         Which stationary solution to linearise around (they differ only where
         :func:`brunel_stationary_rates` finds three).
+    tau_syn : float, optional
+        Exponential synapses of time constant τ_s (s) with the same PSP area as the delta
+        synapses of amplitude J: the stationary rate is the colored-noise one
+        (:func:`brunel_stationary_rates` with ``tau_syn``) and the rate response is that of
+        :func:`lif_transfer_function` with ``tau_syn`` (shifted boundaries and the synaptic
+        low-pass ``1/(1 + λτ_s)``), first order in ``√(τ_s/τ_m)`` (the "shift" transfer
+        function of Schuecker et al. 2015, as in NNMT). Checked against simulations in
+        ``benchmarks/results/theory2.md``: the colored-noise rates agree within 1-13 %,
+        but for the fast oscillation (ω τ_s = 0.5-2) the first-order response adds too
+        much phase lag: predicted frequencies are 16-29 % below the simulated ones and
+        at τ_s = 2 ms the mode is predicted stable while the network still oscillates.
+        Use it for slow modes or τ_s << 1/ω.
 
     Returns
     -------
@@ -241,16 +288,19 @@ def brunel_eigenvalues(g: float, eta: float, *, J: float = 0.1, C_E: int = 1000,
         raise ValueError(f"delay must be > 0 s, got {delay!r}")
     if state not in ("low", "high"):
         raise ValueError(f"state must be 'low' or 'high', got {state!r}")
+    c = _shift_per_sigma(tau_m, tau_syn)
     nu, mu, sig, k_mu, k_s = _model_a(g, eta, J, C_E, gamma, tau_m, theta, v_reset, tau_ref,
-                                      state)
-    n_top, n_total = _grid(theta, v_reset, mu, sig, n_grid)
+                                      state, tau_syn)
+    th, vr = theta + c * sig, v_reset + c * sig  # colored-noise boundaries (c = 0: white)
+    n_top, n_total = _grid(th, vr, mu, sig, n_grid)
+
     def F(lam_vec):
         lam_vec = np.asarray(lam_vec, np.complex128)
         o = np.empty((lam_vec.size, 4), dtype=np.complex128)
-        _sweep(lam_vec, mu, sig * sig, tau_m, theta, v_reset, tau_ref, n_top, n_total, o)
+        _sweep(lam_vec, mu, sig * sig, tau_m, th, vr, tau_ref, n_top, n_total, o)
         nu0 = 1.0 / (tau_ref + o[0, 3].real)
-        amu = -nu0 * o[:, 1] / o[:, 0]
-        a_s = -nu0 * o[:, 2] / o[:, 0]
+        amu, a_s = _synaptic(lam_vec, -nu0 * o[:, 1] / o[:, 0], -nu0 * o[:, 2] / o[:, 0], c,
+                             sig, tau_syn)
         return 1.0 - np.exp(-lam_vec * delay) * (k_mu * amu + k_s * a_s)
 
     f0 = np.geomspace(5.0, 1000.0, 24) if freqs is None else np.asarray(freqs, float)
@@ -297,7 +347,7 @@ def brunel_stability(g: float, eta: float, **kwargs) -> dict:
         ``growth_rate`` (1/s).
     """
     modes = brunel_eigenvalues(g, eta, **kwargs)
-    keys = ("J", "C_E", "gamma", "tau_m", "theta", "v_reset", "tau_ref")
+    keys = ("J", "C_E", "gamma", "tau_m", "theta", "v_reset", "tau_ref", "tau_syn")
     sub = {k: kwargs[k] for k in keys if k in kwargs}
     rates = brunel_stationary_rates(g, eta, **sub)
     rate = float(rates.low if kwargs.get("state", "low") == "low" else rates.high)

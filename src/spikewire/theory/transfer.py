@@ -26,16 +26,34 @@ underflow cleanly to 0 (never NaN). σ = 0 gives the deterministic limit
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import numba as nb
 import numpy as np
 from scipy.special import dawsn, erfcx
 
 EKELMANS_MU_GRID = (-50.0, 0.5)
-"""Input grid (start, step) in mV of Ekelmans et al. (2023)'s power-law fits."""
+"""Input grid (start, step) of Ekelmans et al. (2023)'s power-law fits (in the units of the
+input axis: mV/s for their Table D, see :data:`EKELMANS_TABLE_D`)."""
 
-__all__ = ["EKELMANS_MU_GRID", "lif_rate", "lif_rate_derivatives", "lif_cv", "fit_power_law",
-           "power_law", "discretization_shift", "colored_noise_shift"]
+EKELMANS_TABLE_D = MappingProxyType({"sigma": 3.0, "theta": 1.0, "v_reset": 0.0,
+                                     "tau_ref": 0.0, "mu_grid": EKELMANS_MU_GRID,
+                                     "input_kind": "current"})
+"""Settings of :func:`fit_power_law` that come closest to Ekelmans et al. (2023), Table D.
+
+``fit_power_law(tau_m, **EKELMANS_TABLE_D)``: voltages in units of the threshold (θ = 1,
+reset to rest, V_r = 0), no refractory period, input as a current ``x = μ/τ_m`` (the
+paper's "mV/s") on the grid -50, -49.5, ... up to the last point below 10 Hz, noise
+``s = 3`` per √s (σ = 3 √τ_m). Found by search (``benchmarks/bench_theory_tabled.py``,
+``benchmarks/results/theory2.md``); it reproduces the two published rows (τ = 20 and 10 ms)
+to 0.07-0.11 % in a, 0.002 in b and 0.0002 in n, not to every printed digit: in squared
+error the table's values lie only 1e-5 (20 ms) and 2e-4 (10 ms) relative above the
+least-squares optimum, a difference that a 1e-4 relative change in the rates near 10 Hz
+(e.g. a less accurate integral in the authors' Siegert code) explains.
+"""
+
+__all__ = ["EKELMANS_MU_GRID", "EKELMANS_TABLE_D", "lif_rate", "lif_rate_derivatives", "lif_cv",
+           "fit_power_law", "power_law", "discretization_shift", "colored_noise_shift"]
 
 _SQRT_PI = math.sqrt(math.pi)
 # Siegmund's corrected-diffusion constant |ζ(1/2)|/√(2π): a Gaussian random walk with step
@@ -237,6 +255,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
     raw = _check_lif(mu, sigma, tau_m, theta, v_reset, tau_ref, broadcast=False)
     mu, sigma, tau_m, theta, v_reset, tau_ref = raw
     shape = np.broadcast_shapes(*(x.shape for x in raw))
+    shift_per_sigma = None
     if tau_syn is not None:
         if dt is not None:
             raise ValueError("dt (the white-noise time-step correction) and tau_syn (filtered "
@@ -246,6 +265,7 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
         theta = theta + sh
         v_reset = v_reset + sh
         shape = np.broadcast_shapes(shape, sh.shape)
+        shift_per_sigma = colored_noise_shift(1.0, tau_m, tau_syn)  # the shift is c·σ
     if dt is not None:
         if not (np.isscalar(dt) or np.ndim(dt) == 0) or not dt > 0:
             raise ValueError(f"dt must be a positive time step in s, got {dt!r}")
@@ -309,6 +329,12 @@ def _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, derivatives, tau_sy
     bad = ~np.isfinite(dmu)
     dmu[bad & pos] = 0.0
     dsig2[~np.isfinite(dsig2) & pos] = 0.0
+    if shift_per_sigma is not None:
+        # θ and V_r both move by c·σ: raising both by δ is lowering μ by δ, so the chain
+        # rule adds -(dδ/dσ²) ∂ν/∂μ = -c/(2σ) ∂ν/∂μ to the σ² derivative
+        c = np.broadcast_to(shift_per_sigma, shape).reshape(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dsig2 = np.where(pos, dsig2 - c / (2.0 * safe) * dmu, dsig2)
     return nu.reshape(shape), dmu.reshape(shape), dsig2.reshape(shape)
 
 
@@ -357,10 +383,14 @@ def lif_rate(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
 
 
 def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
-                         dt: float | None = None):
+                         dt: float | None = None, tau_syn=None):
     """Siegert rate and its derivatives with respect to μ and σ².
 
-    Parameters are those of :func:`lif_rate`.
+    Parameters are those of :func:`lif_rate`. With ``tau_syn`` the rate is the
+    colored-noise rate of :func:`lif_rate` (threshold and reset raised by
+    :func:`colored_noise_shift`, proportional to σ) and the σ² derivative includes the
+    shift's dependence on σ: ``∂ν/∂σ² = ∂ν/∂σ²|shifted - (c/2σ) ∂ν/∂μ`` with
+    ``c = α/2 √(τ_s/τ_m)``.
 
     Returns
     -------
@@ -371,7 +401,7 @@ def lif_rate_derivatives(mu, sigma, tau_m=0.020, theta=20.0, v_reset=10.0, tau_r
     dnu_dsigma2 : ndarray
         ∂ν/∂(σ²) in Hz/mV² (NaN where σ = 0, where it is undefined).
     """
-    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, True)
+    return _evaluate(mu, sigma, tau_m, theta, v_reset, tau_ref, dt, True, tau_syn)
 
 
 def power_law(mu, a, b, n):
@@ -382,7 +412,8 @@ def power_law(mu, a, b, n):
 
 def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.002, *,
                   rate_range=(0.0, 10.0), n_points=400, return_info=False,
-                  dt: float | None = None, mu_grid: tuple | None = None):
+                  dt: float | None = None, mu_grid: tuple | None = None,
+                  input_kind: str = "voltage"):
     """Fit ``ν = a [μ - b]₊ⁿ`` to the Siegert rate on its low-rate part (Ekelmans et al. 2023).
 
     The Siegert curve is sampled at ``n_points`` values of μ, evenly spaced between the μ at
@@ -409,13 +440,23 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
         ``n_points`` window above. ``EKELMANS_MU_GRID = (-50.0, 0.5)`` is the window of
         Ekelmans et al.'s code (μ from -50 mV in 0.5 mV steps, points below 10 Hz), which
         weights the sub-threshold zeros as well.
+    input_kind : {"voltage", "current"}, default "voltage"
+        What the input axis of the fit is. ``"voltage"``: the mean input μ in mV (the
+        convention of :func:`lif_rate`), ``sigma`` in mV. ``"current"``: the input as a rate
+        of change of the membrane potential, ``x = μ/τ_m`` in mV/s, with the membrane
+        equation ``dV/dt = -V/τ_m + x + s ξ(t)`` and ``sigma`` = s in mV/√s (so that
+        σ = s √τ_m in :func:`lif_rate`'s convention); ``mu_grid`` and the returned ``b`` are
+        then in mV/s and ``a`` in Hz/(mV/s)ⁿ. This is the input of Ekelmans et al. (2023)'s
+        SSN (external inputs in mV/s) and, with :data:`EKELMANS_TABLE_D`, the convention
+        that comes closest to their Table D.
 
     Returns
     -------
     a : float
-        Prefactor in Hz/mVⁿ.
+        Prefactor in Hz/mVⁿ (Hz/(mV/s)ⁿ for ``input_kind="current"``).
     b : float
-        Input threshold in mV (may be negative: firing below the rest potential).
+        Input threshold in mV (mV/s for ``input_kind="current"``; may be negative: firing
+        below the rest potential).
     n : float
         Exponent.
     """
@@ -424,6 +465,31 @@ def fit_power_law(tau_m=0.020, sigma=5.0, theta=20.0, v_reset=10.0, tau_ref=0.00
     for name, v in (("tau_m", tau_m), ("sigma", sigma), ("tau_ref", tau_ref)):
         if not np.isscalar(v) or not np.isfinite(v):
             raise TypeError(f"{name} must be a finite scalar, got {v!r}")
+    if input_kind not in ("voltage", "current"):
+        raise ValueError(f"input_kind must be 'voltage' (μ in mV) or 'current' (μ/τ_m in "
+                         f"mV/s), got {input_kind!r}")
+    if input_kind == "current":
+        # fit in μ = τ_m x with σ = s √τ_m, then map (a, b) back to the x axis: the squared
+        # rate errors are the same on both axes, so the optimum is the same fit
+        if tau_m <= 0:
+            raise ValueError(f"tau_m must be > 0 s, got {tau_m!r}")
+        grid = None
+        if mu_grid is not None:
+            try:
+                start, step = (float(x) for x in mu_grid)
+            except (TypeError, ValueError):
+                raise TypeError(f"mu_grid must be (start, step) in mV/s, got "
+                                f"{mu_grid!r}") from None
+            grid = (start * tau_m, step * tau_m)
+        out = fit_power_law(tau_m, sigma * math.sqrt(tau_m), theta, v_reset, tau_ref,
+                            rate_range=rate_range, n_points=n_points, return_info=return_info,
+                            dt=dt, mu_grid=grid)
+        a, b, n = out[0] * tau_m ** out[2], out[1] / tau_m, out[2]
+        if not return_info:
+            return a, b, n
+        info = dict(out[3])
+        info["mu_range"] = tuple(m / tau_m for m in info["mu_range"])
+        return a, b, n, info
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0 mV for a power-law fit, got {sigma!r} "
                          "(without noise the LIF curve has no power-law onset)")
