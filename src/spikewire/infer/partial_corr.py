@@ -275,7 +275,7 @@ class PartialCorrelation(InferenceMethod):
             # unshrunk one (well defined here since T >> number of variables)
             z = _fisher_z(emp, m, lag, dof)
             if shift:
-                p, tstat, info = self._shift_null(X0, z, lag, dof, D, min_sep)
+                p, tstat, info = self._shift_null(X0, z, lag, dof, D, min_sep, idx, n)
                 diagnostics.update(info)
             else:
                 p = 2 * stats.norm.sf(np.abs(z))
@@ -295,8 +295,9 @@ class PartialCorrelation(InferenceMethod):
         return ctx.estimate(self, weights=weights, weight_unit="partial correlation",
                             pvalues=pvals, scores=scores, diagnostics=diagnostics)
 
-    def _shift_null(self, X0, z, lag, dof, D, min_sep):
-        """Fisher z of every pair on shift surrogates; prediction-interval t test."""
+    def _shift_null(self, X0, z, lag, dof, D, min_sep, idx, n):
+        """Fisher z of every pair on shift surrogates; z test against their level and
+        pooled spread (:func:`~spikewire.infer._surrogates.surrogate_test`)."""
         rng = seeded_rng(self.seed, "method")
         m = X0.shape[1]
         K = int(self.n_surrogates)
@@ -310,8 +311,14 @@ class PartialCorrelation(InferenceMethod):
                 _, emp_s, _, _ = count_moments(Xs)
                 sur[k] = _fisher_z(emp_s, m, lag, dof)
         p, t, mean, sd, k_use = surrogate_test(z, sur, shifts, min_sep)
-        return p, t, {"null_mean_z": mean, "null_sd_z": sd,
-                      "n_surrogates_used": k_use, "max_shift_bins": D}
+
+        def embed(block):
+            out = np.full((n, n), np.nan)
+            out[np.ix_(idx, idx)] = block
+            return out
+
+        return p, t, {"null_z": embed(t), "null_mean_z": embed(mean), "null_sd_z": embed(sd),
+                      "n_surrogates_used": embed(k_use), "max_shift_bins": D}
     def _covariance(self, X, emp, beta_sum, T):
         if self.estimator == "ledoit_wolf":
             cov, shrink = ledoit_wolf_from_moments(emp, beta_sum, T)

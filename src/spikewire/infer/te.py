@@ -90,6 +90,13 @@ def _circular_lag_sum(X: sp.csr_array, L: int) -> np.ndarray:
     return _lag_sum(np.linalg.solve(G, C), m, L)
 
 
+def _embed(block: np.ndarray, idx: np.ndarray, n: int) -> np.ndarray:
+    """An (m, m) block of the analysed units placed in an (n, n) array (NaN elsewhere)."""
+    out = np.full((n, n), np.nan)
+    out[np.ix_(idx, idx)] = block
+    return out
+
+
 def _lag_sum(beta: np.ndarray, m: int, L: int) -> np.ndarray:
     """``Σ_l β`` per (post, pre): the signed weight, shape (m, m)."""
     return beta.reshape(L, m, m).sum(axis=0).T
@@ -97,7 +104,7 @@ def _lag_sum(beta: np.ndarray, m: int, L: int) -> np.ndarray:
 
 @register
 class GrangerCausality(InferenceMethod):
-    """Conditional linear Granger causality on binned counts, F test per pair (signed).
+    """Conditional linear Granger causality on binned counts, tested per pair (signed).
 
     Every unit's count at ``t`` is regressed (ordinary least squares with intercept) on the
     counts of all units at lags ``1..n_lags`` (the full, multivariate model: it conditions on
@@ -261,10 +268,12 @@ class GrangerCausality(InferenceMethod):
                 with threadpool_limits(1):
                     for k in range(K):
                         sur[k] = _circular_lag_sum(shift_columns(X, shifts[k]), L)
-                p, tstat, mean, sd, k_use = surrogate_test(bsum, sur, shifts, min_sep)
+                p, zstat, mean, sd, k_use = surrogate_test(bsum, sur, shifts, min_sep)
                 pvals[sub] = p
-                diagnostics.update({"null_mean": mean, "null_sd": sd,
-                                    "n_surrogates_used": k_use, "max_shift_bins": D})
+                diagnostics.update({k: _embed(v, idx, n) for k, v in
+                                    (("null_z", zstat), ("null_mean", mean), ("null_sd", sd),
+                                     ("n_surrogates_used", k_use))})
+                diagnostics["max_shift_bins"] = D
             else:
                 F = (np.maximum(dRSS, 0) / L) / (rss[:, None] / dof)
                 pvals[sub] = stats.f.sf(F, L, dof)
