@@ -25,6 +25,9 @@ def test_ledoit_wolf_from_sparse_moments_equals_sklearn(sparse):
 def test_symmetric_partial_correlation_finds_the_pair():
     est = sw.infer(lif_motif(), "partial_corr")
     np.testing.assert_array_equal(est.weights, est.weights.T)   # symmetric by construction
+    # one p-value per unordered pair (the shift null's level and pooled sd are symmetric;
+    # the mean of symmetric surrogates only to rounding)
+    np.testing.assert_allclose(est.pvalues, est.pvalues.T, rtol=1e-9)
     adj = est.adjacency()
     assert adj[1, 0] == 1 and adj[0, 1] == 1
     assert adj[2, 0] == 0 and adj[1, 3] == 0

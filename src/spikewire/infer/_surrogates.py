@@ -217,7 +217,7 @@ def _two_way_log_sd(sd: np.ndarray, ok: np.ndarray, n_iter: int = 20) -> np.ndar
 
 
 def surrogate_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min_sep: int,
-                   extrapolate: bool = False
+                   extrapolate: bool = False, symmetric: bool = False
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two-sided test of ``obs`` against the null level and spread of its surrogates.
 
@@ -246,6 +246,9 @@ def surrogate_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min_sep
         Shortest usable relative shift (bins).
     extrapolate : bool, default False
         Read the null level at ``r = 0`` from a regression on ``|r|`` instead of the mean.
+    symmetric : bool, default False
+        The statistic is symmetric (``obs[i, j] = obs[j, i]``, and so are the surrogates):
+        the pooled sd is made symmetric too, so that both orders get one p-value.
 
     Returns
     -------
@@ -280,6 +283,8 @@ def surrogate_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min_sep
     fit_ok = ok_fit & (sd_pair > 0)
     np.fill_diagonal(fit_ok, False)
     sd = _two_way_log_sd(sd_pair, fit_ok)
+    if symmetric:
+        sd = np.sqrt(sd * sd.T)       # a_i + b_j → (a_i + b_i + a_j + b_j) / 2 in logs
     ok = ok_fit & (sd > 0)
     infl = np.sqrt(1 + 1 / kf + (rbar ** 2 / np.where(ok, srr, 1.0) if extrapolate else 0.0))
     z = np.where(ok, (obs - level) / np.where(ok, sd, 1.0) / infl, 0.0)
