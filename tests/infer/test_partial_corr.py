@@ -115,3 +115,22 @@ def test_shifts_shorter_than_the_resolution_or_the_window_are_refused():
     with pytest.raises(ValueError, match=r"max_shift \(30 ms = 6 bin\(s\) of 5 ms\) must be "
                                          r"at least twice"):
         sw.infer(st, "partial_corr", max_shift=0.03)
+
+
+def test_slow_decay_follows_the_shared_state_and_is_off_without_one():
+    # up/down family: a two-state Markov chain with mean dwell 0.3 s / 0.5 s has the
+    # autocorrelation exp(−(1/0.3 + 1/0.5) r) exactly, and the units' shared covariance
+    # decays with it; measured 0.908 / 0.617 / 0.380 against 0.899 / 0.587 / 0.344 at
+    # 20 / 100 / 200 ms (30 units, 200 s); 0.06 is about 2× the seed-to-seed spread
+    from spikewire.infer._null_families import null_family
+    from spikewire.infer._surrogates import slow_decay
+
+    lags = np.arange(1, 11) * 4                       # 5 ms bins: 20 .. 200 ms
+    st = null_family("updown", n_units=30, duration=200.0, seed=0)
+    phi = slow_decay(st.binned(5e-3, sparse=True).T.tocsr().astype(float), lags)
+    theory = np.exp(-(1 / 0.3 + 1 / 0.5) * lags * 5e-3)
+    np.testing.assert_allclose(phi, theory, atol=0.06)
+    # independent trains have no shared covariance: no correction at all
+    st = null_family("poisson", n_units=30, duration=200.0, seed=0)
+    phi = slow_decay(st.binned(5e-3, sparse=True).T.tocsr().astype(float), lags)
+    np.testing.assert_array_equal(phi, 1.0)

@@ -18,6 +18,7 @@ from spikewire.infer._surrogates import (
     draw_shifts,
     shift_bins,
     shift_columns,
+    slow_decay,
     surrogate_test,
     warn_if_short,
 )
@@ -133,7 +134,7 @@ class PartialCorrelation(InferenceMethod):
     unit's series shifted by its own multiple of ``min_shift`` up to ``±max_shift``, which
     keeps each unit's bursts and the slow shared input and moves the fine timing between
     units; null level and pooled spread per pair from ``n_surrogates`` refits):
-    false-positive rate 0.036–0.058 on all five null families (tests/infer/test_calibration.py)
+    false-positive rate 0.036–0.057 on all five null families (tests/infer/test_calibration.py)
     at 3.3–6.6× the analytic test's time (100 units × 10 min; benchmarks/results/nulls.md). A
     link is reported (``adjacency``) where the test is significant and the weight from the
     chosen estimator is non-zero (graphical lasso zeros are never links). Pairs expecting
@@ -314,7 +315,14 @@ class PartialCorrelation(InferenceMethod):
                 Xs = _lagged(shift_columns(X0, shifts[k]), lag)
                 _, emp_s, _, _ = count_moments(Xs)
                 sur[k] = _fisher_z(emp_s, m, lag, dof)
-        p, t, mean, sd, k_use = surrogate_test(z, sur, shifts, min_sep, symmetric=lag == 0)
+        steps = np.arange(1, 2 * (D // min_sep) + 1) * min_sep
+        phi = slow_decay(X0, steps)
+
+        def decay(r):
+            return np.interp(r, steps, phi)
+
+        p, t, mean, sd, k_use = surrogate_test(z, sur, shifts, min_sep, symmetric=lag == 0,
+                                               decay=decay)
         c = np.asarray(X0.sum(axis=0)).ravel()
         p, calibrated = conservative_sparse(p, t, np.outer(c, c) * (1 + lag) / X0.shape[0])
 

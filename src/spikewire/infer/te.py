@@ -16,6 +16,7 @@ from spikewire.infer._surrogates import (
     draw_shifts,
     shift_bins,
     shift_columns,
+    slow_decay,
     surrogate_test,
     warn_if_short,
 )
@@ -151,7 +152,7 @@ class GrangerCausality(InferenceMethod):
         (:mod:`spikewire.infer._surrogates`: every unit's series shifted by its own
         multiple of ``min_shift`` up to ``±max_shift``, keeping each unit's bursts and the
         slow shared input and moving the fine timing between units), a two-sided z test
-        with the surrogates' mean and a pooled spread: false-positive rate 0.042–0.061 on all
+        with the surrogates' mean and a pooled spread: false-positive rate 0.036–0.061 on all
         five null families (tests/infer/test_calibration.py), at 3.7–6.6× the analytic test's
         time (100 units × 10 min; benchmarks/results/nulls.md). The F test is omnibus over
         the lags; the shift test is directional (the summed weight). Pairs expecting fewer
@@ -271,7 +272,10 @@ class GrangerCausality(InferenceMethod):
                 with threadpool_limits(1):
                     for k in range(K):
                         sur[k] = _circular_lag_sum(shift_columns(X, shifts[k]), L)
-                p, zstat, mean, sd, k_use = surrogate_test(bsum, sur, shifts, min_sep)
+                steps = np.arange(1, 2 * (D // min_sep) + 1) * min_sep
+                phi = slow_decay(X, steps)
+                p, zstat, mean, sd, k_use = surrogate_test(
+                    bsum, sur, shifts, min_sep, decay=lambda r: np.interp(r, steps, phi))
                 c = np.asarray(ctx.counts, dtype=float)[idx]
                 p, calibrated = conservative_sparse(p, zstat, np.outer(c, c) * L / X.shape[0])
                 pvals[sub] = p
