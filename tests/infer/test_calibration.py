@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 import spikewire as sw
 from spikewire.infer._null_families import FAMILIES, null_family
@@ -141,3 +142,48 @@ def test_jitter_shorter_than_the_time_resolution_is_refused():
     with pytest.raises(ValueError, match=r"time resolution is 1 ms.*jitter_width \(0.5 ms\)"):
         sw.infer(rec, "ccg", jitter_width=5e-4)
     sw.infer(rec, "ccg", jitter_width=1e-3)       # one time step is the shortest allowed
+
+
+# ---------------------------------------------------------------- partial_corr and te
+# Their analytic nulls treat time bins as independent samples; shared slow input breaks
+# them (false-positive rates 0.6–0.76 at α = 0.05 on the comodulated and up/down
+# families, benchmarks/results/calibration.md). Their default null is now the shift
+# surrogate null of spikewire.infer._surrogates; these tests fail with the old one.
+@pytest.mark.parametrize("method", ["partial_corr", "te"])
+def test_shift_null_false_positive_rate(family, method):
+    name, st = family
+    est = sw.infer(st, method, correction="none")
+    rate, m = _fpr(est)
+    # all 2,450 ordered pairs tested (a symmetric partial correlation tests each unordered
+    # pair twice with one p-value, so its effective sample is 1,225 pairs: binomial sd of
+    # the rate 0.0062, the bounds are α ± 4 sd; for te 0.0044, α ± 5.6 sd)
+    assert m == N_UNITS * (N_UNITS - 1)
+    assert 0.5 * ALPHA <= rate <= 1.5 * ALPHA, (method, name, rate)
+    if name in ("comodulated", "updown"):
+        # what the shift null repairs: with shared slow input the analytic p-values call
+        # a large fraction of unconnected pairs (0.6–0.76 measured; 0.3 is far above 1.5 α)
+        old, _ = _fpr(sw.infer(st, method, correction="none", null="analytic"))
+        assert old > 0.3, (method, name, old)
+
+
+@pytest.mark.parametrize("method, window", [("partial_corr", 5e-3), ("te", 6e-3)])
+def test_partial_corr_and_te_warn_when_too_short_with_the_data_needed(method, window):
+    # 6 units at 1–2 Hz for 20 s: a pair expects r_i r_j · window · 20 s ≈ 0.2–0.5 chance
+    # coincidences; doubling them reaches α = 0.05 (Bonferroni over 30 tests, z² = 10.0)
+    # only with about 10, so the warning asks for roughly 20 s × 10 / λ of data
+    st = null_family("poisson", n_units=6, duration=20.0, seed=1, rate_range=(1.0, 2.0))
+    with pytest.warns(UserWarning, match=r"needs a recording of about (\S+) s \(this one: 20 s\)"
+                      ) as rec:
+        sw.infer(st, method)
+    msg = next(str(w.message) for w in rec if "needs a recording" in str(w.message))
+    need = float(msg.split("needs a recording of about ")[1].split(" s")[0])
+    rates = np.array([st.train(i).size for i in range(6)]) / 20.0
+    lam = np.median((rates[:, None] * rates[None, :])[~np.eye(6, dtype=bool)]) * window * 20.0
+    z2 = float(stats.norm.isf(0.05 / 30 / 2)) ** 2
+    assert np.isclose(need, 20.0 * z2 / lam, rtol=1e-2)      # 3 significant digits printed
+    # a long enough recording is not warned
+    long = null_family("poisson", n_units=6, duration=1.5 * need, seed=1,
+                       rate_range=(1.0, 2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        sw.infer(long, method)

@@ -36,12 +36,10 @@ FIT_METHODS = [m for m in METHODS if m not in NO_FIT_HERE]
 #: fixture below: 240 ordered pairs of 16 unconnected units, 120 s, α = 0.05). Their
 #: tests assume no input shared by all units; the "calibration" work (issue 12) owns the
 #: fix. strict=True: the mark must be removed as soon as a method passes.
-FPR_FAILS = {
-    "partial_corr": "FPR 0.61 at alpha=0.05 (limit 0.10): zero-lag partial correlations of "
-                    "5 ms counts inherit the common modulation",
-    "te": "FPR 0.55 at alpha=0.05 (limit 0.10): lagged counts carry the shared slow rate, "
-          "which the linear Granger model attributes to the pairs",
-}
+#: Methods known to fail the false-positive-rate test (strict xfail, with the reason).
+#: partial_corr and te failed it with their analytic nulls (FPR 0.61 / 0.55); their
+#: default shift-surrogate null passes it (spikewire.infer._surrogates).
+FPR_FAILS: dict[str, str] = {}
 
 
 def comodulated(n=16, T=120.0, seed=0, tau=0.2, depth=0.5, dt=1e-3) -> sw.SpikeTrains:

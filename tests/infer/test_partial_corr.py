@@ -25,6 +25,9 @@ def test_ledoit_wolf_from_sparse_moments_equals_sklearn(sparse):
 def test_symmetric_partial_correlation_finds_the_pair():
     est = sw.infer(lif_motif(), "partial_corr")
     np.testing.assert_array_equal(est.weights, est.weights.T)   # symmetric by construction
+    # one p-value per unordered pair (the shift null's level and pooled sd are symmetric;
+    # the mean of symmetric surrogates only to rounding)
+    np.testing.assert_allclose(est.pvalues, est.pvalues.T, rtol=1e-9)
     adj = est.adjacency()
     assert adj[1, 0] == 1 and adj[0, 1] == 1
     assert adj[2, 0] == 0 and adj[1, 3] == 0
@@ -78,3 +81,56 @@ def test_silent_unit_listed():
     est = sw.infer(sw.SpikeTrains.from_lists(trains, t_stop=50.0), "partial_corr")
     assert est.unit_status[1] == "too_few_spikes" and est.pair_status[0, 1] == 3
     assert est.pair_status[0, 2] == 0 and np.isfinite(est.pvalues[0, 2])
+
+
+def test_shift_columns_moves_each_unit_circularly():
+    from spikewire.infer._surrogates import shift_columns
+
+    rng = np.random.default_rng(1)
+    X = rng.poisson(0.5, (50, 4)).astype(float)
+    s = np.array([0, 3, -2, 49])
+    got = shift_columns(sp.csr_array(X), s).toarray()
+    want = np.stack([np.roll(X[:, j], s[j]) for j in range(4)], axis=1)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_shift_null_is_reproducible_and_seeded():
+    st = independent(12, T=60.0)
+    a = sw.infer(st, "partial_corr", seed=3)
+    b = sw.infer(st, "partial_corr", seed=3)
+    c = sw.infer(st, "partial_corr", seed=4)
+    np.testing.assert_array_equal(a.pvalues, b.pvalues)
+    assert not np.allclose(a.pvalues, c.pvalues, equal_nan=True)
+    # the weights do not depend on the surrogates
+    np.testing.assert_array_equal(a.weights, c.weights)
+
+
+def test_shifts_shorter_than_the_resolution_or_the_window_are_refused():
+    st = independent(5, T=50.0)
+    rec = sw.Recording.from_spikes(st).with_step({"step": "quantize"}, sampling_rate=1000.0)
+    with pytest.raises(ValueError, match=r"max_shift \(0.5 ms\) is shorter than the data's "
+                                         r"time resolution \(1 ms\)"):
+        sw.infer(rec, "partial_corr", max_shift=5e-4)
+    # 30 ms is 6 bins of 5 ms, less than two 20 ms steps (8 bins)
+    with pytest.raises(ValueError, match=r"max_shift \(30 ms = 6 bin\(s\) of 5 ms\) must be "
+                                         r"at least twice"):
+        sw.infer(st, "partial_corr", max_shift=0.03)
+
+
+def test_slow_decay_follows_the_shared_state_and_is_off_without_one():
+    # up/down family: a two-state Markov chain with mean dwell 0.3 s / 0.5 s has the
+    # autocorrelation exp(−(1/0.3 + 1/0.5) r) exactly, and the units' shared covariance
+    # decays with it; measured 0.908 / 0.617 / 0.380 against 0.899 / 0.587 / 0.344 at
+    # 20 / 100 / 200 ms (30 units, 200 s); 0.06 is about 2× the seed-to-seed spread
+    from spikewire.infer._null_families import null_family
+    from spikewire.infer._surrogates import slow_decay
+
+    lags = np.arange(1, 11) * 4                       # 5 ms bins: 20 .. 200 ms
+    st = null_family("updown", n_units=30, duration=200.0, seed=0)
+    phi = slow_decay(st.binned(5e-3, sparse=True).T.tocsr().astype(float), lags)
+    theory = np.exp(-(1 / 0.3 + 1 / 0.5) * lags * 5e-3)
+    np.testing.assert_allclose(phi, theory, atol=0.06)
+    # independent trains have no shared covariance: no correction at all
+    st = null_family("poisson", n_units=30, duration=200.0, seed=0)
+    phi = slow_decay(st.binned(5e-3, sparse=True).T.tocsr().astype(float), lags)
+    np.testing.assert_array_equal(phi, 1.0)

@@ -28,7 +28,8 @@ def test_matches_elephant_on_a_small_network():
     net = sw.networks.brunel(n_neurons=60, epsilon=0.1, g=5.0, eta=2.0, J=1.0, delay=3e-3,
                              seed=1)
     st = sw.simulate(net, 20.0, seed=2)
-    est = sw.infer(st, "tspe", min_spikes=1)
+    # elephant's settings: 25 delays of 1 ms (spikewire's default scans 30 ms)
+    est = sw.infer(st, "tspe", min_spikes=1, max_delay=0.025, ranking="tspe")
     trains = [neo.SpikeTrain(st.train(k) * pq.s, t_start=0 * pq.s, t_stop=st.t_stop * pq.s)
               for k in range(st.n_units)]
     C, D = total_spiking_probability_edges(BinnedSpikeTrain(trains, bin_size=1 * pq.ms))
@@ -39,6 +40,10 @@ def test_matches_elephant_on_a_small_network():
     # delays: identical argmax except where two delays tie to rounding
     assert np.mean(est.delays[off] == D[off] * 1e-3) > 0.999
     np.testing.assert_allclose(est.scores[off], np.abs(C[off]), atol=1e-10 * np.abs(C).max())
+    # the standardised ranking changes the scores only
+    dflt = sw.infer(st, "tspe", min_spikes=1, max_delay=0.025, ranking="z")
+    np.testing.assert_array_equal(dflt.weights, est.weights)
+    np.testing.assert_array_equal(dflt.scores, dflt.diagnostics["max_abs_z"])
 
 
 def test_motif_links_signs_and_delays():
