@@ -212,6 +212,52 @@ def ccg_window_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, w
                                 win_base, anti_counts, keep, ccg_out, xf)
 
 
+@njit(cache=True)
+def _pair_bins(row, rev, i, j, idx, base_w, cnt, base, keep, ccg_out, xf):
+    # as _pair_stats, for one list of selected bins (any positions in the lag range)
+    nk = row.size
+    for k in range(nk):
+        xf[k] = row[nk - 1 - k] if rev else row[k]
+    for m in range(idx.size):
+        base[i, j, m] = _dot(base_w[m], xf)
+        cnt[i, j, m] = xf[idx[m]]
+    if keep:
+        for k in range(nk):
+            ccg_out[i, j, k] = xf[k]
+
+
+@njit(cache=True, parallel=True)
+def ccg_bin_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, want_t, idx,
+                  base_w, cnt, base, keep, ccg_out):
+    """As :func:`ccg_window_stats`, for any list of lag bins: ``cnt[post, pre, m]`` is the
+    count in bin ``idx[m]`` of the lag range ``-kmax..kmax`` and ``base[post, pre, m]`` its
+    baseline ``base_w[m] @ ccg`` (the ccg method passes the causal window, its anticausal
+    mirror and the zero-lag bin). Each unordered pair is counted once."""
+    n = indptr.size - 1
+    nk = 2 * kmax + 1
+    half = (n + 1) // 2
+    for rp in prange(half):
+        r = np.int64(rp)
+        for side in range(2):
+            j = r if side == 0 else np.int64(n - 1) - r
+            if side == 1 and j == r:
+                continue
+            if not count_t[j].any():
+                continue
+            buf = np.zeros((n, nk), dtype=np.int32)
+            xf = np.empty(nk)
+            _count_one_pre(j, times, indptr, ftimes, fpos, count_t[j], use_scan[j], bw,
+                           -kmax, kmax, buf)
+            for i in range(n):
+                if not count_t[j, i]:
+                    continue
+                row = buf[i]
+                if want_t[j, i]:
+                    _pair_bins(row, False, i, j, idx, base_w, cnt, base, keep, ccg_out, xf)
+                if want_t[i, j]:
+                    _pair_bins(row, True, j, i, idx, base_w, cnt, base, keep, ccg_out, xf)
+
+
 @njit(cache=True, parallel=True)
 def ccg_window_counts(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax, out):
     """Counts in bins ``kmin..kmax`` only (jitter surrogates), accumulated into ``out``."""
@@ -244,3 +290,112 @@ def interval_jitter(times, indptr, width, t_start, t_stop, u):
     for k in range(indptr.size - 1):
         out[indptr[k]:indptr[k + 1]].sort()
     return out
+
+
+@njit(cache=True, inline="always")
+def _binom_logpmf(n, N, lp, lq):
+    return (math.lgamma(N + 1.0) - math.lgamma(n + 1.0) - math.lgamma(N - n + 1.0)
+            + n * lp + (N - n) * lq)
+
+
+@njit(cache=True)
+def _binom_rand_tails(n, N, pi, u):
+    """Logs of the randomized binomial tails ``P(X > n) + u·P(X = n)`` (upper) and
+    ``P(X < n) + (1 − u)·P(X = n)`` (lower) for X ~ Binomial(N, pi); they sum to 1. The
+    smaller tail is summed term by term from ``n`` outwards (relative to the pmf at ``n``,
+    so deep tails stay finite in logs) and the other one is its complement."""
+    lp = math.log(pi)
+    lq = math.log1p(-pi)
+    logpmf = _binom_logpmf(n, N, lp, lq)
+    odds = pi / (1.0 - pi)
+    s = 0.0
+    t = 1.0
+    if n >= N * pi:
+        j = n
+        while j < N:
+            t *= (N - j) / (j + 1.0) * odds
+            s += t
+            if t < 1e-17 * s:
+                break
+            j += 1
+        log_up = logpmf + math.log(s + u)
+        up = math.exp(log_up)
+        log_lo = math.log1p(-up) if up < 1.0 else -745.0
+        return min(log_up, 0.0), min(log_lo, 0.0)
+    j = n
+    while j > 0:
+        t *= j / (N - j + 1.0) / odds
+        s += t
+        if t < 1e-17 * s:
+            break
+        j -= 1
+    log_lo = logpmf + math.log(s + 1.0 - u)
+    lo = math.exp(log_lo)
+    log_up = math.log1p(-lo) if lo < 1.0 else -745.0
+    return min(log_up, 0.0), min(log_lo, 0.0)
+
+
+@njit(cache=True, parallel=True)
+def antisymmetry_min_p(cw, ca, pi, u, delta, n_small, out_lp, out_k, m_eff):
+    """Smallest randomized binomial p-value over the window bins of each pair, both tails.
+
+    For pair ``(a, b)`` and window bin ``k`` the ``N = cw + ca`` coincidences of the causal
+    bin and its anticausal mirror split as ``cw ~ Binomial(N, pi)`` under the null. The
+    randomized tails (``u``: uniform draws) are exactly uniform given ``N``, so their
+    minimum over the ``m_eff`` bins with ``N > 0`` is Šidák-distributed. Only bins that can
+    hold the minimum are evaluated: those with ``N <= n_small`` and those whose signed
+    binomial deviance residual is within ``delta`` of the extreme one. Results:
+    ``out_lp[a, b, 0/1]`` log of the smallest upper / lower tail, ``out_k[a, b, 0/1]`` its
+    bin, ``m_eff[a, b]`` the number of bins with coincidences.
+    """
+    na, nb, m = cw.shape
+    for a in prange(na):
+        res = np.empty(m)
+        for b in range(nb):
+            r_hi = -1e300
+            r_lo = 1e300
+            me = 0
+            for k in range(m):
+                N = cw[a, b, k] + ca[a, b, k]
+                if N == 0:
+                    res[k] = 0.0
+                    continue
+                me += 1
+                x = float(cw[a, b, k])
+                y = float(ca[a, b, k])
+                ex = N * pi[a, b, k]
+                ey = N - ex
+                d = 0.0
+                if x > 0:
+                    d += x * math.log(x / ex)
+                if y > 0:
+                    d += y * math.log(y / ey)
+                r = math.sqrt(max(2.0 * d, 0.0))
+                if x < ex:
+                    r = -r
+                res[k] = r
+                r_hi = max(r_hi, r)
+                r_lo = min(r_lo, r)
+            m_eff[a, b] = max(me, 1)
+            best_up = 0.0
+            best_lo = 0.0
+            k_up = 0
+            k_lo = 0
+            for k in range(m):
+                N = cw[a, b, k] + ca[a, b, k]
+                if N == 0:
+                    continue
+                small = N <= n_small
+                if small or res[k] >= r_hi - delta or res[k] <= r_lo + delta:
+                    p = min(max(pi[a, b, k], 1e-12), 1.0 - 1e-12)
+                    lu, ll = _binom_rand_tails(float(cw[a, b, k]), float(N), p, u[a, b, k])
+                    if lu < best_up:
+                        best_up = lu
+                        k_up = k
+                    if ll < best_lo:
+                        best_lo = ll
+                        k_lo = k
+            out_lp[a, b, 0] = best_up
+            out_lp[a, b, 1] = best_lo
+            out_k[a, b, 0] = k_up
+            out_k[a, b, 1] = k_lo
