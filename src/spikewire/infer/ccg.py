@@ -226,7 +226,8 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, chunk=6
     keys_i = ("up", "lo", "up1", "lo1", "kup", "klo", "m_eff")
     keys_f = ("n_up", "b_up", "n_lo", "b_lo", "b_up_c", "b_lo_c", "n_upr", "b_upr", "n_lor",
               "b_lor", "b_upr_c", "b_lor_c", "d_lup", "d_llo", "n0", "b0", "net_up",
-              "net_lo", "peak", "trough", "n_up1", "b_up1", "n_lo1", "b_lo1")
+              "net_lo", "peak", "trough", "n_up1", "b_up1", "n_lo1", "b_lo1", "anti_max",
+              "anti_min")
     keys_b = ("attr_up", "attr_lo")
     out = {k: np.empty((n, n), dtype=np.int64) for k in keys_i}
     out.update({k: np.empty((n, n)) for k in keys_f})
@@ -239,7 +240,8 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, chunk=6
         bl = base[sl]
         cw, ca, bw_, ba = c[..., :m], c[..., m:2 * m], bl[..., :m], bl[..., m:2 * m]
         v = {"n0": c[..., 2 * m], "b0": bl[..., 2 * m]}
-        # single-bin window test (causal_test=False)
+        # single-bin window test (causal_test=False) and the anticausal extremes (ranking)
+        v["anti_max"], v["anti_min"] = ca.max(axis=2), ca.min(axis=2)
         r1 = deviance_residual(cw, bw_)
         v["up1"], v["lo1"] = np.argmax(r1, axis=2), np.argmin(r1, axis=2)
         for t in ("up1", "lo1"):
@@ -518,7 +520,7 @@ class CCG(InferenceMethod):
                  baseline_sigma: float = 0.01, hollow_fraction: float = 0.6,
                  significance: str = "spike_jitter", n_surrogates: int = 100,
                  jitter_width: float = 5e-3, causal_test: bool = True, dale: bool = False,
-                 min_spikes: int = 20, alpha: float = 0.05, correction: str = "none",
+                 min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
                  exclude_reverse: bool = True, keep_ccg: bool = False,
                  n_jobs: int | None = 1, seed: int = 0):
         self.bin_width = bin_width
@@ -650,13 +652,22 @@ class CCG(InferenceMethod):
             log_exc, log_inh, _ = _directed_tests(S, n_tests)
             excit = log_exc <= log_inh
             log_p = _sidak_log(np.minimum(log_exc, log_inh), 2)
+            # ranking evidence: the directed test's p times the called tail's window test
+            # (single bins against the baseline) and English et al.'s causal comparison
+            # (against the anticausal window's extreme); see the Notes
+            lup, _ = poisson_midp(S["n_up1"], S["b_up1"])
+            _, llo = poisson_midp(S["n_lo1"], S["b_lo1"])
+            c_up, _ = poisson_midp(S["n_up1"], np.maximum(S["anti_max"], 0.5))
+            _, c_lo = poisson_midp(S["n_lo1"], np.maximum(S["anti_min"], 0.5))
+            log_evidence = log_p + np.where(excit, _sidak_log(lup, m) + c_up,
+                                            _sidak_log(llo, m) + c_lo)
         else:
             lup, _ = poisson_midp(S["n_up1"], S["b_up1"])
             _, llo = poisson_midp(S["n_lo1"], S["b_lo1"])
             log_exc, log_inh = _sidak_log(lup, m), _sidak_log(llo, m)
             excit = log_exc <= log_inh
             log_p = np.minimum(np.minimum(log_exc, log_inh) + math.log(2.0), 0.0)
-        log_evidence = log_p
+            log_evidence = log_p
         # the baseline absorbs a share κ of a narrow peak (the kernel's mass within the span),
         # so the excess around it is (1 − κ) of the peak: undo that
         hk = kernel.size // 2
