@@ -157,8 +157,8 @@ def binomial_midp(n, N, pi) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(log_up, 0.0), np.minimum(log_lo, 0.0)
 
 
-def binomial_randomized(n, N, u) -> tuple[np.ndarray, np.ndarray]:
-    """Natural logs of the randomized tails of a count ``n`` under Binomial(``N``, ½):
+def binomial_randomized(n, N, u, pi=0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Natural logs of the randomized tails of a count ``n`` under Binomial(``N``, ``pi``):
     ``P(X > n) + u·P(X = n)`` and ``P(X < n) + (1 − u)·P(X = n)`` with ``u`` uniform on
     (0, 1), exactly uniform under the null. Where a tail underflows, its leading-order
     form (the pmf at ``n`` times ``u`` plus the geometric sum of the next terms) keeps it
@@ -166,16 +166,18 @@ def binomial_randomized(n, N, u) -> tuple[np.ndarray, np.ndarray]:
     n = np.rint(np.asarray(n, dtype=float)).astype(np.int64)
     N = np.rint(np.asarray(N, dtype=float)).astype(np.int64)
     u = np.asarray(u, dtype=float)
+    pi = np.clip(np.asarray(pi, dtype=float), 1e-12, 1 - 1e-12)
     nf, Nf = n.astype(float), N.astype(float)
     logpmf = (special.gammaln(Nf + 1) - special.gammaln(nf + 1) - special.gammaln(Nf - nf + 1)
-              - Nf * math.log(2.0))
+              + nf * np.log(pi) + (Nf - nf) * np.log1p(-pi))
     pmf = np.exp(logpmf)
-    up = special.bdtrc(n, N, 0.5) + u * pmf
-    lo = np.where(n > 0, special.bdtr(np.maximum(n - 1, 0), N, 0.5), 0.0) + (1 - u) * pmf
+    up = special.bdtrc(n, N, pi) + u * pmf
+    lo = np.where(n > 0, special.bdtr(np.maximum(n - 1, 0), N, pi), 0.0) + (1 - u) * pmf
+    odds = pi / (1 - pi)
     with np.errstate(divide="ignore", invalid="ignore"):
         log_up, log_lo = np.log(up), np.log(lo)
-        r_up = np.minimum((Nf - nf) / (nf + 1), 1 - 1e-12)
-        r_lo = np.minimum(nf / (Nf - nf + 1), 1 - 1e-12)
+        r_up = np.minimum((Nf - nf) / (nf + 1) * odds, 1 - 1e-12)
+        r_lo = np.minimum(nf / (Nf - nf + 1) / odds, 1 - 1e-12)
         approx_up = logpmf + np.log(u + r_up / (1 - r_up))
         approx_lo = logpmf + np.log((1 - u) + r_lo / (1 - r_lo))
     log_up = np.where(np.isfinite(log_up) & (up > 1e-280), log_up, approx_up)
