@@ -58,3 +58,30 @@ def test_ccg_pvalues_are_near_uniform_and_fdr_control_calls_nothing(family_estim
     # 369 lfdr calls on the heterogeneous family)
     assert est.significant(0.05, "bh").sum() <= 2
     assert est.significant(0.05, "lfdr").sum() <= 25, (name, est.significant(0.05, "lfdr").sum())
+
+
+def test_randomized_binomial_tails_are_exact_and_uniform():
+    from scipy import stats
+
+    from spikewire.infer.ccg import binomial_randomized
+
+    rng = np.random.default_rng(0)
+    n = np.array([0, 3, 10, 40, 0])
+    N = np.array([0, 10, 10, 50, 7])
+    u = np.array([0.3, 0.3, 0.7, 0.5, 0.9])
+    up, lo = binomial_randomized(n, N, u)
+    ref = stats.binom.sf(n, N, 0.5) + u * stats.binom.pmf(n, N, 0.5)
+    assert np.allclose(np.exp(up), ref, rtol=1e-10, atol=1e-300)
+    assert np.allclose(np.exp(up) + np.exp(lo), 1.0)          # complementary tails
+    # deep tail: finite, and within 1 % (in log) of the exact value from logsf
+    far = binomial_randomized(np.array([1900]), np.array([2000]), np.array([0.5]), tail="up")
+    exact = np.logaddexp(stats.binom.logsf(1900, 2000, 0.5),
+                         np.log(0.5) + stats.binom.logpmf(1900, 2000, 0.5))
+    assert np.isfinite(far[0]) and abs(far[0] - exact) / abs(exact) < 0.01
+    # exactly uniform under the null even for tiny N: 20,000 draws with N in 0..4, the KS
+    # distance's 1 % critical value is 1.63 / sqrt(20000) = 0.0115
+    N = rng.integers(0, 5, 20000)
+    p = np.sort(np.exp(binomial_randomized(rng.binomial(N, 0.5), N, rng.random(N.size),
+                                           tail="up")))
+    k = np.arange(1, p.size + 1) / p.size
+    assert np.max(np.maximum(k - p, p - (k - 1 / p.size))) < 0.0115

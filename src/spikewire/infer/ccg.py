@@ -157,12 +157,13 @@ def binomial_midp(n, N, pi) -> tuple[np.ndarray, np.ndarray]:
     return np.minimum(log_up, 0.0), np.minimum(log_lo, 0.0)
 
 
-def binomial_randomized(n, N, u, pi=0.5) -> tuple[np.ndarray, np.ndarray]:
+def binomial_randomized(n, N, u, pi=0.5, tail: str = "both"):
     """Natural logs of the randomized tails of a count ``n`` under Binomial(``N``, ``pi``):
     ``P(X > n) + u·P(X = n)`` and ``P(X < n) + (1 − u)·P(X = n)`` with ``u`` uniform on
     (0, 1), exactly uniform under the null. Where a tail underflows, its leading-order
     form (the pmf at ``n`` times ``u`` plus the geometric sum of the next terms) keeps it
-    finite; ``N = 0`` gives ``log u`` and ``log(1 − u)``."""
+    finite; ``N = 0`` gives ``log u`` and ``log(1 − u)``. ``tail="up"`` / ``"lo"`` returns
+    that tail only (half the work), ``"both"`` the pair."""
     n = np.rint(np.asarray(n, dtype=float)).astype(np.int64)
     N = np.rint(np.asarray(N, dtype=float)).astype(np.int64)
     u = np.asarray(u, dtype=float)
@@ -171,18 +172,25 @@ def binomial_randomized(n, N, u, pi=0.5) -> tuple[np.ndarray, np.ndarray]:
     logpmf = (special.gammaln(Nf + 1) - special.gammaln(nf + 1) - special.gammaln(Nf - nf + 1)
               + nf * np.log(pi) + (Nf - nf) * np.log1p(-pi))
     pmf = np.exp(logpmf)
-    up = special.bdtrc(n, N, pi) + u * pmf
-    lo = np.where(n > 0, special.bdtr(np.maximum(n - 1, 0), N, pi), 0.0) + (1 - u) * pmf
     odds = pi / (1 - pi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        log_up, log_lo = np.log(up), np.log(lo)
-        r_up = np.minimum((Nf - nf) / (nf + 1) * odds, 1 - 1e-12)
-        r_lo = np.minimum(nf / (Nf - nf + 1) / odds, 1 - 1e-12)
-        approx_up = logpmf + np.log(u + r_up / (1 - r_up))
-        approx_lo = logpmf + np.log((1 - u) + r_lo / (1 - r_lo))
-    log_up = np.where(np.isfinite(log_up) & (up > 1e-280), log_up, approx_up)
-    log_lo = np.where(np.isfinite(log_lo) & (lo > 1e-280), log_lo, approx_lo)
-    return np.minimum(log_up, 0.0), np.minimum(log_lo, 0.0)
+    out = []
+    if tail in ("up", "both"):
+        up = special.bdtrc(n, N, pi) + u * pmf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_up = np.log(up)
+            r_up = np.minimum((Nf - nf) / (nf + 1) * odds, 1 - 1e-12)
+            approx_up = logpmf + np.log(u + r_up / (1 - r_up))
+        out.append(np.minimum(np.where(np.isfinite(log_up) & (up > 1e-280), log_up,
+                                       approx_up), 0.0))
+    if tail in ("lo", "both"):
+        lo = np.where(n > 0, special.bdtr(np.maximum(n - 1, 0), N, pi), 0.0) + (1 - u) * pmf
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_lo = np.log(lo)
+            r_lo = np.minimum(nf / (Nf - nf + 1) / odds, 1 - 1e-12)
+            approx_lo = logpmf + np.log((1 - u) + r_lo / (1 - r_lo))
+        out.append(np.minimum(np.where(np.isfinite(log_lo) & (lo > 1e-280), log_lo,
+                                       approx_lo), 0.0))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def _binomial_residual(a, b, pa):
@@ -269,19 +277,17 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, n_selec
         bl = base[sl]
         cw, ca, bw_, ba = c[..., :m], c[..., m:2 * m], bl[..., :m], bl[..., m:2 * m]
         v = {"n0": c[..., 2 * m], "b0": bl[..., 2 * m]}
-        # single-bin window test (causal_test=False) and the anticausal extremes (ranking)
         v["anti_max"], v["anti_min"] = ca.max(axis=2), ca.min(axis=2)
-        r1 = deviance_residual(cw, bw_)
-        v["up1"], v["lo1"] = np.argmax(r1, axis=2), np.argmin(r1, axis=2)
-        for t in ("up1", "lo1"):
-            v["n_" + t], v["b_" + t] = _take(cw, v[t]), _take(bw_, v[t])
-        del r1
         cwx, cax = _extend(cw, starts, width), _extend(ca, starts, width)
         bwx, bax = _extend(bw_, starts, width), _extend(ba, starts, width)
         # this direction's window (causal lags) and the reverse direction's (anticausal),
         # single bins and blocks
         r = deviance_residual(cwx, bwx)
         rr = deviance_residual(cax, bax)
+        # single-bin window test (causal_test=False; ranking): the first m tests
+        v["up1"], v["lo1"] = np.argmax(r[..., :m], axis=2), np.argmin(r[..., :m], axis=2)
+        for t in ("up1", "lo1"):
+            v["n_" + t], v["b_" + t] = _take(cw, v[t]), _take(bw_, v[t])
         ext = {}
         for key, res, cc, bb in (("", r, cwx, bwx), ("r", rr, cax, bax)):
             up, lo = np.argmax(res, axis=2), np.argmin(res, axis=2)
@@ -330,11 +336,10 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, n_selec
             bk = np.zeros(tot.shape[:2], dtype=np.int64)
             for q in range(kk):
                 k = sel[..., q]
-                lu, ll = binomial_randomized(_take(cwx, k), _take(tot, k),
-                                             u[0 if t == "up" else 1, q])
                 # peak-selected: excess on the causal side is this direction's peak;
                 # trough-selected: deficit on the causal side is this direction's trough
-                lp = lu if t == "up" else ll
+                lp = binomial_randomized(_take(cwx, k), _take(tot, k),
+                                         u[0 if t == "up" else 1, q], tail=t)
                 better = lp < best
                 best = np.where(better, lp, best)
                 bk = np.where(better, k, bk)
