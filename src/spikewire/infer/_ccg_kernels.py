@@ -291,3 +291,18 @@ def interval_jitter(times, indptr, width, t_start, t_stop, u):
         out[indptr[k]:indptr[k + 1]].sort()
     return out
 
+
+
+@njit(cache=True, parallel=True)
+def deviance_residuals(n, lam, out):
+    """Signed Poisson deviance residuals ``sign(n − λ)·sqrt(2(n log(n/λ) − n + λ))`` of
+    2-D arrays (rows in parallel), written to ``out``; ``λ`` is floored at 1e-300."""
+    rows, cols = n.shape
+    for a in prange(rows):
+        for k in range(cols):
+            x = n[a, k]
+            m = max(lam[a, k], 1e-300)
+            t = x * math.log(x / m) if x > 0 else 0.0
+            d = max(2.0 * (t - x + m), 0.0)
+            r = math.sqrt(d)
+            out[a, k] = r if x > m else (-r if x < m else 0.0)
