@@ -511,9 +511,14 @@ class CCG(InferenceMethod):
         5 % of all unconnected pairs, and in recurrent networks many pairs are dependent
         without a direct link (chains, shared input with unequal delays); BH keeps those
         calls in proportion. On the 1,000-neuron LIF families of
-        benchmarks/results/ccgcal.md (100 recorded, 10 min) BH gave MCC 0.64 / 0.77 (brunel
-        / brunel_long) against 0.53 / 0.65 per pair. ``"lfdr"`` (empirical null) is usable
-        now that the p-values do not pile up at 1.
+        benchmarks/results/ccgcal.md (100 recorded, 10 min) BH gave MCC 0.74 / 0.85 / 0.73
+        (brunel / brunel_long / comodulated) against 0.61 / 0.70 / 0.63 per pair and 0.54 /
+        0.62 / 0.53 with Bonferroni. On the Izhikevich networks (1–20 ms delays) BH
+        over-calls (1,574 / 2,245 links called of 969 / 905; MCC 0.60 / 0.50) and
+        Bonferroni is better (0.64 / 0.67): there many unconnected pairs are directed-
+        dependent through chains and shared inputs with unequal delays, which a pairwise
+        test calls at its level. ``"lfdr"`` (empirical null) is usable now that the
+        p-values do not pile up at 1.
     exclude_reverse : bool, default True
         Leave the other direction's window out of each direction's baseline, so that a
         strong link ``i → j`` does not raise the baseline of ``j → i`` and fake a trough
@@ -541,8 +546,8 @@ class CCG(InferenceMethod):
     and with the causal test ``−log10(p · p_window · p_causal)``: the decision's p-value
     times the called tail's single-bin window test against the baseline and English et
     al.'s (2017) comparison with the anticausal window's extreme count (evidence from all
-    three; on the benchmark Brunel networks this ranks links with ROC AUC 0.965 / 0.985
-    against 0.908 / 0.960 for the decision's p-value alone, which still sets the
+    three; on the benchmark Brunel networks this ranks links with ROC AUC 0.978 / 0.992
+    against 0.955 / 0.983 for the decision's p-value alone, which still sets the
     threshold). The decision's tests are randomized: their uniform draws come from
     ``seed``, so a result is reproducible, and only pairs at the edge of significance can
     change with the seed.
