@@ -339,21 +339,28 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, n_selec
         for t in ("up", "lo"):
             # the kk tests with the highest (peak) / lowest (trough) totals, then the
             # smallest of their split p-values, Šidák-corrected over the kk
-            sel = (np.argpartition(-rt, kk - 1, axis=2)[..., :kk] if t == "up"
-                   else np.argpartition(rt, kk - 1, axis=2)[..., :kk])
+            # (tests without coincidences are no evidence and are not chosen)
+            sel = (np.argpartition(np.where(tot > 0, -rt, np.inf), kk - 1, axis=2)[..., :kk]
+                   if t == "up" else
+                   np.argpartition(np.where(tot > 0, rt, np.inf), kk - 1, axis=2)[..., :kk])
             best = np.zeros(tot.shape[:2])
             bk = np.zeros(tot.shape[:2], dtype=np.int64)
             for q in range(kk):
                 k = sel[..., q]
                 # peak-selected: excess on the causal side is this direction's peak;
                 # trough-selected: deficit on the causal side is this direction's trough
-                lp = binomial_randomized(_take(cwx, k), _take(tot, k),
-                                         u[0 if t == "up" else 1, q], tail=t)
+                nt = _take(tot, k)
+                lp = binomial_randomized(_take(cwx, k), nt, u[0 if t == "up" else 1, q],
+                                         tail=t)
+                # a test without coincidences is no evidence (its randomized p would be
+                # a bare uniform draw): p = 1 (chosen only where fewer than kk have any)
+                lp = np.where(nt > 0, lp, 0.0)
                 better = lp < best
                 best = np.where(better, lp, best)
                 bk = np.where(better, k, bk)
             v["k" + t] = centre[bk]
-            v["d_l" + t] = _sidak_log(best, kk)
+            n_eff = np.minimum((tot > 0).sum(axis=2), kk)
+            v["d_l" + t] = np.where(n_eff > 0, _sidak_log(best, np.maximum(n_eff, 1)), 0.0)
         for key in out:
             out[key][sl] = v[key]
     return out
