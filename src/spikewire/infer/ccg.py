@@ -30,7 +30,8 @@ from spikewire.infer.correlograms import (  # noqa: F401
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["CCG", "baseline_matrix", "cross_correlograms", "hollowed_gaussian_kernel",
-           "spike_jitter_kernel", "deviance_residual", "poisson_midp"]
+           "spike_jitter_kernel", "deviance_residual", "poisson_midp", "binomial_midp",
+           "binomial_randomized"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -193,20 +194,6 @@ def binomial_randomized(n, N, u, pi=0.5, tail: str = "both"):
     return out[0] if len(out) == 1 else tuple(out)
 
 
-def _binomial_residual(a, b, pa):
-    """Signed root of the binomial deviance of ``a`` of ``a + b`` against probability ``pa``
-    (the likelihood-ratio statistic; monotone in the tail probability up to the
-    saddle-point error), 0 where ``a + b = 0``."""
-    N = a + b
-    ea = N * pa
-    eb = N - ea
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ta = np.where(a > 0, a * np.log(a / ea), 0.0)
-        tb = np.where(b > 0, b * np.log(b / eb), 0.0)
-    dev = np.maximum(2.0 * (ta + tb), 0.0)
-    return np.where(N > 0, np.sign(a - ea) * np.sqrt(dev), 0.0)
-
-
 def _residuals(n, lam):
     """:func:`deviance_residual` of 3-D arrays by the compiled kernel (no temporaries)."""
     out = np.empty(n.shape)
@@ -366,10 +353,10 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, n_selec
     return out
 
 
-def _directed_tests(S: dict, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _directed_tests(S: dict, m: int) -> tuple[np.ndarray, np.ndarray]:
     """Log p-values of an excitatory and an inhibitory link in each direction (see the
-    ``causal_test`` parameter of :class:`CCG`), and whether the directed (split) test or
-    the reciprocal test decided; ``m``: the number of window tests (reciprocal test)."""
+    ``causal_test`` parameter of :class:`CCG`); ``m``: the number of window tests (for the
+    reciprocal test's correction)."""
     q_exc, q_inh = S["d_lup"], S["d_llo"]
     # reciprocal links: both directions significant against baselines that leave out the
     # other direction's largest deviation, and neither peak explained by a zero-lag
@@ -405,8 +392,7 @@ def _directed_tests(S: dict, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     rec_i = np.maximum.reduce([wx_i, wy, zy])
     log_exc = np.minimum(q_exc, rec_e)
     log_inh = np.minimum(q_inh, rec_i)
-    from_primary = np.where(log_exc <= log_inh, q_exc <= rec_e, q_inh <= rec_i)
-    return log_exc, log_inh, from_primary
+    return log_exc, log_inh
 
 
 # --------------------------------------------------------------------------- the method
@@ -727,7 +713,7 @@ class CCG(InferenceMethod):
         best_up, best_lo = S["up1"], S["lo1"]
         lags = (np.arange(k_lo, k_hi + 1) * bw)
         if self.causal_test:
-            log_exc, log_inh, _ = _directed_tests(S, n_tests)
+            log_exc, log_inh = _directed_tests(S, n_tests)
             excit = log_exc <= log_inh
             log_p = _sidak_log(np.minimum(log_exc, log_inh), 2)
             # ranking evidence: the directed test's p times the called tail's window test
