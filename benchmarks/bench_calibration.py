@@ -6,6 +6,9 @@
         [--methods ...] [--neurons 1000 --recorded 100 --duration 600]
         [--families brunel,brunel_long,comodulated]
 
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py reciprocal \
+        [--methods ccg ...] [--units 200 --duration 1800]
+
 A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
 Results: benchmarks/results/calibration.md.
 
@@ -17,6 +20,15 @@ simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``. Per method × family: AUC 
 MCC at the default threshold, the best MCC any threshold reaches on the same ranking and
 their difference (the calibration gap), links called / true, sign accuracy, and MCC
 (links called) with each correction.
+
+``reciprocal`` (issue 18): a point process with known links among ``--units`` Poisson
+units at 5 Hz: each excitatory link adds to the post unit a spike ``delay + U(0, 1 ms)``
+after a presynaptic (Poisson) spike with probability ``w ~ U(0.05, 0.2)``, delays
+U(1, 3) ms; ~4 % of ordered pairs linked, 20 of them reciprocal pairs; a second variant
+("mixed") makes a fifth of the presynaptic units inhibitory (each post spike falling
+``delay … delay + 2 ms`` after one of their spikes is deleted with probability
+``q ~ U(0.5, 0.9)``). Printed per method × variant: one-way and reciprocal links called
+with the right sign, wrong-sign calls, false calls on unlinked pairs (per-pair α).
 
 ``null``:
 each family (``spikewire.infer._null_families``) has no connections at all, so every
@@ -174,6 +186,73 @@ def run_networks(methods, families, n, n_rec, duration, seed):
     return rows
 
 
+def reciprocal_data(n, duration, seed, inhibitory_fraction=0.0, n_reciprocal=20,
+                    p_link=0.04):
+    """Point-process spike trains with known one-way and reciprocal links (see the module
+    docstring); returns (SpikeTrains, signed truth post × pre)."""
+    rng = np.random.default_rng(seed)
+    base = [np.sort(rng.uniform(0, duration, rng.poisson(5.0 * duration))) for _ in range(n)]
+    kind = np.where(rng.random(n) < inhibitory_fraction, -1, 1)
+    truth = np.zeros((n, n), dtype=int)
+    link = (rng.random((n, n)) < p_link) & ~np.eye(n, dtype=bool)
+    link &= ~link.T                              # one-way links only, then add reciprocal
+    free = np.argwhere(np.triu(~(link | link.T), 1))
+    for i, j in free[rng.choice(len(free), n_reciprocal, replace=False)]:
+        link[i, j] = link[j, i] = True
+    truth[link] = np.broadcast_to(kind[None, :], (n, n))[link]
+    trains = [t.copy() for t in base]
+    posts, pres = np.nonzero(link)
+    strength = np.where(truth[posts, pres] > 0, rng.uniform(0.05, 0.2, posts.size),
+                        rng.uniform(0.5, 0.9, posts.size))
+    delay = rng.uniform(1e-3, 3e-3, posts.size)
+    for i, j, s, d in zip(posts, pres, strength, delay, strict=True):
+        if truth[i, j] > 0:
+            src = base[j][rng.random(base[j].size) < s]
+            add = src + d + rng.uniform(0, 1e-3, src.size)
+            trains[i] = np.r_[trains[i], add[add < duration]]
+    trains = [np.sort(t) for t in trains]
+    for i, j, q, d in zip(posts, pres, strength, delay, strict=True):
+        if truth[i, j] < 0:
+            x = trains[i]
+            k = np.searchsorted(base[j], x - d, side="right") - 1
+            lag = x - base[j][np.maximum(k, 0)]
+            hit = (k >= 0) & (lag >= d) & (lag <= d + 2e-3)
+            trains[i] = x[~(hit & (rng.random(x.size) < q))]
+    return sw.SpikeTrains.from_lists(trains, t_stop=duration), truth
+
+
+def run_reciprocal(methods, n, duration, seed):
+    import warnings
+
+    rows = []
+    for variant, frac in (("excitatory", 0.0), ("mixed", 0.2)):
+        st, truth = reciprocal_data(n, duration, seed, inhibitory_fraction=frac)
+        recip = (truth != 0) & (truth.T != 0)
+        one = (truth != 0) & ~recip
+        for m in methods:
+            name, _, opts = m.partition(":")
+            kw = {}
+            for o in filter(None, opts.split(";")):
+                k, v = o.split("=")
+                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            t0 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = sw.infer(st, name, **kw)
+            el = time.perf_counter() - t0
+            adj = est.adjacency()
+            ok = adj == truth
+            rows.append((variant, m, f"{int((ok & one).sum())} / {int(one.sum())}",
+                         f"{int((ok & recip).sum())} / {int(recip.sum())}",
+                         f"{int((recip & (adj == -truth)).sum())}",
+                         f"{int(((adj != 0) & (truth != 0) & (adj != truth)).sum())}",
+                         f"{int(((adj != 0) & (truth == 0)).sum())} / "
+                         f"{int((truth == 0).sum() - n)}",
+                         el))
+            print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    return rows
+
+
 def _ks(p):
     p = np.sort(p)
     n = p.size
@@ -212,7 +291,7 @@ def _qq(pv, methods, families, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["null", "networks"])
+    ap.add_argument("mode", choices=["null", "networks", "reciprocal"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -224,6 +303,14 @@ def main():
     ap.add_argument("--neurons", type=int, default=1000)
     ap.add_argument("--recorded", type=int, default=100)
     a = ap.parse_args()
+    if a.mode == "reciprocal":
+        print("| variant | method | one-way called (right sign) | reciprocal called (right "
+              "sign) | reciprocal with the wrong sign | linked pairs with the wrong sign | "
+              "false calls / unlinked | infer (s) |")
+        print("|---|---|---|---|---|---|---|---|")
+        run_reciprocal(a.methods, a.units if a.units != 40 else 200,
+                       a.duration if a.duration != 300.0 else 1800.0, 0)
+        return
     if a.mode == "networks":
         fams = a.families if a.families != ",".join(FAMILIES) else "brunel,brunel_long,comodulated"
         print("| family | method | AUC | AUC E | AUC I | MCC (default) | best MCC | gap | "

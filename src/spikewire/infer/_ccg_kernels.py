@@ -212,6 +212,52 @@ def ccg_window_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, w
                                 win_base, anti_counts, keep, ccg_out, xf)
 
 
+@njit(cache=True)
+def _pair_bins(row, rev, i, j, idx, base_w, cnt, base, keep, ccg_out, xf):
+    # as _pair_stats, for one list of selected bins (any positions in the lag range)
+    nk = row.size
+    for k in range(nk):
+        xf[k] = row[nk - 1 - k] if rev else row[k]
+    for m in range(idx.size):
+        base[i, j, m] = _dot(base_w[m], xf)
+        cnt[i, j, m] = xf[idx[m]]
+    if keep:
+        for k in range(nk):
+            ccg_out[i, j, k] = xf[k]
+
+
+@njit(cache=True, parallel=True)
+def ccg_bin_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, want_t, idx,
+                  base_w, cnt, base, keep, ccg_out):
+    """As :func:`ccg_window_stats`, for any list of lag bins: ``cnt[post, pre, m]`` is the
+    count in bin ``idx[m]`` of the lag range ``-kmax..kmax`` and ``base[post, pre, m]`` its
+    baseline ``base_w[m] @ ccg`` (the ccg method passes the causal window, its anticausal
+    mirror and the zero-lag bin). Each unordered pair is counted once."""
+    n = indptr.size - 1
+    nk = 2 * kmax + 1
+    half = (n + 1) // 2
+    for rp in prange(half):
+        r = np.int64(rp)
+        for side in range(2):
+            j = r if side == 0 else np.int64(n - 1) - r
+            if side == 1 and j == r:
+                continue
+            if not count_t[j].any():
+                continue
+            buf = np.zeros((n, nk), dtype=np.int32)
+            xf = np.empty(nk)
+            _count_one_pre(j, times, indptr, ftimes, fpos, count_t[j], use_scan[j], bw,
+                           -kmax, kmax, buf)
+            for i in range(n):
+                if not count_t[j, i]:
+                    continue
+                row = buf[i]
+                if want_t[j, i]:
+                    _pair_bins(row, False, i, j, idx, base_w, cnt, base, keep, ccg_out, xf)
+                if want_t[i, j]:
+                    _pair_bins(row, True, j, i, idx, base_w, cnt, base, keep, ccg_out, xf)
+
+
 @njit(cache=True, parallel=True)
 def ccg_window_counts(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax, out):
     """Counts in bins ``kmin..kmax`` only (jitter surrogates), accumulated into ``out``."""
@@ -244,3 +290,19 @@ def interval_jitter(times, indptr, width, t_start, t_stop, u):
     for k in range(indptr.size - 1):
         out[indptr[k]:indptr[k + 1]].sort()
     return out
+
+
+
+@njit(cache=True, parallel=True)
+def deviance_residuals(n, lam, out):
+    """Signed Poisson deviance residuals ``sign(n − λ)·sqrt(2(n log(n/λ) − n + λ))`` of
+    2-D arrays (rows in parallel), written to ``out``; ``λ`` is floored at 1e-300."""
+    rows, cols = n.shape
+    for a in prange(rows):
+        for k in range(cols):
+            x = n[a, k]
+            m = max(lam[a, k], 1e-300)
+            t = x * math.log(x / m) if x > 0 else 0.0
+            d = max(2.0 * (t - x + m), 0.0)
+            r = math.sqrt(d)
+            out[a, k] = r if x > m else (-r if x < m else 0.0)
