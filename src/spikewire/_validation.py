@@ -84,3 +84,16 @@ def _r(value) -> str:
 
 def _u(unit: str) -> str:
     return f" (in {unit})" if unit else ""
+
+
+def user_stacklevel() -> int:
+    """The ``warnings.warn`` stacklevel of the first frame outside the spikewire package
+    (so a warning points at the user's call however deep the library calls it from)."""
+    import sys
+    from pathlib import Path
+
+    pkg = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(pkg):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -163,7 +163,7 @@ BUILDERS: dict[str, tuple[str, bool]] = {
     "adex": ("adex", True),
     "scale_free_lif": ("scale_free_lif", True),
     # Dale-compliant E ring with a global inhibitory pool (issue 19); in a submodule
-    "lif_ring": ("ring.lif_ring", False),
+    "lif_ring": ("lif_ring", False),
 }
 
 

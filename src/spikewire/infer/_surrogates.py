@@ -134,7 +134,7 @@ def warn_if_short(method: str, counts: np.ndarray, want: np.ndarray, duration: f
     if lam < z2:
         import warnings
 
-        from spikewire.simulate._common import user_stacklevel
+        from spikewire._validation import user_stacklevel
 
         need = duration * z2 / max(lam, 1e-12)
         warnings.warn(

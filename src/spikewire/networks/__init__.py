@@ -12,6 +12,7 @@ from spikewire.networks.brunel import brunel, brunel_threshold_rate
 from spikewire.networks.izhikevich import izhikevich
 from spikewire.networks.matrix import delays_from_positions, from_matrix
 from spikewire.networks.motifs import MOTIFS, motif
+from spikewire.networks.ring import lif_ring
 from spikewire.networks.scale_free import (
     barabasi_albert_edges,
     scale_free_connectivity,
@@ -21,4 +22,4 @@ from spikewire.networks.scale_free import (
 __all__ = ["MOTIFS", "BinaryNetwork", "adex", "available_bytes", "balanced_activity_linear",
            "barabasi_albert_edges", "binary_balanced", "binary_mean_field", "brunel",
            "brunel_threshold_rate", "delays_from_positions", "estimate_bytes", "from_matrix",
-           "izhikevich", "motif", "scale_free_connectivity", "scale_free_lif"]
+           "izhikevich", "lif_ring", "motif", "scale_free_connectivity", "scale_free_lif"]

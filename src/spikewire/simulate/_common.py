@@ -9,7 +9,7 @@ import numba as nb
 import numpy as np
 
 import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
-from spikewire._validation import check_positive
+from spikewire._validation import check_positive, user_stacklevel
 from spikewire.core.network import Network, PoissonDrive, WhiteNoiseDrive
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._rng import xo_next
@@ -87,19 +87,6 @@ def gain_chunk(modulation, k0: int, k1: int, dt: float) -> np.ndarray:
     if not np.all(np.isfinite(gain)) or np.any(gain < 0):
         raise ValueError("modulation gains must be finite and >= 0")
     return gain
-
-
-def user_stacklevel() -> int:
-    """The ``warnings.warn`` stacklevel of the first frame outside the spikewire package
-    (so a warning points at the user's call however deep the library calls it from)."""
-    import sys
-    from pathlib import Path
-
-    pkg = str(Path(__file__).resolve().parents[1])
-    frame, level = sys._getframe(1), 1
-    while frame is not None and str(Path(frame.f_code.co_filename).resolve()).startswith(pkg):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def stimulation_arrays(stimulation, n: int, n_steps: int, dt: float):
