@@ -35,17 +35,28 @@ def main() -> None:
     ap.add_argument("--iters", type=int, default=100)
     ap.add_argument("--flow-iters", type=int, default=800)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ridge", type=float, default=None,
+                    help="ridge of the n targets (default: the method's)")
+    ap.add_argument("--burn-in", type=int, default=None,
+                    help="samples dropped per trial for the n targets (default: the method's)")
+    ap.add_argument("--max-points", type=int, default=300,
+                    help="points per cloud in the Sinkhorn divergence")
+    ap.add_argument("--presets", default=",".join(PRESETS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     truths = {p: lowrank_preset(p, args.n, seed=0) for p in PRESETS}
     out, conf = {}, np.zeros((len(PRESETS), len(PRESETS)))
     for i, p in enumerate(PRESETS):
+        if p not in args.presets.split(","):
+            continue
         net = truths[p]
         act = simulate_lowrank(net, initial_grid(args.grid, 2.4), args.steps)
         t0 = time.perf_counter()
         fit = fit_lowrank(act.activity(), 2, n_restarts=1, n_iter=args.iters, seed=0)
         t_fit = time.perf_counter() - t0
-        dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, seed=1)
+        kw = {k: v for k, v in (("ridge", args.ridge), ("burn_in", args.burn_in))
+              if v is not None}
+        dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, seed=1, **kw)
         t_flow = time.perf_counter() - t0 - t_fit
         A = align_latent_basis(fit.m, net.m)
         Ainv_t = np.linalg.inv(A).T
@@ -54,11 +65,11 @@ def main() -> None:
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=16, seed=2).mean(0) @ Ainv_t
         smp = dist.sample(1000, seed=3)
         m_flow = smp["m"] @ A
-        plain = loading_distance(net, m_units, m_units, n_plain, max_points=300)
-        flow = loading_distance(net, m_flow, m_units, n_post, max_points=300)
+        plain = loading_distance(net, m_units, m_units, n_plain, max_points=args.max_points)
+        flow = loading_distance(net, m_flow, m_units, n_post, max_points=args.max_points)
         for j, q in enumerate(PRESETS):
             conf[i, j] = loading_distance(truths[q], m_flow, m_units, n_post,
-                                          max_points=300)["total"]
+                                          max_points=args.max_points)["total"]
         # dynamics of a network sampled from the flow (1000 units), in the fitted basis
         s2 = dist.sample(1000, seed=4)
         sampled = lowrank_network(s2["m"], s2["n"], d=s2["d"], alpha=fit.alpha)

@@ -10,6 +10,7 @@ from spikewire.score.lowrank import (
     align_latent_basis,
     loading_distance,
     sinkhorn_divergence,
+    sinkhorn_matrix,
     true_conditional_mean,
 )
 
@@ -66,3 +67,16 @@ def test_loading_distance_of_the_truth_is_small():
     lc = lowrank_preset("limit_cycle", 1000, seed=2)
     assert loading_distance(lc, net.m[:100], net.m, true_conditional_mean(net, net.m),
                             max_points=100)["mse_n"] == pytest.approx(0.64, rel=0.1)
+
+
+def test_sinkhorn_matrix_equals_pairwise_divergences():
+    rng = np.random.default_rng(3)
+    xs = [rng.standard_normal((60, 2)), rng.standard_normal((50, 2)) + 0.5]
+    ys = [rng.standard_normal((40, 2)) * 1.3, rng.standard_normal((70, 2)), xs[0]]
+    S = sinkhorn_matrix(xs, ys)
+    want = np.array([[sinkhorn_divergence(x, y) for y in ys] for x in xs])
+    # the same deterministic iterations in the same order: equal up to rounding
+    np.testing.assert_allclose(S, want, rtol=1e-10, atol=1e-12)
+    assert S[0, 2] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="same dimension"):
+        sinkhorn_matrix(xs, [rng.standard_normal((5, 3))])
