@@ -15,7 +15,9 @@ end; (2) a continuous normalizing flow over ``(m, d)`` trained by flow matching 
 fitted loadings (conditional optimal-transport path ``x_t = (1 − t) x₀ + t x₁``, loss
 ``‖v(x_t, t) − (x₁ − x₀)‖²``, ``x₀ ~ N(0, I)``); (3) a conditional flow for ``n | (m, d)``
 trained on targets from the dynamics: sample a population of ``(m, d)`` from the first flow,
-regress the fitted latent update on its activities and solve the ridge for ``n``; (4)
+regress the fitted latent update on its activities and solve the ridge for ``n`` (leaving
+out the first ``burn_in`` samples of every chunk, where the fitted vector field is least
+constrained); (4)
 sampling by a 4th-order Runge–Kutta solver. The ridge's minimum-norm solution carries no
 unidentified residual, so the learned ``n | (m, d)`` is (close to) ``E[n | m, d]``: the
 maximally unbiased choice the paper argues for.
@@ -222,7 +224,7 @@ class LoadingDistribution:
         return self.flow_md.log_prob(md) + self.flow_n.log_prob(n, cond=md)
 
 
-def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: int = 4,
+def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 2000, n_draws: int = 4,
                              ridge: float = 1.0, population: int = 1000,
                              burn_in: int | None = None, width: int = 64,
                              seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
@@ -231,8 +233,10 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 1000, n_draws: in
     Parameters
     ----------
     fit : LowRankFit
-    n_iter : int, default 1000
-        Flow-matching iterations of each flow.
+    n_iter : int, default 2000
+        Flow-matching iterations of each flow. The multimodal quadstable m-distribution
+        needs them: flow MSE(n, E[n|m]) 0.185 after 800, 0.086 after 2000 (N = 1000,
+        measured; the flow fills the valleys between modes when under-trained).
     n_draws : int, default 4
         Populations of N units drawn from the (m, d) flow to build ridge targets for n.
     ridge : float, default 1.0
@@ -364,7 +368,7 @@ class LowRankFlow(_LowRankBase):
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
-    flow_iter : int, default 1000
+    flow_iter : int, default 2000
         Flow-matching iterations of each flow.
     n_draws : int, default 4
         Populations drawn for the ridge targets of ``n``.
@@ -397,7 +401,7 @@ class LowRankFlow(_LowRankBase):
                  trial_steps: int | None = None, chunk_steps: int = 100,
                  rate_offset: float = 10.0, rate_gain: float = 10.0, n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
-                 device: str = "cpu", flow_iter: int = 1000, n_draws: int = 4,
+                 device: str = "cpu", flow_iter: int = 2000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4):
         self.rank = rank
