@@ -147,3 +147,13 @@ def test_burn_in_removes_the_fits_least_constrained_samples(one_thread):
         fit.update_targets(49)
     with pytest.raises(ValueError, match="burn_in"):
         fit.update_targets(-1)
+
+
+def test_burn_in_setting_is_validated(one_thread):
+    net = lowrank_preset("ring", 20, seed=0)
+    rec = observe_rates(simulate_lowrank(net, initial_grid(2, 2.4), 12))
+    with pytest.raises(ValueError, match="burn_in"):
+        sw.infer(rec, "lowrank_flow", burn_in=-1, n_iter=1, n_restarts=1, flow_iter=1)
+    # 12-sample chunks leave at most 10 samples to drop
+    with pytest.raises(ValueError, match="burn_in=11"):
+        sw.infer(rec, "lowrank_flow", burn_in=11, n_iter=1, n_restarts=1, flow_iter=1)
