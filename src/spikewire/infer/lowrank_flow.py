@@ -251,7 +251,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 2000, n_draws: in
         Samples dropped from the start of every fitted trial (chunk) before the ridge
         targets are built (see :meth:`LowRankFit.update_targets`); None: ``min(10, steps //
         4)``. The fitted vector field is least reliable there, and the ridge turns its
-        errors into large spurious ``n`` (ring preset, N = 200: MSE(n̂, E[n|m]) 3.6 with
+        errors into large spurious ``n`` (ring preset, N = 200, ridge 0.1: MSE(n̂, E[n|m]) 3.6 with
         every sample, 0.4 without the first 10 of 50, measured).
 
     Returns
