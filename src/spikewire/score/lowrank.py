@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import logsumexp
 
-__all__ = ["sinkhorn_divergence", "align_latent_basis", "true_conditional_mean",
-           "loading_distance"]
+__all__ = ["sinkhorn_divergence", "sinkhorn_matrix", "align_latent_basis",
+           "true_conditional_mean", "loading_distance", "dynamics_signature"]
 
 
 def _ot_eps(x, y, eps, n_iter, tol):
@@ -72,6 +72,46 @@ def sinkhorn_divergence(x, y, *, blur: float = 0.05, n_iter: int = 300,
             - 0.5 * _ot_eps(y, y, eps, n_iter, tol))
 
 
+def sinkhorn_matrix(xs, ys, *, blur: float = 0.05, n_iter: int = 300,
+                    tol: float = 1e-7) -> np.ndarray:
+    """Debiased Sinkhorn divergences between every cloud of ``xs`` and every cloud of ``ys``.
+
+    Equal to ``[[sinkhorn_divergence(x, y) for y in ys] for x in xs]`` (same conventions),
+    but each cloud's self-term ``OT_ε(x, x)`` is computed once: ``len(xs)·len(ys)`` cross
+    terms plus ``len(xs) + len(ys)`` self terms instead of three problems per pair.
+
+    Parameters
+    ----------
+    xs, ys : sequence of ndarray, each of shape (n_k, D)
+    blur, n_iter, tol
+        As for :func:`sinkhorn_divergence`.
+
+    Returns
+    -------
+    ndarray, shape (len(xs), len(ys))
+    """
+    xs = [np.atleast_2d(np.asarray(x, dtype=float)) for x in xs]
+    ys = [np.atleast_2d(np.asarray(y, dtype=float)) for y in ys]
+    if not xs or not ys:
+        raise ValueError("xs and ys must each hold at least one point cloud")
+    dims = {c.shape[1] for c in xs + ys}
+    if len(dims) != 1:
+        raise ValueError(f"all clouds must have the same dimension, got dimensions "
+                         f"{sorted(dims)}")
+    if not blur > 0:
+        raise ValueError(f"blur={blur!r} must be > 0")
+    if not all(np.all(np.isfinite(c)) for c in xs + ys):
+        raise ValueError("point clouds contain non-finite values")
+    eps = float(blur) ** 2
+    sx = [_ot_eps(x, x, eps, n_iter, tol) for x in xs]
+    sy = [_ot_eps(y, y, eps, n_iter, tol) for y in ys]
+    out = np.empty((len(xs), len(ys)))
+    for i, x in enumerate(xs):
+        for j, y in enumerate(ys):
+            out[i, j] = _ot_eps(x, y, eps, n_iter, tol) - 0.5 * sx[i] - 0.5 * sy[j]
+    return out
+
+
 def align_latent_basis(m_fit, m_true) -> np.ndarray:
     """The invertible ``A`` (R, R) minimising ``‖M_fit A − M_true‖`` (least squares over the
     same units): ``M_fit A`` and ``N_fit A⁻ᵀ`` express a fit in the true latent basis."""
@@ -131,3 +171,77 @@ def loading_distance(network, m_samples, m_units, n_units, *, blur: float = 0.05
     sk = sinkhorn_divergence(ms, mt, blur=blur)
     mse = float(np.mean((np.asarray(n_units) - true_conditional_mean(network, m_units)) ** 2))
     return {"sinkhorn": sk, "mse_n": mse, "total": sk + mse}
+
+
+def dynamics_signature(network, z0, *, n_steps: int = 400, settle: int = 200,
+                       tol: float = 0.05) -> dict:
+    """Basis-free summary of a low-rank network's attractors: where trials from ``z0`` end
+    up, and the period if they oscillate.
+
+    The latent basis of a fitted or sampled network is arbitrary; the unit inputs
+    ``x_i = m_i·z`` are not. The *radius* of a state is ``√(mean_i (m_i·z)²)`` (for
+    ``cov(m) = I`` it is ``|z|``), so signatures of networks in different bases compare.
+
+    Parameters
+    ----------
+    network : LowRankNetwork
+    z0 : ndarray, shape (n_trials, R)
+        Initial latents in the network's own basis.
+    n_steps : int, default 400
+        Steps simulated (Δt = ``network.dt``).
+    settle : int, default 200
+        Steps discarded before the attractor is measured (must be < ``n_steps − 2``).
+    tol : float, default 0.05
+        Relative tolerance: a trial is static if its radius varies by less than ``tol``
+        of its mean over the measured steps, and two static end states are the same fixed
+        point if their input patterns differ by less than ``tol`` times the radius (rms over
+        units).
+
+    Returns
+    -------
+    dict
+        ``radius`` (median end-state radius over trials, dimensionless), ``radii`` (per
+        trial), ``oscillating`` (fraction of trials that keep oscillating: at least two
+        upward crossings of their mean by the input projection on the leading axis of
+        cov(m), with a swing above ``tol`` of the radius), ``period_s`` (median period in s
+        over oscillating trials, from those crossings; NaN if none), ``n_fixed_points``
+        (distinct end states of the other trials, excluding the origin, radius below
+        ``tol``; on a ring attractor, where finite-N trials end anywhere on the ring, this
+        counts end points, not isolated fixed points).
+    """
+    from spikewire.simulate.lowrank import simulate_lowrank
+
+    if not isinstance(settle, int | np.integer) or not 0 <= settle < n_steps - 2:
+        raise ValueError(f"settle={settle!r} must be an integer in [0, n_steps − 2) with "
+                         f"n_steps={n_steps}")
+    if not tol > 0:
+        raise ValueError(f"tol={tol!r} must be > 0")
+    z = simulate_lowrank(network, z0, int(n_steps)).latents[:, settle:]     # (K, T, R)
+    m = network.m
+    G = m.T @ m / m.shape[0]                         # radius² = zᵀ G z
+    r = np.sqrt(np.einsum("ktr,rs,kts->kt", z, G, z))
+    radii = r[:, -1]
+    # a trial oscillates if its input pattern swings by more than tol of its radius and
+    # crosses its mean upwards at least twice in the window (a drift along a ring, or a
+    # monotone approach to a fixed point, does neither)
+    w = np.linalg.eigh(G)[1][:, -1]
+    moved = np.zeros(z.shape[0], dtype=bool)
+    periods = []
+    for k in range(z.shape[0]):
+        x = z[k] @ w
+        x = x - x.mean()
+        up = np.flatnonzero((x[:-1] < 0) & (x[1:] >= 0))
+        if up.size >= 2 and np.ptp(x) > tol * max(radii[k], 1e-12):
+            moved[k] = True
+            frac = up + x[up] / (x[up] - x[up + 1])      # linear interpolation
+            periods.append(np.mean(np.diff(frac)) * network.dt)
+    period = float(np.median(periods)) if periods else np.nan
+    ends = z[~moved & (radii > tol), -1]
+    centres: list[np.ndarray] = []
+    for e in ends:
+        re = np.sqrt(e @ G @ e)
+        if not any(np.sqrt((e - c) @ G @ (e - c)) < tol * re for c in centres):
+            centres.append(e)
+    return {"radius": float(np.median(radii)), "radii": radii,
+            "oscillating": float(moved.mean()), "period_s": period,
+            "n_fixed_points": len(centres)}
