@@ -114,6 +114,20 @@ def build_network(family: str, n: int, seed: int):
 DURATION_MAX = 4000.0
 
 
+def network_digest(net) -> str:
+    """Short hash of a network's connectivity, delays, parameters and drive."""
+    import hashlib
+
+    h = hashlib.sha1()
+    w = net.weights
+    for arr in (w.data, w.indices, w.indptr, np.asarray(net.cell_type)):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    if net.delays is not None:
+        h.update(np.ascontiguousarray(np.asarray(net.delays, dtype=float)).tobytes())
+    h.update(repr((net.params, net.drive)).encode())
+    return h.hexdigest()[:12]
+
+
 def simulate_cached(family, n, duration, seed):
     import os
     from pathlib import Path
@@ -121,7 +135,9 @@ def simulate_cached(family, n, duration, seed):
     cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE", "/tmp/spikewire_bench_calibration"))
     cache.mkdir(parents=True, exist_ok=True)
     net, mod = build_network(family, n, seed)
-    path = cache / f"{family}_n{n}_T{duration:g}_s{seed}.npz"
+    # the key includes a digest of the network itself, so spikes simulated by an older
+    # builder (different connectivity for the same arguments) are never reused
+    path = cache / f"{family}_n{n}_T{duration:g}_s{seed}_{network_digest(net)}.npz"
     if path.exists():
         return net, sw.SpikeTrains.load(path)
     st = sw.simulate(net, duration, seed=seed, modulation=mod)
