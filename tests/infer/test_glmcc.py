@@ -218,3 +218,57 @@ def test_bad_input():
         GLMCC().fit(np.zeros((2, 10)))
     with pytest.raises(ValueError, match="no setting"):
         sw.infer(st, method="glmcc", bogus=1)
+
+
+def test_quantised_independent_trains_are_not_links():
+    # Spike times on a 1 ms grid (as in recordings stored at 1 kHz). Before lags were fitted
+    # on the lattice, the continuous-lag likelihood saw Σ_k exp(−k/4) = 4.52 kernel-weighted
+    # coincidences where it expected 4 at every delay on the grid, and called 44 % of these
+    # independent pairs at α = 0.01 (60 % at 0.05).
+    rng = np.random.default_rng(12)
+    T, n = 300.0, 20
+    trains = [np.unique(np.round(rng.uniform(0, T, rng.poisson(8 * T)), 3)) for _ in range(n)]
+    st = sw.SpikeTrains.from_lists(trains, t_stop=T)
+    est = GLMCC().fit(st)
+    assert est.diagnostics["lattice"] is True
+    p = est.pvalues[est.pair_status == 0]
+    assert p.size == n * (n - 1)
+    for alpha in (0.01, 0.05, 0.2):
+        # at most α plus 3 binomial sd, as for continuous Poisson trains above
+        assert np.mean(p < alpha) <= alpha + 3 * np.sqrt(alpha * (1 - alpha) / p.size)
+    assert np.mean(p < 0.2) > 0.05
+
+
+def test_lattice_fit_recovers_discrete_glm():
+    # counts drawn from the discrete model c_k ~ Poisson(δ exp(a + J f(t_k − d))) on centred
+    # 1 ms bins; the lattice fit must return the delay and J within 4 posterior sd
+    rng = np.random.default_rng(4)
+    m = int(round(2 * W / DELTA)) + 1
+    t = DELTA * (np.arange(m) - (m - 1) // 2)          # lags −50 … 50 ms
+    d, Jp, Jn = 0.003, 0.5, -0.4
+    fp = np.where(t > d - 1e-9, np.exp(-np.maximum(t - d, 0) / TAU), 0.0)
+    fn = np.where(-t > d - 1e-9, np.exp(-np.maximum(-t - d, 0) / TAU), 0.0)
+    mu = DELTA * 4e5 * np.exp(Jp * fp + Jn * fn)      # 400 coincidences per bin
+    counts = rng.poisson(mu)
+    delays = np.array([0.001, 0.002, 0.003, 0.004])
+    sp = np.array([np.sum(counts * np.where(t > q - 1e-9, np.exp(-(t - q) / TAU), 0))
+                   for q in delays])
+    sn = np.array([np.sum(counts * np.where(-t > q - 1e-9, np.exp(-(-t - q) / TAU), 0))
+                   for q in delays])
+    out, _ = GLMCC(delays=tuple(delays)).fit_statistics(counts[None], sp[None], sn[None],
+                                                        lattice=True)
+    assert out[0, 8] == 1.0 and delays[int(out[0, 6])] == d
+    for J_true, J_hat, var in ((Jp, out[0, 0], out[0, 2]), (Jn, out[0, 1], out[0, 3])):
+        assert abs(J_hat - J_true) < 4 * np.sqrt(var), (J_hat, J_true, np.sqrt(var))
+    with pytest.raises(ValueError, match="centred"):
+        GLMCC().fit_statistics(counts[None, :-1], sp[None], sn[None], lattice=True)
+
+
+def test_zero_lags_enter_no_direction():
+    # synchronous spikes (lag exactly 0) count in the centre bin but in neither S
+    a = np.array([1.0, 2.0, 3.0])
+    st = sw.SpikeTrains.from_lists([a, a.copy()], t_stop=5.0)
+    counts, sp, sn = K.ccg_stats(st.grouped_times, st.indptr, np.array([0]), np.array([1]),
+                                 W + DELTA / 2, DELTA, 101, TAU, np.array([0.0, 0.001]))
+    assert counts[0, 50] == 3 and counts.sum() == 3
+    assert np.all(sp == 0) and np.all(sn == 0)

@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from spikewire.infer import _glmcc_kernels as _k
-from spikewire.infer._params import Interval, Options, RealSequence
+from spikewire.infer._params import Boolean, Interval, Options, RealSequence
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.correlograms import _flat_positions, numba_threads
 from spikewire.infer.estimate import Estimate
@@ -159,6 +159,7 @@ class GLMCC(InferenceMethod):
         "min_coincidences": [Interval("real", None, None)],
         "j_max": [Interval("real", 0, None, closed="neither")],
         "max_iter": [Interval("int", 1, None)],
+        "centred_bins": [Boolean()],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
     }
 
@@ -166,7 +167,7 @@ class GLMCC(InferenceMethod):
                  delays=DEFAULT_DELAYS, gamma: float = 0.2,
                  test: str = "lr", alpha: float = 0.01, correction: str = "lfdr",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
-                 max_iter: int = 100, n_jobs: int = 1):
+                 max_iter: int = 100, centred_bins: bool = True, n_jobs: int = 1):
         self.window = window
         self.bin_width = bin_width
         self.tau = tau
@@ -179,6 +180,7 @@ class GLMCC(InferenceMethod):
         self.min_coincidences = min_coincidences
         self.j_max = j_max
         self.max_iter = max_iter
+        self.centred_bins = centred_bins
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
@@ -212,15 +214,31 @@ class GLMCC(InferenceMethod):
         return window, delta, int(round(2 * n_half)), tau, delays, gamma, j_max, n_jobs
 
     # ------------------------------------------------------------------ fitting
-    def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None):
+    def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None, *,
+                       lattice: bool = False):
         """Fit precomputed statistics (``counts`` (P, M), ``s_pos``/``s_neg`` (P, n_delays)).
 
         ``bin_width`` (s) is the resolved bin of ``a(t)`` (default: the setting, or 1 ms if
-        automatic). Returns the raw (P, 11) result array of
-        :func:`_glmcc_kernels.fit_pairs` and the Newton iterations per pair.
+        automatic). ``counts`` with ``2 window / bin_width`` bins are taken as bins on
+        ``[−window, window)``, with one bin more as bins centred on multiples of
+        ``bin_width`` (``[−window − δ/2, window + δ/2)``). ``lattice``: the lags are
+        quantised to the centres of centred bins (spike times on a grid of ``bin_width``):
+        fit the discrete Poisson GLM (see :func:`_glmcc_kernels.bin_geometry`). Returns the
+        raw (P, 11) result array of :func:`_glmcc_kernels.fit_pairs` and the Newton
+        iterations per pair.
         """
         window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated(bin_width)
-        geo = [_k.bin_geometry(window, delta, m, tau, d) for d in delays]
+        counts = np.atleast_2d(np.asarray(counts))
+        if counts.shape[1] == m + 1:      # bins centred on multiples of delta
+            window = window + 0.5 * delta
+            m = m + 1
+        elif counts.shape[1] != m:
+            raise ValueError(f"counts must have 2·window/bin_width = {m} (edge-aligned) or "
+                             f"{m + 1} (centred) bins per pair, got {counts.shape[1]}")
+        elif lattice:
+            raise ValueError("lattice=True needs centred bins (2·window/bin_width + 1 per "
+                             "pair)")
+        geo = [_k.bin_geometry(window, delta, m, tau, d, lattice) for d in delays]
         sides = np.ascontiguousarray(np.stack([g[0] for g in geo]))
         fhis = np.ascontiguousarray(np.stack([g[1] for g in geo]))
         flos = np.ascontiguousarray(np.stack([g[2] for g in geo]))
@@ -265,6 +283,11 @@ class GLMCC(InferenceMethod):
         scores = np.full((n, n), np.nan)
         dmat = np.full((n, n), np.nan)
         diag = {"n_pairs_fitted": int(iu.size), "delay_grid_s": delays.tolist()}
+        half, m_bins = (window + 0.5 * delta, m + 1) if self.centred_bins else (window, m)
+        # quantised data: every spike time a whole multiple of the bin (1e-6 of a bin)
+        g = st.grouped_times / delta
+        lattice = bool(self.centred_bins and g.size and np.all(np.abs(g - np.round(g)) < 1e-6))
+        diag["lattice"] = lattice
         if iu.size:
             t1 = time.perf_counter()
             with numba_threads(n_jobs):
@@ -275,14 +298,14 @@ class GLMCC(InferenceMethod):
                     ftimes, fpos = _flat_positions(st)
                     counts, s_pos, s_neg = _k.ccg_stats_scan(
                         ftimes, fpos, st.grouped_times, st.indptr,
-                        pidx, iu.size, window, delta, m, tau, delays)
+                        pidx, iu.size, half, delta, m_bins, tau, delays)
                 else:
                     # few pairs: a two-pointer merge per pair
                     counts, s_pos, s_neg = _k.ccg_stats(
                         st.grouped_times, st.indptr, iu.astype(np.int64),
-                        ju.astype(np.int64), window, delta, m, tau, delays)
+                        ju.astype(np.int64), half, delta, m_bins, tau, delays)
             t2 = time.perf_counter()
-            out, iters = self.fit_statistics(counts, s_pos, s_neg, delta)
+            out, iters = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice)
             t3 = time.perf_counter()
             diag.update(time_ccg_s=t2 - t1, time_fit_s=t3 - t2,
                         newton_iterations=int(iters.sum()),
