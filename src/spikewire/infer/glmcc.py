@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import chi2, norm
 
 from spikewire.infer import _glmcc_kernels as _k
-from spikewire.infer._params import Boolean, Interval, Options, RealSequence
+from spikewire.infer._params import Interval, Options, RealSequence
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.correlograms import _flat_positions, numba_threads
 from spikewire.infer.estimate import Estimate
@@ -23,6 +23,10 @@ __all__ = ["GLMCC", "glmcc_rate", "lr_statistic"]
 #: common, 2–4 ms steps beyond 6 ms (the 4 ms synaptic kernel spans them).
 DEFAULT_DELAYS = (0.0, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008,
                   0.010, 0.012, 0.015, 0.018, 0.021, 0.025)
+
+#: Window (s) of the evidence rule ``c̄ · 4 ms > min_coincidences`` (the paper's τ c̄ with
+#: its 4 ms kernel, kept when the fitted kernel is shorter).
+EVIDENCE_TAU = 0.004
 
 #: Factor of the paper's approximate significance threshold |J| > 1.57 z_α / sqrt(τ c̄).
 PAPER_THRESHOLD_FACTOR = 1.57
@@ -149,7 +153,8 @@ class GLMCC(InferenceMethod):
     settings_constraints = {
         "window": [Interval("real", 0, None, closed="neither", unit="s")],
         "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
-        "tau": [Interval("real", 0, None, closed="neither", unit="s")],
+        "tau": [Interval("real", 0, None, closed="neither", unit="s"),
+                RealSequence(0, None, unit="s")],
         "delays": [RealSequence(0, None, unit="s"), Interval("real", 0, None, unit="s")],
         "gamma": [Interval("real", 0, None, closed="neither", unit="1/s")],
         "test": [Options(("lr", "threshold", "wald"))],
@@ -159,15 +164,15 @@ class GLMCC(InferenceMethod):
         "min_coincidences": [Interval("real", None, None)],
         "j_max": [Interval("real", 0, None, closed="neither")],
         "max_iter": [Interval("int", 1, None)],
-        "centred_bins": [Boolean()],
+        "sync_tau": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
     }
 
-    def __init__(self, *, window: float = 0.05, bin_width: float | None = None, tau: float = 0.004,
+    def __init__(self, *, window: float = 0.05, bin_width: float | None = None, tau: float = 0.001,
                  delays=DEFAULT_DELAYS, gamma: float = 0.2,
                  test: str = "lr", alpha: float = 0.01, correction: str = "lfdr",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
-                 max_iter: int = 100, centred_bins: bool = True, n_jobs: int = 1):
+                 max_iter: int = 100, sync_tau: float | None = 0.002, n_jobs: int = 1):
         self.window = window
         self.bin_width = bin_width
         self.tau = tau
@@ -180,7 +185,7 @@ class GLMCC(InferenceMethod):
         self.min_coincidences = min_coincidences
         self.j_max = j_max
         self.max_iter = max_iter
-        self.centred_bins = centred_bins
+        self.sync_tau = sync_tau
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ validation
@@ -203,7 +208,7 @@ class GLMCC(InferenceMethod):
         if abs(n_half - round(n_half)) > 1e-6:
             raise ValueError(f"window / bin_width must be an integer, got {window} / {delta} "
                              f"= {n_half:g}; pick a bin_width that divides the window")
-        tau = float(self.tau)
+        tau = np.unique(np.atleast_1d(np.asarray(self.tau, dtype=float)))
         delays = np.unique(np.atleast_1d(np.asarray(self.delays, dtype=float)))
         if np.any(delays >= window):
             raise ValueError(f"every delay must lie in [0, window={window}) s, got "
@@ -215,7 +220,7 @@ class GLMCC(InferenceMethod):
 
     # ------------------------------------------------------------------ fitting
     def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None, *,
-                       lattice: bool = False):
+                       lattice: bool = False, tau: float | None = None):
         """Fit precomputed statistics (``counts`` (P, M), ``s_pos``/``s_neg`` (P, n_delays)).
 
         ``bin_width`` (s) is the resolved bin of ``a(t)`` (default: the setting, or 1 ms if
@@ -225,9 +230,15 @@ class GLMCC(InferenceMethod):
         quantised to the centres of centred bins (spike times on a grid of ``bin_width``):
         fit the discrete Poisson GLM (see :func:`_glmcc_kernels.bin_geometry`). Returns the
         raw (P, 11) result array of :func:`_glmcc_kernels.fit_pairs` and the Newton
-        iterations per pair.
+        iterations per pair. ``tau`` (s): the kernel time constant the statistics were
+        computed with (default: the setting, which must then be a single value).
         """
-        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated(bin_width)
+        window, delta, m, taus, delays, gamma, j_max, n_jobs = self._validated(bin_width)
+        if tau is None:
+            if taus.size != 1:
+                raise ValueError(f"tau={self.tau!r} holds {taus.size} values; pass the one "
+                                 "the statistics were computed with as fit_statistics(tau=)")
+            tau = float(taus[0])
         counts = np.atleast_2d(np.asarray(counts))
         if counts.shape[1] == m + 1:      # bins centred on multiples of delta
             window = window + 0.5 * delta
@@ -242,18 +253,28 @@ class GLMCC(InferenceMethod):
         sides = np.ascontiguousarray(np.stack([g[0] for g in geo]))
         fhis = np.ascontiguousarray(np.stack([g[1] for g in geo]))
         flos = np.ascontiguousarray(np.stack([g[2] for g in geo]))
+        if lattice:
+            # every lag sits on a bin centre: the statistics of the discrete model exactly
+            c = counts.astype(np.float64)
+            s_pos = c @ np.where(sides == 1, fhis, 0.0).T
+            s_neg = c @ np.where(sides == -1, fhis, 0.0).T
         n_tau = max(int(round(tau / delta)), 1)
         lo = np.empty((delays.size, 2), dtype=np.int64)
         lo[:, 0] = np.clip(np.floor((delays + window) / delta).astype(np.int64), 0, m - 1)
         lo[:, 1] = np.clip(np.ceil((window - delays) / delta).astype(np.int64) - 1, 0, m - 1)
         lam = 1.0 / (gamma * delta)
+        use_s = self.sync_tau is not None
+        # symmetric synchrony term: exp(−|t|/τ_s) at the bin centres, constant on each bin
+        centres = -window + delta * (np.arange(m) + 0.5)
+        gsym = (np.exp(-np.abs(centres) / float(self.sync_tau)) if use_s
+                else np.zeros(m))
         with numba_threads(n_jobs):
             out, iters = _k.fit_pairs(np.ascontiguousarray(counts, dtype=np.float64),
                                       np.ascontiguousarray(s_pos, dtype=np.float64),
                                       np.ascontiguousarray(s_neg, dtype=np.float64),
                                       sides, fhis, flos, delta, tau, lam, j_max,
                                       int(self.max_iter), 1e-9, window, lo, n_tau,
-                                      self.test == "lr")
+                                      self.test == "lr", gsym, use_s)
         return out, iters
 
     def _fit(self, ctx: FitContext) -> Estimate:
@@ -267,7 +288,7 @@ class GLMCC(InferenceMethod):
             ``scores`` = sqrt of the test statistic (z-like, >= 0), ``pvalues`` from ``test``.
         """
         t0 = ctx.t0
-        window, delta, m, tau, delays, gamma, j_max, n_jobs = self._validated(
+        window, delta, m, taus, delays, gamma, j_max, n_jobs = self._validated(
             ctx.settings["bin_width"])
         st = ctx.data
         if st.duration <= 2 * window:
@@ -283,34 +304,50 @@ class GLMCC(InferenceMethod):
         scores = np.full((n, n), np.nan)
         dmat = np.full((n, n), np.nan)
         diag = {"n_pairs_fitted": int(iu.size), "delay_grid_s": delays.tolist()}
-        half, m_bins = (window + 0.5 * delta, m + 1) if self.centred_bins else (window, m)
-        # quantised data: every spike time a whole multiple of the bin (1e-6 of a bin)
+        # quantised data: every spike time a whole multiple of the bin (1e-6 of a bin); then
+        # the bins are centred on the possible lags and the discrete model is fitted
         g = st.grouped_times / delta
-        lattice = bool(self.centred_bins and g.size and np.all(np.abs(g - np.round(g)) < 1e-6))
+        lattice = bool(g.size and np.all(np.abs(g - np.round(g)) < 1e-6))
+        half, m_bins = (window + 0.5 * delta, m + 1) if lattice else (window, m)
         diag["lattice"] = lattice
         if iu.size:
-            t1 = time.perf_counter()
-            with numba_threads(n_jobs):
-                if iu.size >= 0.25 * n * (n - 1) / 2:
-                    # most pairs: one population scan over coincidences
-                    pidx = np.full((n, n), -1, dtype=np.int64)
-                    pidx[iu, ju] = np.arange(iu.size)
-                    ftimes, fpos = _flat_positions(st)
-                    counts, s_pos, s_neg = _k.ccg_stats_scan(
-                        ftimes, fpos, st.grouped_times, st.indptr,
-                        pidx, iu.size, half, delta, m_bins, tau, delays)
+            t_ccg = t_fit = 0.0
+            out = tau_pair = iters = None
+            for tau in taus:
+                t1 = time.perf_counter()
+                with numba_threads(n_jobs):
+                    if iu.size >= 0.25 * n * (n - 1) / 2:
+                        # most pairs: one population scan over coincidences
+                        pidx = np.full((n, n), -1, dtype=np.int64)
+                        pidx[iu, ju] = np.arange(iu.size)
+                        ftimes, fpos = _flat_positions(st)
+                        counts, s_pos, s_neg = _k.ccg_stats_scan(
+                            ftimes, fpos, st.grouped_times, st.indptr,
+                            pidx, iu.size, half, delta, m_bins, tau, delays)
+                    else:
+                        # few pairs: a two-pointer merge per pair
+                        counts, s_pos, s_neg = _k.ccg_stats(
+                            st.grouped_times, st.indptr, iu.astype(np.int64),
+                            ju.astype(np.int64), half, delta, m_bins, tau, delays)
+                t2 = time.perf_counter()
+                o, it = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice,
+                                            tau=float(tau))
+                t_ccg += t2 - t1
+                t_fit += time.perf_counter() - t2
+                if out is None:
+                    out, iters, tau_pair = o, it, np.full(iu.size, float(tau))
                 else:
-                    # few pairs: a two-pointer merge per pair
-                    counts, s_pos, s_neg = _k.ccg_stats(
-                        st.grouped_times, st.indptr, iu.astype(np.int64),
-                        ju.astype(np.int64), half, delta, m_bins, tau, delays)
-            t2 = time.perf_counter()
-            out, iters = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice)
-            t3 = time.perf_counter()
-            diag.update(time_ccg_s=t2 - t1, time_fit_s=t3 - t2,
+                    # the kernel time constant of highest posterior, like the delay
+                    better = (o[:, 8] == 1.0) & ((out[:, 8] != 1.0) | (o[:, 7] > out[:, 7]))
+                    out[better] = o[better]
+                    tau_pair[better] = tau
+                    iters = iters + it
+            diag.update(time_ccg_s=t_ccg, time_fit_s=t_fit,
                         newton_iterations=int(iters.sum()),
-                        coincidences_per_pair_median=float(np.median(counts.sum(axis=1))))
-            self._fill(out, iu, ju, delays, tau, status, weights, pvals, scores, dmat)
+                        coincidences_per_pair_median=float(np.median(counts.sum(axis=1))),
+                        tau_grid_s=taus.tolist())
+            self._fill(out, iu, ju, delays, tau_pair, taus, status, weights, pvals, scores,
+                       dmat)
         failed = int(np.sum(status == 5))
         undecided = int(np.sum(status == 4))
         diag.update(n_undecided=undecided, n_fit_failed=failed,
@@ -322,7 +359,7 @@ class GLMCC(InferenceMethod):
                             weight_unit="J (log-rate gain, dimensionless)", pvalues=pvals,
                             scores=scores, delays=dmat, pair_status=status, diagnostics=diag)
 
-    def _fill(self, out, iu, ju, delays, tau, status, weights, pvals, scores, dmat):
+    def _fill(self, out, iu, ju, delays, tau, taus, status, weights, pvals, scores, dmat):
         conv = out[:, 8] == 1.0
         for direction, (post, pre) in enumerate(((ju, iu), (iu, ju))):
             J = out[:, direction]
@@ -332,7 +369,8 @@ class GLMCC(InferenceMethod):
             ok = requested & conv
             status[post[requested & ~conv], pre[requested & ~conv]] = 5
             tau_c = tau * cbar
-            und = ok & ~(tau_c > self.min_coincidences)
+            # the evidence rule uses the longest kernel (the paper's 4 ms by default)
+            und = ok & ~(EVIDENCE_TAU * cbar > self.min_coincidences)
             status[post[und], pre[und]] = 4
             good = ok & ~und
             Jg = J[good]
@@ -349,7 +387,7 @@ class GLMCC(InferenceMethod):
                 p = 2 * norm.sf(np.abs(z))
                 sc = np.abs(z)
             # the delay maximising the posterior was picked among n_d candidates: Sidak
-            p = -np.expm1(delays.size * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
+            p = -np.expm1(delays.size * taus.size * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
             weights[post[good], pre[good]] = Jg
             pvals[post[good], pre[good]] = p
             scores[post[good], pre[good]] = sc
