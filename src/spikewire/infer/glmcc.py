@@ -74,15 +74,47 @@ class GLMCC(InferenceMethod):
     cross-correlogram of lags ``t = t_j − t_i`` in ``[−window, window)`` is modelled as an
     inhomogeneous Poisson process with rate
 
-        ``λ(t) = exp(a(t) + J_ji f(t − d) + J_ij f(−t − d))``,  ``f(s) = exp(−s/τ)·[s > 0]``
+        ``λ(t) = exp(a(t) + J_s g(t) + J_ji f(t − d) + J_ij f(−t − d))``,
+        ``f(s) = exp(−s/τ)·[s > 0]``,  ``g(t) = exp(−|t|/τ_s)``
 
     where ``a(t)`` is a slow modulation (piecewise constant on ``bin_width`` bins) with the
-    smoothness prior ``exp(−(1/2γ) ∫ (da/dt)² dt)``, and ``J_ji`` (``J_ij``) is the
-    coupling from ``i`` to ``j`` (``j`` to ``i``) after the synaptic delay ``d``. The MAP
-    estimate is found by Newton's method on the exact (not binned) point-process
-    likelihood; the Hessian is tridiagonal with a two-column border, so each step costs
-    O(bins), and pairs are fitted in parallel (numba threads). ``d`` is chosen per pair
-    from ``delays`` by the highest posterior.
+    smoothness prior ``exp(−(1/2γ) ∫ (da/dt)² dt)``, ``J_s g`` a symmetric synchrony peak
+    (``g`` constant on each bin; not in the paper, see below), and ``J_ji`` (``J_ij``) is
+    the coupling from ``i`` to ``j`` (``j`` to ``i``) after the synaptic delay ``d``. The
+    MAP estimate is found by Newton's method on the exact (not binned) point-process
+    likelihood; the Hessian is tridiagonal with a three-column border, so each step costs
+    O(bins), and pairs are fitted in parallel (numba threads). ``d`` (and ``τ`` when
+    ``tau`` is a grid) is chosen per pair by the highest posterior.
+
+    Departures from the paper, for recurrent networks and quantised recordings (measured
+    on spikewire's README quick start: 100 of 1,000 Brunel LIF neurons, 120 s stored at
+    1 kHz, delta synapses with a 3 ms delay; ccg reaches AUC 0.877 there; figures in
+    benchmarks/results/glmcc.md):
+
+    - *Quantised spike times.* When every spike time is a whole multiple of the bin, the
+      bins are centred on the possible lags and the discrete Poisson GLM
+      ``c_k ~ Poisson(δ exp(a_k + J_s g_k + J f(t_k − d)))`` is fitted: the continuous
+      likelihood on such data sees ``Σ_k exp(−k δ/τ)`` kernel-weighted coincidences where
+      it expects ``τ/δ`` (+13 % at 1 ms / 4 ms), so every pair got a coupling at delays on
+      the grid (44 % of independent Poisson pairs called at α = 0.01; quick start: delay
+      1 ms for 1,046 of 1,064 links, AUC 0.52). On finer grids (simulations at 0.1 ms) a
+      lag exactly at the delay counts ½ (trapezoid rule). Quick start with this alone:
+      AUC 0.66.
+    - *Symmetric synchrony* (``sync_tau``): common input gives every pair a peak at zero
+      lag (+19 % there, decaying over ~2 ms) that a smooth ``a(t)`` cannot follow, so the
+      couplings at short delays absorbed it in every pair. ``J_s`` takes the symmetric part;
+      ``J`` keeps what is one-sided. AUC 0.66 → 0.79 (with τ = 4 ms).
+    - *Kernel τ = 1 ms* (paper 4 ms): a 4 ms kernel also spans the trough of the network
+      oscillation after the synchrony peak (−7 % at 5–8 ms), which turned excitatory links
+      negative; spikewire's delta synapses give a one-bin bump. With the synchrony term:
+      τ = 1 / 2 / 4 ms → AUC 0.93 / 0.87 / 0.79; τ chosen per pair from (1, 2, 4) ms by the
+      posterior 0.89 (it prefers the long kernel that also fits the oscillation), so the
+      default is the single 1 ms kernel.
+
+    Known cost: a link whose delay is shorter than ``sync_tau`` looks partly like
+    synchrony: its reverse direction then carries a spurious J of up to ~¼ of the
+    forward one and its delay can be one grid step early (4-neuron LIF test, 1 ms delay).
+    ``sync_tau=None, tau=0.004`` restores the paper's model.
 
     Significance (``test``):
 
@@ -95,9 +127,9 @@ class GLMCC(InferenceMethod):
       threshold at level α);
     - ``"wald"``: ``J / sd`` with the posterior sd from the inverse Hessian.
 
-    Pairs whose expected number of coincidences in the synaptic window, ``τ c̄``, is at
-    most ``min_coincidences`` (10 in the paper's code) are ``undecided`` (pair status 4,
-    weight 0): too little evidence to call a link either way.
+    Pairs whose expected number of coincidences in the paper's 4 ms synaptic window,
+    ``c̄ · 4 ms``, is at most ``min_coincidences`` (10 in the paper's code) are
+    ``undecided`` (pair status 4, weight 0): too little evidence to call a link either way.
 
     Parameters
     ----------
@@ -107,8 +139,14 @@ class GLMCC(InferenceMethod):
         Width δ of the bins of ``a(t)`` in s; ``2 window / bin_width`` must be an integer.
         Automatic: 1 ms, but never finer than the recording's time resolution and a whole
         multiple of it. A bin finer than the data is refused.
-    tau : float, default 0.004
-        Decay time τ of the synaptic kernel in s (paper: 4 ms).
+    tau : float or sequence of float, default 0.001
+        Decay time τ of the synaptic kernel in s (paper: 4 ms; see above). A sequence is a
+        grid: each pair takes the τ of highest posterior and the p-value is Šidák-corrected
+        over delays × τ values.
+    sync_tau : float or None, default 0.002
+        Decay time τ_s (s) of the symmetric synchrony term ``J_s exp(−|t|/τ_s)`` (fitted in
+        every pair, also under the nulls of the LR test); None leaves it out (the paper's
+        model). 2 ms matches the zero-lag peak of spikewire's recurrent LIF networks.
     delays : sequence of float, default :data:`DEFAULT_DELAYS` (0–25 ms, 16 values)
         Candidate synaptic delays ``d`` in s (each in ``[0, window)``). The p-value is
         Šidák-corrected over their number (the delay is chosen by the posterior), so a
@@ -119,19 +157,21 @@ class GLMCC(InferenceMethod):
     test : {"lr", "threshold", "wald"}, default "lr"
     alpha : float, default 0.01
         Default significance level of the estimate (paper: 0.01).
-    correction : {"lfdr", "bh", "bonferroni", "none"}, default "lfdr"
+    correction : {"bh", "lfdr", "bonferroni", "none"}, default "bh"
         Default multiple-comparison control (the paper tested each pair at α, i.e.
-        ``"none"``): Efron's empirical-null local FDR (:mod:`spikewire.infer.fdr`; BH, with
-        a warning, below 200 tested pairs). In recurrent networks nearly every pair's
-        correlogram departs from the model's slow-modulation null: on three 1,000-neuron
-        LIF families (100 recorded, 10 min; benchmarks/results/calibration.md) BH called
-        9,897 / 7,372 / 9,881 of 9,900 pairs (996 true links; MCC −0.05 / 0.11 / −0.02),
-        Bonferroni 9,889 / 2,991 / 9,801, lfdr 0 / 234 / 0 (MCC 0.00 / 0.46 / 0.00). The
-        ranking is weak there too (AUC 0.60 / 0.78 / 0.65).
+        ``"none"``): Benjamini–Hochberg FDR. Measured with the model above
+        (benchmarks/results/glmcc.md; 100 of 1,000 neurons): Izhikevich network (1 kHz,
+        10 min, 969 links) BH calls 763 (MCC 0.84), the empirical-null local FDR
+        (:mod:`spikewire.infer.fdr`) 0 (MCC 0.00); README quick start (1,064 links) BH at
+        α = 0.01 MCC 0.74 (822 calls), lfdr 0.50 (291). On the two strongly synchronous
+        0.1 ms LIF families of benchmarks/bench_calibration.py (zero-lag peak 3.6× baseline,
+        ~8 ms wide) glmcc ranks at chance (AUC 0.50 / 0.51, as before these changes) and BH
+        calls 9,370 / 6,050 of 9,900 pairs, lfdr 64 / 118 (MCC ≈ 0 either way): there use
+        ``ccg``. On the null families (tests/infer/test_calibration.py) BH calls 0.
     min_spikes : int, default 10
         Units with fewer spikes are skipped (unit status ``too_few_spikes``, pair status 3).
     min_coincidences : float, default 10.0
-        Pairs with ``τ c̄`` at or below this are ``undecided``.
+        Pairs with ``c̄ · 4 ms`` at or below this are ``undecided``.
     j_max : float, default 5.0
         Bound on ``|J|`` during the fit (the reference code clips J to [−3, 5]).
     max_iter : int, default 100
@@ -170,7 +210,7 @@ class GLMCC(InferenceMethod):
 
     def __init__(self, *, window: float = 0.05, bin_width: float | None = None, tau: float = 0.001,
                  delays=DEFAULT_DELAYS, gamma: float = 0.2,
-                 test: str = "lr", alpha: float = 0.01, correction: str = "lfdr",
+                 test: str = "lr", alpha: float = 0.01, correction: str = "bh",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
                  max_iter: int = 100, sync_tau: float | None = 0.002, n_jobs: int = 1):
         self.window = window
