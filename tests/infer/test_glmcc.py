@@ -323,3 +323,26 @@ def test_synchrony_peak_and_oscillation_do_not_take_the_delay():
     # direction; ≤ 4 of 40 allows for chance and the approximations of the LR test)
     assert calls[1][0] >= 0.9
     assert calls[1][1] <= 0.1 and calls[0][0] <= 0.1 and calls[0][1] <= 0.1
+
+
+def test_tau_grid_picks_the_kernel_of_the_data():
+    # lags drawn with a 4 ms kernel: from the grid (1, 4) ms the posterior picks 4 ms and
+    # J matches the single-τ fit at 4 ms exactly (same statistics, same model); the
+    # p-value is Šidák-corrected over delays × τ values
+    rng = np.random.default_rng(8)
+    T = 400.0
+    a = np.sort(rng.uniform(0, T, 4000))
+    b = a[rng.random(a.size) < 0.3] + 0.002
+    b = b + rng.exponential(0.004, b.size)  # 30 % of a's spikes echoed after 2 ms + Exp(4 ms)
+    b = np.sort(np.concatenate([b[b < T], rng.uniform(0, T, 4000)]))
+    st = sw.SpikeTrains.from_lists([a, b], t_stop=T)
+    grid = GLMCC(tau=(0.001, 0.004), delays=(0.001, 0.002), sync_tau=None).fit(st)
+    one = GLMCC(tau=0.004, delays=(0.001, 0.002), sync_tau=None).fit(st)
+    assert grid.diagnostics["tau_grid_s"] == [0.001, 0.004]
+    assert grid.weights[1, 0] == pytest.approx(one.weights[1, 0], rel=1e-12)
+    assert grid.delays[1, 0] == 0.002 and grid.significant()[1, 0]
+    p1 = 1 - (1 - one.pvalues[0, 1]) ** (1 / 2)          # undo Šidák over 2 delays
+    assert grid.pvalues[0, 1] == pytest.approx(1 - (1 - p1) ** 4, rel=1e-6)
+    with pytest.raises(ValueError, match="fit_statistics"):
+        GLMCC(tau=(0.001, 0.004)).fit_statistics(np.zeros((1, 100)), np.zeros((1, 16)),
+                                                  np.zeros((1, 16)))
