@@ -31,7 +31,8 @@ LAG_EPS = 1e-9
 
 # ----------------------------------------------------------------------------- statistics
 @njit(cache=True, nogil=True)
-def _pair_stats(a, b, window, delta, n_bins, tau, thresholds, counts, acc_pos, acc_neg):
+def _pair_stats(a, b, window, delta, n_bins, tau, thresholds, counts, acc_pos, acc_neg,
+                edge_pos, edge_neg):
     """CCG counts of lags ``b − a`` in ``[−W, W)``; ``acc_*[q]`` sums ``exp(−|lag|/τ)`` of
     the lags with ``thresholds[q] < |lag| <= thresholds[q + 1]`` (thresholds ascending,
     last one +inf) on each side."""
@@ -46,7 +47,7 @@ def _pair_stats(a, b, window, delta, n_bins, tau, thresholds, counts, acc_pos, a
         j = j0
         while j < nb and b[j] < hi:
             lag = b[j] - t
-            k = int(math.floor((lag + window) / delta))
+            k = int(math.floor((lag + window + LAG_EPS) / delta))
             if k >= n_bins:
                 k = n_bins - 1
             elif k < 0:
@@ -58,10 +59,15 @@ def _pair_stats(a, b, window, delta, n_bins, tau, thresholds, counts, acc_pos, a
                 while q < n_d - 1 and al > thresholds[q + 1]:
                     q += 1
                 el = math.exp(-al / tau)
-                if lag > 0.0:
+                on_edge = al <= thresholds[q] + 2.0 * LAG_EPS
+                if lag >= 0.0:
                     acc_pos[q] += el
-                else:
+                    if on_edge:
+                        edge_pos[q] += el
+                if lag <= 0.0:
                     acc_neg[q] += el
+                    if on_edge:
+                        edge_neg[q] += el
             j += 1
 
 
@@ -71,8 +77,16 @@ def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
 
     ``delays`` must be sorted ascending. Returns ``counts`` (n_pairs, n_bins) and
     ``s_pos``, ``s_neg`` (n_pairs, n_delays) with ``s_pos[p, q] = Σ_{lag > d_q}
-    exp(−(lag − d_q)/τ)`` (lags within ``LAG_EPS`` below ``d_q`` included) and ``s_neg``
-    the same for ``−lag``.
+    exp(−(lag − d_q)/τ)`` and ``s_neg`` the same for ``−lag``. A lag within ``LAG_EPS`` of
+    ``d_q`` counts with weight ½ (the trapezoid rule: on spike times quantised to ``r`` the
+    sum over the lags after the delay then matches the model's integral to O(r²); with full
+    weight it was ``r/(1 − exp(−r/τ))`` per ``τ``, +5 % at r = 0.1 ms, τ = 1 ms, enough for
+    spurious links in long recordings); a lag of exactly 0 (no direction) counts ½ on
+    each side at ``d = 0``. A lag within ``LAG_EPS`` below a bin edge is binned above it
+    (lags of quantised data at exact multiples of ``delta`` otherwise fall on either
+    side of the edge by floating-point rounding, a spurious period pattern in the counts).
+    Lags are binned on ``[−window, window)``; pass ``window = W + delta/2`` and
+    ``n_bins = 2W/delta + 1`` for bins centred on multiples of ``delta``.
     """
     n_pairs = pi.size
     n_d = delays.size
@@ -88,15 +102,17 @@ def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
         j = pj[p]
         acc_p = np.zeros(n_d)
         acc_n = np.zeros(n_d)
+        edge_p = np.zeros(n_d)
+        edge_n = np.zeros(n_d)
         _pair_stats(times[indptr[i]:indptr[i + 1]], times[indptr[j]:indptr[j + 1]], window,
-                    delta, n_bins, tau, thresholds, counts[p], acc_p, acc_n)
+                    delta, n_bins, tau, thresholds, counts[p], acc_p, acc_n, edge_p, edge_n)
         cp = 0.0
         cn = 0.0
         for q in range(n_d - 1, -1, -1):
             cp += acc_p[q]
             cn += acc_n[q]
-            s_pos[p, q] = cp * exp_d[q]
-            s_neg[p, q] = cn * exp_d[q]
+            s_pos[p, q] = (cp - 0.5 * edge_p[q]) * exp_d[q]
+            s_neg[p, q] = (cn - 0.5 * edge_n[q]) * exp_d[q]
     return counts, s_pos, s_neg
 
 
@@ -116,6 +132,8 @@ def ccg_stats_scan(ftimes, fpos, times, indptr, pair_index, n_pairs, window, del
     counts = np.zeros((n_pairs, n_bins), dtype=np.int64)
     acc_p = np.zeros((n_pairs, n_d))
     acc_n = np.zeros((n_pairs, n_d))
+    edge_p = np.zeros((n_pairs, n_d))
+    edge_n = np.zeros((n_pairs, n_d))
     thresholds = np.empty(n_d + 1)
     thresholds[:n_d] = delays - LAG_EPS
     thresholds[n_d] = np.inf
@@ -134,7 +152,7 @@ def ccg_stats_scan(ftimes, fpos, times, indptr, pair_index, n_pairs, window, del
                 p = row[fpos[k]]
                 if p >= 0:
                     lag = ftimes[k] - t
-                    b = int(math.floor((lag + window) / delta))
+                    b = int(math.floor((lag + window + LAG_EPS) / delta))
                     if b >= n_bins:
                         b = n_bins - 1
                     elif b < 0:
@@ -146,10 +164,15 @@ def ccg_stats_scan(ftimes, fpos, times, indptr, pair_index, n_pairs, window, del
                         while q < n_d - 1 and al > thresholds[q + 1]:
                             q += 1
                         el = math.exp(-al / tau)
-                        if lag > 0.0:
+                        on_edge = al <= thresholds[q] + 2.0 * LAG_EPS
+                        if lag >= 0.0:
                             acc_p[p, q] += el
-                        else:
+                            if on_edge:
+                                edge_p[p, q] += el
+                        if lag <= 0.0:
                             acc_n[p, q] += el
+                            if on_edge:
+                                edge_n[p, q] += el
                 k += 1
     exp_d = np.exp(delays / tau)
     s_pos = np.zeros((n_pairs, n_d))
@@ -160,13 +183,38 @@ def ccg_stats_scan(ftimes, fpos, times, indptr, pair_index, n_pairs, window, del
         for q in range(n_d - 1, -1, -1):
             cp += acc_p[p, q]
             cn += acc_n[p, q]
-            s_pos[p, q] = cp * exp_d[q]
-            s_neg[p, q] = cn * exp_d[q]
+            s_pos[p, q] = (cp - 0.5 * edge_p[p, q]) * exp_d[q]
+            s_neg[p, q] = (cn - 0.5 * edge_n[p, q]) * exp_d[q]
     return counts, s_pos, s_neg
 
 
-def bin_geometry(window: float, delta: float, n_bins: int, tau: float, delay: float):
-    """Per-bin side (+1: J⁺, −1: J⁻, 0: none) and kernel values at the two ends."""
+def bin_geometry(window: float, delta: float, n_bins: int, tau: float, delay: float,
+                 lattice: bool = False):
+    """Per-bin side (+1: J⁺, −1: J⁻, 0: none) and kernel values at the two ends.
+
+    With ``lattice`` the lags are quantised to the bin centres (bins centred on multiples of
+    ``delta``, ``window = W + delta/2``): each bin is one possible lag ``t_k`` and the model
+    is the discrete Poisson GLM ``c_k ~ Poisson(δ exp(a_k + J f(t_k − d)))``. Then
+    ``f_hi = f(t_k − d)`` (1 at ``t_k = d``, the convention of the sufficient statistics)
+    and ``f_lo = −1`` marks the bin for :func:`_bin_integral`; the lag-0 bin has no side.
+    The continuous model on lattice data is biased: with a 4 ms kernel and 1 ms lags the
+    expected ``S`` at a delay on the lattice is ``Σ_k exp(−k/4) = 4.52`` bins' worth of
+    coincidences against the model's 4, so every pair got ``J ≈ +0.13`` at such delays.
+    """
+    if lattice:
+        centres = -window + delta * (np.arange(n_bins) + 0.5)
+        side = np.zeros(n_bins, dtype=np.int64)
+        f_hi = np.zeros(n_bins)
+        f_lo = np.zeros(n_bins)
+        tol = LAG_EPS + 1e-6 * delta
+        pos = (centres > 0.5 * delta) & (centres > delay - tol)
+        neg = (centres < -0.5 * delta) & (centres < -delay + tol)
+        side[pos] = 1
+        side[neg] = -1
+        f_hi[pos] = np.exp(-np.maximum(centres[pos] - delay, 0.0) / tau)
+        f_hi[neg] = np.exp(-np.maximum(-centres[neg] - delay, 0.0) / tau)
+        f_lo[pos | neg] = -1.0
+        return side, f_hi, f_lo
     edges = -window + delta * np.arange(n_bins + 1)
     t0, t1 = edges[:-1], edges[1:]
     side = np.zeros(n_bins, dtype=np.int64)
@@ -216,7 +264,14 @@ def _e_funcs(x):
 
 @njit(cache=True, inline="always")
 def _bin_integral(J, fhi, flo, delta, tau):
-    """I(J) = ∫_bin exp(J f) dt, dI/dJ and d²I/dJ² for one bin."""
+    """I(J) = ∫_bin exp(J f) dt, dI/dJ and d²I/dJ² for one bin.
+
+    ``flo < 0`` marks a lattice bin (quantised lags, see :func:`bin_geometry`): the bin holds
+    one possible lag, with kernel value ``fhi``, and ``I = δ exp(J fhi)``.
+    """
+    if flo < 0.0:
+        e = math.exp(J * fhi)
+        return delta * e, delta * fhi * e, delta * fhi * fhi * e
     h0, h1, h2 = _e_funcs(J * fhi)
     l0, l1, l2 = _e_funcs(J * flo)
     val = delta + tau * (h0 - l0)
@@ -227,10 +282,14 @@ def _bin_integral(J, fhi, flo, delta, tau):
 
 # ----------------------------------------------------------------------------- objective
 @njit(cache=True, nogil=True)
-def _objective(a, jp, jn, counts, sp, sn, side, fhi, flo, delta, tau, lam, ints):
-    """Negative log posterior; fills ``ints[k] = I_k`` as a by-product."""
+def _objective(a, jp, jn, js, counts, sp, sn, ss, side, fhi, flo, gsym, delta, tau, lam,
+               ints):
+    """Negative log posterior; fills ``ints[k] = I_k`` as a by-product.
+
+    ``js`` is the coefficient of the symmetric synchrony term ``js·g_k`` (``gsym``, constant
+    on each bin; ``ss = Σ_k c_k g_k``)."""
     m = a.size
-    f = -jp * sp - jn * sn
+    f = -jp * sp - jn * sn - js * ss
     for k in range(m):
         if side[k] == 1:
             v, _, _ = _bin_integral(jp, fhi[k], flo[k], delta, tau)
@@ -239,7 +298,7 @@ def _objective(a, jp, jn, counts, sp, sn, side, fhi, flo, delta, tau, lam, ints)
         else:
             v = delta
         ints[k] = v
-        f += math.exp(a[k]) * v - counts[k] * a[k]
+        f += math.exp(a[k] + js * gsym[k]) * v - counts[k] * a[k]
     pen = 0.0
     for k in range(m - 1):
         dd = a[k + 1] - a[k]
@@ -263,30 +322,98 @@ def _thomas(lower, diag, upper, rhs, out, cp, dp):
 
 
 @njit(cache=True, nogil=True)
+def _solve3(S, r, free):
+    """Solve the 3×3 system ``S x = r`` on the free coordinates (others 0); ``x``, the
+    inverse's diagonal and success."""
+    x = np.zeros(3)
+    inv_diag = np.full(3, np.nan)
+    idx = np.empty(3, dtype=np.int64)
+    n = 0
+    for c in range(3):
+        if free[c]:
+            idx[n] = c
+            n += 1
+    if n == 0:
+        return x, inv_diag, True
+    A = np.empty((n, n))
+    b = np.empty(n)
+    for u in range(n):
+        b[u] = r[idx[u]]
+        for w in range(n):
+            A[u, w] = S[idx[u], idx[w]]
+    # Cholesky (A is positive definite at a proper Newton step)
+    L = np.zeros((n, n))
+    for u in range(n):
+        acc = A[u, u]
+        for w in range(u):
+            acc -= L[u, w] * L[u, w]
+        if not acc > 1e-300:
+            return x, inv_diag, False
+        L[u, u] = math.sqrt(acc)
+        for v in range(u + 1, n):
+            acc2 = A[v, u]
+            for w in range(u):
+                acc2 -= L[v, w] * L[u, w]
+            L[v, u] = acc2 / L[u, u]
+    Linv = np.zeros((n, n))
+    for u in range(n):
+        Linv[u, u] = 1.0 / L[u, u]
+        for v in range(u + 1, n):
+            acc = 0.0
+            for w in range(u, v):
+                acc -= L[v, w] * Linv[w, u]
+            Linv[v, u] = acc / L[v, v]
+    for u in range(n):
+        xu = 0.0
+        dinv = 0.0
+        for v in range(n):
+            # (A⁻¹)_{u,v} = Σ_w Linv[w, u] Linv[w, v]
+            aij = 0.0
+            for w in range(max(u, v), n):
+                aij += Linv[w, u] * Linv[w, v]
+            xu += aij * b[v]
+            if v == u:
+                dinv = aij
+        x[idx[u]] = xu
+        inv_diag[idx[u]] = dinv
+    return x, inv_diag, True
+
+
+@njit(cache=True, nogil=True)
 def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, tol, a0,
-            free_p=True, free_n=True):
+            free_p=True, free_n=True, gsym=None, ss=0.0, use_s=False):
     """Newton fit of one pair at one delay.
 
-    Returns ``(a, J⁺, J⁻, F, var_J⁺, var_J⁻, n_iter, converged)``; ``var`` are the
+    Returns ``(a, J⁺, J⁻, F, var_J⁺, var_J⁻, n_iter, converged, J_s)``; ``var`` are the
     diagonal entries of the inverse Hessian of ``F`` for the ``J`` (posterior variances).
     ``free_p`` / ``free_n`` False keep ``J⁺`` / ``J⁻`` at 0 (null models of the LR test).
+    With ``use_s``, ``gsym`` (per-bin values of the symmetric synchrony term) and ``ss =
+    Σ_k c_k g_k`` add the free coefficient ``J_s`` (also fitted in the null models).
     """
     m = counts.size
+    g_s = gsym if use_s else np.zeros(m)
     a = a0.copy()
     jp = 0.0
     jn = 0.0
+    js = 0.0
     ints = np.empty(m)
     g = np.empty(m)
     diag = np.empty(m)
     bp = np.zeros(m)
     bn = np.zeros(m)
+    bs = np.zeros(m)
     y = np.empty(m)
     zp = np.empty(m)
     zn = np.empty(m)
+    zs = np.zeros(m)
     cp = np.empty(m)
     dp = np.empty(m)
     a_new = np.empty(m)
-    f = _objective(a, jp, jn, counts, sp, sn, side, fhi, flo, delta, tau, lam, ints)
+    S = np.zeros((3, 3))
+    r = np.zeros(3)
+    free = np.zeros(3, dtype=np.bool_)
+    f = _objective(a, jp, jn, js, counts, sp, sn, ss, side, fhi, flo, g_s, delta, tau, lam,
+                   ints)
     converged = False
     var_p = np.nan
     var_n = np.nan
@@ -295,10 +422,14 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
         it += 1
         gp = -sp
         gn = -sn
+        gs = -ss
         cpp = 0.0
         cnn = 0.0
+        css = 0.0
+        cps = 0.0
+        cns = 0.0
         for k in range(m):
-            ea = math.exp(a[k])
+            ea = math.exp(a[k] + js * g_s[k])
             bp[k] = 0.0
             bn[k] = 0.0
             if side[k] == 1:
@@ -306,15 +437,21 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
                 bp[k] = ea * d1
                 gp += ea * d1
                 cpp += ea * d2
+                cps += g_s[k] * ea * d1
             elif side[k] == -1:
                 v, d1, d2 = _bin_integral(jn, fhi[k], flo[k], delta, tau)
                 bn[k] = ea * d1
                 gn += ea * d1
                 cnn += ea * d2
+                cns += g_s[k] * ea * d1
             else:
                 v = delta
-            g[k] = ea * v - counts[k]
-            diag[k] = ea * v
+            mu = ea * v
+            g[k] = mu - counts[k]
+            diag[k] = mu
+            bs[k] = g_s[k] * mu
+            gs += g_s[k] * mu
+            css += g_s[k] * g_s[k] * mu
         for k in range(m):
             if k > 0:
                 g[k] += lam * (a[k] - a[k - 1])
@@ -322,46 +459,58 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
             if k < m - 1:
                 g[k] -= lam * (a[k + 1] - a[k])
                 diag[k] += lam
-        # Schur complement on the two J
+        # Schur complement on the J
         _thomas(-lam, diag, -lam, g, y, cp, dp)
         _thomas(-lam, diag, -lam, bp, zp, cp, dp)
         _thomas(-lam, diag, -lam, bn, zn, cp, dp)
-        s_pp = cpp
-        s_nn = cnn
-        s_pn = 0.0
-        r_p = gp
-        r_n = gn
+        if use_s:
+            _thomas(-lam, diag, -lam, bs, zs, cp, dp)
+        S[0, 0] = cpp
+        S[1, 1] = cnn
+        S[2, 2] = css
+        S[0, 1] = 0.0
+        S[0, 2] = cps
+        S[1, 2] = cns
+        r[0] = gp
+        r[1] = gn
+        r[2] = gs
         for k in range(m):
-            s_pp -= bp[k] * zp[k]
-            s_nn -= bn[k] * zn[k]
-            s_pn -= bp[k] * zn[k]
-            r_p -= bp[k] * y[k]
-            r_n -= bn[k] * y[k]
-        det0 = s_pp * s_nn - s_pn * s_pn
-        if det0 > 0.0 and s_pp > 1e-300 and s_nn > 1e-300:
-            var_p = s_nn / det0
-            var_n = s_pp / det0
+            S[0, 0] -= bp[k] * zp[k]
+            S[1, 1] -= bn[k] * zn[k]
+            S[0, 1] -= bp[k] * zn[k]
+            r[0] -= bp[k] * y[k]
+            r[1] -= bn[k] * y[k]
+            if use_s:
+                S[2, 2] -= bs[k] * zs[k]
+                S[0, 2] -= bp[k] * zs[k]
+                S[1, 2] -= bn[k] * zs[k]
+                r[2] -= bs[k] * y[k]
+        S[1, 0] = S[0, 1]
+        S[2, 0] = S[0, 2]
+        S[2, 1] = S[1, 2]
+        free[0] = S[0, 0] > 1e-300
+        free[1] = S[1, 1] > 1e-300
+        free[2] = use_s and S[2, 2] > 1e-300
+        _, inv_d, ok0 = _solve3(S, r, free)
+        if ok0 and free[0] and free[1]:
+            var_p = inv_d[0]
+            var_n = inv_d[1]
         # J at its bound with the gradient pushing outwards is held there this step
-        fp_it = free_p and not ((jp >= j_max and gp < 0.0) or (jp <= -j_max and gp > 0.0))
-        fn_it = free_n and not ((jn >= j_max and gn < 0.0) or (jn <= -j_max and gn > 0.0))
-        # fixed J and directions without any bin (delay beyond the window)
-        if not fp_it or s_pp <= 1e-300:
-            s_pp = 1.0
-            s_pn = 0.0
-            r_p = 0.0
-        if not fn_it or s_nn <= 1e-300:
-            s_nn = 1.0
-            s_pn = 0.0
-            r_n = 0.0
-        det = s_pp * s_nn - s_pn * s_pn
-        if not det > 0.0:
+        free[0] = free[0] and free_p and not ((jp >= j_max and gp < 0.0)
+                                              or (jp <= -j_max and gp > 0.0))
+        free[1] = free[1] and free_n and not ((jn >= j_max and gn < 0.0)
+                                              or (jn <= -j_max and gn > 0.0))
+        free[2] = free[2] and not ((js >= j_max and gs < 0.0) or (js <= -j_max and gs > 0.0))
+        x, _, ok = _solve3(S, r, free)
+        if not ok:
             break
-        xp = (s_nn * r_p - s_pn * r_n) / det
-        xn = (s_pp * r_n - s_pn * r_p) / det
+        xp = x[0]
+        xn = x[1]
+        xs = x[2]
         # Newton decrement for the stopping rule
-        dec = xp * (gp if fp_it else 0.0) + xn * (gn if fn_it else 0.0)
+        dec = xp * gp + xn * gn + xs * gs
         for k in range(m):
-            dec += (y[k] - zp[k] * xp - zn[k] * xn) * g[k]
+            dec += (y[k] - zp[k] * xp - zn[k] * xn - zs[k] * xs) * g[k]
         if dec < 0.0:
             dec = 0.0
         if 0.5 * dec < tol:
@@ -371,11 +520,12 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
         accepted = False
         for _ in range(40):
             for k in range(m):
-                a_new[k] = a[k] - step * (y[k] - zp[k] * xp - zn[k] * xn)
+                a_new[k] = a[k] - step * (y[k] - zp[k] * xp - zn[k] * xn - zs[k] * xs)
             jp_new = min(max(jp - step * xp, -j_max), j_max)
             jn_new = min(max(jn - step * xn, -j_max), j_max)
-            f_new = _objective(a_new, jp_new, jn_new, counts, sp, sn, side, fhi, flo, delta,
-                               tau, lam, ints)
+            js_new = min(max(js - step * xs, -j_max), j_max)
+            f_new = _objective(a_new, jp_new, jn_new, js_new, counts, sp, sn, ss, side, fhi,
+                               flo, g_s, delta, tau, lam, ints)
             if f_new <= f - 1e-4 * step * dec or (abs(f_new - f) <= 1e-12 * abs(f)
                                                    and f_new <= f):
                 accepted = True
@@ -388,18 +538,21 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
         a[:] = a_new
         jp = jp_new
         jn = jn_new
+        js = js_new
         f = f_new
-    return a, jp, jn, f, var_p, var_n, it, converged
+    return a, jp, jn, f, var_p, var_n, it, converged, js
 
 
 @njit(cache=True, parallel=True)
 def fit_pairs(counts, s_pos, s_neg, sides, fhis, flos, delta, tau, lam, j_max, max_iter,
-              tol, window, cbar_lo, cbar_n, null_fits):
+              tol, window, cbar_lo, cbar_n, null_fits, gsym, use_s):
     """Fit every pair at every candidate delay; keep the delay of highest posterior.
 
     ``sides, fhis, flos`` have shape (n_delays, n_bins) (see :func:`bin_geometry`);
     ``cbar_lo[q, 0/1]`` is the first bin of the window used for the mean coincidence rate
     after delay ``q`` on the positive / negative side, ``cbar_n`` its length in bins.
+    ``gsym`` (n_bins,): the symmetric synchrony term, used with ``use_s`` (see
+    :func:`fit_one`).
 
     With ``null_fits`` the two null models (``J⁺ = 0`` resp. ``J⁻ = 0``) are also fitted
     at the chosen delay, for the likelihood-ratio test.
@@ -415,8 +568,11 @@ def fit_pairs(counts, s_pos, s_neg, sides, fhis, flos, delta, tau, lam, j_max, m
     for p in prange(n_pairs):
         c = counts[p]
         tot = 0.0
+        ss = 0.0
         for k in range(m):
             tot += c[k]
+            if use_s:
+                ss += c[k] * gsym[k]
         a0 = np.empty(m)
         base = math.log(max(tot, 0.5) / (2.0 * window))
         for k in range(m):
@@ -425,17 +581,23 @@ def fit_pairs(counts, s_pos, s_neg, sides, fhis, flos, delta, tau, lam, j_max, m
         out[p, :] = np.nan
         out[p, 8] = 0.0
         for q in range(n_d):
-            a, jp, jn, f, vp, vn, it, conv = fit_one(
+            a, jp, jn, f, vp, vn, it, conv, js = fit_one(
                 c, s_pos[p, q], s_neg[p, q], sides[q], fhis[q], flos[q], delta, tau, lam,
-                j_max, max_iter, tol, a0)
+                j_max, max_iter, tol, a0, True, True, gsym, ss, use_s)
             iters[p] += it
             if conv and -f > best:
                 best = -f
                 cpos = 0.0
                 cneg = 0.0
                 for u in range(cbar_n):
-                    cpos += math.exp(a[min(cbar_lo[q, 0] + u, m - 1)])
-                    cneg += math.exp(a[max(cbar_lo[q, 1] - u, 0)])
+                    kp = min(cbar_lo[q, 0] + u, m - 1)
+                    kn = max(cbar_lo[q, 1] - u, 0)
+                    if use_s:
+                        cpos += math.exp(a[kp] + js * gsym[kp])
+                        cneg += math.exp(a[kn] + js * gsym[kn])
+                    else:
+                        cpos += math.exp(a[kp])
+                        cneg += math.exp(a[kn])
                 out[p, 0] = jp
                 out[p, 1] = jn
                 out[p, 2] = vp
@@ -448,9 +610,9 @@ def fit_pairs(counts, s_pos, s_neg, sides, fhis, flos, delta, tau, lam, j_max, m
         if null_fits and out[p, 8] == 1.0:
             q = int(out[p, 6])
             for side_fixed in range(2):
-                _, _, _, f0, _, _, it, conv = fit_one(
-                    c, s_pos[p, q], s_neg[p, q], sides[q], fhis[q], flos[q], delta, tau, lam,
-                    j_max, max_iter, tol, a0, side_fixed == 1, side_fixed == 0)
-                iters[p] += it
-                out[p, 9 + side_fixed] = -f0 if conv else np.nan
+                res = fit_one(c, s_pos[p, q], s_neg[p, q], sides[q], fhis[q], flos[q], delta,
+                              tau, lam, j_max, max_iter, tol, a0, side_fixed == 1,
+                              side_fixed == 0, gsym, ss, use_s)
+                iters[p] += res[6]
+                out[p, 9 + side_fixed] = -res[3] if res[7] else np.nan
     return out, iters
