@@ -1,0 +1,70 @@
+"""The null-plausibility check every fitted estimate passes through (infer.base.check_null)."""
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+
+from spikewire.infer.base import NULL_FAILURE_SHARE, check_null
+from spikewire.infer.estimate import Estimate
+
+N = 40  # 1,560 tested ordered pairs: enough for the empirical null (>= 200)
+
+
+def _estimate(z_null_shift: float, seed: int = 0, correction: str = "bh") -> tuple:
+    """Estimate whose unconnected pairs have z ~ N(shift, 1) and 40 links z ~ N(6, 1)."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(z_null_shift, 1.0, (N, N))
+    linked = np.zeros((N, N), dtype=bool)
+    flat = rng.choice(N * N, 40, replace=False)
+    linked.flat[flat] = True
+    np.fill_diagonal(linked, False)
+    z[linked] = rng.normal(6.0, 1.0, linked.sum())
+    p = norm.sf(z)
+    np.fill_diagonal(p, np.nan)
+    est = Estimate(weights=np.where(np.eye(N, dtype=bool), 0.0, z), method="toy", settings={},
+                   units=np.arange(N), pvalues=p, correction=correction, alpha=0.05)
+    return est, linked
+
+
+def test_calibrated_pvalues_keep_the_default_correction():
+    est, linked = _estimate(0.0)
+    out = check_null(est)
+    assert out.correction == "bh"
+    share = out.diagnostics["null_check"]["share_p_below_0.05"]
+    # 1,520 null pairs at 5 % (sd 0.6 %) plus 40 links: about 7.5 %
+    assert 0.05 < share < 0.11
+
+
+def test_shifted_null_switches_to_the_empirical_null_and_warns():
+    # every unconnected pair's z is shifted by 3 (fast shared input the test ignores):
+    # 91 % of the pairs reach p < 0.05, BH would call most of them
+    est, linked = _estimate(3.0)
+    n_bh = int((est.adjacency(0.05, "bh") != 0).sum())
+    assert n_bh > 0.8 * (N * N - N)
+    with pytest.warns(UserWarning, match="null does not hold"):
+        out = check_null(est)
+    assert out.correction == "lfdr"
+    assert out.diagnostics["null_check"]["switched_from"] == "bh"
+    assert out.diagnostics["null_check"]["share_p_below_0.05"] > NULL_FAILURE_SHARE
+    called = out.adjacency() != 0
+    # the empirical null (centre ~3) leaves the links (z ~ 6) above it: far fewer calls
+    # than BH, at most 2x the 40 true links, most of them true
+    assert called.sum() <= 80
+    assert (called & linked).sum() >= 0.5 * called.sum()
+
+
+def test_an_explicit_empirical_null_default_is_left_alone():
+    est, _ = _estimate(3.0, correction="lfdr")
+    out = check_null(est)
+    assert out.correction == "lfdr" and "switched_from" not in out.diagnostics["null_check"]
+
+
+def test_too_few_tests_are_not_judged():
+    rng = np.random.default_rng(1)
+    n = 10  # 90 tests < 200
+    p = np.full((n, n), 1e-9)
+    np.fill_diagonal(p, np.nan)
+    est = Estimate(weights=rng.normal(size=(n, n)) * ~np.eye(n, dtype=bool), method="toy",
+                   settings={}, units=np.arange(n), pvalues=p, correction="bh")
+    out = check_null(est)
+    assert out.correction == "bh" and "null_check" not in out.diagnostics
