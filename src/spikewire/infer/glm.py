@@ -172,9 +172,10 @@ def _lbfgs_rows(fun, x0, *, max_iter=500, ftol=1e-9, gtol=1e-7, m=10):
     have converged drop out of the passes, which cost in proportion to the rows). One
     pass per iteration: a row whose trial step fails the Armijo test keeps its point and
     retries with a shorter step (safeguarded quadratic interpolation) at the next pass.
-    Curvature pairs with ``s·y <= 0`` are ignored row by row. A row stops
-    when its relative reduction of ``f_i`` falls below ``ftol`` or its largest gradient
-    entry below ``gtol``, as scipy's L-BFGS-B does for the whole vector.
+    Curvature pairs with ``s·y <= 0`` are ignored row by row. A row stops when a full
+    step reduces ``f_i`` by less than ``ftol`` relative, or its largest gradient entry is
+    below ``gtol``, as scipy's L-BFGS-B does for the whole vector (a shortened step does
+    not count: it can reduce ``f_i`` little far from the optimum).
 
     Returns ``(X, f, n_passes, ok (n,), message)``.
     """
@@ -243,8 +244,11 @@ def _lbfgs_rows(fun, x0, *, max_iter=500, ftol=1e-9, gtol=1e-7, m=10):
         mem.append((S_new, Y_new))
         if len(mem) > m:
             mem.pop(0)
-        conv = (f_old - F[acc]) <= ftol * np.maximum(np.maximum(np.abs(f_old),
-                                                                np.abs(F[acc])), 1.0)
+        # the relative-reduction test only after a full step: a step shortened by the
+        # backtracking reduces f little without being near the optimum
+        conv = ((f_old - F[acc]) <= ftol * np.maximum(np.maximum(np.abs(f_old),
+                                                                 np.abs(F[acc])), 1.0))
+        conv &= step[acc] == 1.0
         conv |= np.max(np.abs(G[acc]), axis=1) <= gtol
         done[acc[conv]] = True
         rej = act[~good]
