@@ -152,17 +152,23 @@ def chunk_predict(s_bins, s_units, s_counts, kern, bias, row_w, tindex, t0, t1, 
 
 
 @njit(cache=True, nogil=True)
-def chunk_gradient(s_bins, s_units, s_counts, mu, row_w, t0, t1, n_lags, smu, g):
-    """With ``mu[:t1 - t0] = exp(η)`` of rows ``t0..t1``: adds ``Σ_t w_t μ_ti`` to ``smu``
-    and ``Σ_t y_j(t − l) w_t μ_ti`` to ``g[j, l − 1, i]``."""
+def _weight_rows(mu, row_w, t0, t1, smu):
+    """``mu[r] *= row_w[t0 + r]`` for the rows ``t0..t1`` and their sums added to ``smu``."""
     n_t = mu.shape[1]
-    nrow = t1 - t0
-    for r in range(nrow):
+    for r in range(t1 - t0):
         w = row_w[t0 + r]
         for i in range(n_t):
             v = w * mu[r, i]
             mu[r, i] = v
             smu[i] += v
+
+
+@njit(cache=True, nogil=True)
+def chunk_gradient(s_bins, s_units, s_counts, mu, row_w, t0, t1, n_lags, smu, g):
+    """With ``mu[:t1 - t0] = exp(η)`` of rows ``t0..t1``: adds ``Σ_t w_t μ_ti`` to ``smu``
+    and ``Σ_t y_j(t − l) w_t μ_ti`` to ``g[j, l − 1, i]``."""
+    n_t = mu.shape[1]
+    _weight_rows(mu, row_w, t0, t1, smu)
     lo = np.searchsorted(s_bins, t0 - n_lags)
     hi = np.searchsorted(s_bins, t1 - 1)
     for q in range(lo, hi):
@@ -262,14 +268,7 @@ def chunk_gradient_self(s_bins, s_units, s_counts, tindex, mu, row_w, t0, t1, n_
     """:func:`chunk_gradient` restricted to the targets' own history blocks: adds
     ``Σ_t w_t μ_ti`` to ``smu`` and ``Σ_t y_i(t − l) w_t μ_ti`` to ``g[u_i, l − 1, i]``;
     the coupling blocks of ``g`` are left untouched."""
-    n_t = mu.shape[1]
-    nrow = t1 - t0
-    for r in range(nrow):
-        w = row_w[t0 + r]
-        for i in range(n_t):
-            v = w * mu[r, i]
-            mu[r, i] = v
-            smu[i] += v
+    _weight_rows(mu, row_w, t0, t1, smu)
     lo = np.searchsorted(s_bins, t0 - n_lags)
     hi = np.searchsorted(s_bins, t1 - 1)
     for q in range(lo, hi):
