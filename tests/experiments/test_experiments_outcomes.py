@@ -357,3 +357,22 @@ def test_every_public_network_builder_is_registered():
     assert set(public) == set(BUILDERS)
     for name, fn in public.items():
         assert BUILDERS[name] == (name, "seed" in inspect.signature(fn).parameters), name
+
+
+def test_method_warnings_are_kept_in_the_results_table(tmp_path):
+    # 0.6 s of a 60-neuron network at ~50 Hz (~30 spikes per unit, ~0.8 expected
+    # coincidences per 0.5 ms bin) is too short for ccg's test over its 25 ms window: the
+    # method warns, and each ccg row keeps that warning; rows of a method that does not
+    # warn get an empty string
+    text = tiny_spec(seeds=(0,), bin_widths=(1e-3,)).replace(
+        "[runner]", '[[methods]]\nname = "ccg"\n\n[runner]').replace(
+        "duration = 2.0", "duration = 0.6")
+    s = run_experiment(_write(tmp_path, text), out=tmp_path / "o", progress=False,
+                       allow_code=True)
+    assert s.n_failed == 0 and s.n_ok == 6
+    df = load_results(tmp_path / "o")
+    ccg = df[df["method"] == "ccg"]
+    assert len(ccg) == 3
+    assert ccg["warnings"].str.contains("UserWarning: ccg:").all()
+    assert ccg["warnings"].str.contains("recording of about").all()
+    assert (df.loc[df["method"] == "lagcorr_test", "warnings"] == "").all()

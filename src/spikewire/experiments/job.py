@@ -23,6 +23,7 @@ import socket
 import time
 import traceback
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -204,6 +205,14 @@ def _base_row(job: Job) -> dict:
     return row
 
 
+def _warning_text(caught) -> str:
+    """The distinct messages of recorded warnings, in order, as one string (≤ 2,000 chars)."""
+    seen: dict[str, None] = {}
+    for w in caught:
+        seen.setdefault(f"{w.category.__name__}: {w.message}", None)
+    return " | ".join(seen)[:2000]
+
+
 def not_applicable_row(job: Job, reason: str | None = None) -> dict:
     """The row of a cell whose method cannot analyse its observation (nothing was run)."""
     row = _base_row(job)
@@ -291,7 +300,12 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
         stage = "infer"
         method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
         try:
-            estimate = method.fit(recording)
+            # the method's warnings (recording too short, null check, ...) go into the
+            # row's "warnings" column, where the results table keeps them per job,
+            # instead of scrolling past on the console of a worker
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                estimate = method.fit(recording)
         except NotApplicableError as err:
             return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
@@ -322,5 +336,6 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
         time_artifacts=t5 - t4, host=platform.node(), finished_at=time.time())
     for k, v in scores.items():
         row[k if k not in row else f"score.{k}"] = v
+    row["warnings"] = _warning_text(caught)
     row["time_total"] = time.perf_counter() - t_start + row["time_simulate"] + row["time_build"]
     return row
