@@ -282,6 +282,9 @@ class ValidationResult:
     warnings: list = dataclasses.field(default_factory=list)
 
     def summary(self) -> str:
+        """Plain-text report: the surrogate, its fitted parameters, the recording's
+        statistics beside the surrogates', warnings, expected scores per method with the
+        detection counts, and the recommendation."""
         m = self.match
         lines = ["matched ground-truth surrogate (spikewire.io.validate)",
                  f"  {m['n_neurons']} LIF neurons ({m['n_recorded']} recorded, hidden "
