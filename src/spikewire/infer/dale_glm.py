@@ -117,8 +117,12 @@ class _CovariateLike(Constraint):
         return ["not-a-covariate", [[float("nan"), 1.0]]]
 
 
-class _PriorLike(Constraint):
-    """None or a dict {(pre_type, post_type): connection probability in (0, 1]}."""
+class _TypePairDict(Constraint):
+    """None or a non-empty dict {(pre_type, post_type): number in (0, upper]} (or
+    (0, upper) when ``upper_inclusive`` is False)."""
+
+    upper: float = math.inf
+    upper_inclusive: bool = False
 
     def is_satisfied_by(self, value) -> bool:
         if value is None:
@@ -130,9 +134,16 @@ class _PriorLike(Constraint):
                 return False
             if isinstance(v, bool) or not isinstance(v, int | float | np.number):
                 return False
-            if not (0.0 < float(v) <= 1.0):
+            v = float(v)
+            if not (v > 0.0 and (v <= self.upper if self.upper_inclusive else v < self.upper)):
                 return False
         return True
+
+
+class _PriorLike(_TypePairDict):
+    """None or a dict {(pre_type, post_type): connection probability in (0, 1]}."""
+
+    upper, upper_inclusive = 1.0, True
 
     def describe(self) -> str:
         return ("None or a dict {(pre_type, post_type): connection probability in (0, 1]}, "
@@ -142,22 +153,8 @@ class _PriorLike(Constraint):
         return ["EE", {("E", "E"): 1.5}, {"E": 0.1}]
 
 
-class _ScaleLike(Constraint):
+class _ScaleLike(_TypePairDict):
     """None or a dict {(pre_type, post_type): typical weight magnitude > 0}."""
-
-    def is_satisfied_by(self, value) -> bool:
-        if value is None:
-            return True
-        if not isinstance(value, dict) or not value:
-            return False
-        for k, v in value.items():
-            if not (isinstance(k, tuple) and len(k) == 2):
-                return False
-            if isinstance(v, bool) or not isinstance(v, int | float | np.number):
-                return False
-            if not (0.0 < float(v) < math.inf):
-                return False
-        return True
 
     def describe(self) -> str:
         return ("None or a dict {(pre_type, post_type): typical magnitude > 0 of a summed "
