@@ -258,6 +258,107 @@ def ccg_bin_stats(times, indptr, ftimes, fpos, count_t, use_scan, bw, kmax, want
                     _pair_bins(row, True, j, i, idx, base_w, cnt, base, keep, ccg_out, xf)
 
 
+@njit(cache=True, nogil=True)
+def _scan_lag_major(a, ftimes, fpos, bw, kmax, buf_t):
+    """Population scan of train ``a`` into ``buf_t[k + kmax, unit]`` (lag-major layout).
+
+    Same bins and range test as :func:`_count_pre_scan` with ``kmin = -kmax``. In the lag-
+    major layout the neighbours of one spike, met in time order, fall into one lag row after
+    the other, so the scattered increments stay within a row of ``n_units`` counters
+    (cache-resident) instead of touching a different correlogram for each neighbour.
+    """
+    lo_lag = (-kmax - 1.5) * bw
+    hi_lag = (kmax + 1.5) * bw
+    inv = 1.0 / bw
+    nk = 2 * kmax + 1
+    n = ftimes.size
+    p = 0
+    for t in a:
+        p = _gallop_geq(ftimes, p, n, t + lo_lag)
+        hi = t + hi_lag
+        q = p
+        while q < n and ftimes[q] < hi:
+            k = _lag_bin(ftimes[q] - t, inv) + kmax
+            if 0 <= k < nk:
+                buf_t[k, fpos[q]] += 1
+            q += 1
+
+
+@njit(cache=True, nogil=True)
+def _count_rows_unit(j, partners, times, indptr, ftimes, fpos, use_scan, bw, kmax, buf_t):
+    """Correlograms of (post ``i``, pre ``j``) for every ``i`` with ``partners[i]`` into the
+    zeroed lag-major ``buf_t`` (column ``i``): a population scan of ``j``'s spikes or a
+    merge per partner, as chosen by ``use_scan[j]``."""
+    a = times[indptr[j]:indptr[j + 1]]
+    if use_scan[j]:
+        _scan_lag_major(a, ftimes, fpos, bw, kmax, buf_t)
+    else:
+        for i in range(partners.size):
+            if partners[i]:
+                _count_pair(a, times[indptr[i]:indptr[i + 1]], bw, -kmax, kmax, buf_t[:, i])
+
+
+@njit(cache=True, nogil=True)
+def ccg_rows_bin_stats(times, indptr, ftimes, fpos, rows, want_rows, use_scan, bw, kmax, idx,
+                       base_w, cnt, base, keep, ccg_out):
+    """Per post unit ``j = rows[r]`` and pre unit ``i`` with ``want_rows[r, i]``: the count
+    ``cnt[r, i, m]`` in bin ``idx[m]`` of the lag range ``-kmax..kmax`` of the correlogram
+    of (post ``j``, pre ``i``) and its baseline ``base[r, i, m] = base_w[m] @ ccg`` (as
+    :func:`ccg_bin_stats`, for a block of post units; serial, releases the GIL so that
+    blocks can run on several threads).
+
+    Unit ``j``'s own spikes are scanned (it plays the pre role of the counting kernels), and
+    the correlogram of (post ``i``, pre ``j``) is read backwards: the lag rule is odd, so
+    this is exactly the correlogram of (post ``j``, pre ``i``). So a block needs only its
+    own units' scans and the blocks together scan every unit once, as the unblocked kernel
+    does. With ``keep`` the full correlogram goes to ``ccg_out[j, i, :]``.
+    """
+    n = indptr.size - 1
+    nk = 2 * kmax + 1
+    buf_t = np.zeros((nk, n), dtype=np.int32)
+    xf = np.empty(nk)
+    for r in range(rows.size):
+        j = rows[r]
+        partners = want_rows[r]
+        if not partners.any():
+            continue
+        buf_t[:] = 0
+        _count_rows_unit(j, partners, times, indptr, ftimes, fpos, use_scan, bw, kmax, buf_t)
+        for i in range(n):
+            if not partners[i]:
+                continue
+            for k in range(nk):
+                xf[k] = buf_t[nk - 1 - k, i]
+            for m in range(idx.size):
+                base[r, i, m] = _dot(base_w[m], xf)
+                cnt[r, i, m] = xf[idx[m]]
+            if keep:
+                for k in range(nk):
+                    ccg_out[j, i, k] = xf[k]
+
+
+@njit(cache=True, nogil=True)
+def ccg_rows_counts(times, indptr, ftimes, fpos, rows, want_rows, use_scan, bw, kmax, idx,
+                    acc):
+    """Add the counts in bins ``idx`` of the correlograms of (post ``rows[r]``, pre ``i``)
+    for ``want_rows[r, i]`` to ``acc[r, i, :]`` (jitter surrogates, a block of post units;
+    serial, releases the GIL)."""
+    n = indptr.size - 1
+    nk = 2 * kmax + 1
+    buf_t = np.zeros((nk, n), dtype=np.int32)
+    for r in range(rows.size):
+        j = rows[r]
+        partners = want_rows[r]
+        if not partners.any():
+            continue
+        buf_t[:] = 0
+        _count_rows_unit(j, partners, times, indptr, ftimes, fpos, use_scan, bw, kmax, buf_t)
+        for i in range(n):
+            if partners[i]:
+                for m in range(idx.size):
+                    acc[r, i, m] += buf_t[nk - 1 - idx[m], i]
+
+
 @njit(cache=True, parallel=True)
 def ccg_window_counts(times, indptr, ftimes, fpos, want_t, use_scan, bw, kmin, kmax, out):
     """Counts in bins ``kmin..kmax`` only (jitter surrogates), accumulated into ``out``."""
@@ -292,13 +393,13 @@ def interval_jitter(times, indptr, width, t_start, t_stop, u):
     return out
 
 
-
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def deviance_residuals(n, lam, out):
     """Signed Poisson deviance residuals ``sign(n − λ)·sqrt(2(n log(n/λ) − n + λ))`` of
-    2-D arrays (rows in parallel), written to ``out``; ``λ`` is floored at 1e-300."""
+    2-D arrays, written to ``out``; ``λ`` is floored at 1e-300. Serial and GIL-free: the
+    ``ccg`` method runs blocks of post units on several threads, each calling this."""
     rows, cols = n.shape
-    for a in prange(rows):
+    for a in range(rows):
         for k in range(cols):
             x = n[a, k]
             m = max(lam[a, k], 1e-300)

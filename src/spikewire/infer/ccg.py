@@ -262,9 +262,10 @@ def _pair_summaries(cnt, base, m, n_pre, span, k_lo, kernel, rng, width, n_selec
               "net_lo", "peak", "trough", "n_up1", "b_up1", "n_lo1", "b_lo1", "anti_max",
               "anti_min")
     keys_b = ()
-    out = {k: np.empty((n, n), dtype=np.int64) for k in keys_i}
-    out.update({k: np.empty((n, n)) for k in keys_f})
-    out.update({k: np.empty((n, n), dtype=bool) for k in keys_b})
+    shape = cnt.shape[:2]       # (post units of this block, all pre units)
+    out = {k: np.empty(shape, dtype=np.int64) for k in keys_i}
+    out.update({k: np.empty(shape) for k in keys_f})
+    out.update({k: np.empty(shape, dtype=bool) for k in keys_b})
     pos = np.arange(m)
     scale = 1.0 / np.maximum(n_pre, 1.0)[..., None]            # (1, n, 1)
     for i0 in range(0, n, chunk):
@@ -524,9 +525,21 @@ class CCG(InferenceMethod):
     keep_ccg : bool, default False
         Keep the full correlograms in ``diagnostics["ccg"]`` (n × n × n_lags int64).
     n_jobs : int, default 1
-        Threads over pre units (-1: all).
+        Threads (-1: all): blocks of post units are counted and summarised in parallel
+        (see ``block_size``). The result does not depend on ``n_jobs``.
     seed : int or numpy.random.SeedSequence, default 0
-        Seed of the jitter surrogates and of the randomized directed tests.
+        Seed of the jitter surrogates and of the randomized directed tests (the draws of
+        post unit ``i`` come from a fixed stretch of one stream, whatever the blocks).
+    block_size : int or None, default None (automatic)
+        Post units processed at once. Each block's correlogram bins and baselines
+        (block × n_units × (2·n_window + 1) int32 counts and float64 baselines) are
+        reduced to per-pair summaries before the next block, so the memory is
+        O(n_units² + n_jobs · block_size · n_units · n_window) instead of
+        O(n_units² · n_window) (≈ 5 GiB for 3,000 units at the defaults). Automatic: the
+        largest block whose count and baseline arrays take at most 256 MiB, and with
+        ``n_jobs`` > 1 at most a quarter of each thread's share of the units (load
+        balance). The result does not depend on the block size. With
+        ``significance="jitter"`` the surrogates are regenerated for each block.
 
     Notes
     -----
@@ -577,6 +590,7 @@ class CCG(InferenceMethod):
         "exclude_reverse": [Boolean()],
         "keep_ccg": [Boolean()],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
+        "block_size": [Interval("int", 1, None), None],
         "seed": [SeedLike()],
     }
 
@@ -586,7 +600,7 @@ class CCG(InferenceMethod):
                  jitter_width: float = 5e-3, causal_test: bool = True, dale: bool = False,
                  min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
                  exclude_reverse: bool = True, keep_ccg: bool = False,
-                 n_jobs: int | None = 1, seed: int = 0):
+                 n_jobs: int | None = 1, seed: int = 0, block_size: int | None = None):
         self.bin_width = bin_width
         self.window = window
         self.baseline_sigma = baseline_sigma
@@ -603,6 +617,7 @@ class CCG(InferenceMethod):
         self.keep_ccg = keep_ccg
         self.n_jobs = n_jobs
         self.seed = seed
+        self.block_size = block_size
 
     # ------------------------------------------------------------------ validation
     def _check_combination(self, bins: dict) -> None:
@@ -682,33 +697,21 @@ class CCG(InferenceMethod):
         base_w = np.vstack([baseline_matrix(kernel, nk, win_idx, ex_w),
                             baseline_matrix(kernel, nk, anti_idx, ex_a),
                             baseline_matrix(kernel, nk, np.array([kmax]), ex_w | ex_a)])
-        cnt = np.zeros((n, n, 2 * m + 1), dtype=np.int32)
-        base = np.zeros((n, n, 2 * m + 1))
         ccg_out = np.zeros((n, n, nk) if self.keep_ccg else (1, 1, 1), dtype=np.int64)
-        # count each unordered pair once (by its lower-indexed unit), see ccg_bin_stats
-        either = want | want.T
-        count = np.triu(either.T, k=1)      # count[j, i]: pre-side j < i
-        args = _prepare(spikes, count.T, (nk + 2) * bw)
-        want_t = np.ascontiguousarray(want.T)
-        with numba_threads(self.n_jobs) as n_threads:
-            K.ccg_bin_stats(*args, bw, kmax, want_t, idx, base_w, cnt, base,
-                            bool(self.keep_ccg), ccg_out)
-            t_count = time.perf_counter() - t0
-            if self.significance == "jitter":
-                base = self._jitter_baseline(spikes, want, bw, k_lo, k_hi)
-
-        self._warn_if_short(base[..., :m], want, spikes.duration, m, bw)
         n_pre = counts.astype(float)[None, :]
         span = max(1, int(round(1e-3 / bw)))
         conv = kernel if self.significance == "spike_jitter" else None
-        from spikewire.core.seeds import rng as seeded_rng
-
         # blocks of 2 ms (4 bins of 0.5 ms) catch peaks and troughs spread over several bins
         width = max(2, int(round(2e-3 / bw)))
-        S = _pair_summaries(cnt, base, m, n_pre, span, k_lo, conv,
-                            seeded_rng(self.seed, "ccg-randomized-test"), width)
+        # counts, baselines and per-pair summaries, streamed over blocks of post units
+        S, stream = self._stream_summaries(
+            spikes, want, bw, kmax, k_lo, k_hi, idx, base_w, ccg_out,
+            lambda c, b, u, chunk: _pair_summaries(c, b, m, n_pre, span, k_lo, conv, u, width,
+                                                   chunk=chunk))
+        self._warn_if_short(stream.pop("window_baseline")[..., None], want, spikes.duration,
+                            m, bw)
+        n_threads = stream["n_threads"]
         n_tests = _block_layout(m, width)[1].size
-        del cnt, base
         # delays: the most extreme single bin of the called tail in this direction's window
         best_up, best_lo = S["up1"], S["lo1"]
         lags = (np.arange(k_lo, k_hi + 1) * bw)
@@ -765,8 +768,11 @@ class CCG(InferenceMethod):
             "kernel_bins": int(kernel.size),
             "ccg_range": (-kmax * bw, kmax * bw),
             "n_threads": n_threads,
-            "strategy_scan_fraction": float(args[5].mean()) if n else 0.0,
-            "time_counting_s": t_count,
+            "strategy_scan_fraction": stream["strategy_scan_fraction"],
+            "block_size": stream["block_size"],
+            "n_blocks": stream["n_blocks"],
+            "time_counting_s": stream["time_counting_s"],
+            "time_summaries_s": stream["time_summaries_s"],
             "time_total_s": time.perf_counter() - t0,
             "weight_definition": "sum over window bins within 1 ms of the extreme bin of "
                                  "(count - baseline) / N_pre",
@@ -797,22 +803,147 @@ class CCG(InferenceMethod):
                 f"recording of about {need:.3g} s (this one: {duration:.3g} s), or wider bins "
                 "or a shorter window", stacklevel=3)
 
-    def _jitter_baseline(self, spikes: SpikeTrains, want, bw, k_lo, k_hi):
-        """Mean window counts over interval-jittered surrogates (all trains jittered)."""
+    # ------------------------------------------------------------------ streaming
+    def _block_rows(self, n: int, n_sel: int, n_threads: int) -> int:
+        """Post units per block: ``block_size``, or automatic (see the parameter)."""
+        if self.block_size is not None:
+            return int(min(int(self.block_size), max(n, 1)))
+        per_row = max(n, 1) * n_sel * (4 + 8 + (8 if self.significance == "jitter" else 0))
+        rows = max(1, _BLOCK_BYTES // per_row)
+        if n_threads > 1:  # several blocks per thread, so that the threads stay balanced
+            rows = min(rows, max(1, -(-n // (4 * n_threads))))
+        return int(min(rows, max(n, 1)))
+
+    def _stream_summaries(self, spikes: SpikeTrains, want, bw, kmax, k_lo, k_hi, idx, base_w,
+                          ccg_out, summarise):
+        """Counts, baselines and per-pair summaries of all requested pairs, streamed over
+        blocks of post units (issue 16).
+
+        Each block's count and baseline arrays (block × n × ``idx.size``) exist only while
+        the block is summarised by ``summarise(cnt, base, uniforms, chunk)`` (the bound
+        :func:`_pair_summaries`); its (block × n) summaries are copied into the full
+        (n × n) arrays, so the memory is O(n² + threads · block · n · n_window). With
+        ``n_jobs`` > 1 the blocks run on that many threads: the counting kernel, the
+        residual kernel and most of numpy's work on large arrays release the GIL. The
+        randomized tests' uniform draws are keyed by post unit (:class:`_RowUniforms`), so
+        the result does not depend on the block size, the summaries' chunks or the number
+        of threads.
+
+        Returns the dict of (n, n) summaries and a dict of diagnostics: block size, number
+        of blocks, threads, summed counting and summary times (s, over threads), the share
+        of units counted by population scan, and each pair's mean window baseline
+        (``"window_baseline"``, for the short-recording warning).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from spikewire.core.seeds import child
         from spikewire.core.seeds import rng as seeded_rng
 
-        rng = seeded_rng(self.seed, "method")
         n = spikes.n_units
-        nk = 2 * k_hi + 1
-        acc = np.zeros((n, n, nk), dtype=np.int64)
+        n_sel = idx.size
+        m = k_hi - k_lo + 1
+        keep = bool(self.keep_ccg)
+        # unit j scanned for its own row (post j): its partners are the pre units want[j]
+        times, indptr, ftimes, fpos, want_rows, use_scan = _prepare(
+            spikes, np.ascontiguousarray(want.T), (2 * kmax + 3) * bw)
+        key = child(self.seed, "ccg-randomized-test")
+        jitter = None
+        if self.significance == "jitter":
+            g = seeded_rng(self.seed, "method")
+            jitter = (type(g.bit_generator), g.bit_generator.state)
+        proto = summarise(np.zeros((0, n, n_sel), dtype=np.int32), np.zeros((0, n, n_sel)),
+                          _RowUniforms(key, 0), 1)
+        S = {k: np.empty((n, n), dtype=v.dtype) for k, v in proto.items()}
+        lam = np.zeros((n, n))
+        chunk_cap = max(1, _CHUNK_PAIRS // max(n, 1))
+        with numba_threads(self.n_jobs) as n_threads:
+            block = self._block_rows(n, n_sel, n_threads)
+            starts = list(range(0, n, block))
+            chunk = max(1, min(block, chunk_cap))
+
+            def run(r0):
+                r1 = min(r0 + block, n)
+                rows = np.arange(r0, r1, dtype=np.int64)
+                c0 = time.perf_counter()
+                cnt = np.zeros((rows.size, n, n_sel), dtype=np.int32)
+                base = np.zeros((rows.size, n, n_sel))
+                K.ccg_rows_bin_stats(times, indptr, ftimes, fpos, rows, want_rows[r0:r1],
+                                     use_scan, bw, kmax, idx, base_w, cnt, base, keep, ccg_out)
+                if jitter is not None:
+                    base = self._jitter_rows(spikes, rows, want, bw, k_lo, k_hi, *jitter)
+                c1 = time.perf_counter()
+                lam[r0:r1] = base[..., :m].mean(axis=2)
+                out = summarise(cnt, base, _RowUniforms(key, r0), chunk)
+                del cnt, base
+                for k, v in out.items():
+                    S[k][r0:r1] = v
+                return c1 - c0, time.perf_counter() - c1
+
+            if n_threads > 1 and len(starts) > 1:
+                with ThreadPoolExecutor(max_workers=min(n_threads, len(starts))) as pool:
+                    done = list(pool.map(run, starts))
+            else:
+                done = [run(r0) for r0 in starts]
+        return S, {"n_threads": n_threads, "block_size": block, "n_blocks": len(starts),
+                   "time_counting_s": float(sum(d[0] for d in done)),
+                   "time_summaries_s": float(sum(d[1] for d in done)),
+                   "strategy_scan_fraction": float(use_scan.mean()) if n else 0.0,
+                   "window_baseline": lam}
+
+    def _jitter_rows(self, spikes: SpikeTrains, rows, want, bw, k_lo, k_hi, bitgen_type,
+                     state):
+        """Mean counts of post units ``rows`` against every pre unit over
+        ``n_surrogates`` interval-jittered surrogates (all trains jittered), in the causal
+        window bins, their anticausal mirrors and the zero-lag bin. Every block replays the
+        same surrogates from the bit generator ``state`` (so blocks give the unblocked
+        result; the surrogates are regenerated once per block)."""
+        bitgen = bitgen_type()
+        bitgen.state = state
+        rng = np.random.Generator(bitgen)
+        n = spikes.n_units
+        ks = np.arange(k_lo, k_hi + 1)
+        sel = np.r_[ks + k_hi, -ks + k_hi, k_hi].astype(np.int64)
+        acc = np.zeros((rows.size, n, sel.size), dtype=np.int64)
         times = np.ascontiguousarray(spikes.grouped_times)
         indptr = np.ascontiguousarray(spikes.indptr)
+        want_rows = np.ascontiguousarray(want[rows[0]:rows[-1] + 1])
         for _ in range(int(self.n_surrogates)):
             jit = K.interval_jitter(times, indptr, float(self.jitter_width), spikes.t_start,
                                     spikes.t_stop, rng.random(times.size))
             sur = SpikeTrains(jit, indptr, spikes.units, spikes.t_start, spikes.t_stop)
-            args = _prepare(sur, want, (nk + 2) * bw)
-            K.ccg_window_counts(*args, bw, -k_hi, k_hi, acc)
-        mean = acc / float(self.n_surrogates)
-        ks = np.arange(k_lo, k_hi + 1)
-        return mean[:, :, np.r_[ks + k_hi, -ks + k_hi, k_hi]]
+            t, ip, ft, fp, _, scan = _prepare(sur, np.ascontiguousarray(want.T),
+                                              (2 * k_hi + 3) * bw)
+            K.ccg_rows_counts(t, ip, ft, fp, rows, want_rows, scan, bw, k_hi, sel, acc)
+        return acc / float(self.n_surrogates)
+
+
+#: Bytes of the count and baseline arrays of one block of post units (automatic
+#: ``block_size``); each thread holds one block at a time.
+_BLOCK_BYTES = 256 * 2**20
+#: Pairs per chunk of the per-pair summaries (bounds their temporaries, ~0.5 GB per thread).
+_CHUNK_PAIRS = 32_768
+
+
+class _RowUniforms:
+    """Uniform(0, 1) draws of the randomized tests, keyed by post unit.
+
+    :func:`_pair_summaries` asks for ``random((a, b, rows, n_pre))`` once per chunk of
+    consecutive post units. Post unit ``i`` (its position among all units) always gets the
+    numbers ``[i·a·b·n_pre, (i+1)·a·b·n_pre)`` of one PCG64 stream seeded by ``seed_seq``
+    (reached with ``advance``, without drawing the ones before), laid out
+    ``(a, b, n_pre)``; so the draws do not depend on how the rows are split into blocks,
+    chunks or threads. ``row0``: the first post unit of the block.
+    """
+
+    def __init__(self, seed_seq: np.random.SeedSequence, row0: int):
+        self._seq = seed_seq
+        self._row = int(row0)
+
+    def random(self, shape) -> np.ndarray:
+        a, b, rows, n_pre = (int(x) for x in shape)
+        per_row = a * b * n_pre
+        bitgen = np.random.PCG64(self._seq)
+        bitgen.advance(self._row * per_row)
+        x = np.random.Generator(bitgen).random(rows * per_row).reshape(rows, a, b, n_pre)
+        self._row += rows
+        return np.moveaxis(x, 0, 2)
