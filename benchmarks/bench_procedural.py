@@ -6,6 +6,11 @@
 2. Procedural vs stored on the same synapses (N = 12,500, p = 0.1, ~15.6 M synapses): warm
    time and peak resident memory, each in its own process; spike trains compared.
 3. 10^9 synapses: N = 100,000, p = 0.1, procedural, a short run; peak resident memory.
+4. The size-scaling network (``benchmarks/bench_theory.py``: Ekelmans' supersaturating E/I
+   network, N0 = 4,000, K ∝ N, j ∝ 1/√N, white-noise drive ∝ √N) at a fixed connection
+   probability 0.2 with ``theory.build_ei_procedural`` + ``ProceduralPopulations``
+   (E- and I-target weight rows): procedural vs stored (same synapses) at ``--n-pair``,
+   then procedural alone at N = 100,000 (2·10⁹ synapses); peak resident memory, times.
 
 Usage::
 
@@ -66,6 +71,40 @@ print(json.dumps(dict(cpu=cpu, wall=wall, build_cpu=build, n_spikes=st.n_spikes,
 """
 
 
+SCALING = r"""
+import hashlib, json, resource, time
+import numpy as np
+import spikewire
+from spikewire.simulate import simulate_procedural
+from spikewire.theory import EIPopulations, build_ei_procedural, scale_populations
+N, T, MODE, M = {n}, {t}, "{mode}", {m}
+pops = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
+                     j=[[0.093, -0.172], [0.119, -0.131]], sigma_ext=[8.0, 5.0])
+f = np.sqrt(N / 4000)
+net, conn = build_ei_procedural(scale_populations(pops, N), f * np.array([M, 1.5 * M]), seed=1)
+v0 = np.random.default_rng(1).uniform(0.0, 10.0, N)  # as bench_theory's size_scaling
+if MODE == "stored":
+    c0 = time.process_time()
+    net = net.replace(weights=conn.to_weights())
+    build = time.process_time() - c0
+    run = lambda d: spikewire.simulate(net, d, seed=2, v_init=v0)
+else:
+    build = 0.0
+    run = lambda d: simulate_procedural(net, conn, d, seed=2, v_init=v0)
+run(0.002)  # compile / warm
+c, w0 = time.process_time(), time.perf_counter()
+st = run(T)
+cpu, wall = time.process_time() - c, time.perf_counter() - w0
+h = hashlib.sha1(st.grouped_times.tobytes() + st.indptr.tobytes()).hexdigest()
+cnt = st.restrict(T / 2, T).counts() / (T / 2)
+ne = int(0.8 * N)
+print(json.dumps(dict(cpu=cpu, wall=wall, build_cpu=build, n_spikes=st.n_spikes, sha1=h,
+                      rate_E=float(cnt[:ne].mean()), rate_I=float(cnt[ne:].mean()),
+                      synapses=conn.expected_synapses(),
+                      peak_rss_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)))
+"""
+
+
 def _run(code: str, src: str) -> dict:
     env = dict(os.environ, PYTHONPATH=src)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -81,6 +120,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: 1,2,3")
     ap.add_argument("--t-large", type=float, default=0.01, help="s simulated at 10^9 synapses")
+    ap.add_argument("--n-pair", type=int, default=16_000, help="part 4: N of the pair check")
+    ap.add_argument("--t-pair", type=float, default=0.2, help="part 4: s simulated, pair")
+    ap.add_argument("--t-scaling", type=float, default=0.1, help="part 4: s at N = 100,000")
+    ap.add_argument("--mu", type=float, default=11.0, help="part 4: bare E input (mV)")
     args = ap.parse_args()
     here = str(Path(__file__).resolve().parents[1] / "src")
     skip = set(args.skip.split(","))
@@ -111,6 +154,19 @@ def main() -> None:
               f"{x['wall']:.1f} s, peak RSS {x['peak_rss_gib']:.2f} GiB, rate "
               f"{x['rate']:.1f} Hz; stored it would need >= {x['synapses'] * 8 / 2**30:.1f} GiB "
               "(int32 index + float32 weight per synapse)")
+
+    if "4" not in skip:
+        print(f"\n| size-scaling network, p = 0.2, mu_bare = {args.mu:g} mV | N | synapses "
+              "| simulated s | CPU s | wall s | build CPU s | peak RSS GiB | rate E, I Hz "
+              "| spikes sha1 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        runs = [(args.n_pair, args.t_pair, "stored"), (args.n_pair, args.t_pair, "procedural"),
+                (100_000, args.t_scaling, "procedural")]
+        for n, t, mode in runs:
+            x = _run(SCALING.format(n=n, t=t, mode=mode, m=args.mu), here)
+            print(f"| {mode} | {n:,} | {x['synapses']:.3g} | {t:g} | {x['cpu']:.1f} "
+                  f"| {x['wall']:.1f} | {x['build_cpu']:.1f} | {x['peak_rss_gib']:.2f} "
+                  f"| {x['rate_E']:.2f}, {x['rate_I']:.2f} | {x['sha1'][:12]} |", flush=True)
 
 
 if __name__ == "__main__":

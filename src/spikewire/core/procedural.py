@@ -17,7 +17,7 @@ import numpy as np
 import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.core.rng import substream, xo_next
 
-__all__ = ["next_target", "procedural_csc", "procedural_log1mp"]
+__all__ = ["ProceduralPopulations", "next_target", "procedural_csc", "procedural_log1mp"]
 
 
 @nb.njit(inline="always")
@@ -75,3 +75,90 @@ def procedural_csc(n_post: int, n_pre: int, p: float, key: int,
     indices = np.empty(int(indptr[-1]), dtype=np.int32)
     _procedural_pass(n_post, n_pre, key, log1mp, bool(autapses), indptr, indices)
     return indptr, indices
+
+
+class ProceduralPopulations:
+    """Procedural connectivity whose weights depend on the target's group as well.
+
+    Every ordered pair ``(post i, pre j)`` is connected with probability ``p``, with the
+    targets of ``j`` drawn exactly as for :class:`spikewire.simulate.ProceduralConnectivity`
+    with the same ``seed`` (same key, same substreams): only the weights differ. A synapse
+    from ``j`` onto ``i`` has weight ``weights[groups[i], j]``, so an E/I network with
+    population-pair PSPs ``j_XY`` (E and I columns, different for E and I targets) needs a
+    ``(2, N)`` table, still O(N) memory whatever the number of synapses.
+
+    Parameters
+    ----------
+    p : float
+        Connection probability in [0, 1].
+    weights : ndarray, shape (G, N)
+        ``weights[g, j]`` is the weight (mV) of presynaptic neuron ``j``'s synapses onto the
+        neurons of group ``g``. float32 weights give the engine's float32 delivery buffer.
+    groups : ndarray of int, shape (N,)
+        Group of each neuron as a target, in ``0 .. G - 1`` (e.g. 0 for E, 1 for I).
+    seed : int
+        Seed of the connectivity (independent of the simulation seed).
+    autapses : bool, default False
+        Allow self-connections.
+    """
+
+    def __init__(self, p: float, weights, groups, seed: int, autapses: bool = False):
+        if isinstance(p, bool) or not isinstance(p, int | float | np.floating) \
+                or not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        w = np.asarray(weights)
+        if w.ndim != 2 or not np.issubdtype(w.dtype, np.floating) \
+                or not np.all(np.isfinite(w)):
+            raise ValueError("weights must be a 2-D array (groups, N) of finite float weights "
+                             f"(mV); got shape {w.shape}, dtype {w.dtype}")
+        g = np.asarray(groups)
+        if g.shape != (w.shape[1],) or not np.issubdtype(g.dtype, np.integer):
+            raise ValueError(f"groups must be {w.shape[1]} integers (one per neuron, the "
+                             f"columns of weights); got shape {g.shape}, dtype {g.dtype}")
+        if g.size and (g.min() < 0 or g.max() >= w.shape[0]):
+            raise ValueError(f"groups must lie in 0..{w.shape[0] - 1} (rows of weights); got "
+                             f"{g.min()}..{g.max()}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        self.p = float(p)
+        self.weights = w
+        self.groups = g.astype(np.int64)
+        self.seed = int(seed)
+        self.autapses = bool(autapses)
+
+    def __repr__(self) -> str:
+        return (f"ProceduralPopulations(p={self.p}, n_neurons={self.n_neurons}, "
+                f"groups={self.weights.shape[0]}, seed={self.seed}, autapses={self.autapses})")
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons N."""
+        return int(self.weights.shape[1])
+
+    @property
+    def key(self) -> np.uint64:
+        """64-bit substream key, derived from :attr:`seed` as for ``ProceduralConnectivity``."""
+        from spikewire.core.seeds import rng as seeded_rng
+
+        g = seeded_rng(int(self.seed), "procedural-connectivity")
+        return np.uint64(g.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64,
+                                    endpoint=True))
+
+    def expected_synapses(self) -> float:
+        """Expected number of synapses, ``p · N · (N - 1)`` (``p · N²`` with autapses)."""
+        n = self.n_neurons
+        return self.p * n * (n if self.autapses else n - 1)
+
+    def to_weights(self):
+        """The same connectivity stored: a post × pre ``scipy.sparse.csc_array`` (mV).
+
+        For checks against the stored-connectivity engine and small networks only (it
+        holds every synapse).
+        """
+        import scipy.sparse as sp
+
+        n = self.n_neurons
+        indptr, indices = procedural_csc(n, n, self.p, int(self.key), self.autapses)
+        cols = np.repeat(np.arange(n), np.diff(indptr))
+        data = self.weights[self.groups[indices], cols]
+        return sp.csc_array((data, indices, indptr), shape=(n, n))

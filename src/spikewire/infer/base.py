@@ -605,24 +605,81 @@ def pair_status_from(requested: np.ndarray, unit_ok: np.ndarray) -> np.ndarray:
     return status
 
 
-def infer(data, method: str = "ccg", *, pairs=None, **settings) -> Estimate:
+def infer(data=None, method: str = "ccg", *, pairs=None, sessions=None,
+          **settings) -> Estimate:
     """Estimate the post × pre connectivity of the units in ``data``.
 
     Parameters
     ----------
-    data : Recording or SpikeTrains
-        Observed activity.
+    data : Recording or SpikeTrains, or a sequence of them
+        Observed activity. A list or tuple of recordings is taken as several sessions of
+        one network (the same as ``sessions=``).
     method : str, default "ccg"
         A registered method (see :func:`list_methods`).
     pairs : sequence of (post_id, pre_id), optional
-        Restrict the estimate to these pairs (others get status ``not_requested``).
+        Restrict the estimate to these pairs (others get status ``not_requested``); not
+        with several sessions.
+    sessions : sequence of Recording or SpikeTrains, optional
+        Several recordings of overlapping subsets of one network, each unit identified
+        across sessions by its unit id, fitted jointly into one weight matrix over the
+        union of the units (stitching). Only methods with a ``fit_sessions`` method
+        support it (``dale_glm``); others raise :class:`NotApplicableError`. With
+        sessions, a ``covariates`` setting is a sequence with one entry per session.
     **settings
         Passed to the method's constructor (e.g. ``alpha=0.01``, ``n_jobs=2``).
 
     Returns
     -------
     Estimate
+
+    Raises
+    ------
+    TypeError
+        If both ``data`` and ``sessions`` are given, or neither.
+    NotApplicableError
+        If several sessions are given to a method that cannot stitch them.
+    ValueError
+        If ``pairs`` is given with several sessions.
     """
-    recording = as_recording(data)
+    if isinstance(data, list | tuple):
+        if sessions is not None:
+            raise TypeError("infer: give the sessions either as data or as sessions=, "
+                            "not both")
+        data, sessions = None, data
+    if sessions is None:
+        if data is None:
+            raise TypeError("infer: give a Recording or SpikeTrains as data (or several "
+                            "as sessions=[...])")
+        recording = as_recording(data)
+        est = get_method(method, **settings)
+        return est.fit(recording, pairs=pairs)
+    if data is not None:
+        raise TypeError("infer: give the sessions either as data or as sessions=, not both "
+                        f"(data is a {type(data).__name__})")
+    if isinstance(sessions, Recording | SpikeTrains) or not hasattr(sessions, "__len__"):
+        raise TypeError("sessions must be a sequence of Recording or SpikeTrains (one per "
+                        f"session), got {type(sessions).__name__}")
+    cls = get_method_class(method)
+    if not callable(getattr(cls, "fit_sessions", None)):
+        capable = [name for name in _method_names()
+                   if _stitches(name)]
+        raise NotApplicableError(
+            f"method {method!r} fits one recording and cannot stitch {len(sessions)} "
+            f"sessions; use a method with fit_sessions ({', '.join(capable) or 'none'}) or "
+            "fit each session separately")
+    if pairs is not None:
+        raise ValueError("infer: pairs cannot be restricted when stitching sessions (the "
+                         "estimate covers every pair of the union of the units); leave "
+                         "pairs=None and select pairs from the estimate")
+    covariates = settings.pop("covariates", None)
     est = get_method(method, **settings)
-    return est.fit(recording, pairs=pairs)
+    return est.fit_sessions(sessions, covariates=covariates)
+
+
+def _stitches(name: str) -> bool:
+    """Whether the method ``name`` can fit several sessions (has ``fit_sessions``);
+    methods whose optional dependency is missing count as not."""
+    try:
+        return callable(getattr(get_method_class(name), "fit_sessions", None))
+    except ImportError:
+        return False

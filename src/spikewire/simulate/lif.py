@@ -469,9 +469,11 @@ class ProceduralConnectivity:
         return sp.csc_array((data, indices, indptr), shape=(n, n))
 
 
-def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
+def simulate_procedural(network: Network,
+                        connectivity: ProceduralConnectivity | ProceduralPopulations,
                         duration: float, *, dt: float = 1e-4, seed: int | None = 0,
                         v_init: str | np.ndarray = "uniform",
+                        modulation: DriveModulation | None = None,
                         stimulation: Stimulation | None = None, progress: bool = False,
                         chunk_steps: int = 2000) -> SpikeTrains:
     """Run a LIF network whose recurrent synapses are regenerated, not stored.
@@ -479,16 +481,23 @@ def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
     ``network`` supplies everything but the recurrent synapses: neuron parameters, drive,
     and one delay for all synapses; its ``weights`` must be empty (no stored synapses).
     The result equals, spike for spike, :func:`simulate` of
-    ``network.replace(weights=connectivity.to_weights())`` with the same ``seed``.
+    ``network.replace(weights=connectivity.to_weights())`` with the same ``seed`` (and the
+    same ``modulation`` and ``stimulation``).
 
     Parameters
     ----------
     network : Network
-        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s), a
-        homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no stored weights.
-    connectivity : ProceduralConnectivity
-        The recurrent connectivity; ``connectivity.n_neurons`` must equal the network's.
-    duration, dt, seed, v_init, stimulation, progress, chunk_steps
+        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s), no
+        stored weights. Any drive of :func:`simulate`: Poisson (homogeneous or per neuron),
+        white noise (``WhiteNoiseDrive``, per-neuron μ and σ) or none; neuron parameters
+        may differ between cell types.
+    connectivity : ProceduralConnectivity or ProceduralPopulations
+        The recurrent connectivity: one weight per presynaptic neuron
+        (:class:`ProceduralConnectivity`) or one per (target group, presynaptic neuron)
+        (:class:`spikewire.core.procedural.ProceduralPopulations`, e.g. E/I networks whose
+        PSPs depend on both populations); ``connectivity.n_neurons`` must equal the
+        network's.
+    duration, dt, seed, v_init, modulation, stimulation, progress, chunk_steps
         As in :func:`simulate` (s, s, seed of the ``"simulation"`` stream, ...).
 
     Returns
@@ -499,12 +508,20 @@ def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
     Raises
     ------
     ValueError
-        If the network has stored synapses, or a feature the procedural kernel lacks
-        (current-based synapses, per-synapse delays, white-noise or per-neuron drive).
+        If the network has stored synapses, current-based synapses or per-synapse delays.
+
+    Notes
+    -----
+    A :class:`ProceduralConnectivity` network with a homogeneous Poisson drive (or none)
+    and no modulation runs the vectorised kernel of the stored engine's fast path; every
+    other case runs :func:`_lif_chunk_procedural_general`, the per-neuron loop of the
+    stored engine's general kernel (same random stream, same additions in the same order).
+    Memory is O(N): at N = 100,000 and p = 0.2 (2·10⁹ synapses) a run needs well under a
+    GiB (``benchmarks/results/theory3.md``).
     """
-    if not isinstance(connectivity, ProceduralConnectivity):
-        raise TypeError("connectivity must be a ProceduralConnectivity, got "
-                        f"{type(connectivity).__name__}")
+    if not isinstance(connectivity, ProceduralConnectivity | ProceduralPopulations):
+        raise TypeError("connectivity must be a ProceduralConnectivity or "
+                        f"ProceduralPopulations, got {type(connectivity).__name__}")
     duration, dt, n_steps = _validate(network, duration, dt)
     n = network.n_neurons
     if connectivity.n_neurons != n:
@@ -525,16 +542,29 @@ def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
         network = network.replace(weights=sp.csc_array((n, n), dtype=w.dtype))
     rng = seeded_rng(seed, "simulation")
     cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init,
-                              stimulation=stimulation)
-    if not cfg.fast:
-        raise ValueError("procedural simulation supports delta synapses (tau_syn None) with "
-                         "a homogeneous Poisson drive or none; this network needs the "
-                         "general engine (use simulate with stored weights)")
-    pc = Procedural(w.astype(cfg.state.ring.dtype), connectivity.key,
-                    procedural_log1mp(float(connectivity.p)), bool(connectivity.autapses))
+                              modulation=modulation, stimulation=stimulation)
+    if cfg.synapse.c.shape[0] != 0:
+        raise ValueError("procedural simulation supports delta synapses (tau_syn None) only; "
+                         "this network has current-based synapses (use simulate with stored "
+                         "weights)")
+    key = connectivity.key
+    log1mp = procedural_log1mp(float(connectivity.p))
+    autapses = bool(connectivity.autapses)
+    ring_dtype = cfg.state.ring.dtype
+    general = not (cfg.fast and isinstance(connectivity, ProceduralConnectivity))
+    if general:
+        if isinstance(connectivity, ProceduralPopulations):
+            w_grp, grp = connectivity.weights, connectivity.groups
+        else:
+            w_grp, grp = w[None, :], np.zeros(n, dtype=np.int64)
+        w_grp = np.ascontiguousarray(w_grp, dtype=ring_dtype)
+        grp = np.ascontiguousarray(grp, dtype=np.int64)
+    else:
+        pc = Procedural(w.astype(ring_dtype), key, log1mp, autapses)
     out = SpikeBuffer(np.empty(cfg.spike_capacity, dtype=np.int64),
                       np.empty(cfg.spike_capacity, dtype=np.int32))
     n_spk, stim_pos, k = 0, 0, 1
+    no_gain = np.zeros((0, 0))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -542,11 +572,25 @@ def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
         bar = tqdm(total=n_steps, unit="step", desc=f"simulate {network.name}", leave=False)
     while k < n_steps:
         k1 = min(k + chunk_steps, n_steps)
+        gain = no_gain
+        if modulation is not None:
+            gain = np.ascontiguousarray(modulation.gain(k, k1, dt), dtype=np.float64)
+            if gain.ndim != 2 or gain.shape[0] != k1 - k:
+                raise ValueError("modulation.gain must return an array (n_steps, n_groups)")
+            if not np.all(np.isfinite(gain)) or np.any(gain < 0):
+                raise ValueError("modulation gains must be finite and >= 0")
         while k < k1:
-            k_new, n_spk, stim_pos = lif_chunk_procedural(
-                k, k1, cfg.state, cfg.neurons, cfg.drive, cfg.fd, pc, cfg.stim, stim_pos,
-                cfg.rng, out, n_spk)
+            if general:
+                k_new, n_spk, stim_pos = _lif_chunk_procedural_general(
+                    k, k1, cfg.state, cfg.neurons, cfg.drive, gain, cfg.stim, stim_pos,
+                    cfg.rng, out, n_spk, w_grp, grp, key, log1mp, autapses)
+            else:
+                k_new, n_spk, stim_pos = lif_chunk_procedural(
+                    k, k1, cfg.state, cfg.neurons, cfg.drive, cfg.fd, pc, cfg.stim,
+                    stim_pos, cfg.rng, out, n_spk)
             if k_new < k1:  # buffer full: grow it
+                if gain.shape[0]:
+                    gain = gain[k_new - k:]
                 out = SpikeBuffer(np.concatenate([out.step, np.empty_like(out.step)]),
                                   np.concatenate([out.idx, np.empty_like(out.idx)]))
             if bar is not None:
@@ -561,6 +605,104 @@ def simulate_procedural(network: Network, connectivity: ProceduralConnectivity,
     ann = {"engine": "lif-procedural", "dt": dt, "seed": seed_repr(seed),
            "duration": duration, "network": network.name,
            "connectivity": {"p": float(connectivity.p), "seed": int(connectivity.seed),
-                            "autapses": bool(connectivity.autapses)}}
+                            "autapses": autapses,
+                            "kind": type(connectivity).__name__}}
     return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
 
+
+# Imports of the general procedural kernel, kept here, with the code they serve (the top of
+# the module belongs to the stored engine)
+import numba as nb  # noqa: E402
+
+import spikewire.core.jit  # noqa: E402, F401  (numba cache folder, before any @njit)
+from spikewire.core.procedural import ProceduralPopulations, next_target  # noqa: E402
+from spikewire.core.rng import substream  # noqa: E402
+from spikewire.simulate._rng import normal, poisson, poisson_guided  # noqa: E402
+
+_POISSON = DriveMode.POISSON.value
+_WHITE_NOISE = DriveMode.WHITE_NOISE.value
+_POISSON_TABLE = DriveMode.POISSON_TABLE.value
+
+
+@nb.njit(cache=True, nogil=True)
+def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_pos, rng, out,
+                                  n_spk, w_grp, grp, key, log1mp, autapses):
+    """Delta-synapse :func:`~spikewire.simulate._lif_kernel.lif_chunk` with procedural
+    connectivity.
+
+    The neuron loop is the general kernel's for delta synapses and one delay, line for line
+    (any drive mode, modulation ``gain``, per-neuron constants), so the random stream and
+    every floating-point operation are the same; a spiking neuron ``j``'s targets ``i`` are
+    regenerated in increasing order from ``substream(key, j)`` and receive
+    ``w_grp[grp[i], j]`` in the slot ``k + D`` (``D`` = ring length - 1) at once, the
+    additions the general kernel makes for the stored synapses.
+    """
+    V, refr, ring = st.V, st.refr, st.ring
+    decay_m, v_rest, theta, v_reset, ref_steps = (neu.decay_m, neu.v_rest, neu.theta,
+                                                  neu.v_reset, neu.ref_steps)
+    drive_mode, lam_ext, w_ext = drv.mode, drv.lam_ext, drv.w_ext
+    mu_ext, noise_amp, group = drv.mu_ext, drv.noise_amp, drv.group
+    pois_cdf, pois_guide = drv.pois_cdf, drv.pois_guide
+    stim_step, stim_idx, stim_amp = stim.step, stim.idx, stim.amp
+    spk_step, spk_idx = out.step, out.idx
+    N = V.shape[0]
+    L = ring.shape[0]
+    delay = L - 1
+    cap = spk_step.shape[0]
+    n_groups = gain.shape[1]
+    last_lam = -1.0
+    exp_neg = 1.0
+    connected = log1mp != 0.0
+    k = step0
+    while k < step1:
+        if n_spk + N > cap:
+            return k, n_spk, stim_pos
+        slot = k % L
+        row_g = k - step0
+        while stim_pos < stim_step.shape[0] and stim_step[stim_pos] == k:
+            ring[slot, stim_idx[stim_pos]] += stim_amp[stim_pos]
+            stim_pos += 1
+        for i in range(N):
+            inp = ring[slot, i]
+            ring[slot, i] = 0.0
+            g = 1.0
+            if n_groups > 0:
+                g = gain[row_g, group[i]]
+            if drive_mode == _POISSON_TABLE:
+                inp += w_ext * poisson_guided(rng, pois_cdf, pois_guide)
+            elif drive_mode == _POISSON:
+                lam = lam_ext[i] * g
+                if lam != last_lam:
+                    last_lam = lam
+                    exp_neg = math.exp(-lam)
+                inp += w_ext * poisson(rng, lam, exp_neg)
+            dm = decay_m[i]
+            vr = v_rest[i]
+            base = vr + (V[i] - vr) * dm
+            v = base + inp
+            if drive_mode == _WHITE_NOISE:
+                v += mu_ext[i] * g * (1.0 - dm) + noise_amp[i] * normal(rng)
+            if refr[i] > 0:
+                refr[i] -= 1
+                V[i] = v_reset[i]
+                continue
+            if v >= theta[i]:
+                V[i] = v_reset[i]
+                refr[i] = ref_steps[i]
+                spk_step[n_spk] = k
+                spk_idx[n_spk] = i
+                n_spk += 1
+                if connected:
+                    dslot = (k + delay) % L
+                    t0, t1, t2, t3 = substream(key, i)
+                    t = np.int64(-1)
+                    while True:
+                        t, t0, t1, t2, t3 = next_target(t, log1mp, t0, t1, t2, t3)
+                        if t >= N:
+                            break
+                        if t != i or autapses:
+                            ring[dslot, t] += w_grp[grp[t], i]
+            else:
+                V[i] = v
+        k += 1
+    return k, n_spk, stim_pos

@@ -47,6 +47,7 @@ from spikewire.theory.linear import (
 from spikewire.theory.mapping import (
     EIPopulations,
     build_ei_network,
+    build_ei_procedural,
     lif_to_ssn,
     populations_from_network,
     predict_rates,
@@ -93,7 +94,8 @@ from spikewire.theory.transfer import (
 __all__ = [
     "SSN", "BrunelRates", "EIPopulations", "LinearEIResult", "PiecewiseInputs", "RegimeMap",
     "SSNTrajectory", "SteadyStates", "TrackingResult", "balance_factor", "balanced_rates",
-    "brunel_regime_sweep", "brunel_stationary_rates", "build_ei_network", "classify_activity",
+    "brunel_regime_sweep", "brunel_stationary_rates", "build_ei_network",
+    "build_ei_procedural", "classify_activity",
     "classify_fixed_point", "classify_linear_ei", "design_inputs", "detect_regimes",
     "discretization_shift", "fit_power_law", "isi_cv", "lif_cv", "lif_rate",
     "lif_rate_derivatives",

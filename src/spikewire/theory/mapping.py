@@ -28,7 +28,8 @@ from spikewire.theory.ssn import SSN, SteadyStates, _pair, ssn_steady_states
 from spikewire.theory.transfer import fit_power_law, lif_rate, lif_rate_derivatives
 
 __all__ = ["EIPopulations", "lif_to_ssn", "predict_rates", "siegert_network_rates",
-           "build_ei_network", "populations_from_network", "scale_populations"]
+           "build_ei_network", "build_ei_procedural", "populations_from_network",
+           "scale_populations"]
 
 
 def _mat(name, value, *, nonneg=False):
@@ -496,3 +497,102 @@ def build_ei_network(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
                    drive=WhiteNoiseDrive(mu, sig), name=name,
                    spec={"builder": "build_ei_network", "n_neurons": int(n), "seed": seed},
                    check_dale=False)
+
+
+def build_ei_procedural(pops: EIPopulations, mu_ext=None, *, seed: int = 0,
+                        delay: float | None = 1.5e-3, p: float | None = None,
+                        name: str = "ei-ssn-procedural", weight_dtype=np.float32,
+                        rtol: float = 0.01):
+    """``pops`` as a network with procedural connectivity (no stored synapses).
+
+    The E/I network of :func:`build_ei_network` at a fixed connection probability ``p``
+    (every pair connected independently, so in-degrees are Binomial(N_Y, p) around
+    ``K_XY`` instead of fixed), for :func:`spikewire.simulate.simulate_procedural`:
+    synapses are regenerated at each spike, so memory is O(N) and the size-scaling networks
+    (``scale_populations``, K ∝ N) reach N = 100,000 (2·10⁹ synapses) in well under a GiB.
+    Weights are the delta PSPs ``j_XY`` (one table row per target population), the drive
+    the population's white noise (μ_ext, σ_ext), neuron parameters per population.
+
+    Parameters
+    ----------
+    pops : EIPopulations
+        Delta synapses only (``pops.tau_syn`` None); ``K[X, Y] / N_Y`` must be the same in
+        every block with a nonzero PSP (to ``rtol``), unless ``p`` is given.
+    mu_ext : array_like (2,), optional
+        External mean input per population (mV); default ``pops.mu_ext``.
+    seed : int
+        Seed of the connectivity (its targets are those of a ``ProceduralConnectivity`` with
+        the same seed).
+    delay : float or None, default 1.5 ms
+        The one synaptic delay (s) of all synapses (None: one time step). The jittered
+        delays of :func:`build_ei_network` cannot be procedural here.
+    p : float, optional
+        Connection probability; default the common ``K[X, Y] / N_Y``.
+    name : str
+    weight_dtype : {numpy.float32, numpy.float64}, default float32
+        Weight precision (sets the engine's delivery buffer precision).
+    rtol : float, default 0.01
+        Relative tolerance for the blocks' ``K / N`` to count as one probability.
+
+    Returns
+    -------
+    network : Network
+        No stored weights (a 0-synapse matrix of ``weight_dtype``), the neuron parameters,
+        the white-noise drive and the delay.
+    connectivity : spikewire.core.procedural.ProceduralPopulations
+        ``p``, the (2, N) weight table (row 0: onto E, row 1: onto I) and the post groups.
+
+    Examples
+    --------
+    >>> from spikewire.simulate import simulate_procedural
+    >>> net, conn = build_ei_procedural(scale_populations(pops, 100_000), mu, seed=1)
+    ... # doctest: +SKIP
+    >>> spikes = simulate_procedural(net, conn, 0.2, seed=1)  # doctest: +SKIP
+    """
+    import scipy.sparse as sp
+
+    from spikewire.core.network import LIFParams, Network, WhiteNoiseDrive
+    from spikewire.core.procedural import ProceduralPopulations
+
+    if not isinstance(pops, EIPopulations):
+        raise TypeError(f"pops must be an EIPopulations, got {type(pops).__name__}")
+    if as_synapse(pops.tau_syn).tau_syn is not None:
+        raise ValueError(f"procedural networks have delta synapses only; pops.tau_syn is "
+                         f"{pops.tau_syn!r} (build it with build_ei_network, or pass "
+                         "replace(pops, tau_syn=None))")
+    h = pops.mu_ext if mu_ext is None else _pair("mu_ext", mu_ext, unit="mV")
+    try:
+        wdt = np.dtype(weight_dtype)
+    except TypeError:
+        raise TypeError(f"weight_dtype must be numpy.float64 or numpy.float32, got "
+                        f"{weight_dtype!r}") from None
+    if wdt not in (np.dtype(np.float64), np.dtype(np.float32)):
+        raise ValueError(f"weight_dtype must be numpy.float64 or numpy.float32, got {wdt}")
+    ne, ni = pops.n_neurons
+    n = ne + ni
+    active = pops.j != 0
+    probs = pops.K / np.array([ne, ni], float)[None, :]
+    if p is None:
+        if not active.any():
+            raise ValueError("pops has no synapses (all j are 0); pass p explicitly")
+        p = float(probs[active].mean())
+        if np.any(np.abs(probs[active] - p) > rtol * p):
+            raise ValueError(f"the blocks' connection probabilities K/N = "
+                             f"{np.round(probs, 4).tolist()} differ; procedural connectivity "
+                             "has one probability (pass p= to override)")
+    is_i = np.arange(n) >= ne
+    table = np.empty((2, n), dtype=wdt)
+    for X in range(2):
+        table[X] = np.where(is_i, pops.j[X, 1], pops.j[X, 0])
+    conn = ProceduralPopulations(float(p), table, is_i.astype(np.int64), seed)
+    mu = np.where(is_i, h[1], h[0])
+    sig = np.where(is_i, pops.sigma_ext[1], pops.sigma_ext[0])
+    params = {c: LIFParams(tau_m=float(pops.tau_m[x]), theta=float(pops.theta[x]),
+                           v_reset=float(pops.v_reset[x]), tau_ref=float(pops.tau_ref[x]))
+              for x, c in enumerate("EI")}
+    net = Network(weights=sp.csc_array((n, n), dtype=wdt), cell_type=np.where(is_i, "I", "E"),
+                  delays=None if delay is None else float(delay), params=params,
+                  drive=WhiteNoiseDrive(mu, sig), name=name,
+                  spec={"builder": "build_ei_procedural", "n_neurons": int(n), "seed": seed,
+                        "p": float(p)}, check_dale=False)
+    return net, conn
