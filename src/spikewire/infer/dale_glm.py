@@ -21,17 +21,23 @@ likelihood.
 Dale's law while fitting (alternation)
 -------------------------------------
 1. Fit without sign constraints (ridge ``ridge`` on the coupling coefficients).
-2. Label every presynaptic unit by the summed evidence of its outgoing links. With the Wald
-   z-scores ``z_ij`` of its summed filters, the profile log-likelihood ratio of "all its
-   links ≥ 0" against "all ≤ 0" is ``Σ_i z_ij |z_ij| / 2`` (normal approximation: a pair
-   of the wrong sign costs ``z²/2``); adding the prior log-odds
-   ``log(excitatory_fraction / (1 − excitatory_fraction))`` gives the posterior log-odds
-   ``Z_j`` of E. Label ``E`` if ``Z_j ≥ 0``; confidence ``max(P(E), 1 − P(E))``,
-   ``P(E) = 1 / (1 + exp(−Z_j))``. A unit with no outgoing evidence gets the prior.
-3. Refit with every coupling coefficient of unit ``j`` bounded to the sign of its label
+2. Label every presynaptic unit by the summed evidence of its outgoing links
+   (:func:`label_units`). With the Wald z-scores ``z_ij`` of its summed filters, the
+   profile log-likelihood ratio of "all its links ≥ 0" against "all ≤ 0" is
+   ``Σ_i z_ij |z_ij| / 2`` (normal approximation: a pair of the wrong sign costs ``z²/2``);
+   adding the prior log-odds ``log(excitatory_fraction / (1 − excitatory_fraction))``
+   gives ``Z_j``, whose sign is the label. Its confidence is ``Φ(|S_j|)`` with
+   ``S_j = Σ_i z_ij |z_ij| / √(3 m_j)``, the same sum in units of its spread for a unit
+   without links (``m_j`` targets). **Label fallback:** a unit whose confidence is below
+   ``min_label_confidence`` (default ``Φ(2)``) stays unlabelled (``"?"``): its couplings
+   are fitted free, one sign per link, with two-sided p-values, because a wrong label
+   would flip the sign of all its links. Optionally (``empirical_null``) each unit's
+   z-scores are first standardised by their own median and MAD (:func:`empirical_null`),
+   which removes a shift that common input gives all of a unit's pairs.
+3. Refit with every coupling coefficient of a labelled unit ``j`` bounded to the sign of its label
    (``scipy.optimize.minimize(method="L-BFGS-B", bounds=...)``). The basis functions are
    non-negative, so this makes each whole filter, and the summed weight, one-signed: every
-   column of the weight matrix has one sign. Under the sign constraint an L1 penalty is
+   column of a labelled unit has one sign. Under the sign constraint an L1 penalty is
    linear, so the type-dependent prior penalty (``prior``) costs nothing extra; the
    weight-magnitude prior (``weight_scale``) adds a Gaussian slab penalty on each summed
    filter. ``prior_strength="cv"`` picks the strength of both by held-out likelihood.
@@ -49,7 +55,9 @@ optimum) and it is reported as untested (``pair_status`` 4, NaN p-value,
 
 p-values are one-sided Wald tests of the step-1 summed filter in the direction of the
 presynaptic unit's label (uniform under no connection, up to the small dependence of the
-label on the pair itself); ``scores`` are ``s_j z_ij``. Held-out bits per spike are those of
+label on the pair itself), two-sided for unlabelled units; ``scores`` are ``s_j z_ij``, and
+``Φ⁻¹(1 − p)`` of the two-sided p-value for unlabelled units (the same N(0, 1) scale under
+no connection, so one ranking holds for all pairs). Held-out bits per spike are those of
 the constrained model fitted on the first ``1 − validation_fraction`` of the recording and
 scored on the rest, against a homogeneous Poisson model with the training rate.
 """
