@@ -6,6 +6,10 @@ Run with the benchmark environment (elephant + spikewire editable):
     benchmarks/.venv-bench/bin/pip install -e . elephant
     benchmarks/.venv-bench/bin/python benchmarks/bench_ccg.py [--units 1000 --duration 3600]
 
+Thread scaling (no elephant; each setting in a fresh process, rounds alternating)::
+
+    python benchmarks/bench_ccg.py --scaling 1,2 --rounds 2 [--ref-src /tmp/old/src]
+
 Data: independent Poisson trains (``--rate`` Hz, default 5) for ``--units`` units over
 ``--duration`` s. spikewire runs the full method (all ordered pairs, 0.5 ms bins, ±34 ms of
 lags for the hollowed-Gaussian baseline, Poisson test, Estimate with BH control) on
@@ -79,6 +83,69 @@ def bench_elephant(st, n_pairs, bw, kmax, seed, method="memory"):
     return t_bin, t_pair, cpu_pair
 
 
+_SCALING_CHILD = """
+import json, os, resource, sys, time, warnings
+sys.path.insert(0, {src!r})
+import numpy as np
+import spikewire as sw
+sys.path.insert(0, {here!r})
+from bench_ccg import poisson_trains
+warnings.simplefilter("ignore")
+st = poisson_trains({units}, {duration}, {rate}, {seed})
+sw.infer(poisson_trains(5, 30.0, 5.0, 0), "ccg", n_jobs={jobs})   # numba cache, warm-up
+load0 = os.getloadavg()[0]
+t0, c0 = time.perf_counter(), time.process_time()
+est = sw.infer(st, "ccg", n_jobs={jobs}, **{settings!r})
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+d = est.diagnostics
+keys = ("n_threads", "block_size", "n_blocks", "time_counting_s", "time_summaries_s",
+        "cpu_counting_s", "cpu_summaries_s")
+print(json.dumps({{"wall_s": wall, "cpu_s": cpu, "load": [load0, os.getloadavg()[0]],
+                  "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+                  "n_spikes": st.n_spikes, "significant": int(est.significant().sum()),
+                  **{{k: d[k] for k in keys if k in d}}}}))
+"""
+
+
+def scaling(args):
+    """``--scaling 1,2``: the full ``ccg`` at each thread count in a fresh process, rounds
+    alternating (and the ``--ref-src`` tree's code first in each round), same data."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = str(Path(__file__).resolve().parent)
+    trees = ([("ref", str(args.ref_src))] if args.ref_src else []) + [
+        ("current", str(Path(here).parent / "src"))]
+    rows = []
+    for rnd in range(args.rounds):
+        for label, src in trees:
+            for jobs in (int(x) for x in args.scaling.split(",")):
+                code = _SCALING_CHILD.format(src=src, here=here, units=args.units,
+                                             duration=args.duration, rate=args.rate,
+                                             seed=args.seed, jobs=jobs,
+                                             settings=json.loads(args.settings)
+                                             if label == "current" else {})
+                out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                     text=True)
+                if out.returncode:
+                    raise RuntimeError(out.stderr[-3000:])
+                row = {"round": rnd, "code": label, "n_jobs": jobs,
+                       **json.loads(out.stdout.strip().splitlines()[-1])}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    print("| round | code | n_jobs | wall s | CPU s | load avg | count CPU s | summaries "
+          "CPU s | peak RSS GiB |")
+    for r in rows:
+        print(f"| {r['round']} | {r['code']} | {r['n_jobs']} | {r['wall_s']:.1f} | "
+              f"{r['cpu_s']:.1f} | {r['load'][0]:.1f}–{r['load'][1]:.1f} | "
+              f"{r.get('cpu_counting_s', float('nan')):.1f} | "
+              f"{r.get('cpu_summaries_s', float('nan')):.1f} | {r['peak_rss_gib']:.2f} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=1000)
@@ -91,7 +158,19 @@ def main():
                     help="elephant's CCH implementation ('memory', sparse, is the faster one "
                          "for spike trains: 0.3 vs 4.4 CPU-s per 1 h pair here)")
     ap.add_argument("--json", default=None, help="write the figures to this file")
+    ap.add_argument("--scaling", default=None,
+                    help="comma list of n_jobs: time the full ccg at each in a fresh process "
+                         "(no elephant), e.g. 1,2")
+    ap.add_argument("--rounds", type=int, default=1, help="--scaling: rounds, alternating")
+    ap.add_argument("--ref-src", default=None,
+                    help="--scaling: also time this source tree (e.g. the code before a "
+                         "change: `git archive REV src | tar -x -C DIR`, then DIR/src)")
+    ap.add_argument("--settings", default="{}",
+                    help="--scaling: further ccg settings of the current code, as JSON")
     args = ap.parse_args()
+    if args.scaling:
+        scaling(args)
+        return
 
     st = poisson_trains(args.units, args.duration, args.rate, args.seed)
     print(st)

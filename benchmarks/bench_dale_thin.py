@@ -27,11 +27,16 @@ import spikewire as sw
 from spikewire.observe.subsample import subsample
 from spikewire.simulate.comodulation import slow_comodulation
 
-KEYS = ("auc", "auc_exc", "auc_inh", "mcc", "sign_accuracy", "ei_accuracy", "weight_corr")
+KEYS = ("auc", "auc_exc", "auc_inh", "mcc", "sign_accuracy", "ei_accuracy", "ei_labelled",
+        "weight_corr")
 
 VARIANTS = {
     "dale_glm": {},
     "dale_glm/no-pop": {"population_covariate": False},
+    "dale_glm/all-labelled": {"min_label_confidence": 0.5},
+    "dale_glm/en": {"empirical_null": True},
+    "dale_glm/en-all-labelled": {"empirical_null": True, "min_label_confidence": 0.5},
+    "dale_glm/en-w12": {"empirical_null": True, "window": 0.012, "n_basis": 3},
     "dale_glm/cv-prior": {"prior": {("E", "E"): 0.1, ("E", "I"): 0.1, ("I", "E"): 0.1,
                                     ("I", "I"): 0.1}, "prior_strength": "cv"},
 }

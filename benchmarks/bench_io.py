@@ -91,6 +91,13 @@ def main(argv=None):
     ap.add_argument("--reference-timeout", type=float, default=1800.0,
                     help="give up on the SpikeInterface correlograms after this many s")
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--jobs", type=int, default=-1, help="ccg n_jobs of the infer step")
+    ap.add_argument("--ccg-settings", default="{}",
+                    help="further ccg settings of the infer step, as JSON")
+    ap.add_argument("--ref-src", type=Path, default=None,
+                    help="also run the infer step with this source tree (e.g. the code before "
+                         "a change, from `git archive REV src | tar -x -C DIR`: DIR/src), "
+                         "first, on the same file")
     args = ap.parse_args(argv)
 
     import numba
@@ -114,14 +121,21 @@ def main(argv=None):
           f"({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
 
     src = str(HERE.parent / "src")
-    infer_code = f"""
-import sys, json, time; sys.path.insert(0, {src!r})
+    settings = {"n_jobs": args.jobs, **json.loads(args.ccg_settings)}
+
+    def infer_code(src, settings):
+        return f"""
+import sys, json, time, os, resource; sys.path.insert(0, {src!r})
 import numpy as np
+load0 = os.getloadavg()[0]
 t0 = time.perf_counter()
 from spikewire.io.cli_infer import run_infer
 res = run_infer({str(path)!r}, method="ccg", out={str(work / 'out')!r}, progress=False,
-                settings={{"n_jobs": -1}}, min_spikes=20)
+                settings={settings!r}, min_spikes=20)
 total = time.perf_counter() - t0
+diag = {{k: v for k, v in res.estimate.diagnostics.items()
+         if k in ("n_threads", "block_size", "n_blocks", "time_counting_s",
+                  "time_summaries_s", "time_total_s")}}
 est = res.estimate
 links = np.load({str(work / 'links.npy')!r})
 pos = {{int(u): k for k, u in enumerate(est.units)}}
@@ -130,18 +144,26 @@ truth = np.zeros_like(adj, dtype=bool)
 for i, j in links:
     truth[pos[int(i)], pos[int(j)]] = True
 found = int(np.sum((adj > 0) & truth)); fp = int(np.sum((adj != 0) & ~truth))
-print(json.dumps({{"total_s": total, "stages_s": res.timings,
+print(json.dumps({{"total_s": total, "stages_s": res.timings, "ccg": diag,
                    "n_units": est.n_units, "n_spikes": int(res.recording.spikes.n_spikes),
-                   "recall": found / max(int(truth.sum()), 1), "false_positives": fp}}))
+                   "recall": found / max(int(truth.sum()), 1), "false_positives": fp,
+                   "loadavg": [load0, os.getloadavg()[0]],
+                   "peak_rss_self_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                   / 2**20}}))
 """
     steps = set(args.steps.split(","))
     ours = {}
+    ref = {}
     if "infer" in steps:
-        print("spikewire infer (ccg, all threads) ...", flush=True)
-        ours = _child(infer_code)
+        if args.ref_src is not None:
+            print(f"spikewire infer with {args.ref_src} (ccg, n_jobs={args.jobs}) ...",
+                  flush=True)
+            ref["infer_ref_src"] = _child(infer_code(str(args.ref_src), {"n_jobs": args.jobs}))
+            print(json.dumps(ref["infer_ref_src"], indent=1), flush=True)
+        print(f"spikewire infer (ccg, {settings}) ...", flush=True)
+        ours = _child(infer_code(src, settings))
         print(json.dumps(ours, indent=1), flush=True)
 
-    ref = {}
     if not args.no_reference and "ccg" in steps:
         print("spikewire cross_correlograms (all pairs, +-34 ms, 1 thread) ...", flush=True)
         ref["spikewire_correlograms"] = _child(f"""

@@ -32,13 +32,21 @@ def test_every_column_has_one_sign_matching_its_label(fits):
     est, _ = fits
     ok = est.pair_status == 0
     assert ok.sum() == 20 * 19
-    for j in range(20):
+    labelled = est.cell_type != "?"
+    np.testing.assert_array_equal(labelled, est.diagnostics["labelled"])
+    for j in np.flatnonzero(labelled):
         col = est.weights[ok[:, j], j]
         sign = 1 if est.cell_type[j] == "E" else -1
         # the bounds of L-BFGS-B are exact: no coefficient crosses 0
         assert np.all(sign * col >= 0), (j, est.cell_type[j], col)
+    # the label fallback: a unit is constrained exactly when its confidence reaches the
+    # threshold; unlabelled units' links are fitted free (both signs occur)
     conf = est.cell_type_confidence
     assert np.all((conf >= 0.5) & (conf <= 1))
+    np.testing.assert_array_equal(labelled, conf >= est.settings["min_label_confidence"])
+    for j in np.flatnonzero(~labelled):
+        col = est.weights[ok[:, j], j]
+        assert (col > 0).any() and (col < 0).any(), (j, col)
     assert np.all(np.isfinite(est.delays[ok]))
     assert np.all((est.delays[ok] > 0) & (est.delays[ok] <= 0.025 + 1e-12))
     assert np.isfinite(est.diagnostics["heldout_bits_per_spike"])
@@ -47,13 +55,19 @@ def test_every_column_has_one_sign_matching_its_label(fits):
 def test_ei_and_sign_accuracy_beat_baselines_and_glm(brunel_90_hidden, fits):
     _, W, ct = brunel_90_hidden
     est, glm = fits
-    acc = np.mean(est.cell_type == ct)
+    labelled = est.cell_type != "?"
+    acc = np.mean(est.cell_type[labelled] == ct[labelled])
     acc_glm = np.mean(glm.cell_type == ct)
     # labelling every unit E (the majority class) scores the E fraction (17/20 here); the
-    # labels must beat it by at least one unit, and not lose to glm's own E/I labels
+    # labels must beat it, and not lose to glm's own E/I labels. The fallback may leave a
+    # unit with little outgoing evidence unlabelled, but not most: at least 18 of 20 units
+    # here carry enough (measured: 19; benchmarks/results/dale3.md)
     baseline = max(np.mean(ct == "E"), np.mean(ct == "I"))
+    assert labelled.sum() >= 18, est.cell_type
     assert acc >= baseline + 1 / 20 - 1e-12, (acc, baseline)
     assert acc >= acc_glm, (acc, acc_glm)
+    # every true I unit is labelled I: their strong links (|z| > 5) decide it
+    assert np.all(est.cell_type[ct == "I"] == "I"), est.cell_type
     conn = (W != 0) & ~np.eye(20, dtype=bool)
     sign = np.mean(np.sign(est.weights[conn]) == np.sign(W[conn]))
     sign_glm = np.mean(np.sign(glm.weights[conn]) == np.sign(W[conn]))
@@ -114,12 +128,15 @@ def test_prior_errors_and_strong_prior_zeroes_its_pairs():
     with pytest.raises(ValueError, match="cell type 'PV'"):
         get_method("dale_glm", prior={("PV", "E"): 0.2})
     st = lif_motif(150.0)
-    free = sw.infer(st, "dale_glm")
+    # min_label_confidence=0.5 types every unit (units 1 and 3 have no outgoing links; the
+    # label fallback would leave them untyped and the E -> E prior would name no pair)
+    free = sw.infer(st, "dale_glm", min_label_confidence=0.5)
     assert list(free.cell_type[[0, 2]]) == ["E", "I"]
     assert free.weights[1, 0] > 0 and free.pvalues[1, 0] < 1e-6
     # an L1 weight above the largest gradient at 0 makes 0 the exact optimum (KKT) for every
     # E -> E pair; the I -> E link keeps its sign and evidence
-    strong = sw.infer(st, "dale_glm", prior={("E", "E"): 1e-9}, prior_strength=1e4)
+    strong = sw.infer(st, "dale_glm", prior={("E", "E"): 1e-9}, prior_strength=1e4,
+                      min_label_confidence=0.5)
     ee = np.outer(strong.cell_type == "E", strong.cell_type == "E") & ~np.eye(4, dtype=bool)
     assert np.all(np.abs(strong.weights[ee]) < 1e-8)
     assert strong.weights[3, 2] < 0 and strong.pvalues[3, 2] < 1e-6
@@ -151,5 +168,7 @@ def test_wrong_type_prior_degrades_gracefully(brunel_90_hidden, fits):
     # at an optimum the L1 term is at most its value at the unpenalised fit, so the
     # penalised (E -> I, I -> E) coefficients shrink in total; the summed weights weight
     # those one-signed coefficients by the basis sums, hence 5 % slack
-    cross = np.not_equal.outer(est.cell_type, est.cell_type)
+    # (unlabelled units have no type: the prior does not apply to their pairs)
+    typed = est.cell_type != "?"
+    cross = np.not_equal.outer(est.cell_type, est.cell_type) & np.outer(typed, typed)
     assert np.abs(est.weights[cross]).sum() <= np.abs(free.weights[cross]).sum() * 1.05

@@ -159,3 +159,50 @@ def test_global_node_and_l1_penalty(trained, ring_data):
     w_pen = np.abs(m.fit(st).weights).mean()
     w_ref = np.abs(trained.fit(st).weights).mean()
     assert w_pen < 0.5 * w_ref
+
+
+@pytest.fixture(scope="module")
+def driven():
+    """12 independent Poisson units tuned to an input angle θ(t) (rate 20 Hz·exp(2 cos(φ_i −
+    θ))), θ drawn anew every 10 ms: the spike history says little about the current θ,
+    the input says everything. 20 s, 2 ms bins."""
+    rng = np.random.default_rng(3)
+    n, dur, bw, piece = 12, 20.0, 2e-3, 5
+    nb = int(round(dur / bw))
+    theta = np.repeat(rng.uniform(-np.pi, np.pi, nb // piece), piece)
+    phi = 2 * np.pi * np.arange(n) / n
+    lam = 20.0 * bw * np.exp(2.0 * np.cos(phi[:, None] - theta[None, :]))
+    counts = rng.poisson(lam)
+    times = [(np.repeat(np.arange(nb), c) + rng.uniform(0, 1, c.sum())) * bw for c in counts]
+    st = sw.SpikeTrains.from_times(np.concatenate(times),
+                                   np.repeat(np.arange(n), [t.size for t in times]),
+                                   t_start=0.0, t_stop=dur, units=np.arange(n), sort=True)
+    return st, theta, lam, counts
+
+
+def test_input_angle_encoder_predicts_driven_spikes(driven):
+    from spikewire.infer.likelihood import bits_per_spike
+
+    st, theta, lam, counts = driven
+    settings = dict(FAST, max_epochs=8, batches_per_epoch=10, lr=1e-2, patience=10, seed=1,
+                    bin_width=2e-3)
+    with_input = get_method("gnn", **settings, input_angle=theta).train(st)
+    without = get_method("gnn", **settings).train(st)
+    b_in = with_input.fit(st).diagnostics["test_bits_per_spike"]
+    b_no = without.fit(st).diagnostics["test_bits_per_spike"]
+    # the true rates reach 0.87 bits/spike on the held-out last 10 %; a model of the spike
+    # history alone sees θ only through the few spikes of the current 10 ms piece (measured
+    # 0.18), one given θ can learn each unit's tuning (measured 0.83). 0.6 and a 0.3 margin
+    # sit far from both (training noise between seeds: ±0.1); no model beats the true rates
+    # beyond the sampling difference of the bins scored (the first ℓ bins of each chunk are
+    # not predicted): a few hundredths
+    oracle = bits_per_spike(lam[:, -1000:], counts[:, -1000:])
+    assert b_in > 0.6 and b_in < oracle + 0.05
+    assert b_in > b_no + 0.3
+    # the angle series must cover the recording and fit() needs the same kind of input
+    with pytest.raises(ValueError, match="input_angle holds 100 samples"):
+        get_method("gnn", **settings, input_angle=theta[:100]).train(st)
+    with pytest.raises(ValueError, match="same kind of input"):
+        without.set_params(input_angle=theta).fit(st)
+    with pytest.raises(ValueError, match="input_rate"):
+        get_method("gnn", input_angle=theta, input_rate=-1.0)

@@ -150,3 +150,19 @@ def test_cli_infer_validate_writes_the_surrogate_scores(recorded):
     assert {"rate_median", "cv_median", "corr_mean", "synchrony"} <= set(stats.index)
     assert list(stats.columns) == ["recording", "surrogate_mean", "surrogate_sd", "poor"]
     assert "mean count correlation" in summary and "synchrony chi^2" in summary
+
+
+def test_cli_infer_streamed_blocks_and_threads_give_the_same_table(recorded, tmp_path):
+    # `--set block_size=... --set n_jobs=2` (ccg streamed over blocks of post units on two
+    # threads, issue 16/18) writes the same estimate table as the default, value for value
+    d, path, st, quality = recorded
+    tables = []
+    for k, extra in enumerate(([], ["--set", "block_size=7", "--set", "n_jobs=2"])):
+        out = tmp_path / f"out{k}"
+        res = CliRunner().invoke(app, ["infer", str(path), "--method", "ccg", "--out",
+                                       str(out), "--no-progress", "--set", "min_spikes=5",
+                                       *extra])
+        assert res.exit_code == 0, res.output
+        tables.append(pd.read_parquet(out / "estimate.parquet").drop(columns="settings"))
+    assert (tables[0]["sign"] != 0).any()      # links were called, so signs are compared
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)

@@ -773,6 +773,8 @@ class CCG(InferenceMethod):
             "n_blocks": stream["n_blocks"],
             "time_counting_s": stream["time_counting_s"],
             "time_summaries_s": stream["time_summaries_s"],
+            "cpu_counting_s": stream["cpu_counting_s"],
+            "cpu_summaries_s": stream["cpu_summaries_s"],
             "time_total_s": time.perf_counter() - t0,
             "weight_definition": "sum over window bins within 1 ms of the extreme bin of "
                                  "(count - baseline) / N_pre",
@@ -830,8 +832,9 @@ class CCG(InferenceMethod):
         of threads.
 
         Returns the dict of (n, n) summaries and a dict of diagnostics: block size, number
-        of blocks, threads, summed counting and summary times (s, over threads), the share
-        of units counted by population scan, and each pair's mean window baseline
+        of blocks, threads, counting and summary wall and CPU times (s, summed over the
+        blocks; CPU: the threads' own CPU time, which a loaded machine does not inflate),
+        the share of units counted by population scan, and each pair's mean window baseline
         (``"window_baseline"``, for the short-recording warning).
         """
         from concurrent.futures import ThreadPoolExecutor
@@ -864,20 +867,20 @@ class CCG(InferenceMethod):
             def run(r0):
                 r1 = min(r0 + block, n)
                 rows = np.arange(r0, r1, dtype=np.int64)
-                c0 = time.perf_counter()
+                c0, p0 = time.perf_counter(), time.thread_time()
                 cnt = np.zeros((rows.size, n, n_sel), dtype=np.int32)
                 base = np.zeros((rows.size, n, n_sel))
                 K.ccg_rows_bin_stats(times, indptr, ftimes, fpos, rows, want_rows[r0:r1],
                                      use_scan, bw, kmax, idx, base_w, cnt, base, keep, ccg_out)
                 if jitter is not None:
                     base = self._jitter_rows(spikes, rows, want, bw, k_lo, k_hi, *jitter)
-                c1 = time.perf_counter()
+                c1, p1 = time.perf_counter(), time.thread_time()
                 lam[r0:r1] = base[..., :m].mean(axis=2)
                 out = summarise(cnt, base, _RowUniforms(key, r0), chunk)
                 del cnt, base
                 for k, v in out.items():
                     S[k][r0:r1] = v
-                return c1 - c0, time.perf_counter() - c1
+                return c1 - c0, time.perf_counter() - c1, p1 - p0, time.thread_time() - p1
 
             if n_threads > 1 and len(starts) > 1:
                 with ThreadPoolExecutor(max_workers=min(n_threads, len(starts))) as pool:
@@ -887,6 +890,8 @@ class CCG(InferenceMethod):
         return S, {"n_threads": n_threads, "block_size": block, "n_blocks": len(starts),
                    "time_counting_s": float(sum(d[0] for d in done)),
                    "time_summaries_s": float(sum(d[1] for d in done)),
+                   "cpu_counting_s": float(sum(d[2] for d in done)),
+                   "cpu_summaries_s": float(sum(d[3] for d in done)),
                    "strategy_scan_fraction": float(use_scan.mean()) if n else 0.0,
                    "window_baseline": lam}
 

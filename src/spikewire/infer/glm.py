@@ -941,7 +941,15 @@ class GLM(InferenceMethod):
         Estimate
             ``weights`` = summed coupling filter (log-rate gain), ``pvalues`` from the
             Wald test, ``scores`` = |z|, ``diagnostics`` with the held-out
-            log-likelihood, chosen penalties, filters and convergence.
+            log-likelihood, chosen penalties, filters and convergence. Held-out
+            prediction, in bits per spike over the validation block(s) (``cv=1``: the last
+            ``validation_fraction`` of the recording), of the fit on the other rows at the
+            chosen penalty (the block also chose that one penalty per target):
+            ``heldout_bits_per_spike`` against each target's training-rate homogeneous
+            model, ``test_bits_per_spike`` against each target's mean count in the
+            held-out block (the convention of :func:`spikewire.infer.likelihood.
+            bits_per_spike` and of ``gnn``; what :func:`spikewire.score.score` reports as
+            ``bits_per_spike``).
         """
         st = ctx.data
         n = st.n_units
@@ -1016,6 +1024,8 @@ class GLM(InferenceMethod):
                                                strict=True)),
             heldout_bits_per_spike=float(np.sum(res["heldout_gain"]) / max(n_val, 1)
                                          / math.log(2)),
+            test_bits_per_spike=(float(np.sum(res["heldout_gain_test"]) / n_val / math.log(2))
+                                 if n_val > 0 else math.nan),
             penalty=self.penalty, chosen_penalty=dict(zip(st.units[rows].tolist(),
                                                           res["lam"].tolist(), strict=True)),
             penalty_grid=res["grid"].tolist(),
@@ -1127,6 +1137,7 @@ class GLM(InferenceMethod):
         heldout = val_ll[np.arange(nt), best]
         # held-out gain over a homogeneous Poisson model with the training rate
         gain = np.zeros(nt)
+        gain_test = np.zeros(nt)   # baseline: each target's mean count in the held-out block
         n_val_spikes = 0
         for train_w, val_w in folds:
             yv = np.array([np.sum(design.counts(i) * val_w) for i in tpos])
@@ -1139,8 +1150,13 @@ class GLM(InferenceMethod):
                              for i in tpos])
             hom = yv * np.log(r) - r * val_w.sum() - lgam
             gain += -hom
+            r_val = yv / max(val_w.sum(), 1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hom_val = np.where(yv > 0, yv * np.log(r_val), 0.0) - yv - lgam
+            gain_test += -hom_val
             n_val_spikes += int(yv.sum())
         gain += heldout
+        gain_test += heldout
         # final fit on all rows at the chosen strength, from the fold-0 solution
         b0 = np.stack([saved[0][best[r]][0][r] for r in range(nt)])
         g0 = np.stack([saved[0][best[r]][1][r] for r in range(nt)])
@@ -1153,7 +1169,8 @@ class GLM(InferenceMethod):
         w_sum = c @ design.basis.sum(axis=0)  # (nt, nu): Σ_l k(l) = Σ_b w_b Σ_l B_lb
         z, pv = self._wald(design, b, c, lam, n_jobs, gamma=g, Z=Z)
         return {"weights": w_sum, "pvalues": pv, "z": z, "ok": ok_t, "lam": lam,
-                "heldout_ll": heldout, "heldout_gain": gain, "coef": c, "bias": b,
+                "heldout_ll": heldout, "heldout_gain": gain, "heldout_gain_test": gain_test,
+                "coef": c, "bias": b,
                 "gamma": g, "path_ll": val_ll,
                 "grid": grid, "heldout_spikes": n_val_spikes, "iterations": iters,
                 "messages": messages}

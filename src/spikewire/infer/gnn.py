@@ -78,7 +78,7 @@ import time
 import numpy as np
 
 from spikewire.core.seeds import rng as seeded_rng
-from spikewire.infer._params import Boolean, Interval, Options, SeedLike
+from spikewire.infer._params import Boolean, Interval, Options, RealSequence, SeedLike
 from spikewire.infer.base import register
 from spikewire.infer.trained import TrainedMethod
 
@@ -96,7 +96,8 @@ def _model_class():
 
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
-                     hidden, symmetric, n_aux=0, identity=False, global_node=False):
+                     hidden, symmetric, n_aux=0, identity=False, global_node=False,
+                     n_input=0, input_dim=8):
             super().__init__()
             self.n_units = n_units
             self.n_aux = n_aux
@@ -114,6 +115,16 @@ def _model_class():
             # function of the mean state of the observed units, outside w
             self.glob = (nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(),
                                        nn.Linear(hidden, hidden)) if global_node else None)
+            # second encoder: the external input's last ``history`` bins (``n_input``
+            # channels, e.g. cos θ and sin θ of an input angle) → u(t) ∈ R^input_dim; unit i
+            # receives (e_i ⊙ u(t)) projected to the message space, e_i a learned per-unit
+            # vector (the input node's edge to unit i; its preferred angle)
+            self.n_input = n_input
+            if n_input:
+                self.in_enc = nn.Sequential(nn.Linear(n_input * history, hidden), nn.ReLU(),
+                                            nn.Linear(hidden, input_dim))
+                self.in_unit = nn.Parameter(0.1 * torch.randn(n_units, input_dim))
+                self.in_proj = nn.Linear(input_dim, hidden, bias=False)
             self.history = history
             self.symmetric = symmetric
             self.conv = nn.Conv1d(1, n_kernels, kernel, stride=stride)
@@ -152,8 +163,11 @@ def _model_class():
             eye = torch.eye(n, dtype=torch.bool, device=x.device)
             return w.masked_fill(eye, 0.0)
 
-        def predict(self, x, w):
-            """log λ of bins history..L−1 from the preceding ``history`` bins: (B, N, T')."""
+        def predict(self, x, w, inp=None):
+            """log λ of bins history..L−1 from the preceding ``history`` bins: (B, N, T').
+
+            ``inp`` (B, n_input, L): the external input; bin t is predicted from the input of
+            bins t − ℓ + 1 .. t (it is exogenous: its current value is known)."""
             hist = x[..., :-1].unfold(-1, self.history, 1)        # (B, N, T', ℓ)
             h = self.enc(torch.log1p(hist))                       # (B, N, T', H)
             n = h.shape[1]
@@ -168,19 +182,29 @@ def _model_class():
             agg = agg + w_obs.sum(-1)[:, :, None, None] * self.msg_dst(h)
             if self.glob is not None:
                 agg = agg + self.glob(h.mean(dim=1, keepdim=True))
+            drive = None
+            if self.n_input:
+                win = inp[..., 1:].unfold(-1, self.history, 1)   # (B, C, T', ℓ)
+                b_, c_, t_, l_ = win.shape
+                u = self.in_enc(win.permute(0, 2, 1, 3).reshape(b_, t_, c_ * l_))  # (B, T', K)
+                drive = self.in_unit[None, :, None, :] * u[:, None, :, :]        # (B, N, T', K)
+                agg = agg + self.in_proj(drive)
             shape = h.shape
             h2 = self.gru(agg.reshape(-1, shape[-1]), h.reshape(-1, shape[-1]))
             out = self.dec(h2).reshape(shape[:-1])
+            if drive is not None:   # and a direct path to the log rate (learns faster)
+                out = out + drive.sum(-1)
             return out + self.unit_bias[None, :, None]
 
-        def forward(self, x, w=None):
+        def forward(self, x, w=None, inp=None):
             """log λ of ``x``'s bins and the weights used: ``w`` (N', N') given (one static
-            matrix for the whole batch), else each chunk's own structure."""
+            matrix for the whole batch), else each chunk's own structure; ``inp`` the
+            external input of the chunks (B, n_input, L) when the model has one."""
             if w is None:
                 w = self.structure(x)
             else:
                 w = w.expand(x.shape[0], -1, -1)
-            return self.predict(x, w), w
+            return self.predict(x, w, inp), w
 
         def pooled(self, xs):
             """(1, N', N') mean of the structure over the chunks ``xs``."""
@@ -231,6 +255,8 @@ class GNN(TrainedMethod):
         "test_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "min_spikes": [Interval("int", 1, None)],
         "n_threads": [Interval("int", 1, None)],
+        "input_angle": [RealSequence(min_length=2, unit="rad"), None],
+        "input_rate": [Interval("real", 0, None, closed="neither", unit="Hz"), None],
         "device": TrainedMethod.DEVICE_CONSTRAINT,
         "seed": [SeedLike()],
     }
@@ -244,6 +270,7 @@ class GNN(TrainedMethod):
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
                  patience: int = 2, validation_fraction: float = 0.1,
                  test_fraction: float = 0.1, min_spikes: int = 20, n_threads: int = 1,
+                 input_angle=None, input_rate: float | None = None,
                  device: str = "cpu", seed=0):
         self.bin_width = bin_width
         self.time_scale = time_scale
@@ -268,6 +295,8 @@ class GNN(TrainedMethod):
         self.test_fraction = test_fraction
         self.min_spikes = min_spikes
         self.n_threads = n_threads
+        self.input_angle = input_angle
+        self.input_rate = input_rate
         self.device = device
         self.seed = seed
 
@@ -300,14 +329,33 @@ class GNN(TrainedMethod):
     def _torch_seed(self) -> int:
         return int(seeded_rng(self.seed, "gnn").integers(0, 2 ** 62))
 
-    def _build_model(self, n_units: int, geo: dict):
+    def _build_model(self, n_units: int, geo: dict, n_input: int | None = None):
         import torch
 
         cls = _model_class()
         model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
-                    int(self.n_aux), bool(self.identity), bool(self.global_node))
+                    int(self.n_aux), bool(self.identity), bool(self.global_node),
+                    (2 if self.input_angle is not None else 0) if n_input is None else n_input)
         return model.to(torch.device(self.device))
+
+    def _input_channels(self, spikes, bin_width: float, n_bins: int) -> np.ndarray | None:
+        """(2, n_bins) float32 ``cos θ``, ``sin θ`` of the input angle in each bin (the
+        sample at the bin's centre), or None without an input."""
+        if self.input_angle is None:
+            return None
+        theta = np.asarray(self.input_angle, dtype=float).ravel()
+        rate = 1.0 / bin_width if self.input_rate is None else float(self.input_rate)
+        centres = (np.arange(n_bins) + 0.5) * bin_width
+        idx = np.floor(centres * rate).astype(np.int64)
+        if theta.size < idx[-1] + 1:
+            raise ValueError(
+                f"gnn: input_angle holds {theta.size} samples at input_rate={rate:g} Hz "
+                f"({theta.size / rate:g} s) but the recording lasts {spikes.duration:g} s "
+                f"({n_bins} bins of {bin_width:g} s); give one angle per 1/input_rate s from "
+                "the recording's start over its whole duration (input_rate=None: one per bin)")
+        th = theta[idx]
+        return np.stack([np.cos(th), np.sin(th)]).astype(np.float32)
 
     def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
         """Non-overlapping (n_chunks, N, length) windows of counts[:, start:stop]."""
@@ -366,6 +414,11 @@ class GNN(TrainedMethod):
         train_end, val_end = self._split(n_bins, L)
         train = self._chunks(counts, 0, train_end, L)
         val = self._chunks(counts, train_end, val_end, L)
+        inp = self._input_channels(spikes, bin_width, n_bins)
+        it_np = iv_np = None
+        if inp is not None:
+            it_np = self._chunks(inp, 0, train_end, L)
+            iv_np = self._chunks(inp, train_end, val_end, L)
         if train.shape[0] < 2 or val.shape[0] < 1:
             raise ValueError(
                 f"gnn: the recording ({n_bins} bins of {bin_width:g} s) holds {train.shape[0]} "
@@ -392,6 +445,8 @@ class GNN(TrainedMethod):
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.lr_decay)
             xt = torch.from_numpy(train).to(dev)
             xv = torch.from_numpy(val).to(dev)
+            it = None if it_np is None else torch.from_numpy(it_np).to(dev)
+            iv = None if iv_np is None else torch.from_numpy(iv_np).to(dev)
             hist = geo["history"]
             pooled = self.structure == "pooled"
             n_struct = min(self.structure_batch, xt.shape[0])
@@ -402,11 +457,12 @@ class GNN(TrainedMethod):
                 for _ in range(self.batches_per_epoch):
                     idx = torch.randint(0, xt.shape[0], (self.batch_size,), generator=gen)
                     xb = xt[idx.to(dev)]
+                    ib = None if it is None else it[idx.to(dev)]
                     w = None
                     if pooled:
                         sidx = torch.randint(0, xt.shape[0], (n_struct,), generator=gen)
                         w = model.pooled(xt[sidx.to(dev)])
-                    log_rate, w_used = model(xb, w)
+                    log_rate, w_used = model(xb, w, ib)
                     loss = _poisson_nll(log_rate, xb[..., hist:])
                     if self.w_l1 > 0:
                         loss = loss + self.w_l1 * w_used[:, :n, :n].abs().mean()
@@ -420,7 +476,8 @@ class GNN(TrainedMethod):
                     losses.append(loss.item())
                 sched.step()
                 val_loss = self._eval_loss(model, xv, hist,
-                                           self._mean_structure(model, xt) if pooled else None)
+                                           self._mean_structure(model, xt) if pooled else None,
+                                           iv)
                 if not math.isfinite(val_loss):
                     raise TrainingDivergedError(
                         f"gnn: the validation loss became {val_loss} at epoch {epoch}; lower "
@@ -457,7 +514,7 @@ class GNN(TrainedMethod):
         return total / max(1, x.shape[0])
 
     @staticmethod
-    def _eval_loss(model, x, hist: int, w=None) -> float:
+    def _eval_loss(model, x, hist: int, w=None, inp=None) -> float:
         import torch
 
         model.eval()
@@ -465,7 +522,7 @@ class GNN(TrainedMethod):
             total = 0.0
             for k in range(0, x.shape[0], 8):
                 xb = x[k:k + 8]
-                log_rate, _ = model(xb, w)
+                log_rate, _ = model(xb, w, None if inp is None else inp[k:k + 8])
                 total += _poisson_nll(log_rate, xb[..., hist:]).item() * xb.shape[0]
         return total / max(1, x.shape[0])
 
@@ -475,6 +532,7 @@ class GNN(TrainedMethod):
                  for k, v in self.model_.state_dict().items()}
         state["n_units"] = np.array(self.n_units_)
         state["bin_width"] = np.array(self.bin_width_)
+        state["n_input"] = np.array(int(self.model_.n_input))
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -482,7 +540,7 @@ class GNN(TrainedMethod):
 
         n = int(state["n_units"])
         bw = float(state["bin_width"])
-        model = self._build_model(n, self._geometry(bw))
+        model = self._build_model(n, self._geometry(bw), int(state.get("n_input", 0)))
         model.load_state_dict({k[len("model."):]: torch.from_numpy(np.asarray(v))
                                for k, v in state.items() if k.startswith("model.")})
         self.model_ = model
@@ -527,6 +585,11 @@ class GNN(TrainedMethod):
         allx = self._chunks(counts, 0, counts.shape[1], L)
         _, val_end = self._split(counts.shape[1], L)
         test = self._chunks(counts, val_end, counts.shape[1], L)
+        inp = self._input_channels(ctx.data, bw, counts.shape[1])
+        if (inp is not None) != bool(self.model_.n_input):
+            raise ValueError("gnn: the model was trained with" + ("out" if inp is not None
+                             else "") + " an input_angle; fit it with the same kind of input")
+        itest = None if inp is None else self._chunks(inp, val_end, counts.shape[1], L)
         model = self.model_
         model.eval()
         dev = torch.device(self.device)
@@ -538,7 +601,8 @@ class GNN(TrainedMethod):
                 rates, ys = [], []
                 for k in range(0, test.shape[0], 8):
                     xb = torch.from_numpy(test[k:k + 8]).to(dev)
-                    log_rate, _ = model(xb, w_mean if pooled else None)
+                    ib = None if itest is None else torch.from_numpy(itest[k:k + 8]).to(dev)
+                    log_rate, _ = model(xb, w_mean if pooled else None, ib)
                     rates.append(torch.exp(torch.clamp(log_rate, max=20.0)).cpu().numpy())
                     ys.append(test[k:k + 8, :, geo["history"]:])
                 lam = np.concatenate(rates).transpose(1, 0, 2).reshape(ctx.n, -1)

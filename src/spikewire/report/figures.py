@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["raster_figure", "ccg_figure", "weights_figure", "roc_pr_figure",
-           "factor_figure", "cell_type_order"]
+           "factor_figure", "cell_type_order", "ring_profile_figure"]
 
 
 def _plt():
@@ -279,5 +279,64 @@ def factor_figure(df, factor: str, metrics: list[str], *, method_col: str = "met
     axes.ravel()[0].legend(fontsize=7)
     if note:
         fig.suptitle(note, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ring_profile_figure(items: list[tuple[str, dict]], n_ring: int, *, title: str = ""):
+    """Inferred weight profile against the true one on a ring network, one panel per method.
+
+    ``items`` is a list of ``(method label, artifact arrays)`` with ``true_weights`` and
+    ``est_weights`` (post × pre over the recorded units) and ``true_index`` (each recorded
+    unit's position on the ring, ``0 .. n_ring − 1``). Each profile is the mean weight by
+    ring offset (rows aligned to a common phase,
+    :func:`spikewire.score.ring.aligned_profile`), the inferred one multiplied by the scale
+    c minimising ``‖c·w̄ − w_true‖₁`` (:func:`spikewire.score.ring.l1_scale`, as in the
+    relative profile error Δ; the scale may be negative for methods whose weights are
+    defined up to sign). The true profile is drawn over the offsets with a recorded pair.
+    Side troughs (values of the sign opposite to the true peak far from offset 0) are the
+    co-activation artifact. Offsets are in neurons, ``−n_ring/2 .. n_ring/2``; weights in
+    the truth's unit.
+    """
+    from spikewire.score.ring import aligned_profile, l1_scale
+
+    if not isinstance(n_ring, int | np.integer) or n_ring < 3:
+        raise ValueError(f"n_ring={n_ring!r} must be an integer >= 3 (neurons on the ring)")
+    plt = _plt()
+    k = len(items)
+    ncol = min(k, 5) or 1
+    nrow = max(1, int(np.ceil(k / ncol)))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(2.7 * ncol, 2.5 * nrow), squeeze=False,
+                             sharey=True)
+    off = np.arange(n_ring)
+    d = np.where(off <= n_ring // 2, off, off - n_ring)
+    order = np.argsort(d, kind="stable")
+    for ax, (label, art) in zip(axes.ravel(), items, strict=False):
+        pos = np.asarray(art["true_index"], dtype=np.int64)
+        tw = np.asarray(art["true_weights"], dtype=float)
+        ew = np.asarray(art["est_weights"], dtype=float)
+        if pos.min() < 0 or pos.max() >= n_ring:
+            raise ValueError(f"{label}: true_index must hold ring positions in [0, {n_ring})")
+        have = np.zeros(n_ring, dtype=bool)
+        have[(pos[None, :] - pos[:, None])[~np.eye(pos.size, dtype=bool)] % n_ring] = True
+        have[0] = False
+        true = aligned_profile(tw, pos, n_ring)
+        est = aligned_profile(ew, pos, n_ring)
+        c = l1_scale(est[have], true[have])
+        x = d[order]
+        keep = have[order]
+        ax.axhline(0, color="0.8", lw=0.6)
+        ax.plot(x[keep], true[order][keep], "k-", lw=1.4, label="true")
+        ax.plot(x[keep], c * est[order][keep], ".-", color="C3", ms=3, lw=0.8,
+                label=f"{label} × c")
+        ax.set_title(f"{label} (c = {c:.3g})", fontsize=8)
+        ax.set_xlabel("ring offset (neurons)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("weight (truth's unit)", fontsize=8)
+    axes[0][0].legend(fontsize=6)
+    for ax in axes.ravel()[k:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

@@ -46,10 +46,16 @@ reset to rest, V_r = 0), no refractory period, input as a current ``x = μ/τ_m`
 paper's "mV/s") on the grid -50, -49.5, ... up to the last point below 10 Hz, noise
 ``s = 3`` per √s (σ = 3 √τ_m). Found by search (``benchmarks/bench_theory_tabled.py``,
 ``benchmarks/results/theory2.md``); it reproduces the two published rows (τ = 20 and 10 ms)
-to 0.07-0.11 % in a, 0.002 in b and 0.0002 in n, not to every printed digit: in squared
-error the table's values lie only 1e-5 (20 ms) and 2e-4 (10 ms) relative above the
-least-squares optimum, a difference that a 1e-4 relative change in the rates near 10 Hz
-(e.g. a less accurate integral in the authors' Siegert code) explains.
+to 0.07-0.11 % in a, 0.002 in b and 0.0002 in n, not to every printed digit (8-24, 15-23
+and 2 units of the last digit). The gap is in the rates, not the fit: every scipy optimiser
+and starting point lands on the same optimum, and the table's values have a higher squared
+error on these rates. None of 14 quadrature rules of the Siegert integral brings all six
+numbers within 5 units (a fixed-step midpoint sum fixes a and n, not b), and no single
+small change of θ, V_r, s, the input scale or τ_ref closes it; triples of changes
+of order 1e-4 (e.g. the reset 1.5e-4 θ above rest with the input scale 2.6e-5 lower) match
+all six printed numbers to 0.25 of the last digit, but eight different triples do so
+equally well, so the digits do not identify the authors' remaining difference
+(``benchmarks/results/theory3.md``).
 """
 
 __all__ = ["EKELMANS_MU_GRID", "EKELMANS_TABLE_D", "lif_rate", "lif_rate_derivatives", "lif_cv",
