@@ -16,6 +16,7 @@ from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._common import stimulation_arrays
 from spikewire.simulate._lif_kernel import (
+    BlockWork,
     Connectivity,
     DriveConfig,
     DriveMode,
@@ -27,11 +28,17 @@ from spikewire.simulate._lif_kernel import (
     SpikeBuffer,
     Stimulus,
     SynapseProp,
+    ThreadPlan,
+    block_segments,
+    block_start_states,
     column_constant,
+    columns_sorted,
+    lif_block_worker,
     lif_chunk,
     lif_chunk_delta,
     lif_chunk_procedural,
     make_synapse_prop,
+    xo_jump_matrix,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 
@@ -41,6 +48,8 @@ __all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation", "DriveMo
 
 _MIN_DT = 1.0 / 30_000 - 1e-12  # 30 kHz
 _FAST_PATH = True  # tests switch it off to check the fast kernel against the general one
+_BLOCK_ALIGN = 16  # interior block bounds of the parallel path: multiples of 16 neurons
+_MAX_SUPER_STEPS = 16  # steps per parallel region (at most the delay); memory 4·16·N bytes
 
 
 class DriveModulation(Protocol):
@@ -103,7 +112,7 @@ def delay_steps(network: Network, dt: float) -> tuple[int, np.ndarray]:
 def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int | None = 0,
              v_init: str | np.ndarray = "uniform", modulation: DriveModulation | None = None,
              stimulation: Stimulation | None = None, progress: bool = False,
-             chunk_steps: int = 2000) -> SpikeTrains:
+             chunk_steps: int = 2000, n_threads: int = 1) -> SpikeTrains:
     """Run a LIF network and return its spike trains.
 
     Three stages: the arguments are checked (:func:`_validate`), the kernel configuration
@@ -136,6 +145,22 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         Show a progress bar.
     chunk_steps : int, default 2000
         Steps advanced per call of the compiled kernel.
+    n_threads : int, default 1
+        Threads for the fast path (delta synapses, one delay for all synapses, a
+        homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no
+        ``modulation``): the neurons are split into ``n_threads`` blocks of postsynaptic
+        neurons that advance in parallel (numba's threading layer; at most
+        ``numba.config.NUMBA_NUM_THREADS`` threads run, more blocks than that share them).
+        The result is **bit-identical** to ``n_threads=1`` for every thread count: each
+        block draws its neurons' Poisson counts from the same random stream (jumping over
+        the other blocks' draws) and every neuron receives its inputs in the same order.
+        Other networks (current synapses, per-synapse delays, white-noise or per-neuron
+        drive, modulation) run on one thread whatever ``n_threads`` is. Two threads pay
+        off from a few thousand neurons (Brunel N = 12,500: see
+        ``benchmarks/results/threads.md``); with one delay of one step
+        (``delays=None``) the threads synchronise at every step and gain less. With GNU
+        OpenMP as numba's threading layer, do not fork a process (``multiprocessing``'s
+        "fork" start method) after a multi-threaded run: use "spawn" or "forkserver".
 
     Returns
     -------
@@ -143,12 +168,14 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         One unit per neuron (unit id = neuron index), window ``[0, duration)``. Spike
         times lie on the grid ``k·dt``. ``annotations`` records dt, seed and the drive.
     """
+    n_threads = _check_threads(n_threads)
     duration, dt, n_steps = _validate(network, duration, dt)
     rng = seeded_rng(seed, "simulation")
     cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init, modulation=modulation,
                               stimulation=stimulation)
     spk_step, spk_idx = _run(cfg, n_steps, dt, modulation=modulation, chunk_steps=chunk_steps,
-                             progress=f"simulate {network.name}" if progress else None)
+                             progress=f"simulate {network.name}" if progress else None,
+                             n_threads=n_threads)
     n = network.n_neurons
     times = spk_step * dt
     ids = spk_idx.astype(np.int64)
@@ -347,10 +374,113 @@ def build_kernel_config(network: Network, n_steps: int, dt: float, rng: np.rando
                         min(cap, 50_000_000))
 
 
+def _check_threads(n_threads) -> int:
+    """``n_threads`` as a positive int, else a ValueError naming the value."""
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) \
+            or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer (1 = serial), got "
+                         f"{n_threads!r}")
+    return int(n_threads)
+
+
+def block_bounds(n: int, n_blocks: int) -> np.ndarray:
+    """Bounds of ``n_blocks`` blocks of nearly equal size over ``n`` neurons, interior
+    bounds rounded down to multiples of 16 (blocks may be empty when ``n`` is small)."""
+    b = np.arange(n_blocks + 1, dtype=np.int64) * n // n_blocks
+    b[1:-1] = b[1:-1] // _BLOCK_ALIGN * _BLOCK_ALIGN
+    b[-1] = n
+    return b
+
+
+def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectivity]:
+    """The block partition of the parallel fast path, and the connectivity it runs on.
+
+    ``seg`` needs the rows of each CSC column in increasing order; if they are not, the
+    returned connectivity holds sorted copies (a stable sort: entries of one column with
+    the same row, if any, keep their order, so every target's additions keep the serial
+    kernel's order).
+    """
+    net = cfg.net
+    n = cfg.state.V.shape[0]
+    col_ptr, row_idx, w = net.col_ptr, net.row_idx, net.w
+    if row_idx.size and not columns_sorted(col_ptr, row_idx):
+        col = np.repeat(np.arange(col_ptr.size - 1), np.diff(col_ptr))
+        order = np.lexsort((row_idx, col))
+        net = net._replace(row_idx=row_idx[order], w=w[order])
+    bounds = block_bounds(n, n_blocks)
+    seg = block_segments(col_ptr, net.row_idx, bounds)
+    cache: dict[int, np.ndarray] = {}
+
+    def jump(m: int) -> np.ndarray:
+        if m not in cache:
+            cache[m] = xo_jump_matrix(m)
+        return cache[m]
+
+    start = np.stack([jump(int(bounds[b])) for b in range(n_blocks)])
+    skip = np.stack([jump(int(n - (bounds[b + 1] - bounds[b]))) for b in range(n_blocks)])
+    steps = int(min(max(net.delay_const, 1), _MAX_SUPER_STEPS))
+    return ThreadPlan(bounds, seg, start, skip, steps), net
+
+
 def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
          modulation: DriveModulation | None = None, chunk_steps: int = 2000,
-         progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons."""
+         progress: str | None = None, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons.
+
+    With ``n_threads > 1`` and the fast path, ``n_threads`` threads run
+    :func:`~spikewire.simulate._lif_kernel.lif_block_worker` on as many blocks
+    (bit-identical to the serial kernel)."""
+    if n_threads > 1 and cfg.fast:
+        from concurrent.futures import ThreadPoolExecutor
+
+        plan, net = thread_plan(cfg, n_threads)
+        with ThreadPoolExecutor(max_workers=n_threads,
+                                thread_name_prefix="spikewire-lif") as pool:
+            par = _Blocks(cfg, plan, net, pool)
+            return _run_loop(cfg, n_steps, dt, modulation, chunk_steps, progress, par)
+    return _run_loop(cfg, n_steps, dt, modulation, chunk_steps, progress, None)
+
+
+class _Blocks:
+    """Runs a chunk of the parallel fast path: one thread per block."""
+
+    def __init__(self, cfg: KernelConfig, plan: ThreadPlan, net: Connectivity, pool):
+        n = cfg.state.V.shape[0]
+        nb_ = plan.bounds.size - 1
+        bmax = max(1, int(np.diff(plan.bounds).max()))
+        s = plan.super_steps
+        self.cfg, self.plan, self.net, self.pool = cfg, plan, net, pool
+        self.work = BlockWork(np.zeros(n), np.zeros((n + 7) // 8 * 8, dtype=np.uint8),
+                              np.zeros((nb_, 4), dtype=np.uint64),
+                              np.zeros((2, nb_, s * bmax), dtype=np.int32),
+                              np.zeros((2, nb_, s), dtype=np.int64),
+                              np.zeros(24, dtype=np.int64), np.zeros(3, dtype=np.int64))
+
+    def __call__(self, k: int, k1: int, stim_pos: int, out: SpikeBuffer,
+                 n_spk: int) -> tuple[int, int, int]:
+        from concurrent.futures import FIRST_EXCEPTION, wait
+
+        cfg, plan, work = self.cfg, self.plan, self.work
+        work.sync[:] = 0
+        block_start_states(plan.start, cfg.rng, work.blk_rng)
+        jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
+                                 cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, stim_pos,
+                                 out, n_spk, work) for b in range(plan.bounds.size - 1)]
+        done, _ = wait(jobs, return_when=FIRST_EXCEPTION)
+        if any(j.exception() is not None for j in done):
+            work.sync[16] = 1  # release the threads waiting at a barrier
+            wait(jobs)
+            for j in jobs:
+                j.result()  # re-raise
+        if not all(j.result() for j in jobs):
+            raise RuntimeError("parallel LIF run aborted")
+        cfg.rng[:] = work.blk_rng[0]
+        return int(work.result[0]), int(work.result[1]), int(work.result[2])
+
+
+def _run_loop(cfg: KernelConfig, n_steps: int, dt: float,
+              modulation: DriveModulation | None, chunk_steps: int, progress: str | None,
+              par: _Blocks | None) -> tuple[np.ndarray, np.ndarray]:
     out = SpikeBuffer(np.empty(cfg.spike_capacity, dtype=np.int64),
                       np.empty(cfg.spike_capacity, dtype=np.int32))
     n_spk = 0
@@ -372,7 +502,9 @@ def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
             if not np.all(np.isfinite(gain)) or np.any(gain < 0):
                 raise ValueError("modulation gains must be finite and >= 0")
         while k < k1:
-            if cfg.fast:
+            if par is not None:
+                k_new, n_spk, stim_pos = par(k, k1, stim_pos, out, n_spk)
+            elif cfg.fast:
                 k_new, n_spk, stim_pos = lif_chunk_delta(
                     k, k1, cfg.state, cfg.net, cfg.neurons, cfg.drive, cfg.fd, cfg.stim,
                     stim_pos, cfg.rng, out, n_spk)
