@@ -19,6 +19,8 @@ numba passes as structs): the mutable :class:`NeuronState`, the :class:`Connecti
 from __future__ import annotations
 
 import math
+import platform
+import sys
 from enum import IntEnum
 from typing import NamedTuple
 
@@ -828,10 +830,39 @@ def _sched_yield(typingctx):
     return sig, codegen
 
 
-#: barrier layout in the int64 ``sync`` array: arrivals, generation, abort flag (each on
-#: its own 64-byte line)
-_ARRIVED, _GENERATION, _ABORT = 0, 8, 16
-_SPINS = 2000  # atomic reads before yielding the core (tens of µs)
+@intrinsic
+def _futex(typingctx, arr, idx, op, val):
+    """Linux ``futex(&arr[idx], op, val, timeout)`` on the low 32 bits of an int64 array
+    entry, the relative timeout being the ``timespec`` at ``arr[_TIMEOUT:]``."""
+    sig = types.int64(arr, idx, op, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        tptr = cgutils.get_item_pointer(context, builder, aryty, ary,
+                                        [context.get_constant(types.intp, _TIMEOUT)])
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)], var_arg=True)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+        op_ = context.cast(builder, args[2], signature.args[2], types.int32)
+        val_ = context.cast(builder, args[3], signature.args[3], types.int32)
+        return builder.call(fn, [ir.Constant(ir.IntType(64), 202),  # SYS_futex (x86-64)
+                                 builder.bitcast(ptr, i8p), op_, val_,
+                                 builder.bitcast(tptr, i8p)])
+
+    return sig, codegen
+
+
+#: layout of the int64 ``sync`` array (each entry on its own 64-byte line): arrivals,
+#: generation, abort flag, sleeping threads, and the futex timeout (timespec: s, ns)
+_ARRIVED, _GENERATION, _ABORT, _SLEEPERS, _TIMEOUT = 0, 8, 16, 24, 32
+_SYNC_SIZE = 40
+_SPINS = 2000  # atomic reads before sleeping (a few µs)
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_*_PRIVATE
+#: sleep in the kernel (futex) while waiting: Linux on x86-64; elsewhere sched_yield
+_USE_FUTEX = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
 
 
 @nb.njit(inline="always")
@@ -839,12 +870,16 @@ def _barrier(sync, n_threads):
     """Wait until ``n_threads`` threads have arrived; False if the run was aborted.
 
     Generation barrier: the last thread to arrive resets the count and advances the
-    generation, which the others poll (first spinning, then with ``sched_yield`` so that a
-    loaded machine's other work can run)."""
+    generation, which the others poll, first spinning, then asleep (Linux futex, woken by
+    the last thread; elsewhere ``sched_yield``), so that waiting threads do not take CPU
+    time from the machine's other work. A sleeper wakes at least every 10 ms to check the
+    abort flag."""
     gen = _atomic_load(sync, _GENERATION)
     if _atomic_add(sync, _ARRIVED, 1) == n_threads - 1:
         _atomic_store(sync, _ARRIVED, 0)
         _atomic_add(sync, _GENERATION, 1)
+        if _USE_FUTEX and _atomic_load(sync, _SLEEPERS) > 0:
+            _futex(sync, _GENERATION, _FUTEX_WAKE, 2**31 - 1)
         return True
     spins = 0
     while _atomic_load(sync, _GENERATION) == gen:
@@ -852,8 +887,21 @@ def _barrier(sync, n_threads):
             return False
         spins += 1
         if spins > _SPINS:
-            _sched_yield()
+            if _USE_FUTEX:
+                _atomic_add(sync, _SLEEPERS, 1)
+                # sleeps only while the generation's low 32 bits are still `gen`'s
+                _futex(sync, _GENERATION, _FUTEX_WAIT, gen & 0xFFFFFFFF)
+                _atomic_add(sync, _SLEEPERS, -1)
+            else:
+                _sched_yield()
     return True
+
+
+def new_sync() -> np.ndarray:
+    """A fresh ``sync`` array for :func:`lif_block_worker` (futex timeout 10 ms)."""
+    sync = np.zeros(_SYNC_SIZE, dtype=np.int64)
+    sync[_TIMEOUT + 1] = 10_000_000
+    return sync
 
 
 class BlockWork(NamedTuple):

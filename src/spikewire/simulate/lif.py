@@ -16,6 +16,7 @@ from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._common import stimulation_arrays
 from spikewire.simulate._lif_kernel import (
+    _ABORT,
     BlockWork,
     Connectivity,
     DriveConfig,
@@ -38,6 +39,7 @@ from spikewire.simulate._lif_kernel import (
     lif_chunk_delta,
     lif_chunk_procedural,
     make_synapse_prop,
+    new_sync,
     xo_jump_matrix,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
@@ -148,19 +150,17 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     n_threads : int, default 1
         Threads for the fast path (delta synapses, one delay for all synapses, a
         homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no
-        ``modulation``): the neurons are split into ``n_threads`` blocks of postsynaptic
-        neurons that advance in parallel (numba's threading layer; at most
-        ``numba.config.NUMBA_NUM_THREADS`` threads run, more blocks than that share them).
-        The result is **bit-identical** to ``n_threads=1`` for every thread count: each
-        block draws its neurons' Poisson counts from the same random stream (jumping over
-        the other blocks' draws) and every neuron receives its inputs in the same order.
-        Other networks (current synapses, per-synapse delays, white-noise or per-neuron
-        drive, modulation) run on one thread whatever ``n_threads`` is. Two threads pay
-        off from a few thousand neurons (Brunel N = 12,500: see
-        ``benchmarks/results/threads.md``); with one delay of one step
-        (``delays=None``) the threads synchronise at every step and gain less. With GNU
-        OpenMP as numba's threading layer, do not fork a process (``multiprocessing``'s
-        "fork" start method) after a multi-threaded run: use "spawn" or "forkserver".
+        ``modulation``): the postsynaptic neurons are split into ``n_threads`` blocks,
+        each advanced by its own thread (compiled code without the GIL), synchronised
+        once per delay. The result is **bit-identical** to ``n_threads=1`` for every
+        thread count: each block draws its neurons' Poisson counts from the same random
+        stream (jumping over the other blocks' draws) and every neuron receives its
+        inputs in the same order. Other networks (current synapses, per-synapse delays,
+        white-noise or per-neuron drive, modulation) run on one thread whatever
+        ``n_threads`` is. More threads than free cores slow the run down (the threads
+        wait for each other at every delay), and so does a one-step delay
+        (``delays=None``: a synchronisation per step); see
+        ``benchmarks/results/threads.md`` for measurements.
 
     Returns
     -------
@@ -454,21 +454,21 @@ class _Blocks:
                               np.zeros((nb_, 4), dtype=np.uint64),
                               np.zeros((2, nb_, s * bmax), dtype=np.int32),
                               np.zeros((2, nb_, s), dtype=np.int64),
-                              np.zeros(24, dtype=np.int64), np.zeros(3, dtype=np.int64))
+                              new_sync(), np.zeros(3, dtype=np.int64))
 
     def __call__(self, k: int, k1: int, stim_pos: int, out: SpikeBuffer,
                  n_spk: int) -> tuple[int, int, int]:
         from concurrent.futures import FIRST_EXCEPTION, wait
 
         cfg, plan, work = self.cfg, self.plan, self.work
-        work.sync[:] = 0
+        work.sync[:] = new_sync()
         block_start_states(plan.start, cfg.rng, work.blk_rng)
         jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
                                  cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, stim_pos,
                                  out, n_spk, work) for b in range(plan.bounds.size - 1)]
         done, _ = wait(jobs, return_when=FIRST_EXCEPTION)
         if any(j.exception() is not None for j in done):
-            work.sync[16] = 1  # release the threads waiting at a barrier
+            work.sync[_ABORT] = 1  # release the threads waiting at a barrier
             wait(jobs)
             for j in jobs:
                 j.result()  # re-raise
