@@ -102,8 +102,8 @@ CELL_TYPES = ("E", "I")
 #: summed outgoing evidence of a labelled unit is 2 null standard deviations from 0. Set by
 #: measurement (benchmarks/results/dale3.md): on a Brunel recording (20 of 200 units) 19
 #: units pass it, all labelled right; on the thin-evidence AdEx recording with
-#: ``empirical_null`` the units above it are labelled 97 % right, those below it 84 %, no
-#: better than calling every unit E (82 %).
+#: ``empirical_null`` the units above it are labelled 97 % right, those below it 84 %,
+#: worse than calling all of those E (88 % of them are).
 MIN_LABEL_CONFIDENCE = 0.977
 
 #: Prior strengths tried (in this order, warm-started) by ``prior_strength="cv"``.
