@@ -147,3 +147,31 @@ def test_validation():
     with pytest.raises(ValueError, match="neurons"):
         small = ProceduralPopulations(0.1, np.ones((2, 99)), np.zeros(99, dtype=np.int64), 0)
         simulate_procedural(net, small, 0.01)
+
+
+def test_populations_autapses_and_per_neuron_poisson():
+    # autapses on, and a Poisson drive whose rate differs between neurons (the per-neuron
+    # inversion mode of the general kernel): still the stored engine's spikes
+    from spikewire.core.network import PoissonDrive
+
+    n = 300
+    base = brunel(n_neurons=n, seed=2, J=0.3)
+    exc = base.is_excitatory
+    table = np.stack([np.where(exc, 0.3, -1.5), np.where(exc, 0.5, -1.0)])
+    conn = ProceduralPopulations(0.2, table, (~exc).astype(np.int64), seed=5, autapses=True)
+    rates = np.where(exc, 11500.0, 13000.0)  # Hz of the summed external input per neuron
+    tmpl = base.replace(weights=sp.csc_array((n, n)),
+                        drive=PoissonDrive(rate=rates, n_inputs=1, weight=0.1))
+    stored = tmpl.replace(weights=conn.to_weights())
+    assert stored.weights.diagonal().any()  # autapses present
+    a = simulate(stored, 0.15, seed=6)
+    b = simulate_procedural(tmpl, conn, 0.15, seed=6)
+    assert a.n_spikes > 300
+    assert a == b
+
+
+def test_zero_probability_is_the_unconnected_network():
+    net, _, _ = _ei(n=200)
+    empty = ProceduralPopulations(0.0, np.ones((2, 200), dtype=np.float32),
+                                  (np.arange(200) >= 160).astype(np.int64), seed=1)
+    assert simulate_procedural(net, empty, 0.1, seed=3) == simulate(net, 0.1, seed=3)
