@@ -487,10 +487,11 @@ def simulate_procedural(network: Network,
     Parameters
     ----------
     network : Network
-        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s), no
-        stored weights. Any drive of :func:`simulate`: Poisson (homogeneous or per neuron),
-        white noise (``WhiteNoiseDrive``, per-neuron μ and σ) or none; neuron parameters
-        may differ between cell types.
+        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s;
+        replaced by the connectivity's when it has per-synapse delays), no stored
+        weights. Any drive of :func:`simulate`: Poisson (homogeneous or per neuron), white
+        noise (``WhiteNoiseDrive``, per-neuron μ and σ) or none; neuron parameters may
+        differ between cell types.
     connectivity : ProceduralConnectivity or ProceduralPopulations
         The recurrent connectivity: one weight per presynaptic neuron
         (:class:`ProceduralConnectivity`) or one per (target group, presynaptic neuron)
@@ -508,7 +509,8 @@ def simulate_procedural(network: Network,
     Raises
     ------
     ValueError
-        If the network has stored synapses, current-based synapses or per-synapse delays.
+        If the network has stored synapses, current-based synapses or per-synapse delays
+        (per-synapse delays come from ``ProceduralPopulations(delays=, dt=)`` instead).
 
     Notes
     -----
@@ -534,6 +536,13 @@ def simulate_procedural(network: Network,
     if network.delays is not None and np.ndim(network.delays) != 0:
         raise ValueError("procedural connectivity needs one delay for all synapses "
                          "(network.delays None or a scalar in s)")
+    # per-synapse procedural delays: the ring spans the longest one
+    d_steps = getattr(connectivity, "delay_steps", None)
+    if d_steps is not None:
+        if abs(connectivity.dt - dt) > 1e-9 * dt:
+            raise ValueError(f"the connectivity's delays are counted in steps of "
+                             f"{connectivity.dt} s but dt = {dt} s; run with its dt")
+        network = network.replace(delays=d_steps[1] * dt)
     # the weights' dtype sets the ring precision, as in the stored engine
     w = connectivity.weights
     if network.weights.dtype != w.dtype:
@@ -552,6 +561,9 @@ def simulate_procedural(network: Network,
     autapses = bool(connectivity.autapses)
     ring_dtype = cfg.state.ring.dtype
     general = not (cfg.fast and isinstance(connectivity, ProceduralConnectivity))
+    d_key, d0, nd = np.uint64(0), 0, 0  # nd = 0: the one delay (ring length - 1)
+    if d_steps is not None:
+        d_key, d0, nd = connectivity.delay_key, d_steps[0], d_steps[1] - d_steps[0] + 1
     if general:
         if isinstance(connectivity, ProceduralPopulations):
             w_grp, grp = connectivity.weights, connectivity.groups
@@ -583,7 +595,7 @@ def simulate_procedural(network: Network,
             if general:
                 k_new, n_spk, stim_pos = _lif_chunk_procedural_general(
                     k, k1, cfg.state, cfg.neurons, cfg.drive, gain, cfg.stim, stim_pos,
-                    cfg.rng, out, n_spk, w_grp, grp, key, log1mp, autapses)
+                    cfg.rng, out, n_spk, w_grp, grp, key, log1mp, autapses, d_key, d0, nd)
             else:
                 k_new, n_spk, stim_pos = lif_chunk_procedural(
                     k, k1, cfg.state, cfg.neurons, cfg.drive, cfg.fd, pc, cfg.stim,
@@ -615,7 +627,11 @@ def simulate_procedural(network: Network,
 import numba as nb  # noqa: E402
 
 import spikewire.core.jit  # noqa: E402, F401  (numba cache folder, before any @njit)
-from spikewire.core.procedural import ProceduralPopulations, next_target  # noqa: E402
+from spikewire.core.procedural import (  # noqa: E402
+    ProceduralPopulations,
+    next_target,
+    synapse_delay,
+)
 from spikewire.core.rng import substream  # noqa: E402
 from spikewire.simulate._rng import normal, poisson, poisson_guided  # noqa: E402
 
@@ -626,7 +642,7 @@ _POISSON_TABLE = DriveMode.POISSON_TABLE.value
 
 @nb.njit(cache=True, nogil=True)
 def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_pos, rng, out,
-                                  n_spk, w_grp, grp, key, log1mp, autapses):
+                                  n_spk, w_grp, grp, key, log1mp, autapses, d_key, d0, nd):
     """Delta-synapse :func:`~spikewire.simulate._lif_kernel.lif_chunk` with procedural
     connectivity.
 
@@ -634,7 +650,8 @@ def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_p
     (any drive mode, modulation ``gain``, per-neuron constants), so the random stream and
     every floating-point operation are the same; a spiking neuron ``j``'s targets ``i`` are
     regenerated in increasing order from ``substream(key, j)`` and receive
-    ``w_grp[grp[i], j]`` in the slot ``k + D`` (``D`` = ring length - 1) at once, the
+    ``w_grp[grp[i], j]`` in the slot ``k + D`` (``D`` = ring length - 1; with ``nd > 0``
+    the synapse's own delay ``synapse_delay(d_key, j, i, N, d0, nd)``) at once, the
     additions the general kernel makes for the stored synapses.
     """
     V, refr, ring = st.V, st.refr, st.ring
@@ -701,7 +718,11 @@ def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_p
                         if t >= N:
                             break
                         if t != i or autapses:
-                            ring[dslot, t] += w_grp[grp[t], i]
+                            if nd == 0:
+                                ring[dslot, t] += w_grp[grp[t], i]
+                            else:
+                                ring[(k + synapse_delay(d_key, i, t, N, d0, nd)) % L, t] += \
+                                    w_grp[grp[t], i]
             else:
                 V[i] = v
         k += 1
