@@ -94,6 +94,35 @@ def estimate(rec, z, wsum, active, en: bool, min_conf: float) -> Estimate:
                     true_index=np.asarray(rec.true_index)[active])
 
 
+def brunel_check() -> dict:
+    """The full method (``sw.infer``) at three label settings on the 20-unit Brunel recording
+    of ``tests/infer/test_dale_glm.py``, against :func:`estimate` built from the same fit's
+    stage-1 z-scores: AUC, E-/I-AUC and E/I accuracy must agree (a check of this script)."""
+    from spikewire.observe.subsample import subsample
+
+    net = sw.networks.brunel(200, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
+    rec = subsample(sw.simulate(net, 60.0, seed=1), count=20, network=net, seed=2)
+    out = {}
+    for en, c in ((False, 0.5), (False, 0.977), (True, 0.977)):
+        t0 = time.perf_counter()
+        est = sw.infer(rec, "dale_glm", empirical_null=en, min_label_confidence=c)
+        wall = time.perf_counter() - t0
+        s = sw.score(net, est)
+        d = est.diagnostics
+        off = np.arange(20)
+        re = sw.score(net, estimate(rec, d["wald_z_unconstrained"].T,
+                                    d["unconstrained_weights"], off, en, c))
+        key = f"brunel20/en={int(en)}/conf={c}"
+        out[key] = {k: float(s[k]) for k in ("auc", "auc_exc", "auc_inh", "mcc", "ei_accuracy",
+                                              "ei_labelled", "weight_corr")}
+        out[key]["time_s"] = wall
+        out[key]["bits_per_spike"] = float(d["heldout_bits_per_spike"])
+        print(f"{key:28s} " + " ".join(f"{k} {v:.3f}" for k, v in out[key].items()))
+        print(f"{'':28s} offline: AUC {re['auc']:.3f} E-AUC {re['auc_exc']:.3f} I-AUC "
+              f"{re['auc_inh']:.3f} E/I {re['ei_accuracy']:.3f} of {re['ei_labelled']:.2f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fit", default="{}", help="dale_glm fit settings (JSON)")
@@ -104,7 +133,15 @@ def main() -> None:
                     help="add the co-modulation's log gain, plus white noise of this sd "
                          "relative to its own, as a measured state covariate")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--brunel", action="store_true",
+                    help="run the full-method check on the 20-unit Brunel recording instead")
     args = ap.parse_args()
+    if args.brunel:
+        out = brunel_check()
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(out, f, indent=1)
+        return
     net, _, rec = bench_dale_thin.data(300.0, args.cache)
     fit = json.loads(args.fit)
     cov = None

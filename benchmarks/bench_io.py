@@ -135,7 +135,7 @@ res = run_infer({str(path)!r}, method="ccg", out={str(work / 'out')!r}, progress
 total = time.perf_counter() - t0
 diag = {{k: v for k, v in res.estimate.diagnostics.items()
          if k in ("n_threads", "block_size", "n_blocks", "time_counting_s",
-                  "time_summaries_s", "time_total_s")}}
+                  "time_summaries_s", "cpu_counting_s", "cpu_summaries_s", "time_total_s")}}
 est = res.estimate
 links = np.load({str(work / 'links.npy')!r})
 pos = {{int(u): k for k, u in enumerate(est.units)}}

@@ -21,8 +21,12 @@ with ``tau_syn``), and the phase condition is solved with both: the frequency wh
 measured loop phase crosses zero is the oscillation frequency the measured single-neuron
 response predicts.
 
-Usage: ``nice python benchmarks/bench_theory_fastosc.py [N] [T]`` (default 10,000 neurons,
-8 s per τ_s; one JSON line per τ_s).
+Usage: ``nice python benchmarks/bench_theory_fastosc.py [N] [T] [eps] [seed] [taus_ms]``
+(default 10,000 neurons, 8 s per τ_s, 2 % per sine, seed 1, τ_s = 0,0.5,1,2 ms; one JSON
+line per τ_s; the run of results/theory3.md, N = 10,000 and T = 6 s, is saved in
+results/theory3_fastosc.jsonl). ``... variants FILE.jsonl``: the theory's transfer function
+with its parts switched off (no low-pass, low-pass on μ or σ² only) at the measured working
+points of FILE, against the measured H (lag and |H| at 185 Hz, crossing).
 """
 
 from __future__ import annotations
@@ -191,20 +195,62 @@ def _crossing(freqs, H):
     return None, None
 
 
+def variants(path):
+    """Lag, |H| at 185 Hz and crossing of variants of the first-order response."""
+    from spikewire.theory import colored_noise_shift, lif_transfer_function
+
+    fine = np.arange(60.0, 320.0, 1.0)
+    lam = 2j * np.pi * fine
+    i185 = int(np.flatnonzero(fine == 185.0)[0])
+    with open(path) as fh:
+        rows = [json.loads(line) for line in fh if line.startswith("{")]
+    for d in rows:
+        ts, nu0 = d["tau_s_ms"] * 1e-3, d["nu0"]
+        _, mu, sig = theory_H(ts, nu0, [1.0])
+        c = float(colored_noise_shift(1.0, TAU_M, ts)) if ts > 0 else 0.0
+        _, am, as_ = lif_transfer_function(lam, mu, sig, TAU_M, THETA + c * sig,
+                                           V_RESET + c * sig, TAU_REF)
+        as_ = as_ - c / (2 * sig) * am  # the shift moves with σ
+        k_mu = C_E * J * TAU_M * (1 - G * GAMMA)
+        k_s = C_E * J * J * TAU_M * (1 + G * G * GAMMA)
+        filt = 1.0 / (1.0 + lam * ts)
+        forms = {"shift x low-pass (library)": k_mu * am * filt + k_s * as_ * filt,
+                 "shift, no low-pass": k_mu * am + k_s * as_,
+                 "low-pass on mu only": k_mu * am * filt + k_s * as_,
+                 "low-pass on sigma2 only": k_mu * am + k_s * as_ * filt}
+        k = d["freqs"].index(185.0)
+        out = {"tau_s_ms": d["tau_s_ms"],
+               "measured": [round(math.pi - d["H_meas_phase"][k], 2), d["H_meas_abs"][k],
+                            d["crossing_measured_hz"]]}
+        for name, H in forms.items():
+            f, _ = _crossing(fine, H)
+            out[name] = [round(float(math.pi - np.angle(H[i185])), 2),
+                         round(float(abs(H[i185])), 2), None if f is None else round(f, 1)]
+        print(json.dumps(out), flush=True)
+
+
 def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "variants":
+        variants(sys.argv[2])
+        return
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     duration = float(sys.argv[2]) if len(sys.argv) > 2 else 8.0
+    eps = float(sys.argv[3]) if len(sys.argv) > 3 else 0.02
+    seed = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    taus = [float(x) * 1e-3 for x in sys.argv[5].split(",")] if len(sys.argv) > 5 \
+        else [0.0, 0.5e-3, 1e-3, 2e-3]
     fine = np.arange(60.0, 320.0, 1.0)
-    for tau_s in (0.0, 0.5e-3, 1e-3, 2e-3):
+    for tau_s in taus:
         t0 = time.perf_counter()
         nu0, nu_last = self_consistent_rate(tau_s)
         t_cal = time.perf_counter() - t0
-        m = measure(tau_s, nu0, n=n, duration=duration)
+        m = measure(tau_s, nu0, n=n, duration=duration, eps=eps, seed=seed)
         H_th, mu, sig = theory_H(tau_s, m["nu0"], FREQS)
         H_fine, _, _ = theory_H(tau_s, m["nu0"], fine)
         f_meas, g_meas = _crossing(FREQS, m["H"])
         f_th, g_th = _crossing(fine, H_fine)
-        row = {"tau_s_ms": tau_s * 1e3, "nu0": round(nu0, 2), "nu0_last_out": round(nu_last, 2),
+        row = {"tau_s_ms": tau_s * 1e3, "eps": eps, "seed": seed, "nu0": round(nu0, 2),
+               "nu0_last_out": round(nu_last, 2),
                "calib_s": round(t_cal, 1), "rate_out": round(m["rate_out"], 2),
                "mu": round(mu, 3), "sigma": round(sig, 3), "freqs": FREQS.tolist(),
                "H_meas_abs": np.round(np.abs(m["H"]), 3).tolist(),

@@ -36,6 +36,8 @@ def test_label_statistic_formula_and_null_calibration():
         label_units(z, tested, min_confidence=0.2)
     with pytest.raises(ValueError, match="one shape"):
         label_units(z, tested[:, :2])
+    with pytest.raises(ValueError, match="excitatory_fraction=1.0"):
+        label_units(z, tested, excitatory_fraction=1.0)
 
 
 @pytest.fixture(scope="module")

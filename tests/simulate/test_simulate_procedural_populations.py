@@ -147,3 +147,57 @@ def test_validation():
     with pytest.raises(ValueError, match="neurons"):
         small = ProceduralPopulations(0.1, np.ones((2, 99)), np.zeros(99, dtype=np.int64), 0)
         simulate_procedural(net, small, 0.01)
+
+
+def test_populations_autapses_and_per_neuron_poisson():
+    # autapses on, and a Poisson drive whose rate differs between neurons (the per-neuron
+    # inversion mode of the general kernel): still the stored engine's spikes
+    from spikewire.core.network import PoissonDrive
+
+    n = 300
+    base = brunel(n_neurons=n, seed=2, J=0.3)
+    exc = base.is_excitatory
+    table = np.stack([np.where(exc, 0.3, -1.5), np.where(exc, 0.5, -1.0)])
+    conn = ProceduralPopulations(0.2, table, (~exc).astype(np.int64), seed=5, autapses=True)
+    rates = np.where(exc, 11500.0, 13000.0)  # Hz of the summed external input per neuron
+    tmpl = base.replace(weights=sp.csc_array((n, n)),
+                        drive=PoissonDrive(rate=rates, n_inputs=1, weight=0.1))
+    stored = tmpl.replace(weights=conn.to_weights())
+    assert stored.weights.diagonal().any()  # autapses present
+    a = simulate(stored, 0.15, seed=6)
+    b = simulate_procedural(tmpl, conn, 0.15, seed=6)
+    assert a.n_spikes > 300
+    assert a == b
+
+
+def test_zero_probability_is_the_unconnected_network():
+    net, _, _ = _ei(n=200)
+    empty = ProceduralPopulations(0.0, np.ones((2, 200), dtype=np.float32),
+                                  (np.arange(200) >= 160).astype(np.int64), seed=1)
+    assert simulate_procedural(net, empty, 0.1, seed=3) == simulate(net, 0.1, seed=3)
+
+
+def test_jittered_delays_equal_stored_engine():
+    # per-synapse delays (1-3 ms on the 0.1 ms grid, as build_ei_network's jitter) regenerated
+    # by a hash: the stored engine with to_delays() gives the same spikes
+    net, conn = build_ei_procedural(scale_populations(POPS, 600), [6.0, 9.0], seed=3,
+                                    delay=(1e-3, 3e-3), dt=1e-4)
+    stored = net.replace(weights=conn.to_weights(), delays=conn.to_delays())
+    steps = np.rint(stored.delays / 1e-4).astype(int)
+    assert steps.min() == 10 and steps.max() == 30  # the whole range is used
+    # uniform over the 21 values: chi-square p-value > 1e-4
+    from scipy import stats
+
+    assert stats.chisquare(np.bincount(steps - 10, minlength=21)).pvalue > 1e-4
+    a = simulate(stored, 0.2, seed=2)
+    b = simulate_procedural(net, conn, 0.2, seed=2)
+    assert a.n_spikes > 300
+    assert a == b
+    # and the jitter matters: the same synapses with one delay (the template's 3 ms) differ
+    assert simulate_procedural(net, ProceduralPopulations(conn.p, conn.weights, conn.groups,
+                                                          seed=3), 0.2, seed=2) != b
+    with pytest.raises(ValueError, match="steps of"):
+        simulate_procedural(net, conn, 0.2, dt=5e-5)
+    with pytest.raises(ValueError, match="multiples"):
+        ProceduralPopulations(0.1, np.ones((1, 5)), np.zeros(5, dtype=np.int64), 0,
+                              delays=(1.05e-3, 2e-3), dt=1e-4)

@@ -15,9 +15,10 @@ import numba as nb
 import numpy as np
 
 import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
-from spikewire.core.rng import substream, xo_next
+from spikewire.core.rng import _splitmix, substream, xo_next
 
-__all__ = ["ProceduralPopulations", "next_target", "procedural_csc", "procedural_log1mp"]
+__all__ = ["ProceduralPopulations", "next_target", "procedural_csc", "procedural_log1mp",
+           "synapse_delay"]
 
 
 @nb.njit(inline="always")
@@ -32,6 +33,24 @@ def next_target(i, log1mp, s0, s1, s2, s3):
     if skip > 4.0e18:
         return np.int64(4e18), s0, s1, s2, s3
     return i + 1 + np.int64(skip), s0, s1, s2, s3
+
+
+@nb.njit(inline="always")
+def synapse_delay(dkey, j, i, n, d0, nd):
+    """Delay in steps of the procedural synapse ``j -> i``: ``d0 + h`` with ``h`` uniform in
+    ``0 .. nd - 1``, a splitmix64 hash of ``(dkey, j·n + i)`` (the same at every spike of
+    ``j``, independent of the target draws)."""
+    z = dkey + (np.uint64(j) * np.uint64(n) + np.uint64(i)) * np.uint64(0x9E3779B97F4A7C15)
+    x, _ = _splitmix(z)
+    return d0 + np.int64(((x >> np.uint64(32)) * np.uint64(nd)) >> np.uint64(32))
+
+
+@nb.njit(cache=True)
+def _delays_of(dkey, cols, rows, n, d0, nd):
+    out = np.empty(cols.shape[0], dtype=np.int64)
+    for q in range(cols.shape[0]):
+        out[q] = synapse_delay(dkey, cols[q], rows[q], n, d0, nd)
+    return out
 
 
 @nb.njit(cache=True, nogil=True)
@@ -100,9 +119,18 @@ class ProceduralPopulations:
         Seed of the connectivity (independent of the simulation seed).
     autapses : bool, default False
         Allow self-connections.
+    delays : (float, float), optional
+        ``(d_min, d_max)`` in s: each synapse gets its own delay, uniform on the ``dt`` grid
+        from ``d_min`` to ``d_max`` (inclusive), fixed by a hash of the seed and the pair
+        (the jittered delays of ``theory.build_ei_network``). Default: none here, the
+        network's one delay applies.
+    dt : float, optional
+        The simulation step (s) the delays are counted in; required with ``delays`` (and
+        :func:`spikewire.simulate.simulate_procedural` must then run with this ``dt``).
     """
 
-    def __init__(self, p: float, weights, groups, seed: int, autapses: bool = False):
+    def __init__(self, p: float, weights, groups, seed: int, autapses: bool = False, *,
+                 delays=None, dt: float | None = None):
         if isinstance(p, bool) or not isinstance(p, int | float | np.floating) \
                 or not 0.0 <= float(p) <= 1.0:
             raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
@@ -125,10 +153,30 @@ class ProceduralPopulations:
         self.groups = g.astype(np.int64)
         self.seed = int(seed)
         self.autapses = bool(autapses)
+        self.delay_steps = None
+        self.dt = None
+        if delays is not None:
+            try:
+                lo, hi = (float(x) for x in delays)
+            except (TypeError, ValueError):
+                raise TypeError(f"delays must be (d_min, d_max) in s, got {delays!r}") from None
+            if dt is None or not (np.isscalar(dt) and np.isfinite(dt) and dt > 0):
+                raise ValueError(f"delays need the simulation step dt > 0 s, got dt={dt!r}")
+            d0, d1 = round(lo / dt), round(hi / dt)
+            if abs(d0 * dt - lo) > 1e-6 * dt or abs(d1 * dt - hi) > 1e-6 * dt:
+                raise ValueError(f"delays {delays!r} s are not multiples of dt = {dt} s")
+            if not 1 <= d0 <= d1 <= 32_000:
+                raise ValueError(f"delays must satisfy dt <= d_min <= d_max (<= 32,000 steps); "
+                                 f"got {delays!r} s with dt = {dt} s")
+            self.delay_steps = (int(d0), int(d1))
+            self.dt = float(dt)
 
     def __repr__(self) -> str:
+        d = "" if self.delay_steps is None else \
+            f", delays={self.delay_steps[0]}..{self.delay_steps[1]} steps of {self.dt} s"
         return (f"ProceduralPopulations(p={self.p}, n_neurons={self.n_neurons}, "
-                f"groups={self.weights.shape[0]}, seed={self.seed}, autapses={self.autapses})")
+                f"groups={self.weights.shape[0]}, seed={self.seed}, autapses={self.autapses}"
+                f"{d})")
 
     @property
     def n_neurons(self) -> int:
@@ -149,11 +197,32 @@ class ProceduralPopulations:
         n = self.n_neurons
         return self.p * n * (n if self.autapses else n - 1)
 
+    @property
+    def delay_key(self) -> np.uint64:
+        """64-bit key of the per-synapse delay hash, derived from :attr:`seed`."""
+        from spikewire.core.seeds import rng as seeded_rng
+
+        g = seeded_rng(int(self.seed), "procedural-delays")
+        return np.uint64(g.integers(0, np.iinfo(np.uint64).max, dtype=np.uint64,
+                                    endpoint=True))
+
+    def to_delays(self) -> np.ndarray:
+        """Per-synapse delays (s) aligned with ``to_weights().data`` (needs ``delays``)."""
+        if self.delay_steps is None:
+            raise ValueError("this connectivity has no per-synapse delays (delays=None); the "
+                             "network's one delay applies")
+        n = self.n_neurons
+        indptr, indices = procedural_csc(n, n, self.p, int(self.key), self.autapses)
+        cols = np.repeat(np.arange(n, dtype=np.int64), np.diff(indptr))
+        d0, d1 = self.delay_steps
+        steps = _delays_of(self.delay_key, cols, indices.astype(np.int64), n, d0, d1 - d0 + 1)
+        return steps * self.dt
+
     def to_weights(self):
         """The same connectivity stored: a post × pre ``scipy.sparse.csc_array`` (mV).
 
         For checks against the stored-connectivity engine and small networks only (it
-        holds every synapse).
+        holds every synapse); :meth:`to_delays` gives the matching per-synapse delays.
         """
         import scipy.sparse as sp
 

@@ -535,11 +535,11 @@ class CCG(InferenceMethod):
         (block × n_units × (2·n_window + 1) int32 counts and float64 baselines) are
         reduced to per-pair summaries before the next block, so the memory is
         O(n_units² + n_jobs · block_size · n_units · n_window) instead of
-        O(n_units² · n_window) (≈ 5 GiB for 3,000 units at the defaults). Automatic: the
-        largest block whose count and baseline arrays take at most 256 MiB, and with
-        ``n_jobs`` > 1 at most a quarter of each thread's share of the units (load
-        balance). The result does not depend on the block size. With
-        ``significance="jitter"`` the surrogates are regenerated for each block.
+        O(n_units² · n_window) (≈ 10 GiB for 3,000 units at the defaults). Automatic:
+        the largest blocks whose count and baseline arrays, one block per thread, take at
+        most 256 MiB together, and with ``n_jobs`` > 1 at most a quarter of each thread's
+        share of the units (load balance). The result does not depend on the block size.
+        With ``significance="jitter"`` the surrogates are regenerated for each block.
 
     Notes
     -----
@@ -811,7 +811,7 @@ class CCG(InferenceMethod):
         if self.block_size is not None:
             return int(min(int(self.block_size), max(n, 1)))
         per_row = max(n, 1) * n_sel * (4 + 8 + (8 if self.significance == "jitter" else 0))
-        rows = max(1, _BLOCK_BYTES // per_row)
+        rows = max(1, _BLOCK_BYTES // (per_row * max(n_threads, 1)))
         if n_threads > 1:  # several blocks per thread, so that the threads stay balanced
             rows = min(rows, max(1, -(-n // (4 * n_threads))))
         return int(min(rows, max(n, 1)))
@@ -858,8 +858,11 @@ class CCG(InferenceMethod):
                           _RowUniforms(key, 0), 1)
         S = {k: np.empty((n, n), dtype=v.dtype) for k, v in proto.items()}
         lam = np.zeros((n, n))
-        chunk_cap = max(1, _CHUNK_PAIRS // max(n, 1))
         with numba_threads(self.n_jobs) as n_threads:
+            # pairs per chunk of the summaries: their temporaries, ~0.5 GB per thread on
+            # one or two threads, less per thread on more
+            pairs = max(4096, _CHUNK_PAIRS * 2 // max(n_threads, 2))
+            chunk_cap = max(1, pairs // max(n, 1))
             block = self._block_rows(n, n_sel, n_threads)
             starts = list(range(0, n, block))
             chunk = max(1, min(block, chunk_cap))
@@ -922,10 +925,11 @@ class CCG(InferenceMethod):
         return acc / float(self.n_surrogates)
 
 
-#: Bytes of the count and baseline arrays of one block of post units (automatic
-#: ``block_size``); each thread holds one block at a time.
+#: Bytes of the count and baseline arrays of all blocks of post units in flight (one per
+#: thread; automatic ``block_size``).
 _BLOCK_BYTES = 256 * 2**20
-#: Pairs per chunk of the per-pair summaries (bounds their temporaries, ~0.5 GB per thread).
+#: Pairs per chunk of the per-pair summaries on one or two threads (bounds their
+#: temporaries, ~0.5 GB per thread); fewer per thread on more threads.
 _CHUNK_PAIRS = 32_768
 
 

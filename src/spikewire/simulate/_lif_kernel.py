@@ -19,12 +19,16 @@ numba passes as structs): the mutable :class:`NeuronState`, the :class:`Connecti
 from __future__ import annotations
 
 import math
+import platform
+import sys
 from enum import IntEnum
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
-from numba.extending import overload
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic, overload
 
 import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.core.procedural import next_target
@@ -512,3 +516,495 @@ def lif_chunk_procedural(step0, step1, st, neu, drv, fd, pc, stim, stim_pos, rng
         k += 1
     rng[0], rng[1], rng[2], rng[3] = s0, s1, s2, s3
     return k, n_spk, stim_pos
+
+
+# --------------------------------------------------------------------------------------
+# Parallel fast path: postsynaptic blocks on several threads, bit-identical to the serial
+# kernel (same draws, same additions in the same order for every target).
+#
+# xoshiro256**'s state transition T is linear over GF(2) (xor, shift, rotate), so "advance
+# the state n draws" is a 256 x 256 bit matrix T^n. A block that starts at neuron i0 takes
+# the draws i0 .. i1 - 1 of each step by applying T^i0 once, drawing its own i1 - i0
+# numbers, and skipping the other N - (i1 - i0) of the step with T^(N - i1 + i0): the
+# numbers the serial kernel would give the same neurons, whatever the block partition.
+
+
+class ThreadPlan(NamedTuple):
+    """Block partition for :func:`lif_chunk_delta_par`.
+
+    ``bounds`` (n_blocks + 1,) int64: block ``b`` owns postsynaptic neurons
+    ``bounds[b] .. bounds[b + 1] - 1`` (interior bounds are multiples of 16, so that no two
+    blocks share a cache line of the ring, the potentials or the flags). ``seg``
+    (n_blocks + 1, N) int64: presynaptic neuron ``j``'s synapses onto block ``b`` are
+    ``seg[b, j] .. seg[b + 1, j] - 1`` of the CSC arrays (rows sorted within each column).
+    ``start`` (n_blocks, 256, 4) uint64: jump matrix ``T^bounds[b]``; ``skip`` (n_blocks,
+    256, 4): ``T^(N - block size)`` (see :func:`xo_jump_matrix`). ``super_steps``: steps
+    advanced per parallel region (at most the delay, see :func:`lif_chunk_delta_par`).
+    """
+
+    bounds: np.ndarray
+    seg: np.ndarray
+    start: np.ndarray
+    skip: np.ndarray
+    super_steps: int
+
+
+@nb.njit(inline="always")
+def _xo_apply(M, s0, s1, s2, s3):
+    """``M · s`` over GF(2): the xor of the columns ``M[j]`` whose state bit ``j`` is set."""
+    r0 = np.uint64(0)
+    r1 = np.uint64(0)
+    r2 = np.uint64(0)
+    r3 = np.uint64(0)
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    for q in range(4):
+        x = s0 if q == 0 else (s1 if q == 1 else (s2 if q == 2 else s3))
+        for bit in range(64):
+            m = zero - ((x >> np.uint64(bit)) & one)  # all ones if the bit is set
+            j = 64 * q + bit
+            r0 ^= M[j, 0] & m
+            r1 ^= M[j, 1] & m
+            r2 ^= M[j, 2] & m
+            r3 ^= M[j, 3] & m
+    return r0, r1, r2, r3
+
+
+@nb.njit(cache=True, nogil=True)
+def xo_jump_matrix(n):
+    """Columns of ``T^n`` as a (256, 4) uint64 array: row ``j`` is the state reached after
+    ``n`` draws from the state whose only set bit is bit ``j`` (word ``j // 64``, bit
+    ``j % 64``). Applying it to a state (:func:`_xo_apply`) advances that state ``n``
+    draws. Square-and-multiply: O(log n) products of 256 x 256 bit matrices."""
+    result = np.zeros((256, 4), dtype=np.uint64)
+    base = np.zeros((256, 4), dtype=np.uint64)
+    one = np.uint64(1)
+    for j in range(256):
+        result[j, j // 64] = one << np.uint64(j % 64)  # identity
+        e = [np.uint64(0), np.uint64(0), np.uint64(0), np.uint64(0)]
+        e[j // 64] = one << np.uint64(j % 64)
+        _, t0, t1, t2, t3 = xo_next(e[0], e[1], e[2], e[3])  # one step: T
+        base[j, 0], base[j, 1], base[j, 2], base[j, 3] = t0, t1, t2, t3
+    tmp = np.zeros((256, 4), dtype=np.uint64)
+    while n > 0:
+        if n & 1:  # result <- base · result (powers of T commute)
+            for j in range(256):
+                tmp[j, 0], tmp[j, 1], tmp[j, 2], tmp[j, 3] = _xo_apply(
+                    base, result[j, 0], result[j, 1], result[j, 2], result[j, 3])
+            result[:] = tmp
+        n >>= 1
+        if n > 0:  # base <- base · base
+            for j in range(256):
+                tmp[j, 0], tmp[j, 1], tmp[j, 2], tmp[j, 3] = _xo_apply(
+                    base, base[j, 0], base[j, 1], base[j, 2], base[j, 3])
+            base[:] = tmp
+    return result
+
+
+@nb.njit(cache=True, nogil=True)
+def columns_sorted(col_ptr, row_idx):
+    """Whether the rows of every CSC column are in non-decreasing order."""
+    for j in range(col_ptr.shape[0] - 1):
+        for s in range(col_ptr[j] + 1, col_ptr[j + 1]):
+            if row_idx[s] < row_idx[s - 1]:
+                return False
+    return True
+
+
+@nb.njit(cache=True, nogil=True)
+def block_segments(col_ptr, row_idx, bounds):
+    """``seg`` of :class:`ThreadPlan`: per block bound and column, the first synapse whose
+    row is at or above the bound (binary search; rows sorted within each column)."""
+    nb_ = bounds.shape[0] - 1
+    n_pre = col_ptr.shape[0] - 1
+    seg = np.empty((nb_ + 1, n_pre), dtype=np.int64)
+    for j in range(n_pre):
+        a, e = col_ptr[j], col_ptr[j + 1]
+        seg[0, j] = a
+        seg[nb_, j] = e
+        for b in range(1, nb_):
+            lo, hi = a, e
+            x = bounds[b]
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if np.int64(row_idx[mid]) < x:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            seg[b, j] = lo
+    return seg
+
+
+@nb.njit(inline="always")
+def _deliver(rd, pend_spk, pend_cnt, p, bmax, seg, b, row_idx, w, w_col, const_w):
+    """Add the synapses onto block ``b`` of every block's spikes of pending step ``p`` to
+    the slot ``rd``, in spike (neuron) order."""
+    one = np.uint64(1)
+    for c in range(pend_spk.shape[0]):
+        base = p * bmax
+        for q in range(base, base + pend_cnt[c, p]):
+            j = pend_spk[c, q]
+            a = np.uint64(seg[b, j])
+            e = np.uint64(seg[b + 1, j])
+            if const_w:
+                x_w = w_col[j]
+                while a < e:
+                    rd[row_idx[a]] += x_w
+                    a += one
+            else:
+                while a < e:
+                    rd[row_idx[a]] += w[a]
+                    a += one
+
+
+@nb.njit(cache=True, nogil=True)
+def _block_region(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st, net, neu, drv, fd,
+                  stim, stim_pos, plan, ext, flag, blk_rng, blk_spk, blk_cnt):
+    """One block's share of a parallel region of :func:`lif_chunk_delta_par`.
+
+    Advances steps ``k .. k + n_steps - 1`` for this block's neurons (stimulation, Poisson
+    drive, membrane), its spikes of step ``k + s`` going to ``blk_spk[b, s * Bmax:]``
+    (``blk_cnt[b, s]`` of them). The spikes of the previous region (``pend_n`` steps from
+    ``pend_k0``; block ``c``'s spikes of step ``pend_k0 + p`` are
+    ``pend_spk[c, p * Bmax:][:pend_cnt[c, p]]``, in neuron order) are scattered, block by
+    block (so in neuron order), into this block's rows of their delivery slot
+    ``pend_k0 + p + D``, just before that slot is read (while it is in the cache), or after
+    the last step for slots beyond this region.
+    """
+    V, refr, ring = st.V, st.refr, st.ring
+    row_idx, w, delay_const = net.row_idx, net.w, net.delay_const
+    decay_m, v_rest, theta, v_reset, ref_steps = (neu.decay_m, neu.v_rest, neu.theta,
+                                                  neu.v_reset, neu.ref_steps)
+    w_ext, pois_guide = drv.w_ext, drv.pois_guide
+    w_col, const_w, hetero, poisson_on = fd.w_col, fd.const_w, fd.hetero, fd.poisson_on
+    pois_cdf_int, guide_shift = fd.pois_cdf_int, fd.guide_shift
+    stim_step, stim_idx, stim_amp = stim.step, stim.idx, stim.amp
+    bounds, seg, skip = plan.bounds, plan.seg, plan.skip
+    i0, i1 = bounds[b], bounds[b + 1]
+    N = V.shape[0]
+    L = ring.shape[0]
+    bmax = blk_spk.shape[1] // max(plan.super_steps, 1)
+    # pending step p is delivered at slot pend_k0 + p + D: just before that slot is read
+    # (while it is hot in the cache), or at the end for slots after this region
+    p = 0
+    sh_g = np.uint64(guide_shift)
+    sh_u = np.uint64(11)
+    s0, s1, s2, s3 = blk_rng[b, 0], blk_rng[b, 1], blk_rng[b, 2], blk_rng[b, 3]
+    jm = skip[b]
+    dm0, vr0, th0, vs0 = decay_m[0], v_rest[0], theta[0], v_reset[0]
+    refr_s = np.int32(ref_steps[0])
+    sp_pos = stim_pos
+    # per-block views indexed from 0: LLVM then knows the indices are not negative and
+    # vectorises the membrane loop as in the serial kernel (a loop over range(i0, i1) with
+    # i0 from an array keeps numba's negative-index check and runs ~1.4x slower)
+    nb_i = i1 - i0
+    Vb, refr_b, ext_b, flag_b = V[i0:i1], refr[i0:i1], ext[i0:i1], flag[i0:i1]
+    if hetero:
+        dm_b, vr_b, th_b = decay_m[i0:i1], v_rest[i0:i1], theta[i0:i1]
+        vs_b, rs_b = v_reset[i0:i1], ref_steps[i0:i1]
+    else:  # unused placeholders of the same types
+        dm_b, vr_b, th_b, vs_b, rs_b = decay_m, v_rest, theta, v_reset, ref_steps
+    for st_ in range(n_steps):
+        kk = k + st_
+        while p < pend_n and pend_k0 + p + delay_const <= kk:
+            _deliver(ring[(pend_k0 + p + delay_const) % L], pend_spk, pend_cnt, p, bmax, seg,
+                     b, row_idx, w, w_col, const_w)
+            p += 1
+        r = ring[kk % L]
+        while sp_pos < stim_step.shape[0] and stim_step[sp_pos] == kk:
+            t = stim_idx[sp_pos]
+            if i0 <= t < i1:
+                r[t] += stim_amp[sp_pos]
+            sp_pos += 1
+        rb = r[i0:i1]
+        if poisson_on:
+            for i in range(nb_i):
+                x, s0, s1, s2, s3 = xo_next(s0, s1, s2, s3)
+                m = x >> sh_u
+                c = pois_guide[x >> sh_g]
+                while m > pois_cdf_int[c]:
+                    c += 1
+                ext_b[i] = w_ext * c
+            s0, s1, s2, s3 = _xo_apply(jm, s0, s1, s2, s3)  # the other blocks' draws
+        if hetero:
+            for i in range(nb_i):
+                inp = np.float64(rb[i]) + ext_b[i]
+                rb[i] = 0.0
+                v = vr_b[i] + (Vb[i] - vr_b[i]) * dm_b[i] + inp
+                rf = refr_b[i]
+                free = rf <= 0
+                sp = free & (v >= th_b[i])
+                Vb[i] = v if (free and not sp) else vs_b[i]
+                refr_b[i] = rs_b[i] if sp else (rf - 1 if rf > 0 else rf)
+                flag_b[i] = sp
+        else:
+            for i in range(nb_i):
+                inp = np.float64(rb[i]) + ext_b[i]
+                rb[i] = 0.0
+                v = vr0 + (Vb[i] - vr0) * dm0 + inp
+                rf = refr_b[i]
+                free = rf <= 0
+                sp = free & (v >= th0)
+                Vb[i] = v if (free and not sp) else vs0
+                refr_b[i] = refr_s if sp else (rf - 1 if rf > 0 else rf)
+                flag_b[i] = sp
+        flag64 = flag.view(np.uint64)
+        cnt = 0
+        base = st_ * bmax
+        for wd in range(i0 // 8, (i1 + 7) // 8):
+            if flag64[wd] != 0:
+                for i in range(8 * wd, min(8 * wd + 8, N)):
+                    if flag[i]:
+                        blk_spk[b, base + cnt] = i
+                        cnt += 1
+        blk_cnt[b, st_] = cnt
+    while p < pend_n:
+        _deliver(ring[(pend_k0 + p + delay_const) % L], pend_spk, pend_cnt, p, bmax, seg, b,
+                 row_idx, w, w_col, const_w)
+        p += 1
+    blk_rng[b, 0], blk_rng[b, 1], blk_rng[b, 2], blk_rng[b, 3] = s0, s1, s2, s3
+
+
+# --- a barrier for the block threads: atomics and sched_yield as LLVM intrinsics ---------
+
+
+@intrinsic
+def _atomic_add(typingctx, arr, idx, val):
+    """``arr[idx] += val`` atomically (sequentially consistent) on an int64 array; returns
+    the old value."""
+    sig = types.int64(arr, idx, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        return builder.atomic_rmw("add", ptr, v, "seq_cst")
+
+    return sig, codegen
+
+
+@intrinsic
+def _atomic_load(typingctx, arr, idx):
+    """``arr[idx]`` read atomically (acquire) from an int64 array."""
+    sig = types.int64(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        return builder.load_atomic(ptr, "acquire", 8)
+
+    return sig, codegen
+
+
+@intrinsic
+def _atomic_store(typingctx, arr, idx, val):
+    """``arr[idx] = val`` atomically (release) on an int64 array."""
+    sig = types.void(arr, idx, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        builder.store_atomic(v, ptr, "release", 8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _sched_yield(typingctx):
+    """POSIX ``sched_yield()``: give the core to another runnable thread."""
+    sig = types.int32()
+
+    def codegen(context, builder, signature, args):
+        fnty = ir.FunctionType(ir.IntType(32), [])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "sched_yield")
+        return builder.call(fn, [])
+
+    return sig, codegen
+
+
+@intrinsic
+def _futex(typingctx, arr, idx, op, val):
+    """Linux ``futex(&arr[idx], op, val, timeout)`` on the low 32 bits of an int64 array
+    entry, the relative timeout being the ``timespec`` at ``arr[_TIMEOUT:]``."""
+    sig = types.int64(arr, idx, op, val)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i])
+        tptr = cgutils.get_item_pointer(context, builder, aryty, ary,
+                                        [context.get_constant(types.intp, _TIMEOUT)])
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(64), [ir.IntType(64)], var_arg=True)
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "syscall")
+        op_ = context.cast(builder, args[2], signature.args[2], types.int32)
+        val_ = context.cast(builder, args[3], signature.args[3], types.int32)
+        return builder.call(fn, [ir.Constant(ir.IntType(64), 202),  # SYS_futex (x86-64)
+                                 builder.bitcast(ptr, i8p), op_, val_,
+                                 builder.bitcast(tptr, i8p)])
+
+    return sig, codegen
+
+
+#: layout of the int64 ``sync`` array (each entry on its own 64-byte line): arrivals,
+#: generation, abort flag, sleeping threads, and the futex timeout (timespec: s, ns)
+_ARRIVED, _GENERATION, _ABORT, _SLEEPERS, _TIMEOUT = 0, 8, 16, 24, 32
+_SYNC_SIZE = 40
+_SPINS = 2000  # atomic reads before sleeping (a few µs)
+_FUTEX_WAIT, _FUTEX_WAKE = 128, 129  # FUTEX_*_PRIVATE
+#: sleep in the kernel (futex) while waiting: Linux on x86-64; elsewhere sched_yield
+_USE_FUTEX = sys.platform.startswith("linux") and platform.machine() in ("x86_64", "AMD64")
+
+
+@nb.njit(inline="always")
+def _barrier(sync, n_threads):
+    """Wait until ``n_threads`` threads have arrived; False if the run was aborted.
+
+    Generation barrier: the last thread to arrive resets the count and advances the
+    generation, which the others poll, first spinning, then asleep (Linux futex, woken by
+    the last thread; elsewhere ``sched_yield``), so that waiting threads do not take CPU
+    time from the machine's other work. A sleeper wakes at least every 10 ms to check the
+    abort flag."""
+    gen = _atomic_load(sync, _GENERATION)
+    if _atomic_add(sync, _ARRIVED, 1) == n_threads - 1:
+        _atomic_store(sync, _ARRIVED, 0)
+        _atomic_add(sync, _GENERATION, 1)
+        if _USE_FUTEX and _atomic_load(sync, _SLEEPERS) > 0:
+            _futex(sync, _GENERATION, _FUTEX_WAKE, 2**31 - 1)
+        return True
+    spins = 0
+    while _atomic_load(sync, _GENERATION) == gen:
+        if _atomic_load(sync, _ABORT) != 0:
+            return False
+        spins += 1
+        if spins > _SPINS:
+            if _USE_FUTEX:
+                _atomic_add(sync, _SLEEPERS, 1)
+                # sleeps only while the generation's low 32 bits are still `gen`'s
+                _futex(sync, _GENERATION, _FUTEX_WAIT, gen & 0xFFFFFFFF)
+                _atomic_add(sync, _SLEEPERS, -1)
+            else:
+                _sched_yield()
+    return True
+
+
+def new_sync() -> np.ndarray:
+    """A fresh ``sync`` array for :func:`lif_block_worker` (futex timeout 10 ms)."""
+    sync = np.zeros(_SYNC_SIZE, dtype=np.int64)
+    sync[_TIMEOUT + 1] = 10_000_000
+    return sync
+
+
+class BlockWork(NamedTuple):
+    """Scratch shared by the block threads of :func:`lif_block_worker`: Poisson inputs
+    ``ext`` (N,), spike ``flag`` (N rounded up to 8,) uint8, generator states ``blk_rng``
+    (n_blocks, 4), spike lists ``blk_spk`` (2, n_blocks, super_steps · Bmax) int32 and
+    counts ``blk_cnt`` (2, n_blocks, super_steps) (two buffers: the previous region's,
+    being delivered, and this region's), the barrier ``sync`` (int64) and ``result``
+    (next step, spike count, stimulation position)."""
+
+    ext: np.ndarray
+    flag: np.ndarray
+    blk_rng: np.ndarray
+    blk_spk: np.ndarray
+    blk_cnt: np.ndarray
+    sync: np.ndarray
+    result: np.ndarray
+
+
+@nb.njit(cache=True, nogil=True)
+def block_start_states(start, rng, blk_rng):
+    """Each block's generator state: ``T^bounds[b]`` applied to the run's state ``rng``."""
+    for b in range(start.shape[0]):
+        blk_rng[b, 0], blk_rng[b, 1], blk_rng[b, 2], blk_rng[b, 3] = _xo_apply(
+            start[b], rng[0], rng[1], rng[2], rng[3])
+
+
+@nb.njit(cache=True, nogil=True)
+def lif_block_worker(b, step0, step1, st, net, neu, drv, fd, plan, stim, stim_pos, out,
+                     n_spk, work):
+    """Block ``b``'s thread of the parallel fast path: :func:`lif_chunk_delta` split over
+    blocks of postsynaptic neurons (``plan``: :class:`ThreadPlan`, ``work``:
+    :class:`BlockWork`; one thread per block runs this function, with the same
+    arguments but ``b``).
+
+    Bit-identical to :func:`lif_chunk_delta` (same spikes in the same order, same final
+    state and generator state) for any block partition and number of threads:
+
+    - the blocks advance in regions of up to ``plan.super_steps`` steps, at most the delay
+      D: a spike at step k is delivered at k + D, so blocks need each other's spikes only
+      once per region, and one barrier per region (not per step) synchronises the threads;
+    - in each region a block first delivers the previous region's spikes of every block,
+      in (step, neuron) order, to its own targets (each column's synapses onto the block
+      are one index range, ``plan.seg``), so every target receives its inputs in the
+      serial kernel's order, and copies its own spikes of the previous region to their
+      place in ``out`` (time order, neuron order within a step);
+    - each block draws the Poisson counts of its own neurons from the serial stream,
+      jumping over the other blocks' draws (:func:`xo_jump_matrix`).
+
+    Work starts at ``step0`` with ``n_spk`` spikes in ``out``; stops at ``step1`` or when
+    ``out`` could overflow. The last region's spikes are delivered before returning, so the
+    state equals the serial kernel's at the step reached. Block 0 writes (step reached,
+    spikes, stimulation position) to ``work.result``; its generator state
+    ``work.blk_rng[0]`` is then the serial kernel's. Returns False if the run was aborted
+    (``work.sync[_ABORT]`` set by the caller because another thread failed).
+    """
+    N = st.V.shape[0]
+    spk_step, spk_idx = out.step, out.idx
+    cap = spk_step.shape[0]
+    bounds = plan.bounds
+    n_blocks = bounds.shape[0] - 1
+    S = max(plan.super_steps, 1)
+    bmax = work.blk_spk.shape[2] // S
+    blk_cnt, blk_spk, sync = work.blk_cnt, work.blk_spk, work.sync
+    n_stim = stim.step.shape[0]
+    buf = 0
+    pend_k0 = step0
+    pend_n = 0
+    n_before = n_spk  # spikes in `out` before the pending region's
+    k = step0
+    while True:
+        n_steps = 0
+        if k < step1:
+            n_steps = max(0, min(S, step1 - k, (cap - n_spk) // max(N, 1)))
+        if n_steps == 0 and pend_n == 0:
+            break
+        _block_region(b, k, n_steps, pend_k0, pend_n, blk_spk[1 - buf], blk_cnt[1 - buf],
+                      st, net, neu, drv, fd, stim, stim_pos, plan, work.ext, work.flag,
+                      work.blk_rng, blk_spk[buf], blk_cnt[buf])
+        # this block's spikes of the pending region go to their place in `out`
+        pos = n_before
+        for p in range(pend_n):
+            for c in range(n_blocks):
+                m = blk_cnt[1 - buf, c, p]
+                if c == b:
+                    for q in range(m):
+                        spk_step[pos + q] = pend_k0 + p
+                        spk_idx[pos + q] = blk_spk[1 - buf, b, p * bmax + q]
+                pos += m
+        if not _barrier(sync, n_blocks):
+            return False
+        n_before = n_spk
+        for p in range(n_steps):
+            for c in range(n_blocks):
+                n_spk += blk_cnt[buf, c, p]
+        while stim_pos < n_stim and stim.step[stim_pos] < k + n_steps:
+            stim_pos += 1
+        pend_k0 = k
+        pend_n = n_steps
+        k += n_steps
+        buf = 1 - buf
+    if b == 0:
+        work.result[0] = k
+        work.result[1] = n_spk
+        work.result[2] = stim_pos
+    return True

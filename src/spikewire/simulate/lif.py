@@ -16,6 +16,8 @@ from spikewire.core.seeds import seed_repr
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.simulate._common import stimulation_arrays
 from spikewire.simulate._lif_kernel import (
+    _ABORT,
+    BlockWork,
     Connectivity,
     DriveConfig,
     DriveMode,
@@ -27,11 +29,18 @@ from spikewire.simulate._lif_kernel import (
     SpikeBuffer,
     Stimulus,
     SynapseProp,
+    ThreadPlan,
+    block_segments,
+    block_start_states,
     column_constant,
+    columns_sorted,
+    lif_block_worker,
     lif_chunk,
     lif_chunk_delta,
     lif_chunk_procedural,
     make_synapse_prop,
+    new_sync,
+    xo_jump_matrix,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
 
@@ -41,6 +50,8 @@ __all__ = ["simulate", "delay_steps", "DriveModulation", "Stimulation", "DriveMo
 
 _MIN_DT = 1.0 / 30_000 - 1e-12  # 30 kHz
 _FAST_PATH = True  # tests switch it off to check the fast kernel against the general one
+_BLOCK_ALIGN = 16  # interior block bounds of the parallel path: multiples of 16 neurons
+_MAX_SUPER_STEPS = 16  # steps per parallel region (at most the delay); memory 4·16·N bytes
 
 
 class DriveModulation(Protocol):
@@ -103,7 +114,7 @@ def delay_steps(network: Network, dt: float) -> tuple[int, np.ndarray]:
 def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int | None = 0,
              v_init: str | np.ndarray = "uniform", modulation: DriveModulation | None = None,
              stimulation: Stimulation | None = None, progress: bool = False,
-             chunk_steps: int = 2000) -> SpikeTrains:
+             chunk_steps: int = 2000, n_threads: int = 1) -> SpikeTrains:
     """Run a LIF network and return its spike trains.
 
     Three stages: the arguments are checked (:func:`_validate`), the kernel configuration
@@ -136,6 +147,20 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         Show a progress bar.
     chunk_steps : int, default 2000
         Steps advanced per call of the compiled kernel.
+    n_threads : int, default 1
+        Threads for the fast path (delta synapses, one delay for all synapses, a
+        homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no
+        ``modulation``): the postsynaptic neurons are split into ``n_threads`` blocks,
+        each advanced by its own thread (compiled code without the GIL), synchronised
+        once per delay. The result is **bit-identical** to ``n_threads=1`` for every
+        thread count: each block draws its neurons' Poisson counts from the same random
+        stream (jumping over the other blocks' draws) and every neuron receives its
+        inputs in the same order. Other networks (current synapses, per-synapse delays,
+        white-noise or per-neuron drive, modulation) run on one thread whatever
+        ``n_threads`` is. More threads than free cores slow the run down (the threads
+        wait for each other at every delay), and so does a one-step delay
+        (``delays=None``: a synchronisation per step); see
+        ``benchmarks/results/threads.md`` for measurements.
 
     Returns
     -------
@@ -143,12 +168,14 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         One unit per neuron (unit id = neuron index), window ``[0, duration)``. Spike
         times lie on the grid ``k·dt``. ``annotations`` records dt, seed and the drive.
     """
+    n_threads = _check_threads(n_threads)
     duration, dt, n_steps = _validate(network, duration, dt)
     rng = seeded_rng(seed, "simulation")
     cfg = build_kernel_config(network, n_steps, dt, rng, v_init=v_init, modulation=modulation,
                               stimulation=stimulation)
     spk_step, spk_idx = _run(cfg, n_steps, dt, modulation=modulation, chunk_steps=chunk_steps,
-                             progress=f"simulate {network.name}" if progress else None)
+                             progress=f"simulate {network.name}" if progress else None,
+                             n_threads=n_threads)
     n = network.n_neurons
     times = spk_step * dt
     ids = spk_idx.astype(np.int64)
@@ -347,10 +374,113 @@ def build_kernel_config(network: Network, n_steps: int, dt: float, rng: np.rando
                         min(cap, 50_000_000))
 
 
+def _check_threads(n_threads) -> int:
+    """``n_threads`` as a positive int, else a ValueError naming the value."""
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer) \
+            or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer (1 = serial), got "
+                         f"{n_threads!r}")
+    return int(n_threads)
+
+
+def block_bounds(n: int, n_blocks: int) -> np.ndarray:
+    """Bounds of ``n_blocks`` blocks of nearly equal size over ``n`` neurons, interior
+    bounds rounded down to multiples of 16 (blocks may be empty when ``n`` is small)."""
+    b = np.arange(n_blocks + 1, dtype=np.int64) * n // n_blocks
+    b[1:-1] = b[1:-1] // _BLOCK_ALIGN * _BLOCK_ALIGN
+    b[-1] = n
+    return b
+
+
+def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectivity]:
+    """The block partition of the parallel fast path, and the connectivity it runs on.
+
+    ``seg`` needs the rows of each CSC column in increasing order; if they are not, the
+    returned connectivity holds sorted copies (a stable sort: entries of one column with
+    the same row, if any, keep their order, so every target's additions keep the serial
+    kernel's order).
+    """
+    net = cfg.net
+    n = cfg.state.V.shape[0]
+    col_ptr, row_idx, w = net.col_ptr, net.row_idx, net.w
+    if row_idx.size and not columns_sorted(col_ptr, row_idx):
+        col = np.repeat(np.arange(col_ptr.size - 1), np.diff(col_ptr))
+        order = np.lexsort((row_idx, col))
+        net = net._replace(row_idx=row_idx[order], w=w[order])
+    bounds = block_bounds(n, n_blocks)
+    seg = block_segments(col_ptr, net.row_idx, bounds)
+    cache: dict[int, np.ndarray] = {}
+
+    def jump(m: int) -> np.ndarray:
+        if m not in cache:
+            cache[m] = xo_jump_matrix(m)
+        return cache[m]
+
+    start = np.stack([jump(int(bounds[b])) for b in range(n_blocks)])
+    skip = np.stack([jump(int(n - (bounds[b + 1] - bounds[b]))) for b in range(n_blocks)])
+    steps = int(min(max(net.delay_const, 1), _MAX_SUPER_STEPS))
+    return ThreadPlan(bounds, seg, start, skip, steps), net
+
+
 def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
          modulation: DriveModulation | None = None, chunk_steps: int = 2000,
-         progress: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons."""
+         progress: str | None = None, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons.
+
+    With ``n_threads > 1`` and the fast path, ``n_threads`` threads run
+    :func:`~spikewire.simulate._lif_kernel.lif_block_worker` on as many blocks
+    (bit-identical to the serial kernel)."""
+    if n_threads > 1 and cfg.fast:
+        from concurrent.futures import ThreadPoolExecutor
+
+        plan, net = thread_plan(cfg, n_threads)
+        with ThreadPoolExecutor(max_workers=n_threads,
+                                thread_name_prefix="spikewire-lif") as pool:
+            par = _Blocks(cfg, plan, net, pool)
+            return _run_loop(cfg, n_steps, dt, modulation, chunk_steps, progress, par)
+    return _run_loop(cfg, n_steps, dt, modulation, chunk_steps, progress, None)
+
+
+class _Blocks:
+    """Runs a chunk of the parallel fast path: one thread per block."""
+
+    def __init__(self, cfg: KernelConfig, plan: ThreadPlan, net: Connectivity, pool):
+        n = cfg.state.V.shape[0]
+        nb_ = plan.bounds.size - 1
+        bmax = max(1, int(np.diff(plan.bounds).max()))
+        s = plan.super_steps
+        self.cfg, self.plan, self.net, self.pool = cfg, plan, net, pool
+        self.work = BlockWork(np.zeros(n), np.zeros((n + 7) // 8 * 8, dtype=np.uint8),
+                              np.zeros((nb_, 4), dtype=np.uint64),
+                              np.zeros((2, nb_, s * bmax), dtype=np.int32),
+                              np.zeros((2, nb_, s), dtype=np.int64),
+                              new_sync(), np.zeros(3, dtype=np.int64))
+
+    def __call__(self, k: int, k1: int, stim_pos: int, out: SpikeBuffer,
+                 n_spk: int) -> tuple[int, int, int]:
+        from concurrent.futures import FIRST_EXCEPTION, wait
+
+        cfg, plan, work = self.cfg, self.plan, self.work
+        work.sync[:] = new_sync()
+        block_start_states(plan.start, cfg.rng, work.blk_rng)
+        jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
+                                 cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, stim_pos,
+                                 out, n_spk, work) for b in range(plan.bounds.size - 1)]
+        done, _ = wait(jobs, return_when=FIRST_EXCEPTION)
+        if any(j.exception() is not None for j in done):
+            work.sync[_ABORT] = 1  # release the threads waiting at a barrier
+            wait(jobs)
+            for j in jobs:
+                j.result()  # re-raise
+        if not all(j.result() for j in jobs):
+            raise RuntimeError("parallel LIF run aborted")
+        cfg.rng[:] = work.blk_rng[0]
+        return int(work.result[0]), int(work.result[1]), int(work.result[2])
+
+
+def _run_loop(cfg: KernelConfig, n_steps: int, dt: float,
+              modulation: DriveModulation | None, chunk_steps: int, progress: str | None,
+              par: _Blocks | None) -> tuple[np.ndarray, np.ndarray]:
     out = SpikeBuffer(np.empty(cfg.spike_capacity, dtype=np.int64),
                       np.empty(cfg.spike_capacity, dtype=np.int32))
     n_spk = 0
@@ -372,7 +502,9 @@ def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
             if not np.all(np.isfinite(gain)) or np.any(gain < 0):
                 raise ValueError("modulation gains must be finite and >= 0")
         while k < k1:
-            if cfg.fast:
+            if par is not None:
+                k_new, n_spk, stim_pos = par(k, k1, stim_pos, out, n_spk)
+            elif cfg.fast:
                 k_new, n_spk, stim_pos = lif_chunk_delta(
                     k, k1, cfg.state, cfg.net, cfg.neurons, cfg.drive, cfg.fd, cfg.stim,
                     stim_pos, cfg.rng, out, n_spk)
@@ -487,10 +619,11 @@ def simulate_procedural(network: Network,
     Parameters
     ----------
     network : Network
-        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s), no
-        stored weights. Any drive of :func:`simulate`: Poisson (homogeneous or per neuron),
-        white noise (``WhiteNoiseDrive``, per-neuron μ and σ) or none; neuron parameters
-        may differ between cell types.
+        Delta synapses (``tau_syn`` None), one delay (``delays`` None or a scalar, s;
+        replaced by the connectivity's when it has per-synapse delays), no stored
+        weights. Any drive of :func:`simulate`: Poisson (homogeneous or per neuron), white
+        noise (``WhiteNoiseDrive``, per-neuron μ and σ) or none; neuron parameters may
+        differ between cell types.
     connectivity : ProceduralConnectivity or ProceduralPopulations
         The recurrent connectivity: one weight per presynaptic neuron
         (:class:`ProceduralConnectivity`) or one per (target group, presynaptic neuron)
@@ -508,7 +641,8 @@ def simulate_procedural(network: Network,
     Raises
     ------
     ValueError
-        If the network has stored synapses, current-based synapses or per-synapse delays.
+        If the network has stored synapses, current-based synapses or per-synapse delays
+        (per-synapse delays come from ``ProceduralPopulations(delays=, dt=)`` instead).
 
     Notes
     -----
@@ -534,6 +668,13 @@ def simulate_procedural(network: Network,
     if network.delays is not None and np.ndim(network.delays) != 0:
         raise ValueError("procedural connectivity needs one delay for all synapses "
                          "(network.delays None or a scalar in s)")
+    # per-synapse procedural delays: the ring spans the longest one
+    d_steps = getattr(connectivity, "delay_steps", None)
+    if d_steps is not None:
+        if abs(connectivity.dt - dt) > 1e-9 * dt:
+            raise ValueError(f"the connectivity's delays are counted in steps of "
+                             f"{connectivity.dt} s but dt = {dt} s; run with its dt")
+        network = network.replace(delays=d_steps[1] * dt)
     # the weights' dtype sets the ring precision, as in the stored engine
     w = connectivity.weights
     if network.weights.dtype != w.dtype:
@@ -552,6 +693,9 @@ def simulate_procedural(network: Network,
     autapses = bool(connectivity.autapses)
     ring_dtype = cfg.state.ring.dtype
     general = not (cfg.fast and isinstance(connectivity, ProceduralConnectivity))
+    d_key, d0, nd = np.uint64(0), 0, 0  # nd = 0: the one delay (ring length - 1)
+    if d_steps is not None:
+        d_key, d0, nd = connectivity.delay_key, d_steps[0], d_steps[1] - d_steps[0] + 1
     if general:
         if isinstance(connectivity, ProceduralPopulations):
             w_grp, grp = connectivity.weights, connectivity.groups
@@ -583,7 +727,7 @@ def simulate_procedural(network: Network,
             if general:
                 k_new, n_spk, stim_pos = _lif_chunk_procedural_general(
                     k, k1, cfg.state, cfg.neurons, cfg.drive, gain, cfg.stim, stim_pos,
-                    cfg.rng, out, n_spk, w_grp, grp, key, log1mp, autapses)
+                    cfg.rng, out, n_spk, w_grp, grp, key, log1mp, autapses, d_key, d0, nd)
             else:
                 k_new, n_spk, stim_pos = lif_chunk_procedural(
                     k, k1, cfg.state, cfg.neurons, cfg.drive, cfg.fd, pc, cfg.stim,
@@ -615,7 +759,11 @@ def simulate_procedural(network: Network,
 import numba as nb  # noqa: E402
 
 import spikewire.core.jit  # noqa: E402, F401  (numba cache folder, before any @njit)
-from spikewire.core.procedural import ProceduralPopulations, next_target  # noqa: E402
+from spikewire.core.procedural import (  # noqa: E402
+    ProceduralPopulations,
+    next_target,
+    synapse_delay,
+)
 from spikewire.core.rng import substream  # noqa: E402
 from spikewire.simulate._rng import normal, poisson, poisson_guided  # noqa: E402
 
@@ -626,7 +774,7 @@ _POISSON_TABLE = DriveMode.POISSON_TABLE.value
 
 @nb.njit(cache=True, nogil=True)
 def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_pos, rng, out,
-                                  n_spk, w_grp, grp, key, log1mp, autapses):
+                                  n_spk, w_grp, grp, key, log1mp, autapses, d_key, d0, nd):
     """Delta-synapse :func:`~spikewire.simulate._lif_kernel.lif_chunk` with procedural
     connectivity.
 
@@ -634,7 +782,8 @@ def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_p
     (any drive mode, modulation ``gain``, per-neuron constants), so the random stream and
     every floating-point operation are the same; a spiking neuron ``j``'s targets ``i`` are
     regenerated in increasing order from ``substream(key, j)`` and receive
-    ``w_grp[grp[i], j]`` in the slot ``k + D`` (``D`` = ring length - 1) at once, the
+    ``w_grp[grp[i], j]`` in the slot ``k + D`` (``D`` = ring length - 1; with ``nd > 0``
+    the synapse's own delay ``synapse_delay(d_key, j, i, N, d0, nd)``) at once, the
     additions the general kernel makes for the stored synapses.
     """
     V, refr, ring = st.V, st.refr, st.ring
@@ -701,7 +850,11 @@ def _lif_chunk_procedural_general(step0, step1, st, neu, drv, gain, stim, stim_p
                         if t >= N:
                             break
                         if t != i or autapses:
-                            ring[dslot, t] += w_grp[grp[t], i]
+                            if nd == 0:
+                                ring[dslot, t] += w_grp[grp[t], i]
+                            else:
+                                ring[(k + synapse_delay(d_key, i, t, N, d0, nd)) % L, t] += \
+                                    w_grp[grp[t], i]
             else:
                 V[i] = v
         k += 1

@@ -277,6 +277,12 @@ def brunel_eigenvalues(g: float, eta: float, *, J: float = 0.1, C_E: int = 1000,
         but for the fast oscillation (ω τ_s = 0.5-2) the first-order response adds too
         much phase lag: predicted frequencies are 16-29 % below the simulated ones and
         at τ_s = 2 ms the mode is predicted stable while the network still oscillates.
+        The cause is the single-neuron response, measured open loop in
+        ``benchmarks/results/theory3.md``: at 185 Hz the neurons' response to the
+        presynaptic rate lags only 0.13 (τ_s = 0.5 ms) to 0.25 rad (2 ms) more than with
+        delta synapses, while this approximation adds 0.52-1.17 rad, about the synaptic
+        low-pass's own lag ``atan(ωτ_s)``, which the faster response of a neuron under
+        filtered noise almost cancels in the simulations.
         Use it for slow modes or τ_s << 1/ω.
 
     Returns
