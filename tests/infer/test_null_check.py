@@ -1,12 +1,14 @@
 """The null-plausibility check every fitted estimate passes through (infer.base.check_null)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
 from spikewire.infer.base import NULL_FAILURE_SHARE, check_null
 from spikewire.infer.estimate import Estimate
-from spikewire.infer.fdr import LFDR_LEVEL
+from spikewire.infer.fdr import LFDR_LEVEL, NULL_FAILURE_SHARE_FDR
 
 N = 40  # 1,560 tested ordered pairs: enough for the empirical null (>= 200)
 
@@ -90,3 +92,24 @@ def test_a_failed_null_with_too_few_tests_for_lfdr_warns_but_keeps_the_correctio
     nc = out.diagnostics["null_check"]
     assert nc["n_tests"] == n * (n - 1) and nc["share_p_below_0.05"] > NULL_FAILURE_SHARE
     assert "1000" in nc["not_switched"] and "switched_from" not in nc
+
+
+@pytest.mark.parametrize("correction, switched", [("bh", True), ("none", True),
+                                                  ("bonferroni", False)])
+def test_a_moderately_inflated_null_switches_bh_but_not_bonferroni(correction, switched):
+    # unconnected pairs' z ~ N(1.4, 1): P(z > 1.645) = 0.40 of them at p < 0.05, between
+    # NULL_FAILURE_SHARE_FDR (0.3) and NULL_FAILURE_SHARE (0.5)
+    est, _ = _estimate(1.4, seed=4, correction=correction)
+    share = float(np.mean(est.pvalues[np.isfinite(est.pvalues)] < 0.05))
+    assert NULL_FAILURE_SHARE_FDR < share < NULL_FAILURE_SHARE
+    if switched:
+        with pytest.warns(UserWarning, match="null does not hold"):
+            out = check_null(est)
+        assert out.correction == "lfdr"
+        assert out.diagnostics["null_check"]["switched_from"] == correction
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = check_null(est)
+        assert out.correction == "bonferroni"
+        assert "switched_from" not in out.diagnostics["null_check"]

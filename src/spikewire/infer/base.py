@@ -412,17 +412,18 @@ def check_null(est: Estimate) -> Estimate:
 
     With at least :data:`~spikewire.infer.fdr.MIN_TESTS_NULL_CHECK` (200) tested pairs and a
     default correction that trusts the theoretical null (``"none"``, ``"bonferroni"``,
-    ``"bh"``), if more than :data:`NULL_FAILURE_SHARE` of the tested pairs have p < 0.05 the
-    null of the test does not describe the unconnected pairs of these data (typically fast
-    shared input or network synchrony that the model does not capture): such a correction
-    would call most pairs. A ``UserWarning`` says so and, where the empirical null can be
-    estimated (at least :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` tested pairs, p-values
-    not tied), the estimate's default correction is switched to the empirical-null local FDR
-    (Efron), which estimates the null from the bulk of the pairs, and its level ``alpha`` is
-    raised to :data:`~spikewire.infer.fdr.LFDR_LEVEL` (Efron's lfdr ≤ 0.2; a posterior
-    probability of being null) if it was lower; with fewer pairs the correction is kept
-    (the warning says the calls are not to be trusted). Measured: ``glmcc`` (α = 0.01) on
-    the strongly synchronous 1,000-neuron LIF networks of
+    ``"bh"``), if more than :data:`NULL_FAILURE_SHARE` (for ``"bh"`` and ``"none"``: more
+    than :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR`, 0.3) of the tested pairs have
+    p < 0.05 the null of the test does not describe the unconnected pairs of these data
+    (typically fast shared input or network synchrony that the model does not capture): such
+    a correction would call far too many pairs. A ``UserWarning`` says so and, where the empirical
+    null can be estimated (at least :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` tested
+    pairs, p-values not tied), the estimate's default correction is switched to the
+    empirical-null local FDR (Efron), which estimates the null from the bulk of the pairs,
+    and its level ``alpha`` is raised to :data:`~spikewire.infer.fdr.LFDR_LEVEL` (Efron's
+    lfdr ≤ 0.2; a posterior probability of being null) if it was lower; with fewer pairs the
+    correction is kept (the warning says the calls are not to be trusted). Measured:
+    ``glmcc`` (α = 0.01) on the strongly synchronous 1,000-neuron LIF networks of
     ``benchmarks/bench_calibration.py`` (97 % of pairs at p < 0.05 on brunel) called 9,251
     links of 961 with BH (MCC 0.08), 30 with the local FDR at 0.01 (0.16), 215 at 0.2
     (0.42); co-modulated: 169 at 0.01 (0.40), 466 at 0.2 (0.64).
@@ -431,7 +432,12 @@ def check_null(est: Estimate) -> Estimate:
     check failed.
     """
     from spikewire._validation import user_stacklevel
-    from spikewire.infer.fdr import LFDR_LEVEL, MIN_TESTS_NULL_CHECK, lfdr_fallback_reason
+    from spikewire.infer.fdr import (
+        LFDR_LEVEL,
+        MIN_TESTS_NULL_CHECK,
+        NULL_FAILURE_SHARE_FDR,
+        lfdr_fallback_reason,
+    )
 
     if est.pvalues is None or est.pair_status is None:
         return est
@@ -440,7 +446,9 @@ def check_null(est: Estimate) -> Estimate:
         return est
     share = float(np.mean(p < 0.05))
     est.diagnostics["null_check"] = {"share_p_below_0.05": share, "n_tests": int(p.size)}
-    if share > NULL_FAILURE_SHARE and est.correction in ("none", "bonferroni", "bh"):
+    failed = ((share > NULL_FAILURE_SHARE and est.correction in ("none", "bonferroni", "bh"))
+              or (share > NULL_FAILURE_SHARE_FDR and est.correction in ("none", "bh")))
+    if failed:
         import warnings
 
         reason = lfdr_fallback_reason(p)

@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits
 from spikewire._validation import check_int
 
 __all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason",
-           "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL"]
+           "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "NULL_FAILURE_SHARE_FDR"]
 
 #: Fewest finite p-values for which the empirical null is estimated. Measured on
 #: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
@@ -91,6 +91,18 @@ LFDR_LEVEL = 0.2
 #: p-values (the share at p < 0.05 of 200 null pairs has sd 1.5 %, far from its 50 %
 #: threshold); it switches to the local FDR only from :data:`MIN_TESTS_LFDR` tests.
 MIN_TESTS_NULL_CHECK = 200
+
+#: Share of tested pairs at p < 0.05 above which :func:`spikewire.infer.base.check_null`
+#: also switches a default ``"bh"`` or ``"none"`` correction (any correction from
+#: ``NULL_FAILURE_SHARE`` = 0.5): a calibrated test on a circuit at most 20 % connected
+#: gives at most 0.2 + 0.05 · 0.8 = 0.24, and BH's calls grow with the excess. Bonferroni
+#: (level α/m, far in the tail) is left alone between 0.3 and 0.5: measured on the
+#: 1,000-neuron networks of benchmarks/bench_calibration.py, switching te / partial_corr
+#: (Bonferroni, shares 0.32–0.48) changed their MCC by −0.05 to +0.02, while switching
+#: glmcc on brunel_long (BH, share 0.38) raised it from 0.54 to 0.63 and ccg on the
+#: scale-free Izhikevich network (BH, share 0.33, 2,245 calls of 905 links) from 0.50 to
+#: 0.66 (572 calls; benchmarks/results/calgap.md).
+NULL_FAILURE_SHARE_FDR = 0.3
 
 #: Fewest z-values in the right tail fitted by the two-group tail model, and the share
 #: of the tests in that tail if that is more.
