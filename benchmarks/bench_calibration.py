@@ -6,6 +6,9 @@
         [--methods ...] [--neurons 1000 --recorded 100 --duration 600]
         [--families brunel,brunel_long,comodulated]
 
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py rescore --save DIR \
+        [--neurons 1000 --recorded 100 --duration 600]
+
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py reciprocal \
         [--methods ccg ...] [--units 200 --duration 1800]
 
@@ -19,7 +22,8 @@ Izhikevich networks (``izh_random``, ``izh_scale_free``: spikewire.networks.izhi
 simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``. Per method × family: AUC (all, E, I),
 MCC at the default threshold, the best MCC any threshold reaches on the same ranking and
 their difference (the calibration gap), links called / true, sign accuracy, and MCC
-(links called) with each correction.
+(links called) with each correction. ``--save DIR`` pickles every estimate; ``rescore
+--save DIR`` scores them again with today's corrections and null check (no refit).
 
 ``reciprocal`` (issue 18): a point process with known links among ``--units`` Poisson
 units at 5 Hz: each excitatory link adds to the post unit a spike ``delay + U(0, 1 ms)``
@@ -159,7 +163,7 @@ def best_mcc(truth_link, evidence):
     return float(mcc.max())
 
 
-def run_networks(methods, families, n, n_rec, duration, seed):
+def run_networks(methods, families, n, n_rec, duration, seed, save=""):
     from spikewire.score import score
 
     rows = []
@@ -186,19 +190,87 @@ def run_networks(methods, families, n, n_rec, duration, seed):
                 est = sw.infer(rec, name, **kw)
                 sc = score(net, est)
             el = time.perf_counter() - t1
+            if save:
+                _save_estimate(save, fam, m, n, duration, seed, est, el)
             ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
             ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
             bm = best_mcc(truth_link, ev[~np.eye(n_rec, dtype=bool)])
             by_corr = []
+            # at the method's own α (check_null raises it when it switches to the lfdr)
+            a0 = est.diagnostics.get("null_check", {}).get("alpha_from", est.alpha)
             for corr in ("none", "bonferroni", "bh", "lfdr"):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    s2 = score(net, est, correction=corr)
+                    s2 = score(net, est, alpha=a0, correction=corr)
                 by_corr.append(f"{s2['mcc']:.2f} ({s2['n_detected']})")
             rows.append((fam, m, sc["auc"], sc["auc_exc"], sc["auc_inh"], sc["mcc"], bm,
                          bm - sc["mcc"], f"{sc['n_detected']} / {sc['n_true']}",
                          sc["sign_accuracy"], *by_corr, el, t_sim))
             print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    return rows
+
+
+def _save_estimate(folder, fam, m, n, duration, seed, est, elapsed):
+    """Pickle a fitted estimate (with its fit time) for ``rescore``."""
+    import pickle
+    import re
+    from pathlib import Path
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    tag = re.sub(r"[^A-Za-z0-9_.=-]+", "_", m)
+    with open(Path(folder) / f"{fam}_n{n}_T{duration:g}_s{seed}_{tag}.pkl", "wb") as fh:
+        pickle.dump({"family": fam, "method": m, "estimate": est, "infer_s": elapsed}, fh)
+
+
+def rescore(folder, n, n_rec, duration, seed):
+    """Score pickled estimates (``networks --save``) again with today's corrections.
+
+    Each estimate gets back the default correction it had before ``check_null``
+    (``diagnostics["null_check"]["switched_from"]``) and passes through today's
+    ``check_null``, so changes to the empirical-null local FDR or to the switch rule are
+    measured on the same p-values without refitting."""
+    import pickle
+    import warnings
+    from pathlib import Path
+
+    from spikewire.infer.base import check_null
+    from spikewire.score import score
+
+    rows = []
+    nets = {}
+    for path in sorted(Path(folder).glob(f"*_n{n}_T{duration:g}_s{seed}_*.pkl")):
+        with open(path, "rb") as fh:
+            d = pickle.load(fh)
+        fam, m, est = d["family"], d["method"], d["estimate"]
+        if fam not in nets:
+            net, _ = build_network(fam, n, seed)
+            rng = np.random.default_rng(seed + 7)
+            nets[fam] = (net, np.sort(rng.choice(n, n_rec, replace=False)))
+        net, rec_idx = nets[fam]
+        W = net.dense_weights()[np.ix_(rec_idx, rec_idx)]
+        truth_link = (W != 0)[~np.eye(n_rec, dtype=bool)]
+        nc = est.diagnostics.get("null_check", {})
+        est.correction = nc.get("switched_from", est.correction)
+        est.alpha = nc.get("alpha_from", est.alpha)
+        est.diagnostics.pop("null_check", None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = check_null(est)
+            sc = score(net, est)
+        ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
+        ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+        bm = best_mcc(truth_link, ev[~np.eye(n_rec, dtype=bool)])
+        by_corr = []
+        a0 = est.diagnostics.get("null_check", {}).get("alpha_from", est.alpha)
+        for corr in ("none", "bonferroni", "bh", "lfdr"):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s2 = score(net, est, alpha=a0, correction=corr)
+            by_corr.append(f"{s2['mcc']:.2f} ({s2['n_detected']})")
+        rows.append((fam, m, sc["auc"], sc["auc_exc"], sc["auc_inh"], sc["mcc"], bm,
+                     bm - sc["mcc"], f"{sc['n_detected']} / {sc['n_true']}",
+                     sc["sign_accuracy"], *by_corr, d["infer_s"], est.correction))
+        print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
     return rows
 
 
@@ -307,7 +379,7 @@ def _qq(pv, methods, families, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["null", "networks", "reciprocal"])
+    ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -318,7 +390,17 @@ def main():
     ap.add_argument("--qq", default="")
     ap.add_argument("--neurons", type=int, default=1000)
     ap.add_argument("--recorded", type=int, default=100)
+    ap.add_argument("--save", default="",
+                    help="networks: pickle every estimate into this folder; rescore: the "
+                         "folder to read")
     a = ap.parse_args()
+    if a.mode == "rescore":
+        print("| family | method | AUC | AUC E | AUC I | MCC (default) | best MCC | gap | "
+              "called / true | sign acc. | MCC (called) α-none | Bonferroni | BH | lfdr | "
+              "infer (s) | default correction |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rescore(a.save, a.neurons, a.recorded, a.duration, 0)
+        return
     if a.mode == "reciprocal":
         print("| variant | method | one-way called (right sign) | reciprocal called (right "
               "sign) | reciprocal with the wrong sign | linked pairs with the wrong sign | "
@@ -334,7 +416,7 @@ def main():
               "infer (s) | sim (s) |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         run_networks(a.methods, fams.split(","), a.neurons, a.recorded, a.duration,
-                     0)
+                     0, a.save)
         return
     print("| method | family | seed | pairs | FPR@0.05 | FPR@0.01 | KS | BH calls | lfdr calls "
           "| time (s) |")

@@ -1,11 +1,14 @@
 """The null-plausibility check every fitted estimate passes through (infer.base.check_null)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.stats import norm
 
 from spikewire.infer.base import NULL_FAILURE_SHARE, check_null
 from spikewire.infer.estimate import Estimate
+from spikewire.infer.fdr import LFDR_LEVEL, NULL_FAILURE_SHARE_FDR
 
 N = 40  # 1,560 tested ordered pairs: enough for the empirical null (>= 200)
 
@@ -45,12 +48,16 @@ def test_shifted_null_switches_to_the_empirical_null_and_warns():
         out = check_null(est)
     assert out.correction == "lfdr"
     assert out.diagnostics["null_check"]["switched_from"] == "bh"
+    # the local FDR calls at Efron's level 0.2 (a posterior probability), not at α = 0.05
+    assert out.alpha == LFDR_LEVEL == 0.2
+    assert out.diagnostics["null_check"]["alpha_from"] == 0.05
     assert out.diagnostics["null_check"]["share_p_below_0.05"] > NULL_FAILURE_SHARE
     called = out.adjacency() != 0
     # the empirical null (centre ~3) leaves the links (z ~ 6) above it: far fewer calls
-    # than BH, at most 2x the 40 true links, most of them true
+    # than BH, at most 2x the 40 true links, most of them true; at lfdr < 0.2 the expected
+    # share of false calls is below 0.2, so the true share is checked at 0.6 (40 links)
     assert called.sum() <= 80
-    assert (called & linked).sum() >= 0.5 * called.sum()
+    assert (called & linked).sum() >= 0.6 * called.sum()
 
 
 def test_an_explicit_empirical_null_default_is_left_alone():
@@ -68,3 +75,41 @@ def test_too_few_tests_are_not_judged():
                    settings={}, units=np.arange(n), pvalues=p, correction="bh")
     out = check_null(est)
     assert out.correction == "bh" and "null_check" not in out.diagnostics
+
+
+def test_a_failed_null_with_too_few_tests_for_lfdr_warns_but_keeps_the_correction():
+    # 24 units (552 tests): enough to judge the share (>= 200) but below the empirical
+    # null's 1,000 tests, so the correction is kept and the warning says why
+    rng = np.random.default_rng(2)
+    n = 24
+    p = norm.sf(rng.normal(3.0, 1.0, (n, n)))
+    np.fill_diagonal(p, np.nan)
+    est = Estimate(weights=np.where(np.eye(n, dtype=bool), 0.0, 1.0), method="toy",
+                   settings={}, units=np.arange(n), pvalues=p, correction="bh")
+    with pytest.warns(UserWarning, match="kept because"):
+        out = check_null(est)
+    assert out.correction == "bh"
+    nc = out.diagnostics["null_check"]
+    assert nc["n_tests"] == n * (n - 1) and nc["share_p_below_0.05"] > NULL_FAILURE_SHARE
+    assert "1000" in nc["not_switched"] and "switched_from" not in nc
+
+
+@pytest.mark.parametrize("correction, switched", [("bh", True), ("none", True),
+                                                  ("bonferroni", False)])
+def test_a_moderately_inflated_null_switches_bh_but_not_bonferroni(correction, switched):
+    # unconnected pairs' z ~ N(1.4, 1): P(z > 1.645) = 0.40 of them at p < 0.05, between
+    # NULL_FAILURE_SHARE_FDR (0.3) and NULL_FAILURE_SHARE (0.5)
+    est, _ = _estimate(1.4, seed=4, correction=correction)
+    share = float(np.mean(est.pvalues[np.isfinite(est.pvalues)] < 0.05))
+    assert NULL_FAILURE_SHARE_FDR < share < NULL_FAILURE_SHARE
+    if switched:
+        with pytest.warns(UserWarning, match="null does not hold"):
+            out = check_null(est)
+        assert out.correction == "lfdr"
+        assert out.diagnostics["null_check"]["switched_from"] == correction
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            out = check_null(est)
+        assert out.correction == "bonferroni"
+        assert "switched_from" not in out.diagnostics["null_check"]

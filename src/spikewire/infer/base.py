@@ -410,41 +410,70 @@ NULL_FAILURE_SHARE = 0.5
 def check_null(est: Estimate) -> Estimate:
     """Check that a fitted estimate's p-values are plausible for a sparse circuit.
 
-    With at least :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` tested pairs and a default
-    correction that trusts the theoretical null (``"none"``, ``"bonferroni"``, ``"bh"``),
-    if more than :data:`NULL_FAILURE_SHARE` of the tested pairs have p < 0.05 the null of
-    the test does not describe the unconnected pairs of these data (typically fast shared
-    input or network synchrony that the model does not capture): such a correction would
-    call most pairs. The estimate's default correction is then switched to the empirical-
-    null local FDR (Efron), which estimates the null from the bulk of the pairs, and a
-    ``UserWarning`` says so. Measured: ``glmcc`` on the strongly synchronous 1,000-neuron
-    LIF networks of ``benchmarks/bench_calibration.py`` (87 % of pairs at p < 0.05) called
-    9,251 / 5,940 links of 961 with BH, 32 / 154 with the local FDR (MCC 0.08 → 0.17,
-    0.26 → 0.38). ``est.diagnostics["null_check"]`` records the share in every case.
+    With at least :data:`~spikewire.infer.fdr.MIN_TESTS_NULL_CHECK` (200) tested pairs and a
+    default correction that trusts the theoretical null (``"none"``, ``"bonferroni"``,
+    ``"bh"``), if more than :data:`NULL_FAILURE_SHARE` (for ``"bh"`` and ``"none"``: more
+    than :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR`, 0.3) of the tested pairs have
+    p < 0.05 the null of the test does not describe the unconnected pairs of these data
+    (typically fast shared input or network synchrony that the model does not capture): such
+    a correction would call far too many pairs. A ``UserWarning`` says so and, where the empirical
+    null can be estimated (at least :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` tested
+    pairs, p-values not tied), the estimate's default correction is switched to the
+    empirical-null local FDR (Efron), which estimates the null from the bulk of the pairs,
+    and its level ``alpha`` is raised to :data:`~spikewire.infer.fdr.LFDR_LEVEL` (Efron's
+    lfdr ≤ 0.2; a posterior probability of being null) if it was lower; with fewer pairs the
+    correction is kept (the warning says the calls are not to be trusted). Measured:
+    ``glmcc`` (α = 0.01) on the strongly synchronous 1,000-neuron LIF networks of
+    ``benchmarks/bench_calibration.py`` (97 % of pairs at p < 0.05 on brunel) called 9,251
+    links of 961 with BH (MCC 0.08), 30 with the local FDR at 0.01 (0.16), 215 at 0.2
+    (0.42); co-modulated: 169 at 0.01 (0.40), 466 at 0.2 (0.64).
+    ``est.diagnostics["null_check"]`` records the share in every judged case, and
+    ``"switched_from"`` and ``"alpha_from"``, or ``"not_switched"`` (the reason), when the
+    check failed.
     """
     from spikewire._validation import user_stacklevel
-    from spikewire.infer.fdr import MIN_TESTS_LFDR
+    from spikewire.infer.fdr import (
+        LFDR_LEVEL,
+        MIN_TESTS_NULL_CHECK,
+        NULL_FAILURE_SHARE_FDR,
+        lfdr_fallback_reason,
+    )
 
     if est.pvalues is None or est.pair_status is None:
         return est
     p = est.pvalues[(est.pair_status == 0) & np.isfinite(est.pvalues)]
-    if p.size < MIN_TESTS_LFDR:
+    if p.size < MIN_TESTS_NULL_CHECK:
         return est
     share = float(np.mean(p < 0.05))
     est.diagnostics["null_check"] = {"share_p_below_0.05": share, "n_tests": int(p.size)}
-    if share > NULL_FAILURE_SHARE and est.correction in ("none", "bonferroni", "bh"):
+    failed = ((share > NULL_FAILURE_SHARE and est.correction in ("none", "bonferroni", "bh"))
+              or (share > NULL_FAILURE_SHARE_FDR and est.correction in ("none", "bh")))
+    if failed:
         import warnings
 
-        warnings.warn(
-            f"{est.method}: {share:.0%} of the {p.size} tested pairs have p < 0.05, but in a "
-            "sparsely connected circuit most pairs are unconnected: the test's null does not "
-            "hold for these data (fast shared input or synchrony the model does not "
-            f"capture). The default correction {est.correction!r} would call most pairs, so "
-            "this estimate uses the empirical-null local FDR (correction='lfdr') instead; "
-            "its ranking (scores) may still be informative, its calls are conservative.",
-            UserWarning, stacklevel=user_stacklevel())
-        est.diagnostics["null_check"]["switched_from"] = est.correction
-        est.correction = "lfdr"
+        reason = lfdr_fallback_reason(p)
+        head = (f"{est.method}: {share:.0%} of the {p.size} tested pairs have p < 0.05, but "
+                "in a sparsely connected circuit most pairs are unconnected: the test's null "
+                "does not hold for these data (fast shared input or synchrony the model does "
+                f"not capture). The default correction {est.correction!r} would call most "
+                "pairs")
+        if reason is None:
+            level = max(float(est.alpha), LFDR_LEVEL)
+            warnings.warn(
+                head + ", so this estimate uses the empirical-null local FDR "
+                f"(correction='lfdr') instead and calls pairs with lfdr < {level:g} "
+                "(Efron's reporting level; est.alpha); its ranking (scores) may still be "
+                "informative.", UserWarning, stacklevel=user_stacklevel())
+            est.diagnostics["null_check"].update(switched_from=est.correction,
+                                                 alpha_from=float(est.alpha))
+            est.correction = "lfdr"
+            est.alpha = level
+        else:
+            warnings.warn(
+                head + f"; it is kept because {reason}: do not trust these calls, use the "
+                "ranking (scores) or record more units.", UserWarning,
+                stacklevel=user_stacklevel())
+            est.diagnostics["null_check"]["not_switched"] = reason
     return est
 
 

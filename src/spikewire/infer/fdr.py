@@ -21,12 +21,34 @@ Pipeline (:func:`local_fdr`):
    fitted by a normal ``f0 = N(δ0, σ0²)`` truncated to that interval; ``π0`` is the share of
    tests in the interval over ``f0``'s mass there (clipped to ≤ 1). (Central matching — a
    quadratic fitted to ``log f`` — was 3–6× noisier in σ0 on simulated mixtures.)
-4. ``lfdr = min(1, π0 f0 / f)``, made non-increasing in ``z`` above the null centre, 1
-   below it (less dependence than the null is no evidence for a link), and held at its
-   edge value beyond the fitted range (strong links get the edge's lfdr: conservative).
+4. Body: ``lfdr = min(1, π0 f0 / f)`` for ``z`` up to the tail threshold ``z_t`` (the
+   ``max(50, 5 %)`` largest z-values lie above it; at least ``δ0 + σ0``).
+5. Right tail (``z > z_t``), where a histogram fit has too few points (a degree-7
+   polynomial bends at the edge of sparse data, and the lfdr of strong links used to be
+   held at the fit's edge value, up to 1): a two-group model fitted to the tail points
+   alone by maximum likelihood, ``f(z) = π0 f0(z) + c_t g(z) / G(z_t)`` — the empirical
+   null plus a normal excess ``g = N(μ1, σ1²)`` with ``σ1 ≥ σ0`` (``G(z_t)`` its mass
+   above ``z_t``, ``c_t ≥ 0`` the excess's share of the tests) — and ``lfdr = π0 f0 / f``
+   there. With no excess (``c_t = 0``) the tail stays at lfdr 1; with one, ``f0 / g``
+   falls with z (``σ1 ≥ σ0``), so lfdr falls to 0 in the far tail. On two-group mixtures
+   (2,000 tests, 3 % alternatives N(4, 1)) this cut the mean error of the lfdr at z = 2.5
+   / 3 from −0.22 / −0.10 (Lindsey's polynomial there) to −0.05 / −0.03.
+6. Cap: ``lfdr ≤ m π0 p0(z)``, the expected number of null tests at least as extreme
+   (``p0`` the upper tail of the empirical null, ``m`` the number of tests): a test whose
+   p-value Bonferroni rejects under the empirical null is never held at a large lfdr.
+   When the empirical null is the theoretical one (``δ0 = 0, σ0 = 1``), every test that
+   Bonferroni rejects at level α has lfdr < α.
+7. Monotone: non-increasing in ``z`` above the null centre ``δ0``, 1 below it (less
+   dependence than the null is no evidence for a link).
 
 A pair is called when its lfdr is below the level (Efron suggests 0.2; spikewire uses the
 estimate's ``alpha``).
+
+Small problems: with fewer than :data:`MIN_TESTS_LFDR` (1,000) finite p-values, or when
+the null cannot be estimated (p-values tied, fit failed, implausible width),
+:func:`local_fdr` raises ``ValueError`` and :func:`spikewire.infer.adjust_pvalues` falls
+back on Benjamini–Hochberg with the theoretical null and says so in a ``UserWarning``;
+:func:`lfdr_fallback_reason` gives the reason without fitting anything twice.
 
 References
 ----------
@@ -41,14 +63,55 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import optimize, special
+from threadpoolctl import threadpool_limits
 
 from spikewire._validation import check_int
 
-__all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "MIN_TESTS_LFDR"]
+__all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason",
+           "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "NULL_FAILURE_SHARE_FDR"]
 
-#: Fewest finite p-values for which the empirical null is estimated (the central-matching
-#: fit needs the bulk of the z-histogram; with fewer tests its σ0 varies by > 10 %).
-MIN_TESTS_LFDR = 200
+#: Fewest finite p-values for which the empirical null is estimated. Measured on
+#: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
+#: σ0 is 0.104 / 0.085 / 0.053 / 0.034 at 200 / 500 / 1,000 / 2,000 tests. An error δσ in
+#: σ0 scales the null density at the Bonferroni point z ≈ 4 by about exp((z² − 1) δσ):
+#: a factor 3.6 (one sd) at 500 tests, 2.2 at 1,000. Below 1,000 tests the local FDR is
+#: not trusted and BH on the theoretical p-values is used instead.
+MIN_TESTS_LFDR = 1000
+
+#: Level at which an estimate that :func:`spikewire.infer.base.check_null` switched to the
+#: local FDR calls links (when its own α is lower): Efron's conventional reporting
+#: threshold lfdr ≤ 0.2 (Efron 2007, 2010), a posterior probability of being null, not a
+#: per-test error rate. On the 1,000-neuron networks of benchmarks/bench_calibration.py
+#: (10 min, 961 links) glmcc's calls at lfdr ≤ 0.01 (its α) / 0.2 were 30 / 215 (MCC 0.16
+#: / 0.42) on brunel and 169 / 466 (0.40 / 0.64) on the co-modulated network
+#: (benchmarks/results/calgap.md).
+LFDR_LEVEL = 0.2
+
+#: Fewest tested pairs for which :func:`spikewire.infer.base.check_null` judges the
+#: p-values (the share at p < 0.05 of 200 null pairs has sd 1.5 %, far from its 50 %
+#: threshold); it switches to the local FDR only from :data:`MIN_TESTS_LFDR` tests.
+MIN_TESTS_NULL_CHECK = 200
+
+#: Share of tested pairs at p < 0.05 above which :func:`spikewire.infer.base.check_null`
+#: also switches a default ``"bh"`` or ``"none"`` correction (any correction from
+#: ``NULL_FAILURE_SHARE`` = 0.5): a calibrated test on a circuit at most 20 % connected
+#: gives at most 0.2 + 0.05 · 0.8 = 0.24, and BH's calls grow with the excess. Bonferroni
+#: (level α/m, far in the tail) is left alone between 0.3 and 0.5: measured on the
+#: 1,000-neuron networks of benchmarks/bench_calibration.py, switching te / partial_corr
+#: (Bonferroni, shares 0.32–0.48) changed their MCC by −0.05 to +0.02, while switching
+#: glmcc on brunel_long (BH, share 0.38) raised it from 0.54 to 0.63 and ccg on the
+#: scale-free Izhikevich network (BH, share 0.33, 2,245 calls of 905 links) from 0.50 to
+#: 0.66 (572 calls; benchmarks/results/calgap.md).
+NULL_FAILURE_SHARE_FDR = 0.3
+
+#: Fewest z-values in the right tail fitted by the two-group tail model, and the share
+#: of the tests in that tail if that is more.
+MIN_TAIL = 50
+TAIL_SHARE = 0.05
+
+#: Range of the empirical null's σ0 accepted as an estimate (a narrower or much wider
+#: bulk means the p-values are not continuous test results, e.g. heavily discretised).
+SIGMA0_RANGE = (0.5, 4.0)
 
 
 @dataclass(frozen=True)
@@ -124,8 +187,37 @@ def empirical_null(p: np.ndarray, n_bins: int = 120, degree: int = 7) -> Empiric
     -------
     EmpiricalNull
     """
-    null, _ = _fit(p, n_bins, degree)
+    with threadpool_limits(1):
+        null, _ = _fit(p, n_bins, degree)
     return null
+
+
+def lfdr_fallback_reason(p: np.ndarray) -> str | None:
+    """Why the empirical-null local FDR cannot be used on ``p`` (``None`` if it can).
+
+    Checks the cheap conditions only (number of finite p-values, ties); the fit itself
+    may still fail (``local_fdr`` then raises ``ValueError`` with the reason).
+
+    Parameters
+    ----------
+    p : ndarray
+        p-values; non-finite entries are ignored.
+
+    Returns
+    -------
+    str or None
+        A sentence saying why, or ``None``.
+    """
+    p = np.asarray(p, dtype=float)
+    vals = p[np.isfinite(p)]
+    if vals.size < MIN_TESTS_LFDR:
+        return (f"the empirical-null local FDR needs at least {MIN_TESTS_LFDR} tested pairs "
+                f"to estimate the null from their bulk, got {vals.size}")
+    q25, q75 = np.quantile(vals, [0.25, 0.75])
+    if q75 - q25 < 1e-12:
+        return ("the middle half of the p-values is tied (e.g. most equal to 1), so the "
+                "bulk has no width from which to estimate an empirical null")
+    return None
 
 
 def _fit(p, n_bins, degree):
@@ -174,10 +266,62 @@ def _fit(p, n_bins, degree):
     res = optimize.minimize(nll, [med, np.log(s_iqr)], method="Nelder-Mead",
                             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000})
     delta0, sigma0 = float(res.x[0]), float(np.exp(res.x[1]))
+    if not (res.success and np.isfinite(delta0)
+            and SIGMA0_RANGE[0] <= sigma0 <= SIGMA0_RANGE[1]):
+        raise ValueError(f"the empirical null could not be estimated (fit "
+                         f"{'converged' if res.success else 'did not converge'}, σ0 = "
+                         f"{sigma0:.3g}, accepted {SIGMA0_RANGE}); use correction='bh' or "
+                         "'bonferroni'")
     mass = special.ndtr((b - delta0) / sigma0) - special.ndtr((a - delta0) / sigma0)
-    pi0 = inside.size / m / max(mass, 1e-300)
-    null = EmpiricalNull(delta0=delta0, sigma0=sigma0, pi0=min(pi0, 1.0), n_tests=int(m))
-    return null, (predict, log_norm, lo, hi, z)
+    pi0 = min(inside.size / m / max(mass, 1e-300), 1.0)
+    null = EmpiricalNull(delta0=delta0, sigma0=sigma0, pi0=pi0, n_tests=int(m))
+    tail = _fit_tail(z, null)
+    return null, (predict, log_norm, lo, hi, z, tail)
+
+
+def _log_f0(z, null: EmpiricalNull):
+    return (-0.5 * ((z - null.delta0) / null.sigma0) ** 2
+            - np.log(np.sqrt(2 * np.pi) * null.sigma0))
+
+
+def _fit_tail(z: np.ndarray, null: EmpiricalNull) -> tuple[float, float, float, float]:
+    """Two-group model of the right tail above ``z_t``: ``f = π0 f0 + c_t g / G(z_t)``.
+
+    ``g = N(μ1, σ1²)`` with ``σ1 ≥ σ0`` (so ``f0 / g`` falls with z and the tail's lfdr is
+    non-increasing), ``G(z_t)`` its mass above ``z_t`` and ``c_t`` the alternatives' share
+    of all tests above ``z_t``. Maximum likelihood of the tail points as a Poisson process
+    of intensity ``m f``. Returns ``(z_t, c_t, μ1, σ1)``."""
+    m = z.size
+    n_t = max(MIN_TAIL, int(np.ceil(TAIL_SHARE * m)))
+    zs = np.sort(z)
+    z_t = max(float(zs[max(m - n_t - 1, 0)]), null.delta0 + null.sigma0)
+    x = z[z > z_t]
+    if x.size == 0:
+        return z_t, 0.0, z_t, null.sigma0
+    log_null = np.log(null.pi0) + _log_f0(x, null)
+    null_mass = null.pi0 * special.ndtr(-(z_t - null.delta0) / null.sigma0)
+    c_max = x.size / m
+
+    def nll(theta):
+        c, mu, ls = theta
+        s = np.exp(ls)
+        log_g = (-0.5 * ((x - mu) / s) ** 2 - np.log(np.sqrt(2 * np.pi) * s)
+                 - special.log_ndtr((mu - z_t) / s))
+        alt = np.log(max(c, 1e-300)) + log_g
+        return -(np.sum(np.logaddexp(log_null, alt)) - m * (null_mass + c))
+
+    s0 = null.sigma0
+    bounds = [(0.0, c_max), (null.delta0, float(x.max()) + 2 * s0),
+              (np.log(s0), np.log(5 * s0))]
+    best = None
+    for c0, mu0 in ((0.0, z_t), (0.5 * c_max, float(np.median(x))),
+                    (0.5 * c_max, float(x.max()))):
+        res = optimize.minimize(nll, [c0, mu0, np.log(s0)], method="L-BFGS-B",
+                                bounds=bounds)
+        if best is None or res.fun < best.fun:
+            best = res
+    c, mu, ls = best.x
+    return z_t, float(c), float(mu), float(np.exp(ls))
 
 
 def local_fdr(p: np.ndarray, n_bins: int = 120, degree: int = 7,
@@ -190,24 +334,49 @@ def local_fdr(p: np.ndarray, n_bins: int = 120, degree: int = 7,
         p-values of any shape (e.g. post × pre); NaN entries (untested pairs) stay NaN.
         At least :data:`MIN_TESTS_LFDR` must be finite.
     n_bins, degree : int
-        Histogram bins and polynomial degree of Lindsey's density fit.
+        Histogram bins and polynomial degree of Lindsey's density fit of the body.
     return_null : bool, default False
         Also return the fitted :class:`EmpiricalNull`.
 
     Returns
     -------
     lfdr : ndarray
-        Same shape as ``p``: posterior probability (in [0, 1]) that each test is null.
+        Same shape as ``p``: posterior probability (in [0, 1]) that each test is null;
+        non-increasing in ``z = Φ⁻¹(1 − p)``, 1 below the null's centre, and at most the
+        expected number of null tests at least as extreme (module docstring).
     null : EmpiricalNull
         Only with ``return_null=True``.
+
+    Raises
+    ------
+    ValueError
+        Fewer than :data:`MIN_TESTS_LFDR` finite p-values, p-values outside [0, 1], or an
+        empirical null that cannot be estimated (tied p-values, failed fit).
     """
     p = np.asarray(p, dtype=float)
-    null, (predict, log_norm, lo, hi, z) = _fit(p, n_bins, degree)
+    # the fits solve 8 × 8 systems: a BLAS thread pool only adds contention (3× the wall
+    # time of the tests on the shared 2-core machine)
+    with threadpool_limits(1):
+        null, (predict, log_norm, lo, hi, z, (z_t, c, mu1, s1)) = _fit(p, n_bins, degree)
+    m = z.size
+    log_pi0 = np.log(null.pi0)
+    log_f0 = _log_f0(z, null)
+    # body: Lindsey's fit of the mixture density
     zc = np.clip(z, lo, hi)
     log_f = predict(zc) - log_norm
-    log_f0 = (-0.5 * ((zc - null.delta0) / null.sigma0) ** 2
-              - np.log(np.sqrt(2 * np.pi) * null.sigma0))
-    fdr = np.minimum(np.exp(np.log(null.pi0) + log_f0 - log_f), 1.0)
+    log_lfdr = log_pi0 + log_f0 - log_f
+    # right tail: the two-group tail model (null + exponential excess)
+    tail = z > z_t
+    if tail.any():
+        lt = log_pi0 + log_f0[tail]
+        alt = (np.log(max(c, 1e-300)) - 0.5 * ((z[tail] - mu1) / s1) ** 2
+               - np.log(np.sqrt(2 * np.pi) * s1) - special.log_ndtr((mu1 - z_t) / s1))
+        log_lfdr[tail] = lt - np.logaddexp(lt, alt)
+    # cap: the expected number of null tests at least as extreme (Bonferroni under the
+    # empirical null)
+    log_sf0 = special.log_ndtr(-(z - null.delta0) / null.sigma0)
+    log_lfdr = np.minimum(log_lfdr, np.log(m) + log_pi0 + log_sf0)
+    fdr = np.exp(np.minimum(log_lfdr, 0.0))
     # only the right tail is evidence for a link (z below the null centre means less
     # dependence than the null): lfdr = 1 there; above the centre a more extreme z never
     # gets a larger lfdr
