@@ -31,7 +31,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numba as nb
 import numpy as np
+
+from spikewire.simulate._lif_kernel import _block_region
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,6 +62,48 @@ def _one_block(net, duration, dt, seed):
     order = np.argsort(ids, kind="stable")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(ids, minlength=net.n_neurons))])
     return SpikeTrains(steps[order] * dt, indptr, np.arange(net.n_neurons), 0.0, duration)
+
+
+@nb.njit
+def _serial_blocks(step0, step1, st, conn, neu, drv, fd, plan, stim, ext, flag, blk_rng,
+                   blk_spk, blk_cnt):
+    """The worker's schedule (regions, blocks, two spike buffers) on one thread."""
+    n_blocks = plan.bounds.shape[0] - 1
+    buf, pend_k0, pend_n, k, tot = 0, step0, 0, step0, 0
+    while k < step1 or pend_n > 0:
+        n_steps = min(plan.super_steps, step1 - k) if k < step1 else 0
+        for b in range(n_blocks):
+            _block_region(b, k, n_steps, pend_k0, pend_n, blk_spk[1 - buf], blk_cnt[1 - buf],
+                          st, conn, neu, drv, fd, stim, 0, plan, ext, flag, blk_rng,
+                          blk_spk[buf], blk_cnt[buf])
+        for p in range(n_steps):
+            for c in range(n_blocks):
+                tot += blk_cnt[buf, c, p]
+        pend_k0, pend_n, k, buf = k, n_steps, k + n_steps, 1 - buf
+    return tot
+
+
+def _blocks_one_thread(net, duration, dt, seed, n_blocks) -> float:
+    """CPU seconds of the parallel path's block code for ``n_blocks`` blocks run one after
+    the other on one thread (no threads, no barrier): its algorithmic overhead."""
+    from spikewire.core.seeds import rng as seeded_rng
+    from spikewire.simulate import lif
+    from spikewire.simulate._lif_kernel import block_start_states
+
+    n_steps = int(round(duration / dt))
+    cfg = lif.build_kernel_config(net, n_steps, dt, seeded_rng(seed, "simulation"))
+    plan, conn = lif.thread_plan(cfg, n_blocks)
+    n, s = net.n_neurons, plan.super_steps
+    bmax = int(np.diff(plan.bounds).max())
+    blk_rng = np.zeros((n_blocks, 4), dtype=np.uint64)
+    block_start_states(plan.start, cfg.rng, blk_rng)
+    args = (cfg.state, conn, cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, np.zeros(n),
+            np.zeros((n + 7) // 8 * 8, dtype=np.uint8), blk_rng,
+            np.zeros((2, n_blocks, s * bmax), dtype=np.int32),
+            np.zeros((2, n_blocks, s), dtype=np.int64))
+    c0 = time.process_time()
+    _serial_blocks(1, n_steps, *args)
+    return time.process_time() - c0
 
 
 def _time(fn):
@@ -106,6 +151,9 @@ def main(argv=None) -> int:
     ap.add_argument("--sync", action="store_true",
                     help="also time a small network with a one-step delay")
     ap.add_argument("--sync-n", type=int, default=200)
+    ap.add_argument("--serial-blocks", default="",
+                    help="comma-separated block counts to run one after the other on one "
+                         "thread (CPU time of the block code without threads)")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "threads.json")
     a = ap.parse_args(argv)
     import numba
@@ -125,8 +173,18 @@ def main(argv=None) -> int:
         small = brunel(a.sync_n, seed=1, J=0.5, delay=None)
         rows += run_case(small, a.duration, a.dt, 2, threads, a.rounds,
                          f"sync{a.sync_n}_D1")
+    for nb_ in [int(x) for x in a.serial_blocks.split(",") if x]:
+        _blocks_one_thread(net, 0.02, a.dt, 2, nb_)  # compile / warm
+        for r in range(a.rounds):
+            cpu = _blocks_one_thread(net, a.duration, a.dt, 2, nb_)
+            rows.append(dict(case=f"brunel{a.n}", config=f"serial_blocks{nb_}", round=r + 1,
+                             cpu=cpu, load=os.getloadavg()[0]))
+            print(f"[brunel{a.n}] round {r + 1} {nb_} blocks one after the other on one "
+                  f"thread: cpu {cpu:.3f} s  load {os.getloadavg()[0]:.1f}", flush=True)
     same = {}
     for r in rows:
+        if "sha1" not in r:
+            continue
         same.setdefault(r["case"], set()).add(r["sha1"])
     for case, s in same.items():
         verdict = "identical spikes in every run" if len(s) == 1 else f"DIFFERENT: {s}"
