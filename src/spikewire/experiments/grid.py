@@ -14,6 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from spikewire.experiments.lowrank import (
+    is_lowrank,
+    is_lowrank_observation,
+    lowrank_observation_kind,
+    resolve_lowrank_builder,
+    validate_lowrank_network,
+    validate_lowrank_observation,
+)
 from spikewire.experiments.spec import ExperimentSpec, SpecError, expand_vary, none_strings
 
 __all__ = ["BUILDERS", "CodeNotAllowedError", "Job", "check_code_allowed", "expand",
@@ -115,7 +123,7 @@ def check_code_allowed(spec: ExperimentSpec, allow_code: bool) -> None:
     names += [(f"networks[{k}] ({n.name}).builder", n.builder)
               for k, n in enumerate(spec.networks) if n.builder is not None]
     for where, name in names:
-        if name not in BUILDERS:
+        if name not in BUILDERS and not is_lowrank(name):
             raise CodeNotAllowedError(
                 f"{where} = {name!r} is not a registered network builder "
                 f"({sorted(BUILDERS)}); a 'module:function' builder runs code named by the "
@@ -171,6 +179,8 @@ def resolve_builder(name: str, allow_code: bool = False):
     """The network builder called ``name``: a registered name (:data:`BUILDERS`), or, with
     ``allow_code``, ``"motifs.chain"`` (attributes of :mod:`spikewire.networks`) or
     ``"package.module:function"``."""
+    if is_lowrank(name):
+        return resolve_lowrank_builder(name)
     if name in BUILDERS:
         import spikewire.networks as nets
 
@@ -236,7 +246,9 @@ def build_network(network: dict, seed, *, allow_code: bool = False):
     kw = dict(network["params"])
     stream = seed_tree(seed)["network"]
     if "seed" not in kw:
-        if name in BUILDERS:
+        if is_lowrank(name):
+            kw["seed"] = stream
+        elif name in BUILDERS:
             if BUILDERS[name][1]:
                 kw["seed"] = stream
         else:
@@ -253,7 +265,8 @@ def validate_network(network: dict, where: str) -> None:
     if unknown and not has_var_kw:
         raise SpecError(f"{where}: builder {network['builder']!r} has no parameter(s) "
                         f"{unknown}; valid: {[p for p in sig.parameters]}")
-    if network["builder"] not in BUILDERS and "seed" not in network["params"] \
+    if network["builder"] not in BUILDERS and not is_lowrank(network["builder"]) \
+            and "seed" not in network["params"] \
             and "seed" not in sig.parameters and not has_var_kw:
         raise SpecError(f"{where}: code builder {network['builder']!r} must accept a `seed` "
                         "keyword (an int drawn from the job's network stream), or set "
@@ -434,6 +447,26 @@ def _dt_fix(dt: float, what: str, model: str | None = "lif") -> str:
             "(1e-4 s, the default, usually does)")
 
 
+def _validate_lowrank(net: dict, observations: list[dict], seed, where: str) -> None:
+    """Build a low-rank network entry and check its protocol and its observation chains;
+    chains with a low-rank read-out step on a spiking network are refused in
+    :func:`expand`."""
+    try:
+        built = build_network(net, seed)
+    except (ValueError, TypeError, KeyError, MemoryError) as err:
+        raise SpecError(f"{where}: the builder {net['builder']!r} refuses these "
+                        f"params: {err}") from None
+    validate_lowrank_network(net, built, where)
+    for obs in observations:
+        if net["observations"] is not None and obs["family"] not in net["observations"]:
+            continue
+        try:
+            validate_lowrank_observation(obs["steps"])
+        except (ValueError, TypeError, KeyError) as err:
+            raise SpecError(f"observations ({obs['name']}) on low-rank {where}: {err}; "
+                            f"restrict the network with observations = [...]") from None
+
+
 def validate_timing(network: dict, dt: float, where: str, built=None) -> None:
     """Check ``dt`` against the engine's limits, the network's duration, delays and time
     constants *before* anything is simulated; raise :class:`SpecError` naming the key,
@@ -503,9 +536,13 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
         for net in networks:
             validate_network(net, f"networks ({net['name']})")
         for obs in observations:
-            validate_observation(obs, f"observations ({obs['name']})")
+            if not is_lowrank_observation(obs["steps"]):
+                validate_observation(obs, f"observations ({obs['name']})")
         for net in networks:
             where = f"networks ({net['name']})"
+            if is_lowrank(net["builder"]):
+                _validate_lowrank(net, observations, meta.seeds[0], where)
+                continue
             validate_timing(net, meta.dt, where)  # cheap checks before building anything
             try:
                 built = build_network(net, meta.seeds[0], allow_code=allow_code)
@@ -519,6 +556,11 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
         for obs in observations:
             if net["observations"] is not None and obs["family"] not in net["observations"]:
                 continue
+            if is_lowrank_observation(obs["steps"]) and not is_lowrank(net["builder"]):
+                raise SpecError(f"observations ({obs['name']}) reads out a low-rank network "
+                                f"({[s['step'] for s in obs['steps']]}) but networks "
+                                f"({net['name']}) is a spiking network; restrict it with "
+                                f"observations = [...]")
             for meth in methods:
                 if net["methods"] is not None and meth["family"] not in net["methods"] \
                         and meth["label"] not in net["methods"]:
@@ -530,7 +572,8 @@ def expand(spec: ExperimentSpec, *, messages: list[str] | None = None,
                     method = {k: meth[k] for k in ("name", "label", "settings")}
                     cell = dict(network=network, observation=observation, method=method,
                                 seed=seed, dt=meta.dt, seeding=SEEDING)
-                    kind = observation_kind(obs["steps"])
+                    kind = (lowrank_observation_kind(obs["steps"]) if is_lowrank(net["builder"])
+                            else observation_kind(obs["steps"]))
                     why = "" if kind in meth["input_kinds"] else (
                         f"method {meth['name']!r} analyses {meth['input_kinds']}, but "
                         f"observation {obs['name']!r} gives {kind!r}")

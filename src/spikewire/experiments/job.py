@@ -95,6 +95,12 @@ def ensure_simulation(sim: dict, sim_key: str, cache_dir: str | Path,
     Returns ``{"path", "cached", "time_simulate", "time_build"}``, or ``{"error": ...}``
     (never raises, so a broken network turns into error rows of its jobs).
     """
+    from spikewire.experiments.lowrank import is_lowrank
+
+    if is_lowrank(sim.get("builder")):
+        # low-rank rate networks are simulated inside each job (milliseconds): no cache
+        return {"path": None, "cached": False, "time_simulate": 0.0, "time_build": 0.0,
+                "lowrank": True}
     path = sim_path(cache_dir, sim_key)
     if path.exists():
         return {"path": str(path), "cached": True, "time_simulate": 0.0, "time_build": 0.0}
@@ -275,8 +281,11 @@ def run_job(job: Job | dict, cache_dir: str | Path, artifacts_dir: str | Path | 
 
 
 def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
+    from spikewire.experiments.lowrank import is_lowrank
     from spikewire.infer import NotApplicableError
 
+    if is_lowrank(job.network["builder"]):
+        return _run_lowrank_job(job, t_start)
     stage = "simulate"
     try:
         load_plugins(job.plugins)
@@ -338,4 +347,57 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
         row[k if k not in row else f"score.{k}"] = v
     row["warnings"] = _warning_text(caught)
     row["time_total"] = time.perf_counter() - t_start + row["time_simulate"] + row["time_build"]
+    return row
+
+
+def _run_lowrank_job(job: Job, t_start) -> dict:
+    """A job on a low-rank rate network (:mod:`spikewire.experiments.lowrank`): build,
+    simulate its trials, observe, infer, score with
+    :func:`spikewire.score.lowrank.score_lowrank`; no cached simulation, no artifacts."""
+    from spikewire.experiments.lowrank import simulate_and_observe
+    from spikewire.infer import NotApplicableError, get_method
+    from spikewire.score.lowrank import score_lowrank
+
+    stage = "build"
+    try:
+        t0 = time.perf_counter()
+        network = build_network(job.network, job.seed)
+        t1 = time.perf_counter()
+        stage = "simulate"
+        recording = simulate_and_observe(network, job.network, job.observation["steps"],
+                                         job.seed)
+        t2 = time.perf_counter()
+        stage = "infer"
+        method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                estimate = method.fit(recording)
+        except NotApplicableError as err:
+            return not_applicable_row(job, f"{type(err).__name__}: {err}")
+        t3 = time.perf_counter()
+        stage = "score"
+        if getattr(estimate, "true_index", None) is None:
+            estimate.true_index = recording.true_index
+        scores = _flatten_scores(score_lowrank(network, estimate,
+                                               seed=int_seed(seed_tree(job.seed)["method"])))
+        t4 = time.perf_counter()
+    except Exception as err:  # noqa: BLE001 - a failing job becomes an error row
+        return error_row(job, type(err).__name__, str(err), traceback.format_exc(limit=20),
+                         stage=stage, time_total=time.perf_counter() - t_start)
+    row = _base_row(job)
+    st = recording.spikes
+    n_spikes = int(st.n_spikes) if st is not None else -1
+    row.update(
+        status="ok", n_neurons=int(network.n_neurons), n_observed=int(recording.n_units),
+        n_spikes=n_spikes,
+        rate_mean=(float(n_spikes / max(st.n_units, 1) / st.duration) if st is not None
+                   else float(np.mean(recording.signals))),
+        n_spikes_observed=n_spikes, sim_cached=False, time_simulate=t2 - t1,
+        time_build=t1 - t0, time_load=0.0, time_observe=0.0, time_infer=t3 - t2,
+        time_score=t4 - t3, time_artifacts=0.0, host=platform.node(), finished_at=time.time())
+    for k, v in scores.items():
+        row[k if k not in row else f"score.{k}"] = v
+    row["warnings"] = _warning_text(caught)
+    row["time_total"] = time.perf_counter() - t_start
     return row

@@ -343,8 +343,8 @@ class _LowRankBase(InferenceMethod):
         "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "trial_steps": [Interval("int", 2, None), None],
         "chunk_steps": [Interval("int", 2, None)],
-        "rate_offset": [Interval("real", 0, None)],
-        "rate_gain": [Interval("real", 0, None, closed="neither")],
+        "rate_offset": [Interval("real", 0, None), None],
+        "rate_gain": [Interval("real", 0, None, closed="neither"), None],
         "n_restarts": [Interval("int", 1, None)],
         "n_iter": [Interval("int", 1, None)],
         "lr": [Interval("real", 0, None, closed="neither")],
@@ -360,26 +360,45 @@ class _LowRankBase(InferenceMethod):
         if not _device_available(self.device, self.requires):
             raise ValueError(f"{self.name}: device={self.device!r} is not available: torch "
                              f"reports no CUDA device; use device='cpu'")
-        if self.rate_offset < self.rate_gain:
+        if (self.rate_offset is not None and self.rate_gain is not None
+                and self.rate_offset < self.rate_gain):
             raise ValueError(f"{self.name}: rate_offset={self.rate_offset!r} must be >= "
                              f"rate_gain={self.rate_gain!r} (rate = offset + gain·φ must be "
                              f">= 0 Hz)")
 
+    def _rate_map(self, rec) -> tuple[float, float]:
+        """The rate map: the settings, or (None) the one a low-rank simulation recorded in
+        the recording's history (steps ``"lowrank_rates"``/``"lowrank_spikes"``), else 10 Hz,
+        10 Hz."""
+        recorded = next((h for h in reversed(rec.history) if isinstance(h, dict)
+                         and str(h.get("step", "")).startswith("lowrank")
+                         and "rate_offset" in h), {})
+        off = self.rate_offset if self.rate_offset is not None \
+            else float(recorded.get("rate_offset", 10.0))
+        gain = self.rate_gain if self.rate_gain is not None \
+            else float(recorded.get("rate_gain", 10.0))
+        if off < gain:
+            raise ValueError(f"{self.name}: rate_offset={off!r} must be >= rate_gain={gain!r} "
+                             f"(rate = offset + gain·φ must be >= 0 Hz)")
+        return off, gain
+
     def _front_end(self, ctx: FitContext) -> tuple[LowRankFit, np.ndarray, dict]:
         ok = np.flatnonzero(ctx.unit_ok)
+        rate_offset, rate_gain = self._rate_map(ctx.recording)
         Y, obs, step = recording_activity(
             ctx.recording, trial_steps=self.trial_steps, chunk_steps=self.chunk_steps,
-            bin_width=ctx.settings["bin_width"], rate_offset=self.rate_offset,
-            rate_gain=self.rate_gain, units_ok=ctx.unit_ok)
+            bin_width=ctx.settings["bin_width"], rate_offset=rate_offset,
+            rate_gain=rate_gain, units_ok=ctx.unit_ok)
         if ok.size < self.rank:
             raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
                              f"usable units ({ok.size}); use rank <= {ok.size} or lower "
                              f"min_spikes")
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
-                          rate_offset=self.rate_offset, rate_gain=self.rate_gain,
+                          rate_offset=rate_offset, rate_gain=rate_gain,
                           bin_width=step, n_restarts=self.n_restarts, n_iter=self.n_iter,
                           lr=self.lr, seed=self.seed, device=self.device)
         info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
+                "rate_offset": rate_offset, "rate_gain": rate_gain,
                 "chunk_steps": int(Y.shape[1]), "loss": fit.loss, "r2": fit.r2,
                 "restart_losses": fit.restart_losses}
         return fit, ok, info
@@ -418,8 +437,9 @@ class LowRankRNN(_LowRankBase):
     chunk_steps : int, default 100
         Trials are cut into chunks of this many samples, each with its own fitted initial
         latent (shorter BPTT; the tail shorter than a chunk is dropped).
-    rate_offset, rate_gain : float, default 10, 10
-        Rate map ``rate = rate_offset + rate_gain·φ`` (Hz).
+    rate_offset, rate_gain : float or None, default None
+        Rate map ``rate = rate_offset + rate_gain·φ`` (Hz); None: the map a low-rank
+        simulation recorded in the recording's history (``"lowrank_rates"``), else 10 Hz.
     n_restarts : int, default 3
     n_iter : int, default 300
         Adam iterations per restart.
@@ -441,7 +461,8 @@ class LowRankRNN(_LowRankBase):
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
                  trial_steps: int | None = None, chunk_steps: int = 100,
-                 rate_offset: float = 10.0, rate_gain: float = 10.0, n_restarts: int = 3,
+                 rate_offset: float | None = None, rate_gain: float | None = None,
+                 n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu"):
         self.rank = rank

@@ -19,8 +19,11 @@ regress the fitted latent update on its activities and solve the ridge for ``n``
 out the first ``burn_in`` samples of every chunk, where the fitted vector field is least
 constrained); (4)
 sampling by a 4th-order Runge–Kutta solver. The ridge's minimum-norm solution carries no
-unidentified residual, so the learned ``n | (m, d)`` is (close to) ``E[n | m, d]``: the
-maximally unbiased choice the paper argues for.
+unidentified residual, so the learned flow of ``n | (m, d)`` is (close to) ``E[n | m, d]``;
+with ``residual_sd`` the distribution adds the maximum-entropy residual for a given second
+moment, ``N(0, residual_sd² I)`` independent of ``(m, d)``, so that the joint ``(m, n)`` is a
+proper (not surface-concentrated) distribution. Its scale is not identified by the
+dynamics and must be supplied.
 
 torch is imported inside the functions only (optional extra ``spikewire[ml]``).
 """
@@ -36,14 +39,18 @@ from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_torch
 
 __all__ = ["FlowMatcher", "LoadingDistribution", "LowRankFlow", "fit_loading_distribution",
-           "identifiability_report"]
+           "identifiability_report", "tail_df"]
 
 
 class FlowMatcher:
     """A (conditional) continuous normalizing flow on R^dim trained by flow matching.
 
     Data (and conditions) are standardised; the velocity field is an MLP
-    ``v(x, t[, c])`` with two hidden layers of ``width`` SiLU units.
+    ``v(x, t[, c])`` with two hidden layers of ``width`` SiLU units. The base (source)
+    distribution is N(0, I), or with ``base_df`` independent Student-t coordinates with
+    ``base_df`` degrees of freedom scaled to unit variance: a flow with a smooth (Lipschitz)
+    velocity field keeps the tail class of its base, so a Gaussian base thins heavy tails
+    (Jaini et al. 2020); a Student-t base can keep them.
 
     Parameters
     ----------
@@ -52,11 +59,21 @@ class FlowMatcher:
     width : int, default 64
     seed : int or SeedSequence, default 0
     device : str, default "cpu"
+    base_df : float or None, default None
+        Degrees of freedom (> 2) of a Student-t base; None: Gaussian.
+
+    References
+    ----------
+    Jaini, Kobyzev, Yu & Brubaker (2020) Tails of Lipschitz triangular flows. ICML.
     """
 
     def __init__(self, dim: int, cond_dim: int = 0, width: int = 64, seed=0,
-                 device: str = "cpu"):
+                 device: str = "cpu", base_df: float | None = None):
         torch = import_torch()
+        if base_df is not None and not (np.isfinite(base_df) and base_df > 2):
+            raise ValueError(f"base_df={base_df!r} must be a finite number > 2 (a unit-variance "
+                             f"Student-t base) or None (Gaussian)")
+        self.base_df = None if base_df is None else float(base_df)
         self.dim, self.cond_dim, self.device = int(dim), int(cond_dim), device
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self._rng = np.random.default_rng(ss)
@@ -78,6 +95,21 @@ class FlowMatcher:
         self.losses: list[float] = []
 
     # ---------------------------------------------------------------- internals
+    def _base_sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if self.base_df is None:
+            return rng.standard_normal((n, self.dim))
+        nu = self.base_df
+        return rng.standard_t(nu, (n, self.dim)) * np.sqrt((nu - 2) / nu)
+
+    def _base_logpdf(self, y0: np.ndarray) -> np.ndarray:
+        if self.base_df is None:
+            return -0.5 * (y0 ** 2).sum(1) - 0.5 * self.dim * np.log(2 * np.pi)
+        from scipy.stats import t as student_t
+
+        nu = self.base_df
+        c = np.sqrt((nu - 2) / nu)
+        return (student_t.logpdf(y0 / c, nu) - np.log(c)).sum(1)
+
     def _v(self, x, t, c):
         torch = import_torch()
         tt = torch.full((x.shape[0], 1), float(t), dtype=x.dtype, device=x.device)
@@ -119,7 +151,7 @@ class FlowMatcher:
         for it in range(int(n_iter)):
             idx = torch.as_tensor(self._rng.integers(0, n, b), device=self.device)
             x1 = X1[idx]
-            x0 = torch.as_tensor(self._rng.standard_normal((b, self.dim)), device=self.device)
+            x0 = torch.as_tensor(self._base_sample(self._rng, b), device=self.device)
             t = torch.as_tensor(self._rng.random((b, 1)), device=self.device)
             xt = (1 - t) * x0 + t * x1
             inp = [xt, t] if C is None else [xt, C[idx], t]
@@ -138,7 +170,7 @@ class FlowMatcher:
         """``n`` samples by integrating the velocity from t = 0 to 1 (RK4, ``n_steps``)."""
         torch = import_torch()
         rng = np.random.default_rng(seed)
-        x = torch.as_tensor(rng.standard_normal((int(n), self.dim)), device=self.device)
+        x = torch.as_tensor(self._base_sample(rng, int(n)), device=self.device)
         c = self._tc(cond, int(n)) if cond is not None else None
         if self.cond_dim and c is None:
             raise ValueError("this flow is conditional: pass cond of shape (n, cond_dim)")
@@ -180,14 +212,25 @@ class FlowMatcher:
             v4, d4 = f(y + h * v3, t + h)
             y = y + h / 6 * (v1 + 2 * v2 + 2 * v3 + v4)
             logdet = logdet + h / 6 * (d1 + 2 * d2 + 2 * d3 + d4)   # = −∫₀¹ div dt
-        y0 = y.cpu().numpy()
-        log0 = -0.5 * (y0 ** 2).sum(1) - 0.5 * self.dim * np.log(2 * np.pi)
+        log0 = self._base_logpdf(y.cpu().numpy())
         return log0 + logdet.cpu().numpy() - np.log(self.sd).sum()
+
+
+def _seq(seed) -> np.random.SeedSequence:
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 @dataclass
 class LoadingDistribution:
     """A learned distribution of per-unit loadings ``(m, d, n)``: ``p(m, d) p(n | m, d)``.
+
+    ``n | (m, d)`` is the conditional flow (trained on ridge targets: close to the
+    identified ``E[n | m, d]``) plus, when ``residual_sd`` is set, an independent residual
+    ``N(0, residual_sd² I)``: the maximum-entropy distribution of the unidentified part
+    ``n − E[n | m, d]`` given its second moment ``E|n − E[n|m, d]|² = R · residual_sd²``
+    (the dynamics fix the conditional mean but not this moment, which must be supplied;
+    see :func:`fit_loading_distribution`). Loadings are in the fit's canonical latent basis
+    (``cov(m) = I``), where an isotropic residual is unchanged by rotations of the basis.
 
     Attributes
     ----------
@@ -196,37 +239,86 @@ class LoadingDistribution:
     flow_n : FlowMatcher
         Conditional flow over ``n`` given ``(m, d)``.
     rank : int
+    residual_sd : float or None, default None
+        Standard deviation of the residual per latent dimension (None or 0: none).
     """
 
     flow_md: FlowMatcher
     flow_n: FlowMatcher
     rank: int
+    residual_sd: float | None = None
+
+    def _residual(self, shape, seed) -> np.ndarray:
+        return float(self.residual_sd) * np.random.default_rng(seed).standard_normal(shape)
 
     def sample(self, size: int, *, seed=0) -> dict:
-        """``size`` units' loadings: dict with ``m`` (size, R), ``d`` (size,), ``n``."""
-        ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) \
-            else seed
-        s1, s2 = ss.spawn(2)
+        """``size`` units' loadings: dict with ``m`` (size, R), ``d`` (size,), ``n`` (the
+        residual included)."""
+        s1, s2, s3 = _seq(seed).spawn(3)
         md = self.flow_md.sample(size, seed=s1)
         n = self.flow_n.sample(size, cond=md, seed=s2)
+        if self.residual_sd:
+            n = n + self._residual(n.shape, s3)
         return {"m": md[:, :self.rank], "d": md[:, self.rank], "n": n}
 
-    def conditional_n(self, m, d, *, n_samples: int = 16, seed=0) -> np.ndarray:
-        """Samples of ``n | (m, d)`` for given units: shape (n_samples, n_units, R)."""
+    def conditional_n(self, m, d, *, n_samples: int = 16, seed=0,
+                      residual: bool = True) -> np.ndarray:
+        """Samples of ``n | (m, d)`` for given units: shape (n_samples, n_units, R).
+
+        ``residual=False`` leaves the residual out: samples of the identified part only,
+        whose mean is the posterior mean of ``n`` (the residual's mean is 0; averaging its
+        draws would only add Monte Carlo noise of variance ``residual_sd² / n_samples``).
+        """
         md = np.column_stack([np.asarray(m, dtype=float), np.asarray(d, dtype=float)])
         u = md.shape[0]
-        out = self.flow_n.sample(n_samples * u, cond=np.tile(md, (n_samples, 1)), seed=seed)
-        return out.reshape(n_samples, u, self.rank)
+        add = bool(residual and self.residual_sd)
+        s_flow, s_res = _seq(seed).spawn(2) if add else (seed, None)
+        out = self.flow_n.sample(n_samples * u, cond=np.tile(md, (n_samples, 1)), seed=s_flow)
+        out = out.reshape(n_samples, u, self.rank)
+        return out + self._residual(out.shape, s_res) if add else out
 
-    def log_prob(self, m, d, n) -> np.ndarray:
-        """``log p(m, d) + log p(n | m, d)`` per unit (natural log, per unit of loading)."""
+    def log_prob(self, m, d, n, *, n_mc: int = 64, seed=0) -> np.ndarray:
+        """``log p(m, d) + log p(n | m, d)`` per unit (natural log, per unit of loading).
+
+        With a residual, ``p(n | m, d)`` is the conditional flow's density convolved with
+        ``N(0, residual_sd² I)``, estimated by ``log mean_k N(n − μ_k; 0, residual_sd² I)``
+        over ``n_mc`` draws ``μ_k`` of the flow (biased low by Jensen's inequality, by less
+        as ``n_mc`` grows).
+        """
         md = np.column_stack([np.asarray(m, dtype=float), np.asarray(d, dtype=float)])
-        return self.flow_md.log_prob(md) + self.flow_n.log_prob(n, cond=md)
+        if not self.residual_sd:
+            return self.flow_md.log_prob(md) + self.flow_n.log_prob(n, cond=md)
+        from scipy.special import logsumexp
+
+        n = np.asarray(n, dtype=float).reshape(md.shape[0], self.rank)
+        mu = self.conditional_n(md[:, :self.rank], md[:, self.rank], n_samples=int(n_mc),
+                                seed=seed, residual=False)
+        s2 = float(self.residual_sd) ** 2
+        logk = (-0.5 * ((n[None] - mu) ** 2).sum(-1) / s2
+                - 0.5 * self.rank * np.log(2 * np.pi * s2))
+        return self.flow_md.log_prob(md) + logsumexp(logk, axis=0) - np.log(int(n_mc))
+
+
+def tail_df(x, *, max_df: float = 20.0, min_df: float = 2.5) -> float | None:
+    """Degrees of freedom of a Student-t fitted (maximum likelihood, location 0) to the
+    standardised, pooled coordinates of ``x`` (n, dim): the base of a tail-adaptive flow.
+
+    Returns None (a Gaussian base) when the fit gives more than ``max_df`` (light tails:
+    a t with 20 degrees of freedom is within 1 % of a Gaussian in sd), else the estimate
+    clipped below at ``min_df`` (the unit-variance base needs > 2).
+    """
+    from scipy.stats import t as student_t
+
+    x = np.asarray(x, dtype=float)
+    z = ((x - x.mean(0)) / (x.std(0) + 1e-12)).ravel()
+    df, _, _ = student_t.fit(z, floc=0.0)
+    return None if not np.isfinite(df) or df > max_df else float(max(df, min_df))
 
 
 def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 2000, n_draws: int = 4,
                              ridge: float = 1.0, population: int = 1000,
                              burn_in: int | None = None, width: int = 64,
+                             residual_sd: float | None = None, base_df="auto",
                              seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
@@ -254,18 +346,43 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 2000, n_draws: in
         errors into large spurious ``n`` (ring preset, N = 200, ridge 0.1: MSE(n̂, E[n|m]) 3.6 with
         every sample, 0.4 without the first 10 of 50, measured).
 
+    residual_sd : float or None, default None
+        Standard deviation (per latent dimension, canonical basis) of the maximum-entropy
+        residual ``n − E[n | m, d]`` added to every sample of ``n`` (see
+        :class:`LoadingDistribution`); None: no residual, ``n | (m, d)`` is then nearly
+        deterministic. The dynamics do not determine it: on the fitted units the residual's
+        projection onto the visited activity patterns is swamped by the error of the
+        learned conditional mean (quadstable, N = 400: estimates 11–14 against the true
+        0.95, measured in ``benchmarks/results/lowrank3.md``), so it is a stated
+        assumption, e.g. from measured weight variances.
+
+    base_df : "auto", float or None, default "auto"
+        Base of the flow over ``(m, d)`` (see :class:`FlowMatcher`): "auto" fits a Student-t
+        to the fitted m (:func:`tail_df`) and uses it when its degrees of freedom are ≤ 20
+        (heavy tails), else a Gaussian; a number: that Student-t; None: Gaussian.
+
     Returns
     -------
     distribution : LoadingDistribution
     info : dict
-        Final flow-matching losses and the R² of the ridge regressions of the latent update.
+        Final flow-matching losses, the R² of the ridge regressions of the latent update
+        and the ``base_df`` used.
     """
+    if residual_sd is not None and not (isinstance(residual_sd, int | float | np.floating)
+                                        and np.isfinite(residual_sd) and residual_sd >= 0):
+        raise ValueError(f"residual_sd={residual_sd!r} must be a finite number >= 0 (or None: "
+                         f"no residual)")
     ss = np.random.SeedSequence(seed) if not isinstance(seed, np.random.SeedSequence) else seed
     s_md, s_n, s_draw = ss.spawn(3)
     R = fit.rank
     N = max(fit.n_neurons, int(population))
     md = np.column_stack([fit.m, fit.d])
-    flow_md = FlowMatcher(R + 1, 0, width, s_md, device).train(md, n_iter=n_iter)
+    if isinstance(base_df, str):
+        if base_df != "auto":
+            raise ValueError(f"base_df={base_df!r} must be 'auto', a number > 2 or None")
+        base_df = tail_df(fit.m)
+    flow_md = FlowMatcher(R + 1, 0, width, s_md, device, base_df=base_df).train(
+        md, n_iter=n_iter)
     steps = fit.latents.shape[1]
     if burn_in is None:
         burn_in = min(10, steps // 4)
@@ -283,8 +400,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 2000, n_draws: in
         np.vstack(targets), cond=np.vstack(feats), n_iter=n_iter)
     info = {"flow_md_loss": float(np.mean(flow_md.losses[-50:])),
             "flow_n_loss": float(np.mean(flow_n.losses[-50:])), "ridge_r2": r2,
-            "burn_in": int(burn_in)}
-    return LoadingDistribution(flow_md, flow_n, R), info
+            "burn_in": int(burn_in), "base_df": base_df}
+    return LoadingDistribution(flow_md, flow_n, R, residual_sd), info
 
 
 def identifiability_report(m, n, d=None, latents=None, *, rtol: float = 1e-3) -> dict:
@@ -378,6 +495,10 @@ class LowRankFlow(_LowRankBase):
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
     n_weight_samples : int, default 4
+    residual_sd : float or None, default None
+        Standard deviation of the maximum-entropy residual ``n − E[n|m, d]`` in the
+        distribution and the weight samples (see :func:`fit_loading_distribution`; the
+        dynamics do not determine it). None: none.
 
     References
     ----------
@@ -395,15 +516,17 @@ class LowRankFlow(_LowRankBase):
         "ridge": [_LowRankBase.base_constraints["lr"][0]],
         "burn_in": [_LowRankBase.base_constraints["min_spikes"][0], None],
         "n_weight_samples": [_LowRankBase.base_constraints["n_restarts"][0]],
+        "residual_sd": [_LowRankBase.base_constraints["rate_offset"][0], None],
     }
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
                  trial_steps: int | None = None, chunk_steps: int = 100,
-                 rate_offset: float = 10.0, rate_gain: float = 10.0, n_restarts: int = 3,
+                 rate_offset: float | None = None, rate_gain: float | None = None,
+                 n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu", flow_iter: int = 2000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
-                 n_weight_samples: int = 4):
+                 n_weight_samples: int = 4, residual_sd: float | None = None):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -422,6 +545,7 @@ class LowRankFlow(_LowRankBase):
         self.ridge = ridge
         self.burn_in = burn_in
         self.n_weight_samples = n_weight_samples
+        self.residual_sd = residual_sd
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx)
@@ -431,13 +555,17 @@ class LowRankFlow(_LowRankBase):
         dist, finfo = fit_loading_distribution(fit, n_iter=self.flow_iter,
                                                n_draws=self.n_draws, ridge=self.ridge,
                                                burn_in=self.burn_in,
+                                               residual_sd=self.residual_sd,
                                                seed=s_flow, device=self.device)
+        # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
-                                    seed=s_post)
+                                    seed=s_post, residual=False)
         N = fit.n_neurons
         J_mean = fit.m @ n_post.mean(0).T / N
         W = self._embed(J_mean, ok, ctx)
-        samples = np.stack([self._embed(fit.m @ n_post[k].T / N, ok, ctx)
+        n_draws = dist.conditional_n(fit.m, fit.d, n_samples=self.n_weight_samples,
+                                     seed=s_post)
+        samples = np.stack([self._embed(fit.m @ n_draws[k].T / N, ok, ctx)
                             for k in range(self.n_weight_samples)])
         info.update(finfo)
         info.update(m=fit.m, n_plain=fit.n, n_posterior_mean=n_post.mean(0), d=fit.d,

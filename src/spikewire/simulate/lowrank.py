@@ -19,7 +19,7 @@ from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
 
 __all__ = ["LowRankActivity", "initial_grid", "simulate_lowrank", "observe_rates",
-           "observe_spikes", "rates_to_activity"]
+           "observe_spikes", "rates_to_activity", "rate_noise", "rate_spikes"]
 
 
 @dataclass
@@ -201,3 +201,71 @@ def rates_to_activity(rates, rate_offset: float = 10.0, rate_gain: float = 10.0)
                          f"rate_gain={rate_gain} Hz; choose rate_offset/rate_gain so that "
                          f"offset ± gain brackets every rate")
     return phi
+
+
+def _rate_map(rec: Recording) -> tuple[float, float]:
+    """``(rate_offset, rate_gain)`` recorded by :func:`observe_rates` in the history."""
+    for h in reversed(rec.history):
+        if isinstance(h, dict) and h.get("step") == "lowrank_rates":
+            return float(h["rate_offset"]), float(h["rate_gain"])
+    raise ValueError("the recording has no 'lowrank_rates' step in its history: rate_noise "
+                     "and rate_spikes read rate signals made by observe_rates")
+
+
+def rate_noise(rec: Recording, noise_sd: float, *, seed=0) -> Recording:
+    """Add white noise to the rate signals of a low-rank recording (:func:`observe_rates`).
+
+    The noise has standard deviation ``noise_sd`` in units of φ (``noise_sd · rate_gain``
+    Hz); the result is clipped to φ ∈ [−0.999, 0.999] (rates inside ``offset ± gain``: a
+    rate stays non-negative and inside the range the low-rank methods invert), and the
+    fraction of clipped samples is recorded in the history.
+
+    Parameters
+    ----------
+    rec : Recording
+        Rate signals (Hz) with a ``"lowrank_rates"`` history step (possibly subsampled).
+    noise_sd : float
+        Noise standard deviation in units of φ (≥ 0).
+    seed : int, SeedSequence or Generator, default 0
+    """
+    if not noise_sd >= 0:
+        raise ValueError(f"noise_sd={noise_sd!r} must be >= 0 (units of φ)")
+    if rec.signals is None:
+        raise ValueError("rate_noise needs rate signals (the recording holds none)")
+    off, gain = _rate_map(rec)
+    phi = (np.asarray(rec.signals, dtype=float) - off) / gain
+    phi = phi + float(noise_sd) * _rng(seed).standard_normal(phi.shape)
+    clipped = float(np.mean(np.abs(phi) > 0.999))
+    sig = off + gain * np.clip(phi, -0.999, 0.999)
+    return rec.with_step({"step": "lowrank_noise", "noise_sd": float(noise_sd),
+                          "clipped_fraction": clipped}, signals=sig)
+
+
+def rate_spikes(rec: Recording, *, seed=0) -> Recording:
+    """Poisson spikes from the rate signals (Hz) of a low-rank recording, the rate constant
+    within each sample (bin of ``1/signal_rate`` s), spike times uniform within their bin.
+
+    Returns
+    -------
+    Recording
+        Spike trains of the same units (``true_index`` kept), no signals; the history
+        step ``"lowrank_spikes"`` records the bin.
+    """
+    if rec.signals is None or rec.signal_rate is None:
+        raise ValueError("rate_spikes needs rate signals (the recording holds none)")
+    rates = np.asarray(rec.signals, dtype=float)
+    if np.any(rates < 0) or not np.all(np.isfinite(rates)):
+        raise ValueError("rate signals must be finite and >= 0 Hz")
+    rng = _rng(seed)
+    dt = 1.0 / float(rec.signal_rate)
+    counts = rng.poisson(rates.T * dt)                            # (n_bins, n_units)
+    b_idx, unit = np.nonzero(counts)
+    reps = counts[b_idx, unit]
+    b_idx, unit = np.repeat(b_idx, reps), np.repeat(unit, reps)
+    times = (b_idx + rng.random(b_idx.size)) * dt
+    n = rates.shape[0]
+    st = SpikeTrains.from_times(times, unit, t_start=0.0, t_stop=rates.shape[1] * dt,
+                                units=np.arange(n), sort=True)
+    st.annotations.update({"engine": "lowrank", "time_resolution": dt})
+    return rec.with_step({"step": "lowrank_spikes", "bin_width": dt}, spikes=st, signals=None,
+                         signal_rate=None, signal_kind=None)
