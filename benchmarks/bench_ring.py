@@ -106,6 +106,8 @@ def main(argv=None) -> dict:
         row = {k: s.get(k) for k in ("ring_delta", "ring_delta_full", "ring_side_ratio",
                                      "bits_per_spike", "auc")}
         row["time_s"] = el
+        if "training" in (est.diagnostics or {}):
+            row["epochs"] = est.diagnostics["training"].get("epochs")
         if ring is not None:
             pe = profile_error(est.weights, ring[0], positions=keep)
             profiles[m] = {"true_index": keep, "est_weights": est.weights,
