@@ -77,6 +77,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--gnn", default="{}", help="extra gnn settings (JSON)")
+    ap.add_argument("--no-input-encoder", action="store_true",
+                    help="do not give gnn the input angle θ(t) of a driven ring")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--out", default="benchmarks/results/gnn_ring_profiles.png")
     args = ap.parse_args(argv)
@@ -92,6 +94,11 @@ def main(argv=None) -> dict:
         if m == "gnn":
             settings.update(max_epochs=args.epochs, lr=args.lr, seed=args.seed,
                             n_aux=args.n_aux, **json.loads(args.gnn))
+            if getattr(net, "input_amplitude", 0.0) and not args.no_input_encoder:
+                # the second encoder gets θ(t) at each bin's centre (one sample per bin)
+                n_bins = int(round(args.duration / args.bin_width))
+                settings["input_angle"] = net.theta((np.arange(n_bins) + 0.5)
+                                                    * args.bin_width)
         t = time.perf_counter()
         est = sw.infer(st, m, **settings)
         el = time.perf_counter() - t
@@ -99,44 +106,37 @@ def main(argv=None) -> dict:
         row = {k: s.get(k) for k in ("ring_delta", "ring_delta_full", "ring_side_ratio",
                                      "bits_per_spike", "auc")}
         row["time_s"] = el
+        if "training" in (est.diagnostics or {}):
+            row["epochs"] = est.diagnostics["training"].get("epochs")
         if ring is not None:
             pe = profile_error(est.weights, ring[0], positions=keep)
-            profiles[m] = (pe["profile"], pe["true_profile"])
+            profiles[m] = {"true_index": keep, "est_weights": est.weights,
+                           "true_weights": ring[0][np.ix_(keep, keep)]}
             w = pe["profile"][1:]
             row["profile_corr"] = float(np.corrcoef(w, pe["true_profile"][1:])[0, 1])
         rows[m] = row
         print(m, json.dumps(row), flush=True)
     Path(args.out).with_suffix(".json").write_text(json.dumps(rows, indent=1, default=str))
     if profiles:
-        _figure(args, rows, profiles)
+        _figure(args, rows, profiles, ring[0].shape[0])
     return rows
 
 
-def _figure(args, rows, profiles) -> None:
+def _figure(args, rows, profiles, n_ring) -> None:
+    """The report's ring-profile figure (:func:`spikewire.report.figures.ring_profile_figure`)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+
+        from spikewire.report.figures import ring_profile_figure
     except ImportError:
         print("matplotlib missing: no figure")
         return
-    n = next(iter(profiles.values()))[0].size
-    k = np.arange(n)
-    d = np.where(k <= n // 2, k, k - n)
-    order = np.argsort(d)
-    fig, axes = plt.subplots(1, len(profiles), figsize=(2.6 * len(profiles), 2.4), sharey=True)
-    for ax, (m, (prof, true)) in zip(np.atleast_1d(axes), profiles.items(), strict=True):
-        ax.plot(d[order], true[order], "k-", lw=1.5, label="true")
-        ax.plot(d[order], prof[order], "r.-", ms=3, lw=0.8, label=m)
-        ax.set_title(f"{m}: Δ={rows[m]['ring_delta']:.2f}", fontsize=8)
-        ax.set_xlabel("ring offset", fontsize=8)
-        ax.tick_params(labelsize=6)
-    np.atleast_1d(axes)[0].legend(fontsize=6)
-    fig.suptitle(f"{args.variant} n={args.n} {args.spiking} {args.duration:g} s hide={args.hide}"
-                 f" n_aux={args.n_aux}; profiles scaled by the L1-optimal c", fontsize=8)
-    fig.tight_layout()
+    items = [(f"{m}: Δ={rows[m]['ring_delta']:.2f}", art) for m, art in profiles.items()]
+    fig = ring_profile_figure(items, n_ring, title=(
+        f"{args.variant} n={args.n} {args.spiking} {args.duration:g} s hide={args.hide} "
+        f"n_aux={args.n_aux}; profiles scaled by the L1-optimal c"))
     fig.savefig(args.out, dpi=80)
+    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ Options on where ``w`` comes from and how it is trained (measured on ring networ
   ``w`` cannot follow the predicted chunk's activity and the matrix used for prediction is
   the one reported (validation and the held-out bits/spike then use the mean over all
   chunks). Pooled was worse on the two-bump LNP ring (Δ 0.53 vs 0.37, 60 s).
+  ``structure="free"``: ``w`` is a free parameter matrix (initialised at 0) trained with the
+  prediction module, no structure module: not the paper's design, a diagnostic of where
+  the profile error comes from (``benchmarks/results/gnn3.md``).
 - ``identity=True``: a learned per-unit vector (initialised at 0) is added to each unit's
   embedding ``z_i``. Without it ``w_ij`` depends only on the two units' activity in the
   chunk, so units with alike activity (the same phase of two bumps of a periodic pattern)
@@ -66,8 +69,15 @@ between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order o
 recording's units (sort units by their ring position), its embedding and history state are
 the mean of those two neighbours' plus a learned offset (initialised at 0, i.e. the
 interpolation), it sends messages through its learned ``w`` and its own prediction is not
-in the loss. The reported weights are those among observed units. Not implemented yet:
-the second encoder for an external input angle (issue 19).
+in the loss. The reported weights are those among observed units.
+
+**External input** (``input_angle``, rad; ``input_rate`` its samples per s, default one per
+bin from the recording's start): a second encoder, as in the paper, of the input's
+``cos θ, sin θ`` over the ``history`` bins ending at the predicted bin (the input is
+exogenous, its current value is known) → ``u(t)``; unit ``i`` receives ``e_i ⊙ u(t)`` (``e_i``
+a learned per-unit vector: the input node's edge to unit i, e.g. its preferred angle)
+projected into the GRU's input, and its sum added to the log rate. Without it a common
+driven rotation must be explained through ``w`` (``benchmarks/results/gnn2.md``).
 """
 
 from __future__ import annotations
@@ -97,8 +107,12 @@ def _model_class():
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
                      hidden, symmetric, n_aux=0, identity=False, global_node=False,
-                     n_input=0, input_dim=8):
+                     n_input=0, input_dim=8, free=False):
             super().__init__()
+            # structure="free": w is a free (N', N') parameter instead of the structure
+            # module's output (a diagnostic of the structure module, not the paper's design)
+            n_all = n_units + n_aux
+            self.w_free = nn.Parameter(torch.zeros(n_all, n_all)) if free else None
             self.n_units = n_units
             self.n_aux = n_aux
             # auxiliary node k sits between observed units a_k and a_k + 1 (unit order)
@@ -147,6 +161,12 @@ def _model_class():
         def structure(self, x):
             """x: (B, N, L) counts → w: (B, N, N) post × pre."""
             b, n, length = x.shape
+            if self.w_free is not None:
+                w = self.w_free
+                if self.symmetric:
+                    w = 0.5 * (w + w.T)
+                eye = torch.eye(w.shape[0], dtype=torch.bool, device=x.device)
+                return w.masked_fill(eye, 0.0).expand(b, -1, -1)
             f = self.conv(torch.log1p(x).reshape(b * n, 1, length))
             f = torch.relu(self.bn(f))
             z = self.fc(f.reshape(b * n, -1)).reshape(b, n, -1)
@@ -240,7 +260,7 @@ class GNN(TrainedMethod):
         "hidden": [Interval("int", 1, None)],
         "symmetric": [Boolean()],
         "n_aux": [Interval("int", 0, None)],
-        "structure": [Options(("pooled", "chunk"))],
+        "structure": [Options(("pooled", "chunk", "free"))],
         "structure_batch": [Interval("int", 1, None)],
         "identity": [Boolean()],
         "global_node": [Boolean()],
@@ -336,7 +356,8 @@ class GNN(TrainedMethod):
         model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
                     int(self.n_aux), bool(self.identity), bool(self.global_node),
-                    (2 if self.input_angle is not None else 0) if n_input is None else n_input)
+                    (2 if self.input_angle is not None else 0) if n_input is None else n_input,
+                    free=self.structure == "free")
         return model.to(torch.device(self.device))
 
     def _input_channels(self, spikes, bin_width: float, n_bins: int) -> np.ndarray | None:
