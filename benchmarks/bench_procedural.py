@@ -11,6 +11,7 @@
    probability 0.2 with ``theory.build_ei_procedural`` + ``ProceduralPopulations``
    (E- and I-target weight rows): procedural vs stored (same synapses) at ``--n-pair``,
    then procedural alone at N = 100,000 (2·10⁹ synapses); peak resident memory, times.
+   ``--jitter``: per-synapse delays uniform in 1–3 ms, as ``build_ei_network``'s default.
 
 Usage::
 
@@ -77,15 +78,16 @@ import numpy as np
 import spikewire
 from spikewire.simulate import simulate_procedural
 from spikewire.theory import EIPopulations, build_ei_procedural, scale_populations
-N, T, MODE, M = {n}, {t}, "{mode}", {m}
+N, T, MODE, M, JIT = {n}, {t}, "{mode}", {m}, {jitter}
 pops = EIPopulations((3200, 800), K=[[640, 160], [640, 160]],
                      j=[[0.093, -0.172], [0.119, -0.131]], sigma_ext=[8.0, 5.0])
 f = np.sqrt(N / 4000)
-net, conn = build_ei_procedural(scale_populations(pops, N), f * np.array([M, 1.5 * M]), seed=1)
+net, conn = build_ei_procedural(scale_populations(pops, N), f * np.array([M, 1.5 * M]), seed=1,
+                                delay=(1e-3, 3e-3) if JIT else 1.5e-3)
 v0 = np.random.default_rng(1).uniform(0.0, 10.0, N)  # as bench_theory's size_scaling
 if MODE == "stored":
     c0 = time.process_time()
-    net = net.replace(weights=conn.to_weights())
+    net = net.replace(weights=conn.to_weights(), delays=conn.to_delays() if JIT else net.delays)
     build = time.process_time() - c0
     run = lambda d: spikewire.simulate(net, d, seed=2, v_init=v0)
 else:
@@ -124,6 +126,8 @@ def main() -> None:
     ap.add_argument("--t-pair", type=float, default=0.2, help="part 4: s simulated, pair")
     ap.add_argument("--t-scaling", type=float, default=0.1, help="part 4: s at N = 100,000")
     ap.add_argument("--mu", type=float, default=11.0, help="part 4: bare E input (mV)")
+    ap.add_argument("--jitter", action="store_true",
+                    help="part 4: per-synapse delays uniform in 1-3 ms (build_ei_network's)")
     args = ap.parse_args()
     here = str(Path(__file__).resolve().parents[1] / "src")
     skip = set(args.skip.split(","))
@@ -156,14 +160,15 @@ def main() -> None:
               "(int32 index + float32 weight per synapse)")
 
     if "4" not in skip:
-        print(f"\n| size-scaling network, p = 0.2, mu_bare = {args.mu:g} mV | N | synapses "
+        d = "delays 1-3 ms" if args.jitter else "delay 1.5 ms"
+        print(f"\n| size-scaling network, p = 0.2, mu_bare = {args.mu:g} mV, {d} | N | synapses "
               "| simulated s | CPU s | wall s | build CPU s | peak RSS GiB | rate E, I Hz "
               "| spikes sha1 |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         runs = [(args.n_pair, args.t_pair, "stored"), (args.n_pair, args.t_pair, "procedural"),
                 (100_000, args.t_scaling, "procedural")]
         for n, t, mode in runs:
-            x = _run(SCALING.format(n=n, t=t, mode=mode, m=args.mu), here)
+            x = _run(SCALING.format(n=n, t=t, mode=mode, m=args.mu, jitter=args.jitter), here)
             print(f"| {mode} | {n:,} | {x['synapses']:.3g} | {t:g} | {x['cpu']:.1f} "
                   f"| {x['wall']:.1f} | {x['build_cpu']:.1f} | {x['peak_rss_gib']:.2f} "
                   f"| {x['rate_E']:.2f}, {x['rate_I']:.2f} | {x['sha1'][:12]} |", flush=True)
