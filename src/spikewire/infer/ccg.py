@@ -589,6 +589,7 @@ class CCG(InferenceMethod):
         "correction": [Options(("none", "bh", "bonferroni", "lfdr"))],
         "exclude_reverse": [Boolean()],
         "keep_ccg": [Boolean()],
+        "prune": [Options(("conditional", "none"))],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
         "block_size": [Interval("int", 1, None), None],
         "seed": [SeedLike()],
@@ -600,7 +601,8 @@ class CCG(InferenceMethod):
                  jitter_width: float = 5e-3, causal_test: bool = True, dale: bool = False,
                  min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
                  exclude_reverse: bool = True, keep_ccg: bool = False,
-                 n_jobs: int | None = 1, seed: int = 0, block_size: int | None = None):
+                 prune: str = "conditional", n_jobs: int | None = 1, seed: int = 0,
+                 block_size: int | None = None):
         self.bin_width = bin_width
         self.window = window
         self.baseline_sigma = baseline_sigma
@@ -615,6 +617,7 @@ class CCG(InferenceMethod):
         self.correction = correction
         self.exclude_reverse = exclude_reverse
         self.keep_ccg = keep_ccg
+        self.prune = prune
         self.n_jobs = n_jobs
         self.seed = seed
         self.block_size = block_size
@@ -760,6 +763,12 @@ class CCG(InferenceMethod):
             log_evidence = log_p
         pvalues = np.where(want, np.exp(log_p), np.nan)
         scores = np.where(want, -log_evidence / math.log(10.0), 0.0)
+        prune_diag = {}
+        if self.prune == "conditional":
+            pvalues, scores, prune_diag = self._prune(spikes, want, pvalues, scores, delays,
+                                                      weights > 0, bw, span,
+                                                      int(round(float(self.jitter_width) / bw)),
+                                                      width)
         weights = np.where(want, weights, 0.0)
         delays = np.where(want, delays, np.nan)
         diagnostics = {
@@ -778,6 +787,7 @@ class CCG(InferenceMethod):
             "time_total_s": time.perf_counter() - t0,
             "weight_definition": "sum over window bins within 1 ms of the extreme bin of "
                                  "(count - baseline) / N_pre",
+            **prune_diag,
         }
         if self.keep_ccg:
             diagnostics["ccg"] = ccg_out
@@ -786,6 +796,29 @@ class CCG(InferenceMethod):
                             weight_unit="excess spikes per pre spike", pvalues=pvalues,
                             scores=scores, delays=delays, cell_type=cell_type,
                             cell_type_confidence=conf, diagnostics=diagnostics)
+
+    def _prune(self, spikes, want, pvalues, scores, delays, excitatory, bw, span, flank,
+               width):
+        """Second stage (``prune="conditional"``): re-test the pairs the first stage calls
+        at the default ``alpha`` and ``correction`` conditioned on the post unit's other
+        called inputs (:func:`spikewire.infer._pruning.conditional_pvalues`). A called
+        pair's p-value becomes the larger of its two stages' (intersection–union), so the
+        correction, re-applied by :meth:`Estimate.adjacency`, decides on the survivors."""
+        from spikewire.infer._pruning import conditional_pvalues
+        from spikewire.infer.estimate import adjust_pvalues
+
+        t1 = time.perf_counter()
+        adj = adjust_pvalues(np.where(want, pvalues, np.nan), self.correction)
+        cand = want & (np.nan_to_num(adj, nan=1.0) < float(self.alpha))
+        p2 = conditional_pvalues(np.asarray(spikes.grouped_times), np.asarray(spikes.indptr),
+                                 float(spikes.t_start), float(spikes.t_stop), bw, cand,
+                                 np.nan_to_num(delays, nan=bw), excitatory, span,
+                                 max(flank, span + 1), width)
+        p_new = np.where(cand, np.fmax(pvalues, p2), pvalues)
+        diag = {"prune_candidates": int(cand.sum()),
+                "prune_pvalues": p2,
+                "time_prune_s": time.perf_counter() - t1}
+        return p_new, scores, diag
 
     def _warn_if_short(self, win_base, want, duration, m, bw):
         """Warn when most tested pairs expect too few coincidences per window bin for the
