@@ -9,12 +9,15 @@ each of its spikes instead of stored, so 10^9 synapses fit in well under a GiB):
 :class:`ProceduralConnectivity` describes the random connectivity and
 :func:`simulate_procedural` runs a LIF network with it; the result equals :func:`simulate`
 of ``network.replace(weights=connectivity.to_weights())`` spike for spike.
+:class:`ProceduralPopulations` adds per-(target population, source) weights and, optionally,
+per-synapse delays drawn from a range (E/I networks with ``J_EE != J_IE``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from spikewire.core.procedural import ProceduralPopulations
 from spikewire.simulate import lif as _lif
 from spikewire.simulate.adex import simulate_adex
 from spikewire.simulate.binary import BinaryActivity, simulate_binary
@@ -38,7 +41,8 @@ from spikewire.simulate.lif import (
 )
 
 __all__ = ["ArrayGain", "BinaryActivity", "DriveModulation", "HiddenStates",
-           "ProceduralConnectivity", "Pulses", "Schedule", "Stimulation", "combine",
+           "ProceduralConnectivity", "ProceduralPopulations", "Pulses", "Schedule",
+           "Stimulation", "combine",
            "delay_steps", "inputs_from_spec", "population_groups", "simulate",
            "simulate_adex", "simulate_binary", "simulate_izhikevich",
            "simulate_procedural", "slow_comodulation"]
