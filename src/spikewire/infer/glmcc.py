@@ -146,7 +146,13 @@ class GLMCC(InferenceMethod):
     sync_tau : float or None, default 0.002
         Decay time τ_s (s) of the symmetric synchrony term ``J_s exp(−|t|/τ_s)`` (fitted in
         every pair, also under the nulls of the LR test); None leaves it out (the paper's
-        model). 2 ms matches the zero-lag peak of spikewire's recurrent LIF networks.
+        model). 2 ms matches the zero-lag peak of the README quick start. Set it to the
+        width of the recording's zero-lag synchrony peak: on the broadly synchronous LIF
+        families of benchmarks/bench_calibration.py (peak ~8 ms wide, 3.6× baseline)
+        ``sync_tau=0.008`` gave AUC 0.956 / 0.962 (2 ms: 0.923 / 0.956) and MCC at BH
+        0.73 / 0.82 (2 ms: 0.42 / 0.64 after the null check), but on the quick start AUC
+        0.81 (2 ms: 0.93); 4 ms was worse than both on brunel (AUC 0.87).
+        benchmarks/results/calgap.md.
     delays : sequence of float, default :data:`DEFAULT_DELAYS` (0–25 ms, 16 values)
         Candidate synaptic delays ``d`` in s (each in ``[0, window)``). The p-value is
         Šidák-corrected over their number (the delay is chosen by the posterior), so a
@@ -163,11 +169,15 @@ class GLMCC(InferenceMethod):
         (benchmarks/results/glmcc.md; 100 of 1,000 neurons): Izhikevich network (1 kHz,
         10 min, 969 links) BH calls 763 (MCC 0.84), the empirical-null local FDR
         (:mod:`spikewire.infer.fdr`) 0 (MCC 0.00); README quick start (1,064 links) BH at
-        α = 0.01 MCC 0.74 (822 calls), lfdr 0.50 (291). On the two strongly synchronous
+        α = 0.01 MCC 0.74 (822 calls), lfdr 0.50 (291). On the strongly synchronous
         0.1 ms LIF families of benchmarks/bench_calibration.py (zero-lag peak 3.6× baseline,
-        ~8 ms wide) glmcc ranks at chance (AUC 0.50 / 0.51, as before these changes) and BH
-        calls 9,370 / 6,050 of 9,900 pairs, lfdr 64 / 118 (MCC ≈ 0 either way): there use
-        ``ccg``. On the null families (tests/infer/test_calibration.py) BH calls 0.
+        ~8 ms wide; 961 links) glmcc ranks well (AUC 0.92 / 0.96 / 0.84 on brunel /
+        co-modulated / 1–20 ms delays) but its p-values do not hold (97 / 77 / 38 % of the
+        pairs at p < 0.05; BH would call 9,251 / 5,940 / 1,232), so
+        :func:`~spikewire.infer.base.check_null` switches such estimates to the local FDR at
+        lfdr ≤ 0.2: 215 / 466 / 399 calls, MCC 0.42 / 0.64 / 0.63 (best threshold 0.61 /
+        0.76 / 0.70); with ``sync_tau=0.008`` the p-values hold there (see ``sync_tau``). On
+        the null families (tests/infer/test_calibration.py) BH calls 0.
     min_spikes : int, default 10
         Units with fewer spikes are skipped (unit status ``too_few_spikes``, pair status 3).
     min_coincidences : float, default 10.0
