@@ -346,3 +346,23 @@ def test_tau_grid_picks_the_kernel_of_the_data():
     with pytest.raises(ValueError, match="fit_statistics"):
         GLMCC(tau=(0.001, 0.004)).fit_statistics(np.zeros((1, 100)), np.zeros((1, 16)),
                                                   np.zeros((1, 16)))
+
+
+def test_sync_tau_grid_picks_the_width_of_highest_summed_posterior():
+    # a grid of synchrony widths fits every pair with each and keeps, for the whole
+    # recording, the one whose summed log posterior is highest: the result must equal the
+    # single-width fit with that value, and the sums must be the single fits' sums
+    st = _lif_spikes()
+    grid = GLMCC(sync_tau=(0.002, 0.008)).fit(st)
+    chosen = grid.diagnostics["sync_tau_s"]
+    sums = grid.diagnostics["sync_tau_log_posterior"]
+    assert chosen in (0.002, 0.008) and set(sums) == {"0.002", "0.008"}
+    assert sums[f"{chosen:g}"] == max(sums.values())
+    single = GLMCC(sync_tau=chosen).fit(st)
+    np.testing.assert_array_equal(grid.weights, single.weights)
+    np.testing.assert_array_equal(grid.pvalues, single.pvalues)
+    with pytest.raises(ValueError, match="sync_tau"):
+        GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(np.zeros((1, 100)), np.zeros((1, 16)),
+                                                       np.zeros((1, 16)))
+    with pytest.raises(ValueError, match="sync_tau"):
+        GLMCC(sync_tau=(0.002, -1.0)).fit(st)

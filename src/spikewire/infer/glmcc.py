@@ -143,10 +143,20 @@ class GLMCC(InferenceMethod):
         Decay time τ of the synaptic kernel in s (paper: 4 ms; see above). A sequence is a
         grid: each pair takes the τ of highest posterior and the p-value is Šidák-corrected
         over delays × τ values.
-    sync_tau : float or None, default 0.002
+    sync_tau : float, sequence of float or None, default 0.002
         Decay time τ_s (s) of the symmetric synchrony term ``J_s exp(−|t|/τ_s)`` (fitted in
         every pair, also under the nulls of the LR test); None leaves it out (the paper's
-        model). 2 ms matches the zero-lag peak of spikewire's recurrent LIF networks.
+        model). It should match the width of the recording's zero-lag synchrony peak:
+        2 ms fits the README quick start; on the broadly synchronous LIF families of
+        benchmarks/bench_calibration.py (peak ~8 ms wide, 3.6× baseline) ``0.008`` gave
+        AUC 0.956 / 0.962 on brunel / co-modulated (2 ms: 0.923 / 0.956) and MCC 0.55 /
+        0.82 at the default decision (2 ms: 0.42 / 0.64), but on the quick start AUC 0.81
+        (2 ms: 0.93); 4 ms was worse than both on brunel (AUC 0.87). A sequence is a grid:
+        every pair is fitted with each value and the whole recording takes the one of
+        highest summed log posterior over the pairs (``diagnostics["sync_tau_s"]``; cost ×
+        the number of values). ``(0.002, 0.008)`` picked 2 ms on the quick start and 8 ms
+        on brunel (sums +3.3·10⁴ / +2.5·10⁵ above the other value), the better one on both
+        (benchmarks/results/calgap.md).
     delays : sequence of float, default :data:`DEFAULT_DELAYS` (0–25 ms, 16 values)
         Candidate synaptic delays ``d`` in s (each in ``[0, window)``). The p-value is
         Šidák-corrected over their number (the delay is chosen by the posterior), so a
@@ -163,11 +173,16 @@ class GLMCC(InferenceMethod):
         (benchmarks/results/glmcc.md; 100 of 1,000 neurons): Izhikevich network (1 kHz,
         10 min, 969 links) BH calls 763 (MCC 0.84), the empirical-null local FDR
         (:mod:`spikewire.infer.fdr`) 0 (MCC 0.00); README quick start (1,064 links) BH at
-        α = 0.01 MCC 0.74 (822 calls), lfdr 0.50 (291). On the two strongly synchronous
+        α = 0.01 MCC 0.74 (822 calls), lfdr 0.50 (291). On the strongly synchronous
         0.1 ms LIF families of benchmarks/bench_calibration.py (zero-lag peak 3.6× baseline,
-        ~8 ms wide) glmcc ranks at chance (AUC 0.50 / 0.51, as before these changes) and BH
-        calls 9,370 / 6,050 of 9,900 pairs, lfdr 64 / 118 (MCC ≈ 0 either way): there use
-        ``ccg``. On the null families (tests/infer/test_calibration.py) BH calls 0.
+        ~8 ms wide; 961 links) glmcc ranks well (AUC 0.92 / 0.96 / 0.84 on brunel /
+        co-modulated / 1–20 ms delays) but its p-values do not hold (97 / 77 / 38 % of the
+        pairs at p < 0.05; BH would call 9,251 / 5,940 / 1,232), so
+        :func:`~spikewire.infer.base.check_null` switches such estimates to the local FDR at
+        lfdr ≤ 0.2: 215 / 466 / 399 calls, MCC 0.42 / 0.64 / 0.63 (best threshold 0.61 /
+        0.76 / 0.70); with ``sync_tau=0.008`` 34 / 19 / 37 % of the pairs reach p < 0.05
+        and BH would call 1,183 / 760 / 1,223 (see ``sync_tau``). On the null families
+        (tests/infer/test_calibration.py) BH calls 0.
     min_spikes : int, default 10
         Units with fewer spikes are skipped (unit status ``too_few_spikes``, pair status 3).
     min_coincidences : float, default 10.0
@@ -204,7 +219,8 @@ class GLMCC(InferenceMethod):
         "min_coincidences": [Interval("real", None, None)],
         "j_max": [Interval("real", 0, None, closed="neither")],
         "max_iter": [Interval("int", 1, None)],
-        "sync_tau": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "sync_tau": [Interval("real", 0, None, closed="neither", unit="s"),
+                     RealSequence(0, None, closed="neither", unit="s"), None],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
     }
 
@@ -212,7 +228,7 @@ class GLMCC(InferenceMethod):
                  delays=DEFAULT_DELAYS, gamma: float = 0.2,
                  test: str = "lr", alpha: float = 0.01, correction: str = "bh",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
-                 max_iter: int = 100, sync_tau: float | None = 0.002, n_jobs: int = 1):
+                 max_iter: int = 100, sync_tau=0.002, n_jobs: int = 1):
         self.window = window
         self.bin_width = bin_width
         self.tau = tau
@@ -259,8 +275,16 @@ class GLMCC(InferenceMethod):
         return window, delta, int(round(2 * n_half)), tau, delays, gamma, j_max, n_jobs
 
     # ------------------------------------------------------------------ fitting
+    def _sync_grid(self) -> list:
+        """Candidate synchrony widths (s): ``[None]``, one value, or the sorted grid."""
+        if self.sync_tau is None:
+            return [None]
+        return [float(v) for v in np.unique(np.atleast_1d(np.asarray(self.sync_tau,
+                                                                      dtype=float)))]
+
     def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None, *,
-                       lattice: bool = False, tau: float | None = None):
+                       lattice: bool = False, tau: float | None = None,
+                       sync_tau: float | None | str = "setting"):
         """Fit precomputed statistics (``counts`` (P, M), ``s_pos``/``s_neg`` (P, n_delays)).
 
         ``bin_width`` (s) is the resolved bin of ``a(t)`` (default: the setting, or 1 ms if
@@ -272,6 +296,8 @@ class GLMCC(InferenceMethod):
         raw (P, 11) result array of :func:`_glmcc_kernels.fit_pairs` and the Newton
         iterations per pair. ``tau`` (s): the kernel time constant the statistics were
         computed with (default: the setting, which must then be a single value).
+        ``sync_tau`` (s or None): the synchrony width to fit with (default: the setting,
+        which must then be a single value or None).
         """
         window, delta, m, taus, delays, gamma, j_max, n_jobs = self._validated(bin_width)
         if tau is None:
@@ -303,10 +329,16 @@ class GLMCC(InferenceMethod):
         lo[:, 0] = np.clip(np.floor((delays + window) / delta).astype(np.int64), 0, m - 1)
         lo[:, 1] = np.clip(np.ceil((window - delays) / delta).astype(np.int64) - 1, 0, m - 1)
         lam = 1.0 / (gamma * delta)
-        use_s = self.sync_tau is not None
+        if isinstance(sync_tau, str):
+            grid = self._sync_grid()
+            if len(grid) != 1:
+                raise ValueError(f"sync_tau={self.sync_tau!r} holds {len(grid)} values; pass "
+                                 "the one to fit with as fit_statistics(sync_tau=)")
+            sync_tau = grid[0]
+        use_s = sync_tau is not None
         # symmetric synchrony term: exp(−|t|/τ_s) at the bin centres, constant on each bin
         centres = -window + delta * (np.arange(m) + 0.5)
-        gsym = (np.exp(-np.abs(centres) / float(self.sync_tau)) if use_s
+        gsym = (np.exp(-np.abs(centres) / float(sync_tau)) if use_s
                 else np.zeros(m))
         with numba_threads(n_jobs):
             out, iters = _k.fit_pairs(np.ascontiguousarray(counts, dtype=np.float64),
@@ -352,7 +384,8 @@ class GLMCC(InferenceMethod):
         diag["lattice"] = lattice
         if iu.size:
             t_ccg = t_fit = 0.0
-            out = tau_pair = iters = None
+            syncs = self._sync_grid()
+            res: list = [None] * len(syncs)    # per synchrony width: out, iters, tau_pair
             for tau in taus:
                 t1 = time.perf_counter()
                 with numba_threads(n_jobs):
@@ -370,18 +403,33 @@ class GLMCC(InferenceMethod):
                             st.grouped_times, st.indptr, iu.astype(np.int64),
                             ju.astype(np.int64), half, delta, m_bins, tau, delays)
                 t2 = time.perf_counter()
-                o, it = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice,
-                                            tau=float(tau))
+                for k, s_tau in enumerate(syncs):
+                    o, it = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice,
+                                                tau=float(tau), sync_tau=s_tau)
+                    if res[k] is None:
+                        res[k] = [o, it, np.full(iu.size, float(tau))]
+                    else:
+                        # the kernel time constant of highest posterior, like the delay
+                        out = res[k][0]
+                        better = (o[:, 8] == 1.0) & ((out[:, 8] != 1.0)
+                                                     | (o[:, 7] > out[:, 7]))
+                        out[better] = o[better]
+                        res[k][2][better] = tau
+                        res[k][1] = res[k][1] + it
                 t_ccg += t2 - t1
                 t_fit += time.perf_counter() - t2
-                if out is None:
-                    out, iters, tau_pair = o, it, np.full(iu.size, float(tau))
-                else:
-                    # the kernel time constant of highest posterior, like the delay
-                    better = (o[:, 8] == 1.0) & ((out[:, 8] != 1.0) | (o[:, 7] > out[:, 7]))
-                    out[better] = o[better]
-                    tau_pair[better] = tau
-                    iters = iters + it
+            k = 0
+            if len(syncs) > 1:
+                # one synchrony width for the whole recording: the one of highest summed
+                # log posterior over the pairs every candidate fitted (same parameters and
+                # priors in every candidate, so the sums compare like for like)
+                conv = np.all([r[0][:, 8] == 1.0 for r in res], axis=0)
+                totals = [float(r[0][conv, 7].sum()) for r in res]
+                k = int(np.argmax(totals))
+                diag.update(sync_tau_s=syncs[k],
+                            sync_tau_log_posterior={f"{v:g}": t
+                                                    for v, t in zip(syncs, totals, strict=True)})
+            out, iters, tau_pair = res[k]
             diag.update(time_ccg_s=t_ccg, time_fit_s=t_fit,
                         newton_iterations=int(iters.sum()),
                         coincidences_per_pair_median=float(np.median(counts.sum(axis=1))),
