@@ -635,14 +635,50 @@ def block_segments(col_ptr, row_idx, bounds):
     return seg
 
 
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to load the cache line of ``arr[idx]`` (``llvm.prefetch``, read, high
+    locality); no effect on results, no fault for any index."""
+    sig = types.void(arr, idx)
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch")
+        ptr = builder.bitcast(builder.gep(ary.data, [i]), i8p)
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_AHEAD = 2  # spikes ahead whose synapse ranges are prefetched
+
+
 @nb.njit(inline="always")
 def _deliver(rd, pend_spk, pend_cnt, p, bmax, seg, b, row_idx, w, w_col, const_w):
     """Add the synapses onto block ``b`` of every block's spikes of pending step ``p`` to
-    the slot ``rd``, in spike (neuron) order."""
+    the slot ``rd``, in spike (neuron) order.
+
+    Each spike reads one short index range (about 1/n_blocks of its column) from an array
+    far larger than the caches; the start of the range ``_AHEAD`` spikes ahead is
+    prefetched, so that its memory latency overlaps this spike's additions."""
     one = np.uint64(1)
+    n_syn = row_idx.shape[0]
     for c in range(pend_spk.shape[0]):
         base = p * bmax
-        for q in range(base, base + pend_cnt[c, p]):
+        end = base + pend_cnt[c, p]
+        for q in range(base, end):
+            if q + _AHEAD < end:
+                a_n = seg[b, pend_spk[c, q + _AHEAD]]
+                for off in range(0, 128, 32):  # 4 lines of uint16 indices
+                    _prefetch(row_idx, min(a_n + off, n_syn - 1))
+                if not const_w:
+                    _prefetch(w, min(a_n, n_syn - 1))
             j = pend_spk[c, q]
             a = np.uint64(seg[b, j])
             e = np.uint64(seg[b + 1, j])
