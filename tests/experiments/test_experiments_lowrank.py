@@ -163,6 +163,8 @@ def test_score_of_the_identified_truth():
     assert s["lr_mse_n"] < 1e-20
     assert s["lr_weight_corr_identified"] == pytest.approx(1.0, abs=1e-12)
     assert s["lr_sinkhorn_m"] < 0.05
+    # the plain path's m-distribution is the fitted units' m: here the true m itself
+    assert s["lr_tail_m"] == pytest.approx(s["lr_tail_m_true"], rel=1e-9)
     # the true n carries the unidentified residual (sd 1 per coordinate): MSE ≈ 1
     est.diagnostics["n"] = net.n
     assert 0.85 < score_lowrank(net, est)["lr_mse_n"] < 1.15

@@ -89,7 +89,7 @@ def test_residual_sd_is_validated(one_thread):
 
 
 def _heldout(train, test, ks):
-    return np.array([GaussianMixture(k, covariance_type="full", n_init=3, random_state=0,
+    return np.array([GaussianMixture(k, covariance_type="full", n_init=2, random_state=0,
                                      reg_covar=1e-6).fit(train).score(test) for k in ks])
 
 
@@ -99,7 +99,7 @@ def test_maxent_residual_restores_the_mixture_peak():
     log-likelihood keeps rising with k (what the flow without residual gave,
     benchmarks/results/lowrank2.md); adding the maximum-entropy residual N(0, σ² I) with
     σ = 1 (the preset's) gives the truth's curve, flat from k = 4 on."""
-    ks = np.arange(1, 9)
+    ks = np.arange(2, 7)
     a, b = lowrank_preset("quadstable", 1000, seed=0), lowrank_preset("quadstable", 1000,
                                                                         seed=1)
     mu_a, mu_b = true_conditional_mean(a, a.m), true_conditional_mean(b, b.m)
@@ -107,10 +107,11 @@ def test_maxent_residual_restores_the_mixture_peak():
     ident = _heldout(np.hstack([a.m, mu_a]), np.hstack([b.m, mu_b]), ks)
     maxent = _heldout(np.hstack([a.m, mu_a + rng.standard_normal(mu_a.shape)]),
                       np.hstack([b.m, mu_b + rng.standard_normal(mu_b.shape)]), ks)
-    # identified part: k = 8 beats k = 4 by > 1 nat per point (measured 3.9 on the truth)
-    assert ident[7] - ident[3] > 1.0
-    # with the residual: k = 4 gains > 0.15 nats over k = 2 and nothing beyond k = 4 gains
-    # more than 0.03 (a 1000-point held-out mean has sd ≈ 0.05 nats; the truth: +0.29,
-    # then within 0.02, benchmarks/results/lowrank2.md)
-    assert maxent[3] - maxent[1] > 0.15
-    assert maxent[4:].max() - maxent[3] < 0.03
+    # ks = 2 … 6. Identified part: k = 6 beats k = 4 by > 1 nat per point (measured 1.95;
+    # it keeps rising to k = 8, benchmarks/results/lowrank2.md)
+    assert ident[4] - ident[2] > 1.0
+    # with the residual: k = 4 gains > 0.15 nats over k = 2 (measured 0.28) and k = 5, 6
+    # gain less than 0.03 over k = 4 (measured −0.002; the truth's curve: +0.29, then
+    # within 0.02, benchmarks/results/lowrank2.md)
+    assert maxent[2] - maxent[0] > 0.15
+    assert maxent[3:].max() - maxent[2] < 0.03

@@ -297,8 +297,10 @@ def score_lowrank(network, estimate, *, max_points: int = 400, seed=0) -> dict:
         sum, Kim et al.'s distance), ``lr_r2`` (front-end fit's R² of the activity),
         ``lr_weight_corr`` and ``lr_weight_corr_identified`` (Pearson correlation of the
         estimated J with the true J and with its identified part ``m E[n|m]ᵀ/N`` over
-        observed off-diagonal pairs), ``lr_tail_n`` / ``lr_tail_n_true`` (Hill tail index of
-        the inferred / true n of the fitted units) and ``lr_n_units``.
+        observed off-diagonal pairs), ``lr_tail_m`` / ``lr_tail_m_true`` (Hill tail index of
+        the inferred m-distribution: N flow samples, or the plain fit's units / of the true
+        m of the fitted units), ``lr_tail_n`` / ``lr_tail_n_true`` (the same for the inferred
+        n at the fitted units, without the flow's residual) and ``lr_n_units``.
     """
     from spikewire.core.lowrank import LowRankNetwork
 
@@ -318,7 +320,9 @@ def score_lowrank(network, estimate, *, max_points: int = 400, seed=0) -> dict:
     Ait = np.linalg.inv(A).T
     m_u, n_u = m_fit @ A, n_fit @ Ait
     dist = diag.get("distribution")
-    m_s = dist.sample(max_points, seed=seed)["m"] @ A if dist is not None else m_u
+    m_all = (dist.sample(max(max_points, network.n_neurons), seed=seed)["m"] @ A
+             if dist is not None else m_u)
+    m_s = m_all
     mt = network.m
     if m_s.shape[0] > max_points:
         m_s = m_s[rng.choice(m_s.shape[0], max_points, replace=False)]
@@ -340,9 +344,10 @@ def score_lowrank(network, estimate, *, max_points: int = 400, seed=0) -> dict:
     for key, ref in (("lr_weight_corr", J), ("lr_weight_corr_identified", J_id)):
         w, r = W[sel], ref[sel]
         out[key] = float(np.corrcoef(w, r)[0, 1]) if w.size > 2 and w.std() > 0 else np.nan
-    try:
-        out["lr_tail_n"] = hill_tail_index(n_u)
-        out["lr_tail_n_true"] = hill_tail_index(network.n[idx])
-    except ValueError:
-        out["lr_tail_n"] = out["lr_tail_n_true"] = np.nan
+    for key, inferred, true in (("lr_tail_m", m_all, network.m[idx]),
+                                ("lr_tail_n", n_u, network.n[idx])):
+        try:
+            out[key], out[key + "_true"] = hill_tail_index(inferred), hill_tail_index(true)
+        except ValueError:
+            out[key] = out[key + "_true"] = np.nan
     return out
