@@ -180,7 +180,7 @@ def driven():
     return st, theta, lam, counts
 
 
-def test_input_angle_encoder_predicts_driven_spikes(driven):
+def test_input_angle_encoder_predicts_driven_spikes(driven, tmp_path):
     from spikewire.infer.likelihood import bits_per_spike
 
     st, theta, lam, counts = driven
@@ -199,6 +199,9 @@ def test_input_angle_encoder_predicts_driven_spikes(driven):
     oracle = bits_per_spike(lam[:, -1000:], counts[:, -1000:])
     assert b_in > 0.6 and b_in < oracle + 0.05
     assert b_in > b_no + 0.3
+    # the checkpoint keeps the input encoder (and the angle series, a setting)
+    again = type(with_input).load(with_input.save(tmp_path / "gnn_input"))
+    assert again.fit(st).diagnostics["test_bits_per_spike"] == b_in
     # the angle series must cover the recording and fit() needs the same kind of input
     with pytest.raises(ValueError, match="input_angle holds 100 samples"):
         get_method("gnn", **settings, input_angle=theta[:100]).train(st)
