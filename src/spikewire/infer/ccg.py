@@ -523,6 +523,26 @@ class CCG(InferenceMethod):
         expectation (the reciprocal test removes the reverse deviation's share instead).
     keep_ccg : bool, default False
         Keep the full correlograms in ``diagnostics["ccg"]`` (n × n × n_lags int64).
+    prune : {"conditional", "none"}, default "conditional"
+        Second stage for the pairs the first stage calls at the default ``alpha`` and
+        ``correction`` (:mod:`spikewire.infer._pruning`): a pairwise test calibrated against
+        independence also calls real *indirect* dependence — chains ``j → k → i`` and
+        shared inputs with unequal delays make directed peaks. For each post unit, a
+        Poisson regression of its spikes on every called input's spikes at each lag within
+        ±1 ms of its estimated delay and on a causal flank of lags within ±``jitter_width``
+        of it re-tests each coupling: a lag (or 2 ms block of lags) must stand above (an
+        excitatory call) or below (an inhibitory one) the flank's rate given the other
+        called inputs (one-sided Wald tests, Šidák over the lags and blocks). A peak made
+        by a recorded intermediate unit is explained by that unit's own spikes, and a
+        peak spread over several ms (a chain or shared input through hidden units) does
+        not stand above its flank, so both drop; a monosynaptic peak is sharp and stays.
+        A called pair's p-value becomes the larger of its two stages' p-values
+        (intersection–union), so :meth:`Estimate.adjacency` re-applies the correction to
+        the survivors; pairs not called keep their first-stage p-values (the
+        false-positive rates on null data, where almost nothing is called, are the first
+        stage's). The second-stage p-values are in ``diagnostics["prune_pvalues"]``;
+        weights, delays and scores are the first stage's. ``"none"``: the first stage
+        alone. See benchmarks/results/indirect.md for its effect per family.
     n_jobs : int, default 1
         Threads over pre units (-1: all).
     seed : int or numpy.random.SeedSequence, default 0
@@ -576,7 +596,7 @@ class CCG(InferenceMethod):
         "correction": [Options(("none", "bh", "bonferroni", "lfdr"))],
         "exclude_reverse": [Boolean()],
         "keep_ccg": [Boolean()],
-        "prune": [Options(("conditional", "none"))],
+        "prune": [Options(("conditional", "window", "none"))],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
         "seed": [SeedLike()],
     }
@@ -587,7 +607,7 @@ class CCG(InferenceMethod):
                  jitter_width: float = 5e-3, causal_test: bool = True, dale: bool = False,
                  min_spikes: int = 20, alpha: float = 0.05, correction: str = "bh",
                  exclude_reverse: bool = True, keep_ccg: bool = False,
-                 prune: str = "conditional", n_jobs: int | None = 1, seed: int = 0):
+                 prune: str = "window", n_jobs: int | None = 1, seed: int = 0):
         self.bin_width = bin_width
         self.window = window
         self.baseline_sigma = baseline_sigma
@@ -760,7 +780,12 @@ class CCG(InferenceMethod):
         pvalues = np.where(want, np.exp(log_p), np.nan)
         scores = np.where(want, -log_evidence / math.log(10.0), 0.0)
         prune_diag = {}
-        if self.prune == "conditional":
+        if self.prune == "window":
+            # the called tail's single-bin window test against the jitter baseline
+            # (Šidák over the window), as the second stage of the called pairs
+            win = np.where(weights > 0, _sidak_log(lup, m), _sidak_log(llo, m))
+            pvalues, prune_diag = self._prune_window(want, pvalues, np.exp(win))
+        elif self.prune == "conditional":
             pvalues, scores, prune_diag = self._prune(spikes, want, pvalues, scores, delays,
                                                       weights > 0, bw, span,
                                                       int(round(float(self.jitter_width) / bw)),
@@ -788,6 +813,32 @@ class CCG(InferenceMethod):
                             scores=scores, delays=delays, cell_type=cell_type,
                             cell_type_confidence=conf, diagnostics=diagnostics)
 
+    def _called(self, want, pvalues):
+        """Pairs called by the first stage at the default ``alpha`` and ``correction``."""
+        from spikewire.infer.estimate import adjust_pvalues
+
+        adj = adjust_pvalues(np.where(want, pvalues, np.nan), self.correction)
+        return want & (np.nan_to_num(adj, nan=1.0) < float(self.alpha))
+
+    def _combine(self, cand, pvalues, p2):
+        """Final p-values after the second stage: the correction is re-applied to the
+        second-stage p-values ``p2`` of the called pairs ``cand``; survivors keep their
+        first-stage p-value, the others get the larger of the two (intersection–union),
+        which the correction over all pairs then no longer calls."""
+        from spikewire.infer.estimate import adjust_pvalues
+
+        adj2 = adjust_pvalues(np.where(cand, p2, np.nan), self.correction)
+        keep = cand & (np.nan_to_num(adj2, nan=1.0) < float(self.alpha))
+        return np.where(cand & ~keep, np.fmax(pvalues, p2), pvalues)
+
+    def _prune_window(self, want, pvalues, p_window):
+        """Second stage ``prune="window"``: a called pair's p-value becomes the larger of
+        its directed test's and its window test's (intersection–union)."""
+        cand = self._called(want, pvalues)
+        p2 = np.where(cand, p_window, np.nan)
+        return (self._combine(cand, pvalues, p2),
+                {"prune_candidates": int(cand.sum()), "prune_pvalues": p2})
+
     def _prune(self, spikes, want, pvalues, scores, delays, excitatory, bw, span, flank,
                width):
         """Second stage (``prune="conditional"``): re-test the pairs the first stage calls
@@ -796,15 +847,14 @@ class CCG(InferenceMethod):
         pair's p-value becomes the larger of its two stages' (intersection–union), so the
         correction, re-applied by :meth:`Estimate.adjacency`, decides on the survivors."""
         from spikewire.infer._pruning import conditional_pvalues
-        from spikewire.infer.estimate import adjust_pvalues
 
         t1 = time.perf_counter()
-        adj = adjust_pvalues(np.where(want, pvalues, np.nan), self.correction)
-        cand = want & (np.nan_to_num(adj, nan=1.0) < float(self.alpha))
+        cand = self._called(want, pvalues)
         p2 = conditional_pvalues(np.asarray(spikes.grouped_times), np.asarray(spikes.indptr),
                                  float(spikes.t_start), float(spikes.t_stop), bw, cand,
                                  np.nan_to_num(delays, nan=bw), excitatory, span,
                                  max(flank, span + 1), width)
+        # strict: every called pair's p-value becomes the larger of its two stages'
         p_new = np.where(cand, np.fmax(pvalues, p2), pvalues)
         diag = {"prune_candidates": int(cand.sum()),
                 "prune_pvalues": p2,
