@@ -58,7 +58,7 @@ def test_first_stage_calls_the_indirect_pairs(network):
 def test_second_stage_drops_indirect_pairs_and_keeps_links(network):
     st, truth = network
     first = sw.infer(st, "ccg", prune="none")
-    est = sw.infer(st, "ccg")                      # prune="conditional" is the default
+    est = sw.infer(st, "ccg", prune="conditional")
     adj = est.adjacency()
     assert adj[2, 0] == 0 and adj[5, 4] == 0, est.diagnostics["prune_pvalues"]
     # every true link survives, with its sign, delay and first-stage weight
@@ -78,6 +78,25 @@ def test_second_stage_drops_indirect_pairs_and_keeps_links(network):
     cand = first.adjacency() != 0
     assert np.all(np.isfinite(p2[cand])) and np.all(np.isnan(p2[~cand]))
     np.testing.assert_array_equal(est.pvalues[~cand], first.pvalues[~cand])
+
+
+def test_window_prune_keeps_links_and_first_stage_pvalues_elsewhere(network):
+    st, truth = network
+    first = sw.infer(st, "ccg", prune="none")
+    est = sw.infer(st, "ccg")                      # prune="window" is the default
+    assert est.settings["prune"] == "window"
+    cand = first.adjacency() != 0
+    p2 = est.diagnostics["prune_pvalues"]
+    assert np.all(np.isfinite(p2[cand])) and np.all(np.isnan(p2[~cand]))
+    # pairs not called keep their p-values; called pairs either keep theirs (survivors of
+    # BH over the called pairs' window tests) or get the larger of the two stages'
+    np.testing.assert_array_equal(est.pvalues[~cand], first.pvalues[~cand])
+    same = est.pvalues[cand] == first.pvalues[cand]
+    raised = est.pvalues[cand] == np.fmax(first.pvalues[cand], p2[cand])
+    assert np.all(same | raised)
+    # the window test of a sharp monosynaptic peak is strong: every link survives
+    assert np.all(est.adjacency()[truth != 0] == 1)
+    np.testing.assert_array_equal(est.weights, first.weights)
 
 
 def test_conditional_pvalues_are_uniform_for_independent_trains():
