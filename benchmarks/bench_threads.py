@@ -141,6 +141,30 @@ def run_case(net, duration, dt, seed, threads, rounds, label) -> list[dict]:
     return rows
 
 
+def _nest(a, rnd) -> dict:
+    """NEST 3 on the same model (``engine_worker.py``, one thread), in a subprocess."""
+    import subprocess
+    import sys
+
+    cmd = [a.nest, str(HERE / "engine_worker.py"), "--sim", "nest", "--n", str(a.n),
+           "--c-e", "1000", "--c-i", "250", "--dt", repr(a.dt), "--duration",
+           repr(a.duration), "--seed", "1"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode or not line:
+        print(out.stderr[-2000:], file=sys.stderr)
+        raise RuntimeError("NEST run failed")
+    r = json.loads(line[-1][7:])
+    row = dict(case=f"brunel{a.n}", config="nest", round=rnd, wall=r["t_sim"],
+               cpu=r["c_sim"], build_wall=r["t_build"], build_cpu=r["c_build"],
+               load=os.getloadavg()[0], spikes=r["n_spikes"], version=r["version"])
+    print(f"[brunel{a.n}] NEST {r['version']} round {rnd}: build {r['t_build']:.2f} s "
+          f"(cpu {r['c_build']:.2f}), sim {r['t_sim']:.2f} s (cpu {r['c_sim']:.2f}), "
+          f"{r['n_spikes']} spikes, load {row['load']:.1f}", flush=True)
+    return row
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=12_500)
@@ -154,6 +178,9 @@ def main(argv=None) -> int:
     ap.add_argument("--serial-blocks", default="",
                     help="comma-separated block counts to run one after the other on one "
                          "thread (CPU time of the block code without threads)")
+    ap.add_argument("--nest", default="",
+                    help="python of a venv with NEST: time benchmarks/engine_worker.py "
+                         "--sim nest on the same model before and after the spikewire runs")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "threads.json")
     a = ap.parse_args(argv)
     import numba
@@ -168,7 +195,12 @@ def main(argv=None) -> int:
                  seed=1)
     build = dict(wall=time.perf_counter() - t, cpu=time.process_time() - c)
     print(f"build N = {a.n}: wall {build['wall']:.2f} s, cpu {build['cpu']:.2f} s", flush=True)
-    rows = run_case(net, a.duration, a.dt, 2, threads, a.rounds, f"brunel{a.n}")
+    rows = []
+    if a.nest:
+        rows.append(_nest(a, 1))
+    rows += run_case(net, a.duration, a.dt, 2, threads, a.rounds, f"brunel{a.n}")
+    if a.nest:
+        rows.append(_nest(a, 2))
     if a.sync:
         small = brunel(a.sync_n, seed=1, J=0.5, delay=None)
         rows += run_case(small, a.duration, a.dt, 2, threads, a.rounds,
