@@ -84,3 +84,20 @@ def test_bad_input():
         sw.infer(st, "tspe", max_delay=1e-3)
     with pytest.raises(ValueError, match="correction"):
         sw.infer(st, "tspe", correction="holm")
+
+
+def test_default_level_is_efrons_lfdr_level_only_where_the_local_fdr_applies():
+    from spikewire.infer.fdr import LFDR_LEVEL, MIN_TESTS_LFDR
+
+    big = independent(n=40, T=200.0, rate=10.0, seed=11)      # 1,560 tested pairs
+    est = sw.infer(big, "tspe")
+    assert (est.pair_status == 0).sum() >= MIN_TESTS_LFDR
+    assert est.correction == "lfdr" and est.alpha == LFDR_LEVEL
+    # on unlinked trains the local FDR at 0.2 still calls almost nothing: its cap
+    # (lfdr <= m·pi0·p0) makes a call need Bonferroni-like evidence; 0.5 % of 1,560 pairs
+    # is 8, far above the ~0.07 calls per run measured on pure-null mixtures (calgap.md)
+    assert est.significant().sum() <= 0.005 * (est.pair_status == 0).sum()
+    small = independent(n=20, T=100.0, rate=10.0, seed=3)     # 380 pairs: BH fallback
+    assert sw.infer(small, "tspe").alpha == 0.05
+    assert sw.infer(big, "tspe", correction="bh").alpha == 0.05
+    assert sw.infer(big, "tspe", alpha=0.01).alpha == 0.01

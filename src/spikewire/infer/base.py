@@ -156,7 +156,7 @@ class FitContext:
         out = dict(method=method.name, settings=dict(self.settings), units=self.units.copy(),
                    pair_status=self.pair_status, unit_status=self.unit_status,
                    true_index=self.recording.true_index, diagnostics=diag)
-        if "alpha" in self.settings:
+        if self.settings.get("alpha") is not None:
             out["alpha"] = float(self.settings["alpha"])
         if "correction" in self.settings:
             out["correction"] = self.settings["correction"]
