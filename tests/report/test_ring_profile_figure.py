@@ -50,3 +50,38 @@ def test_bad_ring_size_and_positions():
         ring_profile_figure([item], 2)
     with pytest.raises(ValueError, match="ring positions"):
         ring_profile_figure([item], 4)
+
+
+def test_ring_study_report_shows_the_profile_figure(tmp_path):
+    """The report of a tiny lif_ring sweep has the ring-profile figure (issue 19)."""
+    from spikewire.experiments import run_experiment
+    from spikewire.report import write_report
+
+    spec = tmp_path / "ring.toml"
+    spec.write_text("""
+[experiment]
+name = "tiny_ring"
+duration = 20.0
+dt = 1e-4
+seeds = [0]
+
+[[networks]]
+name = "dale_ring"
+builder = "lif_ring"
+params = { n_exc = 24, n_inh = 6 }
+
+[[observations]]
+name = "e_ring"
+steps = [{ step = "subsample", population = "E" }]
+
+[[methods]]
+name = "partial_corr"
+settings = { null = "analytic" }
+
+[runner]
+kind = "inprocess"
+""")
+    out = tmp_path / "out"
+    run_experiment(spec, out=out, progress=False)
+    page = write_report(out).read_text()
+    assert "inferred weight profile" in page

@@ -284,7 +284,46 @@ def _estimate_sections(root: Path, ok: pd.DataFrame, max_networks: int) -> list[
                           f"{title}: link existence ROC and precision–recall"))
         parts.append(_img(weights_figure(items[:6]),
                           f"{title}: inferred vs true weights and weight matrices"))
+        ring = _ring_profile_part(g.iloc[0], items, title)
+        if ring:
+            parts.append(ring)
     return parts
+
+
+def _ring_profile_part(row, items: list, title: str) -> str:
+    """The inferred-vs-true weight profile figure when the row's network is a ring.
+
+    The network is rebuilt from the row's stored cell through the registered builders
+    only (never code a result folder names); items whose recorded units are not all on
+    the ring are left out. Returns ``""`` when the network is not a ring.
+    """
+    from spikewire.experiments.grid import BUILDERS, build_network
+    from spikewire.networks.ring import ring_of
+    from spikewire.report.figures import ring_profile_figure
+
+    try:
+        cell = json.loads(row["spec"])
+        if cell["network"]["builder"] not in BUILDERS:
+            return ""
+        ring = ring_of(build_network(cell["network"], cell["seed"]))
+    except (KeyError, TypeError, ValueError):
+        return ""
+    if ring is None:
+        return ""
+    units = ring[1]
+    on_ring = []
+    for label, art in items:
+        idx = np.asarray(art["true_index"], dtype=np.int64)
+        pos = np.searchsorted(units, idx)
+        if idx.size and np.all(pos < units.size) and np.array_equal(units[np.minimum(
+                pos, units.size - 1)], idx):
+            on_ring.append((label, {**art, "true_index": pos}))
+    if not on_ring:
+        return ""
+    return _img(ring_profile_figure(on_ring, int(units.size), title=title),
+                f"{title}: inferred weight profile (times its L1 scale) against the true "
+                "profile, by ring offset; side troughs far from offset 0 are the "
+                "co-activation artifact")
 
 
 def _e_shares(root: Path, ok: pd.DataFrame) -> dict[str, float]:
