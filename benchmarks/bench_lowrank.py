@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=6)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--iters", type=int, default=100)
-    ap.add_argument("--flow-iters", type=int, default=2000)
+    ap.add_argument("--flow-iters", type=int, default=3000)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--ridge", type=float, default=None,
                     help="ridge of the n targets (default: the method's)")

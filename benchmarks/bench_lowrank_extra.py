@@ -180,7 +180,7 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=6)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--iters", type=int, default=100)
-    ap.add_argument("--flow-iters", type=int, default=2000)
+    ap.add_argument("--flow-iters", type=int, default=3000)
     ap.add_argument("--preset", default="ring", help="spikes: the preset")
     ap.add_argument("--repeats", type=int, nargs="+", default=[2, 8],
                     help="spikes: repetitions of the grid of trials")

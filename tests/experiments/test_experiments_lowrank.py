@@ -168,3 +168,19 @@ def test_score_of_the_identified_truth():
     # the true n carries the unidentified residual (sd 1 per coordinate): MSE ≈ 1
     est.diagnostics["n"] = net.n
     assert 0.85 < score_lowrank(net, est)["lr_mse_n"] < 1.15
+
+
+def test_saturated_rates_are_inside_the_range():
+    """tanh of the heavy_tailed preset's largest inputs is exactly ±1 in floating point;
+    those noise-free rates are saturated activity (a job of the study failed on them), not
+    a wrong rate map: they map just inside (−1, 1), while a rate beyond the map still
+    raises."""
+    from spikewire.simulate.lowrank import rates_to_activity
+
+    x = np.array([25.0, -30.0, 0.3])             # inputs m·z of saturated and active units
+    assert np.all(np.abs(np.tanh(x[:2])) == 1.0)  # exactly ±1 in float64
+    phi = rates_to_activity(12.5 + 7.5 * np.tanh(x), 12.5, 7.5)
+    assert np.all(np.abs(phi) < 1) and np.abs(phi[:2]).min() > 1 - 1e-6
+    assert phi[2] == pytest.approx(np.tanh(0.3), abs=1e-12)
+    with pytest.raises(ValueError, match="outside φ"):
+        rates_to_activity(np.array([20.0 + 1e-6]), 12.5, 7.5)
