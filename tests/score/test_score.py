@@ -180,3 +180,25 @@ def test_true_index_scores_the_mapped_submatrix():
     direct = score(truth, est)
     for key in ("auc", "ap", "mcc", "precision", "recall", "auc_exc", "auc_inh"):
         assert math.isclose(mapped[key], direct[key]), key
+
+
+def test_best_mcc_equals_brute_force_over_thresholds_and_gap_is_its_difference():
+    from sklearn.metrics import matthews_corrcoef
+
+    from spikewire.score.metrics import _best_mcc
+
+    rng = np.random.default_rng(5)
+    y = rng.random(400) < 0.2
+    # tied evidence values (rounded) so that a threshold cannot split a tie
+    ev = np.round(y * 0.8 + rng.normal(0, 0.6, y.size), 1)
+    brute = max([matthews_corrcoef(y, ev >= t) for t in np.unique(ev)] + [0.0])
+    assert _best_mcc(y, ev) == pytest.approx(brute, abs=1e-12)
+    # a perfect ranking reaches 1, a constant ranking 0 (only "all" or "none" cut)
+    assert _best_mcc(y, y.astype(float)) == pytest.approx(1.0)
+    assert _best_mcc(y, np.zeros(y.size)) == 0.0
+
+    net = sw.networks.brunel(200, g=5.0, eta=2.0, J=0.5, delay=3e-3, seed=0)
+    st = sw.simulate(net, duration=20.0, dt=1e-4, seed=1)
+    s = sw.score(net, sw.infer(st.select(np.arange(30)), "ccg"))
+    assert s["mcc_best"] >= 0.0
+    assert s["calibration_gap"] == pytest.approx(s["mcc_best"] - s["mcc"])

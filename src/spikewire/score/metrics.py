@@ -184,7 +184,11 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
         - ``n_units, n_pairs, n_true, n_true_exc, n_true_inh, n_detected, n_untested``
         - existence: ``auc`` (ROC AUC of the evidence: ``scores`` if the method has them,
           else ``|weights|``), ``ap`` (average precision), and at the threshold
-          ``precision, recall, f1, mcc``;
+          ``precision, recall, f1, mcc``; ``mcc_best``, the best MCC any threshold on
+          the evidence ranking reaches (thresholds between distinct evidence values), and
+          ``calibration_gap = mcc_best − mcc``, what the method's default decision loses
+          against the best threshold on its own ranking (issue 12; negative when the
+          decision uses evidence the ranking does not, e.g. ccg's second stage);
         - per sign: ``auc_exc`` / ``auc_inh`` (true E / I links against non-links, ranked by
           the signed evidence ``sign(w)·evidence`` / its negative), ``mcc_exc`` /
           ``mcc_inh`` (detected positive / negative links vs true E / I links over all
@@ -276,6 +280,8 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
     out["recall"] = float(_skm().recall_score(truth_link, det, zero_division=0))
     out["f1"] = float(_skm().f1_score(truth_link, det, zero_division=0))
     out["mcc"] = _mcc(truth_link, det)
+    out["mcc_best"] = _best_mcc(truth_link, ev)
+    out["calibration_gap"] = out["mcc_best"] - out["mcc"]
     # per sign
     sel_e = (y > 0) | (y == 0)
     sel_i = (y < 0) | (y == 0)
@@ -360,6 +366,26 @@ def _ring_scores(ring, estimate: Estimate, ti: np.ndarray) -> dict:
         return nan
     return {"ring_delta": pe["delta"], "ring_delta_full": pe["delta_full"],
             "ring_side_ratio": pe["side_ratio"]}
+
+
+def _best_mcc(y_true, evidence) -> float:
+    """Largest MCC over every threshold "evidence ≥ t" (ties stay on one side)."""
+    y_true = np.asarray(y_true, bool)
+    if y_true.size == 0:
+        return math.nan
+    order = np.argsort(-np.asarray(evidence, float), kind="stable")
+    ev = np.asarray(evidence, float)[order]
+    y = y_true[order].astype(float)
+    # cut only after the last of each run of equal evidence values
+    cut = np.r_[ev[1:] != ev[:-1], True]
+    tp = np.cumsum(y)[cut]
+    fp = np.cumsum(1.0 - y)[cut]
+    pos, neg = y.sum(), y.size - y.sum()
+    fn, tn = pos - tp, neg - fp
+    den = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mcc = np.where(den > 0, (tp * tn - fp * fn) / den, 0.0)
+    return float(max(mcc.max(initial=0.0), 0.0))
 
 
 def _mcc(y_true, y_pred) -> float:
