@@ -214,3 +214,16 @@ def test_a_view_of_the_same_simulation_is_compared_with_that_simulation():
     assert "e against d (the same simulation, observed differently)" in lines[0]
     assert any(x.startswith("network variant d → e: m: existence AUC 0.800 → 0.710")
                for x in lines)
+
+
+def test_chance_explanations_read_delay_ranges_and_builder_defaults():
+    # a [lo, hi] delay range (scale_free_lif, hidden study) used to crash the report
+    cell = _cell("partial_corr", delay=[1e-3, 5e-3])
+    why = explain_chance("auc", 0.5, cell)
+    assert "acts 3 ms later" in why                       # the range's mean
+    # no delay in the spec: the registered builder's default (Izhikevich: 1-20 ms), so
+    # glmcc is not told it faces one-step transmission
+    izh = {"network": {"builder": "izhikevich", "params": {}, "duration": 600.0},
+           "observation": {"steps": []}, "method": {"name": "glmcc", "settings": {}},
+           "dt": 1e-4}
+    assert "delay grid starts" not in explain_chance("sign_accuracy", 0.3, izh)

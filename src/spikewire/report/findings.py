@@ -398,6 +398,33 @@ def _resolution(steps: list[dict]) -> tuple[float | None, float | None, str]:
     return grid, blur, what
 
 
+def _typical_delay(builder: str, params: dict) -> float | None:
+    """The network's synaptic delay in s (the mean of a ``[lo, hi]`` range), or None.
+
+    Read from ``delay`` or ``delay_range`` in the spec, else from the registered builder's
+    default (e.g. the Izhikevich builder's 1–20 ms); None for one-step transmission.
+    """
+    import inspect
+
+    d = None
+    if "delay" in params or "delay_range" in params:
+        d = params.get("delay", params.get("delay_range"))
+    else:
+        from spikewire.experiments.grid import BUILDERS, resolve_builder
+
+        if builder in BUILDERS:
+            sig = inspect.signature(resolve_builder(builder))
+            for name in ("delay", "delay_range"):
+                if name in sig.parameters:
+                    d = sig.parameters[name].default
+                    break
+    if d is None or d is inspect.Parameter.empty or isinstance(d, str):
+        return None
+    if isinstance(d, list | tuple):
+        return float(np.mean([float(x) for x in d])) if len(d) else None
+    return float(d)
+
+
 def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | None = None,
                    ei_E: float | None = None, ei_I: float | None = None,
                    n_detected: float | None = None, rate: float | None = None,
@@ -414,8 +441,7 @@ def explain_chance(metric: str, value: float, cell: dict, *, e_share: float | No
     method = cell.get("method", {}).get("name", "")
     settings = cell.get("method", {}).get("settings", {})
     dt = float(cell.get("dt", 1e-4))
-    delay = params.get("delay", "none")
-    delay = None if delay in (None, "none", "null") else float(delay)
+    delay = _typical_delay(net.get("builder", ""), params)
     grid, blur, what = _resolution(steps)
     kinds = {s.get("step") for s in steps}
     reasons = []
