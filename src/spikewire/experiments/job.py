@@ -211,6 +211,22 @@ def _base_row(job: Job) -> dict:
     return row
 
 
+def _fit_method(job, recording):
+    """The job's method fitted to ``recording``, and the warnings it raised.
+
+    The warnings (recording too short, null check, ...) go into the row's "warnings"
+    column, where the results table keeps them per job, instead of scrolling past on the
+    console of a worker. ``NotApplicableError`` propagates to the caller.
+    """
+    from spikewire.infer import get_method
+
+    method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimate = method.fit(recording)
+    return estimate, caught
+
+
 def _warning_text(caught) -> str:
     """The distinct messages of recorded warnings, in order, as one string (≤ 2,000 chars)."""
     seen: dict[str, None] = {}
@@ -296,7 +312,6 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
                              sim.get("error_traceback", ""), stage=stage,
                              time_total=time.perf_counter() - t_start)
         from spikewire.core.spiketrains import SpikeTrains
-        from spikewire.infer import get_method
 
         t0 = time.perf_counter()
         spikes = SpikeTrains.load(sim["path"])
@@ -307,14 +322,8 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
         recording = observe_spikes(spikes, job.observation["steps"], job.seed, network, inputs)
         t2 = time.perf_counter()
         stage = "infer"
-        method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
         try:
-            # the method's warnings (recording too short, null check, ...) go into the
-            # row's "warnings" column, where the results table keeps them per job,
-            # instead of scrolling past on the console of a worker
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                estimate = method.fit(recording)
+            estimate, caught = _fit_method(job, recording)
         except NotApplicableError as err:
             return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
@@ -355,7 +364,7 @@ def _run_lowrank_job(job: Job, t_start) -> dict:
     simulate its trials, observe, infer, score with
     :func:`spikewire.score.lowrank.score_lowrank`; no cached simulation, no artifacts."""
     from spikewire.experiments.lowrank import simulate_and_observe
-    from spikewire.infer import NotApplicableError, get_method
+    from spikewire.infer import NotApplicableError
     from spikewire.score.lowrank import score_lowrank
 
     stage = "build"
@@ -368,11 +377,8 @@ def _run_lowrank_job(job: Job, t_start) -> dict:
                                          job.seed)
         t2 = time.perf_counter()
         stage = "infer"
-        method = get_method(job.method["name"], **_method_kwargs(job.method, job.seed))
         try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                estimate = method.fit(recording)
+            estimate, caught = _fit_method(job, recording)
         except NotApplicableError as err:
             return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
