@@ -212,7 +212,8 @@ def _base_row(job: Job) -> dict:
 
 
 def _fit_method(job, recording):
-    """The job's method fitted to ``recording``, and the warnings it raised.
+    """The job's method fitted to ``recording`` (its ``true_index`` the recording's when
+    the method left it unset), and the warnings it raised.
 
     The warnings (recording too short, null check, ...) go into the row's "warnings"
     column, where the results table keeps them per job, instead of scrolling past on the
@@ -224,6 +225,8 @@ def _fit_method(job, recording):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         estimate = method.fit(recording)
+    if getattr(estimate, "true_index", None) is None:
+        estimate.true_index = recording.true_index
     return estimate, caught
 
 
@@ -328,8 +331,6 @@ def _run_job(job: Job, cache_dir, artifacts_dir, sim, t_start) -> dict:
             return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
         stage = "score"
-        if getattr(estimate, "true_index", None) is None:
-            estimate.true_index = recording.true_index
         scores = _flatten_scores(_score(network, estimate))
         t4 = time.perf_counter()
         stage = "artifacts"
@@ -383,8 +384,6 @@ def _run_lowrank_job(job: Job, t_start) -> dict:
             return not_applicable_row(job, f"{type(err).__name__}: {err}")
         t3 = time.perf_counter()
         stage = "score"
-        if getattr(estimate, "true_index", None) is None:
-            estimate.true_index = recording.true_index
         scores = _flatten_scores(score_lowrank(network, estimate,
                                                seed=int_seed(seed_tree(job.seed)["method"])))
         t4 = time.perf_counter()
