@@ -397,7 +397,7 @@ class TSPE(InferenceMethod):
     discrete for small ``N`` (a pair with no coincidence has p = 1), so they are valid but
     not exactly uniform. This replaced a conservative Chebyshev bound: on the heterogeneous
     null family (rates 0.1–20 Hz, 40 units, 5 min, seeds 0–2) the false-positive rate at
-    α = 0.05 went from 0.021–0.023 to 0.042–0.048 (benchmarks/results/izh.md).
+    α = 0.05 went from 0.021–0.025 to 0.042–0.048 (benchmarks/results/izh.md).
     ``diagnostics["calibrated"]`` marks every tested pair (all have a calibrated test
     now). On the null families of :mod:`spikewire.infer._null_families` (40 units, 5 min)
     the false-positive rate at α = 0.05 is within [0.5α, 1.5α]
