@@ -35,14 +35,16 @@ Pipeline (:func:`local_fdr`):
    the difference (:data:`SKEW_DIFF_SD`), or when the two-sided width is implausible
    (outside :data:`SIGMA0_RANGE`) and the right half is not: on a symmetric normal null
    both fits estimate the same width (with 5–10 % separated links the right half comes
-   out 0.01–0.04 wider, never narrower), so the two-sided fit, which uses twice the
+   out 0.01–0.04 wider on average), so the two-sided fit, which uses twice the
    points, is kept; a left-heavy bulk makes the right half narrower. Dense networks
    (30–35 % links of z ≈ 5–6) crowd the two-sided window too: the right half is then
    chosen, and is the closer of the two (σ0 1.03–1.11 against the true 1; at 40 % links
    neither fit is usable). On analytic Šidák-type nulls (p = 1 − (1 − u)^K, u the p-value
    of an inflated statistic k·χ²(1); 9,900 tests, 10 % alternatives N(5, 1); the
-   glmcc mechanism) the right half-peak with lfdr < 0.5 misclassified 1.1–1.6× the pairs
-   the oracle Bayes rule does, the two-sided fit 1.4–3× (at lfdr < 0.2: 2.5–6×).
+   glmcc mechanism; k = 2 / 3, K = 8 / 16, 5 seeds each) the right half-peak with
+   lfdr < 0.5 misclassified 1.1–1.6× the pairs the oracle Bayes rule does, the two-sided
+   fit 1.4–3×; at lfdr < 0.2 the right half 2.6–3.3×, the two-sided fit (the rule before)
+   3.6–6.2×.
    On the ``calibration`` study's networks it is chosen for glmcc on five of six
    families and for no ccg or tspe estimate (benchmarks/results/calib.md).
 4. Body: ``lfdr = min(1, π0 f0 / f)`` for ``z`` up to the tail threshold ``z_t`` (the
