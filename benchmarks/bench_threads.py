@@ -97,7 +97,7 @@ def _blocks_one_thread(net, duration, dt, seed, n_blocks) -> float:
     bmax = int(np.diff(plan.bounds).max())
     blk_rng = np.zeros((n_blocks, 4), dtype=np.uint64)
     block_start_states(plan.start, cfg.rng, blk_rng)
-    args = (cfg.state, conn, cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, np.zeros(n),
+    args = (cfg.state, conn, cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, np.zeros(n, np.uint16),
             np.zeros((n + 7) // 8 * 8, dtype=np.uint8), blk_rng,
             np.zeros((2, n_blocks, s * bmax), dtype=np.int32),
             np.zeros((2, n_blocks, s), dtype=np.int64))
