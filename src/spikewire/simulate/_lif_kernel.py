@@ -1184,9 +1184,11 @@ def _block_region_general(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st
             sp_pos += 1
         cnt = 0
         base = st_ * bmax
-        for i in range(i0, i1):
-            inp = ring[slot, i]
-            ring[slot, i] = 0.0
+        rs = ring[slot]
+        # unsigned indices: no negative-index wraparound code in this loop
+        for i in range(np.uint64(i0), np.uint64(i1)):
+            inp = rs[i]
+            rs[i] = 0.0
             if drive_mode == _POISSON_TABLE:
                 inp += w_ext * poisson_guided(rng, pois_cdf, pois_guide)
             elif drive_mode == _POISSON:
