@@ -164,16 +164,98 @@ def test_general_kernel_threads_reproduce_the_serial_digests(name, monkeypatch,
     assert worker_calls
 
 
-def test_variable_draw_counts_run_serially(worker_calls):
-    """White noise and Poisson rates of 30 or more per step (Box–Muller may redraw), and
-    drive modulation, run on one thread: same result, no block worker."""
-    net = _exp_net(300, seed=19, per_synapse_delays=False)
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_box_muller_drives(n_threads, worker_calls):
+    """White noise (two draws per neuron and step) and per-neuron Poisson rates with some
+    of 30 or more per step (normal approximation: two draws) on threads."""
+    net = _exp_net(600, seed=19)
     wn = net.replace(drive=WhiteNoiseDrive(18.0, 6.0))
-    _same(sw.simulate(wn, 0.05, seed=2), sw.simulate(wn, 0.05, seed=2, n_threads=2))
-    rates = np.full(300, 10_000.0)
-    rates[5] = 400_000.0  # 40 inputs per step: normal approximation
-    hi = net.replace(drive=PoissonDrive(rates, 1, 0.1))
-    _same(sw.simulate(hi, 0.05, seed=2), sw.simulate(hi, 0.05, seed=2, n_threads=2))
+    serial = sw.simulate(wn, 0.1, seed=2)
+    assert serial.n_spikes > 600 * 0.1 * 5
+    _same(serial, sw.simulate(wn, 0.1, seed=2, n_threads=n_threads))
+    rates = np.full(600, 15_000.0)
+    rates[5::9] = 400_000.0  # 40 inputs per step: normal approximation (Box–Muller)
+    hi = net.replace(drive=PoissonDrive(rates, 1, 0.05))
+    serial = sw.simulate(hi, 0.1, seed=3)
+    assert serial.n_spikes > 600 * 0.1 * 5
+    _same(serial, sw.simulate(hi, 0.1, seed=3, n_threads=n_threads))
+    assert set(worker_calls) == set(range(n_threads))
+
+
+_MASK = (1 << 64) - 1
+
+
+def _xo_back(s0, s1, s2, s3):
+    """The xoshiro256** state one draw before ``(s0, s1, s2, s3)`` (Python ints)."""
+    a3 = ((s3 >> 45) | (s3 << 19)) & _MASK  # rotate right by 45: s3 ^ s1 before
+    p0 = s0 ^ a3
+    y = s1 ^ s2  # = p1 ^ (p1 << 17): invert the xorshift
+    p1 = y
+    for sh in (17, 34, 51):
+        p1 ^= (y << sh) & _MASK
+    p2 = s1 ^ p1 ^ p0
+    return p0, p1, p2, a3 ^ p1
+
+
+def test_xo_back_inverts_the_generator():
+    from spikewire.core.rng import next_u64
+
+    s = np.array([0x0123456789ABCDEF, 0xFEDCBA9876543210, 0x1, 0xDEADBEEF00000000],
+                 dtype=np.uint64)
+    before = [int(x) for x in s]
+    next_u64(s)
+    assert _xo_back(*[int(x) for x in s]) == tuple(before)
+
+
+def test_a_box_muller_redraw_reruns_the_chunk_serially(monkeypatch):
+    """A generator state whose draw at a chosen position is exactly 0: the neuron's normal
+    deviate redraws its first uniform, so every later draw of the step (other blocks) and
+    of later steps moves by one. The threaded run detects it and reruns that chunk on one
+    thread: the spikes equal the serial engine's, which made the same redraw."""
+    n, n_steps, dt = 400, 600, 1e-4
+    net = _exp_net(n, seed=21, per_synapse_delays=False).replace(
+        drive=WhiteNoiseDrive(18.0, 6.0))
+
+    def cfg():
+        return lif.build_kernel_config(net, n_steps, dt, seeded_rng(22, "simulation"))
+
+    # the first uniform of neuron i (block 0 of 2) at step 3 is draw 2·N·(3 - 1) + 2·i
+    pos = 2 * n * 2 + 2 * 100
+    state = (1, 0, 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9)  # s1 = 0: output 0
+    for _ in range(pos):
+        state = _xo_back(*state)
+    start = np.array(state, dtype=np.uint64)
+    c1 = cfg()
+    c1.rng[:] = start
+    serial = lif._run(c1, n_steps, dt, chunk_steps=250)
+    reruns = []
+    real = lif._Blocks.__call__
+
+    def call(self, *args):
+        r = real(self, *args)
+        reruns.append(self.n_reruns)
+        return r
+
+    monkeypatch.setattr(lif._Blocks, "__call__", call)
+    c2 = cfg()
+    c2.rng[:] = start
+    steps, idx = lif._run(c2, n_steps, dt, chunk_steps=250, n_threads=2)
+    assert reruns[0] == 1 and reruns[-1] == 1  # only the first chunk was rerun
+    assert serial[0].size > n * n_steps * dt * 5
+    np.testing.assert_array_equal(steps, serial[0])
+    np.testing.assert_array_equal(idx, serial[1])
+    np.testing.assert_array_equal(c2.rng, c1.rng)
+    # without the rerun the threads would have diverged from the serial engine
+    monkeypatch.setattr(lif, "may_redraw", lambda cfg: False)
+    c3 = cfg()
+    c3.rng[:] = start
+    steps3, idx3 = lif._run(c3, n_steps, dt, chunk_steps=250, n_threads=2)
+    assert not (np.array_equal(steps3, serial[0]) and np.array_equal(idx3, serial[1]))
+
+
+def test_modulation_runs_serially(worker_calls):
+    """Drive modulation changes the rates step by step: one thread, same result."""
+    net = _exp_net(300, seed=19, per_synapse_delays=False)
     mod = ref._Modulation(300)
     _same(sw.simulate(net, 0.05, seed=2, modulation=mod),
           sw.simulate(net, 0.05, seed=2, modulation=mod, n_threads=2))
@@ -184,13 +266,19 @@ def test_draws_per_neuron():
     net = brunel(64, seed=1, tau_syn=3e-3)
     cfg = lif.build_kernel_config(net, 10, 1e-4, np.random.default_rng(0))
     np.testing.assert_array_equal(lif.draws_per_neuron(cfg), np.ones(64))
+    assert not lif.may_redraw(cfg)
     rates = np.where(np.arange(64) % 3 == 0, 0.0, 5000.0)
+    rates[1] = 400_000.0  # 40 per step at dt = 0.1 ms: normal approximation
     cfg = lif.build_kernel_config(net.replace(drive=PoissonDrive(rates, 1, 0.1)), 10, 1e-4,
                                   np.random.default_rng(0))
-    np.testing.assert_array_equal(lif.draws_per_neuron(cfg), np.arange(64) % 3 != 0)
+    expect = (np.arange(64) % 3 != 0).astype(int)
+    expect[1] = 2
+    np.testing.assert_array_equal(lif.draws_per_neuron(cfg), expect)
+    assert lif.may_redraw(cfg)
     cfg = lif.build_kernel_config(net.replace(drive=None), 10, 1e-4,
                                   np.random.default_rng(0))
     np.testing.assert_array_equal(lif.draws_per_neuron(cfg), np.zeros(64))
     cfg = lif.build_kernel_config(net.replace(drive=WhiteNoiseDrive(18.0, 6.0)), 10, 1e-4,
                                   np.random.default_rng(0))
-    assert lif.draws_per_neuron(cfg) is None and not lif.threadable(cfg)
+    np.testing.assert_array_equal(lif.draws_per_neuron(cfg), np.full(64, 2))
+    assert lif.may_redraw(cfg) and lif.threadable(cfg)

@@ -33,7 +33,7 @@ from numba.extending import intrinsic, overload
 import spikewire.core.jit  # noqa: F401  (numba cache folder, before any @njit)
 from spikewire.core.procedural import next_target
 from spikewire.core.rng import substream
-from spikewire.simulate._rng import normal, poisson, poisson_guided, xo_next
+from spikewire.simulate._rng import normal, poisson, poisson_guided, uniform, xo_next
 
 
 class DriveMode(IntEnum):
@@ -1114,6 +1114,30 @@ def lif_block_worker(b, step0, step1, st, net, neu, drv, fd, plan, stim, stim_po
 # --- the general kernel on several threads ------------------------------------------------
 
 
+@nb.njit(inline="always")
+def _normal_counted(s):
+    """:func:`spikewire.core.rng.normal` (the same draws, the same value) and the number of
+    extra uniforms it drew (redraws of an exact 0, probability 2^-53 each)."""
+    extra = 0
+    u1 = uniform(s)
+    while u1 <= 0.0:
+        u1 = uniform(s)
+        extra += 1
+    u2 = uniform(s)
+    return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2), extra
+
+
+@nb.njit(inline="always")
+def _poisson_counted(s, lam, exp_neg_lam):
+    """:func:`spikewire.core.rng.poisson` (the same draws, the same value) and the number of
+    extra uniforms drawn by its normal approximation (lam >= 30)."""
+    if lam < 30.0:
+        return poisson(s, lam, exp_neg_lam), 0
+    z, extra = _normal_counted(s)
+    x = lam + math.sqrt(lam) * z + 0.5
+    return max(0, np.int64(math.floor(x))), extra
+
+
 @nb.njit(cache=True, nogil=True)
 def _block_region_general(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st, net, neu,
                           syn, drv, stim, stim_pos, plan, blk_rng, blk_spk, blk_cnt, s_new):
@@ -1164,6 +1188,9 @@ def _block_region_general(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st
     rng = blk_rng[b]
     jm = plan.skip[b]
     draws = drive_mode != _DRIVE_NONE
+    mu_ext, noise_amp = drv.mu_ext, drv.noise_amp
+    g = 1.0  # no drive modulation
+    redraws = 0
     last_lam = -1.0
     exp_neg = 1.0
     if m > 0:
@@ -1192,15 +1219,21 @@ def _block_region_general(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st
             if drive_mode == _POISSON_TABLE:
                 inp += w_ext * poisson_guided(rng, pois_cdf, pois_guide)
             elif drive_mode == _POISSON:
-                lam = lam_ext[i] * 1.0
+                lam = lam_ext[i] * g
                 if lam != last_lam:
                     last_lam = lam
                     exp_neg = math.exp(-lam)
-                inp += w_ext * poisson(rng, lam, exp_neg)
+                n_in, extra = _poisson_counted(rng, lam, exp_neg)
+                redraws += extra
+                inp += w_ext * n_in
             dm = decay_m[i]
             vr = v_rest[i]
             v = _membrane_input(syn, S, S0, c0, A00, b0, vjump, i, vr + (V[i] - vr) * dm,
                                 inp, s_new)
+            if drive_mode == _WHITE_NOISE:
+                z, extra = _normal_counted(rng)
+                redraws += extra
+                v += mu_ext[i] * g * (1.0 - dm) + noise_amp[i] * z
             if refr[i] > 0:
                 refr[i] -= 1
                 V[i] = v_reset[i]
@@ -1215,6 +1248,7 @@ def _block_region_general(b, k, n_steps, pend_k0, pend_n, pend_spk, pend_cnt, st
         blk_cnt[b, st_] = cnt
         if draws:  # the other blocks' draws of this step
             rng[0], rng[1], rng[2], rng[3] = _xo_apply(jm, rng[0], rng[1], rng[2], rng[3])
+    return redraws
 
 
 _DRIVE_NONE = DriveMode.NONE.value
@@ -1229,11 +1263,13 @@ def lif_block_worker_general(b, step0, step1, st, net, neu, syn, drv, plan, stim
 
     As :func:`lif_block_worker` (same ``plan``, ``work`` and return value; regions of at
     most the shortest delay, one barrier per region, each block copies its own spikes to
-    ``out``), with :func:`_block_region_general` as the region. Supported drives are
-    those whose number of draws per neuron and step is fixed (none, guide-table Poisson,
-    per-neuron Poisson with rates below the normal approximation's 30 per step), so that
-    ``plan.start`` / ``plan.skip`` jump exactly over the other blocks' draws; no drive
-    modulation.
+    ``out``), with :func:`_block_region_general` as the region. ``plan.start`` /
+    ``plan.skip`` jump over the other blocks' draws, counted for each neuron as its
+    nominal number of draws (``lif.draws_per_neuron``); Box–Muller (white noise, Poisson
+    rates of 30 or more per step) redraws a uniform that is exactly 0, which shifts every
+    later draw: each block writes the number of such redraws to ``work.result[3 + b]``,
+    and if any is non-zero the caller reruns the chunk serially from a copy of the state
+    (``lif._Blocks``). No drive modulation.
     """
     N = st.V.shape[0]
     spk_step, spk_idx = out.step, out.idx
@@ -1244,6 +1280,7 @@ def lif_block_worker_general(b, step0, step1, st, net, neu, syn, drv, plan, stim
     blk_cnt, blk_spk, sync = work.blk_cnt, work.blk_spk, work.sync
     n_stim = stim.step.shape[0]
     s_new = np.zeros(max(st.S.shape[0], 1))
+    redraws = 0
     buf = 0
     pend_k0 = step0
     pend_n = 0
@@ -1255,9 +1292,10 @@ def lif_block_worker_general(b, step0, step1, st, net, neu, syn, drv, plan, stim
             n_steps = max(0, min(S, step1 - k, (cap - n_spk) // max(N, 1)))
         if n_steps == 0 and pend_n == 0:
             break
-        _block_region_general(b, k, n_steps, pend_k0, pend_n, blk_spk[1 - buf],
-                              blk_cnt[1 - buf], st, net, neu, syn, drv, stim, stim_pos,
-                              plan, work.blk_rng, blk_spk[buf], blk_cnt[buf], s_new)
+        redraws += _block_region_general(b, k, n_steps, pend_k0, pend_n, blk_spk[1 - buf],
+                                         blk_cnt[1 - buf], st, net, neu, syn, drv, stim,
+                                         stim_pos, plan, work.blk_rng, blk_spk[buf],
+                                         blk_cnt[buf], s_new)
         _copy_own_spikes(b, n_blocks, pend_k0, pend_n, blk_cnt[1 - buf], blk_spk[1 - buf],
                          bmax, n_before, spk_step, spk_idx)
         if not _barrier(sync, n_blocks):
@@ -1272,6 +1310,7 @@ def lif_block_worker_general(b, step0, step1, st, net, neu, syn, drv, plan, stim
         pend_n = n_steps
         k += n_steps
         buf = 1 - buf
+    work.result[3 + b] = redraws
     if b == 0:
         work.result[0] = k
         work.result[1] = n_spk

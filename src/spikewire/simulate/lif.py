@@ -157,10 +157,10 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
         thread count: each block draws its neurons' random numbers from the same stream
         (jumping over the other blocks' draws) and every neuron receives its inputs in the
         same order. This covers delta, exponential and alpha synapses, one or per-synapse
-        delays, per-neuron parameters, stimulation, and a Poisson drive (one rate, or
-        per-neuron rates below 30 inputs per step) or none. Runs whose number of random
-        draws per neuron is not fixed (white-noise drive, Poisson rates of 30 or more per
-        step: Box–Muller) or with a drive ``modulation`` run on one thread whatever
+        delays, per-neuron parameters, stimulation, and every drive (Poisson with one or
+        per-neuron rates, white noise, none; should Box–Muller redraw a uniform that is
+        exactly 0, probability 2^-53 per draw, that chunk is rerun on one thread). Runs
+        with a drive ``modulation`` run on one thread whatever
         ``n_threads`` is. More threads than free cores slow the run down (the threads
         wait for each other at every delay), and so does a one-step delay
         (``delays=None``: a synchronisation per step); see
@@ -392,13 +392,13 @@ def block_bounds(n: int, n_blocks: int) -> np.ndarray:
     return b
 
 
-def draws_per_neuron(cfg: KernelConfig) -> np.ndarray | None:
-    """Random numbers each neuron draws per step in the kernels, or None if that number
-    is not fixed (the threads' generators then cannot jump over each other's draws).
+def draws_per_neuron(cfg: KernelConfig) -> np.ndarray:
+    """Random numbers each neuron draws per step in the kernels (nominally).
 
     No drive: 0; one Poisson rate for all (guide table): 1; per-neuron Poisson rates: 1
-    below 30 per step (inversion), 0 for a zero rate, None if any rate reaches 30 (normal
-    approximation: Box–Muller redraws a zero uniform); white noise: None (Box–Muller).
+    below 30 per step (inversion), 0 for a zero rate, 2 from 30 on (normal approximation,
+    Box–Muller); white noise: 2 (Box–Muller). Box–Muller redraws a uniform that is
+    exactly 0 (probability 2^-53 per draw, see :func:`may_redraw`).
     """
     drv = cfg.drive
     n = cfg.state.V.shape[0]
@@ -406,16 +406,24 @@ def draws_per_neuron(cfg: KernelConfig) -> np.ndarray | None:
         return np.zeros(n, dtype=np.int64)
     if drv.mode == DriveMode.POISSON_TABLE:
         return np.ones(n, dtype=np.int64)
-    if drv.mode == DriveMode.POISSON and np.all(drv.lam_ext < 30.0):
-        return (drv.lam_ext > 0.0).astype(np.int64)
-    return None
+    if drv.mode == DriveMode.POISSON:
+        lam = drv.lam_ext
+        return np.where(lam >= 30.0, 2, (lam > 0.0).astype(np.int64)).astype(np.int64)
+    return np.full(n, 2, dtype=np.int64)  # white noise
+
+
+def may_redraw(cfg: KernelConfig) -> bool:
+    """Whether a neuron's number of draws can exceed :func:`draws_per_neuron` (Box–Muller:
+    white noise, or Poisson rates of 30 or more per step)."""
+    drv = cfg.drive
+    return drv.mode == DriveMode.WHITE_NOISE or (
+        drv.mode == DriveMode.POISSON and bool(np.any(drv.lam_ext >= 30.0)))
 
 
 def threadable(cfg: KernelConfig, modulation: DriveModulation | None = None) -> bool:
     """Whether ``simulate(..., n_threads > 1)`` runs this configuration on several threads:
-    the fast path, or the general kernel with a fixed number of draws per neuron and step
-    (:func:`draws_per_neuron`) and no drive modulation."""
-    return cfg.fast or (modulation is None and draws_per_neuron(cfg) is not None)
+    every configuration without a drive ``modulation``."""
+    return cfg.fast or modulation is None
 
 
 def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectivity]:
@@ -425,8 +433,8 @@ def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectiv
     returned connectivity holds sorted copies (a stable sort: entries of one column with
     the same row, if any, keep their order, so every target's additions keep the serial
     kernel's order; per-synapse delays are permuted with them). The generator jumps
-    (``start``, ``skip``) count the draws of :func:`draws_per_neuron`; the region length
-    is the shortest delay (at most 16 steps).
+    (``start``, ``skip``) count the nominal draws of :func:`draws_per_neuron`; the region
+    length is the shortest delay (at most 16 steps).
     """
     net = cfg.net
     n = cfg.state.V.shape[0]
@@ -439,9 +447,6 @@ def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectiv
     bounds = block_bounds(n, n_blocks)
     seg = block_segments(col_ptr, net.row_idx, bounds)
     draws = draws_per_neuron(cfg)
-    if draws is None:
-        raise ValueError("this network's drive draws a variable number of random numbers "
-                         "per neuron; it runs on one thread")
     cum = np.concatenate([[0], np.cumsum(draws)])
     start = np.stack([_jump(int(cum[bounds[b]])) for b in range(n_blocks)])
     skip = np.stack([_jump(int(cum[-1] - (cum[bounds[b + 1]] - cum[bounds[b]])))
@@ -497,7 +502,11 @@ class _Blocks:
                               np.zeros((nb_, 4), dtype=np.uint64),
                               np.zeros((2, nb_, s * bmax), dtype=np.int32),
                               np.zeros((2, nb_, s), dtype=np.int64),
-                              new_sync(), np.zeros(3, dtype=np.int64))
+                              new_sync(), np.zeros(3 + nb_, dtype=np.int64))
+        # Box–Muller may redraw (2^-53 per draw): keep a copy of the state at each chunk's
+        # start and rerun a chunk serially if any block redrew
+        self.redraw = (not cfg.fast) and may_redraw(cfg)
+        self.n_reruns = 0
 
     def __call__(self, k: int, k1: int, stim_pos: int, out: SpikeBuffer,
                  n_spk: int) -> tuple[int, int, int]:
@@ -505,6 +514,8 @@ class _Blocks:
 
         cfg, plan, work = self.cfg, self.plan, self.work
         work.sync[:] = new_sync()
+        work.result[:] = 0
+        saved = [a.copy() for a in (*cfg.state, cfg.rng)] if self.redraw else None
         block_start_states(plan.start, cfg.rng, work.blk_rng)
         if cfg.fast:
             jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
@@ -524,6 +535,14 @@ class _Blocks:
                 j.result()  # re-raise
         if not all(j.result() for j in jobs):
             raise RuntimeError("parallel LIF run aborted")
+        if saved is not None and work.result[3:].any():
+            # a block redrew a zero uniform: every later draw moved; rerun the chunk serially
+            for a, old in zip((*cfg.state, cfg.rng), saved, strict=True):
+                a[...] = old
+            self.n_reruns += 1
+            return lif_chunk(k, k1, cfg.state, self.net, cfg.neurons, cfg.synapse,
+                             cfg.drive, np.zeros((0, 0)), cfg.stim, stim_pos, cfg.rng, out,
+                             n_spk)
         cfg.rng[:] = work.blk_rng[0]
         return int(work.result[0]), int(work.result[1]), int(work.result[2])
 
