@@ -223,6 +223,9 @@ def main(argv=None) -> int:
     ap.add_argument("--per-synapse-delays", default="",
                     help="'lo,hi' in ms: per-synapse delays drawn uniformly on the dt grid "
                          "(general kernel; regions of the shortest delay)")
+    ap.add_argument("--white-noise", default="",
+                    help="'mu,sigma' in mV: a WhiteNoiseDrive instead of the Poisson drive "
+                         "(general kernel, two Box–Muller draws per neuron and step)")
     ap.add_argument("--J", type=float, default=0.1, help="PSP jump J (mV)")
     ap.add_argument("--eta", type=float, default=2.0, help="external drive ν_ext / ν_thr")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "threads.json")
@@ -235,12 +238,17 @@ def main(argv=None) -> int:
     threads = [int(x) for x in a.threads.split(",")]
     c = time.process_time()
     t = time.perf_counter()
-    general = a.tau_syn is not None or bool(a.per_synapse_delays)
+    general = a.tau_syn is not None or bool(a.per_synapse_delays) or bool(a.white_noise)
     if general and a.nest:
         raise SystemExit("--nest times the delta-synapse model of engine_worker.py; drop "
-                         "--tau-syn / --per-synapse-delays")
+                         "--tau-syn / --per-synapse-delays / --white-noise")
     net = brunel(a.n, epsilon=1000 / (0.8 * a.n), g=5.0, eta=a.eta, J=a.J, delay=1.5e-3,
                  seed=1, tau_syn=a.tau_syn)
+    if a.white_noise:
+        from spikewire.core.network import WhiteNoiseDrive
+
+        mu, sigma = (float(x) for x in a.white_noise.split(","))
+        net = net.replace(drive=WhiteNoiseDrive(mu, sigma))
     if a.per_synapse_delays:
         lo, hi = (int(round(float(x) * 1e-3 / a.dt)) for x in a.per_synapse_delays.split(","))
         d = np.random.default_rng(1).integers(lo, hi + 1, size=net.weights.nnz) * a.dt
@@ -249,7 +257,7 @@ def main(argv=None) -> int:
     print(f"build N = {a.n}: wall {build['wall']:.2f} s, cpu {build['cpu']:.2f} s", flush=True)
     rows = []
     label = f"brunel{a.n}" + ("_exp" if a.tau_syn is not None else "") \
-        + ("_delays" if a.per_synapse_delays else "")
+        + ("_delays" if a.per_synapse_delays else "") + ("_wn" if a.white_noise else "")
     every = a.nest and a.nest_every_round
     if a.nest and not every:
         rows.append(_nest(a, 1))
