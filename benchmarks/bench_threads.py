@@ -15,9 +15,19 @@ code path with one block on one thread: its algorithmic overhead without any par
 (N = ``--sync-n``, one-step delay, so one barrier per step) measures the cost of a
 synchronisation: (wall of k threads − wall of the serial run) / number of steps.
 
+The general kernel (exponential synapses, per-synapse delays, white noise) is timed with
+``--tau-syn``, ``--per-synapse-delays`` and ``--white-noise`` (no NEST comparison then).
+With ``--nest PYTHON`` NEST 3 runs the same model in a subprocess (``engine_worker.py``),
+before and after the rounds, or at the start of every round with ``--nest-every-round``,
+and the NEST / spikewire ratios are printed.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/bench_threads.py --rounds 3 --threads 2 --sync
+    PYTHONPATH=src python benchmarks/bench_threads.py --rounds 3 --threads 2 --no-blocks1 \
+        --nest benchmarks/.venv-nest/bin/python --nest-every-round
+    PYTHONPATH=src python benchmarks/bench_threads.py --tau-syn 5e-3 --J 0.4 --eta 4 \
+        --per-synapse-delays 0.5,3
 """
 
 from __future__ import annotations
