@@ -82,10 +82,14 @@ for name, wall in res.timings.items():
     before = [s for s in samples if s[0] <= start][-1:]
     after = [s for s in samples if s[0] >= end][:1]
     span = before + inside + after
-    per_stage[name] = {"wall_s": wall, "peak_rss_gib": max(s[1] for s in span),
+    # peak: samples inside the stage only (the neighbours belong to other stages), or the
+    # nearer neighbour of a stage shorter than the sampling interval
+    per_stage[name] = {"wall_s": wall, "peak_rss_gib": max(s[1] for s in inside or after),
                        "cpu_s": span[-1][2] - span[0][2],
                        "load_min_max": [min(s[3] for s in span), max(s[3] for s in span)]}
     start = end
+with open(os.path.join(out_dir, "rss_samples.json"), "w") as fh:
+    json.dump({"t_run": t_run, "timings": res.timings, "samples": samples}, fh)
 """
 
 
@@ -168,6 +172,7 @@ import threading
 load0 = os.getloadavg()[0]
 t0 = time.perf_counter()
 {_SAMPLER_START}from spikewire.io.cli_infer import run_infer
+out_dir = {str(work / 'out')!r}
 t_run = time.perf_counter() - t0
 res = run_infer({str(path)!r}, method="ccg", out={str(work / 'out')!r}, progress=False,
                 settings={settings!r}, min_spikes=20)
