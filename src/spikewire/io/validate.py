@@ -346,7 +346,7 @@ class ValidationResult:
                          f"surrogate at PSP scale {pts}; no weaker scale came closer")
         elif cal.get("enabled") and cal.get("points"):
             k1 = cal["points"][0][1]
-            why = ("not more than counting noise allows" if k1 > cal["target"] else
+            why = ("not more than counting noise allows" if k1 >= cal["target"] else
                    "not more: only a surrogate whose links are easier to see is weakened, "
                    "since extra links in a recording may be false ones")
             lines.append(f"  synapses not calibrated: {cal['method']} finds "
