@@ -9,6 +9,10 @@
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py rescore --save DIR \
         [--neurons 1000 --recorded 100 --duration 600]
 
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py study \
+        [--methods ccg glmcc tspe] [--families brunel,brunel_states,...] [--save DIR]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py rescore-study --save DIR
+
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py reciprocal \
         [--methods ccg ...] [--units 200 --duration 1800]
 
@@ -24,6 +28,13 @@ MCC at the default threshold, the best MCC any threshold reaches on the same ran
 their difference (the calibration gap), links called / true, sign accuracy, and MCC
 (links called) with each correction. ``--save DIR`` pickles every estimate; ``rescore
 --save DIR`` scores them again with today's corrections and null check (no refit).
+
+``study``: the built-in study ``calibration``'s six networks (Brunel; Brunel with hidden
+up/down states; Izhikevich random / scale-free; AdEx with log-normal weights; scale-free
+LIF) built, simulated and observed (100 of 1,000, 1 kHz) by the study's own code and
+seeds; simulations cached in ``$SPIKEWIRE_BENCH_CACHE/study`` under the study's keys, so a
+study run's ``cache/sims/*.npz`` can be copied there. ``rescore-study --save DIR``
+re-decides the saved estimates with today's null check (no refit).
 
 ``reciprocal`` (issue 18): a point process with known links among ``--units`` Poisson
 units at 5 Hz: each excitatory link adds to the post unit a spike ``delay + U(0, 1 ms)``
@@ -274,6 +285,131 @@ def rescore(folder, n, n_rec, duration, seed):
     return rows
 
 
+
+# ----------------------------------------------------------------- the built-in study
+def run_study(methods, families, duration, save=""):
+    """The built-in study ``calibration``'s networks (Brunel, Brunel with hidden up/down
+    states, Izhikevich random / scale-free, AdEx, scale-free LIF; 100 of 1,000 recorded,
+    spike times at 1 kHz) through the study's own builders, inputs, observation and
+    seeding (``spikewire.experiments``), each method at ``methods``' settings.
+
+    Simulations are cached under ``$SPIKEWIRE_BENCH_CACHE/study`` by the study's
+    simulation key. Printed per family × method as ``networks``; ``--save DIR`` pickles
+    each estimate with the recorded units' true weights (``rescore_study``)."""
+    import os
+    import warnings
+    from pathlib import Path
+
+    from spikewire.experiments import load_spec
+    from spikewire.experiments.grid import build_network as build_study_network
+    from spikewire.experiments.grid import expand
+    from spikewire.experiments.job import (
+        build_inputs,
+        ensure_simulation,
+        observe_spikes,
+    )
+    from spikewire.experiments.runner import with_overrides
+    from spikewire.score import score
+
+    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
+                                "/tmp/spikewire_bench_calibration")) / "study"
+    cache.mkdir(parents=True, exist_ok=True)
+    spec = with_overrides(load_spec("calibration"), duration=duration)
+    jobs = expand(spec, check=False)
+    rows = []
+    done = {}
+    for job in jobs:
+        fam = job.network["name"]
+        if fam not in families or fam in done:
+            continue
+        t0 = time.perf_counter()
+        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
+        if sim.get("error"):
+            raise RuntimeError(sim["error_message"])
+        net = build_study_network(job.network, job.seed, allow_code=True)
+        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
+        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
+                             job.seed, net, inputs)
+        done[fam] = (net, rec, time.perf_counter() - t0)
+    for fam in families:
+        net, rec, t_sim = done[fam]
+        idx = np.asarray(rec.true_index)
+        n_rec = idx.size
+        W = net.dense_weights()[np.ix_(idx, idx)]
+        off = ~np.eye(n_rec, dtype=bool)
+        truth_link = (W != 0)[off]
+        for m in methods:
+            name, _, opts = m.partition(":")
+            kw = {}
+            for o in filter(None, opts.split(";")):
+                k, v = o.split("=")
+                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            t1 = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = sw.infer(rec, name, **kw)
+                if est.true_index is None:
+                    est.true_index = idx
+                sc = score(net, est)
+            el = time.perf_counter() - t1
+            if save:
+                import pickle
+
+                Path(save).mkdir(parents=True, exist_ok=True)
+                tag = "".join(c if c.isalnum() or c in "_.=-" else "_" for c in m)
+                with open(Path(save) / f"study_{fam}_T{duration:g}_{tag}.pkl", "wb") as fh:
+                    pickle.dump({"family": fam, "method": m, "estimate": est,
+                                 "weights": W, "infer_s": el}, fh)
+            ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
+            ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+            bm = best_mcc(truth_link, ev[off])
+            rows.append((fam, m, sc["auc"], sc["auc_exc"], sc["auc_inh"], sc["mcc"], bm,
+                         bm - sc["mcc"], f"{sc['n_detected']} / {sc['n_true']}",
+                         sc["sign_accuracy"], est.correction, el, t_sim))
+            print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    return rows
+
+
+def rescore_study(folder, duration):
+    """Score pickled study estimates (``study --save``) again with today's null check.
+
+    Each estimate gets back the default correction and level it had before
+    ``check_null`` and passes through today's ``check_null`` (no refit); scored against
+    the recorded units' true weights stored with it."""
+    import copy
+    import pickle
+    import warnings
+    from pathlib import Path
+
+    from spikewire.infer.base import check_null
+    from spikewire.score import score
+
+    rows = []
+    for path in sorted(Path(folder).glob(f"study_*_T{duration:g}_*.pkl")):
+        with open(path, "rb") as fh:
+            d = pickle.load(fh)
+        fam, m, est, W = d["family"], d["method"], copy.deepcopy(d["estimate"]), d["weights"]
+        nc = est.diagnostics.get("null_check", {})
+        est.correction = nc.get("switched_from", est.correction)
+        est.alpha = nc.get("alpha_from", est.alpha)
+        est.diagnostics.pop("null_check", None)
+        est.true_index = np.arange(W.shape[0])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = check_null(est)
+            sc = score((W, ["E"] * W.shape[0]), est)
+        null = est.diagnostics.get("null_check", {}).get("empirical_null", {})
+        rows.append((fam, m, sc["auc"], sc["mcc"], sc["mcc_best"], sc["calibration_gap"],
+                     f"{sc['n_detected']} / {sc['n_true']}", est.correction, est.alpha,
+                     null.get("side", ""), null.get("delta0", np.nan),
+                     null.get("sigma0", np.nan), null.get("sigma0_both", np.nan)))
+        print("| " + " | ".join(_fmt(x) for x in rows[-1]) + " |", flush=True)
+    return rows
+
+
+STUDY_FAMILIES = "brunel,brunel_states,izh_random,izh_scale_free,adex,scale_free_lif"
+
+
 def reciprocal_data(n, duration, seed, inhibitory_fraction=0.0, n_reciprocal=20,
                     p_link=0.04):
     """Point-process spike trains with known one-way and reciprocal links (see the module
@@ -379,7 +515,8 @@ def _qq(pv, methods, families, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore"])
+    ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore",
+                                     "study", "rescore-study"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -400,6 +537,20 @@ def main():
               "infer (s) | default correction |")
         print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
         rescore(a.save, a.neurons, a.recorded, a.duration, 0)
+        return
+    if a.mode == "rescore-study":
+        print("| family | method | AUC | MCC (default) | best MCC | gap | called / true | "
+              "correction | level | null fitted to | δ0 | σ0 | σ0 two-sided |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rescore_study(a.save, a.duration if a.duration != 300.0 else 600.0)
+        return
+    if a.mode == "study":
+        fams = a.families if a.families != ",".join(FAMILIES) else STUDY_FAMILIES
+        print("| family | method | AUC | AUC E | AUC I | MCC (default) | best MCC | gap | "
+              "called / true | sign acc. | correction | infer (s) | sim (s) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        run_study(a.methods, fams.split(","), a.duration if a.duration != 300.0 else 600.0,
+                  a.save)
         return
     if a.mode == "reciprocal":
         print("| variant | method | one-way called (right sign) | reciprocal called (right "

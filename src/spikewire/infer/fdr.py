@@ -21,6 +21,32 @@ Pipeline (:func:`local_fdr`):
    fitted by a normal ``f0 = N(δ0, σ0²)`` truncated to that interval; ``π0`` is the share of
    tests in the interval over ``f0``'s mass there (clipped to ≤ 1). (Central matching — a
    quadratic fitted to ``log f`` — was 3–6× noisier in σ0 on simulated mixtures.)
+3b. Skewed bulk: the decisions depend only on the null's right tail (links raise z), and
+   a bulk that is skewed to the left — a pile of p-values near 1, as glmcc's delay-scan
+   (Šidák) p-values produce: 25 % of its unconnected pairs at p > 0.998 on a scale-free
+   LIF network — widens the two-sided fit far beyond the right tail (its fitted normal
+   put 344 unconnected pairs above z = 4.42 where there were 119, under hidden up/down
+   states; 106 for 15 on the scale-free LIF network). So the null is also fitted to the
+   right half-peak alone: ``δ0`` = the mode of Lindsey's density within the interquartile
+   range, ``σ0`` by maximum likelihood of a normal with that centre truncated to
+   ``[δ0, δ0 + 1.5 σ0]`` (iterated three times from the two-sided σ0), ``π0`` the share
+   of tests there over the null's mass ``Φ(1.5) − ½``. It replaces the two-sided fit when
+   it is narrower by more than :data:`SKEW_TEST_SD` (2) sampling standard deviations of
+   the difference (:data:`SKEW_DIFF_SD`), or when the two-sided width is implausible
+   (outside :data:`SIGMA0_RANGE`) and the right half is not: on a symmetric normal null
+   both fits estimate the same width (with 5–10 % separated links the right half comes
+   out 0.01–0.04 wider on average), so the two-sided fit, which uses twice the
+   points, is kept; a left-heavy bulk makes the right half narrower. Dense networks
+   (30–35 % links of z ≈ 5–6) crowd the two-sided window too: the right half is then
+   chosen, and is the closer of the two (σ0 1.03–1.11 against the true 1; at 40 % links
+   neither fit is usable). On analytic Šidák-type nulls (p = 1 − (1 − u)^K, u the p-value
+   of an inflated statistic k·χ²(1); 9,900 tests, 10 % alternatives N(5, 1); the
+   glmcc mechanism; k = 2 / 3, K = 8 / 16, 5 seeds each) the right half-peak with
+   lfdr < 0.5 misclassified 1.1–1.6× the pairs the oracle Bayes rule does, the two-sided
+   fit 1.4–3×; at lfdr < 0.2 the right half 2.6–3.3×, the two-sided fit (the rule before)
+   3.6–6.2×.
+   On the ``calibration`` study's networks it is chosen for glmcc on five of six
+   families and for no ccg or tspe estimate (benchmarks/results/calib.md).
 4. Body: ``lfdr = min(1, π0 f0 / f)`` for ``z`` up to the tail threshold ``z_t`` (the
    ``max(50, 5 %)`` largest z-values lie above it; at least ``δ0 + σ0``).
 5. Right tail (``z > z_t``), where a histogram fit has too few points (a degree-7
@@ -68,7 +94,8 @@ from threadpoolctl import threadpool_limits
 from spikewire._validation import check_int
 
 __all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason",
-           "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "NULL_FAILURE_SHARE_FDR"]
+           "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "LFDR_SWITCH_LEVEL",
+           "NULL_FAILURE_SHARE_FDR"]
 
 #: Fewest finite p-values for which the empirical null is estimated. Measured on
 #: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
@@ -86,6 +113,22 @@ MIN_TESTS_LFDR = 1000
 #: / 0.42) on brunel and 169 / 466 (0.40 / 0.64) on the co-modulated network
 #: (benchmarks/results/calgap.md).
 LFDR_LEVEL = 0.2
+
+#: Level at which :func:`spikewire.infer.base.check_null` calls links after switching an
+#: estimate to the local FDR: lfdr < 0.5, the Bayes rule of the two-group model — a pair
+#: is called when it is more probably a link than not, which minimises the expected
+#: number of misclassified pairs (false calls plus missed links). The switch happens
+#: because the estimate's own level α, an error rate under the theoretical null, has lost
+#: its meaning; what remains to decide is the circuit, i.e. a classification of the pairs,
+#: and Efron's 0.2 is a conservative screening level for reporting "interesting" cases.
+#: Measured on the switched estimates of the ``calibration`` study (glmcc on Brunel, with
+#: hidden up/down states, Izhikevich random / scale-free; ccg with hidden states), with
+#: today's null (step 3b): MCC 0.911 / 0.735 / 0.617 / 0.644 / 0.215 at 0.2, 0.921 / 0.834
+#: / 0.670 / 0.695 / 0.255 at 0.5 (benchmarks/results/calib.md); on analytic two-group
+#: mixtures lfdr < 0.5 misclassified 1.1–1.6× the pairs the oracle Bayes rule does
+#: (tests/infer/test_fdr_skew.py). A method's own lfdr default (tspe) keeps
+#: :data:`LFDR_LEVEL`.
+LFDR_SWITCH_LEVEL = 0.5
 
 #: Fewest tested pairs for which :func:`spikewire.infer.base.check_null` judges the
 #: p-values (the share at p < 0.05 of 200 null pairs has sd 1.5 %, far from its 50 %
@@ -109,6 +152,22 @@ NULL_FAILURE_SHARE_FDR = 0.3
 MIN_TAIL = 50
 TAIL_SHARE = 0.05
 
+#: Right half-peak of the empirical null (step 3b of the module docstring): the null is
+#: fitted to the z-values in ``[mode, mode + RIGHT_HALF_WIDTH · σ]``.
+RIGHT_HALF_WIDTH = 1.5
+
+#: The right half-peak replaces the two-sided fit when its width is below the two-sided
+#: one by more than ``SKEW_TEST_SD`` standard deviations of their difference, which is
+#: ``SKEW_DIFF_SD · σ0 / sqrt(m)`` for ``m`` tests. Measured on normal mixtures (60 seeds
+#: each; null N(0, 1) alone, with 5 % alternatives N(4, 1), with 10 % N(3, 1); m = 1,000 /
+#: 3,000 / 10,000): sqrt(m) · sd(σ_right − σ_both) = 2.0–4.1, mean difference −0.006 to
+#: +0.037 (the alternatives widen the right half, never narrow it). 4 is the upper end; 2 sd
+#: (one-sided, ≈ 2 % of symmetric nulls switch, at no bias: the right half-peak of a
+#: symmetric null has the same width) keeps the rule sensitive to the skew measured on
+#: glmcc's p-values (σ_right / σ_both = 0.55–0.87 at 9,900 tests, where 2 sd is 0.92).
+SKEW_DIFF_SD = 4.0
+SKEW_TEST_SD = 2.0
+
 #: Range of the empirical null's σ0 accepted as an estimate (a narrower or much wider
 #: bulk means the p-values are not continuous test results, e.g. heavily discretised).
 SIGMA0_RANGE = (0.5, 4.0)
@@ -127,12 +186,28 @@ class EmpiricalNull:
         Estimated fraction of null tests (≤ 1).
     n_tests : int
         Number of finite p-values used.
+    side : {"both", "right"}, default "both"
+        Which part of the central peak the null was fitted to: ``"both"`` (Efron's
+        maximum likelihood over ``median ± 1.5 σ_IQR``) or ``"right"`` (the half-peak
+        from the mode towards the alternatives, chosen when the bulk is skewed; module
+        docstring, step 3b).
+    sigma0_both : float
+        The two-sided fit's width (equal to ``sigma0`` when ``side == "both"``), kept so
+        diagnostics can say how much the choice mattered.
     """
 
     delta0: float
     sigma0: float
     pi0: float
     n_tests: int
+    side: str = "both"
+    sigma0_both: float = float("nan")
+
+    def as_dict(self) -> dict:
+        """Plain dict of the fields (for an estimate's diagnostics)."""
+        return {"delta0": self.delta0, "sigma0": self.sigma0, "pi0": self.pi0,
+                "n_tests": self.n_tests, "side": self.side,
+                "sigma0_both": self.sigma0_both}
 
 
 def _p_to_z(p: np.ndarray) -> np.ndarray:
@@ -266,17 +341,65 @@ def _fit(p, n_bins, degree):
     res = optimize.minimize(nll, [med, np.log(s_iqr)], method="Nelder-Mead",
                             options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000})
     delta0, sigma0 = float(res.x[0]), float(np.exp(res.x[1]))
-    if not (res.success and np.isfinite(delta0)
-            and SIGMA0_RANGE[0] <= sigma0 <= SIGMA0_RANGE[1]):
+    both_ok = (res.success and np.isfinite(delta0)
+               and SIGMA0_RANGE[0] <= sigma0 <= SIGMA0_RANGE[1])
+    # the right half-peak (step 3b), also where a skewed bulk made the two-sided width
+    # implausibly large
+    right = None
+    if res.success and np.isfinite(delta0) and np.isfinite(sigma0):
+        right = _fit_right_half(z, predict, q25, q75,
+                                float(np.clip(sigma0, *SIGMA0_RANGE)))
+    use_right = right is not None and right[1] < sigma0 * (
+        1.0 - SKEW_TEST_SD * SKEW_DIFF_SD / np.sqrt(m))
+    if not (both_ok or use_right):
         raise ValueError(f"the empirical null could not be estimated (fit "
                          f"{'converged' if res.success else 'did not converge'}, σ0 = "
                          f"{sigma0:.3g}, accepted {SIGMA0_RANGE}); use correction='bh' or "
                          "'bonferroni'")
-    mass = special.ndtr((b - delta0) / sigma0) - special.ndtr((a - delta0) / sigma0)
-    pi0 = min(inside.size / m / max(mass, 1e-300), 1.0)
-    null = EmpiricalNull(delta0=delta0, sigma0=sigma0, pi0=pi0, n_tests=int(m))
+    if use_right:
+        mode, s_r, pi0_r = right
+        null = EmpiricalNull(delta0=mode, sigma0=s_r, pi0=pi0_r, n_tests=int(m),
+                             side="right", sigma0_both=sigma0)
+    else:
+        mass = special.ndtr((b - delta0) / sigma0) - special.ndtr((a - delta0) / sigma0)
+        pi0 = min(inside.size / m / max(mass, 1e-300), 1.0)
+        null = EmpiricalNull(delta0=delta0, sigma0=sigma0, pi0=pi0, n_tests=int(m),
+                             sigma0_both=sigma0)
     tail = _fit_tail(z, null)
     return null, (predict, log_norm, lo, hi, z, tail)
+
+
+def _fit_right_half(z, predict, q25, q75, sigma0):
+    """Null fitted to the right half-peak (module docstring, step 3b).
+
+    Returns ``(mode, σ, π0)``, or ``None`` when the fit is not usable (too few points,
+    failed optimisation, width outside :data:`SIGMA0_RANGE`)."""
+    grid = np.linspace(q25, q75, 2001)
+    mode = float(grid[np.argmax(predict(grid))])
+    s = float(sigma0)
+    x = z[:0]
+    for _ in range(3):
+        lo, hi = mode, mode + RIGHT_HALF_WIDTH * s
+        x = z[(z >= lo) & (z <= hi)]
+        if x.size < 50:
+            return None
+
+        def nll(ls, x=x, hi=hi):
+            sd = np.exp(ls[0])
+            mass = special.ndtr((hi - mode) / sd) - 0.5
+            return (0.5 * np.sum(((x - mode) / sd) ** 2) + x.size * np.log(sd)
+                    + x.size * np.log(max(mass, 1e-300)))
+
+        res = optimize.minimize(nll, [np.log(s)], method="Nelder-Mead",
+                                options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 500})
+        s = float(np.exp(res.x[0]))
+        if not (res.success and SIGMA0_RANGE[0] <= s <= SIGMA0_RANGE[1]):
+            return None
+    # π0 from the points of the last interval (width RIGHT_HALF_WIDTH times the previous
+    # iterate, within 1 % of the final σ after three iterations)
+    mass = special.ndtr(RIGHT_HALF_WIDTH) - 0.5
+    n_in = int(np.sum((z >= mode) & (z <= mode + RIGHT_HALF_WIDTH * s)))
+    return mode, s, min(n_in / z.size / mass, 1.0)
 
 
 def _log_f0(z, null: EmpiricalNull):
