@@ -5,7 +5,8 @@ A link ``a → b`` puts a peak in the pair (post ``b``, pre ``a``)'s correlogram
 ``δ`` up to the filters' padding (8 ms at the defaults), it sits under the negative
 surrounds of the edge filters at small delays and gives the reverse direction a large
 response of its own. The check tests the weaker direction of such a pair again with those
-lags replaced by its own mean level, so the reverse of a strong one-way link is no longer
+lags censored (a peak there cut down to its mirror image at positive lags, but not below
+the pair's own mean level), so the reverse of a strong one-way link is no longer
 called while a real reciprocal link (whose evidence is on its own side) still is.
 
 Ground truth is the point process of tests/infer/test_ccg_reciprocal.py: every unit fires
@@ -141,7 +142,7 @@ def test_the_cost_a_weak_reciprocal_trough_keeps_its_own_evidence(fits):
     assert checked.adjacency()[b, a] == 1
     # the I direction b → a: raw p 1e-64 at delay 2 ms, where the filters' surround covers
     # the mirrored E peak at −4…−5 ms; censored, what is left is its own trough at
-    # 6–8 ms (p = 0.03 on this seed): still below 0.05 per pair, with an inhibitory
+    # 6–8 ms (p = 0.005 on this seed): still below 0.05 per pair, with an inhibitory
     # weight, but no longer a certain call (BH over the 26 × 25 pairs does not call it).
     # The check trades this recall for the removed reverse calls (benchmarks/results/tspe2.md)
     assert checked.diagnostics["reverse_checked"][a, b]

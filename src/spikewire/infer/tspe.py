@@ -327,19 +327,23 @@ def _reverse_candidates(p: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def _reverse_check_pvalues(sel: np.ndarray, raw: np.ndarray, z: np.ndarray, W: np.ndarray,
-                           P: int, idx: np.ndarray, indptr: np.ndarray, m_eff: float
-                           ) -> np.ndarray:
-    """p-values of the pairs ``sel`` (post, pre) with the reverse direction's lags censored.
+                           P: int, idx: np.ndarray, indptr: np.ndarray, m_eff: float,
+                           reverse_sign: np.ndarray) -> np.ndarray:
+    """p-values of the pairs ``sel`` (post, pre) with their reverse link's lags censored.
 
     The filter bank of the pair (post ``i``, pre ``j``) reads the cross-correlation at lags
     ``−P .. D + P − 1``; the ``P`` lags below 0 (``i`` *before* ``j``) are the causal lags
     of the reverse link ``i → j``, whose peak there sits under the surrounds of the
-    filters at small delays and gives this direction a response of its own. Those lags
-    are replaced by the pair's mean count per lag on its own side (lags ``0 .. D + P − 1``)
-    and the responses recomputed (``R' = W c'``); each delay keeps its null standard
-    deviation (``raw / z``), so the test of the censored responses is the same Šidák test
-    over ``m_eff`` delays. Replacing lags by a constant removes variance, so under the null
-    the censored p-value is conservative.
+    filters at small delays and gives this direction a response of its own. Each of those
+    lags ``−k`` is censored: where the reverse link is excitatory (``reverse_sign`` > 0)
+    its count is cut down to ``max(c(+k), m)``, where inhibitory filled up to
+    ``min(c(+k), m)``, ``c(+k)`` being its mirror lag and ``m`` the pair's mean count per
+    lag at lags ``0 .. D + P − 1``. What is symmetric about lag 0 (common input, up/down
+    states) therefore stays, and the pair's own peak or trough at ``+k`` is not copied into
+    its surround. The responses are recomputed (``R' = W c'``) and tested with each delay's
+    null standard deviation (``raw / z``) and the same Šidák combination over ``m_eff``
+    delays. The caller keeps the larger of the two p-values, so the check can only remove
+    calls of a level-based decision.
     """
     D, nk = W.shape
     out = np.ones(sel.shape[0])
@@ -351,7 +355,17 @@ def _reverse_check_pvalues(sel: np.ndarray, raw: np.ndarray, z: np.ndarray, W: n
         c = buf.astype(float)
         if not np.allclose(W @ c, raw[i, j], rtol=1e-9, atol=1e-6):
             raise RuntimeError("tspe reverse check: recounted correlogram does not match")
-        c[:P] = c[P:].mean()
+        neg = c[P - 1::-1][:P]                   # lags −1, −2, …, −P
+        mirror = c[P + 1:2 * P + 1]              # lags +1, +2, …, +P
+        m = c[P:].mean()                         # the pair's own level (lags 0 .. D+P−1)
+        # a peak (trough) of the reverse link is cut down (filled up) to its mirror image,
+        # so structure symmetric about lag 0 (common input, up/down states) stays, but not
+        # below (above) the pair's own level, so its own trough (peak) is not copied there
+        if reverse_sign[r] > 0:
+            fill = np.minimum(neg, np.maximum(mirror, m))
+        else:
+            fill = np.maximum(neg, np.minimum(mirror, m))
+        c[P - 1::-1][:P] = fill
         with np.errstate(divide="ignore", invalid="ignore"):
             sd = np.where(z[i, j] != 0, raw[i, j] / z[i, j], np.inf)
         zc = np.where(np.isfinite(sd) & (sd > 0), (W @ c) / sd, 0.0)
@@ -432,10 +446,15 @@ class TSPE(InferenceMethod):
         filters at small delays and gives that direction a large response of its own
         (p = 10⁻¹²–10⁻¹⁸⁵ for one-way point-process links of 2–5 ms,
         tests/infer/test_tspe_reverse.py). With the check, a pair whose reverse direction
-        has p ≤ :data:`REVERSE_LEVEL` and a smaller p-value than its own, and whose own
-        p ≤ :data:`REVERSE_CANDIDATE_P`, is tested again with its lags ``−P .. −1``
-        replaced by its mean count per lag at lags ``0 .. D + P − 1`` (same standard
-        deviations and Šidák combination); its p-value becomes the larger of the two.
+        has p ≤ :data:`REVERSE_LEVEL` and a smaller p-value than its own, also when
+        censored the same way (so its evidence is its own, not this direction's leaking
+        into it), and whose own p ≤ :data:`REVERSE_CANDIDATE_P`, is tested again with its
+        lags ``−P .. −1``
+        censored: a peak (trough) of the reverse link there is cut down (filled up) to its
+        mirror image at ``+k`` but not beyond the pair's mean count per lag at
+        ``0 .. D + P − 1``, so symmetric structure (common input, up/down states) stays
+        (same standard deviations and Šidák combination); its p-value becomes the larger
+        of the two.
         ``diagnostics["reverse_checked"]`` marks those pairs and
         ``diagnostics["reverse_check_p"]`` holds the censored p-values. p-values only ever
         rise, so BH and Bonferroni call a subset of the links called without the check; the
@@ -613,8 +632,16 @@ class TSPE(InferenceMethod):
         if self.reverse_check:
             sel = _reverse_candidates(p, want & want.T & ~sparse & ~sparse.T)
             if sel.size:
-                rp = _reverse_check_pvalues(sel, raw, z, W, P, idx, indptr, m_eff)
                 ii, jj = sel[:, 0], sel[:, 1]
+                rp = _reverse_check_pvalues(sel, raw, z, W, P, idx, indptr, m_eff,
+                                            np.sign(value[jj, ii]))
+                # the stronger direction censored the same way: only if its evidence is
+                # its own (not this direction's peak or trough leaking into it) is it the
+                # link that explains this direction's lags
+                rp_strong = _reverse_check_pvalues(sel[:, ::-1], raw, z, W, P, idx, indptr,
+                                                   m_eff, np.sign(value[ii, jj]))
+                use = np.maximum(p[jj, ii], rp_strong) <= REVERSE_LEVEL
+                ii, jj, rp = ii[use], jj[use], rp[use]
                 rev_mask[ii, jj] = True
                 rev_p[ii, jj] = rp
                 p[ii, jj] = np.maximum(p[ii, jj], rp)
