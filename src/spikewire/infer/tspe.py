@@ -49,6 +49,10 @@ N_NULL_DRAWS = 50_000
 REVERSE_LEVEL = 1e-3
 #: ... and only pairs that could be called (own p <= REVERSE_CANDIDATE_P) are re-tested.
 REVERSE_CANDIDATE_P = 0.05
+#: ... and only where the stronger direction's delay is at most P + REVERSE_REACH bins (a
+#: peak further out does not reach the reverse direction's lags −P .. −1; a delay a few
+#: bins past P still does through the peak's width).
+REVERSE_REACH = 2
 _TOL = 1e-8  # elephant's binning tolerance (a spike within 1e-8 bins of an edge moves up)
 
 
@@ -446,7 +450,9 @@ class TSPE(InferenceMethod):
         filters at small delays and gives that direction a large response of its own
         (p = 10⁻¹²–10⁻¹⁸⁵ for one-way point-process links of 2–5 ms,
         tests/infer/test_tspe_reverse.py). With the check, a pair whose reverse direction
-        has p ≤ :data:`REVERSE_LEVEL` and a smaller p-value than its own, also when
+        has a delay of at most ``P +`` :data:`REVERSE_REACH` bins (so its peak can reach
+        the lags below 0) and p ≤ :data:`REVERSE_LEVEL` and a smaller p-value than its own,
+        also when
         censored the same way (so its evidence is its own, not this direction's leaking
         into it), and whose own p ≤ :data:`REVERSE_CANDIDATE_P`, is tested again with its
         lags ``−P .. −1``
@@ -640,7 +646,10 @@ class TSPE(InferenceMethod):
                 # link that explains this direction's lags
                 rp_strong = _reverse_check_pvalues(sel[:, ::-1], raw, z, W, P, idx, indptr,
                                                    m_eff, np.sign(value[ii, jj]))
-                use = np.maximum(p[jj, ii], rp_strong) <= REVERSE_LEVEL
+                # ... and only if its peak (trough) can reach this direction's lags: its
+                # delay within the padding plus REVERSE_REACH bins of width
+                use = ((np.maximum(p[jj, ii], rp_strong) <= REVERSE_LEVEL)
+                       & (best[jj, ii] <= P + REVERSE_REACH))
                 ii, jj, rp = ii[use], jj[use], rp[use]
                 rev_mask[ii, jj] = True
                 rev_p[ii, jj] = rp
