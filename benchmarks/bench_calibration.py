@@ -584,7 +584,7 @@ def nullall_table(jsonl):
             flag = ""
             if mean < 0.025 or mean > 0.075:
                 dist = (0.025 - mean if mean < 0.025 else mean - 0.075) / sd
-                flag = f" **out ({dist:.0f} sd)**"
+                flag = f" **out ({dist:.1f} sd)**"
             ks = np.mean([r["ks"] for r in rs])
             cells.append(f"{mean:.3f} [{f5.min():.3f}–{f5.max():.3f}]{flag}; KS {ks:.3f};"
                          f" calls {calls}")
