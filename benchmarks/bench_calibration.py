@@ -16,6 +16,11 @@
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py reciprocal \
         [--methods ccg ...] [--units 200 --duration 1800]
 
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall \
+        [--methods ...] [--units 40 --duration 300 --seed-list 0,1,2] --jsonl OUT.jsonl
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall-table \
+        --jsonl OUT.jsonl
+
 A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
 Results: benchmarks/results/calibration.md.
 
@@ -52,6 +57,14 @@ method × family: the false-positive rate at α = 0.05 and 0.01, the number of t
 the Kolmogorov–Smirnov distance of the p-values from uniform, and what BH (5 %) and the
 empirical-null lfdr (0.05) call. ``--qq`` writes p-value QQ plots (−log10 expected vs
 observed) of every method × family into one figure.
+
+``nullall`` (issue 12's first target at today's defaults, benchmarks/results/nullall.md):
+per method × family × seed, one JSON line with the per-pair rates at α = 0.05 / 0.01, the
+KS distance, and the links the method calls at its DEFAULT decision
+(``est.adjacency()`` with no arguments; every call on a null family is false); methods
+without p-values report their nonzero weights and default calls. ``nullall-table``
+prints the per method × family table (mean [range] over seeds, KS, default calls per
+seed, and how many binomial sd an out-of-band mean lies outside [0.025, 0.075]).
 """
 
 from __future__ import annotations
@@ -477,6 +490,107 @@ def run_reciprocal(methods, n, duration, seed):
     return rows
 
 
+# ------------------------------------------------------------- nullall (one table)
+def run_nullall(methods, families, n_units, duration, seeds, jsonl):
+    """Issue 12's first target at today's defaults: per method × family × seed, the
+    false-positive rate at per-pair α = 0.05 / 0.01 (``correction="none"``), the KS
+    distance of the tested pairs' p-values from uniform, and the calls the method makes
+    at its DEFAULT decision (``est.adjacency()`` with no arguments, after
+    ``check_null``). Methods without p-values: the nonzero weights and what
+    ``adjacency()`` calls. One JSON line per fit is appended to ``jsonl``."""
+    import json
+    import warnings
+
+    rows = []
+    for fam in families:
+        for seed in seeds:
+            st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
+            for m in methods:
+                name, _, opts = m.partition(":")
+                kw = {}
+                for o in filter(None, opts.split(";")):
+                    k, v = o.split("=")
+                    kw[k] = eval(v)  # benchmark-only convenience: literal settings
+                t0 = time.perf_counter()
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    est = sw.infer(st, name, **kw)
+                    adj = est.adjacency()
+                el = time.perf_counter() - t0
+                off = ~np.eye(est.n_units, dtype=bool)
+                tested = (est.pair_status == 0) & off
+                nc = est.diagnostics.get("null_check", {})
+                rec = {"method": m, "family": fam, "seed": int(seed), "units": n_units,
+                       "duration": duration, "pairs": int(off.sum()),
+                       "tested": int(tested.sum()),
+                       "has_p": est.pvalues is not None,
+                       "correction": str(est.correction), "alpha": float(est.alpha),
+                       "switched_from": nc.get("switched_from"),
+                       "calls_default": int((adj[off] != 0).sum()),
+                       "calls_default_pos": int((adj[off] > 0).sum()),
+                       "calls_default_neg": int((adj[off] < 0).sum()),
+                       "warnings": sorted({str(w.message)[:160] for w in caught}),
+                       "time_s": el}
+                if est.pvalues is not None:
+                    p = est.pvalues[tested]
+                    rec.update(fpr05=float(np.mean(p < 0.05)), fpr01=float(np.mean(p < 0.01)),
+                               ks=_ks(p), p_eq1=float(np.mean(p >= 1.0)),
+                               sig_default=int(est.significant()[off].sum()))
+                else:
+                    w = est.weights[off]
+                    rec.update(nonzero_w=int((w != 0).sum()),
+                               w_abs_median=float(np.median(np.abs(w))),
+                               has_scores=est.scores is not None)
+                rows.append(rec)
+                if jsonl:
+                    with open(jsonl, "a") as fh:
+                        fh.write(json.dumps(rec) + "\n")
+                print(json.dumps({k: v for k, v in rec.items() if k != "warnings"}),
+                      flush=True)
+    return rows
+
+
+def nullall_table(jsonl):
+    """Markdown table from ``run_nullall``'s JSON lines: per method × family, FPR at
+    α = 0.05 mean [min–max] over seeds, KS mean, default calls per seed, and a flag for
+    cells outside [0.025, 0.075] beyond the binomial noise of the mean."""
+    import json
+
+    recs = [json.loads(x) for x in open(jsonl) if x.strip()]
+    by = {}
+    for r in recs:
+        by.setdefault((r["method"], r["family"]), []).append(r)
+    fams = list(dict.fromkeys(r["family"] for r in recs))
+    meths = list(dict.fromkeys(r["method"] for r in recs))
+    print("| method | " + " | ".join(fams) + " |")
+    print("|---|" + "---|" * len(fams))
+    for m in meths:
+        cells = []
+        for f in fams:
+            rs = sorted(by.get((m, f), []), key=lambda r: r["seed"])
+            if not rs:
+                cells.append("—")
+                continue
+            calls = "/".join(str(r["calls_default"]) for r in rs)
+            if not rs[0]["has_p"]:
+                cells.append(f"no p; nonzero w {'/'.join(str(r['nonzero_w']) for r in rs)};"
+                             f" calls {calls}")
+                continue
+            f5 = np.array([r["fpr05"] for r in rs])
+            n = np.array([r["tested"] for r in rs])
+            # binomial sd of the seed-mean rate at α = 0.05 over all tested pairs
+            sd = np.sqrt(0.05 * 0.95 / n.sum())
+            mean = float(np.sum(f5 * n) / n.sum())
+            flag = ""
+            if mean < 0.025 or mean > 0.075:
+                dist = (0.025 - mean if mean < 0.025 else mean - 0.075) / sd
+                flag = f" **out ({dist:.1f} sd)**"
+            ks = np.mean([r["ks"] for r in rs])
+            cells.append(f"{mean:.3f} [{f5.min():.3f}–{f5.max():.3f}]{flag}; KS {ks:.3f};"
+                         f" calls {calls}")
+        print(f"| {m} | " + " | ".join(cells) + " |")
+
+
 def _ks(p):
     p = np.sort(p)
     n = p.size
@@ -516,7 +630,7 @@ def _qq(pv, methods, families, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore",
-                                     "study", "rescore-study"])
+                                     "study", "rescore-study", "nullall", "nullall-table"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -530,7 +644,18 @@ def main():
     ap.add_argument("--save", default="",
                     help="networks: pickle every estimate into this folder; rescore: the "
                          "folder to read")
+    ap.add_argument("--seed-list", default="0,1,2",
+                    help="nullall: comma-separated seeds of the null families")
+    ap.add_argument("--jsonl", default="",
+                    help="nullall: append one JSON line per fit here; nullall-table: read")
     a = ap.parse_args()
+    if a.mode == "nullall":
+        run_nullall(a.methods, a.families.split(","), a.units, a.duration,
+                    [int(x) for x in a.seed_list.split(",")], a.jsonl)
+        return
+    if a.mode == "nullall-table":
+        nullall_table(a.jsonl)
+        return
     if a.mode == "rescore":
         print("| family | method | AUC | AUC E | AUC I | MCC (default) | best MCC | gap | "
               "called / true | sign acc. | MCC (called) α-none | Bonferroni | BH | lfdr | "
