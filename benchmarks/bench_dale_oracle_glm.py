@@ -7,9 +7,9 @@ For each recorded postsynaptic unit ``i`` the oracle fits a Poisson GLM of its s
 counts (``--bin`` s bins) on regressors that no method has:
 
 - one regressor per **true presynaptic neuron** of ``i`` among all 1,000 (recorded or
-  not), its spikes delayed by the true delay and filtered by the postsynaptic response
-  shape (conductance of τ_syn = 5 ms for E, 10 ms for I, through a membrane of
-  ``--tau-m`` ms), with a free coefficient each;
+  not; ``--recorded-only``: among the 100 recorded only), its spikes delayed by the
+  true delay and filtered by the postsynaptic response shape (conductance of τ_syn =
+  5 ms for E, 10 ms for I, through a membrane of ``--tau-m`` ms), with a free coefficient each;
 - the **true log co-modulation gain** (the drive's shared slow signal);
 - the unit's own history (3 exponential traces, 5 / 50 / 200 ms: refractoriness and
   adaptation) and an intercept.
@@ -87,7 +87,10 @@ def main() -> None:
     ap.add_argument("--tau-m", type=float, default=3.0, help="membrane time constant, ms")
     ap.add_argument("--posts", type=int, default=100, help="recorded targets fitted")
     ap.add_argument("--no-gain", action="store_true", help="leave out the true gain")
+    ap.add_argument("--recorded-only", action="store_true",
+                    help="true inputs only among the recorded units (no hidden ones)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--save-z", default=None, help="npz file for z (pre, post) and truth")
     args = ap.parse_args()
     net, st, rec = data(args.duration, args.cache)
     T = float(st.t_stop)
@@ -134,6 +137,9 @@ def main() -> None:
         np.add.at(y, b, 1.0)
         row = Wfull[[i], :]
         pres, dl = row.indices, Dfull[[i], :].toarray().ravel()[row.indices]
+        if args.recorded_only:
+            keep = np.isin(pres, ti)
+            pres, dl = pres[keep], dl[keep]
         cols = [np.ones(n_bins)]
         if not args.no_gain:
             cols.append(gain_b - gain_b.mean())
@@ -178,6 +184,7 @@ def main() -> None:
     link = y != 0
     sc, zv = (s * zz)[off], zz[off]
     out = {"posts": m, "tau_m_ms": args.tau_m, "bin_s": args.bin, "gain": not args.no_gain,
+           "recorded_only": bool(args.recorded_only),
            "n_links": int(link.sum()), "n_pairs": int(off.sum()),
            "auc": float(roc_auc_score(link, sc)),
            "auc_exc": float(roc_auc_score(y[y >= 0] > 0, zv[y >= 0])),
@@ -186,6 +193,8 @@ def main() -> None:
            "mean_z_nonlinks": float(zv[~link].mean()), "sd_z_nonlinks": float(zv[~link].std()),
            "time_s": time.perf_counter() - t0}
     print(json.dumps(out))
+    if args.save_z:
+        np.savez(args.save_z, z=zz, w=Wz, cell_type=net.cell_type[ti].astype(str))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
