@@ -132,6 +132,9 @@ def _model_class():
             # chunk, GRU-updated from its incoming messages (the interpolation above only
             # initialises it), instead of being its neighbours' mean at every bin
             self.aux_gru = nn.GRUCell(hidden, hidden) if (aux_recurrent and n_aux) else None
+            # its input is layer-normalised: Σ_j w_kj m_j is unbounded (w is), and through
+            # a few hundred recurrent steps its gradient overflowed to NaN without it
+            self.aux_norm = nn.LayerNorm(hidden) if self.aux_gru is not None else None
             # learned per-unit embedding added to z (transductive): lets the pair MLP tell
             # apart units whose activity in a chunk is alike (e.g. the same phase of two bumps)
             self.unit_z = nn.Parameter(torch.zeros(n_units, embed)) if identity else None
@@ -230,10 +233,10 @@ def _model_class():
 
             Static (default): the mean of the two neighbours' states plus a learned offset
             at every bin. Recurrent: that interpolation at the chunk's first predicted bin
-            only; then ``s_t = GRU(Σ_j w_kj φ_src(h_j,t) + Σ_l w_kl φ_src(s_l,t−1)
-            + (Σ_j w_kj) φ_dst(s_k,t−1), s_k,t−1)``: ``h_j,t`` encodes bins up to t − 1, so
-            the state used to predict bin t depends on earlier bins only (causal), with a
-            memory longer than the history window."""
+            only; then ``s_t = GRU(LN(Σ_j w_kj φ_src(h_j,t) + Σ_l w_kl φ_src(s_l,t−1)
+            + (Σ_j w_kj) φ_dst(s_k,t−1)), s_k,t−1)`` (LN: layer norm): ``h_j,t`` encodes
+            bins up to t − 1, so the state used to predict bin t depends on earlier bins
+            only (causal), with a memory longer than the history window."""
             n = h.shape[1]
             h0 = 0.5 * (h[:, self.aux_left] + h[:, self.aux_right]) + self.aux_h[None, :, None, :]
             if self.aux_gru is None:
@@ -247,7 +250,8 @@ def _model_class():
                 m = (from_obs[:, :, t] + torch.einsum("bkl,blh->bkh", w_aa, self.msg_src(s))
                      + w_sum * self.msg_dst(s))
                 b_, k_, hd = m.shape
-                s = self.aux_gru(m.reshape(-1, hd), s.reshape(-1, hd)).reshape(b_, k_, hd)
+                s = self.aux_gru(self.aux_norm(m).reshape(-1, hd),
+                                 s.reshape(-1, hd)).reshape(b_, k_, hd)
                 out.append(s)
             return torch.stack(out, dim=2)
 
