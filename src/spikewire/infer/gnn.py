@@ -60,9 +60,12 @@ keep it).
 
 Weights are in arbitrary units and defined up to a common scale, **including its sign**
 (``w·m = (−w)·(−m)``): compare profiles with a fitted scale
-(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` keeps
-every estimated pair (the Estimate's fallback ``|w| > 0``) and ``scores`` hold
-``|w| / max|w|`` for ranking.
+(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` calls the
+weights that stand out from an empirical null of the weights themselves
+(:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median/MAD robust
+z-scores, then the estimate's correction), which assumes a sparse circuit — on a dense
+ring profile rank pairs by weight instead — and ``scores`` hold ``|w| / max|w|`` for
+ranking.
 
 **Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
 between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
