@@ -128,8 +128,10 @@ def test_exposure_is_the_likelihood_of_pooled_repeats(limit_cycle):
     net = limit_cycle[0]
     act = simulate_lowrank(net, initial_grid(3, 2.4), 30)
     Y = np.random.default_rng(2).poisson((50.0 + 50.0 * act.activity()) * 0.01).astype(float)
+    # denoise_rank=0: the denoised start (tested below) is the same for both in exact
+    # arithmetic, but its truncated SVD adds rounding that Adam's eps then spreads (3e-5)
     kw = dict(observation="poisson", rate_offset=50.0, rate_gain=50.0, n_restarts=1,
-              n_iter=15, seed=0)
+              n_iter=15, seed=0, denoise_rank=0)
     one = fit_lowrank(Y, 2, **kw)
     pooled, expo, _ = pool_trials(np.concatenate([Y, Y]), np.r_[np.arange(9), np.arange(9)])
     two = fit_lowrank(pooled, 2, exposure=expo, **kw)
@@ -143,3 +145,28 @@ def test_exposure_is_the_likelihood_of_pooled_repeats(limit_cycle):
         fit_lowrank(Y, 2, exposure=0.0, **kw)
     with pytest.raises(ValueError, match="observation='poisson'"):
         fit_lowrank(act.activity(), 2, exposure=2.0, n_iter=1)
+
+
+def test_denoised_start_from_spikes(limit_cycle):
+    """The Poisson start keeps the top 4R components of the smoothed rates before arctanh:
+    from spikes at 5–20 Hz (4 pooled repeats, ≈ 0.5 counts a bin) its loadings are closer
+    to the truth than the raw start's on every seed (measured: error of the aligned m
+    0.060–0.070 against 0.063–0.075 at N = 60, 0.069–0.076 against 0.076–0.084 at
+    N = 120, 4 seeds each; one Adam step barely moves them)."""
+    net = limit_cycle[0]
+    act = simulate_lowrank(net, initial_grid(5, 2.4), 40)
+
+    def m_error(fit):
+        A = np.linalg.lstsq(fit.m, net.m, rcond=None)[0]
+        return float(np.mean((fit.m @ A - net.m) ** 2))
+
+    kw = dict(observation="poisson", rate_offset=12.5, rate_gain=7.5, exposure=4,
+              n_restarts=1, n_iter=1)
+    for seed in range(3):
+        Y = np.random.default_rng(seed).poisson(
+            4 * (12.5 + 7.5 * act.activity()) * 0.01).astype(float)
+        raw = fit_lowrank(Y, 2, denoise_rank=0, **kw)
+        den = fit_lowrank(Y, 2, **kw)
+        assert m_error(den) < m_error(raw)
+    with pytest.raises(ValueError, match="denoise_rank"):
+        fit_lowrank(Y, 2, denoise_rank=-1, **kw)
