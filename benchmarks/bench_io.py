@@ -52,6 +52,47 @@ def make_data(n_units, duration, rate, n_links, seed):
     return trains, np.column_stack([post, pre])
 
 
+# Run inside the infer child (inserted into its code as plain text): a thread samples the
+# process's RSS, CPU time and the load average every 0.25 s; afterwards the samples are
+# split by the stages' wall times (``run_infer``'s stages run back to back).
+_SAMPLER_START = """\
+samples = []  # (wall s since start, RSS GiB, process CPU s, 1-min load average)
+stop = threading.Event()
+def _sample():
+    while True:
+        with open("/proc/self/status") as fh:
+            rss = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS")) / 2**20
+        c = os.times()
+        samples.append((time.perf_counter() - t0, rss, c.user + c.system,
+                        os.getloadavg()[0]))
+        if stop.wait(0.25):
+            return
+threading.Thread(target=_sample, daemon=True).start()
+"""
+_SAMPLER_STOP = """\
+stop.set()
+# per stage: the stages run back to back from t_run, in the order of res.timings (the
+# gaps between them are bookkeeping of a few ms)
+per_stage = {"imports": {"wall_s": t_run, "peak_rss_gib": max(s[1] for s in samples
+                                                             if s[0] <= t_run)}}
+start = t_run
+for name, wall in res.timings.items():
+    end = start + wall
+    inside = [s for s in samples if start <= s[0] <= end]
+    before = [s for s in samples if s[0] <= start][-1:]
+    after = [s for s in samples if s[0] >= end][:1]
+    span = before + inside + after
+    # peak: samples inside the stage only (the neighbours belong to other stages), or the
+    # nearer neighbour of a stage shorter than the sampling interval
+    per_stage[name] = {"wall_s": wall, "peak_rss_gib": max(s[1] for s in inside or after),
+                       "cpu_s": span[-1][2] - span[0][2],
+                       "load_min_max": [min(s[3] for s in span), max(s[3] for s in span)]}
+    start = end
+with open(os.path.join(out_dir, "rss_samples.json"), "w") as fh:
+    json.dump({"t_run": t_run, "timings": res.timings, "samples": samples}, fh)
+"""
+
+
 def _child(code: str, timeout: float | None = None) -> dict:
     """Run ``code`` in a fresh Python; it prints one JSON line. Adds wall time, CPU time
     (user + system, all threads) and peak RSS; on timeout returns what is known."""
@@ -127,13 +168,16 @@ def main(argv=None):
         return f"""
 import sys, json, time, os, resource; sys.path.insert(0, {src!r})
 import numpy as np
+import threading
 load0 = os.getloadavg()[0]
 t0 = time.perf_counter()
-from spikewire.io.cli_infer import run_infer
+{_SAMPLER_START}from spikewire.io.cli_infer import run_infer
+out_dir = {str(work / 'out')!r}
+t_run = time.perf_counter() - t0
 res = run_infer({str(path)!r}, method="ccg", out={str(work / 'out')!r}, progress=False,
                 settings={settings!r}, min_spikes=20)
 total = time.perf_counter() - t0
-diag = {{k: v for k, v in res.estimate.diagnostics.items()
+{_SAMPLER_STOP}diag = {{k: v for k, v in res.estimate.diagnostics.items()
          if k in ("n_threads", "block_size", "n_blocks", "time_counting_s",
                   "time_summaries_s", "cpu_counting_s", "cpu_summaries_s", "time_total_s")}}
 est = res.estimate
@@ -145,6 +189,7 @@ for i, j in links:
     truth[pos[int(i)], pos[int(j)]] = True
 found = int(np.sum((adj > 0) & truth)); fp = int(np.sum((adj != 0) & ~truth))
 print(json.dumps({{"total_s": total, "stages_s": res.timings, "ccg": diag,
+                   "per_stage": per_stage,
                    "n_units": est.n_units, "n_spikes": int(res.recording.spikes.n_spikes),
                    "recall": found / max(int(truth.sum()), 1), "false_positives": fp,
                    "loadavg": [load0, os.getloadavg()[0]],

@@ -11,7 +11,9 @@ non-ring ``brunel`` network. ``--hide`` hides a random fraction of the (E) ring;
 
 Scores from :func:`spikewire.score.score`: ``ring_delta`` (Δ, the relative profile error),
 ``ring_delta_full``, ``ring_side_ratio`` (deepest side trough / peak), ``bits_per_spike``
-(held-out, gnn), ``auc``. Writes a profile figure (inferred profile vs truth, every
+(held-out, gnn and glm), ``auc``, ``mcc`` (at the method's own threshold), ``mcc_best``
+(best over thresholds), ``sign_accuracy`` / ``sign_accuracy_all``; the wall (``time_s``) and
+CPU (``cpu_s``) time of each fit. Writes a profile figure (inferred profile vs truth, every
 method) to ``--out`` and the rows as JSON next to it.
 
 Usage::
@@ -93,19 +95,22 @@ def main(argv=None) -> dict:
         settings = {"bin_width": args.bin_width}
         if m == "gnn":
             settings.update(max_epochs=args.epochs, lr=args.lr, seed=args.seed,
-                            n_aux=args.n_aux, **json.loads(args.gnn))
+                            n_aux=args.n_aux)
+            settings.update(json.loads(args.gnn))   # may override the above (e.g. seed)
             if getattr(net, "input_amplitude", 0.0) and not args.no_input_encoder:
                 # the second encoder gets θ(t) at each bin's centre (one sample per bin)
                 n_bins = int(round(args.duration / args.bin_width))
                 settings["input_angle"] = net.theta((np.arange(n_bins) + 0.5)
                                                     * args.bin_width)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         est = sw.infer(st, m, **settings)
-        el = time.perf_counter() - t
+        el, cpu = time.perf_counter() - t, time.process_time() - c
         s = score(net, est)
         row = {k: s.get(k) for k in ("ring_delta", "ring_delta_full", "ring_side_ratio",
-                                     "bits_per_spike", "auc")}
+                                     "bits_per_spike", "auc", "mcc", "mcc_best",
+                                     "sign_accuracy", "sign_accuracy_all")}
         row["time_s"] = el
+        row["cpu_s"] = cpu
         if "training" in (est.diagnostics or {}):
             row["epochs"] = est.diagnostics["training"].get("epochs")
         if ring is not None:

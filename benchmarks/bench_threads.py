@@ -15,9 +15,19 @@ code path with one block on one thread: its algorithmic overhead without any par
 (N = ``--sync-n``, one-step delay, so one barrier per step) measures the cost of a
 synchronisation: (wall of k threads − wall of the serial run) / number of steps.
 
+The general kernel (exponential synapses, per-synapse delays, white noise) is timed with
+``--tau-syn``, ``--per-synapse-delays`` and ``--white-noise`` (no NEST comparison then).
+With ``--nest PYTHON`` NEST 3 runs the same model in a subprocess (``engine_worker.py``),
+before and after the rounds, or at the start of every round with ``--nest-every-round``,
+and the NEST / spikewire ratios are printed.
+
 Usage::
 
     PYTHONPATH=src python benchmarks/bench_threads.py --rounds 3 --threads 2 --sync
+    PYTHONPATH=src python benchmarks/bench_threads.py --rounds 3 --threads 2 --no-blocks1 \
+        --nest benchmarks/.venv-nest/bin/python --nest-every-round
+    PYTHONPATH=src python benchmarks/bench_threads.py --tau-syn 5e-3 --J 0.4 --eta 4 \
+        --per-synapse-delays 0.5,3
 """
 
 from __future__ import annotations
@@ -97,7 +107,7 @@ def _blocks_one_thread(net, duration, dt, seed, n_blocks) -> float:
     bmax = int(np.diff(plan.bounds).max())
     blk_rng = np.zeros((n_blocks, 4), dtype=np.uint64)
     block_start_states(plan.start, cfg.rng, blk_rng)
-    args = (cfg.state, conn, cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, np.zeros(n),
+    args = (cfg.state, conn, cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, np.zeros(n, np.uint16),
             np.zeros((n + 7) // 8 * 8, dtype=np.uint8), blk_rng,
             np.zeros((2, n_blocks, s * bmax), dtype=np.int32),
             np.zeros((2, n_blocks, s), dtype=np.int64))
@@ -112,17 +122,22 @@ def _time(fn):
     return st, time.perf_counter() - t0, time.process_time() - c0, os.getloadavg()[0]
 
 
-def run_case(net, duration, dt, seed, threads, rounds, label) -> list[dict]:
+def run_case(net, duration, dt, seed, threads, rounds, label, hook=None,
+             blocks1=True) -> list[dict]:
+    """Time every configuration in ``rounds`` alternating rounds; ``hook(r)`` (if given)
+    runs at the start of round ``r`` and returns rows to add (the NEST runs)."""
     import spikewire as sw
 
     configs = {"serial": lambda: sw.simulate(net, duration, dt=dt, seed=seed)}
-    configs["blocks1"] = lambda: _one_block(net, duration, dt, seed)
+    if blocks1:
+        configs["blocks1"] = lambda: _one_block(net, duration, dt, seed)
     for k in threads:
         configs[f"threads{k}"] = (lambda k=k: sw.simulate(net, duration, dt=dt, seed=seed,
                                                           n_threads=k))
     # warm every configuration on a short run of the same network
-    short = {"serial": lambda: sw.simulate(net, 0.02, dt=dt, seed=seed),
-             "blocks1": lambda: _one_block(net, 0.02, dt, seed)}
+    short = {"serial": lambda: sw.simulate(net, 0.02, dt=dt, seed=seed)}
+    if blocks1:
+        short["blocks1"] = lambda: _one_block(net, 0.02, dt, seed)
     for k in threads:
         short[f"threads{k}"] = lambda k=k: sw.simulate(net, 0.02, dt=dt, seed=seed,
                                                        n_threads=k)
@@ -131,6 +146,8 @@ def run_case(net, duration, dt, seed, threads, rounds, label) -> list[dict]:
     rows = []
     names = list(configs)
     for r in range(rounds):
+        if hook is not None:
+            rows += hook(r + 1)
         for name in (names if r % 2 == 0 else names[::-1]):
             st, wall, cpu, load = _time(configs[name])
             row = dict(case=label, config=name, round=r + 1, wall=wall, cpu=cpu, load=load,
@@ -148,7 +165,7 @@ def _nest(a, rnd) -> dict:
 
     cmd = [a.nest, str(HERE / "engine_worker.py"), "--sim", "nest", "--n", str(a.n),
            "--c-e", "1000", "--c-i", "250", "--dt", repr(a.dt), "--duration",
-           repr(a.duration), "--seed", "1"]
+           repr(a.duration), "--seed", "1", "--J", repr(a.J), "--eta", repr(a.eta)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
@@ -163,6 +180,29 @@ def _nest(a, rnd) -> dict:
           f"(cpu {r['c_build']:.2f}), sim {r['t_sim']:.2f} s (cpu {r['c_sim']:.2f}), "
           f"{r['n_spikes']} spikes, load {row['load']:.1f}", flush=True)
     return row
+
+
+def _ratios(rows, threads) -> None:
+    """NEST's simulation time over spikewire's, per round (same round) and over the run."""
+    nest = [r for r in rows if r["config"] == "nest"]
+    for name in ["serial"] + [f"threads{k}" for k in threads]:
+        sw_rows = [r for r in rows if r["config"] == name]
+        if not sw_rows or not nest:
+            continue
+        per = []
+        for r in sw_rows:
+            same = [x for x in nest if x["round"] == r["round"]]
+            if same:
+                per.append(same[0]["wall"] / r["wall"])
+        walls = sorted(r["wall"] for r in sw_rows)
+        cpus = sorted(r["cpu"] for r in sw_rows)
+        nw = sorted(x["wall"] for x in nest)
+        nc = sorted(x["cpu"] for x in nest)
+        med = walls[len(walls) // 2]
+        print(f"NEST / {name}: wall {nw[0] / walls[-1]:.1f}x (slowest spikewire vs fastest "
+              f"NEST) .. {nw[-1] / walls[0]:.1f}x, medians {nw[len(nw) // 2] / med:.1f}x; "
+              f"CPU medians {nc[len(nc) // 2] / cpus[len(cpus) // 2]:.1f}x"
+              + (f"; same round: {', '.join(f'{x:.1f}x' for x in per)}" if per else ""))
 
 
 def main(argv=None) -> int:
@@ -181,6 +221,23 @@ def main(argv=None) -> int:
     ap.add_argument("--nest", default="",
                     help="python of a venv with NEST: time benchmarks/engine_worker.py "
                          "--sim nest on the same model before and after the spikewire runs")
+    ap.add_argument("--nest-every-round", action="store_true",
+                    help="with --nest: one NEST run at the start of every round instead of "
+                         "one before and one after all rounds (NEST and spikewire alternate)")
+    ap.add_argument("--no-blocks1", action="store_true",
+                    help="skip the one-block configuration (parallel code on one thread)")
+    ap.add_argument("--tau-syn", type=float, default=None,
+                    help="exponential synapses with this time constant (s): the general "
+                         "kernel instead of the fast path (not comparable with NEST's "
+                         "delta-synapse model; --nest is then refused)")
+    ap.add_argument("--per-synapse-delays", default="",
+                    help="'lo,hi' in ms: per-synapse delays drawn uniformly on the dt grid "
+                         "(general kernel; regions of the shortest delay)")
+    ap.add_argument("--white-noise", default="",
+                    help="'mu,sigma' in mV: a WhiteNoiseDrive instead of the Poisson drive "
+                         "(general kernel, two Box–Muller draws per neuron and step)")
+    ap.add_argument("--J", type=float, default=0.1, help="PSP jump J (mV)")
+    ap.add_argument("--eta", type=float, default=2.0, help="external drive ν_ext / ν_thr")
     ap.add_argument("--json", type=Path, default=HERE / "results" / "threads.json")
     a = ap.parse_args(argv)
     import numba
@@ -191,16 +248,36 @@ def main(argv=None) -> int:
     threads = [int(x) for x in a.threads.split(",")]
     c = time.process_time()
     t = time.perf_counter()
-    net = brunel(a.n, epsilon=1000 / (0.8 * a.n), g=5.0, eta=2.0, J=0.1, delay=1.5e-3,
-                 seed=1)
+    general = a.tau_syn is not None or bool(a.per_synapse_delays) or bool(a.white_noise)
+    if general and a.nest:
+        raise SystemExit("--nest times the delta-synapse model of engine_worker.py; drop "
+                         "--tau-syn / --per-synapse-delays / --white-noise")
+    net = brunel(a.n, epsilon=1000 / (0.8 * a.n), g=5.0, eta=a.eta, J=a.J, delay=1.5e-3,
+                 seed=1, tau_syn=a.tau_syn)
+    if a.white_noise:
+        from spikewire.core.network import WhiteNoiseDrive
+
+        mu, sigma = (float(x) for x in a.white_noise.split(","))
+        net = net.replace(drive=WhiteNoiseDrive(mu, sigma))
+    if a.per_synapse_delays:
+        lo, hi = (int(round(float(x) * 1e-3 / a.dt)) for x in a.per_synapse_delays.split(","))
+        d = np.random.default_rng(1).integers(lo, hi + 1, size=net.weights.nnz) * a.dt
+        net = net.replace(delays=d)
     build = dict(wall=time.perf_counter() - t, cpu=time.process_time() - c)
     print(f"build N = {a.n}: wall {build['wall']:.2f} s, cpu {build['cpu']:.2f} s", flush=True)
     rows = []
-    if a.nest:
+    label = f"brunel{a.n}" + ("_exp" if a.tau_syn is not None else "") \
+        + ("_delays" if a.per_synapse_delays else "") + ("_wn" if a.white_noise else "")
+    every = a.nest and a.nest_every_round
+    if a.nest and not every:
         rows.append(_nest(a, 1))
-    rows += run_case(net, a.duration, a.dt, 2, threads, a.rounds, f"brunel{a.n}")
-    if a.nest:
+    rows += run_case(net, a.duration, a.dt, 2, threads, a.rounds, label,
+                     hook=(lambda r: [_nest(a, r)]) if every else None,
+                     blocks1=not (a.no_blocks1 or general))
+    if a.nest and not every:
         rows.append(_nest(a, 2))
+    if a.nest:
+        _ratios(rows, threads)
     if a.sync:
         small = brunel(a.sync_n, seed=1, J=0.5, delay=None)
         rows += run_case(small, a.duration, a.dt, 2, threads, a.rounds,

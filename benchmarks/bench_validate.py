@@ -6,9 +6,11 @@ Izhikevich, AdEx), each observed as 100 of 400 neurons for 60 s on a 10 kHz grid
 1. the recording's statistics (rates, ISI CV, count correlations, synchrony);
 2. the **actual** AUC / precision / recall of each method on the recording, scored against
    the recording's own ground truth;
-3. the **predicted** ones from :func:`spikewire.io.validate.validate` with the full match
-   (rates, CV, correlations, synchrony) and with the rates-only match of the previous
-   version, each over ``--seeds`` surrogate seeds, with their wall times.
+3. the **predicted** ones from :func:`spikewire.io.validate.validate` for each surrogate
+   of ``--matches``: ``uncalibrated`` (full match of rates, CV, correlations, synchrony,
+   ``calibrate=False``), ``calibrated`` (the same plus the calibration of the synapses to
+   the recording's detection count: the default), ``rates`` (rates only), each over
+   ``--seeds`` surrogate seeds, with their wall times.
 
 Usage: ``nice python benchmarks/bench_validate.py --family brunel`` (one family per run,
 each a few minutes on the loaded 2-core machine); ``--out`` writes the JSON record;
@@ -57,48 +59,75 @@ def recording_of(family: str, seed: int = 7):
     return net, Recording(spikes=obs, true_index=chosen, sampling_rate=1 / RES)
 
 
+#: the surrogates compared: name -> validate() options
+MATCHES = {"rates": {"match": "rates", "calibrate": False},
+           "uncalibrated": {"match": "full", "calibrate": False},
+           "calibrated": {"match": "full", "calibrate": True},
+           # records of the earlier version of this script (full match, no calibration)
+           "full": {"match": "full", "calibrate": False}}
+
+
 def table(paths) -> str:
-    """Markdown tables (prediction vs actual; statistics) from the JSON records."""
-    lines = ["| family | method | actual AUC / precision / recall | predicted, full match "
-             "(mean ± sd) | predicted, rates only (mean ± sd) | significant links: "
-             "recording / full / rates only |", "|---|---|---|---|---|---|"]
-    stats = ["| family | statistic | recording | full match | rates only |",
-             "|---|---|---|---|---|"]
+    """Markdown tables (prediction vs actual; statistics; time) from the JSON records."""
+    recs = []
     for p in paths:
         with open(p) as fh:
-            r = json.load(fh)
-        for m, a in r["actual"].items():
+            recs.append(json.load(fh))
+    names = [m for m in MATCHES if any(m in r for r in recs)]
+    lines = ["| family | method | actual AUC / precision / recall | "
+             + " | ".join(f"predicted, {m} (mean ± sd)" for m in names)
+             + " | significant links: recording / " + " / ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names) + "---|"]
+    stats = ["| family | statistic | recording | " + " | ".join(names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    times = ["| family | simulate recording | "
+             + " | ".join(f"validate {m}: wall (of which fitting)" for m in names)
+             + " | fitted (seed 0, last match) |", "|---|---|" + "---|" * len(names) + "---|"]
+    for r in recs:
+        have = [m for m in names if m in r]
+        for meth, a in r["actual"].items():
             cells = [f"{a['auc']:.3f} / {a['precision']:.3f} / {a['recall']:.3f}"]
-            for match in ("full", "rates"):
-                row = next(t for t in r[match]["table"] if t["method"] == m)
-                cells.append(" / ".join(f"{row[k + '_mean']:.3f} ± {row[k + '_sd']:.3f}"
-                                        for k in ("auc", "precision", "recall")))
-            rows = [next(t for t in r[match]["table"] if t["method"] == m)
-                    for match in ("full", "rates")]
-            cells.append(f"{rows[0]['n_significant_recording']:.0f} / "
-                         f"{rows[0]['n_significant_mean']:.1f} / "
-                         f"{rows[1]['n_significant_mean']:.1f}")
-            lines.append(f"| {r['family']} | {m} | " + " | ".join(cells) + " |")
-        for k, full in enumerate(r["full"]["statistics"]):
-            rates = r["rates"]["statistics"][k]
-            cell = [f"{x['surrogate_mean']:.4g} ± {x['surrogate_sd']:.2g}"
-                    + (" (poor)" if x["poor"] else "") for x in (full, rates)]
-            stats.append(f"| {r['family']} | {full['index']} | {full['recording']:.4g} | "
+            rows = {}
+            for m in names:
+                if m not in r:
+                    cells.append("–")
+                    continue
+                rows[m] = next(t for t in r[m]["table"] if t["method"] == meth)
+                cell = " / ".join(f"{rows[m][k + '_mean']:.3f} ± {rows[m][k + '_sd']:.3f}"
+                                  for k in ("auc", "precision", "recall"))
+                if rows[m].get("auc_uncalibrated") is not None and \
+                        np.isfinite(rows[m]["auc_uncalibrated"]):
+                    cell += (f" (seed 0 before: AUC {rows[m]['auc_uncalibrated']:.3f}, "
+                             f"recall {rows[m]['recall_uncalibrated']:.3f})")
+                cells.append(cell)
+            first = rows[have[0]]
+            cells.append(f"{first['n_significant_recording']:.0f} / " + " / ".join(
+                f"{rows[m]['n_significant_mean']:.1f}" if m in rows else "–" for m in names))
+            lines.append(f"| {r['family']} | {meth} | " + " | ".join(cells) + " |")
+        for k, st in enumerate(r[have[0]]["statistics"]):
+            cell = []
+            for m in names:
+                if m not in r:
+                    cell.append("–")
+                    continue
+                x = r[m]["statistics"][k]
+                cell.append(f"{x['surrogate_mean']:.4g} ± {x['surrogate_sd']:.2g}"
+                            + (" (poor)" if x["poor"] else ""))
+            stats.append(f"| {r['family']} | {st['index']} | {st['recording']:.4g} | "
                          + " | ".join(cell) + " |")
-    times = ["| family | simulate recording | validate full: wall (of which fitting) | "
-             "validate rates only: wall (of which fitting) | fitted (seed 0) |",
-             "|---|---|---|---|---|"]
-    for p in paths:
-        with open(p) as fh:
-            r = json.load(fh)
-        f, q = r["full"], r["rates"]
-        par = f["params"]
+        par = r[have[-1]]["params"]
+        cal = r[have[-1]].get("calibration") or {}
+        pts = ", ".join(f"k {k:.2f}: {n}" for k, n in cal.get("points", []))
         times.append(f"| {r['family']} | {r['simulate_recording_s']:.0f} s | "
-                     f"{f['wall_s']:.0f} s ({f['fit_s']:.0f} s) | {q['wall_s']:.0f} s "
-                     f"({q['fit_s']:.0f} s) | shared gain CV {par['comod_cv']:.3g} "
+                     + " | ".join(f"{r[m]['wall_s']:.0f} s ({r[m]['fit_s']:.0f} s)"
+                                  if m in r else "–" for m in names)
+                     + f" | shared gain CV {par['comod_cv']:.3g} "
                      f"(loadings CV {par.get('loading_cv') or 0:.2g}), private "
                      f"{par['private_cv']:.3g}, refractory {par['tau_ref'] * 1e3:.3g} ms, "
-                     f"J x{par['j_scale']:.2f} |")
+                     f"J x{par['j_scale']:.2f}"
+                     + (f", PSP scale {par.get('psp_scale') or 1:.2f} ({cal.get('method')} "
+                        f"links {cal.get('target')} in the recording; {pts})" if pts else "")
+                     + " |")
     return "\n\n".join("\n".join(t) for t in (lines, stats, times))
 
 
@@ -110,6 +139,8 @@ def main() -> None:
     ap.add_argument("--methods", default="ccg,tspe")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--matches", default="uncalibrated,calibrated",
+                    help="comma list of surrogates to compare: " + ", ".join(MATCHES))
     args = ap.parse_args()
     if args.table:
         print(table(args.table))
@@ -131,18 +162,21 @@ def main() -> None:
         actual[m] = {k: float(sc[k]) for k in ("auc", "precision", "recall")}
     out = {"family": args.family, "n": N, "n_recorded": N_REC, "duration": DURATION,
            "simulate_recording_s": t_rec, "recording_stats": stats, "actual": actual}
-    for match in ("full", "rates"):
+    for match in args.matches.split(","):
         t0 = time.perf_counter()
         v = validate(rec, methods, n_seeds=args.seeds, hidden_fraction=1 - N_REC / N,
-                     match=match, max_duration=DURATION, seed=1)
+                     max_duration=DURATION, seed=1, **MATCHES[match])
         out[match] = {"wall_s": time.perf_counter() - t0, "fit_s": v.match["fit_seconds"],
                       "table": v.table.reset_index().to_dict("records"),
                       "statistics": v.statistics.reset_index().to_dict("records"),
-                      "warnings": v.warnings,
+                      "warnings": v.warnings, "calibration": v.match.get("calibration"),
                       "params": {k: v.match.get(k) for k in ("comod_cv", "loading_cv",
-                                                             "private_cv",
-                                                             "tau_ref", "j_scale")}}
+                                                             "private_cv", "tau_ref",
+                                                             "j_scale", "psp_scale")}}
         print(v.summary(), flush=True)
+        if args.out:        # after each match, so that a long run keeps what it has
+            with open(args.out, "w") as fh:
+                json.dump(out, fh, indent=1, default=float)
     print(json.dumps({"actual": actual, "recording": stats}, indent=1))
     if args.out:
         with open(args.out, "w") as fh:

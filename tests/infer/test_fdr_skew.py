@@ -108,3 +108,4 @@ def test_empirical_null_as_dict_round_trips():
     d = null.as_dict()
     assert set(d) == {"delta0", "sigma0", "pi0", "n_tests", "side", "sigma0_both"}
     assert d["side"] == "both" and d["sigma0_both"] == d["sigma0"] and d["n_tests"] == 2000
+

@@ -150,8 +150,11 @@ def test_global_node_and_l1_penalty(trained, ring_data):
         get_method("gnn", w_l1=-1.0)
     m = get_method("gnn", **FAST, lr=3e-3, seed=7, global_node=True, w_l1=10.0).train(st)
     # the global pathway is trained (its last layer moves from its initialisation)
-    init = get_method("gnn", **FAST, seed=7, global_node=True)._build_model(
-        24, m._geometry(m.bin_width_))
+    import torch
+
+    with torch.random.fork_rng():                   # the initialisation training starts from
+        torch.manual_seed(m._torch_seed())
+        init = m._build_model(24, m._geometry(m.bin_width_))
     assert not np.allclose(m.model_.glob[2].weight.detach().numpy(),
                            init.glob[2].weight.detach().numpy())
     # a strong L1 penalty (10 × mean|w| against a loss of order 0.1) shrinks the weights
@@ -223,3 +226,53 @@ def test_free_structure_reports_its_parameter_matrix(ring_data):
     est = m.fit(st)
     # float32 parameters against the float64 estimate: equal to float32 rounding
     np.testing.assert_allclose(est.weights, ref, rtol=1e-6, atol=1e-7 * np.abs(ref).max())
+
+
+def test_recurrent_auxiliary_state_is_causal_with_long_memory(ring_data):
+    """``aux_state="recurrent"``: each auxiliary node carries a GRU state through the chunk.
+    With a fixed w, a spike added at bin t0 cannot change the predicted rate of any bin
+    ≤ t0 (causal), and, through the auxiliary state, it still changes predictions more
+    than one history window after t0, which the static (interpolated) auxiliary node
+    cannot: its dependence on the past ends with the window."""
+    import torch
+
+    _, st = ring_data
+    observed = st.select(np.arange(0, 24, 2))
+    with pytest.raises(ValueError, match="aux_state"):
+        get_method("gnn", aux_state="gru")
+    outs = {}
+    for kind in ("static", "recurrent"):
+        m = get_method("gnn", **FAST, n_aux=6, aux_state=kind, seed=4)
+        geo = m._geometry(2e-3)
+        model = m._build_model(12, geo).eval()
+        torch.manual_seed(0)
+        w = torch.randn(1, 18, 18)                  # a fixed w: the structure module reads
+        x = torch.from_numpy(m._chunks(           # the whole chunk, so it is left out here
+            np.asarray(observed.binned(2e-3, sparse=False), dtype=np.float32), 0, 100,
+            geo["chunk_bins"]))[:1]
+        t0, hist = 30, geo["history"]
+        x2 = x.clone()
+        x2[0, 3, t0] += 3.0
+        with torch.no_grad():
+            a, _ = model(x, w)
+            b, _ = model(x2, w)
+        diff = (a - b).abs()[0].max(0).values.numpy()   # per predicted bin hist + p
+        outs[kind] = diff
+        # predicted bin hist + p uses bins < hist + p: bins <= t0 are untouched (exactly:
+        # the same float operations on the same inputs)
+        assert np.all(diff[: t0 - hist + 1] == 0.0)
+        assert diff[t0 - hist + 1] > 0
+    late = t0 + hist + 5 - hist                     # predicted bin t0 + hist + 5
+    assert outs["static"][late:].max() == 0.0       # memory of one window only
+    # the recurrent state keeps the perturbation: well above float32 rounding (~1e-7)
+    assert outs["recurrent"][late] > 1e-5
+    # and it trains: the auxiliary GRU moves from its initialisation
+    m = get_method("gnn", **dict(FAST, max_epochs=2, batches_per_epoch=4), n_aux=6,
+                   aux_state="recurrent", lr=3e-3, seed=1)
+    with torch.random.fork_rng():                   # the initialisation training starts from
+        torch.manual_seed(m._torch_seed())
+        init = m._build_model(12, m._geometry(2e-3)).aux_gru.weight_ih.detach().numpy()
+    m.train(observed)
+    assert not np.allclose(m.model_.aux_gru.weight_ih.detach().numpy(), init)
+    est = m.fit(observed)
+    assert est.weights.shape == (12, 12) and np.all(np.isfinite(est.weights))

@@ -112,7 +112,8 @@ def test_unequal_weights_unsorted_columns_and_buffer_growth():
 
 
 def test_other_kernels_run_serially_with_the_same_result():
-    """Current synapses and white noise are not on the fast path: n_threads changes nothing."""
+    """Current synapses (the general kernel's block workers) and white noise (one thread,
+    see test_simulate_threads_general.py): n_threads changes nothing."""
     net = brunel(300, seed=1, tau_syn=5e-3, J=0.4, eta=5.0)
     _same(sw.simulate(net, 0.1, seed=2), sw.simulate(net, 0.1, seed=2, n_threads=2))
     wn = brunel(300, seed=1).replace(drive=sw.WhiteNoiseDrive(18.0, 6.0))

@@ -168,14 +168,46 @@ class Estimate:
     def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
 
-        Methods without p-values fall back to ``|weight| > 0``.
+        Methods without p-values (the learned methods ``gnn``, ``lowrank``,
+        ``lowrank_flow``) have no test of their own. Their weights are then tested against
+        an empirical null of the weights themselves (:meth:`weight_null_pvalues`: robust
+        z-scores about the median, scaled by the MAD, two-sided normal p-values), which
+        assumes that most tested pairs are unconnected, as in a sparse circuit; on dense
+        circuits (a ring's Mexican hat) rank pairs by :attr:`weights` instead. Before,
+        such estimates called every non-zero weight: every pair of unconnected units
+        (nullall.md). A weight matrix that is already sparse (MAD 0, e.g. a thresholded
+        matrix) keeps ``|weight| > 0``.
         """
         alpha = check_probability_open("alpha", self.alpha if alpha is None else alpha)
         correction = self.correction if correction is None else correction
-        if self.pvalues is None:
+        pvalues = self.pvalues if self.pvalues is not None else self.weight_null_pvalues()
+        if pvalues is None:
             return (self.weights != 0) & (self.pair_status == 0)
-        adj = adjust_pvalues(np.where(self.pair_status == 0, self.pvalues, np.nan), correction)
+        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction)
         return np.nan_to_num(adj, nan=1.0) < alpha
+
+    def weight_null_pvalues(self) -> np.ndarray | None:
+        """Two-sided p-values of the tested weights against their own empirical null.
+
+        ``z = (w − median w) / (1.4826 · MAD w)`` over the tested pairs (``pair_status``
+        0), ``p = 2 Φ(−|z|)``; NaN where not tested. ``None`` when the MAD is 0 (most
+        weights equal, e.g. an already thresholded matrix) or fewer than 20 pairs were
+        tested (too few for a median and MAD). Used by :meth:`significant` for methods
+        without p-values.
+        """
+        from scipy.special import ndtr
+
+        tested = self.pair_status == 0
+        if int(tested.sum()) < 20:
+            return None
+        w = self.weights[tested]
+        med = float(np.median(w))
+        scale = 1.4826 * float(np.median(np.abs(w - med)))
+        if not scale > 0:
+            return None
+        p = np.full(self.weights.shape, np.nan)
+        p[tested] = 2.0 * ndtr(-np.abs(w - med) / scale)
+        return p
 
     def adjacency(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Signed graph (int8, −1/0/+1, post × pre) of the significant links."""

@@ -60,9 +60,12 @@ keep it).
 
 Weights are in arbitrary units and defined up to a common scale, **including its sign**
 (``w·m = (−w)·(−m)``): compare profiles with a fitted scale
-(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` keeps
-every estimated pair (the Estimate's fallback ``|w| > 0``) and ``scores`` hold
-``|w| / max|w|`` for ranking.
+(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` calls the
+weights that stand out from an empirical null of the weights themselves
+(:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median/MAD robust
+z-scores, then the estimate's correction), which assumes a sparse circuit — on a dense
+ring profile rank pairs by weight instead — and ``scores`` hold ``|w| / max|w|`` for
+ranking.
 
 **Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
 between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
@@ -70,6 +73,12 @@ recording's units (sort units by their ring position), its embedding and history
 the mean of those two neighbours' plus a learned offset (initialised at 0, i.e. the
 interpolation), it sends messages through its learned ``w`` and its own prediction is not
 in the loss. The reported weights are those among observed units.
+``aux_state="recurrent"`` gives each auxiliary node its own state instead: the
+interpolation initialises it at a chunk's first predicted bin, then a GRU (its own, not the
+observed units') updates it bin by bin from its incoming messages (causal: the state used to
+predict bin t depends on bins before t only), so its messages are no longer the mean of its
+neighbours' plus a constant (collinear with theirs) and it can carry a memory longer than
+the history window. Measured in ``benchmarks/results/gnn5.md``.
 
 **External input** (``input_angle``, rad; ``input_rate`` its samples per s, default one per
 bin from the recording's start): a second encoder, as in the paper, of the input's
@@ -107,7 +116,7 @@ def _model_class():
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
                      hidden, symmetric, n_aux=0, identity=False, global_node=False,
-                     n_input=0, input_dim=8, free=False):
+                     n_input=0, input_dim=8, free=False, aux_recurrent=False):
             super().__init__()
             # structure="free": w is a free (N', N') parameter instead of the structure
             # module's output (a diagnostic of the structure module, not the paper's design)
@@ -122,6 +131,13 @@ def _model_class():
                                                               dtype=torch.long))
             self.aux_z = nn.Parameter(torch.zeros(n_aux, embed))
             self.aux_h = nn.Parameter(torch.zeros(n_aux, hidden))
+            # aux_state="recurrent": each auxiliary node carries its own state through the
+            # chunk, GRU-updated from its incoming messages (the interpolation above only
+            # initialises it), instead of being its neighbours' mean at every bin
+            self.aux_gru = nn.GRUCell(hidden, hidden) if (aux_recurrent and n_aux) else None
+            # its input is layer-normalised: Σ_j w_kj m_j is unbounded (w is), and through
+            # a few hundred recurrent steps its gradient overflowed to NaN without it
+            self.aux_norm = nn.LayerNorm(hidden) if self.aux_gru is not None else None
             # learned per-unit embedding added to z (transductive): lets the pair MLP tell
             # apart units whose activity in a chunk is alike (e.g. the same phase of two bumps)
             self.unit_z = nn.Parameter(torch.zeros(n_units, embed)) if identity else None
@@ -193,9 +209,7 @@ def _model_class():
             n = h.shape[1]
             h_all = h
             if self.n_aux:
-                h_aux = (0.5 * (h[:, self.aux_left] + h[:, self.aux_right])
-                         + self.aux_h[None, :, None, :])
-                h_all = torch.cat([h, h_aux], dim=1)
+                h_all = torch.cat([h, self.aux_states(h, w)], dim=1)
             w_obs = w[:, :n, :]                                   # messages to observed units
             src = self.msg_src(h_all)
             agg = torch.einsum("bij,bjth->bith", w_obs, src)
@@ -215,6 +229,34 @@ def _model_class():
             if drive is not None:   # and a direct path to the log rate (learns faster)
                 out = out + drive.sum(-1)
             return out + self.unit_bias[None, :, None]
+
+        def aux_states(self, h, w):
+            """States (B, K, T', H) of the K auxiliary nodes given the observed units'
+            encoded histories ``h`` (B, N, T', H) and the weights ``w`` (B, N', N').
+
+            Static (default): the mean of the two neighbours' states plus a learned offset
+            at every bin. Recurrent: that interpolation at the chunk's first predicted bin
+            only; then ``s_t = GRU(LN(Σ_j w_kj φ_src(h_j,t) + Σ_l w_kl φ_src(s_l,t−1)
+            + (Σ_j w_kj) φ_dst(s_k,t−1)), s_k,t−1)`` (LN: layer norm): ``h_j,t`` encodes
+            bins up to t − 1, so the state used to predict bin t depends on earlier bins
+            only (causal), with a memory longer than the history window."""
+            n = h.shape[1]
+            h0 = 0.5 * (h[:, self.aux_left] + h[:, self.aux_right]) + self.aux_h[None, :, None, :]
+            if self.aux_gru is None:
+                return h0
+            w_ao, w_aa = w[:, n:, :n], w[:, n:, n:]
+            w_sum = w[:, n:, :].sum(-1)[..., None]                 # (B, K, 1)
+            from_obs = torch.einsum("bkj,bjth->bkth", w_ao, self.msg_src(h))
+            s = h0[:, :, 0]
+            out = []
+            for t in range(h.shape[2]):
+                m = (from_obs[:, :, t] + torch.einsum("bkl,blh->bkh", w_aa, self.msg_src(s))
+                     + w_sum * self.msg_dst(s))
+                b_, k_, hd = m.shape
+                s = self.aux_gru(self.aux_norm(m).reshape(-1, hd),
+                                 s.reshape(-1, hd)).reshape(b_, k_, hd)
+                out.append(s)
+            return torch.stack(out, dim=2)
 
         def forward(self, x, w=None, inp=None):
             """log λ of ``x``'s bins and the weights used: ``w`` (N', N') given (one static
@@ -261,6 +303,7 @@ class GNN(TrainedMethod):
         "symmetric": [Boolean()],
         "n_aux": [Interval("int", 0, None)],
         "structure": [Options(("pooled", "chunk", "free"))],
+        "aux_state": [Options(("static", "recurrent"))],
         "structure_batch": [Interval("int", 1, None)],
         "identity": [Boolean()],
         "global_node": [Boolean()],
@@ -283,7 +326,8 @@ class GNN(TrainedMethod):
 
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
                  chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
-                 symmetric: bool = True, n_aux: int = 0, structure: str = "chunk",
+                 symmetric: bool = True, n_aux: int = 0, aux_state: str = "static",
+                 structure: str = "chunk",
                  structure_batch: int = 16, identity: bool = False, global_node: bool = False,
                  w_l1: float = 0.0, lr: float = 5e-4,
                  lr_decay: float = 0.95,
@@ -300,6 +344,7 @@ class GNN(TrainedMethod):
         self.hidden = hidden
         self.symmetric = symmetric
         self.n_aux = n_aux
+        self.aux_state = aux_state
         self.structure = structure
         self.structure_batch = structure_batch
         self.identity = identity
@@ -357,7 +402,8 @@ class GNN(TrainedMethod):
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
                     int(self.n_aux), bool(self.identity), bool(self.global_node),
                     (2 if self.input_angle is not None else 0) if n_input is None else n_input,
-                    free=self.structure == "free")
+                    free=self.structure == "free",
+                    aux_recurrent=self.aux_state == "recurrent")
         return model.to(torch.device(self.device))
 
     def _input_channels(self, spikes, bin_width: float, n_bins: int) -> np.ndarray | None:

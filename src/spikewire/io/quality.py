@@ -269,7 +269,11 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
                             "in the unit list")
     n_u = all_units.size
     order_u = np.argsort(all_units, kind="stable")
-    pos = order_u[np.searchsorted(all_units[order_u], ids)] if ids.size else ids
+    # each spike's unit position; int32 (half the memory of int64 at tens of millions of
+    # spikes; a source with 2**31 units is not a recording)
+    pos = (order_u[np.searchsorted(all_units[order_u], ids)] if ids.size else ids).astype(
+        np.int32 if n_u < 2**31 else np.int64)
+    del ids
     raw = np.bincount(pos, minlength=n_u)
 
     # 1. non-finite
@@ -277,6 +281,7 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
     non_finite = np.bincount(pos[~fin], minlength=n_u)
     if not fin.all():
         times, pos = times[fin], pos[fin]
+    del fin
 
     # 2./3. order within each unit, in file order
     if pos.size < 2 or np.all(pos[1:] >= pos[:-1]):     # already grouped (NWB, npz)
@@ -284,6 +289,10 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
     else:
         grp = np.argsort(pos, kind="stable")
         gt, gp = times[grp], pos[grp]
+        del grp
+    # the grouped arrays are the ones used from here; dropping these names lets the
+    # rules' filtered copies replace them instead of adding to them (memory at scale)
+    del times, pos
     same = gp[1:] == gp[:-1]
     step = np.diff(gt)
     back = same & (step < 0)
@@ -305,9 +314,12 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
             "segments that each start at their own zero. Read one segment at a time, or pass "
             "on_clock_reset='sort' to sort the times anyway")
     unsorted = np.bincount(gp[1:][back & ~resets], minlength=n_u)
-    if back.any():
+    any_back = bool(back.any())
+    del same, step, back, big, resets
+    if any_back:
         o = np.lexsort((gt, gp))
         gt, gp = gt[o], gp[o]
+        del o
 
     # 4. declared interval
     if t_start is None:
@@ -326,17 +338,20 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
     outside = np.bincount(gp[~inside], minlength=n_u)
     if not inside.all():
         gt, gp = gt[inside], gp[inside]
+    del inside
 
     # 5. duplicates (within duplicate_window of the previous *kept* spike of the unit)
     dup_mask = _duplicates(gt, gp, duplicate_window)
     duplicates = np.bincount(gp[dup_mask], minlength=n_u)
     if dup_mask.any():
         gt, gp = gt[~dup_mask], gp[~dup_mask]
+    del dup_mask
 
     # 6. refractory violations and contamination
     isi_same = gp[1:] == gp[:-1]
     viol = isi_same & (np.diff(gt) < refractory_period)
     violations = np.bincount(gp[1:][viol], minlength=n_u)
+    del viol
     counts = np.bincount(gp, minlength=n_u)
     duration = t_stop - t_start
     contamination = hill_contamination(violations, counts, max(duration, 1e-12),
@@ -382,8 +397,11 @@ def clean_spikes(times, unit_ids, *, t_start: float | None = None, t_stop: float
 
     keep = status == "ok"
     keep_pos = np.flatnonzero(keep)
+    del isi_same
     spike_keep = keep[gp]
-    kt = gt[spike_keep]
+    del gp
+    kt = gt[spike_keep]          # a copy: the trains never share the caller's array
+    del gt, spike_keep
     new_counts = counts[keep_pos]
     st = SpikeTrains(kt, np.concatenate([[0], np.cumsum(new_counts)]), all_units[keep_pos],
                      t_start, t_stop, dict(annotations or {}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Protocol
@@ -35,11 +36,13 @@ from spikewire.simulate._lif_kernel import (
     column_constant,
     columns_sorted,
     lif_block_worker,
+    lif_block_worker_general,
     lif_chunk,
     lif_chunk_delta,
     lif_chunk_procedural,
     make_synapse_prop,
     new_sync,
+    spikes_by_neuron,
     xo_jump_matrix,
 )
 from spikewire.simulate._rng import integer_cdf, new_state, poisson_table
@@ -148,19 +151,20 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
     chunk_steps : int, default 2000
         Steps advanced per call of the compiled kernel.
     n_threads : int, default 1
-        Threads for the fast path (delta synapses, one delay for all synapses, a
-        homogeneous :class:`~spikewire.core.network.PoissonDrive` or none, no
-        ``modulation``): the postsynaptic neurons are split into ``n_threads`` blocks,
-        each advanced by its own thread (compiled code without the GIL), synchronised
-        once per delay. The result is **bit-identical** to ``n_threads=1`` for every
-        thread count: each block draws its neurons' Poisson counts from the same random
-        stream (jumping over the other blocks' draws) and every neuron receives its
-        inputs in the same order. Other networks (current synapses, per-synapse delays,
-        white-noise or per-neuron drive, modulation) run on one thread whatever
+        Threads: the postsynaptic neurons are split into ``n_threads`` blocks, each
+        advanced by its own thread (compiled code without the GIL), synchronised once per
+        shortest delay. The result is **bit-identical** to ``n_threads=1`` for every
+        thread count: each block draws its neurons' random numbers from the same stream
+        (jumping over the other blocks' draws) and every neuron receives its inputs in the
+        same order. This covers delta, exponential and alpha synapses, one or per-synapse
+        delays, per-neuron parameters, stimulation, and every drive (Poisson with one or
+        per-neuron rates, white noise, none; should Box–Muller redraw a uniform that is
+        exactly 0, probability 2^-53 per draw, that chunk is rerun on one thread). Runs
+        with a drive ``modulation`` run on one thread whatever
         ``n_threads`` is. More threads than free cores slow the run down (the threads
         wait for each other at every delay), and so does a one-step delay
         (``delays=None``: a synchronisation per step); see
-        ``benchmarks/results/threads.md`` for measurements.
+        ``benchmarks/results/threads.md`` and ``benchmarks/results/engine.md``.
 
     Returns
     -------
@@ -177,14 +181,10 @@ def simulate(network: Network, duration: float, *, dt: float = 1e-4, seed: int |
                              progress=f"simulate {network.name}" if progress else None,
                              n_threads=n_threads)
     n = network.n_neurons
-    times = spk_step * dt
-    ids = spk_idx.astype(np.int64)
-    order = np.argsort(ids, kind="stable")  # spikes are in time order already
-    counts = np.bincount(ids, minlength=n)
-    indptr = np.concatenate([[0], np.cumsum(counts)])
+    times, indptr = spikes_by_neuron(spk_step, spk_idx, n, dt)
     ann = {"engine": "lif", "dt": dt, "seed": seed_repr(seed), "duration": duration,
            "network": network.name}
-    return SpikeTrains(times[order], indptr, np.arange(n), 0.0, duration, ann)
+    return SpikeTrains(times, indptr, np.arange(n), 0.0, duration, ann)
 
 
 def _validate(network: Network, duration: float, dt: float) -> tuple[float, float, int]:
@@ -392,13 +392,49 @@ def block_bounds(n: int, n_blocks: int) -> np.ndarray:
     return b
 
 
+def draws_per_neuron(cfg: KernelConfig) -> np.ndarray:
+    """Random numbers each neuron draws per step in the kernels (nominally).
+
+    No drive: 0; one Poisson rate for all (guide table): 1; per-neuron Poisson rates: 1
+    below 30 per step (inversion), 0 for a zero rate, 2 from 30 on (normal approximation,
+    Box–Muller); white noise: 2 (Box–Muller). Box–Muller redraws a uniform that is
+    exactly 0 (probability 2^-53 per draw, see :func:`may_redraw`).
+    """
+    drv = cfg.drive
+    n = cfg.state.V.shape[0]
+    if drv.mode == DriveMode.NONE:
+        return np.zeros(n, dtype=np.int64)
+    if drv.mode == DriveMode.POISSON_TABLE:
+        return np.ones(n, dtype=np.int64)
+    if drv.mode == DriveMode.POISSON:
+        lam = drv.lam_ext
+        return np.where(lam >= 30.0, 2, (lam > 0.0).astype(np.int64)).astype(np.int64)
+    return np.full(n, 2, dtype=np.int64)  # white noise
+
+
+def may_redraw(cfg: KernelConfig) -> bool:
+    """Whether a neuron's number of draws can exceed :func:`draws_per_neuron` (Box–Muller:
+    white noise, or Poisson rates of 30 or more per step)."""
+    drv = cfg.drive
+    return drv.mode == DriveMode.WHITE_NOISE or (
+        drv.mode == DriveMode.POISSON and bool(np.any(drv.lam_ext >= 30.0)))
+
+
+def threadable(cfg: KernelConfig, modulation: DriveModulation | None = None) -> bool:
+    """Whether ``simulate(..., n_threads > 1)`` runs this configuration on several threads:
+    every configuration without a drive ``modulation``."""
+    return cfg.fast or modulation is None
+
+
 def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectivity]:
-    """The block partition of the parallel fast path, and the connectivity it runs on.
+    """The block partition of the parallel kernels, and the connectivity it runs on.
 
     ``seg`` needs the rows of each CSC column in increasing order; if they are not, the
     returned connectivity holds sorted copies (a stable sort: entries of one column with
     the same row, if any, keep their order, so every target's additions keep the serial
-    kernel's order).
+    kernel's order; per-synapse delays are permuted with them). The generator jumps
+    (``start``, ``skip``) count the nominal draws of :func:`draws_per_neuron`; the region
+    length is the shortest delay (at most 16 steps).
     """
     net = cfg.net
     n = cfg.state.V.shape[0]
@@ -406,20 +442,30 @@ def thread_plan(cfg: KernelConfig, n_blocks: int) -> tuple[ThreadPlan, Connectiv
     if row_idx.size and not columns_sorted(col_ptr, row_idx):
         col = np.repeat(np.arange(col_ptr.size - 1), np.diff(col_ptr))
         order = np.lexsort((row_idx, col))
-        net = net._replace(row_idx=row_idx[order], w=w[order])
+        d = net.syn_delay[order] if net.syn_delay.size else net.syn_delay
+        net = net._replace(row_idx=row_idx[order], w=w[order], syn_delay=d)
     bounds = block_bounds(n, n_blocks)
     seg = block_segments(col_ptr, net.row_idx, bounds)
-    cache: dict[int, np.ndarray] = {}
-
-    def jump(m: int) -> np.ndarray:
-        if m not in cache:
-            cache[m] = xo_jump_matrix(m)
-        return cache[m]
-
-    start = np.stack([jump(int(bounds[b])) for b in range(n_blocks)])
-    skip = np.stack([jump(int(n - (bounds[b + 1] - bounds[b]))) for b in range(n_blocks)])
-    steps = int(min(max(net.delay_const, 1), _MAX_SUPER_STEPS))
+    draws = draws_per_neuron(cfg)
+    cum = np.concatenate([[0], np.cumsum(draws)])
+    start = np.stack([_jump(int(cum[bounds[b]])) for b in range(n_blocks)])
+    skip = np.stack([_jump(int(cum[-1] - (cum[bounds[b + 1]] - cum[bounds[b]])))
+                     for b in range(n_blocks)])
+    d_min = int(net.syn_delay.min()) if net.syn_delay.size else net.delay_const
+    steps = int(min(max(d_min, 1), _MAX_SUPER_STEPS))
     return ThreadPlan(bounds, seg, start, skip, steps), net
+
+
+@functools.lru_cache(maxsize=64)
+def _jump_cached(m: int) -> np.ndarray:
+    out = xo_jump_matrix(m)
+    out.flags.writeable = False
+    return out
+
+
+def _jump(m: int) -> np.ndarray:
+    """``xo_jump_matrix(m)``, memoised (the same block sizes recur run after run)."""
+    return _jump_cached(m)
 
 
 def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
@@ -427,10 +473,11 @@ def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
          progress: str | None = None, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Run the kernel over steps ``1 .. n_steps - 1``; return spike steps and neurons.
 
-    With ``n_threads > 1`` and the fast path, ``n_threads`` threads run
-    :func:`~spikewire.simulate._lif_kernel.lif_block_worker` on as many blocks
-    (bit-identical to the serial kernel)."""
-    if n_threads > 1 and cfg.fast:
+    With ``n_threads > 1`` and a configuration that :func:`threadable` accepts,
+    ``n_threads`` threads run :func:`~spikewire.simulate._lif_kernel.lif_block_worker`
+    (fast path) or :func:`~spikewire.simulate._lif_kernel.lif_block_worker_general` on as
+    many blocks (bit-identical to the serial kernels)."""
+    if n_threads > 1 and threadable(cfg, modulation):
         from concurrent.futures import ThreadPoolExecutor
 
         plan, net = thread_plan(cfg, n_threads)
@@ -442,7 +489,7 @@ def _run(cfg: KernelConfig, n_steps: int, dt: float, *,
 
 
 class _Blocks:
-    """Runs a chunk of the parallel fast path: one thread per block."""
+    """Runs a chunk of the parallel kernels: one thread per block."""
 
     def __init__(self, cfg: KernelConfig, plan: ThreadPlan, net: Connectivity, pool):
         n = cfg.state.V.shape[0]
@@ -450,11 +497,16 @@ class _Blocks:
         bmax = max(1, int(np.diff(plan.bounds).max()))
         s = plan.super_steps
         self.cfg, self.plan, self.net, self.pool = cfg, plan, net, pool
-        self.work = BlockWork(np.zeros(n), np.zeros((n + 7) // 8 * 8, dtype=np.uint8),
+        self.work = BlockWork(np.zeros(n, dtype=np.uint16),
+                              np.zeros((n + 7) // 8 * 8, dtype=np.uint8),
                               np.zeros((nb_, 4), dtype=np.uint64),
                               np.zeros((2, nb_, s * bmax), dtype=np.int32),
                               np.zeros((2, nb_, s), dtype=np.int64),
-                              new_sync(), np.zeros(3, dtype=np.int64))
+                              new_sync(), np.zeros(3 + nb_, dtype=np.int64))
+        # Box–Muller may redraw (2^-53 per draw): keep a copy of the state at each chunk's
+        # start and rerun a chunk serially if any block redrew
+        self.redraw = (not cfg.fast) and may_redraw(cfg)
+        self.n_reruns = 0
 
     def __call__(self, k: int, k1: int, stim_pos: int, out: SpikeBuffer,
                  n_spk: int) -> tuple[int, int, int]:
@@ -462,10 +514,19 @@ class _Blocks:
 
         cfg, plan, work = self.cfg, self.plan, self.work
         work.sync[:] = new_sync()
+        work.result[:] = 0
+        saved = [a.copy() for a in (*cfg.state, cfg.rng)] if self.redraw else None
         block_start_states(plan.start, cfg.rng, work.blk_rng)
-        jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
-                                 cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim, stim_pos,
-                                 out, n_spk, work) for b in range(plan.bounds.size - 1)]
+        if cfg.fast:
+            jobs = [self.pool.submit(lif_block_worker, b, k, k1, cfg.state, self.net,
+                                     cfg.neurons, cfg.drive, cfg.fd, plan, cfg.stim,
+                                     stim_pos, out, n_spk, work)
+                    for b in range(plan.bounds.size - 1)]
+        else:
+            jobs = [self.pool.submit(lif_block_worker_general, b, k, k1, cfg.state,
+                                     self.net, cfg.neurons, cfg.synapse, cfg.drive, plan,
+                                     cfg.stim, stim_pos, out, n_spk, work)
+                    for b in range(plan.bounds.size - 1)]
         done, _ = wait(jobs, return_when=FIRST_EXCEPTION)
         if any(j.exception() is not None for j in done):
             work.sync[_ABORT] = 1  # release the threads waiting at a barrier
@@ -474,6 +535,14 @@ class _Blocks:
                 j.result()  # re-raise
         if not all(j.result() for j in jobs):
             raise RuntimeError("parallel LIF run aborted")
+        if saved is not None and work.result[3:].any():
+            # a block redrew a zero uniform: every later draw moved; rerun the chunk serially
+            for a, old in zip((*cfg.state, cfg.rng), saved, strict=True):
+                a[...] = old
+            self.n_reruns += 1
+            return lif_chunk(k, k1, cfg.state, self.net, cfg.neurons, cfg.synapse,
+                             cfg.drive, np.zeros((0, 0)), cfg.stim, stim_pos, cfg.rng, out,
+                             n_spk)
         cfg.rng[:] = work.blk_rng[0]
         return int(work.result[0]), int(work.result[1]), int(work.result[2])
 
