@@ -10,6 +10,7 @@ links.
 
 import numpy as np
 import pytest
+from pair_trains import pair_trains, poisson_train
 
 import spikewire as sw
 
@@ -33,38 +34,9 @@ PAIRS = [
 ]
 
 
-def _poisson(rng, rate, T):
-    return np.sort(rng.uniform(0, T, rng.poisson(rate * T)))
-
-
 def _reciprocal_trains(seed=0):
-    """Spike trains of the pairs above (units 2p, 2p+1) and the signed truth (post × pre)."""
-    rng = np.random.default_rng(seed)
-    n = 2 * len(PAIRS)
-    base = [_poisson(rng, RATE, T) for _ in range(n)]
-    truth = np.zeros((n, n), dtype=int)
-    links = []
-    for p, (k1, s1, d1, k2, s2, d2) in enumerate(PAIRS):
-        a, b = 2 * p, 2 * p + 1
-        if k1:
-            links.append((a, b, k1, s1, d1))
-        if k2:
-            links.append((b, a, k2, s2, d2))
-    trains = [t.copy() for t in base]
-    for pre, post, kind, s, d in links:       # excitation first: added spikes
-        truth[post, pre] = 1 if kind == "E" else -1
-        if kind == "E":
-            src = base[pre][rng.random(base[pre].size) < s]
-            add = src + d + rng.uniform(0, 1e-3, src.size)
-            trains[post] = np.sort(np.r_[trains[post], add[add < T]])
-    for pre, post, kind, q, d in links:       # then inhibition: deleted spikes
-        if kind == "I":
-            x = trains[post]
-            k = np.searchsorted(base[pre], x - d, side="right") - 1
-            lag = x - base[pre][np.maximum(k, 0)]
-            hit = (k >= 0) & (lag >= d) & (lag <= d + 2e-3)
-            trains[post] = x[~(hit & (rng.random(x.size) < q))]
-    return sw.SpikeTrains.from_lists(trains, t_stop=T), truth
+    """Spike trains of PAIRS (units 2p, 2p + 1) and the signed truth (post × pre)."""
+    return pair_trains(PAIRS, RATE, T, seed)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +89,10 @@ def test_common_input_synchrony_is_not_called_a_reciprocal_link():
     # two units share a common input that makes both fire within ±1 ms of each other (a
     # peak centred on zero lag, symmetric): neither direction is a link
     rng = np.random.default_rng(11)
-    common = _poisson(rng, 4.0, T)
+    common = poisson_train(rng, 4.0, T)
     trains = []
     for _ in range(2):
-        own = _poisson(rng, RATE, T)
+        own = poisson_train(rng, RATE, T)
         shared = common[rng.random(common.size) < 0.5]
         trains.append(np.sort(np.r_[own, shared + rng.normal(0, 1e-3, shared.size)]))
     st = sw.SpikeTrains.from_lists(trains, t_stop=T + 0.01)

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from pair_trains import pair_trains
 
 import spikewire as sw
 
@@ -50,32 +51,7 @@ PAIRS = ONE_WAY + RECIPROCAL + UNLINKED + COSTLY
 
 def _trains(seed=0):
     """Spike trains of PAIRS (units 2p, 2p + 1) and the signed truth (post × pre)."""
-    rng = np.random.default_rng(seed)
-    n = 2 * len(PAIRS)
-    base = [np.sort(rng.uniform(0, T, rng.poisson(RATE * T))) for _ in range(n)]
-    truth = np.zeros((n, n), dtype=int)
-    links = []
-    for p, (k1, s1, d1, k2, s2, d2) in enumerate(PAIRS):
-        a, b = 2 * p, 2 * p + 1
-        if k1:
-            links.append((a, b, k1, s1, d1))
-        if k2:
-            links.append((b, a, k2, s2, d2))
-    trains = [t.copy() for t in base]
-    for pre, post, kind, s, d in links:       # excitation first: added spikes
-        truth[post, pre] = 1 if kind == "E" else -1
-        if kind == "E":
-            src = base[pre][rng.random(base[pre].size) < s]
-            add = src + d + rng.uniform(0, 1e-3, src.size)
-            trains[post] = np.sort(np.r_[trains[post], add[add < T]])
-    for pre, post, kind, q, d in links:       # then inhibition: deleted spikes
-        if kind == "I":
-            x = trains[post]
-            k = np.searchsorted(base[pre], x - d, side="right") - 1
-            lag = x - base[pre][np.maximum(k, 0)]
-            hit = (k >= 0) & (lag >= d) & (lag <= d + 2e-3)
-            trains[post] = x[~(hit & (rng.random(x.size) < q))]
-    return sw.SpikeTrains.from_lists(trains, t_stop=T), truth
+    return pair_trains(PAIRS, RATE, T, seed)
 
 
 @pytest.fixture(scope="module")
