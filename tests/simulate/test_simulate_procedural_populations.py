@@ -149,18 +149,23 @@ def test_validation():
         simulate_procedural(net, small, 0.01)
 
 
-def test_populations_autapses_and_per_neuron_poisson():
+@pytest.mark.parametrize("homogeneous", [False, True])
+def test_populations_autapses_and_poisson(homogeneous):
     # autapses on, and a Poisson drive whose rate differs between neurons (the per-neuron
-    # inversion mode of the general kernel): still the stored engine's spikes
+    # inversion mode of the general kernel) or not (the stored engine then runs its fast
+    # vectorised kernel, the procedural one its general loop): still the same spikes
     from spikewire.core.network import PoissonDrive
 
     n = 300
     base = brunel(n_neurons=n, seed=2, J=0.3)
     exc = base.is_excitatory
     table = np.stack([np.where(exc, 0.3, -1.5), np.where(exc, 0.5, -1.0)])
+    if homogeneous:  # and a float32 ring
+        table = table.astype(np.float32)
     conn = ProceduralPopulations(0.2, table, (~exc).astype(np.int64), seed=5, autapses=True)
-    rates = np.where(exc, 11500.0, 13000.0)  # Hz of the summed external input per neuron
-    tmpl = base.replace(weights=sp.csc_array((n, n)),
+    # Hz of the summed external input per neuron
+    rates = np.full(n, 12500.0) if homogeneous else np.where(exc, 11500.0, 13000.0)
+    tmpl = base.replace(weights=sp.csc_array((n, n), dtype=table.dtype),
                         drive=PoissonDrive(rate=rates, n_inputs=1, weight=0.1))
     stored = tmpl.replace(weights=conn.to_weights())
     assert stored.weights.diagonal().any()  # autapses present
