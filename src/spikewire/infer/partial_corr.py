@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.infer._params import Interval, Options, SeedLike
 from spikewire.infer._surrogates import (
+    LAMBDA_MIN,
     MIN_USABLE,
     auto_max_shift,
     conservative_sparse,
@@ -321,10 +322,12 @@ class PartialCorrelation(InferenceMethod):
         def decay(r):
             return np.interp(r, steps, phi)
 
-        p, t, mean, sd, k_use = surrogate_test(z, sur, shifts, min_sep, symmetric=lag == 0,
-                                               decay=decay)
         c = np.asarray(X0.sum(axis=0)).ravel()
-        p, calibrated = conservative_sparse(p, t, np.outer(c, c) * (1 + lag) / X0.shape[0])
+        lam = np.outer(c, c) * (1 + lag) / X0.shape[0]
+        p, t, mean, sd, k_use, ref = surrogate_test(z, sur, shifts, min_sep,
+                                                    symmetric=lag == 0, decay=decay,
+                                                    pool=lam >= LAMBDA_MIN)
+        p, calibrated = conservative_sparse(p, t, lam)
 
         def embed(block):
             out = np.full((n, n), np.nan)
@@ -333,7 +336,8 @@ class PartialCorrelation(InferenceMethod):
 
         return p, t, {"calibrated": embed(calibrated) == 1, "null_z": embed(t),
                       "null_mean_z": embed(mean), "null_sd_z": embed(sd),
-                      "n_surrogates_used": embed(k_use), "max_shift_bins": D}
+                      "n_surrogates_used": embed(k_use), "max_shift_bins": D,
+                      "null_reference": ref}
 
     def _covariance(self, X, emp, beta_sum, T):
         if self.estimator == "ledoit_wolf":

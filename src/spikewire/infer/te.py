@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.infer._params import Interval, Options, SeedLike
 from spikewire.infer._surrogates import (
+    LAMBDA_MIN,
     MIN_USABLE,
     auto_max_shift,
     conservative_sparse,
@@ -274,16 +275,19 @@ class GrangerCausality(InferenceMethod):
                         sur[k] = _circular_lag_sum(shift_columns(X, shifts[k]), L)
                 steps = np.arange(1, 2 * (D // min_sep) + 1) * min_sep
                 phi = slow_decay(X, steps)
-                p, zstat, mean, sd, k_use = surrogate_test(
-                    bsum, sur, shifts, min_sep, decay=lambda r: np.interp(r, steps, phi))
                 c = np.asarray(ctx.counts, dtype=float)[idx]
-                p, calibrated = conservative_sparse(p, zstat, np.outer(c, c) * L / X.shape[0])
+                lam = np.outer(c, c) * L / X.shape[0]
+                p, zstat, mean, sd, k_use, ref = surrogate_test(
+                    bsum, sur, shifts, min_sep, decay=lambda r: np.interp(r, steps, phi),
+                    pool=lam >= LAMBDA_MIN)
+                p, calibrated = conservative_sparse(p, zstat, lam)
                 pvals[sub] = p
                 diagnostics["calibrated"] = _embed(calibrated, idx, n) == 1
                 diagnostics.update({k: _embed(v, idx, n) for k, v in
                                     (("null_z", zstat), ("null_mean", mean), ("null_sd", sd),
                                      ("n_surrogates_used", k_use))})
                 diagnostics["max_shift_bins"] = D
+                diagnostics["null_reference"] = ref
             else:
                 F = (np.maximum(dRSS, 0) / L) / (rss[:, None] / dof)
                 pvals[sub] = stats.f.sf(F, L, dof)
