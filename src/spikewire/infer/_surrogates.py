@@ -294,13 +294,17 @@ def _fit_t_tail(x: np.ndarray, u0: float) -> tuple[float, float]:
     ``(ν, σ)``, with ``ν`` in [1, 1000] (1000: a normal tail) and ``σ`` in [0.1, 10].
     """
     from scipy import optimize
+    from scipy.special import gammaln
 
-    y = x[x > u0]
+    y2 = x[x > u0] ** 2
+    n = y2.size
 
     def nll(th):
         nu, s = math.exp(th[0]), math.exp(th[1])
-        return -float(np.sum(stats.t.logpdf(y / s, nu)) - y.size * math.log(s)
-                      - y.size * stats.t.logsf(u0 / s, nu))
+        const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * math.log(nu * math.pi)
+        ll = (n * (const - math.log(s)) - (nu + 1) / 2 * float(np.log1p(y2 / (nu * s * s)).sum())
+              - n * float(stats.t.logsf(u0 / s, nu)))
+        return -ll
 
     res = optimize.minimize(nll, np.array([math.log(30.0), 0.0]), method="L-BFGS-B",
                             bounds=[(0.0, math.log(1000.0)), (math.log(0.1), math.log(10.0))])
