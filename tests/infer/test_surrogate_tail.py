@@ -11,7 +11,9 @@ from spikewire.infer._null_families import null_family
 from spikewire.infer._surrogates import (
     MIN_POOL,
     MIN_USABLE,
+    Z_CAP,
     TailReference,
+    standardise_by_shift,
     surrogate_test,
     surrogate_z,
     usable_surrogates,
@@ -67,6 +69,11 @@ def test_tail_reference_is_continuous_monotone_and_exact_at_its_anchor():
     # the scale is fixed where the normal has its 5 % point
     assert ref.sf(stats.norm.isf(0.025)) == pytest.approx(0.05, abs=1.0 / ref.n)
     assert ref.sf(-3.0) == ref.sf(3.0)
+    # beyond the cap the tail has the normal's shape (ratios of p are the normal's)
+    assert ref.cap == max(Z_CAP, ref.splice)
+    for z in (6.0, 9.0, 20.0):
+        assert ref.sf(z) / ref.sf(ref.cap) == pytest.approx(
+            stats.norm.sf(z) / stats.norm.sf(ref.cap), rel=1e-9)
     with pytest.raises(ValueError, match="at least 1000 null draws"):
         TailReference(_draws(2, n=MIN_POOL - 1))
 
@@ -124,3 +131,21 @@ def test_far_tail_on_null_data_is_consistent_with_bonferroni(method, seed):
     cal = tested & est.diagnostics["calibrated"]
     z = est.diagnostics["null_z"][cal]
     assert 2 * stats.norm.sf(np.abs(z).max()) * n < 0.01
+
+
+def test_standardise_by_shift_centres_and_scales_each_shift_and_drops_the_shortest():
+    rng = np.random.default_rng(5)
+    # three shifts with their own centre and scale (as on an oscillating network)
+    parts = [(1, 2.0, 3.0, 4000), (2, -1.0, 0.5, 3000), (3, 0.3, 1.5, 2000), (4, 0.0, 1.0, 20)]
+    z = np.concatenate([mu + sd * rng.standard_normal(n) for _, mu, sd, n in parts])
+    r = np.concatenate([np.full(n, rv) for rv, _, _, n in parts])
+    out = standardise_by_shift(z, r)
+    # shortest shift (r = 1) left out, and r = 4 (fewer than MIN_PER_SHIFT values)
+    assert out.size == 3000 + 2000
+    for part in (out[:3000], out[3000:]):
+        # median 0 and MAD scale 1 by construction, within rounding
+        assert abs(np.median(part)) < 1e-12
+        assert 1.4826 * np.median(np.abs(part)) == pytest.approx(1.0, rel=1e-9)
+    # with fewer than three shifts nothing is dropped
+    keep = r <= 2
+    assert standardise_by_shift(z[keep], r[keep]).size == 7000
