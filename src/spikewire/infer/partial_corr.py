@@ -136,7 +136,14 @@ class PartialCorrelation(InferenceMethod):
     keeps each unit's bursts and the slow shared input and moves the fine timing between
     units; null level and pooled spread per pair from ``n_surrogates`` refits):
     false-positive rate 0.036–0.057 on all five null families (tests/infer/test_calibration.py)
-    at 3.3–6.6× the analytic test's time (100 units × 10 min; benchmarks/results/nulls.md). A
+    at 3.3–6.6× the analytic test's time (100 units × 10 min; benchmarks/results/nulls.md).
+    The p-value's reference distribution is not N(0, 1) but the surrogates' own z-values,
+    pooled over the pairs (≈ 11 per pair), with their scale fixed at the normal 5 % point
+    and a fitted Student t tail beyond their resolution
+    (:class:`~spikewire.infer._surrogates.TailReference`; ``diagnostics["null_reference"]``
+    holds the fit; below 1,000 draws, about 15 units, N(0, 1)): under N(0, 1)
+    the far tail was too light for the Bonferroni default (false calls in 3 of 15 null
+    fits, 40 units, 300 s; none with this reference; benchmarks/results/ztail.md). A
     link is reported (``adjacency``) where the test is significant and the weight from the
     chosen estimator is non-zero (graphical lasso zeros are never links). Pairs expecting
     fewer than one chance coincidence per window get a conservative Chebyshev p-value

@@ -155,7 +155,14 @@ class GrangerCausality(InferenceMethod):
         slow shared input and moving the fine timing between units), a two-sided z test
         with the surrogates' mean and a pooled spread: false-positive rate 0.036–0.061 on all
         five null families (tests/infer/test_calibration.py), at 3.7–6.6× the analytic test's
-        time (100 units × 10 min; benchmarks/results/nulls.md). The F test is omnibus over
+        time (100 units × 10 min; benchmarks/results/nulls.md). Its z is referred to the
+        surrogates' own z-values pooled over the pairs (≈ 11 per pair), scale fixed at the
+        normal 5 % point, with a fitted Student t tail beyond their resolution
+        (:class:`~spikewire.infer._surrogates.TailReference`;
+        ``diagnostics["null_reference"]``; below 1,000 draws, about 11 units, N(0, 1)):
+        under N(0, 1) the far tail was too light for the Bonferroni default (false calls
+        in 5 of 15 null fits, 40 units, 300 s; 1 of 15 with this reference;
+        benchmarks/results/ztail.md). The F test is omnibus over
         the lags; the shift test is directional (the summed weight). Pairs expecting fewer
         than one chance coincidence in the lag window get a conservative Chebyshev p-value
         (``diagnostics["calibrated"]`` is False for them).
