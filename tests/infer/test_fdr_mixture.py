@@ -8,7 +8,15 @@ import pytest
 from scipy import stats
 
 from spikewire.infer import adjust_pvalues
-from spikewire.infer.fdr import MIN_TESTS_LFDR, lfdr_fallback_reason, local_fdr
+from spikewire.infer.fdr import (
+    MIN_TESTS_LFDR,
+    NULL_SD_FACTOR,
+    central_null,
+    departs_from_theory,
+    empirical_null_pvalues,
+    lfdr_fallback_reason,
+    local_fdr,
+)
 
 GRID = np.array([2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0])
 
@@ -142,3 +150,51 @@ def test_fallback_reason_for_tied_pvalues():
     p = np.r_[np.ones(1800), np.linspace(0.001, 0.5, 200)]
     assert "tied" in lfdr_fallback_reason(p)
     assert lfdr_fallback_reason(np.random.default_rng(0).uniform(size=1500)) is None
+
+
+def test_central_null_spread_matches_the_stated_sampling_sd():
+    # NULL_SD_FACTOR / sqrt(m) is the sd that departs_from_theory's tolerance is built on:
+    # 60 pure-null problems of 400 tests (+ 3 % links at z ~ N(4, 1)); the measured sd of
+    # δ0 and σ0 must lie within a factor 1.5 of it (a 60-sample sd is within ±18 % of the
+    # truth at 2 sd)
+    rng = np.random.default_rng(5)
+    m = 400
+    d0, s0 = [], []
+    for _ in range(60):
+        z = np.r_[rng.normal(0, 1, m - 12), rng.normal(4, 1, 12)]
+        null = central_null(stats.norm.sf(z))
+        d0.append(null.delta0)
+        s0.append(null.sigma0)
+    stated = NULL_SD_FACTOR / np.sqrt(m)
+    for v in (d0, s0):
+        assert stated / 1.5 < np.std(v) < stated * 1.5
+    # and the departure rule fires rarely on calibrated problems: 3 sd of either of two
+    # parameters is ~0.5 % per problem; allow 2 of 60
+    assert sum(departs_from_theory(central_null(stats.norm.sf(rng.normal(0, 1, m))))
+               for _ in range(60)) <= 2
+
+
+def test_small_problems_with_a_shifted_null_use_bh_under_the_central_null():
+    # 380 tests (20 units): null z ~ N(1.5, 1.6²) as tspe's unconnected pairs on 20 recorded
+    # Izhikevich neurons, 30 links at z ~ N(10, 1). The theoretical BH calls about half
+    # the pairs; BH under the fitted null calls the links and few others
+    rng = np.random.default_rng(8)
+    z = np.r_[rng.normal(1.5, 1.6, 350), rng.normal(10.0, 1.0, 30)]
+    p = stats.norm.sf(z)
+    assert (adjust_pvalues(p, "bh") < 0.05).sum() > 380 / 3
+    with pytest.warns(UserWarning, match="under the empirical null"):
+        q = adjust_pvalues(p, "lfdr")
+    called = q < 0.05
+    assert called[350:].all()
+    # BH at 0.05 under the right null: E(false calls) ≤ 0.05 · 30 / 0.95 ≈ 1.6; 5 leaves
+    # room for the fitted width's error (sd 0.08 at 380 tests)
+    assert called[:350].sum() <= 5
+    null = central_null(p)
+    np.testing.assert_allclose(q, adjust_pvalues(empirical_null_pvalues(p, null), "bh"))
+
+
+def test_central_null_refuses_too_few_or_tied_pvalues():
+    with pytest.raises(ValueError, match="200"):
+        central_null(np.random.default_rng(0).uniform(size=150))
+    with pytest.raises(ValueError, match="tied"):
+        central_null(np.r_[np.full(400, 0.3), np.random.default_rng(0).uniform(size=100)])

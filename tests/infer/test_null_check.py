@@ -114,12 +114,45 @@ def test_too_few_tests_are_not_judged():
     assert out.correction == "bh" and "null_check" not in out.diagnostics
 
 
-def test_a_failed_null_with_too_few_tests_for_lfdr_warns_but_keeps_the_correction():
-    # 24 units (552 tests): enough to judge the share (>= 200) but below the empirical
-    # null's 1,000 tests, so the correction is kept and the warning says why
+def test_a_failed_null_with_too_few_tests_for_lfdr_uses_bh_under_the_central_null():
+    # 24 units (552 tests): enough to judge the share (>= 200) but below the local FDR's
+    # 1,000 tests. Unconnected pairs z ~ N(3, 1) (a shifted null, as network synchrony
+    # gives tspe on 20 recorded Izhikevich neurons), 20 links at z ~ N(9, 1)
     rng = np.random.default_rng(2)
     n = 24
-    p = norm.sf(rng.normal(3.0, 1.0, (n, n)))
+    z = rng.normal(3.0, 1.0, (n, n))
+    linked = np.zeros((n, n), dtype=bool)
+    linked.flat[rng.choice(n * n, 20, replace=False)] = True
+    np.fill_diagonal(linked, False)
+    z[linked] = rng.normal(9.0, 1.0, linked.sum())
+    p = norm.sf(z)
+    np.fill_diagonal(p, np.nan)
+    est = Estimate(weights=np.where(np.eye(n, dtype=bool), 0.0, 1.0), method="toy",
+                   settings={}, units=np.arange(n), pvalues=p, correction="bh")
+    assert est.significant().sum() > 400           # the theoretical BH calls most pairs
+    with pytest.warns(UserWarning, match="under the empirical null"):
+        out = check_null(est)
+    assert out.correction == "lfdr" and out.alpha == 0.05   # BH level kept, not 0.5
+    nc = out.diagnostics["null_check"]
+    assert nc["small_problem"] and nc["switched_from"] == "bh"
+    # the centre within 3 sd of the fit (1.6 / sqrt(552) = 0.068 per sd)
+    assert abs(nc["empirical_null"]["delta0"] - 3.0) < 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        called = out.significant()
+    # BH at 0.05 under the right null: every link at z ≈ 9 (6 null sd above the centre,
+    # p ≈ 1e-9, far below BH's threshold) and few false calls (E ≤ 0.05 · 20 / 0.95 ≈ 1;
+    # 4 leaves room for the fitted null's error)
+    assert called[linked].all()
+    assert (called & ~linked).sum() <= 4
+
+
+def test_a_failed_null_that_cannot_be_estimated_keeps_the_correction():
+    # 552 tests, most p-values tied at 1e-4 (a discretised test): the share fails, but the
+    # bulk has no width for an empirical null, so the correction is kept with a warning
+    n = 24
+    p = np.full((n, n), 1e-4)
+    p[:, :3] = np.linspace(0.1, 0.9, n)[:, None]
     np.fill_diagonal(p, np.nan)
     est = Estimate(weights=np.where(np.eye(n, dtype=bool), 0.0, 1.0), method="toy",
                    settings={}, units=np.arange(n), pvalues=p, correction="bh")

@@ -421,8 +421,12 @@ def check_null(est: Estimate) -> Estimate:
     pairs, p-values not tied), the estimate's default correction is switched to the
     empirical-null local FDR (Efron), which estimates the null from the bulk of the pairs,
     and its level ``alpha`` is raised to :data:`~spikewire.infer.fdr.LFDR_SWITCH_LEVEL`
-    (lfdr < 0.5) if it was lower; with fewer pairs the correction is kept (the warning says
-    the calls are not to be trusted).
+    (lfdr < 0.5) if it was lower. With fewer pairs (200 to 1,000) it is switched to
+    ``"lfdr"`` at the same α, which for so few tests means Benjamini–Hochberg under the
+    empirical null of :func:`~spikewire.infer.fdr.central_null` (``diagnostics
+    ["null_check"]["small_problem"]``), when that null departs from N(0, 1) beyond its
+    sampling error; otherwise the correction is kept (the warning says the calls are not
+    to be trusted).
 
     Why lfdr < 0.5 after a switch: α was an error rate under the theoretical null, which
     the check has just found broken; what is left to decide is which pairs are links, and
@@ -453,8 +457,10 @@ def check_null(est: Estimate) -> Estimate:
     ``"not_switched"`` (the reason), when the check failed.
     """
     from spikewire._validation import user_stacklevel
+    from spikewire.infer.estimate import _small_problem_null
     from spikewire.infer.fdr import (
         LFDR_SWITCH_LEVEL,
+        MIN_TESTS_LFDR,
         MIN_TESTS_NULL_CHECK,
         NULL_FAILURE_SHARE_FDR,
         empirical_null,
@@ -485,6 +491,20 @@ def check_null(est: Estimate) -> Estimate:
                 null = empirical_null(p)
             except ValueError as err:  # the fit failed: adjust_pvalues would fall back
                 reason = str(err)
+        elif p.size < MIN_TESTS_LFDR:
+            small = _small_problem_null(p)
+            if small is not None:
+                warnings.warn(
+                    head + f", so this estimate uses Benjamini–Hochberg at α = {est.alpha:g} "
+                    f"under the empirical null N({small.delta0:.2f}, {small.sigma0:.2f}²) "
+                    "fitted to the central peak of the z-values (correction='lfdr' with "
+                    f"fewer than {MIN_TESTS_LFDR} tests); its ranking (scores) may still be "
+                    "informative.", UserWarning, stacklevel=user_stacklevel())
+                est.diagnostics["null_check"].update(
+                    switched_from=est.correction, alpha_from=float(est.alpha),
+                    empirical_null=small.as_dict(), small_problem=True)
+                est.correction = "lfdr"
+                return est
         if null is not None:
             level = max(float(est.alpha), LFDR_SWITCH_LEVEL)
             side = ("its right half-peak (the bulk is skewed)" if null.side == "right"

@@ -21,6 +21,20 @@ PAIR_STATUS = {
 }
 
 
+def _small_problem_null(vals: np.ndarray):
+    """The empirical null of a problem too small for the local FDR, where it is needed:
+    ``None`` below 200 tests, when it cannot be fitted, or when it agrees with N(0, 1)."""
+    from spikewire.infer.fdr import MIN_TESTS_NULL_CHECK, central_null, departs_from_theory
+
+    if vals.size < MIN_TESTS_NULL_CHECK:
+        return None
+    try:
+        null = central_null(vals)
+    except ValueError:
+        return None
+    return null if departs_from_theory(null) else None
+
+
 def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     """Multiple-comparison adjusted p-values over the finite entries of ``p``.
 
@@ -33,7 +47,9 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
         Efron's empirical-null local false discovery rate (returns each test's lfdr, the
         posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
         than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
-        tied for an empirical null, it warns and falls back on BH). Comparing the
+        tied for an empirical null, it warns and falls back on BH — from 200 tests on,
+        under the empirical null of :func:`~spikewire.infer.fdr.central_null` when that
+        departs from N(0, 1) beyond its sampling error). Comparing the
         result with a level α calls tests with adjusted value < α in every case.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
@@ -45,11 +61,19 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     if m == 0:
         return out
     if method == "lfdr":
-        from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
+        from spikewire.infer.fdr import MIN_TESTS_LFDR, empirical_null_pvalues, local_fdr
 
         if m < MIN_TESTS_LFDR:
             import warnings
 
+            null = _small_problem_null(vals)
+            if null is not None:
+                warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
+                              f"the local FDR, got {m}; using Benjamini–Hochberg under the "
+                              f"empirical null N({null.delta0:.2f}, {null.sigma0:.2f}²) "
+                              "instead (the theoretical N(0, 1) does not hold for these "
+                              "p-values)", stacklevel=2)
+                return adjust_pvalues(empirical_null_pvalues(p, null), "bh")
             warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests to estimate "
                           f"the empirical null, got {m}; using Benjamini–Hochberg instead",
                           stacklevel=2)

@@ -73,8 +73,17 @@ estimate's ``alpha``).
 Small problems: with fewer than :data:`MIN_TESTS_LFDR` (1,000) finite p-values, or when
 the null cannot be estimated (p-values tied, fit failed, implausible width),
 :func:`local_fdr` raises ``ValueError`` and :func:`spikewire.infer.adjust_pvalues` falls
-back on Benjamini–Hochberg with the theoretical null and says so in a ``UserWarning``;
-:func:`lfdr_fallback_reason` gives the reason without fitting anything twice.
+back on Benjamini–Hochberg and says so in a ``UserWarning``;
+:func:`lfdr_fallback_reason` gives the reason without fitting anything twice. From
+:data:`MIN_TESTS_NULL_CHECK` (200) tests the fallback still uses an empirical null where
+one is needed: step 3 alone (:func:`central_null`) places the null's centre and width, and
+when they depart from N(0, 1) beyond their sampling error (:func:`departs_from_theory`)
+Benjamini–Hochberg runs on the p-values under that null
+(:func:`empirical_null_pvalues`); otherwise on the theoretical p-values. Measured on 20
+units drawn from the 1,000-neuron Izhikevich networks of issue 12 (380 tests, 30 min,
+benchmarks/bench_twenty_units.py): tspe's unconnected pairs had z ≈ N(1.0–1.8,
+1.4–1.8²) (network synchrony), so the theoretical BH called 101–195 pairs for 24–55 links
+(MCC 0.32–0.52), BH under the fitted null 24–53 (MCC 0.93–1.00).
 
 References
 ----------
@@ -95,7 +104,8 @@ from spikewire._validation import check_int
 
 __all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason",
            "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "LFDR_SWITCH_LEVEL",
-           "NULL_FAILURE_SHARE_FDR"]
+           "NULL_FAILURE_SHARE_FDR", "central_null", "departs_from_theory",
+           "empirical_null_pvalues", "NULL_SD_FACTOR", "NULL_DEPARTURE_SD"]
 
 #: Fewest finite p-values for which the empirical null is estimated. Measured on
 #: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
@@ -134,6 +144,17 @@ LFDR_SWITCH_LEVEL = 0.5
 #: p-values (the share at p < 0.05 of 200 null pairs has sd 1.5 %, far from its 50 %
 #: threshold); it switches to the local FDR only from :data:`MIN_TESTS_LFDR` tests.
 MIN_TESTS_NULL_CHECK = 200
+
+#: Standard deviation of the maximum-likelihood null's centre and width, in units of
+#: ``1 / sqrt(m)`` for ``m`` tests: measured on two-group mixtures (3 % alternatives, 40
+#: seeds) the sd of σ0 was 0.104 / 0.053 at 200 / 1,000 tests (1.5–1.7 / sqrt(m)).
+NULL_SD_FACTOR = 1.6
+
+#: :func:`departs_from_theory` calls an empirical null different from N(0, 1) beyond this
+#: many standard deviations (:data:`NULL_SD_FACTOR`): 3 sd of either parameter, about 0.5 %
+#: of calibrated problems by chance, where the cost is small (Benjamini–Hochberg under a
+#: null within 0.34 of N(0, 1) at 200 tests).
+NULL_DEPARTURE_SD = 3.0
 
 #: Share of tested pairs at p < 0.05 above which :func:`spikewire.infer.base.check_null`
 #: also switches a default ``"bh"`` or ``"none"`` correction (any correction from
@@ -334,33 +355,20 @@ def _fit(p, n_bins, degree):
     # Efron's maximum-likelihood empirical null: the z-values in the central interval
     # median ± 1.5 σ_IQR are taken as null and fitted by a normal truncated to it; π0 is the
     # share of all tests in the interval over the fitted null's mass there
-    med = float(np.median(z))
-    s_iqr = max(float(q75 - q25) / 1.349, 1e-6)
-    a, b = med - 1.5 * s_iqr, med + 1.5 * s_iqr
-    inside = z[(z >= a) & (z <= b)]
-
-    def nll(theta):
-        d, s = theta[0], np.exp(theta[1])
-        mass = special.ndtr((b - d) / s) - special.ndtr((a - d) / s)
-        return (0.5 * np.sum(((inside - d) / s) ** 2) + inside.size * np.log(s)
-                + inside.size * np.log(max(mass, 1e-300)))
-
-    res = optimize.minimize(nll, [med, np.log(s_iqr)], method="Nelder-Mead",
-                            options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000})
-    delta0, sigma0 = float(res.x[0]), float(np.exp(res.x[1]))
-    both_ok = (res.success and np.isfinite(delta0)
+    delta0, sigma0, success, (a, b, inside) = _ml_central_null(z, q25, q75)
+    both_ok = (success and np.isfinite(delta0)
                and SIGMA0_RANGE[0] <= sigma0 <= SIGMA0_RANGE[1])
     # the right half-peak (step 3b), also where a skewed bulk made the two-sided width
     # implausibly large
     right = None
-    if res.success and np.isfinite(delta0) and np.isfinite(sigma0):
+    if success and np.isfinite(delta0) and np.isfinite(sigma0):
         right = _fit_right_half(z, predict, q25, q75,
                                 float(np.clip(sigma0, *SIGMA0_RANGE)))
     use_right = right is not None and right[1] < sigma0 * (
         1.0 - SKEW_TEST_SD * SKEW_DIFF_SD / np.sqrt(m))
     if not (both_ok or use_right):
         raise ValueError(f"the empirical null could not be estimated (fit "
-                         f"{'converged' if res.success else 'did not converge'}, σ0 = "
+                         f"{'converged' if success else 'did not converge'}, σ0 = "
                          f"{sigma0:.3g}, accepted {SIGMA0_RANGE}); use correction='bh' or "
                          "'bonferroni'")
     if use_right:
@@ -374,6 +382,112 @@ def _fit(p, n_bins, degree):
                              sigma0_both=sigma0)
     tail = _fit_tail(z, null)
     return null, (predict, log_norm, lo, hi, z, tail)
+
+
+def _ml_central_null(z, q25, q75):
+    """Efron's maximum-likelihood null (module docstring, step 3): a normal truncated to
+    ``median ± 1.5 σ_IQR`` fitted to the z-values inside; returns ``δ0, σ0, converged,
+    (a, b, inside)``."""
+    med = float(np.median(z))
+    s_iqr = max(float(q75 - q25) / 1.349, 1e-6)
+    a, b = med - 1.5 * s_iqr, med + 1.5 * s_iqr
+    inside = z[(z >= a) & (z <= b)]
+
+    def nll(theta):
+        d, s = theta[0], np.exp(theta[1])
+        mass = special.ndtr((b - d) / s) - special.ndtr((a - d) / s)
+        return (0.5 * np.sum(((inside - d) / s) ** 2) + inside.size * np.log(s)
+                + inside.size * np.log(max(mass, 1e-300)))
+
+    res = optimize.minimize(nll, [med, np.log(s_iqr)], method="Nelder-Mead",
+                            options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 2000})
+    return float(res.x[0]), float(np.exp(res.x[1])), bool(res.success), (a, b, inside)
+
+
+def central_null(p: np.ndarray) -> EmpiricalNull:
+    """Empirical null of a small problem: Efron's maximum-likelihood fit alone.
+
+    For :data:`MIN_TESTS_NULL_CHECK` (200) to :data:`MIN_TESTS_LFDR` (1,000) tests, too few
+    for the local FDR's density fit (Lindsey's histogram, the tail model) but enough to
+    place the null's centre and width: step 3 of the module docstring (a normal truncated
+    to ``median ± 1.5 σ_IQR``), without the skew rule (step 3b needs the density's mode).
+    :func:`spikewire.infer.adjust_pvalues` uses it, where ``correction="lfdr"`` meets a
+    small problem, for Benjamini–Hochberg under this null (:func:`empirical_null_pvalues`)
+    when the null departs from N(0, 1) beyond its sampling error
+    (:func:`departs_from_theory`).
+
+    Parameters
+    ----------
+    p : ndarray
+        p-values; non-finite entries are ignored; at least :data:`MIN_TESTS_NULL_CHECK`.
+
+    Returns
+    -------
+    EmpiricalNull
+        ``pi0`` is the share of tests in the fitting interval over the fitted null's mass
+        there (≤ 1).
+
+    Raises
+    ------
+    ValueError
+        Too few finite p-values, p-values outside [0, 1], a tied bulk, or a fit that did
+        not converge to a width within :data:`SIGMA0_RANGE`.
+    """
+    p = np.asarray(p, dtype=float)
+    vals = p[np.isfinite(p)]
+    if vals.size and (vals.min() < 0 or vals.max() > 1):
+        raise ValueError(f"p-values must lie in [0, 1], got values in [{vals.min():g}, "
+                         f"{vals.max():g}]")
+    m = vals.size
+    if m < MIN_TESTS_NULL_CHECK:
+        raise ValueError(f"an empirical null needs at least {MIN_TESTS_NULL_CHECK} tested "
+                         f"pairs, got {m}")
+    z = _p_to_z(vals)
+    q25, q75 = np.quantile(z, [0.25, 0.75])
+    if q75 - q25 < 1e-3 or _tied(z[(z >= q25) & (z <= q75)]):
+        raise ValueError("the middle half of the p-values is tied, so the bulk of the "
+                         "z-values has no width from which to estimate an empirical null")
+    with threadpool_limits(1):
+        delta0, sigma0, success, (a, b, inside) = _ml_central_null(z, q25, q75)
+    if not (success and np.isfinite(delta0)
+            and SIGMA0_RANGE[0] <= sigma0 <= SIGMA0_RANGE[1]):
+        raise ValueError(f"the empirical null could not be estimated (σ0 = {sigma0:.3g}, "
+                         f"accepted {SIGMA0_RANGE})")
+    mass = special.ndtr((b - delta0) / sigma0) - special.ndtr((a - delta0) / sigma0)
+    pi0 = min(inside.size / m / max(mass, 1e-300), 1.0)
+    return EmpiricalNull(delta0=delta0, sigma0=sigma0, pi0=pi0, n_tests=int(m),
+                         sigma0_both=sigma0)
+
+
+def departs_from_theory(null: EmpiricalNull) -> bool:
+    """Whether an empirical null differs from the theoretical N(0, 1) beyond sampling error.
+
+    True when ``|δ0|`` or ``|σ0 − 1|`` exceeds :data:`NULL_DEPARTURE_SD` standard
+    deviations of the estimate, ``NULL_SD_FACTOR / sqrt(m)`` for ``m`` tests.
+    """
+    tol = NULL_DEPARTURE_SD * NULL_SD_FACTOR / np.sqrt(null.n_tests)
+    return bool(abs(null.delta0) > tol or abs(null.sigma0 - 1.0) > tol)
+
+
+def empirical_null_pvalues(p: np.ndarray, null: EmpiricalNull) -> np.ndarray:
+    """Upper-tail p-values of ``z = Φ⁻¹(1 − p)`` under the null ``N(δ0, σ0²)``.
+
+    Parameters
+    ----------
+    p : ndarray
+        p-values of any shape; NaN entries stay NaN.
+    null : EmpiricalNull
+
+    Returns
+    -------
+    ndarray
+        ``1 − Φ((z − δ0) / σ0)``, same shape as ``p``.
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    out[ok] = special.ndtr(-(_p_to_z(p[ok]) - null.delta0) / null.sigma0)
+    return out
 
 
 def _fit_right_half(z, predict, q25, q75, sigma0):
