@@ -254,7 +254,8 @@ def _two_way_log_sd(sd: np.ndarray, ok: np.ndarray, n_iter: int = 20) -> np.ndar
 
 
 #: Fewest surrogate z-values for the empirical reference of :func:`surrogate_test`; with
-#: fewer (about 9 units or fewer), the z-values are referred to the standard normal.
+#: fewer (about 11 usable surrogates per pair: under about 11 units for a directed
+#: statistic, 15 for a symmetric one), the z-values are referred to the standard normal.
 MIN_POOL = 1000
 #: Share of the reference's largest ``|z|`` to which the Student t tail is fitted.
 TAIL_SHARE = 0.2
@@ -279,9 +280,10 @@ def surrogate_z(sur: np.ndarray, usable: np.ndarray, sd: np.ndarray, phi: np.nda
     ``K' − 1`` usable surrogates (leave-one-out, so that, like the data's value, it is
     independent of the level it is compared with), scaled by the same pooled ``sd_ij``:
     ``z_k = (x_k − φ_k · level_{−k}) / (sd_ij · sqrt(1 + φ_k² / ((K' − 1) φ̄²_{−k})))`` with
-    ``level_{−k} = x̄_{−k} / φ̄_{−k}`` (``φ ≡ 1`` without a decay). Under the null the data's
-    z and these share the error of the pair's pooled sd, which is what makes the data's z
-    heavier-tailed than normal. Entries of unusable surrogates are NaN.
+    ``level_{−k} = x̄_{−k} / φ̄_{−k}`` (``φ ≡ 1`` without a decay). Under the null these share
+    with the data's z what makes it depart from N(0, 1): the statistic's own distribution
+    (sparse, bursty counts) and the error of the pair's pooled sd. Entries of unusable
+    surrogates are NaN.
     """
     K = sur.shape[0]
     if phi is None:
@@ -332,7 +334,7 @@ def standardise_by_shift(z: np.ndarray, r: np.ndarray) -> np.ndarray:
     shift ``r`` also follows the population's own dynamics at lag ``r`` (an oscillation, or
     shared input faster than the decay :func:`slow_decay` fits): measured on a 1,000-neuron
     Izhikevich network (100 recorded, 10 min, ``te``), the surrogates' z had mean +1.7 at
-    the shortest shift (20 ms) and −0.4 … −0.7 beyond 40 ms, and pooled they made a
+    the shortest shift (20 ms) and −0.25 … −0.66 from 60 ms on, and pooled they made a
     location mixture with kurtosis 7.5 that says nothing about the data's z at ``r = 0``.
     Each shift's values are therefore centred on their median and divided by their MAD
     (× 1.4826) before pooling, which keeps the pair-to-pair scale mixture (present at every
@@ -341,8 +343,9 @@ def standardise_by_shift(z: np.ndarray, r: np.ndarray) -> np.ndarray:
     :data:`MIN_PER_SHIFT` values are left out, and so is the shortest shift when there are
     at least three: a link whose delay and postsynaptic effect outlast one step (the
     Izhikevich networks' excitatory delays reach 20 ms, one default step) still acts in
-    it: on that network 393 of the 410 pooled ``|z| > 4`` were at the shortest shift,
-    while on the five null families leaving it out changed no count beyond ``|z| = 3.5``
+    it: on that network 393 of the 410 pooled ``|z| > 4`` were at the shortest shift
+    (after the per-shift scaling 177, 166 of them in linked pairs), while on the five
+    null families leaving it out changed no count beyond ``|z| = 3.5``
     by more than 1 (benchmarks/results/ztail.md).
     """
     out = []
