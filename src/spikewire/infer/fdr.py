@@ -243,6 +243,19 @@ def _p_to_z(p: np.ndarray) -> np.ndarray:
     return -special.ndtri(p)
 
 
+def _finite_z(p, min_tests: int, too_few: str) -> np.ndarray:
+    """z-values of the finite p-values, after checking they lie in [0, 1] and that there
+    are at least ``min_tests`` (else ``too_few.format(m=...)`` is raised)."""
+    p = np.asarray(p, dtype=float)
+    vals = p[np.isfinite(p)]
+    if vals.size and (vals.min() < 0 or vals.max() > 1):
+        raise ValueError(f"p-values must lie in [0, 1], got values in [{vals.min():g}, "
+                         f"{vals.max():g}]")
+    if vals.size < min_tests:
+        raise ValueError(too_few.format(m=vals.size))
+    return _p_to_z(vals)
+
+
 def _poisson_poly_fit(x: np.ndarray, y: np.ndarray, degree: int, n_iter: int = 100):
     """Poisson regression ``log E[y] = poly(x)`` by iteratively reweighted least squares.
 
@@ -326,17 +339,10 @@ def lfdr_fallback_reason(p: np.ndarray) -> str | None:
 def _fit(p, n_bins, degree):
     check_int("n_bins", n_bins, minimum=20)
     check_int("degree", degree, minimum=2)
-    p = np.asarray(p, dtype=float)
-    vals = p[np.isfinite(p)]
-    if vals.size and (vals.min() < 0 or vals.max() > 1):
-        raise ValueError(f"p-values must lie in [0, 1], got values in [{vals.min():g}, "
-                         f"{vals.max():g}]")
-    m = vals.size
-    if m < MIN_TESTS_LFDR:
-        raise ValueError(f"the empirical-null local FDR needs at least {MIN_TESTS_LFDR} "
-                         f"tested pairs to estimate the null from their bulk, got {m}; use "
-                         "correction='bh' or 'bonferroni' for small networks")
-    z = _p_to_z(vals)
+    z = _finite_z(p, MIN_TESTS_LFDR, f"the empirical-null local FDR needs at least "
+                  f"{MIN_TESTS_LFDR} tested pairs to estimate the null from their bulk, got "
+                  "{m}; use correction='bh' or 'bonferroni' for small networks")
+    m = z.size
     lo, q25, q75, hi = np.quantile(z, [0.001, 0.25, 0.75, 0.999])
     if not hi > lo:
         raise ValueError("the p-values are (almost) all equal; the empirical null cannot be "
@@ -433,16 +439,9 @@ def central_null(p: np.ndarray) -> EmpiricalNull:
         Too few finite p-values, p-values outside [0, 1], a tied bulk, or a fit that did
         not converge to a width within :data:`SIGMA0_RANGE`.
     """
-    p = np.asarray(p, dtype=float)
-    vals = p[np.isfinite(p)]
-    if vals.size and (vals.min() < 0 or vals.max() > 1):
-        raise ValueError(f"p-values must lie in [0, 1], got values in [{vals.min():g}, "
-                         f"{vals.max():g}]")
-    m = vals.size
-    if m < MIN_TESTS_NULL_CHECK:
-        raise ValueError(f"an empirical null needs at least {MIN_TESTS_NULL_CHECK} tested "
-                         f"pairs, got {m}")
-    z = _p_to_z(vals)
+    z = _finite_z(p, MIN_TESTS_NULL_CHECK, f"an empirical null needs at least "
+                  f"{MIN_TESTS_NULL_CHECK} tested pairs, got {{m}}")
+    m = z.size
     q25, q75 = np.quantile(z, [0.25, 0.75])
     if q75 - q25 < 1e-3 or _tied(z[(z >= q25) & (z <= q75)]):
         raise ValueError("the middle half of the p-values is tied, so the bulk of the "
