@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -11,7 +12,7 @@ from scipy.stats import poisson
 
 import spikewire as sw
 from spikewire.infer._bases import raised_cosine_log_basis
-from spikewire.infer.glm import GLM, _Block, build_design
+from spikewire.infer.glm import GLM, MIN_ROBUST_EVENTS, _Block, build_design
 from spikewire.networks import from_matrix
 
 DT = 0.001
@@ -320,7 +321,7 @@ def test_covariate_loss_gradient_and_wald_equal_dense_computation():
     assert loss == pytest.approx(ref_loss, rel=1e-12)   # same sums, rounding only
     # Wald z at λ: sandwich (S + λ)⁻¹ S (S + λ)⁻¹ with S the Schur complement of the block
     lam = np.array([0.0, 0.5, 2.0])
-    z, _ = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z)
+    z, _, _, _ = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z, variance="model")
     csum = d.basis.sum(axis=0)
     nb = d.n_basis
     for i in range(3):
@@ -335,6 +336,60 @@ def test_covariate_loss_gradient_and_wald_equal_dense_computation():
             v = np.linalg.solve(S + lam[i] * np.eye(nb), csum)
             ref = (coef[i, j] @ csum) / np.sqrt(v @ S @ v)
             assert z[i, j] == pytest.approx(ref, rel=1e-6)  # 1e-10 trace jitter only
+
+
+@pytest.mark.parametrize("block_bins", [10, 37, 1000])
+def test_robust_wald_variance_equals_explicit_block_sandwich(block_bins, monkeypatch):
+    """The cluster-robust (CR1) Wald variance equals the explicit sandwich from the dense
+    design: per time block the profiled score g_k = Σ_{t∈k} (x_j(t) − C N⁻¹ a(t)) r_t,
+    meat Σ_k g_k g_kᵀ, variance G/(G − 1) vᵀ meat v with v = (S + λ)⁻¹ c. Block lengths:
+    the filter length (10 bins, every spike's lags straddle blocks), an odd length with a
+    short last block, and one 1,000-bin block per s. The z uses the larger of this and
+    the model variance vᵀ S v."""
+    st, d, bias, coef = _small_problem()
+    rng = np.random.default_rng(5)
+    Z = rng.standard_normal((d.n_bins, 2))
+    gamma = rng.normal(0, 0.2, (3, 2))
+    lam = np.array([0.0, 0.5, 2.0])
+    targets = np.array([0, 1, 2])
+    z, _, vm, vr = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z, targets=targets,
+                               variance="robust", block_bins=block_bins)
+    X = d.dense()
+    Y = st.binned(DT, sparse=False).astype(float)
+    A = np.column_stack([np.ones(d.n_bins), Z])
+    csum = d.basis.sum(axis=0)
+    nb = d.n_basis
+    blk = np.arange(d.n_bins) // block_bins
+    G = blk.max() + 1
+    for i in range(3):
+        mu = np.exp(bias[i] + X @ coef[i].ravel() + Z @ gamma[i])
+        r = Y[i] - mu
+        N = A.T @ (mu[:, None] * A)
+        for j in range(3):
+            Xj = X[:, j * nb:(j + 1) * nb]
+            C = Xj.T @ (mu[:, None] * A)
+            S = Xj.T @ (mu[:, None] * Xj) - C @ np.linalg.solve(N, C.T)
+            xt = Xj - A @ np.linalg.solve(N, C.T)            # profiled design rows
+            g = np.zeros((G, nb))
+            np.add.at(g, blk, xt * r[:, None])
+            v = np.linalg.solve(S + lam[i] * np.eye(nb), csum)
+            ref = G / (G - 1) * (v @ (g.T @ g) @ v)
+            assert vr[i, j] == pytest.approx(ref, rel=1e-7)   # 1e-10 trace jitter only
+            assert vm[i, j] == pytest.approx(v @ S @ v, rel=1e-7)
+            # the test uses the larger of the two (the model variance is a floor) where
+            # the target expects >= MIN_ROBUST_EVENTS spikes in j's windows
+            lagsum = np.convolve(Y[j], np.ones(d.n_lags))[:d.n_bins]
+            events = mu[1:] @ lagsum[:-1]                       # Σ_t μ_t Σ_l y_j(t − l)
+            used = max(ref, v @ S @ v) if events >= MIN_ROBUST_EVENTS else v @ S @ v
+            assert z[i, j] == pytest.approx(coef[i, j] @ csum / np.sqrt(used), rel=1e-7)
+    # every pair here expects > 10 events; with the threshold above them all, the robust
+    # option falls back to the model variance pair by pair
+    assert np.any(vr != vm)
+    monkeypatch.setattr(sys.modules[GLM.__module__], "MIN_ROBUST_EVENTS", np.inf)
+    z2, _, _, _ = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z, targets=targets,
+                              variance="robust", block_bins=block_bins)
+    zm, _, _, _ = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z, variance="model")
+    np.testing.assert_array_equal(z2, zm)
 
 
 def _updown(n=16, T=120.0, seed=1, dt=DT):
