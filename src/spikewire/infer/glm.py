@@ -722,7 +722,12 @@ class _Block:
 
 # ============================================================================ method
 #: Default smoothing time constants (s) of the population-rate covariates.
-DEFAULT_TIMESCALES = (0.03, 0.3)
+#: The 10 ms scale follows hidden state switches within ~10 ms: without it the
+#: presynaptic spikes inside the coupling window predicted the target's new rate first
+#: (null FPR 0.095 on the up/down family, z shifted by +0.56; 0.058 with it, seed 0),
+#: and it raised glm's AUC on the Izhikevich network 0.731 → 0.803 for −0.010 on Brunel
+#: (benchmarks/results/glmrob.md).
+DEFAULT_TIMESCALES = (0.01, 0.03, 0.3)
 #: With fewer design units the "population" is a few single units: its shared
 #: coefficient then mixes pair-specific drive into every target (spurious compensating
 #: links measured on a 4-unit LIF network), so "auto" adds no covariate below this.
@@ -776,7 +781,7 @@ class GLM(InferenceMethod):
     Shared slow drive: ``z_k`` are population-rate covariates
     (:func:`~spikewire.infer._bases.population_covariates`): the log of the summed
     activity of all fitted units over the past, smoothed by an exponential kernel of time
-    scale ``τ_k`` (``population_timescales``, default 30 ms and 300 ms) that starts 5 ms
+    scale ``τ_k`` (``population_timescales``, default 10, 30 and 300 ms) that starts 5 ms
     (a quarter of ``window``) before ``t``, standardised; ``γ_ik`` is free
     (unpenalised). Past-only, so no future spike of the target leaks in. They
     absorb co-modulation and hidden network states, so the coupling filters only explain
@@ -837,7 +842,8 @@ class GLM(InferenceMethod):
     expected to fire fewer than 10 spikes inside the presynaptic unit's windows (there
     the block sums are a few events; this kept sparse pairs of the heterogeneous null
     from turning conservative). ``diagnostics["variance_ratio"]`` holds robust / model
-    per pair (before the guards).
+    per pair (before the guards), ``diagnostics["variance_used_ratio"]`` the variance
+    used / model (1 where the model's was kept).
 
     The penalty path runs strongest first and stops (``early_stopping``) once every
     target's held-out likelihood has fallen below its best, i.e. one step past its peak.
@@ -879,7 +885,7 @@ class GLM(InferenceMethod):
         groups of targets for the p-values.
     population_timescales : "auto", sequence of float or None, default "auto"
         Smoothing time constants in s of the population-rate covariates (each longer than
-        ``bin_width``); ``"auto"``: 30 ms and 300 ms when at least 8 units are fitted,
+        ``bin_width``); ``"auto"``: 10, 30 and 300 ms when at least 8 units are fitted,
         none otherwise; None: no covariate (the uncorrected model).
     early_stopping : bool, default True
         Stop the penalty path one step past every target's held-out optimum.
@@ -1075,13 +1081,17 @@ class GLM(InferenceMethod):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = res["var_cr"][off] / res["var_model"][off]
         ratio = ratio[np.isfinite(ratio)]
-        vr_full = np.full((n, n), np.nan)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            vr_rows = res["var_cr"] / res["var_model"]
-        for r, i in enumerate(rows):
-            vr_full[i, active] = vr_rows[r]
-        np.fill_diagonal(vr_full, np.nan)
-        diag.update(variance=res["variance"], variance_ratio=vr_full,
+        ratios = {}
+        for key in ("var_cr", "var_used"):
+            full = np.full((n, n), np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vr_rows = res[key] / res["var_model"]
+            for r, i in enumerate(rows):
+                full[i, active] = vr_rows[r]
+            np.fill_diagonal(full, np.nan)
+            ratios[key] = full
+        diag.update(variance=res["variance"], variance_ratio=ratios["var_cr"],
+                    variance_used_ratio=ratios["var_used"],
                     robust_block=self.robust_block if res["variance"] == "robust" else None,
                     variance_ratio_median=float(np.median(ratio)) if ratio.size else math.nan)
         diag.update(
@@ -1234,11 +1244,11 @@ class GLM(InferenceMethod):
         ok_t = np.full(nt, bool(ok)) & np.isfinite(b) & np.all(np.isfinite(c), axis=(1, 2))
         w_sum = c @ design.basis.sum(axis=0)  # (nt, nu): Σ_l k(l) = Σ_b w_b Σ_l B_lb
         variance, block_bins = self._variance_plan(design)
-        z, pv, var_m, var_c = self._wald(design, b, c, lam, n_jobs, gamma=g, Z=Z,
+        z, pv, var_m, var_c, var_u = self._wald(design, b, c, lam, n_jobs, gamma=g, Z=Z,
                                          targets=tpos, variance=variance,
                                          block_bins=block_bins)
         return {"weights": w_sum, "pvalues": pv, "z": z, "ok": ok_t, "lam": lam,
-                "variance": variance, "var_model": var_m, "var_cr": var_c,
+                "variance": variance, "var_model": var_m, "var_cr": var_c, "var_used": var_u,
                 "heldout_ll": heldout, "heldout_gain": gain, "heldout_gain_test": gain_test,
                 "coef": c, "bias": b,
                 "gamma": g, "path_ll": val_ll,
@@ -1306,8 +1316,8 @@ class GLM(InferenceMethod):
           profiled score and ``r = y − μ`` the target's residual (needs ``targets``, the
           design positions of the rows).
 
-        Returns ``(z, p, var_model, var_cr)``, each (n_targets, n_units); ``var_cr`` is
-        ``V_CR`` (NaN with ``"model"``).
+        Returns ``(z, p, var_model, var_cr, var_used)``, each (n_targets, n_units);
+        ``var_cr`` is ``V_CR`` (NaN with ``"model"``), ``var_used`` the one in ``z``.
         """
         nt, nu, nb = coef.shape
         Bm = design.basis
@@ -1315,6 +1325,7 @@ class GLM(InferenceMethod):
         z = np.zeros((nt, nu))
         var_m = np.full((nt, nu), np.nan)
         var_c = np.full((nt, nu), np.nan)
+        var_u = np.full((nt, nu), np.nan)
         if Z is None or Z.shape[1] == 0:
             Z, gamma = np.zeros((design.n_bins, 0)), np.zeros((nt, 0))
         A = np.column_stack([np.ones(design.n_bins), Z])          # nuisance columns
@@ -1386,6 +1397,7 @@ class GLM(InferenceMethod):
                     # variance: its block sums are a few events, keep the model's
                     rich = hb.sum(axis=1) >= MIN_ROBUST_EVENTS
                     var = np.where(rich, np.maximum(var_c[r], var), var)
+                var_u[r] = var
                 w = coef[r] @ csum
                 with np.errstate(divide="ignore", invalid="ignore"):
                     z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
@@ -1399,7 +1411,7 @@ class GLM(InferenceMethod):
             for g in groups:
                 one_group(g)
         z = np.nan_to_num(z, nan=0.0)
-        return z, 2 * norm.sf(np.abs(z)), var_m, var_c
+        return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
 
 
 def _lgamma1(c):
