@@ -299,81 +299,72 @@ def chunk_add_covariates(z, gam_t, t0, t1, eta):
 
 
 @njit(cache=True, nogil=True)
-def _flush_block(acc, basis, q, u, out_uu, out_uq, j):
-    """Adds ``u uᵀ`` and ``u qᵀ`` of one time block to unit ``j``'s sums, with
-    ``u = Bᵀ acc`` the block's score in basis space; clears ``acc``."""
-    n_lags, nb = basis.shape
-    n_m = q.size
-    for b in range(nb):
-        s = 0.0
-        for l in range(n_lags):
-            s += acc[l] * basis[l, b]
-        u[b] = s
-    for l in range(n_lags):
-        acc[l] = 0.0
-    for a in range(nb):
-        ua = u[a]
-        if ua == 0.0:
-            continue
-        for b in range(nb):
-            out_uu[j, a, b] += ua * u[b]
-        for m in range(n_m):
-            out_uq[j, a, m] += ua * q[m]
+def block_score_var(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins, out):
+    """Sum over time blocks of the squared block score of a linear combination of every
+    presynaptic block's coefficients: the meat ``vᵀ M v`` of a cluster-robust variance.
 
+    For unit ``j`` and time block ``k`` (bins ``k·block_bins`` to ``(k + 1)·block_bins −
+    1``) the block score is
 
-@njit(cache=True, nogil=True)
-def block_scores(u_ptr, u_bins, u_counts, resid, basis, q_blocks, block_bins, out_uu, out_uq):
-    """Time-block sums of every presynaptic block's score, as the second moments a
-    cluster-robust (sandwich) variance needs.
+        ``s_jk = Σ_{t ∈ k} Σ_l kv[j, l − 1] y_j[t − l] r_t − kq[j] · q_blocks[k]``,
 
-    With the block score of unit ``j`` in time block ``k`` (bins ``k·block_bins`` to
-    ``(k + 1)·block_bins − 1``)
-
-        ``u_jk = Σ_{t ∈ k} Bᵀ x_j(t) r_t``,  ``x_j(t)[l] = y_j[t − l]`` (``l = 1..L``),
-
-    adds ``Σ_k u_jk u_jkᵀ`` to ``out_uu[j]`` (n_basis, n_basis) and ``Σ_k u_jk q_kᵀ`` to
-    ``out_uq[j]`` (n_basis, n_nuis), with ``q_blocks[k]`` the nuisance columns' block
-    scores ``Σ_{t ∈ k} a(t) r_t``. ``resid`` is the target's residual ``y − μ`` per bin.
-    Needs ``block_bins ≥ L`` (a spike's lags then reach at most the next block). Cost
-    ``n_spikes · L`` plus ``n_basis · (L + n_basis + n_nuis)`` per touched block; blocks
-    without a spike of ``j`` have ``u_jk = 0`` and cost nothing.
+    with ``kv[j]`` the lag-space filter ``B v_j`` of the combination, ``r = resid`` the
+    target's residual ``y − μ`` per bin, ``q_blocks[k] = Σ_{t ∈ k} a(t) r_t`` the nuisance
+    columns' block scores and ``kq[j] = (C_j N⁻¹)ᵀ v_j`` their profiling weights. Sets
+    ``out[j] = Σ_k s_jk² − Σ_k (kq[j] · q_blocks[k])²``: the blocks without a spike of
+    ``j`` (whose ``s_jk = −kq[j] · q_k``) are added by the caller as the quadratic form
+    ``kq[j]ᵀ (QᵀQ) kq[j]``. Needs ``block_bins ≥ L`` (a spike's lags then reach at most
+    the next block). Cost ``n_spikes · L``.
     """
     n_units = u_ptr.size - 1
     n_bins = resid.size
-    n_lags, nb = basis.shape
-    acc0 = np.zeros(n_lags)   # lag-space score of block `cur`
-    acc1 = np.zeros(n_lags)   # ... and of block `cur + 1`
-    u = np.zeros(nb)
+    n_lags = kv.shape[1]
+    n_m = q_blocks.shape[1]
     for j in range(n_units):
+        total = 0.0
         cur = -1
+        a0 = 0.0          # score of block `cur`
+        a1 = 0.0          # ... and of block `cur + 1`
         live1 = False
         for q in range(u_ptr[j], u_ptr[j + 1]):
             s = u_bins[q]
+            if s + 1 >= n_bins:                  # a spike in the last bin drives no lag
+                break
             c = u_counts[q]
             kb = (s + 1) // block_bins          # block of the spike's first lag
             if kb != cur:
                 if cur >= 0:
-                    _flush_block(acc0, basis, q_blocks[cur], u, out_uu, out_uq, j)
+                    kqb = 0.0
+                    for m in range(n_m):
+                        kqb += kq[j, m] * q_blocks[cur, m]
+                    total += (a0 - kqb) ** 2 - kqb * kqb
+                    a0 = 0.0
                     if live1:
                         if kb == cur + 1:
-                            tmp = acc0
-                            acc0 = acc1
-                            acc1 = tmp
+                            a0 = a1
                         else:
-                            _flush_block(acc1, basis, q_blocks[cur + 1], u, out_uu,
-                                         out_uq, j)
+                            kqb = 0.0
+                            for m in range(n_m):
+                                kqb += kq[j, m] * q_blocks[cur + 1, m]
+                            total += (a1 - kqb) ** 2 - kqb * kqb
+                    a1 = 0.0
                 live1 = False
                 cur = kb
-            for l in range(n_lags):
-                t = s + 1 + l
-                if t >= n_bins:
-                    break
-                if t // block_bins == cur:
-                    acc0[l] += c * resid[t]
-                else:
-                    acc1[l] += c * resid[t]
-                    live1 = True
+            lim = min(s + 1 + n_lags, n_bins)
+            edge = min((cur + 1) * block_bins, lim)
+            for t in range(s + 1, edge):
+                a0 += c * kv[j, t - s - 1] * resid[t]
+            for t in range(edge, lim):
+                a1 += c * kv[j, t - s - 1] * resid[t]
+                live1 = True
         if cur >= 0:
-            _flush_block(acc0, basis, q_blocks[cur], u, out_uu, out_uq, j)
+            kqb = 0.0
+            for m in range(n_m):
+                kqb += kq[j, m] * q_blocks[cur, m]
+            total += (a0 - kqb) ** 2 - kqb * kqb
             if live1:
-                _flush_block(acc1, basis, q_blocks[cur + 1], u, out_uu, out_uq, j)
+                kqb = 0.0
+                for m in range(n_m):
+                    kqb += kq[j, m] * q_blocks[cur + 1, m]
+                total += (a1 - kqb) ** 2 - kqb * kqb
+        out[j] = total

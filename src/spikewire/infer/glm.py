@@ -722,12 +722,13 @@ class _Block:
 
 # ============================================================================ method
 #: Default smoothing time constants (s) of the population-rate covariates.
-#: The 10 ms scale follows hidden state switches within ~10 ms: without it the
-#: presynaptic spikes inside the coupling window predicted the target's new rate first
-#: (null FPR 0.095 on the up/down family, z shifted by +0.56; 0.058 with it, seed 0),
-#: and it raised glm's AUC on the Izhikevich network 0.731 → 0.803 for −0.010 on Brunel
-#: (benchmarks/results/glmrob.md).
-DEFAULT_TIMESCALES = (0.01, 0.03, 0.3)
+#: The 10 ms scale (30 ms before) follows hidden state switches within ~10 ms: with
+#: 30 ms the presynaptic spikes inside the coupling window predicted the target's new
+#: rate first (null FPR 0.095 on the up/down family, z shifted by +0.56; 0.055 now), and
+#: it raised glm's AUC on the Izhikevich network 0.731 → 0.802 for −0.011 on Brunel.
+#: Three scales (10, 30, 300 ms) did as well but took 1.5× the time (more L-BFGS
+#: passes); benchmarks/results/glmrob.md.
+DEFAULT_TIMESCALES = (0.01, 0.3)
 #: With fewer design units the "population" is a few single units: its shared
 #: coefficient then mixes pair-specific drive into every target (spurious compensating
 #: links measured on a 4-unit LIF network), so "auto" adds no covariate below this.
@@ -781,7 +782,7 @@ class GLM(InferenceMethod):
     Shared slow drive: ``z_k`` are population-rate covariates
     (:func:`~spikewire.infer._bases.population_covariates`): the log of the summed
     activity of all fitted units over the past, smoothed by an exponential kernel of time
-    scale ``τ_k`` (``population_timescales``, default 10, 30 and 300 ms) that starts 5 ms
+    scale ``τ_k`` (``population_timescales``, default 10 ms and 300 ms) that starts 5 ms
     (a quarter of ``window``) before ``t``, standardised; ``γ_ik`` is free
     (unpenalised). Past-only, so no future spike of the target leaks in. They
     absorb co-modulation and hidden network states, so the coupling filters only explain
@@ -885,7 +886,7 @@ class GLM(InferenceMethod):
         groups of targets for the p-values.
     population_timescales : "auto", sequence of float or None, default "auto"
         Smoothing time constants in s of the population-rate covariates (each longer than
-        ``bin_width``); ``"auto"``: 10, 30 and 300 ms when at least 8 units are fitted,
+        ``bin_width``); ``"auto"``: 10 ms and 300 ms when at least 8 units are fitted,
         none otherwise; None: no covariate (the uncorrected model).
     early_stopping : bool, default True
         Stop the penalty path one step past every target's held-out optimum.
@@ -1338,9 +1339,12 @@ class GLM(InferenceMethod):
             if block_bins < design.n_lags:
                 raise ValueError(f"block_bins ({block_bins}) must be at least the filter "
                                  f"length ({design.n_lags} bins)")
-            starts = np.arange(0, design.n_bins, block_bins)
-            n_blk = starts.size
+            n_blk = -(-design.n_bins // block_bins)
             cr1 = n_blk / (n_blk - 1.0)
+            pad = n_blk * block_bins - design.n_bins
+            # nuisance columns by block (zero rows pad the last block): (G, bins, n_nuis)
+            A_blk = np.concatenate([A, np.zeros((pad, A.shape[1]))]).reshape(
+                n_blk, block_bins, A.shape[1])
 
         def one_group(rows):
             mu = design.predictor(bias[rows], coef[rows])
@@ -1351,8 +1355,7 @@ class GLM(InferenceMethod):
             hb = np.empty((nu, design.n_lags))
             hx = np.empty((nu, design.n_lags, A.shape[1]))
             if robust:
-                uu = np.empty((nu, nb, nb))
-                uq = np.empty((nu, nb, A.shape[1]))
+                meat = np.empty(nu)
             for k, r in enumerate(rows):
                 _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, mu,
                                 design.n_lags, k, hh, hb)
@@ -1377,21 +1380,21 @@ class GLM(InferenceMethod):
                     v, var = None, np.full(nu, np.inf)
                 var_m[r] = var
                 if robust and v is not None:
-                    resid = design.counts(int(targets[r])) - mu[:, k]
-                    q = np.add.reduceat(A * resid[:, None], starts, axis=0)   # (G, n_nuis)
-                    uu[:] = 0.0
-                    uq[:] = 0.0
-                    _k.block_scores(design.u_ptr, design.u_bins, design.u_counts,
-                                    np.ascontiguousarray(resid), np.ascontiguousarray(Bm),
-                                    np.ascontiguousarray(q), block_bins, uu, uq)
-                    K = C @ Ninv                                       # (nu, nb, n_nuis)
-                    KuqT = np.einsum("jam,jbm->jab", K, uq)
-                    meat = (uu - KuqT - np.swapaxes(KuqT, 1, 2)
-                            + np.einsum("jam,mn,jbn->jab", K, q.T @ q, K))
+                    resid = np.zeros(n_blk * block_bins)
+                    resid[:design.n_bins] = design.counts(int(targets[r])) - mu[:, k]
+                    q = np.matmul(resid.reshape(n_blk, 1, block_bins), A_blk)[:, 0]
+                    resid = resid[:design.n_bins]
+                    kq = np.einsum("jam,ja->jm", C @ Ninv, v)           # (nu, n_nuis)
+                    _k.block_score_var(design.u_ptr, design.u_bins, design.u_counts,
+                                       resid, np.ascontiguousarray(v @ Bm.T),
+                                       np.ascontiguousarray(kq), np.ascontiguousarray(q),
+                                       block_bins, meat)
+                    # blocks without a spike of j: their score is the nuisance part only
+                    meat += np.einsum("jm,mn,jn->j", kq, q.T @ q, kq)
                     # the model variance is a floor: where the target rarely fired
                     # near j's spikes the block sums underestimate the variance (rare
                     # events: the calls were all such pairs); bursts only widen it.
-                    var_c[r] = cr1 * np.einsum("jb,jbc,jc->j", v, meat, v)
+                    var_c[r] = cr1 * meat
                     # a pair whose windows expect only a handful of target spikes
                     # (Σ_t μ_t Σ_l y_j(t − l) < MIN_ROBUST_EVENTS) has no usable block
                     # variance: its block sums are a few events, keep the model's
