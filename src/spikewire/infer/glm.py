@@ -796,9 +796,12 @@ class GLM(InferenceMethod):
     rate without → with the covariates: slow log-normal co-modulation (τ 0.2 s, depth 0.5,
     two seeds) 0.82 / 0.62 → 0.062 / 0.054; hidden up/down states (gain 2.0 / 0.3, mean
     dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.058; independent Poisson 0.037 →
-    0.042 (the previous release: 0.41, 0.70 and 0.000). On ``_null_families`` (20 units,
-    120 s, 380 pairs): poisson 0.055, heterogeneous 0.036, comodulated 0.068, updown
-    0.074, bursting 0.076 (the last two at the edge of the band). Detection on a
+    0.042 (the previous release: 0.41, 0.70 and 0.000); these were measured with the
+    30 + 300 ms covariates and the model variance. On ``_null_families`` (40 units,
+    300 s, 1,560 pairs, seeds 0–2; today's defaults: robust variance, 10 + 300 ms
+    covariates): poisson 0.040, heterogeneous 0.040, comodulated 0.059, updown 0.055,
+    bursting 0.057, at most 2 BH calls per fit (model variance, 30 + 300 ms: updown
+    0.095, bursting 0.151 with 56–61 calls; ``benchmarks/results/glmrob.md``). Detection on a
     recorded subset (40 of a 1,000-neuron Brunel network, 300 s, 141 true links), same
     run: AUC 0.701 → 0.764, MCC 0.235 → 0.247 (previous release 0.705 / 0.247). The
     subset still over-calls (345 BH calls for 141 links): unrecorded common input is not
