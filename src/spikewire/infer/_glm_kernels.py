@@ -296,3 +296,75 @@ def chunk_add_covariates(z, gam_t, t0, t1, eta):
             v = z[t0 + r, k]
             for i in range(n_t):
                 eta[r, i] += v * gam_t[k, i]
+
+
+@njit(cache=True, nogil=True)
+def block_score_var(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins, out):
+    """Sum over time blocks of the squared block score of a linear combination of every
+    presynaptic block's coefficients: the meat ``vᵀ M v`` of a cluster-robust variance.
+
+    For unit ``j`` and time block ``k`` (bins ``k·block_bins`` to ``(k + 1)·block_bins −
+    1``) the block score is
+
+        ``s_jk = Σ_{t ∈ k} Σ_l kv[j, l − 1] y_j[t − l] r_t − kq[j] · q_blocks[k]``,
+
+    with ``kv[j]`` the lag-space filter ``B v_j`` of the combination, ``r = resid`` the
+    target's residual ``y − μ`` per bin, ``q_blocks[k] = Σ_{t ∈ k} a(t) r_t`` the nuisance
+    columns' block scores and ``kq[j] = (C_j N⁻¹)ᵀ v_j`` their profiling weights. Sets
+    ``out[j] = Σ_k s_jk² − Σ_k (kq[j] · q_blocks[k])²``: the blocks without a spike of
+    ``j`` (whose ``s_jk = −kq[j] · q_k``) are added by the caller as the quadratic form
+    ``kq[j]ᵀ (QᵀQ) kq[j]``. Needs ``block_bins ≥ L`` (a spike's lags then reach at most
+    the next block). Cost ``n_spikes · L``.
+    """
+    n_units = u_ptr.size - 1
+    n_bins = resid.size
+    n_lags = kv.shape[1]
+    n_m = q_blocks.shape[1]
+    for j in range(n_units):
+        total = 0.0
+        cur = -1
+        a0 = 0.0          # score of block `cur`
+        a1 = 0.0          # ... and of block `cur + 1`
+        live1 = False
+        for q in range(u_ptr[j], u_ptr[j + 1]):
+            s = u_bins[q]
+            if s + 1 >= n_bins:                  # a spike in the last bin drives no lag
+                break
+            c = u_counts[q]
+            kb = (s + 1) // block_bins          # block of the spike's first lag
+            if kb != cur:
+                if cur >= 0:
+                    kqb = 0.0
+                    for m in range(n_m):
+                        kqb += kq[j, m] * q_blocks[cur, m]
+                    total += (a0 - kqb) ** 2 - kqb * kqb
+                    a0 = 0.0
+                    if live1:
+                        if kb == cur + 1:
+                            a0 = a1
+                        else:
+                            kqb = 0.0
+                            for m in range(n_m):
+                                kqb += kq[j, m] * q_blocks[cur + 1, m]
+                            total += (a1 - kqb) ** 2 - kqb * kqb
+                    a1 = 0.0
+                live1 = False
+                cur = kb
+            lim = min(s + 1 + n_lags, n_bins)
+            edge = min((cur + 1) * block_bins, lim)
+            for t in range(s + 1, edge):
+                a0 += c * kv[j, t - s - 1] * resid[t]
+            for t in range(edge, lim):
+                a1 += c * kv[j, t - s - 1] * resid[t]
+                live1 = True
+        if cur >= 0:
+            kqb = 0.0
+            for m in range(n_m):
+                kqb += kq[j, m] * q_blocks[cur, m]
+            total += (a0 - kqb) ** 2 - kqb * kqb
+            if live1:
+                kqb = 0.0
+                for m in range(n_m):
+                    kqb += kq[j, m] * q_blocks[cur + 1, m]
+                total += (a1 - kqb) ** 2 - kqb * kqb
+        out[j] = total

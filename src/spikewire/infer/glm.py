@@ -722,7 +722,13 @@ class _Block:
 
 # ============================================================================ method
 #: Default smoothing time constants (s) of the population-rate covariates.
-DEFAULT_TIMESCALES = (0.03, 0.3)
+#: The 10 ms scale (30 ms before) follows hidden state switches within ~10 ms: with
+#: 30 ms the presynaptic spikes inside the coupling window predicted the target's new
+#: rate first (null FPR 0.095 on the up/down family, z shifted by +0.56; 0.055 now), and
+#: it raised glm's AUC on the Izhikevich network 0.731 → 0.802 for −0.011 on Brunel.
+#: Three scales (10, 30, 300 ms) did as well but took 1.5× the time (more L-BFGS
+#: passes); benchmarks/results/glmrob.md.
+DEFAULT_TIMESCALES = (0.01, 0.3)
 #: With fewer design units the "population" is a few single units: its shared
 #: coefficient then mixes pair-specific drive into every target (spurious compensating
 #: links measured on a 4-unit LIF network), so "auto" adds no covariate below this.
@@ -735,6 +741,16 @@ MIN_UNITS_FOR_POPULATION = 8
 #: 0.20); 0.25 does both. Two-sided kernels carry the target's own future bursts (FPR
 #: 0.19 on independent bursting units); past-only ones do not (0.076).
 POPULATION_GAP_FRACTION = 0.25
+#: Default time block (s) of the cluster-robust Wald variance (``variance="robust"``).
+DEFAULT_ROBUST_BLOCK = 0.1
+#: Fewer blocks than this make the cluster-robust meat too noisy: the model variance is
+#: used instead (with a warning).
+MIN_ROBUST_BLOCKS = 50
+#: A pair's cluster-robust variance is used only when the target is expected to fire at
+#: least this many spikes inside the presynaptic unit's coupling windows
+#: (``Σ_t μ_t Σ_l y_j(t − l)``); with fewer, the block sums are a handful of events (their
+#: relative error ~ 1/√events) and the model variance is kept.
+MIN_ROBUST_EVENTS = 10.0
 #: Relative objective tolerance of the fits that only select the penalty (the null
 #: model and the path); the final fit keeps 1e-9. 1e-7 made the same choices for all
 #: 100 targets of the benchmark data (1e-6 changed one) and saved 22 % of the time.
@@ -766,7 +782,7 @@ class GLM(InferenceMethod):
     Shared slow drive: ``z_k`` are population-rate covariates
     (:func:`~spikewire.infer._bases.population_covariates`): the log of the summed
     activity of all fitted units over the past, smoothed by an exponential kernel of time
-    scale ``τ_k`` (``population_timescales``, default 30 ms and 300 ms) that starts 5 ms
+    scale ``τ_k`` (``population_timescales``, default 10 ms and 300 ms) that starts 5 ms
     (a quarter of ``window``) before ``t``, standardised; ``γ_ik`` is free
     (unpenalised). Past-only, so no future spike of the target leaks in. They
     absorb co-modulation and hidden network states, so the coupling filters only explain
@@ -780,9 +796,12 @@ class GLM(InferenceMethod):
     rate without → with the covariates: slow log-normal co-modulation (τ 0.2 s, depth 0.5,
     two seeds) 0.82 / 0.62 → 0.062 / 0.054; hidden up/down states (gain 2.0 / 0.3, mean
     dwell 0.5 s, two seeds) 0.92 / 0.92 → 0.037 / 0.058; independent Poisson 0.037 →
-    0.042 (the previous release: 0.41, 0.70 and 0.000). On ``_null_families`` (20 units,
-    120 s, 380 pairs): poisson 0.055, heterogeneous 0.036, comodulated 0.068, updown
-    0.074, bursting 0.076 (the last two at the edge of the band). Detection on a
+    0.042 (the previous release: 0.41, 0.70 and 0.000); these were measured with the
+    30 + 300 ms covariates and the model variance. On ``_null_families`` (40 units,
+    300 s, 1,560 pairs, seeds 0–2; today's defaults: robust variance, 10 + 300 ms
+    covariates): poisson 0.040, heterogeneous 0.040, comodulated 0.059, updown 0.055,
+    bursting 0.057, at most 2 BH calls per fit (model variance, 30 + 300 ms: updown
+    0.095, bursting 0.151 with 56–61 calls; ``benchmarks/results/glmrob.md``). Detection on a
     recorded subset (40 of a 1,000-neuron Brunel network, 300 s, 141 true links), same
     run: AUC 0.701 → 0.764, MCC 0.235 → 0.247 (previous release 0.705 / 0.247). The
     subset still over-calls (345 BH calls for 141 links): unrecorded common input is not
@@ -806,6 +825,29 @@ class GLM(InferenceMethod):
     sampling variance of the ridge estimate, ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior
     variance ``(S + λ)⁻¹`` used before made the test conservative (FPR 0.000 on
     independent Poisson) and the plain ``S⁻¹`` anti-conservative.
+
+    Robust variance (``variance="robust"``, the default): the model variance assumes
+    the target's spikes are conditionally Poisson given its history filter. Bursts and
+    hidden state switches leave residuals clustered in time (and a bursty presynaptic
+    unit's regressor counts each spike of a burst as independent information), which
+    widened the null z (sd 1.50, false-positive rate 0.15 on independent bursting units).
+    The robust variance replaces the middle ``S`` by the cluster-robust meat
+    ``M = Σ_k g_k g_kᵀ``, ``g_k = Σ_{t ∈ k} (x_j(t) − C N⁻¹ a(t)) (y_t − μ_t)``: the
+    profiled score of the tested block summed over contiguous time blocks ``k`` of
+    ``robust_block`` (default 100 ms: five 20 ms coupling windows and ~5× a burst of the
+    null family (3 spikes, 4–6 ms apart), so a burst and the lags it drives rarely
+    straddle a block edge; short enough that a 300 s recording has 3,000 blocks), times
+    the CR1 small-sample factor ``G/(G − 1)`` (``G`` blocks). It is computed per target
+    for the tested coefficients only (``n_basis`` per presynaptic unit), in one extra
+    pass over the spikes. Two guards against its known weakness with rare events: the
+    variance used is ``max(model, robust)`` (a pair whose target seldom fired near the
+    presynaptic spikes has block sums that underestimate the variance: all the extra
+    calls were such pairs), and the model variance is kept for a pair whose target is
+    expected to fire fewer than 10 spikes inside the presynaptic unit's windows (there
+    the block sums are a few events; this kept sparse pairs of the heterogeneous null
+    from turning conservative). ``diagnostics["variance_ratio"]`` holds robust / model
+    per pair (before the guards), ``diagnostics["variance_used_ratio"]`` the variance
+    used / model (1 where the model's was kept).
 
     The penalty path runs strongest first and stops (``early_stopping``) once every
     target's held-out likelihood has fallen below its best, i.e. one step past its peak.
@@ -847,10 +889,17 @@ class GLM(InferenceMethod):
         groups of targets for the p-values.
     population_timescales : "auto", sequence of float or None, default "auto"
         Smoothing time constants in s of the population-rate covariates (each longer than
-        ``bin_width``); ``"auto"``: 30 ms and 300 ms when at least 8 units are fitted,
+        ``bin_width``); ``"auto"``: 10 ms and 300 ms when at least 8 units are fitted,
         none otherwise; None: no covariate (the uncorrected model).
     early_stopping : bool, default True
         Stop the penalty path one step past every target's held-out optimum.
+    variance : {"robust", "model"}, default "robust"
+        Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
+        sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
+        see "Robust variance" above; never smaller than the model's.
+    robust_block : float, default 0.1
+        Time block of the robust variance in s; at least ``window`` and ``bin_width``.
+        Recordings with fewer than 50 blocks fall back to ``"model"`` with a warning.
     """
 
     name = "glm"
@@ -877,6 +926,8 @@ class GLM(InferenceMethod):
         "population_timescales": [Options(("auto",)),
                                   RealSequence(0, None, closed="neither", unit="s"), None],
         "early_stopping": [Boolean()],
+        "variance": [Options(("robust", "model"))],
+        "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
     def __init__(self, *, bin_width: float | None = None, window: float = 0.02, n_basis: int = 5,
@@ -884,7 +935,8 @@ class GLM(InferenceMethod):
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
-                 population_timescales="auto", early_stopping: bool = True):
+                 population_timescales="auto", early_stopping: bool = True,
+                 variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -903,6 +955,8 @@ class GLM(InferenceMethod):
         self.n_jobs = n_jobs
         self.population_timescales = population_timescales
         self.early_stopping = early_stopping
+        self.variance = variance
+        self.robust_block = robust_block
 
     def _check_combination(self, bins: dict) -> None:
         bw = bins["bin_width"]
@@ -915,6 +969,15 @@ class GLM(InferenceMethod):
                                  f"({bw} s); use longer time scales or None")
         if self.dale == "given" and self.cell_type is None:
             raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+        if self.variance == "robust":
+            if self.robust_block < self.window:
+                raise ValueError(f"robust_block ({self.robust_block} s) must be at least the "
+                                 f"filter window ({self.window} s): a block shorter than the "
+                                 "window splits one spike's score over blocks; use a longer "
+                                 "robust_block")
+            if bw is not None and self.robust_block < bw:
+                raise ValueError(f"robust_block ({self.robust_block} s) must be at least "
+                                 f"bin_width ({bw} s); use a longer robust_block")
 
     def _timescales(self, n_units: int | None = None, bin_width: float = 0.0) -> tuple:
         """Time scales (s) of the population covariates for ``n_units`` design units."""
@@ -1018,6 +1081,23 @@ class GLM(InferenceMethod):
                 scores[i, j] = abs(res["z"][r, c])
         ll = res["heldout_ll"]
         n_val = res["heldout_spikes"]
+        off = ~np.eye(design.n_units, dtype=bool)[tpos]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = res["var_cr"][off] / res["var_model"][off]
+        ratio = ratio[np.isfinite(ratio)]
+        ratios = {}
+        for key in ("var_cr", "var_used"):
+            full = np.full((n, n), np.nan)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                vr_rows = res[key] / res["var_model"]
+            for r, i in enumerate(rows):
+                full[i, active] = vr_rows[r]
+            np.fill_diagonal(full, np.nan)
+            ratios[key] = full
+        diag.update(variance=res["variance"], variance_ratio=ratios["var_cr"],
+                    variance_used_ratio=ratios["var_used"],
+                    robust_block=self.robust_block if res["variance"] == "robust" else None,
+                    variance_ratio_median=float(np.median(ratio)) if ratio.size else math.nan)
         diag.update(
             heldout_loglik=float(np.sum(ll)),
             heldout_loglik_per_target=dict(zip(st.units[rows].tolist(), ll.tolist(),
@@ -1167,13 +1247,34 @@ class GLM(InferenceMethod):
             messages.append(msg)
         ok_t = np.full(nt, bool(ok)) & np.isfinite(b) & np.all(np.isfinite(c), axis=(1, 2))
         w_sum = c @ design.basis.sum(axis=0)  # (nt, nu): Σ_l k(l) = Σ_b w_b Σ_l B_lb
-        z, pv = self._wald(design, b, c, lam, n_jobs, gamma=g, Z=Z)
+        variance, block_bins = self._variance_plan(design)
+        z, pv, var_m, var_c, var_u = self._wald(design, b, c, lam, n_jobs, gamma=g, Z=Z,
+                                         targets=tpos, variance=variance,
+                                         block_bins=block_bins)
         return {"weights": w_sum, "pvalues": pv, "z": z, "ok": ok_t, "lam": lam,
+                "variance": variance, "var_model": var_m, "var_cr": var_c, "var_used": var_u,
                 "heldout_ll": heldout, "heldout_gain": gain, "heldout_gain_test": gain_test,
                 "coef": c, "bias": b,
                 "gamma": g, "path_ll": val_ll,
                 "grid": grid, "heldout_spikes": n_val_spikes, "iterations": iters,
                 "messages": messages}
+
+    def _variance_plan(self, design) -> tuple[str, int | None]:
+        """The Wald variance to use on this design and its block length in bins:
+        ``("robust", bins)``, or ``("model", None)`` when asked for or when the recording
+        holds fewer than :data:`MIN_ROBUST_BLOCKS` blocks (with a warning)."""
+        if self.variance == "model":
+            return "model", None
+        block_bins = max(int(round(self.robust_block / design.bin_width)), design.n_lags)
+        n_blk = -(-design.n_bins // block_bins)
+        if n_blk < MIN_ROBUST_BLOCKS:
+            warnings.warn(f"glm: the recording holds {n_blk} blocks of robust_block="
+                          f"{self.robust_block:g} s, fewer than {MIN_ROBUST_BLOCKS}: the "
+                          "cluster-robust variance would be unreliable, so the model "
+                          "(Poisson) variance is used; record longer, use a shorter "
+                          "robust_block or variance='model'", RuntimeWarning, stacklevel=4)
+            return "model", None
+        return "robust", block_bins
 
     def _grid(self, blk, design, b_null, g_null, c_null, rates):
         nt = blk.nt
@@ -1201,17 +1302,52 @@ class GLM(InferenceMethod):
         top = np.maximum(top, 1e-8)
         return top[:, None] * steps[None, :]
 
-    def _wald(self, design, bias, coef, lam, n_jobs, group=8, gamma=None, Z=None):
-        """Wald z of each summed coupling filter: Fisher information of the presynaptic
-        block after profiling out the nuisance columns (intercept and population
-        covariates ``Z``) by their Schur complement."""
+    def _wald(self, design, bias, coef, lam, n_jobs, group=8, gamma=None, Z=None,
+              targets=None, variance="model", block_bins=None):
+        """Wald z of each summed coupling filter ``cᵀ w_ij`` (``c`` = basis column sums).
+
+        Bread: the Fisher information of the presynaptic block after profiling out the
+        nuisance columns ``a(t)`` (intercept and population covariates ``Z``) by their
+        Schur complement, ``S = H − C N⁻¹ Cᵀ``; ``v = (S + λ)⁻¹ c`` (``λ = 0`` unless the
+        penalty is ``"l2"``). Variance of ``cᵀ w``:
+
+        - ``"model"``: ``vᵀ S v`` (``cᵀ S⁻¹ c`` for l1 / group), the Poisson model's;
+        - ``"robust"``: ``max(vᵀ S v, V_CR)`` (``vᵀ S v`` alone for pairs with fewer than
+          :data:`MIN_ROBUST_EVENTS` expected target spikes in ``j``'s windows) with the
+          cluster-robust (CR1) variance
+          ``V_CR = G/(G − 1) · vᵀ M v``, meat ``M = Σ_k g_k g_kᵀ`` over ``G`` time blocks of
+          ``block_bins`` bins, ``g_k = Σ_{t ∈ k} (x_j(t) − C N⁻¹ a(t)) r_t`` the block's
+          profiled score and ``r = y − μ`` the target's residual (needs ``targets``, the
+          design positions of the rows).
+
+        Returns ``(z, p, var_model, var_cr, var_used)``, each (n_targets, n_units);
+        ``var_cr`` is ``V_CR`` (NaN with ``"model"``), ``var_used`` the one in ``z``.
+        """
         nt, nu, nb = coef.shape
         Bm = design.basis
         csum = Bm.sum(axis=0)
         z = np.zeros((nt, nu))
+        var_m = np.full((nt, nu), np.nan)
+        var_c = np.full((nt, nu), np.nan)
+        var_u = np.full((nt, nu), np.nan)
         if Z is None or Z.shape[1] == 0:
             Z, gamma = np.zeros((design.n_bins, 0)), np.zeros((nt, 0))
         A = np.column_stack([np.ones(design.n_bins), Z])          # nuisance columns
+        robust = variance == "robust"
+        if robust:
+            if targets is None or block_bins is None:
+                raise ValueError("the robust Wald variance needs the targets' design "
+                                 "positions and block_bins")
+            block_bins = int(block_bins)
+            if block_bins < design.n_lags:
+                raise ValueError(f"block_bins ({block_bins}) must be at least the filter "
+                                 f"length ({design.n_lags} bins)")
+            n_blk = -(-design.n_bins // block_bins)
+            cr1 = n_blk / (n_blk - 1.0)
+            pad = n_blk * block_bins - design.n_bins
+            # nuisance columns by block (zero rows pad the last block): (G, bins, n_nuis)
+            A_blk = np.concatenate([A, np.zeros((pad, A.shape[1]))]).reshape(
+                n_blk, block_bins, A.shape[1])
 
         def one_group(rows):
             mu = design.predictor(bias[rows], coef[rows])
@@ -1221,6 +1357,8 @@ class GLM(InferenceMethod):
             hh = np.empty((nu, design.n_lags, design.n_lags))
             hb = np.empty((nu, design.n_lags))
             hx = np.empty((nu, design.n_lags, A.shape[1]))
+            if robust:
+                meat = np.empty(nu)
             for k, r in enumerate(rows):
                 _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, mu,
                                 design.n_lags, k, hh, hb)
@@ -1242,7 +1380,30 @@ class GLM(InferenceMethod):
                     var = (np.einsum("jb,jbc,jc->j", v, S, v) if self.penalty == "l2"
                            else np.einsum("b,jb->j", csum, v))
                 except np.linalg.LinAlgError:
-                    var = np.full(nu, np.inf)
+                    v, var = None, np.full(nu, np.inf)
+                var_m[r] = var
+                if robust and v is not None:
+                    resid = np.zeros(n_blk * block_bins)
+                    resid[:design.n_bins] = design.counts(int(targets[r])) - mu[:, k]
+                    q = np.matmul(resid.reshape(n_blk, 1, block_bins), A_blk)[:, 0]
+                    resid = resid[:design.n_bins]
+                    kq = np.einsum("jam,ja->jm", C @ Ninv, v)           # (nu, n_nuis)
+                    _k.block_score_var(design.u_ptr, design.u_bins, design.u_counts,
+                                       resid, np.ascontiguousarray(v @ Bm.T),
+                                       np.ascontiguousarray(kq), np.ascontiguousarray(q),
+                                       block_bins, meat)
+                    # blocks without a spike of j: their score is the nuisance part only
+                    meat += np.einsum("jm,mn,jn->j", kq, q.T @ q, kq)
+                    # the model variance is a floor: where the target rarely fired
+                    # near j's spikes the block sums underestimate the variance (rare
+                    # events: the calls were all such pairs); bursts only widen it.
+                    var_c[r] = cr1 * meat
+                    # a pair whose windows expect only a handful of target spikes
+                    # (Σ_t μ_t Σ_l y_j(t − l) < MIN_ROBUST_EVENTS) has no usable block
+                    # variance: its block sums are a few events, keep the model's
+                    rich = hb.sum(axis=1) >= MIN_ROBUST_EVENTS
+                    var = np.where(rich, np.maximum(var_c[r], var), var)
+                var_u[r] = var
                 w = coef[r] @ csum
                 with np.errstate(divide="ignore", invalid="ignore"):
                     z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
@@ -1256,7 +1417,7 @@ class GLM(InferenceMethod):
             for g in groups:
                 one_group(g)
         z = np.nan_to_num(z, nan=0.0)
-        return z, 2 * norm.sf(np.abs(z))
+        return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
 
 
 def _lgamma1(c):
