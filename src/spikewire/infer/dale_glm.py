@@ -16,7 +16,8 @@ optional population-rate covariates that stand in for unmeasured shared slow inp
 hidden network states: glm's (:func:`spikewire.infer._bases.population_covariates`), the
 log of the summed spikes of all fitted units over the past only, smoothed by an
 exponential kernel of time scale ``τ_k`` (``population_timescales``, default 30 ms and
-300 ms) that starts a quarter of the window back, standardised. Absolute refractoriness:
+300 ms) over the bins before ``t`` (``population_gap``), the target's own spikes left
+out, standardised. Absolute refractoriness:
 the ``refractory`` s after each of its own spikes carry no
 information about a target (its rate is ~0 there), so those bins are left out of its
 likelihood.
@@ -97,7 +98,6 @@ from spikewire.infer.base import (
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.glm import (
     MIN_UNITS_FOR_POPULATION,
-    POPULATION_GAP_FRACTION,
     build_design,
 )
 
@@ -676,7 +676,7 @@ class _Problem:
             ll[s.tg] -= np.sum(r * (mu - s.Y * e + gammaln(s.Y + 1.0)), axis=0)
         return ll
 
-    def wald(self, x, row_w, csum, robust_bins=None):
+    def wald(self, x, row_w, csum, robust_bins=None, floor=True):
         """Wald z of every summed filter ``w_ij · csum`` (nu pre × nt post); 0 for pairs
         never recorded together.
 
@@ -690,7 +690,8 @@ class _Problem:
         bins with weight, ``K`` coefficients of the target: the CR1 small-sample factor).
         Only the contrasts are formed: ``v = H⁻¹ c`` and ``cᵀ H⁻¹ M H⁻¹ c = Σ_b (g_bᵀ v)²``,
         with ``g_bᵀ v = Σ_{t ∈ b} r_t (y_t − μ_t) (x_t · v)``, i.e. one product of the
-        design with the (K × n_pre) solution per target.
+        design with the (K × n_pre) solution per target. With ``floor`` (default) the
+        robust variance is never below the model variance (see the comment below).
         """
         b, W, Bc, g = self.unpack(x)
         mus, resid = [], []
@@ -760,8 +761,9 @@ class _Problem:
                     # (the target is silent after the presynaptic spikes, μ ≈ 0 wherever
                     # the regressor is non-zero) the scores carry no information and the
                     # sandwich collapses to ~0 while the estimate is least determined
-                    var = np.maximum(var, meat * (n_blocks / (n_blocks - 1.0)) * (
-                        (n_rows - 1.0) / (n_rows - dim)))
+                    rob = meat * (n_blocks / (n_blocks - 1.0)) * (
+                        (n_rows - 1.0) / (n_rows - dim))
+                    var = np.maximum(var, rob) if floor else rob
             wsum = W[fi, i].reshape(units_i.size, nb) @ csum
             with np.errstate(divide="ignore", invalid="ignore"):
                 z[units_i, i] = np.where(var > 0, wsum / np.sqrt(var), 0.0)
@@ -805,10 +807,10 @@ class DaleGLM(InferenceMethod):
         Add population-rate covariates (a proxy for unmeasured shared slow input and
         hidden network states): glm's
         (:func:`~spikewire.infer._bases.population_covariates`), the log of the summed
-        counts of all fitted units over the *past*, smoothed by an exponential kernel of
-        each time scale in ``population_timescales`` that starts a quarter of ``window``
-        before the bin, standardised; one free (unpenalised) coefficient per time scale
-        and target. Added only when at least 8 units are fitted (with fewer the
+        counts of all fitted units but the target over the *past* (bins before ``t`` and
+        ``population_gap``), smoothed by an exponential kernel of each time scale in
+        ``population_timescales``, standardised; one free (unpenalised) coefficient per
+        time scale and target. Added only when at least 8 units are fitted (with fewer the
         "population" is a few single units and leaks pair-specific drive). Log: shared
         co-modulation is multiplicative (a gain), so the log-rate is linear in the log
         population rate; past-only: no future spike of the target leaks in; two scales:
@@ -817,6 +819,12 @@ class DaleGLM(InferenceMethod):
     population_timescales : sequence of float or None, default (0.03, 0.3)
         Time constants in s of the population covariates (each > ``bin_width``); None or
         ``population_covariate=False``: none.
+    population_gap : float, default 0.0
+        Time in s before the bin that the population covariates leave out (besides the
+        bin itself). 0: they start at the previous bin, so they follow a hidden state
+        switch as soon as any unit does (glm's quarter window, 5–6 ms, leaves the first
+        ms after a switch to the presynaptic filters: up/down FPR 0.165 instead of 0.065,
+        benchmarks/results/dalecov.md).
     population_tau : float or None, default None
         Deprecated (the former linear, two-sided Gaussian covariate's width in s): a value
         warns (``DeprecationWarning``) and is used as ``population_timescales=(tau,)``.
@@ -887,6 +895,7 @@ class DaleGLM(InferenceMethod):
         "population_covariate": [Boolean()],
         "population_timescales": [RealSequence(0, None, closed="neither", unit="s"), None],
         "population_tau": [None, Interval("real", 0, None, closed="neither", unit="s")],
+        "population_gap": [Interval("real", 0, 1.0, unit="s")],
         "variance": [Options(["robust", "model"])],
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
         "prior": [_PriorLike()],
@@ -908,7 +917,8 @@ class DaleGLM(InferenceMethod):
                  covariates: np.ndarray | Callable | None = None,
                  covariate_rate: float | None = None, population_covariate: bool = True,
                  population_timescales=DEFAULT_POPULATION_TIMESCALES,
-                 population_tau: float | None = None, variance: str = "robust",
+                 population_tau: float | None = None, population_gap: float = 0.0,
+                 variance: str = "robust",
                  robust_block: float = 0.1, prior: dict | None = None,
                  weight_scale: dict | None = None,
                  prior_strength: float | str = 1.0, excitatory_fraction: float = 0.8,
@@ -928,6 +938,7 @@ class DaleGLM(InferenceMethod):
         self.population_covariate = population_covariate
         self.population_timescales = population_timescales
         self.population_tau = population_tau
+        self.population_gap = population_gap
         self.variance = variance
         self.robust_block = robust_block
         if population_tau is not None:
@@ -1019,7 +1030,7 @@ class DaleGLM(InferenceMethod):
             # each target's own spikes left out: (n_bins, n_targets, n_scales)
             pop = np.bincount(design.s_bins, weights=design.s_counts.astype(float),
                               minlength=n_bins)[:n_bins]
-            gap = int(POPULATION_GAP_FRACTION * design.n_lags)
+            gap = int(round(self.population_gap / bw))
             every = np.arange(n_bins)
             P = np.stack([population_covariates(every, pop - Y[:, r], n_bins, bw, taus,
                                                 gap=gap, two_sided=False)
@@ -1055,7 +1066,9 @@ class DaleGLM(InferenceMethod):
         x1, ok1, it1, msg1 = prob.fit(x0, R, max_iter=self.max_iter)
         rb = (max(int(round(self.robust_block / self._bw)), 1) if self.variance == "robust"
               else None)
+        t_wald = time.perf_counter()
         z = prob.wald(x1, R, csum, robust_bins=rb)                  # (nu pre, nt post)
+        t_wald = time.perf_counter() - t_wald
         own = np.zeros((nu, nt), dtype=bool)
         own[tpos, np.arange(nt)] = True
         z_raw, null = z, None
@@ -1138,7 +1151,7 @@ class DaleGLM(InferenceMethod):
             wsum=np.einsum("jbi,b->ij", Wr, csum),                    # (nt post, nu pre)
             kern=np.einsum("lb,jbi->ijl", basis, Wr),                 # (nt, nu, L)
             b=b, Bc=Bc, g=g, x1=x1, messages=[msg1, msg2, msg3],
-            iterations={"unconstrained": it1, "train": its, "final": it3})
+            iterations={"unconstrained": it1, "train": its, "final": it3}, t_wald=t_wald)
         if cv:
             out["prior_strength_cv"] = {"strengths": path, "heldout_loglik": lls,
                                         "chosen": chosen}
@@ -1197,7 +1210,7 @@ class DaleGLM(InferenceMethod):
             covariate_coefs=res["Bc"], population_coef=res["g"],
             n_covariates=int(prob.nc), population_covariate=prob.has_p,
             population_timescales=self._timescales() if prob.has_p else (),
-            variance=self.variance,
+            variance=self.variance, time_wald_s=res["t_wald"],
             spikes_in_refractory_period=n_ref,
             unconstrained_weights=np.einsum(
                 "jbi,b->ij", prob.unpack(res["x1"])[1].reshape(nu, nb, nt),
