@@ -95,10 +95,10 @@ def test_stitched_objective_gradient():
     s2, r2, _, _ = m._session(st.restrict(4, 8), np.array([1, 2, 3]), np.array([1, 2, 3]),
                               np.arange(3), np.array([1, 2, 3]), 0.002, cov[1], False)
     # 3-unit sessions get no population covariate (fewer than 8 units); give each one a
-    # per-target population term of two scales (n_bins, n_targets, 2) to test its gradient
+    # per-target population term of two scales (2, n_bins, n_targets) to test its gradient
     assert s1.P is None and s2.P is None
-    s1.P = rng.standard_normal((s1.n_bins, 3, 2))
-    s2.P = rng.standard_normal((s2.n_bins, 3, 2))
+    s1.P = rng.standard_normal((2, s1.n_bins, 3))
+    s2.P = rng.standard_normal((2, s2.n_bins, 3))
     prob = _Problem([s1, s2], [r1, r2], 4, np.arange(4), 2, 1, 2, 0.5, 0.3)
     csum = d.basis.sum(axis=0)
     l1 = rng.uniform(-1, 1, (prob.F, 4))

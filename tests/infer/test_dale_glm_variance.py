@@ -18,7 +18,7 @@ def _fitted(st, **kw):
     n = st.n_units
     idx = np.arange(n)
     sess, R, _, design = m._session(st, idx, idx, idx, idx, BW, None, drop_flat=True)
-    npop = 0 if sess.P is None else sess.P.shape[2]
+    npop = 0 if sess.P is None else sess.P.shape[0]
     prob = _Problem([sess], [R], n, idx, design.n_basis, 0, npop, m.ridge, m.history_ridge)
     x0 = prob.pack(np.log(prob.rate)[None], np.zeros((prob.F, n)), np.zeros((0, n)),
                    np.zeros((npop, n)))
@@ -34,7 +34,7 @@ def test_robust_variance_equals_an_explicit_sandwich():
     st = null_family("bursting", n_units=8, duration=20.0, seed=3)
     prob, x, R, csum = _fitted(st)
     s = prob.S[0]
-    assert s.P is not None and s.P.shape == (s.n_bins, 8, 2)    # 8 units: two scales
+    assert s.P is not None and s.P.shape == (2, s.n_bins, 8)    # 8 units: two scales
     blk = 50                                                      # 0.1 s of 2 ms bins
     z_rob = prob.wald(x, [R], csum, robust_bins=blk, floor=False)
     z_flr = prob.wald(x, [R], csum, robust_bins=blk)
@@ -45,7 +45,7 @@ def test_robust_variance_equals_an_explicit_sandwich():
     nb, n = prob.nb, prob.nu
     G = -(-s.n_bins // blk)
     for i in range(n):
-        A = np.hstack([X, np.ones((s.n_bins, 1)), s.P[:, i, :]])
+        A = np.hstack([X, np.ones((s.n_bins, 1)), s.P[:, :, i].T])
         dim = A.shape[1]
         mu = np.exp(eta[:, i])
         H = A.T @ (A * (mu * R[:, i])[:, None])

@@ -487,9 +487,10 @@ def _sparse_design(design) -> sp.csr_matrix:
 class _Session:
     """One recording's block of the joint problem, placed in the global unit/target index.
 
-    ``X`` (n_bins, F_s) is the session's sparse basis-space coupling design, ``Y`` and
-    ``P`` (n_bins, nt_s) its target counts and population covariate, ``C`` (n_bins, nc)
-    its standardised covariates; ``feat`` (F_s,) are the global coefficient rows of its
+    ``X`` (n_bins, F_s) is the session's sparse basis-space coupling design, ``Y``
+    (n_bins, nt_s) its target counts, ``P`` (n_scales, n_bins, nt_s) its population
+    covariates (each target's own spikes left out) or None, ``C`` (n_bins, nc) its
+    standardised covariates; ``feat`` (F_s,) are the global coefficient rows of its
     design columns and ``tg`` (nt_s,) the global targets of its count columns.
     """
 
@@ -585,7 +586,8 @@ class _Problem:
         if self.nc:
             e += s.C @ Bc[:, s.tg]
         if self.has_p:
-            e += np.einsum("tik,ki->ti", s.P, g[:, s.tg])
+            for k_, pk in enumerate(s.P):
+                e += pk * g[k_, s.tg][None, :]
         return e
 
     @staticmethod
@@ -629,7 +631,8 @@ class _Problem:
                 if self.nc:
                     gBc[:, s.tg] += s.C.T @ e
                 if self.has_p:
-                    gg[:, s.tg] += np.einsum("tik,ti->ki", s.P, e)
+                    for k_, pk in enumerate(s.P):
+                        gg[k_, s.tg] += (pk * e).sum(0)
             f += 0.5 * float(np.sum(self.lam2 * W * W)) + float(np.sum(l1 * W))
             gW += self.lam2 * W + l1
             if quad is not None:
@@ -719,7 +722,7 @@ class _Problem:
                 if nc:
                     cols.append(s.C)
                 if npop:
-                    cols.append(s.P[:, li, :])
+                    cols.append(s.P[:, :, li].T)
                 D = np.hstack(cols)                                    # dense extras
                 Hxx = s.X.T @ Xw if s.dense else (s.X.T @ Xw).toarray()
                 Hxd = np.asarray(Xw.T @ D)
@@ -1027,14 +1030,15 @@ class DaleGLM(InferenceMethod):
         taus = self._timescales()
         if taus and nu >= MIN_UNITS_FOR_POPULATION:
             # glm's covariates (log population rate, past only, starting window/4 back),
-            # each target's own spikes left out: (n_bins, n_targets, n_scales)
+            # each target's own spikes left out: (n_scales, n_bins, n_targets)
             pop = np.bincount(design.s_bins, weights=design.s_counts.astype(float),
                               minlength=n_bins)[:n_bins]
             gap = int(round(self.population_gap / bw))
             every = np.arange(n_bins)
-            P = np.stack([population_covariates(every, pop - Y[:, r], n_bins, bw, taus,
-                                                gap=gap, two_sided=False)
-                          for r in range(Y.shape[1])], axis=1)
+            P = np.empty((len(taus), n_bins, Y.shape[1]))
+            for r in range(Y.shape[1]):
+                P[:, :, r] = population_covariates(every, pop - Y[:, r], n_bins, bw, taus,
+                                                   gap=gap, two_sided=False).T
         # absolute refractoriness: drop the bins right after a target's own spikes
         R = np.ones((n_bins, len(tloc)))
         r_bins = int(round(self.refractory / bw))
@@ -1056,7 +1060,7 @@ class DaleGLM(InferenceMethod):
         if not has_p:
             for s in sessions:
                 s.P = None
-        npop = sessions[0].P.shape[2] if has_p else 0
+        npop = sessions[0].P.shape[0] if has_p else 0
         prob = _Problem(sessions, R, nu, tpos, nb, nc, npop, float(self.ridge),
                         float(self.history_ridge))
         csum = basis.sum(axis=0)
