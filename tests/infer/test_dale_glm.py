@@ -60,10 +60,13 @@ def test_ei_and_sign_accuracy_beat_baselines_and_glm(brunel_90_hidden, fits):
     acc_glm = np.mean(glm.cell_type == ct)
     # labelling every unit E (the majority class) scores the E fraction (17/20 here); the
     # labels must beat it, and not lose to glm's own E/I labels. The fallback may leave a
-    # unit with little outgoing evidence unlabelled, but not most: at least 18 of 20 units
-    # here carry enough (measured: 19; benchmarks/results/dale3.md)
+    # unit with little outgoing evidence unlabelled, but not most: at least 17 of 20 units
+    # here carry enough (measured: 19 with the former linear two-sided population
+    # covariate, benchmarks/results/dale3.md; 17 with the log past-only one from the
+    # previous bin, which also absorbs part of the hidden units' fast shared drive that
+    # gave the former z-scores of these units their excess: benchmarks/results/dalecov.md)
     baseline = max(np.mean(ct == "E"), np.mean(ct == "I"))
-    assert labelled.sum() >= 18, est.cell_type
+    assert labelled.sum() >= 17, est.cell_type
     assert acc >= baseline + 1 / 20 - 1e-12, (acc, baseline)
     assert acc >= acc_glm, (acc, acc_glm)
     # every true I unit is labelled I: their strong links (|z| > 5) decide it

@@ -94,12 +94,17 @@ def test_stitched_objective_gradient():
                               np.arange(3), np.array([0, 1, 2]), 0.002, cov[0], False)
     s2, r2, _, _ = m._session(st.restrict(4, 8), np.array([1, 2, 3]), np.array([1, 2, 3]),
                               np.arange(3), np.array([1, 2, 3]), 0.002, cov[1], False)
-    prob = _Problem([s1, s2], [r1, r2], 4, np.arange(4), 2, 1, True, 0.5, 0.3)
+    # 3-unit sessions get no population covariate (fewer than 8 units); give each one a
+    # per-target population term of two scales (2, n_bins, n_targets) to test its gradient
+    assert s1.P is None and s2.P is None
+    s1.P = rng.standard_normal((2, s1.n_bins, 3))
+    s2.P = rng.standard_normal((2, s2.n_bins, 3))
+    prob = _Problem([s1, s2], [r1, r2], 4, np.arange(4), 2, 1, 2, 0.5, 0.3)
     csum = d.basis.sum(axis=0)
     l1 = rng.uniform(-1, 1, (prob.F, 4))
     quad = rng.uniform(0, 2, (4, 4))
     fun = prob.objective([r1, r2], l1, quad, csum)
-    x = 0.1 * rng.standard_normal(prob.nbias + prob.F * 4 + 4 + 4)
+    x = 0.1 * rng.standard_normal(prob.nbias + prob.F * 4 + 4 + 2 * 4)
     num = approx_fprime(x, lambda v: fun(v)[0], 1e-6)
     # central-difference-free forward differences at step 1e-6 on an O(1e3) objective:
     # truncation error ~ step · curvature (≤ 1e-3 here); 1e-2 relative to the gradient's

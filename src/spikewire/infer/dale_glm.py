@@ -6,15 +6,19 @@ The model
 Spikes are binned at ``bin_width``. The count of target unit ``i`` in bin ``t`` is Poisson
 with log-mean
 
-    ``η_i(t) = b_i + Σ_j Σ_l k_ij(l) y_j(t − l) + Σ_c β_ic x_c(t) + γ_i p_{−i}(t)``,
+    ``η_i(t) = b_i + Σ_j Σ_l k_ij(l) y_j(t − l) + Σ_c β_ic x_c(t) + Σ_k γ_ik p_k(t)``,
 
 ``k_ij = B w_ij`` with ``B`` the raised-cosine basis of :mod:`spikewire.infer._bases` over
 lags ``1 .. window/bin_width`` bins (a *delay basis*: the filter may peak anywhere in the
 window, so each connection gets its own delay), ``k_ii`` the relative-refractory
-self-history filter, ``x_c`` the user's state covariates (standardised) and ``p_{−i}`` an
-optional population-activity covariate (the summed spikes of all *other* units smoothed by
-a Gaussian of ``population_tau``, standardised) that stands in for unmeasured shared slow
-input. Absolute refractoriness: the ``refractory`` s after each of its own spikes carry no
+self-history filter, ``x_c`` the user's state covariates (standardised) and ``p_k``
+optional population-rate covariates that stand in for unmeasured shared slow input and
+hidden network states: glm's (:func:`spikewire.infer._bases.population_covariates`), the
+log of the summed spikes of all fitted units over the past only, smoothed by an
+exponential kernel of time scale ``τ_k`` (``population_timescales``, default 30 ms and
+300 ms) over the bins before ``t`` (``population_gap``), the target's own spikes left
+out, standardised. Absolute refractoriness:
+the ``refractory`` s after each of its own spikes carry no
 information about a target (its rate is ~0 there), so those bins are left out of its
 likelihood.
 
@@ -54,7 +58,9 @@ optimum) and it is reported as untested (``pair_status`` 4, NaN p-value,
 ``diagnostics["recorded_together"]``).
 
 p-values are one-sided Wald tests of the step-1 summed filter in the direction of the
-presynaptic unit's label (uniform under no connection, up to the small dependence of the
+presynaptic unit's label (by default with a time-block-robust sandwich variance,
+``variance="robust"``, which stays calibrated on bursting or over-dispersed spikes;
+uniform under no connection, up to the small dependence of the
 label on the pair itself), two-sided for unlabelled units; ``scores`` are ``s_j z_ij``, and
 ``Φ⁻¹(1 − p)`` of the two-sided p-value for unlabelled units (the same N(0, 1) scale under
 no connection, so one ranking holds for all pairs). Held-out bits per spike are those of
@@ -66,20 +72,21 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
-from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import minimize
 from scipy.special import gammaln
 from scipy.stats import norm
 
 from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
+from spikewire.infer._bases import population_covariates
 from spikewire.infer._glm_kernels import chunk_gradient, linear_predictor
-from spikewire.infer._params import Boolean, Constraint, Interval, Options
+from spikewire.infer._params import Boolean, Constraint, Interval, Options, RealSequence
 from spikewire.infer.base import (
     FitContext,
     InferenceMethod,
@@ -89,7 +96,10 @@ from spikewire.infer.base import (
     register,
 )
 from spikewire.infer.estimate import Estimate
-from spikewire.infer.glm import build_design
+from spikewire.infer.glm import (
+    MIN_UNITS_FOR_POPULATION,
+    build_design,
+)
 
 __all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "magnitude_penalties",
            "label_units", "empirical_null", "MIN_LABEL_CONFIDENCE",
@@ -105,6 +115,10 @@ CELL_TYPES = ("E", "I")
 #: ``empirical_null`` the units above it are labelled 97 % right, those below it 84 %,
 #: worse than calling all of those E (88 % of them are).
 MIN_LABEL_CONFIDENCE = 0.977
+
+#: Default time constants (s) of the population-rate covariates (glm's: 30 ms follows
+#: hidden state switches, 300 ms slow co-modulation).
+DEFAULT_POPULATION_TIMESCALES = (0.03, 0.3)
 
 #: Prior strengths tried (in this order, warm-started) by ``prior_strength="cv"``.
 CV_STRENGTHS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -473,9 +487,10 @@ def _sparse_design(design) -> sp.csr_matrix:
 class _Session:
     """One recording's block of the joint problem, placed in the global unit/target index.
 
-    ``X`` (n_bins, F_s) is the session's sparse basis-space coupling design, ``Y`` and
-    ``P`` (n_bins, nt_s) its target counts and population covariate, ``C`` (n_bins, nc)
-    its standardised covariates; ``feat`` (F_s,) are the global coefficient rows of its
+    ``X`` (n_bins, F_s) is the session's sparse basis-space coupling design, ``Y``
+    (n_bins, nt_s) its target counts, ``P`` (n_scales, n_bins, nt_s) its population
+    covariates (each target's own spikes left out) or None, ``C`` (n_bins, nc) its
+    standardised covariates; ``feat`` (F_s,) are the global coefficient rows of its
     design columns and ``tg`` (nt_s,) the global targets of its count columns.
     """
 
@@ -504,13 +519,14 @@ class _Problem:
     each session has its own intercepts (it absorbs the mean input of the units it does
     not record)."""
 
-    def __init__(self, sessions, R, nu, tpos, nb, nc, has_p, ridge, history_ridge):
+    def __init__(self, sessions, R, nu, tpos, nb, nc, npop, ridge, history_ridge):
         self.S = sessions
         self.nS = len(sessions)
         self.nu, self.nb, self.F = nu, nb, nu * nb
         self.tpos = np.asarray(tpos, dtype=np.int64)
         self.nt = self.tpos.size
-        self.nc, self.has_p = nc, has_p
+        self.nc, self.npop = nc, int(npop)
+        self.has_p = self.npop > 0
         F, nt = self.F, self.nt
         unit_of = np.repeat(np.arange(nu), nb)
         self.hist = unit_of[:, None] == self.tpos[None, :]            # (F, nt) history coefs
@@ -543,13 +559,12 @@ class _Problem:
         W = x[k:k + F * nt].reshape(F, nt) / self.s_w
         k += F * nt
         Bc = x[k:k + nc * nt].reshape(nc, nt) / self.s_o[None]
-        g = x[k + nc * nt:] / self.s_o if self.has_p else np.zeros(nt)
+        g = x[k + nc * nt:].reshape(self.npop, nt) / self.s_o[None]
         return b, W, Bc, g
 
     def pack(self, b, W, Bc, g):
-        parts = [(b * self.s_b).ravel(), (W * self.s_w).ravel(), (Bc * self.s_o[None]).ravel()]
-        if self.has_p:
-            parts.append(g * self.s_o)
+        parts = [(b * self.s_b).ravel(), (W * self.s_w).ravel(), (Bc * self.s_o[None]).ravel(),
+                 (g * self.s_o[None]).ravel()]
         return np.concatenate(parts)
 
     def eta(self, k, b, W, Bc, g):
@@ -571,7 +586,8 @@ class _Problem:
         if self.nc:
             e += s.C @ Bc[:, s.tg]
         if self.has_p:
-            e += s.P * g[s.tg][None, :]
+            for k_, pk in enumerate(s.P):
+                e += pk * g[k_, s.tg][None, :]
         return e
 
     @staticmethod
@@ -601,7 +617,7 @@ class _Problem:
             gb = np.zeros((self.nS, nt))
             gW = np.zeros((self.F, nt))
             gBc = np.zeros((self.nc, nt))
-            gg = np.zeros(nt)
+            gg = np.zeros((self.npop, nt))
             for k, (s, r) in enumerate(zip(self.S, row_w, strict=True)):
                 e = self.eta(k, b, W, Bc, g)
                 fk, rs = _poisson_pass(e, s.Y, r)   # e now holds w ⊙ (μ − y)
@@ -615,7 +631,8 @@ class _Problem:
                 if self.nc:
                     gBc[:, s.tg] += s.C.T @ e
                 if self.has_p:
-                    gg[s.tg] += (s.P * e).sum(0)
+                    for k_, pk in enumerate(s.P):
+                        gg[k_, s.tg] += (pk * e).sum(0)
             f += 0.5 * float(np.sum(self.lam2 * W * W)) + float(np.sum(l1 * W))
             gW += self.lam2 * W + l1
             if quad is not None:
@@ -625,9 +642,7 @@ class _Problem:
             if not np.isfinite(f):
                 return 1e300, np.zeros_like(x)
             parts = [(gb / self.s_b).ravel(), (gW / self.s_w).ravel(),
-                     (gBc / self.s_o[None]).ravel()]
-            if self.has_p:
-                parts.append(gg / self.s_o)
+                     (gBc / self.s_o[None]).ravel(), (gg / self.s_o[None]).ravel()]
             return f, np.concatenate(parts)
 
         return fun
@@ -664,21 +679,41 @@ class _Problem:
             ll[s.tg] -= np.sum(r * (mu - s.Y * e + gammaln(s.Y + 1.0)), axis=0)
         return ll
 
-    def wald(self, x, row_w, csum):
+    def wald(self, x, row_w, csum, robust_bins=None, floor=True):
         """Wald z of every summed filter ``w_ij · csum`` (nu pre × nt post); 0 for pairs
-        never recorded together."""
+        never recorded together.
+
+        The variance of ``cᵀŵ`` (``c`` the contrast that sums a presynaptic unit's basis
+        coefficients with weights ``csum``) is ``cᵀ H⁻¹ c`` with ``H`` the penalised
+        Fisher information of the target's block (model-based: the counts are
+        conditionally Poisson given the design), or, with ``robust_bins`` (an int ≥ 1), the
+        time-block-robust sandwich ``cᵀ H⁻¹ M H⁻¹ c · G / (G − 1) · (N − 1) / (N − K)``
+        with ``M = Σ_b g_b g_bᵀ``, ``g_b = Σ_{t ∈ b} r_t (y_t − μ_t) x_t`` the score summed
+        over consecutive blocks of ``robust_bins`` bins (per session; ``G`` blocks, ``N``
+        bins with weight, ``K`` coefficients of the target: the CR1 small-sample factor).
+        Only the contrasts are formed: ``v = H⁻¹ c`` and ``cᵀ H⁻¹ M H⁻¹ c = Σ_b (g_bᵀ v)²``,
+        with ``g_bᵀ v = Σ_{t ∈ b} r_t (y_t − μ_t) (x_t · v)``, i.e. one product of the
+        design with the (K × n_pre) solution per target. With ``floor`` (default) the
+        robust variance is never below the model variance (see the comment below).
+        """
         b, W, Bc, g = self.unpack(x)
-        mus = [np.exp(np.minimum(self.eta(k, b, W, Bc, g), 50.0)) * r
-               for k, r in enumerate(row_w)]
-        nb, nc, hp = self.nb, self.nc, int(self.has_p)
+        mus, resid = [], []
+        for k, r in enumerate(row_w):
+            with np.errstate(over="ignore"):
+                mu = np.exp(np.minimum(self.eta(k, b, W, Bc, g), 50.0))
+            mus.append(mu * r)
+            if robust_bins is not None:
+                resid.append(r * (self.S[k].Y - mu))
+        nb, nc, npop = self.nb, self.nc, self.npop
         z = np.zeros((self.nu, self.nt))
         where = [dict(zip(s.tg.tolist(), range(s.tg.size), strict=True)) for s in self.S]
         for i in range(self.nt):
             ks = [(k, where[k][i]) for k in range(self.nS) if i in where[k]]
             fi = np.unique(np.concatenate([self.S[k].feat for k, _ in ks]))
             Fi, nk = fi.size, len(ks)
-            dim = Fi + nk + nc + hp
+            dim = Fi + nk + nc + npop
             H = np.zeros((dim, dim))
+            extras, idxs = [], []
             for q, (k, li) in enumerate(ks):
                 s = self.S[k]
                 w = mus[k][:, li]
@@ -686,15 +721,17 @@ class _Problem:
                 cols = [np.ones((s.n_bins, 1))]
                 if nc:
                     cols.append(s.C)
-                if hp:
-                    cols.append(s.P[:, li:li + 1])
+                if npop:
+                    cols.append(s.P[:, :, li].T)
                 D = np.hstack(cols)                                    # dense extras
                 Hxx = s.X.T @ Xw if s.dense else (s.X.T @ Xw).toarray()
                 Hxd = np.asarray(Xw.T @ D)
                 Hdd = D.T @ (D * w[:, None])
                 idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
-                                      Fi + nk + np.arange(nc + hp)])
+                                      Fi + nk + np.arange(nc + npop)])
                 H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
+                extras.append(D)
+                idxs.append(idx)
             H[np.arange(Fi), np.arange(Fi)] += self.lam2[fi, i]
             H += 1e-10 * np.trace(H) / dim * np.eye(dim)
             # contrast: the summed filter of each presynaptic unit recorded with i
@@ -707,7 +744,29 @@ class _Problem:
                 sol = np.linalg.solve(H, Cm)
                 var = np.einsum("fj,fj->j", Cm, sol)
             except np.linalg.LinAlgError:
-                var = np.full(units_i.size, np.inf)
+                sol, var = None, np.full(units_i.size, np.inf)
+            if robust_bins is not None and sol is not None:
+                meat = np.zeros(units_i.size)
+                n_blocks = n_rows = 0
+                for (k, li), D, idx in zip(ks, extras, idxs, strict=True):
+                    s = self.S[k]
+                    nf = s.feat.size
+                    v = np.asarray(s.X @ sol[idx[:nf]]) + D @ sol[idx[nf:]]   # (n_bins, U)
+                    v *= resid[k][:, li:li + 1]
+                    starts = np.arange(0, s.n_bins, robust_bins)
+                    gb = np.add.reduceat(v, starts, axis=0)                  # (G_k, U)
+                    meat += np.einsum("bj,bj->j", gb, gb)
+                    live = row_w[k][:, li] > 0
+                    n_blocks += int(np.count_nonzero(np.add.reduceat(live, starts)))
+                    n_rows += int(np.count_nonzero(live))
+                if n_blocks > 1 and n_rows > dim:
+                    # never below the model variance: where a coefficient runs towards −∞
+                    # (the target is silent after the presynaptic spikes, μ ≈ 0 wherever
+                    # the regressor is non-zero) the scores carry no information and the
+                    # sandwich collapses to ~0 while the estimate is least determined
+                    rob = meat * (n_blocks / (n_blocks - 1.0)) * (
+                        (n_rows - 1.0) / (n_rows - dim))
+                    var = np.maximum(var, rob) if floor else rob
             wsum = W[fi, i].reshape(units_i.size, nb) @ csum
             with np.errstate(divide="ignore", invalid="ignore"):
                 z[units_i, i] = np.where(var > 0, wsum / np.sqrt(var), 0.0)
@@ -748,10 +807,41 @@ class DaleGLM(InferenceMethod):
     covariate_rate : float, optional
         Sampling rate of a covariate array in Hz.
     population_covariate : bool, default True
-        Add the smoothed summed activity of the other units as a covariate (a proxy for
-        unmeasured shared slow input).
-    population_tau : float, default 0.1
-        Gaussian smoothing width of that covariate in s.
+        Add population-rate covariates (a proxy for unmeasured shared slow input and
+        hidden network states): glm's
+        (:func:`~spikewire.infer._bases.population_covariates`), the log of the summed
+        counts of all fitted units but the target over the *past* (bins before ``t`` and
+        ``population_gap``), smoothed by an exponential kernel of each time scale in
+        ``population_timescales``, standardised; one free (unpenalised) coefficient per
+        time scale and target. Added only when at least 8 units are fitted (with fewer the
+        "population" is a few single units and leaks pair-specific drive). Log: shared
+        co-modulation is multiplicative (a gain), so the log-rate is linear in the log
+        population rate; past-only: no future spike of the target leaks in; two scales:
+        the fast one follows hidden state switches, the slow one slow co-modulation
+        (benchmarks/results/dalecov.md).
+    population_timescales : sequence of float or None, default (0.03, 0.3)
+        Time constants in s of the population covariates (each > ``bin_width``); None or
+        ``population_covariate=False``: none.
+    population_gap : float, default 0.0
+        Time in s before the bin that the population covariates leave out (besides the
+        bin itself). 0: they start at the previous bin, so they follow a hidden state
+        switch as soon as any unit does (glm's quarter window, 5–6 ms, leaves the first
+        ms after a switch to the presynaptic filters: up/down FPR 0.165 instead of 0.065,
+        benchmarks/results/dalecov.md).
+    population_tau : float or None, default None
+        Deprecated (the former linear, two-sided Gaussian covariate's width in s): a value
+        warns (``DeprecationWarning``) and is used as ``population_timescales=(tau,)``.
+    variance : {"robust", "model"}, default "robust"
+        Variance of the Wald tests. ``"model"``: the inverse penalised Fisher information
+        (assumes conditionally Poisson counts). ``"robust"``: the time-block-robust
+        (cluster-robust Huber–White) sandwich with the penalised Fisher information as
+        bread and the outer products of the scores summed over blocks of ``robust_block``
+        s as meat (CR1 small-sample factor; :meth:`_Problem.wald`); it stays valid when
+        the spike counts are over-dispersed or correlated within a block (bursts,
+        residual state switches), where the model variance is too small.
+    robust_block : float, default 0.1
+        Length in s of the time blocks of the robust variance (≥ ``window``; longer than
+        a burst and the coupling window, short enough to give many blocks).
     prior : dict, optional
         Connection probability per (pre_type, post_type), e.g. ``{("E", "E"): 0.1}``;
         becomes a type-dependent L1 penalty (:func:`prior_penalties`) on the sign-
@@ -806,7 +896,11 @@ class DaleGLM(InferenceMethod):
         "covariates": [_CovariateLike()],
         "covariate_rate": [None, Interval("real", 0, None, closed="neither", unit="Hz")],
         "population_covariate": [Boolean()],
-        "population_tau": [Interval("real", 0, None, closed="neither", unit="s")],
+        "population_timescales": [RealSequence(0, None, closed="neither", unit="s"), None],
+        "population_tau": [None, Interval("real", 0, None, closed="neither", unit="s")],
+        "population_gap": [Interval("real", 0, 1.0, unit="s")],
+        "variance": [Options(["robust", "model"])],
+        "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
         "prior": [_PriorLike()],
         "weight_scale": [_ScaleLike()],
         "prior_strength": [Interval("real", 0, None), Options(["cv"])],
@@ -825,7 +919,10 @@ class DaleGLM(InferenceMethod):
                  history_ridge: float = 1.0,
                  covariates: np.ndarray | Callable | None = None,
                  covariate_rate: float | None = None, population_covariate: bool = True,
-                 population_tau: float = 0.1, prior: dict | None = None,
+                 population_timescales=DEFAULT_POPULATION_TIMESCALES,
+                 population_tau: float | None = None, population_gap: float = 0.0,
+                 variance: str = "robust",
+                 robust_block: float = 0.1, prior: dict | None = None,
                  weight_scale: dict | None = None,
                  prior_strength: float | str = 1.0, excitatory_fraction: float = 0.8,
                  min_label_confidence: float = MIN_LABEL_CONFIDENCE,
@@ -842,7 +939,16 @@ class DaleGLM(InferenceMethod):
         self.covariates = covariates
         self.covariate_rate = covariate_rate
         self.population_covariate = population_covariate
+        self.population_timescales = population_timescales
         self.population_tau = population_tau
+        self.population_gap = population_gap
+        self.variance = variance
+        self.robust_block = robust_block
+        if population_tau is not None:
+            warnings.warn("dale_glm: population_tau is deprecated (the population covariate "
+                          "is now the log, past-only population rate at several time "
+                          f"scales); using population_timescales=({population_tau!r},)",
+                          DeprecationWarning, stacklevel=3)
         self.prior = prior
         self.weight_scale = weight_scale
         self.prior_strength = prior_strength
@@ -870,9 +976,31 @@ class DaleGLM(InferenceMethod):
                             f"dale_glm: {name} names cell type {t!r}, which does not exist; "
                             f"the types are {list(CELL_TYPES)} (keys are (pre_type, "
                             "post_type) pairs such as ('E', 'I'))")
+        for tau in self._timescales():
+            if bw is not None and tau <= bw:
+                raise ValueError(f"dale_glm: population_timescales ({tau:g} s) must exceed "
+                                 f"bin_width ({bw:g} s); use longer time scales or None")
+        if bw is not None and self.robust_block < bw:
+            raise ValueError(f"dale_glm: robust_block ({self.robust_block:g} s) is shorter "
+                             f"than bin_width ({bw:g} s); give blocks of at least the coupling "
+                             f"window ({self.window:g} s), e.g. 0.1")
+        if self.variance == "robust" and self.robust_block < self.window:
+            raise ValueError(f"dale_glm: robust_block ({self.robust_block:g} s) is shorter "
+                             f"than the coupling window ({self.window:g} s): the scores of "
+                             "neighbouring blocks would share spikes; use a robust_block of "
+                             "at least the window, e.g. 0.1")
         if (self.covariates is not None and not callable(self.covariates)
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
+
+    def _timescales(self) -> tuple:
+        """Time scales (s) of the population covariates (() when there are none)."""
+        if not self.population_covariate:
+            return ()
+        if self.population_tau is not None:
+            return (float(self.population_tau),)
+        ts = self.population_timescales
+        return () if ts is None else tuple(float(t) for t in np.atleast_1d(ts))
 
     # ------------------------------------------------------------------ blocks
     def _session(self, st, positions, gunits, tloc, tg, bw, covariates, drop_flat):
@@ -882,6 +1010,7 @@ class DaleGLM(InferenceMethod):
         if st.duration < 5 * self.window:
             raise ValueError(f"dale_glm: the recording ({st.duration:g} s) is shorter than 5 "
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
+        self._bw = bw
         design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
                               units=positions)
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
@@ -898,12 +1027,18 @@ class DaleGLM(InferenceMethod):
             C = C[:, sd.ravel() > 0]
         C = np.ascontiguousarray(C)
         P = None
-        if self.population_covariate and nu > 2:
-            allc = np.stack([design.counts(i) for i in range(nu)], axis=1)
-            P = allc.sum(1)[:, None] - Y
-            P = gaussian_filter1d(P, self.population_tau / bw, axis=0, mode="nearest")
-            psd = P.std(0)
-            P = (P - P.mean(0)) / np.where(psd > 0, psd, 1.0)
+        taus = self._timescales()
+        if taus and nu >= MIN_UNITS_FOR_POPULATION:
+            # glm's covariates (log population rate, past only, starting window/4 back),
+            # each target's own spikes left out: (n_scales, n_bins, n_targets)
+            pop = np.bincount(design.s_bins, weights=design.s_counts.astype(float),
+                              minlength=n_bins)[:n_bins]
+            gap = int(round(self.population_gap / bw))
+            every = np.arange(n_bins)
+            P = np.empty((len(taus), n_bins, Y.shape[1]))
+            for r in range(Y.shape[1]):
+                P[:, :, r] = population_covariates(every, pop - Y[:, r], n_bins, bw, taus,
+                                                   gap=gap, two_sided=False).T
         # absolute refractoriness: drop the bins right after a target's own spikes
         R = np.ones((n_bins, len(tloc)))
         r_bins = int(round(self.refractory / bw))
@@ -925,14 +1060,19 @@ class DaleGLM(InferenceMethod):
         if not has_p:
             for s in sessions:
                 s.P = None
-        prob = _Problem(sessions, R, nu, tpos, nb, nc, has_p, float(self.ridge),
+        npop = sessions[0].P.shape[0] if has_p else 0
+        prob = _Problem(sessions, R, nu, tpos, nb, nc, npop, float(self.ridge),
                         float(self.history_ridge))
         csum = basis.sum(axis=0)
         # stage 1: unconstrained
         x0 = prob.pack(np.repeat(np.log(prob.rate)[None], prob.nS, axis=0),
-                       np.zeros((prob.F, nt)), np.zeros((nc, nt)), np.zeros(nt))
+                       np.zeros((prob.F, nt)), np.zeros((nc, nt)), np.zeros((npop, nt)))
         x1, ok1, it1, msg1 = prob.fit(x0, R, max_iter=self.max_iter)
-        z = prob.wald(x1, R, csum)                                  # (nu pre, nt post)
+        rb = (max(int(round(self.robust_block / self._bw)), 1) if self.variance == "robust"
+              else None)
+        t_wald = time.perf_counter()
+        z = prob.wald(x1, R, csum, robust_bins=rb)                  # (nu pre, nt post)
+        t_wald = time.perf_counter() - t_wald
         own = np.zeros((nu, nt), dtype=bool)
         own[tpos, np.arange(nt)] = True
         z_raw, null = z, None
@@ -1015,7 +1155,7 @@ class DaleGLM(InferenceMethod):
             wsum=np.einsum("jbi,b->ij", Wr, csum),                    # (nt post, nu pre)
             kern=np.einsum("lb,jbi->ijl", basis, Wr),                 # (nt, nu, L)
             b=b, Bc=Bc, g=g, x1=x1, messages=[msg1, msg2, msg3],
-            iterations={"unconstrained": it1, "train": its, "final": it3})
+            iterations={"unconstrained": it1, "train": its, "final": it3}, t_wald=t_wald)
         if cv:
             out["prior_strength_cv"] = {"strengths": path, "heldout_loglik": lls,
                                         "chosen": chosen}
@@ -1073,6 +1213,8 @@ class DaleGLM(InferenceMethod):
             intercepts=res["b"] if prob.nS > 1 else res["b"][0],
             covariate_coefs=res["Bc"], population_coef=res["g"],
             n_covariates=int(prob.nc), population_covariate=prob.has_p,
+            population_timescales=self._timescales() if prob.has_p else (),
+            variance=self.variance, time_wald_s=res["t_wald"],
             spikes_in_refractory_period=n_ref,
             unconstrained_weights=np.einsum(
                 "jbi,b->ij", prob.unpack(res["x1"])[1].reshape(nu, nb, nt),
