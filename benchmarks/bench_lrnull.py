@@ -13,8 +13,13 @@ default decision of today (gate, then robust z with Bonferroni 0.05) against the
 before (main f32c216: the weights' robust z, BH at α = 0.2, which was the model's Δt/τ);
 the weights are the same (checked: identical with ``n_surrogates=0``).
 
+``--gate-null FAMILIES --null-seeds S``: instead, the gate's calibration on small fits to
+null families (:mod:`spikewire.infer._null_families`; 12 units, 40 s, ``n_iter=40``, one
+restart, seeds 0 … S−1): the gate p-values and the default calls of every fit.
+
 Usage: nice python benchmarks/bench_lrnull.py [--cases limit_cycle:30:40 ring:30:40 ...]
        [--methods lowrank lowrank_flow] [--n-iter 150] [--restarts 1] [--jsonl out.jsonl]
+       nice python benchmarks/bench_lrnull.py --gate-null poisson,bursting --null-seeds 40
 """
 
 from __future__ import annotations
@@ -73,6 +78,23 @@ def run(case, method, kw, seed):
     return out
 
 
+def gate_null(families, n_seeds):
+    from spikewire.infer._null_families import null_family
+
+    for fam in families:
+        ps, calls = [], []
+        t0 = time.perf_counter()
+        for seed in range(n_seeds):
+            st = null_family(fam, n_units=12, duration=40, seed=seed)
+            est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1)
+            off = ~np.eye(12, dtype=bool)
+            ps.append(est.diagnostics["surrogate_gate"]["p"])
+            calls.append(int((est.adjacency()[off] != 0).sum()))
+        print(json.dumps({"family": fam, "gate_p": [round(p, 3) for p in ps], "calls": calls,
+                          "fits_with_calls": int(np.sum(np.array(calls) > 0)),
+                          "time_s": time.perf_counter() - t0}), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", nargs="+", default=["limit_cycle:30:40", "ring:30:40",
@@ -82,8 +104,13 @@ def main():
     ap.add_argument("--restarts", type=int, default=1)
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--jsonl", default="")
+    ap.add_argument("--gate-null", default="")
+    ap.add_argument("--null-seeds", type=int, default=10)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    if a.gate_null:
+        gate_null(a.gate_null.split(","), a.null_seeds)
+        return
     kw = {"n_iter": a.n_iter, "n_restarts": a.restarts}
     for case in a.cases:
         for method in a.methods:

@@ -24,13 +24,15 @@ def one_thread():
 @pytest.mark.parametrize("k", [2, 3, 6])
 def test_gate_is_uniform_for_exchangeable_losses(k):
     """Observed and surrogate losses iid normal (the gate's null): P(p < a) = a exactly.
-    20,000 draws: binomial sd of the rate at 0.05 is 0.0015, at 0.01 0.0007; 4 sd."""
+    10,000 draws: binomial sd of the rate at 0.05 is 0.0022, at 0.01 0.0010, at 0.5 0.005;
+    4 sd. A normal reference in place of the t (same sample sd) gives 0.17 at the nominal
+    0.05 for K = 2 and 0.12 for K = 3 (computed), far outside."""
     rng = np.random.default_rng(k)
-    x = 3.0 + 0.01 * rng.standard_normal((20000, k + 1))
+    x = 3.0 + 0.01 * rng.standard_normal((10000, k + 1))
     p = np.array([surrogate_gate(r[0], r[1:])[0] for r in x])
-    assert abs(np.mean(p < 0.05) - 0.05) < 4 * 0.0015
-    assert abs(np.mean(p < 0.01) - 0.01) < 4 * 0.0007
-    assert abs(np.mean(p < 0.5) - 0.5) < 4 * 0.0036
+    assert abs(np.mean(p < 0.05) - 0.05) < 4 * 0.0022
+    assert abs(np.mean(p < 0.01) - 0.01) < 4 * 0.0010
+    assert abs(np.mean(p < 0.5) - 0.5) < 4 * 0.005
 
 
 def test_gate_statistic_and_edges():
@@ -74,8 +76,8 @@ def test_no_calls_on_independent_poisson_units():
     """Independent Poisson units (the *poisson* null family): the gate is a test at 0.05, so
     each fit calls anything with probability ≤ 0.05 (measured gate p-values of these three
     seeds 0.13, 0.43, 0.61). Without the gate (``n_surrogates=0``) the weights' own robust
-    z (Bonferroni 0.05) calls pairs of the same fits (measured 17, 6, 9 of 132): the
-    low-rank product of a fit to noise is heavy-tailed."""
+    z (Bonferroni 0.05) calls pairs of the same fit (seed 0: 17 of 132; seeds 1, 2: 6, 9):
+    the low-rank product of a fit to noise is heavy-tailed."""
     from spikewire.infer._null_families import null_family
 
     kw = dict(n_iter=40, n_restarts=1)
@@ -90,10 +92,11 @@ def test_no_calls_on_independent_poisson_units():
         assert int((est.adjacency()[off] != 0).sum()) == 0, gates
         assert not g["passed"] and np.all(est.pvalues[off] == 1.0)
         assert len(g["surrogate_losses"]) == 3
-        bare = sw.infer(st, "lowrank", seed=seed, n_surrogates=0, **kw)
-        assert bare.pvalues is None
-        np.testing.assert_array_equal(bare.weights, est.weights)   # the test leaves them
-        calls_without += int((bare.adjacency()[off] != 0).sum())
+        if seed == 0:
+            bare = sw.infer(st, "lowrank", seed=seed, n_surrogates=0, **kw)
+            assert bare.pvalues is None
+            np.testing.assert_array_equal(bare.weights, est.weights)   # the test leaves them
+            calls_without += int((bare.adjacency()[off] != 0).sum())
     assert calls_without > 0
 
 
