@@ -64,7 +64,8 @@ def test_method_estimate_contract(limit_cycle):
     off = ~np.eye(n, dtype=bool)
     np.testing.assert_allclose(est.weights[off], J[off])
     assert est.diagnostics["n_chunks"] == 9 and est.diagnostics["chunk_steps"] == 40
-    again = sw.infer(rec, "lowrank", n_iter=10, n_restarts=1)
+    # the gate's surrogate refits do not touch the weights (a stream of their own)
+    again = sw.infer(rec, "lowrank", n_iter=10, n_restarts=1, n_surrogates=0)
     np.testing.assert_array_equal(est.weights, again.weights)     # seeded, deterministic
 
 
@@ -94,7 +95,8 @@ def test_poisson_spikes_recover_m_subspace(limit_cycle):
     net = limit_cycle[0]
     act = simulate_lowrank(net, initial_grid(5, 2.4), 40)
     rec = observe_spikes(act, rate_offset=50.0, rate_gain=50.0, seed=1)
-    est = sw.infer(rec, "lowrank", rate_offset=50.0, rate_gain=50.0, n_iter=30, n_restarts=1)
+    est = sw.infer(rec, "lowrank", rate_offset=50.0, rate_gain=50.0, n_iter=30, n_restarts=1,
+                   n_surrogates=0)
     assert est.diagnostics["observation"] == "poisson"
     assert est.diagnostics["n_chunks"] == 25
     assert subspace_cosines(net.m, est.diagnostics["m"]).min() >= 0.9

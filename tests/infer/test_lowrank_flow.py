@@ -118,6 +118,14 @@ def test_method_estimate(one_thread):
     assert np.all(np.isfinite(dg["distribution"].log_prob(smp["m"], smp["d"], smp["n"])))
     # the ridge regressions of the fitted latent update explain it (noise-free data)
     assert min(dg["ridge_r2"]) > 0.99
+    # default decision: noise-free ring rates are explained far better than their shift
+    # surrogates (measured loss 0.0026 against 0.25–0.27), so the gate passes and the
+    # p-values are those of the posterior-mean weights as outliers of their bulk
+    from spikewire.infer.lowrank import weight_outlier_pvalues
+
+    assert dg["surrogate_gate"]["passed"] and dg["surrogate_gate"]["p"] < 0.01
+    np.testing.assert_allclose(est.pvalues[off], weight_outlier_pvalues(est.weights)[off])
+    assert est.correction == "bonferroni" and est.alpha == 0.05
 
 
 def test_burn_in_removes_the_fits_least_constrained_samples(one_thread):

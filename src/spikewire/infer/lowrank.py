@@ -27,7 +27,7 @@ from spikewire.infer.base import FitContext, InferenceMethod, MissingDependencyE
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_activity",
-           "import_torch"]
+           "import_torch", "shift_offsets", "surrogate_gate", "weight_outlier_pvalues"]
 
 #: Clip of the activity before arctanh in the PCA start of :func:`fit_lowrank`.
 _INIT_CLIP = 0.9999
@@ -377,8 +377,14 @@ def pool_trials(counts, conditions) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset, rate_gain,
-                       units_ok=None) -> tuple[np.ndarray, str, float]:
+                       units_ok=None, surrogate_rng=None) -> tuple[np.ndarray, str, float]:
     """Cut a recording into trials (and chunks) for :func:`fit_lowrank`.
+
+    Parameters
+    ----------
+    surrogate_rng : numpy.random.Generator, optional
+        Given: a shift surrogate, every (kept) unit's binned series circularly shifted by
+        its own offset (:func:`shift_offsets`) before the cut. None: the recording as it is.
 
     Returns
     -------
@@ -399,6 +405,9 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
         obs, step = "gaussian", 1.0 / float(rec.signal_rate)
     if units_ok is not None:
         X = X[np.asarray(units_ok)]
+    if surrogate_rng is not None:
+        shifts = shift_offsets(X.shape[0], X.shape[1], surrogate_rng)
+        X = np.stack([np.roll(x, int(k)) for x, k in zip(X, shifts, strict=True)])
     if trial_steps is None:
         trial_steps = next((h["trial_steps"] for h in reversed(rec.history)
                             if isinstance(h, dict) and "trial_steps" in h), X.shape[1])
@@ -413,6 +422,87 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
     per = trial_steps // c
     Y = Y[:, :per * c].reshape(n_trials * per, c, X.shape[0])
     return Y, obs, step
+
+
+def shift_offsets(n_units: int, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """Circular offsets (samples) of a shift surrogate: unit ``i`` is shifted by
+    ``⌊(π_i + u) · T / n⌋`` with π a random permutation of ``0 … n−1`` and one ``u ~ U(0, 1)``.
+
+    Any two units are then moved against each other by at least ``⌊T / n⌋ − 1`` samples
+    (T = ``n_samples``, n = ``n_units``), far beyond the model's time constant in any
+    recording the fit can use (20 units, 60 s in 10-ms bins: ≥ 299 samples = 3 s against
+    τ = 50 ms), so every interaction between units is broken while each unit keeps its
+    rate, its autocorrelation and its spike count.
+    """
+    if n_units < 1 or n_samples < 1:
+        raise ValueError(f"shift_offsets needs n_units >= 1 and n_samples >= 1, got "
+                         f"{n_units}, {n_samples}")
+    pos = (rng.permutation(n_units) + rng.random()) * (n_samples / n_units)
+    return np.floor(pos).astype(np.int64) % n_samples
+
+
+#: Default decision of the low-rank methods: Bonferroni at 0.05 over the tested pairs (the
+#: p-values of the entries of one low-rank product depend on each other arbitrarily, which
+#: Bonferroni allows and Benjamini–Hochberg does not).
+DECISION_LEVEL = 0.05
+DECISION_CORRECTION = "bonferroni"
+#: Spawn key of the surrogates' random stream below the user's seed.
+_SURROGATE_KEY = 1000
+
+def surrogate_gate(loss, null_losses) -> tuple[float, float]:
+    """One-sided test that a fit explains the data better than fits to shift surrogates.
+
+    The fit's loss ``L`` (mean Poisson negative log-likelihood per bin, or mean squared
+    error) is compared with the losses ``L_1 … L_K`` of the same fit on ``K`` shift
+    surrogates by the prediction interval of a new normal draw: ``t = (mean L_k − L) /
+    (s · sqrt(1 + 1/K))``, ``s`` the sample sd of the ``L_k``, p = P(T_{K−1} ≥ t). If the
+    units do not interact, the data and the surrogates have the same distribution (the
+    surrogate keeps every unit's series and moves the units against each other), so ``L``
+    and the ``L_k`` are exchangeable; a loss is a mean over thousands of bins, hence close
+    to normal, and p is then uniform (exact for normal losses).
+
+    Parameters
+    ----------
+    loss : float
+    null_losses : array_like, shape (K,), K >= 2
+
+    Returns
+    -------
+    p : float
+        One-sided p-value (small: the fit explains the data better than any surrogate's).
+    t : float
+        The statistic (inf when the surrogate losses are all equal and above ``loss``).
+    """
+    from scipy.stats import t as student_t
+
+    x = np.asarray(null_losses, dtype=float).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)) or not np.isfinite(loss):
+        raise ValueError(f"surrogate_gate needs a finite loss and at least 2 finite "
+                         f"surrogate losses, got {loss!r} and {x.size}: use n_surrogates >= 2")
+    k = x.size
+    diff = float(x.mean() - loss)
+    sd = float(x.std(ddof=1)) * np.sqrt(1.0 + 1.0 / k)
+    if sd == 0.0:
+        t = np.inf if diff > 0 else (-np.inf if diff < 0 else 0.0)
+    else:
+        t = diff / sd
+    p = float(student_t.sf(t, k - 1)) if np.isfinite(t) else float(t < 0)
+    return p, float(t)
+
+
+def weight_outlier_pvalues(J: np.ndarray) -> np.ndarray:
+    """Two-sided p-values of the off-diagonal entries of ``J`` as outliers of the bulk:
+    ``z = (J − median) / (1.4826 · MAD)`` over them, ``p = 2 Φ(−|z|)`` (NaN on the
+    diagonal; all 1 when the MAD is 0)."""
+    from scipy.special import ndtr
+
+    off = ~np.eye(J.shape[0], dtype=bool)
+    w = J[off]
+    med = float(np.median(w))
+    scale = 1.4826 * float(np.median(np.abs(w - med)))
+    p = np.full(J.shape, np.nan)
+    p[off] = 2.0 * ndtr(-np.abs(w - med) / scale) if scale > 0 else 1.0
+    return p
 
 
 class _LowRankBase(InferenceMethod):
@@ -437,12 +527,17 @@ class _LowRankBase(InferenceMethod):
         "min_spikes": [Interval("int", 0, None)],
         "seed": [SeedLike()],
         "device": [Options(("cpu", "cuda"))],
+        "n_surrogates": [Interval("int", 0, None)],
     }
 
     def _validate_params(self) -> None:
         super()._validate_params()
         from spikewire.infer.trained import _device_available
 
+        if self.n_surrogates == 1:
+            raise ValueError(f"{self.name}: n_surrogates={self.n_surrogates!r} must be 0 (no "
+                             f"test) or >= 2 (the gate needs the spread of the surrogate "
+                             f"losses)")
         if not _device_available(self.device, self.requires):
             raise ValueError(f"{self.name}: device={self.device!r} is not available: torch "
                              f"reports no CUDA device; use device='cpu'")
@@ -468,13 +563,16 @@ class _LowRankBase(InferenceMethod):
                              f"(rate = offset + gain·φ must be >= 0 Hz)")
         return off, gain
 
-    def _front_end(self, ctx: FitContext) -> tuple[LowRankFit, np.ndarray, dict]:
+    def _front_end(self, ctx: FitContext, *, seed=None,
+                   surrogate_rng=None) -> tuple[LowRankFit, np.ndarray, dict]:
+        """The plain fit on the recording (``surrogate_rng`` None) or on a shift surrogate
+        of it; ``seed`` None: the method's seed."""
         ok = np.flatnonzero(ctx.unit_ok)
         rate_offset, rate_gain = self._rate_map(ctx.recording)
         Y, obs, step = recording_activity(
             ctx.recording, trial_steps=self.trial_steps, chunk_steps=self.chunk_steps,
             bin_width=ctx.settings["bin_width"], rate_offset=rate_offset,
-            rate_gain=rate_gain, units_ok=ctx.unit_ok)
+            rate_gain=rate_gain, units_ok=ctx.unit_ok, surrogate_rng=surrogate_rng)
         if ok.size < self.rank:
             raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
                              f"usable units ({ok.size}); use rank <= {ok.size} or lower "
@@ -482,12 +580,50 @@ class _LowRankBase(InferenceMethod):
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
                           rate_offset=rate_offset, rate_gain=rate_gain,
                           bin_width=step, n_restarts=self.n_restarts, n_iter=self.n_iter,
-                          lr=self.lr, seed=self.seed, device=self.device)
+                          lr=self.lr, seed=self.seed if seed is None else seed,
+                          device=self.device)
         info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
                 "rate_offset": rate_offset, "rate_gain": rate_gain,
                 "chunk_steps": int(Y.shape[1]), "loss": fit.loss, "r2": fit.r2,
                 "restart_losses": fit.restart_losses}
         return fit, ok, info
+
+    def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
+                loss: float) -> dict:
+        """The default decision (see the class docstrings): a gate, the fit's loss against
+        ``n_surrogates`` refits on shift surrogates (:func:`surrogate_gate`), then the
+        weights that stand out of the fit's own bulk (:func:`weight_outlier_pvalues`).
+        Returns the ``Estimate`` fields (``pvalues``, ``scores``, ``alpha``,
+        ``correction``) and the diagnostics ``surrogate_gate``."""
+        import time
+
+        fields = {"alpha": DECISION_LEVEL, "correction": DECISION_CORRECTION,
+                  "scores": self._embed(np.abs(J_ok), ok, ctx)}
+        if not self.n_surrogates:
+            return fields
+        t0 = time.perf_counter()
+        base = self.seed if isinstance(self.seed, np.random.SeedSequence) \
+            else np.random.SeedSequence(self.seed)
+        # a stream of its own (the 1001st child of the seed, which spawn() never reaches
+        # in the fit itself), so the estimate's weights are those without the test
+        stream = np.random.SeedSequence(base.entropy,
+                                        spawn_key=tuple(base.spawn_key) + (_SURROGATE_KEY,))
+        null = []
+        for child in stream.spawn(int(self.n_surrogates)):
+            s_shift, s_fit = child.spawn(2)
+            fit, _, _ = self._front_end(ctx, seed=s_fit,
+                                        surrogate_rng=np.random.default_rng(s_shift))
+            null.append(fit.loss)
+        p_gate, t = surrogate_gate(loss, null)
+        passed = p_gate < DECISION_LEVEL
+        P = np.full((ctx.n, ctx.n), np.nan)
+        P[np.ix_(ok, ok)] = weight_outlier_pvalues(J_ok) if passed else 1.0
+        P[ctx.pair_status != 0] = np.nan
+        fields.update(pvalues=P, surrogate_gate={
+            "p": p_gate, "t": t, "passed": bool(passed), "loss": float(loss),
+            "surrogate_losses": [float(x) for x in null],
+            "n_surrogates": int(self.n_surrogates), "time_s": time.perf_counter() - t0})
+        return fields
 
     @staticmethod
     def _embed(J_ok: np.ndarray, ok: np.ndarray, ctx: FitContext) -> np.ndarray:
@@ -505,10 +641,34 @@ class LowRankRNN(_LowRankBase):
     ``φ = (rate − rate_offset)/rate_gain``) or binned spikes (Poisson loss). The weights are
     ``J_ij = m_i·n_j / N`` over the units with at least ``min_spikes`` spikes (the diagonal,
     self-coupling ``m_i·n_i/N``, is left out of ``weights`` as for every method; it is in
-    the loadings). There are no p-values: ``J`` is a dense low-rank estimate, and only part
-    of it is identified by the dynamics (see :func:`spikewire.infer.lowrank_flow.
-    identifiability_report`): the ``n`` loadings carry a residual that no activity
-    constrains, which this plain fit returns as if it were structure.
+    the loadings). ``J`` is a dense low-rank estimate, and only part of it is identified by
+    the dynamics (see :func:`spikewire.infer.lowrank_flow.identifiability_report`): the
+    ``n`` loadings carry a residual that no activity constrains, which this plain fit
+    returns as if it were structure.
+
+    Default decision (``adjacency()``; issue 12). A rank-R fit to units that do not
+    interact still returns a dense J whose entries are heavy-tailed (sums of products of
+    loadings), so no threshold on J alone is a test. The decision has two stages:
+
+    1. *Gate*: the same fit on ``n_surrogates`` shift surrogates of the data (every unit's
+       binned series circularly shifted by its own offset, at least ``T / n_units`` apart:
+       :func:`shift_offsets`), which keep each unit's rate and autocorrelation and break
+       every interaction. If the fit's loss is not lower than the surrogates' at level
+       0.05 (:func:`surrogate_gate`, a t prediction test), the data show no low-rank
+       structure beyond single units: every p-value is 1 and nothing is called. On data
+       of non-interacting units this happens with probability ≥ 0.95, whatever the tails
+       of J, so the method calls anything in at most 5 % of such fits.
+    2. Otherwise the p-values are those of the weights as outliers of the fit's own bulk
+       (:func:`weight_outlier_pvalues`: median/MAD robust z), with Bonferroni at 0.05
+       (``est.correction``, ``est.alpha``; the entries of one low-rank product depend on
+       each other arbitrarily, which Bonferroni allows). This stage ranks pairs within a
+       structure the gate has found; it is not calibrated per pair.
+
+    The surrogates cannot tell a shared input from recurrent structure (the model has no
+    input): units co-modulated by a common slow drive pass the gate
+    (``benchmarks/results/lrnull.md``). ``scores`` is ``|J|`` (the ranking of the weights);
+    ``diagnostics["surrogate_gate"]`` holds the gate's p, t, losses and time. The
+    estimate's ``alpha`` is this decision level, not the model's Δt/τ.
 
     Parameters
     ----------
@@ -534,6 +694,11 @@ class LowRankRNN(_LowRankBase):
         Units with fewer spikes (or signal integral) are left out.
     seed : int or SeedSequence, default 0
     device : {"cpu", "cuda"}, default "cpu"
+    n_surrogates : int, default 3
+        Shift-surrogate refits of the gate (0, or >= 2); each costs one more fit (20
+        units, 60 s of spikes: 24 s for the fit, 90 s for three surrogates under load,
+        lrnull.md). 0: no gate and no p-values; ``adjacency()`` then tests the weights'
+        robust z alone, which calls pairs of unconnected units (heavy tails).
 
     References
     ----------
@@ -550,7 +715,7 @@ class LowRankRNN(_LowRankBase):
                  rate_offset: float | None = None, rate_gain: float | None = None,
                  n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
-                 device: str = "cpu"):
+                 device: str = "cpu", n_surrogates: int = 3):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -564,10 +729,15 @@ class LowRankRNN(_LowRankBase):
         self.min_spikes = min_spikes
         self.seed = seed
         self.device = device
+        self.n_surrogates = n_surrogates
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx)
-        W = self._embed(fit.weights(), ok, ctx)
+        J = fit.weights()
+        W = self._embed(J, ok, ctx)
         info.update(m=fit.m, n=fit.n, d=fit.d, fitted_units=ctx.units[ok].tolist())
+        fields = self._decide(ctx, J, ok, fit.loss)
+        if "surrogate_gate" in fields:
+            info["surrogate_gate"] = fields.pop("surrogate_gate")
         return ctx.estimate(self, weights=W, weight_unit="dimensionless (J = M Nᵀ/N)",
-                            diagnostics=info)
+                            diagnostics=info, **fields)

@@ -480,7 +480,9 @@ class LowRankFlow(_LowRankBase):
     is the posterior-mean ``J_ij = m_i·E[n_j | m_j, d_j] / N`` over the fitted units;
     ``diagnostics`` hold ``weight_samples`` (``n_weight_samples`` draws of J with ``n``
     sampled from the conditional flow), the loadings and the learned
-    ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``).
+    ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``). The default
+    decision (``adjacency()``) is ``lowrank``'s: a gate against shift surrogates of the
+    data, then the weights that stand out of their bulk (Bonferroni 0.05).
 
     Parameters
     ----------
@@ -501,6 +503,11 @@ class LowRankFlow(_LowRankBase):
         Standard deviation of the maximum-entropy residual ``n − E[n|m, d]`` in the
         distribution and the weight samples (see :func:`fit_loading_distribution`; the
         dynamics do not determine it). None: none.
+    n_surrogates : int, default 3
+        Shift-surrogate refits of the front end for the default decision, as for
+        ``lowrank`` (0, or >= 2; the flows are not refitted: the gate compares the front
+        end's loss, and the posterior-mean weights are then ranked as outliers of their
+        bulk). See :class:`spikewire.infer.lowrank.LowRankRNN` for the decision.
 
     References
     ----------
@@ -528,7 +535,8 @@ class LowRankFlow(_LowRankBase):
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu", flow_iter: int = 3000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
-                 n_weight_samples: int = 4, residual_sd: float | None = None):
+                 n_weight_samples: int = 4, residual_sd: float | None = None,
+                 n_surrogates: int = 3):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -548,11 +556,10 @@ class LowRankFlow(_LowRankBase):
         self.burn_in = burn_in
         self.n_weight_samples = n_weight_samples
         self.residual_sd = residual_sd
+        self.n_surrogates = n_surrogates
 
-    def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx)
-        ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
-            else np.random.SeedSequence(self.seed)
+    def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
+        """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
         s_flow, s_post = ss.spawn(2)
         dist, finfo = fit_loading_distribution(fit, n_iter=self.flow_iter,
                                                n_draws=self.n_draws, ridge=self.ridge,
@@ -562,8 +569,14 @@ class LowRankFlow(_LowRankBase):
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
                                     seed=s_post, residual=False)
+        return fit.m @ n_post.mean(0).T / fit.n_neurons, dist, finfo, n_post, s_post
+
+    def _fit(self, ctx: FitContext) -> Estimate:
+        fit, ok, info = self._front_end(ctx)
+        ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
+            else np.random.SeedSequence(self.seed)
+        J_mean, dist, finfo, n_post, s_post = self._posterior_weights(fit, ss)
         N = fit.n_neurons
-        J_mean = fit.m @ n_post.mean(0).T / N
         W = self._embed(J_mean, ok, ctx)
         n_draws = dist.conditional_n(fit.m, fit.d, n_samples=self.n_weight_samples,
                                      seed=s_post)
@@ -573,5 +586,8 @@ class LowRankFlow(_LowRankBase):
         info.update(m=fit.m, n_plain=fit.n, n_posterior_mean=n_post.mean(0), d=fit.d,
                     fitted_units=ctx.units[ok].tolist(), weight_samples=samples,
                     distribution=dist)
+        fields = self._decide(ctx, J_mean, ok, fit.loss)
+        if "surrogate_gate" in fields:
+            info["surrogate_gate"] = fields.pop("surrogate_gate")
         return ctx.estimate(self, weights=W, weight_unit="dimensionless (J = M Nᵀ/N)",
-                            diagnostics=info)
+                            diagnostics=info, **fields)

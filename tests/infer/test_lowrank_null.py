@@ -1,0 +1,136 @@
+"""The default decision of ``lowrank`` / ``lowrank_flow``: a gate against shift surrogates,
+then the weights that stand out of the fit's bulk (issue 12: ~0 calls on null data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+import spikewire as sw
+from spikewire.infer.lowrank import shift_offsets, surrogate_gate, weight_outlier_pvalues
+
+torch = pytest.importorskip("torch")   # the optional extra; CI installs it
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_gate_is_uniform_for_exchangeable_losses(k):
+    """Observed and surrogate losses iid normal (the gate's null): P(p < a) = a exactly.
+    10,000 draws: binomial sd of the rate at 0.05 is 0.0022, at 0.01 0.0010, at 0.5 0.005;
+    4 sd. A normal reference in place of the t (same sample sd) gives 0.17 at the nominal
+    0.05 for K = 2 and 0.12 for K = 3 (computed), far outside."""
+    rng = np.random.default_rng(k)
+    x = 3.0 + 0.01 * rng.standard_normal((10000, k + 1))
+    p = np.array([surrogate_gate(r[0], r[1:])[0] for r in x])
+    assert abs(np.mean(p < 0.05) - 0.05) < 4 * 0.0022
+    assert abs(np.mean(p < 0.01) - 0.01) < 4 * 0.0010
+    assert abs(np.mean(p < 0.5) - 0.5) < 4 * 0.005
+
+
+def test_gate_statistic_and_edges():
+    # t = (mean − L) / (s sqrt(1 + 1/K)) = (2 − 1) / (1 · sqrt(4/3)) for losses 1, 2, 3
+    p, t = surrogate_gate(1.0, [1.0, 2.0, 3.0])
+    assert t == pytest.approx(np.sqrt(3 / 4))
+    from scipy.stats import t as student_t
+    assert p == pytest.approx(student_t.sf(np.sqrt(3 / 4), 2))
+    assert surrogate_gate(0.5, [1.0, 1.0]) == (0.0, np.inf)       # better than identical
+    assert surrogate_gate(1.5, [1.0, 1.0])[0] == 1.0
+    with pytest.raises(ValueError, match="n_surrogates >= 2"):
+        surrogate_gate(1.0, [2.0])
+
+
+def test_shift_offsets_separate_every_pair_of_units():
+    """Offsets ⌊(π_i + u) T / n⌋: any two units move against each other by ≥ ⌊T/n⌋ − 1
+    samples (circularly), so no pair keeps its alignment."""
+    for seed in range(5):
+        for n, T in ((20, 6000), (7, 1000), (40, 30000)):
+            s = shift_offsets(n, T, np.random.default_rng(seed))
+            assert s.shape == (n,) and s.min() >= 0 and s.max() < T
+            d = np.abs(s[:, None] - s[None, :])
+            d = np.minimum(d, T - d)[~np.eye(n, dtype=bool)]
+            assert d.min() >= T // n - 1
+    with pytest.raises(ValueError, match="n_units"):
+        shift_offsets(0, 10, np.random.default_rng(0))
+
+
+def test_weight_outlier_pvalues_by_hand():
+    J = np.array([[0.0, 1.0, 2.0], [3.0, 0.0, 4.0], [5.0, 60.0, 0.0]])
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 60.0])            # off-diagonal, row order
+    med, mad = 3.5, 1.5                                      # |w − 3.5|: 2.5 1.5 .5 .5 1.5 56.5
+    p = weight_outlier_pvalues(J)
+    off = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(p[off], 2 * ndtr(-np.abs(w - med) / (1.4826 * mad)))
+    assert np.all(np.isnan(np.diag(p)))
+    assert np.all(weight_outlier_pvalues(np.ones((3, 3)))[off] == 1.0)
+
+
+def test_no_calls_on_independent_poisson_units():
+    """Independent Poisson units (the *poisson* null family): the gate is a test at 0.05, so
+    each fit calls anything with probability ≤ 0.05 (measured gate p-values of these three
+    seeds 0.13, 0.43, 0.61). Without the gate (``n_surrogates=0``) the weights' own robust
+    z (Bonferroni 0.05) calls pairs of the same fit (seed 0: 17 of 132; seeds 1, 2: 6, 9):
+    the low-rank product of a fit to noise is heavy-tailed."""
+    from spikewire.infer._null_families import null_family
+
+    kw = dict(n_iter=40, n_restarts=1)
+    gates, calls_without = [], 0
+    for seed in range(3):
+        st = null_family("poisson", n_units=12, duration=40, seed=seed)
+        est = sw.infer(st, "lowrank", seed=seed, **kw)
+        g = est.diagnostics["surrogate_gate"]
+        gates.append(round(g["p"], 3))
+        off = ~np.eye(12, dtype=bool)
+        assert est.correction == "bonferroni" and est.alpha == 0.05
+        assert int((est.adjacency()[off] != 0).sum()) == 0, gates
+        assert not g["passed"] and np.all(est.pvalues[off] == 1.0)
+        assert len(g["surrogate_losses"]) == 3
+        if seed == 0:
+            bare = sw.infer(st, "lowrank", seed=seed, n_surrogates=0, **kw)
+            assert bare.pvalues is None
+            np.testing.assert_array_equal(bare.weights, est.weights)   # the test leaves them
+            calls_without += int((bare.adjacency()[off] != 0).sum())
+    assert calls_without > 0
+
+
+def test_planted_low_rank_structure_is_detected():
+    """20 of 28 units form a rank-2 limit-cycle network (rates 0–40 Hz, 16 trials × 2 s),
+    the other 8 fire at a constant 20 Hz (m = n = 0). The gate passes (measured p 0.0009,
+    t 24) and the calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored
+    the block (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability
+    0.001."""
+    from spikewire.networks.lowrank import lowrank_network, lowrank_preset
+    from spikewire.simulate.lowrank import initial_grid, observe_spikes, simulate_lowrank
+
+    Ns, N = 20, 28
+    s = lowrank_preset("limit_cycle", Ns, seed=0)
+    net = lowrank_network(np.vstack([s.m, np.zeros((N - Ns, 2))]),
+                          np.vstack([s.n * N / Ns, np.zeros((N - Ns, 2))]))
+    rec = observe_spikes(simulate_lowrank(net, initial_grid(4, 2.4), 200), rate_offset=20.0,
+                         rate_gain=20.0, seed=1)
+    est = sw.infer(rec, "lowrank", n_iter=80, n_restarts=1)
+    g = est.diagnostics["surrogate_gate"]
+    assert g["passed"] and g["p"] < 0.01
+    off = ~np.eye(N, dtype=bool)
+    block = np.zeros((N, N), dtype=bool)
+    block[:Ns, :Ns] = True
+    called = (est.adjacency() != 0) & off
+    assert called.sum() >= 20
+    assert (called & block).sum() >= 0.7 * called.sum()
+
+
+def test_n_surrogates_is_validated():
+    from spikewire.infer._null_families import null_family
+
+    st = null_family("poisson", n_units=6, duration=5, seed=0)
+    with pytest.raises(ValueError, match="n_surrogates"):
+        sw.infer(st, "lowrank", n_surrogates=-1, n_iter=1, n_restarts=1)
+    with pytest.raises(ValueError, match="n_surrogates=1"):
+        sw.infer(st, "lowrank", n_surrogates=1, n_iter=1, n_restarts=1)
