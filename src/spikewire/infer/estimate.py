@@ -192,8 +192,10 @@ class Estimate:
     def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
 
-        Methods without p-values (the learned methods ``gnn``, ``lowrank``,
-        ``lowrank_flow``) have no test of their own. Their weights are then tested against
+        Methods without p-values (the learned method ``gnn``; ``lowrank`` and
+        ``lowrank_flow`` with ``n_surrogates=0`` — by default they gate their weights
+        against shift-surrogate refits and return p-values) have no test of their own.
+        Their weights are then tested against
         an empirical null of the weights themselves (:meth:`weight_null_pvalues`: robust
         z-scores about the median, scaled by the MAD, two-sided normal p-values), which
         assumes that most tested pairs are unconnected, as in a sparse circuit; on dense
