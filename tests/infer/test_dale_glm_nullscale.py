@@ -53,8 +53,9 @@ def test_null_scale_needs_enough_pairs_and_checks_its_input():
 def test_fit_uses_the_scaled_z_scores_on_bursting_spikes():
     """16 unconnected bursting units, 60 s (240 pairs): the robust Wald z-scores are
     over-dispersed there (measured scale 1.06–1.10 at 40 units, 300 s; 1.013 on these
-    data, FPR 0.067 vs 0.071 without), so the scale is > 1, and the p-values are exactly the one-sided (labelled) / two-sided (unlabelled)
-    tail areas of ``z / scale``; with ``null_scale=False`` those of ``z``."""
+    data, FPR 0.067 vs 0.071 without), so the scale is > 1, and the p-values are
+    exactly the one-sided (labelled) / two-sided (unlabelled) tail areas of
+    ``z / scale``; with ``null_scale=False`` those of ``z``."""
     st = null_family("bursting", n_units=16, duration=60.0, seed=0)
     off = ~np.eye(16, dtype=bool)
     fits = {ns: sw.infer(st, "dale_glm", null_scale=ns) for ns in (True, False)}
