@@ -16,13 +16,7 @@ from spikewire.simulate.lowrank import initial_grid, observe_rates, simulate_low
 torch = pytest.importorskip("torch")   # the optional extra; CI installs it
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny BPTT problems run fastest on one thread (and the CI machine is shared)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/infer/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,6 @@ from spikewire.networks.lowrank import lowrank_network, lowrank_preset
 from spikewire.simulate.lowrank import initial_grid, observe_rates, simulate_lowrank
 
 
-@pytest.fixture
-def one_thread():
-    torch = pytest.importorskip("torch")
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(old)
-
-
 def test_identical_dynamics_from_three_n_distributions():
     """Three networks share m and E[n|m] = 1.6 m but differ in the residual n − E[n|m]
     (none, Gaussian, Student-t), built in pairs of units with equal m and opposite

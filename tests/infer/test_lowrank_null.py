@@ -13,12 +13,7 @@ from spikewire.infer.lowrank import shift_offsets, surrogate_gate, weight_outlie
 torch = pytest.importorskip("torch")   # the optional extra; CI installs it
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")   # tests/infer/conftest.py
 
 
 @pytest.mark.parametrize("k", [2, 3, 6])

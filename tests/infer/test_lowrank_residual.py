@@ -13,15 +13,6 @@ from spikewire.score.lowrank import true_conditional_mean
 
 
 @pytest.fixture
-def one_thread():
-    torch = pytest.importorskip("torch")
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield torch
-    torch.set_num_threads(old)
-
-
-@pytest.fixture
 def ring_like(one_thread):
     """Flows trained on m ~ N(0, I), d ~ N(0, 0.1²), n = 1.6 m (no residual in the data,
     as the method's ridge targets)."""
