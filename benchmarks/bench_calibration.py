@@ -84,11 +84,7 @@ def run_null(methods, families, n_units, duration, seeds, qq):
         for seed in range(seeds):
             st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
             for m in methods:
-                name, _, opts = m.partition(":")
-                kw = {}
-                for o in filter(None, opts.split(";")):
-                    k, v = o.split("=")
-                    kw[k] = eval(v)  # benchmark-only convenience: literal settings
+                name, kw = parse_method(m)
                 t0 = time.perf_counter()
                 est = sw.infer(st, name, **kw)
                 el = time.perf_counter() - t0
@@ -173,6 +169,24 @@ def simulate_cached(family, n, duration, seed):
     return net, st
 
 
+def parse_method(m: str):
+    """``"name:key=value;key=value"`` → ``(name, settings)``; values are evaluated as
+    Python expressions (benchmark-only convenience: literal settings)."""
+    name, _, opts = m.partition(":")
+    kw = {}
+    for o in filter(None, opts.split(";")):
+        k, v = o.split("=")
+        kw[k] = eval(v)
+    return name, kw
+
+
+def ranking_evidence(est):
+    """Each pair's evidence for a link as the method ranks it (scores, else |weight|);
+    untested pairs at −inf."""
+    ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
+    return np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+
+
 def best_mcc(truth_link, evidence):
     """Best Matthews correlation over all thresholds of the ranking ``evidence``."""
     order = np.argsort(-evidence, kind="stable")
@@ -201,11 +215,7 @@ def run_networks(methods, families, n, n_rec, duration, seed, save=""):
         W = net.dense_weights()[np.ix_(rec_idx, rec_idx)]
         truth_link = (W != 0)[~np.eye(n_rec, dtype=bool)]
         for m in methods:
-            name, _, opts = m.partition(":")
-            kw = {}
-            for o in filter(None, opts.split(";")):
-                k, v = o.split("=")
-                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            name, kw = parse_method(m)
             t1 = time.perf_counter()
             import warnings
 
@@ -216,8 +226,7 @@ def run_networks(methods, families, n, n_rec, duration, seed, save=""):
             el = time.perf_counter() - t1
             if save:
                 _save_estimate(save, fam, m, n, duration, seed, est, el)
-            ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
-            ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+            ev = ranking_evidence(est)
             bm = best_mcc(truth_link, ev[~np.eye(n_rec, dtype=bool)])
             by_corr = []
             # at the method's own α (check_null raises it when it switches to the lfdr)
@@ -281,8 +290,7 @@ def rescore(folder, n, n_rec, duration, seed):
             warnings.simplefilter("ignore")
             est = check_null(est)
             sc = score(net, est)
-        ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
-        ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+        ev = ranking_evidence(est)
         bm = best_mcc(truth_link, ev[~np.eye(n_rec, dtype=bool)])
         by_corr = []
         a0 = est.diagnostics.get("null_check", {}).get("alpha_from", est.alpha)
@@ -352,11 +360,7 @@ def run_study(methods, families, duration, save=""):
         off = ~np.eye(n_rec, dtype=bool)
         truth_link = (W != 0)[off]
         for m in methods:
-            name, _, opts = m.partition(":")
-            kw = {}
-            for o in filter(None, opts.split(";")):
-                k, v = o.split("=")
-                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            name, kw = parse_method(m)
             t1 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -373,8 +377,7 @@ def run_study(methods, families, duration, save=""):
                 with open(Path(save) / f"study_{fam}_T{duration:g}_{tag}.pkl", "wb") as fh:
                     pickle.dump({"family": fam, "method": m, "estimate": est,
                                  "weights": W, "infer_s": el}, fh)
-            ev = (est.scores if est.scores is not None else np.abs(est.weights)).copy()
-            ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
+            ev = ranking_evidence(est)
             bm = best_mcc(truth_link, ev[off])
             rows.append((fam, m, sc["auc"], sc["auc_exc"], sc["auc_inh"], sc["mcc"], bm,
                          bm - sc["mcc"], f"{sc['n_detected']} / {sc['n_true']}",
@@ -467,11 +470,7 @@ def run_reciprocal(methods, n, duration, seed):
         recip = (truth != 0) & (truth.T != 0)
         one = (truth != 0) & ~recip
         for m in methods:
-            name, _, opts = m.partition(":")
-            kw = {}
-            for o in filter(None, opts.split(";")):
-                k, v = o.split("=")
-                kw[k] = eval(v)  # benchmark-only convenience: literal settings
+            name, kw = parse_method(m)
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -506,11 +505,7 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl):
         for seed in seeds:
             st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
             for m in methods:
-                name, _, opts = m.partition(":")
-                kw = {}
-                for o in filter(None, opts.split(";")):
-                    k, v = o.split("=")
-                    kw[k] = eval(v)  # benchmark-only convenience: literal settings
+                name, kw = parse_method(m)
                 t0 = time.perf_counter()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")

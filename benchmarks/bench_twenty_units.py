@@ -26,7 +26,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_calibration import best_mcc, simulate_cached
+from bench_calibration import best_mcc, ranking_evidence, simulate_cached
 
 import spikewire as sw
 from spikewire.score import score
@@ -53,10 +53,7 @@ def run(families, durations, n_subsets, n_units, methods, seed, jsonl, sim_durat
                         est = sw.infer(rec, m)
                         sc = score(net, est)
                     el = time.perf_counter() - t0
-                    ev = (est.scores if est.scores is not None
-                          else np.abs(est.weights)).copy()
-                    ev = np.where(est.pair_status == 0, np.nan_to_num(ev), -np.inf)
-                    bm = best_mcc(truth, ev[off])
+                    bm = best_mcc(truth, ranking_evidence(est)[off])
                     row = dict(family=fam, subset=k, duration=T, method=m,
                                auc=sc["auc"], mcc=sc["mcc"], mcc_best=bm,
                                gap=bm - sc["mcc"], called=int(sc["n_detected"]),
