@@ -227,15 +227,16 @@ class GrangerCausality(InferenceMethod):
     ``W = L − lag_window + 1`` positions. The pair's statistic is the largest ``|z|`` over
     the windows, and the scan's multiple comparison is paid by referring it to the same
     maximum over the shift surrogates (:func:`~spikewire.infer._surrogates.
-    surrogate_max_test`; ``diagnostics["null_reference"]``). ``delays[i, j]`` is the
-    centre of the best window, ``(a + (lag_window + 1) / 2) · bin_width`` for the window
-    of lags ``a + 1 … a + lag_window`` (a spike of ``j`` at delay ``d`` before ``i``'s
-    falls ``d / bin_width ± 1`` bins back, so the estimate is within about a bin);
-    ``weights[i, j]`` is that window's summed weight; NaN delays where the pair was not
-    tested. With ``null="analytic"`` the p-value is the F test over all ``L`` lags (an
-    omnibus test, which pays for the lags through its ``L`` degrees of freedom), and the
-    window is the one with the largest Wald ``|z|`` of its sum. Lag 0 is not a regressor:
-    a delay below one bin is seen only where the spikes fall in consecutive bins.
+    surrogate_max_test`; ``diagnostics["null_reference"]``). ``delays[i, j]`` is
+    ``l · bin_width`` for the lag ``l`` of the best window whose coefficient is largest in
+    the sign of the window's sum (a spike of ``j`` at delay ``d`` before one of ``i`` falls
+    ``⌊d / bin_width⌋`` or one more bins back, on average ``d / bin_width``, so the
+    estimate is within about a bin); ``weights[i, j]`` is that window's summed weight;
+    NaN delays where the pair was not tested. With ``null="analytic"`` the p-value is the
+    F test over all ``L`` lags (an omnibus test, which pays for the lags through its ``L``
+    degrees of freedom), and the window is the one with the largest Wald ``|z|`` of its
+    sum. Lag 0 is not a regressor: a delay below one bin is seen only where the spikes
+    fall in consecutive bins.
 
     Notes
     -----
@@ -343,7 +344,8 @@ class GrangerCausality(InferenceMethod):
                 Mj = np.linalg.inv(V[np.ix_(J, J)])
                 bJ = beta[J]                                        # (L, m targets)
                 dRSS[:, j] = np.einsum("li,lk,ki->i", bJ, Mj, bJ)
-            bwin = _window_sums(_per_lag(beta, m, L), wl)           # (W, post, pre)
+            blag = _per_lag(beta, m, L)                             # (L, post, pre)
+            bwin = _window_sums(blag, wl)                           # (W, post, pre)
             sub = np.ix_(idx, idx)
             if shift:
                 rng = seeded_rng(self.seed, "method")
@@ -393,8 +395,13 @@ class GrangerCausality(InferenceMethod):
                     zw[a] = bwin[a] / np.sqrt(np.maximum(var[None, :] * (rss[:, None] / dof),
                                                          1e-300))
                 best = np.argmax(np.abs(zw), axis=0)
-            weights[sub] = np.take_along_axis(bwin, best[None], axis=0)[0]
-            delays[sub] = (best + (wl + 1) / 2) * bw
+            wsum = np.take_along_axis(bwin, best[None], axis=0)[0]
+            weights[sub] = wsum
+            # the delay: the lag of the window's largest coefficient in the sign of its sum
+            inwin = np.stack([np.take_along_axis(blag, (best + q)[None], axis=0)[0]
+                              for q in range(wl)])                  # (wl, post, pre)
+            q_best = np.where(wsum < 0, np.argmin(inwin, axis=0), np.argmax(inwin, axis=0))
+            delays[sub] = (best + q_best + 1) * bw
             diagnostics.update({"n_lags": L, "lag_window": wl, "n_windows": n_win})
             te[sub] = 0.5 * np.log1p(np.maximum(dRSS, 0) / rss[:, None])
             diagnostics.update({"n_bins": int(X.shape[0]), "dof": int(dof),
