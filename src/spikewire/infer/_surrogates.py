@@ -639,7 +639,7 @@ def surrogate_max_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min
     units, 300 s, 11 windows of 3 × 2 ms lags): the data's window z had sd 1.09–1.12
     against 1.01–1.02 for the surrogates' own (the shared states change within the
     56–280 ms relative shifts), and the maximum called 0.108 at α = 0.05; scaled, 0.056,
-    and 0.038–0.055 on all five families (seed 3). One spread for all windows, not one
+    and 0.038–0.056 on all five families (seed 3). One spread for all windows, not one
     per window: on a recurrent network (LIF Brunel, 100 of 1,000 recorded, 10 min) the
     short-lag windows carry real effects in most pairs (first window: median z 1.57, MAD
     spread 2.82; 1.00 from the eighth window on), and per-window scaling cut te's AUC
