@@ -181,3 +181,34 @@ def test_lbfgs_refinement_approaches_the_optimum(limit_cycle):
     assert refined.loss < 1e-3
     with pytest.raises(ValueError, match="refine_iter"):
         fit_lowrank(act.activity(), 2, n_iter=1, refine_iter=-1)
+
+
+def test_poisson_latents_are_the_per_bin_maximum_likelihood():
+    # counts equal to their expectations: the Poisson score Σ_i (Y_i/λ_i − 1) ∂λ_i/∂z
+    # vanishes exactly at the true latent, and with m of full column rank the likelihood
+    # has a unique maximum there, so Fisher scoring from a start off by ~1 must return it
+    # (to solver precision; 20 damped steps converge quadratically near the optimum)
+    from spikewire.infer.lowrank import _poisson_latents
+
+    rng = np.random.default_rng(3)
+    m, d = rng.standard_normal((200, 2)), 0.3 * rng.standard_normal(200)
+    z_true = rng.uniform(-1.5, 1.5, (3, 5, 2))
+    scale = np.array([0.01, 0.02, 0.05])                      # bin × exposure, s
+    Y = scale[:, None, None] * (10.0 + 8.0 * np.tanh(z_true @ m.T + d))
+    z_start = z_true + rng.uniform(-1, 1, z_true.shape)
+    z = _poisson_latents(Y, m, d, z_start, scale, 10.0, 8.0)
+    np.testing.assert_allclose(z, z_true, atol=1e-6)
+
+
+def test_poisson_start_is_one_more_restart(limit_cycle):
+    # spikes: the per-bin maximum-likelihood start runs after the n_restarts PCA starts and
+    # the fit keeps the restart of lowest loss; poisson_start=False leaves n_restarts fits
+    _, act = limit_cycle
+    counts = np.random.default_rng(0).poisson(
+        (10 + 10 * act.activity()) * 0.01 * 20).astype(float)
+    kw = dict(observation="poisson", exposure=20, n_restarts=1, n_iter=30, seed=0)
+    both = fit_lowrank(counts, 2, **kw)
+    one = fit_lowrank(counts, 2, poisson_start=False, **kw)
+    assert len(both.restart_losses) == 2 and len(one.restart_losses) == 1
+    assert both.loss == min(both.restart_losses)
+    assert one.restart_losses[0] == both.restart_losses[0]   # the PCA start is unchanged
