@@ -792,6 +792,8 @@ class _Problem:
         nb, nc, npop = self.nb, self.nc, self.npop
         z = np.zeros((self.nu, self.nt))
         events = np.zeros((self.nu, self.nt))
+        # Σ_t r_t x_t per coefficient and target, one sparse-dense product per session
+        xr = [np.asarray(s.X.T @ r) for s, r in zip(self.S, row_w, strict=True)]
         where = [dict(zip(s.tg.tolist(), range(s.tg.size), strict=True)) for s in self.S]
         for i in range(self.nt):
             ks = [(k, where[k][i]) for k in range(self.nS) if i in where[k]]
@@ -817,7 +819,7 @@ class _Problem:
                 idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
                                       Fi + nk + np.arange(nc + npop)])
                 H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
-                ev[idx[:s.feat.size]] += np.asarray(s.X.T @ row_w[k][:, li]).ravel()
+                ev[idx[:s.feat.size]] += xr[k][:, li]
                 extras.append(D)
                 idxs.append(idx)
             H[np.arange(Fi), np.arange(Fi)] += self.lam2[fi, i]
