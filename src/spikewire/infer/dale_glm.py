@@ -414,12 +414,12 @@ MIN_NULL_SCALE_PAIRS = 100
 #: Fewest expected coincidences under no coupling (the target's mean count per bin times
 #: the bins within the window after the presynaptic spikes, :meth:`_Problem.wald`) from
 #: which a pair's Wald test uses the time-block-robust variance; sparser pairs use the
-#: model-based sandwich alone. The robust
-#: meat of a pair is a sum over the few blocks with a coincidence: with ≲ 3 expected
-#: events it is dominated by whether one happened (a coincidence inflates it, its absence
-#: deflates it), which on the heterogeneous null made the tests useless there (FPR at 0.05
-#: 0.65 at < 1 event, 0.27 at 1–3 raw; 0.0–0.007 floored); from 3–10 events on it is
-#: calibrated (benchmarks/results/dalehet.md), 10 leaves a margin.
+#: model-based sandwich alone. The robust meat of a pair is a sum over the few blocks
+#: with a coincidence: with ≲ 3 expected events it is dominated by whether one happened
+#: (a coincidence inflates it, its absence deflates it), which on the heterogeneous null
+#: made the tests useless there (two-sided FPR at 0.05: 0.59 at < 1 event, 0.25 at 1–3
+#: raw; 0.000 / 0.005 floored); from 3–10 events on it is calibrated (0.059;
+#: benchmarks/results/dalehet.md), 10 leaves a margin.
 MIN_ROBUST_EVENTS = 10.0
 
 
