@@ -414,12 +414,12 @@ MIN_NULL_SCALE_PAIRS = 100
 #: Fewest expected coincidences under no coupling (the target's mean count per bin times
 #: the bins within the window after the presynaptic spikes, :meth:`_Problem.wald`) from
 #: which a pair's Wald test uses the time-block-robust variance; sparser pairs use the
-#: model-based sandwich alone. The robust
-#: meat of a pair is a sum over the few blocks with a coincidence: with ≲ 3 expected
-#: events it is dominated by whether one happened (a coincidence inflates it, its absence
-#: deflates it), which on the heterogeneous null made the tests useless there (FPR at 0.05
-#: 0.65 at < 1 event, 0.27 at 1–3 raw; 0.0–0.007 floored); from 3–10 events on it is
-#: calibrated (benchmarks/results/dalehet.md), 10 leaves a margin.
+#: model-based sandwich alone. The robust meat of a pair is a sum over the few blocks
+#: with a coincidence: with ≲ 3 expected events it is dominated by whether one happened
+#: (a coincidence inflates it, its absence deflates it), which on the heterogeneous null
+#: made the tests useless there (two-sided FPR at 0.05: 0.59 at < 1 event, 0.25 at 1–3
+#: raw; 0.000 / 0.005 floored); from 3–10 events on it is calibrated (0.059;
+#: benchmarks/results/dalehet.md), 10 leaves a margin.
 MIN_ROBUST_EVENTS = 10.0
 
 
@@ -792,6 +792,8 @@ class _Problem:
         nb, nc, npop = self.nb, self.nc, self.npop
         z = np.zeros((self.nu, self.nt))
         events = np.zeros((self.nu, self.nt))
+        # Σ_t r_t x_t per coefficient and target, one sparse-dense product per session
+        xr = [np.asarray(s.X.T @ r) for s, r in zip(self.S, row_w, strict=True)]
         where = [dict(zip(s.tg.tolist(), range(s.tg.size), strict=True)) for s in self.S]
         for i in range(self.nt):
             ks = [(k, where[k][i]) for k in range(self.nS) if i in where[k]]
@@ -817,7 +819,7 @@ class _Problem:
                 idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
                                       Fi + nk + np.arange(nc + npop)])
                 H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
-                ev[idx[:s.feat.size]] += np.asarray(s.X.T @ row_w[k][:, li]).ravel()
+                ev[idx[:s.feat.size]] += xr[k][:, li]
                 extras.append(D)
                 idxs.append(idx)
             H[np.arange(Fi), np.arange(Fi)] += self.lam2[fi, i]
