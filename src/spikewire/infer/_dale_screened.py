@@ -47,7 +47,6 @@ import numpy as np
 from numba import njit
 from scipy.special import gammaln
 
-from spikewire.infer._bases import population_covariates
 from spikewire.infer.glm import MIN_UNITS_FOR_POPULATION, build_design
 
 log = logging.getLogger("spikewire.infer.dale_glm")
@@ -60,6 +59,14 @@ DEFAULT_SCREEN_DURATION = 300.0
 AUTO_SCREENED_UNITS = 150
 #: Length in s of the chunks the screening part is made of.
 SCREEN_CHUNK = 10.0
+#: Bins (at most) whose terms form the Newton / Wald Hessian (evenly spaced chunks of
+#: :data:`HESSIAN_CHUNK` bins, scaled up to all bins); the gradient and the robust
+#: scores always use every bin. 100,000 bins = 200 s at 2 ms: the relative error of an
+#: information entry built on ``n`` spikes is ≈ ``√(n_bins / (100,000 n))``.
+HESSIAN_ROWS = 100_000
+HESSIAN_CHUNK = 1_000
+#: Newton stopping tolerance (nats of predicted decrease): ≈ 0.004 standard errors.
+NEWTON_TOL = 1e-5
 
 
 # ============================================================================ kernels
@@ -108,53 +115,47 @@ def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
 
 
 @njit(cache=True, nogil=True)
-def _local_rows(u_ptr, u_bins, u_counts, units, n_lags, n_bins):
-    """Lag-space design of one target as CSR over bins: column ``k · L + l − 1`` of
-    ``units[k]`` holds ``y_{units[k]}(t − l)``. Returns (indptr, cols, vals)."""
-    cnt = np.zeros(n_bins + 1, dtype=np.int64)
-    for k in range(units.size):
-        j = units[k]
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            s = u_bins[q]
-            for l in range(1, n_lags + 1):
-                t = s + l
-                if t >= n_bins:
-                    break
-                cnt[t + 1] += 1
-    indptr = np.cumsum(cnt)
-    nnz = indptr[-1]
-    cols = np.empty(nnz, dtype=np.int32)
-    vals = np.empty(nnz, dtype=np.float64)
-    fill = indptr[:-1].copy()
-    for k in range(units.size):
-        j = units[k]
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            s = u_bins[q]
-            for l in range(1, n_lags + 1):
-                t = s + l
-                if t >= n_bins:
-                    break
-                p = fill[t]
-                cols[p] = k * n_lags + l - 1
-                vals[p] = u_counts[q]
-                fill[t] = p + 1
-    return indptr, cols, vals
+def _local_spikes(s_bins, s_units, s_counts, lut):
+    """The spikes of the units with ``lut[unit] ≥ 0``, in time order: (bins, local unit
+    ``lut[unit]``, counts)."""
+    n = 0
+    for q in range(s_bins.size):
+        if lut[s_units[q]] >= 0:
+            n += 1
+    sb = np.empty(n, dtype=np.int64)
+    sk = np.empty(n, dtype=np.int64)
+    sc = np.empty(n, dtype=np.float64)
+    n = 0
+    for q in range(s_bins.size):
+        k = lut[s_units[q]]
+        if k >= 0:
+            sb[n] = s_bins[q]
+            sk[n] = k
+            sc[n] = s_counts[q]
+            n += 1
+    return sb, sk, sc
 
 
 @njit(cache=True, nogil=True)
-def _local_pass(indptr, cols, vals, D, y, rw, kl, cd, hess, block_bins, scores):
+def _local_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hess, hrow, hscale, block_bins,
+                scores):
     """One pass of a target's Poisson model over its bins.
 
-    ``η_t = D_t · cd + Σ_q vals_q kl[cols_q]`` over row ``t``'s lag-space entries. Returns
-    the weighted loss ``Σ_t rw_t (μ_t − y_t η_t)``, its gradient in lag space (p,) and on
-    the dense columns (nd,), and with ``hess`` the Hessian blocks ``H_ll`` (p, p),
-    ``H_ld`` (p, nd), ``H_dd`` (nd, nd). With ``block_bins > 0`` the score
+    The lag-space design row of bin ``t`` holds ``sc_q`` in column ``sk_q · L + t − sb_q
+    − 1`` for every spike ``q`` of the target's units (time-sorted ``sb, sk, sc``) with
+    ``t − L ≤ sb_q < t``, found by two pointers (no design is stored).
+    ``η_t = D_t · cd + Σ_q sc_q kl[col_q]``. Returns the weighted loss
+    ``Σ_t rw_t (μ_t − y_t η_t)``, its gradient in lag space (p,) and on the dense columns
+    (nd,), and with ``hess`` the Hessian blocks ``H_ll`` (p, p), ``H_ld`` (p, nd),
+    ``H_dd`` (nd, nd), summed over the rows with ``hrow[t]`` and multiplied by ``hscale``
+    (a row subsample standing for all rows). With ``block_bins > 0`` the score
     ``Σ_{t∈b} rw_t (y_t − μ_t) [x_t, D_t]`` of each block of ``block_bins`` bins is
     added into ``scores`` (n_blocks, p + nd).
     """
-    n = indptr.size - 1
+    n = y.size
     p = kl.size
     nd = D.shape[1]
+    ns = sb.size
     loss = 0.0
     gl = np.zeros(p)
     gd = np.zeros(nd)
@@ -163,38 +164,48 @@ def _local_pass(indptr, cols, vals, D, y, rw, kl, cd, hess, block_bins, scores):
     Hll = np.zeros((hp, hp))
     Hld = np.zeros((hp, hd))
     Hdd = np.zeros((hd, hd))
+    cols = np.empty(max(ns, 1), dtype=np.int64)
+    lo = 0
+    hi = 0
     for t in range(n):
+        while hi < ns and sb[hi] < t:
+            hi += 1
+        while lo < hi and sb[lo] < t - n_lags:
+            lo += 1
         w = rw[t]
         if w == 0.0:
             continue
         e = 0.0
         for k in range(nd):
             e += D[t, k] * cd[k]
-        for q in range(indptr[t], indptr[t + 1]):
-            e += vals[q] * kl[cols[q]]
+        m = hi - lo
+        for q in range(m):
+            c = sk[lo + q] * n_lags + t - sb[lo + q] - 1
+            cols[q] = c
+            e += sc[lo + q] * kl[c]
         if e > 50.0:
             e = 50.0
         mu = math.exp(e)
         yt = y[t]
         loss += w * (mu - yt * e)
         r = w * (mu - yt)
-        for q in range(indptr[t], indptr[t + 1]):
-            gl[cols[q]] += r * vals[q]
+        for q in range(m):
+            gl[cols[q]] += r * sc[lo + q]
         for k in range(nd):
             gd[k] += r * D[t, k]
         if block_bins > 0:
             b = t // block_bins
-            for q in range(indptr[t], indptr[t + 1]):
-                scores[b, cols[q]] -= r * vals[q]
+            for q in range(m):
+                scores[b, cols[q]] -= r * sc[lo + q]
             for k in range(nd):
                 scores[b, p + k] -= r * D[t, k]
-        if hess:
-            wm = w * mu
-            for q in range(indptr[t], indptr[t + 1]):
+        if hess and hrow[t]:
+            wm = w * mu * hscale
+            for q in range(m):
                 cq = cols[q]
-                vq = wm * vals[q]
-                for q2 in range(indptr[t], indptr[t + 1]):
-                    Hll[cq, cols[q2]] += vq * vals[q2]
+                vq = wm * sc[lo + q]
+                for q2 in range(m):
+                    Hll[cq, cols[q2]] += vq * sc[lo + q2]
                 for k in range(nd):
                     Hld[cq, k] += vq * D[t, k]
             for k in range(nd):
@@ -205,17 +216,21 @@ def _local_pass(indptr, cols, vals, D, y, rw, kl, cd, hess, block_bins, scores):
 
 
 @njit(cache=True, nogil=True)
-def _local_eta(indptr, cols, vals, D, kl, cd, out):
+def _local_eta(sb, sk, sc, n_lags, D, kl, cd, out):
     """Linear predictor of one target at every bin (no clipping)."""
-    n = indptr.size - 1
+    n = out.size
     nd = D.shape[1]
     for t in range(n):
         e = 0.0
         for k in range(nd):
             e += D[t, k] * cd[k]
-        for q in range(indptr[t], indptr[t + 1]):
-            e += vals[q] * kl[cols[q]]
         out[t] = e
+    for q in range(sb.size):
+        for l in range(1, n_lags + 1):
+            t = sb[q] + l
+            if t >= n:
+                break
+            out[t] += sc[q] * kl[sk[q] * n_lags + l - 1]
 
 
 # ============================================================================ target
@@ -223,15 +238,19 @@ class _Target:
     """One target's sparse problem: units ``[own, candidates...]`` through the basis,
     dense columns ``[1, population covariates...]``, ridge per coefficient."""
 
-    def __init__(self, design, pos, cands, D, y, rw, ridge, history_ridge):
+    def __init__(self, design, pos, cands, D, y, rw, ridge, history_ridge, hrow=None,
+                 hscale=1.0):
         self.units = np.concatenate([[pos], cands]).astype(np.int64)
         self.m = self.units.size
         self.L, self.nb = design.n_lags, design.n_basis
         self.B = design.basis
-        self.indptr, self.cols, self.vals = _local_rows(
-            design.u_ptr, design.u_bins, design.u_counts, self.units, self.L, design.n_bins)
+        lut = np.full(design.n_units, -1, dtype=np.int64)
+        lut[self.units] = np.arange(self.m)
+        self.sp = _local_spikes(design.s_bins, design.s_units, design.s_counts, lut)
         self.D, self.y, self.rw = D, y, rw
         self.nd = D.shape[1]
+        self.hrow = np.ones(y.size, dtype=np.bool_) if hrow is None else hrow
+        self.hscale = float(hscale)
         self.nw = self.m * self.nb
         self.lam = np.concatenate([np.full(self.nb, history_ridge),
                                    np.full(self.nw - self.nb, ridge), np.zeros(self.nd)])
@@ -246,8 +265,9 @@ class _Target:
         cd = np.ascontiguousarray(theta[self.nw:])
         nbk = (self.rw.size + block_bins - 1) // block_bins if block_bins > 0 else 1
         scores = np.zeros((nbk, kl.size + self.nd)) if block_bins > 0 else np.zeros((1, 1))
-        f, gl, gd, Hll, Hld, Hdd = _local_pass(self.indptr, self.cols, self.vals, self.D,
-                                               self.y, rw, kl, cd, hess, block_bins, scores)
+        f, gl, gd, Hll, Hld, Hdd = _local_pass(*self.sp, self.L, self.D,
+                                               self.y, rw, kl, cd, hess, self.hrow,
+                                               self.hscale, block_bins, scores)
         f += 0.5 * float(np.sum(self.lam * theta * theta))
         gw = (gl.reshape(self.m, self.L) @ self.B).ravel()
         g = np.concatenate([gw, gd]) + self.lam * theta
@@ -267,8 +287,12 @@ class _Target:
             scores = np.hstack([sw, scores[:, kl.size:]])
         return f, g, H, scores
 
-    def newton(self, theta, rw, lo=None, hi=None, max_iter=50, tol=1e-7):
-        """(Projected) Newton with backtracking; returns (theta, converged, iterations)."""
+    def newton(self, theta, rw, lo=None, hi=None, max_iter=50, tol=NEWTON_TOL):
+        """(Projected) Newton with backtracking; returns (theta, converged, iterations).
+
+        Stops when half the squared Newton decrement ``gᵀ H⁻¹ g / 2`` (the predicted
+        decrease of the loss, nats) is below ``tol``: the remaining distance to the
+        optimum is then ≈ ``√(2 tol)`` standard errors along the worst direction."""
         bounded = lo is not None
         if bounded:
             theta = np.clip(theta, lo, hi)
@@ -290,19 +314,20 @@ class _Target:
             if dec < 2 * tol:
                 return theta, True, it
             step = 1.0
-            for _ in range(40):
+            for k in range(40):
                 tn = theta + step * d
                 if bounded:
                     tn = np.clip(tn, lo, hi)
-                fn, gn, Hn, _ = self.evaluate(tn, rw, hess=False)
+                # the full step is nearly always taken: evaluate its Hessian with it
+                fn, gn, Hn, _ = self.evaluate(tn, rw, hess=k == 0)
                 if np.isfinite(fn) and fn <= f + 1e-4 * float(g @ (tn - theta)):
                     break
                 step *= 0.5
             else:
                 return theta, False, it
             theta = tn
-            f_old, f = f, fn
-            f, g, H, _ = self.evaluate(theta, rw)
+            f_old, f, g = f, fn, gn
+            H = Hn if Hn is not None else self.evaluate(theta, rw)[2]
             if abs(f_old - f) < tol * 1e-2 and not bounded:
                 return theta, True, it
         return theta, False, max_iter
@@ -310,7 +335,7 @@ class _Target:
     def loglik(self, theta, rw):
         """Poisson log-likelihood (nats, log y! included) on rows weighted by ``rw``."""
         e = np.empty(self.y.size)
-        _local_eta(self.indptr, self.cols, self.vals, self.D, self.lag(theta),
+        _local_eta(*self.sp, self.L, self.D, self.lag(theta),
                    np.ascontiguousarray(theta[self.nw:]), e)
         mu = np.exp(np.minimum(e, 50.0))
         return float(-np.sum(rw * (mu - self.y * e + gammaln(self.y + 1.0))))
@@ -355,18 +380,52 @@ class ScreenedSolver:
         self.rb = (max(int(round(method.robust_block / bw)), 1)
                    if method.variance == "robust" else 0)
         self.n_jobs = method._n_jobs()
+        n_ch = -(-n_bins // HESSIAN_CHUNK)
+        every = max(1, int(math.ceil(n_bins / HESSIAN_ROWS)))
+        self.hrow = np.repeat(np.arange(n_ch) % every == 0, HESSIAN_CHUNK)[:n_bins]
+        self.hscale = n_bins / max(int(self.hrow.sum()), 1)
+        self.theta0 = None
+        self._pop_cache = None
 
     # -------------------------------------------------------------- per-target data
+    def _smooth(self, x, a):
+        """``population_covariates``' past-only smoothing of ``x`` (``gap`` bins left
+        out) at decay ``a`` per bin."""
+        from scipy.signal import lfilter
+
+        sh = int(round(self.mth.population_gap / self.bw)) + 1
+        out = np.zeros_like(x)
+        if sh < x.size:
+            out[sh:] = lfilter([1.0], [1.0, -a], x)[:-sh]
+        return out * a ** sh
+
+    def _population(self, y):
+        """The target's population covariates (n_scales arrays of n_bins), equal to
+        :func:`~spikewire.infer._bases.population_covariates` of the other units'
+        summed counts: the smoothing is linear, so the population's smoothed counts
+        are computed once and the target's own are subtracted."""
+        if self._pop_cache is None:
+            n = self.pop.size
+            self._pop_cache = []
+            for tau in self.taus:
+                a = float(np.exp(-self.bw / tau))
+                self._pop_cache.append((a, self._smooth(self.pop, a), np.maximum(
+                    self._smooth(np.ones(n), a), 1e-300)))
+        eps = 0.05 * max(float((self.pop - y).mean()), 1e-12)
+        out = []
+        for a, sp, so in self._pop_cache:
+            z = np.log((sp - self._smooth(y, a)) / so + eps)
+            sd = float(z.std())
+            out.append((z - z.mean()) / sd if sd > 0 else np.zeros_like(z))
+        return out
+
     def _dense(self, i):
         """Counts, refractory row weights and dense columns of target position ``i``."""
         d = self.d
         y = d.counts(i)
         D = [np.ones(d.n_bins)]
         if self.taus:
-            gap = int(round(self.mth.population_gap / self.bw))
-            P = population_covariates(np.arange(d.n_bins), self.pop - y, d.n_bins, self.bw,
-                                      self.taus, gap=gap, two_sided=False)
-            D.extend(P.T)
+            D.extend(self._population(y))
         rw = np.ones(d.n_bins)
         r_bins = int(round(self.mth.refractory / self.bw))
         sb = d.u_bins[d.u_ptr[i]:d.u_ptr[i + 1]]
@@ -391,6 +450,7 @@ class ScreenedSolver:
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
         U = np.zeros((self.nu, self.nt))
+        self.theta0 = [None] * self.nt
         V = np.zeros((self.nu, self.nt))
         block = max(1, min(self.nt, int(2e8 // max(16 * n_s, 1))))   # ≤ ~200 MB / block
         for a in range(0, self.nt, block):
@@ -401,17 +461,19 @@ class ScreenedSolver:
                 y, rw, D, _ = self._dense(i)
                 rw = rw * (keep >= 0)                 # the screening rows only
                 t = _Target(d, i, np.zeros(0, np.int64), D, y, rw, self.mth.ridge,
-                            self.mth.history_ridge)
+                            self.mth.history_ridge)     # (screening rows: exact Hessian)
                 th0 = np.zeros(t.nw + t.nd)
                 th0[t.nw] = math.log(max(y[rows].sum() / max(rw.sum(), 1.0), 1e-8))
                 th, _, _ = t.newton(th0, rw, max_iter=30)
                 e = np.empty(d.n_bins)
-                _local_eta(t.indptr, t.cols, t.vals, t.D, t.lag(th),
+                _local_eta(*t.sp, t.L, t.D, t.lag(th),
                            np.ascontiguousarray(th[t.nw:]), e)
                 mu = (np.exp(np.minimum(e, 50.0)) * rw)[rows]
-                return rw[rows] * (y[rows] - mu), mu
+                return rw[rows] * (y[rows] - mu), mu, th
 
             out = self._map(null, list(ids))
+            for r, o in zip(ids, out, strict=True):
+                self.theta0[r] = o[2]
             resid = np.ascontiguousarray(np.stack([o[0] for o in out], axis=1))
             mu = np.ascontiguousarray(np.stack([o[1] for o in out], axis=1))
             Ub = np.zeros((self.nu, ids.size))
@@ -432,9 +494,12 @@ class ScreenedSolver:
     def _stage1(self, r, cand):
         i = self.tpos[r]
         y, rw, D, n_ref = self._dense(i)
-        t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge)
+        t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
+                    self.hrow, self.hscale)
+        # warm start: the screen's null model (intercept, history, population)
         th0 = np.zeros(t.nw + t.nd)
-        th0[t.nw] = math.log(max(y.sum() / max(rw.sum(), 1.0), 1e-8))
+        th0[:t.nb] = self.theta0[r][:t.nb]
+        th0[t.nw:] = self.theta0[r][t.nb:]
         th, ok, it = t.newton(th0, rw, max_iter=self.mth.max_iter)
         _, _, H, S = t.evaluate(th, rw, block_bins=self.rb)
         nb = t.nb
@@ -465,7 +530,8 @@ class ScreenedSolver:
     def _stage3(self, r, cand, theta, signs):
         i = self.tpos[r]
         y, rw, D, _ = self._dense(i)
-        t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge)
+        t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
+                    self.hrow, self.hscale)
         nb = t.nb
         s = np.concatenate([[0.0], signs[cand]])
         sc = np.concatenate([np.repeat(s, nb), np.zeros(t.nd)])
