@@ -15,13 +15,19 @@ the label step and the tests of the full one, on a sparse model per target:
    pass over the screening block's presynaptic spikes × lags × targets). The
    ``n_candidates`` inputs of largest ``|z_ij|`` are the target's candidates.
 2. **Sparse fit.** Each target's model (intercept, self-history, population covariates,
-   its candidates' filters) is fitted on all bins by Newton's method with the exact
-   Hessian, computed event-driven in lag space (cost ``Σ_t nnz_t²`` over bins with
-   ``nnz_t`` ≈ the candidates' spikes in the window: ≈ 7 at 40 candidates × 7 Hz × 25 ms),
-   then projected on the basis. Targets run one after the other (or on ``n_jobs``
-   threads; the kernels release the GIL); memory is one target's design at a time.
+   its candidates' filters) is fitted on all bins by Newton's method: the exact gradient
+   and the Hessian are computed event-driven from the time-sorted spikes of the target's
+   units (no design matrix is stored; the Hessian in lag space, cost ``Σ_t nnz_t²`` with
+   ``nnz_t`` ≈ the candidates' spikes in the window, ≈ 7 at 40 candidates × 7 Hz ×
+   25 ms, then projected on the basis). Above :data:`HESSIAN_ROWS` bins the Hessian is
+   summed over evenly spaced chunks of that many bins and scaled up, and near the
+   optimum corrected by BFGS updates instead of recomputed (the gradient stays exact, so
+   the optimum is the same). Warm start: the screen's null model. Targets run one
+   after the other (or on ``n_jobs`` threads; the kernels release the GIL); memory is
+   one target's dense columns (a few arrays of n_bins) at a time.
 3. **Wald step on the candidates** (model or time-block-robust sandwich, as in the full
-   solver; floored at the model variance), **score z for the rest**: a non-candidate
+   solver, the bread from the same (subsampled) Hessian; floored at the model variance),
+   **score z for the rest**: a non-candidate
    pair keeps its screening z. Labels (:func:`~spikewire.infer.dale_glm.label_units`),
    the global null scale and the p-values then follow the full solver on the merged
    z-matrix. Calibration argument: a candidate's Wald z and its screening z estimate the
