@@ -76,6 +76,9 @@ NEWTON_TOL = 1e-4
 #: The (subsampled) Hessian is recomputed while the predicted decrease of a Newton step
 #: exceeds this (nats); closer to the optimum, BFGS updates correct it.
 HESSIAN_REFRESH = 1.0
+#: Non-candidates' z: score test against the fitted sparse model (True) or the screen's
+#: null model (False).
+RESCORE = True
 
 
 # ============================================================================ kernels
@@ -475,6 +478,7 @@ class ScreenedSolver:
         keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
+        self.keep, self.rows = keep, rows
         U = np.zeros((self.nu, self.nt))
         self.theta0 = [None] * self.nt
         V = np.zeros((self.nu, self.nt))
@@ -551,7 +555,13 @@ class ScreenedSolver:
                 var = np.maximum(var, rob)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(var > 0, wsum / np.sqrt(var), 0.0)
-        return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref)
+        # the fitted sparse model on the screening rows, for the non-candidates' score test
+        e = np.empty(y.size)
+        _local_eta(*t.sp, t.L, t.D, t.lag(th), np.ascontiguousarray(th[t.nw:]), e)
+        rows = self.rows
+        mu = np.exp(np.minimum(e[rows], 50.0)) * rw[rows]
+        return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref,
+                    resid=rw[rows] * (y[rows] - mu), mu=mu)
 
     def _stage3(self, r, cand, theta, signs):
         i = self.tpos[r]
@@ -598,9 +608,25 @@ class ScreenedSolver:
                 log.info("dale_glm screened: unconstrained fits %d/%d", done[0], nt)
             return out
 
-        s1 = self._map(one, list(range(nt)))
+        # in blocks of targets: after each, the score test of every input against the
+        # fitted sparse models (the non-candidates' z: conditional on the candidates)
+        n_s = self.rows.size
+        block = max(1, min(nt, int(2e8 // max(16 * n_s, 1))))
+        z_post = np.zeros((nu, nt))
+        for a in range(0, nt, block):
+            ids = list(range(a, min(a + block, nt)))
+            out = self._map(one, ids)
+            resid = np.ascontiguousarray(np.stack([o.pop("resid") for o in out], axis=1))
+            mu = np.ascontiguousarray(np.stack([o.pop("mu") for o in out], axis=1))
+            U = np.zeros((nu, len(ids)))
+            V = np.zeros((nu, len(ids)))
+            _screen_scores(self.d.u_ptr, self.d.u_bins, self.d.u_counts, self.csum_lag,
+                           self.keep, resid, mu, U, V)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z_post[:, ids] = np.where(V > 0, U / np.sqrt(V), 0.0)
+            s1.extend(out)
         t_fit1 = time.perf_counter() - t0 - t_screen
-        z = z_screen.copy()
+        z = z_post if RESCORE else z_screen.copy()
         is_cand = np.zeros((nu, nt), dtype=bool)
         for r in range(nt):
             z[cand[r], r] = s1[r]["z"]
