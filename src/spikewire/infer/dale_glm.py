@@ -955,10 +955,11 @@ class DaleGLM(InferenceMethod):
         :data:`~spikewire.infer._dale_screened.AUTO_SCREENED_UNITS` (150) fitted units
         on, when no option only the full solver has (``covariates``, ``prior``,
         ``weight_scale``, ``empirical_null``) is set. Measured (100 of 1,000 Izhikevich
-        units, 120 s; benchmarks/results/dalescale.md): 4.3× less CPU, AUC 0.66 vs 0.68,
-        better held-out likelihood, but **no calls at the default decision** (the screen
-        z of the non-candidates widen the global ``null_scale`` to 1.5): use its
-        ``scores``; its p-values are calibrated over all pairs, not per candidate.
+        units, 120 s; benchmarks/results/dalescale.md): 3.8× less CPU, AUC 0.70 vs
+        0.68, better held-out likelihood, I-AUC 0.63 vs 0.76. Non-candidates get a score
+        test against the target's fitted sparse model; on a recording not longer than
+        ``screen_duration`` the p-values are calibrated over all pairs, not per
+        candidate (the screen and the Wald step see the same data).
     n_candidates : int, default 40
         Candidate inputs per target of the screened solver.
     screen_duration : float, default 300.0
