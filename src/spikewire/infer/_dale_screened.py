@@ -79,6 +79,8 @@ HESSIAN_REFRESH = 1.0
 #: Non-candidates' z: score test against the fitted sparse model (True) or the screen's
 #: null model (False).
 RESCORE = True
+#: Largest change of one coefficient in one Newton step (log-rate units).
+MAX_STEP = 5.0
 
 
 # ============================================================================ kernels
@@ -332,6 +334,12 @@ class _Target:
             dec = -float(g @ d)
             if dec < 2 * tol:
                 return theta, True, it
+            # trust region: at most MAX_STEP per coefficient and step (log-rate units); a
+            # direction without curvature (a target silent in the fitted rows: μ → 0)
+            # would otherwise send the intercept to −10⁶ in one step
+            big = float(np.max(np.abs(d)))
+            if big > MAX_STEP:
+                d *= MAX_STEP / big
             step = 1.0
             for k in range(40):
                 tn = theta + step * d
