@@ -67,6 +67,9 @@ def main() -> None:
                    heldout_bits_per_spike=est.diagnostics["heldout_bits_per_spike"],
                    timings=est.diagnostics["timings"],
                    iterations=est.diagnostics["iterations"])
+        bt = est.diagnostics["heldout_bits_per_spike_target"]
+        worst = np.argsort(bt)[:5]
+        out["worst_targets_bits"] = dict(zip(worst.tolist(), bt[worst].tolist(), strict=True))
         print(json.dumps(out))
         if args.json:
             with open(args.json, "a") as fh:

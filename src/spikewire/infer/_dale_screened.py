@@ -666,6 +666,8 @@ class ScreenedSolver:
             Z=lab["log_odds"], p_e=lab["p_excitatory"], label_conf=lab["confidence"],
             label_stat=lab["statistic"], wsum=wsum, kern=kern, ok=True, converged=ok,
             bits=bits, ll_val=float(ll_val), candidates=is_cand, z_screen=z_screen,
+            bits_target=np.array([(o["ll_val"] - o["hom"]) / max(o["yv"], 1.0) / math.log(2)
+                                  for o in s3]),
             screen_s=screen_s, n_ref=int(sum(o["n_ref"] for o in s1)),
             iterations={"unconstrained": [o["it"] for o in s1],
                         "train": [o["it"][0] for o in s3],
@@ -706,6 +708,7 @@ def fit_screened(method, ctx):
     it = res["iterations"]
     diag = dict(
         solver="screened", heldout_bits_per_spike=res["bits"],
+        heldout_bits_per_spike_target=res["bits_target"],
         heldout_loglik=res["ll_val"],
         p_excitatory=dict(zip(np.asarray(st.units[active]).tolist(), res["p_e"].tolist(),
                               strict=True)),
