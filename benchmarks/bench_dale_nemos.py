@@ -9,6 +9,8 @@ both tools, same held-out block (the last 20 % of the bins).
   window, 4 raised-cosine functions, population covariate, three fits + Wald step). Its
   held-out score is that of its sign-constrained fit on the first 80 % (labels from the
   whole recording).
+- ``screened``: the same with ``solver="screened"`` (benchmarks/results/dalescale.md:
+  40 candidate inputs per target from a score-test screen, per-target Newton fits).
 - ``nemos``: ``nemos.glm.PopulationGLM`` (Ridge, LBFGS, float32) on spikewire's dense
   basis-space design of the same recording (every unit's lagged counts through the same
   4 raised cosines over 25 ms, self-history included), fitted on the first 80 % of the
@@ -20,7 +22,8 @@ Each fit runs in a fresh process under ``/usr/bin/time -v`` (peak RSS, CPU time)
 Held-out log-likelihood of both on the same bins, in bits per held-out spike above one
 homogeneous Poisson model (each unit's training-block rate).
 
-Usage: python benchmarks/bench_dale_nemos.py [--durations 600,1200] [--tools dale,nemos]
+Usage: python benchmarks/bench_dale_nemos.py [--durations 600,1200]
+       [--tools dale,screened,nemos]
        [--json out.json]
 """
 
@@ -76,11 +79,11 @@ def worker(tool: str, duration: float, cache: str) -> dict:
     st = recording(duration, cache).restrict(0.0, duration)
     out = {"tool": tool, "duration_s": duration, "n_units": int(st.n_units),
            "n_spikes": int(st.times.size)}
-    if tool == "dale":
+    if tool in ("dale", "screened"):
         import spikewire as sw
 
         t0 = time.perf_counter()
-        est = sw.infer(st, "dale_glm")
+        est = sw.infer(st, "dale_glm", solver="full" if tool == "dale" else "screened")
         out["fit_s"] = time.perf_counter() - t0
         ll = float(est.diagnostics["heldout_loglik"])
         out["iterations"] = est.diagnostics["iterations"]

@@ -1,88 +1,120 @@
-"""Scale probe (issue 15): the cost of dale_glm's parts at 1,000 units, for extrapolation.
+"""Scale probe (issue 15): dale_glm's screened solver at 1,000 units, per target.
 
-A full fit of 1,000 units cannot run on the shared 2-core VM (see results/dale5.md), so
-this measures the parts that the fit repeats, on every one of 1,000 units of
-:func:`spikewire.networks.izhikevich` (1,000 neurons, defaults, seed 1; dt = 1 ms, seed 2)
-for a short recording of ``--duration`` s, at dale_glm's defaults (2 ms bins, 25 ms
-window, 4 basis functions, population covariate):
+Recording: every neuron of :func:`spikewire.networks.izhikevich` (1,000 neurons, defaults,
+seed 1; dt = 1 ms, seed 2), ``--duration`` s (cached under ``--cache``). The screened
+solver (:mod:`spikewire.infer._dale_screened`) works target by target, so its cost is
+(fixed set-up) + (number of targets) × (cost per target): this runs the set-up and the
+three per-target stages (screen, unconstrained fit + Wald step, the two sign-constrained
+fits) on ``--targets`` targets drawn at random (seed 0; their candidates are screened
+against all 1,000 units), reports CPU time (``time.process_time``) per stage and per
+target, and extrapolates to all 1,000 targets. Peak resident memory
+(``resource.getrusage``): what the solver holds does not grow with the number of targets
+except the (n_units × n_targets) result arrays (8 MB each at 1,000 × 1,000), so the
+probe's peak is the full run's up to those. ``--full`` runs ``sw.infer`` on all 1,000
+units instead (end to end).
 
-- building the problem (design, counts, refractory weights, population covariate);
-- ``--evals`` objective + gradient evaluations (what each L-BFGS-B iteration costs);
-- the Wald step for ``--wald-targets`` targets (one dense (F + 2)² Hessian per target);
-- wall and CPU (process) time of each; peak resident memory (``resource.getrusage``)
-  and the bytes of one dense (n_bins, n_targets) array of the kind the fit holds.
-
-Usage: python benchmarks/bench_dale_probe.py [--duration 20] [--evals 3] [--wald-targets 3]
+Usage: python benchmarks/bench_dale_probe.py --duration 600 [--targets 40] [--full]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import time
 
 import numpy as np
 
 import spikewire as sw
-from spikewire.infer.dale_glm import DaleGLM, _Problem
+from spikewire.infer import _dale_screened as scr
+from spikewire.infer.dale_glm import DaleGLM, label_units
+from spikewire.infer.glm import build_design
+
+
+def recording(duration: float, cache: str) -> sw.SpikeTrains:
+    path = os.path.join(cache, f"izh1000_{int(duration)}.npz")
+    if not os.path.exists(path):
+        os.makedirs(cache, exist_ok=True)
+        net = sw.networks.izhikevich(1000, seed=1)
+        st = sw.simulate(net, duration, dt=1e-3, seed=2)
+        np.savez(path, times=st.times, ids=st.unit_ids)
+    z = np.load(path)
+    return sw.SpikeTrains.from_times(z["times"], z["ids"], t_stop=duration, sort=True)
+
+
+def rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB -> GiB
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--duration", type=float, default=20.0)
-    ap.add_argument("--units", type=int, default=1000)
-    ap.add_argument("--evals", type=int, default=3)
-    ap.add_argument("--wald-targets", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=600.0)
+    ap.add_argument("--targets", type=int, default=40)
+    ap.add_argument("--full", action="store_true")
+    ap.add_argument("--n-jobs", type=int, default=1)
+    ap.add_argument("--cache", default="/tmp/dalescale")
+    ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    net = sw.networks.izhikevich(1000, seed=1)
-    st = sw.simulate(net, args.duration, dt=1e-3, seed=2)
-    if args.units < 1000:
-        st = st.select(np.arange(args.units))
-    n = st.n_units
-    out = {"duration_s": args.duration, "n_units": n, "n_spikes": int(st.times.size)}
-    m = DaleGLM()
-    t0, c0 = time.perf_counter(), time.process_time()
-    sess, R, _, design = m._session(st, np.arange(n), np.arange(n), np.arange(n),
-                                    np.arange(n), 0.002, None, drop_flat=True)
-    prob = _Problem([sess], [R], n, np.arange(n), design.n_basis, 0, True, 1.0, 1.0)
-    out["build_s"] = time.perf_counter() - t0
-    out["build_cpu_s"] = time.process_time() - c0
-    out["n_bins"] = int(design.n_bins)
-    out["dense_array_gib"] = design.n_bins * n * 8 / 2**30
-    x0 = prob.pack(np.log(prob.rate)[None], np.zeros((prob.F, n)), np.zeros((0, n)),
-                   np.zeros(n))
-    out["n_params"] = int(x0.size)
-    fun = prob.objective([R], np.zeros((prob.F, n)))
+    st = recording(args.duration, args.cache)
+    out = {"duration_s": args.duration, "n_units": st.n_units,
+           "n_spikes": int(st.times.size), "rss_after_data_gib": rss_gib()}
+    if args.full:
+        c0, t0 = time.process_time(), time.perf_counter()
+        est = sw.infer(st, "dale_glm", solver="screened", n_jobs=args.n_jobs)
+        out.update(mode="full", cpu_s=time.process_time() - c0,
+                   wall_s=time.perf_counter() - t0, peak_rss_gib=rss_gib(),
+                   heldout_bits_per_spike=est.diagnostics["heldout_bits_per_spike"],
+                   timings=est.diagnostics["timings"],
+                   iterations=est.diagnostics["iterations"])
+        bt = est.diagnostics["heldout_bits_per_spike_target"]
+        worst = np.argsort(bt)[:5]
+        out["worst_targets_bits"] = dict(zip(worst.tolist(), bt[worst].tolist(), strict=True))
+        print(json.dumps(out))
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(out) + "\n")
+        return
+    m = DaleGLM(solver="screened")
+    c0 = time.process_time()
+    d = build_design(st, bin_width=0.002, window=m.window, n_basis=m.n_basis)
     rng = np.random.default_rng(0)
-    x = x0 + 1e-3 * rng.standard_normal(x0.size)
-    fun(x)                                          # compile
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(args.evals):
-        fun(x)
-    out["eval_s"] = (time.perf_counter() - t0) / args.evals
-    out["eval_cpu_s"] = (time.process_time() - c0) / args.evals
-    # Wald step for a few targets (restricted problem with the same per-target algebra)
-    k = args.wald_targets
-    sub = _Problem([sess], [R], n, np.arange(n), design.n_basis, 0, True, 1.0, 1.0)
-    sub.nt = k
-    sub.tpos = sub.tpos[:k]
-    b, W, Bc, g = prob.unpack(x)
-    sess_k = sess
-    saved = (sess_k.Y, sess_k.P, sess_k.tg, sess_k.ix, sess_k.full)
-    sess_k.Y, sess_k.P, sess_k.tg = sess.Y[:, :k], sess.P[:, :k], sess.tg[:k]
-    sess_k.ix = np.ix_(sess.feat, sess_k.tg)
-    sess_k.full = False
-    sub.s_b, sub.s_w, sub.s_o = prob.s_b[:, :k], prob.s_w[:, :k], prob.s_o[:k]
-    sub.lam2, sub.nbias = prob.lam2[:, :k], k
-    xk = sub.pack(b[:, :k], W[:, :k], Bc[:, :k], g[:k])
-    t0, c0 = time.perf_counter(), time.process_time()
-    sub.wald(xk, [R[:, :k]], design.basis.sum(0))
-    out["wald_per_target_s"] = (time.perf_counter() - t0) / k
-    out["wald_per_target_cpu_s"] = (time.process_time() - c0) / k
-    sess_k.Y, sess_k.P, sess_k.tg, sess_k.ix, sess_k.full = saved
-    out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    tpos = np.sort(rng.choice(st.n_units, args.targets, replace=False))
+    sol = scr.ScreenedSolver(m, d, tpos, 0.002)
+    sol._population(np.zeros(d.n_bins))          # the population cache (set-up, once)
+    out["setup_cpu_s"] = time.process_time() - c0
+    out["n_bins"] = int(d.n_bins)
+    # warm the compiled kernels on one target outside the timings
+    warm = scr.ScreenedSolver(m, d, tpos[:1], 0.002)
+    zw, cw, _ = warm.screen()
+    warm._stage3(0, cw[0], warm._stage1(0, cw[0])["theta"], np.ones(st.n_units))
+    c0 = time.process_time()
+    z, cand, _ = sol.screen()
+    out["screen_cpu_s_per_target"] = (time.process_time() - c0) / args.targets
+    c0 = time.process_time()
+    s1 = [sol._stage1(r, cand[r]) for r in range(args.targets)]
+    out["stage1_cpu_s_per_target"] = (time.process_time() - c0) / args.targets
+    for r in range(args.targets):
+        z[cand[r], r] = s1[r]["z"]
+    own = np.zeros_like(z, dtype=bool)
+    own[tpos, np.arange(args.targets)] = True
+    signs = label_units(np.where(own, 0.0, z), ~own, 0.8, 0.977)["signs"]
+    c0 = time.process_time()
+    s3 = [sol._stage3(r, cand[r], s1[r]["theta"], signs) for r in range(args.targets)]
+    out["stage3_cpu_s_per_target"] = (time.process_time() - c0) / args.targets
+    per = (out["screen_cpu_s_per_target"] + out["stage1_cpu_s_per_target"]
+           + out["stage3_cpu_s_per_target"])
+    out["cpu_s_per_target"] = per
+    out["extrapolated_cpu_s_1000_targets"] = out["setup_cpu_s"] + 1000 * per
+    out["iterations_mean"] = {
+        "unconstrained": float(np.mean([o["it"] for o in s1])),
+        "train": float(np.mean([o["it"][0] for o in s3])),
+        "final": float(np.mean([o["it"][1] for o in s3]))}
+    out["peak_rss_gib"] = rss_gib()
     print(json.dumps(out))
+    if args.json:
+        with open(args.json, "a") as fh:
+            fh.write(json.dumps(out) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
-"""Scale (issue 15): time and peak memory of dale_glm against glm, 100 units.
+"""dale_glm's screened solver against its full solver (issue 15): accuracy and cost.
 
-Data: :func:`spikewire.networks.izhikevich` (1,000 neurons, defaults, seed 1), simulated
-at dt = 1 ms for the longest ``--durations`` (seed 2), 100 neurons recorded at random
-(seed 0); each fit uses the first ``d`` s. Every fit runs in a fresh process (peak
-resident memory from ``resource.getrusage``, which includes the ~0.2 GB of the imports),
-wall time of ``spikewire.infer`` only. Both methods at their defaults (2 ms bins for
-dale_glm, glm's own automatic settings).
+Data: the recording of ``bench_dale_nemos.py`` (:func:`spikewire.networks.izhikevich`,
+1,000 neurons, defaults, seed 1; dt = 1 ms, seed 2; 100 neurons recorded at random, seed
+0; cached in ``--cache``), first ``--duration`` s. Each solver runs in a fresh process
+(``resource.getrusage``: CPU time and peak RSS of the fit's process), at dale_glm's
+defaults but for ``solver`` (and ``n_candidates`` for the screened one). Scores
+(:func:`spikewire.score`) against the true weights among the recorded neurons: AUC,
+E-AUC / I-AUC, MCC at the default decision and the best MCC, E/I label accuracy, and
+dale_glm's own held-out bits per spike; and the agreement of the two solvers' Wald z
+(correlation, on candidate and non-candidate pairs).
 
-Usage: python benchmarks/bench_dale_scale.py [--durations 60,120,300] [--json out.json]
+Usage: python benchmarks/bench_dale_scale.py --duration 120 [--solvers full,screened]
+       [--candidates 40] [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -22,61 +26,85 @@ import time
 
 import numpy as np
 
-import spikewire as sw
-from spikewire.observe.subsample import subsample
-
-CACHE = "/tmp/dale_cache/scale_{}.npz"
+CACHE = "/tmp/dale_cache/nemos_1200.npz"
 
 
-def recording(duration: float):
-    path = CACHE.format(int(duration))
+def worker(solver: str, duration: float, k: int, cache: str, out_npz: str) -> dict:
+    import spikewire as sw
+
+    z = np.load(cache)
+    st = sw.SpikeTrains.from_times(z["times"], z["ids"], t_stop=float(z["t_stop"]),
+                                   units=z["units"], sort=True).restrict(0.0, duration)
+    c0, t0 = time.process_time(), time.perf_counter()
+    est = sw.infer(st, "dale_glm", solver=solver, n_candidates=k)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
     net = sw.networks.izhikevich(1000, seed=1)
-    if not os.path.exists(path):
-        st = sw.simulate(net, duration, dt=1e-3, seed=2)
-        rec = subsample(st, count=100, network=net, seed=0)
-        np.savez(path, times=rec.spikes.times, ids=rec.spikes.unit_ids)
-    z = np.load(path)
-    st = sw.SpikeTrains.from_times(z["times"], z["ids"], t_stop=duration, sort=True,
-                                   annotations={"engine": "izhikevich", "dt": 1e-3})
-    return st
-
-
-def worker(method: str, duration: float, longest: float) -> None:
-    st = recording(longest).restrict(0.0, duration)
-    t0 = time.perf_counter()
-    est = sw.infer(st, method)
-    dt = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB -> GiB
-    bits = est.diagnostics.get("heldout_bits_per_spike", float("nan"))
-    print(json.dumps({"method": method, "duration_s": duration, "time_s": dt,
-                      "peak_rss_gib": rss, "n_spikes": int(st.times.size),
-                      "heldout_bits_per_spike": bits}))
+    ti = np.asarray(z["units"], dtype=np.int64)
+    W = net.dense_weights()[np.ix_(ti, ti)]
+    sc = sw.score((W, net.cell_type[ti]), est)
+    keys = ["auc", "auc_exc", "auc_inh", "mcc", "mcc_best", "n_detected", "n_true",
+            "ei_accuracy", "ei_labelled", "sign_accuracy"]
+    d = est.diagnostics
+    np.savez(out_npz, z=d["wald_z_unconstrained"],
+             cand=d.get("candidates", np.ones_like(est.weights, dtype=bool)))
+    return {"solver": solver, "n_candidates": k if solver == "screened" else None,
+            "duration_s": duration, "n_spikes": int(st.times.size), "fit_cpu_s": cpu,
+            "fit_wall_s": wall,
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "heldout_bits_per_spike": float(d["heldout_bits_per_spike"]),
+            **{k_: float(sc[k_]) for k_ in keys}}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--durations", default="60,120,300")
-    ap.add_argument("--methods", default="glm,dale_glm")
+    ap.add_argument("--duration", type=float, default=120.0)
+    ap.add_argument("--solvers", default="full,screened")
+    ap.add_argument("--candidates", type=int, default=40)
+    ap.add_argument("--cache", default=CACHE)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--worker", nargs=3, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    tag = f"/tmp/dale_scale_{int(args.duration)}_{{}}.npz"
     if args.worker:
-        worker(args.worker[0], float(args.worker[1]), float(args.worker[2]))
+        row = worker(args.worker[0], args.duration, args.candidates, args.cache,
+                     tag.format(args.worker[1]))
+        print(json.dumps(row))
         return
-    durations = [float(d) for d in args.durations.split(",")]
-    recording(max(durations))
     rows = []
-    for d in durations:
-        for m in args.methods.split(","):
-            out = subprocess.run([sys.executable, __file__, "--worker", m, str(d),
-                                  str(max(durations))], capture_output=True, text=True,
-                                 check=True)
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append(row)
-            print(row, flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    for solver in args.solvers.split(","):
+        name = f"{solver}{args.candidates if solver == 'screened' else ''}"
+        p = subprocess.run([sys.executable, __file__, "--duration", str(args.duration),
+                            "--candidates", str(args.candidates), "--cache", args.cache,
+                            "--worker", solver, name], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr[-3000:])
+        row = json.loads(p.stdout.strip().splitlines()[-1])
+        row["load_after"] = os.getloadavg()
+        rows.append((name, row))
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    names = [n for n, _ in rows]
+    if "full" in names:
+        zf = np.load(tag.format("full"))["z"]
+        off = ~np.eye(zf.shape[0], dtype=bool)
+        for n in names:
+            if n == "full":
+                continue
+            f = np.load(tag.format(n))
+            zs, c = f["z"], f["cand"] & off
+            nc = ~f["cand"] & off
+            agree = {"solver": n, "z_corr_candidates": float(np.corrcoef(zs[c], zf[c])[0, 1]),
+                     "z_mae_candidates": float(np.mean(np.abs(zs[c] - zf[c]))),
+                     "z_corr_noncandidates": float(np.corrcoef(zs[nc], zf[nc])[0, 1])
+                     if nc.any() else None,
+                     "frac_full_abs_z_gt4_in_candidates": float(
+                         np.mean(c[off & (np.abs(zf) > 4)]))}
+            print(json.dumps(agree), flush=True)
+            if args.json:
+                with open(args.json, "a") as fh:
+                    fh.write(json.dumps(agree) + "\n")
 
 
 if __name__ == "__main__":
