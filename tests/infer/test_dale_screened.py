@@ -185,3 +185,19 @@ def test_solver_choice_and_bad_input(brunel_20):
         sw.infer(rec, "dale_glm", solver="screened", n_candidates=0)
     with pytest.raises(ValueError, match="screen_duration"):
         sw.infer(rec, "dale_glm", solver="screened", screen_duration=-1.0)
+
+
+def test_a_diverged_held_out_fit_is_reported_by_unit(brunel_20, monkeypatch):
+    """The warning path of a diverged sign-constrained fit (seen once at 1,000 units,
+    dalescale.md): with the threshold raised above every real target's held-out score
+    (0.1–2 bits per spike here) every target is reported, by its unit id."""
+    rec = brunel_20[0]
+    monkeypatch.setattr(scr, "DIVERGED_BITS", 100.0)
+    with pytest.warns(UserWarning, match=r"held-out fit of unit\(s\) \[.*solver='full'"):
+        est = sw.infer(rec, "dale_glm", solver="screened", n_candidates=8)
+    assert np.all(est.diagnostics["heldout_bits_per_spike_target"] < 100.0)
+    monkeypatch.setattr(scr, "DIVERGED_BITS", -5.0)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        sw.infer(rec, "dale_glm", solver="screened", n_candidates=8)
