@@ -129,3 +129,68 @@ def test_n_surrogates_is_validated():
         sw.infer(st, "lowrank", n_surrogates=-1, n_iter=1, n_restarts=1)
     with pytest.raises(ValueError, match="n_surrogates=1"):
         sw.infer(st, "lowrank", n_surrogates=1, n_iter=1, n_restarts=1)
+
+
+def test_shared_drive_by_hand_leaves_the_unit_out():
+    """u_i: the other units' mean, Gaussian-smoothed (sd timescale/step samples, reflected
+    edges), z-scored; unit i's own series never enters u_i."""
+    from scipy.ndimage import gaussian_filter1d
+
+    from spikewire.infer.lowrank import shared_drive
+
+    rng = np.random.default_rng(0)
+    X = rng.poisson(0.5, (5, 400)).astype(float)
+    u = shared_drive(X, 0.01, 0.05)
+    loo = (X.sum(0) - X[2]) / 4
+    ref = gaussian_filter1d(loo, 5.0, mode="reflect")
+    ref = (ref - ref.mean()) / ref.std()
+    np.testing.assert_allclose(u[2], ref, atol=1e-12)
+    X2 = X.copy()
+    X2[2] = rng.poisson(3.0, 400)                      # change unit 2 only
+    np.testing.assert_allclose(shared_drive(X2, 0.01, 0.05)[2], u[2], atol=1e-12)
+    assert np.all(shared_drive(X[:1], 0.01, 0.05) == 0.0)      # no other unit
+    assert np.all(shared_drive(np.ones((3, 50)), 0.01, 0.05) == 0.0)   # constant
+    with pytest.raises(ValueError, match="timescale"):
+        shared_drive(X, 0.01, 0.0)
+
+
+def test_surrogate_shifts_each_unit_with_its_drive():
+    """In a shift surrogate unit i's input is the data's u_i shifted with unit i (it keeps
+    its relation to the shared drive); the other units move against it."""
+    from spikewire.infer._null_families import null_family
+    from spikewire.infer.lowrank import recording_activity, shared_drive, shift_offsets
+
+    st = sw.Recording.from_spikes(null_family("comodulated", n_units=6, duration=10, seed=0))
+    kw = dict(trial_steps=None, chunk_steps=100, bin_width=0.01, rate_offset=10.0,
+              rate_gain=10.0, drive_timescale=0.1)
+    Y, obs, step, U = recording_activity(st, **kw)
+    X = st.spikes.binned(0.01)
+    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+    assert obs == "poisson" and U.shape == Y.shape
+    np.testing.assert_allclose(U.reshape(-1, 6).T, shared_drive(X, 0.01, 0.1)[:, :1000])
+    Ys, _, _, Us = recording_activity(st, surrogate_rng=np.random.default_rng(3), **kw)
+    k = shift_offsets(6, X.shape[1], np.random.default_rng(3))
+    u = shared_drive(X, 0.01, 0.1)
+    for i in range(6):
+        np.testing.assert_array_equal(Ys[..., i].ravel(), np.roll(X[i], k[i])[:1000])
+        np.testing.assert_allclose(Us[..., i].ravel(), np.roll(u[i], k[i])[:1000])
+    assert recording_activity(st, **{**kw, "drive_timescale": None})[3] is None
+
+
+def test_fit_lowrank_inputs_are_validated_and_learned():
+    """Units driven only by a known input: φ_i = tanh(b_i u_i + d_i), no recurrence. The
+    fit's b matches the true b (noise-free activity; the start regresses arctanh φ on u, which
+    is exact here, so the tolerance only allows the BPTT steps' drift)."""
+    from spikewire.infer.lowrank import fit_lowrank
+
+    rng = np.random.default_rng(1)
+    K, T, N = 4, 50, 8
+    u = rng.standard_normal((K, T, N))
+    b = rng.uniform(0.2, 0.8, N)
+    d = rng.uniform(-0.3, 0.3, N)
+    Y = np.tanh(b * u + d)
+    fit = fit_lowrank(Y, 1, n_restarts=1, n_iter=20, inputs=u)
+    np.testing.assert_allclose(fit.b, b, atol=0.05)
+    assert fit_lowrank(Y, 1, n_restarts=1, n_iter=1).b is None
+    with pytest.raises(ValueError, match="inputs must be finite"):
+        fit_lowrank(Y, 1, n_restarts=1, n_iter=1, inputs=u[:, :10])
