@@ -89,16 +89,19 @@ def gate_null(families, n_seeds, extra=None, jsonl=""):
     from spikewire.infer._null_families import null_family
 
     for fam in families:
-        ps, calls = [], []
+        ps, calls, gains = [], [], []
         t0 = time.perf_counter()
         for seed in range(n_seeds):
             st = null_family(fam, n_units=12, duration=40, seed=seed)
             est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, **(extra or {}))
             off = ~np.eye(12, dtype=bool)
-            ps.append(est.diagnostics["surrogate_gate"]["p"])
+            g = est.diagnostics["surrogate_gate"]
+            ps.append(g["p"])
+            gains.append(float(np.mean(g["surrogate_losses"]) / g["loss"] - 1.0))
             calls.append(int((est.adjacency()[off] != 0).sum()))
         line = json.dumps({"family": fam, "kw": extra or {},
                            "gate_p": [round(p, 4) for p in ps], "calls": calls,
+                           "rel_gain": [round(x, 5) for x in gains],
                            "gate_open": int(np.sum(np.array(ps) < 0.05)),
                            "fits_with_calls": int(np.sum(np.array(calls) > 0)),
                            "ks": list(kstest(ps, "uniform")),

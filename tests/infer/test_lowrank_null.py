@@ -132,24 +132,30 @@ def test_n_surrogates_is_validated():
 
 
 def test_shared_drive_by_hand_leaves_the_unit_out():
-    """u_i: the other units' mean, Gaussian-smoothed (sd timescale/step samples, reflected
-    edges), z-scored; unit i's own series never enters u_i."""
+    """Inputs of unit i: the other units' mean, Gaussian-smoothed (sd timescale/3,
+    timescale, 4·timescale over step samples, reflected edges), z-scored, and the z-scored
+    square of the middle one; unit i's own series never enters them."""
     from scipy.ndimage import gaussian_filter1d
 
     from spikewire.infer.lowrank import shared_drive
 
+    def z(x):
+        return (x - x.mean()) / x.std()
+
     rng = np.random.default_rng(0)
     X = rng.poisson(0.5, (5, 400)).astype(float)
-    u = shared_drive(X, 0.01, 0.05)
+    u = shared_drive(X, 0.01, 0.06)
+    assert u.shape == (5, 400, 4)
     loo = (X.sum(0) - X[2]) / 4
-    ref = gaussian_filter1d(loo, 5.0, mode="reflect")
-    ref = (ref - ref.mean()) / ref.std()
-    np.testing.assert_allclose(u[2], ref, atol=1e-12)
+    for k, sd in ((0, 2.0), (1, 6.0), (3, 24.0)):                # samples
+        np.testing.assert_allclose(u[2, :, k], z(gaussian_filter1d(loo, sd, mode="reflect")),
+                                   atol=1e-10)
+    np.testing.assert_allclose(u[2, :, 2], z(u[2, :, 1] ** 2), atol=1e-10)
     X2 = X.copy()
     X2[2] = rng.poisson(3.0, 400)                      # change unit 2 only
-    np.testing.assert_allclose(shared_drive(X2, 0.01, 0.05)[2], u[2], atol=1e-12)
-    assert np.all(shared_drive(X[:1], 0.01, 0.05) == 0.0)      # no other unit
-    assert np.all(shared_drive(np.ones((3, 50)), 0.01, 0.05) == 0.0)   # constant
+    np.testing.assert_allclose(shared_drive(X2, 0.01, 0.06)[2], u[2], atol=1e-12)
+    assert np.all(shared_drive(X[:1], 0.01, 0.06) == 0.0)      # no other unit
+    assert np.all(shared_drive(np.ones((3, 50)), 0.01, 0.06) == 0.0)   # constant
     with pytest.raises(ValueError, match="timescale"):
         shared_drive(X, 0.01, 0.0)
 
@@ -166,14 +172,16 @@ def test_surrogate_shifts_each_unit_with_its_drive():
     Y, obs, step, U = recording_activity(st, **kw)
     X = st.spikes.binned(0.01)
     X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
-    assert obs == "poisson" and U.shape == Y.shape
-    np.testing.assert_allclose(U.reshape(-1, 6).T, shared_drive(X, 0.01, 0.1)[:, :1000])
+    assert obs == "poisson" and U.shape == Y.shape + (4,)
+    np.testing.assert_allclose(U.reshape(-1, 6, 4).transpose(1, 0, 2),
+                               shared_drive(X, 0.01, 0.1)[:, :1000])
     Ys, _, _, Us = recording_activity(st, surrogate_rng=np.random.default_rng(3), **kw)
     k = shift_offsets(6, X.shape[1], np.random.default_rng(3))
     u = shared_drive(X, 0.01, 0.1)
     for i in range(6):
         np.testing.assert_array_equal(Ys[..., i].ravel(), np.roll(X[i], k[i])[:1000])
-        np.testing.assert_allclose(Us[..., i].ravel(), np.roll(u[i], k[i])[:1000])
+        np.testing.assert_allclose(Us[..., i, :].reshape(-1, 4),
+                                   np.roll(u[i], k[i], axis=0)[:1000])
     assert recording_activity(st, **{**kw, "drive_timescale": None})[3] is None
 
 

@@ -69,7 +69,7 @@ class LowRankFit:
         rolled-out activity.
     restart_losses : list of float
     observation : {"gaussian", "poisson"}
-    b : ndarray, shape (N,), or None
+    b : ndarray, shape (N,) or (N, P), or None
         Weights of the input covariate (``fit_lowrank(inputs=...)``); None: no input.
         :meth:`activity` and :meth:`update_targets` leave the input out.
     """
@@ -217,10 +217,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         Adam learning rate.
     seed : int or SeedSequence, default 0
     device : {"cpu", "cuda"}
-    inputs : array_like, shape (n_trials, n_steps, N), optional
-        A per-unit input covariate ``u_i(t)`` (dimensionless; e.g. :func:`shared_drive`)
-        entering every unit's input with a fitted weight ``b_i``: the unit's activity is
-        ``φ(m_i·z_t + b_i u_i(t) + d_i)`` in the observation; the latent update keeps
+    inputs : array_like, shape (n_trials, n_steps, N) or (n_trials, n_steps, N, P), optional
+        Per-unit input covariates ``u_i(t)`` (dimensionless; e.g. :func:`shared_drive`)
+        entering every unit's input with fitted weights ``b_i``: the unit's activity is
+        ``φ(m_i·z_t + b_i·u_i(t) + d_i)`` in the observation; the latent update keeps
         ``φ(m_i·z_t + d_i)``. (Fed into the latent update, a leave-one-out input of unit j
         would carry unit i's own smoothed spikes back to unit i through the latent.)
         ``b`` starts at the least-squares regression of the start's arctanh
@@ -230,7 +230,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     Returns
     -------
     LowRankFit
-        ``b`` holds the fitted input weights (None without ``inputs``).
+        ``b`` holds the fitted input weights, shape (N,) or (N, P) like ``inputs`` (None
+        without ``inputs``).
 
     Raises
     ------
@@ -292,16 +293,20 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     U_in = b0 = None
     if inputs is not None:
         U_in = np.asarray(inputs, dtype=float)
-        if U_in.shape != Y.shape or not np.all(np.isfinite(U_in)):
+        if U_in.ndim == 3:
+            U_in = U_in[..., None]
+        if U_in.shape[:3] != Y.shape or U_in.ndim != 4 or not np.all(np.isfinite(U_in)):
             raise ValueError(f"inputs must be finite with the activity's shape {Y.shape} "
-                             f"(one covariate per trial, step and unit), got shape "
-                             f"{U_in.shape}")
-        uf = U_in.reshape(-1, N)
+                             f"(one covariate per trial, step and unit), optionally with a "
+                             f"last axis of P covariates, got shape {np.shape(inputs)}")
+        P = U_in.shape[3]
+        uf = U_in.reshape(-1, N, P)
         uc = uf - uf.mean(0)
-        var_u = (uc ** 2).sum(0)
-        b0 = np.where(var_u > 0, (uc * (X - X.mean(0))).sum(0) / np.maximum(var_u, 1e-300),
-                      0.0)
-        X = X - b0 * uf
+        Xc = X - X.mean(0)
+        b0 = np.zeros((N, P))
+        for i in range(N):        # least squares of the arctanh target on unit i's inputs
+            b0[i] = np.linalg.lstsq(uc[:, i], Xc[:, i], rcond=None)[0]
+        X = X - np.einsum("snp,np->sn", uf, b0)
     d0 = X.mean(0)
     U, s, Vt = np.linalg.svd(X - d0, full_matrices=False)
     scale = np.sqrt(X.shape[0])
@@ -337,7 +342,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
                 z = z + alpha * (-z + torch.tanh(z @ M.T + d) @ Nl / N)
                 zs.append(z)
             Z = torch.stack(zs, 1)
-            return Z, torch.tanh(Z @ M.T + d if B is None else Z @ M.T + d + B * tU)
+            x = Z @ M.T + d
+            return Z, torch.tanh(x if B is None else x + (tU * B).sum(-1))
 
         def loss_fn(pred):
             if observation == "gaussian":
@@ -364,7 +370,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         if best is None or final < best[0]:
             best = (final, M.detach().cpu().numpy(), Nl.detach().cpu().numpy(),
                     d.detach().cpu().numpy(), Z.cpu().numpy(), float(((pred - tT) ** 2).sum()),
-                    None if B is None else B.detach().cpu().numpy())
+                    None if B is None else B.detach().cpu().numpy().squeeze(-1)
+                    if np.ndim(inputs) == 3 else B.detach().cpu().numpy())
     final, m, n, d, Z, ss_res, b = best
     m, n, Z = _canonical(m, n, Z)
     r2 = 1.0 - ss_res / var_tot if var_tot > 0 else float("nan")
@@ -410,17 +417,29 @@ def pool_trials(counts, conditions) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return pooled, np.bincount(inverse, minlength=labels.size).astype(float), labels
 
 
-def shared_drive(X, step: float, timescale: float) -> np.ndarray:
-    """Leave-one-out population covariate of every unit: the shared-drive input.
+def _zscore_rows(u: np.ndarray, scale: float) -> np.ndarray:
+    u = u - u.mean(1, keepdims=True)
+    sd = u.std(1, keepdims=True)
+    return np.divide(u, sd, out=np.zeros_like(u), where=sd > 1e-12 * (1.0 + scale))
 
-    ``u_i(t)`` is the mean of the *other* units' series, smoothed by a Gaussian of sd
-    ``timescale`` (two-sided, edges reflected), then z-scored per unit (all zero when it
-    is constant or there is a single unit). Leaving unit ``i`` out keeps its own spikes from
-    predicting themselves; the smoothing makes it a slow input: a drive shared by the
-    units, which a low-rank RNN without input can only explain as recurrent structure.
-    For low-rank networks whose loadings are centred the population mean carries little
-    of the latent, so the input does not take over genuine recurrent structure
-    (``benchmarks/results/lrcomod.md``).
+
+#: Smoothing sds of the shared-drive inputs relative to ``drive_timescale``.
+DRIVE_SCALES = (1.0 / 3.0, 1.0, 4.0)
+
+
+def shared_drive(X, step: float, timescale: float) -> np.ndarray:
+    """Leave-one-out population covariates of every unit: the shared-drive inputs.
+
+    ``v_i^σ(t)`` is the mean of the *other* units' series smoothed by a Gaussian of sd σ
+    (two-sided, edges reflected). The inputs of unit ``i`` are four z-scored series (per
+    unit; all zero when constant or for a single unit): ``v_i`` at σ = ``timescale``/3,
+    ``timescale`` and 4·``timescale`` (:data:`DRIVE_SCALES`: fast transitions of shared
+    states, and slow drives with less counting noise) and the square of the middle one
+    (a multiplicative drive, ``exp(βu)``, is not linear in φ). Leaving unit ``i`` out keeps
+    its own spikes from predicting themselves. A drive shared by the units is what a
+    low-rank RNN without input can only explain as recurrent structure; for low-rank
+    networks with centred loadings the population mean carries little of the latent, so
+    the inputs do not take over the recurrent structure (``benchmarks/results/lrcomod.md``).
 
     Parameters
     ----------
@@ -429,11 +448,11 @@ def shared_drive(X, step: float, timescale: float) -> np.ndarray:
     step : float
         Sample step in s (> 0).
     timescale : float
-        Sd of the smoothing in s (> 0).
+        The middle smoothing sd in s (> 0).
 
     Returns
     -------
-    ndarray, shape (n_units, n_samples)
+    ndarray, shape (n_units, n_samples, 4)
     """
     from scipy.ndimage import gaussian_filter1d
 
@@ -445,12 +464,13 @@ def shared_drive(X, step: float, timescale: float) -> np.ndarray:
                          f"{step!r} and {timescale!r}")
     n = X.shape[0]
     if n < 2:
-        return np.zeros_like(X)
+        return np.zeros(X.shape + (len(DRIVE_SCALES) + 1,))
     loo = (X.sum(0)[None, :] - X) / (n - 1)
-    u = gaussian_filter1d(loo, timescale / step, axis=1, mode="reflect")
-    u = u - u.mean(1, keepdims=True)
-    sd = u.std(1, keepdims=True)
-    return np.divide(u, sd, out=np.zeros_like(u), where=sd > 1e-12 * (1 + np.abs(loo).max()))
+    scale = float(np.abs(loo).max())
+    v = [_zscore_rows(gaussian_filter1d(loo, k * timescale / step, axis=1, mode="reflect"),
+                      scale) for k in DRIVE_SCALES]
+    v.insert(2, _zscore_rows(v[1] ** 2, 1.0))
+    return np.stack(v, -1)
 
 
 def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset, rate_gain,
@@ -464,10 +484,10 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
         Given: a shift surrogate, every (kept) unit's binned series circularly shifted by
         its own offset (:func:`shift_offsets`) before the cut. None: the recording as it is.
     drive_timescale : float or None, default None
-        Given (s): also the shared-drive input :func:`shared_drive` of the recording, cut
-        the same way; in a shift surrogate unit ``i``'s input is computed *before* the
-        shift and shifted with the unit, so each unit keeps its relation to the shared
-        drive and loses only its alignment with the other units.
+        Given (s): also the shared-drive inputs :func:`shared_drive` of the recording, cut
+        the same way (a last axis of 4 inputs); in a shift surrogate unit ``i``'s inputs
+        are computed *before* the shift and shifted with the unit, so each unit keeps its
+        relation to the shared drive and loses only its alignment with the other units.
 
     Returns
     -------
@@ -476,8 +496,8 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
     observation : {"gaussian", "poisson"}
     step : float
         Sample step in s.
-    inputs : ndarray of the activity's shape, or None
-        The shared-drive input (None without ``drive_timescale``).
+    inputs : ndarray, shape (n_chunks, steps, n_units, 4), or None
+        The shared-drive inputs (None without ``drive_timescale``).
     """
     from spikewire.simulate.lowrank import rates_to_activity
 
@@ -495,7 +515,7 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
         shifts = shift_offsets(X.shape[0], X.shape[1], surrogate_rng)
         X = np.stack([np.roll(x, int(k)) for x, k in zip(X, shifts, strict=True)])
         if U is not None:
-            U = np.stack([np.roll(x, int(k)) for x, k in zip(U, shifts, strict=True)])
+            U = np.stack([np.roll(x, int(k), axis=0) for x, k in zip(U, shifts, strict=True)])
     if trial_steps is None:
         trial_steps = next((h["trial_steps"] for h in reversed(rec.history)
                             if isinstance(h, dict) and "trial_steps" in h), X.shape[1])
@@ -507,10 +527,11 @@ def recording_activity(rec, *, trial_steps, chunk_steps, bin_width, rate_offset,
     c = min(int(chunk_steps), trial_steps)
     per = trial_steps // c
 
-    def cut(A):
-        A = A[:, :n_trials * trial_steps].reshape(A.shape[0], n_trials, trial_steps)
-        A = A.transpose(1, 2, 0)
-        return A[:, :per * c].reshape(n_trials * per, c, A.shape[2])
+    def cut(A):      # (units, samples, ...) -> (chunks, steps, units, ...)
+        rest = A.shape[2:]
+        A = A[:, :n_trials * trial_steps].reshape((A.shape[0], n_trials, trial_steps) + rest)
+        A = np.moveaxis(A, 0, 2)
+        return A[:, :per * c].reshape((n_trials * per, c, A.shape[2]) + rest)
 
     return cut(X), obs, step, None if U is None else cut(U)
 
@@ -755,9 +776,10 @@ class LowRankRNN(_LowRankBase):
     interact still returns a dense J whose entries are heavy-tailed (sums of products of
     loadings), so no threshold on J alone is a test. The decision has two stages:
 
-    1. *Gate*: the fit with a shared-drive input (:func:`shared_drive`: every unit's input
-       gets ``b_i u_i(t)``, ``u_i`` the other units' mean smoothed over
-       ``drive_timescale``) on the data and on ``n_surrogates`` shift surrogates (every
+    1. *Gate*: the fit with shared-drive inputs (:func:`shared_drive`: every unit's input
+       gets ``b_i·u_i(t)``, ``u_i`` the other units' mean smoothed over ``drive_timescale``
+       / 3, ``drive_timescale`` and 4 ``drive_timescale``, and the square of the middle
+       one) on the data and on ``n_surrogates`` shift surrogates (every
        unit's binned series circularly shifted by its own offset, at least ``T / n_units``
        apart: :func:`shift_offsets`, and its input ``u_i`` shifted with it), which keep
        each unit's rate, autocorrelation and relation to the shared drive and break every
@@ -813,8 +835,8 @@ class LowRankRNN(_LowRankBase):
         lrnull.md). 0: no gate and no p-values; ``adjacency()`` then tests the weights'
         robust z alone, which calls pairs of unconnected units (heavy tails).
     drive_timescale : float or None, default 0.1
-        Sd (s) of the Gaussian smoothing of the shared-drive input of the gate's fits
-        (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of
+        Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
+        fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of
         ``lrnull.md``, which passes on co-modulated units; one fit fewer).
 
     References
