@@ -641,6 +641,7 @@ class _LowRankBase(InferenceMethod):
         "device": [Options(("cpu", "cuda"))],
         "n_surrogates": [Interval("int", 0, None)],
         "drive_timescale": [Interval("real", 0, None, closed="neither", unit="s"), None],
+        "min_gain": [Interval("real", 0, 1, closed="left")],
     }
 
     def _validate_params(self) -> None:
@@ -740,12 +741,13 @@ class _LowRankBase(InferenceMethod):
                                         surrogate_rng=np.random.default_rng(s_shift))
             null.append(fit.loss)
         p_gate, t = surrogate_gate(loss, null)
-        passed = p_gate < DECISION_LEVEL
+        gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
+        passed = p_gate < DECISION_LEVEL and gain >= self.min_gain
         P = np.full((ctx.n, ctx.n), np.nan)
         P[np.ix_(ok, ok)] = weight_outlier_pvalues(J_ok) if passed else 1.0
         P[ctx.pair_status != 0] = np.nan
         fields.update(pvalues=P, surrogate_gate={
-            "p": p_gate, "t": t, "passed": bool(passed), "loss": float(loss),
+            "p": p_gate, "t": t, "gain": gain, "passed": bool(passed), "loss": float(loss),
             "surrogate_losses": [float(x) for x in null],
             "n_surrogates": int(self.n_surrogates), "time_s": time.perf_counter() - t0,
             **extra})
@@ -790,6 +792,13 @@ class LowRankRNN(_LowRankBase):
        probability ≥ 0.95, whatever the tails of J, so the method calls anything in at
        most 5 % of such fits; on units co-modulated by a common slow input the drive
        term explains what the surrogates keep (``benchmarks/results/lrcomod.md``).
+       The gate also requires an effect size: the surrogates' mean loss at least
+       ``min_gain`` (relative) above the fit's. The inputs do not capture a shared drive
+       exactly, and the low-rank latent (free per chunk) takes up the rest, which the t
+       test detects in long recordings although it is tiny: on 12-unit, 40-s nulls the
+       fits that opened the t test gained at most 0.5 % (comodulated, updown), the planted
+       low-rank networks 2.5–3.5 %. This part is a threshold on the size of the
+       structure, not a calibrated test: weak genuine structure below it is not called.
     2. Otherwise the p-values are those of the weights as outliers of the fit's own bulk
        (:func:`weight_outlier_pvalues`: median/MAD robust z), with Bonferroni at 0.05
        (``est.correction``, ``est.alpha``; the entries of one low-rank product depend on
@@ -838,6 +847,10 @@ class LowRankRNN(_LowRankBase):
         Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
         fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of
         ``lrnull.md``, which passes on co-modulated units; one fit fewer).
+    min_gain : float, default 0.01
+        Smallest relative improvement of the fit's loss on the surrogates' mean
+        (``mean L_k / L − 1``, in [0, 1)) for the gate to pass, besides its t test at
+        0.05 (see the decision above). 0: the t test alone.
 
     References
     ----------
@@ -855,7 +868,7 @@ class LowRankRNN(_LowRankBase):
                  n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu", n_surrogates: int = 3,
-                 drive_timescale: float | None = 0.1):
+                 drive_timescale: float | None = 0.1, min_gain: float = 0.01):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -871,6 +884,7 @@ class LowRankRNN(_LowRankBase):
         self.device = device
         self.n_surrogates = n_surrogates
         self.drive_timescale = drive_timescale
+        self.min_gain = min_gain
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx)

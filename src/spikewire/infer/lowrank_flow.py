@@ -512,6 +512,9 @@ class LowRankFlow(_LowRankBase):
     drive_timescale : float or None, default 0.1
         Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
         (> 0; None: no input).
+    min_gain : float, default 0.01
+        Smallest relative loss improvement on the surrogates for the gate, as for
+        ``lowrank``.
 
     References
     ----------
@@ -540,7 +543,8 @@ class LowRankFlow(_LowRankBase):
                  device: str = "cpu", flow_iter: int = 3000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
-                 n_surrogates: int = 3, drive_timescale: float | None = 0.1):
+                 n_surrogates: int = 3, drive_timescale: float | None = 0.1,
+                 min_gain: float = 0.01):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -562,6 +566,7 @@ class LowRankFlow(_LowRankBase):
         self.residual_sd = residual_sd
         self.n_surrogates = n_surrogates
         self.drive_timescale = drive_timescale
+        self.min_gain = min_gain
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
