@@ -17,8 +17,9 @@ the weights are the same (checked: identical with ``n_surrogates=0``).
 null families (:mod:`spikewire.infer._null_families`; 12 units, 40 s, ``n_iter=40``, one
 restart, seeds 0 … S−1): the gate p-values and the default calls of every fit.
 
-``--drive-timescale X``: the method setting ``drive_timescale`` (s; ``none``: the gate
-without the shared-drive input, the decision of lrnull.md; default: the method's default).
+``--drive-timescale X``, ``--min-gain G``: the method settings ``drive_timescale`` (s;
+``none``: the gate without the shared-drive inputs) and ``min_gain``; ``--drive-timescale
+none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults.
 
 Usage: nice python benchmarks/bench_lrnull.py [--cases limit_cycle:30:40 ring:30:40 ...]
        [--methods lowrank lowrank_flow] [--n-iter 150] [--restarts 1] [--jsonl out.jsonl]
@@ -68,6 +69,7 @@ def run(case, method, kw, seed):
     g = est.diagnostics.get("surrogate_gate", {})
     out = {"case": case, "method": method, "seed": seed, "kw": kw, "time_s": el,
            "gate_p": g.get("p"), "gate_t": g.get("t"), "gate_time_s": g.get("time_s"),
+           "gate_gain": g.get("gain"), "gate_passed": g.get("passed"),
            "gate_loss": g.get("loss"), "gate_plain_loss": g.get("plain_loss"),
            "gate_surrogate_losses": g.get("surrogate_losses"),
            "calls": int((adj[off] != 0).sum()), "calls_in_block": int((adj[block] != 0).sum()),
@@ -124,10 +126,13 @@ def main():
     ap.add_argument("--gate-null", default="")
     ap.add_argument("--null-seeds", type=int, default=10)
     ap.add_argument("--drive-timescale", default="")
+    ap.add_argument("--min-gain", type=float, default=None)
     a = ap.parse_args()
     torch.set_num_threads(1)
     extra = {} if not a.drive_timescale else {
         "drive_timescale": None if a.drive_timescale == "none" else float(a.drive_timescale)}
+    if a.min_gain is not None:
+        extra["min_gain"] = a.min_gain
     if a.gate_null:
         gate_null(a.gate_null.split(","), a.null_seeds, extra, a.jsonl)
         return

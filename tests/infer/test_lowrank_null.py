@@ -211,28 +211,23 @@ def test_fit_lowrank_inputs_are_validated_and_learned():
 
 def test_comodulated_null_closes_the_gate():
     """Units co-modulated by one slow shared drive (the *comodulated* family), none coupled.
-    Without the drive inputs (``drive_timescale=None``, the gate of lrnull.md) the gate
-    opened on seeds 0 and 2 of the first ten (measured p 0.043 and 0.001; seed 0 then made 6
-    calls), because the shift surrogates destroy the shared drive. With them (the default)
-    every unit keeps its relation to the drive in the surrogates and the gate is a test of
-    what the low-rank dynamics add beyond it: these two seeds, chosen as the ones the old gate
-    opened on, stay closed (measured p: see the assertion message) and nothing is called. Over 30
-    small fits the default gate opens on a share reported in benchmarks/results/lrcomod.md."""
+    Without the drive inputs and the effect size (``drive_timescale=None, min_gain=0``, the
+    gate of lrnull.md) the gate opened on seed 2 (measured p 0.001, the lowest of its first
+    ten seeds), because the shift surrogates destroy the shared drive. With them (the
+    default) each unit keeps its relation to the drive in the surrogates, the t test is one
+    of what the low-rank dynamics add beyond it (measured p 0.12) and the gain is far below
+    ``min_gain``: the gate stays closed and nothing is called; the weights are the same."""
     from spikewire.infer._null_families import null_family
 
     kw = dict(n_iter=40, n_restarts=1)
     off = ~np.eye(12, dtype=bool)
-    gates = {}
-    for seed in (0, 2):
-        st = null_family("comodulated", n_units=12, duration=40, seed=seed)
-        est = sw.infer(st, "lowrank", seed=seed, **kw)
-        g = est.diagnostics["surrogate_gate"]
-        gates[seed] = round(g["p"], 4)
-        assert not g["passed"], gates
-        assert int((est.adjacency()[off] != 0).sum()) == 0
-        assert g["drive_b"].shape == (12, 4) and g["plain_loss"] != g["loss"]
-        if seed == 2:
-            old = sw.infer(st, "lowrank", seed=seed, drive_timescale=None, **kw)
-            g_old = old.diagnostics["surrogate_gate"]
-            assert g_old["passed"] and g_old["p"] < 0.01, g_old["p"]
-            np.testing.assert_array_equal(old.weights, est.weights)   # the weights stay
+    st = null_family("comodulated", n_units=12, duration=40, seed=2)
+    est = sw.infer(st, "lowrank", seed=2, **kw)
+    g = est.diagnostics["surrogate_gate"]
+    assert not g["passed"] and g["gain"] < 0.01, (g["p"], g["gain"])
+    assert int((est.adjacency()[off] != 0).sum()) == 0
+    assert g["drive_b"].shape == (12, 4) and g["plain_loss"] != g["loss"]
+    old = sw.infer(st, "lowrank", seed=2, drive_timescale=None, min_gain=0.0, **kw)
+    g_old = old.diagnostics["surrogate_gate"]
+    assert g_old["passed"] and g_old["p"] < 0.01, g_old["p"]
+    np.testing.assert_array_equal(old.weights, est.weights)   # the gate leaves the weights
