@@ -795,10 +795,11 @@ class LowRankRNN(_LowRankBase):
        The gate also requires an effect size: the surrogates' mean loss at least
        ``min_gain`` (relative) above the fit's. The inputs do not capture a shared drive
        exactly, and the low-rank latent (free per chunk) takes up the rest, which the t
-       test detects in long recordings although it is tiny: on 12-unit, 40-s nulls the
-       fits that opened the t test gained at most 0.5 % (comodulated, updown), the planted
-       low-rank networks 2.5–3.5 %. This part is a threshold on the size of the
-       structure, not a calibrated test: weak genuine structure below it is not called.
+       test detects although it is tiny: on 12-unit, 40-s nulls the fits that opened the
+       t test gained at most 0.5 % (comodulated, updown), the planted low-rank networks
+       of ``benchmarks/bench_lrnull.py`` 2.0–3.1 %. This part is a threshold on the size
+       of the structure, not a calibrated test: weak genuine structure below it is not
+       called.
     2. Otherwise the p-values are those of the weights as outliers of the fit's own bulk
        (:func:`weight_outlier_pvalues`: median/MAD robust z), with Bonferroni at 0.05
        (``est.correction``, ``est.alpha``; the entries of one low-rank product depend on
