@@ -36,9 +36,11 @@ def test_robust_variance_equals_an_explicit_sandwich():
     s = prob.S[0]
     assert s.P is not None and s.P.shape == (2, s.n_bins, 8)    # 8 units: two scales
     blk = 50                                                      # 0.1 s of 2 ms bins
-    z_rob = prob.wald(x, [R], csum, robust_bins=blk, floor=False)
-    z_flr = prob.wald(x, [R], csum, robust_bins=blk)
-    z_mod = prob.wald(x, [R], csum)
+    # the posterior model variance cᵀH⁻¹c and every pair on the robust side of the switch
+    # (min_events=0); the default sandwich and the switch: test_dale_glm_sparse.py
+    z_rob = prob.wald(x, [R], csum, robust_bins=blk, floor=False, min_events=0.0)
+    z_flr = prob.wald(x, [R], csum, robust_bins=blk, model="posterior", min_events=0.0)
+    z_mod = prob.wald(x, [R], csum, model="posterior")
     b, W, Bc, g = prob.unpack(x)
     eta = prob.eta(0, b, W, Bc, g)
     X = s.X.toarray()
@@ -75,11 +77,12 @@ def test_robust_variance_equals_an_explicit_sandwich():
 def test_robust_variance_matches_the_model_variance_on_poisson_data():
     """On independent Poisson trains the model holds, so the sandwich estimates the same
     variance as the inverse Fisher information: 10 units at 10 Hz, 60 s, 90 pairs.
-    Expected ratio robust / model slightly below 1 (with a ridge the sandwich
-    ``H⁻¹FH⁻¹`` is smaller than ``H⁻¹`` by the ridge's share of ``H``, ≲ 15 % here);
-    each pair's meat is a mean over 600 blocks (relative sd ≈ √(2/600) ≈ 0.06, more for
-    the sparse lags), so the median of 90 ratios lies within a few % of that and the
-    5–95 % range within ±30 %. Measured: median 0.92, 5–95 % 0.83–1.12."""
+    The model variance is the penalised estimate's sandwich ``H⁻¹IH⁻¹`` (the former
+    posterior ``H⁻¹`` exceeded the sandwich by the ridge's share of ``H``, ≲ 15 % here:
+    measured ratio 0.91); each pair's meat is a mean over 600 blocks (relative sd
+    ≈ √(2/600) ≈ 0.06, more for the sparse lags), so the median of 90 ratios lies within a
+    few % of 1 and the 5–95 % range within ±30 %. Measured: median 0.97, 5–95 %
+    0.86–1.17."""
     st = independent(n=10, T=60.0, rate=10.0, seed=7)
     prob, x, R, csum = _fitted(st)
     z_rob = prob.wald(x, [R], csum, robust_bins=50, floor=False)

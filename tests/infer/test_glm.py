@@ -635,3 +635,36 @@ def test_separable_lbfgs_finds_each_rows_minimum():
         # both stop within ~1e-8 of the minimum; the minimiser then agrees to ~1e-5
         np.testing.assert_allclose(X[i], ref.x, atol=1e-5)
         assert F[i] == pytest.approx(ref.fun, rel=1e-10, abs=1e-10)
+
+
+def test_delay_of_a_planted_link_is_the_filter_extremum():
+    # independent Poisson trains (10 units, 10 Hz, 200 s) plus two links: each spike of
+    # unit 0 (2) is followed by one of unit 1 (3) after 15 ms (8 ms) + U(0, 1 ms) with
+    # probability 0.3. The coupling filter over 25 ms peaks at the delay up to the
+    # resolution of the basis (peaks of its 5 bumps at 1, 2, 5, 8 and 15 ms; a filter
+    # cannot put its maximum far from the bumps' peaks): within 2 ms of 15.5 and 8.5 ms.
+    rng = np.random.default_rng(5)
+    T, n = 200.0, 10
+    trains = [np.sort(rng.uniform(0, T, rng.poisson(10.0 * T))) for _ in range(n)]
+    for pre, post, d in ((0, 1, 0.015), (2, 3, 0.008)):
+        src = trains[pre]
+        extra = src[rng.random(src.size) < 0.3] + d + rng.uniform(0, 1e-3)
+        trains[post] = np.sort(np.r_[trains[post], extra[extra < T]])
+    st = sw.SpikeTrains.from_lists(trains, t_stop=T)
+    est = sw.infer(st, "glm", window=0.025, population_timescales=None)
+    assert est.adjacency()[1, 0] == 1 and est.adjacency()[3, 2] == 1
+    assert abs(est.delays[1, 0] - 0.0155) <= 2e-3, est.delays[1, 0]
+    assert abs(est.delays[3, 2] - 0.0085) <= 2e-3, est.delays[3, 2]
+    # every tested pair has a delay inside the window; the diagonal is NaN
+    off = ~np.eye(n, dtype=bool)
+    d = est.delays[off & (est.pair_status == 0)]
+    assert np.all((d >= 1e-3) & (d <= 0.025)) and np.all(np.isnan(np.diag(est.delays)))
+
+
+def test_filter_delays_picks_the_extremum_in_the_weight_sign():
+    from spikewire.infer.glm import filter_delays
+
+    basis = np.eye(4)                                 # filter value at lag l = coef[l - 1]
+    coef = np.array([[[0.1, 0.5, -0.9, 0.2], [0.0, -0.2, 0.1, -0.4]]])
+    w = np.array([[0.3, -0.5]])                       # positive → argmax; negative → argmin
+    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3), [[2e-3, 4e-3]])

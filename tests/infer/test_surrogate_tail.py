@@ -102,9 +102,13 @@ def test_surrogate_z_is_standard_normal_for_gaussian_surrogates(decay):
 
 
 def test_small_fits_keep_the_normal_reference_and_bad_reference_is_refused():
-    est = sw.infer(lif_motif(duration=60.0), "te")
+    # one window of 3 lags (te's former default): the window's z on N(0, 1)
+    est = sw.infer(lif_motif(duration=60.0), "te", n_lags=3)
     ref = est.diagnostics["null_reference"]
     assert ref["kind"] == "normal" and ref["n_draws"] < MIN_POOL     # 4 units: ~130 draws
+    # the 25 ms scan (11 windows): Šidák over the windows on N(0, 1)
+    ref = sw.infer(lif_motif(duration=60.0), "te").diagnostics["null_reference"]
+    assert ref["kind"] == "sidak_normal" and ref["n_draws"] < MIN_POOL
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="reference must be"):
         surrogate_test(np.zeros((3, 3)), rng.standard_normal((8, 3, 3)),
@@ -112,15 +116,17 @@ def test_small_fits_keep_the_normal_reference_and_bad_reference_is_refused():
 
 
 @pytest.mark.filterwarnings("ignore:.*chance coincidences")   # short-recording warning
-@pytest.mark.parametrize("method, seed", [("te", 2), ("partial_corr", 1)])
-def test_far_tail_on_null_data_is_consistent_with_bonferroni(method, seed):
+@pytest.mark.parametrize("method, seed, kw", [("te", 2, {"n_lags": 3}),
+                                              ("partial_corr", 1, {})])
+def test_far_tail_on_null_data_is_consistent_with_bonferroni(method, seed, kw):
     # Heterogeneous null family (rates 0.1–20 Hz, no links), 40 units, 300 s: the two fits
     # where the normal reference had its smallest Bonferroni-adjusted p (0.0033 for te,
     # 0.0029 for partial_corr; benchmarks/results/ztail.md). With calibrated p-values
     # P(min_pairs p · n < 0.01) ≤ 0.01 (Bonferroni's inequality), so a fit below 0.01 is
     # evidence against the reference at the 1 % level.
+    # (te with its former single window of 3 lags: the reference tested here)
     st = null_family("heterogeneous", n_units=40, duration=300.0, seed=seed)
-    est = sw.infer(st, method)
+    est = sw.infer(st, method, **kw)
     off = ~np.eye(40, dtype=bool)
     tested = (est.pair_status == 0) & off
     n = int(tested.sum())
@@ -131,6 +137,36 @@ def test_far_tail_on_null_data_is_consistent_with_bonferroni(method, seed):
     cal = tested & est.diagnostics["calibrated"]
     z = est.diagnostics["null_z"][cal]
     assert 2 * stats.norm.sf(np.abs(z).max()) * n < 0.01
+
+
+@pytest.mark.filterwarnings("ignore:.*chance coincidences")   # short-recording warning
+def test_far_tail_of_te_delay_scan_on_null_data_is_consistent_with_bonferroni():
+    # te's default scan (11 windows over 26 ms, the maximum |z| referred to the
+    # surrogates' maximum) on the same null data: the same Bonferroni bound on its
+    # smallest p-value, and no call at the default
+    st = null_family("heterogeneous", n_units=40, duration=300.0, seed=2)
+    est = sw.infer(st, "te")
+    off = ~np.eye(40, dtype=bool)
+    tested = (est.pair_status == 0) & off
+    assert est.diagnostics["null_reference"]["kind"] == "max_surrogate"
+    assert np.nanmin(est.pvalues[tested]) * int(tested.sum()) >= 0.01
+    assert not est.adjacency()[off].any()
+
+
+def test_standardise_by_shift_masked_agrees_with_standardise_by_shift():
+    from spikewire.infer._surrogates import standardise_by_shift_masked
+
+    rng = np.random.default_rng(4)
+    r = rng.choice([10.0, 20.0, 30.0, 40.0], size=(30, 20))
+    z = rng.standard_normal(r.shape) * (1 + r / 40) + r / 20
+    z[rng.random(r.shape) < 0.1] = np.nan
+    into = np.ones(r.shape, dtype=bool)
+    out = standardise_by_shift_masked(z, r, into)
+    flat = standardise_by_shift(z[np.isfinite(z)], r[np.isfinite(z)])
+    # same values (the flat version concatenates shift by shift in increasing order)
+    expect = np.concatenate([out[(r == rv) & np.isfinite(out)] for rv in (20.0, 30.0, 40.0)])
+    np.testing.assert_allclose(expect, flat)
+    assert np.all(np.isnan(out[r == 10.0]))        # the shortest shift is left out
 
 
 def test_standardise_by_shift_centres_and_scales_each_shift_and_drops_the_shortest():

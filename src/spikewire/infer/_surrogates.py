@@ -61,8 +61,9 @@ import scipy.sparse as sp
 from scipy import stats
 
 __all__ = ["TailReference", "auto_max_shift", "conservative_sparse", "draw_shifts",
-           "shift_bins", "shift_columns", "standardise_by_shift", "surrogate_test", "surrogate_z",
-           "usable_surrogates", "warn_if_short"]
+           "shift_bins", "shift_columns", "standardise_by_shift", "standardise_by_shift_masked",
+           "surrogate_max_test", "surrogate_test", "surrogate_z", "usable_surrogates",
+           "warn_if_short"]
 
 MIN_USABLE = 3    # fewest usable surrogates per pair (for its null mean)
 
@@ -361,6 +362,36 @@ def standardise_by_shift(z: np.ndarray, r: np.ndarray) -> np.ndarray:
     return np.concatenate(out) if out else np.empty(0)
 
 
+def standardise_by_shift_masked(z: np.ndarray, r: np.ndarray, into: np.ndarray) -> np.ndarray:
+    """:func:`standardise_by_shift` that keeps the layout: same shape as ``z``.
+
+    The centre and scale of each relative shift ``|r|`` are those of the values at that
+    shift among the entries in ``into`` (finite ones), as in :func:`standardise_by_shift`;
+    they are applied to every entry at that shift. Entries at shifts left out (too few
+    values, or the shortest of at least three shifts) and entries outside ``into`` are NaN.
+
+    Parameters
+    ----------
+    z, r : ndarray, same shape
+        Surrogate z-values (NaN where unusable) and their relative shifts in bins.
+    into : ndarray of bool, same shape
+        Entries whose values form the per-shift centre and scale.
+    """
+    out = np.full(z.shape, np.nan)
+    sel = into & np.isfinite(z)
+    shifts = np.unique(r[sel])
+    for rv in shifts[1:] if shifts.size >= 3 else shifts:
+        at = sel & (r == rv)
+        v = z[at]
+        if v.size < MIN_PER_SHIFT:
+            continue
+        med = float(np.median(v))
+        mad = 1.4826 * float(np.median(np.abs(v - med)))
+        if mad > 0:
+            out[at] = (v - med) / mad
+    return out
+
+
 class TailReference:
     """Reference distribution of ``|z|`` from null draws: empirical bulk, Student t tail.
 
@@ -389,6 +420,11 @@ class TailReference:
     ----------
     draws : ndarray
         Null z-values (NaNs ignored; at least :data:`MIN_POOL` finite ones).
+    anchor : bool, default True
+        Fix the scale at the normal 5 % point as above. False: ``s = 1``, the draws are
+        taken on the data's own scale (for a statistic that is not a z, such as the
+        maximum ``|z|`` over several windows whose draws were put on the data's scale
+        already; :func:`surrogate_max_test`).
 
     Attributes
     ----------
@@ -396,14 +432,14 @@ class TailReference:
         ``s``, ``ν``, ``σ``, ``u``, ``c`` (the last two on the data's z scale) and ``N``.
     """
 
-    def __init__(self, draws: np.ndarray):
+    def __init__(self, draws: np.ndarray, anchor: bool = True):
         a = np.sort(np.abs(np.asarray(draws, dtype=float)[np.isfinite(draws)]))
         if a.size < MIN_POOL:
             raise ValueError(f"TailReference needs at least {MIN_POOL} null draws, got "
                              f"{a.size}; pool more pairs or surrogates")
         n = a.size
         self.n = n
-        self.scale = float(np.quantile(a, 0.95)) / Z_ANCHOR
+        self.scale = float(np.quantile(a, 0.95)) / Z_ANCHOR if anchor else 1.0
         self._x = a / self.scale
         self._surv = (n - np.arange(n)) / n
         self.dof, self.sigma = _fit_t_tail(self._x, float(np.quantile(self._x, 1 - TAIL_SHARE)))
@@ -572,3 +608,146 @@ def surrogate_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min_sep
             p = np.where(ok, ref.sf(z), np.nan)
             info = {"kind": "surrogate", **ref.info()}
     return p, z, level, sd, k, info
+
+
+def surrogate_max_test(obs: np.ndarray, sur: np.ndarray, shifts: np.ndarray, min_sep: int,
+                       decay=None, pool: np.ndarray | None = None, empirical_null: bool = True
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """Test of the largest ``|z|`` over ``W`` windows, calibrated on the surrogates' own maximum.
+
+    Each window's statistic (e.g. the summed weight over a few lags, the windows sliding
+    over the delays scanned) is standardised as in :func:`surrogate_test` (its surrogates'
+    level and pooled spread, ``reference="normal"``): ``z_w``. The pair's statistic is
+    ``M = max_w |z_w|``; the window that attains it estimates the delay. Scanning ``W``
+    windows costs a multiple comparison, accounted for here by referring ``M`` to the same
+    maximum over the surrogates: every usable surrogate's own z in every window
+    (:func:`surrogate_z`, leave-one-out, with the pair's sd), centred and scaled per
+    relative shift (:func:`standardise_by_shift_masked`) and, per window, put on the
+    scale at which the data's z is read (their two-sided 5 % point at the normal's, as
+    :class:`TailReference` does for one window); ``M_k = max_w |z_{k,w}|``, pooled over the
+    pairs, is the reference (:class:`TailReference` with ``anchor=False``: empirical bulk,
+    fitted Student t tail). The surrogates' windows are as correlated with each other as
+    the data's (same lags, same counts), so the reference holds the scan's effective
+    number of tests, between 1 and ``W``, without a formula for it. With fewer than
+    :data:`MIN_POOL` draws, Šidák over the ``W`` windows on N(0, 1): ``1 − (1 − p_min)^W``
+    (conservative for correlated windows).
+
+    Empirical null (``empirical_null``, default True; Efron 2004): the data's window z are
+    divided by one spread, the median over the windows of their MAD-based spreads over the
+    pooled pairs, when it exceeds 1 (never narrowed); the surrogates' draws are then taken
+    at their per-shift MAD scale (no 5 % anchor). Measured on the up/down null family (50
+    units, 300 s, 11 windows of 3 × 2 ms lags): the data's window z had sd 1.09–1.12
+    against 1.01–1.02 for the surrogates' own (the shared states change within the
+    56–280 ms relative shifts), and the maximum called 0.108 at α = 0.05; scaled, 0.056,
+    and 0.038–0.056 on all five families (seed 3). One spread for all windows, not one
+    per window: on a recurrent network (LIF Brunel, 100 of 1,000 recorded, 10 min) the
+    short-lag windows carry real effects in most pairs (first window: median z 1.57, MAD
+    spread 2.82; 1.00 from the eighth window on), and per-window scaling cut te's AUC
+    from 0.909 to 0.792. Nor is the data's median removed, for the same reason. With
+    ``empirical_null=False`` the draws are put at the larger of the normal's 5 % point and
+    their own before the per-shift scaling (independent Poisson trains: 0.055–0.060 at
+    α = 0.05; the normal's point alone gave 0.076) and the data's z are used as they are.
+
+    Efron B (2004) Large-scale simultaneous hypothesis testing: the choice of a null
+    hypothesis. J Am Stat Assoc 99:96–104.
+
+    Parameters
+    ----------
+    obs : ndarray (W, m, m)
+        Statistic of each pair in each window on the data.
+    sur : ndarray (K, W, m, m)
+        The same on ``K`` surrogates.
+    shifts : ndarray of int (K, m)
+        The surrogates' shifts in bins (:func:`draw_shifts`).
+    min_sep : int
+        Shortest usable relative shift in bins (at least the scanned lags).
+    decay : callable or None, default None
+        ``φ(|r|)`` as in :func:`surrogate_test`.
+    pool : ndarray of bool (m, m) or None, default None
+        Pairs whose surrogates form the reference (None: every pair with a fitted spread),
+        and whose data z give the empirical null's centre and spread.
+    empirical_null : bool, default True
+        Scale the data's window z by the pooled pairs' median MAD spread over the windows
+        (above; used only with at least :data:`MIN_PER_SHIFT` pooled pairs).
+
+    Returns
+    -------
+    p : ndarray (m, m)
+        Two-sided p-values of ``M`` (NaN where a window has no fitted spread).
+    z : ndarray (m, m)
+        Signed ``z`` of the best window.
+    best : ndarray of int (m, m)
+        Index of the best window (``argmax_w |z_w|``).
+    k : ndarray of int (m, m)
+        Usable surrogates per pair.
+    reference : dict
+        ``{"kind": "max_surrogate", "windows": W, **TailReference.info()}`` or
+        ``{"kind": "sidak_normal", "windows": W, "n_draws": N}``, with the empirical
+        null's ``empirical_spread`` (1 when not used).
+    """
+    obs = np.asarray(obs, dtype=float)
+    sur = np.asarray(sur, dtype=float)
+    W, m = obs.shape[0], obs.shape[1]
+    if sur.ndim != 4 or sur.shape[1:] != obs.shape or W < 1:
+        raise ValueError(f"sur must have shape (K, {W}, {m}, {m}) to match obs {obs.shape}, "
+                         f"got {sur.shape}")
+    usable = usable_surrogates(shifts, min_sep)
+    r = np.abs(shifts[:, :, None] - shifts[:, None, :]).astype(float)
+    phi = None if decay is None else decay(r)
+    z = np.zeros((W, m, m))
+    ok = np.ones((m, m), dtype=bool)
+    sds = []
+    k = np.zeros((m, m), dtype=int)
+    for w in range(W):
+        p_w, z[w], _, sd_w, k, _ = surrogate_test(obs[w], sur[:, w], shifts, min_sep,
+                                                  decay=decay, reference="normal")
+        ok &= np.isfinite(p_w)
+        sds.append(sd_w)
+    into = ok.copy() if pool is None else ok & np.asarray(pool, dtype=bool)
+    np.fill_diagonal(into, False)
+    spread = np.ones(W)
+    if empirical_null and into.sum() >= MIN_PER_SHIFT:
+        for w in range(W):
+            v = z[w][into]
+            med = float(np.median(v))
+            spread[w] = 1.4826 * float(np.median(np.abs(v - med)))
+        # one spread for all windows, the median of theirs: a window where many pairs
+        # carry real effects (short lags on a recurrent network) does not set it
+        spread[:] = max(1.0, float(np.median(spread)))
+        z /= spread[:, None, None]
+    best = np.argmax(np.abs(z), axis=0)
+    zbest = np.take_along_axis(z, best[None], axis=0)[0]
+    M = np.abs(zbest)
+    mask = np.broadcast_to(into, usable.shape) & usable
+    Ms = np.zeros(usable.shape)
+    fin = mask.copy()
+    for w in range(W):
+        raw = surrogate_z(sur[:, w], usable, np.where(ok, sds[w], 1.0), phi)
+        zs = standardise_by_shift_masked(raw, r, mask)
+        good = np.isfinite(zs)
+        fin &= good
+        if not good.any():
+            continue
+        # the 5 % point the draws are put at: the normal's, or the surrogates' own before
+        # the per-shift scaling where wider (the data's z share it: on independent Poisson
+        # trains both had sd 1.05 and |z| 95 % points 2.03-2.13; the normal's alone made
+        # the maximum over 11 windows call 0.076 at α = 0.05)
+        if empirical_null:
+            scale = 1.0
+        else:
+            target = max(Z_ANCHOR, float(np.quantile(np.abs(raw[good]), 0.95)))
+            scale = float(np.quantile(np.abs(zs[good]), 0.95)) / target
+        Ms = np.maximum(Ms, np.abs(np.where(good, zs, 0.0)) / max(scale, 1e-12))
+    draws = Ms[fin]
+    if draws.size >= MIN_POOL:
+        ref = TailReference(draws, anchor=False)
+        p = ref.sf(M)
+        info = {"kind": "max_surrogate", "windows": W, **ref.info()}
+    else:
+        pmin = 2 * stats.norm.sf(M)
+        p = -np.expm1(W * np.log1p(-np.minimum(pmin, 1 - 1e-16)))
+        info = {"kind": "sidak_normal", "windows": W, "n_draws": int(draws.size)}
+    info["empirical_spread"] = float(spread[0])
+    p = np.where(ok, p, np.nan)
+    zbest = np.where(ok, zbest, 0.0)
+    return p, zbest, best, k, info

@@ -411,6 +411,17 @@ def empirical_null(z: np.ndarray, tested: np.ndarray, min_pairs: int = 10):
 #: median absolute value), 0.12 at 100 pairs; below that the scale stays 1.
 MIN_NULL_SCALE_PAIRS = 100
 
+#: Fewest expected coincidences under no coupling (the target's mean count per bin times
+#: the bins within the window after the presynaptic spikes, :meth:`_Problem.wald`) from
+#: which a pair's Wald test uses the time-block-robust variance; sparser pairs use the
+#: model-based sandwich alone. The robust meat of a pair is a sum over the few blocks
+#: with a coincidence: with ≲ 3 expected events it is dominated by whether one happened
+#: (a coincidence inflates it, its absence deflates it), which on the heterogeneous null
+#: made the tests useless there (two-sided FPR at 0.05: 0.59 at < 1 event, 0.25 at 1–3
+#: raw; 0.000 / 0.005 floored); from 3–10 events on it is calibrated (0.059;
+#: benchmarks/results/dalehet.md), 10 leaves a margin.
+MIN_ROBUST_EVENTS = 10.0
+
 
 def null_scale(z: np.ndarray, tested: np.ndarray,
                min_pairs: int = MIN_NULL_SCALE_PAIRS) -> float:
@@ -731,23 +742,45 @@ class _Problem:
             ll[s.tg] -= np.sum(r * (mu - s.Y * e + gammaln(s.Y + 1.0)), axis=0)
         return ll
 
-    def wald(self, x, row_w, csum, robust_bins=None, floor=True):
+    def wald(self, x, row_w, csum, robust_bins=None, floor=True, model="sandwich",
+             min_events=MIN_ROBUST_EVENTS):
         """Wald z of every summed filter ``w_ij · csum`` (nu pre × nt post); 0 for pairs
-        never recorded together.
+        never recorded together. Also sets ``self.expected_events`` (nu pre × nt post).
 
-        The variance of ``cᵀŵ`` (``c`` the contrast that sums a presynaptic unit's basis
-        coefficients with weights ``csum``) is ``cᵀ H⁻¹ c`` with ``H`` the penalised
-        Fisher information of the target's block (model-based: the counts are
-        conditionally Poisson given the design), or, with ``robust_bins`` (an int ≥ 1), the
-        time-block-robust sandwich ``cᵀ H⁻¹ M H⁻¹ c · G / (G − 1) · (N − 1) / (N − K)``
-        with ``M = Σ_b g_b g_bᵀ``, ``g_b = Σ_{t ∈ b} r_t (y_t − μ_t) x_t`` the score summed
-        over consecutive blocks of ``robust_bins`` bins (per session; ``G`` blocks, ``N``
-        bins with weight, ``K`` coefficients of the target: the CR1 small-sample factor).
-        Only the contrasts are formed: ``v = H⁻¹ c`` and ``cᵀ H⁻¹ M H⁻¹ c = Σ_b (g_bᵀ v)²``,
-        with ``g_bᵀ v = Σ_{t ∈ b} r_t (y_t − μ_t) (x_t · v)``, i.e. one product of the
-        design with the (K × n_pre) solution per target. With ``floor`` (default) the
-        robust variance is never below the model variance (see the comment below).
+        Model-based variance of ``cᵀŵ`` (``c`` the contrast that sums a presynaptic
+        unit's basis coefficients with weights ``csum``; the counts conditionally Poisson
+        given the design): with ``model="sandwich"`` (default) the variance of the
+        *penalised* estimate, ``cᵀ H⁻¹ I H⁻¹ c = cᵀ H⁻¹ c − vᵀ Λ v`` (``v = H⁻¹ c``), ``H =
+        I + Λ`` the penalised Fisher information of the target's block, ``I`` the Fisher
+        information, ``Λ`` the ridge (Le Cessie & van Houwelingen 1992, Appl. Stat. 41:191,
+        ridge estimators in logistic regression). ``model="posterior"``: ``cᵀ H⁻¹ c``, the
+        ridge's posterior variance (dale_glm before 2026-11-30), which exceeds the
+        estimate's variance by a factor ``(I + λ) / I`` for one coefficient: where a pair
+        has few expected coincidences (``I`` comparable to the ridge λ = 1) its z-scores
+        shrink towards 0 (sd 0.3 at < 1 expected event, 0.7 at 3–10 on the heterogeneous
+        null; benchmarks/results/dalehet.md). Under the null ``ŵ ≈ H⁻¹ s`` (``s`` the
+        score at 0, ``Var s = I``), so the sandwich z is then a score (Rao) statistic of
+        the contrast direction ``H⁻¹ c``, the test that stays valid with few events.
+
+        With ``robust_bins`` (an int ≥ 1), the time-block-robust sandwich ``cᵀ H⁻¹ M H⁻¹
+        c · G / (G − 1) · (N − 1) / (N − K)`` with ``M = Σ_b g_b g_bᵀ``, ``g_b = Σ_{t ∈ b}
+        r_t (y_t − μ_t) x_t`` the score summed over consecutive blocks of ``robust_bins``
+        bins (per session; ``G`` blocks, ``N`` bins with weight, ``K`` coefficients of the
+        target: the CR1 small-sample factor). Only the contrasts are formed: ``cᵀ H⁻¹ M H⁻¹
+        c = Σ_b (g_bᵀ v)²``, with ``g_bᵀ v = Σ_{t ∈ b} r_t (y_t − μ_t) (x_t · v)``, i.e.
+        one product of the design with the (K × n_pre) solution per target. It is used
+        only for pairs with at least ``min_events`` expected coincidences under no
+        coupling, ``E_ij = ȳ_i Σ_t r_t Σ_b x_{j,b}(t)`` (the target's mean count per bin
+        ``ȳ_i`` times the weighted bins that follow a presynaptic spike within the window;
+        the basis rows sum to ≤ 1), which depends on the pair's counts but not on its
+        coincidences; sparser pairs keep the model-based variance
+        (:data:`MIN_ROBUST_EVENTS`). With ``floor``
+        (default) the robust variance is never below the model-based one (see the
+        comment below).
         """
+        if model not in ("sandwich", "posterior"):
+            raise ValueError(f"model={model!r} is not a model-based variance; use "
+                             "'sandwich' (the penalised estimate's) or 'posterior'")
         b, W, Bc, g = self.unpack(x)
         mus, resid = [], []
         for k, r in enumerate(row_w):
@@ -758,6 +791,9 @@ class _Problem:
                 resid.append(r * (self.S[k].Y - mu))
         nb, nc, npop = self.nb, self.nc, self.npop
         z = np.zeros((self.nu, self.nt))
+        events = np.zeros((self.nu, self.nt))
+        # Σ_t r_t x_t per coefficient and target, one sparse-dense product per session
+        xr = [np.asarray(s.X.T @ r) for s, r in zip(self.S, row_w, strict=True)]
         where = [dict(zip(s.tg.tolist(), range(s.tg.size), strict=True)) for s in self.S]
         for i in range(self.nt):
             ks = [(k, where[k][i]) for k in range(self.nS) if i in where[k]]
@@ -766,6 +802,7 @@ class _Problem:
             dim = Fi + nk + nc + npop
             H = np.zeros((dim, dim))
             extras, idxs = [], []
+            ev = np.zeros(Fi)                          # Σ_t r_t x_t per coefficient
             for q, (k, li) in enumerate(ks):
                 s = self.S[k]
                 w = mus[k][:, li]
@@ -782,6 +819,7 @@ class _Problem:
                 idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
                                       Fi + nk + np.arange(nc + npop)])
                 H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
+                ev[idx[:s.feat.size]] += xr[k][:, li]
                 extras.append(D)
                 idxs.append(idx)
             H[np.arange(Fi), np.arange(Fi)] += self.lam2[fi, i]
@@ -792,9 +830,16 @@ class _Problem:
             start = np.searchsorted(fi, units_i * nb)
             for c, p in enumerate(start):
                 Cm[p:p + nb, c] = csum
+            e_i = self.rate[i] * ev.reshape(units_i.size, nb).sum(axis=1)
+            events[units_i, i] = e_i
             try:
                 sol = np.linalg.solve(H, Cm)
                 var = np.einsum("fj,fj->j", Cm, sol)
+                if model == "sandwich":
+                    # cᵀH⁻¹(H − Λ)H⁻¹c; > 0 wherever the unit has any data (the 1e-10
+                    # jitter stays in I), clipped against rounding
+                    var = np.maximum(var - np.einsum("fj,f->j", sol[:Fi] ** 2,
+                                                     self.lam2[fi, i]), 1e-300)
             except np.linalg.LinAlgError:
                 sol, var = None, np.full(units_i.size, np.inf)
             if robust_bins is not None and sol is not None:
@@ -818,10 +863,12 @@ class _Problem:
                     # sandwich collapses to ~0 while the estimate is least determined
                     rob = meat * (n_blocks / (n_blocks - 1.0)) * (
                         (n_rows - 1.0) / (n_rows - dim))
-                    var = np.maximum(var, rob) if floor else rob
+                    rob = np.maximum(var, rob) if floor else rob
+                    var = np.where(e_i >= min_events, rob, var)
             wsum = W[fi, i].reshape(units_i.size, nb) @ csum
             with np.errstate(divide="ignore", invalid="ignore"):
                 z[units_i, i] = np.where(var > 0, wsum / np.sqrt(var), 0.0)
+        self.expected_events = events
         return np.nan_to_num(z, nan=0.0)
 
 
@@ -884,13 +931,19 @@ class DaleGLM(InferenceMethod):
         Deprecated (the former linear, two-sided Gaussian covariate's width in s): a value
         warns (``DeprecationWarning``) and is used as ``population_timescales=(tau,)``.
     variance : {"robust", "model"}, default "robust"
-        Variance of the Wald tests. ``"model"``: the inverse penalised Fisher information
-        (assumes conditionally Poisson counts). ``"robust"``: the time-block-robust
-        (cluster-robust Huber–White) sandwich with the penalised Fisher information as
-        bread and the outer products of the scores summed over blocks of ``robust_block``
-        s as meat (CR1 small-sample factor; :meth:`_Problem.wald`); it stays valid when
-        the spike counts are over-dispersed or correlated within a block (bursts,
-        residual state switches), where the model variance is too small.
+        Variance of the Wald tests. ``"model"``: the variance of the ridge-penalised
+        estimate under conditionally Poisson counts, the sandwich ``H⁻¹ I H⁻¹`` of the
+        penalised (``H``) and plain (``I``) Fisher information (the former ``H⁻¹``, the
+        ridge's posterior variance, made pairs with few expected coincidences
+        conservative: FPR 0.024 on the heterogeneous null, benchmarks/results/dalehet.md).
+        ``"robust"``: the time-block-robust (cluster-robust Huber–White) sandwich with
+        ``H`` as bread and the outer products of the scores summed over blocks of
+        ``robust_block`` s as meat (CR1 small-sample factor; :meth:`_Problem.wald`),
+        never below the model variance; it stays valid when the spike counts are
+        over-dispersed or correlated within a block (bursts, residual state switches),
+        where the model variance is too small. Pairs with fewer than
+        :data:`MIN_ROBUST_EVENTS` expected coincidences keep the model variance: their
+        meat rests on a handful of blocks.
     robust_block : float, default 0.1
         Length in s of the time blocks of the robust variance (≥ ``window``; longer than
         a burst and the coupling window, short enough to give many blocks).
@@ -1292,6 +1345,8 @@ class DaleGLM(InferenceMethod):
                 "jbi,b->ij", prob.unpack(res["x1"])[1].reshape(nu, nb, nt),
                 self._csum))
         diag["null_scale"] = float(res["zscale"])
+        # (nt post, nu pre) expected coincidences of the unconstrained fit's Wald step
+        diag["expected_events"] = prob.expected_events.T
         if res["null"] is not None:
             diag["empirical_null"] = res["null"]
             diag["wald_z_standardised"] = res["z"].T

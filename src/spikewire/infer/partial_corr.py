@@ -125,6 +125,12 @@ class PartialCorrelation(InferenceMethod):
     ``weights[i, j]`` is the partial correlation of post ``i`` at ``t`` with pre ``j`` at
     ``t − 1`` given everything else at both times: a directed (Granger-like) variant.
 
+    Delays: this is a zero-lag (or one-lag) statistic of one bin (5 ms by default); it does
+    **not** scan transmission delays and reports none (``delays`` is None). A link whose
+    delay exceeds the bin (``lag=0``) or two bins (``lag=1``) leaves little in it. For
+    delays up to 25 ms use a spike-timing method that scans them and reports the
+    estimated delay (``ccg``, ``glmcc``, ``tspe``, ``te``).
+
     The statistic is Fisher's ``z = atanh(ρ̂) · sqrt(T − k − 3)`` of the *sample* (unshrunk)
     partial correlation (``k`` conditioning variables); the shrunk estimate is biased towards
     0 and would make the test conservative. Its analytic null (standard normal) assumes
