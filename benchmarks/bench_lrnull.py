@@ -17,6 +17,10 @@ the weights are the same (checked: identical with ``n_surrogates=0``).
 null families (:mod:`spikewire.infer._null_families`; 12 units, 40 s, ``n_iter=40``, one
 restart, seeds 0 … S−1): the gate p-values and the default calls of every fit.
 
+``--drive-timescale X``, ``--min-gain G``: the method settings ``drive_timescale`` (s;
+``none``: the gate without the shared-drive inputs) and ``min_gain``; ``--drive-timescale
+none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults.
+
 Usage: nice python benchmarks/bench_lrnull.py [--cases limit_cycle:30:40 ring:30:40 ...]
        [--methods lowrank lowrank_flow] [--n-iter 150] [--restarts 1] [--jsonl out.jsonl]
        nice python benchmarks/bench_lrnull.py --gate-null poisson,bursting --null-seeds 40
@@ -65,6 +69,9 @@ def run(case, method, kw, seed):
     g = est.diagnostics.get("surrogate_gate", {})
     out = {"case": case, "method": method, "seed": seed, "kw": kw, "time_s": el,
            "gate_p": g.get("p"), "gate_t": g.get("t"), "gate_time_s": g.get("time_s"),
+           "gate_gain": g.get("gain"), "gate_passed": g.get("passed"),
+           "gate_loss": g.get("loss"), "gate_plain_loss": g.get("plain_loss"),
+           "gate_surrogate_losses": g.get("surrogate_losses"),
            "calls": int((adj[off] != 0).sum()), "calls_in_block": int((adj[block] != 0).sum()),
            "block_pairs": int(block.sum()), "pairs": int(off.sum()),
            "null_check": est.diagnostics.get("null_check"),
@@ -78,21 +85,33 @@ def run(case, method, kw, seed):
     return out
 
 
-def gate_null(families, n_seeds):
+def gate_null(families, n_seeds, extra=None, jsonl=""):
+    from scipy.stats import kstest
+
     from spikewire.infer._null_families import null_family
 
     for fam in families:
-        ps, calls = [], []
+        ps, calls, gains = [], [], []
         t0 = time.perf_counter()
         for seed in range(n_seeds):
             st = null_family(fam, n_units=12, duration=40, seed=seed)
-            est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1)
+            est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, **(extra or {}))
             off = ~np.eye(12, dtype=bool)
-            ps.append(est.diagnostics["surrogate_gate"]["p"])
+            g = est.diagnostics["surrogate_gate"]
+            ps.append(g["p"])
+            gains.append(float(np.mean(g["surrogate_losses"]) / g["loss"] - 1.0))
             calls.append(int((est.adjacency()[off] != 0).sum()))
-        print(json.dumps({"family": fam, "gate_p": [round(p, 3) for p in ps], "calls": calls,
-                          "fits_with_calls": int(np.sum(np.array(calls) > 0)),
-                          "time_s": time.perf_counter() - t0}), flush=True)
+        line = json.dumps({"family": fam, "kw": extra or {},
+                           "gate_p": [round(p, 4) for p in ps], "calls": calls,
+                           "rel_gain": [round(x, 5) for x in gains],
+                           "gate_open": int(np.sum(np.array(ps) < 0.05)),
+                           "fits_with_calls": int(np.sum(np.array(calls) > 0)),
+                           "ks": list(kstest(ps, "uniform")),
+                           "time_s": time.perf_counter() - t0})
+        print(line, flush=True)
+        if jsonl:
+            with open(jsonl, "a") as fh:
+                fh.write(line + "\n")
 
 
 def main():
@@ -106,12 +125,18 @@ def main():
     ap.add_argument("--jsonl", default="")
     ap.add_argument("--gate-null", default="")
     ap.add_argument("--null-seeds", type=int, default=10)
+    ap.add_argument("--drive-timescale", default="")
+    ap.add_argument("--min-gain", type=float, default=None)
     a = ap.parse_args()
     torch.set_num_threads(1)
+    extra = {} if not a.drive_timescale else {
+        "drive_timescale": None if a.drive_timescale == "none" else float(a.drive_timescale)}
+    if a.min_gain is not None:
+        extra["min_gain"] = a.min_gain
     if a.gate_null:
-        gate_null(a.gate_null.split(","), a.null_seeds)
+        gate_null(a.gate_null.split(","), a.null_seeds, extra, a.jsonl)
         return
-    kw = {"n_iter": a.n_iter, "n_restarts": a.restarts}
+    kw = {"n_iter": a.n_iter, "n_restarts": a.restarts, **extra}
     for case in a.cases:
         for method in a.methods:
             for seed in map(int, a.seeds.split(",")):

@@ -481,8 +481,9 @@ class LowRankFlow(_LowRankBase):
     ``diagnostics`` hold ``weight_samples`` (``n_weight_samples`` draws of J with ``n``
     sampled from the conditional flow), the loadings and the learned
     ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``). The default
-    decision (``adjacency()``) is ``lowrank``'s: a gate against shift surrogates of the
-    data, then the weights that stand out of their bulk (Bonferroni 0.05).
+    decision (``adjacency()``) is ``lowrank``'s: a gate (front-end fits with a shared-drive
+    input, data against shift surrogates), then the weights that stand out of their bulk
+    (Bonferroni 0.05).
 
     Parameters
     ----------
@@ -508,6 +509,12 @@ class LowRankFlow(_LowRankBase):
         ``lowrank`` (0, or >= 2; the flows are not refitted: the gate compares the front
         end's loss, and the posterior-mean weights are then ranked as outliers of their
         bulk). See :class:`spikewire.infer.lowrank.LowRankRNN` for the decision.
+    drive_timescale : float or None, default 0.1
+        Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
+        (> 0; None: no input).
+    min_gain : float, default 0.01
+        Smallest relative loss improvement on the surrogates for the gate, as for
+        ``lowrank``.
 
     References
     ----------
@@ -536,7 +543,8 @@ class LowRankFlow(_LowRankBase):
                  device: str = "cpu", flow_iter: int = 3000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
-                 n_surrogates: int = 3):
+                 n_surrogates: int = 3, drive_timescale: float | None = 0.1,
+                 min_gain: float = 0.01):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -557,6 +565,8 @@ class LowRankFlow(_LowRankBase):
         self.n_weight_samples = n_weight_samples
         self.residual_sd = residual_sd
         self.n_surrogates = n_surrogates
+        self.drive_timescale = drive_timescale
+        self.min_gain = min_gain
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
