@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -429,6 +430,7 @@ class ScreenedSolver:
         self.hscale = n_bins / max(int(self.hrow.sum()), 1)
         self.theta0 = None
         self._pop_cache = None
+        self._pop_lock = threading.Lock()
 
     # -------------------------------------------------------------- per-target data
     def _smooth(self, x, a):
@@ -448,12 +450,19 @@ class ScreenedSolver:
         summed counts: the smoothing is linear, so the population's smoothed counts
         are computed once and the target's own are subtracted."""
         if self._pop_cache is None:
-            n = self.pop.size
-            self._pop_cache = []
-            for tau in self.taus:
-                a = float(np.exp(-self.bw / tau))
-                self._pop_cache.append((a, self._smooth(self.pop, a), np.maximum(
-                    self._smooth(np.ones(n), a), 1e-300)))
+            # built completely before it is published: targets run on n_jobs threads,
+            # and a thread that saw a half-built list got fewer covariates than the
+            # others (its warm start then broadcast the intercept into the population
+            # coefficients: the diverged targets of dalescale.md)
+            with self._pop_lock:
+                if self._pop_cache is None:
+                    n = self.pop.size
+                    cache = []
+                    for tau in self.taus:
+                        a = float(np.exp(-self.bw / tau))
+                        cache.append((a, self._smooth(self.pop, a), np.maximum(
+                            self._smooth(np.ones(n), a), 1e-300)))
+                    self._pop_cache = cache
         eps = 0.05 * max(float((self.pop - y).mean()), 1e-12)
         out = []
         for a, sp, so in self._pop_cache:
@@ -560,7 +569,11 @@ class ScreenedSolver:
         # warm start: the screen's null model (intercept, history, population)
         th0 = np.zeros(t.nw + t.nd)
         th0[:t.nb] = self.theta0[r][:t.nb]
-        th0[t.nw:] = self.theta0[r][t.nb:]
+        tail = self.theta0[r][t.nb:]
+        if tail.size != t.nd:                   # never broadcast a warm start
+            raise RuntimeError(f"dale_glm screened: target {i}'s warm start has "
+                               f"{tail.size} covariate coefficients, its model {t.nd}")
+        th0[t.nw:] = tail
         th, ok, it = t.newton(th0, rw, max_iter=self.mth.max_iter)
         _, _, H, S = t.evaluate(th, rw, block_bins=self.rb)
         nb = t.nb
