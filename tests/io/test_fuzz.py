@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -167,6 +167,9 @@ _csv = st.one_of(
 
 @FUZZ
 @given(text=_csv, suffix=st.sampled_from([".csv", ".tsv", ".txt"]))
+# found by this test in CI (2026-11-30): a spike at 4e306 s made the automatic gap
+# threshold (50 mean intervals) overflow to inf, which left no occupancy bin
+@example(text="UNIT,TIME\n0,40E305", suffix=".csv")
 @pytest.mark.timeout(120)
 def test_fuzz_read_table_text(text, suffix):
     d = Path(tempfile.mkdtemp())

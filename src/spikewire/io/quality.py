@@ -458,8 +458,11 @@ def _population_gaps(times_grouped: np.ndarray, t_start: float, t_stop: float,
         mean_isi = (t_stop - t_start) / t.size
         threshold = max(1.0, 50.0 * mean_isi)
     width = threshold / 2.0
-    n_bins = int(math.ceil((t_stop - t_start) / width))
-    if n_bins > 50_000_000:      # absurd windows: fall back to sorting
+    span = (t_stop - t_start) / width
+    # absurd windows (too many bins, or times near the float limit, where the automatic
+    # threshold overflows to inf and no bin is left): fall back to sorting
+    n_bins = int(math.ceil(span)) if math.isfinite(span) else 0
+    if n_bins < 1 or n_bins > 50_000_000:
         edges = np.concatenate([[t_start], np.sort(t), [t_stop]])
         big = np.flatnonzero(np.diff(edges) > threshold)
         return [(float(edges[k]), float(edges[k + 1])) for k in big]
