@@ -22,3 +22,33 @@ def independent(n=40, T=200.0, rate=10.0, seed=7):
     rng = np.random.default_rng(seed)
     return sw.SpikeTrains.from_lists(
         [np.sort(rng.uniform(0, T, rng.poisson(rate * T))) for _ in range(n)], t_stop=T)
+
+
+def brunel_20_of_200():
+    """200-neuron Brunel network (E ≈ I ≈ 9 Hz), 60 s, 20 units recorded (90 % hidden):
+    (recording, true weights among them, their cell types). The dale_glm tests' data."""
+    from spikewire.observe.subsample import subsample
+
+    net = sw.networks.brunel(200, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
+    st = sw.simulate(net, 60.0, seed=1)
+    rec = subsample(st, count=20, network=net, seed=2)
+    W = net.dense_weights()[np.ix_(rec.true_index, rec.true_index)]
+    return rec, W, net.cell_type[rec.true_index]
+
+
+def dale_stage1_fit(st, bin_width=0.002, **kw):
+    """The unconstrained stage-1 fit of ``dale_glm`` on ``st``: (problem, x, row weights,
+    design), built as ``DaleGLM._fit`` builds it."""
+    from spikewire.infer.dale_glm import DaleGLM, _Problem
+
+    m = DaleGLM(bin_width=bin_width, **kw)
+    n = st.n_units
+    idx = np.arange(n)
+    sess, R, _, design = m._session(st, idx, idx, idx, idx, bin_width, None, drop_flat=True)
+    npop = 0 if sess.P is None else sess.P.shape[0]
+    prob = _Problem([sess], [R], n, idx, design.n_basis, 0, npop, m.ridge, m.history_ridge)
+    x0 = prob.pack(np.log(prob.rate)[None], np.zeros((prob.F, n)), np.zeros((0, n)),
+                   np.zeros((npop, n)))
+    x, ok, _, msg = prob.fit(x0, [R], max_iter=300)
+    assert ok, msg
+    return prob, x, R, design

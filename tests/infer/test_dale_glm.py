@@ -2,24 +2,18 @@
 
 import numpy as np
 import pytest
-from infer_fixtures import lif_motif
+from infer_fixtures import brunel_20_of_200, lif_motif
 from scipy.ndimage import gaussian_filter1d
 
 import spikewire as sw
 from spikewire.infer.base import get_method
 from spikewire.observe.state_proxy import state_proxy
-from spikewire.observe.subsample import subsample
 from spikewire.simulate import HiddenStates
 
 
 @pytest.fixture(scope="module")
 def brunel_90_hidden():
-    """200-neuron Brunel network (E ≈ I ≈ 9 Hz), 60 s, 20 units recorded (90 % hidden)."""
-    net = sw.networks.brunel(200, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
-    st = sw.simulate(net, 60.0, seed=1)
-    rec = subsample(st, count=20, network=net, seed=2)
-    W = net.dense_weights()[np.ix_(rec.true_index, rec.true_index)]
-    return rec, W, net.cell_type[rec.true_index]
+    return brunel_20_of_200()
 
 
 @pytest.fixture(scope="module")

@@ -4,27 +4,18 @@ switch to the time-block-robust variance (benchmarks/results/dalehet.md)."""
 
 import numpy as np
 import pytest
+from infer_fixtures import dale_stage1_fit
 from scipy.stats import kstest, norm
 
 from spikewire.infer._null_families import null_family
-from spikewire.infer.dale_glm import MIN_ROBUST_EVENTS, DaleGLM, _Problem
+from spikewire.infer.dale_glm import MIN_ROBUST_EVENTS
 
 BW = 0.002
 
 
 def _fitted(st, **kw):
-    """The unconstrained stage-1 fit of ``dale_glm`` on ``st``: (problem, x, R, csum)."""
-    m = DaleGLM(bin_width=BW, **kw)
-    n = st.n_units
-    idx = np.arange(n)
-    sess, R, _, design = m._session(st, idx, idx, idx, idx, BW, None, drop_flat=True)
-    npop = 0 if sess.P is None else sess.P.shape[0]
-    prob = _Problem([sess], [R], n, idx, design.n_basis, 0, npop, m.ridge, m.history_ridge)
-    x0 = prob.pack(np.log(prob.rate)[None], np.zeros((prob.F, n)), np.zeros((0, n)),
-                   np.zeros((npop, n)))
-    x, ok, _, msg = prob.fit(x0, [R], max_iter=300)
-    assert ok, msg
-    return prob, x, R, design
+    """The unconstrained stage-1 fit of ``dale_glm`` on ``st``: (problem, x, R, design)."""
+    return dale_stage1_fit(st, BW, **kw)
 
 
 def test_sandwich_variance_and_expected_events_equal_explicit_matrices():

@@ -3,27 +3,18 @@ of its calibration under shared slow co-modulation (population covariates)."""
 
 import numpy as np
 import pytest
-from infer_fixtures import independent
+from infer_fixtures import dale_stage1_fit, independent
 
 import spikewire as sw
 from spikewire.infer._null_families import null_family
-from spikewire.infer.dale_glm import DaleGLM, _Problem
+from spikewire.infer.dale_glm import DaleGLM
 
 BW = 0.002
 
 
 def _fitted(st, **kw):
     """The unconstrained stage-1 fit of ``dale_glm`` on ``st``: (problem, x, R, csum)."""
-    m = DaleGLM(bin_width=BW, **kw)
-    n = st.n_units
-    idx = np.arange(n)
-    sess, R, _, design = m._session(st, idx, idx, idx, idx, BW, None, drop_flat=True)
-    npop = 0 if sess.P is None else sess.P.shape[0]
-    prob = _Problem([sess], [R], n, idx, design.n_basis, 0, npop, m.ridge, m.history_ridge)
-    x0 = prob.pack(np.log(prob.rate)[None], np.zeros((prob.F, n)), np.zeros((0, n)),
-                   np.zeros((npop, n)))
-    x, ok, _, msg = prob.fit(x0, [R], max_iter=300)
-    assert ok, msg
+    prob, x, R, design = dale_stage1_fit(st, BW, **kw)
     return prob, x, R, design.basis.sum(axis=0)
 
 

@@ -2,22 +2,17 @@
 
 import numpy as np
 import pytest
+from infer_fixtures import brunel_20_of_200
 
 import spikewire as sw
 from spikewire.infer import _dale_screened as scr
 from spikewire.infer.dale_glm import DaleGLM
 from spikewire.infer.glm import build_design
-from spikewire.observe.subsample import subsample
 
 
 @pytest.fixture(scope="module")
 def brunel_20():
-    """200-neuron Brunel network, 60 s, 20 units recorded (the test_dale_glm fixture)."""
-    net = sw.networks.brunel(200, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
-    st = sw.simulate(net, 60.0, seed=1)
-    rec = subsample(st, count=20, network=net, seed=2)
-    W = net.dense_weights()[np.ix_(rec.true_index, rec.true_index)]
-    return rec, W, net.cell_type[rec.true_index]
+    return brunel_20_of_200()
 
 
 @pytest.fixture(scope="module")
