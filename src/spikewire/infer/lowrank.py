@@ -414,29 +414,26 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
             lam = torch.clamp((rate_offset + rate_gain * pred) * tE, min=1e-8)
             return (lam - tY * torch.log(lam)).mean()
 
+        def backward(where, fix, r=r):
+            val = loss_fn(rollout()[1])
+            if not torch.isfinite(val):
+                raise FloatingPointError(f"lowrank: the loss became non-finite {where} of "
+                                         f"restart {r}; {fix} or check the data for outliers")
+            val.backward()
+            return val
+
         for it in range(int(n_iter)):
             opt.zero_grad()
-            loss = loss_fn(rollout()[1])
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"lowrank: the loss became non-finite at iteration "
-                                         f"{it} of restart {r}; lower lr (now {lr}) or check "
-                                         f"the data for outliers")
-            loss.backward()
+            backward(f"at iteration {it}", f"lower lr (now {lr})")
             opt.step()
         if refine_iter:
             lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=int(refine_iter),
                                       history_size=20, line_search_fn="strong_wolfe",
                                       tolerance_grad=1e-12, tolerance_change=1e-15)
 
-            def closure(lbfgs=lbfgs, r=r):
+            def closure(lbfgs=lbfgs, backward=backward):
                 lbfgs.zero_grad()
-                val = loss_fn(rollout()[1])
-                if not torch.isfinite(val):
-                    raise FloatingPointError(f"lowrank: non-finite loss in the L-BFGS "
-                                             f"refinement of restart {r}; use refine_iter=0 "
-                                             f"or check the data for outliers")
-                val.backward()
-                return val
+                return backward("in the L-BFGS refinement", "use refine_iter=0")
 
             lbfgs.step(closure)
         with torch.no_grad():
