@@ -87,7 +87,8 @@ def main() -> None:
     # warm the compiled kernels on one target outside the timings
     warm = scr.ScreenedSolver(m, d, tpos[:1], 0.002)
     zw, cw, _ = warm.screen()
-    warm._stage3(0, cw[0], warm._stage1(0, cw[0])["theta"], np.ones(st.n_units))
+    o = warm._stage1(0, cw[0])
+    warm._stage3(0, cw[0], o["theta"], np.ones(st.n_units), o["H"])
     c0 = time.process_time()
     z, cand, _ = sol.screen()
     out["screen_cpu_s_per_target"] = (time.process_time() - c0) / args.targets
@@ -100,7 +101,8 @@ def main() -> None:
     own[tpos, np.arange(args.targets)] = True
     signs = label_units(np.where(own, 0.0, z), ~own, 0.8, 0.977)["signs"]
     c0 = time.process_time()
-    s3 = [sol._stage3(r, cand[r], s1[r]["theta"], signs) for r in range(args.targets)]
+    s3 = [sol._stage3(r, cand[r], s1[r]["theta"], signs, s1[r]["H"])
+          for r in range(args.targets)]
     out["stage3_cpu_s_per_target"] = (time.process_time() - c0) / args.targets
     per = (out["screen_cpu_s_per_target"] + out["stage1_cpu_s_per_target"]
            + out["stage3_cpu_s_per_target"])

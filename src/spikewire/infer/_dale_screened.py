@@ -135,105 +135,131 @@ def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
                 last = t1
 
 
-@njit(cache=True, nogil=True)
-def _local_spikes(s_bins, s_units, s_counts, lut):
-    """The spikes of the units with ``lut[unit] ≥ 0``, in time order: (bins, local unit
-    ``lut[unit]``, counts)."""
-    n = 0
-    for q in range(s_bins.size):
-        if lut[s_units[q]] >= 0:
-            n += 1
-    sb = np.empty(n, dtype=np.int64)
-    sk = np.empty(n, dtype=np.int64)
-    sc = np.empty(n, dtype=np.float64)
-    n = 0
-    for q in range(s_bins.size):
-        k = lut[s_units[q]]
-        if k >= 0:
-            sb[n] = s_bins[q]
-            sk[n] = k
-            sc[n] = s_counts[q]
-            n += 1
-    return sb, sk, sc
+def _local_spikes(design, units):
+    """The spikes of ``units`` (global positions) in time order: (bins, local unit index,
+    counts), merged from the design's per-unit lists (stable sort of ``len(units)``
+    sorted runs; ties in the order of ``units``)."""
+    ptr = design.u_ptr
+    parts = [np.arange(ptr[u], ptr[u + 1]) for u in units]
+    idx = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    sk = np.repeat(np.arange(len(units), dtype=np.int64), [p.size for p in parts])
+    sb = design.u_bins[idx]
+    o = np.argsort(sb, kind="stable")
+    return (np.ascontiguousarray(sb[o], dtype=np.int64), np.ascontiguousarray(sk[o]),
+            np.ascontiguousarray(design.u_counts[idx][o], dtype=np.float64))
 
 
 @njit(cache=True, nogil=True)
-def _local_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hess, hrow, hscale, block_bins,
-                scores):
-    """One pass of a target's Poisson model over its bins.
+def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores, wm):
+    """One event-driven pass of a target's Poisson model: loss and gradient.
 
-    The lag-space design row of bin ``t`` holds ``sc_q`` in column ``sk_q · L + t − sb_q
-    − 1`` for every spike ``q`` of the target's units (time-sorted ``sb, sk, sc``) with
-    ``t − L ≤ sb_q < t``, found by two pointers (no design is stored).
-    ``η_t = D_t · cd + Σ_q sc_q kl[col_q]``. Returns the weighted loss
-    ``Σ_t rw_t (μ_t − y_t η_t)``, its gradient in lag space (p,) and on the dense columns
-    (nd,), and with ``hess`` the Hessian blocks ``H_ll`` (p, p), ``H_ld`` (p, nd),
-    ``H_dd`` (nd, nd), summed over the rows with ``hrow[t]`` and multiplied by ``hscale``
-    (a row subsample standing for all rows). With ``block_bins > 0`` the score
-    ``Σ_{t∈b} rw_t (y_t − μ_t) [x_t, D_t]`` of each block of ``block_bins`` bins is
-    added into ``scores`` (n_blocks, p + nd).
+    ``η`` is formed at every bin from the dense columns and then, spike by spike, the
+    lag-space kernel ``kl`` (``Σ_q n_lags`` additions, not ``n_bins × nnz``); the
+    residual ``r_t = rw_t (μ_t − y_t)`` is stored, and the lag-space gradient gathered
+    spike by spike from it. Returns the weighted loss ``Σ_t rw_t (μ_t − y_t η_t)``
+    (``η`` clipped at 50), its gradient in lag space (p,) and on the dense columns
+    (nd,); writes ``rw_t μ_t hscale`` into ``wm`` (the Hessian's weights, for
+    :func:`_hess_rows`). With ``block_bins > 0`` the score ``Σ_{t∈b} rw_t (y_t − μ_t)
+    [x_t, D_t]`` of each block of ``block_bins`` bins is added into ``scores``
+    (n_blocks, p + nd).
     """
     n = y.size
     p = kl.size
     nd = D.shape[1]
-    ns = sb.size
-    loss = 0.0
-    gl = np.zeros(p)
-    gd = np.zeros(nd)
-    hp = p if hess else 1
-    hd = nd if hess else 1
-    Hll = np.zeros((hp, hp))
-    Hld = np.zeros((hp, hd))
-    Hdd = np.zeros((hd, hd))
-    cols = np.empty(max(ns, 1), dtype=np.int64)
-    lo = 0
-    hi = 0
+    e = np.empty(n)
     for t in range(n):
-        while hi < ns and sb[hi] < t:
-            hi += 1
-        while lo < hi and sb[lo] < t - n_lags:
-            lo += 1
+        v = 0.0
+        for k in range(nd):
+            v += D[t, k] * cd[k]
+        e[t] = v
+    for q in range(sb.size):
+        base = sk[q] * n_lags - sb[q] - 1
+        s = sc[q]
+        t1 = min(sb[q] + n_lags, n - 1)
+        for t in range(sb[q] + 1, t1 + 1):
+            e[t] += s * kl[base + t]
+    loss = 0.0
+    gd = np.zeros(nd)
+    r = e                                  # reused in place: η_t is read before r_t
+    for t in range(n):
         w = rw[t]
         if w == 0.0:
+            r[t] = 0.0
+            wm[t] = 0.0
             continue
-        e = 0.0
-        for k in range(nd):
-            e += D[t, k] * cd[k]
-        m = hi - lo
-        for q in range(m):
-            c = sk[lo + q] * n_lags + t - sb[lo + q] - 1
-            cols[q] = c
-            e += sc[lo + q] * kl[c]
-        if e > 50.0:
-            e = 50.0
-        mu = math.exp(e)
+        et = e[t]
+        if et > 50.0:
+            et = 50.0
+        mu = math.exp(et)
         yt = y[t]
-        loss += w * (mu - yt * e)
-        r = w * (mu - yt)
-        for q in range(m):
-            gl[cols[q]] += r * sc[lo + q]
+        loss += w * (mu - yt * et)
+        rt = w * (mu - yt)
+        r[t] = rt
+        wm[t] = w * mu * hscale
         for k in range(nd):
-            gd[k] += r * D[t, k]
+            gd[k] += rt * D[t, k]
         if block_bins > 0:
             b = t // block_bins
-            for q in range(m):
-                scores[b, cols[q]] -= r * sc[lo + q]
             for k in range(nd):
-                scores[b, p + k] -= r * D[t, k]
-        if hess and hrow[t]:
-            wm = w * mu * hscale
-            for q in range(m):
+                scores[b, p + k] -= rt * D[t, k]
+    gl = np.zeros(p)
+    for q in range(sb.size):
+        base = sk[q] * n_lags - sb[q] - 1
+        s = sc[q]
+        t1 = min(sb[q] + n_lags, n - 1)
+        for t in range(sb[q] + 1, t1 + 1):
+            v = s * r[t]
+            gl[base + t] += v
+            if block_bins > 0:
+                scores[t // block_bins, base + t] -= v
+    return loss, gl, gd
+
+
+@njit(cache=True, nogil=True)
+def _hess_rows(sb, sk, sc, n_lags, D, wm, starts, ends):
+    """The Hessian ``Σ_t wm_t x_t x_tᵀ`` over the bins of the runs ``starts[i] ≤ t <
+    ends[i]`` (the row subsample), in lag space (``wm`` from :func:`_grad_pass`: weights
+    × μ × hscale): the blocks ``H_ll`` (p, p), ``H_ld`` (p, nd) and ``H_dd`` (nd, nd),
+    ``p = (largest local unit + 1) · n_lags``. Only the runs' bins are visited (the
+    spike pointers jump to each run by binary search)."""
+    nd = D.shape[1]
+    ns = sb.size
+    p = (sk.max() + 1) * n_lags if ns else 0
+    Hll = np.zeros((p, p))
+    Hld = np.zeros((p, nd))
+    Hdd = np.zeros((nd, nd))
+    cols = np.empty(64, dtype=np.int64)
+    vals = np.empty(64)
+    for i in range(starts.size):
+        lo = np.searchsorted(sb, starts[i] - n_lags)
+        hi = lo
+        for t in range(starts[i], ends[i]):
+            while hi < ns and sb[hi] < t:
+                hi += 1
+            while lo < hi and sb[lo] < t - n_lags:
+                lo += 1
+            w = wm[t]
+            if w == 0.0:
+                continue
+            c = hi - lo
+            if c > cols.size:
+                cols = np.empty(2 * c, dtype=np.int64)
+                vals = np.empty(2 * c)
+            for q in range(c):
+                cols[q] = sk[lo + q] * n_lags + t - sb[lo + q] - 1
+                vals[q] = sc[lo + q]
+            for q in range(c):
                 cq = cols[q]
-                vq = wm * sc[lo + q]
-                for q2 in range(m):
-                    Hll[cq, cols[q2]] += vq * sc[lo + q2]
+                vq = w * vals[q]
+                for q2 in range(c):
+                    Hll[cq, cols[q2]] += vq * vals[q2]
                 for k in range(nd):
                     Hld[cq, k] += vq * D[t, k]
             for k in range(nd):
-                dk = wm * D[t, k]
+                dk = w * D[t, k]
                 for k2 in range(nd):
                     Hdd[k, k2] += dk * D[t, k2]
-    return loss, gl, gd, Hll, Hld, Hdd
+    return Hll, Hld, Hdd
 
 
 @njit(cache=True, nogil=True)
@@ -264,14 +290,15 @@ class _Target:
         self.units = np.concatenate([[pos], cands]).astype(np.int64)
         self.m = self.units.size
         self.L, self.nb = design.n_lags, design.n_basis
-        self.B = design.basis
-        lut = np.full(design.n_units, -1, dtype=np.int64)
-        lut[self.units] = np.arange(self.m)
-        self.sp = _local_spikes(design.s_bins, design.s_units, design.s_counts, lut)
+        self.B = np.ascontiguousarray(design.basis, dtype=np.float64)
+        self.sp = _local_spikes(design, self.units)
         self.D, self.y, self.rw = D, y, rw
         self.nd = D.shape[1]
         self.hrow = np.ones(y.size, dtype=np.bool_) if hrow is None else hrow
         self.hscale = float(hscale)
+        edge = np.diff(np.concatenate([[0], self.hrow.astype(np.int8), [0]]))
+        self.hruns = (np.flatnonzero(edge == 1).astype(np.int64),
+                      np.flatnonzero(edge == -1).astype(np.int64))
         self.nw = self.m * self.nb
         self.lam = np.concatenate([np.full(self.nb, history_ridge),
                                    np.full(self.nw - self.nb, ridge), np.zeros(self.nd)])
@@ -286,19 +313,23 @@ class _Target:
         cd = np.ascontiguousarray(theta[self.nw:])
         nbk = (self.rw.size + block_bins - 1) // block_bins if block_bins > 0 else 1
         scores = np.zeros((nbk, kl.size + self.nd)) if block_bins > 0 else np.zeros((1, 1))
-        f, gl, gd, Hll, Hld, Hdd = _local_pass(*self.sp, self.L, self.D,
-                                               self.y, rw, kl, cd, hess, self.hrow,
-                                               self.hscale, block_bins, scores)
+        wm = np.empty(self.y.size)
+        f, gl, gd = _grad_pass(*self.sp, self.L, self.D, self.y, rw, kl, cd, self.hscale,
+                               block_bins, scores, wm)
         f += 0.5 * float(np.sum(self.lam * theta * theta))
         gw = (gl.reshape(self.m, self.L) @ self.B).ravel()
         g = np.concatenate([gw, gd]) + self.lam * theta
         H = None
         if hess:
+            Hll, Hld, Hdd = _hess_rows(*self.sp, self.L, self.D, wm, *self.hruns)
             m, L = self.m, self.L
-            H4 = Hll.reshape(m, L, m, L)
-            Hww = np.einsum("alcm,lb,md->abcd", H4, self.B, self.B, optimize=True).reshape(
-                self.nw, self.nw)
-            Hwd = np.einsum("ald,lb->abd", Hld.reshape(m, L, self.nd), self.B).reshape(
+            H4 = np.zeros((m * L, m * L))
+            H4[:Hll.shape[0], :Hll.shape[0]] = Hll
+            Hww = np.einsum("alcm,lb,md->abcd", H4.reshape(m, L, m, L), self.B, self.B,
+                            optimize=True).reshape(self.nw, self.nw)
+            Hl = np.zeros((m * L, self.nd))
+            Hl[:Hld.shape[0]] = Hld
+            Hwd = np.einsum("ald,lb->abd", Hl.reshape(m, L, self.nd), self.B).reshape(
                 self.nw, self.nd)
             H = np.block([[Hww, Hwd], [Hwd.T, Hdd]])
             H[np.diag_indices_from(H)] += self.lam
@@ -308,7 +339,7 @@ class _Target:
             scores = np.hstack([sw, scores[:, kl.size:]])
         return f, g, H, scores
 
-    def newton(self, theta, rw, lo=None, hi=None, max_iter=50, tol=NEWTON_TOL):
+    def newton(self, theta, rw, lo=None, hi=None, max_iter=50, tol=NEWTON_TOL, H0=None):
         """(Projected) Newton with backtracking; returns (theta, converged, iterations).
 
         Stops when half the squared Newton decrement ``gᵀ H⁻¹ g / 2`` (the predicted
@@ -317,14 +348,25 @@ class _Target:
 
         With a row-subsampled Hessian (``hscale > 1``) Newton's method converges only
         linearly (the subsample's error in poorly determined directions); after
-        the predicted decrease falls below :data:`HESSIAN_REFRESH` the Hessian is no
-        longer recomputed but corrected by BFGS updates from the exact gradients
-        (superlinear, and each step is then a gradient-only pass)."""
+        the predicted or the achieved decrease of a step falls below
+        :data:`HESSIAN_REFRESH` the Hessian is no longer recomputed but corrected by BFGS
+        updates from the exact gradients (superlinear, and each step is then a
+        gradient-only pass).
+
+        ``H0``: a Hessian to start from (the sign-constrained refits start from the
+        unconstrained fit's); it is then never recomputed, only BFGS-corrected (the
+        gradient stays exact, so the optimum and the stopping rule are the same)."""
         bounded = lo is not None
-        exact = self.hscale == 1.0
+        exact = self.hscale == 1.0 and H0 is None
+        # the subsampled Hessian is recomputed while ``stage``; then BFGS updates only
+        stage = H0 is None and not exact
         if bounded:
             theta = np.clip(theta, lo, hi)
-        f, g, H, _ = self.evaluate(theta, rw)
+        if H0 is None:
+            f, g, H, _ = self.evaluate(theta, rw)
+        else:
+            f, g, _, _ = self.evaluate(theta, rw, hess=False)
+            H = np.array(H0, dtype=float)
         for it in range(1, max_iter + 1):
             free = np.ones(theta.size, dtype=bool)
             if bounded:
@@ -353,7 +395,10 @@ class _Target:
                 if bounded:
                     tn = np.clip(tn, lo, hi)
                 # the full step is nearly always taken: evaluate its Hessian with it
-                fresh = k == 0 and (exact or dec > HESSIAN_REFRESH)
+                if exact:
+                    fresh = k == 0
+                else:
+                    fresh = k == 0 and stage and dec > HESSIAN_REFRESH
                 fn, gn, Hn, _ = self.evaluate(tn, rw, hess=fresh)
                 if np.isfinite(fn) and fn <= f + 1e-4 * float(g @ (tn - theta)):
                     break
@@ -363,9 +408,11 @@ class _Target:
             s_, y_ = tn - theta, gn - g
             theta = tn
             f_old, f, g = f, fn, gn
+            if stage and min(f_old - f, dec) < HESSIAN_REFRESH:
+                stage = False
             if Hn is not None:
                 H = Hn
-            elif exact or dec > HESSIAN_REFRESH:
+            elif exact or stage:
                 H = self.evaluate(theta, rw)[2]
             else:
                 ys, Hs = float(y_ @ s_), H @ s_
@@ -382,10 +429,17 @@ class _Target:
         _local_eta(*self.sp, self.L, self.D, self.lag(theta),
                    np.ascontiguousarray(theta[self.nw:]), e)
         mu = np.exp(np.minimum(e, 50.0))
-        return float(-np.sum(rw * (mu - self.y * e + gammaln(self.y + 1.0))))
+        return float(-np.sum(rw * (mu - self.y * e)) - _log_factorial_sum(self.y, rw))
 
 
 # ============================================================================ driver
+def _log_factorial_sum(y, rw):
+    """``Σ_t rw_t log(y_t!)``, over the bins with ``y_t ≥ 2`` only (log 0! = log 1! = 0;
+    most bins hold 0 or 1 spikes)."""
+    big = np.flatnonzero(y >= 2)
+    return float(np.sum(gammaln(y[big] + 1.0) * rw[big]))
+
+
 def _screen_rows(n_bins: int, bw: float, screen_duration: float) -> np.ndarray:
     """Row index of each bin in the screening part (−1 outside): evenly spaced chunks of
     :data:`SCREEN_CHUNK` s, or every bin when the recording is not longer than
@@ -497,12 +551,16 @@ class ScreenedSolver:
         bsum = d.basis.sum(axis=1)
         lags = 1 + np.arange(bsum.size)
         rate = float(np.sum(y * rw)) / max(float(rw.sum()), 1.0)
-        rw_pad = np.concatenate([rw, np.zeros(bsum.size + 1)])
+        # after[s] = Σ_l rw[s + l] bsum[l − 1]: once per target, then one gather per input
+        n = rw.size
+        after = np.zeros(n)
+        for lag, b in zip(lags, bsum, strict=True):
+            if lag < n:
+                after[:n - lag] += b * rw[lag:]
         ev = np.empty(cand.size)
         for c, j in enumerate(cand):
-            sb = d.u_bins[d.u_ptr[j]:d.u_ptr[j + 1]]
-            cnt = d.u_counts[d.u_ptr[j]:d.u_ptr[j + 1]]
-            ev[c] = float(cnt @ (rw_pad[sb[:, None] + lags[None, :]] @ bsum))
+            sl = slice(d.u_ptr[j], d.u_ptr[j + 1])
+            ev[c] = float(d.u_counts[sl] @ after[d.u_bins[sl]])
         return max(rate, 1e-8) * ev
 
     def _map(self, fn, items):
@@ -614,9 +672,13 @@ class ScreenedSolver:
         rows = self.rows
         mu = np.exp(np.minimum(e[rows], 50.0)) * rw[rows]
         return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref,
-                    resid=rw[rows] * (y[rows] - mu), mu=mu)
+                    resid=rw[rows] * (y[rows] - mu), mu=mu, H=H)
 
-    def _stage3(self, r, cand, theta, signs):
+    def _stage3(self, r, cand, theta, signs, H=None):
+        """The two sign-constrained refits of target ``r`` (training part, all bins),
+        warm-started from the unconstrained fit ``theta``; with ``H`` (its Hessian on all
+        bins) both start from that Hessian (scaled to the training part's bins) and
+        correct it by BFGS instead of recomputing it."""
         i = self.tpos[r]
         y, rw, D, _ = self._dense(i)
         t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
@@ -630,14 +692,19 @@ class ScreenedSolver:
         train[self.cut:] = 0.0
         val = rw.copy()
         val[:self.cut] = 0.0
-        th2, ok2, it2 = t.newton(theta, train, lo, hi, max_iter=self.mth.max_iter)
+        frac = float(train.sum()) / max(float(rw.sum()), 1.0)
+        H_tr = None
+        if H is not None:                  # the data part scales with the rows, not λ
+            H_tr = (H - np.diag(t.lam)) * frac + np.diag(t.lam)
+        th2, ok2, it2 = t.newton(theta, train, lo, hi, max_iter=self.mth.max_iter,
+                                 H0=H_tr)
         ll_val = t.loglik(th2, val)
         yv = float(np.sum(y * val))
         n_tr, y_tr, n_va = float(train.sum()), float(np.sum(y * train)), float(val.sum())
-        lgam = float(np.sum(gammaln(y + 1.0) * val))
+        lgam = _log_factorial_sum(y, val)
         r_tr = max(y_tr / max(n_tr, 1.0), 1e-12)
         hom = yv * math.log(r_tr) - r_tr * n_va - lgam
-        th3, ok3, it3 = t.newton(th2, rw, lo, hi, max_iter=self.mth.max_iter)
+        th3, ok3, it3 = t.newton(th2, rw, lo, hi, max_iter=self.mth.max_iter, H0=H)
         w = th3[:t.nw].reshape(t.m, nb)
         return dict(wsum=w[1:] @ self.csum, kern=w[1:] @ self.d.basis.T, ok=ok2 and ok3,
                     it=(it2, it3), ll_val=ll_val, hom=hom, yv=yv)
@@ -693,7 +760,7 @@ class ScreenedSolver:
         zscale = null_scale(z, tested) if m.null_scale else 1.0
 
         def three(r):
-            return self._stage3(r, cand[r], s1[r]["theta"], signs)
+            return self._stage3(r, cand[r], s1[r]["theta"], signs, s1[r].pop("H"))
 
         s3 = self._map(three, list(range(nt)))
         wsum = np.zeros((nt, nu))
