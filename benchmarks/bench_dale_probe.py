@@ -13,7 +13,8 @@ except the (n_units × n_targets) result arrays (8 MB each at 1,000 × 1,000), s
 probe's peak is the full run's up to those. ``--full`` runs ``sw.infer`` on all 1,000
 units instead (end to end).
 
-Usage: python benchmarks/bench_dale_probe.py --duration 600 [--targets 40] [--full]
+Usage: python benchmarks/bench_dale_probe.py --duration 600 [--targets 40]
+       [--full [--n-jobs 2] [--log]]
 """
 
 from __future__ import annotations
@@ -55,7 +56,13 @@ def main() -> None:
     ap.add_argument("--n-jobs", type=int, default=1)
     ap.add_argument("--cache", default="/tmp/dalescale")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--log", action="store_true",
+                    help="print the solver's progress (logging, INFO, with times)")
     args = ap.parse_args()
+    if args.log:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     st = recording(args.duration, args.cache)
     out = {"duration_s": args.duration, "n_units": st.n_units,
            "n_spikes": int(st.times.size), "rss_after_data_gib": rss_gib()}

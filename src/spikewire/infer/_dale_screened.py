@@ -169,8 +169,9 @@ def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores,
     e = np.empty(n)
     for t in range(n):
         v = 0.0
-        for k in range(nd):
-            v += D[t, k] * cd[k]
+        if rw[t] != 0.0:                   # (a screening fit weights few of the bins)
+            for k in range(nd):
+                v += D[t, k] * cd[k]
         e[t] = v
     for q in range(sb.size):
         base = sk[q] * n_lags - sb[q] - 1
@@ -278,6 +279,36 @@ def _local_eta(sb, sk, sc, n_lags, D, kl, cd, out):
             if t >= n:
                 break
             out[t] += sc[q] * kl[sk[q] * n_lags + l - 1]
+
+
+@njit(cache=True, nogil=True)
+def _population_column(y, sp, so, a, sh, eps, out):
+    """One population covariate of a target, standardised, into ``out``:
+    ``z_t = log((sp_t − s_t) / so_t + eps)`` with ``s`` the target's own counts ``y``
+    smoothed as ``ScreenedSolver._smooth`` does (``s_t = a^sh f_{t−sh}``, ``f_u = y_u +
+    a f_{u−1}``; 0 for ``t < sh``), then ``(z − mean z) / sd z`` (population sd; all 0
+    when it is 0). One recursion and three passes, no temporaries."""
+    n = y.size
+    ash = a ** sh
+    f = 0.0
+    tot = 0.0
+    for t in range(n):
+        sm = 0.0
+        if t >= sh:
+            f = y[t - sh] + a * f
+            sm = ash * f
+        z = math.log((sp[t] - sm) / so[t] + eps)
+        out[t] = z
+        tot += z
+    mean = tot / max(n, 1)
+    ss = 0.0
+    for t in range(n):
+        dz = out[t] - mean
+        ss += dz * dz
+    sd = math.sqrt(ss / max(n, 1))
+    inv = 1.0 / sd if sd > 0 else 0.0
+    for t in range(n):
+        out[t] = (out[t] - mean) * inv
 
 
 # ============================================================================ target
@@ -518,20 +549,22 @@ class ScreenedSolver:
                             self._smooth(np.ones(n), a), 1e-300)))
                     self._pop_cache = cache
         eps = 0.05 * max(float((self.pop - y).mean()), 1e-12)
+        sh = int(round(self.mth.population_gap / self.bw)) + 1
         out = []
         for a, sp, so in self._pop_cache:
-            z = np.log((sp - self._smooth(y, a)) / so + eps)
-            sd = float(z.std())
-            out.append((z - z.mean()) / sd if sd > 0 else np.zeros_like(z))
+            z = np.empty(y.size)
+            _population_column(np.asarray(y, dtype=np.float64), sp, so, a, sh, eps, z)
+            out.append(z)
         return out
 
     def _dense(self, i):
         """Counts, refractory row weights and dense columns of target position ``i``."""
         d = self.d
         y = d.counts(i)
-        D = [np.ones(d.n_bins)]
-        if self.taus:
-            D.extend(self._population(y))
+        D = np.empty((d.n_bins, 1 + len(self.taus)))
+        D[:, 0] = 1.0
+        for k, col in enumerate(self._population(y) if self.taus else []):
+            D[:, k + 1] = col
         rw = np.ones(d.n_bins)
         r_bins = int(round(self.mth.refractory / self.bw))
         sb = d.u_bins[d.u_ptr[i]:d.u_ptr[i + 1]]
@@ -540,7 +573,7 @@ class ScreenedSolver:
             rw[idx[idx < d.n_bins]] = 0.0
         n_ref = int(np.sum((rw == 0) & (y > 0)))
         rw[y > 0] = 1.0
-        return y, rw, np.ascontiguousarray(np.stack(D, axis=1)), n_ref
+        return y, rw, D, n_ref
 
     def _expected_events(self, y, rw, cand):
         """Coincidences each candidate input expects under no coupling: the target's mean
@@ -759,8 +792,14 @@ class ScreenedSolver:
         signs = lab["signs"]
         zscale = null_scale(z, tested) if m.null_scale else 1.0
 
+        done3 = [0]
+
         def three(r):
-            return self._stage3(r, cand[r], s1[r]["theta"], signs, s1[r].pop("H"))
+            out = self._stage3(r, cand[r], s1[r]["theta"], signs, s1[r].pop("H"))
+            done3[0] += 1
+            if done3[0] % max(nt // 10, 1) == 0:
+                log.info("dale_glm screened: constrained fits %d/%d", done3[0], nt)
+            return out
 
         s3 = self._map(three, list(range(nt)))
         wsum = np.zeros((nt, nu))
