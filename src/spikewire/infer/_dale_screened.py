@@ -150,7 +150,7 @@ def _local_spikes(design, units):
 
 
 @njit(cache=True, nogil=True)
-def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores, wm):
+def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores, wm, B):
     """One event-driven pass of a target's Poisson model: loss and gradient.
 
     ``η`` is formed at every bin from the dense columns and then, spike by spike, the
@@ -161,11 +161,14 @@ def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores,
     (nd,); writes ``rw_t μ_t hscale`` into ``wm`` (the Hessian's weights, for
     :func:`_hess_rows`). With ``block_bins > 0`` the score ``Σ_{t∈b} rw_t (y_t − μ_t)
     [x_t, D_t]`` of each block of ``block_bins`` bins is added into ``scores``
-    (n_blocks, p + nd).
+    (n_blocks, nw + nd), in basis space (``x_t`` through the basis ``B`` (n_lags, nb):
+    ``nw = (p / n_lags) · nb`` columns).
     """
     n = y.size
     p = kl.size
     nd = D.shape[1]
+    nb = B.shape[1]
+    nw = (p // n_lags) * nb
     e = np.empty(n)
     for t in range(n):
         v = 0.0
@@ -202,7 +205,7 @@ def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores,
         if block_bins > 0:
             b = t // block_bins
             for k in range(nd):
-                scores[b, p + k] -= rt * D[t, k]
+                scores[b, nw + k] -= rt * D[t, k]
     gl = np.zeros(p)
     for q in range(sb.size):
         base = sk[q] * n_lags - sb[q] - 1
@@ -212,7 +215,11 @@ def _grad_pass(sb, sk, sc, n_lags, D, y, rw, kl, cd, hscale, block_bins, scores,
             v = s * r[t]
             gl[base + t] += v
             if block_bins > 0:
-                scores[t // block_bins, base + t] -= v
+                b = t // block_bins
+                c0 = sk[q] * nb
+                lag = t - sb[q] - 1
+                for a in range(nb):
+                    scores[b, c0 + a] -= v * B[lag, a]
     return loss, gl, gd
 
 
@@ -343,10 +350,10 @@ class _Target:
         kl = self.lag(theta)
         cd = np.ascontiguousarray(theta[self.nw:])
         nbk = (self.rw.size + block_bins - 1) // block_bins if block_bins > 0 else 1
-        scores = np.zeros((nbk, kl.size + self.nd)) if block_bins > 0 else np.zeros((1, 1))
+        scores = np.zeros((nbk, self.nw + self.nd)) if block_bins > 0 else np.zeros((1, 1))
         wm = np.empty(self.y.size)
         f, gl, gd = _grad_pass(*self.sp, self.L, self.D, self.y, rw, kl, cd, self.hscale,
-                               block_bins, scores, wm)
+                               block_bins, scores, wm, self.B)
         f += 0.5 * float(np.sum(self.lam * theta * theta))
         gw = (gl.reshape(self.m, self.L) @ self.B).ravel()
         g = np.concatenate([gw, gd]) + self.lam * theta
@@ -364,10 +371,6 @@ class _Target:
                 self.nw, self.nd)
             H = np.block([[Hww, Hwd], [Hwd.T, Hdd]])
             H[np.diag_indices_from(H)] += self.lam
-        if block_bins > 0:
-            sl = scores[:, :kl.size].reshape(nbk, self.m, self.L)
-            sw = np.einsum("gml,lb->gmb", sl, self.B).reshape(nbk, self.nw)
-            scores = np.hstack([sw, scores[:, kl.size:]])
         return f, g, H, scores
 
     def newton(self, theta, rw, lo=None, hi=None, max_iter=50, tol=NEWTON_TOL, H0=None):
