@@ -10,8 +10,18 @@ E-AUC / I-AUC, MCC at the default decision and the best MCC, E/I label accuracy,
 dale_glm's own held-out bits per spike; and the agreement of the two solvers' Wald z
 (correlation, on candidate and non-candidate pairs).
 
+``--null``: calibration of the screened solver on the five null families
+(:func:`spikewire.infer._null_families.null_family`, no connections: every call is
+false): per family and ``--screens`` value (``screen_duration``, s; with
+``screen_split=True``, which splits where the recording is ≥ 4 × that), the per-pair
+false-positive rate at α = 0.05 over all pairs, over the candidate pairs and over the
+others, the KS distance of the p-values from uniform, BH (5 %) calls, and whether the
+screen was split from the tests (``diagnostics["screen_split"]``).
+
 Usage: python benchmarks/bench_dale_scale.py --duration 120 [--solvers full,screened]
        [--candidates 40] [--json out.jsonl]
+       python benchmarks/bench_dale_scale.py --null --units 40 --duration 300
+       --candidates 10 --screens 300,60 [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -55,6 +65,43 @@ def worker(solver: str, duration: float, k: int, cache: str, out_npz: str) -> di
             **{k_: float(sc[k_]) for k_ in keys}}
 
 
+def _ks(p: np.ndarray) -> float:
+    p = np.sort(p)
+    n = p.size
+    return float(np.max(np.maximum(np.arange(1, n + 1) / n - p, p - np.arange(n) / n)))
+
+
+def null_rows(n_units: int, duration: float, k: int, screens: list[float],
+              seed: int = 0) -> list[dict]:
+    """The screened solver on the null families (see the module docstring)."""
+    import spikewire as sw
+    from spikewire.infer._null_families import FAMILIES, null_family
+
+    rows = []
+    for fam in FAMILIES:
+        st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
+        for sd in screens:
+            c0 = time.process_time()
+            est = sw.infer(st, "dale_glm", solver="screened", n_candidates=k,
+                           screen_duration=sd, screen_split=True)
+            d = est.diagnostics
+            off = ~np.eye(st.n_units, dtype=bool)
+            tested = (est.pair_status == 0) & off
+            cand = d["candidates"] & tested
+            p = est.pvalues
+            rows.append({"family": fam, "screen_duration_s": sd,
+                         "split": bool(d["screen_split"]), "n_pairs": int(tested.sum()),
+                         "n_candidates": int(cand.sum()),
+                         "fpr": float(np.mean(p[tested] < 0.05)),
+                         "fpr_candidates": float(np.mean(p[cand] < 0.05)),
+                         "fpr_others": float(np.mean(p[tested & ~cand] < 0.05)),
+                         "ks": _ks(p[tested]), "bh_calls": int(est.significant(
+                             0.05, "bh").sum()), "null_scale": float(d["null_scale"]),
+                         "cpu_s": time.process_time() - c0})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--duration", type=float, default=120.0)
@@ -63,7 +110,17 @@ def main() -> None:
     ap.add_argument("--cache", default=CACHE)
     ap.add_argument("--json", default=None)
     ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--null", action="store_true")
+    ap.add_argument("--units", type=int, default=40)
+    ap.add_argument("--screens", default="300,60")
     args = ap.parse_args()
+    if args.null:
+        rows = null_rows(args.units, args.duration, args.candidates,
+                         [float(x) for x in args.screens.split(",")])
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in rows)
+        return
     tag = f"/tmp/dale_scale_{int(args.duration)}_{{}}.npz"
     if args.worker:
         row = worker(args.worker[0], args.duration, args.candidates, args.cache,

@@ -17,26 +17,33 @@ the label step and the tests of the full one, on a sparse model per target:
 2. **Sparse fit.** Each target's model (intercept, self-history, population covariates,
    its candidates' filters) is fitted on all bins by Newton's method: the exact gradient
    and the Hessian are computed event-driven from the time-sorted spikes of the target's
-   units (no design matrix is stored; the Hessian in lag space, cost ``Σ_t nnz_t²`` with
-   ``nnz_t`` ≈ the candidates' spikes in the window, ≈ 7 at 40 candidates × 7 Hz ×
-   25 ms, then projected on the basis). Above :data:`HESSIAN_ROWS` bins the Hessian is
-   summed over evenly spaced chunks of that many bins and scaled up, and near the
-   optimum corrected by BFGS updates instead of recomputed (the gradient stays exact, so
-   the optimum is the same). Warm start: the screen's null model. Targets run one
+   units (no design matrix is stored: the linear predictor and the gradient are
+   scattered spike by spike, ``n_lags`` operations per spike; the Hessian in lag space,
+   cost ``Σ_t nnz_t²`` with ``nnz_t`` ≈ the candidates' spikes in the window, ≈ 7 at 40
+   candidates × 7 Hz × 25 ms, then projected on the basis). Above :data:`HESSIAN_ROWS`
+   bins the Hessian is summed over evenly spaced chunks of that many bins (only those
+   are visited) and scaled up; once a step gains less than :data:`HESSIAN_REFRESH` it
+   is corrected by BFGS updates instead of recomputed (the gradient stays exact, so the
+   optimum is the same). Warm start: the screen's null model. Targets run one
    after the other (or on ``n_jobs`` threads; the kernels release the GIL); memory is
    one target's dense columns (a few arrays of n_bins) at a time.
 3. **Wald step on the candidates** (model or time-block-robust sandwich, as in the full
    solver, the bread from the same (subsampled) Hessian; floored at the model variance),
-   **score z for the rest**: a non-candidate
-   pair keeps its screening z. Labels (:func:`~spikewire.infer.dale_glm.label_units`),
-   the global null scale and the p-values then follow the full solver on the merged
-   z-matrix. Calibration argument: a candidate's Wald z and its screening z estimate the
-   same standardised coupling (the screening block is part of the data), so the merged
-   z-scores have the null distribution of either; measured in
-   ``benchmarks/results/dalescale.md``.
+   **score z for the rest**: each non-candidate's summed filter against the target's
+   fitted sparse model (model variance). Labels
+   (:func:`~spikewire.infer.dale_glm.label_units`), the global null scale and the
+   p-values then follow the full solver on the merged z-matrix. Selection: the screen
+   picks the candidates by their |z| on the screening bins, so where the tests see
+   those bins a null candidate's z is too large and a non-candidate's too small
+   (calibrated over all pairs, not per pair: ``benchmarks/results/dalescale.md``).
+   With ``screen_split=True`` and a recording :data:`SPLIT_FACTOR` × ``screen_duration``
+   long the candidates' fit and Wald step leave the screening bins out and the
+   non-candidates are tested on as many other bins (``ScreenedSolver.split``): no
+   selection bias, for a smaller sample (``benchmarks/results/dalescale2.md``).
 4. **Sign-constrained refits** per target (projected Newton, bounds from the labels):
    on the training part (held-out bits per spike on the rest) and on all bins (the
-   reported weights), warm-started.
+   reported weights), warm-started from the unconstrained fit and its Hessian (BFGS
+   updates only).
 
 Not supported here (the full solver does them): state ``covariates``, ``prior`` /
 ``weight_scale`` penalties, ``empirical_null``, :meth:`fit_sessions`.
@@ -81,6 +88,14 @@ HESSIAN_REFRESH = 1.0
 #: Non-candidates' z: score test against the fitted sparse model (True) or the screen's
 #: null model (False).
 RESCORE = True
+#: With ``screen_split=True``, from recordings this many times ``screen_duration`` long,
+#: the screen's bins are left out of the candidates' fit and Wald step, and the
+#: non-candidates' score test uses other bins (as many, shifted by half the chunk
+#: spacing): the screen's choice then does not bias the tests (selection bias), for
+#: ≤ 1 / SPLIT_FACTOR of the data (the candidates' z shrink by ≈ √(1 − screen share):
+#: ≤ 13 %, 4 % at 300 s of 1 h). Off by default: on the short test block the model-
+#: variance score test of very sparse pairs is anti-conservative (dalescale2.md).
+SPLIT_FACTOR = 4.0
 #: Largest change of one coefficient in one Newton step (log-rate units).
 MAX_STEP = 5.0
 
@@ -474,9 +489,12 @@ def _log_factorial_sum(y, rw):
     return float(np.sum(gammaln(y[big] + 1.0) * rw[big]))
 
 
-def _screen_rows(n_bins: int, bw: float, screen_duration: float) -> np.ndarray:
+def _screen_rows(n_bins: int, bw: float, screen_duration: float,
+                 shifted: bool = False) -> np.ndarray:
     """Row index of each bin in the screening part (−1 outside): evenly spaced chunks of
     :data:`SCREEN_CHUNK` s, or every bin when the recording is not longer than
+    ``screen_duration``. ``shifted``: chunks half-way between those (one fewer; a single
+    chunk moves to the middle), disjoint from them when the recording is at least twice
     ``screen_duration``."""
     keep = np.full(n_bins, -1, dtype=np.int64)
     if n_bins * bw <= screen_duration:
@@ -484,7 +502,11 @@ def _screen_rows(n_bins: int, bw: float, screen_duration: float) -> np.ndarray:
         return keep
     chunk = max(int(round(SCREEN_CHUNK / bw)), 1)
     n_chunks = max(int(screen_duration / (chunk * bw)), 1)
-    starts = np.linspace(0, n_bins - chunk, n_chunks).astype(np.int64)
+    starts = np.linspace(0, n_bins - chunk, n_chunks)
+    if shifted:
+        starts = (0.5 * (starts[:-1] + starts[1:]) if n_chunks > 1
+                  else np.array([(n_bins - chunk) / 2]))
+    starts = starts.astype(np.int64)
     mask = np.zeros(n_bins, dtype=bool)
     for s in starts:
         mask[s:s + chunk] = True
@@ -517,6 +539,8 @@ class ScreenedSolver:
         self.hrow = np.repeat(np.arange(n_ch) % every == 0, HESSIAN_CHUNK)[:n_bins]
         self.hscale = n_bins / max(int(self.hrow.sum()), 1)
         self.theta0 = None
+        self.split = bool(getattr(method, "screen_split", False)) and (
+            n_bins * bw >= SPLIT_FACTOR * method.screen_duration)
         self._pop_cache = None
         self._pop_lock = threading.Lock()
 
@@ -613,6 +637,12 @@ class ScreenedSolver:
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
         self.keep, self.rows = keep, rows
+        # the non-candidates' score test: the screening rows, or (split) as many others
+        self.keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
+                          if self.split else keep)
+        self.rows_test = np.flatnonzero(self.keep_test >= 0)
+        if self.split and np.any((keep >= 0) & (self.keep_test >= 0)):
+            raise RuntimeError("dale_glm screened: the screening and test rows overlap")
         U = np.zeros((self.nu, self.nt))
         self.theta0 = [None] * self.nt
         V = np.zeros((self.nu, self.nt))
@@ -657,7 +687,9 @@ class ScreenedSolver:
     # -------------------------------------------------------------- 2./3. fit + Wald
     def _stage1(self, r, cand):
         i = self.tpos[r]
-        y, rw, D, n_ref = self._dense(i)
+        y, rw_all, D, n_ref = self._dense(i)
+        # split: the candidates' fit and Wald step leave the screen's bins out
+        rw = rw_all * (self.keep < 0) if self.split else rw_all
         t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
                     self.hrow, self.hscale)
         # warm start: the screen's null model (intercept, history, population)
@@ -702,13 +734,16 @@ class ScreenedSolver:
                 var = np.where(events >= MIN_ROBUST_EVENTS, np.maximum(var, rob), var)
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(var > 0, wsum / np.sqrt(var), 0.0)
-        # the fitted sparse model on the screening rows, for the non-candidates' score test
+        # the fitted sparse model on the test rows, for the non-candidates' score test
         e = np.empty(y.size)
         _local_eta(*t.sp, t.L, t.D, t.lag(th), np.ascontiguousarray(th[t.nw:]), e)
-        rows = self.rows
-        mu = np.exp(np.minimum(e[rows], 50.0)) * rw[rows]
+        rows = self.rows_test
+        mu = np.exp(np.minimum(e[rows], 50.0)) * rw_all[rows]
+        if self.split:          # the constrained refits use every bin: H of all of them
+            lam = np.diag(t.lam)
+            H = (H - lam) * (float(rw_all.sum()) / max(float(rw.sum()), 1.0)) + lam
         return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref,
-                    resid=rw[rows] * (y[rows] - mu), mu=mu, H=H)
+                    resid=rw_all[rows] * (y[rows] - mu), mu=mu, H=H)
 
     def _stage3(self, r, cand, theta, signs, H=None):
         """The two sign-constrained refits of target ``r`` (training part, all bins),
@@ -766,7 +801,7 @@ class ScreenedSolver:
 
         # in blocks of targets: after each, the score test of every input against the
         # fitted sparse models (the non-candidates' z: conditional on the candidates)
-        n_s = self.rows.size
+        n_s = self.rows_test.size
         block = max(1, min(nt, int(2e8 // max(16 * n_s, 1))))
         z_post = np.zeros((nu, nt))
         for a in range(0, nt, block):
@@ -777,7 +812,7 @@ class ScreenedSolver:
             U = np.zeros((nu, len(ids)))
             V = np.zeros((nu, len(ids)))
             _screen_scores(self.d.u_ptr, self.d.u_bins, self.d.u_counts, self.csum_lag,
-                           self.keep, resid, mu, U, V)
+                           self.keep_test, resid, mu, U, V)
             with np.errstate(divide="ignore", invalid="ignore"):
                 z_post[:, ids] = np.where(V > 0, U / np.sqrt(V), 0.0)
             s1.extend(out)
@@ -822,7 +857,7 @@ class ScreenedSolver:
             bits=bits, ll_val=float(ll_val), candidates=is_cand, z_screen=z_screen,
             bits_target=np.array([(o["ll_val"] - o["hom"]) / max(o["yv"], 1.0) / math.log(2)
                                   for o in s3]),
-            screen_s=screen_s, n_ref=int(sum(o["n_ref"] for o in s1)),
+            screen_s=screen_s, n_ref=int(sum(o["n_ref"] for o in s1)), split=self.split,
             iterations={"unconstrained": [o["it"] for o in s1],
                         "train": [o["it"][0] for o in s3],
                         "final": [o["it"][1] for o in s3]},
@@ -883,7 +918,8 @@ def fit_screened(method, ctx):
         label_confidence=res["label_conf"], labelled=np.asarray(res["signs"]) != 0,
         wald_z_unconstrained=res["z_raw"].T, screen_z=res["z_screen"].T,
         candidates=res["candidates"].T, n_candidates=int(res["candidates"].sum(0).max()),
-        screen_duration_s=res["screen_s"], converged=res["converged"],
+        screen_duration_s=res["screen_s"], screen_split=res["split"],
+        converged=res["converged"],
         iterations={k: int(np.max(v)) if len(v) else 0 for k, v in it.items()},
         n_bins=design.n_bins, filters=res["kern"], basis=design.basis,
         population_covariate=bool(method._timescales()

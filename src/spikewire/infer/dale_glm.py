@@ -1002,22 +1002,31 @@ class DaleGLM(InferenceMethod):
         ``(n_units · n_basis)²`` Wald Hessian per target). ``"screened"``
         (:mod:`spikewire.infer._dale_screened`): a score-test screen keeps
         ``n_candidates`` inputs per target, each target's sparse model is fitted by
-        Newton's method and Wald-tested on its candidates, the other pairs keep their
-        screening z; labels, null scale and p-values as above. Memory and time grow with
+        Newton's method and Wald-tested on its candidates, the other pairs get a score
+        test against it; labels, null scale and p-values as above. Memory and time grow with
         ``n_candidates``, not ``n_units``, per target. ``"auto"``: screened from
         :data:`~spikewire.infer._dale_screened.AUTO_SCREENED_UNITS` (150) fitted units
         on, when no option only the full solver has (``covariates``, ``prior``,
         ``weight_scale``, ``empirical_null``) is set. Measured (100 of 1,000 Izhikevich
         units, 120 s; benchmarks/results/dalescale.md): 3.8× less CPU, AUC 0.70 vs
         0.68, better held-out likelihood, I-AUC 0.63 vs 0.76. Non-candidates get a score
-        test against the target's fitted sparse model; on a recording not longer than
-        ``screen_duration`` the p-values are calibrated over all pairs, not per
-        candidate (the screen and the Wald step see the same data).
+        test against the target's fitted sparse model. The tests see the screen's
+        bins, so the p-values are calibrated over all pairs, not per candidate
+        (selection bias: null candidates too small, the others too large; see
+        ``screen_split``).
     n_candidates : int, default 40
         Candidate inputs per target of the screened solver.
     screen_duration : float, default 300.0
         Seconds of the recording the screen uses (evenly spaced 10 s chunks; all of it
         when shorter).
+    screen_split : bool, default False
+        Screened solver, recordings at least 4 × ``screen_duration`` long: the
+        candidates' fit and Wald step leave the screen's bins out and the other pairs
+        are score-tested on as many different bins (``diagnostics["screen_split"]``),
+        so no p-value is biased by the screen's choice; the candidates' tests use
+        1 − 1/4 or more of the data. Off by default: on that short test block the score
+        test of very sparse pairs (well under 1 Hz) is anti-conservative
+        (benchmarks/results/dalescale2.md).
     n_jobs : int, default 1
         Threads over targets of the screened solver (-1: all cores).
     """
@@ -1057,6 +1066,7 @@ class DaleGLM(InferenceMethod):
         "solver": [Options(["auto", "full", "screened"])],
         "n_candidates": [Interval("int", 1, None)],
         "screen_duration": [Interval("real", 0, None, closed="neither", unit="s")],
+        "screen_split": [Boolean()],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
     }
 
@@ -1076,7 +1086,8 @@ class DaleGLM(InferenceMethod):
                  validation_fraction: float = 0.2,
                  alpha: float = 0.05, correction: str = "bh", min_spikes: int = 20,
                  max_iter: int = 300, solver: str = "auto", n_candidates: int = 40,
-                 screen_duration: float = 300.0, n_jobs: int = 1):
+                 screen_duration: float = 300.0, n_jobs: int = 1,
+                 screen_split: bool = False):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1111,6 +1122,7 @@ class DaleGLM(InferenceMethod):
         self.solver = solver
         self.n_candidates = n_candidates
         self.screen_duration = screen_duration
+        self.screen_split = screen_split
         self.n_jobs = n_jobs
 
     def _check_combination(self, bins: dict) -> None:
