@@ -305,7 +305,7 @@ class _Block:
     """Penalised fit of a block of targets sharing one design (separable objective)."""
 
     def __init__(self, design: GLMDesign, targets, penalty, history_penalty, dale_sign,
-                 n_jobs=1, chunk=4096, covariates=None):
+                 n_jobs=1, chunk=1024, covariates=None):
         self.d = design
         # dense shared covariates Z (n_bins, n_cov), one free coefficient per target each
         self.Z = (np.zeros((design.n_bins, 0)) if covariates is None
@@ -1400,18 +1400,17 @@ class GLM(InferenceMethod):
                 mu += Z @ gamma[rows].T
             np.exp(mu, out=mu)
             hh = np.empty((nu, design.n_lags, design.n_lags))
-            hb = np.empty((nu, design.n_lags))
             hx = np.empty((nu, design.n_lags, A.shape[1]))
             if robust:
                 meat = np.empty(nu)
             for k, r in enumerate(rows):
-                _k.block_fisher(design.u_ptr, design.u_bins, design.u_counts, mu,
-                                design.n_lags, k, hh, hb)
                 W = np.ascontiguousarray(mu[:, k:k + 1] * A)           # μ_t a_m(t)
-                _k.block_cross(design.u_ptr, design.u_bins, design.u_counts, W,
-                               design.n_lags, hx)
+                # hh and hx in one pass over the spikes; hx[..., 0] = Σ_t μ_t y_j(t − l)
+                _k.block_fisher_cross(design.u_ptr, design.u_bins, design.u_counts, W,
+                                      design.n_lags, hh, hx)
+                hb = hx[..., 0]
                 N = A.T @ W                                            # nuisance block
-                H = np.einsum("la,jlm,mb->jab", Bm, hh, Bm)        # (nu, nb, nb)
+                H = Bm.T @ hh @ Bm                                     # (nu, nb, nb)
                 C = np.einsum("la,jlm->jam", Bm, hx)               # (nu, nb, n_nuis)
                 Ninv = np.linalg.pinv(N)
                 S = H - np.einsum("jam,mn,jbn->jab", C, Ninv, C)
