@@ -21,7 +21,7 @@ from spikewire.infer._params import Boolean, Interval, LabelSequence, Options, R
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["GLM", "GLMDesign", "build_design", "filter_delays"]
+__all__ = ["GLM", "GLMDesign", "build_design", "filter_delays", "wald_contrast"]
 
 
 # ============================================================================ design
@@ -124,7 +124,7 @@ class GLMDesign:
 
 
 def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float = 0.02,
-                 n_basis: int = 5, units=None) -> GLMDesign:
+                 n_basis: int = 5, units=None, last_peak: float | None = None) -> GLMDesign:
     """Bin ``spikes`` and set up the shared coupled-GLM design.
 
     Parameters
@@ -138,13 +138,16 @@ def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float
         Raised-cosine basis functions per filter (:func:`raised_cosine_log_basis`).
     units : sequence of int, optional
         Positions of the units to include (default all).
+    last_peak : float, optional
+        Lag in s of the basis' last peak (:func:`raised_cosine_log_basis`); default None:
+        the last function decays to 0 at ``window``.
     """
     bin_width = check_positive("bin_width", bin_width, unit="s")
     window = check_positive("window", window, unit="s")
     if bin_width > window:
         raise ValueError(f"bin_width ({bin_width} s) must not exceed the filter window "
                          f"({window} s); use a smaller bin_width or a longer window")
-    basis = raised_cosine_log_basis(n_basis, window, bin_width)
+    basis = raised_cosine_log_basis(n_basis, window, bin_width, last_peak=last_peak)
     st = spikes if units is None else spikes.select(np.asarray(units, dtype=np.int64))
     n_bins = st.n_bins(bin_width)
     idx = st.bin_indices(bin_width)
@@ -166,7 +169,16 @@ def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float
 # ============================================================================ optimiser
 def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
                   bin_width: float) -> np.ndarray:
-    """Delay of each fitted coupling filter: the lag of its extremum in the weight's sign.
+    """Delay of each fitted coupling filter: the centre of its main lobe, in s.
+
+    The main lobe is the run of lags around the filter's extremum in the weight's sign
+    (its maximum for a positive or zero summed weight, its minimum for a negative one)
+    where the filter stays at least half that extremum (in the same sign); the delay is
+    the lag averaged over the lobe with the filter as weight. On a raised-cosine basis
+    whose neighbouring functions overlap by half, a filter is monotone between two
+    neighbouring peaks, so its extremum always sits on a peak of the basis (on the
+    default 25 ms basis: 1, 2, 4, 6, 10, 16 or 25 ms); the lobe's centre interpolates
+    between them (a planted 22.5 ms link: extremum 25 ms, lobe centre 22.8–23.2 ms).
 
     Parameters
     ----------
@@ -182,14 +194,26 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
     Returns
     -------
     ndarray (n_targets, n_units)
-        ``l* · bin_width`` in s, ``l* = argmax_l k(l)`` for a positive (or zero) summed
-        weight and ``argmin_l k(l)`` for a negative one.
+        ``l̄ · bin_width`` in s, ``l̄ = Σ_{l ∈ lobe} l s k(l) / Σ_{l ∈ lobe} s k(l)``
+        (``s`` the weight's sign); the extremum's lag where the filter is 0 in that sign.
     """
     kern = np.einsum("lb,rcb->rcl", np.asarray(basis, dtype=float),
                      np.asarray(coef, dtype=float))
-    up = np.argmax(kern, axis=2)
-    lo = np.argmin(kern, axis=2)
-    return (np.where(np.asarray(weights) < 0, lo, up) + 1) * float(bin_width)
+    sign = np.where(np.asarray(weights) < 0, -1.0, 1.0)
+    kk = kern * sign[..., None]
+    n_lags = kk.shape[-1]
+    top = np.argmax(kk, axis=-1)
+    peak = np.take_along_axis(kk, top[..., None], axis=-1)
+    idx = np.arange(n_lags)
+    below = kk < 0.5 * peak                      # outside the half-height band
+    left = np.max(np.where(below & (idx < top[..., None]), idx, -1), axis=-1)
+    right = np.min(np.where(below & (idx > top[..., None]), idx, n_lags), axis=-1)
+    lobe = (idx > left[..., None]) & (idx < right[..., None])
+    mass = np.sum(kk * lobe, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = np.sum(kk * lobe * idx, axis=-1) / mass
+    centre = np.where((peak[..., 0] > 0) & (mass > 0), centre, top)
+    return (centre + 1) * float(bin_width)
 
 
 def _lbfgs_rows(fun, x0, *, max_iter=500, ftol=1e-9, gtol=1e-7, m=10):
@@ -761,14 +785,17 @@ DEFAULT_TIMESCALES = (0.01, 0.3)
 #: coefficient then mixes pair-specific drive into every target (spurious compensating
 #: links measured on a 4-unit LIF network), so "auto" adds no covariate below this.
 MIN_UNITS_FOR_POPULATION = 8
-#: Gap before the covariates' causal smoothing kernel, as a fraction of the coupling
-#: window (5 ms of a 20 ms window): spikes this close to ``t`` stay out of the covariate.
-#: Measured (two-sided kernels): 0 (current bin only) keeps the null FPR in range but
-#: costs 0.07 AUC on a Brunel subset (shared coefficient vs pair-specific drive); the
-#: whole window (1.0) keeps detection but misses hidden up/down-state switches (FPR
-#: 0.20); 0.25 does both. Two-sided kernels carry the target's own future bursts (FPR
-#: 0.19 on independent bursting units); past-only ones do not (0.076).
-POPULATION_GAP_FRACTION = 0.25
+#: Gap (s) before the covariates' causal smoothing kernel: spikes this close to ``t``
+#: stay out of the covariate. Measured at the former 20 ms window as fractions of it
+#: (two-sided kernels): 0 (current bin only) keeps the null FPR in range but costs 0.07
+#: AUC on a Brunel subset (shared coefficient vs pair-specific drive); the whole window
+#: keeps detection but misses hidden up/down-state switches (FPR 0.20); a quarter (5 ms)
+#: does both. Two-sided kernels carry the target's own future bursts (FPR 0.19 on
+#: independent bursting units); past-only ones do not (0.076). A fixed 5 ms (at most the
+#: window), not a quarter of the window: with the 25 ms window a quarter (6 ms) cost
+#: Brunel AUC 0.743 → 0.710 (seed 1, 100 of 1,000, 300 s; benchmarks/results/glm25.md).
+#: For a 20 ms window the gap is the former one at every bin width.
+POPULATION_GAP = 0.005
 #: Default time block (s) of the cluster-robust Wald variance (``variance="robust"``).
 DEFAULT_ROBUST_BLOCK = 0.1
 #: Fewer blocks than this make the cluster-robust meat too noisy: the model variance is
@@ -811,7 +838,7 @@ class GLM(InferenceMethod):
     (:func:`~spikewire.infer._bases.population_covariates`): the log of the summed
     activity of all fitted units over the past, smoothed by an exponential kernel of time
     scale ``τ_k`` (``population_timescales``, default 10 ms and 300 ms) that starts 5 ms
-    (a quarter of ``window``) before ``t``, standardised; ``γ_ik`` is free
+    before ``t`` (:data:`POPULATION_GAP`; at most ``window``), standardised; ``γ_ik`` is free
     (unpenalised). Past-only, so no future spike of the target leaks in. They
     absorb co-modulation and hidden network states, so the coupling filters only explain
     fast, pair-specific dependence. ``"auto"`` adds them when at least 8 units are fitted
@@ -847,22 +874,26 @@ class GLM(InferenceMethod):
 
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
-    Delay of a link (``delays``, s; :func:`filter_delays`): the lag of the fitted filter's
-    extremum in the sign of the summed weight (its maximum for a positive weight, its
-    minimum for a negative one), for every tested pair (NaN where untested). Its resolution
-    is the basis': the filter is a sum of log-spaced bumps, so a delay between two bumps'
-    peaks is pulled towards one of them and delays beyond the last peak are reported at
-    about that peak (default 20 ms window, 5 functions, 1 ms bins: peaks at 1, 2, 4, 7,
-    12 ms, support to 19 ms; ``window=0.025``: 1, 2, 5, 8, 15 ms, support to 24 ms). The
-    single Wald test of the summed filter covers every lag of the window at once, so
-    scanning the delays costs no extra comparison. Issue 12 asks for delays up to 25 ms:
-    ``window=0.025`` covers them but costs 1.22× the fit time (CPU time, 100 units ×
-    10 min, two rounds; the 100 units × 1 h path would go from 163 s to about 199 s,
-    over issue 18's 3 minutes), so the default stays at 20 ms
-    (benchmarks/results/delays25.md).
-    p-values: two-sided Wald test of that sum, with the Fisher information of the
-    presynaptic unit's filter block after profiling out the intercept and the population
-    covariates (other blocks held at their estimates). For ``"l2"`` the variance is the
+
+    Delays scanned: every lag from 1 bin to ``window`` (default 25 ms, issue 12), all at
+    once: the filter is fitted over the whole window and one Wald test per pair covers
+    it, so scanning the delays adds no multiple comparison. The default basis (7
+    functions, ``last_peak="window"``) peaks at 1, 2, 4, 6, 10, 16 and 25 ms at 1 ms bins
+    and sums to 1 at every lag of the window. Delay of a link (``delays``, s;
+    :func:`filter_delays`): the centre of the fitted filter's main lobe around its
+    extremum in the sign of the summed weight, for every tested pair (NaN where
+    untested); a planted 22 ms link is reported within 1 ms (tests).
+
+    p-values: two-sided Wald test of ``cᵀ w_ij``, a fixed combination of the filter's
+    basis coefficients (``contrast``, :func:`wald_contrast`), with the Fisher information
+    of the presynaptic unit's filter block after profiling out the intercept and the
+    population covariates (other blocks held at their estimates). The default
+    ``"equal"`` (``c_b = 1``) counts every basis function the same; ``"area"`` tests the
+    summed filter itself, whose long-lag functions span many lags, so their noise
+    dominates the sum and a short-delay link is diluted by the window's length: on a
+    Brunel network (1.5 ms delays, 100 of 1,000 units, 300 s, seed 1) the 25 ms window
+    with ``"area"`` gave AUC 0.685 against 0.846 with ``"equal"`` (0.748 at the former
+    20 ms default; benchmarks/results/glm25.md). For ``"l2"`` the variance is the
     sampling variance of the ridge estimate, ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior
     variance ``(S + λ)⁻¹`` used before made the test conservative (FPR 0.000 on
     independent Poisson) and the plain ``S⁻¹`` anti-conservative.
@@ -898,11 +929,17 @@ class GLM(InferenceMethod):
     bin_width : float or None, default None (automatic)
         Bin width in s. Automatic: 1 ms, but never finer than the recording's time
         resolution and a whole multiple of it. A bin finer than the data is refused.
-    window : float, default 0.02
+    window : float, default 0.025
         Filter length in s: the longest delay the coupling filters (and ``delays``) cover.
-        Each ms of window costs about 4 % of the fit time (see the delays above).
-    n_basis : int, default 5
+        The likelihood passes cost in proportion to it (n_spikes × lags × targets).
+    n_basis : int, default 7
         Raised-cosine functions per filter.
+    last_peak : "window", float or None, default "window"
+        Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.
+        raised_cosine_log_basis`): ``"window"`` puts it at ``window``, so the basis sums
+        to 1 over every lag of the window and a filter (and ``delays``) can peak anywhere
+        up to it; None: the former basis, whose last function decays to 0 at ``window``
+        (its last peak at about 60 % of the window, its sum falling from there).
     penalty : {"l2", "l1", "group"}, default "l2"
     penalties : sequence of float, optional
         Explicit penalty strengths to cross-validate (default: a data-scaled grid).
@@ -939,6 +976,10 @@ class GLM(InferenceMethod):
         Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
         sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
         see "Robust variance" above; never smaller than the model's.
+    contrast : {"equal", "sqrt_area", "area"}, default "equal"
+        Combination of the basis coefficients the Wald test scores (:func:`wald_contrast`;
+        ``"area"``: the summed filter, the former test). The reported ``weights`` are the
+        summed filter whatever the contrast.
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
         Recordings with fewer than 50 blocks fall back to ``"model"`` with a warning.
@@ -952,6 +993,9 @@ class GLM(InferenceMethod):
         "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "window": [Interval("real", 0, None, closed="neither", unit="s")],
         "n_basis": [Interval("int", 1, None)],
+        "contrast": [Options(("equal", "sqrt_area", "area"))],
+        "last_peak": [Options(("window",)), Interval("real", 0, None, closed="neither",
+                                                      unit="s"), None],
         "penalty": [Options(("l2", "l1", "group"))],
         "penalties": [RealSequence(0, None), None],
         "n_penalties": [Interval("int", 1, None)],
@@ -972,16 +1016,20 @@ class GLM(InferenceMethod):
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
-    def __init__(self, *, bin_width: float | None = None, window: float = 0.02, n_basis: int = 5,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.025,
+                 n_basis: int = 7,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
                  population_timescales="auto", early_stopping: bool = True,
-                 variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK):
+                 variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
+                 last_peak="window", contrast: str = "equal"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
+        self.last_peak = last_peak
+        self.contrast = contrast
         self.penalty = penalty
         self.penalties = penalties
         self.n_penalties = n_penalties
@@ -1011,6 +1059,16 @@ class GLM(InferenceMethod):
                                  f"({bw} s); use longer time scales or None")
         if self.dale == "given" and self.cell_type is None:
             raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+        lp = self._last_peak()
+        if lp is not None:
+            if self.n_basis < 2:
+                raise ValueError(f"last_peak={self.last_peak!r} needs n_basis >= 2; use more "
+                                 "basis functions or last_peak=None")
+            first = bw if bw is not None else 0.0
+            if not first < lp <= self.window * (1 + 1e-9):
+                raise ValueError(f"last_peak ({lp} s) must lie above the first peak (one "
+                                 f"bin) and at most at window ({self.window} s); use "
+                                 "last_peak='window' or None")
         if self.variance == "robust":
             if self.robust_block < self.window:
                 raise ValueError(f"robust_block ({self.robust_block} s) must be at least the "
@@ -1029,6 +1087,12 @@ class GLM(InferenceMethod):
                 return ()
             return tuple(t for t in DEFAULT_TIMESCALES if t > 2 * bin_width)
         return () if ts is None else tuple(float(t) for t in np.atleast_1d(ts))
+
+    def _last_peak(self) -> float | None:
+        """The basis' last peak in s (None: the last function decays to 0 at the window)."""
+        if self.last_peak is None:
+            return None
+        return float(self.window) if self.last_peak == "window" else float(self.last_peak)
 
     def _n_jobs(self) -> int:
         if self.n_jobs == -1:
@@ -1082,7 +1146,8 @@ class GLM(InferenceMethod):
             raise ValueError(f"glm: the recording ({st.duration:g} s) is shorter than 5 filter "
                              f"windows ({5 * self.window:g} s); use a longer recording")
         design = build_design(st, bin_width=bin_width, window=self.window,
-                              n_basis=self.n_basis, units=active)
+                              n_basis=self.n_basis, units=active,
+                              last_peak=self._last_peak())
         tpos = np.searchsorted(active, targets)  # target positions within the design
         dale_sign = None
         if self.dale == "given":
@@ -1212,7 +1277,7 @@ class GLM(InferenceMethod):
         Z = population_covariates(design.s_bins, design.s_counts, design.n_bins,
                                   design.bin_width,
                                   self._timescales(nu, design.bin_width),
-                                  gap=int(POPULATION_GAP_FRACTION * design.n_lags),
+                                  gap=_gap_bins(design),
                                   two_sided=False)
         blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign,
                      n_jobs=n_jobs, covariates=Z)
@@ -1370,7 +1435,7 @@ class GLM(InferenceMethod):
         """
         nt, nu, nb = coef.shape
         Bm = design.basis
-        csum = Bm.sum(axis=0)
+        csum = wald_contrast(Bm, self.contrast)
         z = np.zeros((nt, nu))
         var_m = np.full((nt, nu), np.nan)
         var_c = np.full((nt, nu), np.nan)
@@ -1462,6 +1527,38 @@ class GLM(InferenceMethod):
                 one_group(g)
         z = np.nan_to_num(z, nan=0.0)
         return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
+
+
+def wald_contrast(basis: np.ndarray, contrast: str = "equal") -> np.ndarray:
+    """Weights ``c_b`` of the basis coefficients in the tested combination ``cᵀ w_ij``.
+
+    Parameters
+    ----------
+    basis : ndarray (n_lags, n_basis)
+    contrast : {"equal", "sqrt_area", "area"}
+        ``"area"``: ``c_b = Σ_l B_lb``, so ``cᵀ w`` is the summed filter ``Σ_l k(l)``
+        (the link's weight); ``"sqrt_area"``: ``c_b = (Σ_l B_lb)^½``; ``"equal"``:
+        ``c_b = 1``, the sum of the basis coefficients (every function counts the same,
+        however many lags it spans).
+
+    Returns
+    -------
+    ndarray (n_basis,)
+    """
+    area = np.asarray(basis, dtype=float).sum(axis=0)
+    if contrast == "area":
+        return area
+    if contrast == "sqrt_area":
+        return np.sqrt(area)
+    if contrast == "equal":
+        return np.ones_like(area)
+    raise ValueError(f"contrast must be 'equal', 'sqrt_area' or 'area', got {contrast!r}")
+
+
+def _gap_bins(design: GLMDesign) -> int:
+    """The population covariates' gap in bins: :data:`POPULATION_GAP` (floor), at most
+    the filter length."""
+    return min(int(POPULATION_GAP / design.bin_width + 1e-9), design.n_lags)
 
 
 def _lgamma1(c):
