@@ -375,18 +375,21 @@ def test_covariate_loss_gradient_and_wald_equal_dense_computation():
     assert loss == pytest.approx(ref_loss, rel=1e-12)   # same sums, rounding only
     # Wald z at λ: sandwich (S + λ)⁻¹ S (S + λ)⁻¹ with S the Schur complement of the block
     # of the tested combination cᵀ w: the summed filter (c = column sums of the basis),
-    # the default equal weights (c = 1) and c = √(column sums)
+    # equal weights (c = 1), c = √(column sums) and the default, the filter summed with
+    # the lag taper τ (c = Bᵀ τ)
     from spikewire.infer.glm import wald_contrast
 
     lam = np.array([0.0, 0.5, 2.0])
     nb = d.n_basis
     np.testing.assert_allclose(wald_contrast(d.basis, "area") @ coef[0, 1],
                                (d.basis @ coef[0, 1]).sum(), rtol=1e-12)
-    for contrast in ("area", "equal", "sqrt_area"):
+    tau = raised_cosine_log_basis(5, d.n_lags * DT, DT).sum(axis=1)
+    assert tau[0] == 1.0 and tau[-1] < 1e-3       # full weight early, none at the end
+    for contrast in ("area", "equal", "sqrt_area", "taper"):
         z, _, _, _, _ = GLM(contrast=contrast)._wald(d, bias, coef, lam, 1, gamma=gamma,
                                                       Z=Z, variance="model")
         c = {"area": d.basis.sum(axis=0), "equal": np.ones(nb),
-             "sqrt_area": np.sqrt(d.basis.sum(axis=0))}[contrast]
+             "sqrt_area": np.sqrt(d.basis.sum(axis=0)), "taper": d.basis.T @ tau}[contrast]
         for i in range(3):
             mu = np.exp(bias[i] + X @ coef[i].ravel() + Z @ gamma[i])
             A = np.column_stack([np.ones(d.n_bins), Z])
@@ -480,8 +483,11 @@ def test_robust_wald_variance_equals_explicit_block_sandwich(block_bins, monkeyp
     X = d.dense()
     Y = st.binned(DT, sparse=False).astype(float)
     A = np.column_stack([np.ones(d.n_bins), Z])
-    assert GLM().contrast == "equal"
-    csum = np.ones(d.n_basis)          # the default tested combination: c_b = 1
+    # the default tested combination: the filter summed with the lag weights τ(l), the
+    # sum of the 5-function basis that decays to 0 at the window
+    assert GLM().contrast == "taper"
+    tau = raised_cosine_log_basis(5, d.n_lags * DT, DT).sum(axis=1)
+    csum = d.basis.T @ tau
     nb = d.n_basis
     blk = np.arange(d.n_bins) // block_bins
     G = blk.max() + 1
