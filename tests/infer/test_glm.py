@@ -16,9 +16,13 @@ from spikewire.infer.glm import GLM, MIN_ROBUST_EVENTS, _Block, build_design
 from spikewire.networks import from_matrix
 
 DT = 0.001
-#: The former defaults (20 ms, 5 functions decaying at the window, the summed filter
-#: tested): the basis the simulated coupled GLMs below are drawn on (the model class).
+#: The defaults (20 ms, 5 functions decaying at the window, the summed filter tested),
+#: spelled out: the basis the simulated coupled GLMs below are drawn on (model class).
 FORMER = {"window": 0.02, "n_basis": 5, "last_peak": None, "contrast": "area"}
+#: glm scanning 25 ms (issue 12), an option: basis to the window's end, the tapered
+#: Wald contrast, delays at the filter's main-lobe centre.
+SCAN25 = {"window": 0.025, "n_basis": 7, "last_peak": "window", "contrast": "taper",
+          "delay_estimate": "lobe_centre"}
 
 
 @njit
@@ -272,6 +276,7 @@ def test_too_few_spikes_and_all_zero_warning():
     ({"robust_block": 0.01}, "at least the filter window"),
     ({"robust_block": 0.0}, "robust_block"),
     ({"contrast": "peak"}, "contrast"),
+    ({"delay_estimate": "mean"}, "delay_estimate"),
     ({"last_peak": 0.05}, "last_peak"),
     ({"last_peak": "window", "n_basis": 1}, "n_basis >= 2"),
 ])
@@ -483,11 +488,8 @@ def test_robust_wald_variance_equals_explicit_block_sandwich(block_bins, monkeyp
     X = d.dense()
     Y = st.binned(DT, sparse=False).astype(float)
     A = np.column_stack([np.ones(d.n_bins), Z])
-    # the default tested combination: the filter summed with the lag weights τ(l), the
-    # sum of the 5-function basis that decays to 0 at the window
-    assert GLM().contrast == "taper"
-    tau = raised_cosine_log_basis(5, d.n_lags * DT, DT).sum(axis=1)
-    csum = d.basis.T @ tau
+    assert GLM().contrast == "area"     # the default: the summed filter is tested
+    csum = d.basis.sum(axis=0)
     nb = d.n_basis
     blk = np.arange(d.n_bins) // block_bins
     G = blk.max() + 1
@@ -744,13 +746,15 @@ def test_separable_lbfgs_finds_each_rows_minimum():
         assert F[i] == pytest.approx(ref.fun, rel=1e-10, abs=1e-10)
 
 
-def test_delays_of_planted_links_up_to_22_ms_with_the_default_window():
+def test_delays_of_planted_links_up_to_22_ms_with_the_25_ms_settings():
     # independent Poisson trains (10 units, 10 Hz, 200 s) plus three links: each spike of
     # unit 0 (2, 4) is followed by one of unit 1 (3, 5) after 22 ms (15, 8 ms) + U(0, 1 ms)
-    # with probability 0.3. The default window (25 ms; basis peaks at 1, 2, 4, 6, 10, 16
-    # and 25 ms) covers all three; the reported delay (the centre of the filter's main
+    # with probability 0.3. The 25 ms settings (SCAN25: basis peaks at 1, 2, 4, 6, 10,
+    # 16 and 25 ms) cover all three; the reported delay (the centre of the filter's main
     # lobe, filter_delays) is within 2 ms of the mean delay 22.5 (15.5, 8.5) ms, the
-    # resolution the issue asks for: the extremum alone would say 25 (16, 10) ms.
+    # resolution the issue asks for: the extremum alone would say 25 (16, 10) ms. The
+    # default 20 ms window reports the 22 ms link at its last peak (~12 ms), so this
+    # check needs the settings; the default is unchanged (benchmarks/results/glm25.md).
     rng = np.random.default_rng(5)
     T, n = 200.0, 10
     trains = [np.sort(rng.uniform(0, T, rng.poisson(10.0 * T))) for _ in range(n)]
@@ -760,8 +764,7 @@ def test_delays_of_planted_links_up_to_22_ms_with_the_default_window():
         extra = src[rng.random(src.size) < 0.3] + d + rng.uniform(0, 1e-3)
         trains[post] = np.sort(np.r_[trains[post], extra[extra < T]])
     st = sw.SpikeTrains.from_lists(trains, t_stop=T)
-    est = sw.infer(st, "glm", population_timescales=None)
-    assert GLM().window == 0.025
+    est = sw.infer(st, "glm", population_timescales=None, **SCAN25)
     adj = est.adjacency()
     for pre, post, d in links:
         assert adj[post, pre] == 1
@@ -786,6 +789,11 @@ def test_filter_delays_picks_the_extremum_in_the_weight_sign():
     basis = np.eye(6)
     coef = np.array([[[0.0, 0.2, 1.0, 1.0, 0.4, -0.1], [-0.1, -0.6, -1.0, -0.3, 0.2, -0.9]]])
     w = np.array([[2.5, -2.7]])
-    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3), [[3.5e-3, 2.625e-3]])
+    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3, "lobe_centre"),
+                               [[3.5e-3, 2.625e-3]])
+    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3), [[3e-3, 3e-3]])
     # an all-zero filter: the extremum's lag (the first), no division by zero
-    assert filter_delays(basis, np.zeros((1, 1, 6)), np.zeros((1, 1)), 1e-3)[0, 0] == 1e-3
+    assert filter_delays(basis, np.zeros((1, 1, 6)), np.zeros((1, 1)), 1e-3,
+                         "lobe_centre")[0, 0] == 1e-3
+    with pytest.raises(ValueError, match="estimate"):
+        filter_delays(basis, coef, w, 1e-3, "mean")

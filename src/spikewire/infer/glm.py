@@ -169,17 +169,20 @@ def build_design(spikes: SpikeTrains, *, bin_width: float = 0.001, window: float
 
 # ============================================================================ optimiser
 def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
-                  bin_width: float) -> np.ndarray:
-    """Delay of each fitted coupling filter: the centre of its main lobe, in s.
+                  bin_width: float, estimate: str = "extremum") -> np.ndarray:
+    """Delay of each fitted coupling filter in s: its extremum's lag, or the centre of its
+    main lobe.
 
-    The main lobe is the run of lags around the filter's extremum in the weight's sign
-    (its maximum for a positive or zero summed weight, its minimum for a negative one)
-    where the filter stays at least half that extremum (in the same sign); the delay is
-    the lag averaged over the lobe with the filter as weight. On a raised-cosine basis
-    whose neighbouring functions overlap by half, a filter is monotone between two
-    neighbouring peaks, so its extremum always sits on a peak of the basis (on the
-    default 25 ms basis: 1, 2, 4, 6, 10, 16 or 25 ms); the lobe's centre interpolates
-    between them (a planted 22.5 ms link: extremum 25 ms, lobe centre 22.8–23.2 ms).
+    ``"extremum"``: the lag of the filter's extremum in the weight's sign (its maximum
+    for a positive or zero summed weight, its minimum for a negative one).
+    ``"lobe_centre"``: the main lobe is the run of lags around that extremum where the
+    filter stays at least half of it (in the same sign); the delay is the lag averaged
+    over the lobe with the filter as weight. On a raised-cosine basis whose neighbouring
+    functions overlap by half, a filter is monotone between two neighbouring peaks, so
+    its extremum always sits on a peak of the basis; the lobe's centre interpolates
+    between them (a planted 22.5 ms link on the 7-function basis reaching 25 ms:
+    extremum 25 ms, lobe centre 22.8–23.2 ms), but a broad lobe after a short delay
+    moves it late (Brunel's 1.5 ms links: median error 4 ms among the detected ones).
 
     Parameters
     ----------
@@ -191,12 +194,14 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
         Summed filters ``Σ_l k(l)`` (their sign picks the extremum).
     bin_width : float
         Bin width in s.
+    estimate : {"extremum", "lobe_centre"}, default "extremum"
 
     Returns
     -------
     ndarray (n_targets, n_units)
-        ``l̄ · bin_width`` in s, ``l̄ = Σ_{l ∈ lobe} l s k(l) / Σ_{l ∈ lobe} s k(l)``
-        (``s`` the weight's sign); the extremum's lag where the filter is 0 in that sign.
+        ``l* · bin_width`` (the extremum's lag) or ``l̄ · bin_width`` (the lobe centre,
+        ``l̄ = Σ_{l ∈ lobe} l s k(l) / Σ_{l ∈ lobe} s k(l)``, ``s`` the weight's sign;
+        the extremum's lag where the filter is 0 in that sign).
     """
     kern = np.einsum("lb,rcb->rcl", np.asarray(basis, dtype=float),
                      np.asarray(coef, dtype=float))
@@ -204,6 +209,10 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
     kk = kern * sign[..., None]
     n_lags = kk.shape[-1]
     top = np.argmax(kk, axis=-1)
+    if estimate == "extremum":
+        return (top + 1) * float(bin_width)
+    if estimate != "lobe_centre":
+        raise ValueError(f"estimate must be 'extremum' or 'lobe_centre', got {estimate!r}")
     peak = np.take_along_axis(kk, top[..., None], axis=-1)
     idx = np.arange(n_lags)
     below = kk < 0.5 * peak                      # outside the half-height band
@@ -876,31 +885,40 @@ class GLM(InferenceMethod):
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
 
-    Delays scanned: every lag from 1 bin to ``window`` (default 25 ms, issue 12), all at
-    once: the filter is fitted over the whole window and one Wald test per pair covers
-    it, so scanning the delays adds no multiple comparison. The default basis (7
-    functions, ``last_peak="window"``) peaks at 1, 2, 4, 6, 10, 16 and 25 ms at 1 ms bins
-    and sums to 1 at every lag of the window. Delay of a link (``delays``, s;
-    :func:`filter_delays`): the centre of the fitted filter's main lobe around its
-    extremum in the sign of the summed weight, for every tested pair (NaN where
-    untested); a planted 22 ms link is reported within 1 ms (tests).
+    Delays scanned: every lag from 1 bin to ``window`` (default 20 ms), all at once: the
+    filter is fitted over the whole window and one Wald test per pair covers it (its lags
+    weighted as below), so scanning the delays adds no multiple comparison. The default
+    basis (5 functions, ``last_peak=None``) peaks at 1, 2, 4, 7 and 12 ms at 1 ms bins
+    and its sum falls from 12 ms to 0 at 20 ms: delays up to ~19 ms are covered, with
+    less weight beyond 12 ms. Delay of a link (``delays``, s; :func:`filter_delays`):
+    the lag of the fitted filter's extremum in the sign of the summed weight
+    (``delay_estimate="extremum"``; a filter on half-overlapping raised cosines is
+    monotone between two peaks, so this is always one of the basis' peaks) or the centre
+    of its main lobe (``"lobe_centre"``, which interpolates between them), for every
+    tested pair (NaN where untested).
+
+    Issue 12 asks for delays up to 25 ms. ``window=0.025, n_basis=7,
+    last_peak="window", contrast="taper", delay_estimate="lobe_centre"`` covers them: the
+    basis peaks at 1, 2, 4, 6, 10, 16 and 25 ms and sums to 1 up to 25 ms, and a planted
+    22 ms link is reported within 1 ms (tests). It is not the default: on the evaluation
+    Brunel network (1.5 ms delays, 100 of 1,000, 600 s, seed 0) it cost AUC 0.805 →
+    0.766, and the lobe centre put the detected 1.5 ms links at a median 4 ms off
+    (benchmarks/results/glm25.md). Its CPU time is about that of the 20 ms default
+    (1.01–1.07×, 100 units × 120 s): the passes over the spikes were made ~15 % cheaper.
 
     p-values: two-sided Wald test of ``cᵀ w_ij``, a fixed combination of the filter's
     basis coefficients (``contrast``, :func:`wald_contrast`), with the Fisher information
     of the presynaptic unit's filter block after profiling out the intercept and the
-    population covariates (other blocks held at their estimates). The default
-    ``"taper"`` tests ``Σ_l τ(l) k_ij(l)``, the filter summed with lag weights
-    (:func:`lag_taper`: 1 up to 15 ms of the 25 ms window, falling to 0 at 25 ms), which
-    is what the former default tested (the summed filter on a basis that decays to 0 at
-    the window). Testing the plain sum (``"area"``) on the basis that reaches the window
-    dilutes short delays with the noise of the longest lags: on a Brunel network
-    (1.5 ms delays, 100 of 1,000 units, 300 s, seed 1) AUC 0.685 against 0.746 for
-    ``"taper"`` and 0.748 for the former 20 ms default. ``"equal"`` (``c_b = 1``) ranked
-    that network much better (AUC 0.846) but its null false-positive rate was 0.08–0.11
-    on co-modulated and up/down-state units (the population covariates lag fast rate
-    changes, which the first lags pick up): not a default (benchmarks/results/glm25.md).
-    A link beyond 15 ms is tested with less weight (``τ`` = 0.37 at 20 ms, 0.13 at 22 ms):
-    strong ones are found (a planted 22 ms link, tests), weak ones lose power. For
+    population covariates (other blocks held at their estimates). The default ``"area"``
+    tests the summed filter ``Σ_l k_ij(l)`` (the weight). ``"taper"`` tests
+    ``Σ_l τ(l) k_ij(l)`` with the lag weights of :func:`lag_taper` (the sum of the
+    5-function basis decaying at the window: 1 up to 60 % of the window, 0 at its end),
+    for a basis that reaches the window: testing its plain sum dilutes short delays with
+    the noise of the longest lags (Brunel, 300 s, seed 1, 25 ms window: AUC 0.685 for
+    ``"area"``, 0.746 for ``"taper"``, 0.748 for the 20 ms default). ``"equal"``
+    (``c_b = 1``) ranked that network much better (AUC 0.846) but its null
+    false-positive rate was 0.08–0.11 on co-modulated and up/down-state units (the
+    population covariates lag fast rate changes, which the first lags pick up). For
     ``"l2"`` the variance is the sampling variance of the ridge estimate,
     ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior variance ``(S + λ)⁻¹`` used before made the
     test conservative (FPR 0.000 on independent Poisson) and the plain ``S⁻¹``
@@ -937,12 +955,12 @@ class GLM(InferenceMethod):
     bin_width : float or None, default None (automatic)
         Bin width in s. Automatic: 1 ms, but never finer than the recording's time
         resolution and a whole multiple of it. A bin finer than the data is refused.
-    window : float, default 0.025
+    window : float, default 0.02
         Filter length in s: the longest delay the coupling filters (and ``delays``) cover.
         The likelihood passes cost in proportion to it (n_spikes × lags × targets).
-    n_basis : int, default 7
+    n_basis : int, default 5
         Raised-cosine functions per filter.
-    last_peak : "window", float or None, default "window"
+    last_peak : "window", float or None, default None
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.
         raised_cosine_log_basis`): ``"window"`` puts it at ``window``, so the basis sums
         to 1 over every lag of the window and a filter (and ``delays``) can peak anywhere
@@ -984,11 +1002,13 @@ class GLM(InferenceMethod):
         Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
         sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
         see "Robust variance" above; never smaller than the model's.
-    contrast : {"taper", "equal", "sqrt_area", "area"}, default "taper"
+    contrast : {"area", "taper", "equal", "sqrt_area"}, default "area"
         Combination of the basis coefficients the Wald test scores (:func:`wald_contrast`;
-        ``"taper"``: the filter summed with :func:`lag_taper`'s weights; ``"area"``: the
-        plain summed filter). The reported ``weights`` are the summed filter whatever the
-        contrast.
+        ``"area"``: the summed filter; ``"taper"``: the filter summed with
+        :func:`lag_taper`'s weights). The reported ``weights`` are the summed filter
+        whatever the contrast.
+    delay_estimate : {"extremum", "lobe_centre"}, default "extremum"
+        How ``delays`` are read from the fitted filters (:func:`filter_delays`).
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
         Recordings with fewer than 50 blocks fall back to ``"model"`` with a warning.
@@ -1003,6 +1023,7 @@ class GLM(InferenceMethod):
         "window": [Interval("real", 0, None, closed="neither", unit="s")],
         "n_basis": [Interval("int", 1, None)],
         "contrast": [Options(("taper", "equal", "sqrt_area", "area"))],
+        "delay_estimate": [Options(("extremum", "lobe_centre"))],
         "last_peak": [Options(("window",)), Interval("real", 0, None, closed="neither",
                                                       unit="s"), None],
         "penalty": [Options(("l2", "l1", "group"))],
@@ -1025,20 +1046,21 @@ class GLM(InferenceMethod):
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
-    def __init__(self, *, bin_width: float | None = None, window: float = 0.025,
-                 n_basis: int = 7,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.02,
+                 n_basis: int = 5,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
                  population_timescales="auto", early_stopping: bool = True,
                  variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
-                 last_peak="window", contrast: str = "taper"):
+                 last_peak=None, contrast: str = "area", delay_estimate: str = "extremum"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
         self.last_peak = last_peak
         self.contrast = contrast
+        self.delay_estimate = delay_estimate
         self.penalty = penalty
         self.penalties = penalties
         self.n_penalties = n_penalties
@@ -1184,7 +1206,8 @@ class GLM(InferenceMethod):
         # scatter into the full matrices
         rows = active[tpos]
         sub_w = res["weights"]
-        sub_d = filter_delays(design.basis, res["coef"], sub_w, design.bin_width)
+        sub_d = filter_delays(design.basis, res["coef"], sub_w, design.bin_width,
+                              estimate=self.delay_estimate)
         delays = np.full((n, n), np.nan)
         for r, i in enumerate(rows):
             ok_row = res["ok"][r]
