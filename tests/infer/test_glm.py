@@ -16,6 +16,13 @@ from spikewire.infer.glm import GLM, MIN_ROBUST_EVENTS, _Block, build_design
 from spikewire.networks import from_matrix
 
 DT = 0.001
+#: The defaults (20 ms, 5 functions decaying at the window, the summed filter tested),
+#: spelled out: the basis the simulated coupled GLMs below are drawn on (model class).
+FORMER = {"window": 0.02, "n_basis": 5, "last_peak": None, "contrast": "area"}
+#: glm scanning 25 ms (issue 12), an option: basis to the window's end, the tapered
+#: Wald contrast, delays at the filter's main-lobe centre.
+SCAN25 = {"window": 0.025, "n_basis": 7, "last_peak": "window", "contrast": "taper",
+          "delay_estimate": "lobe_centre"}
 
 
 @njit
@@ -71,6 +78,35 @@ def test_raised_cosine_basis():
     assert B[-1, -1] < 1e-3  # the last function decays to 0 at the window end
     with pytest.raises(ValueError, match="first_peak"):
         raised_cosine_log_basis(3, 0.01, DT, first_peak=0.02)
+
+
+def test_raised_cosine_basis_with_its_last_peak_at_the_window():
+    """``last_peak``: peaks evenly spaced in log(t + offset) from the first bin to
+    ``last_peak``, the sum flat (1) from the first peak to the last, so a filter can peak
+    at any lag up to the window; without it the former basis, unchanged."""
+    B = raised_cosine_log_basis(7, 0.025, DT, last_peak=0.025)
+    assert B.shape == (25, 7)
+    t = DT * np.arange(1, 26)
+    phi = np.log(t + DT)
+    step = (np.log(0.026) - np.log(0.002)) / 6
+    # the peaks (1, 2, 4, 6, 10, 16, 25 ms) and one function against the formula
+    np.testing.assert_array_equal(np.argmax(B, axis=0) + 1, [1, 2, 4, 6, 10, 16, 25])
+    ref = 0.5 * (1 + np.cos(np.clip((phi - np.log(0.002) - 4 * step) * np.pi / step,
+                                    -np.pi, np.pi)))
+    np.testing.assert_allclose(B[:, 4], ref, atol=1e-12)
+    np.testing.assert_allclose(B.sum(axis=1), 1.0, atol=1e-12)   # up to the window's end
+    assert B[-1, -1] == pytest.approx(1.0)
+    # the default (no last_peak) keeps the former basis: last function decays at window
+    B0 = raised_cosine_log_basis(5, 0.02, DT)
+    spacing = (np.log(0.021) - np.log(0.002)) / 5
+    phi0 = np.log(DT * np.arange(1, 21) + DT)
+    ref0 = 0.5 * (1 + np.cos(np.clip((phi0 - np.log(0.002) - 4 * spacing) * np.pi / spacing,
+                                     -np.pi, np.pi)))
+    np.testing.assert_allclose(B0[:, 4], ref0, atol=1e-12)
+    with pytest.raises(ValueError, match="last_peak"):
+        raised_cosine_log_basis(5, 0.02, DT, last_peak=0.03)
+    with pytest.raises(ValueError, match="n_basis >= 2"):
+        raised_cosine_log_basis(1, 0.02, DT, last_peak=0.02)
 
 
 def test_design_equals_explicit_construction():
@@ -142,7 +178,9 @@ def test_loglik_and_unpenalised_fit_equal_nemos():
 
 
 def test_recovers_filters_of_a_simulated_coupled_glm(coupled):
-    est = GLM(penalties=[1e-3], history_penalty=1e-3).fit(coupled["st"])
+    # fitted in the model class (the truth's basis) with the summed filter tested, so
+    # |w| / |z| is the Wald sd of the summed filter
+    est = GLM(penalties=[1e-3], history_penalty=1e-3, **FORMER).fit(coupled["st"])
     B, coef = coupled["basis"], coupled["coef"]
     true_w = coef @ B.sum(axis=0)
     off = ~np.eye(4, dtype=bool)
@@ -237,6 +275,10 @@ def test_too_few_spikes_and_all_zero_warning():
     ({"variance": "hc0"}, "variance"),
     ({"robust_block": 0.01}, "at least the filter window"),
     ({"robust_block": 0.0}, "robust_block"),
+    ({"contrast": "peak"}, "contrast"),
+    ({"delay_estimate": "mean"}, "delay_estimate"),
+    ({"last_peak": 0.05}, "last_peak"),
+    ({"last_peak": "window", "n_basis": 1}, "n_basis >= 2"),
 ])
 def test_bad_settings(settings, match):
     rng = np.random.default_rng(0)
@@ -337,22 +379,88 @@ def test_covariate_loss_gradient_and_wald_equal_dense_computation():
         np.testing.assert_allclose(gg[i], Z.T @ r, rtol=1e-9, atol=1e-9)
     assert loss == pytest.approx(ref_loss, rel=1e-12)   # same sums, rounding only
     # Wald z at λ: sandwich (S + λ)⁻¹ S (S + λ)⁻¹ with S the Schur complement of the block
+    # of the tested combination cᵀ w: the summed filter (c = column sums of the basis),
+    # equal weights (c = 1), c = √(column sums) and the default, the filter summed with
+    # the lag taper τ (c = Bᵀ τ)
+    from spikewire.infer.glm import wald_contrast
+
     lam = np.array([0.0, 0.5, 2.0])
-    z, _, _, _, _ = GLM()._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z, variance="model")
-    csum = d.basis.sum(axis=0)
     nb = d.n_basis
-    for i in range(3):
-        mu = np.exp(bias[i] + X @ coef[i].ravel() + Z @ gamma[i])
-        A = np.column_stack([np.ones(d.n_bins), Z])
-        for j in range(3):
-            Xj = X[:, j * nb:(j + 1) * nb]
-            H = Xj.T @ (mu[:, None] * Xj)
-            C = Xj.T @ (mu[:, None] * A)
-            N = A.T @ (mu[:, None] * A)
-            S = H - C @ np.linalg.solve(N, C.T)
-            v = np.linalg.solve(S + lam[i] * np.eye(nb), csum)
-            ref = (coef[i, j] @ csum) / np.sqrt(v @ S @ v)
-            assert z[i, j] == pytest.approx(ref, rel=1e-6)  # 1e-10 trace jitter only
+    np.testing.assert_allclose(wald_contrast(d.basis, "area") @ coef[0, 1],
+                               (d.basis @ coef[0, 1]).sum(), rtol=1e-12)
+    tau = raised_cosine_log_basis(5, d.n_lags * DT, DT).sum(axis=1)
+    assert tau[0] == 1.0 and tau[-1] < 1e-3       # full weight early, none at the end
+    for contrast in ("area", "equal", "sqrt_area", "taper"):
+        z, _, _, _, _ = GLM(contrast=contrast)._wald(d, bias, coef, lam, 1, gamma=gamma,
+                                                      Z=Z, variance="model")
+        c = {"area": d.basis.sum(axis=0), "equal": np.ones(nb),
+             "sqrt_area": np.sqrt(d.basis.sum(axis=0)), "taper": d.basis.T @ tau}[contrast]
+        for i in range(3):
+            mu = np.exp(bias[i] + X @ coef[i].ravel() + Z @ gamma[i])
+            A = np.column_stack([np.ones(d.n_bins), Z])
+            for j in range(3):
+                Xj = X[:, j * nb:(j + 1) * nb]
+                H = Xj.T @ (mu[:, None] * Xj)
+                C = Xj.T @ (mu[:, None] * A)
+                N = A.T @ (mu[:, None] * A)
+                S = H - C @ np.linalg.solve(N, C.T)
+                v = np.linalg.solve(S + lam[i] * np.eye(nb), c)
+                ref = (coef[i, j] @ c) / np.sqrt(v @ S @ v)
+                assert z[i, j] == pytest.approx(ref, rel=1e-6)  # 1e-10 trace jitter only
+
+
+def test_fisher_cross_kernel_equals_the_two_separate_kernels():
+    """``block_fisher_cross`` (the Wald step's one pass) gives exactly the sums of
+    ``block_fisher`` and ``block_cross``: the same products added in the same order
+    (counts above 1, spikes closer than the window, a spike in the last bin)."""
+    from spikewire.infer import _glm_kernels as _k
+
+    st, d, _, _ = _small_problem()
+    rng = np.random.default_rng(3)
+    mu = np.exp(rng.normal(-4, 0.5, (d.n_bins, 2)))
+    A = np.column_stack([np.ones(d.n_bins), rng.standard_normal((d.n_bins, 2))])
+    u_bins = d.u_bins.copy()
+    u_bins[d.u_ptr[1] - 1] = d.n_bins - 1               # unit 0's last spike: last bin
+    u_counts = d.u_counts.copy()
+    u_counts[::7] = 2.0
+    nu, L = d.n_units, d.n_lags
+    for k in range(2):
+        hh, hb, hx = np.empty((nu, L, L)), np.empty((nu, L)), np.empty((nu, L, 3))
+        _k.block_fisher(d.u_ptr, u_bins, u_counts, mu, L, k, hh, hb)
+        W = np.ascontiguousarray(mu[:, k:k + 1] * A)
+        _k.block_cross(d.u_ptr, u_bins, u_counts, W, L, hx)
+        hh2, hx2 = np.empty_like(hh), np.empty_like(hx)
+        _k.block_fisher_cross(d.u_ptr, u_bins, u_counts, W, L, hh2, hx2)
+        np.testing.assert_array_equal(hh2, hh)
+        np.testing.assert_array_equal(hx2, hx)
+        np.testing.assert_array_equal(hx2[..., 0], hb)
+        assert np.all(hh.diagonal(axis1=1, axis2=2) > 0)   # not a vacuous comparison
+
+
+def test_likelihood_pass_does_not_depend_on_the_chunk_size():
+    """The passes run over time chunks; 1,024 bins (the default), 4,096 (the former) and
+    an odd 37 give the same loss and gradients: per element the spikes' products are
+    added in the same order, only the covariate gradient's per-chunk matrix products
+    (BLAS) round differently (rtol 1e-12)."""
+    from spikewire.infer._bases import population_covariates
+
+    st = _random_coupled(n=6, T=10.0)
+    d = build_design(st, window=0.025)
+    Z = population_covariates(d.s_bins, d.s_counts, d.n_bins, d.bin_width, (0.01, 0.3),
+                              gap=6, two_sided=False)
+    rng = np.random.default_rng(4)
+    tp = np.arange(6)
+    bias = np.log(np.full(6, 0.01))
+    gam = rng.normal(0, 0.1, (6, 2))
+    coef = rng.normal(0, 0.3, (6, 6, d.n_basis))
+    rows = np.ones(d.n_bins)
+    rows[3000:5000] = 0.0
+    out = [_Block(d, tp, "l2", 1.0, None, covariates=Z, chunk=c).loss_grad(
+        bias, coef, rows, gamma=gam) for c in (1024, 4096, 37)]
+    for other in out[1:]:
+        assert other[0] == pytest.approx(out[0][0], rel=1e-12)
+        for a, b in zip(out[0][1:], other[1:], strict=True):
+            np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("block_bins", [10, 37, 1000])
@@ -380,6 +488,7 @@ def test_robust_wald_variance_equals_explicit_block_sandwich(block_bins, monkeyp
     X = d.dense()
     Y = st.binned(DT, sparse=False).astype(float)
     A = np.column_stack([np.ones(d.n_bins), Z])
+    assert GLM().contrast == "area"     # the default: the summed filter is tested
     csum = d.basis.sum(axis=0)
     nb = d.n_basis
     blk = np.arange(d.n_bins) // block_bins
@@ -637,24 +746,30 @@ def test_separable_lbfgs_finds_each_rows_minimum():
         assert F[i] == pytest.approx(ref.fun, rel=1e-10, abs=1e-10)
 
 
-def test_delay_of_a_planted_link_is_the_filter_extremum():
-    # independent Poisson trains (10 units, 10 Hz, 200 s) plus two links: each spike of
-    # unit 0 (2) is followed by one of unit 1 (3) after 15 ms (8 ms) + U(0, 1 ms) with
-    # probability 0.3. The coupling filter over 25 ms peaks at the delay up to the
-    # resolution of the basis (peaks of its 5 bumps at 1, 2, 5, 8 and 15 ms; a filter
-    # cannot put its maximum far from the bumps' peaks): within 2 ms of 15.5 and 8.5 ms.
+def test_delays_of_planted_links_up_to_22_ms_with_the_25_ms_settings():
+    # independent Poisson trains (10 units, 10 Hz, 200 s) plus three links: each spike of
+    # unit 0 (2, 4) is followed by one of unit 1 (3, 5) after 22 ms (15, 8 ms) + U(0, 1 ms)
+    # with probability 0.3. The 25 ms settings (SCAN25: basis peaks at 1, 2, 4, 6, 10,
+    # 16 and 25 ms) cover all three; the reported delay (the centre of the filter's main
+    # lobe, filter_delays) is within 2 ms of the mean delay 22.5 (15.5, 8.5) ms, the
+    # resolution the issue asks for: the extremum alone would say 25 (16, 10) ms. The
+    # default 20 ms window reports the 22 ms link at its last peak (~12 ms), so this
+    # check needs the settings; the default is unchanged (benchmarks/results/glm25.md).
     rng = np.random.default_rng(5)
     T, n = 200.0, 10
     trains = [np.sort(rng.uniform(0, T, rng.poisson(10.0 * T))) for _ in range(n)]
-    for pre, post, d in ((0, 1, 0.015), (2, 3, 0.008)):
+    links = ((0, 1, 0.022), (2, 3, 0.015), (4, 5, 0.008))
+    for pre, post, d in links:
         src = trains[pre]
         extra = src[rng.random(src.size) < 0.3] + d + rng.uniform(0, 1e-3)
         trains[post] = np.sort(np.r_[trains[post], extra[extra < T]])
     st = sw.SpikeTrains.from_lists(trains, t_stop=T)
-    est = sw.infer(st, "glm", window=0.025, population_timescales=None)
-    assert est.adjacency()[1, 0] == 1 and est.adjacency()[3, 2] == 1
-    assert abs(est.delays[1, 0] - 0.0155) <= 2e-3, est.delays[1, 0]
-    assert abs(est.delays[3, 2] - 0.0085) <= 2e-3, est.delays[3, 2]
+    est = sw.infer(st, "glm", population_timescales=None, **SCAN25)
+    adj = est.adjacency()
+    for pre, post, d in links:
+        assert adj[post, pre] == 1
+        assert abs(est.delays[post, pre] - (d + 5e-4)) <= 2e-3, (d, est.delays[post, pre])
+    assert adj.sum() <= 4   # at most one false call among 87 unlinked pairs at BH 0.05
     # every tested pair has a delay inside the window; the diagonal is NaN
     off = ~np.eye(n, dtype=bool)
     d = est.delays[off & (est.pair_status == 0)]
@@ -668,3 +783,17 @@ def test_filter_delays_picks_the_extremum_in_the_weight_sign():
     coef = np.array([[[0.1, 0.5, -0.9, 0.2], [0.0, -0.2, 0.1, -0.4]]])
     w = np.array([[0.3, -0.5]])                       # positive → argmax; negative → argmin
     np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3), [[2e-3, 4e-3]])
+    # the main lobe (filter >= half the extremum, contiguous) is averaged with the filter
+    # as weight: (2·1.0 + 3·1.0) / 2 + 1 → 3.5 bins; negative: lags 2, 3 → 1.625 + 1
+    # bins (the second lobe at lag 6, −0.9, is not the main one)
+    basis = np.eye(6)
+    coef = np.array([[[0.0, 0.2, 1.0, 1.0, 0.4, -0.1], [-0.1, -0.6, -1.0, -0.3, 0.2, -0.9]]])
+    w = np.array([[2.5, -2.7]])
+    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3, "lobe_centre"),
+                               [[3.5e-3, 2.625e-3]])
+    np.testing.assert_allclose(filter_delays(basis, coef, w, 1e-3), [[3e-3, 3e-3]])
+    # an all-zero filter: the extremum's lag (the first), no division by zero
+    assert filter_delays(basis, np.zeros((1, 1, 6)), np.zeros((1, 1)), 1e-3,
+                         "lobe_centre")[0, 0] == 1e-3
+    with pytest.raises(ValueError, match="estimate"):
+        filter_delays(basis, coef, w, 1e-3, "mean")

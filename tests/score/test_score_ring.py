@@ -169,7 +169,9 @@ def test_glm_reports_held_out_bits_per_spike_to_score():
     # 3000 bins; the validation block is the last 600 (4.8 s .. 6 s). The training rows
     # see only earlier bins (causal filters), so the fold's fit equals a fit on 0 .. 4.8 s
     early = get_method("glm", **kw).fit(st.restrict(0.0, 4.8))
-    design = build_design(st, bin_width=2e-3, window=0.02, n_basis=5)
+    m = get_method("glm", **kw)          # glm's default window and basis
+    design = build_design(st, bin_width=2e-3, window=m.window, n_basis=m.n_basis,
+                          last_peak=m._last_peak())
     eta = design.predictor(early.diagnostics["intercepts"], early.diagnostics["filters"])
     lam = np.exp(eta[2400:]).T
     y = np.asarray(st.binned(2e-3, sparse=False), dtype=float)[:, 2400:]

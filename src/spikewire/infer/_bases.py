@@ -11,14 +11,15 @@ __all__ = ["population_covariates", "raised_cosine_log_basis"]
 
 def raised_cosine_log_basis(n_basis: int, window: float, bin_width: float, *,
                             first_peak: float | None = None, offset: float | None = None,
-                            ) -> np.ndarray:
+                            last_peak: float | None = None) -> np.ndarray:
     """Raised-cosine basis on a log-stretched time axis (Pillow et al. 2008).
 
     Basis function ``b`` at lag ``t`` (s) is ``½ (1 + cos(clip((φ(t) − φ_b) π / Δ,
     −π, π)))`` with ``φ(t) = log(t + offset)``, peaks ``φ_b`` evenly spaced by ``Δ`` from
-    ``φ(first_peak)`` such that the last function decays to 0 at ``window``. Neighbouring
-    functions overlap by half, so their sum is flat between the first and last peak;
-    resolution is fine at short lags and coarse at long ones.
+    ``φ(first_peak)`` such that the last function decays to 0 at ``window`` (default), or
+    such that the last function peaks at ``last_peak``. Neighbouring functions overlap
+    by half, so their sum is flat between the first and last peak; resolution is fine at
+    short lags and coarse at long ones.
 
     Parameters
     ----------
@@ -32,6 +33,12 @@ def raised_cosine_log_basis(n_basis: int, window: float, bin_width: float, *,
         Lag of the first peak in s (default: one bin).
     offset : float, optional
         Log-stretch offset in s (default: one bin); larger is closer to linear spacing.
+    last_peak : float, optional
+        Lag of the last peak in s (``first_peak < last_peak <= window``, needs
+        ``n_basis >= 2``). Default None: the last function decays to 0 at ``window``, so
+        its peak (and a fitted filter's extremum) lies well inside the window; with
+        ``last_peak = window`` the sum of the functions is flat up to the window's end
+        and a filter can peak at any lag of the window.
 
     Returns
     -------
@@ -52,7 +59,17 @@ def raised_cosine_log_basis(n_basis: int, window: float, bin_width: float, *,
     t = bin_width * np.arange(1, n_lags + 1)
     phi = np.log(t + offset)
     lo, hi = np.log(first_peak + offset), np.log(window + offset)
-    spacing = (hi - lo) / n_basis
+    if last_peak is None:
+        spacing = (hi - lo) / n_basis
+    else:
+        last_peak = check_positive("last_peak", last_peak, unit="s")
+        if not first_peak < last_peak <= window * (1 + 1e-9):
+            raise ValueError(f"last_peak ({last_peak} s) must lie above first_peak "
+                             f"({first_peak} s) and at most at window ({window} s)")
+        if n_basis < 2:
+            raise ValueError("last_peak needs n_basis >= 2 (one function has one peak, "
+                             "first_peak); use more functions or leave last_peak out")
+        spacing = (np.log(last_peak + offset) - lo) / (n_basis - 1)
     peaks = lo + spacing * np.arange(n_basis)
     arg = np.clip((phi[:, None] - peaks[None, :]) * np.pi / spacing, -np.pi, np.pi)
     basis = 0.5 * (1 + np.cos(arg))

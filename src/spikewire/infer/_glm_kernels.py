@@ -223,6 +223,48 @@ def block_cross(u_ptr, u_bins, u_counts, w, n_lags, out):
 
 
 @njit(cache=True, nogil=True)
+def block_fisher_cross(u_ptr, u_bins, u_counts, w, n_lags, out_hh, out_hx):
+    """:func:`block_fisher` and :func:`block_cross` of one target in one pass over spikes.
+
+    ``w[t, m] = μ_t a_m(t)`` with ``a_0 = 1`` (the intercept column first), so
+    ``out_hx[j, l, m] = Σ_t y_j[t − l] w[t, m]`` holds :func:`block_fisher`'s ``out_hb``
+    as ``out_hx[..., 0]``, and ``out_hh[j, l, l'] = Σ_t μ_t y_j[t − l] y_j[t − l']`` reads
+    ``μ_t = w[t, 0]`` from the same rows (one cache line per bin instead of a strided
+    column of the targets' ``μ``). The same sums, in the same order, as the two kernels.
+    """
+    n_units = u_ptr.size - 1
+    n_bins, n_m = w.shape
+    out_hh[:] = 0.0
+    out_hx[:] = 0.0
+    for j in range(n_units):
+        lo = u_ptr[j]
+        hi = u_ptr[j + 1]
+        for q in range(lo, hi):
+            s1 = u_bins[q]
+            c1 = u_counts[q]
+            for l in range(n_lags):
+                t = s1 + 1 + l
+                if t >= n_bins:
+                    break
+                for m in range(n_m):
+                    out_hx[j, l, m] += c1 * w[t, m]
+            q2 = q
+            while q2 > lo and u_bins[q2 - 1] > s1 - n_lags:
+                q2 -= 1
+            while q2 < hi and u_bins[q2] < s1 + n_lags:
+                s2 = u_bins[q2]
+                c2 = u_counts[q2]
+                for l in range(n_lags):
+                    t = s1 + 1 + l
+                    if t >= n_bins:
+                        break
+                    l2 = t - s2 - 1
+                    if 0 <= l2 < n_lags:
+                        out_hh[j, l, l2] += c1 * c2 * w[t, 0]
+                q2 += 1
+
+
+@njit(cache=True, nogil=True)
 def chunk_predict_self(s_bins, s_units, s_counts, kern, bias, row_w, tindex, t0, t1, eta,
                        lin):
     """:func:`chunk_predict` with the targets' own spike-history filters only.
