@@ -34,7 +34,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -176,14 +178,21 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     act = simulate_lowrank(net, z_grid, args.steps)
     phi = act.activity()
     c0, t0 = time.process_time(), time.perf_counter()
-    if rep == 0:
+    cache = None if args.fit_cache is None else Path(args.fit_cache) / (
+        f"{p}_n{args.n}_r{rep}_i{args.iters}_ref{args.refine_iter}_den{args.denoise_rank}"
+        f"_s{args.seed}_g{args.grid}_t{args.steps}.pkl")
+    if rep > 0:       # drawn even when the fit is cached: later presets' counts unchanged
+        lam = (OFFSET + GAIN * phi) * net.dt
+        counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
+    if cache is not None and cache.exists():
+        with open(cache, "rb") as fh:
+            fit, rec_s, n_spikes, loss_truth = pickle.load(fh)
+    elif rep == 0:
         fit = fit_lowrank(phi, 2, n_restarts=1, n_iter=args.iters,
                           refine_iter=args.refine_iter, seed=0)
         rec_s, n_spikes = float("inf"), 0
         loss_truth = 0.0
     else:
-        lam = (OFFSET + GAIN * phi) * net.dt
-        counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
         rec_s = rep * phi.shape[0] * phi.shape[1] * net.dt
         n_spikes = int(counts.sum())
         fit = fit_lowrank(counts, 2, observation="poisson", rate_offset=OFFSET,
@@ -192,8 +201,13 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
                           n_iter=args.iters, refine_iter=args.refine_iter, seed=0)
         lam_true = rep * lam          # the true network's expected pooled counts
         loss_truth = float(np.mean(lam_true - counts * np.log(lam_true)))
+    if cache is not None and not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache, "wb") as fh:
+            pickle.dump((fit, rec_s, n_spikes, loss_truth), fh)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
-    dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, seed=1)
+    dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
+                                          targets_from=args.targets_from, seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -274,6 +288,13 @@ def main() -> None:
     ap.add_argument("--refine-iter", type=int, default=0,
                     help="fit_lowrank's refine_iter (L-BFGS iterations after Adam)")
     ap.add_argument("--n-nets", type=int, default=5)
+    ap.add_argument("--ridge", type=float, default=1.0,
+                    help="fit_loading_distribution's ridge (step 3)")
+    ap.add_argument("--targets-from", default="flow", choices=["flow", "units"],
+                    help="fit_loading_distribution's targets_from (step 3's regressors)")
+    ap.add_argument("--fit-cache", default=None,
+                    help="folder for pickled front-end fits (reused when present; the fit "
+                         "and t_fit/cpu_fit are then the load time)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")

@@ -319,7 +319,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
                              ridge: float = 1.0, population: int = 1000,
                              burn_in: int | None = None, width: int = 64,
                              residual_sd: float | None = None, base_df="auto",
-                             seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
+                             targets_from: str = "flow", seed=0,
+                             device: str = "cpu") -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
     Parameters
@@ -362,6 +363,14 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Base of the flow over ``(m, d)`` (see :class:`FlowMatcher`): "auto" fits a Student-t
         to the fitted m (:func:`tail_df`) and uses it when its degrees of freedom are ≤ 20
         (heavy tails), else a Gaussian; a number: that Student-t; None: Gaussian.
+    targets_from : {"flow", "units"}, default "flow"
+        Population whose activities are the regressors of the ridge targets of ``n``:
+        ``"flow"``: ``n_draws`` populations of ``population`` units drawn from the (m, d)
+        flow; ``"units"``: the fitted units themselves (one population; ``n_draws`` and
+        ``population`` unused). The fitted latent update is exactly the field of the
+        fitted units, ``(1/N) Σ_i n_i φ(m_i·z + d_i)``; a population drawn from the flow
+        differs from them by the flow's error, an error in the regressors that the ridge
+        turns into an error of ``n``.
 
     Returns
     -------
@@ -370,6 +379,9 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Final flow-matching losses, the R² of the ridge regressions of the latent update
         and the ``base_df`` used.
     """
+    if targets_from not in ("flow", "units"):
+        raise ValueError(f"targets_from={targets_from!r} must be 'flow' (populations drawn "
+                         f"from the (m, d) flow) or 'units' (the fitted units)")
     if residual_sd is not None and not (isinstance(residual_sd, int | float | np.floating)
                                         and np.isfinite(residual_sd) and residual_sd >= 0):
         raise ValueError(f"residual_sd={residual_sd!r} must be a finite number >= 0 (or None: "
@@ -390,11 +402,12 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         burn_in = min(10, steps // 4)
     z, y = fit.update_targets(burn_in)
     feats, targets, r2 = [], [], []
-    for s in s_draw.spawn(int(n_draws)):
-        smp = flow_md.sample(N, seed=s)
+    pops = [md] if targets_from == "units" else [flow_md.sample(N, seed=s)
+                                             for s in s_draw.spawn(int(n_draws))]
+    for smp in pops:
         phi = np.tanh(z @ smp[:, :R].T + smp[:, R])
         n_hat = _ridge_n(phi, y, ridge)
-        pred = phi @ n_hat / N
+        pred = phi @ n_hat / phi.shape[1]
         r2.append(float(1 - ((y - pred) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()))
         feats.append(smp)
         targets.append(n_hat)
@@ -402,7 +415,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         np.vstack(targets), cond=np.vstack(feats), n_iter=n_iter)
     info = {"flow_md_loss": float(np.mean(flow_md.losses[-50:])),
             "flow_n_loss": float(np.mean(flow_n.losses[-50:])), "ridge_r2": r2,
-            "burn_in": int(burn_in), "base_df": base_df}
+            "burn_in": int(burn_in), "base_df": base_df,
+            "targets_from": targets_from}
     return LoadingDistribution(flow_md, flow_n, R, residual_sd), info
 
 
