@@ -156,6 +156,12 @@ def test_burn_in_setting_is_validated(one_thread):
     rec = observe_rates(simulate_lowrank(net, initial_grid(2, 2.4), 12))
     with pytest.raises(ValueError, match="burn_in"):
         sw.infer(rec, "lowrank_flow", burn_in=-1, n_iter=1, n_restarts=1, flow_iter=1)
+    with pytest.raises(ValueError, match="targets_from"):
+        sw.infer(rec, "lowrank_flow", targets_from="fitted", n_iter=1, n_restarts=1,
+                 flow_iter=1)
+    est = sw.infer(rec, "lowrank_flow", targets_from="units", n_iter=1, n_restarts=1,
+                   flow_iter=1, n_surrogates=0)
+    assert est.diagnostics["targets_from"] == "units" and len(est.diagnostics["ridge_r2"]) == 1
     # 12-sample chunks leave at most 10 samples to drop
     with pytest.raises(ValueError, match="burn_in=11"):
         sw.infer(rec, "lowrank_flow", burn_in=11, n_iter=1, n_restarts=1, flow_iter=1)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewire.infer._params import Options
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_torch
@@ -510,6 +511,9 @@ class LowRankFlow(_LowRankBase):
         Populations drawn for the ridge targets of ``n``.
     ridge : float, default 1.0
         Ridge strength of the targets of n (relative to tr(ΦᵀΦ)/N).
+    targets_from : {"flow", "units"}, default "flow"
+        Regressors of the ridge targets of n: populations drawn from the (m, d) flow, or
+        the fitted units themselves (see :func:`fit_loading_distribution`).
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
@@ -547,6 +551,7 @@ class LowRankFlow(_LowRankBase):
         "burn_in": [_LowRankBase.base_constraints["min_spikes"][0], None],
         "n_weight_samples": [_LowRankBase.base_constraints["n_restarts"][0]],
         "residual_sd": [_LowRankBase.base_constraints["rate_offset"][0], None],
+        "targets_from": [Options(("flow", "units"))],
     }
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
@@ -558,7 +563,7 @@ class LowRankFlow(_LowRankBase):
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
                  n_surrogates: int = 3, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01):
+                 min_gain: float = 0.01, targets_from: str = "flow"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -581,6 +586,7 @@ class LowRankFlow(_LowRankBase):
         self.n_surrogates = n_surrogates
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
+        self.targets_from = targets_from
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
@@ -589,6 +595,7 @@ class LowRankFlow(_LowRankBase):
                                                n_draws=self.n_draws, ridge=self.ridge,
                                                burn_in=self.burn_in,
                                                residual_sd=self.residual_sd,
+                                               targets_from=self.targets_from,
                                                seed=s_flow, device=self.device)
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
