@@ -20,7 +20,9 @@ on that fit, and scores against the truth in the true latent basis:
   has no stable fixed point): stable fixed points found by root finding of the latent
   vector field from a 9 × 9 grid of starts (number, and radii √mean_i (m_i·z*)² within
   5 %), limit-cycle period within 5 %, ring manifold (end states of 36 trials after 300
-  steps all within 5 % of the reference ring radius, no angular gap above 90°); the same
+  steps: median radius, deviation from it and largest angular gap within the largest
+  95th percentiles of ``--n-ring-ref`` networks drawn from the truth, see :func:`ring_ok`; the
+  earlier strict check is kept as ``ring_ok_strict``); the same
   checks against the network the data came from (seed ``--seed``) (``network_*``);
 - times (wall and process CPU) of the fit and the flows.
 
@@ -34,7 +36,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -93,22 +97,37 @@ def radius(net, z) -> float:
     return float(np.sqrt(z @ (net.m.T @ net.m / net.m.shape[0]) @ z))
 
 
-def ring_manifold(net, z0, tol=0.05, r_true=None, n_steps=300) -> dict:
-    """End states of trials from z0 after n_steps (3 s): their radii (relative to r_true or
-    their median) and the largest angular gap between them (in the basis where
-    cov(m) = I)."""
+def ring_manifold(net, z0, n_steps=300) -> dict:
+    """End states of trials from z0 after n_steps (3 s): their radii (in the basis where
+    cov(m) = I), their median, the largest relative deviation from that median (the ring's
+    shape) and the largest angular gap between them."""
     zs = simulate_lowrank(net, z0, n_steps).latents[:, -1]
     G = net.m.T @ net.m / net.m.shape[0]
     w, V = np.linalg.eigh(G)
     u = zs @ V @ np.diag(np.sqrt(w))                 # |u| = radius
     r = np.linalg.norm(u, axis=1)
-    ref = np.median(r) if r_true is None else r_true
     ang = np.sort(np.arctan2(u[:, 1], u[:, 0]))
     gaps = np.diff(np.concatenate([ang, ang[:1] + 2 * np.pi]))
-    ok = bool(np.all(np.abs(r / ref - 1) <= tol) and gaps.max() <= np.pi / 2)
     return {"radius_median": float(np.median(r)), "radii": r.tolist(),
-            "max_rel_radius_dev": float(
-        np.max(np.abs(r / ref - 1))), "max_gap_deg": float(np.degrees(gaps.max())), "ok": ok}
+            "max_dev_own_median": float(np.max(np.abs(r / np.median(r) - 1))),
+            "max_gap_deg": float(np.degrees(gaps.max()))}
+
+
+def ring_ok(ring: dict, r_ref: float, tol: dict | None = None) -> bool:
+    """The ring manifold check. ``tol`` None: the strict check (every end state within 5 %
+    of ``r_ref``, no angular gap above 90°), which networks drawn from the true
+    distribution pass only in 65 % of cases at 10,000 units (5 % at 1,000;
+    benchmarks/results/lrquad.md); else the calibrated check: median radius within
+    ``tol["radius"]`` of ``r_ref`` (relative), deviation from the own median at most
+    ``tol["shape"]``, largest gap at most ``tol["gap"]`` degrees, the tolerances being the
+    95th percentiles of these among networks of the same size drawn from the true
+    distribution (:func:`reference_dynamics`)."""
+    if tol is None:
+        return bool(ring["max_gap_deg"] <= 90 and np.all(
+            np.abs(np.array(ring["radii"]) / r_ref - 1) <= 0.05))
+    return bool(abs(ring["radius_median"] / r_ref - 1) <= tol["radius"]
+                and ring["max_dev_own_median"] <= tol["shape"]
+                and ring["max_gap_deg"] <= tol["gap"])
 
 
 def dynamics_summary(net, p, starts, T, ref=None) -> dict:
@@ -122,8 +141,7 @@ def dynamics_summary(net, p, starts, T, ref=None) -> dict:
     g = {"n_stable_fp": len(fps), "fp_radii": sorted(radius(net, z) for z in fps),
          "period_s": sig["period_s"], "radius": sig["radius"]}
     if p == "ring":
-        g["ring"] = ring_manifold(net, initial_grid(6, 2.4) @ T,
-                                  r_true=None if ref is None else ref["ring_radius"])
+        g["ring"] = ring_manifold(net, initial_grid(6, 2.4) @ T)
     return g if ref is None else matches(g, p, ref)
 
 
@@ -136,14 +154,17 @@ def matches(g, p, ref) -> dict:
     if p == "limit_cycle":
         g["period_ok"] = bool(abs(g["period_s"] / ref["period_s"] - 1) <= 0.05)
     if p == "ring":
-        g["ring_ok"] = g["ring"]["ok"]
+        g["ring_ok"] = ring_ok(g["ring"], ref["ring_radius"], ref["ring_tol"])
+        g["ring_ok_strict"] = ring_ok(g["ring"], ref["ring_radius"])
     return g
 
 
-def reference_dynamics(p, n, seeds) -> dict:
+def reference_dynamics(p, n, seeds, ring_seeds=(), ring_heldout=()) -> dict:
     """Dynamics of networks of n units drawn from the true distribution: the median of
     their summaries is the reference, and how often they themselves match it is the
-    ceiling of the sampled networks' fractions."""
+    ceiling of the sampled networks' fractions. Ring: the reference radius and the
+    calibrated check's tolerances come from ``ring_seeds`` networks (when given), and
+    ``true_frac_ring_ok`` is measured on other networks (``ring_heldout``)."""
     sums = [dynamics_summary(lowrank_preset(p, n, seed=s), p, initial_grid(9, 3.0),
                              np.eye(2)) for s in seeds]
     counts = [g["n_stable_fp"] for g in sums]
@@ -153,13 +174,23 @@ def reference_dynamics(p, n, seeds) -> dict:
            "fp_radii": np.median(np.array(with_mode), axis=0).tolist() if mode else [],
            "period_s": float(np.nanmedian([g["period_s"] for g in sums]))
            if p == "limit_cycle" else float("nan")}
+    held = sums
     if p == "ring":
-        ref["ring_radius"] = float(np.median([g["ring"]["radius_median"] for g in sums]))
-        for g in sums:      # the ring check against the reference radius
-            g["ring"]["ok"] = bool(g["ring"]["max_gap_deg"] <= 90 and np.all(np.abs(
-                np.array(g["ring"]["radii"]) / ref["ring_radius"] - 1) <= 0.05))
-    checked = [matches(dict(g), p, ref) for g in sums]
-    for key in ("fp_ok", "period_ok", "ring_ok"):
+        rings = [ring_manifold(lowrank_preset(p, n, seed=s), initial_grid(6, 2.4))
+                 for s in ring_seeds] or [g["ring"] for g in sums]
+        ref["ring_radius"] = float(np.median([g["radius_median"] for g in rings]))
+        ref["ring_tol"] = {   # the 95th percentiles of the truth's own spread
+            "radius": float(np.percentile([abs(g["radius_median"] / ref["ring_radius"] - 1)
+                                           for g in rings], 95)),
+            "shape": float(np.percentile([g["max_dev_own_median"] for g in rings], 95)),
+            "gap": float(np.percentile([g["max_gap_deg"] for g in rings], 95))}
+        ref["ring_reference_networks"] = rings
+        if ring_heldout:
+            held = [{"n_stable_fp": 0, "fp_radii": [], "period_s": float("nan"),
+                     "ring": ring_manifold(lowrank_preset(p, n, seed=s), initial_grid(6, 2.4))}
+                    for s in ring_heldout]
+    checked = [matches(dict(g), p, ref) for g in held]
+    for key in ("fp_ok", "period_ok", "ring_ok", "ring_ok_strict"):
         if key in checked[0]:
             ref["true_frac_" + key] = float(np.mean([g[key] for g in checked]))
     ref["networks"] = sums
@@ -176,14 +207,21 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     act = simulate_lowrank(net, z_grid, args.steps)
     phi = act.activity()
     c0, t0 = time.process_time(), time.perf_counter()
-    if rep == 0:
+    cache = None if args.fit_cache is None else Path(args.fit_cache) / (
+        f"{p}_n{args.n}_r{rep}_i{args.iters}_ref{args.refine_iter}_den{args.denoise_rank}"
+        f"_s{args.seed}_g{args.grid}_t{args.steps}.pkl")
+    if rep > 0:       # drawn even when the fit is cached: later presets' counts unchanged
+        lam = (OFFSET + GAIN * phi) * net.dt
+        counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
+    if cache is not None and cache.exists():
+        with open(cache, "rb") as fh:
+            fit, rec_s, n_spikes, loss_truth = pickle.load(fh)
+    elif rep == 0:
         fit = fit_lowrank(phi, 2, n_restarts=1, n_iter=args.iters,
                           refine_iter=args.refine_iter, seed=0)
         rec_s, n_spikes = float("inf"), 0
         loss_truth = 0.0
     else:
-        lam = (OFFSET + GAIN * phi) * net.dt
-        counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
         rec_s = rep * phi.shape[0] * phi.shape[1] * net.dt
         n_spikes = int(counts.sum())
         fit = fit_lowrank(counts, 2, observation="poisson", rate_offset=OFFSET,
@@ -192,8 +230,13 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
                           n_iter=args.iters, refine_iter=args.refine_iter, seed=0)
         lam_true = rep * lam          # the true network's expected pooled counts
         loss_truth = float(np.mean(lam_true - counts * np.log(lam_true)))
+    if cache is not None and not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache, "wb") as fh:
+            pickle.dump((fit, rec_s, n_spikes, loss_truth), fh)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
-    dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, seed=1)
+    dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
+                                          targets_from=args.targets_from, seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -246,17 +289,15 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
         g["heldout_r2"] = heldout_r2(a_true, net.activity(zs))
         gn = dict(g)
         if p == "ring":
-            gn["ring"] = dict(g["ring"])
-            gn["ring"]["ok"] = bool(g["ring"]["max_gap_deg"] <= 90 and np.all(np.abs(
-                np.array(g["ring"]["radii"]) / ref_net["ring_radius"] - 1) <= 0.05))
+            ref_net["ring_tol"] = ref["ring_tol"]
         gn = matches(gn, p, ref_net)
-        for key in ("fp_ok", "period_ok", "ring_ok"):
+        for key in ("fp_ok", "period_ok", "ring_ok", "ring_ok_strict"):
             if key in gn:
                 g["network_" + key] = gn[key]
         sampled.append(g)
     res["sampled"] = sampled
     res["frac_heldout_r2_ge_0.95"] = float(np.mean([g["heldout_r2"] >= 0.95 for g in sampled]))
-    for key in ("fp_ok", "period_ok", "ring_ok"):
+    for key in ("fp_ok", "period_ok", "ring_ok", "ring_ok_strict"):
         if key in sampled[0]:
             res["frac_" + key] = float(np.mean([g[key] for g in sampled]))
             res["frac_network_" + key] = float(np.mean([g["network_" + key]
@@ -274,6 +315,17 @@ def main() -> None:
     ap.add_argument("--refine-iter", type=int, default=0,
                     help="fit_lowrank's refine_iter (L-BFGS iterations after Adam)")
     ap.add_argument("--n-nets", type=int, default=5)
+    ap.add_argument("--n-ring-ref", type=int, default=40,
+                    help="networks from the true ring distribution that set the calibrated "
+                         "ring check's reference and tolerances (and as many others on which "
+                         "the truth's own pass rate is measured); 0: the --n-nets networks")
+    ap.add_argument("--ridge", type=float, default=1.0,
+                    help="fit_loading_distribution's ridge (step 3)")
+    ap.add_argument("--targets-from", default="flow", choices=["flow", "units"],
+                    help="fit_loading_distribution's targets_from (step 3's regressors)")
+    ap.add_argument("--fit-cache", default=None,
+                    help="folder for pickled front-end fits (reused when present; the fit "
+                         "and t_fit/cpu_fit are then the load time)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")
@@ -289,15 +341,25 @@ def main() -> None:
     out: dict = {"args": vars(args), "runs": [], "confusion": {}}
     rng_counts = np.random.default_rng(0)
     t0 = time.perf_counter()
-    args.reference = {p: reference_dynamics(p, args.n_sample, range(200, 200 + args.n_nets))
-                      for p in args.presets}
+    args.reference = {p: reference_dynamics(
+        p, args.n_sample, range(200, 200 + args.n_nets),
+        range(500, 500 + args.n_ring_ref), range(600, 600 + args.n_ring_ref))
+        for p in args.presets}
     out["reference"] = args.reference
-    print("reference", json.dumps({p: {k: v for k, v in r.items() if k != "networks"}
+    print("reference", json.dumps({p: {k: v for k, v in r.items() if k not in (
+        "networks", "ring_reference_networks")}
                                    for p, r in args.reference.items()}, default=float),
           round(time.perf_counter() - t0, 1), "s", flush=True)
     for rep in args.repeats:
         keep = {}
-        for p in args.presets:
+        for p in PRESETS:
+            if p not in args.presets:     # draw its counts all the same: every preset's
+                if rep > 0:               # counts do not depend on --presets
+                    other = lowrank_preset(p, args.n, seed=args.seed)
+                    phi = simulate_lowrank(other, initial_grid(args.grid, 2.4),
+                                           args.steps).activity()
+                    rng_counts.poisson(rep * (OFFSET + GAIN * phi) * other.dt)
+                continue
             res, keep[p] = run_one(p, truths[p], args, rep, rng_counts)
             out["runs"].append(res)
             print(json.dumps({k: v for k, v in res.items() if k != "sampled"}, default=float),

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spikewire.infer._params import Options
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_torch
@@ -319,7 +320,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
                              ridge: float = 1.0, population: int = 1000,
                              burn_in: int | None = None, width: int = 64,
                              residual_sd: float | None = None, base_df="auto",
-                             seed=0, device: str = "cpu") -> tuple[LoadingDistribution, dict]:
+                             targets_from: str = "flow", seed=0,
+                             device: str = "cpu") -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
     Parameters
@@ -362,6 +364,14 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Base of the flow over ``(m, d)`` (see :class:`FlowMatcher`): "auto" fits a Student-t
         to the fitted m (:func:`tail_df`) and uses it when its degrees of freedom are ≤ 20
         (heavy tails), else a Gaussian; a number: that Student-t; None: Gaussian.
+    targets_from : {"flow", "units"}, default "flow"
+        Population whose activities are the regressors of the ridge targets of ``n``:
+        ``"flow"``: ``n_draws`` populations of ``population`` units drawn from the (m, d)
+        flow; ``"units"``: the fitted units themselves (one population; ``n_draws`` and
+        ``population`` unused). The fitted latent update is exactly the field of the
+        fitted units, ``(1/N) Σ_i n_i φ(m_i·z + d_i)``; a population drawn from the flow
+        differs from them by the flow's error, an error in the regressors that the ridge
+        turns into an error of ``n``.
 
     Returns
     -------
@@ -370,6 +380,9 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Final flow-matching losses, the R² of the ridge regressions of the latent update
         and the ``base_df`` used.
     """
+    if targets_from not in ("flow", "units"):
+        raise ValueError(f"targets_from={targets_from!r} must be 'flow' (populations drawn "
+                         f"from the (m, d) flow) or 'units' (the fitted units)")
     if residual_sd is not None and not (isinstance(residual_sd, int | float | np.floating)
                                         and np.isfinite(residual_sd) and residual_sd >= 0):
         raise ValueError(f"residual_sd={residual_sd!r} must be a finite number >= 0 (or None: "
@@ -390,11 +403,12 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         burn_in = min(10, steps // 4)
     z, y = fit.update_targets(burn_in)
     feats, targets, r2 = [], [], []
-    for s in s_draw.spawn(int(n_draws)):
-        smp = flow_md.sample(N, seed=s)
+    pops = [md] if targets_from == "units" else [flow_md.sample(N, seed=s)
+                                             for s in s_draw.spawn(int(n_draws))]
+    for smp in pops:
         phi = np.tanh(z @ smp[:, :R].T + smp[:, R])
         n_hat = _ridge_n(phi, y, ridge)
-        pred = phi @ n_hat / N
+        pred = phi @ n_hat / phi.shape[1]
         r2.append(float(1 - ((y - pred) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()))
         feats.append(smp)
         targets.append(n_hat)
@@ -402,7 +416,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         np.vstack(targets), cond=np.vstack(feats), n_iter=n_iter)
     info = {"flow_md_loss": float(np.mean(flow_md.losses[-50:])),
             "flow_n_loss": float(np.mean(flow_n.losses[-50:])), "ridge_r2": r2,
-            "burn_in": int(burn_in), "base_df": base_df}
+            "burn_in": int(burn_in), "base_df": base_df,
+            "targets_from": targets_from}
     return LoadingDistribution(flow_md, flow_n, R, residual_sd), info
 
 
@@ -496,6 +511,9 @@ class LowRankFlow(_LowRankBase):
         Populations drawn for the ridge targets of ``n``.
     ridge : float, default 1.0
         Ridge strength of the targets of n (relative to tr(ΦᵀΦ)/N).
+    targets_from : {"flow", "units"}, default "flow"
+        Regressors of the ridge targets of n: populations drawn from the (m, d) flow, or
+        the fitted units themselves (see :func:`fit_loading_distribution`).
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
@@ -533,6 +551,7 @@ class LowRankFlow(_LowRankBase):
         "burn_in": [_LowRankBase.base_constraints["min_spikes"][0], None],
         "n_weight_samples": [_LowRankBase.base_constraints["n_restarts"][0]],
         "residual_sd": [_LowRankBase.base_constraints["rate_offset"][0], None],
+        "targets_from": [Options(("flow", "units"))],
     }
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
@@ -544,7 +563,7 @@ class LowRankFlow(_LowRankBase):
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
                  n_surrogates: int = 3, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01):
+                 min_gain: float = 0.01, targets_from: str = "flow"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -567,6 +586,7 @@ class LowRankFlow(_LowRankBase):
         self.n_surrogates = n_surrogates
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
+        self.targets_from = targets_from
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
@@ -575,6 +595,7 @@ class LowRankFlow(_LowRankBase):
                                                n_draws=self.n_draws, ridge=self.ridge,
                                                burn_in=self.burn_in,
                                                residual_sd=self.residual_sd,
+                                               targets_from=self.targets_from,
                                                seed=s_flow, device=self.device)
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
