@@ -51,6 +51,19 @@ Options on where ``w`` comes from and how it is trained (measured on ring networ
   (Δ 0.24 → 0.21), much worse on the two-bump LNP ring (Δ 0.49 → 0.96, 120 s), so not a
   default.
 
+Training budget and seeds (``benchmarks/results/gnn6.md``): the defaults (``max_epochs=10``
+of ``batches_per_epoch=10`` batches, ``lr=5e-4``: 100 optimiser steps) are a quick setting,
+far from converged on a ring. On the single-bump LNP ring (N = 50, 60 s, 2 ms bins)
+``lr=2e-3, batches_per_epoch=50, max_epochs=30, patience=5`` (early stopping after
+≈ 550–800 steps) reaches the GLM's held-out bits/spike, which 200 steps did not.
+``restarts=k`` trains k initialisations (restart 0 is the single run of the same seed;
+restart k ≥ 1 draws its torch seed from ``seed``'s ``("gnn", k)`` stream) and keeps the
+one with the lowest validation loss; the chosen run and every run's validation loss are in
+``training_info_`` (``chosen_restart``, ``restart_val_losses``). ``w_l2``: a plain L2
+penalty ``w_l2·mean(w²)`` on the observed units' weights (0 = none; no ring assumed);
+``clip_grad``: clip the gradient's global norm to this value before each step (None =
+none).
+
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
 4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
 untrained method first trains it on the recording it is given (as the paper does);
