@@ -276,3 +276,103 @@ def test_recurrent_auxiliary_state_is_causal_with_long_memory(ring_data):
     assert not np.allclose(m.model_.aux_gru.weight_ih.detach().numpy(), init)
     est = m.fit(observed)
     assert est.weights.shape == (12, 12) and np.all(np.isfinite(est.weights))
+
+
+def test_restarts_keep_the_run_with_the_lowest_validation_loss(trained, ring_data):
+    """``restarts=k`` trains k initialisations and keeps the one with the lowest validation
+    loss; restart 0 is the single run of the same seed, so restarts never do worse on the
+    validation block than one run."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="restarts"):
+        get_method("gnn", restarts=0)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, restarts=2).train(st)
+    info = m.training_info_
+    losses = info["restart_val_losses"]
+    assert len(losses) == 2 and info["chosen_restart"] == int(np.argmin(losses))
+    assert info["best_val_loss"] == min(losses)
+    # restart 0 is bit-identical to the single run with the same seed (the fixture)
+    assert losses[0] == trained.training_info_["best_val_loss"]
+    # the other restart starts elsewhere: a different validation loss
+    assert losses[1] != losses[0]
+    # deterministic: the same settings retrain to the same chosen model
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7, restarts=2).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, m.fit(st).weights)
+    if info["chosen_restart"] == 0:
+        np.testing.assert_array_equal(m.fit(st).weights, trained.fit(st).weights)
+
+
+def test_w_l2_and_gradient_clipping(trained, ring_data):
+    _, st = ring_data
+    with pytest.raises(ValueError, match="clip_grad"):
+        get_method("gnn", clip_grad=0.0)
+    with pytest.raises(ValueError, match="w_l2"):
+        get_method("gnn", w_l2=-1.0)
+    # a strong L2 penalty (100 × mean w² against a loss of order 0.1) shrinks the weights
+    # well below those of the unpenalised model trained on the same data and seed
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, w_l2=100.0).train(st)
+    w_ref = np.abs(trained.fit(st).weights).mean()
+    assert np.abs(m.fit(st).weights).mean() < 0.5 * w_ref
+    # clipping is applied: with a bound far below the gradient norms seen in training
+    # (the loss is of order 0.1 with O(1) gradients) the steps change, so the same seed
+    # trains to different weights; training still converges to a finite loss
+    c = get_method("gnn", **FAST, lr=3e-3, seed=7, clip_grad=1e-3).train(st)
+    assert np.isfinite(c.training_info_["best_val_loss"])
+    assert not np.allclose(c.fit(st).weights, trained.fit(st).weights)
+
+
+@pytest.fixture(scope="module")
+def planted_chain():
+    """8 Poisson units in a directed ring: unit i is excited by unit i − 1 and inhibited by
+    unit i + 1 (±1.5 per spike filtered by exp(−k/5) over the last 10 bins, log link,
+    20 Hz baseline, rate capped at 0.5 per bin); 40 s of 2 ms bins. Returns the spike
+    trains, the true per-bin rates and the counts."""
+    rng = np.random.default_rng(11)
+    n, dur, bw = 8, 40.0, 2e-3
+    nb = int(round(dur / bw))
+    w = np.zeros((n, n))
+    for i in range(n):
+        w[i, (i - 1) % n], w[i, (i + 1) % n] = 1.5, -1.5
+    kern = np.exp(-np.arange(1, 11) / 5.0)
+    x = np.zeros((n, nb), dtype=np.int64)
+    lam = np.zeros((n, nb))
+    for t in range(nb):
+        k = min(t, 10)
+        s = x[:, t - k:t][:, ::-1] @ kern[:k] if k else np.zeros(n)
+        lam[:, t] = np.minimum(np.exp(np.log(20.0 * bw) + w @ s), 0.5)
+        x[:, t] = rng.poisson(lam[:, t])
+    times = [(np.repeat(np.arange(nb), c) + rng.uniform(0, 1, c.sum())) * bw for c in x]
+    st = sw.SpikeTrains.from_times(np.concatenate(times),
+                                   np.repeat(np.arange(n), [t.size for t in times]),
+                                   t_start=0.0, t_stop=dur, units=np.arange(n), sort=True)
+    return st, lam, x
+
+
+def test_training_reaches_the_planted_networks_bits_per_spike(planted_chain):
+    """Training must get close to the true model's held-out prediction on a network the
+    model can represent (w free, directed), and its w must show the planted chain."""
+    from spikewire.infer.likelihood import bits_per_spike
+
+    st, lam, x = planted_chain
+    m = get_method("gnn", chunk=0.2, hidden=16, embed=16, n_kernels=8, structure="free",
+                   symmetric=False, lr=1e-2, max_epochs=10, batches_per_epoch=20,
+                   batch_size=4, patience=4, seed=1).train(st)
+    est = m.fit(st)
+    got = est.diagnostics["test_bits_per_spike"]
+    # the true rates give 0.49 bits/spike on the held-out last 10 % (4 000 bins, ~1 000
+    # spikes: sampling sd of a bits/spike estimate ≈ 0.03); measured 0.44 (seed 1; seed 2
+    # passes too). An
+    # under-trained model (the 200-step budget of the former defaults on the ring
+    # reached half the GLM's figure) lands well below 0.8 × the oracle; no model beats the
+    # true rates beyond the sampling difference of the scored bins (a few hundredths)
+    oracle = bits_per_spike(lam[:, -4000:], x[:, -4000:])
+    assert 0.8 * oracle < got < oracle + 0.05
+    # the chain, up to gnn's arbitrary global sign: in every row the two planted inputs
+    # have opposite signs and are the two largest |w| (6 unconnected pairs per row)
+    w = est.weights
+    for i in range(8):
+        pre, post = w[i, (i - 1) % 8], w[i, (i + 1) % 8]
+        assert np.sign(pre) == -np.sign(post)
+        others = np.delete(np.abs(w[i]), [i, (i - 1) % 8, (i + 1) % 8])
+        assert min(abs(pre), abs(post)) > others.max()
+    signs = np.sign([w[i, (i - 1) % 8] for i in range(8)])
+    assert np.all(signs == signs[0])             # one global sign for all rows

@@ -47,6 +47,27 @@ def test_profile_error_hand_case():
     assert math.isclose(out["delta"], 1 / math.sqrt(8))
 
 
+def test_constant_estimate_floor():
+    # n = 4 ring, true profile (0, 1, 0, 1). A constant estimate has w̄ = (0, 1, 1, 1);
+    # L1 fit: ratios (1, 0, 1) with equal weights -> median c = 1; rebuilt (0, 1, 1, 1):
+    # error 1 at the 4 entries of offset 2 -> Δ_constant = sqrt(4)/sqrt(8) = 1/sqrt(2)
+    d = ring_distance(4)
+    w_true = (d == 1).astype(float)
+    out = profile_error(w_true, w_true)
+    assert out["delta"] == 0.0 and math.isclose(out["delta_constant"], 1 / math.sqrt(2))
+    # any constant estimate (either sign, any size) scores exactly the floor
+    const = profile_error(-3.0 * (1 - np.eye(4)), w_true)
+    assert math.isclose(const["delta"], out["delta_constant"])
+    # a ring whose every pair has the same weight is matched by a constant: floor 0; with
+    # hidden neurons the floor is over the observed pairs
+    net = ring_attractor(n=40)
+    flat = -(1 - np.eye(40))
+    assert profile_error(flat, flat)["delta_constant"] < 1e-12
+    keep = np.arange(0, 40, 2)
+    sub = profile_error(np.ones((20, 20)), net, positions=keep)
+    assert math.isclose(sub["delta"], sub["delta_constant"])
+
+
 def test_profile_error_with_hidden_neurons_uses_positions():
     net = ring_attractor(n=40)
     keep = np.arange(0, 40, 2)

@@ -212,7 +212,8 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
           ``spec["ring"]`` names its ring units, e.g.
           :func:`~spikewire.networks.ring.lif_ring`): ``ring_delta`` (relative profile
           error Δ), ``ring_delta_full`` (full-matrix error), ``ring_side_ratio`` (deepest
-          side trough / peak, signed) over the observed ring units
+          side trough / peak, signed), ``ring_delta_constant`` (Δ of a constant estimate:
+          the floor a learned profile must beat) over the observed ring units
           (:func:`spikewire.score.ring.profile_error`); NaN for other networks.
 
     Examples
@@ -343,10 +344,10 @@ def _ring_truth(truth):
 
 
 def _ring_scores(ring, estimate: Estimate, ti: np.ndarray) -> dict:
-    """``ring_delta``, ``ring_delta_full``, ``ring_side_ratio``
+    """``ring_delta``, ``ring_delta_full``, ``ring_side_ratio``, ``ring_delta_constant``
     (:func:`spikewire.score.ring.profile_error`) over the observed ring units; NaN when the
     truth is not a ring or fewer than 3 ring units are observed."""
-    keys = ("ring_delta", "ring_delta_full", "ring_side_ratio")
+    keys = ("ring_delta", "ring_delta_full", "ring_side_ratio", "ring_delta_constant")
     nan = dict.fromkeys(keys, math.nan)
     if ring is None:
         return nan
@@ -365,7 +366,7 @@ def _ring_scores(ring, estimate: Estimate, ti: np.ndarray) -> dict:
     except ValueError:
         return nan
     return {"ring_delta": pe["delta"], "ring_delta_full": pe["delta_full"],
-            "ring_side_ratio": pe["side_ratio"]}
+            "ring_side_ratio": pe["side_ratio"], "ring_delta_constant": pe["delta_constant"]}
 
 
 def _best_mcc(y_true, evidence) -> float:
