@@ -17,6 +17,10 @@ the weights are the same (checked: identical with ``n_surrogates=0``).
 null families (:mod:`spikewire.infer._null_families`; 12 units, 40 s, ``n_iter=40``, one
 restart, seeds 0 … S−1): the gate p-values and the default calls of every fit.
 
+Both tests of the gate are recorded (helper lrgate): the shift test (``shift_p``) and the
+reversal test (``reversal_p``, ``--n-reversals K``; 0: the shift test alone), and the gate's
+p, the larger of the two; null runs also record every fit's losses.
+
 ``--drive-timescale X``, ``--min-gain G``: the method settings ``drive_timescale`` (s;
 ``none``: the gate without the shared-drive inputs) and ``min_gain``; ``--drive-timescale
 none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults.
@@ -24,6 +28,7 @@ none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults
 Usage: nice python benchmarks/bench_lrnull.py [--cases limit_cycle:30:40 ring:30:40 ...]
        [--methods lowrank lowrank_flow] [--n-iter 150] [--restarts 1] [--jsonl out.jsonl]
        nice python benchmarks/bench_lrnull.py --gate-null poisson,bursting --null-seeds 40
+           [--seed0 S] [--n-reversals K] [--min-gain 0]
 """
 
 from __future__ import annotations
