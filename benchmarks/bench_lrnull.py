@@ -17,6 +17,10 @@ the weights are the same (checked: identical with ``n_surrogates=0``).
 null families (:mod:`spikewire.infer._null_families`; 12 units, 40 s, ``n_iter=40``, one
 restart, seeds 0 … S−1): the gate p-values and the default calls of every fit.
 
+Both tests of the gate are recorded (helper lrgate): the shift test (``shift_p``) and the
+reversal test (``reversal_p``, ``--n-reversals K``; 0: the shift test alone), and the gate's
+p, the larger of the two; null runs also record every fit's losses.
+
 ``--drive-timescale X``, ``--min-gain G``: the method settings ``drive_timescale`` (s;
 ``none``: the gate without the shared-drive inputs) and ``min_gain``; ``--drive-timescale
 none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults.
@@ -24,6 +28,7 @@ none --min-gain 0`` is the decision of lrnull.md. Default: the methods' defaults
 Usage: nice python benchmarks/bench_lrnull.py [--cases limit_cycle:30:40 ring:30:40 ...]
        [--methods lowrank lowrank_flow] [--n-iter 150] [--restarts 1] [--jsonl out.jsonl]
        nice python benchmarks/bench_lrnull.py --gate-null poisson,bursting --null-seeds 40
+           [--seed0 S] [--n-reversals K] [--min-gain 0]
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ def run(case, method, kw, seed):
            "gate_gain": g.get("gain"), "gate_passed": g.get("passed"),
            "gate_loss": g.get("loss"), "gate_plain_loss": g.get("plain_loss"),
            "gate_surrogate_losses": g.get("surrogate_losses"),
+           "gate_shift_p": g.get("shift_p"), "gate_reversal_p": g.get("reversal_p"),
+           "gate_reversal_t": g.get("reversal_t"), "gate_reversal_gain": g.get("reversal_gain"),
+           "gate_reversal_losses": g.get("reversal_losses"),
            "calls": int((adj[off] != 0).sum()), "calls_in_block": int((adj[block] != 0).sum()),
            "block_pairs": int(block.sum()), "pairs": int(off.sum()),
            "null_check": est.diagnostics.get("null_check"),
@@ -85,28 +93,42 @@ def run(case, method, kw, seed):
     return out
 
 
-def gate_null(families, n_seeds, extra=None, jsonl=""):
+def gate_null(families, n_seeds, extra=None, jsonl="", seed0=0):
     from scipy.stats import kstest
 
     from spikewire.infer._null_families import null_family
 
     for fam in families:
-        ps, calls, gains = [], [], []
+        ps, calls, gains, shift_p, rev_p, rev_gains, times = [], [], [], [], [], [], []
+        losses = []
         t0 = time.perf_counter()
-        for seed in range(n_seeds):
+        for seed in range(seed0, seed0 + n_seeds):
             st = null_family(fam, n_units=12, duration=40, seed=seed)
+            t1 = time.perf_counter()
             est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, **(extra or {}))
+            times.append(time.perf_counter() - t1)
             off = ~np.eye(12, dtype=bool)
             g = est.diagnostics["surrogate_gate"]
             ps.append(g["p"])
             gains.append(float(np.mean(g["surrogate_losses"]) / g["loss"] - 1.0))
+            shift_p.append(g.get("shift_p", g["p"]))
+            rev_p.append(g.get("reversal_p", float("nan")))
+            rev_gains.append(g.get("reversal_gain", float("nan")))
             calls.append(int((est.adjacency()[off] != 0).sum()))
-        line = json.dumps({"family": fam, "kw": extra or {},
+            losses.append([g["loss"], g["surrogate_losses"], g.get("reversal_losses")])
+        line = json.dumps({"family": fam, "kw": extra or {}, "seeds": [seed0, seed0 + n_seeds],
                            "gate_p": [round(p, 4) for p in ps], "calls": calls,
+                           "shift_p": [round(p, 4) for p in shift_p],
+                           "reversal_p": [round(p, 4) for p in rev_p],
                            "rel_gain": [round(x, 5) for x in gains],
+                           "reversal_gain": [round(x, 5) for x in rev_gains],
                            "gate_open": int(np.sum(np.array(ps) < 0.05)),
+                           "shift_open": int(np.sum(np.array(shift_p) < 0.05)),
+                           "reversal_open": int(np.sum(np.array(rev_p) < 0.05)),
                            "fits_with_calls": int(np.sum(np.array(calls) > 0)),
                            "ks": list(kstest(ps, "uniform")),
+                           "fit_time_s": [round(x, 2) for x in times],
+                           "losses": losses,
                            "time_s": time.perf_counter() - t0})
         print(line, flush=True)
         if jsonl:
@@ -125,6 +147,8 @@ def main():
     ap.add_argument("--jsonl", default="")
     ap.add_argument("--gate-null", default="")
     ap.add_argument("--null-seeds", type=int, default=10)
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--n-reversals", type=int, default=None)
     ap.add_argument("--drive-timescale", default="")
     ap.add_argument("--min-gain", type=float, default=None)
     a = ap.parse_args()
@@ -133,8 +157,10 @@ def main():
         "drive_timescale": None if a.drive_timescale == "none" else float(a.drive_timescale)}
     if a.min_gain is not None:
         extra["min_gain"] = a.min_gain
+    if a.n_reversals is not None:
+        extra["n_reversals"] = a.n_reversals
     if a.gate_null:
-        gate_null(a.gate_null.split(","), a.null_seeds, extra, a.jsonl)
+        gate_null(a.gate_null.split(","), a.null_seeds, extra, a.jsonl, a.seed0)
         return
     kw = {"n_iter": a.n_iter, "n_restarts": a.restarts, **extra}
     for case in a.cases:

@@ -68,16 +68,16 @@ def test_weight_outlier_pvalues_by_hand():
 
 
 def test_no_calls_on_independent_poisson_units():
-    """Independent Poisson units (the *poisson* null family): the gate is a test at 0.05, so
-    each fit calls anything with probability ≤ 0.05 (measured gate p-values of these three
-    seeds 0.13, 0.83, 0.58 with the default shared-drive inputs; 0.13, 0.43, 0.61 without).
-    Without the gate (``n_surrogates=0``) the weights' own robust z (Bonferroni 0.05) calls
-    pairs of the same fit (seed 0: 17 of 132; seeds 1, 2: 6, 9): the low-rank product of a
-    fit to noise is heavy-tailed."""
+    """Independent Poisson units (the *poisson* null family): the gate's shift test alone
+    (``n_reversals=0``) is a test at 0.05, so each fit calls anything with probability ≤
+    0.05 (measured gate p-values of these three seeds 0.13, 0.83, 0.58 with the default
+    shared-drive inputs; 0.13, 0.43, 0.61 without). Without the gate (``n_surrogates=0``)
+    the weights' own robust z (Bonferroni 0.05) calls pairs of the same fit (seed 0: 17 of
+    132; seeds 1, 2: 6, 9): the low-rank product of a fit to noise is heavy-tailed."""
     from spikewire.infer._null_families import null_family
 
-    kw = dict(n_iter=40, n_restarts=1)
-    gates, calls_without = [], 0
+    kw = dict(n_iter=40, n_restarts=1, n_reversals=0)   # the shift test (time: the reversal
+    gates, calls_without = [], 0                       # test is checked on shared drives)
     for seed in range(3):
         st = null_family("poisson", n_units=12, duration=40, seed=seed)
         est = sw.infer(st, "lowrank", seed=seed, **kw)
@@ -98,11 +98,12 @@ def test_no_calls_on_independent_poisson_units():
 
 def test_planted_low_rank_structure_is_detected():
     """20 of 28 units form a rank-2 limit-cycle network (rates 0–40 Hz, 16 trials × 2 s),
-    the other 8 fire at a constant 20 Hz (m = n = 0). The gate passes (measured p 0.0004,
-    t 35, gain 2.6 % against min_gain 1 %; without the drive inputs p 0.0009, t 24) and the
-    calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored
-    the block (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability
-    0.001."""
+    the other 8 fire at a constant 20 Hz (m = n = 0). Both tests of the gate pass (shift:
+    measured p 0.0004, t 35, gain 2.6 % against min_gain 1 %; without the drive inputs
+    p 0.0009, t 24; reversal: p 0.002, t 15.6, the reversal surrogates' losses 2.3 % above
+    the fit's: the relaxation from the initial grid to the cycle is irreversible) and the
+    calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored the block
+    (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability 0.001."""
     from spikewire.networks.lowrank import lowrank_network, lowrank_preset
     from spikewire.simulate.lowrank import initial_grid, observe_spikes, simulate_lowrank
 
@@ -115,6 +116,7 @@ def test_planted_low_rank_structure_is_detected():
     est = sw.infer(rec, "lowrank", n_iter=80, n_restarts=1)
     g = est.diagnostics["surrogate_gate"]
     assert g["passed"] and g["p"] < 0.01 and g["gain"] >= 0.01
+    assert g["reversal_p"] < 0.01 and g["shift_p"] < 0.01
     off = ~np.eye(N, dtype=bool)
     block = np.zeros((N, N), dtype=bool)
     block[:Ns, :Ns] = True
@@ -213,12 +215,13 @@ def test_fit_lowrank_inputs_are_validated_and_learned():
 
 def test_comodulated_null_closes_the_gate():
     """Units co-modulated by one slow shared drive (the *comodulated* family), none coupled.
-    Without the drive inputs and the effect size (``drive_timescale=None, min_gain=0``, the
-    gate of lrnull.md) the gate opened on seed 2 (measured p 0.001, the lowest of its first
-    ten seeds), because the shift surrogates destroy the shared drive. With them (the
-    default) each unit keeps its relation to the drive in the surrogates, the t test is one
-    of what the low-rank dynamics add beyond it (measured p 0.12) and the gain is far below
-    ``min_gain``: the gate stays closed and nothing is called; the weights are the same."""
+    Without the drive inputs, the reversal test and the effect size (``drive_timescale=None,
+    min_gain=0, n_reversals=0``, the gate of lrnull.md) the gate opened on seed 2 (measured
+    p 0.001, the lowest of its first ten seeds), because the shift surrogates destroy the
+    shared drive. With them (the default) each unit keeps its relation to the drive in the
+    surrogates, the t test is one of what the low-rank dynamics add beyond it (measured p
+    0.12) and the gain is far below ``min_gain``: the gate stays closed and nothing is
+    called; the weights are the same."""
     from spikewire.infer._null_families import null_family
 
     kw = dict(n_iter=40, n_restarts=1)
@@ -229,7 +232,67 @@ def test_comodulated_null_closes_the_gate():
     assert not g["passed"] and g["gain"] < 0.01, (g["p"], g["gain"])
     assert int((est.adjacency()[off] != 0).sum()) == 0
     assert g["drive_b"].shape == (12, 4) and g["plain_loss"] != g["loss"]
-    old = sw.infer(st, "lowrank", seed=2, drive_timescale=None, min_gain=0.0, **kw)
+    old = sw.infer(st, "lowrank", seed=2, drive_timescale=None, min_gain=0.0, n_reversals=0,
+                   **kw)
     g_old = old.diagnostics["surrogate_gate"]
     assert g_old["passed"] and g_old["p"] < 0.01, g_old["p"]
     np.testing.assert_array_equal(old.weights, est.weights)   # the gate leaves the weights
+
+
+def test_reverse_chunks_reverses_half_the_chunks_with_their_inputs():
+    """A reversal surrogate reverses exactly half the chunks (⌊C/2⌋ or ⌈C/2⌉ for odd C) in
+    time, all units and their inputs together, and leaves the other chunks as they are."""
+    from spikewire.infer.lowrank import reverse_chunks
+
+    rng = np.random.default_rng(0)
+    Y = rng.poisson(1.0, (9, 7, 4)).astype(float)
+    U = rng.standard_normal((9, 7, 4, 3))
+    sizes = set()
+    for seed in range(20):
+        Yr, Ur, mask = reverse_chunks(Y, U, np.random.default_rng(seed))
+        sizes.add(int(mask.sum()))
+        np.testing.assert_array_equal(Yr[mask], Y[mask][:, ::-1])
+        np.testing.assert_array_equal(Ur[mask], U[mask][:, ::-1])
+        np.testing.assert_array_equal(Yr[~mask], Y[~mask])
+        np.testing.assert_array_equal(Ur[~mask], U[~mask])
+    assert sizes == {4, 5}          # 20 draws of a fair coin: both sizes (P(not) = 2⁻¹⁹)
+    Yr, Ur, mask = reverse_chunks(Y[:8], None, np.random.default_rng(1))
+    assert Ur is None and mask.sum() == 4
+    with pytest.raises(ValueError, match="activity of shape"):
+        reverse_chunks(Y[0], None, rng)
+    with pytest.raises(ValueError, match="inputs with the activity"):
+        reverse_chunks(Y, U[:, :3], rng)
+
+
+def test_n_reversals_and_gate_restarts_are_validated():
+    from spikewire.infer._null_families import null_family
+
+    st = null_family("poisson", n_units=6, duration=5, seed=0)
+    for bad, match in ((1, "n_reversals=1"), (-1, "n_reversals"), (2.5, "n_reversals")):
+        with pytest.raises(ValueError, match=match):
+            sw.infer(st, "lowrank", n_reversals=bad, n_iter=1, n_restarts=1)
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match="gate_restarts"):
+            sw.infer(st, "lowrank", gate_restarts=bad, n_iter=1, n_restarts=1)
+
+
+@pytest.mark.parametrize("family, seed, p_shift", [("comodulated", 23, 0.021),
+                                                   ("updown", 20, 0.0024)])
+def test_reversal_test_closes_the_gate_on_shared_drive_nulls(family, seed, p_shift):
+    """Unconnected units with a shared drive (12 units, 40 s), at the seed of the 30-fit
+    benchmark where the shift test with drive inputs opened (measured p ``p_shift``;
+    ``benchmarks/results/lrgate.md``): the latent takes up the drive's residual that the
+    shift surrogates lack. The reversal surrogates keep it (the drives, an OU process and a
+    two-state Markov chain, are reversible), so the reversal test does not pass (measured
+    p 0.41 and 0.52) and, even without the effect size (``min_gain=0``), the gate is
+    closed and nothing is called."""
+    from spikewire.infer._null_families import null_family
+
+    st = null_family(family, n_units=12, duration=40, seed=seed)
+    est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, min_gain=0.0)
+    g = est.diagnostics["surrogate_gate"]
+    assert g["shift_p"] < 0.05, g["shift_p"]              # the old gate's test opens
+    assert g["reversal_p"] >= 0.05 and not g["passed"], g["reversal_p"]
+    assert g["p"] == max(g["shift_p"], g["reversal_p"]) and len(g["reversal_losses"]) == 3
+    off = ~np.eye(12, dtype=bool)
+    assert int((est.adjacency()[off] != 0).sum()) == 0

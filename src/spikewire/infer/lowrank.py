@@ -27,8 +27,8 @@ from spikewire.infer.base import FitContext, InferenceMethod, MissingDependencyE
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_activity",
-           "import_torch", "shared_drive", "shift_offsets", "surrogate_gate",
-           "weight_outlier_pvalues"]
+           "import_torch", "reverse_chunks", "shared_drive", "shift_offsets",
+           "surrogate_gate", "weight_outlier_pvalues"]
 
 #: Clip of the activity before arctanh in the PCA start of :func:`fit_lowrank`.
 _INIT_CLIP = 0.9999
@@ -629,13 +629,64 @@ def shift_offsets(n_units: int, n_samples: int, rng: np.random.Generator) -> np.
     return np.floor(pos).astype(np.int64) % n_samples
 
 
+def reverse_chunks(activity, inputs, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """A reversal surrogate: half the chunks, drawn at random, reversed in time (all units
+    and their inputs together).
+
+    The low-rank fit treats chunks as independent (a free initial latent each), so within
+    a chunk it sees the direction of time. If the recording is a stationary process whose
+    law is invariant under time reversal (independent Poisson or renewal units, units
+    modulated by a shared Gaussian or two-state Markov drive: the null families), reversing
+    chunks does not change the law of what the fit sees (up to the chunks' edges), so the
+    data and its reversal surrogates are close to exchangeable: the data shares half its
+    chunks' directions with every surrogate, as two surrogates do on average. The
+    relaxation of low-rank dynamics from initial states to their attractors is not
+    reversible, so the fit explains the data better than its surrogates. Exactly half
+    (⌊C/2⌋ or ⌈C/2⌉ at random for an odd number C of chunks): a random number of reversed
+    chunks would spread the surrogates' losses and cost power.
+
+    Parameters
+    ----------
+    activity : array_like, shape (n_chunks, n_steps, n_units)
+    inputs : array_like, shape (n_chunks, n_steps, n_units, ...), or None
+        Reversed with the activity (the shared-drive inputs are symmetric smoothings, so a
+        reversed chunk's inputs are those of the reversed series up to the chunk's edges).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    activity, inputs : ndarray (inputs None when None)
+    reversed : ndarray of bool, shape (n_chunks,)
+        The chunks that were reversed.
+    """
+    Y = np.array(activity, dtype=float)
+    if Y.ndim != 3:
+        raise ValueError(f"reverse_chunks needs activity of shape (n_chunks, n_steps, "
+                         f"n_units), got {Y.shape}")
+    C = Y.shape[0]
+    k = C // 2 + int(C % 2 == 1 and rng.random() < 0.5)
+    mask = np.zeros(C, dtype=bool)
+    mask[rng.permutation(C)[:k]] = True
+    Y[mask] = Y[mask, ::-1]
+    U = None
+    if inputs is not None:
+        U = np.array(inputs, dtype=float)
+        if U.shape[:3] != Y.shape:
+            raise ValueError(f"reverse_chunks needs inputs with the activity's first three "
+                             f"axes {Y.shape}, got {U.shape}")
+        U[mask] = U[mask, ::-1]
+    return Y, U, mask
+
+
 #: Default decision of the low-rank methods: Bonferroni at 0.05 over the tested pairs (the
 #: p-values of the entries of one low-rank product depend on each other arbitrarily, which
 #: Bonferroni allows and Benjamini–Hochberg does not).
 DECISION_LEVEL = 0.05
 DECISION_CORRECTION = "bonferroni"
-#: Spawn key of the surrogates' random stream below the user's seed.
+#: Spawn keys of the shift and reversal surrogates' random streams below the user's seed.
 _SURROGATE_KEY = 1000
+_REVERSAL_KEY = 1001
 
 def surrogate_gate(loss, null_losses) -> tuple[float, float]:
     """One-sided test that a fit explains the data better than fits to shift surrogates.
@@ -716,6 +767,8 @@ class _LowRankBase(InferenceMethod):
         "seed": [SeedLike()],
         "device": [Options(("cpu", "cuda"))],
         "n_surrogates": [Interval("int", 0, None)],
+        "n_reversals": [Interval("int", 0, None)],
+        "gate_restarts": [Interval("int", 1, None), None],
         "drive_timescale": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "min_gain": [Interval("real", 0, 1, closed="left")],
     }
@@ -728,6 +781,10 @@ class _LowRankBase(InferenceMethod):
             raise ValueError(f"{self.name}: n_surrogates={self.n_surrogates!r} must be 0 (no "
                              f"test) or >= 2 (the gate needs the spread of the surrogate "
                              f"losses)")
+        if self.n_reversals == 1:
+            raise ValueError(f"{self.name}: n_reversals={self.n_reversals!r} must be 0 (no "
+                             f"reversal test) or >= 2 (the test needs the spread of the "
+                             f"reversal surrogates' losses)")
         if not _device_available(self.device, self.requires):
             raise ValueError(f"{self.name}: device={self.device!r} is not available: torch "
                              f"reports no CUDA device; use device='cpu'")
@@ -754,10 +811,13 @@ class _LowRankBase(InferenceMethod):
         return off, gain
 
     def _front_end(self, ctx: FitContext, *, seed=None, surrogate_rng=None,
-                   drive: bool = False) -> tuple[LowRankFit, np.ndarray, dict]:
+                   reversal_rng=None, drive: bool = False, n_restarts: int | None = None
+                   ) -> tuple[LowRankFit, np.ndarray, dict]:
         """The plain fit on the recording (``surrogate_rng`` None) or on a shift surrogate
-        of it; ``seed`` None: the method's seed; ``drive``: with the shared-drive input
-        of time scale ``drive_timescale`` (:func:`shared_drive`)."""
+        of it; ``reversal_rng``: on a reversal surrogate (:func:`reverse_chunks`);
+        ``seed`` None: the method's seed; ``drive``: with the shared-drive input of time
+        scale ``drive_timescale`` (:func:`shared_drive`); ``n_restarts`` None: the
+        method's."""
         ok = np.flatnonzero(ctx.unit_ok)
         rate_offset, rate_gain = self._rate_map(ctx.recording)
         Y, obs, step, U = recording_activity(
@@ -765,13 +825,16 @@ class _LowRankBase(InferenceMethod):
             bin_width=ctx.settings["bin_width"], rate_offset=rate_offset,
             rate_gain=rate_gain, units_ok=ctx.unit_ok, surrogate_rng=surrogate_rng,
             drive_timescale=self.drive_timescale if drive else None)
+        if reversal_rng is not None:
+            Y, U, _ = reverse_chunks(Y, U, reversal_rng)
         if ok.size < self.rank:
             raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
                              f"usable units ({ok.size}); use rank <= {ok.size} or lower "
                              f"min_spikes")
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
                           rate_offset=rate_offset, rate_gain=rate_gain,
-                          bin_width=step, n_restarts=self.n_restarts, n_iter=self.n_iter,
+                          bin_width=step, n_iter=self.n_iter,
+                          n_restarts=self.n_restarts if n_restarts is None else n_restarts,
                           lr=self.lr, seed=self.seed if seed is None else seed,
                           device=self.device, inputs=U)
         info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
@@ -782,12 +845,15 @@ class _LowRankBase(InferenceMethod):
 
     def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
                 loss: float) -> dict:
-        """The default decision (see the class docstrings): a gate, the fit's loss against
-        ``n_surrogates`` refits on shift surrogates (:func:`surrogate_gate`; with
-        ``drive_timescale``, the data and the surrogates are refitted with the shared-drive
-        input), then the weights that stand out of the fit's own bulk
-        (:func:`weight_outlier_pvalues`). Returns the ``Estimate`` fields (``pvalues``,
-        ``scores``, ``alpha``, ``correction``) and the diagnostics ``surrogate_gate``."""
+        """The default decision (see the class docstrings): a gate of two tests that must
+        both pass (an intersection–union test at ``DECISION_LEVEL``) — the fit's loss
+        against ``n_surrogates`` refits on shift surrogates and against ``n_reversals``
+        refits on reversal surrogates (:func:`surrogate_gate`; with ``drive_timescale``,
+        the data and every surrogate are fitted with the shared-drive input) — and the
+        effect size ``min_gain`` on the shift surrogates; then the weights that stand out
+        of the fit's own bulk (:func:`weight_outlier_pvalues`). Returns the ``Estimate``
+        fields (``pvalues``, ``scores``, ``alpha``, ``correction``) and the diagnostics
+        ``surrogate_gate``."""
         import time
 
         fields = {"alpha": DECISION_LEVEL, "correction": DECISION_CORRECTION,
@@ -797,27 +863,47 @@ class _LowRankBase(InferenceMethod):
         t0 = time.perf_counter()
         base = self.seed if isinstance(self.seed, np.random.SeedSequence) \
             else np.random.SeedSequence(self.seed)
-        # a stream of its own (the 1001st child of the seed, which spawn() never reaches
-        # in the fit itself), so the estimate's weights are those without the test
-        stream = np.random.SeedSequence(base.entropy,
-                                        spawn_key=tuple(base.spawn_key) + (_SURROGATE_KEY,))
+
+        def stream(key):
+            # streams of their own (children 1000 and 1001 of the seed, which spawn()
+            # never reaches in the fit itself), so the estimate's weights are those
+            # without the test
+            return np.random.SeedSequence(base.entropy,
+                                          spawn_key=tuple(base.spawn_key) + (key,))
+
         drive = self.drive_timescale is not None
         extra = {}
         if drive:
             # the gate's model: the same fit with the shared-drive input (the weights
             # stay those of the plain fit)
-            dfit, _, _ = self._front_end(ctx, drive=True)
+            dfit, _, _ = self._front_end(ctx, drive=True, n_restarts=self.gate_restarts)
             extra = {"drive_timescale_s": float(self.drive_timescale),
                      "plain_loss": float(loss), "drive_b": dfit.b}
             loss = dfit.loss
         null = []
-        for child in stream.spawn(int(self.n_surrogates)):
+        for child in stream(_SURROGATE_KEY).spawn(int(self.n_surrogates)):
             s_shift, s_fit = child.spawn(2)
             fit, _, _ = self._front_end(ctx, seed=s_fit, drive=drive,
+                                        n_restarts=self.gate_restarts,
                                         surrogate_rng=np.random.default_rng(s_shift))
             null.append(fit.loss)
-        p_gate, t = surrogate_gate(loss, null)
+        p_shift, t = surrogate_gate(loss, null)
         gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
+        p_gate = p_shift
+        if self.n_reversals:
+            rev = []
+            for child in stream(_REVERSAL_KEY).spawn(int(self.n_reversals)):
+                s_rev, s_fit = child.spawn(2)
+                fit, _, _ = self._front_end(ctx, seed=s_fit, drive=drive,
+                                            n_restarts=self.gate_restarts,
+                                            reversal_rng=np.random.default_rng(s_rev))
+                rev.append(fit.loss)
+            p_rev, t_rev = surrogate_gate(loss, rev)
+            p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
+            extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=t_rev,
+                         reversal_losses=[float(x) for x in rev],
+                         reversal_gain=float(np.mean(rev) / loss - 1.0) if loss > 0
+                         else float("inf"), n_reversals=int(self.n_reversals))
         passed = p_gate < DECISION_LEVEL and gain >= self.min_gain
         P = np.full((ctx.n, ctx.n), np.nan)
         P[np.ix_(ok, ok)] = weight_outlier_pvalues(J_ok) if passed else 1.0
@@ -857,37 +943,54 @@ class LowRankRNN(_LowRankBase):
     1. *Gate*: the fit with shared-drive inputs (:func:`shared_drive`: every unit's input
        gets ``b_i·u_i(t)``, ``u_i`` the other units' mean smoothed over ``drive_timescale``
        / 3, ``drive_timescale`` and 4 ``drive_timescale``, and the square of the middle
-       one) on the data and on ``n_surrogates`` shift surrogates (every
-       unit's binned series circularly shifted by its own offset, at least ``T / n_units``
-       apart: :func:`shift_offsets`, and its input ``u_i`` shifted with it), which keep
-       each unit's rate, autocorrelation and relation to the shared drive and break every
-       other alignment between units. If the fit's loss is not lower than the
-       surrogates' at level 0.05 (:func:`surrogate_gate`, a t prediction test), the data
-       show no low-rank structure beyond single units and a shared drive: every p-value
-       is 1 and nothing is called. On data of non-interacting units this happens with
-       probability ≥ 0.95, whatever the tails of J, so the method calls anything in at
-       most 5 % of such fits; on units co-modulated by a common slow input the drive
-       term explains what the surrogates keep (``benchmarks/results/lrcomod.md``).
-       The gate also requires an effect size: the surrogates' mean loss at least
-       ``min_gain`` (relative) above the fit's. The inputs do not capture a shared drive
-       exactly, and the low-rank latent (free per chunk) takes up the rest, which the t
-       test detects although it is tiny: on 12-unit, 40-s nulls the fits that opened the
-       t test gained at most 0.5 % (comodulated, updown), the planted low-rank networks
-       of ``benchmarks/bench_lrnull.py`` 2.0–3.1 %. This part is a threshold on the size
-       of the structure, not a calibrated test: weak genuine structure below it is not
-       called.
+       one) on the data is compared with the same fit on two kinds of surrogate, each by
+       a one-sided t prediction test at 0.05 (:func:`surrogate_gate`), and **both** must
+       pass (an intersection–union test: its level is 0.05 if either test is calibrated):
+
+       a. ``n_surrogates`` *shift* surrogates (every unit's binned series circularly
+          shifted by its own offset, at least ``T / n_units`` apart: :func:`shift_offsets`,
+          and its input ``u_i`` shifted with it), which keep each unit's rate,
+          autocorrelation and relation to the shared drive and break every other
+          alignment between units: is there structure beyond single units? Exact for
+          units that do not interact at all; on units co-modulated by a shared drive it
+          is not calibrated (the inputs capture the drive only up to counting noise and
+          the latent takes up the rest, which the surrogates lack: 13 % and 30 % of small
+          *comodulated* / *updown* nulls passed, ``benchmarks/results/lrcomod.md``).
+       b. ``n_reversals`` *reversal* surrogates (half the chunks, at random, reversed in
+          time, all units together: :func:`reverse_chunks`), which keep every alignment
+          between units, the shared drive and its residual, and change only the direction
+          of time: are the dynamics irreversible? Shared drives that are stationary
+          Gaussian or Markov processes with two states, and independent Poisson, renewal
+          or bursty units are reversible, so on them this test is calibrated; the
+          relaxation of low-rank dynamics from initial states to their attractors is not
+          (``benchmarks/results/lrgate.md``). A shared drive with an irreversible time
+          course (fast rise, slow decay) passes it; a stationary low-rank network whose
+          noise-driven fluctuations are reversible fails it, and so does the planted ring
+          of ``benchmarks/bench_lrnull.py`` (fast relaxation onto a continuous attractor:
+          reversal surrogates 0.26 % worse, p 0.14; limit cycle and bistable 2.0 % and
+          1.5 %, p 0.010 and 0.028). ``n_reversals=0`` restores the shift test alone,
+          which passes there but is not calibrated under shared drive.
+
+       The gate also requires an effect size: the shift surrogates' mean loss at least
+       ``min_gain`` (relative) above the fit's (a threshold on the size of the structure;
+       ``min_gain=0``: the two tests alone). If the gate does not pass, every p-value is
+       1 and nothing is called.
     2. Otherwise the p-values are those of the weights as outliers of the fit's own bulk
        (:func:`weight_outlier_pvalues`: median/MAD robust z), with Bonferroni at 0.05
        (``est.correction``, ``est.alpha``; the entries of one low-rank product depend on
        each other arbitrarily, which Bonferroni allows). This stage ranks pairs within a
        structure the gate has found; it is not calibrated per pair.
 
-    Without the drive input (``drive_timescale=None``) the surrogates cannot tell a shared
-    input from recurrent structure: units co-modulated by a common slow drive pass the
-    gate (``benchmarks/results/lrnull.md``). The weights, ``scores = |J|`` (the ranking)
-    and the loadings are those of the plain fit without input in either case (the drive
-    fit is used by the gate only, one more fit). ``diagnostics["surrogate_gate"]`` holds
-    the gate's p, t, losses (``loss`` of the drive fit, ``plain_loss``), the drive
+    Without the drive input (``drive_timescale=None``) the shift surrogates cannot tell a
+    shared input from recurrent structure: units co-modulated by a common slow drive pass
+    the shift test (``benchmarks/results/lrnull.md``); the reversal test is indifferent to
+    the input (it keeps the drive). The weights, ``scores = |J|`` (the ranking) and the
+    loadings are those of the plain fit without input in either case (the drive fit is
+    used by the gate only, one more fit). ``diagnostics["surrogate_gate"]`` holds the
+    gate's ``p`` (the larger of the two tests' p-values, ``shift_p`` and
+    ``reversal_p``), the shift test's ``t`` and ``surrogate_losses``, the reversal test's
+    ``reversal_t`` and ``reversal_losses``, the gains on both (``gain``,
+    ``reversal_gain``), the fit's ``loss`` (the drive fit's; ``plain_loss``), the drive
     weights ``drive_b`` and the time. The estimate's ``alpha`` is this decision level,
     not the model's Δt/τ.
 
@@ -918,16 +1021,27 @@ class LowRankRNN(_LowRankBase):
     n_surrogates : int, default 3
         Shift-surrogate refits of the gate (0, or >= 2); each costs one more fit (20
         units, 60 s of spikes: 24 s for the fit, 90 s for three surrogates under load,
-        lrnull.md). 0: no gate and no p-values; ``adjacency()`` then tests the weights'
-        robust z alone, which calls pairs of unconnected units (heavy tails).
+        lrnull.md). 0: no gate at all (nor reversal test) and no p-values;
+        ``adjacency()`` then tests the weights' robust z alone, which calls pairs of
+        unconnected units (heavy tails).
+    n_reversals : int, default 3
+        Reversal-surrogate refits of the gate (0, or >= 2; one fit each). 0: the shift
+        test alone (the gate of ``benchmarks/results/lrcomod.md``).
+    gate_restarts : int or None, default 1
+        Restarts of each of the gate's fits (the drive fit on the data and every
+        surrogate; data and surrogates are fitted alike, so the tests keep their level
+        whatever it is); the estimate's weights come from the plain fit with
+        ``n_restarts``. None: ``n_restarts``. With the default ``n_restarts=3`` the gate's
+        seven fits then cost about what lrcomod's four fits with three restarts did.
     drive_timescale : float or None, default 0.1
         Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
         fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of
         ``lrnull.md``, which passes on co-modulated units; one fit fewer).
     min_gain : float, default 0.01
         Smallest relative improvement of the fit's loss on the surrogates' mean
-        (``mean L_k / L − 1``, in [0, 1)) for the gate to pass, besides its t test at
-        0.05 (see the decision above). 0: the t test alone.
+        (``mean L_k / L − 1`` over the shift surrogates, in [0, 1)) for the gate to
+        pass, besides its two t tests at 0.05 (see the decision above). 0: the tests
+        alone.
 
     References
     ----------
@@ -944,8 +1058,9 @@ class LowRankRNN(_LowRankBase):
                  rate_offset: float | None = None, rate_gain: float | None = None,
                  n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
-                 device: str = "cpu", n_surrogates: int = 3,
-                 drive_timescale: float | None = 0.1, min_gain: float = 0.01):
+                 device: str = "cpu", n_surrogates: int = 3, n_reversals: int = 3,
+                 gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
+                 min_gain: float = 0.01):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -960,6 +1075,8 @@ class LowRankRNN(_LowRankBase):
         self.seed = seed
         self.device = device
         self.n_surrogates = n_surrogates
+        self.n_reversals = n_reversals
+        self.gate_restarts = gate_restarts
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
 

@@ -497,8 +497,8 @@ class LowRankFlow(_LowRankBase):
     sampled from the conditional flow), the loadings and the learned
     ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``). The default
     decision (``adjacency()``) is ``lowrank``'s: a gate (front-end fits with a shared-drive
-    input, data against shift surrogates), then the weights that stand out of their bulk
-    (Bonferroni 0.05).
+    input, data against shift surrogates and against reversal surrogates, both tests at
+    0.05), then the weights that stand out of their bulk (Bonferroni 0.05).
 
     Parameters
     ----------
@@ -527,6 +527,12 @@ class LowRankFlow(_LowRankBase):
         ``lowrank`` (0, or >= 2; the flows are not refitted: the gate compares the front
         end's loss, and the posterior-mean weights are then ranked as outliers of their
         bulk). See :class:`spikewire.infer.lowrank.LowRankRNN` for the decision.
+    n_reversals : int, default 3
+        Reversal-surrogate refits of the front end for the gate's second test, as for
+        ``lowrank`` (0: the shift test alone, or >= 2).
+    gate_restarts : int or None, default 1
+        Restarts of each of the gate's front-end fits, as for ``lowrank`` (None:
+        ``n_restarts``).
     drive_timescale : float or None, default 0.1
         Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
         (> 0; None: no input).
@@ -562,7 +568,8 @@ class LowRankFlow(_LowRankBase):
                  device: str = "cpu", flow_iter: int = 3000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
-                 n_surrogates: int = 3, drive_timescale: float | None = 0.1,
+                 n_surrogates: int = 3, n_reversals: int = 3,
+                 gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
                  min_gain: float = 0.01, targets_from: str = "flow"):
         self.rank = rank
         self.alpha = alpha
@@ -584,6 +591,8 @@ class LowRankFlow(_LowRankBase):
         self.n_weight_samples = n_weight_samples
         self.residual_sd = residual_sd
         self.n_surrogates = n_surrogates
+        self.n_reversals = n_reversals
+        self.gate_restarts = gate_restarts
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
         self.targets_from = targets_from
