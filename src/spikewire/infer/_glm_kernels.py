@@ -79,47 +79,6 @@ def poisson_loss_residual(eta, y_ptr, y_bins, y_counts, row_w, with_logfact):
 
 
 @njit(cache=True, nogil=True)
-def block_fisher(u_ptr, u_bins, u_counts, mu, n_lags, target, out_hh, out_hb):
-    """Fisher information blocks of one target in lag space.
-
-    ``out_hh[j, l, l'] = Σ_t μ_t y_j[t − l] y_j[t − l']`` (the presynaptic unit's own
-    block) and ``out_hb[j, l] = Σ_t μ_t y_j[t − l]`` (its cross term with the intercept),
-    for the target column ``target`` of ``mu``.
-    """
-    n_units = u_ptr.size - 1
-    n_bins = mu.shape[0]
-    out_hh[:] = 0.0
-    out_hb[:] = 0.0
-    for j in range(n_units):
-        lo = u_ptr[j]
-        hi = u_ptr[j + 1]
-        for q in range(lo, hi):
-            s1 = u_bins[q]
-            c1 = u_counts[q]
-            for l in range(n_lags):
-                t = s1 + 1 + l
-                if t >= n_bins:
-                    break
-                out_hb[j, l] += c1 * mu[t, target]
-            # spikes of j within L bins (both sides), including itself
-            q2 = q
-            while q2 > lo and u_bins[q2 - 1] > s1 - n_lags:
-                q2 -= 1
-            while q2 < hi and u_bins[q2] < s1 + n_lags:
-                s2 = u_bins[q2]
-                c2 = u_counts[q2]
-                # t = s1 + 1 + l = s2 + 1 + l2
-                for l in range(n_lags):
-                    t = s1 + 1 + l
-                    if t >= n_bins:
-                        break
-                    l2 = t - s2 - 1
-                    if 0 <= l2 < n_lags:
-                        out_hh[j, l, l2] += c1 * c2 * mu[t, target]
-                q2 += 1
-
-
-@njit(cache=True, nogil=True)
 def chunk_predict(s_bins, s_units, s_counts, kern, bias, row_w, tindex, t0, t1, eta, lin):
     """Rows ``t0..t1`` of the predictor into ``eta[:t1 - t0]``; adds the targets' data term
     ``Σ_t w_t y_ti η_ti`` of these rows to ``lin``. ``s_*`` in time order."""
@@ -201,36 +160,15 @@ def chunk_counts(s_bins, s_units, s_counts, tindex, t0, t1, out):
 
 
 @njit(cache=True, nogil=True)
-def block_cross(u_ptr, u_bins, u_counts, w, n_lags, out):
-    """Cross information of every presynaptic block with dense nuisance columns.
-
-    ``out[j, l, m] = Σ_t y_j[t − l] w[t, m]`` (lags ``l = 1..L`` stored at ``l − 1``),
-    with ``w[t, m] = μ_t a_m(t)`` for nuisance columns ``a_m`` (intercept, covariates).
-    """
-    n_units = u_ptr.size - 1
-    n_bins, n_m = w.shape
-    out[:] = 0.0
-    for j in range(n_units):
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            s = u_bins[q]
-            c = u_counts[q]
-            for l in range(n_lags):
-                t = s + 1 + l
-                if t >= n_bins:
-                    break
-                for m in range(n_m):
-                    out[j, l, m] += c * w[t, m]
-
-
-@njit(cache=True, nogil=True)
 def block_fisher_cross(u_ptr, u_bins, u_counts, w, n_lags, out_hh, out_hx):
-    """:func:`block_fisher` and :func:`block_cross` of one target in one pass over spikes.
+    """The Wald step's Fisher blocks and cross terms of one target in one pass over spikes.
 
     ``w[t, m] = μ_t a_m(t)`` with ``a_0 = 1`` (the intercept column first), so
-    ``out_hx[j, l, m] = Σ_t y_j[t − l] w[t, m]`` holds :func:`block_fisher`'s ``out_hb``
-    as ``out_hx[..., 0]``, and ``out_hh[j, l, l'] = Σ_t μ_t y_j[t − l] y_j[t − l']`` reads
-    ``μ_t = w[t, 0]`` from the same rows (one cache line per bin instead of a strided
-    column of the targets' ``μ``). The same sums, in the same order, as the two kernels.
+    ``out_hx[j, l, m] = Σ_t y_j[t − 1 − l] w[t, m]`` (presynaptic unit ``j``'s lagged
+    counts against the weighted covariates; ``out_hx[..., 0]`` is the cross term with the
+    intercept) and ``out_hh[j, l, l'] = Σ_t μ_t y_j[t − 1 − l] y_j[t − 1 − l']`` (unit
+    ``j``'s own block) reads ``μ_t = w[t, 0]`` from the same rows: one cache line per bin
+    and one pass over the spikes for both.
     """
     n_units = u_ptr.size - 1
     n_bins, n_m = w.shape
