@@ -880,24 +880,23 @@ class _LowRankBase(InferenceMethod):
             extra = {"drive_timescale_s": float(self.drive_timescale),
                      "plain_loss": float(loss), "drive_b": dfit.b}
             loss = dfit.loss
-        null = []
-        for child in stream(_SURROGATE_KEY).spawn(int(self.n_surrogates)):
-            s_shift, s_fit = child.spawn(2)
-            fit, _, _ = self._front_end(ctx, seed=s_fit, drive=drive,
-                                        n_restarts=self.gate_restarts,
-                                        surrogate_rng=np.random.default_rng(s_shift))
-            null.append(fit.loss)
+        def surrogate_losses(key, count, rng_name):
+            # one gate fit per surrogate: its own (surrogate, fit) seed pair from `key`
+            losses = []
+            for child in stream(key).spawn(int(count)):
+                s_sur, s_fit = child.spawn(2)
+                fit, _, _ = self._front_end(
+                    ctx, seed=s_fit, drive=drive, n_restarts=self.gate_restarts,
+                    **{rng_name: np.random.default_rng(s_sur)})
+                losses.append(fit.loss)
+            return losses
+
+        null = surrogate_losses(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
         p_shift, t = surrogate_gate(loss, null)
         gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
         p_gate = p_shift
         if self.n_reversals:
-            rev = []
-            for child in stream(_REVERSAL_KEY).spawn(int(self.n_reversals)):
-                s_rev, s_fit = child.spawn(2)
-                fit, _, _ = self._front_end(ctx, seed=s_fit, drive=drive,
-                                            n_restarts=self.gate_restarts,
-                                            reversal_rng=np.random.default_rng(s_rev))
-                rev.append(fit.loss)
+            rev = surrogate_losses(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
             p_rev, t_rev = surrogate_gate(loss, rev)
             p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=t_rev,
