@@ -86,18 +86,24 @@ def _dense_target(rec, cands, pos=0):
     return d, sol, scr._Target(d, pos, np.asarray(cands), D, y, rw, 1.0, 1.0)
 
 
+def _explicit_design(d, t, cands, seed):
+    """The target's explicit design ``[X(target, candidates), D]`` and a test point
+    near its optimum (small random couplings, intercept at the log mean count)."""
+    X = d.dense()
+    nb = d.n_basis
+    cols = np.concatenate([np.arange(u * nb, (u + 1) * nb) for u in [0, *cands]])
+    A = np.hstack([X[:, cols], t.D])
+    th = 0.1 * np.random.default_rng(seed).standard_normal(A.shape[1])
+    th[t.nw] = np.log(t.y.mean())
+    return A, th
+
+
 def test_event_driven_pass_matches_the_dense_design(brunel_20):
     """Loss, gradient and Hessian of the two-pointer kernel against the explicit design."""
     rec = brunel_20[0].spikes.restrict(0.0, 10.0)
     cands = [3, 7, 11]
     d, sol, t = _dense_target(rec, cands)
-    X = d.dense()
-    nb = d.n_basis
-    cols = np.concatenate([np.arange(u * nb, (u + 1) * nb) for u in [0, *cands]])
-    A = np.hstack([X[:, cols], t.D])
-    rng = np.random.default_rng(0)
-    th = 0.1 * rng.standard_normal(A.shape[1])
-    th[t.nw] = np.log(t.y.mean())
+    A, th = _explicit_design(d, t, cands, seed=0)
     f, g, H, S = t.evaluate(th, t.rw, block_bins=50)
     e = A @ th
     mu = np.exp(e)
@@ -126,13 +132,7 @@ def test_subsampled_hessian_is_the_dense_one_on_its_rows(brunel_20):
         hrow[a:a + 37] = True
     hscale = d.n_bins / hrow.sum()
     t = scr._Target(d, 0, np.asarray(cands), t0.D, t0.y, t0.rw, 1.0, 1.0, hrow, hscale)
-    X = d.dense()
-    nb = d.n_basis
-    cols = np.concatenate([np.arange(u * nb, (u + 1) * nb) for u in [0, *cands]])
-    A = np.hstack([X[:, cols], t.D])
-    rng = np.random.default_rng(3)
-    th = 0.1 * rng.standard_normal(A.shape[1])
-    th[t.nw] = np.log(t.y.mean())
+    A, th = _explicit_design(d, t, cands, seed=3)
     f, g, H, _ = t.evaluate(th, t.rw)
     mu = np.exp(A @ th)
     wr = (t.rw * mu * hrow) * hscale
