@@ -348,3 +348,83 @@ def block_score_var(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins
                     kqb += kq[j, m] * q_blocks[cur + 1, m]
                 total += (a1 - kqb) ** 2 - kqb * kqb
         out[j] = total
+
+
+@njit(cache=True, nogil=True)
+def block_score_cov(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins, out):
+    """:func:`block_score_var` for ``k`` combinations at once: the meat ``Vᵀ M V``.
+
+    ``kv[j, a]`` (shape ``(n_units, k, L)``) is the lag-space filter of combination ``a``
+    of unit ``j``'s coefficients, ``kq[j, a]`` its profiling weights (``(n_units, k,
+    n_m)``). Sets ``out[j, a, b] = Σ_k s_jka s_jkb − Σ_k (kq[j, a] · q_k)(kq[j, b] ·
+    q_k)`` over the blocks ``k`` holding a lag of a spike of ``j``; the caller adds the
+    blocks without one as ``kq[j] (QᵀQ) kq[j]ᵀ``. With ``k = 1`` this is
+    :func:`block_score_var` (same sums in the same order). Cost ``n_spikes · L · k``.
+    """
+    n_units = u_ptr.size - 1
+    n_bins = resid.size
+    n_c = kv.shape[1]
+    n_lags = kv.shape[2]
+    a0 = np.zeros(n_c)
+    a1 = np.zeros(n_c)
+    kqb = np.zeros(n_c)
+    for j in range(n_units):
+        for a in range(n_c):
+            for b in range(n_c):
+                out[j, a, b] = 0.0
+            a0[a] = 0.0
+            a1[a] = 0.0
+        cur = -1
+        live1 = False
+        for q in range(u_ptr[j], u_ptr[j + 1]):
+            s = u_bins[q]
+            if s + 1 >= n_bins:                  # a spike in the last bin drives no lag
+                break
+            c = u_counts[q]
+            kb = (s + 1) // block_bins          # block of the spike's first lag
+            if kb != cur:
+                if cur >= 0:
+                    _close_block(j, cur, a0, kq, q_blocks, kqb, out)
+                    for a in range(n_c):
+                        a0[a] = 0.0
+                    if live1:
+                        if kb == cur + 1:
+                            for a in range(n_c):
+                                a0[a] = a1[a]
+                        else:
+                            _close_block(j, cur + 1, a1, kq, q_blocks, kqb, out)
+                    for a in range(n_c):
+                        a1[a] = 0.0
+                live1 = False
+                cur = kb
+            lim = min(s + 1 + n_lags, n_bins)
+            edge = min((cur + 1) * block_bins, lim)
+            for t in range(s + 1, edge):
+                cr = c * resid[t]
+                for a in range(n_c):
+                    a0[a] += kv[j, a, t - s - 1] * cr
+            for t in range(edge, lim):
+                cr = c * resid[t]
+                for a in range(n_c):
+                    a1[a] += kv[j, a, t - s - 1] * cr
+                live1 = True
+        if cur >= 0:
+            _close_block(j, cur, a0, kq, q_blocks, kqb, out)
+            if live1:
+                _close_block(j, cur + 1, a1, kq, q_blocks, kqb, out)
+
+
+@njit(cache=True, nogil=True)
+def _close_block(j, blk, acc, kq, q_blocks, kqb, out):
+    """Add block ``blk``'s score outer product of unit ``j`` to ``out[j]`` (see
+    :func:`block_score_cov`)."""
+    n_c = acc.size
+    n_m = q_blocks.shape[1]
+    for a in range(n_c):
+        v = 0.0
+        for m in range(n_m):
+            v += kq[j, a, m] * q_blocks[blk, m]
+        kqb[a] = v
+    for a in range(n_c):
+        for b in range(n_c):
+            out[j, a, b] += (acc[a] - kqb[a]) * (acc[b] - kqb[b]) - kqb[a] * kqb[b]

@@ -22,7 +22,7 @@ from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
 __all__ = ["GLM", "GLMDesign", "build_design", "filter_delays", "lag_taper",
-           "wald_contrast"]
+           "scan_contrasts", "scan_pvalue", "wald_contrast"]
 
 
 # ============================================================================ design
@@ -1024,7 +1024,7 @@ class GLM(InferenceMethod):
         "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "window": [Interval("real", 0, None, closed="neither", unit="s")],
         "n_basis": [Interval("int", 1, None)],
-        "contrast": [Options(("taper", "equal", "sqrt_area", "area"))],
+        "contrast": [Options(("scan", "taper", "equal", "sqrt_area", "area"))],
         "delay_estimate": [Options(("extremum", "lobe_centre"))],
         "last_peak": [Options(("window",)), Interval("real", 0, None, closed="neither",
                                                       unit="s"), None],
@@ -1469,8 +1469,11 @@ class GLM(InferenceMethod):
         """
         nt, nu, nb = coef.shape
         Bm = design.basis
-        csum = wald_contrast(Bm, self.contrast, design.bin_width)
+        Cm = self._contrasts(Bm, design.bin_width)                # (nb, k)
+        nk = Cm.shape[1]
         z = np.zeros((nt, nu))
+        zk = np.zeros((nt, nu, nk))
+        corr = np.zeros((nt, nu, nk, nk))
         var_m = np.full((nt, nu), np.nan)
         var_c = np.full((nt, nu), np.nan)
         var_u = np.full((nt, nu), np.nan)
@@ -1501,7 +1504,7 @@ class GLM(InferenceMethod):
             hh = np.empty((nu, design.n_lags, design.n_lags))
             hx = np.empty((nu, design.n_lags, A.shape[1]))
             if robust:
-                meat = np.empty(nu)
+                meat = np.empty((nu, nk, nk))
             for k, r in enumerate(rows):
                 W = np.ascontiguousarray(mu[:, k:k + 1] * A)           # μ_t a_m(t)
                 # hh and hx in one pass over the spikes; hx[..., 0] = Σ_t μ_t y_j(t − l)
@@ -1519,37 +1522,43 @@ class GLM(InferenceMethod):
                 # (S + λ)⁻¹, the posterior variance, makes the test conservative)
                 M = S + lam[r] * np.eye(nb)[None] if self.penalty == "l2" else S
                 try:
-                    v = np.linalg.solve(M, np.broadcast_to(csum, (nu, nb))[..., None])[..., 0]
-                    var = (np.einsum("jb,jbc,jc->j", v, S, v) if self.penalty == "l2"
-                           else np.einsum("b,jb->j", csum, v))
+                    v = np.linalg.solve(M, np.broadcast_to(Cm, (nu, nb, nk)))  # (nu, nb, k)
+                    cov = (np.einsum("jba,jbc,jcd->jad", v, S, v) if self.penalty == "l2"
+                           else np.einsum("ba,jbd->jad", Cm, v))
                 except np.linalg.LinAlgError:
-                    v, var = None, np.full(nu, np.inf)
-                var_m[r] = var
+                    v, cov = None, np.broadcast_to(np.diag(np.full(nk, np.inf)),
+                                                   (nu, nk, nk)).copy()
+                cov_used = cov
                 if robust and v is not None:
                     resid = np.zeros(n_blk * block_bins)
                     resid[:design.n_bins] = design.counts(int(targets[r])) - mu[:, k]
                     q = np.matmul(resid.reshape(n_blk, 1, block_bins), A_blk)[:, 0]
                     resid = resid[:design.n_bins]
-                    kq = np.einsum("jam,ja->jm", C @ Ninv, v)           # (nu, n_nuis)
-                    _k.block_score_var(design.u_ptr, design.u_bins, design.u_counts,
-                                       resid, np.ascontiguousarray(v @ Bm.T),
+                    kq = np.einsum("jam,jak->jkm", C @ Ninv, v)       # (nu, k, n_nuis)
+                    kv = np.einsum("lb,jbk->jkl", Bm, v)               # (nu, k, L)
+                    _k.block_score_cov(design.u_ptr, design.u_bins, design.u_counts,
+                                       resid, np.ascontiguousarray(kv),
                                        np.ascontiguousarray(kq), np.ascontiguousarray(q),
                                        block_bins, meat)
                     # blocks without a spike of j: their score is the nuisance part only
-                    meat += np.einsum("jm,mn,jn->j", kq, q.T @ q, kq)
+                    meat += np.einsum("jam,mn,jbn->jab", kq, q.T @ q, kq)
+                    cov_cr = cr1 * meat
                     # the model variance is a floor: where the target rarely fired
                     # near j's spikes the block sums underestimate the variance (rare
                     # events: the calls were all such pairs); bursts only widen it.
-                    var_c[r] = cr1 * meat
-                    # a pair whose windows expect only a handful of target spikes
+                    # A pair whose windows expect only a handful of target spikes
                     # (Σ_t μ_t Σ_l y_j(t − l) < MIN_ROBUST_EVENTS) has no usable block
                     # variance: its block sums are a few events, keep the model's
                     rich = hb.sum(axis=1) >= MIN_ROBUST_EVENTS
-                    var = np.where(rich, np.maximum(var_c[r], var), var)
-                var_u[r] = var
-                w = coef[r] @ csum
+                    cov_used = np.where(rich[:, None, None], _psd_max(cov, cov_cr), cov)
+                    var_c[r] = cov_cr[:, 0, 0]
+                var_m[r] = cov[:, 0, 0]
+                var_u[r] = cov_used[:, 0, 0]
+                w = coef[r] @ Cm                                       # (nu, k)
+                sd = np.sqrt(np.einsum("jaa->ja", cov_used))
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    z[r] = np.where(var > 0, w / np.sqrt(var), 0.0)
+                    zk[r] = np.where(sd > 0, w / sd, 0.0)
+                    corr[r] = cov_used / (sd[:, :, None] * sd[:, None, :])
 
         groups = [g for g in np.array_split(np.arange(nt), max(1, math.ceil(nt / group)))
                   if g.size]
@@ -1559,8 +1568,158 @@ class GLM(InferenceMethod):
         else:
             for g in groups:
                 one_group(g)
-        z = np.nan_to_num(z, nan=0.0)
-        return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
+        zk = np.nan_to_num(zk, nan=0.0)
+        if nk == 1:
+            z = zk[..., 0]
+            return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
+        # scan: the largest |z| of the k contrasts, its p-value under their joint normal
+        best = np.argmax(np.abs(zk), axis=2)
+        zmax = np.take_along_axis(zk, best[..., None], axis=2)[..., 0]
+        corr = np.nan_to_num(corr, nan=0.0)
+        idx = np.arange(nk)
+        corr[..., idx, idx] = 1.0
+        pv = scan_pvalue(np.abs(zmax).ravel(), corr.reshape(-1, nk, nk)).reshape(nt, nu)
+        # z reported on the one-test scale: the |z| of a single test with the same p
+        z = np.sign(zmax) * norm.isf(np.maximum(pv, 1e-300) / 2)
+        return z, pv, var_m, var_c, var_u
+
+    def _contrasts(self, basis: np.ndarray, bin_width: float) -> np.ndarray:
+        """The tested combinations of the basis coefficients as columns (n_basis, k)."""
+        if self.contrast == "scan":
+            return scan_contrasts(basis)
+        return wald_contrast(basis, self.contrast, bin_width)[:, None]
+
+
+def _psd_max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The least upper bound-like ``a + (b − a)₊`` of two stacks of covariance matrices:
+    ``a`` plus the positive part of ``b − a`` (eigenvalues clipped at 0). It is at least
+    ``a`` and ``b`` on every diagonal element; with 1 × 1 matrices it is ``max(a, b)``."""
+    if a.shape[-1] == 1:
+        return np.maximum(a, b)
+    d = b - a
+    d = 0.5 * (d + np.swapaxes(d, -1, -2))
+    ev, U = np.linalg.eigh(np.nan_to_num(d, nan=0.0, posinf=0.0, neginf=0.0))
+    pos = np.einsum("...ik,...k,...jk->...ij", U, np.maximum(ev, 0.0), U)
+    out = a + pos
+    return np.where(np.isfinite(d).all(axis=(-1, -2))[..., None, None], out, a)
+
+
+#: Gauss–Legendre nodes per dimension of :func:`scan_pvalue`'s quadrature.
+_SCAN_NODES = 32
+
+
+def scan_pvalue(m, corr) -> np.ndarray:
+    """``P(max_a |z_a| ≥ m)`` for ``z ~ N(0, R)``: the p-value of the largest of ``k ≤ 3``
+    correlated standard normal Wald statistics (a scan over ``k`` contrasts).
+
+    Exact up to quadrature error: with ``R = L Lᵀ`` (Cholesky) and ``z = L e``, the
+    probability is split into positive terms, ``P(|z_1| ≥ m) + P(|z_1| < m, |z_2| ≥ m) +
+    P(|z_1| < m, |z_2| < m, |z_3| ≥ m)``, each an integral over ``e_1`` (and ``e_2``) of
+    normal tail probabilities, computed by Gauss–Legendre quadrature with
+    :data:`_SCAN_NODES` nodes per dimension (``e_2`` clipped to ±9). No term is a
+    difference of probabilities near 1, so small p-values keep their relative accuracy.
+    ``k = 1`` is ``2 Φ̄(m)``; independent contrasts give Šidák's ``1 − (1 − 2 Φ̄(m))^k``.
+
+    Parameters
+    ----------
+    m : array_like of shape (n,)
+        Largest absolute z of each test (≥ 0).
+    corr : array_like of shape (n, k, k)
+        Correlation matrix of each test's ``k`` statistics (``k`` = 1, 2 or 3; symmetric,
+        unit diagonal, positive semi-definite; correlations are shrunk by ``1e-9`` towards
+        0 so that a singular matrix still factors).
+
+    Returns
+    -------
+    ndarray of shape (n,)
+        p-values in [0, 1].
+    """
+    from scipy.special import ndtr
+
+    m = np.abs(np.asarray(m, dtype=float)).ravel()
+    R = np.asarray(corr, dtype=float)
+    if R.ndim != 3 or R.shape[1] != R.shape[2] or R.shape[0] != m.size:
+        raise ValueError(f"corr must have shape (n, k, k) with n = len(m) = {m.size}, got "
+                         f"{R.shape}")
+    k = R.shape[1]
+    if k not in (1, 2, 3):
+        raise ValueError(f"scan_pvalue handles k = 1, 2 or 3 statistics, got k = {k}; "
+                         "scan fewer contrasts")
+    if not np.all(np.isfinite(R)) or not np.allclose(np.diagonal(R, axis1=1, axis2=2), 1.0):
+        raise ValueError("corr must be finite correlation matrices with a unit diagonal")
+
+    def tail(x):            # P(N(0, 1) ≥ x)
+        return ndtr(-x)
+
+    def pdf(x):
+        return np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
+
+    p = 2 * tail(m)
+    if k == 1:
+        return np.clip(p, 0.0, 1.0)
+    shrink = 1.0 - 1e-9
+    R = R * shrink + np.eye(k) * (1 - shrink)
+    L = np.linalg.cholesky(R)
+    x, wq = np.polynomial.legendre.leggauss(_SCAN_NODES)
+    out = np.empty(m.size)
+    step = 2048
+    for s in range(0, m.size, step):
+        mm = m[s:s + step, None]
+        Ls = L[s:s + step]
+        # e1 on [-m, m]
+        e1 = mm * x[None, :]                                   # (n, q)
+        w1 = mm * wq[None, :] * pdf(e1)                   # includes φ(e1) de1
+        l21, l22 = Ls[:, 1, 0][:, None], Ls[:, 1, 1][:, None]
+        mu2 = l21 * e1
+        term2 = np.sum(w1 * (tail((mm - mu2) / l22) + tail((mm + mu2) / l22)), axis=1)
+        total = p[s:s + step] + term2
+        if k == 3:
+            # e2 over |l21 e1 + l22 e2| < m, clipped to ±9
+            lo = np.maximum((-mm - mu2) / l22, -9.0)
+            hi = np.minimum((mm - mu2) / l22, 9.0)
+            hi = np.maximum(hi, lo)
+            half = 0.5 * (hi - lo)
+            e2 = 0.5 * (hi + lo)[..., None] + half[..., None] * x[None, None, :]  # (n,q,q)
+            w2 = half[..., None] * wq[None, None, :] * pdf(e2)
+            l31, l32, l33 = (Ls[:, 2, 0][:, None, None], Ls[:, 2, 1][:, None, None],
+                             Ls[:, 2, 2][:, None, None])
+            mu3 = l31 * e1[..., None] + l32 * e2
+            m3 = mm[..., None]
+            inner = np.sum(w2 * (tail((m3 - mu3) / l33) + tail((m3 + mu3) / l33)), axis=2)
+            total = total + np.sum(w1 * inner, axis=1)
+        out[s:s + step] = total
+    return np.clip(out, 0.0, 1.0)
+
+
+def scan_contrasts(basis: np.ndarray, n_groups: int = 3) -> np.ndarray:
+    """Contrasts of the ``"scan"`` Wald test: the filter's area over consecutive groups of
+    basis functions (short, middle and long lags).
+
+    The ``n_basis`` functions are split in order into ``n_groups`` groups of (nearly)
+    equal size (``numpy.array_split``: with 7 functions peaking at 1, 2, 4, 6, 10, 16 and
+    25 ms, groups 1–3, 4–5, 6–7). Column ``g`` is ``c_b = Σ_l B_lb`` for ``b`` in group
+    ``g`` and 0 elsewhere: ``cᵀ w`` is the part of the summed filter carried by that
+    group's functions. The columns sum to the ``"area"`` contrast.
+
+    Parameters
+    ----------
+    basis : ndarray (n_lags, n_basis)
+    n_groups : int, default 3
+        Number of contrasts (1 to ``min(3, n_basis)``).
+
+    Returns
+    -------
+    ndarray (n_basis, n_groups)
+    """
+    basis = np.asarray(basis, dtype=float)
+    nb = basis.shape[1]
+    if not 1 <= n_groups <= min(3, nb):
+        raise ValueError(f"n_groups must lie in 1..min(3, n_basis={nb}), got {n_groups}")
+    area = basis.sum(axis=0)
+    out = np.zeros((nb, n_groups))
+    for g, idx in enumerate(np.array_split(np.arange(nb), n_groups)):
+        out[idx, g] = area[idx]
+    return out
 
 
 def wald_contrast(basis: np.ndarray, contrast: str = "equal",
