@@ -44,6 +44,11 @@ def test_scan_pvalue_equals_closed_forms():
     # the quadrature resolves to ~1e-3 relative
     np.testing.assert_allclose(scan_pvalue(m[1:6], same[1:6]), 2 * norm.sf(m[1:6]),
                                rtol=5e-3)
+    # a matrix a rounding error below semi-definite (three z, two of them one): factors
+    bad = np.array([[1.0, 1.0, 0.3], [1.0, 1.0, 0.3 + 1e-7], [0.3, 0.3 + 1e-7, 1.0]])
+    assert np.linalg.eigvalsh(bad).min() < 0
+    p2 = scan_pvalue([2.0], np.array([[[1.0, 0.3], [0.3, 1.0]]]))[0]
+    assert scan_pvalue([2.0], bad[None])[0] == pytest.approx(p2, rel=5e-3)
 
 
 def test_scan_pvalue_matches_monte_carlo():
@@ -150,8 +155,11 @@ def test_scan_wald_equals_explicit_joint_computation(variance, monkeypatch):
     """The scan's z and p from the dense design: per pair the k = 3 contrasts' joint
     covariance (model: Vᵀ S V with V = (S + λ)⁻¹ C; robust: the CR1 block sandwich, raised
     to at least the model's by adding the positive part of their difference), the
-    largest |z|, the joint-normal p-value of :func:`scan_pvalue` and the reported z, the
-    one-test z with that p in the sign of the largest."""
+    largest |z| over the contrasts whose lags expect at least MIN_SCAN_EVENTS target
+    spikes, the joint-normal p-value of :func:`scan_pvalue` over those, the single test
+    of the contrasts' sum where none is left, and the reported z (the one-test z with
+    that p, in the sign of the largest). Floors: 0 (every contrast scanned), the median
+    of the pairs' expected events (mixed subsets) and infinity (all single tests)."""
     import sys
 
     st, _, bias, coef = _small_problem()
@@ -162,12 +170,10 @@ def test_scan_wald_equals_explicit_joint_computation(variance, monkeypatch):
     lam = np.array([0.0, 0.5, 2.0])
     targets = np.array([0, 1, 2])
     bb = 100
-    # an events floor no pair reaches would make robust = model; 0 makes every pair use it
-    monkeypatch.setattr(sys.modules[GLM.__module__], "MIN_ROBUST_EVENTS", 0.0)
+    mod = sys.modules[GLM.__module__]
+    # the robust variance everywhere (no pair is left at the model's for few events)
+    monkeypatch.setattr(mod, "MIN_ROBUST_EVENTS", 0.0)
     assert MIN_ROBUST_EVENTS > 0
-    z, p, vm, vr, vu = GLM(contrast="scan")._wald(d, bias, coef, lam, 1, gamma=gamma, Z=Z,
-                                                   targets=targets, variance=variance,
-                                                   block_bins=bb)
     X = d.dense()
     Y = st.binned(DT, sparse=False).astype(float)
     A = np.column_stack([np.ones(d.n_bins), Z])
@@ -175,6 +181,7 @@ def test_scan_wald_equals_explicit_joint_computation(variance, monkeypatch):
     nb = d.n_basis
     blk = np.arange(d.n_bins) // bb
     G = blk.max() + 1
+    ref = {}
     for i in range(3):
         mu = np.exp(bias[i] + X @ coef[i].ravel() + Z @ gamma[i])
         N = A.T @ (mu[:, None] * A)
@@ -184,19 +191,46 @@ def test_scan_wald_equals_explicit_joint_computation(variance, monkeypatch):
             S = Xj.T @ (mu[:, None] * Xj) - C @ np.linalg.solve(N, C.T)
             V = np.linalg.solve(S + lam[i] * np.eye(nb), Cm)
             cov = V.T @ S @ V
-            assert vm[i, j] == pytest.approx(cov[0, 0], rel=1e-7)  # 1e-10 trace jitter
+            cr = np.nan
             if variance == "robust":
                 xt = Xj - A @ np.linalg.solve(N, C.T)
                 g = np.zeros((G, nb))
                 np.add.at(g, blk, xt * (Y[i] - mu)[:, None])
-                cr = G / (G - 1) * V.T @ (g.T @ g) @ V
-                assert vr[i, j] == pytest.approx(cr[0, 0], rel=1e-7)
-                ev, U = np.linalg.eigh(cr - cov)
-                cov = cov + U @ np.diag(np.maximum(ev, 0)) @ U.T
-                assert np.all(np.diag(cov) >= np.maximum(np.diag(cr), vm[i, j]) - 1e-12)
-            assert vu[i, j] == pytest.approx(cov[0, 0], rel=1e-7)
-            zk = (coef[i, j] @ Cm) / np.sqrt(np.diag(cov))
-            a = np.argmax(np.abs(zk))
-            pref = scan_pvalue([abs(zk[a])], _corr(cov)[None])[0]
-            assert p[i, j] == pytest.approx(pref, rel=1e-6)
-            assert z[i, j] == pytest.approx(np.sign(zk[a]) * norm.isf(pref / 2), rel=1e-6)
+                crm = G / (G - 1) * V.T @ (g.T @ g) @ V
+                cr = crm[0, 0]
+                ev, U = np.linalg.eigh(crm - cov)
+                used = cov + U @ np.diag(np.maximum(ev, 0)) @ U.T
+                assert np.all(np.diag(used) >= np.diag(crm) - 1e-12)
+                assert np.all(np.diag(used) >= np.diag(cov) - 1e-12)
+            else:
+                used = cov
+            # expected target spikes in each contrast's lags: Σ_t μ_t Σ_l s_g(l) y_j(t−l)
+            share = d.basis @ (Cm != 0)
+            lagged = np.stack([np.r_[np.zeros(l + 1), Y[j][:d.n_bins - l - 1]]
+                               for l in range(d.n_lags)], axis=1)   # y_j(t − 1 − l)
+            events = mu @ lagged @ share
+            ref[i, j] = (cov[0, 0], cr, used, coef[i, j] @ Cm, events)
+    all_events = np.array([r[4] for r in ref.values()]).ravel()
+    for floor in (0.0, float(np.median(all_events)), np.inf):
+        monkeypatch.setattr(mod, "MIN_SCAN_EVENTS", floor)
+        z, p, vm, vr, vu = GLM(contrast="scan")._wald(d, bias, coef, lam, 1, gamma=gamma,
+                                                       Z=Z, targets=targets,
+                                                       variance=variance, block_bins=bb)
+        for (i, j), (cm, cr, used, w, events) in ref.items():
+            assert vm[i, j] == pytest.approx(cm, rel=1e-7)     # 1e-10 trace jitter only
+            if variance == "robust":
+                assert vr[i, j] == pytest.approx(cr, rel=1e-7)
+            assert vu[i, j] == pytest.approx(used[0, 0], rel=1e-7)
+            keep = np.flatnonzero(events >= floor)
+            if keep.size:
+                zk = w[keep] / np.sqrt(np.diag(used)[keep])
+                a = np.argmax(np.abs(zk))
+                zbest = zk[a]
+                pref = scan_pvalue([abs(zbest)], _corr(used[np.ix_(keep, keep)])[None])[0]
+            else:
+                zbest = w.sum() / np.sqrt(used.sum())
+                pref = 2 * norm.sf(abs(zbest))
+            assert p[i, j] == pytest.approx(pref, rel=1e-6), (floor, i, j)
+            assert z[i, j] == pytest.approx(np.sign(zbest) * norm.isf(pref / 2), rel=1e-6)
+        if 0 < floor < np.inf:   # the median floor mixes subsets of the contrasts
+            assert 0 < np.mean(all_events >= floor) < 1

@@ -428,3 +428,50 @@ def _close_block(j, blk, acc, kq, q_blocks, kqb, out):
     for a in range(n_c):
         for b in range(n_c):
             out[j, a, b] += (acc[a] - kqb[a]) * (acc[b] - kqb[b]) - kqb[a] * kqb[b]
+
+
+@njit(cache=True, nogil=True)
+def _norm_tail(x):
+    """``P(N(0, 1) ≥ x)``."""
+    return 0.5 * math.erfc(x * 0.7071067811865476)
+
+
+@njit(cache=True, nogil=True)
+def scan_tail(m, chol, nodes, weights, out):
+    """``P(max_a |z_a| ≥ m[n])`` for ``z = L e``, ``L = chol[n]`` (k = 2 or 3), ``e`` iid
+    standard normal: ``P(|z_1| ≥ m) + P(|z_1| < m, |z_2| ≥ m) [+ P(|z_1|, |z_2| < m,
+    |z_3| ≥ m)]``, each an integral of normal tails over ``e_1 ∈ [−m, m]`` (and ``e_2``
+    over ``|z_2| < m``, clipped to ±9) by Gauss–Legendre ``nodes`` / ``weights`` on
+    [−1, 1] (see :func:`spikewire.infer.glm.scan_pvalue`)."""
+    k = chol.shape[1]
+    nq = nodes.size
+    c = 1.0 / math.sqrt(2.0 * math.pi)
+    for n in range(m.size):
+        mm = m[n]
+        l21 = chol[n, 1, 0]
+        l22 = chol[n, 1, 1]
+        total = 2.0 * _norm_tail(mm)
+        for a in range(nq):
+            e1 = mm * nodes[a]
+            w1 = mm * weights[a] * c * math.exp(-0.5 * e1 * e1)
+            mu2 = l21 * e1
+            total += w1 * (_norm_tail((mm - mu2) / l22) + _norm_tail((mm + mu2) / l22))
+            if k == 3:
+                l31 = chol[n, 2, 0]
+                l32 = chol[n, 2, 1]
+                l33 = chol[n, 2, 2]
+                lo = max((-mm - mu2) / l22, -9.0)
+                hi = min((mm - mu2) / l22, 9.0)
+                if hi < lo:
+                    hi = lo
+                half = 0.5 * (hi - lo)
+                mid = 0.5 * (hi + lo)
+                inner = 0.0
+                for b in range(nq):
+                    e2 = mid + half * nodes[b]
+                    w2 = half * weights[b] * c * math.exp(-0.5 * e2 * e2)
+                    mu3 = l31 * e1 + l32 * e2
+                    inner += w2 * (_norm_tail((mm - mu3) / l33)
+                                   + _norm_tail((mm + mu3) / l33))
+                total += w1 * inner
+        out[n] = total

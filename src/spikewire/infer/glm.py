@@ -183,6 +183,9 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
     between them (a planted 22.5 ms link on the 7-function basis reaching 25 ms:
     extremum 25 ms, lobe centre 22.8–23.2 ms), but a broad lobe after a short delay
     moves it late (Brunel's 1.5 ms links: median error 4 ms among the detected ones).
+    ``"edge_lobe"``: the extremum's lag, except where that is the basis' last peak (or
+    beyond): a filter still rising at the window's end has its extremum where the basis
+    stops, so there the lobe centre moves the delay inside.
 
     Parameters
     ----------
@@ -194,7 +197,7 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
         Summed filters ``Σ_l k(l)`` (their sign picks the extremum).
     bin_width : float
         Bin width in s.
-    estimate : {"extremum", "lobe_centre"}, default "extremum"
+    estimate : {"extremum", "edge_lobe", "lobe_centre"}, default "extremum"
 
     Returns
     -------
@@ -203,16 +206,18 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
         ``l̄ = Σ_{l ∈ lobe} l s k(l) / Σ_{l ∈ lobe} s k(l)``, ``s`` the weight's sign;
         the extremum's lag where the filter is 0 in that sign).
     """
-    kern = np.einsum("lb,rcb->rcl", np.asarray(basis, dtype=float),
-                     np.asarray(coef, dtype=float))
+    basis = np.asarray(basis, dtype=float)
+    coef = np.asarray(coef, dtype=float)
+    kern = np.einsum("lb,rcb->rcl", basis, coef)
     sign = np.where(np.asarray(weights) < 0, -1.0, 1.0)
     kk = kern * sign[..., None]
     n_lags = kk.shape[-1]
     top = np.argmax(kk, axis=-1)
     if estimate == "extremum":
         return (top + 1) * float(bin_width)
-    if estimate != "lobe_centre":
-        raise ValueError(f"estimate must be 'extremum' or 'lobe_centre', got {estimate!r}")
+    if estimate not in ("lobe_centre", "edge_lobe"):
+        raise ValueError(f"estimate must be 'extremum', 'edge_lobe' or 'lobe_centre', "
+                         f"got {estimate!r}")
     peak = np.take_along_axis(kk, top[..., None], axis=-1)
     idx = np.arange(n_lags)
     below = kk < 0.5 * peak                      # outside the half-height band
@@ -223,6 +228,9 @@ def filter_delays(basis: np.ndarray, coef: np.ndarray, weights: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         centre = np.sum(kk * lobe * idx, axis=-1) / mass
     centre = np.where((peak[..., 0] > 0) & (mass > 0), centre, top)
+    if estimate == "edge_lobe":   # the lobe centre only where the extremum is the last peak
+        last = int(np.argmax(basis[:, -1]))
+        centre = np.where(top >= last, centre, top)
     return (centre + 1) * float(bin_width)
 
 
@@ -806,6 +814,19 @@ MIN_UNITS_FOR_POPULATION = 8
 #: Brunel AUC 0.743 → 0.710 (seed 1, 100 of 1,000, 300 s; benchmarks/results/glm25.md).
 #: For a 20 ms window the gap is the former one at every bin width.
 POPULATION_GAP = 0.005
+#: Gap (s) of the fast population covariates (time scale below
+#: :data:`FAST_COVARIATE_TIMESCALE`: the default 10 ms one) under the scan test
+#: (``contrast="scan"``). The scan's short-lag contrast (lags 1–6 ms) tests those lags
+#: alone, where a hidden state switch shows in the presynaptic unit's last spikes before
+#: a covariate blind to the last 5 ms does: on the up/down null family (40 units, 300 s,
+#: seeds 0/1) the short-lag contrast alone called 0.169 / 0.151 of the pairs at α = 0.05
+#: and the scan 0.097 / 0.083 with a 5 ms gap; fast gaps of 4 / 3 / 2 / 1 ms gave scan
+#: rates 0.076 / 0.070, 0.050 / 0.047, 0.040 / 0.042, 0.044 / 0.039 (a shorter gap absorbs
+#: more of the real short-lag coupling: Brunel AUC, benchmarks/results/glm25b.md). The
+#: slow (300 ms) covariate keeps :data:`POPULATION_GAP`; single contrasts keep it for all.
+SCAN_FAST_GAP = 0.003
+#: Covariates with a time scale below this (s) are the fast ones of :data:`SCAN_FAST_GAP`.
+FAST_COVARIATE_TIMESCALE = 0.05
 #: Default time block (s) of the cluster-robust Wald variance (``variance="robust"``).
 DEFAULT_ROBUST_BLOCK = 0.1
 #: Fewer blocks than this make the cluster-robust meat too noisy: the model variance is
@@ -816,6 +837,14 @@ MIN_ROBUST_BLOCKS = 50
 #: (``Σ_t μ_t Σ_l y_j(t − l)``); with fewer, the block sums are a handful of events (their
 #: relative error ~ 1/√events) and the model variance is kept.
 MIN_ROBUST_EVENTS = 10.0
+#: A contrast of the scan test (``contrast="scan"``) enters a pair's scan only where the
+#: target is expected to fire at least this many spikes in that contrast's lags
+#: (``Σ_t μ_t Σ_l s_g(l) y_j(t − l)``, ``s_g(l)`` the lag's share of the group's basis
+#: functions); with fewer its Wald z rests on a handful of coincidences (one coincidence
+#: of two 0.1 Hz units gave p = 1e-18 at 16–25 ms: 3–8 false calls per fit of the
+#: heterogeneous null family at BH 0.05 before this floor). A pair with no contrast
+#: left is tested on the contrasts' sum (the summed filter), as a single test.
+MIN_SCAN_EVENTS = 10.0
 #: Relative objective tolerance of the fits that only select the penalty (the null
 #: model and the path); the final fit keeps 1e-9. 1e-7 made the same choices for all
 #: 100 targets of the benchmark data (1e-6 changed one) and saved 22 % of the time.
@@ -885,46 +914,47 @@ class GLM(InferenceMethod):
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
 
-    Delays scanned: every lag from 1 bin to ``window`` (default 20 ms), all at once: the
-    filter is fitted over the whole window and one Wald test per pair covers it (its lags
-    weighted as below), so scanning the delays adds no multiple comparison. The default
-    basis (5 functions, ``last_peak=None``) peaks at 1, 2, 4, 7 and 12 ms at 1 ms bins
-    and its sum falls from 12 ms to 0 at 20 ms: delays up to ~19 ms are covered, with
-    less weight beyond 12 ms. Delay of a link (``delays``, s; :func:`filter_delays`):
-    the lag of the fitted filter's extremum in the sign of the summed weight
-    (``delay_estimate="extremum"``; a filter on half-overlapping raised cosines is
-    monotone between two peaks, so this is always one of the basis' peaks) or the centre
-    of its main lobe (``"lobe_centre"``, which interpolates between them), for every
-    tested pair (NaN where untested).
+    Delays scanned: every lag from 1 bin to ``window`` (default 25 ms, issue 12). The
+    default basis (7 functions, ``last_peak="window"``) peaks at 1, 2, 4, 6, 10, 16 and
+    25 ms at 1 ms bins and sums to 1 at every lag of the window, so a filter (and its
+    delay) can peak anywhere up to 25 ms. The whole filter is fitted at once; the
+    multiple comparison of scanning it is paid by the scan test below. Delay of a link
+    (``delays``, s; :func:`filter_delays`): by default (``delay_estimate="edge_lobe"``)
+    the lag of the fitted filter's extremum in the sign of the summed weight (a filter on
+    half-overlapping raised cosines is monotone between two peaks, so this is one of the
+    basis' peaks), except where that is the last peak (25 ms): there the centre of the
+    filter's main lobe (a planted 22.5 ms link: 22.8–23.2 ms instead of 25 ms).
+    ``"extremum"`` and ``"lobe_centre"`` (everywhere) are options; the lobe centre puts
+    real synapses late (their filter's lobe spans the PSP after the delay).
 
-    Issue 12 asks for delays up to 25 ms. ``window=0.025, n_basis=7,
-    last_peak="window", contrast="taper", delay_estimate="lobe_centre"`` covers them: the
-    basis peaks at 1, 2, 4, 6, 10, 16 and 25 ms and sums to 1 up to 25 ms, and a planted
-    22 ms link is reported within 1 ms (tests). On networks with 1–20 ms delays (100 of
-    1,000, 600 s, seed 0) it raised AUC 0.775 → 0.810 (LIF) and 0.802 → 0.860
-    (Izhikevich), but it is not the default: on the Brunel network (1.5 ms delays) it
-    cost AUC 0.805 → 0.766, and the lobe centre put the detected links' delays a median
-    4 ms off (1–1.4 ms with the extremum; benchmarks/results/glm25.md). Its CPU time
-    is about that of the 20 ms default (1.01–1.07×, 100 units × 120 s): the passes over
-    the spikes were made ~15 % cheaper.
-
-    p-values: two-sided Wald test of ``cᵀ w_ij``, a fixed combination of the filter's
-    basis coefficients (``contrast``, :func:`wald_contrast`), with the Fisher information
-    of the presynaptic unit's filter block after profiling out the intercept and the
-    population covariates (other blocks held at their estimates). The default ``"area"``
-    tests the summed filter ``Σ_l k_ij(l)`` (the weight). ``"taper"`` tests
-    ``Σ_l τ(l) k_ij(l)`` with the lag weights of :func:`lag_taper` (the sum of the
-    5-function basis decaying at the window: 1 up to 60 % of the window, 0 at its end),
-    for a basis that reaches the window: testing its plain sum dilutes short delays with
-    the noise of the longest lags (Brunel, 300 s, seed 1, 25 ms window: AUC 0.685 for
-    ``"area"``, 0.746 for ``"taper"``, 0.748 for the 20 ms default). ``"equal"``
-    (``c_b = 1``) ranked that network much better (AUC 0.846) but its null
-    false-positive rate was 0.08–0.11 on co-modulated and up/down-state units (the
-    population covariates lag fast rate changes, which the first lags pick up). For
-    ``"l2"`` the variance is the sampling variance of the ridge estimate,
-    ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior variance ``(S + λ)⁻¹`` used before made the
-    test conservative (FPR 0.000 on independent Poisson) and the plain ``S⁻¹``
-    anti-conservative.
+    p-values: Wald tests of fixed combinations ``cᵀ w_ij`` of the filter's basis
+    coefficients, with the Fisher information of the presynaptic unit's filter block
+    after profiling out the intercept and the population covariates (other blocks held
+    at their estimates). The default ``contrast="scan"`` (:func:`scan_contrasts`) tests
+    three contrasts, the filter's area carried by the short (functions 1–3, lags 1–6 ms),
+    middle (4–5, 4–16 ms) and long (6–7, 10–25 ms) functions. Their Wald z share one
+    joint normal whose covariance is ``Cᵀ V C`` from the same (robust) covariance ``V``
+    of the coefficients; the pair's statistic is the largest |z| and its p-value
+    ``P(max_g |z_g| ≥ m)`` under that joint normal (:func:`scan_pvalue`, exact up to
+    quadrature), so the three looks are paid for: a short delay keeps the sharp
+    contrast it needs and a long one gets its own, instead of one sum that dilutes each
+    with the other lags' noise. ``scores`` = the |z| of a single test with the same
+    p-value; the reported ``weights`` are the summed filter whatever the contrast. A
+    contrast whose lags expect fewer than :data:`MIN_SCAN_EVENTS` target spikes is left
+    out of that pair's scan (its z rests on a few coincidences), and a pair with none
+    left gets the single test of the summed filter. With the scan the fast (10 ms)
+    population covariate starts 3 ms before ``t`` (:data:`SCAN_FAST_GAP`) instead of
+    5 ms: the short-lag contrast otherwise picks up hidden state switches (up/down null
+    family: false-positive rate 0.083–0.097 → 0.047–0.050 at α = 0.05).
+    Single contrasts (``contrast``, :func:`wald_contrast`): ``"area"`` tests the summed
+    filter ``Σ_l k_ij(l)`` (the weight; with ``window=0.02, n_basis=5, last_peak=None,
+    delay_estimate="extremum"`` the former default); ``"taper"`` ``Σ_l τ(l) k_ij(l)``
+    with the lag weights of :func:`lag_taper`; ``"equal"`` (``c_b = 1``; miscalibrated on
+    co-modulated and up/down units: 0.08–0.11) and ``"sqrt_area"``. Measurements:
+    ``benchmarks/results/glm25.md`` and ``glm25b.md``. For ``"l2"`` the variance is the
+    sampling variance of the ridge estimate, ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior
+    variance ``(S + λ)⁻¹`` used before made the test conservative (FPR 0.000 on
+    independent Poisson) and the plain ``S⁻¹`` anti-conservative.
 
     Robust variance (``variance="robust"``, the default): the model variance assumes
     the target's spikes are conditionally Poisson given its history filter. Bursts and
@@ -957,12 +987,12 @@ class GLM(InferenceMethod):
     bin_width : float or None, default None (automatic)
         Bin width in s. Automatic: 1 ms, but never finer than the recording's time
         resolution and a whole multiple of it. A bin finer than the data is refused.
-    window : float, default 0.02
+    window : float, default 0.025
         Filter length in s: the longest delay the coupling filters (and ``delays``) cover.
         The likelihood passes cost in proportion to it (n_spikes × lags × targets).
-    n_basis : int, default 5
+    n_basis : int, default 7
         Raised-cosine functions per filter.
-    last_peak : "window", float or None, default None
+    last_peak : "window", float or None, default "window"
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.
         raised_cosine_log_basis`): ``"window"`` puts it at ``window``, so the basis sums
         to 1 over every lag of the window and a filter (and ``delays``) can peak anywhere
@@ -1004,12 +1034,14 @@ class GLM(InferenceMethod):
         Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
         sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
         see "Robust variance" above; never smaller than the model's.
-    contrast : {"area", "taper", "equal", "sqrt_area"}, default "area"
-        Combination of the basis coefficients the Wald test scores (:func:`wald_contrast`;
-        ``"area"``: the summed filter; ``"taper"``: the filter summed with
-        :func:`lag_taper`'s weights). The reported ``weights`` are the summed filter
-        whatever the contrast.
-    delay_estimate : {"extremum", "lobe_centre"}, default "extremum"
+    contrast : {"scan", "area", "taper", "equal", "sqrt_area"}, default "scan"
+        What the Wald test scores: ``"scan"``, the largest |z| of the short-, middle- and
+        long-lag contrasts (:func:`scan_contrasts`) with its joint-normal p-value
+        (:func:`scan_pvalue`); otherwise one combination of the basis coefficients
+        (:func:`wald_contrast`; ``"area"``: the summed filter; ``"taper"``: the filter
+        summed with :func:`lag_taper`'s weights). The reported ``weights`` are the summed
+        filter whatever the contrast.
+    delay_estimate : {"edge_lobe", "extremum", "lobe_centre"}, default "edge_lobe"
         How ``delays`` are read from the fitted filters (:func:`filter_delays`).
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
@@ -1025,7 +1057,7 @@ class GLM(InferenceMethod):
         "window": [Interval("real", 0, None, closed="neither", unit="s")],
         "n_basis": [Interval("int", 1, None)],
         "contrast": [Options(("scan", "taper", "equal", "sqrt_area", "area"))],
-        "delay_estimate": [Options(("extremum", "lobe_centre"))],
+        "delay_estimate": [Options(("extremum", "edge_lobe", "lobe_centre"))],
         "last_peak": [Options(("window",)), Interval("real", 0, None, closed="neither",
                                                       unit="s"), None],
         "penalty": [Options(("l2", "l1", "group"))],
@@ -1048,15 +1080,16 @@ class GLM(InferenceMethod):
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
-    def __init__(self, *, bin_width: float | None = None, window: float = 0.02,
-                 n_basis: int = 5,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.025,
+                 n_basis: int = 7,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
                  population_timescales="auto", early_stopping: bool = True,
                  variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
-                 last_peak=None, contrast: str = "area", delay_estimate: str = "extremum"):
+                 last_peak="window", contrast: str = "scan",
+                 delay_estimate: str = "edge_lobe"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1308,11 +1341,7 @@ class GLM(InferenceMethod):
 
     def _fit_block(self, design, tpos, dale_sign, folds, n_jobs):
         nt, nu, nb = tpos.size, design.n_units, design.n_basis
-        Z = population_covariates(design.s_bins, design.s_counts, design.n_bins,
-                                  design.bin_width,
-                                  self._timescales(nu, design.bin_width),
-                                  gap=_gap_bins(design),
-                                  two_sided=False)
+        Z = self._covariates(design)
         blk = _Block(design, tpos, self.penalty, float(self.history_penalty), dale_sign,
                      n_jobs=n_jobs, covariates=Z)
         rates = np.array([design.u_counts[design.u_ptr[i]:design.u_ptr[i + 1]].sum()
@@ -1403,6 +1432,22 @@ class GLM(InferenceMethod):
                 "grid": grid, "heldout_spikes": n_val_spikes, "iterations": iters,
                 "messages": messages}
 
+    def _covariates(self, design: GLMDesign) -> np.ndarray:
+        """The population covariates (n_bins, n_timescales), past only, each with its gap
+        (:func:`_gap_bins`; :data:`SCAN_FAST_GAP` for the fast ones under the scan)."""
+        taus = self._timescales(design.n_units, design.bin_width)
+        gaps = [_gap_bins(design, SCAN_FAST_GAP if self.contrast == "scan"
+                          and t < FAST_COVARIATE_TIMESCALE else POPULATION_GAP)
+                for t in taus]
+        if len(set(gaps)) <= 1:
+            return population_covariates(design.s_bins, design.s_counts, design.n_bins,
+                                         design.bin_width, taus,
+                                         gap=gaps[0] if gaps else 0, two_sided=False)
+        return np.column_stack([population_covariates(design.s_bins, design.s_counts,
+                                                      design.n_bins, design.bin_width, [t],
+                                                      gap=g, two_sided=False)
+                                for t, g in zip(taus, gaps, strict=True)])
+
     def _variance_plan(self, design) -> tuple[str, int | None]:
         """The Wald variance to use on this design and its block length in bins:
         ``("robust", bins)``, or ``("model", None)`` when asked for or when the recording
@@ -1474,6 +1519,9 @@ class GLM(InferenceMethod):
         z = np.zeros((nt, nu))
         zk = np.zeros((nt, nu, nk))
         corr = np.zeros((nt, nu, nk, nk))
+        z_sum = np.zeros((nt, nu))          # the scan's fallback: the columns' sum
+        events = np.zeros((nt, nu, nk))     # expected target spikes in each contrast's lags
+        share = np.abs(Bm) @ (Cm != 0)      # (L, k): each lag's share of each contrast
         var_m = np.full((nt, nu), np.nan)
         var_c = np.full((nt, nu), np.nan)
         var_u = np.full((nt, nu), np.nan)
@@ -1559,6 +1607,10 @@ class GLM(InferenceMethod):
                 with np.errstate(divide="ignore", invalid="ignore"):
                     zk[r] = np.where(sd > 0, w / sd, 0.0)
                     corr[r] = cov_used / (sd[:, :, None] * sd[:, None, :])
+                    if nk > 1:
+                        vs = cov_used.sum(axis=(1, 2))
+                        z_sum[r] = np.where(vs > 0, w.sum(axis=1) / np.sqrt(vs), 0.0)
+                events[r] = hb @ share
 
         groups = [g for g in np.array_split(np.arange(nt), max(1, math.ceil(nt / group)))
                   if g.size]
@@ -1572,13 +1624,27 @@ class GLM(InferenceMethod):
         if nk == 1:
             z = zk[..., 0]
             return z, 2 * norm.sf(np.abs(z)), var_m, var_c, var_u
-        # scan: the largest |z| of the k contrasts, its p-value under their joint normal
-        best = np.argmax(np.abs(zk), axis=2)
-        zmax = np.take_along_axis(zk, best[..., None], axis=2)[..., 0]
+        # scan: the largest |z| of the k contrasts, its p-value under their joint normal;
+        # a contrast whose lags expect fewer than MIN_SCAN_EVENTS target spikes is left
+        # out of the pair's scan (its Wald z rests on a few events), and a pair with none
+        # left gets the single test of the contrasts' sum (the summed filter)
         corr = np.nan_to_num(corr, nan=0.0)
         idx = np.arange(nk)
         corr[..., idx, idx] = 1.0
-        pv = scan_pvalue(np.abs(zmax).ravel(), corr.reshape(-1, nk, nk)).reshape(nt, nu)
+        z_sum = np.nan_to_num(z_sum, nan=0.0)
+        use = events >= MIN_SCAN_EVENTS
+        zmax = z_sum.copy()
+        pv = 2 * norm.sf(np.abs(z_sum))
+        code = use @ (1 << idx)                                     # the pattern of use
+        for pattern in np.unique(code):
+            if pattern == 0:
+                continue
+            sel = code == pattern
+            keep = np.flatnonzero((pattern >> idx) & 1)
+            zs = zk[sel][:, keep]
+            best = np.argmax(np.abs(zs), axis=1)
+            zmax[sel] = zs[np.arange(zs.shape[0]), best]
+            pv[sel] = scan_pvalue(np.abs(zmax[sel]), corr[sel][:, keep][:, :, keep])
         # z reported on the one-test scale: the |z| of a single test with the same p
         z = np.sign(zmax) * norm.isf(np.maximum(pv, 1e-300) / 2)
         return z, pv, var_m, var_c, var_u
@@ -1627,7 +1693,8 @@ def scan_pvalue(m, corr) -> np.ndarray:
     corr : array_like of shape (n, k, k)
         Correlation matrix of each test's ``k`` statistics (``k`` = 1, 2 or 3; symmetric,
         unit diagonal, positive semi-definite; correlations are shrunk by ``1e-9`` towards
-        0 so that a singular matrix still factors).
+        0, and eigenvalues below ``1e-9`` raised to it, so that a singular matrix still
+        factors).
 
     Returns
     -------
@@ -1648,46 +1715,20 @@ def scan_pvalue(m, corr) -> np.ndarray:
     if not np.all(np.isfinite(R)) or not np.allclose(np.diagonal(R, axis1=1, axis2=2), 1.0):
         raise ValueError("corr must be finite correlation matrices with a unit diagonal")
 
-    def tail(x):            # P(N(0, 1) ≥ x)
-        return ndtr(-x)
-
-    def pdf(x):
-        return np.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-
-    p = 2 * tail(m)
     if k == 1:
-        return np.clip(p, 0.0, 1.0)
+        return np.clip(2 * ndtr(-m), 0.0, 1.0)
     shrink = 1.0 - 1e-9
     R = R * shrink + np.eye(k) * (1 - shrink)
-    L = np.linalg.cholesky(R)
+    try:
+        L = np.linalg.cholesky(R)
+    except np.linalg.LinAlgError:       # rounding left an eigenvalue below 0: clip it
+        ev, U = np.linalg.eigh(0.5 * (R + np.swapaxes(R, 1, 2)))
+        R = np.einsum("nik,nk,njk->nij", U, np.maximum(ev, 1e-9), U)
+        d = np.sqrt(np.einsum("nii->ni", R))
+        L = np.linalg.cholesky(R / (d[:, :, None] * d[:, None, :]))
     x, wq = np.polynomial.legendre.leggauss(_SCAN_NODES)
     out = np.empty(m.size)
-    step = 2048
-    for s in range(0, m.size, step):
-        mm = m[s:s + step, None]
-        Ls = L[s:s + step]
-        # e1 on [-m, m]
-        e1 = mm * x[None, :]                                   # (n, q)
-        w1 = mm * wq[None, :] * pdf(e1)                   # includes φ(e1) de1
-        l21, l22 = Ls[:, 1, 0][:, None], Ls[:, 1, 1][:, None]
-        mu2 = l21 * e1
-        term2 = np.sum(w1 * (tail((mm - mu2) / l22) + tail((mm + mu2) / l22)), axis=1)
-        total = p[s:s + step] + term2
-        if k == 3:
-            # e2 over |l21 e1 + l22 e2| < m, clipped to ±9
-            lo = np.maximum((-mm - mu2) / l22, -9.0)
-            hi = np.minimum((mm - mu2) / l22, 9.0)
-            hi = np.maximum(hi, lo)
-            half = 0.5 * (hi - lo)
-            e2 = 0.5 * (hi + lo)[..., None] + half[..., None] * x[None, None, :]  # (n,q,q)
-            w2 = half[..., None] * wq[None, None, :] * pdf(e2)
-            l31, l32, l33 = (Ls[:, 2, 0][:, None, None], Ls[:, 2, 1][:, None, None],
-                             Ls[:, 2, 2][:, None, None])
-            mu3 = l31 * e1[..., None] + l32 * e2
-            m3 = mm[..., None]
-            inner = np.sum(w2 * (tail((m3 - mu3) / l33) + tail((m3 + mu3) / l33)), axis=2)
-            total = total + np.sum(w1 * inner, axis=1)
-        out[s:s + step] = total
+    _k.scan_tail(m, np.ascontiguousarray(L), x, wq, out)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -1771,10 +1812,10 @@ def lag_taper(n_lags: int, bin_width: float) -> np.ndarray:
     return raised_cosine_log_basis(5, n_lags * bin_width, bin_width).sum(axis=1)
 
 
-def _gap_bins(design: GLMDesign) -> int:
-    """The population covariates' gap in bins: :data:`POPULATION_GAP` (floor), at most
-    the filter length."""
-    return min(int(POPULATION_GAP / design.bin_width + 1e-9), design.n_lags)
+def _gap_bins(design: GLMDesign, gap: float = POPULATION_GAP) -> int:
+    """A population covariate's gap in bins: ``gap`` s (floor; default
+    :data:`POPULATION_GAP`), at most the filter length."""
+    return min(int(gap / design.bin_width + 1e-9), design.n_lags)
 
 
 def _lgamma1(c):
