@@ -96,6 +96,9 @@ RESCORE = True
 #: ≤ 13 %, 4 % at 300 s of 1 h). Off by default: on the short test block the model-
 #: variance score test of very sparse pairs is anti-conservative (dalescale2.md).
 SPLIT_FACTOR = 4.0
+#: Cross-fitting (``cross_fit=True``): the two halves are alternate blocks of this many
+#: seconds (long against the 25 ms filters, short against slow rate changes).
+CROSS_BLOCK = 1.0
 #: Largest change of one coefficient in one Newton step (log-rate units).
 MAX_STEP = 5.0
 
@@ -107,13 +110,15 @@ DIVERGED_BITS = -5.0
 
 # ============================================================================ kernels
 @njit(cache=True, nogil=True)
-def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
+def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V, E):
     """Score statistics of every presynaptic unit on every target over the kept bins.
 
     ``x_j(t) = Σ_l y_j(t − l) csum_lag[l − 1]``; ``U[j, i] += x_j(t) resid[r(t), i]``,
-    ``V[j, i] += x_j(t)² mu[r(t), i]`` for bins ``t`` with ``keep[t] = r(t) ≥ 0`` (the row
-    of ``t`` in ``resid``/``mu``). ``x_j(t)`` is formed exactly (overlapping spikes of one
-    unit add up) by walking each unit's spikes in time order.
+    ``V[j, i] += x_j(t)² mu[r(t), i]``, ``E[j, i] += x_j(t) mu[r(t), i]`` (the expected
+    weighted coincidences, for :func:`signed_root_deviance`) for bins ``t`` with
+    ``keep[t] = r(t) ≥ 0`` (the row of ``t`` in ``resid``/``mu``). ``x_j(t)`` is formed
+    exactly (overlapping spikes of one unit add up) by walking each unit's spikes in
+    time order.
     """
     n_units = u_ptr.size - 1
     L = csum_lag.size
@@ -144,8 +149,10 @@ def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
                     continue
                 x2 = x * x
                 for i in range(nt):
+                    m = mu[r, i]
                     U[j, i] += x * resid[r, i]
-                    V[j, i] += x2 * mu[r, i]
+                    V[j, i] += x2 * m
+                    E[j, i] += x * m
             if t1 > last:
                 last = t1
 
@@ -489,6 +496,63 @@ def _log_factorial_sum(y, rw):
     return float(np.sum(gammaln(y[big] + 1.0) * rw[big]))
 
 
+def signed_root_deviance(U: np.ndarray, V: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Signed root of the Poisson deviance of a score test, from its sums.
+
+    ``U = Σ_t (y_t − μ_t) x_t``, ``V = Σ_t μ_t x_t²``, ``E = Σ_t μ_t x_t`` (``x ≥ 0``, the
+    input's lagged spikes through the summed filter; :func:`_screen_scores`). The
+    weighted coincidences ``O = U + E`` are treated as ``k = V / E`` times a Poisson
+    count of mean ``E / k`` (the scale that matches the null variance ``V``), and
+
+    ``r = sign(U) √(2 [O' log(O' / E') − (O' − E')])``, ``O' = O / k``, ``E' = E / k``:
+
+    the signed root of the likelihood-ratio statistic of one rate factor on those
+    coincidences. For many expected coincidences ``r → U / √V`` (the score z); for few it
+    differs from the score z in the way the Poisson law is skewed: a deficit (``O < E``)
+    gets a larger ``|r|`` than ``|z|`` (an input that silences its target, 0 of 5
+    expected: ``z = −2.2``, ``r = −3.2``), a sparse excess a smaller one (1 of 0.1:
+    ``z = 2.8``, ``r = 1.7``), and ``r`` is closer to N(0, 1) under the null than ``z``
+    for sparse pairs. 0 where ``V`` or ``E`` is 0.
+    """
+    U, V, E = (np.asarray(a, dtype=float) for a in (U, V, E))
+    ok = (V > 0) & (E > 0)
+    k = np.where(ok, V, 1.0) / np.where(ok, E, 1.0)
+    Ee = np.where(ok, E, 1.0) / k
+    Oe = np.maximum(np.where(ok, U + E, 1.0) / k, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(Oe > 0, Oe * np.log(np.where(Oe > 0, Oe, 1.0) / Ee), 0.0)
+    dev = np.maximum(2.0 * (t - (Oe - Ee)), 0.0)
+    return np.where(ok, np.sign(U) * np.sqrt(dev), 0.0)
+
+
+def _statistic(U, V, E, kind):
+    """The screen's / the non-candidates' z: score z ``U / √V`` or the signed root
+    deviance (``kind``: ``"score"`` or ``"deviance"``)."""
+    if kind == "deviance":
+        return signed_root_deviance(U, V, E)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(V > 0, U / np.sqrt(V), 0.0)
+
+
+def _choose(z: np.ndarray, tpos: np.ndarray, k: int, quota: float = 0.0) -> np.ndarray:
+    """Candidate positions (nt, k), sorted, from the screening z (nu, nt): the k inputs of
+    largest ``|z|`` per target; with ``quota > 0`` the ``round(quota · k)`` places go
+    first to the most negative z (inputs that lower the target's rate), the rest by
+    ``|z|`` among the others."""
+    nt = tpos.size
+    a = np.abs(z)
+    a[tpos, np.arange(nt)] = -np.inf
+    nq = int(round(quota * k))
+    if nq <= 0:
+        return np.sort(np.argsort(-a, axis=0, kind="stable")[:k].T, axis=1)
+    neg = np.array(z, dtype=float)
+    neg[tpos, np.arange(nt)] = np.inf
+    first = np.argsort(neg, axis=0, kind="stable")[:nq]                 # (nq, nt)
+    a[first, np.arange(nt)[None, :]] = -np.inf
+    rest = np.argsort(-a, axis=0, kind="stable")[:k - nq]
+    return np.sort(np.concatenate([first, rest], axis=0).T, axis=1)
+
+
 def _screen_rows(n_bins: int, bw: float, screen_duration: float,
                  shifted: bool = False) -> np.ndarray:
     """Row index of each bin in the screening part (−1 outside): evenly spaced chunks of
@@ -539,6 +603,11 @@ class ScreenedSolver:
         self.hrow = np.repeat(np.arange(n_ch) % every == 0, HESSIAN_CHUNK)[:n_bins]
         self.hscale = n_bins / max(int(self.hrow.sum()), 1)
         self.theta0 = None
+        self.stat = getattr(method, "screen_statistic", "score")
+        self.nc_weights = bool(getattr(method, "noncandidate_weights", False))
+        self.cross = bool(getattr(method, "cross_fit", False))
+        self.rounds = int(getattr(method, "screen_rounds", 1))
+        self.quota = float(getattr(method, "negative_quota", 0.0))
         self.split = bool(getattr(method, "screen_split", False)) and (
             n_bins * bw >= SPLIT_FACTOR * method.screen_duration)
         self._pop_cache = None
@@ -630,22 +699,31 @@ class ScreenedSolver:
         return [fn(x) for x in items]
 
     # -------------------------------------------------------------- 1. screen
-    def screen(self):
-        """Screening z (nu pre, nt post) and candidate positions (nt, K)."""
+    def screen(self, keep=None, keep_test=None, fit_mask=None):
+        """Screening z (nu pre, nt post) and candidate positions (nt, K).
+
+        ``keep`` / ``keep_test``: row index of each bin in the screening / the
+        non-candidates' test rows (−1 outside), ``fit_mask``: the bins the candidates'
+        fit uses (None: all); by default the screening part, and with the split the
+        shifted part / the bins outside the screen (:func:`_screen_rows`)."""
         d = self.d
-        keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
+        if keep is None:
+            keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
+            # the non-candidates' test: the screening rows, or (split) as many others
+            keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
+                         if self.split else keep)
+            fit_mask = (keep < 0) if self.split else None
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
-        self.keep, self.rows = keep, rows
-        # the non-candidates' score test: the screening rows, or (split) as many others
-        self.keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
-                          if self.split else keep)
+        self.keep, self.rows, self.fit_mask = keep, rows, fit_mask
+        self.keep_test = keep_test
         self.rows_test = np.flatnonzero(self.keep_test >= 0)
-        if self.split and np.any((keep >= 0) & (self.keep_test >= 0)):
+        if (self.split or self.cross) and np.any((keep >= 0) & (self.keep_test >= 0)):
             raise RuntimeError("dale_glm screened: the screening and test rows overlap")
         U = np.zeros((self.nu, self.nt))
         self.theta0 = [None] * self.nt
         V = np.zeros((self.nu, self.nt))
+        E = np.zeros((self.nu, self.nt))
         block = max(1, min(self.nt, int(2e8 // max(16 * n_s, 1))))   # ≤ ~200 MB / block
         for a in range(0, self.nt, block):
             ids = np.arange(a, min(a + block, self.nt))
@@ -672,24 +750,21 @@ class ScreenedSolver:
             mu = np.ascontiguousarray(np.stack([o[1] for o in out], axis=1))
             Ub = np.zeros((self.nu, ids.size))
             Vb = np.zeros((self.nu, ids.size))
+            Eb = np.zeros((self.nu, ids.size))
             _screen_scores(d.u_ptr, d.u_bins, d.u_counts, self.csum_lag, keep, resid, mu,
-                           Ub, Vb)
-            U[:, ids], V[:, ids] = Ub, Vb
+                           Ub, Vb, Eb)
+            U[:, ids], V[:, ids], E[:, ids] = Ub, Vb, Eb
             log.info("dale_glm screened: screen %d/%d targets", ids[-1] + 1, self.nt)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(V > 0, U / np.sqrt(V), 0.0)
+        z = _statistic(U, V, E, self.stat)
         z[self.tpos, np.arange(self.nt)] = 0.0
-        a = np.abs(z)
-        a[self.tpos, np.arange(self.nt)] = -1.0
-        cand = np.argsort(-a, axis=0, kind="stable")[:self.K].T          # (nt, K)
-        return z, np.sort(cand, axis=1), n_s * self.bw
+        return z, _choose(z, self.tpos, self.K, self.quota), n_s * self.bw
 
     # -------------------------------------------------------------- 2./3. fit + Wald
     def _stage1(self, r, cand):
         i = self.tpos[r]
         y, rw_all, D, n_ref = self._dense(i)
         # split: the candidates' fit and Wald step leave the screen's bins out
-        rw = rw_all * (self.keep < 0) if self.split else rw_all
+        rw = rw_all * self.fit_mask if self.fit_mask is not None else rw_all
         t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
                     self.hrow, self.hscale)
         # warm start: the screen's null model (intercept, history, population)
@@ -739,7 +814,7 @@ class ScreenedSolver:
         _local_eta(*t.sp, t.L, t.D, t.lag(th), np.ascontiguousarray(th[t.nw:]), e)
         rows = self.rows_test
         mu = np.exp(np.minimum(e[rows], 50.0)) * rw_all[rows]
-        if self.split:          # the constrained refits use every bin: H of all of them
+        if self.fit_mask is not None:   # the constrained refits use every bin: H of all
             lam = np.diag(t.lam)
             H = (H - lam) * (float(rw_all.sum()) / max(float(rw.sum()), 1.0)) + lam
         return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref,
@@ -780,14 +855,11 @@ class ScreenedSolver:
         return dict(wsum=w[1:] @ self.csum, kern=w[1:] @ self.d.basis.T, ok=ok2 and ok3,
                     it=(it2, it3), ll_val=ll_val, hom=hom, yv=yv)
 
-    def run(self):
-        """All stages; returns the dict ``DaleGLM`` places into the estimate."""
-        from spikewire.infer.dale_glm import label_units, null_scale
-
-        m = self.mth
-        t0 = time.perf_counter()
-        z_screen, cand, screen_s = self.screen()
-        t_screen = time.perf_counter() - t0
+    def _round(self, cand):
+        """Unconstrained fits of every target on its candidates ``cand`` (nt, K), Wald z
+        of the candidates and the score test of the others against the fitted sparse
+        models (on the rows ``self.keep_test``): (z (nu, nt), per-target results, U, V
+        of the score tests)."""
         nu, nt = self.nu, self.nt
         s1 = []
         done = [0]
@@ -804,6 +876,8 @@ class ScreenedSolver:
         n_s = self.rows_test.size
         block = max(1, min(nt, int(2e8 // max(16 * n_s, 1))))
         z_post = np.zeros((nu, nt))
+        U_post = np.zeros((nu, nt))
+        V_post = np.zeros((nu, nt))
         for a in range(0, nt, block):
             ids = list(range(a, min(a + block, nt)))
             out = self._map(one, ids)
@@ -811,16 +885,88 @@ class ScreenedSolver:
             mu = np.ascontiguousarray(np.stack([o.pop("mu") for o in out], axis=1))
             U = np.zeros((nu, len(ids)))
             V = np.zeros((nu, len(ids)))
+            E = np.zeros((nu, len(ids)))
             _screen_scores(self.d.u_ptr, self.d.u_bins, self.d.u_counts, self.csum_lag,
-                           self.keep_test, resid, mu, U, V)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                z_post[:, ids] = np.where(V > 0, U / np.sqrt(V), 0.0)
+                           self.keep_test, resid, mu, U, V, E)
+            z_post[:, ids] = _statistic(U, V, E, self.stat)
+            U_post[:, ids], V_post[:, ids] = U, V
             s1.extend(out)
-        t_fit1 = time.perf_counter() - t0 - t_screen
-        z = z_post if RESCORE else z_screen.copy()
+        for r in range(nt):
+            z_post[cand[r], r] = s1[r]["z"]
+        return z_post, s1, U_post, V_post
+
+    def _halves(self):
+        """Cross-fitting: the bins of half A (alternate blocks of :data:`CROSS_BLOCK` s),
+        and for each half its screening rows (those of the screening part inside it)."""
+        n = self.d.n_bins
+        blk = max(int(round(CROSS_BLOCK / self.bw)), 1)
+        in_a = (np.arange(n) // blk) % 2 == 0
+        std = _screen_rows(n, self.bw, self.mth.screen_duration) >= 0
+
+        def index(mask):
+            k = np.full(n, -1, dtype=np.int64)
+            k[mask] = np.arange(int(mask.sum()))
+            return k
+
+        return [(index(std & h), index(std & ~h), ~h) for h in (in_a, ~in_a)]
+
+    def run(self):
+        """All stages; returns the dict ``DaleGLM`` places into the estimate."""
+        from spikewire.infer.dale_glm import label_units, null_scale
+
+        m = self.mth
+        t0 = time.perf_counter()
+        nu, nt = self.nu, self.nt
+        H1 = [None] * nt
+        if not self.cross:
+            z_screen, cand, screen_s = self.screen()
+            t_screen = time.perf_counter() - t0
+            z, s1, U_post, V_post = self._round(cand)
+            for _ in range(self.rounds - 1):
+                # a further round: the K inputs of largest |z| against the fitted sparse
+                # models (candidates' Wald z, the others' score z) become the candidates
+                cand = _choose(z, self.tpos, self.K, self.quota)
+                z, s1, U_post, V_post = self._round(cand)
+            if not RESCORE:
+                z = z_screen.copy()
+                for r in range(nt):
+                    z[cand[r], r] = s1[r]["z"]
+            theta = [o["theta"] for o in s1]
+            H1 = [o.pop("H") for o in s1]
+            its = [o["it"] for o in s1]
+            t_fit1 = time.perf_counter() - t0 - t_screen
+        else:
+            # cross-fitting: screen on half A, fit and test on half B; then the reverse;
+            # each pair's two z (each free of its own screen's selection) combined
+            t_screen = t_fit1 = 0.0
+            zs, Us, Vs, its, z_scr, screen_s = [], [], [], [], [], 0.0
+            for keep, keep_test, fit_mask in self._halves():
+                ta = time.perf_counter()
+                zsc, cand_h, ss = self.screen(keep, keep_test, fit_mask)
+                tb = time.perf_counter()
+                z_h, s1, U_h, V_h = self._round(cand_h)
+                t_screen += tb - ta
+                t_fit1 += time.perf_counter() - tb
+                zs.append(z_h)
+                Us.append(U_h)
+                Vs.append(V_h)
+                z_scr.append(zsc)
+                its += [o["it"] for o in s1]
+                screen_s += ss
+            z = (zs[0] + zs[1]) / math.sqrt(2.0)           # Stouffer: N(0, 1) under no link
+            z_screen = (z_scr[0] + z_scr[1]) / math.sqrt(2.0)
+            U_post, V_post = Us[0] + Us[1], Vs[0] + Vs[1]
+            cand = _choose(z, self.tpos, self.K, self.quota)
+            # the constrained refits start from the (last) screen's null model
+            theta = []
+            nb = self.d.n_basis
+            for r in range(nt):
+                th = np.zeros((self.K + 1) * nb + self.theta0[r].size - nb)
+                th[:nb] = self.theta0[r][:nb]
+                th[(self.K + 1) * nb:] = self.theta0[r][nb:]
+                theta.append(th)
         is_cand = np.zeros((nu, nt), dtype=bool)
         for r in range(nt):
-            z[cand[r], r] = s1[r]["z"]
             is_cand[cand[r], r] = True
         own = np.zeros((nu, nt), dtype=bool)
         own[self.tpos, np.arange(nt)] = True
@@ -833,7 +979,8 @@ class ScreenedSolver:
         done3 = [0]
 
         def three(r):
-            out = self._stage3(r, cand[r], s1[r]["theta"], signs, s1[r].pop("H"))
+            out = self._stage3(r, cand[r], theta[r], signs, H1[r])
+            H1[r] = None
             done3[0] += 1
             if done3[0] % max(nt // 10, 1) == 0:
                 log.info("dale_glm screened: constrained fits %d/%d", done3[0], nt)
@@ -842,6 +989,17 @@ class ScreenedSolver:
         s3 = self._map(three, list(range(nt)))
         wsum = np.zeros((nt, nu))
         kern = np.zeros((nt, nu, self.d.n_lags))
+        if self.nc_weights:
+            # non-candidates: the one-step (score) estimate of their summed filter
+            # against the target's fitted sparse model, β = U / V along the summed
+            # basis (basis coefficients β · csum), clipped to the unit's label's sign
+            with np.errstate(divide="ignore", invalid="ignore"):
+                beta = np.where(V_post > 0, U_post / V_post, 0.0)          # (nu, nt)
+            beta = np.where(signs[:, None] > 0, np.maximum(beta, 0.0), beta)
+            beta = np.where(signs[:, None] < 0, np.minimum(beta, 0.0), beta)
+            beta[self.tpos, np.arange(nt)] = 0.0
+            wsum[:] = beta.T * float(self.csum @ self.csum)
+            kern[:] = beta.T[:, :, None] * self.csum_lag[None, None, :]
         for r in range(nt):
             wsum[r, cand[r]] = s3[r]["wsum"]
             kern[r, cand[r]] = s3[r]["kern"]
@@ -850,6 +1008,7 @@ class ScreenedSolver:
         yv = sum(o["yv"] for o in s3)
         bits = float((ll_val - hom) / max(yv, 1.0) / math.log(2))
         ok = all(o["ok"] for o in s1) and all(o["ok"] for o in s3)
+        n_ref = int(sum(o["n_ref"] for o in s1))
         return dict(
             z=z / zscale, z_raw=z, zscale=zscale, signs=signs, lab=lab["labels"],
             Z=lab["log_odds"], p_e=lab["p_excitatory"], label_conf=lab["confidence"],
@@ -857,8 +1016,8 @@ class ScreenedSolver:
             bits=bits, ll_val=float(ll_val), candidates=is_cand, z_screen=z_screen,
             bits_target=np.array([(o["ll_val"] - o["hom"]) / max(o["yv"], 1.0) / math.log(2)
                                   for o in s3]),
-            screen_s=screen_s, n_ref=int(sum(o["n_ref"] for o in s1)), split=self.split,
-            iterations={"unconstrained": [o["it"] for o in s1],
+            screen_s=screen_s, n_ref=n_ref, split=self.split, cross=self.cross,
+            iterations={"unconstrained": its,
                         "train": [o["it"][0] for o in s3],
                         "final": [o["it"][1] for o in s3]},
             time={"screen_s": t_screen, "unconstrained_s": t_fit1,

@@ -1067,6 +1067,11 @@ class DaleGLM(InferenceMethod):
         "n_candidates": [Interval("int", 1, None)],
         "screen_duration": [Interval("real", 0, None, closed="neither", unit="s")],
         "screen_split": [Boolean()],
+        "screen_statistic": [Options(["score", "deviance"])],
+        "noncandidate_weights": [Boolean()],
+        "cross_fit": [Boolean()],
+        "screen_rounds": [Interval("int", 1, None)],
+        "negative_quota": [Interval("real", 0, 1, closed="both")],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
     }
 
@@ -1087,7 +1092,9 @@ class DaleGLM(InferenceMethod):
                  alpha: float = 0.05, correction: str = "bh", min_spikes: int = 20,
                  max_iter: int = 300, solver: str = "auto", n_candidates: int = 40,
                  screen_duration: float = 300.0, n_jobs: int = 1,
-                 screen_split: bool = False):
+                 screen_split: bool = False, screen_statistic: str = "score",
+                 noncandidate_weights: bool = False, cross_fit: bool = False,
+                 screen_rounds: int = 1, negative_quota: float = 0.0):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1123,6 +1130,11 @@ class DaleGLM(InferenceMethod):
         self.n_candidates = n_candidates
         self.screen_duration = screen_duration
         self.screen_split = screen_split
+        self.screen_statistic = screen_statistic
+        self.noncandidate_weights = noncandidate_weights
+        self.cross_fit = cross_fit
+        self.screen_rounds = screen_rounds
+        self.negative_quota = negative_quota
         self.n_jobs = n_jobs
 
     def _check_combination(self, bins: dict) -> None:
