@@ -39,7 +39,10 @@ the label step and the tests of the full one, on a sparse model per target:
    With ``screen_split=True`` and a recording :data:`SPLIT_FACTOR` × ``screen_duration``
    long the candidates' fit and Wald step leave the screening bins out and the
    non-candidates are tested on as many other bins (``ScreenedSolver.split``): no
-   selection bias, for a smaller sample (``benchmarks/results/dalescale2.md``).
+   selection bias, for a smaller sample (``benchmarks/results/dalescale2.md``); with
+   ``screen_statistic="deviance"`` the screen and the non-candidates' test use the
+   signed root deviance (:func:`signed_root_deviance`) instead of the score z, which
+   keeps the short test block's sparse pairs calibrated (``dalescr.md``).
 4. **Sign-constrained refits** per target (projected Newton, bounds from the labels):
    on the training part (held-out bits per spike on the rest) and on all bins (the
    reported weights), warm-started from the unconstrained fit and its Hessian (BFGS
@@ -94,11 +97,9 @@ RESCORE = True
 #: spacing): the screen's choice then does not bias the tests (selection bias), for
 #: ≤ 1 / SPLIT_FACTOR of the data (the candidates' z shrink by ≈ √(1 − screen share):
 #: ≤ 13 %, 4 % at 300 s of 1 h). Off by default: on the short test block the model-
-#: variance score test of very sparse pairs is anti-conservative (dalescale2.md).
+#: variance score test of very sparse pairs is anti-conservative (dalescale2.md; the
+#: signed root deviance, ``screen_statistic="deviance"``, is not: dalescr.md).
 SPLIT_FACTOR = 4.0
-#: Cross-fitting (``cross_fit=True``): the two halves are alternate blocks of this many
-#: seconds (long against the 25 ms filters, short against slow rate changes).
-CROSS_BLOCK = 1.0
 #: Largest change of one coefficient in one Newton step (log-rate units).
 MAX_STEP = 5.0
 
@@ -534,25 +535,6 @@ def _statistic(U, V, E, kind):
         return np.where(V > 0, U / np.sqrt(V), 0.0)
 
 
-def _choose(z: np.ndarray, tpos: np.ndarray, k: int, quota: float = 0.0) -> np.ndarray:
-    """Candidate positions (nt, k), sorted, from the screening z (nu, nt): the k inputs of
-    largest ``|z|`` per target; with ``quota > 0`` the ``round(quota · k)`` places go
-    first to the most negative z (inputs that lower the target's rate), the rest by
-    ``|z|`` among the others."""
-    nt = tpos.size
-    a = np.abs(z)
-    a[tpos, np.arange(nt)] = -np.inf
-    nq = int(round(quota * k))
-    if nq <= 0:
-        return np.sort(np.argsort(-a, axis=0, kind="stable")[:k].T, axis=1)
-    neg = np.array(z, dtype=float)
-    neg[tpos, np.arange(nt)] = np.inf
-    first = np.argsort(neg, axis=0, kind="stable")[:nq]                 # (nq, nt)
-    a[first, np.arange(nt)[None, :]] = -np.inf
-    rest = np.argsort(-a, axis=0, kind="stable")[:k - nq]
-    return np.sort(np.concatenate([first, rest], axis=0).T, axis=1)
-
-
 def _screen_rows(n_bins: int, bw: float, screen_duration: float,
                  shifted: bool = False) -> np.ndarray:
     """Row index of each bin in the screening part (−1 outside): evenly spaced chunks of
@@ -604,10 +586,6 @@ class ScreenedSolver:
         self.hscale = n_bins / max(int(self.hrow.sum()), 1)
         self.theta0 = None
         self.stat = getattr(method, "screen_statistic", "score")
-        self.nc_weights = bool(getattr(method, "noncandidate_weights", False))
-        self.cross = bool(getattr(method, "cross_fit", False))
-        self.rounds = int(getattr(method, "screen_rounds", 1))
-        self.quota = float(getattr(method, "negative_quota", 0.0))
         self.split = bool(getattr(method, "screen_split", False)) and (
             n_bins * bw >= SPLIT_FACTOR * method.screen_duration)
         self._pop_cache = None
@@ -699,26 +677,25 @@ class ScreenedSolver:
         return [fn(x) for x in items]
 
     # -------------------------------------------------------------- 1. screen
-    def screen(self, keep=None, keep_test=None, fit_mask=None):
+    def screen(self):
         """Screening z (nu pre, nt post) and candidate positions (nt, K).
 
-        ``keep`` / ``keep_test``: row index of each bin in the screening / the
-        non-candidates' test rows (−1 outside), ``fit_mask``: the bins the candidates'
-        fit uses (None: all); by default the screening part, and with the split the
-        shifted part / the bins outside the screen (:func:`_screen_rows`)."""
+        Sets the rows each stage uses: ``keep`` / ``keep_test``, the row index of each
+        bin in the screening part / the non-candidates' test rows (−1 outside; the same
+        rows, or with the split the shifted part), and ``fit_mask``, the bins the
+        candidates' fit uses (None: all; with the split those outside the screen)."""
         d = self.d
-        if keep is None:
-            keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
-            # the non-candidates' test: the screening rows, or (split) as many others
-            keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
-                         if self.split else keep)
-            fit_mask = (keep < 0) if self.split else None
+        keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
+        # the non-candidates' test: the screening rows, or (split) as many others
+        keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
+                     if self.split else keep)
+        fit_mask = (keep < 0) if self.split else None
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
         self.keep, self.rows, self.fit_mask = keep, rows, fit_mask
         self.keep_test = keep_test
         self.rows_test = np.flatnonzero(self.keep_test >= 0)
-        if (self.split or self.cross) and np.any((keep >= 0) & (self.keep_test >= 0)):
+        if self.split and np.any((keep >= 0) & (self.keep_test >= 0)):
             raise RuntimeError("dale_glm screened: the screening and test rows overlap")
         U = np.zeros((self.nu, self.nt))
         self.theta0 = [None] * self.nt
@@ -757,7 +734,10 @@ class ScreenedSolver:
             log.info("dale_glm screened: screen %d/%d targets", ids[-1] + 1, self.nt)
         z = _statistic(U, V, E, self.stat)
         z[self.tpos, np.arange(self.nt)] = 0.0
-        return z, _choose(z, self.tpos, self.K, self.quota), n_s * self.bw
+        a = np.abs(z)
+        a[self.tpos, np.arange(self.nt)] = -1.0
+        cand = np.argsort(-a, axis=0, kind="stable")[:self.K].T          # (nt, K)
+        return z, np.sort(cand, axis=1), n_s * self.bw
 
     # -------------------------------------------------------------- 2./3. fit + Wald
     def _stage1(self, r, cand):
@@ -858,8 +838,7 @@ class ScreenedSolver:
     def _round(self, cand):
         """Unconstrained fits of every target on its candidates ``cand`` (nt, K), Wald z
         of the candidates and the score test of the others against the fitted sparse
-        models (on the rows ``self.keep_test``): (z (nu, nt), per-target results, U, V
-        of the score tests)."""
+        models (on the rows ``self.keep_test``): (z (nu, nt), per-target results)."""
         nu, nt = self.nu, self.nt
         s1 = []
         done = [0]
@@ -876,8 +855,6 @@ class ScreenedSolver:
         n_s = self.rows_test.size
         block = max(1, min(nt, int(2e8 // max(16 * n_s, 1))))
         z_post = np.zeros((nu, nt))
-        U_post = np.zeros((nu, nt))
-        V_post = np.zeros((nu, nt))
         for a in range(0, nt, block):
             ids = list(range(a, min(a + block, nt)))
             out = self._map(one, ids)
@@ -889,26 +866,10 @@ class ScreenedSolver:
             _screen_scores(self.d.u_ptr, self.d.u_bins, self.d.u_counts, self.csum_lag,
                            self.keep_test, resid, mu, U, V, E)
             z_post[:, ids] = _statistic(U, V, E, self.stat)
-            U_post[:, ids], V_post[:, ids] = U, V
             s1.extend(out)
         for r in range(nt):
             z_post[cand[r], r] = s1[r]["z"]
-        return z_post, s1, U_post, V_post
-
-    def _halves(self):
-        """Cross-fitting: the bins of half A (alternate blocks of :data:`CROSS_BLOCK` s),
-        and for each half its screening rows (those of the screening part inside it)."""
-        n = self.d.n_bins
-        blk = max(int(round(CROSS_BLOCK / self.bw)), 1)
-        in_a = (np.arange(n) // blk) % 2 == 0
-        std = _screen_rows(n, self.bw, self.mth.screen_duration) >= 0
-
-        def index(mask):
-            k = np.full(n, -1, dtype=np.int64)
-            k[mask] = np.arange(int(mask.sum()))
-            return k
-
-        return [(index(std & h), index(std & ~h), ~h) for h in (in_a, ~in_a)]
+        return z_post, s1
 
     def run(self):
         """All stages; returns the dict ``DaleGLM`` places into the estimate."""
@@ -917,54 +878,14 @@ class ScreenedSolver:
         m = self.mth
         t0 = time.perf_counter()
         nu, nt = self.nu, self.nt
-        H1 = [None] * nt
-        if not self.cross:
-            z_screen, cand, screen_s = self.screen()
-            t_screen = time.perf_counter() - t0
-            z, s1, U_post, V_post = self._round(cand)
-            for _ in range(self.rounds - 1):
-                # a further round: the K inputs of largest |z| against the fitted sparse
-                # models (candidates' Wald z, the others' score z) become the candidates
-                cand = _choose(z, self.tpos, self.K, self.quota)
-                z, s1, U_post, V_post = self._round(cand)
-            if not RESCORE:
-                z = z_screen.copy()
-                for r in range(nt):
-                    z[cand[r], r] = s1[r]["z"]
-            theta = [o["theta"] for o in s1]
-            H1 = [o.pop("H") for o in s1]
-            its = [o["it"] for o in s1]
-            t_fit1 = time.perf_counter() - t0 - t_screen
-        else:
-            # cross-fitting: screen on half A, fit and test on half B; then the reverse;
-            # each pair's two z (each free of its own screen's selection) combined
-            t_screen = t_fit1 = 0.0
-            zs, Us, Vs, its, z_scr, screen_s = [], [], [], [], [], 0.0
-            for keep, keep_test, fit_mask in self._halves():
-                ta = time.perf_counter()
-                zsc, cand_h, ss = self.screen(keep, keep_test, fit_mask)
-                tb = time.perf_counter()
-                z_h, s1, U_h, V_h = self._round(cand_h)
-                t_screen += tb - ta
-                t_fit1 += time.perf_counter() - tb
-                zs.append(z_h)
-                Us.append(U_h)
-                Vs.append(V_h)
-                z_scr.append(zsc)
-                its += [o["it"] for o in s1]
-                screen_s += ss
-            z = (zs[0] + zs[1]) / math.sqrt(2.0)           # Stouffer: N(0, 1) under no link
-            z_screen = (z_scr[0] + z_scr[1]) / math.sqrt(2.0)
-            U_post, V_post = Us[0] + Us[1], Vs[0] + Vs[1]
-            cand = _choose(z, self.tpos, self.K, self.quota)
-            # the constrained refits start from the (last) screen's null model
-            theta = []
-            nb = self.d.n_basis
+        z_screen, cand, screen_s = self.screen()
+        t_screen = time.perf_counter() - t0
+        z, s1 = self._round(cand)
+        if not RESCORE:
+            z = z_screen.copy()
             for r in range(nt):
-                th = np.zeros((self.K + 1) * nb + self.theta0[r].size - nb)
-                th[:nb] = self.theta0[r][:nb]
-                th[(self.K + 1) * nb:] = self.theta0[r][nb:]
-                theta.append(th)
+                z[cand[r], r] = s1[r]["z"]
+        t_fit1 = time.perf_counter() - t0 - t_screen
         is_cand = np.zeros((nu, nt), dtype=bool)
         for r in range(nt):
             is_cand[cand[r], r] = True
@@ -979,8 +900,7 @@ class ScreenedSolver:
         done3 = [0]
 
         def three(r):
-            out = self._stage3(r, cand[r], theta[r], signs, H1[r])
-            H1[r] = None
+            out = self._stage3(r, cand[r], s1[r]["theta"], signs, s1[r].pop("H"))
             done3[0] += 1
             if done3[0] % max(nt // 10, 1) == 0:
                 log.info("dale_glm screened: constrained fits %d/%d", done3[0], nt)
@@ -989,17 +909,6 @@ class ScreenedSolver:
         s3 = self._map(three, list(range(nt)))
         wsum = np.zeros((nt, nu))
         kern = np.zeros((nt, nu, self.d.n_lags))
-        if self.nc_weights:
-            # non-candidates: the one-step (score) estimate of their summed filter
-            # against the target's fitted sparse model, β = U / V along the summed
-            # basis (basis coefficients β · csum), clipped to the unit's label's sign
-            with np.errstate(divide="ignore", invalid="ignore"):
-                beta = np.where(V_post > 0, U_post / V_post, 0.0)          # (nu, nt)
-            beta = np.where(signs[:, None] > 0, np.maximum(beta, 0.0), beta)
-            beta = np.where(signs[:, None] < 0, np.minimum(beta, 0.0), beta)
-            beta[self.tpos, np.arange(nt)] = 0.0
-            wsum[:] = beta.T * float(self.csum @ self.csum)
-            kern[:] = beta.T[:, :, None] * self.csum_lag[None, None, :]
         for r in range(nt):
             wsum[r, cand[r]] = s3[r]["wsum"]
             kern[r, cand[r]] = s3[r]["kern"]
@@ -1016,8 +925,8 @@ class ScreenedSolver:
             bits=bits, ll_val=float(ll_val), candidates=is_cand, z_screen=z_screen,
             bits_target=np.array([(o["ll_val"] - o["hom"]) / max(o["yv"], 1.0) / math.log(2)
                                   for o in s3]),
-            screen_s=screen_s, n_ref=n_ref, split=self.split, cross=self.cross,
-            iterations={"unconstrained": its,
+            screen_s=screen_s, n_ref=n_ref, split=self.split,
+            iterations={"unconstrained": [o["it"] for o in s1],
                         "train": [o["it"][0] for o in s3],
                         "final": [o["it"][1] for o in s3]},
             time={"screen_s": t_screen, "unconstrained_s": t_fit1,
