@@ -1015,7 +1015,12 @@ class DaleGLM(InferenceMethod):
         (selection bias: null candidates too small, the others too large; see
         ``screen_split``).
     n_candidates : int, default 40
-        Candidate inputs per target of the screened solver.
+        Candidate inputs per target of the screened solver. Inhibitory inputs are
+        found mostly as candidates (their screening z is pulled up by co-firing with
+        the excitatory population): at 100 of 1,000 Izhikevich units, 60 candidates
+        raise I-AUC from 0.637 to 0.707 (120 s) and from 0.750 to 0.856 (600 s) for
+        1.9× / 1.65× the CPU and an AUC 0.008 / 0.012 lower
+        (benchmarks/results/dalescr.md).
     screen_duration : float, default 300.0
         Seconds of the recording the screen uses (evenly spaced 10 s chunks; all of it
         when shorter).
