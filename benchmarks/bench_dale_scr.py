@@ -32,6 +32,7 @@ import numpy as np
 VARIANTS = {
     "base": {},
     "dev": {"screen_statistic": "deviance"},
+    "k48": {"n_candidates": 48},
     "k60": {"n_candidates": 60},
     "split120": {"screen_split": True, "screen_duration": 120.0},
     "split120+dev": {"screen_split": True, "screen_duration": 120.0,
