@@ -12,8 +12,9 @@ dale_glm's own held-out bits per spike; and the agreement of the two solvers' Wa
 
 ``--null``: calibration of the screened solver on the five null families
 (:func:`spikewire.infer._null_families.null_family`, no connections: every call is
-false): per family and ``--screens`` value (``screen_duration``, s; with
-``screen_split=True``, which splits where the recording is ≥ 4 × that), the per-pair
+false): per family, ``--screens`` value (``screen_duration``, s; with
+``screen_split=True``, which splits where the recording is ≥ 4 × that) and
+``--statistics`` value (``screen_statistic``), the per-pair
 false-positive rate at α = 0.05 over all pairs, over the candidate pairs and over the
 others, the KS distance of the p-values from uniform, BH (5 %) calls, and whether the
 screen was split from the tests (``diagnostics["screen_split"]``).
@@ -72,24 +73,25 @@ def _ks(p: np.ndarray) -> float:
 
 
 def null_rows(n_units: int, duration: float, k: int, screens: list[float],
-              seed: int = 0) -> list[dict]:
+              seed: int = 0, statistics: tuple[str, ...] = ("score",)) -> list[dict]:
     """The screened solver on the null families (see the module docstring)."""
     import spikewire as sw
     from spikewire.infer._null_families import FAMILIES, null_family
 
     rows = []
+    runs = [(sd, stat) for sd in screens for stat in statistics]
     for fam in FAMILIES:
         st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
-        for sd in screens:
+        for sd, stat in runs:
             c0 = time.process_time()
             est = sw.infer(st, "dale_glm", solver="screened", n_candidates=k,
-                           screen_duration=sd, screen_split=True)
+                           screen_duration=sd, screen_split=True, screen_statistic=stat)
             d = est.diagnostics
             off = ~np.eye(st.n_units, dtype=bool)
             tested = (est.pair_status == 0) & off
             cand = d["candidates"] & tested
             p = est.pvalues
-            rows.append({"family": fam, "screen_duration_s": sd,
+            rows.append({"family": fam, "screen_duration_s": sd, "statistic": stat,
                          "split": bool(d["screen_split"]), "n_pairs": int(tested.sum()),
                          "n_candidates": int(cand.sum()),
                          "fpr": float(np.mean(p[tested] < 0.05)),
@@ -113,10 +115,13 @@ def main() -> None:
     ap.add_argument("--null", action="store_true")
     ap.add_argument("--units", type=int, default=40)
     ap.add_argument("--screens", default="300,60")
+    ap.add_argument("--statistics", default="score",
+                    help="screen_statistic values, comma-separated (score,deviance)")
     args = ap.parse_args()
     if args.null:
         rows = null_rows(args.units, args.duration, args.candidates,
-                         [float(x) for x in args.screens.split(",")])
+                         [float(x) for x in args.screens.split(",") if x],
+                         statistics=tuple(args.statistics.split(",")))
         if args.json:
             with open(args.json, "a") as fh:
                 fh.writelines(json.dumps(r) + "\n" for r in rows)

@@ -213,9 +213,11 @@ def test_screen_scores_match_the_dense_computation(brunel_20):
     mu = rng.random((rows.size, 5))
     U = np.zeros((d.n_units, 5))
     V = np.zeros((d.n_units, 5))
-    scr._screen_scores(d.u_ptr, d.u_bins, d.u_counts, csum_lag, keep, resid, mu, U, V)
+    E = np.zeros((d.n_units, 5))
+    scr._screen_scores(d.u_ptr, d.u_bins, d.u_counts, csum_lag, keep, resid, mu, U, V, E)
     np.testing.assert_allclose(U, X[rows].T @ resid, atol=1e-10)
     np.testing.assert_allclose(V, (X[rows] ** 2).T @ mu, atol=1e-10)
+    np.testing.assert_allclose(E, X[rows].T @ mu, atol=1e-10)
 
 
 def test_population_covariates_equal_glms(brunel_20):
@@ -294,3 +296,4 @@ def test_threads_over_targets_give_the_single_thread_fit(brunel_20):
     np.testing.assert_array_equal(a.weights, b.weights)
     np.testing.assert_array_equal(a.pvalues, b.pvalues)
     assert a.diagnostics["heldout_bits_per_spike"] == b.diagnostics["heldout_bits_per_spike"]
+

@@ -39,7 +39,10 @@ the label step and the tests of the full one, on a sparse model per target:
    With ``screen_split=True`` and a recording :data:`SPLIT_FACTOR` × ``screen_duration``
    long the candidates' fit and Wald step leave the screening bins out and the
    non-candidates are tested on as many other bins (``ScreenedSolver.split``): no
-   selection bias, for a smaller sample (``benchmarks/results/dalescale2.md``).
+   selection bias, for a smaller sample (``benchmarks/results/dalescale2.md``); with
+   ``screen_statistic="deviance"`` the screen and the non-candidates' test use the
+   signed root deviance (:func:`signed_root_deviance`) instead of the score z, which
+   keeps the short test block's sparse pairs calibrated (``dalescr.md``).
 4. **Sign-constrained refits** per target (projected Newton, bounds from the labels):
    on the training part (held-out bits per spike on the rest) and on all bins (the
    reported weights), warm-started from the unconstrained fit and its Hessian (BFGS
@@ -94,7 +97,8 @@ RESCORE = True
 #: spacing): the screen's choice then does not bias the tests (selection bias), for
 #: ≤ 1 / SPLIT_FACTOR of the data (the candidates' z shrink by ≈ √(1 − screen share):
 #: ≤ 13 %, 4 % at 300 s of 1 h). Off by default: on the short test block the model-
-#: variance score test of very sparse pairs is anti-conservative (dalescale2.md).
+#: variance score test of very sparse pairs is anti-conservative (dalescale2.md; the
+#: signed root deviance, ``screen_statistic="deviance"``, is not: dalescr.md).
 SPLIT_FACTOR = 4.0
 #: Largest change of one coefficient in one Newton step (log-rate units).
 MAX_STEP = 5.0
@@ -107,13 +111,15 @@ DIVERGED_BITS = -5.0
 
 # ============================================================================ kernels
 @njit(cache=True, nogil=True)
-def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
+def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V, E):
     """Score statistics of every presynaptic unit on every target over the kept bins.
 
     ``x_j(t) = Σ_l y_j(t − l) csum_lag[l − 1]``; ``U[j, i] += x_j(t) resid[r(t), i]``,
-    ``V[j, i] += x_j(t)² mu[r(t), i]`` for bins ``t`` with ``keep[t] = r(t) ≥ 0`` (the row
-    of ``t`` in ``resid``/``mu``). ``x_j(t)`` is formed exactly (overlapping spikes of one
-    unit add up) by walking each unit's spikes in time order.
+    ``V[j, i] += x_j(t)² mu[r(t), i]``, ``E[j, i] += x_j(t) mu[r(t), i]`` (the expected
+    weighted coincidences, for :func:`signed_root_deviance`) for bins ``t`` with
+    ``keep[t] = r(t) ≥ 0`` (the row of ``t`` in ``resid``/``mu``). ``x_j(t)`` is formed
+    exactly (overlapping spikes of one unit add up) by walking each unit's spikes in
+    time order.
     """
     n_units = u_ptr.size - 1
     L = csum_lag.size
@@ -144,8 +150,10 @@ def _screen_scores(u_ptr, u_bins, u_counts, csum_lag, keep, resid, mu, U, V):
                     continue
                 x2 = x * x
                 for i in range(nt):
+                    m = mu[r, i]
                     U[j, i] += x * resid[r, i]
-                    V[j, i] += x2 * mu[r, i]
+                    V[j, i] += x2 * m
+                    E[j, i] += x * m
             if t1 > last:
                 last = t1
 
@@ -489,6 +497,44 @@ def _log_factorial_sum(y, rw):
     return float(np.sum(gammaln(y[big] + 1.0) * rw[big]))
 
 
+def signed_root_deviance(U: np.ndarray, V: np.ndarray, E: np.ndarray) -> np.ndarray:
+    """Signed root of the Poisson deviance of a score test, from its sums.
+
+    ``U = Σ_t (y_t − μ_t) x_t``, ``V = Σ_t μ_t x_t²``, ``E = Σ_t μ_t x_t`` (``x ≥ 0``, the
+    input's lagged spikes through the summed filter; :func:`_screen_scores`). The
+    weighted coincidences ``O = U + E`` are treated as ``k = V / E`` times a Poisson
+    count of mean ``E / k`` (the scale that matches the null variance ``V``), and
+
+    ``r = sign(U) √(2 [O' log(O' / E') − (O' − E')])``, ``O' = O / k``, ``E' = E / k``:
+
+    the signed root of the likelihood-ratio statistic of one rate factor on those
+    coincidences. For many expected coincidences ``r → U / √V`` (the score z); for few it
+    differs from the score z in the way the Poisson law is skewed: a deficit (``O < E``)
+    gets a larger ``|r|`` than ``|z|`` (an input that silences its target, 0 of 5
+    expected: ``z = −2.2``, ``r = −3.2``), a sparse excess a smaller one (1 of 0.1:
+    ``z = 2.8``, ``r = 1.7``), and ``r`` is closer to N(0, 1) under the null than ``z``
+    for sparse pairs. 0 where ``V`` or ``E`` is 0.
+    """
+    U, V, E = (np.asarray(a, dtype=float) for a in (U, V, E))
+    ok = (V > 0) & (E > 0)
+    k = np.where(ok, V, 1.0) / np.where(ok, E, 1.0)
+    Ee = np.where(ok, E, 1.0) / k
+    Oe = np.maximum(np.where(ok, U + E, 1.0) / k, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(Oe > 0, Oe * np.log(np.where(Oe > 0, Oe, 1.0) / Ee), 0.0)
+    dev = np.maximum(2.0 * (t - (Oe - Ee)), 0.0)
+    return np.where(ok, np.sign(U) * np.sqrt(dev), 0.0)
+
+
+def _statistic(U, V, E, kind):
+    """The screen's / the non-candidates' z: score z ``U / √V`` or the signed root
+    deviance (``kind``: ``"score"`` or ``"deviance"``)."""
+    if kind == "deviance":
+        return signed_root_deviance(U, V, E)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(V > 0, U / np.sqrt(V), 0.0)
+
+
 def _screen_rows(n_bins: int, bw: float, screen_duration: float,
                  shifted: bool = False) -> np.ndarray:
     """Row index of each bin in the screening part (−1 outside): evenly spaced chunks of
@@ -539,6 +585,7 @@ class ScreenedSolver:
         self.hrow = np.repeat(np.arange(n_ch) % every == 0, HESSIAN_CHUNK)[:n_bins]
         self.hscale = n_bins / max(int(self.hrow.sum()), 1)
         self.theta0 = None
+        self.stat = getattr(method, "screen_statistic", "score")
         self.split = bool(getattr(method, "screen_split", False)) and (
             n_bins * bw >= SPLIT_FACTOR * method.screen_duration)
         self._pop_cache = None
@@ -631,21 +678,29 @@ class ScreenedSolver:
 
     # -------------------------------------------------------------- 1. screen
     def screen(self):
-        """Screening z (nu pre, nt post) and candidate positions (nt, K)."""
+        """Screening z (nu pre, nt post) and candidate positions (nt, K).
+
+        Sets the rows each stage uses: ``keep`` / ``keep_test``, the row index of each
+        bin in the screening part / the non-candidates' test rows (−1 outside; the same
+        rows, or with the split the shifted part), and ``fit_mask``, the bins the
+        candidates' fit uses (None: all; with the split those outside the screen)."""
         d = self.d
         keep = _screen_rows(d.n_bins, self.bw, self.mth.screen_duration)
+        # the non-candidates' test: the screening rows, or (split) as many others
+        keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
+                     if self.split else keep)
+        fit_mask = (keep < 0) if self.split else None
         rows = np.flatnonzero(keep >= 0)
         n_s = rows.size
-        self.keep, self.rows = keep, rows
-        # the non-candidates' score test: the screening rows, or (split) as many others
-        self.keep_test = (_screen_rows(d.n_bins, self.bw, self.mth.screen_duration, True)
-                          if self.split else keep)
+        self.keep, self.rows, self.fit_mask = keep, rows, fit_mask
+        self.keep_test = keep_test
         self.rows_test = np.flatnonzero(self.keep_test >= 0)
         if self.split and np.any((keep >= 0) & (self.keep_test >= 0)):
             raise RuntimeError("dale_glm screened: the screening and test rows overlap")
         U = np.zeros((self.nu, self.nt))
         self.theta0 = [None] * self.nt
         V = np.zeros((self.nu, self.nt))
+        E = np.zeros((self.nu, self.nt))
         block = max(1, min(self.nt, int(2e8 // max(16 * n_s, 1))))   # ≤ ~200 MB / block
         for a in range(0, self.nt, block):
             ids = np.arange(a, min(a + block, self.nt))
@@ -672,12 +727,12 @@ class ScreenedSolver:
             mu = np.ascontiguousarray(np.stack([o[1] for o in out], axis=1))
             Ub = np.zeros((self.nu, ids.size))
             Vb = np.zeros((self.nu, ids.size))
+            Eb = np.zeros((self.nu, ids.size))
             _screen_scores(d.u_ptr, d.u_bins, d.u_counts, self.csum_lag, keep, resid, mu,
-                           Ub, Vb)
-            U[:, ids], V[:, ids] = Ub, Vb
+                           Ub, Vb, Eb)
+            U[:, ids], V[:, ids], E[:, ids] = Ub, Vb, Eb
             log.info("dale_glm screened: screen %d/%d targets", ids[-1] + 1, self.nt)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            z = np.where(V > 0, U / np.sqrt(V), 0.0)
+        z = _statistic(U, V, E, self.stat)
         z[self.tpos, np.arange(self.nt)] = 0.0
         a = np.abs(z)
         a[self.tpos, np.arange(self.nt)] = -1.0
@@ -689,7 +744,7 @@ class ScreenedSolver:
         i = self.tpos[r]
         y, rw_all, D, n_ref = self._dense(i)
         # split: the candidates' fit and Wald step leave the screen's bins out
-        rw = rw_all * (self.keep < 0) if self.split else rw_all
+        rw = rw_all * self.fit_mask if self.fit_mask is not None else rw_all
         t = _Target(self.d, i, cand, D, y, rw, self.mth.ridge, self.mth.history_ridge,
                     self.hrow, self.hscale)
         # warm start: the screen's null model (intercept, history, population)
@@ -739,7 +794,7 @@ class ScreenedSolver:
         _local_eta(*t.sp, t.L, t.D, t.lag(th), np.ascontiguousarray(th[t.nw:]), e)
         rows = self.rows_test
         mu = np.exp(np.minimum(e[rows], 50.0)) * rw_all[rows]
-        if self.split:          # the constrained refits use every bin: H of all of them
+        if self.fit_mask is not None:   # the constrained refits use every bin: H of all
             lam = np.diag(t.lam)
             H = (H - lam) * (float(rw_all.sum()) / max(float(rw.sum()), 1.0)) + lam
         return dict(theta=th, ok=ok, it=it, z=np.nan_to_num(z), n_ref=n_ref,
@@ -780,14 +835,10 @@ class ScreenedSolver:
         return dict(wsum=w[1:] @ self.csum, kern=w[1:] @ self.d.basis.T, ok=ok2 and ok3,
                     it=(it2, it3), ll_val=ll_val, hom=hom, yv=yv)
 
-    def run(self):
-        """All stages; returns the dict ``DaleGLM`` places into the estimate."""
-        from spikewire.infer.dale_glm import label_units, null_scale
-
-        m = self.mth
-        t0 = time.perf_counter()
-        z_screen, cand, screen_s = self.screen()
-        t_screen = time.perf_counter() - t0
+    def _round(self, cand):
+        """Unconstrained fits of every target on its candidates ``cand`` (nt, K), Wald z
+        of the candidates and the score test of the others against the fitted sparse
+        models (on the rows ``self.keep_test``): (z (nu, nt), per-target results)."""
         nu, nt = self.nu, self.nt
         s1 = []
         done = [0]
@@ -811,16 +862,32 @@ class ScreenedSolver:
             mu = np.ascontiguousarray(np.stack([o.pop("mu") for o in out], axis=1))
             U = np.zeros((nu, len(ids)))
             V = np.zeros((nu, len(ids)))
+            E = np.zeros((nu, len(ids)))
             _screen_scores(self.d.u_ptr, self.d.u_bins, self.d.u_counts, self.csum_lag,
-                           self.keep_test, resid, mu, U, V)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                z_post[:, ids] = np.where(V > 0, U / np.sqrt(V), 0.0)
+                           self.keep_test, resid, mu, U, V, E)
+            z_post[:, ids] = _statistic(U, V, E, self.stat)
             s1.extend(out)
+        for r in range(nt):
+            z_post[cand[r], r] = s1[r]["z"]
+        return z_post, s1
+
+    def run(self):
+        """All stages; returns the dict ``DaleGLM`` places into the estimate."""
+        from spikewire.infer.dale_glm import label_units, null_scale
+
+        m = self.mth
+        t0 = time.perf_counter()
+        nu, nt = self.nu, self.nt
+        z_screen, cand, screen_s = self.screen()
+        t_screen = time.perf_counter() - t0
+        z, s1 = self._round(cand)
+        if not RESCORE:
+            z = z_screen.copy()
+            for r in range(nt):
+                z[cand[r], r] = s1[r]["z"]
         t_fit1 = time.perf_counter() - t0 - t_screen
-        z = z_post if RESCORE else z_screen.copy()
         is_cand = np.zeros((nu, nt), dtype=bool)
         for r in range(nt):
-            z[cand[r], r] = s1[r]["z"]
             is_cand[cand[r], r] = True
         own = np.zeros((nu, nt), dtype=bool)
         own[self.tpos, np.arange(nt)] = True
@@ -850,6 +917,7 @@ class ScreenedSolver:
         yv = sum(o["yv"] for o in s3)
         bits = float((ll_val - hom) / max(yv, 1.0) / math.log(2))
         ok = all(o["ok"] for o in s1) and all(o["ok"] for o in s3)
+        n_ref = int(sum(o["n_ref"] for o in s1))
         return dict(
             z=z / zscale, z_raw=z, zscale=zscale, signs=signs, lab=lab["labels"],
             Z=lab["log_odds"], p_e=lab["p_excitatory"], label_conf=lab["confidence"],
@@ -857,7 +925,7 @@ class ScreenedSolver:
             bits=bits, ll_val=float(ll_val), candidates=is_cand, z_screen=z_screen,
             bits_target=np.array([(o["ll_val"] - o["hom"]) / max(o["yv"], 1.0) / math.log(2)
                                   for o in s3]),
-            screen_s=screen_s, n_ref=int(sum(o["n_ref"] for o in s1)), split=self.split,
+            screen_s=screen_s, n_ref=n_ref, split=self.split,
             iterations={"unconstrained": [o["it"] for o in s1],
                         "train": [o["it"][0] for o in s3],
                         "final": [o["it"][1] for o in s3]},
