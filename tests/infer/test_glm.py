@@ -276,6 +276,7 @@ def test_too_few_spikes_and_all_zero_warning():
     ({"delay_estimate": "mean"}, "delay_estimate"),
     ({"last_peak": 0.05}, "last_peak"),
     ({"last_peak": "window", "n_basis": 1}, "n_basis >= 2"),
+    ({"contrast": "scan", "n_basis": 2}, "n_basis >= 3"),
 ])
 def test_bad_settings(settings, match):
     rng = np.random.default_rng(0)

@@ -1142,6 +1142,10 @@ class GLM(InferenceMethod):
                                  f"({bw} s); use longer time scales or None")
         if self.dale == "given" and self.cell_type is None:
             raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+        if self.contrast == "scan" and self.n_basis < 3:
+            raise ValueError(f"contrast='scan' tests three groups of basis functions and "
+                             f"needs n_basis >= 3, got {self.n_basis}; use more basis "
+                             "functions or contrast='area'")
         lp = self._last_peak()
         if lp is not None:
             if self.n_basis < 2:
