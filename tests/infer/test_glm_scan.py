@@ -122,18 +122,21 @@ def _small_problem(seed=2):
 
 
 def test_score_cov_kernel_equals_the_single_combination_kernel():
-    """``block_score_cov`` with k combinations: its diagonal is ``block_score_var`` of
-    each combination, and its off-diagonal ``(V(a + b) − V(a) − V(b)) / 2`` (both kernels
-    add the same products; rtol 1e-10 for the different grouping of the cross term)."""
+    """``block_score_cov`` with three combinations: its diagonal is ``block_score_var``
+    of each combination, and its off-diagonal ``(V(a + b) − V(a) − V(b)) / 2`` (the same
+    products grouped by spike; rtol 1e-10 for the regrouping and the polarisation's
+    cancellation); a zero third combination gives zero rows."""
     st, d, _, _ = _small_problem()
     rng = np.random.default_rng(4)
     resid = rng.normal(0, 1, d.n_bins)
     bb = 50
     G = -(-d.n_bins // bb)
     q = rng.normal(0, 1, (G, 2))
-    kv = rng.normal(0, 1, (d.n_units, 2, d.n_lags))
-    kq = rng.normal(0, 1, (d.n_units, 2, 2))
-    out = np.empty((d.n_units, 2, 2))
+    kv = np.zeros((d.n_units, d.n_lags, 3))
+    kv[..., :2] = rng.normal(0, 1, (d.n_units, d.n_lags, 2))
+    kq = np.zeros((d.n_units, 3, 2))
+    kq[:, :2] = rng.normal(0, 1, (d.n_units, 2, 2))
+    out = np.empty((d.n_units, 3, 3))
     _k.block_score_cov(d.u_ptr, d.u_bins, d.u_counts, resid, kv, kq, q, bb, out)
 
     def one(kv1, kq1):
@@ -142,12 +145,13 @@ def test_score_cov_kernel_equals_the_single_combination_kernel():
                            np.ascontiguousarray(kq1), q, bb, o)
         return o
 
-    va, vb = one(kv[:, 0], kq[:, 0]), one(kv[:, 1], kq[:, 1])
-    vab = one(kv[:, 0] + kv[:, 1], kq[:, 0] + kq[:, 1])
-    np.testing.assert_allclose(out[:, 0, 0], va, rtol=1e-12)
-    np.testing.assert_allclose(out[:, 1, 1], vb, rtol=1e-12)
+    va, vb = one(kv[..., 0], kq[:, 0]), one(kv[..., 1], kq[:, 1])
+    vab = one(kv[..., 0] + kv[..., 1], kq[:, 0] + kq[:, 1])
+    np.testing.assert_allclose(out[:, 0, 0], va, rtol=1e-10)
+    np.testing.assert_allclose(out[:, 1, 1], vb, rtol=1e-10)
     np.testing.assert_allclose(out[:, 0, 1], (vab - va - vb) / 2, rtol=1e-10, atol=1e-9)
     np.testing.assert_array_equal(out[:, 0, 1], out[:, 1, 0])
+    np.testing.assert_array_equal(out[:, 2], 0.0)
 
 
 @pytest.mark.parametrize("variance", ["model", "robust"])

@@ -352,25 +352,26 @@ def block_score_var(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins
 
 @njit(cache=True, nogil=True)
 def block_score_cov(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins, out):
-    """:func:`block_score_var` for ``k`` combinations at once: the meat ``Vᵀ M V``.
+    """:func:`block_score_var` for three combinations at once: the meat ``Vᵀ M V``.
 
-    ``kv[j, a]`` (shape ``(n_units, k, L)``) is the lag-space filter of combination ``a``
-    of unit ``j``'s coefficients, ``kq[j, a]`` its profiling weights (``(n_units, k,
-    n_m)``). Sets ``out[j, a, b] = Σ_k s_jka s_jkb − Σ_k (kq[j, a] · q_k)(kq[j, b] ·
-    q_k)`` over the blocks ``k`` holding a lag of a spike of ``j``; the caller adds the
-    blocks without one as ``kq[j] (QᵀQ) kq[j]ᵀ``. With ``k = 1`` this is
-    :func:`block_score_var` (same sums in the same order). Cost ``n_spikes · L · k``.
+    ``kv[j, l, a]`` (shape ``(n_units, L, 3)``, the combinations last) is the lag-space
+    filter of combination ``a`` of unit ``j``'s coefficients, ``kq[j, a]`` its profiling
+    weights (``(n_units, 3, n_m)``); pad with zeros for fewer combinations. Sets
+    ``out[j, a, b] = Σ_k s_jka s_jkb − Σ_k (kq[j, a] · q_k)(kq[j, b] · q_k)`` over the
+    blocks ``k`` holding a lag of a spike of ``j``; the caller adds the blocks without one
+    as ``kq[j] (QᵀQ) kq[j]ᵀ``. Each spike's three partial sums are accumulated in
+    registers and added to its block's score once (the same sums as
+    :func:`block_score_var` per combination, grouped by spike). Cost ``n_spikes · L · 3``.
     """
     n_units = u_ptr.size - 1
     n_bins = resid.size
-    n_c = kv.shape[1]
-    n_lags = kv.shape[2]
-    a0 = np.zeros(n_c)
-    a1 = np.zeros(n_c)
-    kqb = np.zeros(n_c)
+    n_lags = kv.shape[1]
+    a0 = np.zeros(3)
+    a1 = np.zeros(3)
+    kqb = np.zeros(3)
     for j in range(n_units):
-        for a in range(n_c):
-            for b in range(n_c):
+        for a in range(3):
+            for b in range(3):
                 out[j, a, b] = 0.0
             a0[a] = 0.0
             a1[a] = 0.0
@@ -385,28 +386,45 @@ def block_score_cov(u_ptr, u_bins, u_counts, resid, kv, kq, q_blocks, block_bins
             if kb != cur:
                 if cur >= 0:
                     _close_block(j, cur, a0, kq, q_blocks, kqb, out)
-                    for a in range(n_c):
+                    for a in range(3):
                         a0[a] = 0.0
                     if live1:
                         if kb == cur + 1:
-                            for a in range(n_c):
+                            for a in range(3):
                                 a0[a] = a1[a]
                         else:
                             _close_block(j, cur + 1, a1, kq, q_blocks, kqb, out)
-                    for a in range(n_c):
+                    for a in range(3):
                         a1[a] = 0.0
                 live1 = False
                 cur = kb
             lim = min(s + 1 + n_lags, n_bins)
             edge = min((cur + 1) * block_bins, lim)
+            x0 = 0.0
+            x1 = 0.0
+            x2 = 0.0
             for t in range(s + 1, edge):
-                cr = c * resid[t]
-                for a in range(n_c):
-                    a0[a] += kv[j, a, t - s - 1] * cr
-            for t in range(edge, lim):
-                cr = c * resid[t]
-                for a in range(n_c):
-                    a1[a] += kv[j, a, t - s - 1] * cr
+                r = resid[t]
+                l = t - s - 1
+                x0 += kv[j, l, 0] * r
+                x1 += kv[j, l, 1] * r
+                x2 += kv[j, l, 2] * r
+            a0[0] += c * x0
+            a0[1] += c * x1
+            a0[2] += c * x2
+            if edge < lim:
+                x0 = 0.0
+                x1 = 0.0
+                x2 = 0.0
+                for t in range(edge, lim):
+                    r = resid[t]
+                    l = t - s - 1
+                    x0 += kv[j, l, 0] * r
+                    x1 += kv[j, l, 1] * r
+                    x2 += kv[j, l, 2] * r
+                a1[0] += c * x0
+                a1[1] += c * x1
+                a1[2] += c * x2
                 live1 = True
         if cur >= 0:
             _close_block(j, cur, a0, kq, q_blocks, kqb, out)

@@ -21,7 +21,7 @@ from spikewire.infer._params import Boolean, Interval, LabelSequence, Options, R
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["GLM", "GLMDesign", "build_design", "filter_delays", "lag_taper",
+__all__ = ["GLM", "GLMDesign", "SCAN_SETTINGS", "build_design", "filter_delays", "lag_taper",
            "scan_contrasts", "scan_pvalue", "wald_contrast"]
 
 
@@ -827,6 +827,12 @@ POPULATION_GAP = 0.005
 SCAN_FAST_GAP = 0.003
 #: Covariates with a time scale below this (s) are the fast ones of :data:`SCAN_FAST_GAP`.
 FAST_COVARIATE_TIMESCALE = 0.05
+#: glm scanning delays up to 25 ms (issue 12), an option: ``sw.infer(data, "glm",
+#: **SCAN_SETTINGS)``. Not the default: on the 100 units × 600 s path its CPU time was
+#: 1.2–1.5× the 20 ms default's (issue 18 allows 1.10×), although it ranked every
+#: evaluation network better (benchmarks/results/glm25b.md).
+SCAN_SETTINGS = {"window": 0.025, "n_basis": 7, "last_peak": "window", "contrast": "scan",
+                 "delay_estimate": "edge_lobe"}
 #: Default time block (s) of the cluster-robust Wald variance (``variance="robust"``).
 DEFAULT_ROBUST_BLOCK = 0.1
 #: Fewer blocks than this make the cluster-robust meat too noisy: the model variance is
@@ -914,25 +920,37 @@ class GLM(InferenceMethod):
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
 
-    Delays scanned: every lag from 1 bin to ``window`` (default 25 ms, issue 12). The
-    default basis (7 functions, ``last_peak="window"``) peaks at 1, 2, 4, 6, 10, 16 and
-    25 ms at 1 ms bins and sums to 1 at every lag of the window, so a filter (and its
-    delay) can peak anywhere up to 25 ms. The whole filter is fitted at once; the
-    multiple comparison of scanning it is paid by the scan test below. Delay of a link
-    (``delays``, s; :func:`filter_delays`): by default (``delay_estimate="edge_lobe"``)
-    the lag of the fitted filter's extremum in the sign of the summed weight (a filter on
-    half-overlapping raised cosines is monotone between two peaks, so this is one of the
-    basis' peaks), except where that is the last peak (25 ms): there the centre of the
-    filter's main lobe (a planted 22.5 ms link: 22.8–23.2 ms instead of 25 ms).
-    ``"extremum"`` and ``"lobe_centre"`` (everywhere) are options; the lobe centre puts
-    real synapses late (their filter's lobe spans the PSP after the delay).
+    Delays scanned: every lag from 1 bin to ``window`` (default 20 ms), all at once: the
+    filter is fitted over the whole window and one Wald test per pair covers it, so
+    scanning the delays adds no multiple comparison. The default basis (5 functions,
+    ``last_peak=None``) peaks at 1, 2, 4, 7 and 12 ms at 1 ms bins and its sum falls from
+    12 ms to 0 at 20 ms: delays up to ~19 ms are covered, with less weight beyond 12 ms.
+    Delay of a link (``delays``, s; :func:`filter_delays`): the lag of the fitted
+    filter's extremum in the sign of the summed weight (``delay_estimate="extremum"``; a
+    filter on half-overlapping raised cosines is monotone between two peaks, so this is
+    one of the basis' peaks), ``"edge_lobe"`` (the same, except where that is the basis'
+    last peak: there the centre of the filter's main lobe, which moves a filter still
+    rising at the window's end inside; a planted 22.5 ms link: 22.8–23.2 ms instead of
+    25 ms) or ``"lobe_centre"`` everywhere (puts real synapses late: their filter's lobe
+    spans the PSP after the delay); NaN where untested.
+
+    Issue 12 asks for delays up to 25 ms: :data:`SCAN_SETTINGS` (``window=0.025,
+    n_basis=7, last_peak="window", contrast="scan", delay_estimate="edge_lobe"``) scans
+    them. Its basis peaks at 1, 2, 4, 6, 10, 16 and 25 ms and sums to 1 at every lag of
+    the window; the multiple comparison of the scan is paid by the scan test below. On
+    the evaluation networks (100 of 1,000, 600 s, seed 0) it raised AUC 0.805 → 0.895
+    (Brunel, 1.5 ms delays), 0.775 → 0.842 (LIF, 1–20 ms) and 0.802 → 0.964
+    (Izhikevich, 1–20 ms), MCC 0.41 → 0.59, 0.41 → 0.54, 0.45 → 0.74, with every null
+    family in band; it is not the default because its CPU time on the 100 units × 600 s
+    path was 1.2–1.5× the 20 ms default's (benchmarks/results/glm25b.md).
 
     p-values: Wald tests of fixed combinations ``cᵀ w_ij`` of the filter's basis
     coefficients, with the Fisher information of the presynaptic unit's filter block
     after profiling out the intercept and the population covariates (other blocks held
-    at their estimates). The default ``contrast="scan"`` (:func:`scan_contrasts`) tests
-    three contrasts, the filter's area carried by the short (functions 1–3, lags 1–6 ms),
-    middle (4–5, 4–16 ms) and long (6–7, 10–25 ms) functions. Their Wald z share one
+    at their estimates). ``contrast="scan"`` (:func:`scan_contrasts`, in
+    :data:`SCAN_SETTINGS`) tests three contrasts, the filter's area carried by the short
+    (functions 1–3, lags 1–6 ms), middle (4–5, 4–16 ms) and long (6–7, 10–25 ms)
+    functions. Their Wald z share one
     joint normal whose covariance is ``Cᵀ V C`` from the same (robust) covariance ``V``
     of the coefficients; the pair's statistic is the largest |z| and its p-value
     ``P(max_g |z_g| ≥ m)`` under that joint normal (:func:`scan_pvalue`, exact up to
@@ -946,9 +964,8 @@ class GLM(InferenceMethod):
     population covariate starts 3 ms before ``t`` (:data:`SCAN_FAST_GAP`) instead of
     5 ms: the short-lag contrast otherwise picks up hidden state switches (up/down null
     family: false-positive rate 0.083–0.097 → 0.047–0.050 at α = 0.05).
-    Single contrasts (``contrast``, :func:`wald_contrast`): ``"area"`` tests the summed
-    filter ``Σ_l k_ij(l)`` (the weight; with ``window=0.02, n_basis=5, last_peak=None,
-    delay_estimate="extremum"`` the former default); ``"taper"`` ``Σ_l τ(l) k_ij(l)``
+    Single contrasts (``contrast``, :func:`wald_contrast`): ``"area"`` (the default)
+    tests the summed filter ``Σ_l k_ij(l)`` (the weight); ``"taper"`` ``Σ_l τ(l) k_ij(l)``
     with the lag weights of :func:`lag_taper`; ``"equal"`` (``c_b = 1``; miscalibrated on
     co-modulated and up/down units: 0.08–0.11) and ``"sqrt_area"``. Measurements:
     ``benchmarks/results/glm25.md`` and ``glm25b.md``. For ``"l2"`` the variance is the
@@ -987,12 +1004,12 @@ class GLM(InferenceMethod):
     bin_width : float or None, default None (automatic)
         Bin width in s. Automatic: 1 ms, but never finer than the recording's time
         resolution and a whole multiple of it. A bin finer than the data is refused.
-    window : float, default 0.025
+    window : float, default 0.02
         Filter length in s: the longest delay the coupling filters (and ``delays``) cover.
         The likelihood passes cost in proportion to it (n_spikes × lags × targets).
-    n_basis : int, default 7
+    n_basis : int, default 5
         Raised-cosine functions per filter.
-    last_peak : "window", float or None, default "window"
+    last_peak : "window", float or None, default None
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.
         raised_cosine_log_basis`): ``"window"`` puts it at ``window``, so the basis sums
         to 1 over every lag of the window and a filter (and ``delays``) can peak anywhere
@@ -1034,14 +1051,14 @@ class GLM(InferenceMethod):
         Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
         sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
         see "Robust variance" above; never smaller than the model's.
-    contrast : {"scan", "area", "taper", "equal", "sqrt_area"}, default "scan"
+    contrast : {"area", "scan", "taper", "equal", "sqrt_area"}, default "area"
         What the Wald test scores: ``"scan"``, the largest |z| of the short-, middle- and
         long-lag contrasts (:func:`scan_contrasts`) with its joint-normal p-value
         (:func:`scan_pvalue`); otherwise one combination of the basis coefficients
         (:func:`wald_contrast`; ``"area"``: the summed filter; ``"taper"``: the filter
         summed with :func:`lag_taper`'s weights). The reported ``weights`` are the summed
         filter whatever the contrast.
-    delay_estimate : {"edge_lobe", "extremum", "lobe_centre"}, default "edge_lobe"
+    delay_estimate : {"extremum", "edge_lobe", "lobe_centre"}, default "extremum"
         How ``delays`` are read from the fitted filters (:func:`filter_delays`).
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
@@ -1080,16 +1097,16 @@ class GLM(InferenceMethod):
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
-    def __init__(self, *, bin_width: float | None = None, window: float = 0.025,
-                 n_basis: int = 7,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.02,
+                 n_basis: int = 5,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
                  population_timescales="auto", early_stopping: bool = True,
                  variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
-                 last_peak="window", contrast: str = "scan",
-                 delay_estimate: str = "edge_lobe"):
+                 last_peak=None, contrast: str = "area",
+                 delay_estimate: str = "extremum"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1125,6 +1142,10 @@ class GLM(InferenceMethod):
                                  f"({bw} s); use longer time scales or None")
         if self.dale == "given" and self.cell_type is None:
             raise ValueError("dale='given' needs cell_type (one 'E'/'I' per unit)")
+        if self.contrast == "scan" and self.n_basis < 3:
+            raise ValueError(f"contrast='scan' tests three groups of basis functions and "
+                             f"needs n_basis >= 3, got {self.n_basis}; use more basis "
+                             "functions or contrast='area'")
         lp = self._last_peak()
         if lp is not None:
             if self.n_basis < 2:
@@ -1553,6 +1574,7 @@ class GLM(InferenceMethod):
             hx = np.empty((nu, design.n_lags, A.shape[1]))
             if robust:
                 meat = np.empty((nu, nk, nk))
+                meat3 = np.empty((nu, 3, 3))
             for k, r in enumerate(rows):
                 W = np.ascontiguousarray(mu[:, k:k + 1] * A)           # μ_t a_m(t)
                 # hh and hx in one pass over the spikes; hx[..., 0] = Σ_t μ_t y_j(t − l)
@@ -1571,7 +1593,7 @@ class GLM(InferenceMethod):
                 M = S + lam[r] * np.eye(nb)[None] if self.penalty == "l2" else S
                 try:
                     v = np.linalg.solve(M, np.broadcast_to(Cm, (nu, nb, nk)))  # (nu, nb, k)
-                    cov = (np.einsum("jba,jbc,jcd->jad", v, S, v) if self.penalty == "l2"
+                    cov = (np.matmul(np.swapaxes(v, 1, 2), S @ v) if self.penalty == "l2"
                            else np.einsum("ba,jbd->jad", Cm, v))
                 except np.linalg.LinAlgError:
                     v, cov = None, np.broadcast_to(np.diag(np.full(nk, np.inf)),
@@ -1583,13 +1605,23 @@ class GLM(InferenceMethod):
                     q = np.matmul(resid.reshape(n_blk, 1, block_bins), A_blk)[:, 0]
                     resid = resid[:design.n_bins]
                     kq = np.einsum("jam,jak->jkm", C @ Ninv, v)       # (nu, k, n_nuis)
-                    kv = np.einsum("lb,jbk->jkl", Bm, v)               # (nu, k, L)
-                    _k.block_score_cov(design.u_ptr, design.u_bins, design.u_counts,
-                                       resid, np.ascontiguousarray(kv),
-                                       np.ascontiguousarray(kq), np.ascontiguousarray(q),
-                                       block_bins, meat)
+                    if nk == 1:   # the single contrast: the former kernel, same sums
+                        _k.block_score_var(design.u_ptr, design.u_bins, design.u_counts,
+                                           resid, np.ascontiguousarray(v[..., 0] @ Bm.T),
+                                           np.ascontiguousarray(kq[:, 0]),
+                                           np.ascontiguousarray(q), block_bins,
+                                           meat[:, 0, 0])
+                    else:         # up to three: padded to three combinations
+                        kv = np.zeros((nu, design.n_lags, 3))
+                        kv[..., :nk] = Bm @ v                          # (nu, L, k)
+                        kq3 = np.zeros((nu, 3, kq.shape[2]))
+                        kq3[:, :nk] = kq
+                        _k.block_score_cov(design.u_ptr, design.u_bins, design.u_counts,
+                                           resid, kv, kq3, np.ascontiguousarray(q),
+                                           block_bins, meat3)
+                        meat[:] = meat3[:, :nk, :nk]
                     # blocks without a spike of j: their score is the nuisance part only
-                    meat += np.einsum("jam,mn,jbn->jab", kq, q.T @ q, kq)
+                    meat += np.matmul(kq @ (q.T @ q), np.swapaxes(kq, 1, 2))
                     cov_cr = cr1 * meat
                     # the model variance is a floor: where the target rarely fired
                     # near j's spikes the block sums underestimate the variance (rare
