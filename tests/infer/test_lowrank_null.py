@@ -284,25 +284,32 @@ def test_n_reversals_and_gate_restarts_are_validated():
     assert g["reversal_p"] == 1.0 and not g["passed"] and g["reversal_folds"] == 0
 
 
-@pytest.mark.parametrize("family, seed, p_shift", [("comodulated", 23, 0.021),
-                                                   ("updown", 20, 0.0024)])
-def test_reversal_test_closes_the_gate_on_shared_drive_nulls(family, seed, p_shift):
-    """Unconnected units with a shared drive (12 units, 40 s), at the seed of the 30-fit
-    benchmark where the shift test with drive inputs opened (measured p ``p_shift``;
-    ``benchmarks/results/lrgate.md``): the latent takes up the drive's residual that the
-    shift surrogates lack. The reversal surrogates keep it (the drives, an OU process and a
-    two-state Markov chain, are reversible), so the reversal test does not pass (measured
-    p 0.41 and 0.52) and, even without the effect size (``min_gain=0``), the gate is
-    closed and nothing is called (the reversal surrogates' test of lrgate.md)."""
+@pytest.mark.parametrize("family, seed, p_shift, test, p_rev", [
+    ("updown", 20, 0.0024, "surrogates", 0.52),     # (comodulated 23: 0.021, 0.41; time)
+    ("comodulated", 19, 0.032, "heldout", 0.78), ("updown", 3, 0.0079, "heldout", 0.37)])
+def test_reversal_test_closes_the_gate_on_shared_drive_nulls(family, seed, p_shift, test,
+                                                             p_rev):
+    """Unconnected units with a shared drive (12 units, 40 s), at seeds of the 20/30-fit
+    benchmarks where the shift test with drive inputs opened (measured p ``p_shift``;
+    ``benchmarks/results/lrgate.md``, ``lrgate2.md``): the latent takes up the drive's
+    residual that the shift surrogates lack. The reversal tests keep it (the drives, an
+    OU process and a two-state Markov chain, are reversible), so the reversal test does
+    not pass (measured p ``p_rev``; ``test``: lrgate's reversal surrogates or the held-out
+    paired test) and, even without the effect size (``min_gain=0``), the gate is closed
+    and nothing is called."""
     from spikewire.infer._null_families import null_family
 
     st = null_family(family, n_units=12, duration=40, seed=seed)
     est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, min_gain=0.0,
-                   reversal_test="surrogates")
+                   reversal_test=test)
     g = est.diagnostics["surrogate_gate"]
     assert g["shift_p"] < 0.05, g["shift_p"]              # the old gate's test opens
     assert g["reversal_p"] >= 0.05 and not g["passed"], g["reversal_p"]
-    assert g["p"] == max(g["shift_p"], g["reversal_p"]) and len(g["reversal_losses"]) == 3
+    assert g["p"] == max(g["shift_p"], g["reversal_p"]) and g["reversal_test"] == test
+    if test == "surrogates":
+        assert len(g["reversal_losses"]) == 3
+    else:          # 40 chunks in 3 folds: every chunk scored forward and reversed once
+        assert g["reversal_forward"].shape == g["reversal_reversed"].shape == (40,)
     off = ~np.eye(12, dtype=bool)
     assert int((est.adjacency()[off] != 0).sum()) == 0
 
