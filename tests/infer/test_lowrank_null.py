@@ -100,8 +100,9 @@ def test_planted_low_rank_structure_is_detected():
     """20 of 28 units form a rank-2 limit-cycle network (rates 0–40 Hz, 16 trials × 2 s),
     the other 8 fire at a constant 20 Hz (m = n = 0). Both tests of the gate pass (shift:
     measured p 0.0004, t 35, gain 2.6 % against min_gain 1 %; without the drive inputs
-    p 0.0009, t 24; reversal: p 0.002, t 15.6, the reversal surrogates' losses 2.3 % above
-    the fit's: the relaxation from the initial grid to the cycle is irreversible) and the
+    p 0.0009, t 24; reversal: the relaxation from the initial grid to the cycle is
+    irreversible — lrgate's reversal surrogates p 0.002, t 15.6, 2.3 % above the fit's
+    loss; the default held-out paired test, asserted below, passes too) and the
     calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored the block
     (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability 0.001."""
     from spikewire.networks.lowrank import lowrank_network, lowrank_preset
