@@ -1094,9 +1094,10 @@ class _LowRankBase(InferenceMethod):
                 loss: float) -> dict:
         """The default decision (see the class docstrings): a gate of two tests that must
         both pass (an intersection–union test at ``DECISION_LEVEL``) — the fit's loss
-        against ``n_surrogates`` refits on shift surrogates and against ``n_reversals``
-        refits on reversal surrogates (:func:`surrogate_gate`; with ``drive_timescale``,
-        the data and every surrogate are fitted with the shared-drive input) — and the
+        against ``n_surrogates`` refits on shift surrogates (:func:`surrogate_gate`), and
+        a reversal test with ``n_reversals`` fits (``reversal_test``: held-out folds,
+        :func:`heldout_reversal_test`, or reversal surrogates; with ``drive_timescale``
+        every gate fit has the shared-drive input) — and the
         effect size ``min_gain`` on the shift surrogates; then the weights that stand out
         of the fit's own bulk (:func:`weight_outlier_pvalues`). Returns the ``Estimate``
         fields (``pvalues``, ``scores``, ``alpha``, ``correction``) and the diagnostics
