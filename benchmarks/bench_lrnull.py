@@ -19,7 +19,8 @@ restart, seeds 0 … S−1): the gate p-values and the default calls of every fi
 
 Both tests of the gate are recorded (helper lrgate): the shift test (``shift_p``) and the
 reversal test (``reversal_p``, ``--n-reversals K``; 0: the shift test alone), and the gate's
-p, the larger of the two; null runs also record every fit's losses.
+p, the larger of the two; null runs also record every fit's losses. ``--reversal-test
+heldout|surrogates`` picks the reversal test (helper lrgate2; default: the methods').
 
 ``--drive-timescale X``, ``--min-gain G``: the method settings ``drive_timescale`` (s;
 ``none``: the gate without the shared-drive inputs) and ``min_gain``; ``--drive-timescale
@@ -80,6 +81,7 @@ def run(case, method, kw, seed):
            "gate_shift_p": g.get("shift_p"), "gate_reversal_p": g.get("reversal_p"),
            "gate_reversal_t": g.get("reversal_t"), "gate_reversal_gain": g.get("reversal_gain"),
            "gate_reversal_losses": g.get("reversal_losses"),
+           "gate_reversal_test": g.get("reversal_test"),
            "calls": int((adj[off] != 0).sum()), "calls_in_block": int((adj[block] != 0).sum()),
            "block_pairs": int(block.sum()), "pairs": int(off.sum()),
            "null_check": est.diagnostics.get("null_check"),
@@ -100,6 +102,7 @@ def gate_null(families, n_seeds, extra=None, jsonl="", seed0=0):
 
     for fam in families:
         ps, calls, gains, shift_p, rev_p, rev_gains, times = [], [], [], [], [], [], []
+        rev_t = []
         losses = []
         t0 = time.perf_counter()
         for seed in range(seed0, seed0 + n_seeds):
@@ -114,6 +117,7 @@ def gate_null(families, n_seeds, extra=None, jsonl="", seed0=0):
             shift_p.append(g.get("shift_p", g["p"]))
             rev_p.append(g.get("reversal_p", float("nan")))
             rev_gains.append(g.get("reversal_gain", float("nan")))
+            rev_t.append(g.get("reversal_t", float("nan")))
             calls.append(int((est.adjacency()[off] != 0).sum()))
             losses.append([g["loss"], g["surrogate_losses"], g.get("reversal_losses")])
         line = json.dumps({"family": fam, "kw": extra or {}, "seeds": [seed0, seed0 + n_seeds],
@@ -122,6 +126,7 @@ def gate_null(families, n_seeds, extra=None, jsonl="", seed0=0):
                            "reversal_p": [round(p, 4) for p in rev_p],
                            "rel_gain": [round(x, 5) for x in gains],
                            "reversal_gain": [round(x, 5) for x in rev_gains],
+                           "reversal_t": [round(x, 3) for x in rev_t],
                            "gate_open": int(np.sum(np.array(ps) < 0.05)),
                            "shift_open": int(np.sum(np.array(shift_p) < 0.05)),
                            "reversal_open": int(np.sum(np.array(rev_p) < 0.05)),
@@ -149,6 +154,7 @@ def main():
     ap.add_argument("--null-seeds", type=int, default=10)
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--n-reversals", type=int, default=None)
+    ap.add_argument("--reversal-test", default=None, choices=["heldout", "surrogates"])
     ap.add_argument("--drive-timescale", default="")
     ap.add_argument("--min-gain", type=float, default=None)
     a = ap.parse_args()
@@ -159,6 +165,8 @@ def main():
         extra["min_gain"] = a.min_gain
     if a.n_reversals is not None:
         extra["n_reversals"] = a.n_reversals
+    if a.reversal_test is not None:
+        extra["reversal_test"] = a.reversal_test
     if a.gate_null:
         gate_null(a.gate_null.split(","), a.null_seeds, extra, a.jsonl, a.seed0)
         return

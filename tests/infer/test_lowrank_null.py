@@ -100,8 +100,9 @@ def test_planted_low_rank_structure_is_detected():
     """20 of 28 units form a rank-2 limit-cycle network (rates 0–40 Hz, 16 trials × 2 s),
     the other 8 fire at a constant 20 Hz (m = n = 0). Both tests of the gate pass (shift:
     measured p 0.0004, t 35, gain 2.6 % against min_gain 1 %; without the drive inputs
-    p 0.0009, t 24; reversal: p 0.002, t 15.6, the reversal surrogates' losses 2.3 % above
-    the fit's: the relaxation from the initial grid to the cycle is irreversible) and the
+    p 0.0009, t 24; reversal: the relaxation from the initial grid to the cycle is
+    irreversible — lrgate's reversal surrogates p 0.002, t 15.6, 2.3 % above the fit's
+    loss; the default held-out paired test, asserted below, passes too) and the
     calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored the block
     (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability 0.001."""
     from spikewire.networks.lowrank import lowrank_network, lowrank_preset
@@ -274,25 +275,163 @@ def test_n_reversals_and_gate_restarts_are_validated():
     for bad in (0, 1.5):
         with pytest.raises(ValueError, match="gate_restarts"):
             sw.infer(st, "lowrank", gate_restarts=bad, n_iter=1, n_restarts=1)
+    with pytest.raises(ValueError, match="reversal_test"):
+        sw.infer(st, "lowrank", reversal_test="both", n_iter=1, n_restarts=1)
+    # 4 s in 1-s chunks: the sign-flip test's smallest p is 2⁻⁴ > 0.05: not run, closed
+    short = null_family("poisson", n_units=6, duration=4, seed=0)
+    with pytest.warns(UserWarning, match="at least 5 chunks"):
+        est = sw.infer(short, "lowrank", n_iter=1, n_restarts=1, min_gain=0.0)
+    g = est.diagnostics["surrogate_gate"]
+    assert g["reversal_p"] == 1.0 and not g["passed"] and g["reversal_folds"] == 0
 
 
-@pytest.mark.parametrize("family, seed, p_shift", [("comodulated", 23, 0.021),
-                                                   ("updown", 20, 0.0024)])
-def test_reversal_test_closes_the_gate_on_shared_drive_nulls(family, seed, p_shift):
-    """Unconnected units with a shared drive (12 units, 40 s), at the seed of the 30-fit
-    benchmark where the shift test with drive inputs opened (measured p ``p_shift``;
-    ``benchmarks/results/lrgate.md``): the latent takes up the drive's residual that the
-    shift surrogates lack. The reversal surrogates keep it (the drives, an OU process and a
-    two-state Markov chain, are reversible), so the reversal test does not pass (measured
-    p 0.41 and 0.52) and, even without the effect size (``min_gain=0``), the gate is
-    closed and nothing is called."""
+@pytest.mark.parametrize("family, seed, p_shift, test, p_rev", [
+    ("updown", 20, 0.0024, "surrogates", 0.52),     # (comodulated 23: 0.021, 0.41; time)
+    ("comodulated", 19, 0.032, "heldout", 0.78), ("updown", 3, 0.0079, "heldout", 0.37)])
+def test_reversal_test_closes_the_gate_on_shared_drive_nulls(family, seed, p_shift, test,
+                                                             p_rev):
+    """Unconnected units with a shared drive (12 units, 40 s), at seeds of the 20/30-fit
+    benchmarks where the shift test with drive inputs opened (measured p ``p_shift``;
+    ``benchmarks/results/lrgate.md``, ``lrgate2.md``): the latent takes up the drive's
+    residual that the shift surrogates lack. The reversal tests keep it (the drives, an
+    OU process and a two-state Markov chain, are reversible), so the reversal test does
+    not pass (measured p ``p_rev``; ``test``: lrgate's reversal surrogates or the held-out
+    paired test) and, even without the effect size (``min_gain=0``), the gate is closed
+    and nothing is called."""
     from spikewire.infer._null_families import null_family
 
     st = null_family(family, n_units=12, duration=40, seed=seed)
-    est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, min_gain=0.0)
+    est = sw.infer(st, "lowrank", seed=seed, n_iter=40, n_restarts=1, min_gain=0.0,
+                   reversal_test=test)
     g = est.diagnostics["surrogate_gate"]
     assert g["shift_p"] < 0.05, g["shift_p"]              # the old gate's test opens
     assert g["reversal_p"] >= 0.05 and not g["passed"], g["reversal_p"]
-    assert g["p"] == max(g["shift_p"], g["reversal_p"]) and len(g["reversal_losses"]) == 3
+    assert g["p"] == max(g["shift_p"], g["reversal_p"]) and g["reversal_test"] == test
+    if test == "surrogates":
+        assert len(g["reversal_losses"]) == 3
+    else:          # 40 chunks in 3 folds: every chunk scored forward and reversed once
+        assert g["reversal_forward"].shape == g["reversal_reversed"].shape == (40,)
     off = ~np.eye(12, dtype=bool)
     assert int((est.adjacency()[off] != 0).sum()) == 0
+
+
+def test_sign_flip_test_matches_enumeration_and_has_its_level():
+    """The Monte Carlo sign-flip p-value against the exact one (all 2⁸ sign patterns),
+    and its level on symmetric differences: 2,000 sets of 20 Laplace draws (heavy-tailed,
+    symmetric), P(p < 0.05) within 4 binomial sd (0.0049) of 0.05 — the flips' own Monte
+    Carlo error (199 flips) only coarsens the grid of p, which stays valid (p ≥ 1/200)."""
+    from itertools import product
+
+    from spikewire.infer.lowrank import sign_flip_test
+
+    x = np.array([0.9, -0.2, 1.4, 0.3, -0.7, 1.1, 0.05, 0.6])
+    sums = np.array([np.dot(s, x) for s in product((-1, 1), repeat=8)])
+    exact = np.mean(sums >= x.sum() - 1e-12)
+    p, t = sign_flip_test(x, np.random.default_rng(0), n_flips=200000)
+    assert abs(p - exact) < 4 * np.sqrt(exact * (1 - exact) / 200000)   # MC error, 4 sd
+    assert t == pytest.approx(x.mean() / (x.std(ddof=1) / np.sqrt(8)))
+    rng = np.random.default_rng(1)
+    ps = np.array([sign_flip_test(rng.laplace(size=20), rng, 199)[0] for _ in range(2000)])
+    assert abs(np.mean(ps < 0.05) - 0.05) < 4 * 0.0049
+    assert sign_flip_test(rng.laplace(size=20) + 2.0, rng, 199)[0] < 0.01   # shifted: rejects
+    with pytest.raises(ValueError, match="at least 2"):
+        sign_flip_test([1.0], rng)
+    with pytest.raises(ValueError, match="n_flips"):
+        sign_flip_test([1.0, 2.0], rng, 0)
+
+
+def _var_chunks(rng, A, n_chunks, steps, x0=None):
+    """Chunks of a Gaussian VAR(1) x' = A x + ε, ε ~ N(0, I), each independent; started
+    from the stationary law (x0 None) or at x0."""
+    n = A.shape[0]
+    S = np.eye(n)
+    for _ in range(500):                       # stationary covariance Σ = A Σ Aᵀ + I
+        S = A @ S @ A.T + np.eye(n)
+    L = np.linalg.cholesky(S)
+    X = np.empty((n_chunks, steps, n))
+    for c in range(n_chunks):
+        x = L @ rng.standard_normal(n) if x0 is None else np.array(x0, dtype=float)
+        for t in range(steps):
+            X[c, t] = x
+            x = A @ x + rng.standard_normal(n)
+    return X
+
+
+def _ar_fit(Y, U, fold):                      # least squares x' = A x + c over the chunks
+    Xp = np.concatenate([Y[:, :-1].reshape(-1, Y.shape[2]),
+                         np.ones(((Y.shape[1] - 1) * Y.shape[0], 1))], 1)
+    return np.linalg.lstsq(Xp, Y[:, 1:].reshape(-1, Y.shape[2]), rcond=None)[0]
+
+
+def _ar_loss(W, Y, U):                        # one-step prediction error per chunk
+    pred = Y[:, :-1] @ W[:-1] + W[-1]
+    return ((Y[:, 1:] - pred) ** 2).mean((1, 2))
+
+
+def test_heldout_reversal_test_level_and_power_on_a_linear_model():
+    """The held-out reversal test with a cheap model (a VAR(1) fitted by least squares,
+    its one-step prediction error per chunk). Level: a reversible null (A symmetric,
+    noise isotropic: AΣ = ΣAᵀ), 24 independent stationary chunks, 3 folds; 600 replicates,
+    P(p < 0.05) within 3.5 binomial sd (0.0089) of 0.05 — the pooled test over the folds
+    is exact only approximately (the folds' fits share chunks), so this measures it.
+    Power: relaxation from x0 = (6, −6, 3) onto the fixed point (irreversible: the fitted
+    forward dynamics cannot grow away from it), and a stationary rotation (A not
+    symmetric, irreversible), both rejected at p < 0.01 on one replicate each."""
+    from spikewire.infer.lowrank import heldout_reversal_test
+
+    rng = np.random.default_rng(3)
+    A = np.array([[0.6, 0.2, 0.0], [0.2, 0.5, 0.1], [0.0, 0.1, 0.7]])
+    ps = [heldout_reversal_test(_var_chunks(rng, A, 24, 15), None, _ar_fit, _ar_loss, 3,
+                                rng, n_flips=199)["p"] for _ in range(600)]
+    assert abs(np.mean(np.array(ps) < 0.05) - 0.05) < 3.5 * 0.0089
+    relax = _var_chunks(rng, 0.8 * np.eye(3), 24, 15, x0=[6.0, -6.0, 3.0])
+    res = heldout_reversal_test(relax, None, _ar_fit, _ar_loss, 3, rng)
+    assert res["p"] < 0.01 and res["gain"] > 0 and res["folds"].shape == (24,)
+    rot = 0.9 * np.array([[np.cos(0.5), -np.sin(0.5), 0], [np.sin(0.5), np.cos(0.5), 0],
+                          [0, 0, 0.5]])
+    assert heldout_reversal_test(_var_chunks(rng, rot, 24, 15), None, _ar_fit, _ar_loss, 3,
+                                 rng)["p"] < 0.01
+    with pytest.raises(ValueError, match="n_reversals=13"):
+        heldout_reversal_test(relax, None, _ar_fit, _ar_loss, 13, rng)   # 24 chunks: <= 12
+    with pytest.raises(ValueError, match="first three axes"):
+        heldout_reversal_test(relax, relax[:, :3], _ar_fit, _ar_loss, 3, rng)
+
+
+def test_chunk_losses_recover_the_model_s_own_chunks():
+    """Noise-free chunks of a fitted model's own dynamics (φ = tanh(m·z + b u + d) from
+    known initial latents): chunk_losses finds their initial latents, so the loss is ~0
+    (far below that of the chunks reversed, which the model's dynamics cannot produce);
+    with the true initial latents the loss equals the model's squared error by hand."""
+    from spikewire.infer.lowrank import LowRankFit, chunk_losses
+
+    rng = np.random.default_rng(0)
+    N, T = 10, 30
+    m = rng.standard_normal((N, 2))
+    n = 1.6 * m + 0.5 * rng.standard_normal((N, 2))     # ring-like: relaxes onto a circle
+    d = 0.1 * rng.standard_normal(N)
+    b = 0.3 * rng.standard_normal(N)
+    z0 = rng.uniform(-2.4, 2.4, (6, 2))
+    u = rng.standard_normal((6, T, N))
+
+    def roll(z):
+        zs = []
+        for _ in range(T):
+            zs.append(z)
+            z = z + 0.2 * (-z + np.tanh(z @ m.T + d) @ n / N)
+        return np.stack(zs, 1)
+
+    Z = roll(z0)
+    Y = np.tanh(Z @ m.T + d + b * u)
+    fit = LowRankFit(m=m, n=n, d=d, latents=Z, alpha=0.2, loss=0.0, r2=1.0,
+                     restart_losses=[0.0], observation="gaussian", b=b)
+    L = chunk_losses(fit, Y, u, n_iter=100)
+    Lr = chunk_losses(fit, Y[:, ::-1], u[:, ::-1], n_iter=100)
+    assert L.shape == (6,) and np.all(L < 1e-4) and np.all(Lr > 10 * L.max()), (L, Lr)
+    Z1 = Z[:1]   # a candidate state is the true start of chunk 0: exact with no Adam steps
+    fit1 = LowRankFit(m=m, n=n, d=d, latents=Z1, alpha=0.2, loss=0.0, r2=1.0,
+                      restart_losses=[0.0], observation="gaussian", b=b)
+    assert chunk_losses(fit1, Y[:1], u[:1], n_iter=0)[0] == pytest.approx(0.0, abs=1e-20)
+    with pytest.raises(ValueError, match="inputs exactly when"):
+        chunk_losses(fit, Y)
+    with pytest.raises(ValueError, match="activity of shape"):
+        chunk_losses(fit, Y[..., :3], u[..., :3])

@@ -18,6 +18,7 @@ torch is imported inside the functions only (optional extra ``spikewire[ml]``).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,7 +29,8 @@ from spikewire.infer.estimate import Estimate
 
 __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_activity",
            "import_torch", "reverse_chunks", "shared_drive", "shift_offsets",
-           "surrogate_gate", "weight_outlier_pvalues"]
+           "surrogate_gate", "weight_outlier_pvalues", "chunk_losses",
+           "heldout_reversal_test", "sign_flip_test"]
 
 #: Clip of the activity before arctanh in the PCA start of :func:`fit_lowrank`.
 _INIT_CLIP = 0.9999
@@ -679,6 +681,209 @@ def reverse_chunks(activity, inputs, rng: np.random.Generator
     return Y, U, mask
 
 
+def chunk_losses(fit: LowRankFit, activity, inputs=None, *, observation: str = "gaussian",
+                 rate_offset: float = 10.0, rate_gain: float = 10.0, bin_width: float = 0.01,
+                 n_iter: int = 60, lr: float = 0.05, device: str = "cpu") -> np.ndarray:
+    """Loss of a fitted low-rank model on every chunk of new activity, each chunk with its
+    own best initial latent (the loadings, biases and input weights of ``fit`` fixed).
+
+    The initial latent of chunk c is chosen among candidate states — 64 of the fit's own
+    latent states (evenly spaced over its chunks and steps) and 0 — by the loss of the
+    rollout from each, then refined by ``n_iter`` Adam steps (learning rate ``lr``) on
+    that chunk's loss alone. Every chunk is treated by the same deterministic procedure,
+    independently of the others, so two chunks that are equal in law (a chunk and its
+    time reversal, for a reversible process) have losses equal in law: the basis of
+    :func:`heldout_reversal_test`.
+
+    Parameters
+    ----------
+    fit : LowRankFit
+        A fit of :func:`fit_lowrank` (with ``inputs`` if it was fitted with them).
+    activity : array_like, shape (n_chunks, n_steps, N)
+        Activities φ (``observation="gaussian"``) or spike counts per bin (``"poisson"``)
+        of the fit's N units.
+    inputs : array_like, shape (n_chunks, n_steps, N[, P]), optional
+        The units' input covariates; required if and only if the fit has input weights.
+    observation, rate_offset, rate_gain, bin_width
+        As for :func:`fit_lowrank` (rate map in Hz, bin in s).
+    n_iter : int, default 60
+        Adam steps on the initial latents (0: the best candidate only).
+    lr : float, default 0.05
+    device : {"cpu", "cuda"}
+
+    Returns
+    -------
+    ndarray, shape (n_chunks,)
+        Mean loss per bin and unit of every chunk (the units of ``fit.loss``: Poisson
+        negative log-likelihood without the ``log y!`` term, or squared error).
+    """
+    torch = import_torch()
+    Y = np.ascontiguousarray(activity, dtype=float)
+    if Y.ndim != 3 or Y.shape[2] != fit.n_neurons or Y.shape[1] < 1 or Y.shape[0] < 1:
+        raise ValueError(f"chunk_losses needs activity of shape (n_chunks, n_steps, "
+                         f"{fit.n_neurons}) for this fit, got {Y.shape}")
+    if observation not in ("gaussian", "poisson"):
+        raise ValueError(f"observation={observation!r} must be 'gaussian' or 'poisson'")
+    if not isinstance(n_iter, int | np.integer) or n_iter < 0:
+        raise ValueError(f"n_iter={n_iter!r} must be an integer >= 0")
+    if (inputs is None) != (fit.b is None):
+        raise ValueError("chunk_losses needs inputs exactly when the fit has input weights "
+                         f"(fit.b is {'None' if fit.b is None else 'set'}, inputs "
+                         f"{'None' if inputs is None else 'given'})")
+    C, T, N = Y.shape
+    dtype = torch.float64 if device == "cpu" else torch.float32
+    tY = torch.as_tensor(Y, dtype=dtype, device=device)
+    M = torch.as_tensor(fit.m, dtype=dtype, device=device)
+    Nl = torch.as_tensor(fit.n, dtype=dtype, device=device)
+    d = torch.as_tensor(fit.d, dtype=dtype, device=device)
+    drive = 0.0
+    if inputs is not None:
+        U = np.ascontiguousarray(inputs, dtype=float)
+        B = np.asarray(fit.b, dtype=float)
+        if U.ndim == 3:
+            U = U[..., None]
+        B = B.reshape(N, -1)
+        if U.shape != Y.shape + (B.shape[1],):
+            raise ValueError(f"inputs must have shape {Y.shape + (B.shape[1],)} (the fit's "
+                             f"{B.shape[1]} input weights per unit), got {np.shape(inputs)}")
+        drive = torch.as_tensor(np.einsum("ctnp,np->ctn", U, B), dtype=dtype, device=device)
+    alpha = fit.alpha
+
+    def elementwise(z0, Yt, drv):            # z0 (k, R) -> loss per chunk (k,)
+        z, xs = z0, []
+        for _ in range(T):
+            xs.append(z @ M.T + d)
+            z = z + alpha * (-z + torch.tanh(xs[-1]) @ Nl / N)
+        pred = torch.tanh(torch.stack(xs, 1) + drv)
+        if observation == "gaussian":
+            return ((pred - Yt) ** 2).mean((1, 2))
+        lam = torch.clamp((rate_offset + rate_gain * pred) * bin_width, min=1e-8)
+        return (lam - Yt * torch.log(lam)).mean((1, 2))
+
+    states = fit.latents.reshape(-1, fit.rank)
+    idx = np.unique(np.linspace(0, states.shape[0] - 1, 64).round().astype(int))
+    cand = torch.as_tensor(np.vstack([states[idx], np.zeros((1, fit.rank))]), dtype=dtype,
+                           device=device)
+    k = cand.shape[0]
+    with torch.no_grad():                    # every candidate from every chunk
+        rep = tY.repeat_interleave(k, 0)     # chunk-major: (C·k, T, N)
+        drv = drive if isinstance(drive, float) else drive.repeat_interleave(k, 0)
+        L0 = elementwise(cand.repeat(C, 1), rep, drv).reshape(C, k)
+        best = torch.argmin(L0, 1)
+        del rep
+    z0 = cand[best].clone().requires_grad_(True)
+    opt = torch.optim.Adam([z0], lr=lr)
+    for _ in range(int(n_iter)):
+        opt.zero_grad()
+        loss = elementwise(z0, tY, drive).sum()   # chunks separate: Adam is per entry
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"chunk_losses: non-finite loss; lower lr (now {lr})")
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return elementwise(z0, tY, drive).cpu().numpy()
+
+
+def sign_flip_test(diffs, rng: np.random.Generator, n_flips: int = 9999
+                   ) -> tuple[float, float]:
+    """One-sided sign-flip (randomisation) test that paired differences have a positive
+    mean: p = (1 + #{flips with mean ≥ observed}) / (1 + ``n_flips``), the flips drawn
+    from ``rng``. Exact (up to Monte Carlo) when the differences are independent and each
+    symmetric about 0. Also returns the one-sample t statistic (mean / (sd / √n); inf when
+    all are equal and positive)."""
+    x = np.asarray(diffs, dtype=float).ravel()
+    if x.size < 2 or not np.all(np.isfinite(x)):
+        raise ValueError(f"sign_flip_test needs at least 2 finite differences, got {x.size}")
+    if not isinstance(n_flips, int | np.integer) or n_flips < 1:
+        raise ValueError(f"n_flips={n_flips!r} must be an integer >= 1")
+    obs = x.mean()
+    thr = x.sum() - 1e-9 * np.abs(x).sum()         # ties (the identity flip) count
+    count = 0
+    for start in range(0, int(n_flips), 2000):      # blocks: bounded memory
+        k = min(2000, int(n_flips) - start)
+        signs = rng.integers(0, 2, (k, x.size)) * 2 - 1
+        count += int(np.sum(signs @ x >= thr))
+    sd = x.std(ddof=1)
+    t = obs / (sd / np.sqrt(x.size)) if sd > 0 else (np.inf if obs > 0 else
+                                                     (-np.inf if obs < 0 else 0.0))
+    return (1 + count) / (1 + int(n_flips)), float(t)
+
+
+def heldout_reversal_test(activity, inputs, fit_fn, loss_fn, n_folds: int,
+                          rng: np.random.Generator, n_flips: int = 9999) -> dict:
+    """Cross-fitted paired test that a model fitted forward in time predicts held-out
+    chunks better forward than reversed: "are the dynamics irreversible?"
+
+    The chunks are dealt at random into ``n_folds`` folds of (nearly) equal size. For each
+    fold, the model is fitted on the other folds' chunks (``fit_fn``), and every held-out
+    chunk c is scored as it is and reversed in time, all units and their inputs together
+    (``loss_fn``: the same procedure for both, e.g. :func:`chunk_losses`). The paired
+    difference ``D_c = loss(reversed c) − loss(c)`` removes everything the two share
+    (the chunk's counts, its rates, a shared drive and its residual); only the direction
+    of time is left. If the chunks are independent and each reversible in law (stationary
+    Poisson, renewal or bursty units; units modulated by a stationary Gaussian or
+    two-state Markov drive), a chunk held out of the fit and its reversal are exchangeable
+    given the fit, so each ``D_c`` is symmetric about 0 and the sign-flip test
+    (:func:`sign_flip_test`) of the chunks of one fold is exact; the folds' fits share
+    chunks, so the pooled test over all chunks is exact only approximately (measured:
+    ``benchmarks/results/lrgate2.md``). The relaxation of low-rank dynamics from an
+    initial state onto an attractor (a fixed point, a ring, a cycle) is not reversible: a
+    fitted model cannot leave an attractor, so a reversed relaxation costs loss in every
+    chunk that holds one, while chunks on a continuous attractor add differences near 0.
+
+    Parameters
+    ----------
+    activity : array_like, shape (n_chunks, n_steps, N)
+    inputs : array_like, shape (n_chunks, n_steps, N, ...), or None
+    fit_fn : callable
+        ``fit_fn(activity, inputs, fold)`` fits the model to the training chunks.
+    loss_fn : callable
+        ``loss_fn(model, activity, inputs)`` returns one loss per chunk, shape (n_chunks,).
+    n_folds : int
+        Folds (>= 2, and at most n_chunks / 2: every fold holds at least 2 chunks).
+    rng : numpy.random.Generator
+        Draws the folds and the sign flips.
+    n_flips : int, default 9999
+
+    Returns
+    -------
+    dict
+        ``p`` (one-sided), ``t`` (one-sample t of the differences), ``forward`` and
+        ``reversed`` (losses per chunk), ``folds`` (fold of every chunk), ``gain`` (mean
+        reversed loss / mean forward loss − 1).
+    """
+    Y = np.asarray(activity, dtype=float)
+    if Y.ndim != 3:
+        raise ValueError(f"heldout_reversal_test needs activity of shape (n_chunks, "
+                         f"n_steps, n_units), got {Y.shape}")
+    C = Y.shape[0]
+    if not isinstance(n_folds, int | np.integer) or n_folds < 2 or 2 * n_folds > C:
+        raise ValueError(f"n_reversals={n_folds!r} folds of the held-out reversal test must "
+                         f"be an integer >= 2 and at most half the number of chunks ({C}): "
+                         f"lower n_reversals, shorten chunk_steps or record longer")
+    U = None if inputs is None else np.asarray(inputs, dtype=float)
+    if U is not None and U.shape[:3] != Y.shape:
+        raise ValueError(f"heldout_reversal_test needs inputs with the activity's first "
+                         f"three axes {Y.shape}, got {U.shape}")
+    folds = rng.permutation(C) % int(n_folds)
+    fwd, rev = np.empty(C), np.empty(C)
+    for f in range(int(n_folds)):
+        test = folds == f
+        model = fit_fn(Y[~test], None if U is None else U[~test], f)
+        k = int(test.sum())
+        Yt = np.concatenate([Y[test], Y[test][:, ::-1]])
+        Ut = None if U is None else np.concatenate([U[test], U[test][:, ::-1]])
+        L = np.asarray(loss_fn(model, Yt, Ut), dtype=float)
+        if L.shape != (2 * k,):
+            raise ValueError(f"loss_fn must return one loss per chunk ({2 * k}), got shape "
+                             f"{L.shape}")
+        fwd[test], rev[test] = L[:k], L[k:]
+    p, t = sign_flip_test(rev - fwd, rng, n_flips)
+    gain = float(rev.mean() / fwd.mean() - 1.0) if fwd.mean() > 0 else float("nan")
+    return {"p": float(p), "t": float(t), "forward": fwd, "reversed": rev, "folds": folds,
+            "gain": gain}
+
+
 #: Default decision of the low-rank methods: Bonferroni at 0.05 over the tested pairs (the
 #: p-values of the entries of one low-rank product depend on each other arbitrarily, which
 #: Bonferroni allows and Benjamini–Hochberg does not).
@@ -687,6 +892,7 @@ DECISION_CORRECTION = "bonferroni"
 #: Spawn keys of the shift and reversal surrogates' random streams below the user's seed.
 _SURROGATE_KEY = 1000
 _REVERSAL_KEY = 1001
+_HELDOUT_KEY = 1002
 
 def surrogate_gate(loss, null_losses) -> tuple[float, float]:
     """One-sided test that a fit explains the data better than fits to shift surrogates.
@@ -768,6 +974,7 @@ class _LowRankBase(InferenceMethod):
         "device": [Options(("cpu", "cuda"))],
         "n_surrogates": [Interval("int", 0, None)],
         "n_reversals": [Interval("int", 0, None)],
+        "reversal_test": [Options(("heldout", "surrogates"))],
         "gate_restarts": [Interval("int", 1, None), None],
         "drive_timescale": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "min_gain": [Interval("real", 0, 1, closed="left")],
@@ -783,8 +990,8 @@ class _LowRankBase(InferenceMethod):
                              f"losses)")
         if self.n_reversals == 1:
             raise ValueError(f"{self.name}: n_reversals={self.n_reversals!r} must be 0 (no "
-                             f"reversal test) or >= 2 (the test needs the spread of the "
-                             f"reversal surrogates' losses)")
+                             f"reversal test) or >= 2 (held-out folds, or reversal "
+                             f"surrogates whose losses' spread the test needs)")
         if not _device_available(self.device, self.requires):
             raise ValueError(f"{self.name}: device={self.device!r} is not available: torch "
                              f"reports no CUDA device; use device='cpu'")
@@ -811,10 +1018,12 @@ class _LowRankBase(InferenceMethod):
         return off, gain
 
     def _front_end(self, ctx: FitContext, *, seed=None, surrogate_rng=None,
-                   reversal_rng=None, drive: bool = False, n_restarts: int | None = None
-                   ) -> tuple[LowRankFit, np.ndarray, dict]:
+                   reversal_rng=None, heldout_rng=None, drive: bool = False,
+                   n_restarts: int | None = None):
         """The plain fit on the recording (``surrogate_rng`` None) or on a shift surrogate
         of it; ``reversal_rng``: on a reversal surrogate (:func:`reverse_chunks`);
+        ``heldout_rng``: instead, the held-out reversal test on the recording (its result,
+        :meth:`_heldout_reversal`);
         ``seed`` None: the method's seed; ``drive``: with the shared-drive input of time
         scale ``drive_timescale`` (:func:`shared_drive`); ``n_restarts`` None: the
         method's."""
@@ -831,6 +1040,9 @@ class _LowRankBase(InferenceMethod):
             raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
                              f"usable units ({ok.size}); use rank <= {ok.size} or lower "
                              f"min_spikes")
+        if heldout_rng is not None:
+            return self._heldout_reversal(Y, U, obs, step, rate_offset, rate_gain,
+                                          heldout_rng, seed)
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
                           rate_offset=rate_offset, rate_gain=rate_gain,
                           bin_width=step, n_iter=self.n_iter,
@@ -843,13 +1055,49 @@ class _LowRankBase(InferenceMethod):
                 "restart_losses": fit.restart_losses}
         return fit, ok, info
 
+    def _heldout_reversal(self, Y, U, obs, step, rate_offset, rate_gain, rng, seed) -> dict:
+        """:func:`heldout_reversal_test` with ``n_reversals`` folds (fewer, down to 2,
+        when there are fewer than 2 chunks per fold): the gate's fit (``gate_restarts``,
+        the same inputs) on the other folds, :func:`chunk_losses` on the held-out chunks
+        forward and reversed. With fewer than 5 chunks the sign-flip test cannot reach
+        0.05 (its smallest p is 2⁻ᶜ), so the test is not run: p = 1 (the gate stays
+        closed) and a warning says what to change."""
+        C = int(Y.shape[0])
+        if C < 5:
+            warnings.warn(f"{self.name}: the held-out reversal test needs at least 5 chunks "
+                          f"(its smallest p-value is 2^-chunks), the recording has {C} of "
+                          f"{Y.shape[1]} samples: the gate stays closed; use a smaller "
+                          f"chunk_steps, a longer recording or reversal_test='surrogates'",
+                          stacklevel=4)
+            return {"p": 1.0, "t": float("nan"), "gain": float("nan"),
+                    "forward": np.empty(0), "reversed": np.empty(0), "n_folds": 0}
+        folds = min(int(self.n_reversals), C // 2)
+        fold_seeds = np.random.SeedSequence(seed).spawn(folds) \
+            if not isinstance(seed, np.random.SeedSequence) else seed.spawn(folds)
+
+        def fit_fn(Yf, Uf, fold):
+            return fit_lowrank(Yf, self.rank, alpha=self.alpha, observation=obs,
+                               rate_offset=rate_offset, rate_gain=rate_gain, bin_width=step,
+                               n_iter=self.n_iter, n_restarts=self.gate_restarts or
+                               self.n_restarts, lr=self.lr, seed=fold_seeds[fold],
+                               device=self.device, inputs=Uf)
+
+        def loss_fn(fit, Yt, Ut):
+            return chunk_losses(fit, Yt, Ut, observation=obs, rate_offset=rate_offset,
+                                rate_gain=rate_gain, bin_width=step, device=self.device)
+
+        res = heldout_reversal_test(Y, U, fit_fn, loss_fn, folds, rng)
+        res["n_folds"] = folds
+        return res
+
     def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
                 loss: float) -> dict:
         """The default decision (see the class docstrings): a gate of two tests that must
         both pass (an intersection–union test at ``DECISION_LEVEL``) — the fit's loss
-        against ``n_surrogates`` refits on shift surrogates and against ``n_reversals``
-        refits on reversal surrogates (:func:`surrogate_gate`; with ``drive_timescale``,
-        the data and every surrogate are fitted with the shared-drive input) — and the
+        against ``n_surrogates`` refits on shift surrogates (:func:`surrogate_gate`), and
+        a reversal test with ``n_reversals`` fits (``reversal_test``: held-out folds,
+        :func:`heldout_reversal_test`, or reversal surrogates; with ``drive_timescale``
+        every gate fit has the shared-drive input) — and the
         effect size ``min_gain`` on the shift surrogates; then the weights that stand out
         of the fit's own bulk (:func:`weight_outlier_pvalues`). Returns the ``Estimate``
         fields (``pvalues``, ``scores``, ``alpha``, ``correction``) and the diagnostics
@@ -895,12 +1143,22 @@ class _LowRankBase(InferenceMethod):
         p_shift, t = surrogate_gate(loss, null)
         gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
         p_gate = p_shift
-        if self.n_reversals:
+        if self.n_reversals and self.reversal_test == "heldout":
+            s_rng, s_fit = stream(_HELDOUT_KEY).spawn(2)
+            res = self._front_end(ctx, drive=drive, seed=s_fit,
+                                  heldout_rng=np.random.default_rng(s_rng))
+            p_rev = res["p"]
+            p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
+            extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=res["t"],
+                         reversal_gain=res["gain"], reversal_test="heldout",
+                         reversal_forward=res["forward"], reversal_reversed=res["reversed"],
+                         reversal_folds=res["n_folds"], n_reversals=int(self.n_reversals))
+        elif self.n_reversals:
             rev = surrogate_losses(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
             p_rev, t_rev = surrogate_gate(loss, rev)
             p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=t_rev,
-                         reversal_losses=[float(x) for x in rev],
+                         reversal_losses=[float(x) for x in rev], reversal_test="surrogates",
                          reversal_gain=float(np.mean(rev) / loss - 1.0) if loss > 0
                          else float("inf"), n_reversals=int(self.n_reversals))
         passed = p_gate < DECISION_LEVEL and gain >= self.min_gain
@@ -955,20 +1213,28 @@ class LowRankRNN(_LowRankBase):
           is not calibrated (the inputs capture the drive only up to counting noise and
           the latent takes up the rest, which the surrogates lack: 13 % and 30 % of small
           *comodulated* / *updown* nulls passed, ``benchmarks/results/lrcomod.md``).
-       b. ``n_reversals`` *reversal* surrogates (half the chunks, at random, reversed in
-          time, all units together: :func:`reverse_chunks`), which keep every alignment
-          between units, the shared drive and its residual, and change only the direction
-          of time: are the dynamics irreversible? Shared drives that are stationary
-          Gaussian or Markov processes with two states, and independent Poisson, renewal
-          or bursty units are reversible, so on them this test is calibrated; the
-          relaxation of low-rank dynamics from initial states to their attractors is not
-          (``benchmarks/results/lrgate.md``). A shared drive with an irreversible time
-          course (fast rise, slow decay) passes it; a stationary low-rank network whose
-          noise-driven fluctuations are reversible fails it, and so does the planted ring
-          of ``benchmarks/bench_lrnull.py`` (fast relaxation onto a continuous attractor:
-          reversal surrogates 0.26 % worse, p 0.14; limit cycle and bistable 2.0 % and
-          1.5 %, p 0.010 and 0.028). ``n_reversals=0`` restores the shift test alone,
-          which passes there but is not calibrated under shared drive.
+       b. a *reversal* test, which keeps every alignment between units, the shared
+          drive and its residual, and changes only the direction of time: are the
+          dynamics irreversible? Shared drives that are stationary Gaussian or Markov
+          processes with two states, and independent Poisson, renewal or bursty units are
+          reversible, so on them this test is calibrated; the relaxation of low-rank
+          dynamics from initial states to their attractors is not. A shared drive with an
+          irreversible time course (fast rise, slow decay) passes it; a stationary
+          low-rank network whose noise-driven fluctuations are reversible fails it.
+          ``reversal_test="heldout"`` (default; :func:`heldout_reversal_test`): the
+          chunks are dealt into ``n_reversals`` folds, the gate's fit on the other folds
+          scores every held-out chunk forward and reversed in time, each with its own
+          best initial latent (:func:`chunk_losses`), and a sign-flip test asks whether
+          the paired differences are positive. Pairing within chunks keeps the power
+          where only part of each trial is irreversible: the planted ring of
+          ``benchmarks/bench_lrnull.py`` (fast relaxation onto a continuous attractor,
+          where it then sits) passes it (``benchmarks/results/lrgate2.md``).
+          ``"surrogates"``: the fit on the data against the same fit on ``n_reversals``
+          reversal surrogates (half the chunks, at random, reversed in time:
+          :func:`reverse_chunks`) by the t prediction test, the test of
+          ``benchmarks/results/lrgate.md``, which loses the ring (reversal surrogates
+          0.26 % worse, p 0.14). ``n_reversals=0`` restores the shift test alone, which
+          is not calibrated under shared drive.
 
        The gate also requires an effect size: the shift surrogates' mean loss at least
        ``min_gain`` (relative) above the fit's (a threshold on the size of the structure;
@@ -988,10 +1254,11 @@ class LowRankRNN(_LowRankBase):
     used by the gate only, one more fit). ``diagnostics["surrogate_gate"]`` holds the
     gate's ``p`` (the larger of the two tests' p-values, ``shift_p`` and
     ``reversal_p``), the shift test's ``t`` and ``surrogate_losses``, the reversal test's
-    ``reversal_t`` and ``reversal_losses``, the gains on both (``gain``,
-    ``reversal_gain``), the fit's ``loss`` (the drive fit's; ``plain_loss``), the drive
-    weights ``drive_b`` and the time. The estimate's ``alpha`` is this decision level,
-    not the model's Δt/τ.
+    ``reversal_test``, ``reversal_t`` and ``reversal_losses`` (surrogates) or
+    ``reversal_forward`` and ``reversal_reversed`` (held out: the chunks' losses), the
+    gains on both (``gain``, ``reversal_gain``), the fit's ``loss`` (the drive fit's;
+    ``plain_loss``), the drive weights ``drive_b`` and the time. The estimate's
+    ``alpha`` is this decision level, not the model's Δt/τ.
 
     Parameters
     ----------
@@ -1024,8 +1291,13 @@ class LowRankRNN(_LowRankBase):
         ``adjacency()`` then tests the weights' robust z alone, which calls pairs of
         unconnected units (heavy tails).
     n_reversals : int, default 3
-        Reversal-surrogate refits of the gate (0, or >= 2; one fit each). 0: the shift
-        test alone (the gate of ``benchmarks/results/lrcomod.md``).
+        Fits of the gate's reversal test (0, or >= 2): folds of the held-out test (each
+        fit on the other folds; fewer, down to 2, if there are fewer than 2 chunks per
+        fold; with fewer than 5 chunks the test is not run and the gate stays closed,
+        with a warning) or reversal surrogates. 0: the shift test alone (the gate of
+        ``benchmarks/results/lrcomod.md``).
+    reversal_test : {"heldout", "surrogates"}, default "heldout"
+        The reversal test of the gate (see the decision above).
     gate_restarts : int or None, default 1
         Restarts of each of the gate's fits (the drive fit on the data and every
         surrogate; data and surrogates are fitted alike, so the tests keep their level
@@ -1059,7 +1331,7 @@ class LowRankRNN(_LowRankBase):
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
                  device: str = "cpu", n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01):
+                 min_gain: float = 0.01, reversal_test: str = "heldout"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1078,6 +1350,7 @@ class LowRankRNN(_LowRankBase):
         self.gate_restarts = gate_restarts
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
+        self.reversal_test = reversal_test
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx)

@@ -497,8 +497,8 @@ class LowRankFlow(_LowRankBase):
     sampled from the conditional flow), the loadings and the learned
     ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``). The default
     decision (``adjacency()``) is ``lowrank``'s: a gate (front-end fits with a shared-drive
-    input, data against shift surrogates and against reversal surrogates, both tests at
-    0.05), then the weights that stand out of their bulk (Bonferroni 0.05).
+    input, data against shift surrogates and a reversal test, both at 0.05), then the
+    weights that stand out of their bulk (Bonferroni 0.05).
 
     Parameters
     ----------
@@ -528,8 +528,10 @@ class LowRankFlow(_LowRankBase):
         end's loss, and the posterior-mean weights are then ranked as outliers of their
         bulk). See :class:`spikewire.infer.lowrank.LowRankRNN` for the decision.
     n_reversals : int, default 3
-        Reversal-surrogate refits of the front end for the gate's second test, as for
-        ``lowrank`` (0: the shift test alone, or >= 2).
+        Front-end fits of the gate's reversal test (held-out folds or reversal
+        surrogates), as for ``lowrank`` (0: the shift test alone, or >= 2).
+    reversal_test : {"heldout", "surrogates"}, default "heldout"
+        The gate's reversal test, as for ``lowrank``.
     gate_restarts : int or None, default 1
         Restarts of each of the gate's front-end fits, as for ``lowrank`` (None:
         ``n_restarts``).
@@ -570,7 +572,8 @@ class LowRankFlow(_LowRankBase):
                  n_weight_samples: int = 4, residual_sd: float | None = None,
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01, targets_from: str = "flow"):
+                 min_gain: float = 0.01, targets_from: str = "flow",
+                 reversal_test: str = "heldout"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -596,6 +599,7 @@ class LowRankFlow(_LowRankBase):
         self.drive_timescale = drive_timescale
         self.min_gain = min_gain
         self.targets_from = targets_from
+        self.reversal_test = reversal_test
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
