@@ -236,7 +236,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
             pickle.dump((fit, rec_s, n_spikes, loss_truth), fh)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
-                                          targets_from=args.targets_from, seed=1)
+                                          targets_from=args.targets_from,
+                                          coupling=args.coupling, seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -323,6 +324,9 @@ def main() -> None:
                     help="fit_loading_distribution's ridge (step 3)")
     ap.add_argument("--targets-from", default="flow", choices=["flow", "units"],
                     help="fit_loading_distribution's targets_from (step 3's regressors)")
+    ap.add_argument("--coupling", default="independent", choices=["independent", "ot"],
+                    help="fit_loading_distribution's coupling (the (m, d) flow's minibatch "
+                         "pairing)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
