@@ -236,7 +236,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
             pickle.dump((fit, rec_s, n_spikes, loss_truth), fh)
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
-                                          targets_from=args.targets_from, seed=1)
+                                          targets_from=args.targets_from,
+                                          coupling=args.coupling, seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -323,9 +324,16 @@ def main() -> None:
                     help="fit_loading_distribution's ridge (step 3)")
     ap.add_argument("--targets-from", default="flow", choices=["flow", "units"],
                     help="fit_loading_distribution's targets_from (step 3's regressors)")
+    ap.add_argument("--coupling", default="independent", choices=["independent", "ot"],
+                    help="fit_loading_distribution's coupling (the (m, d) flow's minibatch "
+                         "pairing)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
+    ap.add_argument("--reference-cache", default=None,
+                    help="folder for pickled reference dynamics of the true distribution "
+                         "(reused when present; they depend only on --n-sample, --n-nets and "
+                         "--n-ring-ref and cost minutes, the ring's 80 networks most)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")
@@ -341,10 +349,21 @@ def main() -> None:
     out: dict = {"args": vars(args), "runs": [], "confusion": {}}
     rng_counts = np.random.default_rng(0)
     t0 = time.perf_counter()
-    args.reference = {p: reference_dynamics(
-        p, args.n_sample, range(200, 200 + args.n_nets),
-        range(500, 500 + args.n_ring_ref), range(600, 600 + args.n_ring_ref))
-        for p in args.presets}
+    args.reference = {}
+    for p in args.presets:
+        rc = None if args.reference_cache is None else Path(args.reference_cache) / (
+            f"ref_{p}_s{args.n_sample}_k{args.n_nets}_r{args.n_ring_ref}.pkl")
+        if rc is not None and rc.exists():
+            with open(rc, "rb") as fh:
+                args.reference[p] = pickle.load(fh)
+            continue
+        args.reference[p] = reference_dynamics(
+            p, args.n_sample, range(200, 200 + args.n_nets),
+            range(500, 500 + args.n_ring_ref), range(600, 600 + args.n_ring_ref))
+        if rc is not None:
+            rc.parent.mkdir(parents=True, exist_ok=True)
+            with open(rc, "wb") as fh:
+                pickle.dump(args.reference[p], fh)
     out["reference"] = args.reference
     print("reference", json.dumps({p: {k: v for k, v in r.items() if k not in (
         "networks", "ring_reference_networks")}
