@@ -320,6 +320,46 @@ def test_w_l2_and_gradient_clipping(trained, ring_data):
     assert not np.allclose(c.fit(st).weights, trained.fit(st).weights)
 
 
+def test_average_epochs_is_the_mean_of_the_stored_snapshots(trained, ring_data, tmp_path):
+    """``average_epochs=k`` reports the mean of the chunk-averaged w of the k epochs ending
+    at the best one: each stored snapshot applied alone (a model loaded with its
+    parameters) gives one matrix, and the reported weights are their mean."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="average_epochs"):
+        get_method("gnn", average_epochs=0)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, average_epochs=3).train(st)
+    info = m.training_info_
+    best_epoch = int(np.argmin([h["val_loss"] for h in info["history"]]))
+    k = min(3, best_epoch + 1)
+    assert info["averaged_epochs"] == len(m.snapshots_) == k and k > 1
+    # averaging does not change training: the best epoch's model (it predicts the spikes)
+    # is bit-identical to the single-snapshot run of the same seed (the fixture)
+    assert info["best_val_loss"] == trained.training_info_["best_val_loss"]
+    # and the last snapshot is that best epoch's parameters
+    for key, v in m.model_.state_dict().items():
+        np.testing.assert_array_equal(m.snapshots_[-1][key].numpy(), v.numpy())
+    est = m.fit(st)
+    state = m.get_state()
+    singles = []
+    for snap in m.snapshots_:
+        one = get_method("gnn", **FAST, lr=3e-3, seed=7)
+        one.set_state({**{k_: v for k_, v in state.items() if not k_.startswith("snap")},
+                       **{f"model.{key}": v.numpy() for key, v in snap.items()}})
+        one.is_trained_ = True
+        singles.append(one.fit(st).weights)
+    # float32 sums in a different order: agreement to float32 rounding of O(1) weights
+    np.testing.assert_allclose(est.weights, np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
+    # the snapshots differ (training moved the parameters), so the mean is not any one
+    assert not np.allclose(singles[0], singles[-1])
+    # the last snapshot alone is the unaveraged estimate
+    np.testing.assert_array_equal(singles[-1], trained.fit(st).weights)
+    # deterministic with the seed, and the snapshots survive a checkpoint
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7, average_epochs=3).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, est.weights)
+    again = type(m).load(m.save(tmp_path / "avg"))
+    np.testing.assert_array_equal(again.fit(st).weights, est.weights)
+
+
 @pytest.fixture(scope="module")
 def planted_chain():
     """8 Poisson units in a directed ring: unit i is excited by unit i − 1 and inhibited by

@@ -64,6 +64,10 @@ one with the lowest validation loss; the chosen run and every run's validation l
 penalty ``w_l2·mean(w²)`` on the observed units' weights (0 = none; no ring assumed);
 ``clip_grad``: clip the gradient's global norm to this value before each step (None =
 none).
+``average_epochs=k`` (default 1: the best epoch's ``w`` alone) reports the mean of the
+chunk-averaged ``w`` of the parameters at the end of each of the k epochs ending at the best
+one (an average of snapshots, to damp the optimiser's noise in ``w``; the best epoch's
+model still predicts the held-out spikes); the snapshots are kept in checkpoints.
 
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
 4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
@@ -324,6 +328,7 @@ class GNN(TrainedMethod):
         "w_l1": [Interval("real", 0, None, closed="left")],
         "w_l2": [Interval("real", 0, None, closed="left")],
         "restarts": [Interval("int", 1, None)],
+        "average_epochs": [Interval("int", 1, None)],
         "clip_grad": [Interval("real", 0, None, closed="neither"), None],
         "lr": [Interval("real", 0, None, closed="neither")],
         "lr_decay": [Interval("real", 0, 1, closed="right")],
@@ -347,6 +352,7 @@ class GNN(TrainedMethod):
                  structure: str = "chunk",
                  structure_batch: int = 16, identity: bool = False, global_node: bool = False,
                  w_l1: float = 0.0, w_l2: float = 0.0, restarts: int = 1,
+                 average_epochs: int = 1,
                  clip_grad: float | None = None, lr: float = 5e-4,
                  lr_decay: float = 0.95,
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
@@ -370,6 +376,7 @@ class GNN(TrainedMethod):
         self.w_l1 = w_l1
         self.w_l2 = w_l2
         self.restarts = restarts
+        self.average_epochs = average_epochs
         self.clip_grad = clip_grad
         self.lr = lr
         self.lr_decay = lr_decay
@@ -537,12 +544,14 @@ class GNN(TrainedMethod):
         model, best, history = runs[chosen]["model"], runs[chosen]["best"], \
             runs[chosen]["history"]
         self.model_ = model
+        self.snapshots_ = runs[chosen]["snapshots"]
         self.n_units_ = n
         self.bin_width_ = float(bin_width)
         return {"epochs": len(history), "best_val_loss": best, "history": history,
                 "restart_val_losses": [float(r["best"]) for r in runs],
                 "restart_epochs": [len(r["history"]) for r in runs],
                 "chosen_restart": chosen,
+                "averaged_epochs": max(1, len(self.snapshots_)),
                 "n_units": n, "bin_width": float(bin_width),
                 "train_chunks": int(train.shape[0]), "time_s": time.perf_counter() - t0}
 
@@ -567,6 +576,9 @@ class GNN(TrainedMethod):
             pooled = self.structure == "pooled"
             n_struct = min(self.structure_batch, xt.shape[0])
             best, best_state, bad, history = math.inf, None, 0, []
+            # average_epochs: the parameters of the last k epochs (a sliding window); at a
+            # new best epoch the window ending there is kept
+            recent, best_window = [], []
             for epoch in range(self.max_epochs):
                 model.train()
                 losses = []
@@ -604,15 +616,20 @@ class GNN(TrainedMethod):
                         f"lr (now {self.lr:g})")
                 history.append({"epoch": epoch, "train_loss": float(np.mean(losses)),
                                 "val_loss": val_loss})
+                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if self.average_epochs > 1:
+                    recent = (recent + [state])[-self.average_epochs:]
                 if val_loss < best - 1e-6:
                     best, bad = val_loss, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = state
+                    best_window = list(recent)
                 else:
                     bad += 1
                     if bad >= self.patience:
                         break
             model.load_state_dict(best_state)
-        return {"model": model, "best": best, "history": history}
+        return {"model": model, "best": best, "history": history,
+                "snapshots": best_window if len(best_window) > 1 else []}
 
     @staticmethod
     def _mean_structure(model, x):
@@ -648,6 +665,9 @@ class GNN(TrainedMethod):
         state["n_units"] = np.array(self.n_units_)
         state["bin_width"] = np.array(self.bin_width_)
         state["n_input"] = np.array(int(self.model_.n_input))
+        for k, snap in enumerate(getattr(self, "snapshots_", None) or []):
+            state.update({f"snapshot{k}.{key}": v.detach().cpu().numpy()
+                          for key, v in snap.items()})
         return state
 
     def set_state(self, state: dict[str, np.ndarray]) -> None:
@@ -659,6 +679,10 @@ class GNN(TrainedMethod):
         model.load_state_dict({k[len("model."):]: torch.from_numpy(np.asarray(v))
                                for k, v in state.items() if k.startswith("model.")})
         self.model_ = model
+        n_snap = len({k.split(".", 1)[0] for k in state if k.startswith("snapshot")})
+        self.snapshots_ = [{key[len(f"snapshot{k}."):]: torch.from_numpy(np.asarray(v))
+                            for key, v in state.items() if key.startswith(f"snapshot{k}.")}
+                           for k in range(n_snap)]
         self.n_units_ = n
         self.bin_width_ = bw
 
@@ -709,6 +733,18 @@ class GNN(TrainedMethod):
         model.eval()
         dev = torch.device(self.device)
         w_mean = self._mean_structure(model, torch.from_numpy(allx).to(dev))
+        snapshots = getattr(self, "snapshots_", None) or []
+        if snapshots:
+            # average_epochs: the mean over the stored epochs' parameters of each one's
+            # chunk-averaged w (the best epoch's model still predicts the spikes)
+            other = self._build_model(self.n_units_, geo, int(model.n_input))
+            w_avg = 0.0
+            for snap in snapshots:
+                other.load_state_dict(snap)
+                w_avg = w_avg + self._mean_structure(other, torch.from_numpy(allx).to(dev))
+            w_report = w_avg / len(snapshots)
+        else:
+            w_report = w_mean
         pooled = self.structure == "pooled"
         with torch.no_grad():
             bps = math.nan
@@ -725,7 +761,7 @@ class GNN(TrainedMethod):
                 from spikewire.infer.likelihood import bits_per_spike
 
                 bps = bits_per_spike(np.maximum(lam.astype(float), 1e-12), y)
-        weights = w_mean[0, :ctx.n, :ctx.n].double().cpu().numpy()
+        weights = w_report[0, :ctx.n, :ctx.n].double().cpu().numpy()
         if not np.all(np.isfinite(weights)):
             raise TrainingDivergedError("gnn: the learned weights are not finite; lower lr")
         want = ctx.want
@@ -734,7 +770,7 @@ class GNN(TrainedMethod):
         scores = np.abs(weights) / top if top > 0 else np.zeros_like(weights)
         diag = {"test_bits_per_spike": bps, "n_chunks": int(allx.shape[0]),
                 "geometry_bins": geo, "weight_unit_note": "arbitrary scale and sign",
-                "training": {k: v for k, v in (self.training_info_ or {}).items()
+                "training": {k: v for k, v in (getattr(self, "training_info_", None) or {}).items()
                              if k != "history"}}
         return ctx.estimate(self, weights=weights, pvalues=None, scores=scores,
                             weight_unit="arbitrary", diagnostics=diag)
