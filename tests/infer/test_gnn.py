@@ -360,6 +360,31 @@ def test_average_epochs_is_the_mean_of_the_stored_snapshots(trained, ring_data, 
     np.testing.assert_array_equal(again.fit(st).weights, est.weights)
 
 
+def test_random_chunk_sampling_stays_in_the_training_part(trained, ring_data):
+    """``chunk_sampling="random"`` draws windows at any start bin of the training part: the
+    training losses must not depend on the spikes after it (here removed), they differ from
+    the grid's (other windows), and the same seed gives the same model."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="chunk_sampling"):
+        get_method("gnn", chunk_sampling="shifted")
+    settings = dict(**FAST, lr=3e-3, seed=7, chunk_sampling="random")
+    m = get_method("gnn", **settings).train(st)
+    # validation and test are the last 10 % + 10 % of the 6 s: training ends at 4.8 s
+    cut = sw.SpikeTrains.from_lists([st.train(i)[st.train(i) < 4.8] for i in range(24)],
+                                    t_stop=6.0)
+    m_cut = get_method("gnn", **settings).train(cut)
+    a, b = m.training_info_["history"], m_cut.training_info_["history"]
+    common = min(len(a), len(b))
+    assert common >= 2
+    assert [h["train_loss"] for h in a[:common]] == [h["train_loss"] for h in b[:common]]
+    # the validation block differs (silent in ``cut``), so its loss does
+    assert a[0]["val_loss"] != b[0]["val_loss"]
+    grid = trained.training_info_["history"]
+    assert a[0]["train_loss"] != grid[0]["train_loss"]
+    twin = get_method("gnn", **settings).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, m.fit(st).weights)
+
+
 @pytest.fixture(scope="module")
 def planted_chain():
     """8 Poisson units in a directed ring: unit i is excited by unit i − 1 and inhibited by

@@ -64,6 +64,10 @@ one with the lowest validation loss; the chosen run and every run's validation l
 penalty ``w_l2·mean(w²)`` on the observed units' weights (0 = none; no ring assumed);
 ``clip_grad``: clip the gradient's global norm to this value before each step (None =
 none).
+``chunk_sampling="random"`` draws each training chunk at a random start bin within the
+training part instead of from the fixed grid of non-overlapping chunks (``"grid"``, the
+default): the structure module then sees many more distinct windows than the recording has
+chunks (e.g. 336 grid chunks of 0.5 s in 168 s of training data).
 ``average_epochs=k`` (default 1: the best epoch's ``w`` alone) reports the mean of the
 chunk-averaged ``w`` of the parameters at the end of each of the k epochs ending at the best
 one (an average of snapshots, to damp the optimiser's noise in ``w``; the best epoch's
@@ -329,6 +333,7 @@ class GNN(TrainedMethod):
         "w_l2": [Interval("real", 0, None, closed="left")],
         "restarts": [Interval("int", 1, None)],
         "average_epochs": [Interval("int", 1, None)],
+        "chunk_sampling": [Options(("grid", "random"))],
         "clip_grad": [Interval("real", 0, None, closed="neither"), None],
         "lr": [Interval("real", 0, None, closed="neither")],
         "lr_decay": [Interval("real", 0, 1, closed="right")],
@@ -352,7 +357,7 @@ class GNN(TrainedMethod):
                  structure: str = "chunk",
                  structure_batch: int = 16, identity: bool = False, global_node: bool = False,
                  w_l1: float = 0.0, w_l2: float = 0.0, restarts: int = 1,
-                 average_epochs: int = 1,
+                 average_epochs: int = 1, chunk_sampling: str = "grid",
                  clip_grad: float | None = None, lr: float = 5e-4,
                  lr_decay: float = 0.95,
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
@@ -377,6 +382,7 @@ class GNN(TrainedMethod):
         self.w_l2 = w_l2
         self.restarts = restarts
         self.average_epochs = average_epochs
+        self.chunk_sampling = chunk_sampling
         self.clip_grad = clip_grad
         self.lr = lr
         self.lr_decay = lr_decay
@@ -535,9 +541,19 @@ class GNN(TrainedMethod):
         it = None if it_np is None else torch.from_numpy(it_np).to(dev)
         iv = None if iv_np is None else torch.from_numpy(iv_np).to(dev)
         mean = train.mean(axis=(0, 2)).astype(np.float32)
+        crops = None
+        if self.chunk_sampling == "random":
+            # every window of L bins that starts in the training part and ends before the
+            # validation part: (N, n_starts, L) and (C, n_starts, L) views
+            crops = (torch.from_numpy(np.ascontiguousarray(counts[:, :train_end])).to(dev)
+                     .unfold(1, L, 1),
+                     None if inp is None else
+                     torch.from_numpy(np.ascontiguousarray(inp[:, :train_end])).to(dev)
+                     .unfold(1, L, 1))
         runs = []
         for k in range(self.restarts):
-            runs.append(self._train_one(self._torch_seed(k), n, geo, mean, xt, xv, it, iv))
+            runs.append(self._train_one(self._torch_seed(k), n, geo, mean, xt, xv, it, iv,
+                                        crops))
         # restarts: keep the run with the lowest validation loss (the data the weights
         # are not fitted to; the held-out test block is not looked at)
         chosen = int(np.argmin([r["best"] for r in runs]))
@@ -556,7 +572,7 @@ class GNN(TrainedMethod):
                 "train_chunks": int(train.shape[0]), "time_s": time.perf_counter() - t0}
 
     def _train_one(self, torch_seed: int, n: int, geo: dict, mean: np.ndarray, xt, xv, it,
-                   iv) -> dict:
+                   iv, crops=None) -> dict:
         """One training run from the initialisation of ``torch_seed``: the best epoch's
         model (by validation loss), that loss and the per-epoch history."""
         import torch
@@ -584,8 +600,15 @@ class GNN(TrainedMethod):
                 losses = []
                 for _ in range(self.batches_per_epoch):
                     idx = torch.randint(0, xt.shape[0], (self.batch_size,), generator=gen)
-                    xb = xt[idx.to(dev)]
-                    ib = None if it is None else it[idx.to(dev)]
+                    if crops is None:
+                        xb = xt[idx.to(dev)]
+                        ib = None if it is None else it[idx.to(dev)]
+                    else:   # chunk_sampling="random": windows starting at any bin
+                        start = torch.randint(0, crops[0].shape[1], (self.batch_size,),
+                                              generator=gen).to(dev)
+                        xb = crops[0][:, start].transpose(0, 1).contiguous()
+                        ib = (None if crops[1] is None
+                              else crops[1][:, start].transpose(0, 1).contiguous())
                     w = None
                     if pooled:
                         sidx = torch.randint(0, xt.shape[0], (n_struct,), generator=gen)
