@@ -385,6 +385,39 @@ def test_random_chunk_sampling_stays_in_the_training_part(trained, ring_data):
     np.testing.assert_array_equal(twin.fit(st).weights, m.fit(st).weights)
 
 
+def test_context_windows_feed_the_structure_module(trained, ring_data, tmp_path):
+    """``context`` > ``chunk``: the structure module reads windows of ``context`` s whose
+    central ``chunk`` bins are predicted; the central parts tile the block, ``context ==
+    chunk`` is the default model, and a context model is deterministic and checkpointed."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="context=0.1 s is shorter than chunk=0.2"):
+        get_method("gnn", chunk=0.2, context=0.1, bin_width=2e-3)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.6)
+    geo = m._geometry(2e-3)
+    L, S, off = geo["chunk_bins"], geo["context_bins"], geo["offset"]
+    assert (L, S, off) == (100, 300, 100)
+    counts = np.arange(3 * 1000, dtype=np.float32).reshape(3, 1000)
+    win = m._chunks(counts, 0, 1000, L, S)
+    # windows every L bins that fit: (1000 − 300) // 100 + 1 = 8, each S bins long
+    assert win.shape == (8, 3, S)
+    centres = np.concatenate(list(win[:, :, off:off + L]), axis=1)
+    np.testing.assert_array_equal(centres, counts[:, off:off + 8 * L])
+    # context == chunk is the default model, bit for bit
+    same = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.2).train(st)
+    np.testing.assert_array_equal(same.fit(st).weights, trained.fit(st).weights)
+    m.train(st)
+    # the structure module's input layer reads the whole context window
+    n_out = (S - geo["kernel"]) // geo["stride"] + 1
+    assert m.model_.fc.in_features == FAST["n_kernels"] * n_out
+    est = m.fit(st)
+    assert np.all(np.isfinite(est.weights)) and np.isfinite(
+        est.diagnostics["test_bits_per_spike"])
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.6).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, est.weights)
+    again = type(m).load(m.save(tmp_path / "ctx"))
+    np.testing.assert_array_equal(again.fit(st).weights, est.weights)
+
+
 @pytest.fixture(scope="module")
 def planted_chain():
     """8 Poisson units in a directed ring: unit i is excited by unit i − 1 and inhibited by

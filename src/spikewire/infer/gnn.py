@@ -68,6 +68,11 @@ none).
 training part instead of from the fixed grid of non-overlapping chunks (``"grid"``, the
 default): the structure module then sees many more distinct windows than the recording has
 chunks (e.g. 336 grid chunks of 0.5 s in 168 s of training data).
+``context`` (s, default None: the chunk itself): the structure module reads a window of
+``context`` s around each predicted chunk (windows every ``chunk`` s, the central ``chunk``
+predicted; ``(context − chunk)/2`` s at each end of each block are then not predicted), so
+that ``w`` is computed from a longer stretch of activity than is predicted (e.g. pairs of
+units that are active within 2 s of each other but not within 0.5 s).
 ``average_epochs=k`` (default 1: the best epoch's ``w`` alone) reports the mean of the
 chunk-averaged ``w`` of the parameters at the end of each of the k epochs ending at the best
 one (an average of snapshots, to damp the optimiser's noise in ``w``; the best epoch's
@@ -138,8 +143,12 @@ def _model_class():
     class _GNNModel(nn.Module):
         def __init__(self, n_units, chunk_bins, kernel, stride, history, n_kernels, embed,
                      hidden, symmetric, n_aux=0, identity=False, global_node=False,
-                     n_input=0, input_dim=8, free=False, aux_recurrent=False):
+                     n_input=0, input_dim=8, free=False, aux_recurrent=False, pred_off=0,
+                     pred_len=None):
             super().__init__()
+            # context > chunk: the structure module reads windows of ``chunk_bins`` (the
+            # context) and the prediction module predicts their bins pred_off..+pred_len
+            self.pred_off, self.pred_len = pred_off, pred_len
             # structure="free": w is a free (N', N') parameter instead of the structure
             # module's output (a diagnostic of the structure module, not the paper's design)
             n_all = n_units + n_aux
@@ -288,6 +297,10 @@ def _model_class():
                 w = self.structure(x)
             else:
                 w = w.expand(x.shape[0], -1, -1)
+            if self.pred_len is not None:   # context > chunk: predict the central chunk
+                x = x[..., self.pred_off:self.pred_off + self.pred_len]
+                if inp is not None:
+                    inp = inp[..., self.pred_off:self.pred_off + self.pred_len]
             return self.predict(x, w, inp), w
 
         def pooled(self, xs):
@@ -319,6 +332,7 @@ class GNN(TrainedMethod):
         "bin_width": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "time_scale": [Interval("real", 0, None, closed="neither", unit="s")],
         "chunk": [Interval("real", 0, None, closed="neither", unit="s")],
+        "context": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "n_kernels": [Interval("int", 1, None)],
         "embed": [Interval("int", 1, None)],
         "hidden": [Interval("int", 1, None)],
@@ -352,7 +366,8 @@ class GNN(TrainedMethod):
     }
 
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
-                 chunk: float = 0.5, n_kernels: int = 32, embed: int = 32, hidden: int = 32,
+                 chunk: float = 0.5, context: float | None = None, n_kernels: int = 32,
+                 embed: int = 32, hidden: int = 32,
                  symmetric: bool = True, n_aux: int = 0, aux_state: str = "static",
                  structure: str = "chunk",
                  structure_batch: int = 16, identity: bool = False, global_node: bool = False,
@@ -368,6 +383,7 @@ class GNN(TrainedMethod):
         self.bin_width = bin_width
         self.time_scale = time_scale
         self.chunk = chunk
+        self.context = context
         self.n_kernels = n_kernels
         self.embed = embed
         self.hidden = hidden
@@ -412,8 +428,13 @@ class GNN(TrainedMethod):
                 f"shorter than the conv kernel / history window of 2·time_scale = {kernel} "
                 f"bins plus 2; use chunk >= {(kernel + 2) * bin_width:g} s or a smaller "
                 "time_scale")
+        context_bins = chunk_bins if self.context is None else round(self.context / bin_width)
+        if context_bins < chunk_bins:
+            raise ValueError(f"gnn: context={self.context:g} s is shorter than chunk="
+                             f"{self.chunk:g} s; use context >= chunk (or None: the chunk)")
         return {"kernel": kernel, "stride": stride, "history": history,
-                "chunk_bins": chunk_bins}
+                "chunk_bins": chunk_bins, "context_bins": context_bins,
+                "offset": (context_bins - chunk_bins) // 2}
 
     def _check_combination(self, bins: dict) -> None:
         if self.validation_fraction + self.test_fraction >= 0.5:
@@ -435,12 +456,14 @@ class GNN(TrainedMethod):
         import torch
 
         cls = _model_class()
-        model = cls(n_units, geo["chunk_bins"], geo["kernel"], geo["stride"], geo["history"],
+        wide = geo["context_bins"] > geo["chunk_bins"]
+        model = cls(n_units, geo["context_bins"], geo["kernel"], geo["stride"], geo["history"],
                     self.n_kernels, self.embed, self.hidden, bool(self.symmetric),
                     int(self.n_aux), bool(self.identity), bool(self.global_node),
                     (2 if self.input_angle is not None else 0) if n_input is None else n_input,
                     free=self.structure == "free",
-                    aux_recurrent=self.aux_state == "recurrent")
+                    aux_recurrent=self.aux_state == "recurrent",
+                    pred_off=geo["offset"], pred_len=geo["chunk_bins"] if wide else None)
         return model.to(torch.device(self.device))
 
     def _input_channels(self, spikes, bin_width: float, n_bins: int) -> np.ndarray | None:
@@ -461,8 +484,19 @@ class GNN(TrainedMethod):
         th = theta[idx]
         return np.stack([np.cos(th), np.sin(th)]).astype(np.float32)
 
-    def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int) -> np.ndarray:
-        """Non-overlapping (n_chunks, N, length) windows of counts[:, start:stop]."""
+    def _chunks(self, counts: np.ndarray, start: int, stop: int, length: int,
+                width: int | None = None) -> np.ndarray:
+        """Non-overlapping (n_chunks, N, length) windows of counts[:, start:stop]; with
+        ``width`` > ``length``: (n, N, width) windows starting every ``length`` bins that
+        fit in counts[:, start:stop] (their central ``length`` bins tile the block but for
+        ``(width − length) // 2`` bins at each end)."""
+        if width is not None and width > length:
+            n_w = (stop - start - width) // length + 1
+            if n_w < 1:
+                return np.zeros((0, counts.shape[0], width), dtype=np.float32)
+            view = np.lib.stride_tricks.sliding_window_view(counts[:, start:stop], width,
+                                                            axis=1)[:, ::length][:, :n_w]
+            return np.ascontiguousarray(view.transpose(1, 0, 2), dtype=np.float32)
         n_chunks = (stop - start) // length
         if n_chunks < 1:
             return np.zeros((0, counts.shape[0], length), dtype=np.float32)
@@ -514,20 +548,22 @@ class GNN(TrainedMethod):
             raise ValueError(f"gnn: n_aux={self.n_aux} auxiliary nodes for {n} observed units; "
                              f"use at most one auxiliary node per observed unit "
                              f"(n_aux <= {n})")
-        L = geo["chunk_bins"]
+        L, S = geo["chunk_bins"], geo["context_bins"]
         train_end, val_end = self._split(n_bins, L)
         train = self._chunks(counts, 0, train_end, L)
-        val = self._chunks(counts, train_end, val_end, L)
+        tw = self._chunks(counts, 0, train_end, L, S)          # = train unless context
+        val = self._chunks(counts, train_end, val_end, L, S)
         inp = self._input_channels(spikes, bin_width, n_bins)
         it_np = iv_np = None
         if inp is not None:
-            it_np = self._chunks(inp, 0, train_end, L)
-            iv_np = self._chunks(inp, train_end, val_end, L)
-        if train.shape[0] < 2 or val.shape[0] < 1:
+            it_np = self._chunks(inp, 0, train_end, L, S)
+            iv_np = self._chunks(inp, train_end, val_end, L, S)
+        if tw.shape[0] < 2 or val.shape[0] < 1:
             raise ValueError(
-                f"gnn: the recording ({n_bins} bins of {bin_width:g} s) holds {train.shape[0]} "
-                f"training and {val.shape[0]} validation chunks of chunk={self.chunk:g} s; "
-                f"at least 2 and 1 are needed: record longer or use a shorter chunk")
+                f"gnn: the recording ({n_bins} bins of {bin_width:g} s) holds {tw.shape[0]} "
+                f"training and {val.shape[0]} validation chunks of chunk={self.chunk:g} s "
+                f"(context {S * bin_width:g} s); at least 2 and 1 are needed: record longer "
+                "or use a shorter chunk / context")
         n_train_spikes = float(train.sum())
         if n_train_spikes < max(100, self.min_spikes * n):
             raise ValueError(
@@ -536,20 +572,20 @@ class GNN(TrainedMethod):
                 f"{max(100, self.min_spikes * n)} (min_spikes={self.min_spikes} per unit) are "
                 "needed: record longer or select active units")
         dev = torch.device(self.device)
-        xt = torch.from_numpy(train).to(dev)
+        xt = torch.from_numpy(tw).to(dev)
         xv = torch.from_numpy(val).to(dev)
         it = None if it_np is None else torch.from_numpy(it_np).to(dev)
         iv = None if iv_np is None else torch.from_numpy(iv_np).to(dev)
         mean = train.mean(axis=(0, 2)).astype(np.float32)
         crops = None
         if self.chunk_sampling == "random":
-            # every window of L bins that starts in the training part and ends before the
+            # every window of S bins that starts in the training part and ends before the
             # validation part: (N, n_starts, L) and (C, n_starts, L) views
             crops = (torch.from_numpy(np.ascontiguousarray(counts[:, :train_end])).to(dev)
-                     .unfold(1, L, 1),
+                     .unfold(1, S, 1),
                      None if inp is None else
                      torch.from_numpy(np.ascontiguousarray(inp[:, :train_end])).to(dev)
-                     .unfold(1, L, 1))
+                     .unfold(1, S, 1))
         runs = []
         for k in range(self.restarts):
             runs.append(self._train_one(self._torch_seed(k), n, geo, mean, xt, xv, it, iv,
@@ -589,6 +625,7 @@ class GNN(TrainedMethod):
             opt = torch.optim.Adam(model.parameters(), lr=self.lr)
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=self.lr_decay)
             hist = geo["history"]
+            off, L = geo["offset"], geo["chunk_bins"]
             pooled = self.structure == "pooled"
             n_struct = min(self.structure_batch, xt.shape[0])
             best, best_state, bad, history = math.inf, None, 0, []
@@ -614,7 +651,7 @@ class GNN(TrainedMethod):
                         sidx = torch.randint(0, xt.shape[0], (n_struct,), generator=gen)
                         w = model.pooled(xt[sidx.to(dev)])
                     log_rate, w_used = model(xb, w, ib)
-                    loss = _poisson_nll(log_rate, xb[..., hist:])
+                    loss = _poisson_nll(log_rate, xb[..., off + hist:off + L])
                     if self.w_l1 > 0:
                         loss = loss + self.w_l1 * w_used[:, :n, :n].abs().mean()
                     if self.w_l2 > 0:
@@ -630,7 +667,7 @@ class GNN(TrainedMethod):
                     opt.step()
                     losses.append(loss.item())
                 sched.step()
-                val_loss = self._eval_loss(model, xv, hist,
+                val_loss = self._eval_loss(model, xv, hist, off, L,
                                            self._mean_structure(model, xt) if pooled else None,
                                            iv)
                 if not math.isfinite(val_loss):
@@ -669,7 +706,7 @@ class GNN(TrainedMethod):
         return total / max(1, x.shape[0])
 
     @staticmethod
-    def _eval_loss(model, x, hist: int, w=None, inp=None) -> float:
+    def _eval_loss(model, x, hist: int, off: int, length: int, w=None, inp=None) -> float:
         import torch
 
         model.eval()
@@ -678,7 +715,8 @@ class GNN(TrainedMethod):
             for k in range(0, x.shape[0], 8):
                 xb = x[k:k + 8]
                 log_rate, _ = model(xb, w, None if inp is None else inp[k:k + 8])
-                total += _poisson_nll(log_rate, xb[..., hist:]).item() * xb.shape[0]
+                target = xb[..., off + hist:off + length]
+                total += _poisson_nll(log_rate, target).item() * xb.shape[0]
         return total / max(1, x.shape[0])
 
     # ------------------------------------------------------------------ state
@@ -743,15 +781,15 @@ class GNN(TrainedMethod):
                              f"apply it with {bw:g} s; use bin_width={self.bin_width_:g}")
         geo = self._geometry(bw)
         counts = np.asarray(ctx.data.binned(bw, sparse=False), dtype=np.float32)
-        L = geo["chunk_bins"]
-        allx = self._chunks(counts, 0, counts.shape[1], L)
+        L, S, off = geo["chunk_bins"], geo["context_bins"], geo["offset"]
+        allx = self._chunks(counts, 0, counts.shape[1], L, S)
         _, val_end = self._split(counts.shape[1], L)
-        test = self._chunks(counts, val_end, counts.shape[1], L)
+        test = self._chunks(counts, val_end, counts.shape[1], L, S)
         inp = self._input_channels(ctx.data, bw, counts.shape[1])
         if (inp is not None) != bool(self.model_.n_input):
             raise ValueError("gnn: the model was trained with" + ("out" if inp is not None
                              else "") + " an input_angle; fit it with the same kind of input")
-        itest = None if inp is None else self._chunks(inp, val_end, counts.shape[1], L)
+        itest = None if inp is None else self._chunks(inp, val_end, counts.shape[1], L, S)
         model = self.model_
         model.eval()
         dev = torch.device(self.device)
@@ -778,7 +816,7 @@ class GNN(TrainedMethod):
                     ib = None if itest is None else torch.from_numpy(itest[k:k + 8]).to(dev)
                     log_rate, _ = model(xb, w_mean if pooled else None, ib)
                     rates.append(torch.exp(torch.clamp(log_rate, max=20.0)).cpu().numpy())
-                    ys.append(test[k:k + 8, :, geo["history"]:])
+                    ys.append(test[k:k + 8, :, off + geo["history"]:off + L])
                 lam = np.concatenate(rates).transpose(1, 0, 2).reshape(ctx.n, -1)
                 y = np.concatenate(ys).transpose(1, 0, 2).reshape(ctx.n, -1)
                 from spikewire.infer.likelihood import bits_per_spike
