@@ -77,11 +77,13 @@ units that are active within 2 s of each other but not within 0.5 s).
 chunk-averaged ``w`` of the parameters at the end of each of the k epochs ending at the best
 one (an average of snapshots, to damp the optimiser's noise in ``w``; the best epoch's
 model still predicts the held-out spikes); the snapshots are kept in checkpoints.
-Measured (``benchmarks/results/gnn7.md``, single-bump ring, N = 50, 240 s, the budget
-above): none of the three lowered Δ (context 2 s: 0.18, random chunks: 0.18, against 0.13
-for the grid; averaging the last 5 epochs: +0.015 and −0.004); 480 s reached Δ 0.13 with
-the grid (5 min of one core). Their error is a bias at ring offsets beyond one chunk's
-reach (units never both active in a chunk), not optimiser or seed noise.
+Measured (``benchmarks/results/gnn7.md``, single-bump ring, N = 50, the budget above):
+on 240 s neither ``context=2.0`` nor random chunks lowered Δ (0.18 and 0.18 against 0.13
+for the grid, seed 1); 480 s gave Δ 0.13 (seed 1) and 0.34 (seed 2), 5 min of one core
+each. Two errors remain: a bias at ring offsets beyond one chunk's reach (units never both
+active in a chunk get one flat value) and a common additive offset of ``w`` that the loss
+barely constrains (it moves between seeds and epochs); ``average_epochs=5`` damps the
+second (seed 2: 0.34 → 0.27), not the first.
 
 torch runs on ``n_threads`` threads (default 1: on a shared 2-core machine two threads ran
 4× slower than one). The method is self-supervised and transductive: :meth:`GNN.fit` on an
