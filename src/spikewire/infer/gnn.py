@@ -79,7 +79,7 @@ one (an average of snapshots, to damp the optimiser's noise in ``w``; the best e
 model still predicts the held-out spikes); the snapshots are kept in checkpoints.
 Measured (``benchmarks/results/gnn7.md``, single-bump ring, N = 50, the budget above):
 on 240 s neither ``context=2.0`` nor random chunks lowered Δ (0.18 and 0.18 against 0.13
-for the grid, seed 1); 480 s gave Δ 0.13 (seed 1) and 0.34 (seed 2), 5 min of one core
+for the grid, seed 1); 480 s gave Δ 0.13 / 0.34 / 0.20 (seeds 1–3), 5 min of one core
 each. Two errors remain: a bias at ring offsets beyond one chunk's reach (units never both
 active in a chunk get one flat value) and a common additive offset of ``w`` that the loss
 barely constrains (it moves between seeds and epochs); ``average_epochs=5`` damps the
