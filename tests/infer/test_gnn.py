@@ -320,6 +320,104 @@ def test_w_l2_and_gradient_clipping(trained, ring_data):
     assert not np.allclose(c.fit(st).weights, trained.fit(st).weights)
 
 
+def test_average_epochs_is_the_mean_of_the_stored_snapshots(trained, ring_data, tmp_path):
+    """``average_epochs=k`` reports the mean of the chunk-averaged w of the k epochs ending
+    at the best one: each stored snapshot applied alone (a model loaded with its
+    parameters) gives one matrix, and the reported weights are their mean."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="average_epochs"):
+        get_method("gnn", average_epochs=0)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, average_epochs=3).train(st)
+    info = m.training_info_
+    best_epoch = int(np.argmin([h["val_loss"] for h in info["history"]]))
+    k = min(3, best_epoch + 1)
+    assert info["averaged_epochs"] == len(m.snapshots_) == k and k > 1
+    # averaging does not change training: the best epoch's model (it predicts the spikes)
+    # is bit-identical to the single-snapshot run of the same seed (the fixture)
+    assert info["best_val_loss"] == trained.training_info_["best_val_loss"]
+    # and the last snapshot is that best epoch's parameters
+    for key, v in m.model_.state_dict().items():
+        np.testing.assert_array_equal(m.snapshots_[-1][key].numpy(), v.numpy())
+    est = m.fit(st)
+    state = m.get_state()
+    singles = []
+    for snap in m.snapshots_:
+        one = get_method("gnn", **FAST, lr=3e-3, seed=7)
+        one.set_state({**{k_: v for k_, v in state.items() if not k_.startswith("snap")},
+                       **{f"model.{key}": v.numpy() for key, v in snap.items()}})
+        one.is_trained_ = True
+        singles.append(one.fit(st).weights)
+    # float32 sums in a different order: agreement to float32 rounding of O(1) weights
+    np.testing.assert_allclose(est.weights, np.mean(singles, axis=0), rtol=1e-5, atol=1e-6)
+    # the snapshots differ (training moved the parameters), so the mean is not any one
+    assert not np.allclose(singles[0], singles[-1])
+    # the last snapshot alone is the unaveraged estimate
+    np.testing.assert_array_equal(singles[-1], trained.fit(st).weights)
+    # deterministic with the seed, and the snapshots survive a checkpoint
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7, average_epochs=3).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, est.weights)
+    again = type(m).load(m.save(tmp_path / "avg"))
+    np.testing.assert_array_equal(again.fit(st).weights, est.weights)
+
+
+def test_random_chunk_sampling_stays_in_the_training_part(trained, ring_data):
+    """``chunk_sampling="random"`` draws windows at any start bin of the training part: the
+    training losses must not depend on the spikes after it (here removed), they differ from
+    the grid's (other windows), and the same seed gives the same model."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="chunk_sampling"):
+        get_method("gnn", chunk_sampling="shifted")
+    settings = dict(**FAST, lr=3e-3, seed=7, chunk_sampling="random")
+    m = get_method("gnn", **settings).train(st)
+    # validation and test are the last 10 % + 10 % of the 6 s: training ends at 4.8 s
+    cut = sw.SpikeTrains.from_lists([st.train(i)[st.train(i) < 4.8] for i in range(24)],
+                                    t_stop=6.0)
+    m_cut = get_method("gnn", **settings).train(cut)
+    a, b = m.training_info_["history"], m_cut.training_info_["history"]
+    common = min(len(a), len(b))
+    assert common >= 2
+    assert [h["train_loss"] for h in a[:common]] == [h["train_loss"] for h in b[:common]]
+    # the validation block differs (silent in ``cut``), so its loss does
+    assert a[0]["val_loss"] != b[0]["val_loss"]
+    grid = trained.training_info_["history"]
+    assert a[0]["train_loss"] != grid[0]["train_loss"]
+    twin = get_method("gnn", **settings).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, m.fit(st).weights)
+
+
+def test_context_windows_feed_the_structure_module(trained, ring_data, tmp_path):
+    """``context`` > ``chunk``: the structure module reads windows of ``context`` s whose
+    central ``chunk`` bins are predicted; the central parts tile the block, ``context ==
+    chunk`` is the default model, and a context model is deterministic and checkpointed."""
+    _, st = ring_data
+    with pytest.raises(ValueError, match="context=0.1 s is shorter than chunk=0.2"):
+        get_method("gnn", chunk=0.2, context=0.1, bin_width=2e-3)
+    m = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.6)
+    geo = m._geometry(2e-3)
+    L, S, off = geo["chunk_bins"], geo["context_bins"], geo["offset"]
+    assert (L, S, off) == (100, 300, 100)
+    counts = np.arange(3 * 1000, dtype=np.float32).reshape(3, 1000)
+    win = m._chunks(counts, 0, 1000, L, S)
+    # windows every L bins that fit: (1000 − 300) // 100 + 1 = 8, each S bins long
+    assert win.shape == (8, 3, S)
+    centres = np.concatenate(list(win[:, :, off:off + L]), axis=1)
+    np.testing.assert_array_equal(centres, counts[:, off:off + 8 * L])
+    # context == chunk is the default model, bit for bit
+    same = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.2).train(st)
+    np.testing.assert_array_equal(same.fit(st).weights, trained.fit(st).weights)
+    m.train(st)
+    # the structure module's input layer reads the whole context window
+    n_out = (S - geo["kernel"]) // geo["stride"] + 1
+    assert m.model_.fc.in_features == FAST["n_kernels"] * n_out
+    est = m.fit(st)
+    assert np.all(np.isfinite(est.weights)) and np.isfinite(
+        est.diagnostics["test_bits_per_spike"])
+    twin = get_method("gnn", **FAST, lr=3e-3, seed=7, context=0.6).train(st)
+    np.testing.assert_array_equal(twin.fit(st).weights, est.weights)
+    again = type(m).load(m.save(tmp_path / "ctx"))
+    np.testing.assert_array_equal(again.fit(st).weights, est.weights)
+
+
 @pytest.fixture(scope="module")
 def planted_chain():
     """8 Poisson units in a directed ring: unit i is excited by unit i − 1 and inhibited by
