@@ -21,8 +21,8 @@ from spikewire.infer._params import Boolean, Interval, LabelSequence, Options, R
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["GLM", "GLMDesign", "SCAN_SETTINGS", "build_design", "filter_delays", "lag_taper",
-           "scan_contrasts", "scan_pvalue", "wald_contrast"]
+__all__ = ["FORMER_SETTINGS", "GLM", "GLMDesign", "SCAN_SETTINGS", "build_design",
+           "filter_delays", "lag_taper", "scan_contrasts", "scan_pvalue", "wald_contrast"]
 
 
 # ============================================================================ design
@@ -827,12 +827,16 @@ POPULATION_GAP = 0.005
 SCAN_FAST_GAP = 0.003
 #: Covariates with a time scale below this (s) are the fast ones of :data:`SCAN_FAST_GAP`.
 FAST_COVARIATE_TIMESCALE = 0.05
-#: glm scanning delays up to 25 ms (issue 12), an option: ``sw.infer(data, "glm",
-#: **SCAN_SETTINGS)``. Not the default: on the 100 units × 600 s path its CPU time was
-#: 1.2–1.5× the 20 ms default's (issue 18 allows 1.10×), although it ranked every
-#: evaluation network better (benchmarks/results/glm25b.md).
+#: glm's defaults that scan delays up to 25 ms (issue 12), spelled out: the 25 ms window,
+#: 7 basis functions to its end, the scan test and the edge-lobe delay. They cost
+#: 1.29× the CPU of the former 20 ms settings (:data:`FORMER_SETTINGS`) on the 100 units
+#: × 1 h default path (163 s wall on 2 threads, within issue 18's 3 minutes) and ranked
+#: every evaluation network better (benchmarks/results/glm25b.md, RESULTS.md).
 SCAN_SETTINGS = {"window": 0.025, "n_basis": 7, "last_peak": "window", "contrast": "scan",
                  "delay_estimate": "edge_lobe"}
+#: The 20 ms settings that were glm's default until 2026-11-30 (summed-filter Wald test).
+FORMER_SETTINGS = {"window": 0.02, "n_basis": 5, "last_peak": None, "contrast": "area",
+                   "delay_estimate": "extremum"}
 #: Default time block (s) of the cluster-robust Wald variance (``variance="robust"``).
 DEFAULT_ROBUST_BLOCK = 0.1
 #: Fewer blocks than this make the cluster-robust meat too noisy: the model variance is
@@ -920,35 +924,31 @@ class GLM(InferenceMethod):
     Weight of a link = sum over lags of the coupling filter, ``Σ_l k_ij(l)``: the summed
     log-rate gain (dimensionless; multiply by ``bin_width`` for the time integral in s).
 
-    Delays scanned: every lag from 1 bin to ``window`` (default 20 ms), all at once: the
-    filter is fitted over the whole window and one Wald test per pair covers it, so
-    scanning the delays adds no multiple comparison. The default basis (5 functions,
-    ``last_peak=None``) peaks at 1, 2, 4, 7 and 12 ms at 1 ms bins and its sum falls from
-    12 ms to 0 at 20 ms: delays up to ~19 ms are covered, with less weight beyond 12 ms.
-    Delay of a link (``delays``, s; :func:`filter_delays`): the lag of the fitted
-    filter's extremum in the sign of the summed weight (``delay_estimate="extremum"``; a
-    filter on half-overlapping raised cosines is monotone between two peaks, so this is
-    one of the basis' peaks), ``"edge_lobe"`` (the same, except where that is the basis'
-    last peak: there the centre of the filter's main lobe, which moves a filter still
-    rising at the window's end inside; a planted 22.5 ms link: 22.8–23.2 ms instead of
-    25 ms) or ``"lobe_centre"`` everywhere (puts real synapses late: their filter's lobe
-    spans the PSP after the delay); NaN where untested.
+    Delays scanned: every lag from 1 bin to ``window`` (default 25 ms, issue 12). The
+    default basis (7 functions, ``last_peak="window"``) peaks at 1, 2, 4, 6, 10, 16 and
+    25 ms at 1 ms bins and sums to 1 at every lag of the window, so a filter (and its
+    delay) can peak anywhere up to 25 ms. The whole filter is fitted at once; the
+    multiple comparison of scanning it is paid by the scan test below. Delay of a link
+    (``delays``, s; :func:`filter_delays`): by default (``delay_estimate="edge_lobe"``)
+    the lag of the fitted filter's extremum in the sign of the summed weight (a filter on
+    half-overlapping raised cosines is monotone between two peaks, so this is one of the
+    basis' peaks), except where that is the last peak (25 ms): there the centre of the
+    filter's main lobe (a planted 22.5 ms link: 22.8–23.2 ms instead of 25 ms).
+    ``"extremum"`` and ``"lobe_centre"`` (everywhere; puts real synapses late: their
+    filter's lobe spans the PSP after the delay) are options; NaN where untested.
 
-    Issue 12 asks for delays up to 25 ms: :data:`SCAN_SETTINGS` (``window=0.025,
-    n_basis=7, last_peak="window", contrast="scan", delay_estimate="edge_lobe"``) scans
-    them. Its basis peaks at 1, 2, 4, 6, 10, 16 and 25 ms and sums to 1 at every lag of
-    the window; the multiple comparison of the scan is paid by the scan test below. On
-    the evaluation networks (100 of 1,000, 600 s, seed 0) it raised AUC 0.805 → 0.895
-    (Brunel, 1.5 ms delays), 0.775 → 0.842 (LIF, 1–20 ms) and 0.802 → 0.964
-    (Izhikevich, 1–20 ms), MCC 0.41 → 0.59, 0.41 → 0.54, 0.45 → 0.74, with every null
-    family in band; it is not the default because its CPU time on the 100 units × 600 s
-    path was 1.2–1.5× the 20 ms default's (benchmarks/results/glm25b.md).
+    Against the former 20 ms default (:data:`FORMER_SETTINGS`: 5 functions peaking at 1,
+    2, 4, 7 and 12 ms, the summed-filter test), on the evaluation networks (100 of 1,000,
+    600 s, seed 0) the defaults raised AUC 0.805 → 0.895 (Brunel, 1.5 ms delays),
+    0.775 → 0.842 (LIF, 1–20 ms) and 0.802 → 0.964 (Izhikevich, 1–20 ms), MCC
+    0.41 → 0.59, 0.41 → 0.54, 0.45 → 0.74, with every null family in band; they cost
+    1.29× its CPU on the 100 units × 1 h path (benchmarks/results/glm25b.md).
 
     p-values: Wald tests of fixed combinations ``cᵀ w_ij`` of the filter's basis
     coefficients, with the Fisher information of the presynaptic unit's filter block
     after profiling out the intercept and the population covariates (other blocks held
-    at their estimates). ``contrast="scan"`` (:func:`scan_contrasts`, in
-    :data:`SCAN_SETTINGS`) tests three contrasts, the filter's area carried by the short
+    at their estimates). The default ``contrast="scan"`` (:func:`scan_contrasts`) tests
+    three contrasts, the filter's area carried by the short
     (functions 1–3, lags 1–6 ms), middle (4–5, 4–16 ms) and long (6–7, 10–25 ms)
     functions. Their Wald z share one
     joint normal whose covariance is ``Cᵀ V C`` from the same (robust) covariance ``V``
@@ -964,10 +964,11 @@ class GLM(InferenceMethod):
     population covariate starts 3 ms before ``t`` (:data:`SCAN_FAST_GAP`) instead of
     5 ms: the short-lag contrast otherwise picks up hidden state switches (up/down null
     family: false-positive rate 0.083–0.097 → 0.047–0.050 at α = 0.05).
-    Single contrasts (``contrast``, :func:`wald_contrast`): ``"area"`` (the default)
-    tests the summed filter ``Σ_l k_ij(l)`` (the weight); ``"taper"`` ``Σ_l τ(l) k_ij(l)``
-    with the lag weights of :func:`lag_taper`; ``"equal"`` (``c_b = 1``; miscalibrated on
-    co-modulated and up/down units: 0.08–0.11) and ``"sqrt_area"``. Measurements:
+    Single contrasts (``contrast``, :func:`wald_contrast`): ``"area"`` tests the summed
+    filter ``Σ_l k_ij(l)`` (the weight; the former default, :data:`FORMER_SETTINGS`);
+    ``"taper"`` ``Σ_l τ(l) k_ij(l)`` with the lag weights of :func:`lag_taper`;
+    ``"equal"`` (``c_b = 1``; miscalibrated on co-modulated and up/down units:
+    0.08–0.11) and ``"sqrt_area"``. Measurements:
     ``benchmarks/results/glm25.md`` and ``glm25b.md``. For ``"l2"`` the variance is the
     sampling variance of the ridge estimate, ``(S + λ)⁻¹ S (S + λ)⁻¹``; the posterior
     variance ``(S + λ)⁻¹`` used before made the test conservative (FPR 0.000 on
@@ -1004,12 +1005,12 @@ class GLM(InferenceMethod):
     bin_width : float or None, default None (automatic)
         Bin width in s. Automatic: 1 ms, but never finer than the recording's time
         resolution and a whole multiple of it. A bin finer than the data is refused.
-    window : float, default 0.02
+    window : float, default 0.025
         Filter length in s: the longest delay the coupling filters (and ``delays``) cover.
         The likelihood passes cost in proportion to it (n_spikes × lags × targets).
-    n_basis : int, default 5
+    n_basis : int, default 7
         Raised-cosine functions per filter.
-    last_peak : "window", float or None, default None
+    last_peak : "window", float or None, default "window"
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.
         raised_cosine_log_basis`): ``"window"`` puts it at ``window``, so the basis sums
         to 1 over every lag of the window and a filter (and ``delays``) can peak anywhere
@@ -1051,14 +1052,14 @@ class GLM(InferenceMethod):
         Variance of the Wald test. ``"model"``: the Poisson model's (Fisher information)
         sandwich above. ``"robust"``: a time-block cluster-robust (Huber–White) sandwich,
         see "Robust variance" above; never smaller than the model's.
-    contrast : {"area", "scan", "taper", "equal", "sqrt_area"}, default "area"
+    contrast : {"scan", "area", "taper", "equal", "sqrt_area"}, default "scan"
         What the Wald test scores: ``"scan"``, the largest |z| of the short-, middle- and
         long-lag contrasts (:func:`scan_contrasts`) with its joint-normal p-value
         (:func:`scan_pvalue`); otherwise one combination of the basis coefficients
         (:func:`wald_contrast`; ``"area"``: the summed filter; ``"taper"``: the filter
         summed with :func:`lag_taper`'s weights). The reported ``weights`` are the summed
         filter whatever the contrast.
-    delay_estimate : {"extremum", "edge_lobe", "lobe_centre"}, default "extremum"
+    delay_estimate : {"edge_lobe", "extremum", "lobe_centre"}, default "edge_lobe"
         How ``delays`` are read from the fitted filters (:func:`filter_delays`).
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
@@ -1097,16 +1098,16 @@ class GLM(InferenceMethod):
         "robust_block": [Interval("real", 0, None, closed="neither", unit="s")],
     }
 
-    def __init__(self, *, bin_width: float | None = None, window: float = 0.02,
-                 n_basis: int = 5,
+    def __init__(self, *, bin_width: float | None = None, window: float = 0.025,
+                 n_basis: int = 7,
                  penalty: str = "l2", penalties=None, n_penalties: int = 6, cv: int = 1,
                  validation_fraction: float = 0.2, history_penalty: float = 1.0,
                  dale=None, cell_type=None, alpha: float = 0.05, correction: str = "bh",
                  min_spikes: int = 20, max_iter: int = 500, n_jobs: int = 1,
                  population_timescales="auto", early_stopping: bool = True,
                  variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
-                 last_peak=None, contrast: str = "area",
-                 delay_estimate: str = "extremum"):
+                 last_peak="window", contrast: str = "scan",
+                 delay_estimate: str = "edge_lobe"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
