@@ -52,3 +52,18 @@ def dale_stage1_fit(st, bin_width=0.002, **kw):
     x, ok, _, msg = prob.fit(x0, [R], max_iter=300)
     assert ok, msg
     return prob, x, R, design
+
+
+def small_glm_problem(seed=2, bin_width=1e-3):
+    """Three independent ~20 Hz units (20 s), their GLM design (10 ms window, 3 basis
+    functions), log baseline rates and random coupling coefficients (3, 3, 3): the small
+    case the glm kernel tests compare against explicit dense computations."""
+    from spikewire.infer.glm import build_design
+
+    rng = np.random.default_rng(seed)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, rng.integers(300, 600)))
+                                    for _ in range(3)], t_stop=20.0)
+    d = build_design(st, bin_width=bin_width, window=0.01, n_basis=3)
+    bias = np.log(np.array([20.0, 30.0, 25.0]) * bin_width)
+    coef = rng.normal(0, 0.3, (3, 3, 3))
+    return st, d, bias, coef

@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from infer_fixtures import small_glm_problem
 from numba import njit
 from scipy.stats import poisson
 
@@ -122,13 +123,7 @@ def test_design_equals_explicit_construction():
 
 
 def _small_problem(seed=2):
-    rng = np.random.default_rng(seed)
-    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, rng.integers(300, 600)))
-                                    for _ in range(3)], t_stop=20.0)
-    d = build_design(st, bin_width=DT, window=0.01, n_basis=3)
-    bias = np.log(np.array([20.0, 30.0, 25.0]) * DT)
-    coef = rng.normal(0, 0.3, (3, 3, 3))
-    return st, d, bias, coef
+    return small_glm_problem(seed, bin_width=DT)
 
 
 def test_loglik_equals_independent_computation():

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from infer_fixtures import small_glm_problem
 from scipy.stats import kstest, norm
 
-import spikewire as sw
 from spikewire.infer import _glm_kernels as _k
 from spikewire.infer.glm import GLM, MIN_ROBUST_EVENTS, build_design, scan_contrasts, scan_pvalue
 
@@ -112,13 +112,7 @@ def test_scan_contrasts_split_the_summed_filter_by_lag_group():
 
 
 def _small_problem(seed=2):
-    rng = np.random.default_rng(seed)
-    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 20, rng.integers(300, 600)))
-                                    for _ in range(3)], t_stop=20.0)
-    d = build_design(st, bin_width=DT, window=0.01, n_basis=3)
-    bias = np.log(np.array([20.0, 30.0, 25.0]) * DT)
-    coef = rng.normal(0, 0.3, (3, 3, 3))
-    return st, d, bias, coef
+    return small_glm_problem(seed, bin_width=DT)
 
 
 def test_score_cov_kernel_equals_the_single_combination_kernel():
