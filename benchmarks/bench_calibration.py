@@ -20,6 +20,8 @@
         [--methods ...] [--units 40 --duration 300 --seed-list 0,1,2] --jsonl OUT.jsonl
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall-table \
         --jsonl OUT.jsonl
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall-qq \
+        --jsonl OUT.jsonl --pvals DIR --qq OUT.png      (after ``nullall --pvals DIR``)
 
 A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
 Results: benchmarks/results/calibration.md.
@@ -490,13 +492,15 @@ def run_reciprocal(methods, n, duration, seed):
 
 
 # ------------------------------------------------------------- nullall (one table)
-def run_nullall(methods, families, n_units, duration, seeds, jsonl):
+def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
     """Issue 12's first target at today's defaults: per method × family × seed, the
     false-positive rate at per-pair α = 0.05 / 0.01 (``correction="none"``), the KS
     distance of the tested pairs' p-values from uniform, and the calls the method makes
     at its DEFAULT decision (``est.adjacency()`` with no arguments, after
     ``check_null``). Methods without p-values: the nonzero weights and what
-    ``adjacency()`` calls. One JSON line per fit is appended to ``jsonl``."""
+    ``adjacency()`` calls. One JSON line per fit is appended to ``jsonl``; with
+    ``pvals`` (a folder), each fit's tested p-values are also saved there as
+    ``{family}_s{seed}_{method}.npy`` for ``nullall-qq``."""
     import json
     import warnings
 
@@ -531,6 +535,11 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl):
                     rec.update(fpr05=float(np.mean(p < 0.05)), fpr01=float(np.mean(p < 0.01)),
                                ks=_ks(p), p_eq1=float(np.mean(p >= 1.0)),
                                sig_default=int(est.significant()[off].sum()))
+                    if pvals:
+                        from pathlib import Path
+
+                        Path(pvals).mkdir(parents=True, exist_ok=True)
+                        np.save(Path(pvals) / f"{fam}_s{seed}_{_tag(m)}.npy", p)
                 else:
                     w = est.weights[off]
                     rec.update(nonzero_w=int((w != 0).sum()),
@@ -586,6 +595,29 @@ def nullall_table(jsonl):
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
+def _tag(m: str) -> str:
+    """A method string (with settings) as a file-name fragment."""
+    return "".join(c if c.isalnum() or c in "_.=-" else "_" for c in m)
+
+
+def nullall_qq(pvals, jsonl, path):
+    """One QQ figure (``_qq``) from the p-values ``nullall --pvals`` saved: every method
+    with p-values × family in ``jsonl``, seeds pooled."""
+    import json
+    from pathlib import Path
+
+    recs = [json.loads(x) for x in open(jsonl) if x.strip()]
+    fams = list(dict.fromkeys(r["family"] for r in recs))
+    meths = list(dict.fromkeys(r["method"] for r in recs if r["has_p"]))
+    pv = {}
+    for r in recs:
+        f = Path(pvals) / f"{r['family']}_s{r['seed']}_{_tag(r['method'])}.npy"
+        if r["has_p"] and f.exists():
+            pv.setdefault((r["method"], r["family"]), []).append(np.load(f))
+    meths = [m for m in meths if all((m, f) in pv for f in fams)]
+    _qq(pv, meths, fams, path)
+
+
 def _ks(p):
     p = np.sort(p)
     n = p.size
@@ -625,7 +657,8 @@ def _qq(pv, methods, families, path):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore",
-                                     "study", "rescore-study", "nullall", "nullall-table"])
+                                     "study", "rescore-study", "nullall", "nullall-table",
+                                     "nullall-qq"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -643,10 +676,16 @@ def main():
                     help="nullall: comma-separated seeds of the null families")
     ap.add_argument("--jsonl", default="",
                     help="nullall: append one JSON line per fit here; nullall-table: read")
+    ap.add_argument("--pvals", default="",
+                    help="nullall: save each fit's tested p-values in this folder; "
+                         "nullall-qq: read them (with --jsonl and --qq)")
     a = ap.parse_args()
     if a.mode == "nullall":
         run_nullall(a.methods, a.families.split(","), a.units, a.duration,
-                    [int(x) for x in a.seed_list.split(",")], a.jsonl)
+                    [int(x) for x in a.seed_list.split(",")], a.jsonl, a.pvals)
+        return
+    if a.mode == "nullall-qq":
+        nullall_qq(a.pvals, a.jsonl, a.qq)
         return
     if a.mode == "nullall-table":
         nullall_table(a.jsonl)

@@ -160,6 +160,20 @@ def test_jitter_shorter_than_the_time_resolution_is_refused():
     sw.infer(rec, "ccg", jitter_width=1e-3)       # one time step is the shortest allowed
 
 
+def test_interval_jitter_shorter_than_the_time_resolution_is_refused():
+    # the interval-jitter null (significance="jitter") has no bin-width check of its own,
+    # so a 0.5 ms jitter on 1 ms data must be refused by the resolution check itself,
+    # with the reason and the shortest width allowed
+    st = null_family("poisson", n_units=4, duration=30.0, seed=2)
+    rec = sw.Recording.from_spikes(st).with_step({"step": "quantize"}, sampling_rate=1000.0)
+    with pytest.raises(ValueError, match=r"jitter_width \(0.5 ms\) is shorter than the "
+                                         r"recording's time resolution \(1 ms\).*"
+                                         r"use jitter_width >= 1 ms"):
+        sw.infer(rec, "ccg", significance="jitter", jitter_width=5e-4)
+    est = sw.infer(rec, "ccg", significance="jitter", jitter_width=1e-3)
+    assert est.pvalues is not None
+
+
 # ---------------------------------------------------------------- partial_corr and te
 # Their analytic nulls treat time bins as independent samples; shared slow input breaks
 # them (false-positive rates 0.6–0.76 at α = 0.05 on the comodulated and up/down
