@@ -22,6 +22,8 @@
         --jsonl OUT.jsonl
     PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall-qq \
         --jsonl OUT.jsonl --pvals DIR --qq OUT.png      (after ``nullall --pvals DIR``)
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_calibration.py nullall-ci \
+        --jsonl OUT.jsonl      (pooled rate per cell with its 95 % Clopper–Pearson interval)
 
 A method may carry settings: ``"ccg:significance='spike_jitter';causal_test=False"``.
 Results: benchmarks/results/calibration.md.
@@ -595,6 +597,42 @@ def nullall_table(jsonl):
         print(f"| {m} | " + " | ".join(cells) + " |")
 
 
+def nullall_ci(jsonl):
+    """Per method × family from ``run_nullall``'s JSON lines: the false-positive rate at
+    α = 0.05 pooled over seeds with its 95 % Clopper–Pearson interval (pairs counted as
+    independent Bernoulli trials, which they are not quite: pairs share units, so the
+    interval is a nominal lower bound on the uncertainty), the per-seed rates, whether
+    the pooled rate lies in [0.025, 0.075], and the default calls per seed."""
+    import json
+
+    from scipy import stats
+
+    recs = [json.loads(x) for x in open(jsonl) if x.strip()]
+    by = {}
+    for r in recs:
+        by.setdefault((r["method"], r["family"]), []).append(r)
+    print("| method | family | seeds | pooled FPR@0.05 [95 % CI] | per seed | in "
+          "[0.025, 0.075] | KS (mean) | default calls per seed |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (m, f), rs in by.items():
+        rs = sorted(rs, key=lambda r: r["seed"])
+        calls = "/".join(str(r["calls_default"]) for r in rs)
+        if not rs[0]["has_p"]:
+            print(f"| {m} | {f} | {len(rs)} | no p-values | — | — | — | {calls} |")
+            continue
+        n = np.array([r["tested"] for r in rs])
+        k = np.array([int(round(r["fpr05"] * r["tested"])) for r in rs])
+        K, N = int(k.sum()), int(n.sum())
+        lo = stats.beta.ppf(0.025, K, N - K + 1) if K > 0 else 0.0
+        hi = stats.beta.ppf(0.975, K + 1, N - K) if K < N else 1.0
+        rate = K / N
+        ok = "yes" if 0.025 <= rate <= 0.075 else "**no**"
+        per = " / ".join(f"{r['fpr05']:.3f}" for r in rs)
+        ks = np.mean([r["ks"] for r in rs])
+        print(f"| {m} | {f} | {len(rs)} | {rate:.3f} [{lo:.3f}–{hi:.3f}] | {per} | {ok} | "
+              f"{ks:.3f} | {calls} |")
+
+
 def _tag(m: str) -> str:
     """A method string (with settings) as a file-name fragment."""
     return "".join(c if c.isalnum() or c in "_.=-" else "_" for c in m)
@@ -658,7 +696,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("mode", choices=["null", "networks", "reciprocal", "rescore",
                                      "study", "rescore-study", "nullall", "nullall-table",
-                                     "nullall-qq"])
+                                     "nullall-qq", "nullall-ci"])
     ap.add_argument("--methods", nargs="+", default=["ccg", "tspe"],
                     help="method names, each optionally with settings: 'ccg:bin_width=1e-3;"
                          "window=(1e-3,0.025)'")
@@ -683,6 +721,9 @@ def main():
     if a.mode == "nullall":
         run_nullall(a.methods, a.families.split(","), a.units, a.duration,
                     [int(x) for x in a.seed_list.split(",")], a.jsonl, a.pvals)
+        return
+    if a.mode == "nullall-ci":
+        nullall_ci(a.jsonl)
         return
     if a.mode == "nullall-qq":
         nullall_qq(a.pvals, a.jsonl, a.qq)
