@@ -209,7 +209,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     c0, t0 = time.process_time(), time.perf_counter()
     cache = None if args.fit_cache is None else Path(args.fit_cache) / (
         f"{p}_n{args.n}_r{rep}_i{args.iters}_ref{args.refine_iter}_den{args.denoise_rank}"
-        f"_s{args.seed}_g{args.grid}_t{args.steps}.pkl")
+        f"_s{args.seed}_g{args.grid}_t{args.steps}"
+        f"{'' if args.counts_seed == 0 else f'_c{args.counts_seed}'}.pkl")
     if rep > 0:       # drawn even when the fit is cached: later presets' counts unchanged
         lam = (OFFSET + GAIN * phi) * net.dt
         counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
@@ -335,6 +336,9 @@ def main() -> None:
                          "(reused when present; they depend only on --n-sample, --n-nets and "
                          "--n-ring-ref and cost minutes, the ring's 80 networks most)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
+    ap.add_argument("--counts-seed", type=int, default=0,
+                    help="seed of the Poisson counts (a second data seed: other spikes from "
+                         "the same networks)")
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")
     ap.add_argument("--n-sample", type=int, default=10_000,
@@ -347,7 +351,7 @@ def main() -> None:
     torch.set_num_threads(1)
     truths = {p: lowrank_preset(p, args.n, seed=args.seed) for p in args.presets}
     out: dict = {"args": vars(args), "runs": [], "confusion": {}}
-    rng_counts = np.random.default_rng(0)
+    rng_counts = np.random.default_rng(args.counts_seed)
     t0 = time.perf_counter()
     args.reference = {}
     for p in args.presets:

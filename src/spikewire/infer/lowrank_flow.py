@@ -555,6 +555,14 @@ class LowRankFlow(_LowRankBase):
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
+    refine_iter : int, default 0
+        L-BFGS iterations after Adam in every front-end fit (the estimate's and the
+        gate's), as for ``lowrank``. N = 1,000, 4,608 s of spikes
+        (``benchmarks/results/lrquad2.md`` §5): with 150 and ``targets_from="units"``
+        the networks sampled from the flow pass the ring check against the data network
+        3/3 (Adam alone 2/3) at +45 % of the fit's CPU time; the distances move within
+        their targets (ring 0.039 → 0.046, limit cycle 0.048 → 0.062, bistable and
+        quadstable unchanged).
     flow_iter : int, default 3000
         Flow-matching iterations of each flow.
     n_draws : int, default 4
@@ -564,6 +572,15 @@ class LowRankFlow(_LowRankBase):
     targets_from : {"flow", "units"}, default "flow"
         Regressors of the ridge targets of n: populations drawn from the (m, d) flow, or
         the fitted units themselves (see :func:`fit_loading_distribution`).
+    coupling : {"independent", "ot"}, default "independent"
+        Minibatch pairing of base and data samples in the flow over ``(m, d)`` (see
+        :meth:`FlowMatcher.train`; the conditional flow for ``n`` pairs independently).
+        ``"ot"`` (the exact assignment within each batch of 256) straightens the paths,
+        so the flow draws multimodal m-distributions' modes in less: quadstable from
+        spikes (N = 1,000), fixed points of sampled networks 8 % inside the data
+        network's with "independent", 4–7 % with "ot" (6,000 iterations: 2/3 within
+        5 %); its distance 0.075 → 0.073 (``benchmarks/results/lrquad2.md`` §4–5). Cost:
+        the (m, d) flow's CPU time ×4 (25 s against 6 s at 3,000 iterations).
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
@@ -610,6 +627,7 @@ class LowRankFlow(_LowRankBase):
         "n_weight_samples": [_LowRankBase.base_constraints["n_restarts"][0]],
         "residual_sd": [_LowRankBase.base_constraints["rate_offset"][0], None],
         "targets_from": [Options(("flow", "units"))],
+        "coupling": [Options(("independent", "ot"))],
     }
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
@@ -623,7 +641,8 @@ class LowRankFlow(_LowRankBase):
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
                  min_gain: float = 0.01, targets_from: str = "flow",
-                 reversal_test: str = "heldout"):
+                 reversal_test: str = "heldout", refine_iter: int = 0,
+                 coupling: str = "independent"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -650,6 +669,8 @@ class LowRankFlow(_LowRankBase):
         self.min_gain = min_gain
         self.targets_from = targets_from
         self.reversal_test = reversal_test
+        self.refine_iter = refine_iter
+        self.coupling = coupling
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
@@ -659,6 +680,7 @@ class LowRankFlow(_LowRankBase):
                                                burn_in=self.burn_in,
                                                residual_sd=self.residual_sd,
                                                targets_from=self.targets_from,
+                                               coupling=self.coupling,
                                                seed=s_flow, device=self.device)
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
