@@ -238,7 +238,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
                                           targets_from=args.targets_from,
-                                          coupling=args.coupling, seed=1)
+                                          coupling=args.coupling, smooth=args.smooth,
+                                          seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -254,6 +255,7 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
            "plain_mse_n": float(np.mean((fit.n @ Ait - E) ** 2)),
            "flow_sinkhorn": sinkhorn_divergence(_sub(m_flow, 400, rs), _sub(net.m, 400, rs)),
            "flow_mse_n": float(np.mean((n_post - E) ** 2)),
+           "smooth_bandwidths": info["smooth_bandwidths"],
            "t_fit_s": t_fit, "cpu_fit_s": c_fit, "t_flow_s": t_flow, "cpu_flow_s": c_flow,
            "fit_r2_train": fit.r2, "fit_loss": fit.loss,
            # the fit's loss minus the true rates' on the same data (< 0: the optimum is
@@ -328,6 +330,9 @@ def main() -> None:
     ap.add_argument("--coupling", default="independent", choices=["independent", "ot"],
                     help="fit_loading_distribution's coupling (the (m, d) flow's minibatch "
                          "pairing)")
+    ap.add_argument("--smooth", action="store_true",
+                    help="fit_loading_distribution's smooth (kernel smoothing of the targets "
+                         "of n over (m, d), bandwidth by leave-one-unit-out error)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
