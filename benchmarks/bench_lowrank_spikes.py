@@ -209,7 +209,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     c0, t0 = time.process_time(), time.perf_counter()
     cache = None if args.fit_cache is None else Path(args.fit_cache) / (
         f"{p}_n{args.n}_r{rep}_i{args.iters}_ref{args.refine_iter}_den{args.denoise_rank}"
-        f"_s{args.seed}_g{args.grid}_t{args.steps}.pkl")
+        f"_s{args.seed}_g{args.grid}_t{args.steps}"
+        f"{'' if args.counts_seed == 0 else f'_c{args.counts_seed}'}.pkl")
     if rep > 0:       # drawn even when the fit is cached: later presets' counts unchanged
         lam = (OFFSET + GAIN * phi) * net.dt
         counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
@@ -237,7 +238,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     t_fit, c_fit = time.perf_counter() - t0, time.process_time() - c0
     dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
                                           targets_from=args.targets_from,
-                                          coupling=args.coupling, seed=1)
+                                          coupling=args.coupling, smooth=args.smooth,
+                                          seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -253,6 +255,7 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
            "plain_mse_n": float(np.mean((fit.n @ Ait - E) ** 2)),
            "flow_sinkhorn": sinkhorn_divergence(_sub(m_flow, 400, rs), _sub(net.m, 400, rs)),
            "flow_mse_n": float(np.mean((n_post - E) ** 2)),
+           "smooth_bandwidths": info["smooth_bandwidths"],
            "t_fit_s": t_fit, "cpu_fit_s": c_fit, "t_flow_s": t_flow, "cpu_flow_s": c_flow,
            "fit_r2_train": fit.r2, "fit_loss": fit.loss,
            # the fit's loss minus the true rates' on the same data (< 0: the optimum is
@@ -327,6 +330,9 @@ def main() -> None:
     ap.add_argument("--coupling", default="independent", choices=["independent", "ot"],
                     help="fit_loading_distribution's coupling (the (m, d) flow's minibatch "
                          "pairing)")
+    ap.add_argument("--smooth", action="store_true",
+                    help="fit_loading_distribution's smooth (kernel smoothing of the targets "
+                         "of n over (m, d), bandwidth by leave-one-unit-out error)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
@@ -335,6 +341,9 @@ def main() -> None:
                          "(reused when present; they depend only on --n-sample, --n-nets and "
                          "--n-ring-ref and cost minutes, the ring's 80 networks most)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
+    ap.add_argument("--counts-seed", type=int, default=0,
+                    help="seed of the Poisson counts (a second data seed: other spikes from "
+                         "the same networks)")
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")
     ap.add_argument("--n-sample", type=int, default=10_000,
@@ -347,7 +356,7 @@ def main() -> None:
     torch.set_num_threads(1)
     truths = {p: lowrank_preset(p, args.n, seed=args.seed) for p in args.presets}
     out: dict = {"args": vars(args), "runs": [], "confusion": {}}
-    rng_counts = np.random.default_rng(0)
+    rng_counts = np.random.default_rng(args.counts_seed)
     t0 = time.perf_counter()
     args.reference = {}
     for p in args.presets:

@@ -34,13 +34,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spikewire.infer._params import Options
+from spikewire.infer._params import Boolean, Options
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_torch
 
 __all__ = ["FlowMatcher", "LoadingDistribution", "LowRankFlow", "fit_loading_distribution",
-           "identifiability_report", "tail_df"]
+           "identifiability_report", "smooth_targets", "tail_df"]
+
+#: bandwidths (in units of the loadings, the canonical basis) among which
+#: :func:`smooth_targets` chooses by leave-one-unit-out error
+SMOOTH_BANDWIDTHS = tuple(0.05 * 1.5 ** k for k in range(8))
 
 
 def _ot_pairs(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -343,6 +347,65 @@ class LoadingDistribution:
         return self.flow_md.log_prob(md) + logsumexp(logk, axis=0) - np.log(int(n_mc))
 
 
+def smooth_targets(x, t, bandwidths=SMOOTH_BANDWIDTHS, *, block: int = 1024
+                   ) -> tuple[np.ndarray, float, np.ndarray]:
+    """Nadaraya–Watson smoothing of per-unit targets over the units' features.
+
+    ``t̂_i = Σ_j w_ij t_j / Σ_j w_ij`` with the Gaussian kernel ``w_ij = exp(−|x_i − x_j|²
+    / 2h²)``; the bandwidth ``h`` is the one among ``bandwidths`` with the smallest
+    leave-one-unit-out squared error ``mean_i |t_i − Σ_{j≠i} w_ij t_j / Σ_{j≠i} w_ij|²``
+    (data only). The targets of ``n`` (:func:`fit_loading_distribution`) are
+    ``E[n | m, d]`` plus a part specific to each unit (the fitted field's error turned into
+    ``n`` by the ridge, and what remains of the unidentified residual); the part that
+    varies smoothly with ``(m, d)`` is what the dynamics identify, and the held-out unit's
+    error is smallest where the smoother keeps it and averages the unit-specific part out.
+
+    Parameters
+    ----------
+    x : array_like, shape (N, k)
+        Features, e.g. ``(m, d)`` in the canonical basis (same units: inputs of φ).
+    t : array_like, shape (N, R)
+        Targets.
+    bandwidths : sequence of float, default :data:`SMOOTH_BANDWIDTHS`
+        Candidate bandwidths ``h > 0``, in the units of ``x``.
+    block : int, default 1024
+        Rows of the kernel computed at a time (memory ``block × N``).
+
+    Returns
+    -------
+    smoothed : ndarray, shape (N, R)
+    bandwidth : float
+        The chosen ``h``.
+    cv : ndarray, shape (len(bandwidths),)
+        Leave-one-out mean squared error of each bandwidth.
+    """
+    x = np.asarray(x, dtype=float)
+    t = np.asarray(t, dtype=float)
+    if x.ndim != 2 or t.ndim != 2 or x.shape[0] != t.shape[0] or x.shape[0] < 2:
+        raise ValueError(f"x and t must be 2-D with the same number (>= 2) of rows, got "
+                         f"shapes {x.shape} and {t.shape}")
+    h = np.asarray(bandwidths, dtype=float)
+    if h.ndim != 1 or h.size == 0 or not np.all(np.isfinite(h)) or np.any(h <= 0):
+        raise ValueError(f"bandwidths={bandwidths!r} must be finite numbers > 0")
+    N = x.shape[0]
+    sq = (x ** 2).sum(1)
+
+    def rows(i0, hh, loo):
+        i1 = min(N, i0 + block)
+        D2 = np.maximum(sq[i0:i1, None] + sq[None] - 2 * x[i0:i1] @ x.T, 0.0)
+        if loo:
+            D2[np.arange(i1 - i0), np.arange(i0, i1)] = np.inf
+        # relative to each row's nearest unit: no underflow of all weights
+        W = np.exp(-(D2 - D2.min(1, keepdims=True)) / (2 * hh * hh))
+        return W @ t / W.sum(1, keepdims=True)
+
+    cv = np.array([
+        float(np.mean((np.vstack([rows(i, hh, True) for i in range(0, N, block)]) - t) ** 2))
+        for hh in h])
+    best = float(h[int(np.argmin(cv))])
+    return np.vstack([rows(i, best, False) for i in range(0, N, block)]), best, cv
+
+
 def tail_df(x, *, max_df: float = 20.0, min_df: float = 2.5) -> float | None:
     """Degrees of freedom of a Student-t fitted (maximum likelihood, location 0) to the
     standardised, pooled coordinates of ``x`` (n, dim): the base of a tail-adaptive flow.
@@ -364,7 +427,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
                              burn_in: int | None = None, width: int = 64,
                              residual_sd: float | None = None, base_df="auto",
                              targets_from: str = "flow", coupling: str = "independent",
-                             seed=0, device: str = "cpu"
+                             smooth: bool = False, seed=0, device: str = "cpu"
                              ) -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
@@ -419,6 +482,12 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
     coupling : {"independent", "ot"}, default "independent"
         Minibatch coupling of the flow over ``(m, d)`` (see :meth:`FlowMatcher.train`;
         the conditional flow for ``n`` always pairs independently).
+    smooth : bool, default False
+        Smooth the ridge targets of ``n`` over ``(m, d)`` before the conditional flow is
+        trained on them (:func:`smooth_targets`: Gaussian kernel, bandwidth by
+        leave-one-unit-out error; one bandwidth per population). Step 3's ridge turns the
+        fitted field's error into a part of each unit's target that does not vary smoothly
+        with ``(m, d)``; the smoother removes some of it.
 
     Returns
     -------
@@ -427,6 +496,9 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Final flow-matching losses, the R² of the ridge regressions of the latent update
         and the ``base_df`` used.
     """
+    if not isinstance(smooth, bool | np.bool_):
+        raise ValueError(f"smooth={smooth!r} must be True or False (smooth the targets of n "
+                         f"over (m, d))")
     if coupling not in ("independent", "ot"):
         raise ValueError(f"coupling={coupling!r} must be 'independent' or 'ot' (minibatch "
                          f"optimal-transport pairing of the (m, d) flow)")
@@ -452,7 +524,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
     if burn_in is None:
         burn_in = min(10, steps // 4)
     z, y = fit.update_targets(burn_in)
-    feats, targets, r2 = [], [], []
+    feats, targets, r2, bw = [], [], [], []
     pops = [md] if targets_from == "units" else [flow_md.sample(N, seed=s)
                                              for s in s_draw.spawn(int(n_draws))]
     for smp in pops:
@@ -460,6 +532,9 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         n_hat = _ridge_n(phi, y, ridge)
         pred = phi @ n_hat / phi.shape[1]
         r2.append(float(1 - ((y - pred) ** 2).sum() / ((y - y.mean(0)) ** 2).sum()))
+        if smooth:
+            n_hat, h, _ = smooth_targets(smp, n_hat)
+            bw.append(h)
         feats.append(smp)
         targets.append(n_hat)
     flow_n = FlowMatcher(R, R + 1, width, s_n, device).train(
@@ -467,7 +542,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
     info = {"flow_md_loss": float(np.mean(flow_md.losses[-50:])),
             "flow_n_loss": float(np.mean(flow_n.losses[-50:])), "ridge_r2": r2,
             "burn_in": int(burn_in), "base_df": base_df,
-            "targets_from": targets_from, "coupling": coupling}
+            "targets_from": targets_from, "coupling": coupling, "smooth": bool(smooth),
+            "smooth_bandwidths": bw}
     return LoadingDistribution(flow_md, flow_n, R, residual_sd), info
 
 
@@ -555,6 +631,14 @@ class LowRankFlow(_LowRankBase):
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
+    refine_iter : int, default 0
+        L-BFGS iterations after Adam in every front-end fit (the estimate's and the
+        gate's), as for ``lowrank``. N = 1,000, 4,608 s of spikes
+        (``benchmarks/results/lrquad2.md`` §5): with 150 and ``targets_from="units"``
+        the networks sampled from the flow pass the ring check against the data network
+        3/3 (Adam alone 2/3) at +45 % of the fit's CPU time; the distances move within
+        their targets (ring 0.039 → 0.046, limit cycle 0.048 → 0.062, bistable and
+        quadstable unchanged).
     flow_iter : int, default 3000
         Flow-matching iterations of each flow.
     n_draws : int, default 4
@@ -564,6 +648,19 @@ class LowRankFlow(_LowRankBase):
     targets_from : {"flow", "units"}, default "flow"
         Regressors of the ridge targets of n: populations drawn from the (m, d) flow, or
         the fitted units themselves (see :func:`fit_loading_distribution`).
+    coupling : {"independent", "ot"}, default "independent"
+        Minibatch pairing of base and data samples in the flow over ``(m, d)`` (see
+        :meth:`FlowMatcher.train`; the conditional flow for ``n`` pairs independently).
+        ``"ot"`` (the exact assignment within each batch of 256) straightens the paths,
+        so the flow draws multimodal m-distributions' modes in less: quadstable from
+        spikes (N = 1,000), fixed points of sampled networks 8 % inside the data
+        network's with "independent", 4–7 % with "ot" (6,000 iterations: 2/3 within
+        5 %); its distance 0.075 → 0.073 (``benchmarks/results/lrquad2.md`` §4–5). Cost:
+        the (m, d) flow's CPU time ×4 (25 s against 6 s at 3,000 iterations).
+    smooth : bool, default False
+        Smooth the ridge targets of ``n`` over ``(m, d)`` (Gaussian kernel, bandwidth by
+        leave-one-unit-out error; see :func:`fit_loading_distribution`) before the
+        conditional flow learns them.
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
@@ -610,6 +707,8 @@ class LowRankFlow(_LowRankBase):
         "n_weight_samples": [_LowRankBase.base_constraints["n_restarts"][0]],
         "residual_sd": [_LowRankBase.base_constraints["rate_offset"][0], None],
         "targets_from": [Options(("flow", "units"))],
+        "coupling": [Options(("independent", "ot"))],
+        "smooth": [Boolean()],
     }
 
     def __init__(self, rank: int = 2, alpha: float = 0.2, bin_width: float | None = None,
@@ -623,7 +722,8 @@ class LowRankFlow(_LowRankBase):
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
                  min_gain: float = 0.01, targets_from: str = "flow",
-                 reversal_test: str = "heldout"):
+                 reversal_test: str = "heldout", refine_iter: int = 0,
+                 coupling: str = "independent", smooth: bool = False):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -650,6 +750,9 @@ class LowRankFlow(_LowRankBase):
         self.min_gain = min_gain
         self.targets_from = targets_from
         self.reversal_test = reversal_test
+        self.refine_iter = refine_iter
+        self.coupling = coupling
+        self.smooth = smooth
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
@@ -659,6 +762,8 @@ class LowRankFlow(_LowRankBase):
                                                burn_in=self.burn_in,
                                                residual_sd=self.residual_sd,
                                                targets_from=self.targets_from,
+                                               coupling=self.coupling,
+                                               smooth=self.smooth,
                                                seed=s_flow, device=self.device)
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
