@@ -217,3 +217,29 @@ def test_partial_corr_and_te_warn_when_too_short_with_the_data_needed(method, wi
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         sw.infer(long, method)
+
+
+@pytest.mark.parametrize("method, window", [("glm", 0.025), ("glmcc", 0.004)])
+def test_glm_and_glmcc_warn_when_too_short_with_the_data_needed(method, window):
+    # the same rule as partial_corr / te, over glm's 25 ms filter window and glmcc's 4 ms
+    # evidence kernel: the warning asks for 20 s × z²_{α/2} / λ (α and correction at the
+    # method's defaults; BH, like 'none', uses the per-pair level)
+    from spikewire.infer.base import get_method
+
+    st = null_family("poisson", n_units=6, duration=20.0, seed=1, rate_range=(1.0, 2.0))
+    with pytest.warns(UserWarning, match=r"needs a recording of about (\S+) s \(this one: 20 s\)"
+                      ) as rec:
+        sw.infer(st, method)
+    msg = next(str(w.message) for w in rec if "needs a recording" in str(w.message))
+    need = float(msg.split("needs a recording of about ")[1].split(" s")[0])
+    m = get_method(method)
+    assert m.correction != "bonferroni"
+    rates = np.array([st.train(i).size for i in range(6)]) / 20.0
+    lam = np.median((rates[:, None] * rates[None, :])[~np.eye(6, dtype=bool)]) * window * 20.0
+    z2 = float(stats.norm.isf(m.alpha / 2)) ** 2
+    assert np.isclose(need, 20.0 * z2 / lam, rtol=1e-2)      # 3 significant digits printed
+    long = null_family("poisson", n_units=6, duration=1.5 * need, seed=1,
+                       rate_range=(1.0, 2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        sw.infer(long, method)

@@ -18,6 +18,7 @@ from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer import _glm_kernels as _k
 from spikewire.infer._bases import population_covariates, raised_cosine_log_basis
 from spikewire.infer._params import Boolean, Interval, LabelSequence, Options, RealSequence
+from spikewire.infer._surrogates import warn_if_short
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
@@ -1233,6 +1234,9 @@ class GLM(InferenceMethod):
         if st.duration < 5 * self.window:
             raise ValueError(f"glm: the recording ({st.duration:g} s) is shorter than 5 filter "
                              f"windows ({5 * self.window:g} s); use a longer recording")
+        # issue 12's short-recording rule, in the filter window's terms (as ccg / te)
+        warn_if_short(self.name, ctx.counts, ctx.want, float(st.duration), float(self.window),
+                      float(self.alpha), self.correction)
         design = build_design(st, bin_width=bin_width, window=self.window,
                               n_basis=self.n_basis, units=active,
                               last_peak=self._last_peak())

@@ -10,6 +10,7 @@ from scipy.stats import chi2, norm
 
 from spikewire.infer import _glmcc_kernels as _k
 from spikewire.infer._params import Interval, Options, RealSequence
+from spikewire.infer._surrogates import warn_if_short
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.correlograms import _flat_positions, numba_threads
 from spikewire.infer.estimate import Estimate
@@ -376,6 +377,9 @@ class GLMCC(InferenceMethod):
             raise ValueError(f"the recording lasts {st.duration:g} s, not longer than the "
                              f"cross-correlogram span 2·window = {2 * window:g} s; use a longer "
                              "recording or a smaller window")
+        # issue 12's short-recording rule over the evidence rule's 4 ms kernel (as ccg / te)
+        warn_if_short(self.name, ctx.counts, ctx.want, float(st.duration), EVIDENCE_TAU,
+                      float(self.alpha), self.correction)
         n = st.n_units
         status = ctx.pair_status
         want = (status == 0) | (status.T == 0)
