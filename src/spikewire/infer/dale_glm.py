@@ -107,6 +107,7 @@ from spikewire.infer.glm import (
 
 __all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "magnitude_penalties",
            "label_units", "empirical_null", "null_scale", "MIN_LABEL_CONFIDENCE",
+           "NULL_SCALE_ESTIMATORS", "DEFAULT_NULL_SCALE",
            "MIN_NULL_SCALE_PAIRS",
            "CELL_TYPES", "CV_STRENGTHS"]
 
@@ -424,15 +425,33 @@ MIN_NULL_SCALE_PAIRS = 100
 MIN_ROBUST_EVENTS = 10.0
 
 
+#: Estimators of :func:`null_scale`: ``"central"`` (Efron's maximum-likelihood central
+#: null, location free, its width σ0) and ``"median"`` (``median |z| / Φ⁻¹(0.75)``).
+NULL_SCALE_ESTIMATORS = ("central", "median")
+
+#: The estimator ``DaleGLM(null_scale=True)`` uses.
+DEFAULT_NULL_SCALE = "median"
+
+
 def null_scale(z: np.ndarray, tested: np.ndarray,
-               min_pairs: int = MIN_NULL_SCALE_PAIRS) -> float:
+               min_pairs: int = MIN_NULL_SCALE_PAIRS,
+               estimator: str = DEFAULT_NULL_SCALE) -> float:
     """One global empirical-null scale of the Wald z-scores, never below 1.
 
-    ``max(1, median_ij |z_ij| / Φ⁻¹(0.75))`` over the tested pairs: for ``z ~ N(0, σ²)``
-    the median of ``|z|`` is ``0.6745 σ``, and where most pairs are unconnected the bulk of
-    the z-scores is their null (Efron 2004, JASA 99:96; location kept at 0, only the scale
-    is estimated, and only widened: a scale below 1 is sampling noise or conservative
-    discreteness, not a reason to sharpen the tests).
+    ``estimator="median"``: ``max(1, median_ij |z_ij| / Φ⁻¹(0.75))`` over the tested
+    pairs: for ``z ~ N(0, σ²)`` the median of ``|z|`` is ``0.6745 σ``, and where most pairs
+    are unconnected the bulk of the z-scores is their null (Efron 2004, JASA 99:96;
+    location kept at 0, only the scale is estimated, and only widened: a scale below 1 is
+    sampling noise or conservative discreteness, not a reason to sharpen the tests).
+    Every link raises ``median |z|``: 10 % strong links raise it by ≈ 13 %, the 20 %
+    of a dense Brunel network by ≈ 27 % over the unlinked pairs' own spread
+    (benchmarks/results/dalehid.md).
+
+    ``estimator="central"``: ``max(1, σ0)``, σ0 the width of Efron's maximum-likelihood
+    central null — a normal ``N(δ0, σ0²)`` truncated to ``median ± 1.5 σ_IQR`` of the
+    signed z-scores and fitted to those inside (:mod:`spikewire.infer.fdr`, step 3);
+    links outside that interval do not enter, and a shift of the bulk (common input)
+    goes into δ0, not σ0. Only the width is used (location kept at 0, as above).
 
     Parameters
     ----------
@@ -442,6 +461,9 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
         Pairs that carry evidence.
     min_pairs : int, default :data:`MIN_NULL_SCALE_PAIRS`
         Fewest tested pairs from which the scale is estimated; with fewer it is 1.
+    estimator : {"median", "central"}, default :data:`DEFAULT_NULL_SCALE`
+        How the scale is estimated (above). Where the central fit fails (a tied bulk,
+        no convergence) the median estimator is used.
 
     Returns
     -------
@@ -451,7 +473,7 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
     Raises
     ------
     ValueError
-        If the shapes differ or ``min_pairs`` < 1.
+        If the shapes differ, ``min_pairs`` < 1 or the estimator is unknown.
     """
     z = np.asarray(z, dtype=float)
     tested = np.asarray(tested, dtype=bool)
@@ -460,10 +482,24 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
                          "arrays of one shape")
     if int(min_pairs) < 1:
         raise ValueError(f"min_pairs={min_pairs!r} must be a positive count, e.g. 100")
-    v = np.abs(z[tested & np.isfinite(z)])
+    if estimator not in NULL_SCALE_ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r} is not one of "
+                         f"{NULL_SCALE_ESTIMATORS}; use 'central' or 'median'")
+    v = z[tested & np.isfinite(z)]
     if v.size < int(min_pairs):
         return 1.0
-    return max(1.0, float(np.median(v)) / float(norm.ppf(0.75)))
+    median = max(1.0, float(np.median(np.abs(v))) / float(norm.ppf(0.75)))
+    if estimator == "median":
+        return median
+    from spikewire.infer.fdr import _ml_central_null
+
+    q25, q75 = np.quantile(v, [0.25, 0.75])
+    if q75 - q25 < 1e-3:
+        return median
+    _, sigma0, ok, _ = _ml_central_null(v, float(q25), float(q75))
+    if not (ok and np.isfinite(sigma0)):
+        return median
+    return max(1.0, float(sigma0))
 
 
 def label_units(z: np.ndarray, tested: np.ndarray, excitatory_fraction: float = 0.8,
@@ -978,9 +1014,11 @@ class DaleGLM(InferenceMethod):
         non-links sit at z ≈ +1.8, which labelled 14 of 18 I units E); it costs accuracy
         where the shift is itself evidence of the type (Brunel: indirect excitation
         shifts E units' z-scores up), hence off by default. Needs ≥ 10 targets per unit.
-    null_scale : bool, default True
+    null_scale : bool or {"median", "central"}, default True
         Divide the Wald z-scores by one global empirical-null scale ``max(1, s)``,
-        ``s = median |z| / Φ⁻¹(0.75)`` over every tested pair (:func:`null_scale`), before
+        ``s = median |z| / Φ⁻¹(0.75)`` (``"median"``) or the width of Efron's central
+        null fit (``"central"``, less inflated by links) over every tested pair
+        (:func:`null_scale`; ``True`` is :data:`DEFAULT_NULL_SCALE`), before
         the p-values and scores; the labels use the unscaled z-scores (a shift of a
         unit's z-scores is type evidence the scale would wash out). Not with
         ``empirical_null``, which already standardises. Only widens: on bursting spikes
@@ -1075,7 +1113,7 @@ class DaleGLM(InferenceMethod):
         "excitatory_fraction": [Interval("real", 0, 1, closed="neither")],
         "min_label_confidence": [Interval("real", 0.5, 1, closed="both")],
         "empirical_null": [Boolean()],
-        "null_scale": [Boolean()],
+        "null_scale": [Boolean(), Options(list(NULL_SCALE_ESTIMATORS))],
         "validation_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "alpha": [Interval("real", 0, 1, closed="neither")],
         "correction": [Options(["bh", "bonferroni", "none"])],
@@ -1177,6 +1215,12 @@ class DaleGLM(InferenceMethod):
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
 
+    def _null_scale_estimator(self) -> str:
+        """The :func:`null_scale` estimator of this setting (``True``: the default)."""
+        if isinstance(self.null_scale, bool | np.bool_):
+            return DEFAULT_NULL_SCALE
+        return str(self.null_scale)
+
     def _timescales(self) -> tuple:
         """Time scales (s) of the population covariates (() when there are none)."""
         if not self.population_covariate:
@@ -1274,7 +1318,8 @@ class DaleGLM(InferenceMethod):
         # would wash out (hidden-unit drive in Brunel networks, dalesplit.md)
         zscale = 1.0
         if self.null_scale and not self.empirical_null:
-            zscale = null_scale(z, prob.together & ~own)
+            zscale = null_scale(z, prob.together & ~own,
+                                estimator=self._null_scale_estimator())
 
         # the priors' type pairs use every unit's likelier type (also for unlabelled ones:
         # the fallback only frees their outgoing signs); the L1 of the connection prior is
