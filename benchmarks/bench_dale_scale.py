@@ -12,10 +12,14 @@ several scale estimators without refitting:
 
 - ``none``: 1 (``null_scale=False``);
 - ``median``: ``max(1, median|z| / Φ⁻¹(0.75))`` (today's default);
-- ``central``: ``max(1, σ0)``, σ0 of Efron's maximum-likelihood central null (a normal
-  truncated to ``median ± 1.5 σ_IQR`` of the signed z-scores, location free;
-  ``spikewire.infer.fdr``), location kept at 0;
-- ``lower``: ``max(1, q25(|z|) / Φ⁻¹(0.625))``, the median of the lower half of ``|z|``.
+- ``central``: ``max(1, √(δ0² + σ0²))``, the root mean square about 0 of Efron's
+  maximum-likelihood central null ``N(δ0, σ0²)`` (a normal truncated to
+  ``median ± 1.5 σ_IQR`` of the signed z-scores; ``spikewire.infer.fdr``), location kept
+  at 0 (``null_scale(..., estimator="central")``);
+- ``central_width``: ``max(1, σ0)`` alone, location 0 (a shifted bulk is not absorbed);
+- ``efron``: Efron's full empirical null, ``(z − δ0) / max(1, σ0)``;
+- ``lower`` (``scale_of`` only): ``max(1, q25(|z|) / Φ⁻¹(0.625))``, the median of the
+  lower half of ``|z|``.
 
 Modes::
 
@@ -41,9 +45,10 @@ from scipy.stats import norm
 
 import spikewire as sw
 from spikewire.infer._null_families import FAMILIES, null_family
+from spikewire.infer.dale_glm import MIN_NULL_SCALE_PAIRS, null_scale
 from spikewire.infer.fdr import _ml_central_null
 
-ESTIMATORS = ("none", "median", "central", "lower")
+ESTIMATORS = ("none", "median", "central", "central_width", "efron")
 
 
 def tested_z(est) -> tuple[np.ndarray, np.ndarray]:
@@ -55,25 +60,43 @@ def tested_z(est) -> tuple[np.ndarray, np.ndarray]:
     return z, (est.pair_status == 0) & np.isfinite(z)
 
 
+def central_fit(z: np.ndarray, tested: np.ndarray) -> tuple[float, float]:
+    """``(δ0, σ0)`` of Efron's central null of the tested z-scores."""
+    v = z[tested]
+    q25, q75 = np.quantile(v, [0.25, 0.75])
+    d0, s0, ok, _ = _ml_central_null(v, q25, q75)
+    return (float(d0), float(s0)) if ok else (0.0, 1.0)
+
+
+def null_of(z: np.ndarray, tested: np.ndarray, how: str) -> tuple[float, float]:
+    """``(location, scale)`` of estimator ``how``: the tests use ``(z − location) / scale``."""
+    if how == "efron" and tested.sum() >= MIN_NULL_SCALE_PAIRS:
+        d0, s0 = central_fit(z, tested)
+        return d0, max(1.0, s0)
+    return 0.0, scale_of(z, tested, "none" if how == "efron" else how)
+
+
 def scale_of(z: np.ndarray, tested: np.ndarray, how: str) -> float:
     """The empirical-null scale ``how`` of the tested z-scores (≥ 1)."""
     v = z[tested]
-    if how == "none" or v.size < 100:
+    if how in ("none", "efron") or v.size < MIN_NULL_SCALE_PAIRS:
         return 1.0
-    if how == "median":
-        return max(1.0, float(np.median(np.abs(v))) / float(norm.ppf(0.75)))
+    if how in ("median", "central"):
+        return null_scale(z, tested, estimator=how)       # dale_glm's own estimator
     if how == "lower":
         return max(1.0, float(np.quantile(np.abs(v), 0.25)) / float(norm.ppf(0.625)))
-    if how == "central":
+    if how == "central_width":
         q25, q75 = np.quantile(v, [0.25, 0.75])
         _, sigma0, ok, _ = _ml_central_null(v, q25, q75)
         return max(1.0, float(sigma0)) if ok else 1.0
     raise ValueError(f"unknown scale estimator {how!r}; one of {ESTIMATORS}")
 
 
-def rescaled(est, s: float):
-    """The estimate with p-values and scores rebuilt from ``z / s`` (as ``_place``)."""
+def rescaled(est, s: float, loc: float = 0.0):
+    """The estimate with p-values and scores rebuilt from ``(z − loc) / s`` (as
+    ``_place``)."""
     z, tested = tested_z(est)
+    z = z - loc
     ct = np.asarray(est.cell_type)
     signs = np.where(ct == "E", 1.0, np.where(ct == "I", -1.0, 0.0))
     lab = signs != 0
@@ -111,12 +134,13 @@ def cmd_rescore_null(save):
         z, tested = tested_z(est)
         cells = []
         for how in ESTIMATORS:
-            s = scale_of(z, tested, how)
-            e2 = rescaled(est, s)
+            loc, s = null_of(z, tested, how)
+            e2 = rescaled(est, s, loc)
             p = e2.pvalues[tested]
             fpr = float(np.mean(p < 0.05))
             calls = int(e2.significant().sum())
-            cells.append(f"{s:.3f}, {fpr:.3f}, {calls}")
+            cells.append(f"{s:.3f}, {fpr:.3f}, {calls}" if loc == 0 else
+                         f"{loc:+.2f}/{s:.3f}, {fpr:.3f}, {calls}")
         _, fam, seed = f.stem.split("_")
         print(f"| {fam} | {seed[1:]} | " + " | ".join(cells) + " |")
 
@@ -143,9 +167,10 @@ def cmd_rescore(save, neurons, seed):
         null_txt = (f"{mu:+.2f}, {1.4826 * np.median(np.abs(u - mu)):.2f}, "
                     f"{np.std(u):.2f}")
         for how in ESTIMATORS:
-            s = scale_of(z, tested, how)
-            sc = sw.score(net, rescaled(est, s))
-            print(f"| {f.stem} | {how} | {s:.3f} | {sc['auc']:.3f} | {sc['mcc']:.3f} | "
+            loc, s = null_of(z, tested, how)
+            sc = sw.score(net, rescaled(est, s, loc))
+            lt = f"{s:.3f}" if loc == 0 else f"{loc:+.2f} / {s:.3f}"
+            print(f"| {f.stem} | {how} | {lt} | {sc['auc']:.3f} | {sc['mcc']:.3f} | "
                   f"{sc['mcc_best']:.3f} | {sc['n_detected']} / {sc['n_true']} | "
                   f"{sc['ei_accuracy']:.3f} | {sc['ei_labelled']:.2f} | "
                   f"{np.median(v):+.2f} | {d0:+.2f}, {s0:.2f} | {null_txt} |", flush=True)
