@@ -8,7 +8,8 @@ estimates (from ``bench_dale_glm.py --pickle DIR`` or from this script's ``null`
 rebuilds each pair's p-value from the unscaled z-scores (``diagnostics
 ["wald_z_unconstrained"]``) exactly as ``DaleGLM._place`` does (one-sided in the
 direction of the unit's label, two-sided for unlabelled units), and scores it under
-several scale estimators without refitting:
+several scale estimators without refitting (and then, as every fit does, through
+``check_null``, which may switch the default decision to the empirical-null lfdr):
 
 - ``none``: 1 (``null_scale=False``);
 - ``median``: ``max(1, median|z| / Φ⁻¹(0.75))`` (today's default);
@@ -37,6 +38,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +47,7 @@ from scipy.stats import norm
 
 import spikewire as sw
 from spikewire.infer._null_families import FAMILIES, null_family
+from spikewire.infer.base import check_null
 from spikewire.infer.dale_glm import MIN_NULL_SCALE_PAIRS, null_scale
 from spikewire.infer.fdr import _ml_central_null
 
@@ -106,8 +109,17 @@ def rescaled(est, s: float, loc: float = 0.0):
     pv = np.where(lab[None, :], p1, p2)
     sc = np.where(lab[None, :], signs[None, :] * zs,
                   norm.isf(np.clip(p2, 1e-300, 1 - 1e-12)))
-    return replace(est, pvalues=np.where(tested, pv, est.pvalues),
-                   scores=np.where(tested, sc, est.scores))
+    # as the fit itself ends: the default decision after check_null, judged afresh on
+    # the new p-values (from the correction and α the fit had before any switch)
+    nc = est.diagnostics.get("null_check", {})
+    diag = {k: v for k, v in est.diagnostics.items() if k != "null_check"}
+    out = replace(est, pvalues=np.where(tested, pv, est.pvalues),
+                  scores=np.where(tested, sc, est.scores), diagnostics=diag,
+                  correction=nc.get("switched_from", est.correction),
+                  alpha=nc.get("alpha_from", est.alpha))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check_null(out)
 
 
 def cmd_null(families, seeds, n_units, duration, save):
