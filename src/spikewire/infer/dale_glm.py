@@ -1032,7 +1032,7 @@ class DaleGLM(InferenceMethod):
         Links raise ``median |z|`` (≈ +13 % if 10 % of the pairs are strong links; on
         Brunel networks with 20 % of the pairs linked 1.97–2.09 against the unlinked
         pairs' 1.55–1.65), far less the central fit, which leaves the tails out
-        (1.73–1.85: MCC +0.06 to +0.08 at 50 % hidden; benchmarks/results/dalehid.md).
+        (1.74–1.85: MCC +0.06 to +0.08 at 50 % hidden; benchmarks/results/dalehid.md).
         That costs p-value size, not ranking. Needs ≥ :data:`MIN_NULL_SCALE_PAIRS`
         tested pairs.
     validation_fraction : float, default 0.2
