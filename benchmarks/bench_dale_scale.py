@@ -1,212 +1,172 @@
-"""dale_glm's empirical-null scale: rescore saved fits under other scale estimators.
+"""dale_glm's screened solver against its full solver (issue 15): accuracy and cost.
 
-``dale_glm`` divides its tested Wald z-scores by one global scale before its p-values
-(``null_scale=True``: ``max(1, median|z| / Φ⁻¹(0.75))``). Where many tested pairs carry
-real links, or share hidden input, ``median|z|`` grows with the signal, not with the null's
-spread, and the scale removes true detections. This script takes pickled ``dale_glm``
-estimates (from ``bench_dale_glm.py --pickle DIR`` or from this script's ``null`` mode),
-rebuilds each pair's p-value from the unscaled z-scores (``diagnostics
-["wald_z_unconstrained"]``) exactly as ``DaleGLM._place`` does (one-sided in the
-direction of the unit's label, two-sided for unlabelled units), and scores it under
-several scale estimators without refitting (and then, as every fit does, through
-``check_null``, which may switch the default decision to the empirical-null lfdr):
+Data: the recording of ``bench_dale_nemos.py`` (:func:`spikewire.networks.izhikevich`,
+1,000 neurons, defaults, seed 1; dt = 1 ms, seed 2; 100 neurons recorded at random, seed
+0; cached in ``--cache``), first ``--duration`` s. Each solver runs in a fresh process
+(``resource.getrusage``: CPU time and peak RSS of the fit's process), at dale_glm's
+defaults but for ``solver`` (and ``n_candidates`` for the screened one). Scores
+(:func:`spikewire.score`) against the true weights among the recorded neurons: AUC,
+E-AUC / I-AUC, MCC at the default decision and the best MCC, E/I label accuracy, and
+dale_glm's own held-out bits per spike; and the agreement of the two solvers' Wald z
+(correlation, on candidate and non-candidate pairs).
 
-- ``none``: 1 (``null_scale=False``);
-- ``median``: ``max(1, median|z| / Φ⁻¹(0.75))`` (today's default);
-- ``central``: ``max(1, √(δ0² + σ0²))``, the root mean square about 0 of Efron's
-  maximum-likelihood central null ``N(δ0, σ0²)`` (a normal truncated to
-  ``median ± 1.5 σ_IQR`` of the signed z-scores; ``spikewire.infer.fdr``), location kept
-  at 0 (``null_scale(..., estimator="central")``);
-- ``central_width``: ``max(1, σ0)`` alone, location 0 (a shifted bulk is not absorbed);
-- ``efron``: Efron's full empirical null, ``(z − δ0) / max(1, σ0)``;
-- ``lower`` (``scale_of`` only): ``max(1, q25(|z|) / Φ⁻¹(0.625))``, the median of the
-  lower half of ``|z|``.
+``--null``: calibration of the screened solver on the five null families
+(:func:`spikewire.infer._null_families.null_family`, no connections: every call is
+false): per family, ``--screens`` value (``screen_duration``, s; with
+``screen_split=True``, which splits where the recording is ≥ 4 × that) and
+``--statistics`` value (``screen_statistic``), the per-pair
+false-positive rate at α = 0.05 over all pairs, over the candidate pairs and over the
+others, the KS distance of the p-values from uniform, BH (5 %) calls, and whether the
+screen was split from the tests (``diagnostics["screen_split"]``).
 
-Modes::
-
-    python benchmarks/bench_dale_scale.py null --families poisson,... --seed-list 0,1 \
-        --units 40 --duration 300 --save DIR      # fit dale_glm on the null families
-    python benchmarks/bench_dale_scale.py rescore-null --save DIR
-    python benchmarks/bench_dale_scale.py rescore --save DIR --neurons 100 --seed 3
-
-``rescore`` rebuilds the Brunel network of ``bench_dale_glm.py`` (``--neurons``,
-``--seed``) for the truth and scores every ``*dale_glm*.pkl`` in DIR.
+Usage: python benchmarks/bench_dale_scale.py --duration 120 [--solvers full,screened]
+       [--candidates 40] [--json out.jsonl]
+       python benchmarks/bench_dale_scale.py --null --units 40 --duration 300
+       --candidates 10 --screens 300,60 [--json out.jsonl]
 """
 
 from __future__ import annotations
 
 import argparse
-import pickle
+import json
+import os
+import resource
+import subprocess
+import sys
 import time
-import warnings
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
 
-import spikewire as sw
-from spikewire.infer._null_families import FAMILIES, null_family
-from spikewire.infer.base import check_null
-from spikewire.infer.dale_glm import MIN_NULL_SCALE_PAIRS, null_scale
-from spikewire.infer.fdr import _ml_central_null
-
-ESTIMATORS = ("none", "median", "central", "central_width", "efron")
+CACHE = "/tmp/dale_cache/nemos_1200.npz"
 
 
-def tested_z(est) -> tuple[np.ndarray, np.ndarray]:
-    """Unscaled (post × pre) z-scores of the fit and the mask of its tested pairs."""
-    z = np.asarray(est.diagnostics["wald_z_unconstrained"], dtype=float)
-    if z.shape != est.weights.shape:
-        raise ValueError(f"z {z.shape} vs weights {est.weights.shape}: a stitched or "
-                         "screened fit; this script rescores single-session fits only")
-    return z, (est.pair_status == 0) & np.isfinite(z)
+def worker(solver: str, duration: float, k: int, cache: str, out_npz: str) -> dict:
+    import spikewire as sw
+
+    z = np.load(cache)
+    st = sw.SpikeTrains.from_times(z["times"], z["ids"], t_stop=float(z["t_stop"]),
+                                   units=z["units"], sort=True).restrict(0.0, duration)
+    c0, t0 = time.process_time(), time.perf_counter()
+    est = sw.infer(st, "dale_glm", solver=solver, n_candidates=k)
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    net = sw.networks.izhikevich(1000, seed=1)
+    ti = np.asarray(z["units"], dtype=np.int64)
+    W = net.dense_weights()[np.ix_(ti, ti)]
+    sc = sw.score((W, net.cell_type[ti]), est)
+    keys = ["auc", "auc_exc", "auc_inh", "mcc", "mcc_best", "n_detected", "n_true",
+            "ei_accuracy", "ei_labelled", "sign_accuracy"]
+    d = est.diagnostics
+    np.savez(out_npz, z=d["wald_z_unconstrained"],
+             cand=d.get("candidates", np.ones_like(est.weights, dtype=bool)))
+    return {"solver": solver, "n_candidates": k if solver == "screened" else None,
+            "duration_s": duration, "n_spikes": int(st.times.size), "fit_cpu_s": cpu,
+            "fit_wall_s": wall,
+            "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "heldout_bits_per_spike": float(d["heldout_bits_per_spike"]),
+            **{k_: float(sc[k_]) for k_ in keys}}
 
 
-def central_fit(z: np.ndarray, tested: np.ndarray) -> tuple[float, float]:
-    """``(δ0, σ0)`` of Efron's central null of the tested z-scores."""
-    v = z[tested]
-    q25, q75 = np.quantile(v, [0.25, 0.75])
-    d0, s0, ok, _ = _ml_central_null(v, q25, q75)
-    return (float(d0), float(s0)) if ok else (0.0, 1.0)
+def _ks(p: np.ndarray) -> float:
+    p = np.sort(p)
+    n = p.size
+    return float(np.max(np.maximum(np.arange(1, n + 1) / n - p, p - np.arange(n) / n)))
 
 
-def null_of(z: np.ndarray, tested: np.ndarray, how: str) -> tuple[float, float]:
-    """``(location, scale)`` of estimator ``how``: the tests use ``(z − location) / scale``."""
-    if how == "efron" and tested.sum() >= MIN_NULL_SCALE_PAIRS:
-        d0, s0 = central_fit(z, tested)
-        return d0, max(1.0, s0)
-    return 0.0, scale_of(z, tested, "none" if how == "efron" else how)
+def null_rows(n_units: int, duration: float, k: int, screens: list[float],
+              seed: int = 0, statistics: tuple[str, ...] = ("score",)) -> list[dict]:
+    """The screened solver on the null families (see the module docstring)."""
+    import spikewire as sw
+    from spikewire.infer._null_families import FAMILIES, null_family
 
-
-def scale_of(z: np.ndarray, tested: np.ndarray, how: str) -> float:
-    """The empirical-null scale ``how`` of the tested z-scores (≥ 1)."""
-    v = z[tested]
-    if how in ("none", "efron") or v.size < MIN_NULL_SCALE_PAIRS:
-        return 1.0
-    if how in ("median", "central"):
-        return null_scale(z, tested, estimator=how)       # dale_glm's own estimator
-    if how == "lower":
-        return max(1.0, float(np.quantile(np.abs(v), 0.25)) / float(norm.ppf(0.625)))
-    if how == "central_width":
-        q25, q75 = np.quantile(v, [0.25, 0.75])
-        _, sigma0, ok, _ = _ml_central_null(v, q25, q75)
-        return max(1.0, float(sigma0)) if ok else 1.0
-    raise ValueError(f"unknown scale estimator {how!r}; one of {ESTIMATORS}")
-
-
-def rescaled(est, s: float, loc: float = 0.0):
-    """The estimate with p-values and scores rebuilt from ``(z − loc) / s`` (as
-    ``_place``)."""
-    z, tested = tested_z(est)
-    z = z - loc
-    ct = np.asarray(est.cell_type)
-    signs = np.where(ct == "E", 1.0, np.where(ct == "I", -1.0, 0.0))
-    lab = signs != 0
-    zs = z / s
-    p1 = norm.sf(signs[None, :] * zs)
-    p2 = np.minimum(2.0 * norm.sf(np.abs(zs)), 1.0)
-    pv = np.where(lab[None, :], p1, p2)
-    sc = np.where(lab[None, :], signs[None, :] * zs,
-                  norm.isf(np.clip(p2, 1e-300, 1 - 1e-12)))
-    # as the fit itself ends: the default decision after check_null, judged afresh on
-    # the new p-values (from the correction and α the fit had before any switch)
-    nc = est.diagnostics.get("null_check", {})
-    diag = {k: v for k, v in est.diagnostics.items() if k != "null_check"}
-    out = replace(est, pvalues=np.where(tested, pv, est.pvalues),
-                  scores=np.where(tested, sc, est.scores), diagnostics=diag,
-                  correction=nc.get("switched_from", est.correction),
-                  alpha=nc.get("alpha_from", est.alpha))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return check_null(out)
-
-
-def cmd_null(families, seeds, n_units, duration, save):
-    out = Path(save)
-    out.mkdir(parents=True, exist_ok=True)
-    for fam in families:
-        for seed in seeds:
-            st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
-            t0 = time.perf_counter()
-            est = sw.infer(st, "dale_glm")
-            el = time.perf_counter() - t0
-            with open(out / f"null_{fam}_s{seed}.pkl", "wb") as fh:
-                pickle.dump(est, fh)
-            print(f"{fam} seed {seed}: {el:.0f} s, scale "
-                  f"{est.diagnostics['null_scale']:.3f}", flush=True)
-
-
-def cmd_rescore_null(save):
-    print("| family | seed | " + " | ".join(f"{h}: scale, FPR 0.05, BH calls"
-                                             for h in ESTIMATORS) + " |")
-    print("|---|---|" + "---|" * len(ESTIMATORS))
-    for f in sorted(Path(save).glob("null_*.pkl")):
-        est = pickle.load(open(f, "rb"))
-        z, tested = tested_z(est)
-        cells = []
-        for how in ESTIMATORS:
-            loc, s = null_of(z, tested, how)
-            e2 = rescaled(est, s, loc)
-            p = e2.pvalues[tested]
-            fpr = float(np.mean(p < 0.05))
-            calls = int(e2.significant().sum())
-            cells.append(f"{s:.3f}, {fpr:.3f}, {calls}" if loc == 0 else
-                         f"{loc:+.2f}/{s:.3f}, {fpr:.3f}, {calls}")
-        _, fam, seed = f.stem.split("_")
-        print(f"| {fam} | {seed[1:]} | " + " | ".join(cells) + " |")
-
-
-def cmd_rescore(save, neurons, seed):
-    net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
-    print("| fit | estimator | scale | AUC | MCC | best MCC | calls / true | E/I acc. "
-          "(labelled) | labelled | median z | central δ0, σ0 | unlinked pairs: median z, "
-          "1.4826·MAD, sd |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for f in sorted(Path(save).glob("*dale_glm*.pkl")):
-        est = pickle.load(open(f, "rb"))
-        z, tested = tested_z(est)
-        v = z[tested]
-        q25, q75 = np.quantile(v, [0.25, 0.75])
-        d0, s0, _, _ = _ml_central_null(v, q25, q75)
-        # the true null: z-scores of the tested pairs with no synapse either way round
-        w_true = np.asarray(net.weights.todense() if hasattr(net.weights, "todense")
-                            else net.weights)
-        ti = np.asarray(est.true_index)
-        linked = w_true[np.ix_(ti, ti)] != 0
-        u = z[tested & ~linked & ~linked.T]
-        mu = float(np.median(u))
-        null_txt = (f"{mu:+.2f}, {1.4826 * np.median(np.abs(u - mu)):.2f}, "
-                    f"{np.std(u):.2f}")
-        for how in ESTIMATORS:
-            loc, s = null_of(z, tested, how)
-            sc = sw.score(net, rescaled(est, s, loc))
-            lt = f"{s:.3f}" if loc == 0 else f"{loc:+.2f} / {s:.3f}"
-            print(f"| {f.stem} | {how} | {lt} | {sc['auc']:.3f} | {sc['mcc']:.3f} | "
-                  f"{sc['mcc_best']:.3f} | {sc['n_detected']} / {sc['n_true']} | "
-                  f"{sc['ei_accuracy']:.3f} | {sc['ei_labelled']:.2f} | "
-                  f"{np.median(v):+.2f} | {d0:+.2f}, {s0:.2f} | {null_txt} |", flush=True)
+    rows = []
+    runs = [(sd, stat) for sd in screens for stat in statistics]
+    for fam in FAMILIES:
+        st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
+        for sd, stat in runs:
+            c0 = time.process_time()
+            est = sw.infer(st, "dale_glm", solver="screened", n_candidates=k,
+                           screen_duration=sd, screen_split=True, screen_statistic=stat)
+            d = est.diagnostics
+            off = ~np.eye(st.n_units, dtype=bool)
+            tested = (est.pair_status == 0) & off
+            cand = d["candidates"] & tested
+            p = est.pvalues
+            rows.append({"family": fam, "screen_duration_s": sd, "statistic": stat,
+                         "split": bool(d["screen_split"]), "n_pairs": int(tested.sum()),
+                         "n_candidates": int(cand.sum()),
+                         "fpr": float(np.mean(p[tested] < 0.05)),
+                         "fpr_candidates": float(np.mean(p[cand] < 0.05)),
+                         "fpr_others": float(np.mean(p[tested & ~cand] < 0.05)),
+                         "ks": _ks(p[tested]), "bh_calls": int(est.significant(
+                             0.05, "bh").sum()), "null_scale": float(d["null_scale"]),
+                         "cpu_s": time.process_time() - c0})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["null", "rescore-null", "rescore"])
-    ap.add_argument("--save", required=True)
-    ap.add_argument("--families", default=",".join(FAMILIES))
-    ap.add_argument("--seed-list", default="0,1")
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--duration", type=float, default=120.0)
+    ap.add_argument("--solvers", default="full,screened")
+    ap.add_argument("--candidates", type=int, default=40)
+    ap.add_argument("--cache", default=CACHE)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--worker", nargs=2, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--null", action="store_true")
     ap.add_argument("--units", type=int, default=40)
-    ap.add_argument("--duration", type=float, default=300.0)
-    ap.add_argument("--neurons", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=3)
-    a = ap.parse_args()
-    if a.mode == "null":
-        cmd_null(a.families.split(","), [int(s) for s in a.seed_list.split(",")],
-                 a.units, a.duration, a.save)
-    elif a.mode == "rescore-null":
-        cmd_rescore_null(a.save)
-    else:
-        cmd_rescore(a.save, a.neurons, a.seed)
+    ap.add_argument("--screens", default="300,60")
+    ap.add_argument("--statistics", default="score",
+                    help="screen_statistic values, comma-separated (score,deviance)")
+    args = ap.parse_args()
+    if args.null:
+        rows = null_rows(args.units, args.duration, args.candidates,
+                         [float(x) for x in args.screens.split(",") if x],
+                         statistics=tuple(args.statistics.split(",")))
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in rows)
+        return
+    tag = f"/tmp/dale_scale_{int(args.duration)}_{{}}.npz"
+    if args.worker:
+        row = worker(args.worker[0], args.duration, args.candidates, args.cache,
+                     tag.format(args.worker[1]))
+        print(json.dumps(row))
+        return
+    rows = []
+    for solver in args.solvers.split(","):
+        name = f"{solver}{args.candidates if solver == 'screened' else ''}"
+        p = subprocess.run([sys.executable, __file__, "--duration", str(args.duration),
+                            "--candidates", str(args.candidates), "--cache", args.cache,
+                            "--worker", solver, name], capture_output=True, text=True)
+        if p.returncode != 0:
+            raise RuntimeError(p.stderr[-3000:])
+        row = json.loads(p.stdout.strip().splitlines()[-1])
+        row["load_after"] = os.getloadavg()
+        rows.append((name, row))
+        print(json.dumps(row), flush=True)
+        if args.json:
+            with open(args.json, "a") as fh:
+                fh.write(json.dumps(row) + "\n")
+    names = [n for n, _ in rows]
+    if "full" in names:
+        zf = np.load(tag.format("full"))["z"]
+        off = ~np.eye(zf.shape[0], dtype=bool)
+        for n in names:
+            if n == "full":
+                continue
+            f = np.load(tag.format(n))
+            zs, c = f["z"], f["cand"] & off
+            nc = ~f["cand"] & off
+            agree = {"solver": n, "z_corr_candidates": float(np.corrcoef(zs[c], zf[c])[0, 1]),
+                     "z_mae_candidates": float(np.mean(np.abs(zs[c] - zf[c]))),
+                     "z_corr_noncandidates": float(np.corrcoef(zs[nc], zf[nc])[0, 1])
+                     if nc.any() else None,
+                     "frac_full_abs_z_gt4_in_candidates": float(
+                         np.mean(c[off & (np.abs(zf) > 4)]))}
+            print(json.dumps(agree), flush=True)
+            if args.json:
+                with open(args.json, "a") as fh:
+                    fh.write(json.dumps(agree) + "\n")
 
 
 if __name__ == "__main__":
