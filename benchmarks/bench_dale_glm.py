@@ -12,25 +12,49 @@ Scores (``spikewire.score``): ROC AUC of the evidence, MCC of the detected graph
 method's default α / correction, sign accuracy of the detected true links, E/I accuracy of
 the unit labels, Pearson weight correlation, wall time of the fit.
 
-Usage: python benchmarks/bench_dale_glm.py [--neurons 100] [--duration 120] [--json out.json]
+Each row also carries the decision (``n_detected`` calls against ``n_true`` links,
+``mcc_best``: the best MCC of any threshold on the method's own ranking, and
+``calibration_gap = mcc_best − mcc``), the E/I accuracy split by true type, the fraction of
+units labelled, and for ``dale_glm`` the empirical-null scale it divided its z-scores by
+and ``ei_accuracy_all``: the likelier type (``p_excitatory ≥ 0.5``) of every recorded unit,
+confident or not, against the truth.
+
+Usage: python benchmarks/bench_dale_glm.py [--neurons 100] [--duration 120] [--seed 3]
+       [--json out.json] [--pickle DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import time
+from pathlib import Path
+
+import numpy as np
 
 import spikewire as sw
 from spikewire.observe.state_proxy import state_proxy
 from spikewire.observe.subsample import subsample
 from spikewire.simulate import HiddenStates
 
-KEYS = ("auc", "mcc", "sign_accuracy", "ei_accuracy", "weight_corr")
+KEYS = ("auc", "mcc", "mcc_best", "calibration_gap", "n_detected", "n_true",
+        "sign_accuracy", "ei_accuracy", "ei_accuracy_E", "ei_accuracy_I", "ei_labelled",
+        "weight_corr")
+SHOW = ("auc", "mcc", "mcc_best", "n_detected", "n_true", "ei_accuracy", "ei_labelled",
+        "ei_accuracy_all", "null_scale", "time_s")
 
 
-def _fit(rec, net, method, **settings):
+def ei_accuracy_all(net, est) -> float:
+    """Fraction of all recorded units whose likelier type (``p_excitatory ≥ 0.5``) is true."""
+    pe = est.diagnostics["p_excitatory"]
+    truth = np.asarray(net.is_excitatory)[np.asarray(est.true_index)]
+    guess = np.array([pe[int(u)] >= 0.5 for u in np.asarray(est.units)])
+    return float(np.mean(guess == truth))
+
+
+def _fit(rec, net, method, pickle_to=None, **settings):
     t0 = time.perf_counter()
     est = sw.infer(rec, method, **settings)
     dt = time.perf_counter() - t0
@@ -39,7 +63,17 @@ def _fit(rec, net, method, **settings):
     row["time_s"] = dt
     if method == "dale_glm":
         row["bits_per_spike"] = float(est.diagnostics["heldout_bits_per_spike"])
+        row["null_scale"] = float(est.diagnostics["null_scale"])
+        row["ei_accuracy_all"] = ei_accuracy_all(net, est)
+    if pickle_to is not None:
+        with open(pickle_to, "wb") as fh:
+            pickle.dump(est, fh)
     return row
+
+
+def _show(prefix, row):
+    print(prefix + " " + " ".join(f"{k}={row[k]:.3f}" for k in SHOW if k in row),
+          flush=True)
 
 
 def main() -> None:
@@ -47,23 +81,42 @@ def main() -> None:
     ap.add_argument("--neurons", type=int, default=100)
     ap.add_argument("--duration", type=float, default=120.0)
     ap.add_argument("--methods", default="dale_glm,glm,glmcc,ccg")
+    ap.add_argument("--seed", type=int, default=3, help="network seed (dale.md: 3)")
+    ap.add_argument("--hidden", default="0.5,0.9", help="hidden fractions")
+    ap.add_argument("--no-states", action="store_true", help="skip the hidden-state rows")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--pickle", default=None, help="folder for the pickled estimates")
     args = ap.parse_args()
     methods = args.methods.split(",")
-    net = sw.networks.brunel(args.neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=3)
+    pdir = None
+    if args.pickle:
+        pdir = Path(args.pickle)
+        pdir.mkdir(parents=True, exist_ok=True)
+
+    def dest(name):
+        return None if pdir is None else pdir / f"{name.replace('/', '_')}.pkl"
+
+    net = sw.networks.brunel(args.neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0,
+                             seed=args.seed)
     st = sw.simulate(net, args.duration, seed=1)
     rates = st.rates()
     print(f"network N={args.neurons}, {args.duration:g} s, rate E "
           f"{rates[net.is_excitatory].mean():.1f} Hz, I {rates[~net.is_excitatory].mean():.1f} Hz")
     out = {"machine": platform.platform(), "python": platform.python_version(),
-           "neurons": args.neurons, "duration_s": args.duration, "results": {}}
-    for hidden in (0.5, 0.9):
+           "neurons": args.neurons, "duration_s": args.duration, "seed": args.seed,
+           "results": {}}
+    for hidden in (float(h) for h in args.hidden.split(",")):
         rec = subsample(st, fraction=1 - hidden, network=net, seed=2)
         for m in methods:
-            row = _fit(rec, net, m)
-            out["results"][f"hidden{int(hidden * 100)}/{m}"] = row
-            print(f"hidden {hidden:.0%} {m:9s} " + " ".join(f"{k}={v:.3f}"
-                                                          for k, v in row.items()))
+            name = f"hidden{int(round(hidden * 100))}/{m}"
+            row = _fit(rec, net, m, pickle_to=dest(name))
+            out["results"][name] = row
+            _show(f"hidden {hidden:.0%} {m:9s}", row)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(out, fh, indent=1)
+    if args.no_states:
+        return
     # hidden states, without and with the measured proxy
     hs = HiddenStates([1.3, 0.7], duration=args.duration, dwell_times=[2.0, 2.0],
                       n_neurons=args.neurons, seed=4)
@@ -74,13 +127,17 @@ def main() -> None:
                                                    "covariate_rate": 100.0}),
                       ("population", {"population_covariate": True})]:
         settings = {"population_covariate": False, **kw}
-        row = _fit(rec2, net, "dale_glm", **settings)
-        out["results"][f"states/dale_glm/{label}"] = row
-        print(f"states dale_glm {label:10s} " + " ".join(f"{k}={v:.3f}"
-                                                       for k, v in row.items()))
-    row = _fit(rec2, net, "glm")
-    out["results"]["states/glm"] = row
-    print("states glm " + " ".join(f"{k}={v:.3f}" for k, v in row.items()))
+        name = f"states/dale_glm/{label}"
+        row = _fit(rec2, net, "dale_glm", pickle_to=dest(name), **settings)
+        out["results"][name] = row
+        _show(f"states dale_glm {label:10s}", row)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(out, fh, indent=1)
+    for m in [m for m in methods if m != "dale_glm"]:
+        row = _fit(rec2, net, m, pickle_to=dest(f"states/{m}"))
+        out["results"][f"states/{m}"] = row
+        _show(f"states {m}", row)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

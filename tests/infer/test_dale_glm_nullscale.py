@@ -8,7 +8,13 @@ from scipy.stats import norm
 
 import spikewire as sw
 from spikewire.infer._null_families import null_family
-from spikewire.infer.dale_glm import MIN_NULL_SCALE_PAIRS, null_scale
+from spikewire.infer.dale_glm import (
+    DEFAULT_NULL_SCALE,
+    MIN_NULL_SCALE_PAIRS,
+    NULL_SCALE_ESTIMATORS,
+    DaleGLM,
+    null_scale,
+)
 
 Q75 = norm.ppf(0.75)          # median of |z| for z ~ N(0, 1)
 
@@ -19,29 +25,63 @@ def test_null_scale_matches_the_analytic_median_of_abs_z():
     rng = np.random.default_rng(0)
     tested = np.ones((100, 200), dtype=bool)
     wide = rng.normal(0.0, 1.3, size=tested.shape)
-    assert null_scale(wide, tested) == pytest.approx(1.3, rel=0.03)
+    assert null_scale(wide, tested, estimator="median") == pytest.approx(1.3, rel=0.03)
     # standard normal: the scale is floored at 1 (never sharpens), at most 1 + 3 sd
     std = rng.normal(size=tested.shape)
-    assert 1.0 <= null_scale(std, tested) <= 1.025
+    assert 1.0 <= null_scale(std, tested, estimator="median") <= 1.025
     # 10 % strong links at |z| = 8: median|z| is the null's quantile solving
     # 0.9·P(|z| < x) = 0.5, x = Φ⁻¹(0.5 + 0.25 / 0.9), i.e. the scale the links cost
     mixed = rng.normal(size=tested.shape)
     links = rng.random(tested.shape) < 0.1
     mixed[links] = 8.0 * rng.choice([-1.0, 1.0], size=links.sum())
     expect = norm.ppf(0.5 + 0.25 / 0.9) / Q75                    # 1.134
-    assert null_scale(mixed, tested) == pytest.approx(expect, rel=0.03)
+    assert null_scale(mixed, tested, estimator="median") == pytest.approx(expect, rel=0.03)
     # untested and non-finite entries are ignored
     wide2 = wide.copy()
     wide2[:, :100] = 50.0
     wide2[0, 150] = np.nan
     half = tested.copy()
     half[:, :100] = False
-    assert null_scale(wide2, half) == pytest.approx(1.3, rel=0.04)   # 10,000 pairs
+    # 10,000 pairs
+    assert null_scale(wide2, half, estimator="median") == pytest.approx(1.3, rel=0.04)
+
+
+def test_central_null_scale_ignores_links_and_widens_with_a_shifted_bulk():
+    """Efron's central fit (``estimator="central"``) against the known width. 20,000
+    pairs: the truncated-normal ML width has a relative sd of ≈ 1 % (the fit keeps the
+    ≈ 87 % of a normal within ±1.5 σ and loses information in the truncation), so 3 %
+    is ≈ 3 sd."""
+    rng = np.random.default_rng(1)
+    tested = np.ones((100, 200), dtype=bool)
+    wide = rng.normal(0.0, 1.3, size=tested.shape)
+    assert null_scale(wide, tested, estimator="central") == pytest.approx(1.3, rel=0.03)
+    # 10 % strong links at |z| = 8 sit outside median ± 1.5 σ_IQR (±1.70 here): the
+    # central width is the null's (1, floored), where median|z| gives 1.134
+    mixed = rng.normal(size=tested.shape)
+    links = rng.random(tested.shape) < 0.1
+    mixed[links] = 8.0 * rng.choice([-1.0, 1.0], size=links.sum())
+    assert 1.0 <= null_scale(mixed, tested, estimator="central") <= 1.03
+    assert null_scale(mixed, tested, estimator="median") > 1.1
+    # a bulk shifted by a shared input the model misses, N(1.5, 1.2²): the central fit
+    # finds δ0 = 1.5, σ0 = 1.2 and the scale is their root mean square about 0,
+    # √(1.5² + 1.2²) = 1.921 (a shift widens it, as it widens median|z|: 1.518, a
+    # "scale" of 2.25, its sd here ≈ 1 %)
+    shifted = rng.normal(1.5, 1.2, size=tested.shape)
+    assert null_scale(shifted, tested, estimator="central") == pytest.approx(
+        np.hypot(1.5, 1.2), rel=0.03)
+    assert null_scale(shifted, tested, estimator="median") == pytest.approx(
+        1.518 / Q75, rel=0.03)
+    assert DEFAULT_NULL_SCALE in NULL_SCALE_ESTIMATORS
+    with pytest.raises(ValueError, match="estimator"):
+        null_scale(wide, tested, estimator="mad")
 
 
 def test_null_scale_needs_enough_pairs_and_checks_its_input():
     z = np.full((5, 5), 3.0)                          # 25 pairs < MIN_NULL_SCALE_PAIRS
     assert null_scale(z, np.ones((5, 5), bool)) == 1.0
+    assert null_scale(z, np.ones((5, 5), bool), min_pairs=25,
+                      estimator="median") == pytest.approx(3.0 / Q75)
+    # a tied bulk has no central fit: the central estimator falls back to the median
     assert null_scale(z, np.ones((5, 5), bool), min_pairs=25) == pytest.approx(3.0 / Q75)
     assert MIN_NULL_SCALE_PAIRS == 100
     with pytest.raises(ValueError, match="one shape"):
@@ -53,19 +93,24 @@ def test_null_scale_needs_enough_pairs_and_checks_its_input():
 def test_fit_uses_the_scaled_z_scores_on_bursting_spikes():
     """16 unconnected bursting units, 60 s (240 pairs): the robust Wald z-scores are
     over-dispersed there (measured scale 1.06–1.10 at 40 units, 300 s; 1.013 on these
-    data, FPR 0.067 vs 0.071 without), so the scale is > 1, and the p-values are
-    exactly the one-sided (labelled) / two-sided (unlabelled) tail areas of
-    ``z / scale``; with ``null_scale=False`` those of ``z``."""
+    data, FPR 0.067 vs 0.071 without), so the median scale is > 1 (the default central
+    one is 1 here), and the p-values are exactly the one-sided (labelled) / two-sided
+    (unlabelled) tail areas of ``z / scale``; with ``null_scale=False`` those of ``z``."""
     st = null_family("bursting", n_units=16, duration=60.0, seed=0)
     off = ~np.eye(16, dtype=bool)
-    fits = {ns: sw.infer(st, "dale_glm", null_scale=ns) for ns in (True, False)}
+    # the default (True: the central estimator) floors at 1 on these data, the median
+    # one does not (1.013): the default fit must report the central value, not the median
+    fits = {ns: sw.infer(st, "dale_glm", null_scale=ns) for ns in (False, True, "median")}
     for ns, est in fits.items():
         d = est.diagnostics
         s = d["null_scale"]
         z = np.asarray(d["wald_z_unconstrained"])            # (post, pre), unscaled
-        if ns:
-            expect = null_scale(z.T, off.T)
-            assert s == pytest.approx(expect) and s > 1.0, s
+        if ns is not False:
+            how = DEFAULT_NULL_SCALE if ns is True else ns
+            expect = null_scale(z.T, off.T, estimator=how)
+            assert s == pytest.approx(expect) and s >= 1.0, s
+            other = null_scale(z.T, off.T, estimator="central" if ns == "median" else "median")
+            assert s != pytest.approx(other), (s, other)       # the estimators differ here
         else:
             assert s == 1.0
         zs = z / s
@@ -75,6 +120,13 @@ def test_fit_uses_the_scaled_z_scores_on_bursting_spikes():
                      np.minimum(2.0 * norm.sf(np.abs(zs)), 1.0))
         np.testing.assert_allclose(est.pvalues[off], p[off], rtol=1e-9)
     # widening only: no pair's p-value gets smaller
-    assert np.mean(fits[True].pvalues[off] < 0.05) <= np.mean(fits[False].pvalues[off] < 0.05)
+    for ns in (True, "median"):
+        assert (np.mean(fits[ns].pvalues[off] < 0.05)
+                <= np.mean(fits[False].pvalues[off] < 0.05))
+    assert fits["median"].diagnostics["null_scale"] > 1.0
+    # the default setting (True) is the estimator DEFAULT_NULL_SCALE
+    assert DaleGLM().null_scale is True
+    assert DaleGLM(null_scale=True)._null_scale_estimator() == DEFAULT_NULL_SCALE
+    assert DaleGLM(null_scale="central")._null_scale_estimator() == "central"
     with pytest.raises(ValueError, match="null_scale"):
         sw.infer(st, "dale_glm", null_scale="yes")

@@ -102,8 +102,9 @@ def test_comodulated_null_is_calibrated_with_the_population_covariates():
     fpr = np.mean(est.pvalues[off] < 0.05)
     assert 0.005 <= fpr <= 0.11, fpr
     # the covariates' own effect: without the global null scale (dale_glm's default
-    # null_scale=True widens the z-scores by their median |z|, which on its own takes
-    # most of this excess away, so check_null no longer sees it; dalesplit.md)
+    # null_scale=True widens the z-scores by their central null's root mean square
+    # about 0, which on its own takes most of this excess away, so check_null no longer
+    # sees it; dalesplit.md, dalehid.md)
     with pytest.warns(UserWarning, match="null does not hold"):   # check_null sees it
         bare = sw.infer(st, "dale_glm", population_covariate=False, null_scale=False)
     assert np.mean(bare.pvalues[off] < 0.05) > 0.2      # the test can tell

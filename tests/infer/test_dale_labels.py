@@ -118,9 +118,10 @@ def test_empirical_null_removes_a_shared_gain_the_model_misses():
     from test_dale_glm import _modulated_poisson
 
     st, _, _ = _modulated_poisson(depth=0.5)
-    # raw: also without the global null scale (dale_glm's default), which measures
-    # median |z| about 0 and so takes a shift this size into its scale (132 pairs here:
-    # scale ≈ 4, measured FPR 0.0 with it on; benchmarks/results/dalesplit.md)
+    # raw: also without the global null scale (dale_glm's default), which measures the
+    # z-scores' spread about 0 (the central null's root mean square √(δ0² + σ0²); the
+    # former median |z| likewise) and so takes a shift this size into its scale (132
+    # pairs here; benchmarks/results/dalesplit.md, dalehid.md)
     raw = sw.infer(st, "dale_glm", population_covariate=False, null_scale=False)
     std = sw.infer(st, "dale_glm", population_covariate=False, empirical_null=True)
     ok = raw.pair_status == 0

@@ -895,7 +895,8 @@ class ScreenedSolver:
         lab = label_units(np.where(own, 0.0, z), tested, m.excitatory_fraction,
                           m.min_label_confidence)
         signs = lab["signs"]
-        zscale = null_scale(z, tested) if m.null_scale else 1.0
+        zscale = (null_scale(z, tested, estimator=m._null_scale_estimator()) if m.null_scale
+                  else 1.0)
 
         done3 = [0]
 

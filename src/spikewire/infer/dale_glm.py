@@ -62,10 +62,11 @@ presynaptic unit's label (by default with a time-block-robust sandwich variance,
 ``variance="robust"``, which stays calibrated on bursting or over-dispersed spikes;
 uniform under no connection, up to the small dependence of the
 label on the pair itself), two-sided for unlabelled units. Before the tests (after the
-labels) the z-scores are divided by one global empirical-null scale
-``max(1, median |z| / 0.6745)`` (``null_scale``; on bursting spikes the robust z-scores
-still have sd ≈ 1.1). ``scores`` are ``s_j z_ij``, and ``Φ⁻¹(1 − p)`` of the two-sided
-p-value for unlabelled units (the same N(0, 1) scale under
+labels) the z-scores are divided by one global empirical-null scale, the root mean
+square about 0 of Efron's central null fit, ``max(1, √(δ0² + σ0²))`` (``null_scale``;
+on bursting spikes the robust z-scores still have sd ≈ 1.1; on networks with hidden
+neurons the unlinked pairs' z-scores have sd 1.5–2.3). ``scores`` are ``s_j z_ij``, and
+``Φ⁻¹(1 − p)`` of the two-sided p-value for unlabelled units (the same N(0, 1) scale under
 no connection, so one ranking holds for all pairs). Held-out bits per spike are those of
 the constrained model fitted on the first ``1 − validation_fraction`` of the recording and
 scored on the rest, against a homogeneous Poisson model with the training rate.
@@ -107,6 +108,7 @@ from spikewire.infer.glm import (
 
 __all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "magnitude_penalties",
            "label_units", "empirical_null", "null_scale", "MIN_LABEL_CONFIDENCE",
+           "NULL_SCALE_ESTIMATORS", "DEFAULT_NULL_SCALE",
            "MIN_NULL_SCALE_PAIRS",
            "CELL_TYPES", "CV_STRENGTHS"]
 
@@ -424,15 +426,35 @@ MIN_NULL_SCALE_PAIRS = 100
 MIN_ROBUST_EVENTS = 10.0
 
 
+#: Estimators of :func:`null_scale`: ``"central"`` (the root mean square about 0 of
+#: Efron's maximum-likelihood central null) and ``"median"`` (``median |z| / Φ⁻¹(0.75)``).
+NULL_SCALE_ESTIMATORS = ("central", "median")
+
+#: The estimator ``DaleGLM(null_scale=True)`` uses.
+DEFAULT_NULL_SCALE = "central"
+
+
 def null_scale(z: np.ndarray, tested: np.ndarray,
-               min_pairs: int = MIN_NULL_SCALE_PAIRS) -> float:
+               min_pairs: int = MIN_NULL_SCALE_PAIRS,
+               estimator: str = DEFAULT_NULL_SCALE) -> float:
     """One global empirical-null scale of the Wald z-scores, never below 1.
 
-    ``max(1, median_ij |z_ij| / Φ⁻¹(0.75))`` over the tested pairs: for ``z ~ N(0, σ²)``
-    the median of ``|z|`` is ``0.6745 σ``, and where most pairs are unconnected the bulk of
-    the z-scores is their null (Efron 2004, JASA 99:96; location kept at 0, only the scale
-    is estimated, and only widened: a scale below 1 is sampling noise or conservative
-    discreteness, not a reason to sharpen the tests).
+    ``estimator="median"``: ``max(1, median_ij |z_ij| / Φ⁻¹(0.75))`` over the tested
+    pairs: for ``z ~ N(0, σ²)`` the median of ``|z|`` is ``0.6745 σ``, and where most pairs
+    are unconnected the bulk of the z-scores is their null (Efron 2004, JASA 99:96;
+    location kept at 0, only the scale is estimated, and only widened: a scale below 1 is
+    sampling noise or conservative discreteness, not a reason to sharpen the tests).
+    Every link raises ``median |z|``: 10 % strong links raise it by ≈ 13 %, the 20 %
+    of a dense Brunel network by ≈ 27 % over the unlinked pairs' own spread
+    (benchmarks/results/dalehid.md).
+
+    ``estimator="central"``: ``max(1, √(δ0² + σ0²))``, the root mean square about 0 of
+    Efron's maximum-likelihood central null ``N(δ0, σ0²)`` — a normal truncated to
+    ``median ± 1.5 σ_IQR`` of the signed z-scores and fitted to those inside
+    (:mod:`spikewire.infer.fdr`, step 3). Links outside that interval do not enter the
+    fit, so they inflate the scale far less than ``median |z|``; a shift of the whole bulk
+    (a shared gain the model misses) still widens it, as it widens ``median |z|``
+    (location kept at 0: the tests stay about 0, and a shifted null is absorbed by width).
 
     Parameters
     ----------
@@ -442,6 +464,9 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
         Pairs that carry evidence.
     min_pairs : int, default :data:`MIN_NULL_SCALE_PAIRS`
         Fewest tested pairs from which the scale is estimated; with fewer it is 1.
+    estimator : {"median", "central"}, default :data:`DEFAULT_NULL_SCALE`
+        How the scale is estimated (above). Where the central fit fails (a tied bulk,
+        no convergence) the median estimator is used.
 
     Returns
     -------
@@ -451,7 +476,7 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
     Raises
     ------
     ValueError
-        If the shapes differ or ``min_pairs`` < 1.
+        If the shapes differ, ``min_pairs`` < 1 or the estimator is unknown.
     """
     z = np.asarray(z, dtype=float)
     tested = np.asarray(tested, dtype=bool)
@@ -460,10 +485,24 @@ def null_scale(z: np.ndarray, tested: np.ndarray,
                          "arrays of one shape")
     if int(min_pairs) < 1:
         raise ValueError(f"min_pairs={min_pairs!r} must be a positive count, e.g. 100")
-    v = np.abs(z[tested & np.isfinite(z)])
+    if estimator not in NULL_SCALE_ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r} is not one of "
+                         f"{NULL_SCALE_ESTIMATORS}; use 'central' or 'median'")
+    v = z[tested & np.isfinite(z)]
     if v.size < int(min_pairs):
         return 1.0
-    return max(1.0, float(np.median(v)) / float(norm.ppf(0.75)))
+    median = max(1.0, float(np.median(np.abs(v))) / float(norm.ppf(0.75)))
+    if estimator == "median":
+        return median
+    from spikewire.infer.fdr import _ml_central_null
+
+    q25, q75 = np.quantile(v, [0.25, 0.75])
+    if q75 - q25 < 1e-3:
+        return median
+    delta0, sigma0, ok, _ = _ml_central_null(v, float(q25), float(q75))
+    if not (ok and np.isfinite(sigma0) and np.isfinite(delta0)):
+        return median
+    return max(1.0, float(np.hypot(delta0, sigma0)))
 
 
 def label_units(z: np.ndarray, tested: np.ndarray, excitatory_fraction: float = 0.8,
@@ -978,17 +1017,23 @@ class DaleGLM(InferenceMethod):
         non-links sit at z ≈ +1.8, which labelled 14 of 18 I units E); it costs accuracy
         where the shift is itself evidence of the type (Brunel: indirect excitation
         shifts E units' z-scores up), hence off by default. Needs ≥ 10 targets per unit.
-    null_scale : bool, default True
-        Divide the Wald z-scores by one global empirical-null scale ``max(1, s)``,
-        ``s = median |z| / Φ⁻¹(0.75)`` over every tested pair (:func:`null_scale`), before
+    null_scale : bool or {"central", "median"}, default True
+        Divide the Wald z-scores by one global empirical-null scale ``max(1, s)``, ``s``
+        the root mean square about 0 of Efron's central null fit over every tested pair
+        (``"central"``, the default of ``True``: :data:`DEFAULT_NULL_SCALE`) or
+        ``median |z| / Φ⁻¹(0.75)`` (``"median"``, the default until session 18)
+        (:func:`null_scale`), before
         the p-values and scores; the labels use the unscaled z-scores (a shift of a
         unit's z-scores is type evidence the scale would wash out). Not with
         ``empirical_null``, which already standardises. Only widens: on bursting spikes
         the robust z-scores still have sd ≈ 1.1 (the sandwich misses part of the
         burst-driven variance), which a per-pair α = 0.05 turns into 0.08 false
         positives; where most pairs are unconnected the bulk of ``|z|`` is the null's.
-        Links in the tails raise ``s`` (≈ +13 % if 10 % of the pairs are strong links),
-        which costs p-value size, not ranking. Needs ≥ :data:`MIN_NULL_SCALE_PAIRS`
+        Links raise ``median |z|`` (≈ +13 % if 10 % of the pairs are strong links; on
+        Brunel networks with 20 % of the pairs linked 1.97–2.09 against the unlinked
+        pairs' 1.55–1.65), far less the central fit, which leaves the tails out
+        (1.74–1.85: MCC +0.06 to +0.08 at 50 % hidden; benchmarks/results/dalehid.md).
+        That costs p-value size, not ranking. Needs ≥ :data:`MIN_NULL_SCALE_PAIRS`
         tested pairs.
     validation_fraction : float, default 0.2
         Final part of the recording (of each session) held out to score bits per spike.
@@ -1075,7 +1120,7 @@ class DaleGLM(InferenceMethod):
         "excitatory_fraction": [Interval("real", 0, 1, closed="neither")],
         "min_label_confidence": [Interval("real", 0.5, 1, closed="both")],
         "empirical_null": [Boolean()],
-        "null_scale": [Boolean()],
+        "null_scale": [Boolean(), Options(list(NULL_SCALE_ESTIMATORS))],
         "validation_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "alpha": [Interval("real", 0, 1, closed="neither")],
         "correction": [Options(["bh", "bonferroni", "none"])],
@@ -1177,6 +1222,12 @@ class DaleGLM(InferenceMethod):
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
 
+    def _null_scale_estimator(self) -> str:
+        """The :func:`null_scale` estimator of this setting (``True``: the default)."""
+        if isinstance(self.null_scale, bool | np.bool_):
+            return DEFAULT_NULL_SCALE
+        return str(self.null_scale)
+
     def _timescales(self) -> tuple:
         """Time scales (s) of the population covariates (() when there are none)."""
         if not self.population_covariate:
@@ -1274,7 +1325,8 @@ class DaleGLM(InferenceMethod):
         # would wash out (hidden-unit drive in Brunel networks, dalesplit.md)
         zscale = 1.0
         if self.null_scale and not self.empirical_null:
-            zscale = null_scale(z, prob.together & ~own)
+            zscale = null_scale(z, prob.together & ~own,
+                                estimator=self._null_scale_estimator())
 
         # the priors' type pairs use every unit's likelier type (also for unlabelled ones:
         # the fallback only frees their outgoing signs); the L1 of the connection prior is
