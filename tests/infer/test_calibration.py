@@ -219,8 +219,9 @@ def test_partial_corr_and_te_warn_when_too_short_with_the_data_needed(method, wi
         sw.infer(long, method)
 
 
-@pytest.mark.parametrize("method, window", [("glm", 0.025), ("glmcc", 0.004)])
-def test_glm_and_glmcc_warn_when_too_short_with_the_data_needed(method, window):
+@pytest.mark.parametrize("method, window", [("glm", 0.025), ("glmcc", 0.004),
+                                            ("dale_glm", 0.025)])
+def test_glm_glmcc_and_dale_glm_warn_when_too_short_with_the_data_needed(method, window):
     # the same rule as partial_corr / te, over glm's 25 ms filter window and glmcc's 4 ms
     # evidence kernel: the warning asks for 20 s × z²_{α/2} / λ (α and correction at the
     # method's defaults; BH, like 'none', uses the per-pair level)

@@ -92,6 +92,7 @@ from spikewire.infer import _dale_screened as _scr
 from spikewire.infer._bases import population_covariates
 from spikewire.infer._glm_kernels import chunk_gradient, linear_predictor
 from spikewire.infer._params import Boolean, Constraint, Interval, Options, RealSequence
+from spikewire.infer._surrogates import warn_if_short
 from spikewire.infer.base import (
     FitContext,
     InferenceMethod,
@@ -1498,6 +1499,9 @@ class DaleGLM(InferenceMethod):
                 and n_fitted >= _scr.AUTO_SCREENED_UNITS)
 
     def _fit(self, ctx: FitContext) -> Estimate:
+        # issue 12's short-recording rule over the coupling window (as glm / ccg / te)
+        warn_if_short(self.name, ctx.counts, ctx.want, float(ctx.data.duration),
+                      float(self.window), float(self.alpha), self.correction)
         if self._use_screened(int(np.count_nonzero(ctx.unit_ok))):
             est = _scr.fit_screened(self, ctx)
             if est is not None:
