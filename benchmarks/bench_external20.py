@@ -85,7 +85,12 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
                         cpu, wall = time.process_time() - c0, time.perf_counter() - t0
                         sc = score(truth, est)
                     nc = est.diagnostics.get("null_check", {})
-                    bm = best_mcc(link, ranking_evidence(est)[off])
+                    ev = ranking_evidence(est)[off]
+                    bm = best_mcc(link, ev)
+                    # diagnosis: detection by PSP size (|W| >= 1 mV "strong" vs weaker)
+                    det = (est.adjacency() != 0)[off]
+                    absw = np.abs(Wsub[off])
+                    strong, weak = absw >= 1.0, (absw > 0) & (absw < 1.0)
                     row = dict(family=fam, subset=k, duration=T, method=m,
                                resolution_stated=state_resolution,
                                auc=sc["auc"], auc_exc=sc["auc_exc"], auc_inh=sc["auc_inh"],
@@ -93,6 +98,11 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
                                called=int(sc["n_detected"]), true=int(link.sum()),
                                true_exc=int((Wsub[off] > 0).sum()),
                                true_inh=int((Wsub[off] < 0).sum()),
+                               n_strong=int(strong.sum()),
+                               hit_strong=int((det & strong).sum()),
+                               hit_weak=int((det & weak).sum()),
+                               false_calls=int((det & ~link).sum()),
+                               auc_strong=_auc(ev[strong | ~link], strong[strong | ~link]),
                                sign=sc["sign_accuracy"], correction=str(est.correction),
                                alpha=float(est.alpha),
                                switched_from=nc.get("switched_from"),
@@ -108,14 +118,27 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
     return rows
 
 
+def _auc(ev, y):
+    """ROC AUC of evidence ``ev`` for labels ``y`` (ties count half); NaN without both."""
+    y = np.asarray(y, bool)
+    if y.all() or not y.any():
+        return float("nan")
+    from scipy.stats import rankdata
+
+    r = rankdata(ev)
+    n1 = y.sum()
+    return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * (~y).sum()))
+
+
 def table(rows):
     """Per (family, duration, method): median [min–max] over subsets; called / true summed
     and the largest per-subset ratio."""
     keys = sorted({(r["family"], r["duration"], r["method"]) for r in rows},
                   key=lambda k: (k[0], k[1], k[2]))
     print("| network | min | method | AUC | MCC default | best MCC | gap | called / true "
-          "(sum) | max called/true | CPU s (median) | subsets |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "(sum) | max called/true | false calls (sum) | strong links found (sum) | weak links "
+          "found | AUC strong vs none | CPU s (median) | subsets |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for fam, T, m in keys:
         rs = [r for r in rows if (r["family"], r["duration"], r["method"]) == (fam, T, m)]
 
@@ -127,6 +150,12 @@ def table(rows):
         print(f"| {fam} | {T / 60:g} | {m} | {med('auc')} | {med('mcc')} | "
               f"{med('mcc_best')} | {med('gap')} | {sum(r['called'] for r in rs)} / "
               f"{sum(r['true'] for r in rs)} | {ratio:.2f} | "
+              f"{sum(r.get('false_calls', 0) for r in rs)} | "
+              f"{sum(r.get('hit_strong', 0) for r in rs)} / "
+              f"{sum(r.get('n_strong', 0) for r in rs)} | "
+              f"{sum(r.get('hit_weak', 0) for r in rs)} / "
+              f"{sum(r['true'] - r.get('n_strong', 0) for r in rs)} | "
+              f"{med('auc_strong') if 'auc_strong' in rs[0] else '—'} | "
               f"{np.median([r['cpu_s'] for r in rs]):.1f} | {len(rs)} |")
 
 
