@@ -668,7 +668,10 @@ class LowRankFlow(_LowRankBase):
         conditional flow learns them. With ``refine_iter=400``, ``targets_from="units"``,
         ``coupling="ot"`` and ``flow_iter=6000`` it brings quadstable from spikes (N =
         1,000, 4,608 s) to 0.067 and 0.066 on two data seeds (target 0.07; without it and
-        with 150 L-BFGS iterations 0.072 and 0.078; ``benchmarks/results/lrquad3.md``).
+        with 150 L-BFGS iterations 0.072 and 0.078), but to 0.071 on the four-preset
+        confusion matrix's diagonal (other subsamples for its Sinkhorn term), and the
+        sampled rings shrink (check against the data network 3/3 → 1/3;
+        ``benchmarks/results/lrquad3.md``).
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
