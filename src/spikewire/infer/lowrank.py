@@ -1293,7 +1293,9 @@ class LowRankRNN(_LowRankBase):
         alone: 0.877) and the fitted loadings' error on the ring 6× down (0.0099 →
         0.0016); quadstable's and bistable's distances are unchanged, limit cycle's
         rises within its target (0.048 → 0.062 with ``lowrank_flow``'s
-        ``targets_from="units"``).
+        ``targets_from="units"``). On quadstable 150 iterations leave the loss above the
+        true rates' (+5e-5 and +2.2e-4 per bin on two data seeds), 400 bring it below
+        (−2.2e-4, −1.4e-4) at 130 s CPU for the fit (``benchmarks/results/lrquad3.md``).
     lr : float, default 0.01
     min_spikes : int, default 1
         Units with fewer spikes (or signal integral) are left out.
