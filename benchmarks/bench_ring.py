@@ -6,8 +6,11 @@ a shorter recording (``--duration`` s instead of 8 min) and 2 ms bins (the paper
 Networks (``--variant``): the ring attractor (``ring``; ``--input-amplitude`` > 0 adds the
 rotating external input), the weakly correlated ``single_bump`` ring, the Dale-compliant
 spiking ring ``lif_ring`` (only its E ring recorded, the inhibitory pool hidden) and the
-non-ring ``brunel`` network. ``--hide`` hides a random fraction of the (E) ring;
-``--n-aux`` gives gnn auxiliary nodes.
+non-ring ``brunel`` network, or a ring simulated outside spikewire (``--npz``, written
+by ``benchmarks/nest_lif_ring.py``: its E spikes are loaded with
+:meth:`spikewire.SpikeTrains.from_times`, the truth is its full E + I weight matrix with the
+E ring as the ring; ``--input-encoder`` gives gnn the rotating input's angle θ(t)).
+``--hide`` hides a random fraction of the (E) ring; ``--n-aux`` gives gnn auxiliary nodes.
 
 Scores from :func:`spikewire.score.score`: ``ring_delta`` (Δ, the relative profile error),
 ``ring_delta_full``, ``ring_side_ratio`` (deepest side trough / peak), ``bits_per_spike``
@@ -43,7 +46,12 @@ METHODS = ["gnn", "glm", "ccg", "partial_corr", "te"]
 def simulate_variant(args):
     """(network, spikes of the recorded units, true index of the recorded units)."""
     rng = np.random.default_rng(args.seed)   # which ring neurons are hidden
-    if args.variant in ("ring", "single_bump"):
+    if args.npz:
+        net, st = load_npz(args.npz)
+        args.n = net.spec["ring"]["n"]
+        args.duration = float(st.t_stop - st.t_start)
+        ring_units = np.arange(args.n)
+    elif args.variant in ("ring", "single_bump"):
         build = ring_attractor if args.variant == "ring" else single_bump_ring
         net = build(n=args.n, spiking=args.spiking, input_amplitude=args.input_amplitude)
         st = simulate_ring(net, args.duration, seed=args.seed)
@@ -64,6 +72,39 @@ def simulate_variant(args):
     return net, sw.Recording.from_spikes(st.select(keep), true_index=keep), keep
 
 
+def load_npz(path):
+    """(network, E spike trains) of a ring written by ``benchmarks/nest_lif_ring.py``.
+
+    The network is the true post × pre weight matrix (mV; E ring first, then the hidden
+    pool) with ``spec["ring"]`` naming the E units (so :func:`spikewire.score.score` scores
+    the E→E profile) and ``spec["params"]`` the simulation's parameters; the spikes are the
+    E ring's (unit = ring index), on NEST's 0.1 ms grid, over ``[0, duration)`` (spikes
+    stamped at exactly ``duration`` are dropped).
+    """
+    from spikewire.networks.matrix import from_matrix
+
+    d = np.load(path)
+    params = json.loads(str(d["params"]))
+    ne, ni = int(params["n_exc"]), int(params["n_inh"])
+    net = from_matrix(d["w_full"], ["E"] * ne + ["I"] * ni, delays=float(params["delay"]),
+                      name="nest_lif_ring")
+    net = net.replace(spec={"ring": {"n": ne, "units": list(range(ne))}, "params": params})
+    dur = float(d["duration"])
+    # NEST stamps a spike with the end of its 0.1 ms step, so a spike of the last step lies
+    # at exactly t = duration, outside [0, duration): drop those (at most one per unit)
+    keep = d["e_times"] < dur
+    st = sw.SpikeTrains.from_times(d["e_times"][keep], d["e_units"][keep], t_stop=dur,
+                                   units=range(ne))
+    return net, st
+
+
+def npz_input_angle(path, n_bins: int, bin_width: float) -> np.ndarray:
+    """The rotating input's angle θ(t) = 2π·f_rot·t − π/2 (rad) at each bin's centre."""
+    params = json.loads(str(np.load(path)["params"]))
+    t = (np.arange(n_bins) + 0.5) * bin_width
+    return 2 * np.pi * float(params["f_rot"]) * t - np.pi / 2
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=50)
@@ -71,6 +112,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--spiking", default="lnp", choices=["lnp", "threshold"])
     ap.add_argument("--variant", default="ring",
                     choices=["ring", "single_bump", "lif_ring", "brunel"])
+    ap.add_argument("--npz", default=None,
+                    help="a ring simulated outside spikewire (benchmarks/nest_lif_ring.py)")
+    ap.add_argument("--input-encoder", action="store_true",
+                    help="with --npz: give gnn the rotating input's angle θ(t)")
     ap.add_argument("--input-amplitude", type=float, default=0.0)
     ap.add_argument("--hide", type=float, default=0.0)
     ap.add_argument("--n-aux", type=int, default=0)
@@ -114,6 +159,9 @@ def main(argv=None) -> dict:
                 n_bins = int(round(args.duration / args.bin_width))
                 settings["input_angle"] = net.theta((np.arange(n_bins) + 0.5)
                                                     * args.bin_width)
+            if args.npz and args.input_encoder:
+                n_bins = int(round(args.duration / args.bin_width))
+                settings["input_angle"] = npz_input_angle(args.npz, n_bins, args.bin_width)
         t, c = time.perf_counter(), time.process_time()
         est = sw.infer(st, m, **settings)
         el, cpu = time.perf_counter() - t, time.process_time() - c
@@ -165,7 +213,8 @@ def _figure(args, rows, profiles, n_ring) -> None:
         return
     items = [(f"{m}: Δ={rows[m]['ring_delta']:.2f}", art) for m, art in profiles.items()]
     fig = ring_profile_figure(items, n_ring, title=(
-        f"{args.variant} n={args.n} {args.spiking} {args.duration:g} s hide={args.hide} "
+        f"{'NEST ring' if args.npz else args.variant} n={args.n} {args.spiking} "
+        f"{args.duration:g} s hide={args.hide} "
         f"n_aux={args.n_aux}; profiles scaled by the L1-optimal c"))
     fig.savefig(args.out, dpi=80)
     plt.close(fig)
