@@ -1,23 +1,14 @@
 """Data-only ridge rules on cached fits: L-curve corner, quasi-optimality."""
-import pickle
 import sys
 
 import numpy as np
+from _lowrank_q3_cases import load_case
 
-from spikewire.networks.lowrank import lowrank_preset
-from spikewire.score.lowrank import align_latent_basis, true_conditional_mean
-
-C = "/tmp/lrquad3/fitcache/{}_n1000_r256_i300_ref{}_denNone_s0_g6_t50{}.pkl"
 grid = np.exp(np.linspace(np.log(0.01), np.log(100), 81))
 for arg in sys.argv[1:]:
-    p, ref, cs = arg.split(":")
-    fit = pickle.load(open(C.format(p, ref, "" if cs == "0" else f"_c{cs}"), "rb"))[0]
-    net = lowrank_preset(p, 1000, seed=0)
-    A = align_latent_basis(fit.m, net.m)
-    Ait = np.linalg.inv(A).T
-    E = true_conditional_mean(net, fit.m @ A)
-    z, y = fit.update_targets(10)
-    phi = np.tanh(z @ fit.m.T + fit.d)
+    c = load_case(arg)
+    p, ref, cs, fit = c.preset, c.refine, c.counts_seed, c.fit
+    Ait, E, y, phi = c.Ait, c.E, c.y, c.phi
     S = phi.shape[1]
     U, s, Vt = np.linalg.svd(phi, full_matrices=False)
     uy = U.T @ y
