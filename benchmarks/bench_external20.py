@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_calibration import best_mcc, parse_method, ranking_evidence
+from bench_twenty_units import grouped, median_range
 
 import spikewire as sw
 from spikewire.score import score
@@ -133,18 +134,13 @@ def _auc(ev, y):
 def table(rows):
     """Per (family, duration, method): median [min–max] over subsets; called / true summed
     and the largest per-subset ratio."""
-    keys = sorted({(r["family"], r["duration"], r["method"]) for r in rows},
-                  key=lambda k: (k[0], k[1], k[2]))
     print("| network | min | method | AUC | MCC default | best MCC | gap | called / true "
           "(sum) | max called/true | false calls (sum) | strong links found (sum) | weak links "
           "found | AUC strong vs none | CPU s (median) | subsets |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for fam, T, m in keys:
-        rs = [r for r in rows if (r["family"], r["duration"], r["method"]) == (fam, T, m)]
-
+    for fam, T, m, rs in grouped(rows):
         def med(k, rs=rs):
-            v = np.array([r[k] for r in rs], dtype=float)
-            return f"{np.nanmedian(v):.3f} [{np.nanmin(v):.2f}–{np.nanmax(v):.2f}]"
+            return median_range(rs, k)
 
         ratio = max(r["called"] / max(r["true"], 1) for r in rs)
         print(f"| {fam} | {T / 60:g} | {m} | {med('auc')} | {med('mcc')} | "

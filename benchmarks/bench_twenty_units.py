@@ -67,18 +67,26 @@ def run(families, durations, n_subsets, n_units, methods, seed, jsonl, sim_durat
     return rows
 
 
+def grouped(rows):
+    """``(family, duration, method, rows)`` of each cell, in sorted order."""
+    for key in sorted({(r["family"], r["duration"], r["method"]) for r in rows}):
+        yield (*key, [r for r in rows if (r["family"], r["duration"], r["method"]) == key])
+
+
+def median_range(rs, k: str) -> str:
+    """``median [min–max]`` of field ``k`` over the rows ``rs`` (NaN-aware)."""
+    v = np.array([r[k] for r in rs], dtype=float)
+    return f"{np.nanmedian(v):.3f} [{np.nanmin(v):.2f}–{np.nanmax(v):.2f}]"
+
+
 def table(rows):
     """Median over subsets of each (family, duration, method)."""
-    keys = sorted({(r["family"], r["duration"], r["method"]) for r in rows})
     print("| family | min | method | AUC | MCC default | best MCC | gap | called / true "
           "(sum) | subsets |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for fam, T, m in keys:
-        rs = [r for r in rows if (r["family"], r["duration"], r["method"]) == (fam, T, m)]
-
+    for fam, T, m, rs in grouped(rows):
         def med(k, rs=rs):
-            v = np.array([r[k] for r in rs], dtype=float)
-            return f"{np.nanmedian(v):.3f} [{np.nanmin(v):.2f}–{np.nanmax(v):.2f}]"
+            return median_range(rs, k)
 
         print(f"| {fam} | {T / 60:g} | {m} | {med('auc')} | {med('mcc')} | "
               f"{med('mcc_best')} | {med('gap')} | {sum(r['called'] for r in rs)} / "
