@@ -202,3 +202,40 @@ def test_best_mcc_equals_brute_force_over_thresholds_and_gap_is_its_difference()
     s = sw.score(net, sw.infer(st.select(np.arange(30)), "ccg"))
     assert s["mcc_best"] >= 0.0
     assert s["calibration_gap"] == pytest.approx(s["mcc_best"] - s["mcc"])
+
+
+def test_undirected_scores_count_a_symmetric_call_once():
+    # truth (post x pre): 0 <-> 1 reciprocal (+1 each way), 3 -> 2 (−1)
+    W = np.zeros((4, 4))
+    W[0, 1] = W[1, 0] = 1.0
+    W[2, 3] = -1.0
+    # a symmetric estimate: {0,1} p 1e-4, {0,2} p 1e-3, {2,3} p 0.3, the rest 0.5
+    p = np.full((4, 4), 0.5)
+    for (i, j), v in {(0, 1): 1e-4, (0, 2): 1e-3, (2, 3): 0.3}.items():
+        p[i, j] = p[j, i] = v
+    np.fill_diagonal(p, NAN)
+    w = np.where(p < 0.01, 0.2, 0.01)
+    np.fill_diagonal(w, 0.0)
+    est = Estimate(weights=w, method="hand", settings={}, units=np.arange(4), pvalues=p,
+                   alpha=0.05, correction="none", diagnostics={"symmetric": True})
+    s = score((W, ["E", "E", "E", "I"]), est)
+    # directed: 4 calls (two per called pair) for 3 true links; TP 2, FP 2, FN 1, TN 7
+    assert s["n_detected"] == 4 and s["n_true"] == 3
+    assert math.isclose(s["mcc"], (2 * 7 - 2 * 1) / math.sqrt(4 * 3 * 9 * 8))
+    # unordered: 6 pairs, 2 true ({0,1}, {2,3}), 2 called ({0,1}, {0,2}); TP 1, FP 1, FN 1,
+    # TN 3
+    assert s["symmetric"] == 1 and s["n_pairs_undirected"] == 6
+    assert s["n_true_undirected"] == 2 and s["n_detected_undirected"] == 2
+    assert math.isclose(s["mcc_undirected"], (1 * 3 - 1 * 1) / math.sqrt(2 * 2 * 4 * 4))
+    # evidence −log10 p: positives {4, 0.52} against negatives {3, 0.30 ×3}: 7 of 8
+    assert math.isclose(s["auc_undirected"], 7 / 8)
+    # a directed estimate calling one direction of a pair calls the pair; its evidence is
+    # the larger direction's
+    p2 = p.copy()
+    p2[2, 0] = 0.5
+    p2[1, 0] = 0.9
+    est2 = Estimate(weights=w, method="hand", settings={}, units=np.arange(4), pvalues=p2,
+                    alpha=0.05, correction="none")
+    s2 = score((W, ["E", "E", "E", "I"]), est2)
+    assert s2["symmetric"] == 0 and s2["n_detected"] == 2
+    assert s2["n_detected_undirected"] == 2 and math.isclose(s2["auc_undirected"], 7 / 8)

@@ -206,6 +206,15 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
           ``n_delays``;
         - link classes of detected links (see :func:`classify_links`): ``frac_direct``,
           ``frac_indirect``, ``frac_common_input``, ``frac_spurious``;
+        - unordered pairs (every estimate; the fair count for a symmetric one, e.g.
+          ``partial_corr`` with ``lag=0``, whose adjacency calls both directions of a pair):
+          ``symmetric`` (1 when ``diagnostics["symmetric"]`` says so, else 0),
+          ``n_pairs_undirected`` (pairs ``{i, j}`` scored in both directions),
+          ``n_true_undirected`` (those with a true synapse in either direction),
+          ``n_detected_undirected`` (those called in either direction),
+          ``mcc_undirected`` and ``auc_undirected`` (evidence of a pair: the larger of its
+          two directions). The directed scores above count a symmetric call of a one-way
+          synapse as one hit and one false call, and a called pair as two links;
         - prediction: ``bits_per_spike`` (held-out Poisson log-likelihood gain of methods
           that predict spikes, ``diagnostics["test_bits_per_spike"]``; NaN for others);
         - ring networks (a :class:`~spikewire.networks.ring.RingNetwork`, or a Network whose
@@ -321,6 +330,8 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
         out[f"ei_accuracy_{c}"] = float(np.mean(est_ct[sel] == c)) if sel.any() else math.nan
     # delays
     out.update(_delay_scores(truth, ti, estimate, scored & (adj != 0) & (W != 0)))
+    out.update(_undirected_scores(W, scored, evidence, adj,
+                                  bool((estimate.diagnostics or {}).get("symmetric", False))))
     # link classes
     classes = classify_links(truth, estimate, adjacency=adj)
     c = classes[classes >= 0]
@@ -330,6 +341,24 @@ def score(truth, estimate: Estimate, *, alpha: float | None = None,
     out["bits_per_spike"] = float(bps) if bps is not None else math.nan
     out.update(_ring_scores(ring, estimate, ti))
     return out
+
+
+def _undirected_scores(W: np.ndarray, scored: np.ndarray, evidence: np.ndarray,
+                       adj: np.ndarray, symmetric: bool) -> dict:
+    """Scores over unordered pairs ``{i, j}`` scored in both directions: a pair is a true
+    link when a synapse runs either way, called when either direction is called, and its
+    evidence is the larger of its two directions."""
+    both = np.triu(scored & scored.T, k=1)
+    truth_u = ((W != 0) | (W.T != 0))[both]
+    called = (adj != 0)
+    det_u = (called | called.T)[both]
+    ev_u = np.maximum(evidence, evidence.T)[both]
+    return {"symmetric": int(symmetric),
+            "n_pairs_undirected": int(both.sum()),
+            "n_true_undirected": int(truth_u.sum()),
+            "n_detected_undirected": int(det_u.sum()),
+            "mcc_undirected": _mcc(truth_u, det_u),
+            "auc_undirected": _safe(_skm().roc_auc_score, truth_u, ev_u)}
 
 
 def _ring_truth(truth):
