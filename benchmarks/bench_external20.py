@@ -60,7 +60,7 @@ def recording(net, idx, T, state_resolution=True):
 
 
 def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolution=True,
-        only=None):
+        only=None, save=""):
     rows = []
     for path in paths:
         fam = Path(path).stem
@@ -104,6 +104,10 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
                                hit_weak=int((det & weak).sum()),
                                false_calls=int((det & ~link).sum()),
                                auc_strong=_auc(ev[strong | ~link], strong[strong | ~link]),
+                               symmetric=int(sc["symmetric"]),
+                               called_pairs=int(sc["n_detected_undirected"]),
+                               true_pairs=int(sc["n_true_undirected"]),
+                               mcc_undirected=sc["mcc_undirected"],
                                sign=sc["sign_accuracy"], correction=str(est.correction),
                                alpha=float(est.alpha),
                                switched_from=nc.get("switched_from"),
@@ -111,6 +115,12 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
                                spikes=int(rec.spikes.times.size), cpu_s=cpu, wall_s=wall,
                                warnings=sorted({str(w.message)[:120] for w in caught}))
                     rows.append(row)
+                    if save:
+                        Path(save).mkdir(parents=True, exist_ok=True)
+                        np.savez(Path(save) / f"{fam}_k{k}_T{T:g}_{m.replace(':', '_')}.npz",
+                                 idx=idx, W=Wsub, pvalues=est.pvalues, weights=est.weights,
+                                 scores=est.scores, pair_status=est.pair_status,
+                                 null_z=est.diagnostics.get("null_z", np.nan))
                     print(json.dumps({k2: v for k2, v in row.items() if k2 != "warnings"}),
                           flush=True)
                     if jsonl:
@@ -136,8 +146,9 @@ def table(rows):
     and the largest per-subset ratio."""
     print("| network | min | method | AUC | MCC default | best MCC | gap | called / true "
           "(sum) | max called/true | false calls (sum) | strong links found (sum) | weak links "
-          "found | AUC strong vs none | CPU s (median) | subsets |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "found | AUC strong vs none | CPU s (median) | subsets | unordered pairs called / "
+          "true (sum; max ratio) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for fam, T, m, rs in grouped(rows):
         def med(k, rs=rs):
             return median_range(rs, k)
@@ -152,15 +163,24 @@ def table(rows):
               f"{sum(r.get('hit_weak', 0) for r in rs)} / "
               f"{sum(r['true'] - r.get('n_strong', 0) for r in rs)} | "
               f"{med('auc_strong') if 'auc_strong' in rs[0] else '—'} | "
-              f"{np.median([r['cpu_s'] for r in rs]):.1f} | {len(rs)} |")
+              f"{np.median([r['cpu_s'] for r in rs]):.1f} | {len(rs)} | {_pairs(rs)} |")
+
+
+def _pairs(rs):
+    """Unordered pairs called / true, summed, and the largest ratio (rows without them: —)."""
+    if not all("called_pairs" in r for r in rs):
+        return "—"
+    ratio = max(r["called_pairs"] / max(r["true_pairs"], 1) for r in rs)
+    return (f"{sum(r['called_pairs'] for r in rs)} / {sum(r['true_pairs'] for r in rs)}; "
+            f"{ratio:.2f}")
 
 
 def target(rows):
     """Issue 12's target per (network, duration): the best method at its defaults reaches
     median MCC ≥ 0.81, and no method calls more than 2× the true links in any subset."""
     print("| network | min | best method (median MCC) | worst subset of it | ≥ 0.81 | "
-          "methods calling > 2× true (subsets) |")
-    print("|---|---|---|---|---|---|")
+          "methods calling > 2× true (subsets) | same in unordered pairs |")
+    print("|---|---|---|---|---|---|---|")
     for fam, T in sorted({(r["family"], r["duration"]) for r in rows}):
         rs = [r for r in rows if (r["family"], r["duration"]) == (fam, T)]
         meds = {}
@@ -168,13 +188,17 @@ def target(rows):
             meds[m] = float(np.median([r["mcc"] for r in rs if r["method"] == m]))
         best = max(meds, key=meds.get)
         worst = min(r["mcc"] for r in rs if r["method"] == best)
-        over = {}
+        over, over_u = {}, {}
         for r in rs:
             if r["called"] > 2 * r["true"]:
                 over[r["method"]] = over.get(r["method"], 0) + 1
+            if "called_pairs" in r and r["called_pairs"] > 2 * r["true_pairs"]:
+                over_u[r["method"]] = over_u.get(r["method"], 0) + 1
         ov = ", ".join(f"{m} ({c})" for m, c in sorted(over.items())) or "none"
+        ov_u = (", ".join(f"{m} ({c})" for m, c in sorted(over_u.items())) or "none"
+                if any("called_pairs" in r for r in rs) else "—")
         print(f"| {fam} | {T / 60:g} | {best} ({meds[best]:.3f}) | {worst:.3f} | "
-              f"{'yes' if meds[best] >= 0.81 else 'no'} | {ov} |")
+              f"{'yes' if meds[best] >= 0.81 else 'no'} | {ov} | {ov_u} |")
 
 
 def main():
@@ -192,6 +216,8 @@ def main():
     ap.add_argument("--no-resolution", action="store_true",
                     help="load the spike times without stating their time resolution")
     ap.add_argument("--jsonl", default="")
+    ap.add_argument("--save", default="",
+                    help="folder for one npz per fit (p-values, weights, scores, null_z)")
     ap.add_argument("--table", nargs="*", default=None,
                     help="only print the tables of these JSONL files")
     a = ap.parse_args()
@@ -203,7 +229,7 @@ def main():
         return
     rows = run(a.npz, [float(x) for x in a.durations.split(",")], a.subsets, a.units,
                a.methods, a.seed, a.jsonl, not a.no_resolution,
-               [int(x) for x in a.subset_list.split(",") if x])
+               [int(x) for x in a.subset_list.split(",") if x], a.save)
     table(rows)
     print()
     target(rows)
