@@ -81,3 +81,13 @@ def test_too_few_tests_are_left_alone():
     out, info = shared_input_null(p, z, tested, symmetric=True)
     assert not info["applied"] and "fewer than" in info["reason"]
     np.testing.assert_array_equal(out, p)
+
+
+def test_large_problems_are_left_to_the_null_check():
+    # 46 units: 1,035 distinct tests >= MIN_TESTS_LFDR, a bulk lifted as far as above
+    n = 46
+    rng = np.random.default_rng(6)
+    p, z, tested = _symmetric(2 + 1.5 * rng.standard_normal(n * (n - 1) // 2), n)
+    out, info = shared_input_null(p, z, tested, symmetric=True)
+    assert info["n_tests"] == 1035 and not info["applied"]
+    np.testing.assert_array_equal(out, p)
