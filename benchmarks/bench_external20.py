@@ -120,6 +120,7 @@ def run(paths, durations, n_subsets, n_units, methods, seed, jsonl, state_resolu
                         np.savez(Path(save) / f"{fam}_k{k}_T{T:g}_{m.replace(':', '_')}.npz",
                                  idx=idx, W=Wsub, pvalues=est.pvalues, weights=est.weights,
                                  scores=est.scores, pair_status=est.pair_status,
+                                 adjacency=est.adjacency(),
                                  null_z=est.diagnostics.get("null_z", np.nan))
                     print(json.dumps({k2: v for k2, v in row.items() if k2 != "warnings"}),
                           flush=True)
