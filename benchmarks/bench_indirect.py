@@ -60,7 +60,7 @@ def analyse(path):
     pu = pu[np.isfinite(pu)]
     m = pu.size
     share = float(np.mean(pu < 0.05))
-    s = np.sign(z[iu]) * special.ndtri(1 - np.clip(p[iu], 1e-300, 1) / 2)
+    s = np.sign(z[iu]) * -special.ndtri(np.clip(p[iu], 1e-300, 1) / 2)
     q25, med, q75 = np.nanquantile(s, [0.25, 0.5, 0.75])
     # Efron's central ML null on the one-sided z of the distinct p-values (fdr step 3)
     zo = -special.ndtri(np.clip(pu, 1e-300, 1 - 1e-16))

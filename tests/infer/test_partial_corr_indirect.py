@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import spikewire as sw
 from spikewire.infer.partial_corr import MIN_TESTS_SHARED_NULL, shared_input_null
 
 
@@ -91,3 +92,64 @@ def test_large_problems_are_left_to_the_null_check():
     out, info = shared_input_null(p, z, tested, symmetric=True)
     assert info["n_tests"] == 1035 and not info["applied"]
     np.testing.assert_array_equal(out, p)
+
+
+def _hidden_common_input(n=20, T=300.0, seed=11):
+    """``n`` unconnected units, each firing 4 Hz of its own plus copies (jitter sd 1 ms, each
+    kept with probability 0.5) of the events of 40 hidden 3 Hz neurons that each project
+    to 5 random units: fast shared input, no direct link between any two units."""
+    rng = np.random.default_rng(seed)
+    trains = [list(rng.uniform(0, T, rng.poisson(4.0 * T))) for _ in range(n)]
+    for _ in range(40):
+        events = rng.uniform(0, T, rng.poisson(3.0 * T))
+        for u in rng.choice(n, 5, replace=False):
+            keep = events[rng.random(events.size) < 0.5]
+            trains[u].extend(keep + rng.normal(0, 1e-3, keep.size))
+    return sw.SpikeTrains.from_lists([np.sort(np.clip(t, 0, T - 1e-6)) for t in trains],
+                                     t_stop=T)
+
+
+def test_default_refers_hidden_common_input_to_the_bulk():
+    # no links at all: every default call is false. The shift null moves the fast shared
+    # input, so most pairs sharing a hidden neuron reject it; the bulk is the null
+    st = _hidden_common_input()
+    off = sw.infer(st, "partial_corr", shared_null="off")
+    est = sw.infer(st, "partial_corr")
+    info = est.diagnostics["shared_null"]
+    assert info["applied"] and info["share_p_below_0.05"] > 0.3 and info["delta0"] > 0
+    calls_off = int((off.adjacency() != 0).sum())
+    calls = int((est.adjacency() != 0).sum())
+    assert calls_off > 40 and calls <= calls_off // 4
+    # never lower p-values; same weights
+    ok = np.isfinite(off.pvalues)
+    assert np.all(est.pvalues[ok] >= off.pvalues[ok])
+    np.testing.assert_array_equal(est.weights, off.weights)
+
+
+def test_default_leaves_independent_units_alone():
+    from infer_fixtures import independent
+
+    st = independent(20, T=100.0)
+    est = sw.infer(st, "partial_corr")
+    off = sw.infer(st, "partial_corr", shared_null="off")
+    assert not est.diagnostics["shared_null"]["applied"]
+    np.testing.assert_array_equal(est.pvalues, off.pvalues)
+
+
+def test_tiny_pvalues_keep_a_finite_bulk():
+    # 15 % of the pairs (about the linked share of network 3's subsets) far beyond double
+    # precision's 1 − p (z = 12–40): the bulk's centre and width stay finite and those
+    # pairs stay significant after Bonferroni over the 190 tests
+    n = 20
+    rng = np.random.default_rng(7)
+    m = n * (n - 1) // 2
+    zu = 2.5 + 1.5 * rng.standard_normal(m)
+    far_u = rng.random(m) < 0.15
+    zu[far_u] = rng.uniform(12, 40, far_u.sum())
+    p, z, tested = _symmetric(zu, n)
+    out, info = shared_input_null(p, z, tested, symmetric=True)
+    assert info["applied"] and np.isfinite(info["sigma0"]) and np.isfinite(info["delta0"])
+    # centre and width of N(2.5, 1.5²) lifted a little by the 15 % above
+    assert abs(info["delta0"] - 2.5) < 0.6 and abs(info["sigma0"] - 1.5) < 0.6
+    far = np.abs(z) > 12
+    assert np.all(out[far] < 0.05 / m)

@@ -191,7 +191,8 @@ def shared_input_null(p: np.ndarray, z: np.ndarray, tested: np.ndarray, symmetri
         return p, {"applied": False, "n_tests": m,
                    "reason": f"{m} distinct tests: the null check's local FDR decides"}
 
-    s_all = np.sign(z) * special.ndtri(1 - np.clip(p, 1e-300, 1.0) / 2)
+    # −Φ⁻¹(p/2), not Φ⁻¹(1 − p/2): the latter is inf below p ≈ 1e-16
+    s_all = np.sign(z) * -special.ndtri(np.clip(p, 1e-300, 1.0) / 2)
     s = s_all[use]
     q25, med, q75 = np.quantile(s, [0.25, 0.5, 0.75])
     sigma0 = float(q75 - q25) / 1.349
@@ -299,7 +300,7 @@ class PartialCorrelation(InferenceMethod):
         and a shorter shift would keep part of it in the null.
     seed : int or SeedSequence, default 0
         Seed of the surrogates' shifts.
-    shared_null : {"auto", "off"}, default "off"
+    shared_null : {"auto", "off"}, default "auto"
         ``"auto"``: where the bulk of the pairs' statistics departs from the null (hidden
         common input: unrecorded neurons correlate most recorded pairs at zero lag), refer
         the p-values to that bulk instead (:func:`shared_input_null`; never lowers a
@@ -338,7 +339,7 @@ class PartialCorrelation(InferenceMethod):
                  min_spikes: int = 20, alpha: float = 0.05, correction: str = "bonferroni",
                  max_dense: float = 2e8, null: str = "shift", n_surrogates: int = 20,
                  max_shift: float | None = None,
-                 min_shift: float = 0.02, seed: int = 0, shared_null: str = "off"):
+                 min_shift: float = 0.02, seed: int = 0, shared_null: str = "auto"):
         self.bin_width = bin_width
         self.estimator = estimator
         self.lag = lag
