@@ -117,6 +117,8 @@ def test_default_refers_hidden_common_input_to_the_bulk():
     est = sw.infer(st, "partial_corr")
     info = est.diagnostics["shared_null"]
     assert info["applied"] and info["share_p_below_0.05"] > 0.3 and info["delta0"] > 0
+    assert est.correction == "bh" and info["switched_from"] == "bonferroni"
+    assert off.correction == "bonferroni"
     calls_off = int((off.adjacency() != 0).sum())
     calls = int((est.adjacency() != 0).sum())
     assert calls_off > 40 and calls <= calls_off // 4

@@ -137,10 +137,15 @@ def shared_input_null(p: np.ndarray, z: np.ndarray, tested: np.ndarray, symmetri
     (either parameter by more than ``NULL_DEPARTURE_SD · NULL_SD_FACTOR / sqrt(m)``, the
     rule of :func:`spikewire.infer.fdr.departs_from_theory`), the p-values become
     ``max(p, 2 Φ(−|s − δ0| / max(σ0, 1)))``: never smaller than before, so the test only
-    ever becomes more conservative. The share condition keeps the null families as they
-    were: on hidden up/down states (40 units, 300 s) the bulk departs mildly (beyond the
-    sampling error) although the shift null holds (share 0.036), and re-referring it
-    lowered the false-positive rate at α = 0.05 to 0.015–0.024, below the band.
+    ever becomes more conservative. :class:`PartialCorrelation` then decides with
+    Benjamini–Hochberg instead of its default Bonferroni (``diagnostics["shared_null"]
+    ["switched_from"]``), as :func:`spikewire.infer.base.check_null` does for a small
+    problem whose null failed (BH under the empirical null); BH over the duplicated
+    p-values of a symmetric estimate equals BH over its distinct tests. The share
+    condition keeps the null families as they were: on hidden up/down states (40 units,
+    300 s) the bulk departs mildly (beyond the sampling error) although the shift null
+    holds (share 0.036), and re-referring it lowered the false-positive rate at α = 0.05
+    to 0.015–0.024, below the band.
 
     Only problems with fewer than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` (1,000)
     distinct tests are re-referred (up to 45 units with ``lag=0``, 32 with ``lag=1``):
@@ -304,8 +309,9 @@ class PartialCorrelation(InferenceMethod):
         ``"auto"``: where the bulk of the pairs' statistics departs from the null (hidden
         common input: unrecorded neurons correlate most recorded pairs at zero lag), refer
         the p-values to that bulk instead (:func:`shared_input_null`; never lowers a
-        p-value; ``diagnostics["shared_null"]`` holds the bulk's centre and width and
-        whether it was applied). ``"off"``: the shift (or analytic) null alone.
+        p-value) and decide with Benjamini–Hochberg where the correction was Bonferroni;
+        ``diagnostics["shared_null"]`` holds the bulk's centre and width, whether it was
+        applied and ``switched_from``. ``"off"``: the shift (or analytic) null alone.
 
     References
     ----------
@@ -423,8 +429,15 @@ class PartialCorrelation(InferenceMethod):
             scores = np.where(tested, -np.log10(np.maximum(pvals, 1e-300)), 0.0)
         scores = np.nan_to_num(scores, nan=0.0)
         diagnostics["symmetric"] = lag == 0
-        return ctx.estimate(self, weights=weights, weight_unit="partial correlation",
-                            pvalues=pvals, scores=scores, diagnostics=diagnostics)
+        est = ctx.estimate(self, weights=weights, weight_unit="partial correlation",
+                           pvalues=pvals, scores=scores, diagnostics=diagnostics)
+        shared_info = diagnostics.get("shared_null", {})
+        if shared_info.get("applied") and est.correction == "bonferroni":
+            # the null failed and the bulk replaced it: decide as check_null does for a
+            # small problem whose null failed (Benjamini–Hochberg under the empirical null)
+            shared_info["switched_from"] = est.correction
+            est.correction = "bh"
+        return est
 
     def _shift_null(self, X0, z, lag, dof, D, min_sep, idx, n):
         """Fisher z of every pair on shift surrogates; z test against their level and
