@@ -124,28 +124,28 @@ def shared_input_null(p: np.ndarray, z: np.ndarray, tested: np.ndarray, symmetri
     Unrecorded neurons that project to two recorded units give those units a zero-lag
     partial correlation that no recorded unit explains; shift surrogates (and the analytic
     test) keep slow shared input but move the fast one, so in a strongly coupled network
-    most *unconnected* pairs reject the null (benchmarks/results/indirect.md: 54–77 % of
-    the pairs at p < 0.05 on 20 units of a 1,000-neuron NEST network, 30–60 min). Most pairs
-    of a sparse circuit are unconnected, so the bulk of the statistics is the null of
-    "no direct link" (Efron 2004): each p-value is mapped to a signed normal score
-    ``s = sign(z) Φ⁻¹(1 − p/2)``, the bulk's centre ``δ0`` (median) and width ``σ0``
-    (interquartile range / 1.349) are measured over the distinct tests, and where the
-    null has failed — more than :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR` (0.3)
-    of the distinct tests at p < 0.05, which a calibrated test on a circuit at most 20 %
+    many *unconnected* pairs reject the null (benchmarks/results/indirect.md: 28–77 % of the
+    distinct pairs at p < 0.05 on 20 units of a 1,000-neuron NEST network, 30–60 min; 79–96
+    % on 20 units of spikewire's Brunel and co-modulated LIF networks, 10 min). Most pairs
+    of a sparse circuit are unconnected, so the bulk of the statistics is the null of "no
+    direct link" (Efron 2004): each p-value is mapped to a signed normal score ``s = sign(z)
+    Φ⁻¹(1 − p/2)`` (computed as ``−Φ⁻¹(p/2)``), the bulk's centre ``δ0`` (median) and width
+    ``σ0`` (interquartile range / 1.349) are measured over the distinct tests, and where the
+    null has failed — more than :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR` (0.3) of
+    the distinct tests at p < 0.05, which a calibrated test on a circuit at most 20 %
     connected does not reach (the rule :func:`spikewire.infer.base.check_null` applies to
     the whole estimate) — and the bulk departs from N(0, 1) beyond its sampling error
     (either parameter by more than ``NULL_DEPARTURE_SD · NULL_SD_FACTOR / sqrt(m)``, the
-    rule of :func:`spikewire.infer.fdr.departs_from_theory`), the p-values become
-    ``max(p, 2 Φ(−|s − δ0| / max(σ0, 1)))``: never smaller than before, so the test only
-    ever becomes more conservative. :class:`PartialCorrelation` then decides with
-    Benjamini–Hochberg instead of its default Bonferroni (``diagnostics["shared_null"]
-    ["switched_from"]``), as :func:`spikewire.infer.base.check_null` does for a small
-    problem whose null failed (BH under the empirical null); BH over the duplicated
-    p-values of a symmetric estimate equals BH over its distinct tests. The share
-    condition keeps the null families as they were: on hidden up/down states (40 units,
-    300 s) the bulk departs mildly (beyond the sampling error) although the shift null
-    holds (share 0.036), and re-referring it lowered the false-positive rate at α = 0.05
-    to 0.015–0.024, below the band.
+    rule of :func:`spikewire.infer.fdr.departs_from_theory`), the p-values become ``max(p, 2
+    Φ(−|s − δ0| / max(σ0, 1)))``: never smaller than before, so the test only ever becomes
+    more conservative. :class:`PartialCorrelation` then decides with Benjamini–Hochberg
+    instead of its default Bonferroni (``diagnostics["shared_null"] ["switched_from"]``), as
+    :func:`spikewire.infer.base.check_null` does for a small problem whose null failed (BH
+    under the empirical null); BH over the duplicated p-values of a symmetric estimate
+    equals BH over its distinct tests. The share condition keeps the null families as they
+    were: on hidden up/down states (40 units, 300 s) the bulk departs mildly (beyond the
+    sampling error) although the shift null holds (share 0.036), and re-referring it lowered
+    the false-positive rate at α = 0.05 to 0.015–0.024, below the band.
 
     Only problems with fewer than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` (1,000)
     distinct tests are re-referred (up to 45 units with ``lag=0``, 32 with ``lag=1``):
@@ -153,9 +153,9 @@ def shared_input_null(p: np.ndarray, z: np.ndarray, tested: np.ndarray, symmetri
     switches a failed estimate to is not available (and its small-problem fallback cannot
     fit the tied pairs of a symmetric estimate's p-values). On larger problems
     ``check_null`` decides: re-referring 100 units of the ``calibration`` study's
-    scale-free LIF network (share 0.3–0.5, Bonferroni kept) cut the calls from 512 to 32
+    scale-free LIF network (share 0.35, Bonferroni kept) cut the calls from 512 to 32
     of 475 links and the MCC from 0.216 to 0.095 (brunel: 426 → 300 calls, MCC 0.141 both;
-    benchmarks/results/indirect.md).
+    measured before the switch to BH; benchmarks/results/indirect.md).
 
     Parameters
     ----------
