@@ -114,7 +114,8 @@ def test_default_refers_hidden_common_input_to_the_bulk():
     # input, so most pairs sharing a hidden neuron reject it; the bulk is the null
     st = _hidden_common_input()
     off = sw.infer(st, "partial_corr", shared_null="off")
-    est = sw.infer(st, "partial_corr")
+    with pytest.warns(UserWarning, match="referred to the bulk of the pairs"):
+        est = sw.infer(st, "partial_corr")
     info = est.diagnostics["shared_null"]
     assert info["applied"] and info["share_p_below_0.05"] > 0.3 and info["delta0"] > 0
     assert est.correction == "bh" and info["switched_from"] == "bonferroni"

@@ -432,11 +432,26 @@ class PartialCorrelation(InferenceMethod):
         est = ctx.estimate(self, weights=weights, weight_unit="partial correlation",
                            pvalues=pvals, scores=scores, diagnostics=diagnostics)
         shared_info = diagnostics.get("shared_null", {})
-        if shared_info.get("applied") and est.correction == "bonferroni":
-            # the null failed and the bulk replaced it: decide as check_null does for a
-            # small problem whose null failed (Benjamini–Hochberg under the empirical null)
-            shared_info["switched_from"] = est.correction
-            est.correction = "bh"
+        if shared_info.get("applied"):
+            import warnings
+
+            from spikewire._validation import user_stacklevel
+
+            how = ""
+            if est.correction == "bonferroni":
+                # the null failed and the bulk replaced it: decide as check_null does for a
+                # small problem whose null failed (Benjamini–Hochberg under the empirical
+                # null)
+                shared_info["switched_from"] = est.correction
+                est.correction = "bh"
+                how = " and decided with Benjamini–Hochberg instead of Bonferroni"
+            warnings.warn(
+                f"partial_corr: {shared_info['share_p_below_0.05']:.0%} of the "
+                f"{shared_info['n_tests']} distinct pairs have p < 0.05 under the "
+                f"{self.null} null (shared input from unrecorded neurons); the p-values were "
+                f"referred to the bulk of the pairs, N({shared_info['delta0']:.2f}, "
+                f"{max(shared_info['sigma0'], 1.0):.2f}²){how} (shared_null='auto'; "
+                "diagnostics['shared_null']).", UserWarning, stacklevel=user_stacklevel())
         return est
 
     def _shift_null(self, X0, z, lag, dof, D, min_sep, idx, n):
