@@ -1,0 +1,117 @@
+"""dale_glm's lag-scan test (``contrast="scan"``) against the summed-filter test, from the
+same fits (benchmarks/results/dalescan.md).
+
+The contrast changes only dale_glm's tests, not its fit, labels or weights, so one fit with
+``contrast="scan"`` gives both: the scan's p-values as fitted, and the summed-filter
+(``"area"``) p-values rebuilt from the fit's unscaled summed-filter z-scores
+(``diagnostics["wald_z_unconstrained"]``) with the default central null scale, exactly as
+``DaleGLM._place`` builds them (``bench_dale_nullscale.rescaled``, then ``check_null`` as
+in a fit). Fits come from ``bench_dale_glm.py --dale '{"contrast": "scan"}' --pickle DIR``
+and ``bench_dale_nullscale.py null --dale '{"contrast": "scan"}' --save DIR``.
+
+Modes::
+
+    python benchmarks/bench_dalescan.py nets --save DIR --neurons 100 --seed 3
+    python benchmarks/bench_dalescan.py null --save DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+from pathlib import Path
+
+import numpy as np
+from bench_dale_nullscale import rescaled, scale_of, tested_z
+
+import spikewire as sw
+
+
+def area_of(est):
+    """The summed-filter test's estimate rebuilt from a scan fit (central null scale)."""
+    z, tested = tested_z(est)
+    return rescaled(est, scale_of(z, tested, "central"))
+
+
+def _row(net, est) -> dict:
+    s = sw.score(net, est)
+    return {k: s.get(k, float("nan")) for k in ("auc", "mcc", "mcc_best", "n_detected",
+                                                 "n_true", "ei_accuracy", "ei_labelled",
+                                                 "sign_accuracy")}
+
+
+def cmd_nets(save, neurons, seed):
+    net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    w_true = net.dense_weights()
+    print("| fit | test | AUC | AUC E | AUC I | MCC | best MCC | calls / true | sign acc. | "
+          "E/I acc. (labelled) | labelled | null scale(s) | scan: short / middle / long / "
+          "summed (true links) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for f in sorted(Path(save).glob("*dale_glm*.pkl")):
+        est = pickle.load(open(f, "rb"))
+        d = est.diagnostics
+        ti = np.asarray(est.true_index)
+        W = w_true[np.ix_(ti, ti)]
+        tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
+        pre_e = np.asarray(net.is_excitatory)[ti]
+        for test, e in (("area", area_of(est)), ("scan", est)):
+            r = _row(net, e)
+            aucs = []
+            for exc in (True, False):
+                # AUC of the links from E (I) units against all unlinked pairs
+                pos = tested & (W != 0) & (pre_e[None, :] == exc)
+                neg = tested & (W == 0)
+                sc_ = np.asarray(e.scores)
+                a, b = sc_[pos], sc_[neg]
+                aucs.append(float(np.mean(a[:, None] > b[None, :])
+                                  + 0.5 * np.mean(a[:, None] == b[None, :]))
+                            if a.size and b.size else float("nan"))
+            if test == "scan":
+                scales = "/".join(f"{v:.2f}" for v in d["scan_null_scales"])
+                which = np.asarray(d["scan_contrast"])[tested & (W != 0)]
+                carried = " / ".join(str(int(np.sum(which == g))) for g in (0, 1, 2, -1))
+            else:
+                z, t = tested_z(est)
+                scales, carried = f"{scale_of(z, t, 'central'):.2f}", "–"
+            print(f"| {f.stem} | {test} | {r['auc']:.3f} | {aucs[0]:.3f} | {aucs[1]:.3f} | "
+                  f"{r['mcc']:.3f} | {r['mcc_best']:.3f} | {int(r['n_detected'])} / "
+                  f"{int(r['n_true'])} | {r['sign_accuracy']:.3f} | "
+                  f"{r['ei_accuracy']:.3f} | {r['ei_labelled']:.2f} | {scales} | "
+                  f"{carried} |", flush=True)
+
+
+def cmd_null(save):
+    print("| family | seed | area: scale, FPR 0.05, BH calls | scan: scales, FPR 0.05, "
+          "BH calls | scanned pairs |")
+    print("|---|---|---|---|---|")
+    for f in sorted(Path(save).glob("null_*.pkl")):
+        est = pickle.load(open(f, "rb"))
+        z, tested = tested_z(est)
+        a = area_of(est)
+        fa = float(np.mean(a.pvalues[tested] < 0.05))
+        fs = float(np.mean(est.pvalues[tested] < 0.05))
+        d = est.diagnostics
+        scanned = float(np.mean(np.asarray(d["scan_contrast"])[tested] >= 0))
+        _, fam, seed = f.stem.split("_")
+        print(f"| {fam} | {seed[1:]} | {scale_of(z, tested, 'central'):.3f}, {fa:.3f}, "
+              f"{int(a.significant().sum())} | "
+              f"{'/'.join(f'{v:.2f}' for v in d['scan_null_scales'])}, {fs:.3f}, "
+              f"{int(est.significant().sum())} | {scanned:.2f} |", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["nets", "null"])
+    ap.add_argument("--save", required=True)
+    ap.add_argument("--neurons", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=3)
+    a = ap.parse_args()
+    if a.mode == "nets":
+        cmd_nets(a.save, a.neurons, a.seed)
+    else:
+        cmd_null(a.save)
+
+
+if __name__ == "__main__":
+    main()
