@@ -13,6 +13,7 @@ Modes::
 
     python benchmarks/bench_dalescan.py nets --save DIR --neurons 100 --seed 3
     python benchmarks/bench_dalescan.py null --save DIR
+    python benchmarks/bench_dalescan.py izh --save DIR --family izh_random --neurons 1000
 """
 
 from __future__ import annotations
@@ -42,13 +43,26 @@ def _row(net, est) -> dict:
 
 def cmd_nets(save, neurons, seed):
     net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    _table(net, sorted(Path(save).glob("*dale_glm*.pkl")), lambda f: pickle.load(open(f, "rb")))
+
+
+def cmd_izh(save, family, neurons):
+    """``bench_calibration.py networks --save`` pickles (network seed 0)."""
+    from bench_calibration import build_network
+
+    net, _ = build_network(family, neurons, 0)
+    _table(net, sorted(Path(save).glob(f"{family}_*dale_glm*.pkl")),
+           lambda f: pickle.load(open(f, "rb"))["estimate"])
+
+
+def _table(net, files, load):
     w_true = net.dense_weights()
     print("| fit | test | AUC | AUC E | AUC I | MCC | best MCC | calls / true | sign acc. | "
           "E/I acc. (labelled) | labelled | null scale(s) | scan: short / middle / long / "
           "summed (true links) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for f in sorted(Path(save).glob("*dale_glm*.pkl")):
-        est = pickle.load(open(f, "rb"))
+    for f in files:
+        est = load(f)
         d = est.diagnostics
         ti = np.asarray(est.true_index)
         W = w_true[np.ix_(ti, ti)]
@@ -102,13 +116,16 @@ def cmd_null(save):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["nets", "null"])
+    ap.add_argument("mode", choices=["nets", "null", "izh"])
+    ap.add_argument("--family", default="izh_random", help="izh mode: the family")
     ap.add_argument("--save", required=True)
     ap.add_argument("--neurons", type=int, default=100)
     ap.add_argument("--seed", type=int, default=3)
     a = ap.parse_args()
     if a.mode == "nets":
         cmd_nets(a.save, a.neurons, a.seed)
+    elif a.mode == "izh":
+        cmd_izh(a.save, a.family, a.neurons)
     else:
         cmd_null(a.save)
 
