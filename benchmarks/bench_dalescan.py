@@ -38,7 +38,7 @@ def _row(net, est) -> dict:
     s = sw.score(net, est)
     return {k: s.get(k, float("nan")) for k in ("auc", "mcc", "mcc_best", "n_detected",
                                                  "n_true", "ei_accuracy", "ei_labelled",
-                                                 "sign_accuracy")}
+                                                 "sign_accuracy", "auc_exc", "auc_inh")}
 
 
 def cmd_nets(save, neurons, seed):
@@ -57,6 +57,8 @@ def cmd_izh(save, family, neurons):
 
 def _table(net, files, load):
     w_true = net.dense_weights()
+    # AUC E / I: spikewire.score's auc_exc / auc_inh (true E / I links against
+    # non-links, ranked by the signed evidence)
     print("| fit | test | AUC | AUC E | AUC I | MCC | best MCC | calls / true | sign acc. | "
           "E/I acc. (labelled) | labelled | null scale(s) | scan: short / middle / long / "
           "summed (true links) |")
@@ -67,19 +69,9 @@ def _table(net, files, load):
         ti = np.asarray(est.true_index)
         W = w_true[np.ix_(ti, ti)]
         tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
-        pre_e = np.asarray(net.is_excitatory)[ti]
         for test, e in (("area", area_of(est)), ("scan", est)):
             r = _row(net, e)
-            aucs = []
-            for exc in (True, False):
-                # AUC of the links from E (I) units against all unlinked pairs
-                pos = tested & (W != 0) & (pre_e[None, :] == exc)
-                neg = tested & (W == 0)
-                sc_ = np.asarray(e.scores)
-                a, b = sc_[pos], sc_[neg]
-                aucs.append(float(np.mean(a[:, None] > b[None, :])
-                                  + 0.5 * np.mean(a[:, None] == b[None, :]))
-                            if a.size and b.size else float("nan"))
+            aucs = [r["auc_exc"], r["auc_inh"]]
             if test == "scan":
                 scales = "/".join(f"{v:.2f}" for v in d["scan_null_scales"])
                 which = np.asarray(d["scan_contrast"])[tested & (W != 0)]
