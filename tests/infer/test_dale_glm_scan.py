@@ -185,8 +185,14 @@ def test_scan_detects_a_short_delay_link_the_summed_filter_misses():
 
 def test_scan_parameter_validation():
     st = independent(n=4, T=20.0, rate=10.0, seed=1)
-    assert CONTRASTS == ("area", "scan")
-    assert DaleGLM().contrast == "area"
+    assert CONTRASTS == ("auto", "area", "scan")
+    # the default: the scan on the full solver, the summed filter where it cannot scan
+    assert DaleGLM().contrast == "auto"
+    assert DaleGLM()._contrast_used() == "scan"
+    assert DaleGLM(n_basis=2)._contrast_used() == "area"
+    assert DaleGLM(empirical_null=True)._contrast_used() == "area"
+    assert DaleGLM(contrast="area")._contrast_used() == "area"
+    assert DaleGLM()._use_screened(10_000)          # auto keeps the screened solver
     with pytest.raises(ValueError, match="contrast"):
         sw.infer(st, "dale_glm", contrast="sum")
     with pytest.raises(ValueError, match="n_basis >= 3"):
