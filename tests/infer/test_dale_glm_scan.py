@@ -193,6 +193,7 @@ def test_scan_parameter_validation():
     assert DaleGLM(empirical_null=True)._contrast_used() == "area"
     assert DaleGLM(contrast="area")._contrast_used() == "area"
     assert DaleGLM()._use_screened(10_000)          # auto keeps the screened solver
+    assert sw.infer(st, "dale_glm").diagnostics["contrast"] == "scan"   # a full fit
     with pytest.raises(ValueError, match="contrast"):
         sw.infer(st, "dale_glm", contrast="sum")
     with pytest.raises(ValueError, match="n_basis >= 3"):
