@@ -574,8 +574,8 @@ def scan_test(zk: np.ndarray, corr: np.ndarray, events: np.ndarray, z_sum: np.nd
         The scan's signed z on the one-test scale.
     info : dict
         ``scales`` (k,), ``which`` (n_pre, n_post; the carrying contrast, −1 for the
-        summed filter), ``p2`` (two-sided p-values; NaN where untested), ``z_raw`` and
-        ``events`` (the inputs).
+        summed filter), ``p2`` (two-sided p-values; NaN where untested), ``z_raw``,
+        ``events`` and ``corr`` (the inputs).
 
     Raises
     ------
@@ -625,7 +625,7 @@ def scan_test(zk: np.ndarray, corr: np.ndarray, events: np.ndarray, z_sum: np.nd
     live = tested & (which >= 0)
     z_out[live] = np.sign(tmax[live]) * norm.isf(np.clip(p2[live], 1e-300, 1.0) / 2.0)
     return z_out, {"scales": scales.tolist(), "which": which, "p2": p2, "z_raw": zk,
-                   "events": events}
+                   "events": events, "corr": corr}
 
 
 def label_units(z: np.ndarray, tested: np.ndarray, excitatory_fraction: float = 0.8,
@@ -1697,12 +1697,14 @@ class DaleGLM(InferenceMethod):
             diag["scan_null_scales"] = sc["scales"]
             # (nt post, nu pre): the contrast that carried each pair's scan (-1: the
             # summed filter, no contrast with MIN_SCAN_EVENTS), the scan's signed z
-            # (single-test scale, after the null scales) and its two-sided p-value
+            # (single-test scale, after the null scales) and its two-sided p-value; the
+            # contrasts' unscaled z, expected coincidences and correlation
             diag["scan_contrast"] = sc["which"].T
             diag["scan_z"] = res["z"].T
             diag["scan_pvalue_two_sided"] = sc["p2"].T
             diag["scan_z_contrasts"] = np.moveaxis(sc["z_raw"], 0, 1)   # (nt, nu, k)
             diag["scan_events"] = np.moveaxis(sc["events"], 0, 1)
+            diag["scan_corr"] = np.moveaxis(sc["corr"], 0, 1)             # (nt, nu, k, k)
         # (nt post, nu pre) expected coincidences of the unconstrained fit's Wald step
         diag["expected_events"] = prob.expected_events.T
         if res["null"] is not None:
