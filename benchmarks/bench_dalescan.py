@@ -14,18 +14,32 @@ Modes::
     python benchmarks/bench_dalescan.py nets --save DIR --neurons 100 --seed 3
     python benchmarks/bench_dalescan.py null --save DIR
     python benchmarks/bench_dalescan.py izh --save DIR --family izh_random --neurons 1000
+    python benchmarks/bench_dalescan.py variants --save DIR [--neurons 100 --seed 3]
+
+``variants`` (fits with ``diagnostics["scan_corr"]``, after 2026-11-30 19:44) compares
+how the null scale enters the scan (:data:`VARIANTS`).
 """
 
 from __future__ import annotations
 
 import argparse
 import pickle
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from bench_dale_nullscale import rescaled, scale_of, tested_z
+from scipy.stats import norm
 
 import spikewire as sw
+from spikewire.infer.base import check_null
+from spikewire.infer.dale_glm import null_scale, scan_test
+
+#: How the scan's null scale is applied (``variants`` mode): each contrast over its own
+#: scale before the maximum (dale_glm's), all contrasts over the summed filter's scale,
+#: the maximum's one-test z over its own central scale afterwards, or no scale.
+VARIANTS = ("per_contrast", "common", "max", "none")
 
 
 def area_of(est):
@@ -86,6 +100,83 @@ def _table(net, files, load):
                   f"{carried} |", flush=True)
 
 
+def from_z(est, z):
+    """The estimate with p-values and scores rebuilt from the (post × pre) one-test z as
+    ``DaleGLM._place`` builds them, then ``check_null`` as in a fit."""
+    _, tested = tested_z(est)
+    ct = np.asarray(est.cell_type)
+    signs = np.where(ct == "E", 1.0, np.where(ct == "I", -1.0, 0.0))
+    lab = signs != 0
+    p1 = norm.sf(signs[None, :] * z)
+    p2 = np.minimum(2.0 * norm.sf(np.abs(z)), 1.0)
+    pv = np.where(lab[None, :], p1, p2)
+    sc = np.where(lab[None, :], signs[None, :] * z, norm.isf(np.clip(p2, 1e-300, 1 - 1e-12)))
+    nc = est.diagnostics.get("null_check", {})
+    diag = {k: v for k, v in est.diagnostics.items() if k != "null_check"}
+    out = replace(est, pvalues=np.where(tested, pv, est.pvalues),
+                  scores=np.where(tested, sc, est.scores), diagnostics=diag,
+                  correction=nc.get("switched_from", est.correction),
+                  alpha=nc.get("alpha_from", est.alpha))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check_null(out)
+
+
+def variant_z(est, how):
+    """The scan's one-test z (post × pre) under null-scale variant ``how``."""
+    d = est.diagnostics
+    z_sum, tested = tested_z(est)
+    zk = np.asarray(d["scan_z_contrasts"])
+    ev = np.asarray(d["scan_events"])
+    corr = np.asarray(d["scan_corr"])
+    s_sum = null_scale(z_sum, tested)
+    if how == "per_contrast":
+        return scan_test(zk, corr, ev, z_sum / s_sum, tested, estimator="central")[0]
+    if how == "common":
+        return scan_test(zk / s_sum, corr, ev, z_sum / s_sum, tested, estimator=None)[0]
+    z1 = scan_test(zk, corr, ev, z_sum, tested, estimator=None)[0]
+    if how == "max":
+        return z1 / null_scale(z1, tested)
+    return z1
+
+
+def cmd_variants(save, neurons, seed):
+    """Null-scale variants of the scan on scan fits with ``scan_corr`` (nets: Brunel of
+    ``bench_dale_glm.py``; files ``null_*.pkl``: the null families)."""
+    files = sorted(Path(save).glob("*.pkl"))
+    net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    print("| fit | variant | scale(s) | AUC | MCC | best MCC | calls / true | FPR 0.05 | "
+          "BH calls |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for f in files:
+        est = pickle.load(open(f, "rb"))
+        z_sum, tested = tested_z(est)
+        for how in VARIANTS:
+            z = variant_z(est, how)
+            e = from_z(est, z)
+            if how == "per_contrast":     # the fit itself: rebuilt exactly
+                np.testing.assert_allclose(e.pvalues[tested], est.pvalues[tested],
+                                           rtol=1e-9, atol=1e-300)
+            fpr = float(np.mean(e.pvalues[tested] < 0.05))
+            calls = int(e.significant().sum())
+            if f.stem.startswith("null_"):
+                cells = "– | – | – | – "
+            else:
+                r = _row(net, e)
+                cells = (f"{r['auc']:.3f} | {r['mcc']:.3f} | {r['mcc_best']:.3f} | "
+                         f"{int(r['n_detected'])} / {int(r['n_true'])} ")
+            if how == "per_contrast":
+                sc_ = "/".join(f"{v:.2f}" for v in est.diagnostics["scan_null_scales"])
+            elif how == "common":
+                sc_ = f"{null_scale(z_sum, tested):.2f}"
+            elif how == "max":
+                z1 = variant_z(est, "none")
+                sc_ = f"{null_scale(z1, tested):.2f}"
+            else:
+                sc_ = "1"
+            print(f"| {f.stem} | {how} | {sc_} | {cells}| {fpr:.3f} | {calls} |", flush=True)
+
+
 def cmd_null(save):
     print("| family | seed | area: scale, FPR 0.05, BH calls | scan: scales, FPR 0.05, "
           "BH calls | scanned pairs |")
@@ -108,7 +199,7 @@ def cmd_null(save):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["nets", "null", "izh"])
+    ap.add_argument("mode", choices=["nets", "null", "izh", "variants"])
     ap.add_argument("--family", default="izh_random", help="izh mode: the family")
     ap.add_argument("--save", required=True)
     ap.add_argument("--neurons", type=int, default=100)
@@ -118,6 +209,8 @@ def main() -> None:
         cmd_nets(a.save, a.neurons, a.seed)
     elif a.mode == "izh":
         cmd_izh(a.save, a.family, a.neurons)
+    elif a.mode == "variants":
+        cmd_variants(a.save, a.neurons, a.seed)
     else:
         cmd_null(a.save)
 
