@@ -15,6 +15,7 @@ Modes::
     python benchmarks/bench_dalescan.py null --save DIR
     python benchmarks/bench_dalescan.py izh --save DIR --family izh_random --neurons 1000
     python benchmarks/bench_dalescan.py variants --save DIR [--neurons 100 --seed 3]
+    python benchmarks/bench_dalescan.py variants --save DIR --family izh_random --neurons 1000
 
 ``variants`` (fits with ``diagnostics["scan_corr"]``, after 2026-11-30 19:44) compares
 how the null scale enters the scan (:data:`VARIANTS`).
@@ -140,16 +141,23 @@ def variant_z(est, how):
     return z1
 
 
-def cmd_variants(save, neurons, seed):
+def cmd_variants(save, neurons, seed, family=None):
     """Null-scale variants of the scan on scan fits with ``scan_corr`` (nets: Brunel of
-    ``bench_dale_glm.py``; files ``null_*.pkl``: the null families)."""
+    ``bench_dale_glm.py``, or ``family`` of ``bench_calibration.py networks --save``
+    (network seed 0); files ``null_*.pkl``: the null families)."""
     files = sorted(Path(save).glob("*.pkl"))
-    net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    if family is None:
+        net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    else:
+        from bench_calibration import build_network
+
+        net, _ = build_network(family, neurons, 0)
     print("| fit | variant | scale(s) | AUC | MCC | best MCC | calls / true | FPR 0.05 | "
           "BH calls |")
     print("|---|---|---|---|---|---|---|---|---|")
     for f in files:
         est = pickle.load(open(f, "rb"))
+        est = est["estimate"] if isinstance(est, dict) else est
         z_sum, tested = tested_z(est)
         for how in VARIANTS:
             z = variant_z(est, how)
@@ -200,17 +208,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["nets", "null", "izh", "variants"])
-    ap.add_argument("--family", default="izh_random", help="izh mode: the family")
+    ap.add_argument("--family", default=None,
+                    help="izh mode (default izh_random) and variants of a "
+                         "bench_calibration network: the family")
     ap.add_argument("--save", required=True)
     ap.add_argument("--neurons", type=int, default=100)
     ap.add_argument("--seed", type=int, default=3)
     a = ap.parse_args()
+    a.family_given = a.family is not None
+    a.family = a.family or "izh_random"
     if a.mode == "nets":
         cmd_nets(a.save, a.neurons, a.seed)
     elif a.mode == "izh":
         cmd_izh(a.save, a.family, a.neurons)
     elif a.mode == "variants":
-        cmd_variants(a.save, a.neurons, a.seed)
+        cmd_variants(a.save, a.neurons, a.seed,
+                     a.family if a.family_given else None)
     else:
         cmd_null(a.save)
 
