@@ -19,8 +19,12 @@ units labelled, and for ``dale_glm`` the empirical-null scale it divided its z-s
 and ``ei_accuracy_all``: the likelier type (``p_excitatory ≥ 0.5``) of every recorded unit,
 confident or not, against the truth.
 
+``--dale JSON`` adds settings to every ``dale_glm`` fit (e.g. ``'{"contrast": "scan"}'``,
+benchmarks/results/dalescan.md); ``--states-variants`` picks the hidden-state rows of
+``dale_glm`` (comma-separated among ``no proxy``, ``proxy``, ``population``).
+
 Usage: python benchmarks/bench_dale_glm.py [--neurons 100] [--duration 120] [--seed 3]
-       [--json out.json] [--pickle DIR]
+       [--json out.json] [--pickle DIR] [--dale JSON] [--states-variants LIST]
 """
 
 from __future__ import annotations
@@ -86,7 +90,12 @@ def main() -> None:
     ap.add_argument("--no-states", action="store_true", help="skip the hidden-state rows")
     ap.add_argument("--json", default=None)
     ap.add_argument("--pickle", default=None, help="folder for the pickled estimates")
+    ap.add_argument("--dale", default="{}", help="JSON settings added to every dale_glm fit")
+    ap.add_argument("--states-variants", default="no proxy,proxy,population",
+                    help="dale_glm's hidden-state rows (no proxy, proxy, population)")
     args = ap.parse_args()
+    dale_extra = json.loads(args.dale)
+    variants = [v.strip() for v in args.states_variants.split(",") if v.strip()]
     methods = args.methods.split(",")
     pdir = None
     if args.pickle:
@@ -103,13 +112,15 @@ def main() -> None:
     print(f"network N={args.neurons}, {args.duration:g} s, rate E "
           f"{rates[net.is_excitatory].mean():.1f} Hz, I {rates[~net.is_excitatory].mean():.1f} Hz")
     out = {"machine": platform.platform(), "python": platform.python_version(),
-           "neurons": args.neurons, "duration_s": args.duration, "seed": args.seed,
+           "dale_settings": dale_extra, "neurons": args.neurons,
+           "duration_s": args.duration, "seed": args.seed,
            "results": {}}
     for hidden in (float(h) for h in args.hidden.split(",")):
         rec = subsample(st, fraction=1 - hidden, network=net, seed=2)
         for m in methods:
             name = f"hidden{int(round(hidden * 100))}/{m}"
-            row = _fit(rec, net, m, pickle_to=dest(name))
+            row = _fit(rec, net, m, pickle_to=dest(name),
+                       **(dale_extra if m == "dale_glm" else {}))
             out["results"][name] = row
             _show(f"hidden {hidden:.0%} {m:9s}", row)
         if args.json:
@@ -126,7 +137,9 @@ def main() -> None:
     for label, kw in [("no proxy", {}), ("proxy", {"covariates": proxy,
                                                    "covariate_rate": 100.0}),
                       ("population", {"population_covariate": True})]:
-        settings = {"population_covariate": False, **kw}
+        if label not in variants or "dale_glm" not in methods:
+            continue
+        settings = {"population_covariate": False, **kw, **dale_extra}
         name = f"states/dale_glm/{label}"
         row = _fit(rec2, net, "dale_glm", pickle_to=dest(name), **settings)
         out["results"][name] = row

@@ -26,6 +26,7 @@ Modes::
 
     python benchmarks/bench_dale_nullscale.py null --families poisson,... --seed-list 0,1 \
         --units 40 --duration 300 --save DIR      # fit dale_glm on the null families
+    python benchmarks/bench_dale_nullscale.py null ... --dale '{"contrast": "scan"}'
     python benchmarks/bench_dale_nullscale.py rescore-null --save DIR
     python benchmarks/bench_dale_nullscale.py rescore --save DIR --neurons 100 --seed 3
 
@@ -36,6 +37,7 @@ Modes::
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import time
 import warnings
@@ -122,14 +124,14 @@ def rescaled(est, s: float, loc: float = 0.0):
         return check_null(out)
 
 
-def cmd_null(families, seeds, n_units, duration, save):
+def cmd_null(families, seeds, n_units, duration, save, settings=None):
     out = Path(save)
     out.mkdir(parents=True, exist_ok=True)
     for fam in families:
         for seed in seeds:
             st = null_family(fam, n_units=n_units, duration=duration, seed=seed)
             t0 = time.perf_counter()
-            est = sw.infer(st, "dale_glm")
+            est = sw.infer(st, "dale_glm", **(settings or {}))
             el = time.perf_counter() - t0
             with open(out / f"null_{fam}_s{seed}.pkl", "wb") as fh:
                 pickle.dump(est, fh)
@@ -199,10 +201,13 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=300.0)
     ap.add_argument("--neurons", type=int, default=100)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--dale", default="{}",
+                    help="null mode: JSON settings of the dale_glm fits, e.g. "
+                         "'{\"contrast\": \"scan\"}' (dalescan.md)")
     a = ap.parse_args()
     if a.mode == "null":
         cmd_null(a.families.split(","), [int(s) for s in a.seed_list.split(",")],
-                 a.units, a.duration, a.save)
+                 a.units, a.duration, a.save, json.loads(a.dale))
     elif a.mode == "rescore-null":
         cmd_rescore_null(a.save)
     else:

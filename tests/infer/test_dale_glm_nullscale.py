@@ -100,7 +100,10 @@ def test_fit_uses_the_scaled_z_scores_on_bursting_spikes():
     off = ~np.eye(16, dtype=bool)
     # the default (True: the central estimator) floors at 1 on these data, the median
     # one does not (1.013): the default fit must report the central value, not the median
-    fits = {ns: sw.infer(st, "dale_glm", null_scale=ns) for ns in (False, True, "median")}
+    # the summed filter's test (contrast="area"): its p-values are the tail areas of the
+    # one scaled z checked here (the scan's: tests/infer/test_dale_glm_scan.py)
+    fits = {ns: sw.infer(st, "dale_glm", null_scale=ns, contrast="area")
+            for ns in (False, True, "median")}
     for ns, est in fits.items():
         d = est.diagnostics
         s = d["null_scale"]

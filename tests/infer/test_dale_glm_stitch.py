@@ -18,7 +18,10 @@ def stitched():
     A records {0, 1, 2}, B records {1, 2, 3}; 0 and 3 are never recorded together."""
     a = subsample(lif_motif(100.0, seed=1), neurons=[0, 1, 2])
     b = subsample(lif_motif(100.0, seed=2), neurons=[1, 2, 3])
-    return get_method("dale_glm").fit_sessions([a, b])
+    # the summed filter's test: with the default scan the I link 2 -> 3, whose filter
+    # spreads over the whole window, has p = 1.8e-5, not < 1e-6 (the scan pays for its
+    # three looks; benchmarks/results/dalescan.md)
+    return get_method("dale_glm", contrast="area").fit_sessions([a, b])
 
 
 def test_stitched_links_labels_and_unrecorded_pairs(stitched):

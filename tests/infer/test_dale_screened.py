@@ -17,7 +17,8 @@ def brunel_20():
 
 @pytest.fixture(scope="module")
 def full_fit(brunel_20):
-    return sw.infer(brunel_20[0], "dale_glm", solver="full")
+    # the summed filter's test, the one the screened solver has
+    return sw.infer(brunel_20[0], "dale_glm", solver="full", contrast="area")
 
 
 def test_all_candidates_reproduce_the_full_solver(brunel_20, full_fit):
@@ -25,6 +26,9 @@ def test_all_candidates_reproduce_the_full_solver(brunel_20, full_fit):
     optimiser differs (exact Newton here: 60 s < HESSIAN_ROWS bins; L-BFGS-B there)."""
     est = sw.infer(brunel_20[0], "dale_glm", solver="screened", n_candidates=19)
     assert est.diagnostics["solver"] == "screened"
+    # the screened solver has no scan: contrast="auto" tests the summed filter there
+    assert est.diagnostics["contrast"] == "area"
+    assert full_fit.diagnostics["contrast"] == "area"
     assert est.diagnostics["candidates"].sum() == 20 * 19
     off = ~np.eye(20, dtype=bool)
     zf = full_fit.diagnostics["wald_z_unconstrained"][off]

@@ -993,7 +993,7 @@ def fit_screened(method, ctx):
         n_bins=design.n_bins, filters=res["kern"], basis=design.basis,
         population_covariate=bool(method._timescales()
                                   and active.size >= MIN_UNITS_FOR_POPULATION),
-        variance=method.variance, null_scale=float(res["zscale"]),
+        variance=method.variance, null_scale=float(res["zscale"]), contrast="area",
         spikes_in_refractory_period=res["n_ref"], timings=res["time"],
         time_fit_s=time.perf_counter() - t_fit)
     return method._estimate(ctx, weights, pvals, scores, delays, cell_type, conf, diag)
