@@ -99,15 +99,7 @@ weights that stand out from an empirical null of the weights themselves
 (:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median/MAD robust
 z-scores, then the estimate's correction), which assumes a sparse circuit — on a dense
 ring profile rank pairs by weight instead — and ``scores`` hold ``|w| / max|w|`` for
-ranking. That default null is conservative on unconnected units: the units' own effects
-(``w_ij ≈ a_i + a_j``, 99 % of the weights' variance on the null families) make the
-weights' distribution light-tailed, and about 0.1 % of the pairs of 40 unconnected units
-fall below p = 0.05 instead of 5 % (``benchmarks/results/learnednull.md``).
-``pair_test="centred"`` (option, default ``None``: no p-values) returns per-pair p-values
-(:func:`centred_weight_pvalues`) from the pair-specific part of the weights: the units'
-main effects removed (double centring, ``w_ij − r_i − c_j + m``), then the robust z
-(median / MAD) and two-sided normal p-values, which ``adjacency`` then uses with the
-estimate's correction; measured in band on the five null families in learnednull.md.
+ranking.
 
 **Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
 between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
@@ -143,54 +135,7 @@ from spikewire.infer._params import Boolean, Interval, Options, RealSequence, Se
 from spikewire.infer.base import register
 from spikewire.infer.trained import TrainedMethod
 
-__all__ = ["GNN", "TrainingDivergedError", "centred_weight_pvalues"]
-
-
-def centred_weight_pvalues(weights: np.ndarray, tested: np.ndarray) -> np.ndarray:
-    """Two-sided p-values of the pair-specific part of a weight matrix.
-
-    The units' main effects are removed by double centring over the tested pairs,
-    ``e_ij = w_ij − r_i − c_j + m`` (``r_i``: mean of row ``i``, ``c_j``: of column ``j``,
-    ``m``: of all tested weights), then ``z = (e − median e) / (1.4826 · MAD e)`` and
-    ``p = 2 Φ(−|z|)``. A unit whose weights are all large (a high rate, a bursty train) is
-    not evidence for any one of its pairs; a connection moves one pair's weight (and its
-    row and column means by only 1 / (n − 1) of it).
-
-    Parameters
-    ----------
-    weights : ndarray, shape (n, n)
-        Weights (any unit: the p-values do not depend on the scale or the sign).
-    tested : ndarray of bool, shape (n, n)
-        Pairs to test (e.g. ``pair_status == 0``); the diagonal is never tested.
-
-    Returns
-    -------
-    ndarray, shape (n, n)
-        p-values in [0, 1] on the tested pairs; 1 elsewhere. All 1 when fewer than 20 pairs
-        are tested or the centred weights' MAD is 0 (no spread to test against).
-    """
-    from scipy.special import ndtr
-
-    w = np.asarray(weights, dtype=float)
-    t = np.asarray(tested, dtype=bool)
-    if w.ndim != 2 or w.shape[0] != w.shape[1] or t.shape != w.shape:
-        raise ValueError(f"centred_weight_pvalues needs square weights and a tested mask of "
-                         f"the same shape, got {w.shape} and {t.shape}")
-    t = t & ~np.eye(w.shape[0], dtype=bool)
-    p = np.ones(w.shape)
-    if int(t.sum()) < 20 or not np.all(np.isfinite(w[t])):
-        return p
-    m = np.where(t, w, np.nan)
-    counts = np.maximum(t.sum(axis=1), 1), np.maximum(t.sum(axis=0), 1)
-    r = np.where(t, w, 0.0).sum(axis=1) / counts[0]   # 0 for a row without tested pairs
-    c = np.where(t, w, 0.0).sum(axis=0) / counts[1]
-    e = (m - r[:, None] - c[None, :] + np.nanmean(m))[t]
-    med = float(np.median(e))
-    scale = 1.4826 * float(np.median(np.abs(e - med)))
-    if not scale > 0:
-        return p
-    p[t] = 2.0 * ndtr(-np.abs(e - med) / scale)
-    return p
+__all__ = ["GNN", "TrainingDivergedError"]
 
 
 class TrainingDivergedError(RuntimeError):
@@ -399,7 +344,6 @@ class GNN(TrainedMethod):
         "embed": [Interval("int", 1, None)],
         "hidden": [Interval("int", 1, None)],
         "symmetric": [Boolean()],
-        "pair_test": [Options(("centred",)), None],
         "n_aux": [Interval("int", 0, None)],
         "structure": [Options(("pooled", "chunk", "free"))],
         "aux_state": [Options(("static", "recurrent"))],
@@ -431,8 +375,7 @@ class GNN(TrainedMethod):
     def __init__(self, *, bin_width: float | None = None, time_scale: float = 0.01,
                  chunk: float = 0.5, context: float | None = None, n_kernels: int = 32,
                  embed: int = 32, hidden: int = 32,
-                 symmetric: bool = True, pair_test: str | None = None, n_aux: int = 0,
-                 aux_state: str = "static",
+                 symmetric: bool = True, n_aux: int = 0, aux_state: str = "static",
                  structure: str = "chunk",
                  structure_batch: int = 16, identity: bool = False, global_node: bool = False,
                  w_l1: float = 0.0, w_l2: float = 0.0, restarts: int = 1,
@@ -452,7 +395,6 @@ class GNN(TrainedMethod):
         self.embed = embed
         self.hidden = hidden
         self.symmetric = symmetric
-        self.pair_test = pair_test
         self.n_aux = n_aux
         self.aux_state = aux_state
         self.structure = structure
@@ -898,8 +840,5 @@ class GNN(TrainedMethod):
                 "geometry_bins": geo, "weight_unit_note": "arbitrary scale and sign",
                 "training": {k: v for k, v in (getattr(self, "training_info_", None) or {}).items()
                              if k != "history"}}
-        pvalues = None
-        if self.pair_test == "centred":
-            pvalues = centred_weight_pvalues(weights, ctx.pair_status == 0)
-        return ctx.estimate(self, weights=weights, pvalues=pvalues, scores=scores,
+        return ctx.estimate(self, weights=weights, pvalues=None, scores=scores,
                             weight_unit="arbitrary", diagnostics=diag)
