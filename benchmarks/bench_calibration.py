@@ -494,7 +494,7 @@ def run_reciprocal(methods, n, duration, seed):
 
 
 # ------------------------------------------------------------- nullall (one table)
-def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
+def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals="", weights=""):
     """Issue 12's first target at today's defaults: per method × family × seed, the
     false-positive rate at per-pair α = 0.05 / 0.01 (``correction="none"``), the KS
     distance of the tested pairs' p-values from uniform, and the calls the method makes
@@ -502,7 +502,9 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
     ``check_null``). Methods without p-values: the nonzero weights and what
     ``adjacency()`` calls. One JSON line per fit is appended to ``jsonl``; with
     ``pvals`` (a folder), each fit's tested p-values are also saved there as
-    ``{family}_s{seed}_{method}.npy`` for ``nullall-qq``."""
+    ``{family}_s{seed}_{method}.npy`` for ``nullall-qq``; with ``weights`` (a folder),
+    each fit's weight matrix as ``{family}_s{seed}_{method}_w.npy`` (to evaluate a
+    decision rule on the learned methods' weights without refitting)."""
     import json
     import warnings
 
@@ -513,11 +515,13 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
             for m in methods:
                 name, kw = parse_method(m)
                 t0 = time.perf_counter()
+                c0 = time.process_time()
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     est = sw.infer(st, name, **kw)
                     adj = est.adjacency()
                 el = time.perf_counter() - t0
+                cpu = time.process_time() - c0
                 off = ~np.eye(est.n_units, dtype=bool)
                 tested = (est.pair_status == 0) & off
                 nc = est.diagnostics.get("null_check", {})
@@ -531,7 +535,13 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
                        "calls_default_pos": int((adj[off] > 0).sum()),
                        "calls_default_neg": int((adj[off] < 0).sum()),
                        "warnings": sorted({str(w.message)[:160] for w in caught}),
-                       "time_s": el}
+                       "time_s": el, "cpu_s": cpu}
+                gate = est.diagnostics.get("surrogate_gate")
+                if isinstance(gate, dict):
+                    # the low-rank methods' gate (learnednull): its p and effect sizes
+                    rec.update({f"gate_{k}": float(gate[k]) for k in
+                                ("p", "shift_p", "reversal_p", "gain", "reversal_gain")
+                                if np.isscalar(gate.get(k))})
                 if est.pvalues is not None:
                     p = est.pvalues[tested]
                     rec.update(fpr05=float(np.mean(p < 0.05)), fpr01=float(np.mean(p < 0.01)),
@@ -547,6 +557,26 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals=""):
                     rec.update(nonzero_w=int((w != 0).sum()),
                                w_abs_median=float(np.median(np.abs(w))),
                                has_scores=est.scores is not None)
+                    wp = est.weight_null_pvalues()
+                    if wp is not None:
+                        # learnednull: the weight-null p-values adjacency() uses; with
+                        # symmetric weights (w_ij = w_ji) each unordered pair once
+                        sym = bool(np.allclose(est.weights, est.weights.T))
+                        once = tested & (np.triu(off) if sym else off)
+                        p = wp[once]
+                        rec.update(symmetric_w=sym, wnull_pairs=int(once.sum()),
+                                   fpr05=float(np.mean(p < 0.05)),
+                                   fpr01=float(np.mean(p < 0.01)), ks=_ks(p))
+                        if pvals:
+                            from pathlib import Path
+
+                            Path(pvals).mkdir(parents=True, exist_ok=True)
+                            np.save(Path(pvals) / f"{fam}_s{seed}_{_tag(m)}.npy", p)
+                if weights:
+                    from pathlib import Path
+
+                    Path(weights).mkdir(parents=True, exist_ok=True)
+                    np.save(Path(weights) / f"{fam}_s{seed}_{_tag(m)}_w.npy", est.weights)
                 rows.append(rec)
                 if jsonl:
                     with open(jsonl, "a") as fh:
@@ -578,12 +608,12 @@ def nullall_table(jsonl):
                 cells.append("—")
                 continue
             calls = "/".join(str(r["calls_default"]) for r in rs)
-            if not rs[0]["has_p"]:
+            if "fpr05" not in rs[0]:
                 cells.append(f"no p; nonzero w {'/'.join(str(r['nonzero_w']) for r in rs)};"
                              f" calls {calls}")
                 continue
             f5 = np.array([r["fpr05"] for r in rs])
-            n = np.array([r["tested"] for r in rs])
+            n = np.array([r.get("wnull_pairs", r["tested"]) for r in rs])
             # binomial sd of the seed-mean rate at α = 0.05 over all tested pairs
             sd = np.sqrt(0.05 * 0.95 / n.sum())
             mean = float(np.sum(f5 * n) / n.sum())
@@ -617,11 +647,12 @@ def nullall_ci(jsonl):
     for (m, f), rs in by.items():
         rs = sorted(rs, key=lambda r: r["seed"])
         calls = "/".join(str(r["calls_default"]) for r in rs)
-        if not rs[0]["has_p"]:
+        if "fpr05" not in rs[0]:
             print(f"| {m} | {f} | {len(rs)} | no p-values | — | — | — | {calls} |")
             continue
-        n = np.array([r["tested"] for r in rs])
-        k = np.array([int(round(r["fpr05"] * r["tested"])) for r in rs])
+        # gnn: the weight-null p-values, over the pairs they were counted on
+        n = np.array([r.get("wnull_pairs", r["tested"]) for r in rs])
+        k = np.array([int(round(r["fpr05"] * ni)) for r, ni in zip(rs, n, strict=True)])
         K, N = int(k.sum()), int(n.sum())
         lo = stats.beta.ppf(0.025, K, N - K + 1) if K > 0 else 0.0
         hi = stats.beta.ppf(0.975, K + 1, N - K) if K < N else 1.0
@@ -646,11 +677,11 @@ def nullall_qq(pvals, jsonl, path):
 
     recs = [json.loads(x) for x in open(jsonl) if x.strip()]
     fams = list(dict.fromkeys(r["family"] for r in recs))
-    meths = list(dict.fromkeys(r["method"] for r in recs if r["has_p"]))
+    meths = list(dict.fromkeys(r["method"] for r in recs if "fpr05" in r))
     pv = {}
     for r in recs:
         f = Path(pvals) / f"{r['family']}_s{r['seed']}_{_tag(r['method'])}.npy"
-        if r["has_p"] and f.exists():
+        if "fpr05" in r and f.exists():
             pv.setdefault((r["method"], r["family"]), []).append(np.load(f))
     meths = [m for m in meths if all((m, f) in pv for f in fams)]
     _qq(pv, meths, fams, path)
@@ -717,10 +748,12 @@ def main():
     ap.add_argument("--pvals", default="",
                     help="nullall: save each fit's tested p-values in this folder; "
                          "nullall-qq: read them (with --jsonl and --qq)")
+    ap.add_argument("--weights", default="",
+                    help="nullall: save each fit's weight matrix in this folder")
     a = ap.parse_args()
     if a.mode == "nullall":
         run_nullall(a.methods, a.families.split(","), a.units, a.duration,
-                    [int(x) for x in a.seed_list.split(",")], a.jsonl, a.pvals)
+                    [int(x) for x in a.seed_list.split(",")], a.jsonl, a.pvals, a.weights)
         return
     if a.mode == "nullall-ci":
         nullall_ci(a.jsonl)

@@ -99,7 +99,11 @@ weights that stand out from an empirical null of the weights themselves
 (:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median/MAD robust
 z-scores, then the estimate's correction), which assumes a sparse circuit — on a dense
 ring profile rank pairs by weight instead — and ``scores`` hold ``|w| / max|w|`` for
-ranking.
+ranking. That null is **not a calibrated test**: on unconnected units (the five null
+families, 40 units × 300 s) the weights are unit structure (the units' main effects carry
+88–99.9 % of their variance), so fewer than α of the pairs fall below α where rates are
+alike (1–2 % at α = 0.05) and pairs of high-rate units are called where rates span two
+decades (30–64 false calls per fit; ``benchmarks/results/learnednull.md``).
 
 **Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
 between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
