@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 import spikewire as sw
+from spikewire.infer import base
 from spikewire.infer.glm import GLM, centre_presynaptic
 
 N = 100  # the calibration study's recorded units
@@ -116,15 +117,25 @@ def test_bad_input():
             sw.SpikeTrains.from_lists([np.arange(100) * 0.1] * 2, t_stop=10.0))
 
 
-def test_the_option_centres_the_fits_own_pvalues():
+def test_the_option_centres_the_fits_own_pvalues_after_the_null_check(monkeypatch):
     # 12 independent Poisson units (11 tested targets each), 60 s at 8 Hz
     rng = np.random.default_rng(4)
     st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 60, 480)) for _ in range(12)],
                                    t_stop=60.0)
+    seen = []
+    check = base.check_null
+
+    def spy(est):
+        seen.append(est.pvalues.copy())
+        return check(est)
+
+    monkeypatch.setattr(base, "check_null", spy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = GLM().fit(st)
         est = GLM(presynaptic_centre=True).fit(st)
+    # the null check judged the Wald p-values before the centring
+    np.testing.assert_array_equal(seen[1], plain.pvalues)
     np.testing.assert_array_equal(est.diagnostics["pvalues_uncentred"], plain.pvalues)
     q, scores, shift = centre_presynaptic(plain.pvalues, plain.pair_status == 0)
     np.testing.assert_array_equal(est.pvalues, q)
