@@ -190,10 +190,51 @@ def null_families(families, seeds, n_units, duration, jsonl):
                     fh.write(json.dumps(rec) + "\n")
 
 
+def rescore(pkls):
+    """Each saved glm study estimate at its default decision and with
+    ``presynaptic_centre=True`` applied exactly as the fit applies it (after
+    ``check_null``, no refit): calls / true, MCC, the best MCC of the ranking."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_calibration import best_mcc
+
+    from spikewire.infer.glm import centre_presynaptic
+
+    print("| estimate | correction | calls / true | MCC | best MCC | centred: calls / true | "
+          "MCC | best MCC | shifted units |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in pkls:
+        with open(path, "rb") as fh:
+            d = pickle.load(fh)
+        est, W = d["estimate"], d["weights"]
+        off = ~np.eye(W.shape[0], dtype=bool)
+        truth = (W != 0)[off]
+
+        def row(e, off=off, truth=truth):
+            c = (e.adjacency() != 0)[off]
+            tp, fp = int(np.sum(c & truth)), int(np.sum(c & ~truth))
+            fn, tn = int(np.sum(~c & truth)), int(np.sum(~c & ~truth))
+            den = np.sqrt(float((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+            ev = np.where(e.pair_status == 0, np.nan_to_num(e.scores), -np.inf)[off]
+            return (f"{c.sum()} / {truth.sum()} ({c.sum() / truth.sum():.2f}×)",
+                    f"{(tp * tn - fp * fn) / den if den else 0:.3f}",
+                    f"{best_mcc(truth, ev):.3f}")
+
+        e2 = copy.deepcopy(est)
+        e2.pvalues, e2.scores, shift = centre_presynaptic(est.pvalues, est.pair_status == 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            a, b = row(est), row(e2)
+        print(f"| {Path(path).stem} | {est.correction} {est.alpha:g} | " + " | ".join(a)
+              + " | " + " | ".join(b) + f" | {int(np.sum(shift > 0))} |")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("cmd", choices=["diagnose", "null"])
-    ap.add_argument("--pkl", default="")
+    ap.add_argument("cmd", choices=["diagnose", "null", "rescore"])
+    ap.add_argument("--pkl", default="", nargs="*")
     ap.add_argument("--family", default="scale_free_lif")
     ap.add_argument("--families", default="poisson,heterogeneous,comodulated,updown,bursting")
     ap.add_argument("--seed-list", default="0")
@@ -202,7 +243,9 @@ def main():
     ap.add_argument("--jsonl", default="")
     a = ap.parse_args()
     if a.cmd == "diagnose":
-        diagnose(a.pkl, a.family)
+        diagnose(a.pkl[0], a.family)
+    elif a.cmd == "rescore":
+        rescore(a.pkl)
     else:
         null_families(a.families.split(","), [int(s) for s in a.seed_list.split(",")],
                       a.units, a.duration, a.jsonl)
