@@ -1066,7 +1066,7 @@ class GLM(InferenceMethod):
     robust_block : float, default 0.1
         Time block of the robust variance in s; at least ``window`` and ``bin_width``.
         Recordings with fewer than 50 blocks fall back to ``"model"`` with a warning.
-    presynaptic_centre : bool, default False
+    presynaptic_centre : bool, default True
         Lower each presynaptic unit's z-values (``Φ⁻¹(1 − p)``) by the excess of their
         median over the median of all tested pairs, where that excess is beyond 2
         sampling sd of a median (:func:`centre_presynaptic`; never lowers a p-value): a
@@ -1074,11 +1074,15 @@ class GLM(InferenceMethod):
         then calls only the targets that stand out from its own background. Applied after
         :func:`~spikewire.infer.base.check_null` has judged the Wald p-values themselves.
         ``diagnostics["presynaptic_shift"]`` holds the shifts (z units),
-        ``diagnostics["pvalues_uncentred"]`` the Wald p-values before them. Measured on
-        the ``calibration`` study (100 of 1,000, 600 s; benchmarks/results/glm2x.md):
-        scale-free LIF 1,012 → 815 calls for 475 links (MCC 0.583 → 0.648, best MCC of
-        the ranking 0.715 → 0.768), Izhikevich random 1,388 → 1,251 for 983 (0.752 →
-        0.813); null families (40 units, 300 s, seeds 0–2) 0.034–0.059 at α = 0.05.
+        ``diagnostics["pvalues_uncentred"]`` the Wald p-values before them; ``False``
+        gives the Wald p-values (the default until 2026-11-30). Measured on the
+        ``calibration`` study (100 of 1,000, 600 s, seed 0; benchmarks/results/glm2x.md),
+        calls / true links and MCC without → with: scale-free LIF 1,012 → 815 / 475
+        (0.583 → 0.648; best MCC of the ranking 0.715 → 0.768), Brunel 1,159 → 1,149 /
+        996 (0.715 → 0.728), Izhikevich random 1,388 → 1,251 / 983 (0.752 → 0.813),
+        Izhikevich scale-free 1,182 → 1,145 / 756 (0.685 → 0.711), AdEx 1,067 → 790 /
+        996 (0.244 → 0.289); null families (40 units, 300 s, seeds 0–2) 0.034–0.059 at
+        α = 0.05 (0.036–0.059 without).
     """
 
     name = "glm"
@@ -1123,7 +1127,7 @@ class GLM(InferenceMethod):
                  population_timescales="auto", early_stopping: bool = True,
                  variance: str = "robust", robust_block: float = DEFAULT_ROBUST_BLOCK,
                  last_peak="window", contrast: str = "scan",
-                 delay_estimate: str = "edge_lobe", presynaptic_centre: bool = False):
+                 delay_estimate: str = "edge_lobe", presynaptic_centre: bool = True):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
