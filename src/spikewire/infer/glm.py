@@ -1079,7 +1079,8 @@ class GLM(InferenceMethod):
         ``calibration`` study (100 of 1,000, 600 s, seed 0; benchmarks/results/glm2x.md),
         calls / true links and MCC without → with: scale-free LIF 1,012 → 815 / 475
         (0.583 → 0.648; best MCC of the ranking 0.715 → 0.768), Brunel 1,159 → 1,149 /
-        996 (0.715 → 0.728), Izhikevich random 1,388 → 1,251 / 983 (0.752 → 0.813),
+        996 (0.715 → 0.728), Brunel with hidden states 778 → 807 / 996 (0.524 → 0.546),
+        Izhikevich random 1,388 → 1,251 / 983 (0.752 → 0.813),
         Izhikevich scale-free 1,182 → 1,145 / 756 (0.685 → 0.711), AdEx 1,067 → 790 /
         996 (0.244 → 0.289); null families (40 units, 300 s, seeds 0–2) 0.034–0.059 at
         α = 0.05 (0.036–0.059 without).
