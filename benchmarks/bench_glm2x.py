@@ -2,6 +2,13 @@
 
     PYTHONPATH=src .venv/bin/python benchmarks/bench_glm2x.py diagnose \
         --pkl /tmp/glm2x/study/study_scale_free_lif_T600_glm.pkl [--family scale_free_lif]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_glm2x.py rescore --pkl PKL [PKL ...]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_glm2x.py null \
+        [--seed-list 0,1,2 --units 40 --duration 300] [--jsonl OUT.jsonl]
+
+``rescore``: each saved glm estimate at its decision and with glm's presynaptic centring
+applied as the fit applies it (after ``check_null``). ``null``: glm at its defaults on
+the null families, the FPR at α = 0.05 of the centred and of the uncentred p-values.
 
 Loads an estimate pickled by ``bench_calibration.py study --save`` (no refit), rebuilds
 the study's network (no simulation) and sorts every tested ordered pair (post i, pre j of
