@@ -388,7 +388,13 @@ class InferenceMethod:
                                 diagnostics={"message": "no pair to estimate: every requested "
                                              "pair has a unit with fewer than min_spikes "
                                              "spikes (or no pair was requested)"})
-        return check_null(self._fit(ctx))
+        return self._after_null_check(check_null(self._fit(ctx)))
+
+    def _after_null_check(self, est: Estimate) -> Estimate:
+        """Hook run on the estimate after :func:`check_null` judged the method's own
+        p-values (identity here): a method may refine its p-values once the decision rule
+        is settled (glm's ``presynaptic_centre``)."""
+        return est
 
     def _fit(self, ctx: FitContext) -> Estimate:  # pragma: no cover - abstract
         """The method proper (hook called by :meth:`fit` after the shared preamble)."""
