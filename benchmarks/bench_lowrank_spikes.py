@@ -335,6 +335,39 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
                  "flow_sinkhorn": sk}
 
 
+def confusion(keep: dict, truths: dict, presets: list, K: int) -> dict:
+    """Confusion matrix of the distance (rows inferred, columns true) from ``run_one``'s
+    kept draws: the Sinkhorn term by the same estimator as the per-preset figure (K draws
+    of the flow against all units of each true network; K = 0: one 400-unit subsample),
+    plus MSE(n_post, E_q[n|m]); the earlier 400-unit matrix alongside (``*_sub400``)."""
+    rs = np.random.default_rng(0)
+    t0, c0 = time.perf_counter(), time.process_time()
+    S_sub = sinkhorn_matrix([_sub(keep[p]["m_flow"], 400, rs) for p in presets],
+                            [_sub(truths[q].m, 400, rs) for q in presets])
+    mse = np.array([[np.mean((keep[p]["n_post"] - true_conditional_mean(
+        truths[q], keep[p]["m_units"])) ** 2) for q in presets] for p in presets])
+    P = len(presets)
+    if K:
+        # every draw of every preset against all units of every true network; the diagonal
+        # repeats the per-preset computation (same draws, same units)
+        S_all = sinkhorn_matrix([d for p in presets for d in keep[p]["m_draws"]],
+                                [truths[q].m for q in presets]).reshape(P, K, P)
+        S, S_se = S_all.mean(1), S_all.std(1, ddof=1) / np.sqrt(K)
+        diag_diff = max(abs(S[i, i] - keep[p]["flow_sinkhorn"]) for i, p in enumerate(presets))
+    else:
+        S, S_se, diag_diff = S_sub, np.full((P, P), np.nan), 0.0
+    conf, conf_sub = S + mse, S_sub + mse
+    return {"presets": list(presets), "raw": conf.tolist(),
+            "normalised": (conf / conf.max()).tolist(), "sinkhorn_se": S_se.tolist(),
+            # the standard error of the normalised entries (the maximum's own error,
+            # relatively K-fold smaller on these scales, ignored)
+            "normalised_se": (S_se / conf.max()).tolist(),
+            "sinkhorn_draws": K, "diag_minus_per_preset_max": float(diag_diff),
+            "raw_sub400": conf_sub.tolist(),
+            "normalised_sub400": (conf_sub / conf_sub.max()).tolist(),
+            "t_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=1000)
@@ -382,6 +415,11 @@ def main() -> None:
                     help="repeats of the grid of trials; 0 = noise-free rates")
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     ap.add_argument("--out", default=None)
+    ap.add_argument("--save-draws", default=None,
+                    help="folder: each preset's flow draws, fitted units' m and n_post "
+                         "(<preset>_r<repeats>_c<counts seed>.npz), from which "
+                         "bench_lowrank_quad4_confusion.py builds the confusion matrix of "
+                         "presets run in separate processes")
     args = ap.parse_args()
     if args.sinkhorn_draws == 1 or args.sinkhorn_draws < 0:
         ap.error(f"--sinkhorn-draws {args.sinkhorn_draws}: use 0 (the earlier 400-unit "
@@ -428,41 +466,21 @@ def main() -> None:
             if args.out:
                 with open(args.out, "w") as fh:
                     json.dump(out, fh, indent=1, default=float)
+        if args.save_draws:
+            Path(args.save_draws).mkdir(parents=True, exist_ok=True)
+            for p, kp in keep.items():
+                np.savez(Path(args.save_draws) / f"{p}_r{rep}_c{args.counts_seed}.npz",
+                         m_flow=kp["m_flow"], m_draws=np.stack(kp["m_draws"]),
+                         m_units=kp["m_units"], n_post=kp["n_post"],
+                         flow_sinkhorn=kp["flow_sinkhorn"])
         if len(args.presets) > 1:
-            rs = np.random.default_rng(0)
-            t0, c0 = time.perf_counter(), time.process_time()
-            S_sub = sinkhorn_matrix([_sub(keep[p]["m_flow"], 400, rs) for p in args.presets],
-                                    [_sub(truths[q].m, 400, rs) for q in args.presets])
-            mse = np.array([[np.mean((keep[p]["n_post"] - true_conditional_mean(
-                truths[q], keep[p]["m_units"])) ** 2) for q in args.presets]
-                for p in args.presets])
-            P, K = len(args.presets), args.sinkhorn_draws
-            if K:
-                # every draw of every preset against all units of every true network; the
-                # diagonal repeats the per-preset computation (same draws, same units)
-                S_all = sinkhorn_matrix([d for p in args.presets for d in keep[p]["m_draws"]],
-                                        [truths[q].m for q in args.presets]).reshape(P, K, P)
-                S, S_se = S_all.mean(1), S_all.std(1, ddof=1) / np.sqrt(K)
-                diag_diff = max(abs(S[i, i] - keep[p]["flow_sinkhorn"])
-                                for i, p in enumerate(args.presets))
-            else:
-                S, S_se, diag_diff = S_sub, np.full((P, P), np.nan), 0.0
-            conf, conf_sub = S + mse, S_sub + mse
-            out["confusion"][str(rep)] = {
-                "presets": args.presets, "raw": conf.tolist(),
-                "normalised": (conf / conf.max()).tolist(),
-                "sinkhorn_se": S_se.tolist(),
-                # the standard error of the normalised entries (the maximum's own error,
-                # relatively K-fold smaller on these scales, ignored)
-                "normalised_se": (S_se / conf.max()).tolist(),
-                "sinkhorn_draws": K, "diag_minus_per_preset_max": float(diag_diff),
-                "raw_sub400": conf_sub.tolist(),
-                "normalised_sub400": (conf_sub / conf_sub.max()).tolist(),
-                "t_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0}
-            print("repeats", rep, "confusion / max", round(float(conf.max()), 3), "\n",
-                  np.array2string(conf / conf.max(), precision=3), "\nSE\n",
-                  np.array2string(S_se / conf.max(), precision=4),
-                  "\ndiagonal - per-preset", diag_diff, flush=True)
+            out["confusion"][str(rep)] = confusion(keep, truths, args.presets,
+                                                   args.sinkhorn_draws)
+            c = out["confusion"][str(rep)]
+            print("repeats", rep, "confusion / max", round(float(np.max(c["raw"])), 3), "\n",
+                  np.array2string(np.array(c["normalised"]), precision=3), "\nSE\n",
+                  np.array2string(np.array(c["normalised_se"]), precision=4),
+                  "\ndiagonal - per-preset", c["diag_minus_per_preset_max"], flush=True)
             if args.out:
                 with open(args.out, "w") as fh:
                     json.dump(out, fh, indent=1, default=float)
