@@ -19,6 +19,17 @@ import numpy as np
 from bench_lowrank_spikes import PRESETS, confusion
 
 from spikewire.networks.lowrank import lowrank_preset
+from spikewire.score.lowrank import sinkhorn_matrix
+
+
+def row(draws_dir: Path, p: str, tag: str, draws: list, truths: dict) -> np.ndarray:
+    """Preset p's draws against every true network, (K, P); cached in ``draws_dir``."""
+    f = draws_dir / f"row_{p}_{tag}.npy"
+    if f.exists():
+        return np.load(f)
+    r = sinkhorn_matrix(draws, [truths[q].m for q in truths])
+    np.save(f, r)
+    return r
 
 
 def main() -> None:
@@ -30,9 +41,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="seed of the true networks")
     ap.add_argument("--presets", nargs="+", default=PRESETS, choices=PRESETS)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--row", default=None, choices=PRESETS,
+                    help="only compute (and cache) this preset's row, to spread the work "
+                         "over processes; the assembly then reuses it")
     args = ap.parse_args()
     keep, K = {}, None
-    for p in args.presets:
+    for p in [args.row] if args.row else args.presets:
         f = Path(args.draws_dir) / f"{p}_r{args.repeats}_c{args.counts_seed}.npz"
         if not f.exists():
             raise SystemExit(f"{f} is missing: run bench_lowrank_spikes.py --presets {p} "
@@ -45,7 +59,13 @@ def main() -> None:
             raise SystemExit("the presets' files hold different numbers of draws")
         K = len(keep[p]["m_draws"])
     truths = {p: lowrank_preset(p, args.n, seed=args.seed) for p in args.presets}
-    c = confusion(keep, truths, args.presets, K)
+    tag = f"r{args.repeats}_c{args.counts_seed}_" + "-".join(args.presets)
+    if args.row:
+        row(Path(args.draws_dir), args.row, tag, keep[args.row]["m_draws"], truths)
+        return
+    S_all = np.stack([row(Path(args.draws_dir), p, tag, keep[p]["m_draws"], truths)
+                      for p in args.presets])
+    c = confusion(keep, truths, args.presets, K, S_all=S_all)
     print("confusion / max", round(float(np.max(c["raw"])), 3), "\n",
           np.array2string(np.array(c["normalised"]), precision=3), "\nSE\n",
           np.array2string(np.array(c["normalised_se"]), precision=4),

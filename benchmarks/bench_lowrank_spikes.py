@@ -335,11 +335,14 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
                  "flow_sinkhorn": sk}
 
 
-def confusion(keep: dict, truths: dict, presets: list, K: int) -> dict:
+def confusion(keep: dict, truths: dict, presets: list, K: int,
+              S_all: np.ndarray | None = None) -> dict:
     """Confusion matrix of the distance (rows inferred, columns true) from ``run_one``'s
     kept draws: the Sinkhorn term by the same estimator as the per-preset figure (K draws
     of the flow against all units of each true network; K = 0: one 400-unit subsample),
-    plus MSE(n_post, E_q[n|m]); the earlier 400-unit matrix alongside (``*_sub400``)."""
+    plus MSE(n_post, E_q[n|m]); the earlier 400-unit matrix alongside (``*_sub400``).
+    ``S_all`` (P, K, P): the divergences of every draw against every true network, when
+    computed elsewhere (row by row, ``sinkhorn_matrix(draws_p, truths)``: the same values)."""
     rs = np.random.default_rng(0)
     t0, c0 = time.perf_counter(), time.process_time()
     S_sub = sinkhorn_matrix([_sub(keep[p]["m_flow"], 400, rs) for p in presets],
@@ -350,8 +353,9 @@ def confusion(keep: dict, truths: dict, presets: list, K: int) -> dict:
     if K:
         # every draw of every preset against all units of every true network; the diagonal
         # repeats the per-preset computation (same draws, same units)
-        S_all = sinkhorn_matrix([d for p in presets for d in keep[p]["m_draws"]],
-                                [truths[q].m for q in presets]).reshape(P, K, P)
+        if S_all is None:
+            S_all = sinkhorn_matrix([d for p in presets for d in keep[p]["m_draws"]],
+                                    [truths[q].m for q in presets]).reshape(P, K, P)
         S, S_se = S_all.mean(1), S_all.std(1, ddof=1) / np.sqrt(K)
         diag_diff = max(abs(S[i, i] - keep[p]["flow_sinkhorn"]) for i, p in enumerate(presets))
     else:
