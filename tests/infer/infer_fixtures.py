@@ -67,3 +67,35 @@ def small_glm_problem(seed=2, bin_width=1e-3):
     bias = np.log(np.array([20.0, 30.0, 25.0]) * bin_width)
     coef = rng.normal(0, 0.3, (3, 3, 3))
     return st, d, bias, coef
+
+
+def dense_sandwich_parts(prob, x, R, blk):
+    """Dense numpy reference of ``dale_glm``'s Wald variance, per target unit ``i``.
+
+    Yields ``(i, W, nb, dim, Hinv, M, cr1)`` for the stage-1 problem ``prob`` (one session)
+    at ``x`` with row weights ``R``: ``W`` the coupling coefficients (pre·basis × post),
+    ``Hinv`` the inverse penalised Fisher information of the design ``[X, 1, P_i]``
+    (bread), ``M = Σ_b g_b g_bᵀ`` the scores summed over blocks of ``blk`` bins (meat) and
+    ``cr1`` the CR1 small-sample factor; the robust variance of a contrast ``c`` is
+    ``cr1 · cᵀ Hinv M Hinv c``, the model variance ``cᵀ Hinv c``.
+    """
+    s = prob.S[0]
+    b, W, Bc, g = prob.unpack(x)
+    eta = prob.eta(0, b, W, Bc, g)
+    X = s.X.toarray()
+    G = -(-s.n_bins // blk)
+    for i in range(prob.nu):
+        A = np.hstack([X, np.ones((s.n_bins, 1)), s.P[:, :, i].T])
+        dim = A.shape[1]
+        mu = np.exp(eta[:, i])
+        H = A.T @ (A * (mu * R[:, i])[:, None])
+        H[np.arange(prob.F), np.arange(prob.F)] += prob.lam2[:, i]
+        H += 1e-10 * np.trace(H) / dim * np.eye(dim)
+        Hinv = np.linalg.inv(H)
+        score = A * (R[:, i] * (s.Y[:, i] - mu))[:, None]
+        pad = np.zeros((G * blk - s.n_bins, dim))
+        gb = np.vstack([score, pad]).reshape(G, blk, dim).sum(axis=1)
+        M = gb.T @ gb
+        N = int(np.count_nonzero(R[:, i]))
+        cr1 = G / (G - 1) * (N - 1) / (N - dim)
+        yield i, W, prob.nb, dim, Hinv, M, cr1

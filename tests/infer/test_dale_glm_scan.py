@@ -5,7 +5,7 @@ finds, and parameter validation."""
 
 import numpy as np
 import pytest
-from infer_fixtures import dale_stage1_fit, independent
+from infer_fixtures import dale_stage1_fit, dense_sandwich_parts, independent
 from scipy.stats import kstest, norm
 
 import spikewire as sw
@@ -26,7 +26,6 @@ def test_contrast_covariance_equals_an_explicit_sandwich():
     csum = design.basis.sum(axis=0)
     Ck = scan_contrasts(design.basis)
     k = Ck.shape[1]
-    s = prob.S[0]
     blk = 50
     z_plain = prob.wald(x, [R], csum, robust_bins=blk)
     z_with = prob.wald(x, [R], csum, robust_bins=blk, contrasts=Ck)
@@ -38,25 +37,8 @@ def test_contrast_covariance_equals_an_explicit_sandwich():
     np.testing.assert_allclose(rob["events"].sum(axis=2), prob.expected_events, rtol=1e-12)
     prob.wald(x, [R], csum, model="posterior", contrasts=Ck)
     mod = prob.scan
-    b, W, Bc, g = prob.unpack(x)
-    eta = prob.eta(0, b, W, Bc, g)
-    X = s.X.toarray()
-    nb, n = prob.nb, prob.nu
-    G = -(-s.n_bins // blk)
-    for i in range(n):
-        A = np.hstack([X, np.ones((s.n_bins, 1)), s.P[:, :, i].T])
-        dim = A.shape[1]
-        mu = np.exp(eta[:, i])
-        H = A.T @ (A * (mu * R[:, i])[:, None])
-        H[np.arange(prob.F), np.arange(prob.F)] += prob.lam2[:, i]
-        H += 1e-10 * np.trace(H) / dim * np.eye(dim)
-        Hinv = np.linalg.inv(H)
-        score = A * (R[:, i] * (s.Y[:, i] - mu))[:, None]
-        pad = np.zeros((G * blk - s.n_bins, dim))
-        gb = np.vstack([score, pad]).reshape(G, blk, dim).sum(axis=1)
-        M = gb.T @ gb
-        N = int(np.count_nonzero(R[:, i]))
-        cr1 = G / (G - 1) * (N - 1) / (N - dim)
+    n = prob.nu
+    for i, W, nb, dim, Hinv, M, cr1 in dense_sandwich_parts(prob, x, R, blk):
         for j in range(n):
             if j == i:
                 continue

@@ -3,7 +3,7 @@ of its calibration under shared slow co-modulation (population covariates)."""
 
 import numpy as np
 import pytest
-from infer_fixtures import dale_stage1_fit, independent
+from infer_fixtures import dale_stage1_fit, dense_sandwich_parts, independent
 
 import spikewire as sw
 from spikewire.infer._null_families import null_family
@@ -32,25 +32,8 @@ def test_robust_variance_equals_an_explicit_sandwich():
     z_rob = prob.wald(x, [R], csum, robust_bins=blk, floor=False, min_events=0.0)
     z_flr = prob.wald(x, [R], csum, robust_bins=blk, model="posterior", min_events=0.0)
     z_mod = prob.wald(x, [R], csum, model="posterior")
-    b, W, Bc, g = prob.unpack(x)
-    eta = prob.eta(0, b, W, Bc, g)
-    X = s.X.toarray()
-    nb, n = prob.nb, prob.nu
-    G = -(-s.n_bins // blk)
-    for i in range(n):
-        A = np.hstack([X, np.ones((s.n_bins, 1)), s.P[:, :, i].T])
-        dim = A.shape[1]
-        mu = np.exp(eta[:, i])
-        H = A.T @ (A * (mu * R[:, i])[:, None])
-        H[np.arange(prob.F), np.arange(prob.F)] += prob.lam2[:, i]
-        H += 1e-10 * np.trace(H) / dim * np.eye(dim)
-        Hinv = np.linalg.inv(H)
-        score = A * (R[:, i] * (s.Y[:, i] - mu))[:, None]
-        pad = np.zeros((G * blk - s.n_bins, dim))
-        gb = np.vstack([score, pad]).reshape(G, blk, dim).sum(axis=1)
-        M = gb.T @ gb
-        N = int(np.count_nonzero(R[:, i]))
-        cr1 = G / (G - 1) * (N - 1) / (N - dim)
+    n = prob.nu
+    for i, W, nb, dim, Hinv, M, cr1 in dense_sandwich_parts(prob, x, R, blk):
         for j in range(n):
             c = np.zeros(dim)
             c[j * nb:(j + 1) * nb] = csum
