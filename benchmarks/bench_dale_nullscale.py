@@ -100,12 +100,16 @@ def scale_of(z: np.ndarray, tested: np.ndarray, how: str) -> float:
 def rescaled(est, s: float, loc: float = 0.0):
     """The estimate with p-values and scores rebuilt from ``(z − loc) / s`` (as
     ``_place``)."""
-    z, tested = tested_z(est)
-    z = z - loc
+    return from_z(est, (tested_z(est)[0] - loc) / s)
+
+
+def from_z(est, zs):
+    """The estimate with p-values and scores rebuilt from the (post × pre) one-test z
+    ``zs`` as ``DaleGLM._place`` builds them, then ``check_null`` as in a fit."""
+    _, tested = tested_z(est)
     ct = np.asarray(est.cell_type)
     signs = np.where(ct == "E", 1.0, np.where(ct == "I", -1.0, 0.0))
     lab = signs != 0
-    zs = z / s
     p1 = norm.sf(signs[None, :] * zs)
     p2 = np.minimum(2.0 * norm.sf(np.abs(zs)), 1.0)
     pv = np.where(lab[None, :], p1, p2)

@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import warnings
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from bench_dale_nullscale import rescaled, scale_of, tested_z
-from scipy.stats import norm
+from bench_dale_nullscale import from_z, rescaled, scale_of, tested_z
 
 import spikewire as sw
-from spikewire.infer.base import check_null
 from spikewire.infer.dale_glm import null_scale, scan_test
 
 #: How the scan's null scale is applied (``variants`` mode): each contrast over its own
@@ -99,28 +95,6 @@ def _table(net, files, load):
                   f"{int(r['n_true'])} | {r['sign_accuracy']:.3f} | "
                   f"{r['ei_accuracy']:.3f} | {r['ei_labelled']:.2f} | {scales} | "
                   f"{carried} |", flush=True)
-
-
-def from_z(est, z):
-    """The estimate with p-values and scores rebuilt from the (post × pre) one-test z as
-    ``DaleGLM._place`` builds them, then ``check_null`` as in a fit."""
-    _, tested = tested_z(est)
-    ct = np.asarray(est.cell_type)
-    signs = np.where(ct == "E", 1.0, np.where(ct == "I", -1.0, 0.0))
-    lab = signs != 0
-    p1 = norm.sf(signs[None, :] * z)
-    p2 = np.minimum(2.0 * norm.sf(np.abs(z)), 1.0)
-    pv = np.where(lab[None, :], p1, p2)
-    sc = np.where(lab[None, :], signs[None, :] * z, norm.isf(np.clip(p2, 1e-300, 1 - 1e-12)))
-    nc = est.diagnostics.get("null_check", {})
-    diag = {k: v for k, v in est.diagnostics.items() if k != "null_check"}
-    out = replace(est, pvalues=np.where(tested, pv, est.pvalues),
-                  scores=np.where(tested, sc, est.scores), diagnostics=diag,
-                  correction=nc.get("switched_from", est.correction),
-                  alpha=nc.get("alpha_from", est.alpha))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return check_null(out)
 
 
 def variant_z(est, how):
