@@ -9,7 +9,7 @@ from scipy.stats import norm
 
 from spikewire.infer.base import NULL_FAILURE_SHARE, check_null
 from spikewire.infer.estimate import Estimate
-from spikewire.infer.fdr import LFDR_SWITCH_LEVEL, NULL_FAILURE_SHARE_FDR
+from spikewire.infer.fdr import LFDR_SWITCH_LEVEL, MIN_TESTS_SMALL_NULL, NULL_FAILURE_SHARE_FDR
 
 N = 40  # 1,560 tested ordered pairs: enough for the empirical null (>= 200)
 
@@ -105,7 +105,8 @@ def test_an_explicit_empirical_null_default_is_left_alone():
 
 def test_too_few_tests_are_not_judged():
     rng = np.random.default_rng(1)
-    n = 10  # 90 tests < 200
+    n = 7  # 42 tests < MIN_TESTS_SMALL_NULL (45)
+    assert n * (n - 1) < MIN_TESTS_SMALL_NULL
     p = np.full((n, n), 1e-9)
     np.fill_diagonal(p, np.nan)
     est = Estimate(weights=rng.normal(size=(n, n)) * ~np.eye(n, dtype=bool), method="toy",
@@ -130,11 +131,17 @@ def test_a_failed_null_with_too_few_tests_for_lfdr_uses_bh_under_the_central_nul
     est = Estimate(weights=np.where(np.eye(n, dtype=bool), 0.0, 1.0), method="toy",
                    settings={}, units=np.arange(n), pvalues=p, correction="bh")
     assert est.significant().sum() > 400           # the theoretical BH calls most pairs
-    with pytest.warns(UserWarning, match="under the empirical null"):
+    p_before = est.pvalues.copy()
+    with pytest.warns(UserWarning, match="referred to the empirical null"):
         out = check_null(est)
-    assert out.correction == "lfdr" and out.alpha == 0.05   # BH level kept, not 0.5
+    assert out.correction == "bh" and out.alpha == 0.05   # BH level kept, not 0.5
     nc = out.diagnostics["null_check"]
     assert nc["small_problem"] and nc["switched_from"] == "bh"
+    # re-referred, never lowered; the method's own p-values are kept
+    off = ~np.eye(n, dtype=bool)
+    assert np.all(out.pvalues[off] >= p_before[off])
+    assert np.mean(out.pvalues[off & ~linked] < 0.05) < 0.15
+    np.testing.assert_array_equal(nc["pvalues_before"], p_before)
     # the centre within 3 sd of the fit (1.6 / sqrt(552) = 0.068 per sd)
     assert abs(nc["empirical_null"]["delta0"] - 3.0) < 0.2
     with warnings.catch_warnings():
@@ -161,7 +168,7 @@ def test_a_failed_null_that_cannot_be_estimated_keeps_the_correction():
     assert out.correction == "bh"
     nc = out.diagnostics["null_check"]
     assert nc["n_tests"] == n * (n - 1) and nc["share_p_below_0.05"] > NULL_FAILURE_SHARE
-    assert "1000" in nc["not_switched"] and "switched_from" not in nc
+    assert "tied" in nc["not_switched"] and "switched_from" not in nc
 
 
 @pytest.mark.parametrize("correction, switched", [("bh", True), ("none", True),

@@ -21,18 +21,35 @@ PAIR_STATUS = {
 }
 
 
-def _small_problem_null(vals: np.ndarray):
+def _small_problem_null(vals: np.ndarray, min_tests: int | None = None):
     """The empirical null of a problem too small for the local FDR, where it is needed:
-    ``None`` below 200 tests, when it cannot be fitted, or when it agrees with N(0, 1)."""
+    ``None`` below ``min_tests`` tests (default
+    :data:`~spikewire.infer.fdr.MIN_TESTS_NULL_CHECK`, 200;
+    :func:`~spikewire.infer.base.check_null` passes
+    :data:`~spikewire.infer.fdr.MIN_TESTS_SMALL_NULL`), when it cannot be fitted, or when
+    it agrees with N(0, 1) within its sampling error."""
+    null, _ = _small_problem_null_why(vals, min_tests)
+    return null
+
+
+def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None):
+    """:func:`_small_problem_null` and, when it is ``None``, a sentence saying why."""
     from spikewire.infer.fdr import MIN_TESTS_NULL_CHECK, central_null, departs_from_theory
 
-    if vals.size < MIN_TESTS_NULL_CHECK:
-        return None
+    min_tests = MIN_TESTS_NULL_CHECK if min_tests is None else int(min_tests)
+    vals = np.asarray(vals, dtype=float)
+    vals = vals[np.isfinite(vals)]
+    if vals.size < min_tests:
+        return None, f"{vals.size} tests are too few for an empirical null (<{min_tests})"
     try:
-        null = central_null(vals)
-    except ValueError:
-        return None
-    return null if departs_from_theory(null) else None
+        null = central_null(vals, min_tests=min_tests)
+    except ValueError as err:
+        return None, str(err)
+    if not departs_from_theory(null):
+        return None, (f"the empirical null N({null.delta0:.2f}, {null.sigma0:.2f}²) does "
+                      f"not depart from N(0, 1) beyond its sampling error at {vals.size} "
+                      "tests")
+    return null, None
 
 
 def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-from scipy import special, stats
+from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from spikewire.core.seeds import rng as seeded_rng
@@ -26,8 +26,7 @@ from spikewire.infer._surrogates import (
 from spikewire.infer.base import FitContext, InferenceMethod, register
 from spikewire.infer.estimate import Estimate
 
-__all__ = ["PartialCorrelation", "count_moments", "ledoit_wolf_from_moments",
-           "shared_input_null", "MIN_TESTS_SHARED_NULL"]
+__all__ = ["PartialCorrelation", "count_moments", "ledoit_wolf_from_moments"]
 
 
 def count_moments(X: sp.csr_array | np.ndarray) -> tuple[np.ndarray, np.ndarray, float, int]:
@@ -108,109 +107,6 @@ def _partial_from_precision(P: np.ndarray) -> np.ndarray:
     R = 0.5 * (R + R.T)              # exactly symmetric (P is, up to rounding)
     np.fill_diagonal(R, 1.0)
     return np.clip(R, -1 + 1e-12, 1 - 1e-12)
-
-
-#: Fewest distinct tests (unordered pairs with ``lag=0``) from which :func:`shared_input_null`
-#: places a null centre and width: 45, i.e. 10 units. The median and the interquartile
-#: width of m normal values have standard deviations 1.25 / sqrt(m) and 1.17 / sqrt(m),
-#: 0.19 and 0.17 at 45 tests.
-MIN_TESTS_SHARED_NULL = 45
-
-
-def shared_input_null(p: np.ndarray, z: np.ndarray, tested: np.ndarray, symmetric: bool,
-                      ) -> tuple[np.ndarray, dict]:
-    """p-values re-referred to the bulk of the pairs when the bulk is not centred at 0.
-
-    Unrecorded neurons that project to two recorded units give those units a zero-lag
-    partial correlation that no recorded unit explains; shift surrogates (and the analytic
-    test) keep slow shared input but move the fast one, so in a strongly coupled network
-    many *unconnected* pairs reject the null (benchmarks/results/indirect.md: 28–77 % of the
-    distinct pairs at p < 0.05 on 20 units of a 1,000-neuron NEST network, 30–60 min; 79–96
-    % on 20 units of spikewire's Brunel and co-modulated LIF networks, 10 min). Most pairs
-    of a sparse circuit are unconnected, so the bulk of the statistics is the null of "no
-    direct link" (Efron 2004): each p-value is mapped to a signed normal score ``s = sign(z)
-    Φ⁻¹(1 − p/2)`` (computed as ``−Φ⁻¹(p/2)``), the bulk's centre ``δ0`` (median) and width
-    ``σ0`` (interquartile range / 1.349) are measured over the distinct tests, and where the
-    null has failed — more than :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR` (0.3) of
-    the distinct tests at p < 0.05, which a calibrated test on a circuit at most 20 %
-    connected does not reach (the rule :func:`spikewire.infer.base.check_null` applies to
-    the whole estimate) — and the bulk departs from N(0, 1) beyond its sampling error
-    (either parameter by more than ``NULL_DEPARTURE_SD · NULL_SD_FACTOR / sqrt(m)``, the
-    rule of :func:`spikewire.infer.fdr.departs_from_theory`), the p-values become ``max(p, 2
-    Φ(−|s − δ0| / max(σ0, 1)))``: never smaller than before, so the test only ever becomes
-    more conservative. :class:`PartialCorrelation` then decides with Benjamini–Hochberg
-    instead of its default Bonferroni (``diagnostics["shared_null"] ["switched_from"]``), as
-    :func:`spikewire.infer.base.check_null` does for a small problem whose null failed (BH
-    under the empirical null); BH over the duplicated p-values of a symmetric estimate
-    equals BH over its distinct tests. The share condition keeps the null families as they
-    were: on hidden up/down states (40 units, 300 s) the bulk departs mildly (beyond the
-    sampling error) although the shift null holds (share 0.036), and re-referring it lowered
-    the false-positive rate at α = 0.05 to 0.015–0.024, below the band.
-
-    Only problems with fewer than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` (1,000)
-    distinct tests are re-referred (up to 45 units with ``lag=0``, 32 with ``lag=1``):
-    there the empirical-null local FDR that :func:`spikewire.infer.base.check_null`
-    switches a failed estimate to is not available (and its small-problem fallback cannot
-    fit the tied pairs of a symmetric estimate's p-values). On larger problems
-    ``check_null`` decides: re-referring 100 units of the ``calibration`` study's
-    scale-free LIF network (share 0.35, Bonferroni kept) cut the calls from 512 to 32
-    of 475 links and the MCC from 0.216 to 0.095 (brunel: 426 → 300 calls, MCC 0.141 both;
-    measured before the switch to BH; benchmarks/results/indirect.md).
-
-    Parameters
-    ----------
-    p : ndarray (n, n)
-        Two-sided p-values; NaN where not tested.
-    z : ndarray (n, n)
-        The signed statistics behind them (only their signs are used).
-    tested : ndarray of bool (n, n)
-        Pairs with a p-value to re-refer.
-    symmetric : bool
-        ``p`` is symmetric (one test per unordered pair): the bulk is measured over the
-        upper triangle only.
-
-    Returns
-    -------
-    p : ndarray (n, n)
-        The p-values, re-referred where the null departs.
-    info : dict
-        ``delta0``, ``sigma0``, ``n_tests`` (distinct tests), ``share_p_below_0.05``,
-        ``applied`` (bool) and, when not measured, ``reason``.
-    """
-    p = np.asarray(p, dtype=float)
-    use = tested & np.isfinite(p)
-    if symmetric:
-        use = np.triu(use, k=1)
-    m = int(use.sum())
-    from spikewire.infer.fdr import (
-        MIN_TESTS_LFDR,
-        NULL_DEPARTURE_SD,
-        NULL_FAILURE_SHARE_FDR,
-        NULL_SD_FACTOR,
-    )
-
-    if m < MIN_TESTS_SHARED_NULL:
-        return p, {"applied": False, "n_tests": m,
-                   "reason": f"fewer than {MIN_TESTS_SHARED_NULL} distinct tests"}
-    if m >= MIN_TESTS_LFDR:
-        return p, {"applied": False, "n_tests": m,
-                   "reason": f"{m} distinct tests: the null check's local FDR decides"}
-
-    # −Φ⁻¹(p/2), not Φ⁻¹(1 − p/2): the latter is inf below p ≈ 1e-16
-    s_all = np.sign(z) * -special.ndtri(np.clip(p, 1e-300, 1.0) / 2)
-    s = s_all[use]
-    q25, med, q75 = np.quantile(s, [0.25, 0.5, 0.75])
-    sigma0 = float(q75 - q25) / 1.349
-    tol = NULL_DEPARTURE_SD * NULL_SD_FACTOR / math.sqrt(m)
-    share = float(np.mean(p[use] < 0.05))
-    info = {"delta0": float(med), "sigma0": sigma0, "n_tests": m, "share_p_below_0.05": share}
-    departs = abs(med) > tol or sigma0 - 1.0 > tol
-    if share <= NULL_FAILURE_SHARE_FDR or not departs or not sigma0 > 0:
-        return p, {**info, "applied": False}
-    width = max(sigma0, 1.0)
-    p_bulk = 2 * special.ndtr(-np.abs(s_all - med) / width)
-    out = np.where(tested & np.isfinite(p), np.maximum(p, p_bulk), p)
-    return out, {**info, "applied": True}
 
 
 @register
@@ -306,12 +202,15 @@ class PartialCorrelation(InferenceMethod):
     seed : int or SeedSequence, default 0
         Seed of the surrogates' shifts.
     shared_null : {"auto", "off"}, default "auto"
-        ``"auto"``: where the bulk of the pairs' statistics departs from the null (hidden
-        common input: unrecorded neurons correlate most recorded pairs at zero lag), refer
-        the p-values to that bulk instead (:func:`shared_input_null`; never lowers a
-        p-value) and decide with Benjamini–Hochberg where the correction was Bonferroni;
-        ``diagnostics["shared_null"]`` holds the bulk's centre and width, whether it was
-        applied and ``switched_from``. ``"off"``: the shift (or analytic) null alone.
+        ``"auto"``: where the null has failed on a small problem (hidden common input:
+        unrecorded neurons correlate most recorded pairs at zero lag; more than 0.3 of
+        the distinct pairs at p < 0.05), the p-values are referred to the bulk of the
+        pairs (never lowered) and decided with Benjamini–Hochberg: the small-problem rule
+        of :func:`spikewire.infer.base.check_null`, which every method gets (this setting
+        no longer does anything of its own; ``diagnostics["null_check"]``). ``"off"``:
+        that rule is not applied to this estimate (the shift or analytic null alone; a
+        failed null is only warned about). Kept for saved specs; before session 20
+        ``"auto"`` ran a copy of the rule inside the method.
 
     References
     ----------
@@ -407,15 +306,10 @@ class PartialCorrelation(InferenceMethod):
             # unshrunk one (well defined here since T >> number of variables)
             z = _fisher_z(emp, m, lag, dof)
             if shift:
-                p, tstat, info = self._shift_null(X0, z, lag, dof, D, min_sep, idx, n)
+                p, _, info = self._shift_null(X0, z, lag, dof, D, min_sep, idx, n)
                 diagnostics.update(info)
             else:
                 p = 2 * stats.norm.sf(np.abs(z))
-                tstat = z
-            if self.shared_null == "auto":
-                tested_sub = np.asarray(status[np.ix_(idx, idx)] == 0)
-                p, info = shared_input_null(p, tstat, tested_sub, symmetric=lag == 0)
-                diagnostics["shared_null"] = info
             sub = np.ix_(idx, idx)
             weights[sub] = block
             pvals[sub] = p
@@ -431,28 +325,12 @@ class PartialCorrelation(InferenceMethod):
         diagnostics["symmetric"] = lag == 0
         est = ctx.estimate(self, weights=weights, weight_unit="partial correlation",
                            pvalues=pvals, scores=scores, diagnostics=diagnostics)
-        shared_info = diagnostics.get("shared_null", {})
-        if shared_info.get("applied"):
-            import warnings
-
-            from spikewire._validation import user_stacklevel
-
-            how = ""
-            if est.correction == "bonferroni":
-                # the null failed and the bulk replaced it: decide as check_null does for a
-                # small problem whose null failed (Benjamini–Hochberg under the empirical
-                # null)
-                shared_info["switched_from"] = est.correction
-                est.correction = "bh"
-                how = " and decided with Benjamini–Hochberg instead of Bonferroni"
-            warnings.warn(
-                f"partial_corr: {shared_info['share_p_below_0.05']:.0%} of the "
-                f"{shared_info['n_tests']} distinct pairs have p < 0.05 under the "
-                f"{self.null} null (shared input from unrecorded neurons); the p-values were "
-                f"referred to the bulk of the pairs, N({shared_info['delta0']:.2f}, "
-                f"{max(shared_info['sigma0'], 1.0):.2f}²){how} (shared_null='auto'; "
-                "diagnostics['shared_null']).", UserWarning, stacklevel=user_stacklevel())
         return est
+
+    def _small_problem_rule(self) -> bool:
+        """``shared_null="off"`` turns :func:`~spikewire.infer.base.check_null`'s
+        small-problem re-referral off."""
+        return self.shared_null != "off"
 
     def _shift_null(self, X0, z, lag, dof, D, min_sep, idx, n):
         """Fisher z of every pair on shift surrogates; z test against their level and
