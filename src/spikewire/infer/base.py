@@ -529,6 +529,7 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
         MIN_TESTS_LFDR,
         MIN_TESTS_SMALL_NULL,
         NULL_FAILURE_SHARE_FDR,
+        SMALL_SIGMA0_RANGE,
         empirical_null,
         lfdr_fallback_reason,
         rereferred_pvalues,
@@ -559,7 +560,7 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
             f"not capture). The default correction {est.correction!r} would call most "
             "pairs")
     if small:
-        null, reason = _small_problem_null_why(p, MIN_TESTS_SMALL_NULL)
+        null, reason = _small_problem_null_why(p, MIN_TESTS_SMALL_NULL, SMALL_SIGMA0_RANGE)
         if null is not None and not small_problems:
             null, reason = None, "the method's small-problem rule is off"
         if null is not None:

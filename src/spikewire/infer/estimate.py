@@ -32,17 +32,26 @@ def _small_problem_null(vals: np.ndarray, min_tests: int | None = None):
     return null
 
 
-def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None):
-    """:func:`_small_problem_null` and, when it is ``None``, a sentence saying why."""
-    from spikewire.infer.fdr import MIN_TESTS_NULL_CHECK, central_null, departs_from_theory
+def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None,
+                            sigma0_range: tuple[float, float] | None = None):
+    """:func:`_small_problem_null` and, when it is ``None``, a sentence saying why
+    (``sigma0_range``: widths accepted, default
+    :data:`~spikewire.infer.fdr.SIGMA0_RANGE`)."""
+    from spikewire.infer.fdr import (
+        MIN_TESTS_NULL_CHECK,
+        SIGMA0_RANGE,
+        central_null,
+        departs_from_theory,
+    )
 
+    sigma0_range = SIGMA0_RANGE if sigma0_range is None else sigma0_range
     min_tests = MIN_TESTS_NULL_CHECK if min_tests is None else int(min_tests)
     vals = np.asarray(vals, dtype=float)
     vals = vals[np.isfinite(vals)]
     if vals.size < min_tests:
         return None, f"{vals.size} tests are too few for an empirical null (<{min_tests})"
     try:
-        null = central_null(vals, min_tests=min_tests)
+        null = central_null(vals, min_tests=min_tests, sigma0_range=sigma0_range)
     except ValueError as err:
         return None, str(err)
     if not departs_from_theory(null):
