@@ -281,6 +281,9 @@ def twenty(families, duration, n_subsets, variants, jsonl):
                            called_pairs=sc["n_detected_undirected"],
                            true_pairs=sc["n_true_undirected"],
                            shared_null=est.diagnostics.get("shared_null"),
+                           null_check={k: v for k, v in
+                                       est.diagnostics.get("null_check", {}).items()
+                                       if k != "pvalues_before"},
                            correction=str(est.correction), cpu_s=time.process_time() - c0)
                 print(json.dumps(row), flush=True)
                 if jsonl:
