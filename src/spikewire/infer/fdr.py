@@ -85,6 +85,13 @@ benchmarks/bench_twenty_units.py): tspe's unconnected pairs had z ≈ N(1.0–1.
 1.4–1.8²) (network synchrony), so the theoretical BH called 101–195 pairs for 24–55 links
 (MCC 0.32–0.52), BH under the fitted null 24–53 (MCC 0.93–1.00).
 
+The default decisions of small problems are judged by
+:func:`spikewire.infer.base.check_null` from :data:`MIN_TESTS_SMALL_NULL` (45) distinct
+tests: where the null failed (share at p < 0.05 above 0.3) and :func:`central_null`
+departs from N(0, 1), the p-values are re-referred to it, never lowered
+(:func:`rereferred_pvalues`), and decided with Benjamini–Hochberg (session 20,
+benchmarks/results/smallnull.md).
+
 References
 ----------
 Efron B (2004) Large-scale simultaneous hypothesis testing: the choice of a null
