@@ -204,22 +204,29 @@ def nest(dirs) -> None:
               f"{max(x[1] for x in mccs[T]):.3f}]")
 
 
+def _brunel_truth(seed: int, neurons: int = 100) -> np.ndarray:
+    """The true post × pre weights of ``bench_dale_glm.py``'s network (rebuilt, not
+    simulated)."""
+    import spikewire as sw
+
+    net = sw.networks.brunel(neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+    return np.asarray(net.dense_weights())
+
+
 def hidden(dirs) -> None:
+    """``dirs`` named ``.../s{seed}`` (the network seed of ``bench_dale_glm.py``)."""
     import pickle
 
     print("| run | method | tests | share p<0.05 | switched | null δ0, σ0 | links | "
           "calls before (true) | calls now (true) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for d in dirs:
+        W_all = _brunel_truth(int(Path(d).name.lstrip("s")))
         for f in sorted(Path(d).glob("*.pkl")):
             with open(f, "rb") as fh:
-                obj = pickle.load(fh)
-            items = obj.items() if isinstance(obj, dict) else [(f.stem, obj)]
-            for key, val in items:
-                est, W = (val if isinstance(val, tuple) else (val, None))
-                if not isinstance(est, Estimate):
-                    continue
-                _hidden_row(f"{Path(d).name}/{f.stem}", key, est, W)
+                est = pickle.load(fh)
+            ti = np.asarray(est.true_index)
+            _hidden_row(Path(d).name, f.stem, est, W_all[np.ix_(ti, ti)])
 
 
 def _hidden_row(run, key, est, W):
