@@ -473,7 +473,7 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
     Why the small-problem rule, and why from 45 tests (benchmarks/results/smallnull.md):
     on normal mixtures (1,000 seeds; 10 % links at z ~ N(4, 1)) it switched 0.3 / 0.1 /
     0 / 0 % of calibrated estimates (N(0, 1) null) at 45 / 56 / 90 / 190 tests — a
-    re-referral there would cost 4–7 % of the true calls, which the share condition
+    re-referral there would cost 3–7 % of the true calls, which the share condition
     avoids — and 63–82 % of estimates under a broken N(0.5, 1.8²) null, whose false
     calls fell from 6.8 to 1.8 (45 tests) and from 28 to 4.1 (190 tests). On 20 units of
     NEST network 3 (``partial_corr``, 190 distinct tests) the calls fell from 474 to 114
