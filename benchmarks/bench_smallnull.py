@@ -122,12 +122,12 @@ def synthetic(seeds: int) -> None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     out = check_null(est)
+                    after = out.significant()
                 nc = out.diagnostics["null_check"]
                 switched = bool(nc.get("small_problem"))
                 sw_ += switched
                 sh += nc["share_p_below_0.05"] > 0.3
-                after = out.significant()
-                p = np.asarray(nc.get("pvalues_before", out.pvalues))
+                p = out.pvalues
                 mask = np.triu(~np.eye(n, dtype=bool), 1) if sym else ~np.eye(n, dtype=bool)
                 try:
                     null = central_null(p[mask], min_tests=45, sigma0_range=SMALL_SIGMA0_RANGE)
@@ -176,8 +176,8 @@ def nest(dirs) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             out = check_null(est)
+            after = out.significant()
         nc = out.diagnostics["null_check"]
-        after = out.significant()
         b, a = _calls(before, W), _calls(after, W)
         T = f.stem.split("_T")[1].split("_")[0]
         off = ~np.eye(n, dtype=bool)
@@ -233,11 +233,11 @@ def _hidden_row(run, key, est, W):
     n = est.n_units
     off = ~np.eye(n, dtype=bool)
     nc = est.diagnostics.get("null_check", {})
-    now = est.significant()
-    if "pvalues_before" in nc:
-        tested = est.pair_status == 0
-        pb = np.where(tested, nc["pvalues_before"], np.nan)
-        before = np.nan_to_num(adjust_pvalues(pb, nc["switched_from"]), nan=1.0) < est.alpha
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        now = est.significant()
+    if "switched_from" in nc:
+        before = est.significant(nc["alpha_from"], nc["switched_from"])
     else:
         before = now
     link = (W != 0) if W is not None else np.zeros((n, n), bool)

@@ -13,9 +13,9 @@ from spikewire.infer.fdr import (
     NULL_SD_FACTOR,
     central_null,
     departs_from_theory,
-    empirical_null_pvalues,
     lfdr_fallback_reason,
     local_fdr,
+    rereferred_pvalues,
 )
 
 GRID = np.array([2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0])
@@ -182,15 +182,36 @@ def test_small_problems_with_a_shifted_null_use_bh_under_the_central_null():
     z = np.r_[rng.normal(1.5, 1.6, 350), rng.normal(10.0, 1.0, 30)]
     p = stats.norm.sf(z)
     assert (adjust_pvalues(p, "bh") < 0.05).sum() > 380 / 3
-    with pytest.warns(UserWarning, match="under the empirical null"):
+    with pytest.warns(UserWarning, match="referred to the empirical null"):
         q = adjust_pvalues(p, "lfdr")
     called = q < 0.05
     assert called[350:].all()
     # BH at 0.05 under the right null: E(false calls) ≤ 0.05 · 30 / 0.95 ≈ 1.6; 5 leaves
     # room for the fitted width's error (sd 0.08 at 380 tests)
     assert called[:350].sum() <= 5
+    # BH on the p-values re-referred to the central null, never lowered
     null = central_null(p)
-    np.testing.assert_allclose(q, adjust_pvalues(empirical_null_pvalues(p, null), "bh"))
+    np.testing.assert_allclose(q, adjust_pvalues(rereferred_pvalues(p, null), "bh"))
+    assert np.all(q >= adjust_pvalues(p, "bh"))
+
+
+def test_a_symmetric_small_problem_fits_its_distinct_tests():
+    # 20 units, 190 unordered pairs reported twice (a symmetric estimate): the tied
+    # duplicates do not stop the fit, which uses the upper triangle, and the result is
+    # the same as for the distinct tests alone, mirrored
+    rng = np.random.default_rng(9)
+    n = 20
+    iu = np.triu_indices(n, 1)
+    zu = np.r_[rng.normal(1.5, 1.6, 175), rng.normal(10.0, 1.0, 15)]
+    P = np.full((n, n), np.nan)
+    P[iu] = stats.norm.sf(zu)
+    P.T[iu] = P[iu]
+    with pytest.warns(UserWarning, match="referred to the empirical null"):
+        q = adjust_pvalues(P, "lfdr")
+    with pytest.warns(UserWarning, match="referred to the empirical null"):
+        qu = adjust_pvalues(P[iu], "lfdr")
+    np.testing.assert_allclose(q[iu], qu)
+    np.testing.assert_array_equal(q, q.T)
 
 
 def test_central_null_refuses_too_few_or_tied_pvalues():

@@ -388,13 +388,7 @@ class InferenceMethod:
                                 diagnostics={"message": "no pair to estimate: every requested "
                                              "pair has a unit with fewer than min_spikes "
                                              "spikes (or no pair was requested)"})
-        return self._after_null_check(check_null(self._fit(ctx),
-                                                 small_problems=self._small_problem_rule()))
-
-    def _small_problem_rule(self) -> bool:
-        """Whether :func:`check_null` may re-refer a small problem's p-values to its
-        central null (hook; True here; ``partial_corr(shared_null="off")`` says no)."""
-        return True
+        return self._after_null_check(check_null(self._fit(ctx)))
 
     def _after_null_check(self, est: Estimate) -> Estimate:
         """Hook run on the estimate after :func:`check_null` judged the method's own
@@ -435,7 +429,7 @@ def _distinct_tests(est: Estimate, tested: np.ndarray) -> tuple[np.ndarray, bool
     return (np.triu(tested, k=1) if flag else tested), flag
 
 
-def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
+def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
     """Check that a fitted estimate's p-values are plausible for a sparse circuit.
 
     The check counts *distinct* tests: a symmetric estimate (``diagnostics["symmetric"]``,
@@ -459,14 +453,15 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
       FDR's density fit, where Efron's central maximum-likelihood null
       (:func:`~spikewire.infer.fdr.central_null`, fitted to the distinct tests) departs
       from N(0, 1) beyond its sampling error
-      (:func:`~spikewire.infer.fdr.departs_from_theory`: 3 × 1.6 / sqrt(m)), the p-values
-      are re-referred to that null and never lowered,
-      ``p ← max(p, 1 − Φ((z − δ0) / σ0))``
-      (:func:`~spikewire.infer.fdr.rereferred_pvalues`; the method's own p-values are kept
-      in ``diagnostics["null_check"]["pvalues_before"]``), and the correction becomes
-      Benjamini–Hochberg at the same α (over a symmetric estimate's duplicated p-values
-      BH equals BH over its distinct tests). ``small_problems=False`` (a method's opt-out,
-      ``partial_corr(shared_null="off")``) keeps the correction with the warning instead;
+      (:func:`~spikewire.infer.fdr.departs_from_theory`: 3 × 1.6 / sqrt(m)), the
+      correction is switched to ``"lfdr"`` at the same α, which for so few tests means
+      (:func:`~spikewire.infer.adjust_pvalues`) Benjamini–Hochberg on the p-values
+      re-referred to that null and never lowered, ``max(p, 1 − Φ((z − δ0) / σ0))``
+      (:func:`~spikewire.infer.fdr.rereferred_pvalues`; over a symmetric estimate's
+      duplicated p-values BH equals BH over its distinct tests). :attr:`Estimate.pvalues`
+      stay the method's own. ``small_problems=False``, or
+      ``diagnostics["small_problem_rule"] = False`` set by the method
+      (``partial_corr(shared_null="off")``), keeps the correction with the warning instead;
     - otherwise the correction is kept and the warning says the calls are not to be
       trusted.
 
@@ -512,15 +507,16 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
     ``symmetric`` in every judged case, and ``"switched_from"``, ``"alpha_from"`` and
     ``"empirical_null"`` (the fitted null: ``delta0``, ``sigma0``, ``pi0``, ``side`` —
     ``"right"`` when the bulk was skewed and the right half-peak was used — and the
-    two-sided ``sigma0_both``; with ``small_problem=True`` and ``pvalues_before`` for the
-    small-problem rule), or ``"not_switched"`` (the reason), when the check failed.
+    two-sided ``sigma0_both``; with ``small_problem=True`` for the small-problem rule),
+    or ``"not_switched"`` (the reason), when the check failed.
 
     Parameters
     ----------
     est : Estimate
         The fitted estimate (changed in place and returned).
-    small_problems : bool, default True
-        Whether the small-problem rule may re-refer the p-values.
+    small_problems : bool or None, default None
+        Whether the small-problem rule may switch the estimate; None: as
+        ``est.diagnostics["small_problem_rule"]`` says (default True).
 
     Returns
     -------
@@ -537,11 +533,12 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
         SMALL_SIGMA0_RANGE,
         empirical_null,
         lfdr_fallback_reason,
-        rereferred_pvalues,
     )
 
     if est.pvalues is None or est.pair_status is None:
         return est
+    if small_problems is None:
+        small_problems = bool(est.diagnostics.get("small_problem_rule", True))
     tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
     distinct, symmetric = _distinct_tests(est, tested)
     p = est.pvalues[distinct]
@@ -570,19 +567,16 @@ def check_null(est: Estimate, small_problems: bool = True) -> Estimate:
             null, reason = None, "the method's small-problem rule is off"
         if null is not None:
             warnings.warn(
-                head + f", so its p-values were referred to the empirical null "
-                f"N({null.delta0:.2f}, {null.sigma0:.2f}²) fitted to the central peak of "
-                f"the z-values (never lowered) and it uses Benjamini–Hochberg at α = "
-                f"{est.alpha:g} (small-problem rule, fewer than {MIN_TESTS_LFDR} tests); "
-                "its ranking (scores) may still be informative.", UserWarning,
-                stacklevel=user_stacklevel())
+                head + f", so this estimate uses Benjamini–Hochberg at α = {est.alpha:g} "
+                f"with the p-values referred to the empirical null N({null.delta0:.2f}, "
+                f"{null.sigma0:.2f}²) fitted to the central peak of the z-values, never "
+                f"lowered (correction='lfdr' with fewer than {MIN_TESTS_LFDR} tests: the "
+                "small-problem rule); its ranking (scores) may still be informative.",
+                UserWarning, stacklevel=user_stacklevel())
             est.diagnostics["null_check"].update(
                 switched_from=est.correction, alpha_from=float(est.alpha),
-                empirical_null=null.as_dict(), small_problem=True,
-                pvalues_before=est.pvalues.copy())
-            est.pvalues = np.where(tested, rereferred_pvalues(est.pvalues, null),
-                                   est.pvalues)
-            est.correction = "bh"
+                empirical_null=null.as_dict(), small_problem=True)
+            est.correction = "lfdr"
             return est
     else:
         reason = lfdr_fallback_reason(p)

@@ -61,6 +61,16 @@ def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None,
     return null, None
 
 
+def _distinct_values(p: np.ndarray, vals: np.ndarray) -> np.ndarray:
+    """The distinct tests among the finite entries ``vals`` of ``p``: a square matrix equal
+    to its transpose (a symmetric estimate reports each unordered pair twice) gives its
+    upper triangle, anything else ``vals``."""
+    if p.ndim == 2 and p.shape[0] == p.shape[1] and np.array_equal(p, p.T, equal_nan=True):
+        upper = p[np.triu_indices(p.shape[0], 1)]
+        return upper[np.isfinite(upper)]
+    return vals
+
+
 def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     """Multiple-comparison adjusted p-values over the finite entries of ``p``.
 
@@ -73,9 +83,14 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
         Efron's empirical-null local false discovery rate (returns each test's lfdr, the
         posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
         than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
-        tied for an empirical null, it warns and falls back on BH — from 200 tests on,
-        under the empirical null of :func:`~spikewire.infer.fdr.central_null` when that
-        departs from N(0, 1) beyond its sampling error). Comparing the
+        tied for an empirical null, it warns and falls back on BH — from
+        :data:`~spikewire.infer.fdr.MIN_TESTS_SMALL_NULL` (45) distinct tests on (a
+        symmetric matrix's upper triangle), with the p-values referred to the empirical
+        null of :func:`~spikewire.infer.fdr.central_null` and never lowered
+        (:func:`~spikewire.infer.fdr.rereferred_pvalues`) when that null departs from
+        N(0, 1) beyond its sampling error: the small-problem rule that
+        :func:`~spikewire.infer.base.check_null` switches a failed small estimate to).
+        Comparing the
         result with a level α calls tests with adjusted value < α in every case.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
@@ -87,19 +102,27 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     if m == 0:
         return out
     if method == "lfdr":
-        from spikewire.infer.fdr import MIN_TESTS_LFDR, empirical_null_pvalues, local_fdr
+        from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
 
         if m < MIN_TESTS_LFDR:
             import warnings
 
-            null = _small_problem_null(vals)
+            from spikewire.infer.fdr import (
+                MIN_TESTS_SMALL_NULL,
+                SMALL_SIGMA0_RANGE,
+                rereferred_pvalues,
+            )
+
+            null, _ = _small_problem_null_why(_distinct_values(p, vals), MIN_TESTS_SMALL_NULL,
+                                              SMALL_SIGMA0_RANGE)
             if null is not None:
                 warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
-                              f"the local FDR, got {m}; using Benjamini–Hochberg under the "
-                              f"empirical null N({null.delta0:.2f}, {null.sigma0:.2f}²) "
+                              f"the local FDR, got {m}; using Benjamini–Hochberg with the "
+                              "p-values referred to the empirical null "
+                              f"N({null.delta0:.2f}, {null.sigma0:.2f}²), never lowered, "
                               "instead (the theoretical N(0, 1) does not hold for these "
                               "p-values)", stacklevel=2)
-                return adjust_pvalues(empirical_null_pvalues(p, null), "bh")
+                return adjust_pvalues(rereferred_pvalues(p, null), "bh")
             warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests to estimate "
                           f"the empirical null, got {m}; using Benjamini–Hochberg instead",
                           stacklevel=2)

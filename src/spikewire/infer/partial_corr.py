@@ -204,8 +204,8 @@ class PartialCorrelation(InferenceMethod):
     shared_null : {"auto", "off"}, default "auto"
         ``"auto"``: where the null has failed on a small problem (hidden common input:
         unrecorded neurons correlate most recorded pairs at zero lag; more than 0.3 of
-        the distinct pairs at p < 0.05), the p-values are referred to the bulk of the
-        pairs (never lowered) and decided with Benjamini–Hochberg: the small-problem rule
+        the distinct pairs at p < 0.05), the decision is Benjamini–Hochberg on the
+        p-values referred to the bulk of the pairs (never lowered): the small-problem rule
         of :func:`spikewire.infer.base.check_null`, which every method gets (this setting
         no longer does anything of its own; ``diagnostics["null_check"]``). ``"off"``:
         that rule is not applied to this estimate (the shift or analytic null alone; a
@@ -323,14 +323,11 @@ class PartialCorrelation(InferenceMethod):
             scores = np.where(tested, -np.log10(np.maximum(pvals, 1e-300)), 0.0)
         scores = np.nan_to_num(scores, nan=0.0)
         diagnostics["symmetric"] = lag == 0
+        # shared_null="off": check_null leaves a failed small problem's correction alone
+        diagnostics["small_problem_rule"] = self.shared_null != "off"
         est = ctx.estimate(self, weights=weights, weight_unit="partial correlation",
                            pvalues=pvals, scores=scores, diagnostics=diagnostics)
         return est
-
-    def _small_problem_rule(self) -> bool:
-        """``shared_null="off"`` turns :func:`~spikewire.infer.base.check_null`'s
-        small-problem re-referral off."""
-        return self.shared_null != "off"
 
     def _shift_null(self, X0, z, lag, dof, D, min_sep, idx, n):
         """Fisher z of every pair on shift surrogates; z test against their level and
