@@ -2,9 +2,10 @@
 
 ``check_null``'s small-problem rule (45–999 distinct tests): where more than 0.3 of the
 distinct tests are at p < 0.05 and Efron's central null departs from N(0, 1) beyond its
-sampling error, the p-values are re-referred to that null (never lowered) and decided
-with Benjamini–Hochberg. A symmetric estimate (``partial_corr`` with ``lag=0``) counts
-each unordered pair once. ``partial_corr(shared_null="off")`` opts out.
+sampling error, the estimate switches to ``correction="lfdr"``, which there decides with
+Benjamini–Hochberg on the p-values re-referred to that null (never lowered); the
+estimate's p-values stay the method's own. A symmetric estimate (``partial_corr`` with
+``lag=0``) counts each unordered pair once. ``partial_corr(shared_null="off")`` opts out.
 """
 
 import warnings
