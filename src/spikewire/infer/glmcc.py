@@ -10,6 +10,7 @@ from scipy.stats import chi2, norm
 
 from spikewire.infer import _glmcc_kernels as _k
 from spikewire.infer._centring import apply_presynaptic_centre
+from spikewire.infer._latency import check_delay_range, restrict_delays
 from spikewire.infer._params import Boolean, Interval, Options, RealSequence
 from spikewire.infer._surrogates import warn_if_short
 from spikewire.infer.base import FitContext, InferenceMethod, register
@@ -252,6 +253,7 @@ class GLMCC(InferenceMethod):
                      RealSequence(0, None, closed="neither", unit="s"), None],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None)],
         "presynaptic_centre": [Boolean()],
+        "delay_range": [RealSequence(0, None, unit="s", length=2), None],
     }
 
     def __init__(self, *, window: float = 0.05, bin_width: float | None = None, tau: float = 0.001,
@@ -259,7 +261,7 @@ class GLMCC(InferenceMethod):
                  test: str = "lr", alpha: float = 0.01, correction: str = "bh",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
                  max_iter: int = 100, sync_tau=0.002, n_jobs: int = 1,
-                 presynaptic_centre: bool = True):
+                 presynaptic_centre: bool = True, delay_range=None):
         self.window = window
         self.bin_width = bin_width
         self.tau = tau
@@ -275,6 +277,7 @@ class GLMCC(InferenceMethod):
         self.sync_tau = sync_tau
         self.n_jobs = n_jobs
         self.presynaptic_centre = presynaptic_centre
+        self.delay_range = delay_range
 
     # ------------------------------------------------------------------ validation
     def _check_combination(self, bins: dict) -> None:
@@ -285,6 +288,7 @@ class GLMCC(InferenceMethod):
         """Derived settings for the bin width ``delta`` (s; default: the resolved setting,
         or the natural 1 ms while it is automatic)."""
         window = float(self.window)
+        check_delay_range(self.delay_range)
         if delta is None:
             delta = self.bin_width if self.bin_width is not None else self.bin_settings[
                 "bin_width"]
@@ -382,8 +386,12 @@ class GLMCC(InferenceMethod):
         return out, iters
 
     def _after_null_check(self, est: Estimate) -> Estimate:
-        """``presynaptic_centre``: centre the p-values once ``check_null`` has judged them."""
-        return apply_presynaptic_centre(est) if self.presynaptic_centre else est
+        """``presynaptic_centre``: centre the p-values once ``check_null`` has judged them;
+        then ``delay_range``: withdraw the calls whose fitted delay lies outside it."""
+        est = apply_presynaptic_centre(est) if self.presynaptic_centre else est
+        if self.delay_range is not None:
+            est = restrict_delays(est, self.delay_range)
+        return est
 
     def _fit(self, ctx: FitContext) -> Estimate:
         """Estimate J for every requested pair (both directions of an unordered pair share
