@@ -1,0 +1,98 @@
+"""glmcc's ``delay_range``: a call whose fitted delay no direct link can have is withdrawn.
+
+Ground truth is a point process whose links propagate (as tests/infer/test_ccg_pruning.py):
+an excitatory link j → i adds to i a spike ``delay + U(0, 1 ms)`` after each spike of j
+(its own and those its inputs added) with probability ``w``. The chain a → b → c (2 ms,
+3 ms) puts a peak into the correlogram of (c, a) at 5–7 ms, which glmcc calls as a link;
+with the prior that direct links act within 1–4 ms it is withdrawn and the links stay.
+"""
+
+import numpy as np
+import pytest
+
+import spikewire as sw
+from spikewire.infer._latency import check_delay_range, restrict_delays
+from spikewire.infer.glmcc import GLMCC
+
+T = 300.0
+RATE = 8.0
+
+
+def _poisson(rng, rate):
+    return np.sort(rng.uniform(0, T, rng.poisson(rate * T)))
+
+
+def _propagate(rng, src, w, d):
+    kept = src[rng.random(src.size) < w]
+    out = kept + d + rng.uniform(0, 1e-3, kept.size)
+    return out[out < T]
+
+
+@pytest.fixture(scope="module")
+def chain():
+    """a=0 → b=1 (2 ms) → c=2 (3 ms), two independent units 3, 4; glmcc at its defaults
+    and with ``delay_range=(1 ms, 4 ms)``."""
+    rng = np.random.default_rng(7)
+    tr = [_poisson(rng, RATE) for _ in range(5)]
+    tr[1] = np.sort(np.r_[tr[1], _propagate(rng, tr[0], 0.3, 2e-3)])
+    tr[2] = np.sort(np.r_[tr[2], _propagate(rng, tr[1], 0.3, 3e-3)])
+    st = sw.SpikeTrains.from_lists(tr, t_stop=T)
+    return sw.infer(st, "glmcc"), sw.infer(st, "glmcc", delay_range=(0.001, 0.004))
+
+
+def test_chain_is_called_at_its_summed_delay_by_default(chain):
+    est, _ = chain
+    adj = est.adjacency()
+    assert adj[1, 0] == 1 and adj[2, 1] == 1
+    # the chain's peak (expected excess 0.3 · 0.3 = 0.09 transmissions per spike of a,
+    # ~200 coincidences over a baseline of ~20 per ms) is called, at 5–6 ms (the summed
+    # delays; the grid has 5 and 6 ms), the links at their own delays
+    assert adj[2, 0] == 1
+    assert 0.005 - 1e-9 <= est.delays[2, 0] <= 0.006 + 1e-9
+    assert est.delays[1, 0] == pytest.approx(0.002)
+    assert est.delays[2, 1] == pytest.approx(0.003)
+
+
+def test_delay_range_withdraws_the_chain_and_keeps_the_links(chain):
+    est, lim = chain
+    adj = lim.adjacency()
+    assert adj[2, 0] == 0
+    assert adj[1, 0] == 1 and adj[2, 1] == 1
+    truth = np.zeros((5, 5), dtype=bool)
+    truth[1, 0] = truth[2, 1] = True
+    assert not adj[~truth].any()
+    # the fit is the same: weights and delays unchanged, p-values inside the range
+    # unchanged, outside it 1 (never lower than before)
+    np.testing.assert_array_equal(lim.weights, est.weights)
+    np.testing.assert_array_equal(lim.delays, est.delays)
+    tested = est.pair_status == 0
+    d = est.delays
+    inside = tested & (d >= 0.001 - 1e-12) & (d <= 0.004 + 1e-12)
+    np.testing.assert_array_equal(lim.pvalues[inside], est.pvalues[inside])
+    assert np.all(lim.pvalues[tested & ~inside] == 1.0)
+    assert np.all(lim.scores[tested & ~inside] == 0.0)
+    info = lim.diagnostics["delay_range"]
+    assert info["n_withdrawn"] == int((tested & ~inside).sum())
+    assert info["n_withdrawn_called"] == 1
+    np.testing.assert_array_equal(lim.diagnostics["pvalues_before_delay_range"],
+                                  est.pvalues)
+
+
+@pytest.mark.parametrize("bad", [(0.004, 0.001), (-0.001, 0.004), (0.001,), "1-4 ms",
+                                 (0.001, np.inf)])
+def test_bad_delay_range_is_refused(bad):
+    with pytest.raises(ValueError, match="delay_range"):
+        check_delay_range(bad)
+    st = sw.SpikeTrains.from_lists([np.arange(0, 10, 0.1), np.arange(0.05, 10, 0.1)],
+                                   t_stop=10.0)
+    with pytest.raises(ValueError, match="delay_range"):
+        GLMCC(delay_range=bad).fit(st)
+
+
+def test_restrict_delays_needs_delays():
+    rng = np.random.default_rng(1)
+    st = sw.SpikeTrains.from_lists([_poisson(rng, 5.0) for _ in range(3)], t_stop=T)
+    est = sw.infer(st, "glmcc")
+    est.delays = None
+    with pytest.raises(ValueError, match="delays"):
+        restrict_delays(est, (0.001, 0.004))
