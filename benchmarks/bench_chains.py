@@ -266,7 +266,8 @@ def _one(rec, m, spikes, idx, W, D, truth, label, jsonl):
             extra[f"after_{r[0] * 1e3:g}_{r[1] * 1e3:g}"] = dict(
                 mcc=s2["mcc"], called=int(s2["n_detected"]),
                 mcc_best=best_mcc(link, ranking_evidence(e2)[off]),
-                withdrawn_called=e2.diagnostics["delay_range"]["n_withdrawn_called"])
+                withdrawn_called=e2.diagnostics["delay_range"]["n_withdrawn_called"],
+                newly_called=e2.diagnostics["delay_range"]["n_newly_called"])
     row, recs = analyse(est, spikes, idx, W, D, label, extra)
     print(json.dumps(row), flush=True)
     for r in cut_rows(recs, f"{label}/{m}"):

@@ -45,30 +45,49 @@ def restrict_delays(est, delay_range):
     Returns
     -------
     Estimate
-        ``est``, with p-value 1 and score 0 for every tested pair whose delay lies outside
-        the range (such a pair is never called, and it ranks last among the tested pairs);
-        weights, delays and the other pairs are unchanged. ``diagnostics["delay_range"]``
-        holds the range, the number of pairs withdrawn and of those the estimate called at
-        its default decision before, and ``diagnostics["pvalues_before_delay_range"]`` the
-        p-values before. An estimate without delays or p-values is refused.
+        ``est``: every tested pair whose delay lies outside the range gets score 0 (it
+        ranks last among the tested pairs), and those of them the estimate calls at its
+        default decision get p-value 1 (no longer called; the other p-values are kept, so
+        an empirical null fitted to the bulk of them by ``correction="lfdr"`` is hardly
+        moved). Weights and delays are unchanged. ``diagnostics["delay_range"]`` holds the
+        range, the number of tested pairs outside it, of calls withdrawn and of pairs
+        called now but not before (0 under BH, Bonferroni or no correction, whose
+        decisions only lose calls when p-values rise);
+        ``diagnostics["pvalues_before_delay_range"]`` the p-values before. An estimate
+        without delays or p-values is refused.
     """
     lo, hi = check_delay_range(delay_range)
     if est.delays is None or est.pvalues is None:
         raise ValueError(f"delay_range needs an estimate with delays and p-values; "
-                         f"{est.method!r} gives {'no delays' if est.delays is None else 'no p-values'}")
+                         f"{est.method!r} gives "
+                         f"{'no delays' if est.delays is None else 'no p-values'}")
     tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
     d = est.delays
     outside = tested & np.isfinite(d) & ((d < lo - 1e-12) | (d > hi + 1e-12))
     called_before = est.adjacency() != 0
-    est.diagnostics["pvalues_before_delay_range"] = est.pvalues.copy()
-    p = est.pvalues.copy()
-    p[outside] = 1.0
-    est.pvalues = p
+    p_before = est.pvalues.copy()
+    p = p_before.copy()
+    # only called pairs get p = 1: the uncalled pairs' p-values, on which an empirical
+    # null (correction "lfdr") is fitted, stay as they are; repeated while the decision,
+    # re-made on the new p-values, calls a pair outside the range
+    withdrawn = np.zeros_like(outside)
+    for _ in range(10):
+        new = outside & (est.adjacency() != 0) & ~withdrawn
+        if not new.any():
+            break
+        withdrawn |= new
+        p[new] = 1.0
+        est.pvalues = p.copy()
     if est.scores is not None:
         s = est.scores.copy()
         s[outside] = 0.0
         est.scores = s
-    est.diagnostics["delay_range"] = {"min_s": lo, "max_s": hi,
-                                      "n_withdrawn": int(outside.sum()),
-                                      "n_withdrawn_called": int((outside & called_before).sum())}
+    called_after = est.adjacency() != 0
+    est.diagnostics["pvalues_before_delay_range"] = p_before
+    est.diagnostics["delay_range"] = {
+        "min_s": lo, "max_s": hi, "n_outside": int(outside.sum()),
+        "n_withdrawn_called": int((withdrawn & called_before).sum()),
+        # an empirical-null decision re-fitted on the new p-values may call a pair that
+        # was not called before (never with BH, Bonferroni or none)
+        "n_newly_called": int((called_after & ~called_before).sum())}
     return est
