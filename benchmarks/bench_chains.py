@@ -115,7 +115,10 @@ def simulate_cached(family, duration, seed):
 def dense_delays(net) -> np.ndarray:
     """Post × pre delays (s) of every synapse (NaN where none)."""
     w = sp.csc_array(net.weights)
-    d = sp.csc_array((net.synapse_delays() + 1.0, w.indices, w.indptr), shape=w.shape)
+    sd = net.synapse_delays()
+    if sd is None:      # one time step (0.1 ms in the study's simulations)
+        sd = np.full(w.nnz, 1e-4)
+    d = sp.csc_array((sd + 1.0, w.indices, w.indptr), shape=w.shape)
     out = d.toarray() - 1.0
     out[out < 0] = np.nan
     return out
@@ -299,9 +302,117 @@ def run_nest(path, durations, n_subsets, methods, jsonl, only=()):
                 _one(rec, m, spikes, idx, net["W"], D, truth, f"nest/k{k}/{T:g}s", jsonl)
 
 
+#: the known delay range (s) of each family of the built-in study ``calibration`` and of
+#: NEST network 3, turned into ``delay_range`` by the rule fixed on network 3's subset 0:
+#: (shortest − 0.5 ms, longest + 1 ms) — glmcc's fitted delay of a link sat at the true
+#: delay to 1 ms after it (the PSP's rise), never more than 0.5 ms before it
+STUDY_DELAYS = {"brunel": (1.5e-3, 1.5e-3), "brunel_states": (1.5e-3, 1.5e-3),
+                "izh_random": (1e-3, 20e-3), "izh_scale_free": (1e-3, 20e-3),
+                "adex": (1e-3, 10e-3), "scale_free_lif": (1e-3, 5e-3)}
+
+
+def prior_range(shortest, longest):
+    """``delay_range`` (s) for axonal delays known to lie in [shortest, longest] (s)."""
+    return (max(shortest - 5e-4, 0.0), longest + 1e-3)
+
+
+def run_study(families, methods, duration, jsonl):
+    """The built-in study ``calibration``'s networks (100 of 1,000 units, 1 kHz stamps;
+    simulations cached as ``bench_calibration.py study`` caches them): each method fitted
+    once, scored at its default and after ``restrict_delays`` with the family's prior
+    range (:data:`STUDY_DELAYS`, :func:`prior_range`) and the features of its calls."""
+    import os
+    from pathlib import Path
+
+    from spikewire.experiments import load_spec
+    from spikewire.experiments.grid import build_network as build_study_network
+    from spikewire.experiments.grid import expand
+    from spikewire.experiments.job import build_inputs, ensure_simulation, observe_spikes
+    from spikewire.experiments.runner import with_overrides
+
+    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
+                                "/tmp/spikewire_bench_calibration")) / "study"
+    cache.mkdir(parents=True, exist_ok=True)
+    spec = with_overrides(load_spec("calibration"), duration=duration)
+    global RANGES
+    for job in expand(spec, check=False):
+        fam = job.network["name"]
+        if fam not in families:
+            continue
+        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
+        if sim.get("error"):
+            raise RuntimeError(sim["error_message"])
+        net = build_study_network(job.network, job.seed, allow_code=True)
+        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
+        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
+                             job.seed, net, inputs)
+        idx = np.asarray(rec.true_index)
+        st = rec.spikes
+        spikes = [st.grouped_times[st.indptr[u]:st.indptr[u + 1]] for u in range(idx.size)]
+        W = net.dense_weights().astype(float)
+        D = dense_delays(net)
+        RANGES = (prior_range(*STUDY_DELAYS[fam]),)
+        for m in methods:
+            _one(rec, m, spikes, idx, W, D, net, f"study/{fam}/{duration:g}s", jsonl)
+
+
+def table(paths):
+    """Pooled over the fits of each (network, duration, method): false / called
+    excitatory, ROC AUC of each feature for false calls among them, medians of the
+    features of true links and false calls, and MCC at the default → after each delay
+    range (median over fits; called / true links summed)."""
+    groups: dict = {}
+    for path in paths:
+        for line in open(path):
+            d = json.loads(line)
+            r = d["row"]
+            parts = r["label"].split("/")
+            key = ("/".join(p for p in parts if not p.startswith("k")), r["method"])
+            groups.setdefault(key, []).append(d)
+    print("| network | method | fits | false / called E | " +
+          " | ".join(f"AUC {f}" for f in FEATURES) +
+          " | delay ms true / false (median) | onset ms true / false | chain latency of "
+          "false calls (Σ delays, median ms) |")
+    print("|---" * (8 + len(FEATURES)) + "|")
+    for (net, m), ds in groups.items():
+        calls = [c for d in ds for c in d["calls"]]
+        y = np.array([not c["true"] for c in calls])
+
+        def med(f, sel, calls=calls):
+            x = np.array([c[f] for c in calls], dtype=float)[sel]
+            return f"{np.nanmedian(x):.1f}" if np.isfinite(x).any() else "—"
+
+        aucs = " | ".join(f"{_auc(np.array([c[f] for c in calls], dtype=float), y):.2f}"
+                          for f in FEATURES)
+        print(f"| {net} | {m} | {len(ds)} | {int(y.sum())} / {y.size} | {aucs} | "
+              f"{med('delay', ~y)} / {med('delay', y)} | {med('onset', ~y)} / "
+              f"{med('onset', y)} | {med('chain_latency', y)} |")
+    print()
+    print("| network | method | range (ms) | MCC default → after (median [min–max]) | "
+          "best MCC → after (median) | called / true → called after (sum) | calls "
+          "withdrawn | newly called |")
+    print("|---|---|---|---|---|---|---|---|")
+    for (net, m), ds in groups.items():
+        rows = [d["row"] for d in ds]
+        for k in [k for k in rows[0] if k.startswith("after_")]:
+            a = [r[k] for r in rows]
+
+            def mr(x):
+                return f"{np.median(x):.3f} [{min(x):.2f}–{max(x):.2f}]"
+
+            print(f"| {net} | {m} | {k[6:].replace('_', '–')} | {mr([r['mcc'] for r in rows])}"
+                  f" → {mr([x['mcc'] for x in a])} | "
+                  f"{np.median([r['mcc_best'] for r in rows]):.3f} → "
+                  f"{np.median([x['mcc_best'] for x in a]):.3f} | "
+                  f"{sum(r['called'] for r in rows)} / {sum(r['true_links'] for r in rows)} → "
+                  f"{sum(x['called'] for x in a)} | {sum(x['withdrawn_called'] for x in a)} | "
+                  f"{sum(x.get('newly_called', 0) for x in a)} |")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("sim", "nest"))
+    ap.add_argument("what", choices=("sim", "nest", "study", "table"))
+    ap.add_argument("jsonls", nargs="*", help="for `table`: JSONL files of earlier runs")
     ap.add_argument("--families", default="lif_d15")
     ap.add_argument("--duration", type=float, default=600.0)
     ap.add_argument("--units", type=int, default=100)
@@ -313,7 +424,11 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jsonl", default="")
     a = ap.parse_args()
-    if a.what == "sim":
+    if a.what == "table":
+        table(a.jsonls)
+    elif a.what == "study":
+        run_study(a.families.split(","), a.methods, a.duration, a.jsonl)
+    elif a.what == "sim":
         run_sim(a.families.split(","), a.duration, a.units, a.methods, a.seed, a.jsonl,
                 a.subsets)
     else:
