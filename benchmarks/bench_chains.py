@@ -335,10 +335,12 @@ def run_study(families, methods, duration, jsonl):
     cache.mkdir(parents=True, exist_ok=True)
     spec = with_overrides(load_spec("calibration"), duration=duration)
     global RANGES
+    done = set()
     for job in expand(spec, check=False):
         fam = job.network["name"]
-        if fam not in families:
+        if fam not in families or fam in done:
             continue
+        done.add(fam)
         sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
         if sim.get("error"):
             raise RuntimeError(sim["error_message"])

@@ -223,6 +223,26 @@ class GLMCC(InferenceMethod):
         0.914 (525 → 455 / 475); on the five null families (40 units × 300 s, 3 seeds)
         one unit was shifted in 15 fits and no call changed (benchmarks/RESULTS.md,
         session 19).
+    delay_range : (float, float) or None, default None
+        A prior on the latency of a direct link, ``(min, max)`` in s, compared with each
+        pair's fitted delay ``d`` (the delay grid's value of highest posterior). After
+        ``check_null`` and ``presynaptic_centre``, every tested pair whose ``d`` lies
+        outside the range gets score 0 and, where the default decision calls it, p-value
+        1 (:func:`spikewire.infer._latency.restrict_delays`; weights and delays are kept;
+        ``diagnostics["delay_range"]`` counts the withdrawn calls). A two-step chain
+        j → k → i through an unrecorded neuron shows at d₁ + d₂ plus k's spike latency,
+        later than any direct link where the axonal delays lie in a known, narrow range.
+        The fitted ``d`` of a link is *not* its axonal delay: it sat 0–1 ms after it on
+        NEST's MAT network 3 (0.5 ms grid), 1.5 ms before to 0.5 ms after it on LIF
+        networks stamped at 1 kHz, and 1–5 ms after it on Izhikevich / AdEx networks.
+        Measured (benchmarks/results/chains.md), with ``(shortest − 0.5 ms, longest +
+        1 ms)`` of each network's true delays: NEST network 3 (1–5 ms, so (0.5, 6) ms; 20
+        units, 5 subsets, median MCC at the default decision) 0.480 → 0.525 (30 min)
+        and 0.608 → 0.647 (60 min); the built-in study ``calibration`` (not tuned on it)
+        Brunel 0.918 → 0.922, with up/down states 0.856 → 0.796, Izhikevich random /
+        scale-free 0.741 → 0.743 / 0.734 → 0.732, AdEx 0.268 → 0.176, scale-free LIF
+        0.914 → 0.885: it helps only where the false calls are chains *and* the range
+        fits the recording; None (the default) leaves the estimate as fitted.
 
     Notes
     -----
