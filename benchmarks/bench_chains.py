@@ -270,7 +270,8 @@ def _one(rec, m, spikes, idx, W, D, truth, label, jsonl):
                 mcc=s2["mcc"], called=int(s2["n_detected"]),
                 mcc_best=best_mcc(link, ranking_evidence(e2)[off]),
                 withdrawn_called=e2.diagnostics["delay_range"]["n_withdrawn_called"],
-                newly_called=e2.diagnostics["delay_range"]["n_newly_called"])
+                newly_called=e2.diagnostics["delay_range"]["n_newly_called"],
+                held_back=e2.diagnostics["delay_range"]["n_held_back"])
     row, recs = analyse(est, spikes, idx, W, D, label, extra)
     print(json.dumps(row), flush=True)
     for r in cut_rows(recs, f"{label}/{m}"):
@@ -392,7 +393,7 @@ def table(paths):
     print()
     print("| network | method | range (ms) | MCC default → after (median [min–max]) | "
           "best MCC → after (median) | called / true → called after (sum) | calls "
-          "withdrawn | newly called |")
+          "withdrawn | held back (lfdr refit) |")
     print("|---|---|---|---|---|---|---|---|")
     for (net, m), ds in groups.items():
         rows = [d["row"] for d in ds]
@@ -408,7 +409,12 @@ def table(paths):
                   f"{np.median([x['mcc_best'] for x in a]):.3f} | "
                   f"{sum(r['called'] for r in rows)} / {sum(r['true_links'] for r in rows)} → "
                   f"{sum(x['called'] for x in a)} | {sum(x['withdrawn_called'] for x in a)} | "
-                  f"{sum(x.get('newly_called', 0) for x in a)} |")
+                  f"{_held(a)} |")
+
+
+def _held(a):
+    """Pairs held back, summed ("—" for rows written before it was recorded)."""
+    return sum(x["held_back"] for x in a) if all("held_back" in x for x in a) else "—"
 
 
 def main():

@@ -239,7 +239,7 @@ class GLMCC(InferenceMethod):
         1 ms)`` of each network's true delays: NEST network 3 (1–5 ms, so (0.5, 6) ms; 20
         units, 5 subsets, median MCC at the default decision) 0.480 → 0.525 (30 min)
         and 0.608 → 0.647 (60 min); the built-in study ``calibration`` (not tuned on it)
-        Brunel 0.918 → 0.922, with up/down states 0.856 → 0.796, Izhikevich random /
+        Brunel 0.918 → 0.927, with up/down states 0.856 → 0.796, Izhikevich random /
         scale-free 0.741 → 0.743 / 0.734 → 0.732, AdEx 0.268 → 0.176, scale-free LIF
         0.914 → 0.885: it helps only where the false calls are chains *and* the range
         fits the recording; None (the default) leaves the estimate as fitted.
