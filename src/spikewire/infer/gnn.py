@@ -139,11 +139,120 @@ from spikewire.infer._params import Boolean, Interval, Options, RealSequence, Se
 from spikewire.infer.base import register
 from spikewire.infer.trained import TrainedMethod
 
-__all__ = ["GNN", "TrainingDivergedError"]
+__all__ = ["GNN", "TrainingDivergedError", "rate_null_pvalues"]
 
 
 class TrainingDivergedError(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+#: fewest tested pairs for the rate-stratified null (its regressions have 10 columns)
+MIN_PAIRS_RATE_NULL = 50
+
+
+def _rate_features(lr_post: np.ndarray, lr_pre: np.ndarray, symmetric: bool) -> np.ndarray:
+    """The 10 columns of a full cubic in two log rates: in ``s = log r_i + log r_j`` and
+    ``d = |log r_i − log r_j|`` (symmetric weights: unordered pairs), else in the post and
+    pre log rates."""
+    x, y = (lr_post + lr_pre, np.abs(lr_post - lr_pre)) if symmetric else (lr_post, lr_pre)
+    x = x - x.mean()
+    return np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y,
+                            x ** 3, x * x * y, x * y * y, y ** 3])
+
+
+def rate_null_pvalues(weights: np.ndarray, rates: np.ndarray, tested: np.ndarray, *,
+                      symmetric: bool = True, min_rate: float = 1e-3,
+                      clip: float = 2.5, iterations: int = 5
+                      ) -> tuple[np.ndarray | None, dict]:
+    """Per-pair p-values of learned weights against a rate-stratified empirical null.
+
+    On unconnected units gnn's weights are a smooth function of the two units' activity
+    (``benchmarks/results/learnednull.md``: unit main effects carry 88–99.9 % of their
+    variance), so the pairs of high-rate units stand out from the weights' own median when
+    rates span decades. This null compares each pair with pairs of alike rates: (1) robust
+    z of the tested weights (median / 1.4826·MAD); (2) its location as a full cubic in the
+    two units' log rates (:func:`_rate_features`), fitted by least squares with the
+    residuals clipped at ``clip`` robust sd (``iterations`` passes, so that a few strong
+    pairs do not move the fit); (3) its scale as the same cubic fitted to
+    ``log |residual|``; (4) the scaled residuals' robust z (median / 1.4826·MAD) and the
+    two-sided normal p. Like the plain weight null it assumes that most tested pairs are
+    unconnected. Measured on the five null families in ``benchmarks/results/gnnnull.md``.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (N, N)
+        Learned weights (post × pre), any scale and sign.
+    rates : ndarray, shape (N,)
+        The units' mean rates (Hz).
+    tested : ndarray of bool, shape (N, N)
+        The pairs to test (off-diagonal).
+    symmetric : bool, default True
+        The weights are symmetric (``w_ij = w_ji``): each unordered pair is fitted once and
+        the features do not tell pre from post.
+    min_rate : float, default 1e-3 Hz
+        Floor of the rates before the log (silent units).
+    clip : float, default 2.5
+        Residuals beyond ``clip`` robust sd are clipped in the location fit.
+    iterations : int, default 5
+        Passes of the clipped least-squares fit.
+
+    Returns
+    -------
+    pvalues : ndarray, shape (N, N), or None
+        NaN where not tested; None when fewer than ``MIN_PAIRS_RATE_NULL`` (50) pairs are
+        tested or the weights' MAD is 0 (then the estimate's plain weight null applies).
+    info : dict
+        ``rule``, ``pairs`` fitted and, when it could not be applied, ``fallback`` (why).
+    """
+    w = np.asarray(weights, dtype=float)
+    r = np.asarray(rates, dtype=float)
+    t = np.asarray(tested, dtype=bool)
+    n = w.shape[0]
+    if w.shape != (n, n) or t.shape != (n, n) or r.shape != (n,):
+        raise ValueError(f"rate_null_pvalues needs (N, N) weights and tested and (N,) rates, "
+                         f"got {w.shape}, {t.shape} and {r.shape}")
+    if not np.all(np.isfinite(r)) or np.any(r < 0):
+        raise ValueError("rate_null_pvalues: rates must be finite and >= 0 Hz")
+    if not min_rate > 0:
+        raise ValueError(f"rate_null_pvalues: min_rate must be > 0 Hz, got {min_rate}")
+    fit = t & ~np.eye(n, dtype=bool)
+    if symmetric:
+        fit = fit & np.triu(np.ones((n, n), dtype=bool), 1) & t.T
+    post, pre = np.nonzero(fit)
+    info = {"rule": "rates", "pairs": int(post.size)}
+    if post.size < MIN_PAIRS_RATE_NULL:
+        info["fallback"] = f"{post.size} pairs < {MIN_PAIRS_RATE_NULL}"
+        return None, info
+    x = w[post, pre]
+    med = np.median(x)
+    mad = 1.4826 * np.median(np.abs(x - med))
+    if not mad > 0:
+        info["fallback"] = "MAD of the weights is 0"
+        return None, info
+    z = (x - med) / mad
+    lr = np.log(np.maximum(r, min_rate))
+    X = _rate_features(lr[post], lr[pre], symmetric)
+    beta = np.linalg.lstsq(X, z, rcond=None)[0]
+    for _ in range(iterations):
+        res = z - X @ beta
+        lim = clip * 1.4826 * np.median(np.abs(res))
+        beta = np.linalg.lstsq(X, X @ beta + np.clip(res, -lim, lim), rcond=None)[0]
+    res = z - X @ beta
+    tiny = 1e-12 * max(1.0, float(np.max(np.abs(res))))
+    gamma = np.linalg.lstsq(X, np.log(np.abs(res) + tiny), rcond=None)[0]
+    u = res / np.exp(X @ gamma)
+    u = u - np.median(u)
+    scale = 1.4826 * np.median(np.abs(u))
+    if not scale > 0:
+        info["fallback"] = "MAD of the rate-stratified residuals is 0"
+        return None, info
+    from scipy.special import ndtr
+
+    p = np.full((n, n), np.nan)
+    p[post, pre] = 2.0 * ndtr(-np.abs(u) / scale)
+    if symmetric:
+        p[pre, post] = p[post, pre]
+    return p, info
 
 
 def _model_class():
@@ -370,6 +479,7 @@ class GNN(TrainedMethod):
         "test_fraction": [Interval("real", 0, 0.5, closed="neither")],
         "min_spikes": [Interval("int", 1, None)],
         "n_threads": [Interval("int", 1, None)],
+        "weight_null": [Options(("rates", "weights"))],
         "input_angle": [RealSequence(min_length=2, unit="rad"), None],
         "input_rate": [Interval("real", 0, None, closed="neither", unit="Hz"), None],
         "device": TrainedMethod.DEVICE_CONSTRAINT,
@@ -389,7 +499,7 @@ class GNN(TrainedMethod):
                  max_epochs: int = 10, batches_per_epoch: int = 10, batch_size: int = 4,
                  patience: int = 2, validation_fraction: float = 0.1,
                  test_fraction: float = 0.1, min_spikes: int = 20, n_threads: int = 1,
-                 input_angle=None, input_rate: float | None = None,
+                 weight_null: str = "rates", input_angle=None, input_rate: float | None = None,
                  device: str = "cpu", seed=0):
         self.bin_width = bin_width
         self.time_scale = time_scale
@@ -421,6 +531,7 @@ class GNN(TrainedMethod):
         self.test_fraction = test_fraction
         self.min_spikes = min_spikes
         self.n_threads = n_threads
+        self.weight_null = weight_null
         self.input_angle = input_angle
         self.input_rate = input_rate
         self.device = device
@@ -844,5 +955,12 @@ class GNN(TrainedMethod):
                 "geometry_bins": geo, "weight_unit_note": "arbitrary scale and sign",
                 "training": {k: v for k, v in (getattr(self, "training_info_", None) or {}).items()
                              if k != "history"}}
-        return ctx.estimate(self, weights=weights, pvalues=None, scores=scores,
+        pvalues = None
+        if self.weight_null == "rates":
+            tested = (ctx.pair_status == 0) & ~np.eye(ctx.n, dtype=bool)
+            rates = counts[:ctx.n].sum(axis=1) / (counts.shape[1] * bw)
+            pvalues, diag["weight_null"] = rate_null_pvalues(
+                weights, rates, tested, symmetric=self.symmetric,
+                min_rate=0.5 / (counts.shape[1] * bw))
+        return ctx.estimate(self, weights=weights, pvalues=pvalues, scores=scores,
                             weight_unit="arbitrary", diagnostics=diag)
