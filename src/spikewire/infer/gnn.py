@@ -94,16 +94,32 @@ keep it).
 
 Weights are in arbitrary units and defined up to a common scale, **including its sign**
 (``w·m = (−w)·(−m)``): compare profiles with a fitted scale
-(:func:`spikewire.score.ring.profile_error`). There are no p-values; ``adjacency`` calls the
-weights that stand out from an empirical null of the weights themselves
-(:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median/MAD robust
-z-scores, then the estimate's correction), which assumes a sparse circuit — on a dense
-ring profile rank pairs by weight instead — and ``scores`` hold ``|w| / max|w|`` for
-ranking. That null is **not a calibrated test**: on unconnected units (the five null
-families, 40 units × 300 s) the weights are unit structure (the units' main effects carry
-88–99.9 % of their variance), so fewer than α of the pairs fall below α where rates are
-alike (1–2 % at α = 0.05) and pairs of high-rate units are called where rates span two
-decades (30–64 false calls per fit; ``benchmarks/results/learnednull.md``).
+(:func:`spikewire.score.ring.profile_error`). ``scores`` hold ``|w| / max|w|`` for ranking.
+
+**Link decision** (``weight_null``; ``benchmarks/results/gnnnull.md``). gnn has no test of
+its own; ``adjacency`` applies the estimate's correction (BH at 5 % by default) to per-pair
+p-values of the weights against an empirical null, which assumes a sparse circuit (on a
+dense ring profile rank pairs by weight instead). On unconnected units the weights are unit
+structure, not pair noise (the units' main effects carry 88–99.9 % of their variance on
+the five null families, ``benchmarks/results/learnednull.md``): a smooth function of each
+unit's activity, so the pairs of high-rate units stand out where rates span decades.
+
+- ``weight_null="rates"`` (default): the rate-stratified null
+  (:func:`rate_null_pvalues`): each pair's robust z against pairs of alike rates (location
+  and log scale of the weights as full cubics in the two units' log rates, fitted with
+  clipped residuals), stored as the estimate's ``pvalues``; free (no refit). Measured at
+  40 units × 300 s, 3 seeds per family: pooled rate at α = 0.05 of 0.035–0.062 on all five
+  null families (the plain rule: 0.013–0.077, out of [0.025, 0.075] on all five), BH calls
+  0 on the heterogeneous family (plain: 30–64 per fit), 0–10 per fit on the co-modulated
+  one (the shared drive is not removed); the weights, AUC and Δ do not change.
+- ``weight_null="weights"``: the plain rule of before
+  (:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median / MAD robust z of
+  the weights themselves; ``pvalues`` None): not a calibrated test (above).
+
+Tried and not adopted (``gnnnull.md``): shift-surrogate refits (every unit's train
+circularly shifted by its own offset, gnn refitted) and the trained model applied to
+shift surrogates of the held-out block; both break the shared drive of the co-modulated
+family as well as pair timing and called 37–60 % of its unconnected pairs at α = 0.05.
 
 **Auxiliary nodes** (``n_aux``, default 0) stand in for unobserved neurons: node k sits
 between observed units ``a_k = ⌊k·N/n_aux⌋`` and ``a_k + 1`` in the order of the
