@@ -22,10 +22,23 @@ Two modes:
     scored with both decisions (the same fit: only the p-values differ): AUC, Δ (ring),
     MCC of the default decision, best MCC, calls.
 
+``screen FAMILY SEED``
+    The candidates that were screened and not adopted, on one null recording (``--units``,
+    ``--duration``; the screening used 20 × 120 s): gnn at defaults, then (H) the trained
+    model applied to ``--heldout`` shift surrogates of the held-out block (the last
+    ``validation_fraction + test_fraction``; every unit's binned series circularly shifted
+    by its own offset, :func:`spikewire.infer.lowrank.shift_offsets`), a per-pair t of the
+    held-out w against them, raw (``H``) or after each fit's robust standardisation
+    (``Hstd``); (B) gnn refitted (same seed) on ``--refits`` shift surrogates of the whole
+    recording, each fit robustly standardised and sign-aligned with the original, compared
+    with a pooled sd (``B_sd``) or a per-pair t (``Bt``). Prints each rule's rate at 0.05 and
+    its BH calls (unordered pairs).
+
 Usage::
 
     python benchmarks/bench_gnnnull.py nulls /tmp/learnednull/w [--duration 300]
     python benchmarks/bench_gnnnull.py networks [--json OUT.json]
+    python benchmarks/bench_gnnnull.py screen heterogeneous 0 --units 20 --duration 120
 
 Results: ``benchmarks/results/gnnnull.md``.
 """
@@ -154,16 +167,104 @@ def run_networks(out: str) -> dict:
     return rows
 
 
+def _rz(x: np.ndarray) -> np.ndarray:
+    med = np.median(x)
+    return (x - med) / (1.4826 * np.median(np.abs(x - med)))
+
+
+def _t_p(obs: np.ndarray, sur: np.ndarray) -> np.ndarray:
+    """Two-sided p of a per-pair t of ``obs`` against K surrogate rows (K − 1 df)."""
+    k = sur.shape[0]
+    t = (obs - sur.mean(0)) / (sur.std(0, ddof=1) * np.sqrt(1 + 1 / k))
+    return 2 * stats.t.sf(np.abs(t), k - 1)
+
+
+def run_screen(family: str, seed: int, n: int, duration: float, n_heldout: int,
+               n_refits: int) -> dict:
+    import torch
+    from scipy.special import ndtr
+
+    from spikewire.core.spiketrains import SpikeTrains
+    from spikewire.infer.gnn import GNN
+    from spikewire.infer.lowrank import shift_offsets
+
+    bw = 2e-3
+    st = null_family(family, n_units=n, duration=duration, seed=seed)
+    rng = np.random.default_rng([seed, 99])
+    c0 = time.process_time()
+    m = GNN(seed=0)
+    est = m.fit(st)
+    cpu_fit = time.process_time() - c0
+    iu = np.triu_indices(n, 1)
+    w0 = est.weights[iu]
+    rates = np.diff(st.indptr) / duration
+    geo = m._geometry(bw)
+    counts = np.asarray(st.binned(bw, sparse=False), dtype=np.float32)
+    train_end, _ = m._split(counts.shape[1], geo["chunk_bins"])
+    block = counts[:, train_end:]
+
+    def heldout_w(x):
+        ch = m._chunks(x, 0, x.shape[1], geo["chunk_bins"], geo["context_bins"])
+        return m._mean_structure(m.model_, torch.from_numpy(ch))[0, :n, :n].double().numpy()[iu]
+
+    h0 = heldout_w(block)
+    hs = np.array([heldout_w(np.stack([np.roll(r, int(o)) for r, o in
+                                       zip(block, shift_offsets(n, block.shape[1], rng),
+                                           strict=True)]))
+                   for _ in range(n_heldout)])
+    refits = []
+    c1 = time.process_time()
+    for _ in range(n_refits):
+        off = shift_offsets(n, counts.shape[1], rng) * bw
+        times, ids = [], []
+        for k in range(n):
+            t = np.sort(np.mod(st.train(k) - st.t_start + off[k], duration))
+            times.append(t)
+            ids.append(np.full(t.size, k))
+        sur = SpikeTrains.from_times(np.concatenate(times), np.concatenate(ids), t_start=0.0,
+                                     t_stop=duration, units=np.arange(n))
+        refits.append(GNN(seed=0).fit(sur).weights[iu])
+    cpu_refits = time.process_time() - c1
+    p = {"weights": 2 * ndtr(-np.abs(_rz(w0))),
+         "rates": rate_null_pvalues(est.weights, rates, ~np.eye(n, dtype=bool),
+                                    min_rate=0.5 / duration)[0][iu],
+         "H": _t_p(h0, hs), "Hstd": _t_p(_rz(h0), np.array([_rz(h) for h in hs]))}
+    if n_refits >= 2:
+        z0 = _rz(w0)
+        zs = np.array([_rz(w) for w in refits])
+        zs = np.array([z if np.corrcoef(z, z0)[0, 1] >= 0 else -z for z in zs])
+        k = zs.shape[0]
+        dev = (zs - zs.mean(0)) * np.sqrt(k / (k - 1))
+        p["B_sd"] = 2 * ndtr(-np.abs(z0 - zs.mean(0)) / (dev.std() * np.sqrt(1 + 1 / k)))
+        p["Bt"] = _t_p(z0, zs)
+    row = {"family": family, "seed": seed, "units": n, "duration": duration,
+           "cpu_fit": cpu_fit, "cpu_refits": cpu_refits, "heldout": n_heldout,
+           "refits": n_refits}
+    for rule, q in p.items():
+        pm = np.full((n, n), np.nan)
+        pm[iu] = q
+        pm.T[iu] = q
+        row[rule] = {"fpr05": float(np.mean(q < 0.05)), "bh_calls": bh_calls(pm) // 2}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["nulls", "networks"])
-    ap.add_argument("folders", nargs="*")
+    ap.add_argument("mode", choices=["nulls", "networks", "screen"])
+    ap.add_argument("folders", nargs="*", help="nulls: weight folders; screen: FAMILY SEED")
+    ap.add_argument("--units", type=int, default=20)
+    ap.add_argument("--heldout", type=int, default=20)
+    ap.add_argument("--refits", type=int, default=5)
     ap.add_argument("--duration", type=float, default=300.0)
     ap.add_argument("--json", default="")
     a = ap.parse_args(argv)
     if a.mode == "nulls":
         run_nulls(a.folders, a.duration)
+    elif a.mode == "screen":
+        run_screen(a.folders[0], int(a.folders[1]), a.units, a.duration, a.heldout,
+                   a.refits)
     else:
         run_networks(a.json)
 
