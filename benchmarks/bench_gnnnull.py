@@ -37,7 +37,7 @@ Two modes:
 Usage::
 
     python benchmarks/bench_gnnnull.py nulls /tmp/learnednull/w [--duration 300]
-    python benchmarks/bench_gnnnull.py networks [--json OUT.json]
+    python benchmarks/bench_gnnnull.py networks [--json OUT.json] [--seed 1] [--which ring,brunel]
     python benchmarks/bench_gnnnull.py screen heterogeneous 0 --units 20 --duration 120
 
 Results: ``benchmarks/results/gnnnull.md``.
@@ -124,7 +124,7 @@ def run_nulls(folders, duration: float) -> list[dict]:
     return rows
 
 
-def run_networks(out: str) -> dict:
+def run_networks(out: str, seed: int = 1, which: str = "ring,brunel") -> dict:
     from argparse import Namespace
 
     import spikewire as sw
@@ -136,16 +136,18 @@ def run_networks(out: str) -> dict:
     cases = {
         "single_bump ring (N = 50, 60 s)": (
             Namespace(npz=None, variant="single_bump", n=50, spiking="lnp",
-                      input_amplitude=0.0, duration=60.0, seed=1, hide=0.0),
-            {"bin_width": 2e-3, "max_epochs": 10, "lr": 2e-3, "seed": 1}),
+                      input_amplitude=0.0, duration=60.0, seed=seed, hide=0.0),
+            {"bin_width": 2e-3, "max_epochs": 10, "lr": 2e-3, "seed": seed}),
         "brunel 100 of 400 (60 s), structure='free'": (
             Namespace(npz=None, variant="brunel", n=400, spiking="lnp",
-                      input_amplitude=0.0, duration=60.0, seed=1, hide=0.75),
-            {"bin_width": 2e-3, "max_epochs": 20, "lr": 1e-2, "seed": 1, "patience": 4,
+                      input_amplitude=0.0, duration=60.0, seed=seed, hide=0.75),
+            {"bin_width": 2e-3, "max_epochs": 20, "lr": 1e-2, "seed": seed, "patience": 4,
              "symmetric": False, "structure": "free"}),
     }
     rows = {}
     for label, (args, settings) in cases.items():
+        if label.split()[0].replace("single_bump", "ring") not in which.split(","):
+            continue
         net, rec, keep = simulate_variant(args)
         t, c = time.perf_counter(), time.process_time()
         est = sw.infer(rec, "gnn", **settings)
@@ -259,6 +261,8 @@ def main(argv=None):
     ap.add_argument("--refits", type=int, default=5)
     ap.add_argument("--duration", type=float, default=300.0)
     ap.add_argument("--json", default="")
+    ap.add_argument("--seed", type=int, default=1, help="networks: network and gnn seed")
+    ap.add_argument("--which", default="ring,brunel", help="networks: ring and/or brunel")
     a = ap.parse_args(argv)
     if a.mode == "nulls":
         run_nulls(a.folders, a.duration)
@@ -266,7 +270,7 @@ def main(argv=None):
         run_screen(a.folders[0], int(a.folders[1]), a.units, a.duration, a.heldout,
                    a.refits)
     else:
-        run_networks(a.json)
+        run_networks(a.json, a.seed, a.which)
 
 
 if __name__ == "__main__":

@@ -112,6 +112,16 @@ def test_bad_input_errors():
         rate_null_pvalues(w, -rates, off)
     with pytest.raises(ValueError, match="min_rate"):
         rate_null_pvalues(w, rates, off, min_rate=0.0)
+    with pytest.raises(ValueError, match="clip"):
+        rate_null_pvalues(w, rates, off, clip=0.0)
+    with pytest.raises(ValueError, match="iterations"):
+        rate_null_pvalues(w, rates, off, iterations=1.5)
+    with pytest.raises(ValueError, match="N, N"):
+        rate_null_pvalues(w[0], rates, off)
+    bad = w.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        rate_null_pvalues(bad, rates, off)
     from spikewire.infer import get_method
 
     with pytest.raises(ValueError, match="weight_null"):

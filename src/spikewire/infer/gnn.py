@@ -228,14 +228,20 @@ def rate_null_pvalues(weights: np.ndarray, rates: np.ndarray, tested: np.ndarray
     w = np.asarray(weights, dtype=float)
     r = np.asarray(rates, dtype=float)
     t = np.asarray(tested, dtype=bool)
-    n = w.shape[0]
-    if w.shape != (n, n) or t.shape != (n, n) or r.shape != (n,):
+    n = w.shape[0] if w.ndim else 0
+    if w.ndim != 2 or w.shape != (n, n) or t.shape != (n, n) or r.shape != (n,):
         raise ValueError(f"rate_null_pvalues needs (N, N) weights and tested and (N,) rates, "
                          f"got {w.shape}, {t.shape} and {r.shape}")
     if not np.all(np.isfinite(r)) or np.any(r < 0):
         raise ValueError("rate_null_pvalues: rates must be finite and >= 0 Hz")
     if not min_rate > 0:
         raise ValueError(f"rate_null_pvalues: min_rate must be > 0 Hz, got {min_rate}")
+    if not clip > 0 or int(iterations) != iterations or iterations < 0:
+        raise ValueError(f"rate_null_pvalues: clip must be > 0 and iterations an integer "
+                         f">= 0, got clip={clip}, iterations={iterations}")
+    if not np.all(np.isfinite(w[t])):
+        raise ValueError("rate_null_pvalues: the tested weights must be finite (NaN or inf "
+                         "found); mark such pairs untested")
     fit = t & ~np.eye(n, dtype=bool)
     if symmetric:
         fit = fit & np.triu(np.ones((n, n), dtype=bool), 1) & t.T
@@ -254,7 +260,7 @@ def rate_null_pvalues(weights: np.ndarray, rates: np.ndarray, tested: np.ndarray
     lr = np.log(np.maximum(r, min_rate))
     X = _rate_features(lr[post], lr[pre], symmetric)
     beta = np.linalg.lstsq(X, z, rcond=None)[0]
-    for _ in range(iterations):
+    for _ in range(int(iterations)):
         res = z - X @ beta
         lim = clip * 1.4826 * np.median(np.abs(res))
         beta = np.linalg.lstsq(X, X @ beta + np.clip(res, -lim, lim), rcond=None)[0]
