@@ -73,7 +73,21 @@ def test_learning_reduces_the_loss_and_predicts_held_out_spikes(trained, ring_da
     assert est.diagnostics["test_bits_per_spike"] > 0
     assert est.weights.shape == (24, 24) and np.all(np.isfinite(est.weights))
     np.testing.assert_allclose(est.weights, est.weights.T)   # symmetric=True
-    assert np.all(np.diag(est.weights) == 0) and est.pvalues is None
+    assert np.all(np.diag(est.weights) == 0)
+    # default weight_null="rates": per-pair p-values of the rate-stratified null (symmetric,
+    # NaN on the diagonal); weight_null="weights" leaves them to the estimate's plain null
+    assert est.diagnostics["weight_null"] == {"rule": "rates", "pairs": 276}
+    np.testing.assert_array_equal(est.pvalues, est.pvalues.T)
+    assert np.all(np.isnan(np.diag(est.pvalues)))
+    off = ~np.eye(24, dtype=bool)
+    assert np.all((est.pvalues[off] > 0) & (est.pvalues[off] <= 1))
+    trained.set_params(weight_null="weights")
+    try:
+        plain = trained.fit(ring_data[1])
+    finally:
+        trained.set_params(weight_null="rates")
+    assert plain.pvalues is None and "weight_null" not in plain.diagnostics
+    np.testing.assert_array_equal(plain.weights, est.weights)   # only the decision differs
 
 
 def test_recovered_profile_follows_the_ring(trained, ring_data):

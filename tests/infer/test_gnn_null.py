@@ -1,10 +1,13 @@
-"""gnn's per-pair p-values on unconnected units (issue 12; benchmarks/results/learnednull.md).
+"""gnn's per-pair p-values on unconnected units (issue 12; benchmarks/results/learnednull.md,
+gnnnull.md).
 
-gnn has no test of its own: ``adjacency`` uses the weights' empirical null
-(:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`). Measured at issue size
-(40 units × 300 s) that null is not calibrated on every family (too few pairs below α on
-poisson / co-modulated / up-down, false calls between high-rate units on the heterogeneous
-family); this fast test pins what holds on a tiny homogeneous Poisson network.
+gnn has no test of its own. By default (``weight_null="rates"``) its ``pvalues`` are the
+rate-stratified weight null (:func:`spikewire.infer.gnn.rate_null_pvalues`, tested on
+synthetic weights in ``test_gnn_rate_null.py``); the plain weight null
+(:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`, the decision before) is
+still available on every estimate. Measured at issue size (40 units × 300 s) the plain
+null is not calibrated on any family (false calls between high-rate units on the
+heterogeneous family); these fast tests pin what holds on tiny networks.
 """
 
 import numpy as np
@@ -21,7 +24,7 @@ def test_weight_null_pvalues_on_a_tiny_independent_poisson_network():
     n = 20
     st = null_family("poisson", n_units=n, duration=60.0, seed=0)
     est = sw.infer(st, "gnn")                       # defaults (≈ 6 s of CPU)
-    assert est.pvalues is None
+    assert est.diagnostics["weight_null"] == {"rule": "rates", "pairs": 190}
     w = est.weights
     np.testing.assert_allclose(w, w.T, rtol=1e-5)   # symmetric (float32): each pair once
     iu = np.triu_indices(n, 1)
@@ -36,4 +39,28 @@ def test_weight_null_pvalues_on_a_tiny_independent_poisson_network():
     # often below 0.5 α, the conservative side, see the module docstring), and the default
     # decision (BH at 5 %) calls no pair
     assert np.mean(p < 0.05) <= 0.075
+    # the default decision (rate-stratified null, BH at 5 %) calls no pair either, and its
+    # per-pair rate is at most 1.5 α (measured 0.026)
+    np.testing.assert_array_equal(est.pvalues, est.pvalues.T)
+    assert np.mean(est.pvalues[iu] < 0.05) <= 0.075
     assert not est.adjacency().any()
+
+
+def test_default_decision_on_a_tiny_heterogeneous_rate_network():
+    """Unconnected units with rates over two decades (0.1–20 Hz; the family where the
+    plain weight null made 30–64 false calls per fit at 40 units × 300 s): about α of the
+    tested pairs fall below α under the default rate-stratified null, and BH calls at most
+    one pair."""
+    n = 20
+    st = null_family("heterogeneous", n_units=n, duration=120.0, seed=0)
+    est = sw.infer(st, "gnn")                       # defaults (≈ 8 s of CPU)
+    tested = np.triu(est.pair_status == 0, 1)       # symmetric: each unordered pair once
+    m = int(tested.sum())
+    assert est.diagnostics["weight_null"]["pairs"] == m
+    assert m >= 100                 # units under min_spikes are not tested (measured 153)
+    rate = float(np.mean(est.pvalues[tested] < 0.05))
+    # within 3 binomial sd of α (m ≈ 150 pairs: sd ≈ 0.018; pairs share units, so the
+    # nominal sd is a lower bound). Measured 0.085 (seed 0, 153 tested pairs).
+    assert abs(rate - 0.05) < 3 * np.sqrt(0.05 * 0.95 / m)
+    # BH at 5 %: at most one (unordered) pair; measured 1 (both orders: 2 ordered calls)
+    assert int(np.triu(est.adjacency() != 0, 1).sum()) <= 1
