@@ -241,7 +241,8 @@ class Estimate:
     def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
 
-        Methods without p-values (the learned method ``gnn``; ``lowrank`` and
+        Methods without p-values (the learned method ``gnn`` on fewer than 50 tested
+        pairs or with ``weight_null="weights"``; ``lowrank`` and
         ``lowrank_flow`` with ``n_surrogates=0`` — by default they gate their weights
         against shift-surrogate refits and return p-values) have no test of their own.
         Their weights are then tested against
