@@ -422,7 +422,11 @@ class TSPE(InferenceMethod):
         and on the delayed LIF family (brunel_long) from 0.68 to 0.76.
     correction : {"lfdr", "bh", "bonferroni", "none"}, default "lfdr"
         Default multiple-comparison control: Efron's empirical-null local FDR
-        (:mod:`spikewire.infer.fdr`; BH, with a warning, below 200 tested pairs). The
+        (:mod:`spikewire.infer.fdr`; below 1,000 tested pairs BH, with a warning — from
+        45 distinct tests on p-values referred to the bulk's empirical null, never
+        lowered, where that null departs from N(0, 1):
+        :func:`~spikewire.infer.estimate.adjust_pvalues`, benchmarks/results/smallnull.md).
+        The
         p-values (Notes) are calibrated for unconnected units, but in a recurrent network
         nearly every pair is dependent through the network: on three 1,000-neuron LIF
         families (100 recorded, 10 min; benchmarks/results/calibration.md) Bonferroni called
