@@ -248,13 +248,15 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     dist, info = fit_loading_distribution(fit, n_iter=args.flow_iters, ridge=args.ridge,
                                           targets_from=args.targets_from,
                                           coupling=args.coupling, smooth=args.smooth,
+                                          smooth_gain=not args.no_smooth_gain,
                                           seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
     m_u = fit.m @ A
     E = true_conditional_mean(net, m_u)
-    n_post = dist.conditional_n(fit.m, fit.d, n_samples=16, seed=2).mean(0) @ Ait
+    n_post_fit = dist.conditional_n(fit.m, fit.d, n_samples=16, seed=2).mean(0)
+    n_post = n_post_fit @ Ait
     m_flow = dist.sample(1000, seed=3)["m"] @ A
     # draws of the flow for the Sinkhorn term: K independent draws of N samples (the first
     # is m_flow when N = 1,000), each against all N true units
@@ -280,6 +282,7 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
            "cpu_sinkhorn_s": time.process_time() - c_sk,
            "flow_mse_n": float(np.mean((n_post - E) ** 2)),
            "smooth_bandwidths": info["smooth_bandwidths"],
+           "smooth_gains": info["smooth_gains"],
            "t_fit_s": t_fit, "cpu_fit_s": c_fit, "t_flow_s": t_flow, "cpu_flow_s": c_flow,
            "fit_r2_train": fit.r2, "fit_loss": fit.loss,
            # the fit's loss minus the true rates' on the same data (< 0: the optimum is
@@ -309,6 +312,11 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     if p == "ring":
         ref_net["ring_radius"] = g_net["ring"]["radius_median"]
     res["network"] = g_net
+    if p == "ring":     # the fitted units with the flow's posterior-mean n: the flow's own
+        # shrinkage of the ring, apart from the sampling of new (m, d)
+        res["units_posterior_ring"] = ring_manifold(
+            lowrank_network(fit.m, n_post_fit, d=fit.d, alpha=fit.alpha),
+            initial_grid(6, 2.4) @ A.T)
     sampled = []
     for k in range(args.n_nets):
         s = dist.sample(args.n_sample, seed=100 + k)
@@ -400,6 +408,9 @@ def main() -> None:
     ap.add_argument("--smooth", action="store_true",
                     help="fit_loading_distribution's smooth (kernel smoothing of the targets "
                          "of n over (m, d), bandwidth by leave-one-unit-out error)")
+    ap.add_argument("--no-smooth-gain", action="store_true",
+                    help="with --smooth: the smoothing alone, without refitting the targets' "
+                         "gain (fit_loading_distribution's smooth_gain=False)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
