@@ -143,7 +143,8 @@ DEFAULT_POPULATION_TIMESCALES = (0.03, 0.3)
 #: the short contrast of the scan spans 2–6 ms; at 1 ms it spans 1–5 ms. Measured on
 #: Brunel, 50 % hidden, two network seeds (benchmarks/results/dalebest.md): AUC 0.965 →
 #: 0.988 / 0.951 → 0.987, MCC 0.772 → 0.914 / 0.732 → 0.916 (glm: 0.901 / 0.882), at
-#: about 2.5× the CPU time.
+#: about 2.5× the CPU time; better on hidden states and scale-free LIF, worse on
+#: Izhikevich's 1–20 ms delays (MCC 0.414 → 0.370).
 AUTO_BIN_WIDTH = 0.001
 
 #: Automatic bin width (s) of the screened solver (its 2 ms of before session 20; the
@@ -1126,7 +1127,11 @@ class DaleGLM(InferenceMethod):
         raises AUC 0.965 → 0.988 / 0.951 → 0.987 and MCC 0.772 → 0.914 / 0.732 →
         0.916 (glm on the same recordings: 0.901 / 0.882), at ~2.5× the CPU time; at
         2 ms part of a short-delay link's coincidences falls into lag 0 (the target's
-        own bin), which a causal filter leaves out.
+        own bin), which a causal filter leaves out. Not used to choose it: hidden
+        states MCC 0.621 → 0.845 / 0.501 → 0.790, scale-free LIF (40 of 1,000, 300 s)
+        0.480 → 0.519, but Izhikevich (1–20 ms delays, 40 of 1,000, 600 s) 0.414 →
+        0.370; null families in band (FPR at α = 0.05: 0.033–0.052). For long-delay
+        data ``bin_width=0.002`` gives the former fit.
     window : float, default 0.025
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int, default 4
