@@ -137,6 +137,20 @@ MIN_LABEL_CONFIDENCE = 0.977
 #: hidden state switches, 300 ms slow co-modulation).
 DEFAULT_POPULATION_TIMESCALES = (0.03, 0.3)
 
+#: Automatic bin width (s) of the full solver (``bin_width=None``; not finer than the
+#: data). 1 ms since session 20 (2 ms before): at 2 ms a 1.5 ms-delay link puts part of
+#: its coincidences in lag 0, the target's own bin, which a causal filter cannot use, and
+#: the short contrast of the scan spans 2–6 ms; at 1 ms it spans 1–5 ms. Measured on
+#: Brunel, 50 % hidden, two network seeds (benchmarks/results/dalebest.md): AUC 0.965 →
+#: 0.988 / 0.951 → 0.987, MCC 0.772 → 0.914 / 0.732 → 0.916 (glm: 0.901 / 0.882), at
+#: about 2.5× the CPU time; better on hidden states and scale-free LIF, worse on
+#: Izhikevich's 1–20 ms delays (MCC 0.414 → 0.370).
+AUTO_BIN_WIDTH = 0.001
+
+#: Automatic bin width (s) of the screened solver (its 2 ms of before session 20; the
+#: 1 ms bins were not measured there).
+AUTO_BIN_WIDTH_SCREENED = 0.002
+
 #: Prior strengths tried (in this order, warm-started) by ``prior_strength="cv"``.
 CV_STRENGTHS = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0)
 
@@ -1105,8 +1119,19 @@ class DaleGLM(InferenceMethod):
 
     Parameters
     ----------
-    bin_width : float or None, default None (automatic: 2 ms, not finer than the data)
-        Bin width in s.
+    bin_width : float or None, default None (automatic: 1 ms, not finer than the data)
+        Bin width in s. The automatic width is 1 ms on the full solver (since session
+        20; 2 ms before) and 2 ms on the screened one (:data:`AUTO_BIN_WIDTH`,
+        :data:`AUTO_BIN_WIDTH_SCREENED`). Measured (Brunel N = 100, 120 s, 50 % hidden,
+        1.5 ms delays, two network seeds; benchmarks/results/dalebest.md): 2 → 1 ms
+        raises AUC 0.965 → 0.988 / 0.951 → 0.987 and MCC 0.772 → 0.914 / 0.732 →
+        0.916 (glm on the same recordings: 0.901 / 0.882), at ~2.5× the CPU time; at
+        2 ms part of a short-delay link's coincidences falls into lag 0 (the target's
+        own bin), which a causal filter leaves out. Not used to choose it: hidden
+        states MCC 0.621 → 0.845 / 0.501 → 0.790, scale-free LIF (40 of 1,000, 300 s)
+        0.480 → 0.519, but Izhikevich (1–20 ms delays, 40 of 1,000, 600 s) 0.414 →
+        0.370; null families in band (FPR at α = 0.05: 0.033–0.052). For long-delay
+        data ``bin_width=0.002`` gives the former fit.
     window : float, default 0.025
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int, default 4
@@ -1231,8 +1256,8 @@ class DaleGLM(InferenceMethod):
         (the weight) over the whole 0–``window`` delay basis. ``"scan"``: glm's lag-scan test
         (:func:`scan_test`): the filter's area over the short, middle and long basis
         functions (:func:`~spikewire.infer.glm.scan_contrasts`; with the default 4
-        functions at 2 ms bins, peaking at 2, 4, 8 and 14 ms: lags 2–6, 4–12 and
-        10–24 ms), each Wald z with the same (robust) variance, each divided by its own
+        functions at 1 ms bins, peaking at 1, 3, 6 and 13 ms: lags 1–5, 3–12 and
+        7–23 ms), each Wald z with the same (robust) variance, each divided by its own
         empirical-null scale, the largest |z| with its exact joint-normal p-value
         (:func:`~spikewire.infer.glm.scan_pvalue`), one-sided in the label's direction;
         contrasts expecting fewer than :data:`~spikewire.infer.glm.MIN_SCAN_EVENTS`
@@ -1304,7 +1329,7 @@ class DaleGLM(InferenceMethod):
     name = "dale_glm"
     reference = ("Pillow et al. (2008) Nature 454:995 (coupled GLM), fitted under Dale's "
                  "law with inferred E/I labels")
-    bin_settings = {"bin_width": 0.002}
+    bin_settings = {"bin_width": AUTO_BIN_WIDTH}
     settings_constraints = {
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
@@ -1749,9 +1774,17 @@ class DaleGLM(InferenceMethod):
         warn_if_short(self.name, ctx.counts, ctx.want, float(ctx.data.duration),
                       float(self.window), float(self.alpha), self.correction)
         if self._use_screened(int(np.count_nonzero(ctx.unit_ok))):
+            full_bw = ctx.settings["bin_width"]
+            if "bin_width" in ctx.auto:   # the screened solver keeps its 2 ms bins
+                res = ctx.time_resolution
+                bw = (AUTO_BIN_WIDTH_SCREENED if res is None
+                      else max(1, round(AUTO_BIN_WIDTH_SCREENED / res)) * res)
+                ctx.settings["bin_width"] = ctx.auto["bin_width"] = float(bw)
             est = _scr.fit_screened(self, ctx)
             if est is not None:
                 return est
+            if "bin_width" in ctx.auto:   # it fell back to the full solver
+                ctx.settings["bin_width"] = ctx.auto["bin_width"] = full_bw
         st = ctx.data
         n = st.n_units
         bw = ctx.settings["bin_width"]
