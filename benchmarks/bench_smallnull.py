@@ -49,6 +49,16 @@ from spikewire.infer.fdr import (
 CASES = {45: (10, True), 56: (8, False), 90: (10, False), 190: (20, True)}
 
 
+
+def _judged(est):
+    """The default decision before and after ``check_null`` (its warning silenced):
+    ``(before, judged estimate, after)``."""
+    before = est.significant()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = check_null(est)
+        return before, out, out.significant()
+
 def _toy(rng, n, symmetric, mu, sd, link_share=0.1, link_mu=4.0):
     """An estimate with unconnected pairs' z ~ N(mu, sd²) and ``link_share`` links at
     z ~ N(link_mu, 1), one-sided p; symmetric: one draw per unordered pair."""
@@ -118,11 +128,7 @@ def synthetic(seeds: int) -> None:
                 rng = np.random.default_rng(seed)
                 est, link = _toy(rng, n, sym, mu, sd, link_mu=link_mu)
                 links += _counts(link, link, sym)[0]
-                before = est.significant()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    out = check_null(est)
-                    after = out.significant()
+                before, out, after = _judged(est)
                 nc = out.diagnostics["null_check"]
                 switched = bool(nc.get("small_problem"))
                 sw_ += switched
@@ -172,11 +178,7 @@ def nest(dirs) -> None:
         est = Estimate(weights=w, method="partial_corr", settings={}, units=np.arange(n),
                        pvalues=p, pair_status=d["pair_status"], correction="bonferroni",
                        diagnostics={"symmetric": True})
-        before = est.significant()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = check_null(est)
-            after = out.significant()
+        before, out, after = _judged(est)
         nc = out.diagnostics["null_check"]
         b, a = _calls(before, W), _calls(after, W)
         T = f.stem.split("_T")[1].split("_")[0]

@@ -99,3 +99,17 @@ def dense_sandwich_parts(prob, x, R, blk):
         N = int(np.count_nonzero(R[:, i]))
         cr1 = G / (G - 1) * (N - 1) / (N - dim)
         yield i, W, prob.nb, dim, Hinv, M, cr1
+
+
+def poisson_times(rng, rate, duration):
+    """Sorted spike times (s) of a homogeneous Poisson train of ``rate`` Hz on [0, duration)."""
+    return np.sort(rng.uniform(0, duration, rng.poisson(rate * duration)))
+
+
+def propagate(rng, src, w, delay, duration):
+    """Spikes that a point-process synapse passes on: each source spike (s) with
+    probability ``w``, after ``delay`` s plus a uniform 0–1 ms jitter, kept below
+    ``duration``."""
+    kept = src[rng.random(src.size) < w]
+    out = kept + delay + rng.uniform(0, 1e-3, kept.size)
+    return out[out < duration]

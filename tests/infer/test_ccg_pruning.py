@@ -10,6 +10,7 @@ both are real directed dependence without a link, which the pairwise first stage
 
 import numpy as np
 import pytest
+from infer_fixtures import poisson_times, propagate
 from scipy import stats
 
 import spikewire as sw
@@ -19,14 +20,12 @@ T = 300.0
 RATE = 8.0
 
 
-def _poisson(rng, rate, T):
-    return np.sort(rng.uniform(0, T, rng.poisson(rate * T)))
+def _poisson(rng, rate, T=T):
+    return poisson_times(rng, rate, T)
 
 
 def _propagate(rng, src, w, d):
-    kept = src[rng.random(src.size) < w]
-    out = kept + d + rng.uniform(0, 1e-3, kept.size)
-    return out[out < T]
+    return propagate(rng, src, w, d, T)
 
 
 @pytest.fixture(scope="module")

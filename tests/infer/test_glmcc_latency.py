@@ -9,6 +9,7 @@ with the prior that direct links act within 1–4 ms it is withdrawn and the lin
 
 import numpy as np
 import pytest
+from infer_fixtures import poisson_times, propagate
 
 import spikewire as sw
 from spikewire.infer._latency import check_delay_range, restrict_delays
@@ -18,14 +19,12 @@ T = 300.0
 RATE = 8.0
 
 
-def _poisson(rng, rate):
-    return np.sort(rng.uniform(0, T, rng.poisson(rate * T)))
+def _poisson(rng, rate, T=T):
+    return poisson_times(rng, rate, T)
 
 
 def _propagate(rng, src, w, d):
-    kept = src[rng.random(src.size) < w]
-    out = kept + d + rng.uniform(0, 1e-3, kept.size)
-    return out[out < T]
+    return propagate(rng, src, w, d, T)
 
 
 @pytest.fixture(scope="module")
