@@ -20,24 +20,16 @@ T = 300.0
 RATE = 8.0
 
 
-def _poisson(rng, rate, T=T):
-    return poisson_times(rng, rate, T)
-
-
-def _propagate(rng, src, w, d):
-    return propagate(rng, src, w, d, T)
-
-
 @pytest.fixture(scope="module")
 def network():
     """Units: a=0 → b=1 → c=2 (2 ms, 3 ms); s=3 → x=4 (1 ms), s → y=5 (4 ms); two
     independent units 6, 7. Returns the spike trains and the signed truth (post × pre)."""
     rng = np.random.default_rng(5)
-    tr = [_poisson(rng, RATE, T) for _ in range(8)]
-    tr[1] = np.sort(np.r_[tr[1], _propagate(rng, tr[0], 0.3, 2e-3)])
-    tr[2] = np.sort(np.r_[tr[2], _propagate(rng, tr[1], 0.3, 3e-3)])
-    tr[4] = np.sort(np.r_[tr[4], _propagate(rng, tr[3], 0.3, 1e-3)])
-    tr[5] = np.sort(np.r_[tr[5], _propagate(rng, tr[3], 0.3, 4e-3)])
+    tr = [poisson_times(rng, RATE, T) for _ in range(8)]
+    tr[1] = np.sort(np.r_[tr[1], propagate(rng, tr[0], 0.3, 2e-3, T)])
+    tr[2] = np.sort(np.r_[tr[2], propagate(rng, tr[1], 0.3, 3e-3, T)])
+    tr[4] = np.sort(np.r_[tr[4], propagate(rng, tr[3], 0.3, 1e-3, T)])
+    tr[5] = np.sort(np.r_[tr[5], propagate(rng, tr[3], 0.3, 4e-3, T)])
     truth = np.zeros((8, 8), dtype=int)
     for post, pre in ((1, 0), (2, 1), (4, 3), (5, 3)):
         truth[post, pre] = 1

@@ -19,22 +19,14 @@ T = 300.0
 RATE = 8.0
 
 
-def _poisson(rng, rate, T=T):
-    return poisson_times(rng, rate, T)
-
-
-def _propagate(rng, src, w, d):
-    return propagate(rng, src, w, d, T)
-
-
 @pytest.fixture(scope="module")
 def chain():
     """a=0 → b=1 (2 ms) → c=2 (3 ms), two independent units 3, 4; glmcc at its defaults
     and with ``delay_range=(1 ms, 4 ms)``."""
     rng = np.random.default_rng(7)
-    tr = [_poisson(rng, RATE) for _ in range(5)]
-    tr[1] = np.sort(np.r_[tr[1], _propagate(rng, tr[0], 0.3, 2e-3)])
-    tr[2] = np.sort(np.r_[tr[2], _propagate(rng, tr[1], 0.3, 3e-3)])
+    tr = [poisson_times(rng, RATE, T) for _ in range(5)]
+    tr[1] = np.sort(np.r_[tr[1], propagate(rng, tr[0], 0.3, 2e-3, T)])
+    tr[2] = np.sort(np.r_[tr[2], propagate(rng, tr[1], 0.3, 3e-3, T)])
     st = sw.SpikeTrains.from_lists(tr, t_stop=T)
     return sw.infer(st, "glmcc"), sw.infer(st, "glmcc", delay_range=(0.001, 0.004))
 
@@ -93,7 +85,7 @@ def test_bad_delay_range_is_refused(bad):
 
 def test_restrict_delays_needs_delays():
     rng = np.random.default_rng(1)
-    st = sw.SpikeTrains.from_lists([_poisson(rng, 5.0) for _ in range(3)], t_stop=T)
+    st = sw.SpikeTrains.from_lists([poisson_times(rng, 5.0, T) for _ in range(3)], t_stop=T)
     est = sw.infer(st, "glmcc")
     est.delays = None
     with pytest.raises(ValueError, match="delays"):
