@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 
 import numpy as np
 
@@ -184,6 +185,21 @@ def parse_method(m: str):
     return name, kw
 
 
+def fit_scored(rec, spec: str, truth):
+    """Fit the method ``spec`` (:func:`parse_method`) on ``rec`` and score it against
+    ``truth`` (a network or a signed matrix), warnings silenced: ``(estimate, score dict,
+    wall s, CPU s)``, both times of fit and score together."""
+    from spikewire.score import score
+
+    name, kw = parse_method(spec)
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = sw.infer(rec, name, **kw)
+        sc = score(truth, est)
+    return est, sc, time.perf_counter() - t0, time.process_time() - c0
+
+
 def ranking_evidence(est):
     """Each pair's evidence for a link as the method ranks it (scores, else |weight|);
     untested pairs at −inf."""
@@ -219,15 +235,7 @@ def run_networks(methods, families, n, n_rec, duration, seed, save=""):
         W = net.dense_weights()[np.ix_(rec_idx, rec_idx)]
         truth_link = (W != 0)[~np.eye(n_rec, dtype=bool)]
         for m in methods:
-            name, kw = parse_method(m)
-            t1 = time.perf_counter()
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                est = sw.infer(rec, name, **kw)
-                sc = score(net, est)
-            el = time.perf_counter() - t1
+            est, sc, el, _ = fit_scored(rec, m, net)
             if save:
                 _save_estimate(save, fam, m, n, duration, seed, est, el)
             ev = ranking_evidence(est)
@@ -267,7 +275,6 @@ def rescore(folder, n, n_rec, duration, seed):
     ``check_null``, so changes to the empirical-null local FDR or to the switch rule are
     measured on the same p-values without refitting."""
     import pickle
-    import warnings
     from pathlib import Path
 
     from spikewire.infer.base import check_null
@@ -322,7 +329,6 @@ def run_study(methods, families, duration, save=""):
     simulation key. Printed per family × method as ``networks``; ``--save DIR`` pickles
     each estimate with the recorded units' true weights (``rescore_study``)."""
     import os
-    import warnings
     from pathlib import Path
 
     from spikewire.experiments import load_spec
@@ -398,7 +404,6 @@ def rescore_study(folder, duration):
     the recorded units' true weights stored with it."""
     import copy
     import pickle
-    import warnings
     from pathlib import Path
 
     from spikewire.infer.base import check_null
@@ -466,7 +471,6 @@ def reciprocal_data(n, duration, seed, inhibitory_fraction=0.0, n_reciprocal=20,
 
 
 def run_reciprocal(methods, n, duration, seed):
-    import warnings
 
     rows = []
     for variant, frac in (("excitatory", 0.0), ("mixed", 0.2)):
@@ -506,7 +510,6 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals="", we
     each fit's weight matrix as ``{family}_s{seed}_{method}_w.npy`` (to evaluate a
     decision rule on the learned methods' weights without refitting)."""
     import json
-    import warnings
 
     rows = []
     for fam in families:

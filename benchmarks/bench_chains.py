@@ -51,8 +51,8 @@ import scipy.sparse as sp
 from bench_calibration import (
     best_mcc,
     build_network,
+    fit_scored,
     network_digest,
-    parse_method,
     ranking_evidence,
 )
 
@@ -248,13 +248,7 @@ def run_sim(families, duration, n_units, methods, seed, jsonl, n_subsets=1):
 def _one(rec, m, spikes, idx, W, D, truth, label, jsonl):
     from spikewire.score import score
 
-    name, kw = parse_method(m)
-    c0 = time.process_time()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = sw.infer(rec, name, **kw)
-        sc = score(truth, est)
-    cpu = time.process_time() - c0
+    est, sc, _, cpu = fit_scored(rec, m, truth)
     off = ~np.eye(idx.size, dtype=bool)
     link = (W[np.ix_(idx, idx)] != 0)[off]
     extra = dict(method=m, mcc=sc["mcc"], called=int(sc["n_detected"]),

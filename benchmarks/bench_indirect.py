@@ -250,13 +250,10 @@ def twenty(families, duration, n_subsets, variants, jsonl):
     simulations, cached in ``$SPIKEWIRE_BENCH_CACHE``), the first ``duration`` s, each
     ``partial_corr`` variant: networks the shared-input null was not designed on."""
     import json
-    import time
-    import warnings
 
-    from bench_calibration import best_mcc, parse_method, ranking_evidence, simulate_cached
+    from bench_calibration import best_mcc, fit_scored, ranking_evidence, simulate_cached
 
     import spikewire as sw
-    from spikewire.score import score
 
     for fam in families:
         net, st = simulate_cached(fam, 1000, duration, 0)
@@ -268,12 +265,7 @@ def twenty(families, duration, n_subsets, variants, jsonl):
             rec = sw.Recording.from_spikes(st.select(idx).restrict(0.0, duration),
                                            true_index=idx)
             for v in variants:
-                name, kw = parse_method(v)
-                c0 = time.process_time()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    est = sw.infer(rec, name, **kw)
-                    sc = score(net, est)
+                est, sc, _, cpu = fit_scored(rec, v, net)
                 row = dict(family=fam, subset=k, duration=duration, method=v, mcc=sc["mcc"],
                            mcc_best=best_mcc((W[np.ix_(idx, idx)] != 0)[off],
                                              ranking_evidence(est)[off]),
@@ -284,7 +276,7 @@ def twenty(families, duration, n_subsets, variants, jsonl):
                            null_check={k: v for k, v in
                                        est.diagnostics.get("null_check", {}).items()
                                        if k != "pvalues_before"},
-                           correction=str(est.correction), cpu_s=time.process_time() - c0)
+                           correction=str(est.correction), cpu_s=cpu)
                 print(json.dumps(row), flush=True)
                 if jsonl:
                     with open(jsonl, "a") as fh:
