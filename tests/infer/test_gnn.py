@@ -76,7 +76,8 @@ def test_learning_reduces_the_loss_and_predicts_held_out_spikes(trained, ring_da
     assert np.all(np.diag(est.weights) == 0)
     # default weight_null="rates": per-pair p-values of the rate-stratified null (symmetric,
     # NaN on the diagonal); weight_null="weights" leaves them to the estimate's plain null
-    assert est.diagnostics["weight_null"] == {"rule": "rates", "pairs": 276}
+    wn = est.diagnostics["weight_null"]
+    assert (wn["rule"], wn["pairs"], wn["reference"]) == ("rates", 276, "t")
     np.testing.assert_array_equal(est.pvalues, est.pvalues.T)
     assert np.all(np.isnan(np.diag(est.pvalues)))
     off = ~np.eye(24, dtype=bool)
@@ -88,6 +89,17 @@ def test_learning_reduces_the_loss_and_predicts_held_out_spikes(trained, ring_da
         trained.set_params(weight_null="rates")
     assert plain.pvalues is None and "weight_null" not in plain.diagnostics
     np.testing.assert_array_equal(plain.weights, est.weights)   # only the decision differs
+    # weight_null="rates-normal": the same robust z read from the normal (gnnnull's rule)
+    trained.set_params(weight_null="rates-normal")
+    try:
+        normal = trained.fit(ring_data[1])
+    finally:
+        trained.set_params(weight_null="rates")
+    assert normal.diagnostics["weight_null"]["reference"] == "normal"
+    np.testing.assert_array_equal(normal.weights, est.weights)
+    iu = np.triu_indices(24, 1)
+    order = np.argsort(normal.pvalues[iu], kind="stable")
+    assert np.all(np.diff(est.pvalues[iu][order]) >= -1e-12)   # same order of the pairs
 
 
 def test_recovered_profile_follows_the_ring(trained, ring_data):

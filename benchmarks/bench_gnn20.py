@@ -1,0 +1,232 @@
+"""gnn's rate-stratified link decision at 20 units and its tails (helper "gnn20", issues 12
+and 19).
+
+Modes:
+
+``synthetic``
+    The rule on synthetic weights of a known law (the law of
+    ``tests/infer/test_gnn_rate_null.py``: a cubic in the two log rates plus normal noise
+    whose sd grows with the rates, i.e. inside the rule's model) at 20 and 40 units,
+    ``--sims`` draws each: the rate at α = 0.05 / 0.01 / 0.001 with the normal reference
+    (``reference="normal"``, the rule of ``gnnnull.md``) and the simulation-calibrated t
+    (``reference="t"``), their sd over draws, and the calibrated df. Numpy only, seconds.
+
+``nulls DIR [DIR ...]``
+    Reads the weight matrices that ``bench_calibration.py nullall --methods gnn --weights
+    DIR`` saved (``{family}_s{seed}_gnn_w.npy``), re-simulates each recording (the null
+    families are seeded) for the units' rates, and applies both references to the same
+    weights. Per fit: the rate at α = 0.05 / 0.01 over the unordered pairs (gnn's weights
+    are symmetric by default), the BH calls at 5 % over the ordered pairs (what
+    ``adjacency()`` calls), the correlation ``rho_s`` of the robust z of two pairs that share
+    a unit (moment estimate from the row sums), and the sampling sd of the rate at 0.05
+    that a *calibrated* test with that correlation gives on this fit's design
+    (``--draws`` simulations: unit effects plus pair noise with the fit's ``rho_s``, through
+    the same rule). Then per family: the pooled rate with its Clopper–Pearson interval
+    (nominal: pairs share units), each fit's rate and its z against the calibrated
+    sampling distribution, and the between-fit sd. No refit: seconds.
+
+Usage::
+
+    python benchmarks/bench_gnn20.py synthetic [--sims 200]
+    python benchmarks/bench_gnn20.py nulls /tmp/gnn20/w20 [--duration 300] [--json OUT]
+
+Results: ``benchmarks/results/gnn20.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from spikewire.infer._null_families import null_family
+from spikewire.infer.gnn import _rate_features, _rate_standardise, _t_scale, rate_null_pvalues
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_gnnnull import bh_calls, clopper_pearson  # noqa: E402
+
+REFERENCES = ("normal", "t")
+
+
+def synthetic_weights(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric weights ``0.02 (x_i + x_j + 4.6)³ + 0.3 e^{0.15 (x_i + x_j)} ε`` with
+    ``x = log r``, rates log-uniform over 0.1–20 Hz (test_gnn_rate_null's law)."""
+    rng = np.random.default_rng(seed)
+    rates = np.exp(rng.uniform(np.log(0.1), np.log(20.0), n))
+    s = np.log(rates)[:, None] + np.log(rates)[None, :]
+    eps = rng.standard_normal((n, n))
+    eps = np.triu(eps, 1) + np.triu(eps, 1).T
+    w = 0.02 * (s + 4.6) ** 3 + 0.3 * np.exp(0.15 * s) * eps
+    np.fill_diagonal(w, 0.0)
+    return w, rates
+
+
+def run_synthetic(sims: int) -> list[dict]:
+    rows = []
+    for n in (20, 40):
+        iu = np.triu_indices(n, 1)
+        off = ~np.eye(n, dtype=bool)
+        for ref in REFERENCES:
+            f = {a: [] for a in (0.05, 0.01, 0.001)}
+            dfs = []
+            c0 = time.process_time()
+            for seed in range(sims):
+                w, r = synthetic_weights(n, seed)
+                p, info = rate_null_pvalues(w, r, off, reference=ref)
+                for a in f:
+                    f[a].append(float(np.mean(p[iu] < a)))
+                dfs.append(info.get("df", math.inf))
+            row = {"units": n, "pairs": int(iu[0].size), "reference": ref, "draws": sims,
+                   **{f"fpr{a:g}": float(np.mean(v)) for a, v in f.items()},
+                   "sd_fpr0.05": float(np.std(f[0.05])),
+                   "binomial_sd_0.05": math.sqrt(0.05 * 0.95 / iu[0].size),
+                   "df_median": float(np.median(dfs)), "df_min": float(np.min(dfs)),
+                   "df_max": float(np.max(dfs)),
+                   "cpu_ms_per_call": 1e3 * (time.process_time() - c0) / sims}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def shared_unit_correlation(u: np.ndarray, post: np.ndarray, pre: np.ndarray,
+                            n: int) -> float:
+    """Correlation of the robust z of two unordered pairs that share one unit: the mean of
+    ``u_ij u_ik`` over distinct ``j, k`` (row sums) over the variance of ``u``."""
+    m = np.zeros((n, n))
+    v = u - u.mean()
+    m[post, pre] = v
+    m[pre, post] = v
+    rs = m.sum(axis=1)
+    cross = float(np.sum(rs ** 2) - np.sum(m ** 2))       # sum over i, j != k of u_ij u_ik
+    return cross / (n * (n - 1) * (n - 2)) / float(np.mean(v ** 2))
+
+
+def calibrated_sd(post: np.ndarray, pre: np.ndarray, rates: np.ndarray, rho: float, df: float,
+                  draws: int, seed: int, duration: float) -> tuple[float, float]:
+    """Mean and sd of the rate at 0.05 of a calibrated test on this design: robust z of
+    ``√(ρ/2)(a_i + a_j) + √(1 − ρ) ε_ij`` (unit effects a, pair noise ε, all standard
+    normal: pairs sharing a unit correlate ρ) through the rule with reference t(df)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(seed)
+    n = rates.size
+    lr = np.log(np.maximum(rates, 0.5 / duration))
+    X = _rate_features(lr[post], lr[pre], True)
+    rho = min(max(rho, 0.0), 0.99)
+    out = []
+    for _ in range(draws):
+        a = rng.standard_normal(n)
+        x = math.sqrt(rho / 2) * (a[post] + a[pre]) + math.sqrt(1 - rho) * rng.standard_normal(
+            post.size)
+        z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
+        u = _rate_standardise(z, X, 2.5, 5)
+        p = (2.0 * stats.t.sf(np.abs(u) / _t_scale(df), df) if math.isfinite(df)
+             else 2.0 * stats.norm.sf(np.abs(u)))
+        out.append(float(np.mean(p < 0.05)))
+    return float(np.mean(out)), float(np.std(out))
+
+
+def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]:
+    rows = []
+    for folder in folders:
+        for f in sorted(Path(folder).glob("*_s*_gnn_w.npy")):
+            fam, seed = re.match(r"(\w+?)_s(\d+)_gnn_w", f.name).groups()
+            w = np.load(f)
+            n = w.shape[0]
+            st = null_family(fam, n_units=n, duration=duration, seed=int(seed))
+            rates = np.diff(st.indptr) / duration
+            off = ~np.eye(n, dtype=bool)
+            iu = np.triu_indices(n, 1)
+            for ref in REFERENCES:
+                p, info = rate_null_pvalues(w, rates, off, min_rate=0.5 / duration,
+                                            reference=ref)
+                q = p[iu]
+                row = {"family": fam, "seed": int(seed), "reference": ref, "units": n,
+                       "pairs": int(q.size), "k05": int((q < 0.05).sum()),
+                       "k01": int((q < 0.01).sum()), "fpr05": float(np.mean(q < 0.05)),
+                       "fpr01": float(np.mean(q < 0.01)),
+                       "fpr001": float(np.mean(q < 0.001)), "bh_calls": bh_calls(p),
+                       "df": info.get("df")}
+                if ref == "t":
+                    # the fit's robust z (the rule's u) for the shared-unit correlation
+                    x = w[iu]
+                    z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
+                    lr = np.log(np.maximum(rates, 0.5 / duration))
+                    u = _rate_standardise(z, _rate_features(lr[iu[0]], lr[iu[1]], True),
+                                          2.5, 5)
+                    rho = shared_unit_correlation(u, iu[0], iu[1], n)
+                    mu, sd = calibrated_sd(iu[0], iu[1], rates, rho, info["df"], draws,
+                                           int(seed), duration)
+                    row.update(rho_s=rho, cal_mean05=mu, cal_sd05=sd,
+                               z05=(row["fpr05"] - 0.05) / sd if sd > 0 else math.nan)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+    if out:
+        Path(out).write_text(json.dumps(rows, indent=1))
+    print("\n| family | reference | fits | pooled FPR@0.05 [95 % CI] | per seed | between-fit sd "
+          "| calibrated sd (ρ_s) | in [0.025, 0.075] | FPR@0.01 | FPR@0.001 | BH calls per fit |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for fam in sorted({r["family"] for r in rows}):
+        for ref in REFERENCES:
+            sel = sorted((r for r in rows if r["family"] == fam and r["reference"] == ref),
+                         key=lambda r: r["seed"])
+            k = sum(r["k05"] for r in sel)
+            m = sum(r["pairs"] for r in sel)
+            lo, hi = clopper_pearson(k, m)
+            rate = k / m
+            f05 = [r["fpr05"] for r in sel]
+            cal = ""
+            if ref == "t":
+                cal = (f"{np.mean([r['cal_sd05'] for r in sel]):.3f} "
+                       f"({np.mean([r['rho_s'] for r in sel]):.3f})")
+            print(f"| {fam} | {ref} | {len(sel)} | {rate:.3f} [{lo:.3f}–{hi:.3f}] | "
+                  + " / ".join(f"{x:.3f}" for x in f05)
+                  + f" | {np.std(f05, ddof=1) if len(f05) > 1 else math.nan:.3f} | {cal} | "
+                  f"{'yes' if 0.025 <= rate <= 0.075 else '**no**'} | "
+                  f"{sum(r['k01'] for r in sel) / m:.3f} | "
+                  f"{np.mean([r['fpr001'] for r in sel]):.4f} | "
+                  + "/".join(str(r["bh_calls"]) for r in sel) + " |")
+    for ref in REFERENCES:
+        sel = [r for r in rows if r["reference"] == ref]
+        if not sel:
+            continue
+        fams = sorted({r["family"] for r in sel})
+        # pooled within-family between-fit variance of the rate at 0.05
+        ss = sum(np.sum((np.array(v) - np.mean(v)) ** 2) for v in
+                 ([r["fpr05"] for r in sel if r["family"] == fam] for fam in fams))
+        dof = len(sel) - len(fams)
+        allk = sum(r["k05"] for r in sel)
+        allm = sum(r["pairs"] for r in sel)
+        print(f"{ref}: all families pooled FPR@0.05 {allk / allm:.4f}, @0.01 "
+              f"{sum(r['k01'] for r in sel) / allm:.4f}; within-family between-fit sd "
+              f"{math.sqrt(ss / dof) if dof > 0 else math.nan:.4f} ({dof} df)")
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("mode", choices=["synthetic", "nulls"])
+    ap.add_argument("folders", nargs="*", help="nulls: weight folders")
+    ap.add_argument("--duration", type=float, default=300.0)
+    ap.add_argument("--sims", type=int, default=200, help="synthetic: draws per size")
+    ap.add_argument("--draws", type=int, default=200,
+                    help="nulls: draws of the calibrated sampling distribution per fit")
+    ap.add_argument("--json", default="")
+    a = ap.parse_args(argv)
+    if a.mode == "synthetic":
+        rows = run_synthetic(a.sims)
+        if a.json:
+            Path(a.json).write_text(json.dumps(rows, indent=1))
+    else:
+        run_nulls(a.folders, a.duration, a.draws, a.json)
+
+
+if __name__ == "__main__":
+    main()
