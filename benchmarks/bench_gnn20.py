@@ -7,28 +7,38 @@ Modes:
     The rule on synthetic weights of a known law (the law of
     ``tests/infer/test_gnn_rate_null.py``: a cubic in the two log rates plus normal noise
     whose sd grows with the rates, i.e. inside the rule's model) at 20 and 40 units,
-    ``--sims`` draws each: the rate at α = 0.05 / 0.01 / 0.001 with the normal reference
-    (``reference="normal"``, the rule of ``gnnnull.md``) and the simulation-calibrated t
-    (``reference="t"``), their sd over draws, and the calibrated df. Numpy only, seconds.
+    ``--sims`` draws each: the rate at α = 0.05 / 0.01 / 0.001 of each variant (below),
+    its sd over draws, and the calibrated df. Numpy only, seconds.
 
 ``nulls DIR [DIR ...]``
     Reads the weight matrices that ``bench_calibration.py nullall --methods gnn --weights
     DIR`` saved (``{family}_s{seed}_gnn_w.npy``), re-simulates each recording (the null
-    families are seeded) for the units' rates, and applies both references to the same
-    weights. Per fit: the rate at α = 0.05 / 0.01 over the unordered pairs (gnn's weights
-    are symmetric by default), the BH calls at 5 % over the ordered pairs (what
-    ``adjacency()`` calls), the correlation ``rho_s`` of the robust z of two pairs that share
-    a unit (moment estimate from the row sums), and the sampling sd of the rate at 0.05
-    that a *calibrated* test with that correlation gives on this fit's design
-    (``--draws`` simulations: unit effects plus pair noise with the fit's ``rho_s``, through
-    the same rule). Then per family: the pooled rate with its Clopper–Pearson interval
-    (nominal: pairs share units), each fit's rate and its z against the calibrated
-    sampling distribution, and the between-fit sd. No refit: seconds.
+    families are seeded) for the units' rates, and applies the rate null's variants to the
+    same weights: the normal reference (``normal``), the calibrated t (``t``, the default)
+    and the t with ``split_scale`` (``t_split``). Per fit: the rate at α = 0.05 / 0.01
+    over the unordered pairs (gnn's weights are symmetric by default), the BH calls at
+    5 % over the ordered pairs (what ``adjacency()`` calls), the correlation ``rho_s`` of
+    the robust z of two pairs that share a unit (moment estimate from the row sums), and
+    the sampling sd of the rate at 0.05 that a *calibrated* test with that correlation
+    gives on this fit's design (``--draws`` simulations: unit effects plus pair noise
+    with the fit's ``rho_s``, through the same rule). Then per family: the pooled rate
+    with its Clopper–Pearson interval (nominal: pairs share units), each fit's rate and
+    its z against the calibrated sampling distribution, and the between-fit sd. No
+    refit: seconds.
+
+``brunel``
+    One gnn fit of gnnnull's connected case (Brunel network, 100 of 400 neurons recorded,
+    60 s, ``structure="free"``, ``symmetric=False``, lr 1e-2, ≤ 20 epochs, patience 4;
+    ``--seed`` for network and gnn), scored with every decision on the same weights: the
+    plain weight null, the rate null with the normal reference, with the t, and with the t
+    and ``split_scale``: calls, precision, recall, MCC of the default decision (BH 5 %),
+    AUC. ``--save`` keeps weights, rates and the recorded units' true weights (npz).
 
 Usage::
 
     python benchmarks/bench_gnn20.py synthetic [--sims 200]
     python benchmarks/bench_gnn20.py nulls /tmp/gnn20/w20 [--duration 300] [--json OUT]
+    python benchmarks/bench_gnn20.py brunel [--seed 1] [--save OUT.npz] [--json OUT]
 
 Results: ``benchmarks/results/gnn20.md``.
 """
@@ -51,7 +61,9 @@ from spikewire.infer.gnn import _rate_features, _rate_standardise, _t_scale, rat
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_gnnnull import bh_calls, clopper_pearson  # noqa: E402
 
-REFERENCES = ("normal", "t")
+#: the rate-null variants compared on the same weights (name: rate_null_pvalues keywords)
+VARIANTS = {"normal": {"reference": "normal", "split_scale": False},
+            "t": {"split_scale": False}, "t_split": {}}
 
 
 def synthetic_weights(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,13 +84,13 @@ def run_synthetic(sims: int) -> list[dict]:
     for n in (20, 40):
         iu = np.triu_indices(n, 1)
         off = ~np.eye(n, dtype=bool)
-        for ref in REFERENCES:
+        for ref, kw in VARIANTS.items():
             f = {a: [] for a in (0.05, 0.01, 0.001)}
             dfs = []
             c0 = time.process_time()
             for seed in range(sims):
                 w, r = synthetic_weights(n, seed)
-                p, info = rate_null_pvalues(w, r, off, reference=ref)
+                p, info = rate_null_pvalues(w, r, off, **kw)
                 for a in f:
                     f[a].append(float(np.mean(p[iu] < a)))
                 dfs.append(info.get("df", math.inf))
@@ -125,7 +137,7 @@ def calibrated_sd(post: np.ndarray, pre: np.ndarray, rates: np.ndarray, rho: flo
         x = math.sqrt(rho / 2) * (a[post] + a[pre]) + math.sqrt(1 - rho) * rng.standard_normal(
             post.size)
         z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
-        u = _rate_standardise(z, X, 2.5, 5)
+        u = _rate_standardise(z, X, 2.5, 5, split=True)
         p = (2.0 * stats.t.sf(np.abs(u) / _t_scale(df), df) if math.isfinite(df)
              else 2.0 * stats.norm.sf(np.abs(u)))
         out.append(float(np.mean(p < 0.05)))
@@ -143,9 +155,8 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
             rates = np.diff(st.indptr) / duration
             off = ~np.eye(n, dtype=bool)
             iu = np.triu_indices(n, 1)
-            for ref in REFERENCES:
-                p, info = rate_null_pvalues(w, rates, off, min_rate=0.5 / duration,
-                                            reference=ref)
+            for ref, kw in VARIANTS.items():
+                p, info = rate_null_pvalues(w, rates, off, min_rate=0.5 / duration, **kw)
                 q = p[iu]
                 row = {"family": fam, "seed": int(seed), "reference": ref, "units": n,
                        "pairs": int(q.size), "k05": int((q < 0.05).sum()),
@@ -153,13 +164,13 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
                        "fpr01": float(np.mean(q < 0.01)),
                        "fpr001": float(np.mean(q < 0.001)), "bh_calls": bh_calls(p),
                        "df": info.get("df")}
-                if ref == "t":
+                if ref == "t_split":
                     # the fit's robust z (the rule's u) for the shared-unit correlation
                     x = w[iu]
                     z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
                     lr = np.log(np.maximum(rates, 0.5 / duration))
                     u = _rate_standardise(z, _rate_features(lr[iu[0]], lr[iu[1]], True),
-                                          2.5, 5)
+                                          2.5, 5, split=True)
                     rho = shared_unit_correlation(u, iu[0], iu[1], n)
                     mu, sd = calibrated_sd(iu[0], iu[1], rates, rho, info["df"], draws,
                                            int(seed), duration)
@@ -173,7 +184,7 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
           "| calibrated sd (ρ_s) | in [0.025, 0.075] | FPR@0.01 | FPR@0.001 | BH calls per fit |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for fam in sorted({r["family"] for r in rows}):
-        for ref in REFERENCES:
+        for ref in VARIANTS:
             sel = sorted((r for r in rows if r["family"] == fam and r["reference"] == ref),
                          key=lambda r: r["seed"])
             k = sum(r["k05"] for r in sel)
@@ -182,7 +193,7 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
             rate = k / m
             f05 = [r["fpr05"] for r in sel]
             cal = ""
-            if ref == "t":
+            if ref == "t_split":
                 cal = (f"{np.mean([r['cal_sd05'] for r in sel]):.3f} "
                        f"({np.mean([r['rho_s'] for r in sel]):.3f})")
             print(f"| {fam} | {ref} | {len(sel)} | {rate:.3f} [{lo:.3f}–{hi:.3f}] | "
@@ -192,7 +203,7 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
                   f"{sum(r['k01'] for r in sel) / m:.3f} | "
                   f"{np.mean([r['fpr001'] for r in sel]):.4f} | "
                   + "/".join(str(r["bh_calls"]) for r in sel) + " |")
-    for ref in REFERENCES:
+    for ref in VARIANTS:
         sel = [r for r in rows if r["reference"] == ref]
         if not sel:
             continue
@@ -209,23 +220,70 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
     return rows
 
 
+def run_brunel(seed: int, save: str = "", out: str = "") -> dict:
+    import dataclasses
+    from argparse import Namespace
+
+    from bench_ring import simulate_variant
+
+    import spikewire as sw
+    from spikewire.score import score
+
+    args = Namespace(npz=None, variant="brunel", n=400, spiking="lnp", input_amplitude=0.0,
+                     duration=60.0, seed=seed, hide=0.75)
+    settings = {"bin_width": 2e-3, "max_epochs": 20, "lr": 1e-2, "seed": seed, "patience": 4,
+                "symmetric": False, "structure": "free"}
+    net, rec, keep = simulate_variant(args)
+    t, c = time.perf_counter(), time.process_time()
+    est = sw.infer(rec, "gnn", **settings)
+    row = {"seed": seed, "cpu_s": time.process_time() - c, "time_s": time.perf_counter() - t,
+           "pairs": int(keep.size * (keep.size - 1))}
+    counts = np.asarray(rec.spikes.binned(2e-3, sparse=False))
+    duration = counts.shape[1] * 2e-3
+    rates = counts.sum(axis=1) / duration
+    off = ~np.eye(est.n_units, dtype=bool)
+    tested = (est.pair_status == 0) & off
+    cands = {"plain": None}
+    for name, kw in VARIANTS.items():
+        p, info = rate_null_pvalues(est.weights, rates, tested, symmetric=False,
+                                    min_rate=0.5 / duration, **kw)
+        cands[name] = p
+        row[f"{name}_info"] = info
+    for name, p in cands.items():
+        e = dataclasses.replace(est, pvalues=p)
+        sc = score(net, e)
+        row[name] = {k: sc.get(k) for k in ("auc", "mcc", "mcc_best", "precision", "recall",
+                                             "n_true")}
+        row[name]["calls"] = int((e.adjacency()[off] != 0).sum())
+    if save:
+        np.savez(save, weights=est.weights, rates=rates, keep=keep, tested=tested)
+    print(json.dumps(row, default=str), flush=True)
+    if out:
+        Path(out).write_text(json.dumps(row, indent=1, default=str))
+    return row
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["synthetic", "nulls"])
+    ap.add_argument("mode", choices=["synthetic", "nulls", "brunel"])
     ap.add_argument("folders", nargs="*", help="nulls: weight folders")
     ap.add_argument("--duration", type=float, default=300.0)
     ap.add_argument("--sims", type=int, default=200, help="synthetic: draws per size")
     ap.add_argument("--draws", type=int, default=200,
                     help="nulls: draws of the calibrated sampling distribution per fit")
     ap.add_argument("--json", default="")
+    ap.add_argument("--seed", type=int, default=1, help="brunel: network and gnn seed")
+    ap.add_argument("--save", default="", help="brunel: npz of weights, rates, truth")
     a = ap.parse_args(argv)
     if a.mode == "synthetic":
         rows = run_synthetic(a.sims)
         if a.json:
             Path(a.json).write_text(json.dumps(rows, indent=1))
-    else:
+    elif a.mode == "nulls":
         run_nulls(a.folders, a.duration, a.draws, a.json)
+    else:
+        run_brunel(a.seed, a.save, a.json)
 
 
 if __name__ == "__main__":
