@@ -107,15 +107,21 @@ unit's activity, so the pairs of high-rate units stand out where rates span deca
 - ``weight_null="rates"`` (default): the rate-stratified null
   (:func:`rate_null_pvalues`): each pair's robust z against pairs of alike rates (location
   and log scale of the weights as full cubics in the two units' log rates, fitted with
-  clipped residuals), stored as the estimate's ``pvalues``; free (no refit). Measured at
-  40 units × 300 s, 5 seeds per family (the rule chosen on seeds 0–2, seeds 3–4 held
-  out): pooled rate at α = 0.05 of 0.038–0.059 on all five null families (held-out seeds
-  alone 0.042–0.060; the plain rule 0.013–0.106, out of [0.025, 0.075] on all five), BH
-  calls 0 in 5 fits on the heterogeneous family (plain: 30–170 per fit) and 0–10 per fit
-  on the others (co-modulated: the shared drive is not removed). The weights, AUC and Δ do
-  not change; on a Brunel network (100 of 400 recorded, ``structure="free"``, 2 seeds) the
-  default decision's MCC is 0.535 / 0.456 against the plain rule's 0.537 / 0.457. Fewer
-  than 50 tested pairs: the plain rule applies (``diagnostics["weight_null"]["fallback"]``).
+  clipped residuals; each side of the median scaled by its own half-MAD), read from a
+  Student t whose df is calibrated by running the rule on normal noise with the same rate
+  features (the fitted scale's noise makes the z heavy-tailed on few pairs: df ≈ 12–18 at
+  20 units, ≈ 30–120 at 40), stored as the estimate's ``pvalues``; no refit, tens of ms.
+  Measured (``benchmarks/results/gnn20.md``): 20 units × 300 s, 6 seeds per family, pooled
+  rate at α = 0.05 of 0.031–0.052 and at 0.01 of 0.007–0.009 on all five null families
+  (gnnnull's rule: 0.041–0.071 and 0.011–0.020), BH false calls 0–4 per fit; 40 × 300 s,
+  the 25 fits of gnnnull, 0.033–0.050 at 0.05, co-modulated 0.011 at 0.01 (was 0.021),
+  and new seeds in ``gnn20.md``. The weights, AUC and Δ do not change; on a Brunel network
+  (100 of 400 recorded, ``structure="free"``, seed 1) the default decision's MCC is 0.535
+  (plain rule 0.537). Fewer than 50 tested pairs: the plain rule applies
+  (``diagnostics["weight_null"]["fallback"]``).
+- ``weight_null="rates-normal"``: gnnnull's rule (the same location and scale fits, one
+  MAD for both sides, normal reference): anti-conservative on few pairs (20 units: 0.020
+  at α = 0.01) and on the co-modulated family's skewed weights.
 - ``weight_null="weights"``: the plain rule of before
   (:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median / MAD robust z of
   the weights themselves; ``pvalues`` None): not a calibrated test (above).
@@ -285,13 +291,13 @@ def rate_null_pvalues(weights: np.ndarray, rates: np.ndarray, tested: np.ndarray
 
     The fitted scale is noisy where few pairs are tested (10 columns fitted to
     ``log |residual|``), which makes the robust z heavier-tailed than normal even when the
-    pair noise is normal: on 190 pairs (20 units) 2.1 % of pure-noise pairs fall below
-    α = 0.01 with a normal reference, on 780 pairs (40 units) 1.2 % (``gnn20.md``). The
+    pair noise is normal: on 190 pairs (20 units) 2.0 % of pure-noise pairs fall below
+    α = 0.01 with a normal reference, on 780 pairs (40 units) 1.3 % (``gnn20.md``). The
     default ``reference="t"`` removes this: the rule is run on ``n_sim`` draws of normal
     noise with the same rate features, and the p-values are read from the Student t (scaled
     to the robust z's median |z|) whose tail at 2.576 matches the simulated one
-    (:func:`_calibrated_df`; df ≈ 11 on 190 pairs, ≈ 50 on 780, the normal when the
-    simulated tail is at most 1 %).
+    (:func:`_calibrated_df`; on the synthetic law of the tests df 12–18 on 190 pairs and
+    27–118 on 780; the normal when the simulated tail is at most 1 %): 1.2 % and 1.0 %.
 
     Parameters
     ----------
