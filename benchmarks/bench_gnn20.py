@@ -62,8 +62,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_gnnnull import bh_calls, clopper_pearson  # noqa: E402
 
 #: the rate-null variants compared on the same weights (name: rate_null_pvalues keywords)
-VARIANTS = {"normal": {"reference": "normal", "split_scale": False},
-            "t": {"split_scale": False}, "t_split": {}}
+VARIANTS = {"normal": {"reference": "normal"}, "t": {},
+            "t_split": {"split_scale": True}}
 
 
 def synthetic_weights(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +137,7 @@ def calibrated_sd(post: np.ndarray, pre: np.ndarray, rates: np.ndarray, rho: flo
         x = math.sqrt(rho / 2) * (a[post] + a[pre]) + math.sqrt(1 - rho) * rng.standard_normal(
             post.size)
         z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
-        u = _rate_standardise(z, X, 2.5, 5, split=True)
+        u = _rate_standardise(z, X, 2.5, 5)
         p = (2.0 * stats.t.sf(np.abs(u) / _t_scale(df), df) if math.isfinite(df)
              else 2.0 * stats.norm.sf(np.abs(u)))
         out.append(float(np.mean(p < 0.05)))
@@ -164,13 +164,13 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
                        "fpr01": float(np.mean(q < 0.01)),
                        "fpr001": float(np.mean(q < 0.001)), "bh_calls": bh_calls(p),
                        "df": info.get("df")}
-                if ref == "t_split":
+                if ref == "t":
                     # the fit's robust z (the rule's u) for the shared-unit correlation
                     x = w[iu]
                     z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
                     lr = np.log(np.maximum(rates, 0.5 / duration))
                     u = _rate_standardise(z, _rate_features(lr[iu[0]], lr[iu[1]], True),
-                                          2.5, 5, split=True)
+                                          2.5, 5)
                     rho = shared_unit_correlation(u, iu[0], iu[1], n)
                     mu, sd = calibrated_sd(iu[0], iu[1], rates, rho, info["df"], draws,
                                            int(seed), duration)
@@ -193,7 +193,7 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
             rate = k / m
             f05 = [r["fpr05"] for r in sel]
             cal = ""
-            if ref == "t_split":
+            if ref == "t":
                 cal = (f"{np.mean([r['cal_sd05'] for r in sel]):.3f} "
                        f"({np.mean([r['rho_s'] for r in sel]):.3f})")
             print(f"| {fam} | {ref} | {len(sel)} | {rate:.3f} [{lo:.3f}–{hi:.3f}] | "
