@@ -107,21 +107,24 @@ unit's activity, so the pairs of high-rate units stand out where rates span deca
 - ``weight_null="rates"`` (default): the rate-stratified null
   (:func:`rate_null_pvalues`): each pair's robust z against pairs of alike rates (location
   and log scale of the weights as full cubics in the two units' log rates, fitted with
-  clipped residuals; each side of the median scaled by its own half-MAD), read from a
-  Student t whose df is calibrated by running the rule on normal noise with the same rate
-  features (the fitted scale's noise makes the z heavy-tailed on few pairs: df ≈ 12–18 at
-  20 units, ≈ 30–120 at 40), stored as the estimate's ``pvalues``; no refit, tens of ms.
-  Measured (``benchmarks/results/gnn20.md``): 20 units × 300 s, 6 seeds per family, pooled
-  rate at α = 0.05 of 0.031–0.052 and at 0.01 of 0.007–0.009 on all five null families
-  (gnnnull's rule: 0.041–0.071 and 0.011–0.020), BH false calls 0–4 per fit; 40 × 300 s,
-  the 25 fits of gnnnull, 0.033–0.050 at 0.05, co-modulated 0.011 at 0.01 (was 0.021),
-  and new seeds in ``gnn20.md``. The weights, AUC and Δ do not change; on a Brunel network
-  (100 of 400 recorded, ``structure="free"``, seed 1) the default decision's MCC is 0.535
-  (plain rule 0.537). Fewer than 50 tested pairs: the plain rule applies
-  (``diagnostics["weight_null"]["fallback"]``).
-- ``weight_null="rates-normal"``: gnnnull's rule (the same location and scale fits, one
-  MAD for both sides, normal reference): anti-conservative on few pairs (20 units: 0.020
-  at α = 0.01) and on the co-modulated family's skewed weights.
+  clipped residuals), read from a Student t whose df is calibrated by running the rule on
+  normal noise with the same rate features (the fitted scale's noise makes the z
+  heavy-tailed on few pairs: df ≈ 15–20 at 20 units, ≈ 50–80 at 40), stored as the
+  estimate's ``pvalues``; no refit, tens of ms. Measured (``benchmarks/results/gnn20.md``,
+  pooled per family): 20 units × 300 s, 6 seeds, rate at α = 0.05 of 0.035–0.060 and at
+  0.01 of 0.006–0.011 on all five null families (gnnnull's normal reference: 0.041–0.071
+  and 0.011–0.020), BH false calls 0–4 per fit; 40 × 300 s, 8 seeds (3 of them new),
+  0.027–0.050 at 0.05 and 0.002–0.015 at 0.01 (heterogeneous 0.002: conservative; its
+  seeds 5–7 give 0.004–0.015 at 0.05 under every rule tried). The weights, AUC and Δ do
+  not change; on a Brunel network (100 of 400 recorded, ``structure="free"``, seed 1) the
+  default decision's MCC is 0.534 (normal reference 0.535, plain rule 0.537). Fewer than
+  50 tested pairs: the plain rule applies (``diagnostics["weight_null"]["fallback"]``).
+- ``weight_null="rates-split"``: the same with each side of the residuals' median scaled by
+  its own half-MAD (``split_scale``): removes the co-modulated family's one-sided tail
+  (40 units, α = 0.01: 0.009 against 0.015) but is conservative on the heterogeneous one
+  (0.022 at α = 0.05, out of band).
+- ``weight_null="rates-normal"``: gnnnull's rule (normal reference): anti-conservative on
+  few pairs (20 units: 0.020 at α = 0.01 on the poisson family).
 - ``weight_null="weights"``: the plain rule of before
   (:meth:`~spikewire.infer.estimate.Estimate.weight_null_pvalues`: median / MAD robust z of
   the weights themselves; ``pvalues`` None): not a calibrated test (above).
