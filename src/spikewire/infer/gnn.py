@@ -109,7 +109,7 @@ unit's activity, so the pairs of high-rate units stand out where rates span deca
   and log scale of the weights as full cubics in the two units' log rates, fitted with
   clipped residuals), read from a Student t whose df is calibrated by running the rule on
   normal noise with the same rate features (the fitted scale's noise makes the z
-  heavy-tailed on few pairs: df ≈ 15–20 at 20 units, ≈ 50–80 at 40), stored as the
+  heavy-tailed on few pairs: df 13–22 at 20 units, 40–130 at 40), stored as the
   estimate's ``pvalues``; no refit, tens of ms. Measured (``benchmarks/results/gnn20.md``,
   pooled per family): 20 units × 300 s, 6 seeds, rate at α = 0.05 of 0.035–0.060 and at
   0.01 of 0.006–0.011 on all five null families (gnnnull's normal reference: 0.041–0.071
