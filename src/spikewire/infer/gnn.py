@@ -109,19 +109,19 @@ unit's activity, so the pairs of high-rate units stand out where rates span deca
   and log scale of the weights as full cubics in the two units' log rates, fitted with
   clipped residuals), read from a Student t whose df is calibrated by running the rule on
   normal noise with the same rate features (the fitted scale's noise makes the z
-  heavy-tailed on few pairs: df 13–22 at 20 units, 40–130 at 40), stored as the
+  heavy-tailed on few pairs: df 11–20 at 20 units, 28–118 at 40), stored as the
   estimate's ``pvalues``; no refit, tens of ms. Measured (``benchmarks/results/gnn20.md``,
-  pooled per family): 20 units × 300 s, 6 seeds, rate at α = 0.05 of 0.035–0.060 and at
-  0.01 of 0.006–0.011 on all five null families (gnnnull's normal reference: 0.041–0.071
+  pooled per family): 20 units × 300 s, 6 seeds, rate at α = 0.05 of 0.032–0.060 and at
+  0.01 of 0.006–0.010 on all five null families (gnnnull's normal reference: 0.041–0.071
   and 0.011–0.020), BH false calls 0–4 per fit; 40 × 300 s, 8 seeds (3 of them new),
-  0.027–0.050 at 0.05 and 0.002–0.015 at 0.01 (heterogeneous 0.002: conservative; its
+  0.027–0.049 at 0.05 and 0.002–0.014 at 0.01 (heterogeneous 0.002: conservative; its
   seeds 5–7 give 0.004–0.015 at 0.05 under every rule tried). The weights, AUC and Δ do
   not change; on a Brunel network (100 of 400 recorded, ``structure="free"``, seed 1) the
   default decision's MCC is 0.534 (normal reference 0.535, plain rule 0.537). Fewer than
   50 tested pairs: the plain rule applies (``diagnostics["weight_null"]["fallback"]``).
 - ``weight_null="rates-split"``: the same with each side of the residuals' median scaled by
   its own half-MAD (``split_scale``): removes the co-modulated family's one-sided tail
-  (40 units, α = 0.01: 0.009 against 0.015) but is conservative on the heterogeneous one
+  (40 units, α = 0.01: 0.008 against 0.014) but is conservative on the heterogeneous one
   (0.022 at α = 0.05, out of band).
 - ``weight_null="rates-normal"``: gnnnull's rule (normal reference): anti-conservative on
   few pairs (20 units: 0.020 at α = 0.01 on the poisson family).
