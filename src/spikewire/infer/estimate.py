@@ -71,7 +71,7 @@ def _distinct_values(p: np.ndarray, vals: np.ndarray) -> np.ndarray:
     return vals
 
 
-def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
+def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.ndarray:
     """Multiple-comparison adjusted p-values over the finite entries of ``p``.
 
     Parameters
@@ -92,8 +92,17 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
         :func:`~spikewire.infer.base.check_null` switches a failed small estimate to).
         Comparing the
         result with a level α calls tests with adjusted value < α in every case.
+    small : {"bh", "lfdr"}, default "bh"
+        What ``"lfdr"`` returns for 45 to 999 distinct tests whose central null departs
+        from N(0, 1): ``"bh"`` the Benjamini–Hochberg values above; ``"lfdr"`` each test's
+        local FDR against that null (:func:`~spikewire.infer.fdr.small_local_fdr`: a
+        kernel density of the z-values), to be compared with an lfdr level. The
+        small-problem rule of :func:`~spikewire.infer.base.check_null` decides a switched
+        estimate this way (:meth:`Estimate.significant` passes ``small="lfdr"`` for it).
+        Ignored for the other methods and from 1,000 tests.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
+    check_choice("small", small, {"bh", "lfdr"})
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     mask = np.isfinite(p)
@@ -111,10 +120,18 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
                 MIN_TESTS_SMALL_NULL,
                 SMALL_SIGMA0_RANGE,
                 rereferred_pvalues,
+                small_local_fdr,
             )
 
-            null, _ = _small_problem_null_why(_distinct_values(p, vals), MIN_TESTS_SMALL_NULL,
+            distinct = _distinct_values(p, vals)
+            null, _ = _small_problem_null_why(distinct, MIN_TESTS_SMALL_NULL,
                                               SMALL_SIGMA0_RANGE)
+            if null is not None and small == "lfdr":
+                warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
+                              f"the local FDR's density fit, got {m}; using the small-problem "
+                              "local FDR instead (a kernel density against the empirical "
+                              f"null N({null.delta0:.2f}, {null.sigma0:.2f}²))", stacklevel=2)
+                return small_local_fdr(p, null, reference=distinct)
             if null is not None:
                 warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
                               f"the local FDR, got {m}; using Benjamini–Hochberg with the "
@@ -241,6 +258,10 @@ class Estimate:
     def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
 
+        An estimate that :func:`~spikewire.infer.base.check_null`'s small-problem rule
+        switched (``diagnostics["null_check"]["small_problem"]``) decides ``"lfdr"`` by the
+        small-problem local FDR (:func:`adjust_pvalues` with ``small="lfdr"``).
+
         Methods without p-values (the learned method ``gnn`` on fewer than 50 tested
         pairs or with ``weight_null="weights"``; ``lowrank`` and
         ``lowrank_flow`` with ``n_surrogates=0`` — by default they gate their weights
@@ -259,7 +280,12 @@ class Estimate:
         pvalues = self.pvalues if self.pvalues is not None else self.weight_null_pvalues()
         if pvalues is None:
             return (self.weights != 0) & (self.pair_status == 0)
-        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction)
+        # an estimate switched by check_null's small-problem rule decides "lfdr" by the
+        # small-problem local FDR (fdr.small_local_fdr), at the lfdr level it was given
+        small = ("lfdr" if (self.diagnostics.get("null_check") or {}).get("small_problem")
+                 else "bh")
+        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction,
+                             small=small)
         return np.nan_to_num(adj, nan=1.0) < alpha
 
     def weight_null_pvalues(self) -> np.ndarray | None:
