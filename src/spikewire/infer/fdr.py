@@ -572,9 +572,9 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     Gaussian kernel density over the ``m`` reference z-values with Silverman's rule-of-thumb
     bandwidth ``h = 0.9 min(sd, IQR / 1.349) m^(−1/5)``. Then, as in :func:`local_fdr`:
 
-    - never below the lfdr under the theoretical null, ``min(1, φ(z) / f(z))`` (π0 = 1):
-      like :func:`rereferred_pvalues`, a fitted null narrower than N(0, 1) or centred
-      below 0 does not make the decision less conservative than the method's own test;
+    - never below the lfdr under the theoretical null, ``π0 φ(z) / f(z)``: like
+      :func:`rereferred_pvalues`, a fitted null narrower than N(0, 1) or centred below 0
+      does not make the decision less conservative than the method's own test;
     - 1 at ``z ≤ δ0`` (less dependence than the null is no evidence for a link);
     - non-increasing in ``z``: each value is the largest lfdr at or above its ``z``, so the
       calls at any level are the tests above a threshold, and a test whose density is no
@@ -635,7 +635,7 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     f /= m * h * np.sqrt(2 * np.pi)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         lf = null.pi0 * np.exp(_log_f0(z, null)) / f
-        lf_theory = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / f
+        lf_theory = null.pi0 * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi) / f
     lf = np.where(f > 0, np.fmax(lf, lf_theory), 1.0)
     lf = np.minimum(np.nan_to_num(lf, nan=1.0), 1.0)
     lf[z <= null.delta0] = 1.0
