@@ -53,6 +53,12 @@ def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_o
     narrow = EmpiricalNull(delta0=0.0, sigma0=0.5, pi0=0.9, n_tests=90)
     theory = EmpiricalNull(delta0=0.0, sigma0=1.0, pi0=0.9, n_tests=90)
     assert np.all(small_local_fdr(p, narrow) >= small_local_fdr(p, theory) - 1e-12)
+    # and a shifted null is never narrower than the test's own unit-variance noise
+    shifted = EmpiricalNull(delta0=2.0, sigma0=0.6, pi0=0.9, n_tests=90)
+    unit = EmpiricalNull(delta0=2.0, sigma0=1.0, pi0=0.9, n_tests=90)
+    np.testing.assert_array_equal(small_local_fdr(p, shifted), small_local_fdr(p, unit))
+    assert np.any(small_local_fdr(p, EmpiricalNull(2.0, 1.5, 0.9, 90))
+                  > small_local_fdr(p, unit))
     # and the density is that of the reference tests: a symmetric matrix's duplicated
     # entries, with the upper triangle as reference, give the mirrored vector result
     n = 10
