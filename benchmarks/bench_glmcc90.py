@@ -153,7 +153,7 @@ def hidden(dirs) -> None:
             null = f"{en['delta0']:.2f}, {en['sigma0']:.2f}" if en else "—"
             cells = [f"{int(c.sum())} ({int((c & link).sum())}) {_mcc(c, link):.3f}"
                      for c in (own, s20, now)]
-            print(f"| {Path(d).name} | {fpath.stem.replace('hidden90_', '')} | "
+            print(f"| {Path(d).name} | {fpath.stem.replace('_', ' ')} | "
                   f"{int(link.sum())} | {nc.get('share_p_below_0.05', float('nan')):.2f} | "
                   f"{null} | " + " | ".join(cells) + f" | {auc:.3f} | {best:.3f} |")
 

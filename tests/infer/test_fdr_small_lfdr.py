@@ -145,3 +145,28 @@ def test_small_problem_rule_keeps_central_null_parameters_for_the_decision():
     assert out is not None
     null = central_null(stats.norm.sf(z), min_tests=45, sigma0_range=(0.5, 10.0))
     np.testing.assert_array_equal(called, small_local_fdr(stats.norm.sf(z), null) < 0.5)
+
+
+def test_lfdr_counts_a_symmetric_matrix_by_its_distinct_tests():
+    # 40 units, 780 unordered pairs reported twice (1,560 finite p-values): a small
+    # problem, as check_null counts it, so "lfdr" takes the small-problem path (the local
+    # FDR's density fit needs 1,000 distinct tests), and its result is the distinct
+    # tests' result, mirrored
+    rng = np.random.default_rng(11)
+    n = 40
+    iu = np.triu_indices(n, 1)
+    zu = np.r_[rng.normal(2.0, 1.6, 740), rng.normal(9.0, 1.0, 40)]
+    P = np.full((n, n), np.nan)
+    P[iu] = stats.norm.sf(zu)
+    P.T[iu] = P[iu]
+    with pytest.warns(UserWarning, match="got 780;"):
+        q = adjust_pvalues(P, "lfdr")
+    np.testing.assert_array_equal(q, q.T)
+    with pytest.warns(UserWarning, match="got 780;"):
+        np.testing.assert_allclose(q[iu], adjust_pvalues(P[iu], "lfdr"))
+    with pytest.warns(UserWarning, match="small-problem local FDR"):
+        lf = adjust_pvalues(P, "lfdr", small="lfdr")
+    np.testing.assert_array_equal(lf, lf.T)
+    assert (lf[iu][740:] < 0.5).all()
+    with pytest.raises(ValueError, match="small"):
+        adjust_pvalues(P, "lfdr", small="bonferroni")

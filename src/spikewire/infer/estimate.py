@@ -82,7 +82,8 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.n
         Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, none, or
         Efron's empirical-null local false discovery rate (returns each test's lfdr, the
         posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
-        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
+        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` distinct tests (finite p-values; a
+        symmetric matrix's upper triangle), or p-values too
         tied for an empirical null, it warns and falls back on BH — from
         :data:`~spikewire.infer.fdr.MIN_TESTS_SMALL_NULL` (45) distinct tests on (a
         symmetric matrix's upper triangle), with the p-values referred to the empirical
@@ -113,7 +114,9 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.n
     if method == "lfdr":
         from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
 
-        if m < MIN_TESTS_LFDR:
+        # small or large by the distinct tests, as check_null counts them (a symmetric
+        # matrix of 40 units holds 1,560 finite p-values but 780 tests)
+        if _distinct_values(p, vals).size < MIN_TESTS_LFDR:
             import warnings
 
             from spikewire.infer.fdr import (
@@ -124,6 +127,7 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.n
             )
 
             distinct = _distinct_values(p, vals)
+            m = distinct.size
             null, _ = _small_problem_null_why(distinct, MIN_TESTS_SMALL_NULL,
                                               SMALL_SIGMA0_RANGE)
             if null is not None and small == "lfdr":
