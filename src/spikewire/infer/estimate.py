@@ -61,6 +61,23 @@ def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None,
     return null, None
 
 
+def _central_or_theoretical(vals: np.ndarray):
+    """The central null of ``vals`` (p-values of distinct tests) whether or not it departs
+    from N(0, 1), or N(0, 1) itself (π0 = 1) when it cannot be fitted."""
+    from spikewire.infer.fdr import (
+        MIN_TESTS_SMALL_NULL,
+        SMALL_SIGMA0_RANGE,
+        EmpiricalNull,
+        central_null,
+    )
+
+    try:
+        return central_null(vals, min_tests=MIN_TESTS_SMALL_NULL,
+                            sigma0_range=SMALL_SIGMA0_RANGE)
+    except ValueError:
+        return EmpiricalNull(delta0=0.0, sigma0=1.0, pi0=1.0, n_tests=int(vals.size))
+
+
 def _distinct_values(p: np.ndarray, vals: np.ndarray) -> np.ndarray:
     """The distinct tests among the finite entries ``vals`` of ``p``: a square matrix equal
     to its transpose (a symmetric estimate reports each unordered pair twice) gives its
@@ -99,7 +116,9 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.n
         local FDR against that null (:func:`~spikewire.infer.fdr.small_local_fdr`: a
         kernel density of the z-values), to be compared with an lfdr level. The
         small-problem rule of :func:`~spikewire.infer.base.check_null` decides a switched
-        estimate this way (:meth:`Estimate.significant` passes ``small="lfdr"`` for it).
+        estimate this way (:meth:`Estimate.significant` passes ``small="lfdr"`` for it),
+        and then gets an lfdr even where the null no longer departs (p-values changed
+        after the switch): under the central null as fitted, or N(0, 1) if none fits.
         Ignored for the other methods and from 1,000 tests.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
@@ -130,7 +149,17 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.n
             m = distinct.size
             null, _ = _small_problem_null_why(distinct, MIN_TESTS_SMALL_NULL,
                                               SMALL_SIGMA0_RANGE)
-            if null is not None and small == "lfdr":
+            if small == "lfdr":
+                # an lfdr is returned whatever happens to the null: the caller compares it
+                # with an lfdr level (0.5), at which BH's values would call most pairs. The
+                # p-values can change after check_null switched the estimate (presynaptic
+                # centring, a delay range), so the null may no longer depart, or not fit:
+                # then the fitted null as it is, or else the theoretical one
+                if distinct.size < 2:
+                    out[mask] = 1.0
+                    return out
+                if null is None:
+                    null = _central_or_theoretical(distinct)
                 warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
                               f"the local FDR's density fit, got {m}; using the small-problem "
                               "local FDR instead (a kernel density against the empirical "
