@@ -72,6 +72,8 @@ def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_o
     np.testing.assert_allclose(both[iu], small_local_fdr(p[:45], wide))
     with pytest.raises(ValueError, match="at least 2"):
         small_local_fdr(p, wide, reference=p[:1])
+    with pytest.raises(ValueError, match=r"p-values in \[0, 1\]"):
+        small_local_fdr(np.r_[p, 1.5], wide)
 
 
 def _switched(z):

@@ -483,8 +483,7 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
     as far as BH over 90 tests can see. Why the local FDR instead (session 21,
     benchmarks/results/glmcc90.md): its links form a cluster where the z-values' density
     is several times the null's, which a density ratio calls and BH cannot.
-    Why 0.3 for Bonferroni too on small problems: re-referral plus BH is a milder change
-    than the large problems' switch to lfdr < 0.5, and on 20-unit NEST subsets Bonferroni
+    Why 0.3 for Bonferroni too on small problems: on 20-unit NEST subsets Bonferroni
     under a failed null (shares 0.34–0.77) called up to 4.4× the links
     (benchmarks/results/indirect.md).
 

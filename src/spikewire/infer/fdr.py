@@ -618,6 +618,10 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     ok = np.isfinite(p)
     ref = p[ok] if reference is None else np.asarray(reference, dtype=float)
     ref = ref[np.isfinite(ref)]
+    for name, v in (("p", p[ok]), ("reference", ref)):
+        if v.size and (v.min() < 0.0 or v.max() > 1.0):
+            raise ValueError(f"small_local_fdr: {name} must hold p-values in [0, 1], got "
+                             f"values from {v.min():g} to {v.max():g}")
     if ref.size < 2:
         raise ValueError(f"small_local_fdr needs at least 2 reference p-values, got "
                          f"{ref.size}")
