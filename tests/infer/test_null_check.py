@@ -9,7 +9,13 @@ from scipy.stats import norm
 
 from spikewire.infer.base import NULL_FAILURE_SHARE, check_null
 from spikewire.infer.estimate import Estimate
-from spikewire.infer.fdr import LFDR_SWITCH_LEVEL, MIN_TESTS_SMALL_NULL, NULL_FAILURE_SHARE_FDR
+from spikewire.infer.fdr import (
+    LFDR_SWITCH_LEVEL,
+    MIN_TESTS_SMALL_NULL,
+    NULL_FAILURE_SHARE_FDR,
+    EmpiricalNull,
+    small_local_fdr,
+)
 
 N = 40  # 1,560 tested ordered pairs: enough for the empirical null (>= 200)
 
@@ -115,7 +121,7 @@ def test_too_few_tests_are_not_judged():
     assert out.correction == "bh" and "null_check" not in out.diagnostics
 
 
-def test_a_failed_null_with_too_few_tests_for_lfdr_uses_bh_under_the_central_null():
+def test_a_failed_null_with_too_few_tests_for_lfdr_uses_the_small_problem_local_fdr():
     # 24 units (552 tests): enough to judge the share (>= 200) but below the local FDR's
     # 1,000 tests. Unconnected pairs z ~ N(3, 1) (a shifted null, as network synchrony
     # gives tspe on 20 recorded Izhikevich neurons), 20 links at z ~ N(9, 1)
@@ -132,26 +138,25 @@ def test_a_failed_null_with_too_few_tests_for_lfdr_uses_bh_under_the_central_nul
                    settings={}, units=np.arange(n), pvalues=p, correction="bh")
     assert est.significant().sum() > 400           # the theoretical BH calls most pairs
     p_before = est.pvalues.copy()
-    with pytest.warns(UserWarning, match="referred to the empirical null"):
+    with pytest.warns(UserWarning, match="small-problem local FDR"):
         out = check_null(est)
-    assert out.correction == "lfdr" and out.alpha == 0.05   # BH level kept, not 0.5
+    # lfdr < 0.5, the Bayes rule, as after the large problems' switch
+    assert out.correction == "lfdr" and out.alpha == LFDR_SWITCH_LEVEL
     nc = out.diagnostics["null_check"]
-    assert nc["small_problem"] and nc["switched_from"] == "bh"
-    # the method's own p-values are kept; the decision re-refers them, never lowering
+    assert nc["small_problem"] and nc["switched_from"] == "bh" and nc["alpha_from"] == 0.05
+    # the method's own p-values are kept; the decision is the small-problem lfdr under
+    # the fitted null, never below the lfdr under N(0, 1)
     np.testing.assert_array_equal(out.pvalues, p_before)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        adj_lfdr = out.significant()
-    adj_bh = out.significant(correction="bh")
-    assert not np.any(adj_lfdr & ~adj_bh)            # never a call BH would not make
+    null = EmpiricalNull(**{k: nc["empirical_null"][k] for k in ("delta0", "sigma0", "pi0",
+                                                                 "n_tests")})
+    np.testing.assert_array_equal(out.significant(),
+                                  np.nan_to_num(small_local_fdr(p, null), nan=1.0) < 0.5)
     # the centre within 3 sd of the fit (1.6 / sqrt(552) = 0.068 per sd)
     assert abs(nc["empirical_null"]["delta0"] - 3.0) < 0.2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        called = out.significant()
-    # BH at 0.05 under the right null: every link at z ≈ 9 (6 null sd above the centre,
-    # p ≈ 1e-9, far below BH's threshold) and few false calls (E ≤ 0.05 · 20 / 0.95 ≈ 1;
-    # 4 leaves room for the fitted null's error)
+    called = out.significant()
+    # every link at z ≈ 9 (6 null sd above the centre: f0 / f < 1e-6 there) and few
+    # false calls: the largest of 532 null z-values lies ~3 sd out, where the null's
+    # density is still of the order of the kernel estimate (lfdr ~ 1)
     assert called[linked].all()
     assert (called & ~linked).sum() <= 4
 

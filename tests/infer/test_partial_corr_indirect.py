@@ -17,7 +17,7 @@ from scipy import stats
 import spikewire as sw
 from spikewire.infer.base import check_null
 from spikewire.infer.estimate import Estimate, adjust_pvalues
-from spikewire.infer.fdr import MIN_TESTS_LFDR, MIN_TESTS_SMALL_NULL
+from spikewire.infer.fdr import LFDR_SWITCH_LEVEL, MIN_TESTS_LFDR, MIN_TESTS_SMALL_NULL
 
 
 def _symmetric(z_upper, n, correction="bonferroni", flag=True):
@@ -85,14 +85,15 @@ def test_shifted_bulk_is_the_null_and_links_stay():
     bonf = 0.05 / m
     # before: Bonferroni over the duplicated p-values calls many lifted null pairs
     assert np.sum(p[iu][~link] < bonf / 2) > 5
-    with pytest.warns(UserWarning, match="referred to the empirical null"):
+    with pytest.warns(UserWarning, match="small-problem local FDR"):
         out = check_null(est)
     nc = out.diagnostics["null_check"]
     assert nc["small_problem"] and nc["switched_from"] == "bonferroni" and nc["n_tests"] == m
-    assert out.correction == "lfdr" and out.alpha == 0.05
+    assert out.correction == "lfdr" and out.alpha == LFDR_SWITCH_LEVEL
     np.testing.assert_array_equal(out.pvalues, p)     # the method's own p-values kept
-    # the decision: BH on p-values re-referred to the null of the distinct tests (the
-    # upper triangle: the duplicated ones are tied), never lowered; symmetric
+    # adjust_pvalues' own "lfdr" for so few tests (session 20's decision, still its
+    # default): BH on p-values re-referred to the null of the distinct tests (the upper
+    # triangle: the duplicated ones are tied), never lowered; symmetric
     with pytest.warns(UserWarning, match="never lowered"):
         adj = adjust_pvalues(p, "lfdr")
     tested = ~np.eye(n, dtype=bool)
@@ -209,7 +210,7 @@ def test_default_refers_hidden_common_input_to_the_bulk():
     st = _hidden_common_input()
     with pytest.warns(UserWarning, match="kept because the method's small-problem rule"):
         off = sw.infer(st, "partial_corr", shared_null="off")
-    with pytest.warns(UserWarning, match="referred to the empirical null"):
+    with pytest.warns(UserWarning, match="small-problem local FDR"):
         est = sw.infer(st, "partial_corr")
     nc = est.diagnostics["null_check"]
     assert nc["small_problem"] and nc["share_p_below_0.05"] > 0.3 and nc["symmetric"]

@@ -454,12 +454,16 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
       (:func:`~spikewire.infer.fdr.central_null`, fitted to the distinct tests) departs
       from N(0, 1) beyond its sampling error
       (:func:`~spikewire.infer.fdr.departs_from_theory`: 3 × 1.6 / sqrt(m)), the
-      correction is switched to ``"lfdr"`` at the same α, which for so few tests means
-      (:func:`~spikewire.infer.adjust_pvalues`) Benjamini–Hochberg on the p-values
-      re-referred to that null and never lowered, ``max(p, 1 − Φ((z − δ0) / σ0))``
-      (:func:`~spikewire.infer.fdr.rereferred_pvalues`; over a symmetric estimate's
-      duplicated p-values BH equals BH over its distinct tests). :attr:`Estimate.pvalues`
-      stay the method's own. ``small_problems=False``, or
+      correction is switched to ``"lfdr"`` and α raised to
+      :data:`~spikewire.infer.fdr.LFDR_SWITCH_LEVEL` (lfdr < 0.5) as for large problems;
+      :meth:`Estimate.significant` then decides by the small-problem local FDR
+      (:func:`~spikewire.infer.fdr.small_local_fdr`: that null against a Gaussian kernel
+      density of the distinct tests' z-values, never below the lfdr under N(0, 1),
+      non-increasing in z). :attr:`Estimate.pvalues` stay the method's own. (Session 20
+      decided such estimates by Benjamini–Hochberg on the p-values re-referred to the
+      null, :func:`~spikewire.infer.fdr.rereferred_pvalues`, at the method's α; that is
+      still what ``adjust_pvalues(p, "lfdr")`` returns for 45–999 tests.)
+      ``small_problems=False``, or
       ``diagnostics["small_problem_rule"] = False`` set by the method
       (``partial_corr(shared_null="off")``), keeps the correction with the warning instead;
     - otherwise the correction is kept and the warning says the calls are not to be
@@ -475,9 +479,11 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
     of 149 links at 60 min; on 10 recorded units of 100 (90 tests) glm's from 81 / 84 to
     8 / 3 (9 / 15 links), and on the 10-unit bursting null family glm's from 52 / 42 false
     calls to 0 / 1; glmcc's there from 49 / 71 to 0: its unlinked pairs spread as wide as
-    N(2.6, 2.0²) and a normal null that wide leaves its links (z 5.5–9.8) inside its tail.
-    Why 0.3 for Bonferroni too on small problems: re-referral plus BH is a milder change
-    than the large problems' switch to lfdr < 0.5, and on 20-unit NEST subsets Bonferroni
+    N(2.6, 2.0²) and a normal null that wide leaves its links (z 5.5–9.8) inside its tail
+    as far as BH over 90 tests can see. Why the local FDR instead (session 21,
+    benchmarks/results/glmcc90.md): its links form a cluster where the z-values' density
+    is several times the null's, which a density ratio calls and BH cannot.
+    Why 0.3 for Bonferroni too on small problems: on 20-unit NEST subsets Bonferroni
     under a failed null (shares 0.34–0.77) called up to 4.4× the links
     (benchmarks/results/indirect.md).
 
@@ -566,17 +572,20 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
         if null is not None and not small_problems:
             null, reason = None, "the method's small-problem rule is off"
         if null is not None:
+            level = max(float(est.alpha), LFDR_SWITCH_LEVEL)
             warnings.warn(
-                head + f", so this estimate uses Benjamini–Hochberg at α = {est.alpha:g} "
-                f"with the p-values referred to the empirical null N({null.delta0:.2f}, "
-                f"{null.sigma0:.2f}²) fitted to the central peak of the z-values, never "
-                f"lowered (correction='lfdr' with fewer than {MIN_TESTS_LFDR} tests: the "
-                "small-problem rule); its ranking (scores) may still be informative.",
+                head + ", so this estimate uses the small-problem local FDR "
+                f"(correction='lfdr' with fewer than {MIN_TESTS_LFDR} tests: the empirical "
+                f"null N({null.delta0:.2f}, {null.sigma0:.2f}²) fitted to the central peak "
+                "of the z-values against a kernel density of them) and calls the pairs "
+                f"more probably linked than not, lfdr < {level:g} (est.alpha); its ranking "
+                "(scores) may still be informative.",
                 UserWarning, stacklevel=user_stacklevel())
             est.diagnostics["null_check"].update(
                 switched_from=est.correction, alpha_from=float(est.alpha),
                 empirical_null=null.as_dict(), small_problem=True)
             est.correction = "lfdr"
+            est.alpha = level
             return est
     else:
         reason = lfdr_fallback_reason(p)

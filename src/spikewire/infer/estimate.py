@@ -61,6 +61,23 @@ def _small_problem_null_why(vals: np.ndarray, min_tests: int | None = None,
     return null, None
 
 
+def _central_or_theoretical(vals: np.ndarray):
+    """The central null of ``vals`` (p-values of distinct tests) whether or not it departs
+    from N(0, 1), or N(0, 1) itself (π0 = 1) when it cannot be fitted."""
+    from spikewire.infer.fdr import (
+        MIN_TESTS_SMALL_NULL,
+        SMALL_SIGMA0_RANGE,
+        EmpiricalNull,
+        central_null,
+    )
+
+    try:
+        return central_null(vals, min_tests=MIN_TESTS_SMALL_NULL,
+                            sigma0_range=SMALL_SIGMA0_RANGE)
+    except ValueError:
+        return EmpiricalNull(delta0=0.0, sigma0=1.0, pi0=1.0, n_tests=int(vals.size))
+
+
 def _distinct_values(p: np.ndarray, vals: np.ndarray) -> np.ndarray:
     """The distinct tests among the finite entries ``vals`` of ``p``: a square matrix equal
     to its transpose (a symmetric estimate reports each unordered pair twice) gives its
@@ -71,7 +88,7 @@ def _distinct_values(p: np.ndarray, vals: np.ndarray) -> np.ndarray:
     return vals
 
 
-def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
+def adjust_pvalues(p: np.ndarray, method: str = "bh", small: str = "bh") -> np.ndarray:
     """Multiple-comparison adjusted p-values over the finite entries of ``p``.
 
     Parameters
@@ -82,7 +99,8 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
         Benjamini–Hochberg false discovery rate, Bonferroni family-wise error, none, or
         Efron's empirical-null local false discovery rate (returns each test's lfdr, the
         posterior probability that it is null; see :mod:`spikewire.infer.fdr`; with fewer
-        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` finite p-values, or p-values too
+        than :data:`~spikewire.infer.fdr.MIN_TESTS_LFDR` distinct tests (finite p-values; a
+        symmetric matrix's upper triangle), or p-values too
         tied for an empirical null, it warns and falls back on BH — from
         :data:`~spikewire.infer.fdr.MIN_TESTS_SMALL_NULL` (45) distinct tests on (a
         symmetric matrix's upper triangle), with the p-values referred to the empirical
@@ -92,8 +110,19 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
         :func:`~spikewire.infer.base.check_null` switches a failed small estimate to).
         Comparing the
         result with a level α calls tests with adjusted value < α in every case.
+    small : {"bh", "lfdr"}, default "bh"
+        What ``"lfdr"`` returns for 45 to 999 distinct tests whose central null departs
+        from N(0, 1): ``"bh"`` the Benjamini–Hochberg values above; ``"lfdr"`` each test's
+        local FDR against that null (:func:`~spikewire.infer.fdr.small_local_fdr`: a
+        kernel density of the z-values), to be compared with an lfdr level. The
+        small-problem rule of :func:`~spikewire.infer.base.check_null` decides a switched
+        estimate this way (:meth:`Estimate.significant` passes ``small="lfdr"`` for it),
+        and then gets an lfdr even where the null no longer departs (p-values changed
+        after the switch): under the central null as fitted, or N(0, 1) if none fits.
+        Ignored for the other methods and from 1,000 tests.
     """
     check_choice("correction", method, {"bh", "bonferroni", "none", "lfdr"})
+    check_choice("small", small, {"bh", "lfdr"})
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     mask = np.isfinite(p)
@@ -104,17 +133,38 @@ def adjust_pvalues(p: np.ndarray, method: str = "bh") -> np.ndarray:
     if method == "lfdr":
         from spikewire.infer.fdr import MIN_TESTS_LFDR, local_fdr
 
-        if m < MIN_TESTS_LFDR:
+        # small or large by the distinct tests, as check_null counts them (a symmetric
+        # matrix of 40 units holds 1,560 finite p-values but 780 tests)
+        if _distinct_values(p, vals).size < MIN_TESTS_LFDR:
             import warnings
 
             from spikewire.infer.fdr import (
                 MIN_TESTS_SMALL_NULL,
                 SMALL_SIGMA0_RANGE,
                 rereferred_pvalues,
+                small_local_fdr,
             )
 
-            null, _ = _small_problem_null_why(_distinct_values(p, vals), MIN_TESTS_SMALL_NULL,
+            distinct = _distinct_values(p, vals)
+            m = distinct.size
+            null, _ = _small_problem_null_why(distinct, MIN_TESTS_SMALL_NULL,
                                               SMALL_SIGMA0_RANGE)
+            if small == "lfdr":
+                # an lfdr is returned whatever happens to the null: the caller compares it
+                # with an lfdr level (0.5), at which BH's values would call most pairs. The
+                # p-values can change after check_null switched the estimate (presynaptic
+                # centring, a delay range), so the null may no longer depart, or not fit:
+                # then the fitted null as it is, or else the theoretical one
+                if distinct.size < 2:
+                    out[mask] = 1.0
+                    return out
+                if null is None:
+                    null = _central_or_theoretical(distinct)
+                warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
+                              f"the local FDR's density fit, got {m}; using the small-problem "
+                              "local FDR instead (a kernel density against the empirical "
+                              f"null N({null.delta0:.2f}, {null.sigma0:.2f}²))", stacklevel=2)
+                return small_local_fdr(p, null, reference=distinct)
             if null is not None:
                 warnings.warn(f"correction='lfdr' needs at least {MIN_TESTS_LFDR} tests for "
                               f"the local FDR, got {m}; using Benjamini–Hochberg with the "
@@ -241,6 +291,10 @@ class Estimate:
     def significant(self, alpha: float | None = None, correction: str | None = None) -> np.ndarray:
         """Boolean (n, n) mask of pairs significant at ``alpha`` after ``correction``.
 
+        An estimate that :func:`~spikewire.infer.base.check_null`'s small-problem rule
+        switched (``diagnostics["null_check"]["small_problem"]``) decides ``"lfdr"`` by the
+        small-problem local FDR (:func:`adjust_pvalues` with ``small="lfdr"``).
+
         Methods without p-values (the learned method ``gnn`` on fewer than 50 tested
         pairs or with ``weight_null="weights"``; ``lowrank`` and
         ``lowrank_flow`` with ``n_surrogates=0`` — by default they gate their weights
@@ -259,7 +313,12 @@ class Estimate:
         pvalues = self.pvalues if self.pvalues is not None else self.weight_null_pvalues()
         if pvalues is None:
             return (self.weights != 0) & (self.pair_status == 0)
-        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction)
+        # an estimate switched by check_null's small-problem rule decides "lfdr" by the
+        # small-problem local FDR (fdr.small_local_fdr), at the lfdr level it was given
+        small = ("lfdr" if (self.diagnostics.get("null_check") or {}).get("small_problem")
+                 else "bh")
+        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction,
+                             small=small)
         return np.nan_to_num(adj, nan=1.0) < alpha
 
     def weight_null_pvalues(self) -> np.ndarray | None:

@@ -194,7 +194,13 @@ class GLMCC(InferenceMethod):
         0.701; was 0.911 / 0.546 / 0.482 / 0.450; benchmarks/results/calib.md). With
         ``sync_tau=0.008`` 34 / 19 / 37 % of the pairs reach p < 0.05
         and BH would call 1,183 / 760 / 1,223 (see ``sync_tau``). On the null families
-        (tests/infer/test_calibration.py) BH calls 0.
+        (tests/infer/test_calibration.py) BH calls 0. Small problems (45–999 distinct
+        tests, e.g. 10 recorded units): the same check switches a failed estimate to the
+        small-problem local FDR (:func:`~spikewire.infer.fdr.small_local_fdr`, lfdr < 0.5):
+        on 10 of 100 Brunel neurons (90 % hidden, 120 s; unlinked pairs' z ≈ N(2.6–3.8,
+        2.0–2.1²)) 4 / 8 calls, all true, of 9 / 15 links (MCC 0.647 / 0.698; best
+        threshold 0.893 / 0.920), where BH under the fitted null (session 20) called none
+        and BH on glmcc's own p-values 49 / 71 (benchmarks/results/glmcc90.md).
     min_spikes : int, default 10
         Units with fewer spikes are skipped (unit status ``too_few_spikes``, pair status 3).
     min_coincidences : float, default 10.0
