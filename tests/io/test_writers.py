@@ -178,3 +178,35 @@ def test_simulation_round_trip_keeps_the_neuron_and_synapse_model(tmp_path, mode
     assert net2.neuron_model == net.neuron_model
     assert repr(net2.params) == repr(net.params)
     np.testing.assert_array_equal(simulate(net2, 0.3, seed=2).times, st.times)
+
+
+def test_estimate_table_q_values_are_the_decision_of_a_small_problem_switch():
+    # 10 units (90 tests) whose unlinked pairs sit on a wide, shifted null (as glmcc on 10
+    # of 100 Brunel neurons, results/glmcc90.md) with 9 strong links: check_null switches
+    # the estimate to the small-problem local FDR; the table's q_value must be those
+    # lfdr values (the sign column's decision), not BH of the raw p-values
+    import warnings
+
+    from scipy import stats
+
+    from spikewire.infer import Estimate
+    from spikewire.infer.base import check_null
+
+    rng = np.random.default_rng(1)
+    n = 10
+    off = ~np.eye(n, dtype=bool)
+    p = np.full((n, n), np.nan)
+    p[off] = stats.norm.sf(np.r_[rng.normal(7.5, 1.3, 9), rng.normal(2.6, 2.0, 81)])
+    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
+                   pvalues=p, correction="bh", alpha=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = check_null(est)
+    assert est.diagnostics["null_check"]["small_problem"] and est.correction == "lfdr"
+    frame = estimate_table(est)
+    q = frame["q_value"].to_numpy()
+    np.testing.assert_array_equal(frame["sign"].to_numpy() != 0, q < est.alpha)
+    assert 0 < (q < est.alpha).sum() < 90
+    # BH of the raw p-values (the former column) would call nearly every pair here
+    bh = adjust_pvalues(np.where(off, p, np.nan), "bh")[off]
+    assert (bh < est.alpha).sum() > (q < est.alpha).sum() + 20

@@ -309,17 +309,29 @@ class Estimate:
         matrix) keeps ``|weight| > 0``.
         """
         alpha = check_probability_open("alpha", self.alpha if alpha is None else alpha)
+        adj = self.adjusted_pvalues(correction)
+        if adj is None:
+            return (self.weights != 0) & (self.pair_status == 0)
+        return np.nan_to_num(adj, nan=1.0) < alpha
+
+    def adjusted_pvalues(self, correction: str | None = None) -> np.ndarray | None:
+        """The tested pairs' p-values adjusted by ``correction`` (default: the estimate's
+        own), as :meth:`significant` compares them with ``alpha``: BH q-values, Bonferroni
+        p-values, or local FDRs; NaN where not tested.
+
+        An estimate that :func:`~spikewire.infer.base.check_null`'s small-problem rule
+        switched (``diagnostics["null_check"]["small_problem"]``) gets the small-problem
+        local FDR for ``"lfdr"``. Methods without p-values use
+        :meth:`weight_null_pvalues`; ``None`` when neither exists.
+        """
         correction = self.correction if correction is None else correction
         pvalues = self.pvalues if self.pvalues is not None else self.weight_null_pvalues()
         if pvalues is None:
-            return (self.weights != 0) & (self.pair_status == 0)
-        # an estimate switched by check_null's small-problem rule decides "lfdr" by the
-        # small-problem local FDR (fdr.small_local_fdr), at the lfdr level it was given
+            return None
         small = ("lfdr" if (self.diagnostics.get("null_check") or {}).get("small_problem")
                  else "bh")
-        adj = adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction,
-                             small=small)
-        return np.nan_to_num(adj, nan=1.0) < alpha
+        return adjust_pvalues(np.where(self.pair_status == 0, pvalues, np.nan), correction,
+                              small=small)
 
     def weight_null_pvalues(self) -> np.ndarray | None:
         """Two-sided p-values of the tested weights against their own empirical null.

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from spikewire.infer.estimate import PAIR_STATUS, Estimate, adjust_pvalues
+from spikewire.infer.estimate import PAIR_STATUS, Estimate
 
 __all__ = ["estimate_table", "write_estimate", "add_estimate_to_nwb", "read_estimate_nwb",
            "ESTIMATE_COLUMNS"]
@@ -56,10 +56,12 @@ def estimate_table(estimate: Estimate, *, alpha: float | None = None,
     """One row per (pre, post) pair of an :class:`~spikewire.infer.Estimate`.
 
     Columns: ``pre``, ``post`` (unit ids), ``weight`` (in ``weight_unit``), ``p_value``
-    (raw), ``q_value`` (adjusted with ``correction`` over the tested pairs: Benjamini–
-    Hochberg q or Bonferroni), ``sign`` (+1/−1 significant at ``alpha`` after
-    ``correction``, else 0), ``delay`` (s), ``score``, ``status`` (why a pair was not
-    tested), ``method``, ``weight_unit``, ``settings`` (JSON of the method's settings).
+    (raw), ``q_value`` (adjusted with ``correction`` over the tested pairs, as the
+    ``sign`` column is decided: Benjamini–Hochberg q, Bonferroni or local FDR; see
+    :meth:`~spikewire.infer.Estimate.adjusted_pvalues`), ``sign`` (+1/−1 significant at
+    ``alpha`` after ``correction``, else 0), ``delay`` (s), ``score``, ``status`` (why a
+    pair was not tested), ``method``, ``weight_unit``, ``settings`` (JSON of the method's
+    settings).
     The text columns are categoricals (each distinct text stored once), so the table of
     3,000 units (9 M rows) stays well under 1 GB.
 
@@ -82,7 +84,10 @@ def estimate_table(estimate: Estimate, *, alpha: float | None = None,
     n = estimate.n_units
     post, pre = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
     p = np.full((n, n), np.nan) if estimate.pvalues is None else estimate.pvalues
-    q = adjust_pvalues(np.where(estimate.pair_status == 0, p, np.nan), correction)
+    # the adjusted values the sign column is decided on (a small-problem switched
+    # estimate's local FDR included); NaN for an estimate without p-values, as before
+    q = (estimate.adjusted_pvalues(correction) if estimate.pvalues is not None
+         else np.full((n, n), np.nan))
     adj = estimate.adjacency(alpha, correction)
     frame = pd.DataFrame({
         "pre": estimate.units[pre.ravel()].astype(np.int64),
