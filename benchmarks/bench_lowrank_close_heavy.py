@@ -124,6 +124,7 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
             sn = lowrank_network(s["m"], s["n"], d=s["d"], alpha=fit.alpha)
             zs = simulate_lowrank(sn, z_ho @ A.T, 100).latents @ Ait
             g = matches(dynamics_summary(sn, "ring", starts @ A.T, A.T), "ring", ref_net)
+            g = matches(g, "quadstable", ref_net)        # fixed points: count and radii
             g["heldout_r2"] = heldout_r2(a_true, net.activity(zs))
             g["fp_count_ok"] = g["n_stable_fp"] == ref_net["n_stable_fp"]
             sampled.append(g)
@@ -134,6 +135,9 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
                                                         for g in sampled]))
         res["cpu_total_s"] = time.process_time() - c0
         out[name] = res
+        with open(args.out + ".partial", "w") as fh:
+            json.dump(out, fh, default=lambda x: x.tolist() if hasattr(x, "tolist")
+                      else float(x))
         print(json.dumps({"seed": seed, "setting": name, **{
             k: v for k, v in res.items() if k != "sampled"}}, default=float), flush=True)
     return out

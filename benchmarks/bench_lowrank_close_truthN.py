@@ -17,7 +17,12 @@ network has no stable fixed point, the 10,000-unit truth has 2). Here the refere
     summarises ``--n-flow`` networks of 1,000 units sampled from the flow (seeds 300, ...)
     and the bench's 5 networks of 10,000 units (seeds 100–104, as in lrring20.md), the
     latter also checked against the old 10,000-unit reference (``--ref-cache``).
-``judge``  the rule and the pass rates (see :func:`make_rule`).
+``bootstrap [PRESET]``  the ceiling of learning from one network: ``--n-flow`` networks
+    of 1,000 units resampled (with replacement) from the data network's own units.
+``truth2 [PRESET]``  as ``truth``, but each 1,000-unit true draw is then resampled with
+    replacement to a new 1,000-unit network (seeds 3000, ... / 4000, ...): the samples a
+    perfect learner of one network's loading distribution would give.
+``judge``  the rules and the pass rates (see :func:`judge`, :func:`make_rule`).
 
 Usage: python benchmarks/bench_lowrank_close_truthN.py truth ring --out-dir D
        python benchmarks/bench_lowrank_close_truthN.py flow ring 0 --out-dir D
@@ -63,6 +68,46 @@ def truth(p: str, args) -> None:
     with open(Path(args.out_dir) / f"truth_{p}.json", "w") as fh:
         json.dump(res, fh, default=float)
     print(p, "truth", f"{res['cpu_s']:.1f} s CPU", flush=True)
+
+
+def truth2(p: str, args) -> None:
+    """What a perfect learner from one network gives: a 1,000-unit network drawn from the
+    truth (seed 3000 + k: calibration, 4000 + k: held-out), then a 1,000-unit network
+    resampled with replacement from its units — the data network's sampling deviation
+    plus a fresh sample's, as for a network sampled from a flow fitted to one network."""
+    c0 = time.process_time()
+    res = {}
+    for name, base, k in (("cal", 3000, args.n_cal), ("heldout", 4000, args.n_heldout)):
+        rows = []
+        for s in range(k):
+            t = lowrank_preset(p, 1000, seed=base + s)
+            d = t.d if t.d is not None else np.zeros(1000)
+            i = np.random.default_rng(base + s).integers(0, 1000, 1000)
+            bn = lowrank_network(t.m[i], t.n[i], d=d[i], alpha=t.alpha)
+            rows.append(_clean(dynamics_summary(bn, p, initial_grid(9, 3.0), np.eye(2))))
+        res[name] = rows
+    res["cpu_s"] = time.process_time() - c0
+    with open(Path(args.out_dir) / f"truth2_{p}.json", "w") as fh:
+        json.dump(res, fh, default=float)
+    print(p, "truth2", f"{res['cpu_s']:.1f} s CPU", flush=True)
+
+
+def bootstrap(p: str, args) -> None:
+    """The ceiling of any method that learns the loading distribution from the one data
+    network: networks of 1,000 units whose (m, n, d) are resampled with replacement from
+    the data network's own units (the empirical distribution a perfect flow would learn;
+    seeds 400, ...)."""
+    c0 = time.process_time()
+    net = lowrank_preset(p, 1000, seed=0)
+    d = net.d if net.d is not None else np.zeros(1000)
+    rows = []
+    for k in range(args.n_flow):
+        i = np.random.default_rng(400 + k).integers(0, 1000, 1000)
+        bn = lowrank_network(net.m[i], net.n[i], d=d[i], alpha=net.alpha)
+        rows.append(_clean(dynamics_summary(bn, p, initial_grid(9, 3.0), np.eye(2))))
+    with open(Path(args.out_dir) / f"boot_{p}.json", "w") as fh:
+        json.dump({"n1000": rows, "cpu_s": time.process_time() - c0}, fh, default=float)
+    print(p, "bootstrap", f"{time.process_time() - c0:.1f} s CPU", flush=True)
 
 
 def flow(p: str, cs: int, args) -> None:
@@ -120,9 +165,11 @@ def make_rule(cal: list[dict], p: str, level: float) -> dict:
         for c in sorted(set(counts)):
             if counts.count(c) < 0.05 * len(counts):
                 continue
+            if c == 0:
+                rule["0"] = []
+                continue
             r = np.array([x["radii"] for x in f if x["count"] == c]).reshape(-1, c)
-            rule[str(c)] = ([] if c == 0 else
-                            np.quantile(r, [lo, hi], axis=0).T.tolist())
+            rule[str(c)] = np.quantile(r, [lo, hi], axis=0).T.tolist()
         return rule
     if p == "limit_cycle":
         per = np.array([x["period"] for x in f], dtype=float)
@@ -148,39 +195,66 @@ def passes(g: dict, p: str, rule: dict) -> bool:
                 and x["gap"] <= rule["gap"])
 
 
+def _rule_rates(cal: list[dict], held: list[dict], p: str) -> tuple[dict, dict]:
+    """The marginal level: the smallest in ``LEVELS`` whose joint pass rate on ``cal`` is
+    >= 90 % (only draws of the reference kind enter the rule); the control is ``held``,
+    draws of the same kind not used for the rule."""
+    level = next(lv for lv in LEVELS
+                 if np.mean([passes(g, p, make_rule(cal, p, lv)) for g in cal]) >= 0.9)
+    rule = make_rule(cal, p, level)
+    return rule, {"level": level, "rule": rule,
+                  "cal_pass": float(np.mean([passes(g, p, rule) for g in cal])),
+                  "heldout_pass": float(np.mean([passes(g, p, rule) for g in held])),
+                  "n_cal": len(cal), "n_heldout": len(held),
+                  "cal_summary": summary([features(g, p) for g in cal], p)}
+
+
 def judge(args) -> None:
+    """Rule A: the central range of 1,000-unit true draws (``truth``). Rule B: of
+    1,000-unit networks resampled from a 1,000-unit true draw (``truth2``: what samples of
+    a perfect learner from one network look like, over which network it saw). Both are
+    built from the truth alone; the flow's samples, the data network and its bootstrap
+    are then judged by them."""
     out = {}
     for p in PRESETS:
         tf = Path(args.out_dir) / f"truth_{p}.json"
         if not tf.exists():
             continue
         tr = json.loads(tf.read_text())
-        # the marginal level: the smallest whose joint pass rate on the calibration draws
-        # is >= 90 % (only true draws enter the rule); the control is the held-out draws
-        level = next(lv for lv in LEVELS
-                     if np.mean([passes(g, p, make_rule(tr["cal"], p, lv))
-                                 for g in tr["cal"]]) >= 0.9)
-        rule = make_rule(tr["cal"], p, level)
-        row = {"level": level, "rule": rule,
-               "cal_pass": float(np.mean([passes(g, p, rule) for g in tr["cal"]])),
-               "heldout_pass": float(np.mean([passes(g, p, rule) for g in tr["heldout"]])),
-               "n_cal": len(tr["cal"]), "n_heldout": len(tr["heldout"]),
-               "data_network_pass": passes(tr["data_network"], p, rule),
-               "data_network": features(tr["data_network"], p),
-               "cal_summary": summary([features(g, p) for g in tr["cal"]], p)}
+        t2f = Path(args.out_dir) / f"truth2_{p}.json"
+        t2 = json.loads(t2f.read_text()) if t2f.exists() else None
+        bf = Path(args.out_dir) / f"boot_{p}.json"
+        bo = json.loads(bf.read_text())["n1000"] if bf.exists() else None
+        row = {"data_network": features(tr["data_network"], p)}
+        if bo is not None:
+            row["bootstrap_summary"] = summary([features(g, p) for g in bo], p)
+        flows = {}
         for cs in (0, 1):
             ff = Path(args.out_dir) / f"flow_{p}_c{cs}.json"
-            if not ff.exists():
+            if ff.exists():
+                flows[cs] = json.loads(ff.read_text())
+        for name, cal, held in (("A", tr["cal"], tr["heldout"]),
+                                ("B", None if t2 is None else t2["cal"],
+                                 None if t2 is None else t2["heldout"])):
+            if cal is None:
                 continue
-            fl = json.loads(ff.read_text())
-            ok = [passes(g, p, rule) for g in fl["n1000"]]
-            ok10 = [passes(g, p, rule) for g in fl["n10000"]]
-            key = {"quadstable": "fp_ok", "bistable": "fp_ok", "limit_cycle": "period_ok",
-                   "ring": "ring_ok"}[p]
+            rule, r = _rule_rates(cal, held, p)
+            r["true_draws_pass"] = float(np.mean([passes(g, p, rule) for g in tr["heldout"]]))
+            r["data_network_pass"] = passes(tr["data_network"], p, rule)
+            if bo is not None:
+                r["bootstrap_pass"] = float(np.mean([passes(g, p, rule) for g in bo]))
+            for cs, fl in flows.items():
+                r[f"c{cs}_flow_n1000_pass"] = float(np.mean([passes(g, p, rule)
+                                                             for g in fl["n1000"]]))
+                r[f"c{cs}_flow_n10000_pass"] = float(np.mean([passes(g, p, rule)
+                                                              for g in fl["n10000"]]))
+            row["rule_" + name] = r
+        key = {"quadstable": "fp_ok", "bistable": "fp_ok", "limit_cycle": "period_ok",
+               "ring": "ring_ok"}[p]
+        for cs, fl in flows.items():
             row[f"c{cs}"] = {
-                "flow_n1000_pass": float(np.mean(ok)), "n_flow": len(ok),
+                "n_flow": len(fl["n1000"]),
                 "flow_n1000_summary": summary([features(g, p) for g in fl["n1000"]], p),
-                "flow_n10000_pass_rule1000": float(np.mean(ok10)),
                 "flow_n10000_old_ref10000": float(np.mean([g[key] for g in fl["n10000"]])),
                 "flow_n10000": [features(g, p) for g in fl["n10000"]],
                 "cpu_s": fl["cpu_s"], "cpu_flow_s": fl["cpu_flow_s"]}
@@ -208,7 +282,7 @@ def summary(f: list[dict], p: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("cmd", choices=["truth", "flow", "judge"])
+    ap.add_argument("cmd", choices=["truth", "truth2", "bootstrap", "flow", "judge"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--out-dir", required=True)
     ap.add_argument("--n-cal", type=int, default=100)
@@ -221,6 +295,12 @@ def main() -> None:
     if args.cmd == "truth":
         for p in args.args or PRESETS:
             truth(p, args)
+    elif args.cmd == "truth2":
+        for p in args.args or PRESETS:
+            truth2(p, args)
+    elif args.cmd == "bootstrap":
+        for p in args.args or PRESETS:
+            bootstrap(p, args)
     elif args.cmd == "flow":
         flow(args.args[0], int(args.args[1]), args)
     else:
