@@ -94,8 +94,11 @@ def test_flow_matching_density_and_samples(one_thread):
 def test_method_estimate(one_thread):
     net = lowrank_preset("ring", 60, seed=0)
     rec = observe_rates(simulate_lowrank(net, initial_grid(3, 2.4), 40))
+    # the setting the figures below were measured with, explicitly (independent of the
+    # method's defaults; refine_iter reaches every front-end fit of the gate)
     est = sw.infer(rec, "lowrank_flow", n_iter=20, n_restarts=1, flow_iter=200,
-                   n_weight_samples=3)
+                   n_weight_samples=3, refine_iter=0, targets_from="flow",
+                   coupling="independent", smooth=False)
     n = 60
     assert est.weights.shape == (n, n) and np.all(np.isfinite(est.weights))
     assert np.all(np.diag(est.weights) == 0)
@@ -155,16 +158,18 @@ def test_burn_in_setting_is_validated(one_thread):
     net = lowrank_preset("ring", 20, seed=0)
     rec = observe_rates(simulate_lowrank(net, initial_grid(2, 2.4), 12))
     with pytest.raises(ValueError, match="burn_in"):
-        sw.infer(rec, "lowrank_flow", burn_in=-1, n_iter=1, n_restarts=1, flow_iter=1)
+        sw.infer(rec, "lowrank_flow", burn_in=-1, n_iter=1, n_restarts=1, flow_iter=1,
+                 refine_iter=0)
     with pytest.raises(ValueError, match="targets_from"):
         sw.infer(rec, "lowrank_flow", targets_from="fitted", n_iter=1, n_restarts=1,
-                 flow_iter=1)
+                 flow_iter=1, refine_iter=0)
     est = sw.infer(rec, "lowrank_flow", targets_from="units", n_iter=1, n_restarts=1,
-                   flow_iter=1, n_surrogates=0)
+                   flow_iter=1, n_surrogates=0, refine_iter=0)
     assert est.diagnostics["targets_from"] == "units" and len(est.diagnostics["ridge_r2"]) == 1
     # 12-sample chunks leave at most 10 samples to drop
     with pytest.raises(ValueError, match="burn_in=11"):
-        sw.infer(rec, "lowrank_flow", burn_in=11, n_iter=1, n_restarts=1, flow_iter=1)
+        sw.infer(rec, "lowrank_flow", burn_in=11, n_iter=1, n_restarts=1, flow_iter=1,
+                 refine_iter=0)
 
 
 def test_targets_from_units_regress_on_the_fitted_units_own_field(one_thread):
@@ -243,8 +248,9 @@ def test_coupling_setting_reaches_the_md_flow(one_thread):
     room for platform rounding and the minibatch noise (sd of that mean ≈ 0.05)."""
     net = lowrank_preset("ring", 60, seed=0)
     rec = observe_rates(simulate_lowrank(net, initial_grid(3, 2.4), 40))
-    kw = dict(n_iter=20, n_restarts=1, flow_iter=400, n_surrogates=0)
-    ind = sw.infer(rec, "lowrank_flow", **kw).diagnostics
+    kw = dict(n_iter=20, n_restarts=1, flow_iter=400, n_surrogates=0, refine_iter=0,
+              targets_from="flow", smooth=False)
+    ind = sw.infer(rec, "lowrank_flow", coupling="independent", **kw).diagnostics
     ot = sw.infer(rec, "lowrank_flow", coupling="ot", **kw).diagnostics
     assert ind["coupling"] == "independent" and ot["coupling"] == "ot"
     assert ot["flow_md_loss"] < ind["flow_md_loss"] / 2, (ot["flow_md_loss"],
@@ -252,7 +258,8 @@ def test_coupling_setting_reaches_the_md_flow(one_thread):
     # the front end is the same fit: only the flow changed
     np.testing.assert_array_equal(ot["m"], ind["m"])
     with pytest.raises(ValueError, match="coupling"):
-        sw.infer(rec, "lowrank_flow", coupling="sinkhorn", n_iter=1, flow_iter=1)
+        sw.infer(rec, "lowrank_flow", coupling="sinkhorn", n_iter=1, flow_iter=1,
+                 refine_iter=0)
 
 
 def test_smooth_targets_limits_and_a_noisy_smooth_function():
@@ -299,22 +306,24 @@ def test_smooth_setting_reaches_the_targets(one_thread):
 
     net = lowrank_preset("ring", 60, seed=0)
     rec = observe_rates(simulate_lowrank(net, initial_grid(3, 2.4), 40))
-    kw = dict(n_iter=20, n_restarts=1, flow_iter=50, n_surrogates=0, targets_from="units")
+    kw = dict(n_iter=20, n_restarts=1, flow_iter=50, n_surrogates=0, targets_from="units",
+              refine_iter=0, coupling="independent")
     dg = sw.infer(rec, "lowrank_flow", smooth=True, **kw).diagnostics
     assert dg["smooth"] is True and len(dg["smooth_bandwidths"]) == 1
     assert dg["smooth_bandwidths"][0] in SMOOTH_BANDWIDTHS
     # the gain of the smoothed targets is refitted by default (one R × R gain)
     assert dg["smooth_gain"] is True and np.shape(dg["smooth_gains"]) == (1, 2, 2)
-    plain = sw.infer(rec, "lowrank_flow", **kw).diagnostics
+    plain = sw.infer(rec, "lowrank_flow", smooth=False, **kw).diagnostics
     assert plain["smooth_bandwidths"] == [] and plain["smooth_gains"] == []
     assert plain["smooth_gain"] is False                 # unused without smooth
     alone = sw.infer(rec, "lowrank_flow", smooth=True, smooth_gain=False, **kw).diagnostics
     assert alone["smooth_bandwidths"] == dg["smooth_bandwidths"]
     assert alone["smooth_gain"] is False and alone["smooth_gains"] == []
     with pytest.raises(ValueError, match="smooth"):
-        sw.infer(rec, "lowrank_flow", smooth="yes", n_iter=1, flow_iter=1)
+        sw.infer(rec, "lowrank_flow", smooth="yes", n_iter=1, flow_iter=1, refine_iter=0)
     with pytest.raises(ValueError, match="smooth_gain"):
-        sw.infer(rec, "lowrank_flow", smooth=True, smooth_gain=1, n_iter=1, flow_iter=1)
+        sw.infer(rec, "lowrank_flow", smooth=True, smooth_gain=1, n_iter=1, flow_iter=1,
+                 refine_iter=0)
 
 
 def test_refit_gain_exact_and_undoes_the_smoothers_shrinkage():

@@ -689,6 +689,19 @@ class LowRankFlow(_LowRankBase):
     input, data against shift surrogates and a reversal test, both at 0.05), then the
     weights that stand out of their bulk (Bonferroni 0.05).
 
+    Cost and the distance-meeting setting: at N = 1,000 units (4,608 s of spikes, one
+    thread, ``n_restarts=1``, no gate) a fit with these defaults costs ≈ 1.2 CPU-min
+    (front end 60 s, flows 9–13 s); with ``refine_iter=400, targets_from="units",
+    coupling="ot", smooth=True, flow_iter=6000`` ≈ 3.0–3.2 CPU-min (front end 130–135 s,
+    flows 49–62 s). The gate adds ``n_surrogates + n_reversals`` front-end fits, each with
+    ``refine_iter``. That setting meets issue 14's distances on the quadstable, bistable,
+    limit-cycle and ring presets it was tuned on (``benchmarks/results/lrring20.md``); on
+    ``heavy_tailed``, not tuned on, it lowers the distance (0.220 → 0.141 and 0.253 →
+    0.204 on two seeds) and brings the tail index of m closer to the truth, but its
+    sampled networks keep the data network's near-critical fixed points less often (0/10
+    against 3/10 within 5 %; ``benchmarks/results/lrclose.md`` §2), so it is not the
+    default.
+
     Parameters
     ----------
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
