@@ -116,6 +116,7 @@ from spikewire.infer.glm import (
 )
 
 __all__ = ["DaleGLM", "resample_covariates", "prior_penalties", "magnitude_penalties",
+           "confirm_labels",
            "scan_test", "CONTRASTS",
            "label_units", "empirical_null", "null_scale", "MIN_LABEL_CONFIDENCE",
            "NULL_SCALE_ESTIMATORS", "DEFAULT_NULL_SCALE",
@@ -711,6 +712,59 @@ def label_units(z: np.ndarray, tested: np.ndarray, excitatory_fraction: float = 
     labels = np.where(signs > 0, "E", np.where(signs < 0, "I", "?"))
     return dict(signs=signs, labels=labels, log_odds=Z,
                 p_excitatory=1.0 / (1.0 + np.exp(-np.clip(Z, -700, 700))), statistic=S,
+                confidence=conf)
+
+
+def confirm_labels(primary: dict, secondary: dict, min_confidence: float = 0.5) -> dict:
+    """E/I labels in the direction of ``primary``'s evidence, imposed where it or an
+    agreeing ``secondary`` is confident enough (two :func:`label_units` results).
+
+    A unit gets ``primary``'s likelier type (the sign of its log-odds ``Z_j``) as its
+    label when ``primary``'s confidence reaches ``min_confidence``, or when
+    ``secondary`` points the same way with at least that confidence; else it stays
+    unlabelled. ``secondary`` can confirm a label but never set its direction. dale_glm
+    (``label_from="scan"``): ``primary`` from the scan's test z-scores (after the null
+    scales; calibrated, so the confidence is honest where hidden input widens every
+    pair's z), ``secondary`` from the summed filter's unscaled z (the labels of sessions
+    before 21, which keep the type evidence of a unit-wide shift).
+
+    Parameters
+    ----------
+    primary, secondary : dict
+        :func:`label_units` results over the same units.
+    min_confidence : float, default 0.5
+        Smallest confidence, in [0.5, 1], at which a label is imposed.
+
+    Returns
+    -------
+    dict
+        As :func:`label_units`: ``signs``, ``labels``, ``log_odds`` and
+        ``p_excitatory`` (``primary``'s), ``statistic`` (``primary``'s) and
+        ``confidence`` (the larger of the two where they agree in sign, else
+        ``primary``'s).
+
+    Raises
+    ------
+    ValueError
+        If the two results cover different numbers of units or ``min_confidence`` is
+        outside [0.5, 1].
+    """
+    if not 0.5 <= float(min_confidence) <= 1.0:
+        raise ValueError(f"min_confidence={min_confidence!r} is outside [0.5, 1]; 0.5 labels "
+                         "every unit, values near 1 only the sure ones")
+    z1 = np.asarray(primary["log_odds"], dtype=float)
+    z2 = np.asarray(secondary["log_odds"], dtype=float)
+    if z1.shape != z2.shape:
+        raise ValueError(f"primary ({z1.shape}) and secondary ({z2.shape}) label results "
+                         "must cover the same units")
+    direction = np.where(z1 >= 0, 1.0, -1.0)
+    agree = np.where(z2 >= 0, 1.0, -1.0) == direction
+    c1 = np.asarray(primary["confidence"], dtype=float)
+    conf = np.where(agree, np.maximum(c1, np.asarray(secondary["confidence"], float)), c1)
+    signs = np.where(conf >= min_confidence, direction, 0.0)
+    labels = np.where(signs > 0, "E", np.where(signs < 0, "I", "?"))
+    return dict(signs=signs, labels=labels, log_odds=primary["log_odds"],
+                p_excitatory=primary["p_excitatory"], statistic=primary["statistic"],
                 confidence=conf)
 
 
@@ -1593,30 +1647,28 @@ class DaleGLM(InferenceMethod):
         if self.empirical_null:
             z, loc, scale = empirical_null(z, prob.together & ~own)
             null = {"loc": loc, "scale": scale}
-        # stage 2: labels from the summed outgoing evidence (own history excluded): the
-        # unscaled scan z where the tests are the scan (label_from), else the area z
-        zl = z
-        if scan and self._label_from_used() == "scan":
-            zl, _ = scan_test(prob.scan["z"], prob.scan["corr"], prob.scan["events"], z,
-                              prob.together & ~own, estimator=None)
-        zc = np.where(own, 0.0, zl)
-        lab_info = label_units(zc, prob.together & ~own, self.excitatory_fraction,
-                               self.min_label_confidence)
-        signs, lab, Z = lab_info["signs"], lab_info["labels"], lab_info["log_odds"]
-        p_e = lab_info["p_excitatory"]
+        tested = prob.together & ~own
         # tests (not labels) on the z-scores over the global empirical-null scale: the
         # labels' type evidence includes a shift of a unit's z-scores that the scale
         # would wash out (hidden-unit drive in Brunel networks, dalesplit.md)
         zscale = 1.0
         if self.null_scale and not self.empirical_null:
-            zscale = null_scale(z, prob.together & ~own,
-                                estimator=self._null_scale_estimator())
+            zscale = null_scale(z, tested, estimator=self._null_scale_estimator())
         z_test, scan_info = z / zscale, None
         if scan:
             z_test, scan_info = scan_test(
-                prob.scan["z"], prob.scan["corr"], prob.scan["events"], z_test,
-                prob.together & ~own,
+                prob.scan["z"], prob.scan["corr"], prob.scan["events"], z_test, tested,
                 estimator=self._null_scale_estimator() if self.null_scale else None)
+        # stage 2: labels from the summed outgoing evidence (own history excluded): the
+        # summed filter's unscaled z, or (label_from) the scan's test z confirmed by it
+        lab_info = label_units(np.where(own, 0.0, z), tested, self.excitatory_fraction,
+                               self.min_label_confidence)
+        if scan and self._label_from_used() == "scan":
+            lab_info = confirm_labels(
+                label_units(np.where(own, 0.0, z_test), tested, self.excitatory_fraction,
+                            self.min_label_confidence), lab_info, self.min_label_confidence)
+        signs, lab, Z = lab_info["signs"], lab_info["labels"], lab_info["log_odds"]
+        p_e = lab_info["p_excitatory"]
 
         # the priors' type pairs use every unit's likelier type (also for unlabelled ones:
         # the fallback only frees their outgoing signs); the L1 of the connection prior is
