@@ -171,8 +171,8 @@ def test_labels_from_the_scan_see_a_link_the_summed_filter_cancels():
     """The biphasic link of :func:`_biphasic` is unit 0's only link: its summed filter
     (≈ 0) carries no type evidence, so labels from the summed filter leave unit 0
     unlabelled (the sum ``Σ z|z|`` of five null pairs and one ≈ 0 one), while the
-    default labels, from the scan's z (``label_from="auto"`` → ``"scan"``), see the
-    short-lag excess (scan z ≈ 12) and label it E. The tests, scan z-scores included,
+    default labels, from the scan's test z (``label_from="auto"`` → ``"scan"``), see the
+    short-lag excess (its scan p < 1e-6) and label it E. The tests, scan z-scores included,
     do not depend on the labels' statistic: the two-sided p-values agree exactly."""
     st = _biphasic()
     by_area = sw.infer(st, "dale_glm", label_from="area")

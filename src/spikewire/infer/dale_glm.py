@@ -26,7 +26,9 @@ Dale's law while fitting (alternation)
 -------------------------------------
 1. Fit without sign constraints (ridge ``ridge`` on the coupling coefficients).
 2. Label every presynaptic unit by the summed evidence of its outgoing links
-   (:func:`label_units`). With the Wald z-scores ``z_ij`` of its summed filters, the
+   (:func:`label_units`; with the scan test, by default the scan's test z-scores,
+   confirmed by the summed filters', :func:`confirm_labels` and ``label_from``). With
+   the Wald z-scores ``z_ij`` of its summed filters, the
    profile log-likelihood ratio of "all its links ≥ 0" against "all ≤ 0" is
    ``Σ_i z_ij |z_ij| / 2`` (normal approximation: a pair of the wrong sign costs ``z²/2``);
    adding the prior log-odds ``log(excitatory_fraction / (1 − excitatory_fraction))``
@@ -1322,18 +1324,24 @@ class DaleGLM(InferenceMethod):
         at any size), ``n_basis ≥ 3`` and no ``empirical_null``.
     label_from : {"auto", "scan", "area"}, default "auto"
         Which Wald z-scores the E/I labels (:func:`label_units`) sum over a unit's
-        outgoing pairs. ``"scan"``: the lag scan's signed z (:func:`scan_test`, before
-        the null scales), the statistic the tests use; ``"area"``: the summed filter's z
-        (the only choice until session 21, and the screened solver's). ``"auto"``:
-        ``"scan"`` where the tests are the scan, else ``"area"``. Why: the summed filter
-        adds the long lags, where the population covariate's absorption of a unit's own
-        (and its network echo's) spikes biases every outgoing z of a unit by the same
-        amount (Brunel, 50 % hidden, two hidden states: unlinked pairs' summed-filter z
-        of E units −0.35 on average, down to −1.3, with the fast covariate's coefficient
-        1.5–1.6 against 0.14 without states); their sum outweighed ten true links and
-        labelled four E units I. From the scan: E/I accuracy 0.92 / 0.93 → 1.0 and AUC
-        0.92 / 0.95 → 0.99 on two network seeds, no loss without states
-        (benchmarks/results/dalestate.md).
+        outgoing pairs. ``"area"``: the summed filter's unscaled z (the only choice until
+        session 21, and the screened solver's). ``"scan"``: the direction from the scan's
+        test z (:func:`scan_test`, after the per-contrast null scales), imposed where its
+        confidence or that of an agreeing summed-filter label reaches
+        ``min_label_confidence`` (:func:`confirm_labels`). ``"auto"``: ``"scan"`` where
+        the tests are the scan, else ``"area"``. Why: the summed filter adds up the long
+        lags, where the fast population covariate, built from the spikes inside the
+        coupling window, absorbs part of a unit's own (and its network echo's) effect and
+        shifts all of the unit's outgoing z-scores together (Brunel, 50 % hidden, two
+        hidden states: unlinked pairs' summed-filter z of E units −0.35 on average, down
+        to −1.3; the 30 ms covariate's coefficient 1.5–1.6 against 0.14 without states);
+        summed over ~40 unlinked targets that outweighed ten true links and labelled four
+        E units I. The scan's z lean on the lags that carry the link, and its null
+        scales keep the confidence honest where hidden input widens every pair's z (the
+        unscaled scan z alone mislabel I units of a scale-free LIF network, whose
+        unlinked pairs sit at +2 to +3.5 on the short lags); the summed filter still
+        confirms labels where the scan is unsure. Measured in
+        benchmarks/results/dalestate.md.
     validation_fraction : float, default 0.2
         Final part of the recording (of each session) held out to score bits per spike.
     alpha : float, default 0.05
