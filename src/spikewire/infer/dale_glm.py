@@ -1283,8 +1283,9 @@ class DaleGLM(InferenceMethod):
         (``"central"``, the default of ``True``: :data:`DEFAULT_NULL_SCALE`) or
         ``median |z| / Φ⁻¹(0.75)`` (``"median"``, the default until session 18)
         (:func:`null_scale`), before
-        the p-values and scores; the labels use the unscaled z-scores (a shift of a
-        unit's z-scores is type evidence the scale would wash out). Not with
+        the p-values and scores; the summed-filter labels use the unscaled z-scores (a
+        shift of a unit's z-scores is type evidence the scale would wash out), the scan's
+        labels (``label_from``) the scaled ones, confirmed by the unscaled. Not with
         ``empirical_null``, which already standardises. Only widens: on bursting spikes
         the robust z-scores still have sd ≈ 1.1 (the sandwich misses part of the
         burst-driven variance), which a per-pair α = 0.05 turns into 0.08 false
