@@ -1192,6 +1192,12 @@ class DaleGLM(InferenceMethod):
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int, default 4
         Raised-cosine basis functions per filter.
+    basis_last_peak : float or None, default None
+        Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.raised_cosine_log_basis`,
+        ``bin_width < basis_last_peak <= window``). None: the last function decays to 0 at
+        ``window``, so the filters' reach fades before it (4 functions at 1 ms bins: the
+        functions' sum is 1 up to 13 ms, 0.61 at 17 ms, 0.16 at 21 ms; at 2 ms bins 0.7 at
+        18 ms). ``window``: flat to the window's end (glm's choice), for long delays.
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
         left out of its likelihood (0 disables).
@@ -1411,6 +1417,7 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
+        "basis_last_peak": [None, Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
         "history_ridge": [Interval("real", 0, None)],
@@ -1462,7 +1469,8 @@ class DaleGLM(InferenceMethod):
                  max_iter: int = 300, solver: str = "auto", n_candidates: int = 40,
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
-                 contrast: str = "auto", label_from: str = "auto"):
+                 contrast: str = "auto", label_from: str = "auto",
+                 basis_last_peak: float | None = None):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1502,6 +1510,7 @@ class DaleGLM(InferenceMethod):
         self.n_jobs = n_jobs
         self.contrast = contrast
         self.label_from = label_from
+        self.basis_last_peak = basis_last_peak
 
     def _check_combination(self, bins: dict) -> None:
         bw = bins["bin_width"]
@@ -1539,6 +1548,12 @@ class DaleGLM(InferenceMethod):
             raise ValueError("dale_glm: contrast='scan' does not combine with "
                              "empirical_null=True (the per-unit standardisation is of the "
                              "summed filter's z); use one of them")
+        if self.basis_last_peak is not None and (
+                self.basis_last_peak > self.window
+                or (bw is not None and self.basis_last_peak <= bw)):
+            raise ValueError(f"dale_glm: basis_last_peak ({self.basis_last_peak:g} s) must lie "
+                             f"above bin_width and within the window ({self.window:g} s); "
+                             "use e.g. basis_last_peak=window, or None")
         if self.label_from == "scan" and self._contrast_used() != "scan":
             raise ValueError(f"dale_glm: label_from='scan' labels units by the scan test's "
                              f"z-scores, but the tests are contrast={self._contrast_used()!r} "
@@ -1587,7 +1602,7 @@ class DaleGLM(InferenceMethod):
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
         self._bw = bw
         design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
-                              units=positions)
+                              units=positions, last_peak=self.basis_last_peak)
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
         X = _sparse_design(design)
         Y = np.stack([design.counts(i) for i in tloc], axis=1)
