@@ -1196,7 +1196,7 @@ class DaleGLM(InferenceMethod):
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.raised_cosine_log_basis`,
         ``bin_width < basis_last_peak <= window``). None: the last function decays to 0 at
         ``window``, so the filters' reach fades before it (4 functions at 1 ms bins: the
-        functions' sum is 1 up to 13 ms, 0.61 at 17 ms, 0.16 at 21 ms; at 2 ms bins 0.7 at
+        functions' sum is 1 up to 12 ms, 0.61 at 17 ms, 0.16 at 21 ms; at 2 ms bins 0.7 at
         18 ms). ``window``: flat to the window's end (glm's choice), for long delays.
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
