@@ -10,7 +10,8 @@ with the population covariate off so that the proxy alone carries the state.
 
 Scores (``spikewire.score``): ROC AUC of the evidence, MCC of the detected graph at the
 method's default α / correction, sign accuracy of the detected true links, E/I accuracy of
-the unit labels, Pearson weight correlation, wall time of the fit.
+the unit labels, Pearson weight correlation, wall and CPU time (``time.process_time``) of
+the fit.
 
 Each row also carries the decision (``n_detected`` calls against ``n_true`` links,
 ``mcc_best``: the best MCC of any threshold on the method's own ranking, and
