@@ -10,7 +10,8 @@ with the population covariate off so that the proxy alone carries the state.
 
 Scores (``spikewire.score``): ROC AUC of the evidence, MCC of the detected graph at the
 method's default α / correction, sign accuracy of the detected true links, E/I accuracy of
-the unit labels, Pearson weight correlation, wall time of the fit.
+the unit labels, Pearson weight correlation, wall and CPU time (``time.process_time``) of
+the fit.
 
 Each row also carries the decision (``n_detected`` calls against ``n_true`` links,
 ``mcc_best``: the best MCC of any threshold on the method's own ranking, and
@@ -23,8 +24,12 @@ confident or not, against the truth.
 benchmarks/results/dalescan.md); ``--states-variants`` picks the hidden-state rows of
 ``dale_glm`` (comma-separated among ``no proxy``, ``proxy``, ``population``).
 
+``--hidden ""`` skips the hidden-neuron rows; ``--cache DIR`` reads the hidden-state
+recording from bench_dalebest.py's cache (the same spikes) instead of simulating it.
+
 Usage: python benchmarks/bench_dale_glm.py [--neurons 100] [--duration 120] [--seed 3]
        [--json out.json] [--pickle DIR] [--dale JSON] [--states-variants LIST]
+       [--hidden LIST] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ KEYS = ("auc", "mcc", "mcc_best", "calibration_gap", "n_detected", "n_true",
         "sign_accuracy", "ei_accuracy", "ei_accuracy_E", "ei_accuracy_I", "ei_labelled",
         "weight_corr")
 SHOW = ("auc", "mcc", "mcc_best", "n_detected", "n_true", "ei_accuracy", "ei_labelled",
-        "ei_accuracy_all", "null_scale", "time_s")
+        "ei_accuracy_all", "null_scale", "time_s", "cpu_s")
 
 
 def ei_accuracy_all(net, est) -> float:
@@ -59,12 +64,13 @@ def ei_accuracy_all(net, est) -> float:
 
 
 def _fit(rec, net, method, pickle_to=None, **settings):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     est = sw.infer(rec, method, **settings)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     s = sw.score(net, est)
     row = {k: float(s.get(k, float("nan"))) for k in KEYS}
     row["time_s"] = dt
+    row["cpu_s"] = cpu
     if method == "dale_glm":
         row["bits_per_spike"] = float(est.diagnostics["heldout_bits_per_spike"])
         row["null_scale"] = float(est.diagnostics["null_scale"])
@@ -93,6 +99,10 @@ def main() -> None:
     ap.add_argument("--dale", default="{}", help="JSON settings added to every dale_glm fit")
     ap.add_argument("--states-variants", default="no proxy,proxy,population",
                     help="dale_glm's hidden-state rows (no proxy, proxy, population)")
+    ap.add_argument("--cache", default=None,
+                    help="folder of cached recordings (bench_dalebest.py's pickles, e.g. "
+                         "/tmp/dalebest/cache): the hidden-state recording is read from "
+                         "(or written to) brunel{N}_s{seed}_{duration}s_states.pkl there")
     args = ap.parse_args()
     dale_extra = json.loads(args.dale)
     variants = [v.strip() for v in args.states_variants.split(",") if v.strip()]
@@ -107,15 +117,18 @@ def main() -> None:
 
     net = sw.networks.brunel(args.neurons, epsilon=0.2, g=5.0, eta=0.6, J=2.0,
                              seed=args.seed)
-    st = sw.simulate(net, args.duration, seed=1)
-    rates = st.rates()
-    print(f"network N={args.neurons}, {args.duration:g} s, rate E "
-          f"{rates[net.is_excitatory].mean():.1f} Hz, I {rates[~net.is_excitatory].mean():.1f} Hz")
+    hiddens = [float(h) for h in args.hidden.split(",") if h.strip()]
     out = {"machine": platform.platform(), "python": platform.python_version(),
            "dale_settings": dale_extra, "neurons": args.neurons,
            "duration_s": args.duration, "seed": args.seed,
            "results": {}}
-    for hidden in (float(h) for h in args.hidden.split(",")):
+    if hiddens:
+        st = sw.simulate(net, args.duration, seed=1)
+        rates = st.rates()
+        print(f"network N={args.neurons}, {args.duration:g} s, rate E "
+              f"{rates[net.is_excitatory].mean():.1f} Hz, "
+              f"I {rates[~net.is_excitatory].mean():.1f} Hz")
+    for hidden in hiddens:
         rec = subsample(st, fraction=1 - hidden, network=net, seed=2)
         for m in methods:
             name = f"hidden{int(round(hidden * 100))}/{m}"
@@ -131,8 +144,18 @@ def main() -> None:
     # hidden states, without and with the measured proxy
     hs = HiddenStates([1.3, 0.7], duration=args.duration, dwell_times=[2.0, 2.0],
                       n_neurons=args.neurons, seed=4)
-    st2 = sw.simulate(net, args.duration, seed=1, modulation=hs)
-    rec2 = subsample(st2, fraction=0.5, network=net, seed=2)
+    cached = (None if args.cache is None else
+              Path(args.cache) / f"brunel{args.neurons}_s{args.seed}_{args.duration:g}s_states.pkl")
+    if cached is not None and cached.exists():
+        with open(cached, "rb") as fh:
+            rec2 = pickle.load(fh)
+    else:
+        st2 = sw.simulate(net, args.duration, seed=1, modulation=hs)
+        rec2 = subsample(st2, fraction=0.5, network=net, seed=2)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with open(cached, "wb") as fh:
+                pickle.dump(rec2, fh)
     proxy = state_proxy(hs.truth(), rate=100.0, noise=0.5, seed=5)
     for label, kw in [("no proxy", {}), ("proxy", {"covariates": proxy,
                                                    "covariate_rate": 100.0}),

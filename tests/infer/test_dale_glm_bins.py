@@ -71,3 +71,28 @@ def test_screened_solver_keeps_two_ms_bins():
     assert scr.settings["bin_width"] == AUTO_BIN_WIDTH_SCREENED
     assert scr_1.diagnostics["auto_settings"] == {}
     assert scr_1.settings["bin_width"] == 0.001
+
+
+def test_basis_last_peak_makes_the_delay_basis_reach_the_window():
+    """At 1 ms bins the default 4-function basis (last function decaying to 0 at the
+    25 ms window) sums to 1 only up to 12 ms and to < 0.5 from 18 ms on, so a filter
+    hardly reaches 18–25 ms delays; ``basis_last_peak=window`` makes the sum 1 at every
+    lag (the raised cosines overlap by half between the first and last peak), the last
+    peak at the window's last lag. Bad values are refused with the fix named."""
+    import pytest
+
+    st = sw.SpikeTrains.from_lists(
+        [np.sort(np.random.default_rng(s).uniform(0.0, 20.0, 200)) for s in range(4)],
+        t_stop=20.0)
+    fits = {lp: sw.infer(st, "dale_glm", basis_last_peak=lp) for lp in (None, 0.025)}
+    lags = np.arange(1, 26)                                      # ms at 1 ms bins
+    b0 = np.asarray(fits[None].diagnostics["basis"]).sum(axis=1)
+    b1 = np.asarray(fits[0.025].diagnostics["basis"])
+    np.testing.assert_allclose(b0[lags <= 12], 1.0, atol=1e-9)
+    assert np.all(b0[lags >= 18] < 0.5)
+    np.testing.assert_allclose(b1.sum(axis=1), 1.0, atol=1e-9)
+    assert int(np.argmax(b1[:, -1])) + 1 == 25
+    with pytest.raises(ValueError, match="basis_last_peak"):
+        sw.infer(st, "dale_glm", basis_last_peak=0.03)           # beyond the window
+    with pytest.raises(ValueError, match="basis_last_peak"):
+        sw.infer(st, "dale_glm", basis_last_peak=0.001, bin_width=0.001)

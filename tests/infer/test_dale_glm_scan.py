@@ -150,11 +150,13 @@ def _biphasic(seed=4, T=200.0, rate=10.0, n=6):
 
 def test_scan_detects_a_short_delay_link_the_summed_filter_misses():
     """The biphasic link of :func:`_biphasic`: the summed-filter test does not reject
-    (p > 0.05) while the scan does, strongly (p < 1e-6), on its short-lag contrast; both
-    fits report the same summed-filter weight and labels (the contrast changes only the
-    tests). Measured: area p = 0.87, scan p = 2e-33."""
+    (p > 0.05) while the scan does, strongly (p < 1e-6), on its short-lag contrast; with
+    the labels from the summed filter (``label_from="area"``) both fits report the same
+    summed-filter weight and labels (the contrast changes only the tests). Measured:
+    area p = 0.87, scan p = 2e-33."""
     st = _biphasic()
-    fits = {c: sw.infer(st, "dale_glm", contrast=c) for c in ("area", "scan")}
+    fits = {c: sw.infer(st, "dale_glm", contrast=c, label_from="area")
+            for c in ("area", "scan")}
     p_area, p_scan = fits["area"].pvalues[1, 0], fits["scan"].pvalues[1, 0]
     assert p_area > 0.05, p_area
     assert p_scan < 1e-6, p_scan
@@ -163,6 +165,24 @@ def test_scan_detects_a_short_delay_link_the_summed_filter_misses():
     np.testing.assert_array_equal(fits["scan"].cell_type, fits["area"].cell_type)
     assert "scan_z" not in fits["area"].diagnostics
     assert fits["area"].diagnostics["contrast"] == "area"
+
+
+def test_labels_from_the_scan_see_a_link_the_summed_filter_cancels():
+    """The biphasic link of :func:`_biphasic` is unit 0's only link: its summed filter
+    (≈ 0) carries no type evidence, so labels from the summed filter leave unit 0
+    unlabelled (the sum ``Σ z|z|`` of five null pairs and one ≈ 0 one), while the
+    default labels, from the scan's test z (``label_from="auto"`` → ``"scan"``), see the
+    short-lag excess (its scan p < 1e-6) and label it E. The tests, scan z-scores included,
+    do not depend on the labels' statistic: the two-sided p-values agree exactly."""
+    st = _biphasic()
+    by_area = sw.infer(st, "dale_glm", label_from="area")
+    by_scan = sw.infer(st, "dale_glm")
+    assert DaleGLM()._label_from_used() == "scan"
+    assert by_area.cell_type[0] == "?"
+    assert by_scan.cell_type[0] == "E"
+    assert by_scan.pvalues[1, 0] < 1e-6
+    np.testing.assert_array_equal(by_scan.diagnostics["scan_pvalue_two_sided"],
+                                  by_area.diagnostics["scan_pvalue_two_sided"])
 
 
 def test_scan_parameter_validation():
@@ -184,6 +204,15 @@ def test_scan_parameter_validation():
         sw.infer(st, "dale_glm", contrast="scan", empirical_null=True)
     with pytest.raises(ValueError, match="screened"):
         sw.infer(st, "dale_glm", contrast="scan", solver="screened")
+    # the labels' statistic: the scan's where the tests are the scan
+    assert DaleGLM(contrast="area")._label_from_used() == "area"
+    assert DaleGLM(contrast="scan", label_from="area")._label_from_used() == "area"
+    with pytest.raises(ValueError, match="label_from"):
+        sw.infer(st, "dale_glm", label_from="sum")
+    with pytest.raises(ValueError, match="label_from='scan'"):
+        sw.infer(st, "dale_glm", label_from="scan", contrast="area")
+    with pytest.raises(ValueError, match="screened"):
+        sw.infer(st, "dale_glm", label_from="scan", solver="screened")
     # auto picks the full solver for the scan, whatever the size
     assert not DaleGLM(contrast="scan")._use_screened(10_000)
     z = np.zeros((3, 4))

@@ -7,7 +7,12 @@ from scipy.stats import norm
 
 import spikewire as sw
 from spikewire.core.network import LIFParams, WhiteNoiseDrive
-from spikewire.infer.dale_glm import MIN_LABEL_CONFIDENCE, empirical_null, label_units
+from spikewire.infer.dale_glm import (
+    MIN_LABEL_CONFIDENCE,
+    confirm_labels,
+    empirical_null,
+    label_units,
+)
 
 
 def test_label_statistic_formula_and_null_calibration():
@@ -142,3 +147,34 @@ def test_empirical_null_removes_a_shared_gain_the_model_misses():
     np.testing.assert_array_equal(d["wald_z_unconstrained"],
                                   raw.diagnostics["wald_z_unconstrained"])
     assert np.all(d["empirical_null"]["loc"] > 1.0)      # the shift, per presynaptic unit
+
+
+def test_confirm_labels_takes_the_primary_direction_and_any_agreeing_confidence():
+    """Hand-made z-scores, four units on 3 targets each (``S = Σ z|z| / 3``):
+    unit 0: primary sure E (S = 3), secondary sure I → E (the secondary never sets the
+    direction); unit 1: primary weak E (S = 1/3), secondary sure E (S = 3) → E with the
+    secondary's confidence Φ(3); unit 2: primary weak E, secondary sure I → unlabelled;
+    unit 3: both weak → unlabelled. Log-odds and p_excitatory stay the primary's."""
+    tested = np.ones((4, 3), dtype=bool)
+    sure = np.array([3.0, 0.0, 0.0])                      # Σ z|z| = 9, S = 9 / 3 = 3
+    weak = np.array([1.0, 0.0, 0.0])                      # S = 1 / 3
+    z1 = np.stack([sure, weak, weak, weak])
+    z2 = np.stack([-sure, sure, -sure, -weak])
+    p1 = label_units(z1, tested, min_confidence=0.5)
+    p2 = label_units(z2, tested, min_confidence=0.5)
+    c = norm.cdf(2.0)
+    out = confirm_labels(p1, p2, c)
+    np.testing.assert_array_equal(out["labels"], ["E", "E", "?", "?"])
+    np.testing.assert_array_equal(out["signs"], [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(out["confidence"],
+                               [norm.cdf(3.0), norm.cdf(3.0), norm.cdf(1 / 3),
+                                norm.cdf(1 / 3)])
+    np.testing.assert_array_equal(out["log_odds"], p1["log_odds"])
+    np.testing.assert_array_equal(out["p_excitatory"], p1["p_excitatory"])
+    # the primary alone at the same threshold labels only unit 0
+    np.testing.assert_array_equal(label_units(z1, tested, min_confidence=c)["labels"],
+                                  ["E", "?", "?", "?"])
+    with pytest.raises(ValueError, match="same units"):
+        confirm_labels(p1, label_units(z2[:3], tested[:3]), c)
+    with pytest.raises(ValueError, match="min_confidence"):
+        confirm_labels(p1, p2, 0.4)
