@@ -56,18 +56,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from spikewire.infer._null_families import null_family
 from spikewire.infer.gnn import _rate_features, _rate_standardise, _t_scale, rate_null_pvalues
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_gnnnull import bh_calls, clopper_pearson  # noqa: E402
+from bench_gnnnull import bh_calls, clopper_pearson, saved_null_fits  # noqa: E402
 
 #: the rate-null variants compared on the same weights (name: rate_null_pvalues keywords)
 VARIANTS = {"normal": {"reference": "normal"}, "t": {},
@@ -192,38 +190,31 @@ def calibrated_sd(post: np.ndarray, pre: np.ndarray, rates: np.ndarray, rho: flo
 
 def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]:
     rows = []
-    for folder in folders:
-        for f in sorted(Path(folder).glob("*_s*_gnn_w.npy")):
-            fam, seed = re.match(r"(\w+?)_s(\d+)_gnn_w", f.name).groups()
-            w = np.load(f)
-            n = w.shape[0]
-            st = null_family(fam, n_units=n, duration=duration, seed=int(seed))
-            rates = np.diff(st.indptr) / duration
-            off = ~np.eye(n, dtype=bool)
-            iu = np.triu_indices(n, 1)
-            for ref, kw in VARIANTS.items():
-                p, info = rate_null_pvalues(w, rates, off, min_rate=0.5 / duration, **kw)
-                q = p[iu]
-                row = {"family": fam, "seed": int(seed), "reference": ref, "units": n,
-                       "pairs": int(q.size), "k05": int((q < 0.05).sum()),
-                       "k01": int((q < 0.01).sum()), "fpr05": float(np.mean(q < 0.05)),
-                       "fpr01": float(np.mean(q < 0.01)),
-                       "fpr001": float(np.mean(q < 0.001)), "bh_calls": bh_calls(p),
-                       "df": info.get("df")}
-                if ref == "t":
-                    # the fit's robust z (the rule's u) for the shared-unit correlation
-                    x = w[iu]
-                    z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
-                    lr = np.log(np.maximum(rates, 0.5 / duration))
-                    u = _rate_standardise(z, _rate_features(lr[iu[0]], lr[iu[1]], True),
-                                          2.5, 5)
-                    rho = shared_unit_correlation(u, iu[0], iu[1], n)
-                    mu, sd = calibrated_sd(iu[0], iu[1], rates, rho, info["df"], draws,
-                                           int(seed), duration)
-                    row.update(rho_s=rho, cal_mean05=mu, cal_sd05=sd,
-                               z05=(row["fpr05"] - 0.05) / sd if sd > 0 else math.nan)
-                rows.append(row)
-                print(json.dumps(row), flush=True)
+    for fam, seed, w, rates, off, iu in saved_null_fits(folders, duration):
+        n = w.shape[0]
+        for ref, kw in VARIANTS.items():
+            p, info = rate_null_pvalues(w, rates, off, min_rate=0.5 / duration, **kw)
+            q = p[iu]
+            row = {"family": fam, "seed": int(seed), "reference": ref, "units": n,
+                   "pairs": int(q.size), "k05": int((q < 0.05).sum()),
+                   "k01": int((q < 0.01).sum()), "fpr05": float(np.mean(q < 0.05)),
+                   "fpr01": float(np.mean(q < 0.01)),
+                   "fpr001": float(np.mean(q < 0.001)), "bh_calls": bh_calls(p),
+                   "df": info.get("df")}
+            if ref == "t":
+                # the fit's robust z (the rule's u) for the shared-unit correlation
+                x = w[iu]
+                z = (x - np.median(x)) / (1.4826 * np.median(np.abs(x - np.median(x))))
+                lr = np.log(np.maximum(rates, 0.5 / duration))
+                u = _rate_standardise(z, _rate_features(lr[iu[0]], lr[iu[1]], True),
+                                      2.5, 5)
+                rho = shared_unit_correlation(u, iu[0], iu[1], n)
+                mu, sd = calibrated_sd(iu[0], iu[1], rates, rho, info["df"], draws,
+                                       int(seed), duration)
+                row.update(rho_s=rho, cal_mean05=mu, cal_sd05=sd,
+                           z05=(row["fpr05"] - 0.05) / sd if sd > 0 else math.nan)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if out:
         Path(out).write_text(json.dumps(rows, indent=1))
     print("\n| family | reference | fits | pooled FPR@0.05 [95 % CI] | per seed | between-fit sd "

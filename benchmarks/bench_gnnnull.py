@@ -85,8 +85,10 @@ def clopper_pearson(k: int, m: int) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def run_nulls(folders, duration: float) -> list[dict]:
-    rows = []
+def saved_null_fits(folders, duration: float):
+    """Yield ``(family, seed, w, rates, off, iu)`` for every saved gnn weight matrix
+    ``<family>_s<seed>_gnn_w.npy`` in ``folders``, with the firing rates (Hz) of the
+    null-family recording it was fitted on (re-simulated, seeded)."""
     for folder in folders:
         for f in sorted(Path(folder).glob("*_s*_gnn_w.npy")):
             fam, seed = re.match(r"(\w+?)_s(\d+)_gnn_w", f.name).groups()
@@ -94,17 +96,22 @@ def run_nulls(folders, duration: float) -> list[dict]:
             n = w.shape[0]
             st = null_family(fam, n_units=n, duration=duration, seed=int(seed))
             rates = np.diff(st.indptr) / duration
-            off = ~np.eye(n, dtype=bool)
-            iu = np.triu_indices(n, 1)
-            for rule, p in (("weights", plain_pvalues(w)),
-                            ("rates", rate_null_pvalues(w, rates, off,
-                                                        min_rate=0.5 / duration)[0])):
-                q = p[iu]
-                rows.append({"family": fam, "seed": int(seed), "rule": rule, "units": n,
-                             "pairs": int(q.size), "k05": int((q < 0.05).sum()),
-                             "k01": int((q < 0.01).sum()), "fpr05": float(np.mean(q < 0.05)),
-                             "fpr01": float(np.mean(q < 0.01)), "bh_calls": bh_calls(p)})
-                print(json.dumps(rows[-1]), flush=True)
+            yield fam, int(seed), w, rates, ~np.eye(n, dtype=bool), np.triu_indices(n, 1)
+
+
+def run_nulls(folders, duration: float) -> list[dict]:
+    rows = []
+    for fam, seed, w, rates, off, iu in saved_null_fits(folders, duration):
+        n = w.shape[0]
+        for rule, p in (("weights", plain_pvalues(w)),
+                        ("rates", rate_null_pvalues(w, rates, off,
+                                                    min_rate=0.5 / duration)[0])):
+            q = p[iu]
+            rows.append({"family": fam, "seed": int(seed), "rule": rule, "units": n,
+                         "pairs": int(q.size), "k05": int((q < 0.05).sum()),
+                         "k01": int((q < 0.01).sum()), "fpr05": float(np.mean(q < 0.05)),
+                         "fpr01": float(np.mean(q < 0.01)), "bh_calls": bh_calls(p)})
+            print(json.dumps(rows[-1]), flush=True)
     print("\n| family | rule | fits | pooled FPR@0.05 [95 % CI] | per seed | in [0.025, 0.075] "
           "| FPR@0.01 | BH calls per fit (ordered pairs) |")
     print("|---|---|---|---|---|---|---|---|")

@@ -113,3 +113,13 @@ def propagate(rng, src, w, delay, duration):
     kept = src[rng.random(src.size) < w]
     out = kept + delay + rng.uniform(0, 1e-3, kept.size)
     return out[out < duration]
+
+
+def symmetric_pvalues(n, upper):
+    """An (n, n) p-value matrix of a symmetric estimate: ``upper`` (the n(n−1)/2 distinct
+    tests, in ``np.triu_indices(n, 1)`` order) mirrored below the diagonal, NaN on it."""
+    iu = np.triu_indices(n, 1)
+    P = np.full((n, n), np.nan)
+    P[iu] = upper
+    P.T[iu] = P[iu]
+    return P

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from infer_fixtures import symmetric_pvalues
 from scipy import stats
 
 from spikewire.infer import adjust_pvalues
@@ -203,9 +204,7 @@ def test_a_symmetric_small_problem_fits_its_distinct_tests():
     n = 20
     iu = np.triu_indices(n, 1)
     zu = np.r_[rng.normal(1.5, 1.6, 175), rng.normal(10.0, 1.0, 15)]
-    P = np.full((n, n), np.nan)
-    P[iu] = stats.norm.sf(zu)
-    P.T[iu] = P[iu]
+    P = symmetric_pvalues(n, stats.norm.sf(zu))
     with pytest.warns(UserWarning, match="referred to the empirical null"):
         q = adjust_pvalues(P, "lfdr")
     with pytest.warns(UserWarning, match="referred to the empirical null"):

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from infer_fixtures import symmetric_pvalues
 from scipy import stats
 
 from spikewire.infer import adjust_pvalues
@@ -64,9 +65,7 @@ def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_o
     # entries, with the upper triangle as reference, give the mirrored vector result
     n = 10
     iu = np.triu_indices(n, 1)
-    P = np.full((n, n), np.nan)
-    P[iu] = p[:45]
-    P.T[iu] = P[iu]
+    P = symmetric_pvalues(n, p[:45])
     both = small_local_fdr(P, wide, reference=P[iu])
     np.testing.assert_array_equal(both, both.T)
     np.testing.assert_allclose(both[iu], small_local_fdr(p[:45], wide))
@@ -185,9 +184,7 @@ def test_lfdr_counts_a_symmetric_matrix_by_its_distinct_tests():
     n = 40
     iu = np.triu_indices(n, 1)
     zu = np.r_[rng.normal(2.0, 1.6, 740), rng.normal(9.0, 1.0, 40)]
-    P = np.full((n, n), np.nan)
-    P[iu] = stats.norm.sf(zu)
-    P.T[iu] = P[iu]
+    P = symmetric_pvalues(n, stats.norm.sf(zu))
     with pytest.warns(UserWarning, match="got 780;"):
         q = adjust_pvalues(P, "lfdr")
     np.testing.assert_array_equal(q, q.T)
