@@ -319,6 +319,42 @@ def rescore(folder, n, n_rec, duration, seed):
 
 
 # ----------------------------------------------------------------- the built-in study
+def study_recordings(families, duration):
+    """Yield ``(family, network, recording, seconds)`` once per family in ``families``:
+    the built-in study ``calibration``'s first job of that family at ``duration`` (s),
+    through the study's own builders, inputs, observation and seeding. Simulations are
+    cached under ``$SPIKEWIRE_BENCH_CACHE/study`` by the study's simulation key;
+    ``seconds`` is the wall time of loading (or simulating) and observing."""
+    import os
+    from pathlib import Path
+
+    from spikewire.experiments import load_spec
+    from spikewire.experiments.grid import build_network as build_study_network
+    from spikewire.experiments.grid import expand
+    from spikewire.experiments.job import build_inputs, ensure_simulation, observe_spikes
+    from spikewire.experiments.runner import with_overrides
+
+    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
+                                "/tmp/spikewire_bench_calibration")) / "study"
+    cache.mkdir(parents=True, exist_ok=True)
+    spec = with_overrides(load_spec("calibration"), duration=duration)
+    seen = set()
+    for job in expand(spec, check=False):
+        fam = job.network["name"]
+        if fam not in families or fam in seen:
+            continue
+        seen.add(fam)
+        t0 = time.perf_counter()
+        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
+        if sim.get("error"):
+            raise RuntimeError(sim["error_message"])
+        net = build_study_network(job.network, job.seed, allow_code=True)
+        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
+        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
+                             job.seed, net, inputs)
+        yield fam, net, rec, time.perf_counter() - t0
+
+
 def run_study(methods, families, duration, save=""):
     """The built-in study ``calibration``'s networks (Brunel, Brunel with hidden up/down
     states, Izhikevich random / scale-free, AdEx, scale-free LIF; 100 of 1,000 recorded,
@@ -328,40 +364,12 @@ def run_study(methods, families, duration, save=""):
     Simulations are cached under ``$SPIKEWIRE_BENCH_CACHE/study`` by the study's
     simulation key. Printed per family × method as ``networks``; ``--save DIR`` pickles
     each estimate with the recorded units' true weights (``rescore_study``)."""
-    import os
     from pathlib import Path
 
-    from spikewire.experiments import load_spec
-    from spikewire.experiments.grid import build_network as build_study_network
-    from spikewire.experiments.grid import expand
-    from spikewire.experiments.job import (
-        build_inputs,
-        ensure_simulation,
-        observe_spikes,
-    )
-    from spikewire.experiments.runner import with_overrides
     from spikewire.score import score
 
-    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
-                                "/tmp/spikewire_bench_calibration")) / "study"
-    cache.mkdir(parents=True, exist_ok=True)
-    spec = with_overrides(load_spec("calibration"), duration=duration)
-    jobs = expand(spec, check=False)
     rows = []
-    done = {}
-    for job in jobs:
-        fam = job.network["name"]
-        if fam not in families or fam in done:
-            continue
-        t0 = time.perf_counter()
-        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
-        if sim.get("error"):
-            raise RuntimeError(sim["error_message"])
-        net = build_study_network(job.network, job.seed, allow_code=True)
-        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
-        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
-                             job.seed, net, inputs)
-        done[fam] = (net, rec, time.perf_counter() - t0)
+    done = {fam: (net, rec, t) for fam, net, rec, t in study_recordings(families, duration)}
     for fam in families:
         net, rec, t_sim = done[fam]
         idx = np.asarray(rec.true_index)

@@ -54,6 +54,7 @@ from bench_calibration import (
     fit_scored,
     network_digest,
     ranking_evidence,
+    study_recordings,
 )
 
 import spikewire as sw
@@ -316,33 +317,8 @@ def run_study(families, methods, duration, jsonl):
     simulations cached as ``bench_calibration.py study`` caches them): each method fitted
     once, scored at its default and after ``restrict_delays`` with the family's prior
     range (:data:`STUDY_DELAYS`, :func:`prior_range`) and the features of its calls."""
-    import os
-    from pathlib import Path
-
-    from spikewire.experiments import load_spec
-    from spikewire.experiments.grid import build_network as build_study_network
-    from spikewire.experiments.grid import expand
-    from spikewire.experiments.job import build_inputs, ensure_simulation, observe_spikes
-    from spikewire.experiments.runner import with_overrides
-
-    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
-                                "/tmp/spikewire_bench_calibration")) / "study"
-    cache.mkdir(parents=True, exist_ok=True)
-    spec = with_overrides(load_spec("calibration"), duration=duration)
     global RANGES
-    done = set()
-    for job in expand(spec, check=False):
-        fam = job.network["name"]
-        if fam not in families or fam in done:
-            continue
-        done.add(fam)
-        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
-        if sim.get("error"):
-            raise RuntimeError(sim["error_message"])
-        net = build_study_network(job.network, job.seed, allow_code=True)
-        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
-        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
-                             job.seed, net, inputs)
+    for fam, net, rec, _ in study_recordings(families, duration):
         idx = np.asarray(rec.true_index)
         st = rec.spikes
         spikes = [st.grouped_times[st.indptr[u]:st.indptr[u + 1]] for u in range(idx.size)]

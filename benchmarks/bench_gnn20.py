@@ -65,7 +65,7 @@ import numpy as np
 from spikewire.infer.gnn import _rate_features, _rate_standardise, _t_scale, rate_null_pvalues
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_gnnnull import bh_calls, clopper_pearson, saved_null_fits  # noqa: E402
+from bench_gnnnull import bh_calls, pooled_rate, saved_null_fits  # noqa: E402
 
 #: the rate-null variants compared on the same weights (name: rate_null_pvalues keywords)
 VARIANTS = {"normal": {"reference": "normal"}, "t": {},
@@ -224,10 +224,7 @@ def run_nulls(folders, duration: float, draws: int, out: str = "") -> list[dict]
         for ref in VARIANTS:
             sel = sorted((r for r in rows if r["family"] == fam and r["reference"] == ref),
                          key=lambda r: r["seed"])
-            k = sum(r["k05"] for r in sel)
-            m = sum(r["pairs"] for r in sel)
-            lo, hi = clopper_pearson(k, m)
-            rate = k / m
+            rate, lo, hi, m = pooled_rate(sel)
             f05 = [r["fpr05"] for r in sel]
             cal = ""
             if ref == "t":

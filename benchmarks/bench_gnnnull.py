@@ -85,6 +85,15 @@ def clopper_pearson(k: int, m: int) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
+def pooled_rate(sel) -> tuple[float, float, float, int]:
+    """Pooled FPR at 0.05 of the fit rows ``sel`` (their ``k05`` / ``pairs`` summed), its
+    Clopper–Pearson 95 % interval, and the pooled number of pairs."""
+    k = sum(r["k05"] for r in sel)
+    m = sum(r["pairs"] for r in sel)
+    lo, hi = clopper_pearson(k, m)
+    return k / m, lo, hi, m
+
+
 def saved_null_fits(folders, duration: float):
     """Yield ``(family, seed, w, rates, off, iu)`` for every saved gnn weight matrix
     ``<family>_s<seed>_gnn_w.npy`` in ``folders``, with the firing rates (Hz) of the
@@ -119,10 +128,7 @@ def run_nulls(folders, duration: float) -> list[dict]:
         for rule in ("weights", "rates"):
             sel = sorted((r for r in rows if r["family"] == fam and r["rule"] == rule),
                          key=lambda r: r["seed"])
-            k = sum(r["k05"] for r in sel)
-            m = sum(r["pairs"] for r in sel)
-            lo, hi = clopper_pearson(k, m)
-            rate = k / m
+            rate, lo, hi, m = pooled_rate(sel)
             print(f"| {fam} | {rule} | {len(sel)} | {rate:.3f} [{lo:.3f}–{hi:.3f}] | "
                   + " / ".join(f"{r['fpr05']:.3f}" for r in sel)
                   + f" | {'yes' if 0.025 <= rate <= 0.075 else '**no**'} | "
