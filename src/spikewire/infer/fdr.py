@@ -110,14 +110,15 @@ import numpy as np
 from scipy import optimize, special
 from threadpoolctl import threadpool_limits
 
-from spikewire._validation import check_int
+from spikewire._validation import check_choice, check_int
 
 __all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason",
            "MIN_TESTS_LFDR", "MIN_TESTS_NULL_CHECK", "LFDR_LEVEL", "LFDR_SWITCH_LEVEL",
            "NULL_FAILURE_SHARE_FDR", "central_null", "departs_from_theory",
            "empirical_null_pvalues", "NULL_SD_FACTOR", "NULL_DEPARTURE_SD",
            "MIN_TESTS_SMALL_NULL", "SMALL_SIGMA0_RANGE", "rereferred_pvalues",
-           "small_local_fdr"]
+           "small_local_fdr", "MixtureNull", "mixture_null",
+           "MIXTURE_LR_THRESHOLD", "MIXTURE_SEPARATION", "SMALL_NULL_FIT"]
 
 #: Fewest finite p-values for which the empirical null is estimated. Measured on
 #: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
@@ -505,6 +506,171 @@ def central_null(p: np.ndarray, min_tests: int = MIN_TESTS_NULL_CHECK,
                          sigma0_both=sigma0)
 
 
+#: Separation of the two-group fit of :func:`mixture_null`: the alternative's mean lies at
+#: least this many pooled sds above the null's centre, ``μ1 − δ0 ≥ D · sqrt((σ0² + σ1²) /
+#: 2)`` (Ashman's D ≥ 2: the two normals of a mixture are clearly apart, its density
+#: bimodal or nearly so, from D ≈ 2). Without it a second normal overlapping the null's
+#: bulk fits any skew of the bulk and the null's width is no longer identified.
+MIXTURE_SEPARATION = 2.0
+
+#: Which null :func:`small_local_fdr` uses by default: ``"mixture"`` (the two-group fit of
+#: :func:`mixture_null` where its second component is needed, else the null passed) or
+#: ``"given"`` (the null passed, as in session 21).
+SMALL_NULL_FIT = "mixture"
+
+#: Likelihood-ratio statistic above which :func:`mixture_null` takes the second component
+#: as needed (with ``σ1 < σ0``). Set from simulated null samples (normal, no links;
+#: benchmarks/results/glmccmix.md).
+MIXTURE_LR_THRESHOLD = 8.0
+
+
+@dataclass(frozen=True)
+class MixtureNull:
+    """Two-group fit of :func:`mixture_null`: ``π0 N(δ0, σ0²) + (1 − π0) N(μ1, σ1²)``.
+
+    Attributes
+    ----------
+    null : EmpiricalNull
+        The null component (``delta0``, ``sigma0``, in z units; ``pi0`` the share of all
+        ``n_tests`` tests that are null, the z-values below the fitting window counted as
+        null).
+    mu1, sigma1 : float
+        Mean and sd of the alternative component (z units).
+    lr : float
+        Likelihood-ratio statistic ``2 (log L2 − log L1)`` of the two-group fit against a
+        single normal, both on the z-values above the window's lower edge.
+    needed : bool
+        Whether the second component is supported: ``lr ≥``
+        :data:`MIXTURE_LR_THRESHOLD` and ``σ1 < σ0`` and a null within the window.
+    central : EmpiricalNull
+        The central fit (:func:`central_null`) the two-group fit started from.
+    """
+
+    null: EmpiricalNull
+    mu1: float
+    sigma1: float
+    lr: float
+    needed: bool
+    central: EmpiricalNull
+
+    def as_dict(self) -> dict:
+        """Plain dict of the fields (for diagnostics)."""
+        return {"null": self.null.as_dict(), "mu1": self.mu1, "sigma1": self.sigma1,
+                "lr": self.lr, "needed": self.needed, "central": self.central.as_dict()}
+
+
+def _log_trunc_normal(x, d, s, a):
+    """log density of N(d, s²) truncated to ``[a, ∞)`` at ``x``."""
+    return (-0.5 * ((x - d) / s) ** 2 - np.log(np.sqrt(2 * np.pi) * s)
+            - special.log_ndtr((d - a) / s))
+
+
+def _two_group_params(t, s_max):
+    """``(δ0, σ0, π0, μ1, σ1)`` from the unconstrained parameters of
+    :func:`mixture_null` (``π0`` in [½, 1], ``σ1`` in [1, ``s_max``], ``μ1`` separated)."""
+    t = np.clip(t, -30.0, 30.0)
+    d, s0 = t[0], np.exp(t[1])
+    pi = 0.5 + 0.5 * special.expit(t[2])
+    s1 = 1.0 + (s_max - 1.0) * special.expit(t[4])
+    mu = d + MIXTURE_SEPARATION * np.sqrt(0.5 * (s0 * s0 + s1 * s1)) + np.exp(t[3])
+    return d, s0, pi, mu, s1
+
+
+def mixture_null(p: np.ndarray, min_tests: int = MIN_TESTS_SMALL_NULL,
+                 sigma0_range: tuple[float, float] = SMALL_SIGMA0_RANGE) -> MixtureNull:
+    """Empirical null of a dense small problem from a two-group fit (Efron's two-group
+    model, Efron 2004, 2007: ``f = π0 f0 + (1 − π0) f1``).
+
+    :func:`central_null` fits the null to the z-values within ``median ± 1.5 σ_IQR``. When
+    a fifth of the pairs or more are links, many links lie inside that window and widen
+    the fit (glmcc on 20 of 100 Brunel neurons: σ0 2.7–3.5 against 1.9–2.3 for the
+    unlinked pairs alone), and the small-problem local FDR calls nothing
+    (benchmarks/results/glmcc90.md). Here the links get a component of their own: the
+    z-values ``z = Φ⁻¹(1 − p)`` above the window's lower edge ``a = median − 1.5 σ_IQR``
+    (the left tail, which carries no links and can be long — glmcc's p-values near 1 — is
+    left out, as in the central fit) are fitted by maximum likelihood with
+
+    ``π0 N(δ0, σ0²) + (1 − π0) N(μ1, σ1²)``, both truncated to ``[a, ∞)``,
+
+    under ``π0 ≥ ½`` (most pairs unlinked), ``1 ≤ σ1 ≤ max(sigma0_range)`` (a link's z
+    carries the test's own N(0, 1) noise) and a separated alternative, ``μ1 ≥ δ0 +``
+    :data:`MIXTURE_SEPARATION` ``· sqrt((σ0² + σ1²) / 2)`` (six starts, Nelder–Mead), and
+    against a single truncated normal (the null alone). The second component is
+    **needed** when
+
+    - the likelihood ratio ``2 (log L2 − log L1)`` is at least :data:`MIXTURE_LR_THRESHOLD`,
+    - the alternative is narrower than the null (``σ1 < σ0``): a cluster of links. A
+      heavy or skewed right tail of the null itself (glm's bulk under hidden input) also
+      improves on one normal, but as a component wider than the bulk, and taking it for
+      links would narrow the null under the null's own tail;
+    - the null component is a plausible null: ``δ0`` within the window, ``σ0`` within
+      ``sigma0_range``.
+
+    Parameters
+    ----------
+    p : ndarray
+        p-values (distinct tests); non-finite entries ignored; at least ``min_tests``.
+    min_tests : int, default :data:`MIN_TESTS_SMALL_NULL`
+        Fewest finite p-values accepted (at least 20).
+    sigma0_range : (float, float), default :data:`SMALL_SIGMA0_RANGE`
+        Null widths accepted (z units), for the central and the two-group fit.
+
+    Returns
+    -------
+    MixtureNull
+        ``needed`` says whether its ``null`` should replace the central one.
+
+    Raises
+    ------
+    ValueError
+        As :func:`central_null` (too few p-values, values outside [0, 1], a tied bulk, a
+        central fit out of range).
+    """
+    central = central_null(p, min_tests=min_tests, sigma0_range=sigma0_range)
+    p = np.asarray(p, dtype=float)
+    z = _p_to_z(p[np.isfinite(p)])
+    m = z.size
+    q25, q75 = np.quantile(z, [0.25, 0.75])
+    med = float(np.median(z))
+    s_iqr = float(q75 - q25) / 1.349
+    a, b = med - 1.5 * s_iqr, med + 1.5 * s_iqr
+    x = z[z >= a]
+    opts = {"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000, "maxfev": 4000}
+
+    def nll1(t):
+        return -np.sum(_log_trunc_normal(x, t[0], np.exp(t[1]), a))
+
+    def nll2(t):
+        d, s0, pi, mu, s1 = _two_group_params(t, s_max)
+        return -np.sum(np.logaddexp(np.log(pi) + _log_trunc_normal(x, d, s0, a),
+                                    np.log1p(-pi) + _log_trunc_normal(x, mu, s1, a)))
+
+    d0, s00 = central.delta0, central.sigma0
+    s_max = float(sigma0_range[1])
+    with threadpool_limits(1), np.errstate(all="ignore"):
+        one = optimize.minimize(nll1, [d0, np.log(s00)], method="Nelder-Mead",
+                                options=opts)
+        best = None
+        for q in (0.75, 0.85, 0.95):
+            for pi in (0.7, 0.9):
+                gap = float(np.quantile(x, q)) - d0 - MIXTURE_SEPARATION * s00
+                t0 = [d0, np.log(s00), special.logit(2 * pi - 1), np.log(max(gap, 0.3)),
+                      special.logit(min(max((0.5 * s00 - 1.0) / (s_max - 1.0), 0.01),
+                                        0.99))]
+                res = optimize.minimize(nll2, t0, method="Nelder-Mead", options=opts)
+                if best is None or res.fun < best.fun:
+                    best = res
+    d, s0, pi, mu, s1 = _two_group_params(best.x, s_max)
+    lr = float(max(2.0 * (one.fun - best.fun), 0.0))
+    pi0 = float(1.0 - (1.0 - pi) * x.size / m)
+    null = EmpiricalNull(delta0=float(d), sigma0=float(s0), pi0=pi0, n_tests=int(m),
+                         sigma0_both=float(s0))
+    needed = bool(np.isfinite(lr) and lr >= MIXTURE_LR_THRESHOLD and s1 < s0
+                  and a <= d <= b and sigma0_range[0] <= s0 <= sigma0_range[1])
+    return MixtureNull(null=null, mu1=float(mu), sigma1=float(s1), lr=lr, needed=needed,
+                       central=central)
+
+
 def departs_from_theory(null: EmpiricalNull) -> bool:
     """Whether an empirical null differs from the theoretical N(0, 1) beyond sampling error.
 
@@ -562,7 +728,8 @@ def rereferred_pvalues(p: np.ndarray, null: EmpiricalNull) -> np.ndarray:
 
 
 def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
-                    reference: np.ndarray | None = None) -> np.ndarray:
+                    reference: np.ndarray | None = None,
+                    null_fit: str = SMALL_NULL_FIT) -> np.ndarray:
     """Local FDR of a small problem: the central null against a kernel density estimate.
 
     With fewer than :data:`MIN_TESTS_LFDR` tests Lindsey's histogram fit of
@@ -607,12 +774,20 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     reference : ndarray, optional
         p-values of the distinct tests the density is estimated from (a symmetric
         estimate's upper triangle); default: the finite entries of ``p``. At least 2.
+    null_fit : {"mixture", "given"}, default :data:`SMALL_NULL_FIT`
+        ``"given"``: ``null`` as passed. ``"mixture"``: where the reference z-values
+        support a second, separated component of links (:func:`mixture_null` on the
+        reference, from :data:`MIN_TESTS_SMALL_NULL` tests: ``needed``), the null of that
+        two-group fit replaces ``null`` (links inside the central window widen a central
+        fit until nothing is called: benchmarks/results/glmccmix.md); otherwise ``null``
+        as passed. The floors below apply to either.
 
     Returns
     -------
     ndarray
         lfdr in [0, 1], same shape as ``p``.
     """
+    check_choice("null_fit", null_fit, {"mixture", "given"})
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
@@ -627,6 +802,13 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
                          f"{ref.size}")
     if not ok.any():
         return out
+    if null_fit == "mixture" and ref.size >= MIN_TESTS_SMALL_NULL:
+        try:
+            mix = mixture_null(ref)
+        except ValueError:
+            mix = None
+        if mix is not None and mix.needed:
+            null = mix.null
     zr = _p_to_z(ref)
     z = _p_to_z(p[ok])
     m = zr.size
