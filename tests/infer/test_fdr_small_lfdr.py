@@ -33,19 +33,21 @@ def test_small_local_fdr_matches_the_two_group_truth(seed):
     n1 = int(round((1 - pi0) * m))
     z = np.r_[rng.normal(0.0, 1.0, m - n1), rng.normal(4.0, 1.0, n1)]
     null = EmpiricalNull(delta0=0.0, sigma0=1.0, pi0=pi0, n_tests=m)
-    lf = small_local_fdr(stats.norm.sf(GRID), null, reference=stats.norm.sf(z))
+    lf = small_local_fdr(stats.norm.sf(GRID), null, reference=stats.norm.sf(z),
+                         null_fit="given")
     f0 = pi0 * stats.norm.pdf(GRID)
     truth = f0 / (f0 + (1 - pi0) * stats.norm.pdf(GRID, 4.0, 1.0))
     assert np.all(np.abs(lf - truth) <= 0.35 * truth + 0.005)
 
 
 def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_one():
+    # the floors of the lfdr under a given null (null_fit="given": no two-group refit)
     rng = np.random.default_rng(3)
     z = np.r_[rng.normal(2.0, 1.8, 80), rng.normal(8.0, 1.0, 10)]
     p = stats.norm.sf(z)
     p_nan = np.r_[p, np.nan]
     wide = EmpiricalNull(delta0=2.0, sigma0=1.8, pi0=0.9, n_tests=90)
-    lf = small_local_fdr(p_nan, wide, reference=p)
+    lf = small_local_fdr(p_nan, wide, reference=p, null_fit="given")
     assert np.isnan(lf[-1]) and np.all((lf[:-1] >= 0) & (lf[:-1] <= 1))
     lf = lf[:-1]
     order = np.argsort(z)
@@ -54,25 +56,27 @@ def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_o
     # a fitted null narrower than N(0, 1) does not call more than N(0, 1) itself would
     narrow = EmpiricalNull(delta0=0.0, sigma0=0.5, pi0=0.9, n_tests=90)
     theory = EmpiricalNull(delta0=0.0, sigma0=1.0, pi0=0.9, n_tests=90)
-    assert np.all(small_local_fdr(p, narrow) >= small_local_fdr(p, theory) - 1e-12)
+    assert np.all(small_local_fdr(p, narrow, null_fit="given")
+                  >= small_local_fdr(p, theory, null_fit="given") - 1e-12)
     # and a shifted null is never narrower than the test's own unit-variance noise
     shifted = EmpiricalNull(delta0=2.0, sigma0=0.6, pi0=0.9, n_tests=90)
     unit = EmpiricalNull(delta0=2.0, sigma0=1.0, pi0=0.9, n_tests=90)
-    np.testing.assert_array_equal(small_local_fdr(p, shifted), small_local_fdr(p, unit))
-    assert np.any(small_local_fdr(p, EmpiricalNull(2.0, 1.5, 0.9, 90))
-                  > small_local_fdr(p, unit))
+    np.testing.assert_array_equal(small_local_fdr(p, shifted, null_fit="given"),
+                                  small_local_fdr(p, unit, null_fit="given"))
+    assert np.any(small_local_fdr(p, EmpiricalNull(2.0, 1.5, 0.9, 90), null_fit="given")
+                  > small_local_fdr(p, unit, null_fit="given"))
     # and the density is that of the reference tests: a symmetric matrix's duplicated
     # entries, with the upper triangle as reference, give the mirrored vector result
     n = 10
     iu = np.triu_indices(n, 1)
     P = symmetric_pvalues(n, p[:45])
-    both = small_local_fdr(P, wide, reference=P[iu])
+    both = small_local_fdr(P, wide, reference=P[iu], null_fit="given")
     np.testing.assert_array_equal(both, both.T)
-    np.testing.assert_allclose(both[iu], small_local_fdr(p[:45], wide))
+    np.testing.assert_allclose(both[iu], small_local_fdr(p[:45], wide, null_fit="given"))
     with pytest.raises(ValueError, match="at least 2"):
-        small_local_fdr(p, wide, reference=p[:1])
+        small_local_fdr(p, wide, reference=p[:1], null_fit="given")
     with pytest.raises(ValueError, match=r"p-values in \[0, 1\]"):
-        small_local_fdr(np.r_[p, 1.5], wide)
+        small_local_fdr(np.r_[p, 1.5], wide, null_fit="given")
 
 
 def _switched(z):

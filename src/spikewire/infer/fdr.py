@@ -729,7 +729,7 @@ def rereferred_pvalues(p: np.ndarray, null: EmpiricalNull) -> np.ndarray:
 
 def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
                     reference: np.ndarray | None = None,
-                    null_fit: str = SMALL_NULL_FIT) -> np.ndarray:
+                    null_fit: str | None = None) -> np.ndarray:
     """Local FDR of a small problem: the central null against a kernel density estimate.
 
     With fewer than :data:`MIN_TESTS_LFDR` tests Lindsey's histogram fit of
@@ -774,7 +774,8 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     reference : ndarray, optional
         p-values of the distinct tests the density is estimated from (a symmetric
         estimate's upper triangle); default: the finite entries of ``p``. At least 2.
-    null_fit : {"mixture", "given"}, default :data:`SMALL_NULL_FIT`
+    null_fit : {"mixture", "given"} or None, default None
+        None: :data:`SMALL_NULL_FIT` (read at each call), ``"mixture"``.
         ``"given"``: ``null`` as passed. ``"mixture"``: where the reference z-values
         support a second, separated component of links (:func:`mixture_null` on the
         reference, from :data:`MIN_TESTS_SMALL_NULL` tests: ``needed``), the null of that
@@ -787,6 +788,7 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
     ndarray
         lfdr in [0, 1], same shape as ``p``.
     """
+    null_fit = SMALL_NULL_FIT if null_fit is None else null_fit
     check_choice("null_fit", null_fit, {"mixture", "given"})
     p = np.asarray(p, dtype=float)
     out = np.full(p.shape, np.nan)
