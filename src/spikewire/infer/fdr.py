@@ -94,6 +94,12 @@ benchmarks/results/smallnull.md). Since session 21 such a switched estimate is d
 the local FDR of :func:`small_local_fdr` instead — the same central null against a kernel
 density of the z-values, at lfdr < 0.5 — which can call a cluster of tail values that BH
 over the m tests cannot (benchmarks/results/glmcc90.md).
+Since session 22 the null of that decision comes from a two-group fit where the data
+support one (:func:`mixture_null`; ``small_local_fdr(..., null_fit="mixture")``, the
+default): with a fifth of the pairs linked, links inside the central window widen the
+central fit until nothing is called; a separated, narrower second component fitted by
+maximum likelihood beside the null gives the null back its width (glmcc on 20 of 100
+Brunel neurons: 0 calls → MCC 0.69–0.74 on three seeds, benchmarks/results/glmccmix.md).
 
 References
 ----------
