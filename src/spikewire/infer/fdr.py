@@ -587,9 +587,9 @@ def _two_group_params(t, s_max):
 
 def mixture_null(p: np.ndarray, min_tests: int = MIN_TESTS_SMALL_NULL,
                  sigma0_range: tuple[float, float] = SMALL_SIGMA0_RANGE) -> MixtureNull:
-    """Empirical null of a dense small problem from a two-group fit (Efron's two-group
-    model, Efron 2004, 2007: ``f = π0 f0 + (1 − π0) f1``).
+    """Empirical null of a dense small problem from a two-group fit.
 
+    Efron's two-group model (Efron 2004, 2007), ``f = π0 f0 + (1 − π0) f1``.
     :func:`central_null` fits the null to the z-values within ``median ± 1.5 σ_IQR``. When
     a fifth of the pairs or more are links, many links lie inside that window and widen
     the fit (glmcc on 20 of 100 Brunel neurons: σ0 2.7–3.5 against 1.9–2.3 for the
@@ -737,8 +737,7 @@ def rereferred_pvalues(p: np.ndarray, null: EmpiricalNull) -> np.ndarray:
 def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
                     reference: np.ndarray | None = None,
                     null_fit: str | None = None) -> np.ndarray:
-    """Local FDR of a small problem: the central (or two-group) null against a kernel
-    density estimate.
+    """Local FDR of a small problem: a fitted null against a kernel density estimate.
 
     With fewer than :data:`MIN_TESTS_LFDR` tests Lindsey's histogram fit of
     :func:`local_fdr` is not available, but the two-group model still applies:
