@@ -100,3 +100,32 @@ def test_the_dense_switched_decision_calls_links_where_the_central_null_calls_no
     assert none_central >= 3
     assert true_mix > 0.6 * 6 * 0.22 * 380
     assert err_mix < 1.5 * err_oracle and err_mix < 0.5 * err_central
+
+
+def _checked(z):
+    n = int(round((1 + np.sqrt(1 + 4 * z.size)) / 2))
+    p = np.full((n, n), np.nan)
+    off = ~np.eye(n, dtype=bool)
+    p[off] = stats.norm.sf(z)
+    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
+                   pvalues=p, correction="bh", alpha=0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = check_null(est)
+    return out.diagnostics["null_check"], " ".join(str(w.message) for w in caught)
+
+
+def test_the_switch_records_and_states_the_two_group_null_only_where_it_is_used():
+    # a dense switched sample (as above) records the two-group fit the decision used and
+    # names it in the warning; a broken null without links (N(2, 1.5²), 380 tests) is
+    # switched too but decided under the central fit, and says so
+    rng = np.random.default_rng(7)
+    z, _ = _dense(rng, 380, pi1=0.22, null=(2.5, 2.1), alt=(7.5, 1.2))
+    nc, said = _checked(z)
+    assert nc["small_problem"] and nc["two_group_null"]["needed"]
+    assert nc["two_group_null"]["lr"] >= MIXTURE_LR_THRESHOLD
+    assert abs(nc["two_group_null"]["mu1"] - 7.5) < 1.0
+    assert "two-group fit" in said
+    nc, said = _checked(np.random.default_rng(8).normal(2.0, 1.5, 380))
+    assert nc["small_problem"] and "two_group_null" not in nc
+    assert "central peak" in said and "two-group" not in said

@@ -429,6 +429,25 @@ def _distinct_tests(est: Estimate, tested: np.ndarray) -> tuple[np.ndarray, bool
     return (np.triu(tested, k=1) if flag else tested), flag
 
 
+def _two_group_null(p: np.ndarray):
+    """The two-group fit a switched small problem is decided under, or None.
+
+    Mirrors :func:`~spikewire.infer.fdr.small_local_fdr`: with
+    :data:`~spikewire.infer.fdr.SMALL_NULL_FIT` ``"mixture"`` the null of
+    :func:`~spikewire.infer.fdr.mixture_null` replaces the central fit where its second
+    component is needed.
+    """
+    from spikewire.infer import fdr
+
+    if fdr.SMALL_NULL_FIT != "mixture":
+        return None
+    try:
+        mix = fdr.mixture_null(p)
+    except ValueError:
+        return None
+    return mix if mix.needed else None
+
+
 def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
     """Check that a fitted estimate's p-values are plausible for a sparse circuit.
 
@@ -457,12 +476,15 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
       correction is switched to ``"lfdr"`` and α raised to
       :data:`~spikewire.infer.fdr.LFDR_SWITCH_LEVEL` (lfdr < 0.5) as for large problems;
       :meth:`Estimate.significant` then decides by the small-problem local FDR
-      (:func:`~spikewire.infer.fdr.small_local_fdr`: that null against a Gaussian kernel
-      density of the distinct tests' z-values, never below the lfdr under N(0, 1),
-      non-increasing in z). :attr:`Estimate.pvalues` stay the method's own. (Session 20
-      decided such estimates by Benjamini–Hochberg on the p-values re-referred to the
-      null, :func:`~spikewire.infer.fdr.rereferred_pvalues`, at the method's α; that is
-      still what ``adjust_pvalues(p, "lfdr")`` returns for 45–999 tests.)
+      (:func:`~spikewire.infer.fdr.small_local_fdr`: that null — or, where a separated
+      cluster of links narrower than the null is supported, the null of a two-group fit,
+      :func:`~spikewire.infer.fdr.mixture_null`, recorded as ``"two_group_null"`` —
+      against a Gaussian kernel density of the distinct tests' z-values, never below the
+      lfdr under N(0, 1), non-increasing in z). :attr:`Estimate.pvalues` stay the
+      method's own. (Session 20 decided such estimates by Benjamini–Hochberg on the
+      p-values re-referred to the null, :func:`~spikewire.infer.fdr.rereferred_pvalues`,
+      at the method's α; that is still what ``adjust_pvalues(p, "lfdr")`` returns for
+      45–999 tests.)
       ``small_problems=False``, or
       ``diagnostics["small_problem_rule"] = False`` set by the method
       (``partial_corr(shared_null="off")``), keeps the correction with the warning instead;
@@ -573,17 +595,23 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
             null, reason = None, "the method's small-problem rule is off"
         if null is not None:
             level = max(float(est.alpha), LFDR_SWITCH_LEVEL)
+            mix = _two_group_null(p)
+            used = (f"N({null.delta0:.2f}, {null.sigma0:.2f}²) fitted to the central peak "
+                    "of the z-values" if mix is None else
+                    f"N({mix.null.delta0:.2f}, {mix.null.sigma0:.2f}²) of a two-group fit, "
+                    f"which found a separated cluster of links at z ≈ {mix.mu1:.1f}")
             warnings.warn(
                 head + ", so this estimate uses the small-problem local FDR "
                 f"(correction='lfdr' with fewer than {MIN_TESTS_LFDR} tests: the empirical "
-                f"null N({null.delta0:.2f}, {null.sigma0:.2f}²) fitted to the central peak "
-                "of the z-values against a kernel density of them) and calls the pairs "
-                f"more probably linked than not, lfdr < {level:g} (est.alpha); its ranking "
-                "(scores) may still be informative.",
+                f"null {used}, against a kernel density of the z-values) and calls the "
+                f"pairs more probably linked than not, lfdr < {level:g} (est.alpha); its "
+                "ranking (scores) may still be informative.",
                 UserWarning, stacklevel=user_stacklevel())
             est.diagnostics["null_check"].update(
                 switched_from=est.correction, alpha_from=float(est.alpha),
                 empirical_null=null.as_dict(), small_problem=True)
+            if mix is not None:
+                est.diagnostics["null_check"]["two_group_null"] = mix.as_dict()
             est.correction = "lfdr"
             est.alpha = level
             return est
