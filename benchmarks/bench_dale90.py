@@ -19,7 +19,12 @@ middle / long): the Wald z of the causal contrast (``causal``) and of causal min
 mirror (``mirror``: the filter's excess over its own mirror image, a local baseline as
 ccg's and glmcc's), the unlinked pairs' mean / sd, AUC and best-threshold MCC
 (one-sided in the true labels' direction, and two-sided). The z arrays are saved
-(``--save``) for ``offline --mirror``.
+(``--save``) for ``offline --mirror``. ``--reverse``: instead of the joint fit, the causal
+model fitted twice, forward and on the time-reversed spikes (whose causal filter is the
+forward mirror), and ``(z_forward − z_reversed) / √2`` (``reversed_diff``).
+``--null FAMILY``: the same prototype on a 10-unit, 120 s ``null_family`` recording
+(seed ``--seed``) instead of the Brunel network; reported: each short z's mean, sd and
+two-sided rate at 0.05 over the 90 pairs.
 
 ``offline``: a saved default fit re-ranked and re-decided without refitting (the tests do
 not depend on the labels, so these are exact for p-values and scores; benchmarks/
@@ -34,7 +39,8 @@ Usage::
         [--pickle DIR] [--json out.jsonl] [--cache DIR] [--ccg]
     python benchmarks/bench_dale90.py offline --seed 3 FIT.pkl [--json out.jsonl]
         [--mirror Z.npy]
-    python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npy]
+    python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npz]
+        [--reverse] [--null FAMILY]
 """
 
 from __future__ import annotations
@@ -235,6 +241,36 @@ def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100) -> dict:
     return out
 
 
+class _Reversed:
+    """Spike trains with time reversed (``t → duration − t``), as ``mirror_z`` reads them."""
+
+    def __init__(self, st):
+        self._st, self.n_units, self.duration, self.t_start = st, st.n_units, st.duration, 0.0
+
+    def train(self, k):
+        t = np.asarray(self._st.train(k)) - float(self._st.t_start)
+        return np.sort(float(self.duration) - t - 1e-9)
+
+
+class _Rec:
+    """The ``.spikes`` holder ``mirror_z`` reads."""
+
+    def __init__(self, spikes):
+        self.spikes = spikes
+
+
+def null_rows(zs: dict) -> dict:
+    """Mean, sd and two-sided rate at 0.05 of each short-lag z over the tested pairs."""
+    rows = {}
+    for kind, z3 in zs.items():
+        if not np.isfinite(z3).any():
+            continue
+        z = z3[..., 0][~np.eye(z3.shape[0], dtype=bool)]
+        rows[f"{kind}_short"] = {"null_mean": float(z.mean()), "null_sd": float(z.std()),
+                                 "fpr05": float(np.mean(2 * norm.sf(np.abs(z)) < 0.05))}
+    return rows
+
+
 def mirror_rows(net, est, zs: dict) -> dict:
     """AUC / best MCC of each group's z against the truth (true labels, two-sided)."""
     from sklearn.metrics import roc_auc_score
@@ -277,6 +313,9 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="folder of cached recordings")
     ap.add_argument("--acausal", action="store_true", help="mirror: add the mirror filters")
     ap.add_argument("--save", default=None, help="mirror: save the z arrays (.npz)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="mirror: forward and time-reversed causal fits instead")
+    ap.add_argument("--null", default=None, help="mirror: a null family (10 units, 120 s)")
     ap.add_argument("--mirror", default=None,
                     help="offline: also rank the short group's causal-minus-mirror z of "
                          "this saved mirror run (.npz) under the fit's own labels")
@@ -284,19 +323,32 @@ def main() -> None:
     net = network(args.seed)
     out = []
     if args.mode == "mirror":
-        rec = recording(args.seed, args.hidden, cache=args.cache)
         with open(args.fits[0], "rb") as fh:
             est = pickle.load(fh)
+        basis = np.asarray(est.diagnostics["basis"])
+        if args.null:
+            from spikewire.infer._null_families import null_family
+
+            rec = _Rec(null_family(args.null, n_units=10, duration=120.0, seed=args.seed))
+        else:
+            rec = recording(args.seed, args.hidden, cache=args.cache)
         c0 = time.process_time()
-        zs = mirror_z(rec, np.asarray(est.diagnostics["basis"]), args.acausal)
+        if args.reverse:
+            fwd = mirror_z(rec, basis, False)["causal"]
+            rev = mirror_z(_Rec(_Reversed(rec.spikes)), basis, False)["causal"]
+            zs = {"causal": fwd, "reversed_diff": (fwd - rev) / np.sqrt(2.0)}
+        else:
+            zs = mirror_z(rec, basis, args.acausal)
         cpu = time.process_time() - c0
         if args.save:
             np.savez(args.save, **zs)
-        for name, row in mirror_rows(net, est, zs).items():
+        rows = null_rows(zs) if args.null else mirror_rows(net, est, zs)
+        for name, row in rows.items():
             row["cpu_s"] = cpu
             show(f"s{args.seed} {name}", row)
             out.append({"seed": args.seed, "mode": "mirror", "acausal": args.acausal,
-                        "variant": name, **row})
+                        "reverse": args.reverse, "null": args.null,
+                        "basis_functions": int(basis.shape[1]), "variant": name, **row})
     elif args.mode == "offline":
         for path in args.fits:
             with open(path, "rb") as fh:
