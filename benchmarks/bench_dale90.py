@@ -22,7 +22,15 @@ ccg's and glmcc's), the unlinked pairs' mean / sd, AUC and best-threshold MCC
 (``--save``) for ``offline --mirror``. ``--reverse``: instead of the joint fit, the causal
 model fitted twice, forward and on the time-reversed spikes (whose causal filter is the
 forward mirror), and ``(z_forward − z_reversed) / √2`` (``reversed_diff``).
-``--null FAMILY``: the same prototype on a 10-unit, 120 s ``null_family`` recording
+``--smooth K``: instead of a free mirror, a *smooth symmetric* shared-input term per
+pair: K broad raised cosines (window 15 ms, log offset 4 ms: peaks at 1 and 6 ms for
+K = 2) applied to the presynaptic spikes on both sides of the target's bin with one
+coefficient each, plus the same-bin (lag 0) count; the causal filter keeps dale_glm's
+sharp basis and is tested alone (``smooth``): its excess over a smooth two-sided hump
+(the GLM form of ccg's smoothed local baseline and glmcc's slow baseline). Reported also
+under the labels :func:`~spikewire.infer.dale_glm.label_units` gives from the smooth z
+itself (``ownlab``) and under the saved fit's labels (``fitlab``), both decided by
+``check_null``. ``--null FAMILY``: the same prototype on a 10-unit, 120 s ``null_family`` recording
 (seed ``--seed``) instead of the Brunel network; reported: each short z's mean, sd and
 two-sided rate at 0.05 over the 90 pairs.
 
@@ -40,7 +48,7 @@ Usage::
     python benchmarks/bench_dale90.py offline --seed 3 FIT.pkl [--json out.jsonl]
         [--mirror Z.npy]
     python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npz]
-        [--reverse] [--null FAMILY]
+        [--reverse] [--smooth K] [--null FAMILY]
 """
 
 from __future__ import annotations
@@ -178,6 +186,17 @@ def _acausal_features(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return out
 
 
+def _symmetric_features(x: np.ndarray, broad: np.ndarray) -> np.ndarray:
+    """``f_b[t] = Σ_l S[l, b] (x[t − 1 − l] + x[t + 1 + l])`` and, last, ``x[t]``."""
+    out = np.zeros((x.size, broad.shape[1] + 1))
+    for b in range(broad.shape[1]):
+        k = np.concatenate([[0.0], broad[:, b]])
+        out[:, b] = (np.convolve(x, k)[:x.size]
+                     + np.convolve(x[::-1], k)[:x.size][::-1])
+    out[:, -1] = x
+    return out
+
+
 def _poisson_newton(X, y, ridge=1.0, max_iter=30):
     """Ridge-penalised Poisson regression (column 0 the unpenalised intercept)."""
     p = X.shape[1]
@@ -197,9 +216,11 @@ def _poisson_newton(X, y, ridge=1.0, max_iter=30):
     return w, np.linalg.inv(H), mu
 
 
-def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100) -> dict:
+def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100,
+             smooth: int = 0) -> dict:
     """Wald z (post, pre, 3) of the causal scan groups and, with ``acausal``, of causal
-    minus mirror (see the module docstring)."""
+    minus mirror, or with ``smooth`` > 0 of the causal groups beside a smooth symmetric
+    term of that many broad functions (see the module docstring)."""
     st = rec.spikes
     n, bw = st.n_units, 0.001
     nbins = int(round(float(st.duration) / bw))
@@ -212,6 +233,12 @@ def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100) -> dict:
     area = basis.sum(axis=0)
     cf = [_causal_features(x[k], basis) for k in range(n)]
     af = [_acausal_features(x[k], basis) for k in range(n)] if acausal else None
+    sf = None
+    if smooth:
+        from spikewire.infer._bases import raised_cosine_log_basis
+
+        broad = raised_cosine_log_basis(int(smooth), 0.015, bw, offset=0.004)
+        sf = [_symmetric_features(x[k], broad) for k in range(n)]
     out = {"causal": np.full((n, n, 3), np.nan), "mirror": np.full((n, n, 3), np.nan)}
     for i in range(n):
         cols, pos, apos, off = [np.ones((nbins, 1)), cf[i]], {}, {}, 1 + nb
@@ -223,6 +250,9 @@ def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100) -> dict:
             if acausal:
                 cols.append(af[j])
                 apos[j], off = off, off + nb
+            if sf is not None:
+                cols.append(sf[j])
+                off += sf[j].shape[1]
         X = np.hstack(cols)
         y = np.minimum(x[i], 1.0)
         w, Hi, mu = _poisson_newton(X, y)
@@ -238,6 +268,8 @@ def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100) -> dict:
                 if acausal:
                     c[apos[j] + gi] = -area[gi]
                     out["mirror"][i, j, g] = c @ w / np.sqrt(c @ V @ c)
+    if smooth:
+        out = {"smooth": out["causal"]}
     return out
 
 
@@ -268,6 +300,23 @@ def null_rows(zs: dict) -> dict:
         z = z3[..., 0][~np.eye(z3.shape[0], dtype=bool)]
         rows[f"{kind}_short"] = {"null_mean": float(z.mean()), "null_sd": float(z.std()),
                                  "fpr05": float(np.mean(2 * norm.sf(np.abs(z)) < 0.05))}
+    return rows
+
+
+def smooth_decided(net, est, z: np.ndarray) -> dict:
+    """Rows of the smooth prototype's short-lag z under its own labels and the fit's."""
+    from spikewire.infer.dale_glm import label_units
+
+    z = np.nan_to_num(z)
+    off = ~np.eye(z.shape[0], dtype=bool)
+    li = label_units(np.where(off, z, 0.0).T, off, 0.8, 0.977)
+    lab = np.asarray(est.cell_type).astype(str)
+    sg = np.where(lab == "E", 1.0, np.where(lab == "I", -1.0, 0.0))
+    rows = {}
+    pv, sc = directed(z, np.asarray(li["signs"]))
+    rows["smooth_ownlab"] = row_of(net, redecide(est, pv, sc, li["labels"]))
+    pv, sc = directed(z, sg)
+    rows["smooth_fitlab"] = row_of(net, redecide(est, pv, sc))
     return rows
 
 
@@ -316,6 +365,8 @@ def main() -> None:
     ap.add_argument("--reverse", action="store_true",
                     help="mirror: forward and time-reversed causal fits instead")
     ap.add_argument("--null", default=None, help="mirror: a null family (10 units, 120 s)")
+    ap.add_argument("--smooth", type=int, default=0,
+                    help="mirror: a smooth symmetric term of this many functions instead")
     ap.add_argument("--mirror", default=None,
                     help="offline: also rank the short group's causal-minus-mirror z of "
                          "this saved mirror run (.npz) under the fit's own labels")
@@ -338,16 +389,18 @@ def main() -> None:
             rev = mirror_z(_Rec(_Reversed(rec.spikes)), basis, False)["causal"]
             zs = {"causal": fwd, "reversed_diff": (fwd - rev) / np.sqrt(2.0)}
         else:
-            zs = mirror_z(rec, basis, args.acausal)
+            zs = mirror_z(rec, basis, args.acausal and not args.smooth, smooth=args.smooth)
         cpu = time.process_time() - c0
         if args.save:
             np.savez(args.save, **zs)
         rows = null_rows(zs) if args.null else mirror_rows(net, est, zs)
+        if "smooth" in zs and not args.null:
+            rows.update(smooth_decided(net, est, zs["smooth"][..., 0]))
         for name, row in rows.items():
             row["cpu_s"] = cpu
             show(f"s{args.seed} {name}", row)
             out.append({"seed": args.seed, "mode": "mirror", "acausal": args.acausal,
-                        "reverse": args.reverse, "null": args.null,
+                        "reverse": args.reverse, "null": args.null, "smooth": args.smooth,
                         "basis_functions": int(basis.shape[1]), "variant": name, **row})
     elif args.mode == "offline":
         for path in args.fits:
