@@ -30,7 +30,10 @@ sharp basis and is tested alone (``smooth``): its excess over a smooth two-sided
 (the GLM form of ccg's smoothed local baseline and glmcc's slow baseline). Reported also
 under the labels :func:`~spikewire.infer.dale_glm.label_units` gives from the smooth z
 itself (``ownlab``) and under the saved fit's labels (``fitlab``), both decided by
-``check_null``. ``--null FAMILY``: the same prototype on a 10-unit, 120 s ``null_family`` recording
+``check_null``. ``--hidden 0.5 --subset K``: the prototype on K of the recorded units (drawn with
+``numpy.random.default_rng(11)``), e.g. 20 of the 50 at 50 % hidden, scored against
+those units' true links (the saved fit only lends its basis). ``--null FAMILY``: the same
+prototype on a 10-unit, 120 s ``null_family`` recording
 (seed ``--seed``) instead of the Brunel network; reported: each short z's mean, sd and
 two-sided rate at 0.05 over the 90 pairs.
 
@@ -48,7 +51,7 @@ Usage::
     python benchmarks/bench_dale90.py offline --seed 3 FIT.pkl [--json out.jsonl]
         [--mirror Z.npy]
     python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npz]
-        [--reverse] [--smooth K] [--null FAMILY]
+        [--reverse] [--smooth K] [--null FAMILY] [--hidden 0.5 --subset K]
 """
 
 from __future__ import annotations
@@ -320,13 +323,14 @@ def smooth_decided(net, est, z: np.ndarray) -> dict:
     return rows
 
 
-def mirror_rows(net, est, zs: dict) -> dict:
-    """AUC / best MCC of each group's z against the truth (true labels, two-sided)."""
+def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
+    """AUC / best MCC of each group's z against the truth (true labels, two-sided);
+    ``true_index`` (the units' network indices) defaults to the fit's."""
     from sklearn.metrics import roc_auc_score
 
     from spikewire.score.metrics import _best_mcc
 
-    ti = np.asarray(est.true_index)
+    ti = np.asarray(est.true_index if true_index is None else true_index)
     W = net.weights
     W = np.asarray(W.todense() if hasattr(W, "todense") else W)[np.ix_(ti, ti)]
     sg = np.where(np.asarray(net.is_excitatory)[ti], 1.0, -1.0)
@@ -365,6 +369,8 @@ def main() -> None:
     ap.add_argument("--reverse", action="store_true",
                     help="mirror: forward and time-reversed causal fits instead")
     ap.add_argument("--null", default=None, help="mirror: a null family (10 units, 120 s)")
+    ap.add_argument("--subset", type=int, default=0,
+                    help="mirror: only this many of the recorded units (seeded draw)")
     ap.add_argument("--smooth", type=int, default=0,
                     help="mirror: a smooth symmetric term of this many functions instead")
     ap.add_argument("--mirror", default=None,
@@ -383,6 +389,12 @@ def main() -> None:
             rec = _Rec(null_family(args.null, n_units=10, duration=120.0, seed=args.seed))
         else:
             rec = recording(args.seed, args.hidden, cache=args.cache)
+        true_index = None
+        if args.subset:
+            pick = np.sort(np.random.default_rng(11).choice(rec.spikes.n_units, args.subset,
+                                                            replace=False))
+            true_index = np.asarray(rec.true_index)[pick]
+            rec = _Rec(rec.spikes.select(pick))
         c0 = time.process_time()
         if args.reverse:
             fwd = mirror_z(rec, basis, False)["causal"]
@@ -393,8 +405,8 @@ def main() -> None:
         cpu = time.process_time() - c0
         if args.save:
             np.savez(args.save, **zs)
-        rows = null_rows(zs) if args.null else mirror_rows(net, est, zs)
-        if "smooth" in zs and not args.null:
+        rows = null_rows(zs) if args.null else mirror_rows(net, est, zs, true_index)
+        if "smooth" in zs and not args.null and not args.subset:
             rows.update(smooth_decided(net, est, zs["smooth"][..., 0]))
         for name, row in rows.items():
             row["cpu_s"] = cpu
