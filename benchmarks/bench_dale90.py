@@ -1,0 +1,462 @@
+"""dale_glm at 90 % hidden: one-ingredient swaps (issue 15; benchmarks/results/dale90.md).
+
+Data: bench_dale_glm.py's Brunel network (N = 100, ε = 0.2, g = 5, J = 2 mV, η = 0.6,
+1.5 ms delays, network seed ``--seed``), simulated 120 s (simulation seed 1), a random
+10 % recorded (subsample seed 2): 10 units, 90 ordered pairs. The same spikes as
+``bench_dale_glm.py --hidden 0.9``.
+
+``fit``: refits of ``dale_glm`` with one setting changed per variant (``NAME=JSON``), and
+``ccg`` for reference; each row: AUC, MCC at the default decision (after ``check_null``),
+best-threshold MCC, calls / links, E/I accuracy, labelled fraction, fit CPU
+(``time.process_time``). ``--pickle DIR`` keeps the estimates.
+
+``mirror``: a diagnostic prototype, not dale_glm: per target a plain Poisson GLM (1 ms
+bins, dale_glm's delay basis from the saved fit, own history, every other recorded
+unit's causal filter and, with ``--acausal``, its *acausal* (mirror) filter: the same
+basis over the presynaptic unit's spikes 0–24 ms *after* the target's bin; ridge 1, Newton
+steps, time-block-robust (100 ms) sandwich variance). Reported per scan group (short /
+middle / long): the Wald z of the causal contrast (``causal``) and of causal minus
+mirror (``mirror``: the filter's excess over its own mirror image, a local baseline as
+ccg's and glmcc's), the unlinked pairs' mean / sd, AUC and best-threshold MCC
+(one-sided in the true labels' direction, and two-sided). The z arrays are saved
+(``--save``) for ``offline --mirror``. ``--reverse``: instead of the joint fit, the causal
+model fitted twice, forward and on the time-reversed spikes (whose causal filter is the
+forward mirror), and ``(z_forward − z_reversed) / √2`` (``reversed_diff``).
+``--smooth K``: instead of a free mirror, a *smooth symmetric* shared-input term per
+pair: K broad raised cosines (window 15 ms, log offset 4 ms: peaks at 1 and 6 ms for
+K = 2) applied to the presynaptic spikes on both sides of the target's bin with one
+coefficient each, plus the same-bin (lag 0) count; the causal filter keeps dale_glm's
+sharp basis and is tested alone (``smooth``): its excess over a smooth two-sided hump
+(the GLM form of ccg's smoothed local baseline and glmcc's slow baseline). Reported also
+under the labels :func:`~spikewire.infer.dale_glm.label_units` gives from the smooth z
+itself (``ownlab``) and under the saved fit's labels (``fitlab``), both decided by
+``check_null``. ``--hidden 0.5 --subset K``: the prototype on K of the recorded units (drawn with
+``numpy.random.default_rng(11)``), e.g. 20 of the 50 at 50 % hidden, scored against
+those units' true links (the saved fit only lends its basis). ``--null FAMILY``: the same
+prototype on a 10-unit, 120 s ``null_family`` recording
+(seed ``--seed``) instead of the Brunel network; reported: each short z's mean, sd and
+two-sided rate at 0.05 over the 90 pairs.
+
+``offline``: a saved default fit re-ranked and re-decided without refitting (the tests do
+not depend on the labels, so these are exact for p-values and scores; benchmarks/
+bench_dale_relabel.py): ``true_labels`` (each unit's true type imposed: the labels'
+cost), ``two_sided`` (no labels), ``contrast_k`` (one scan contrast alone, short / middle
+/ long), ``antisym`` (a pair's scan z minus that of the reverse pair). Every offline row
+is decided again by ``check_null`` from the method's BH at α = 0.05.
+
+Usage::
+
+    python benchmarks/bench_dale90.py fit --seed 3 [--variants 'default={}' ...]
+        [--pickle DIR] [--json out.jsonl] [--cache DIR] [--ccg]
+    python benchmarks/bench_dale90.py offline --seed 3 FIT.pkl [--json out.jsonl]
+        [--mirror Z.npy]
+    python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npz]
+        [--reverse] [--smooth K] [--null FAMILY] [--hidden 0.5 --subset K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import pickle
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import norm
+
+import spikewire as sw
+from spikewire.infer.base import check_null
+from spikewire.observe.subsample import subsample
+
+KEYS = ("auc", "mcc", "mcc_best", "n_detected", "n_true", "ei_accuracy", "ei_labelled")
+
+
+def network(seed: int):
+    """bench_dale_glm.py's Brunel network."""
+    return sw.networks.brunel(100, epsilon=0.2, g=5.0, eta=0.6, J=2.0, seed=seed)
+
+
+def recording(seed: int, hidden: float = 0.9, duration: float = 120.0,
+              cache: str | None = None):
+    """The recorded 10 % (``hidden`` 0.9) of the seed's simulation, cached if asked."""
+    path = None
+    if cache is not None:
+        path = Path(cache) / f"brunel100_s{seed}_{duration:g}s_h{int(round(hidden * 100))}.pkl"
+        if path.exists():
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+    net = network(seed)
+    st = sw.simulate(net, duration, seed=1)
+    rec = subsample(st, fraction=1 - hidden, network=net, seed=2)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            pickle.dump(rec, fh)
+    return rec
+
+
+def row_of(net, est) -> dict:
+    """The scores of one estimate."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = sw.score(net, est)
+    row = {k: float(s.get(k, float("nan"))) for k in KEYS}
+    nc = est.diagnostics.get("null_check", {})
+    row["switched"] = bool(nc.get("switched", est.correction == "lfdr"))
+    return row
+
+
+def show(name: str, row: dict) -> None:
+    print(f"{name:24s} " + " ".join(
+        f"{k}={row[k]:.3f}" if isinstance(row[k], float) else f"{k}={row[k]}"
+        for k in row), flush=True)
+
+
+def redecide(est, pv, sc, labels=None):
+    """A copy of ``est`` with p-values / scores replaced and ``check_null`` run again from
+    the method's own decision (BH at α = 0.05)."""
+    est = copy.deepcopy(est)
+    ok = est.pair_status == 0
+    est.pvalues = np.where(ok, pv, est.pvalues)
+    est.scores = np.where(ok, sc, est.scores)
+    if labels is not None:
+        est.cell_type = np.asarray(labels).astype(object)
+    est.correction, est.alpha = "bh", 0.05
+    est.diagnostics.pop("null_check", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return check_null(est)
+
+
+def directed(z, signs):
+    """p-values and scores (post, pre) of test z (post, pre) under unit signs (pre,):
+    one-sided in the label's direction, two-sided where unlabelled (dale_glm._place)."""
+    free = signs == 0
+    p2 = np.minimum(2.0 * norm.sf(np.abs(z)), 1.0)
+    pv = np.where(free[None, :], p2, norm.sf(signs[None, :] * z))
+    sc = np.where(free[None, :], norm.isf(np.clip(p2, 1e-300, 1 - 1e-12)),
+                  signs[None, :] * z)
+    return pv, sc
+
+
+def offline(net, est) -> dict:
+    """Rows of the offline swaps of a saved default (scan) fit."""
+    d = est.diagnostics
+    z = np.asarray(d["scan_z"], dtype=float)                   # (post, pre), test z
+    lab = np.asarray(est.cell_type).astype(str)
+    signs = np.where(lab == "E", 1.0, np.where(lab == "I", -1.0, 0.0))
+    truth_e = np.asarray(net.is_excitatory)[np.asarray(est.true_index)]
+    tsigns = np.where(truth_e, 1.0, -1.0)
+    rows = {"saved": row_of(net, est)}
+    pv, sc = directed(z, signs)
+    rows["redecided"] = row_of(net, redecide(est, pv, sc))
+    pv, sc = directed(z, tsigns)
+    rows["true_labels"] = row_of(net, redecide(est, pv, sc, np.where(truth_e, "E", "I")))
+    pv, sc = directed(z, np.zeros_like(signs))
+    rows["two_sided"] = row_of(net, redecide(est, pv, sc, np.full(lab.size, "?")))
+    zk = np.asarray(d["scan_z_contrasts"], dtype=float)        # (post, pre, k) unscaled
+    for g in range(zk.shape[2]):
+        zg = np.nan_to_num(zk[..., g])
+        pv, sc = directed(zg, signs)
+        rows[f"contrast_{g}"] = row_of(net, redecide(est, pv, sc))
+        pv, sc = directed(zg, tsigns)
+        rows[f"contrast_{g}_true_labels"] = row_of(
+            net, redecide(est, pv, sc, np.where(truth_e, "E", "I")))
+    za = np.nan_to_num(z) - np.nan_to_num(z.T)
+    za = za / np.sqrt(2.0)
+    pv, sc = directed(za, signs)
+    rows["antisym"] = row_of(net, redecide(est, pv, sc))
+    return rows
+
+
+def _causal_features(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``f_b[t] = Σ_l B[l, b] x[t − 1 − l]`` (lags 1..L bins)."""
+    out = np.zeros((x.size, basis.shape[1]))
+    for b in range(basis.shape[1]):
+        out[:, b] = np.convolve(x, np.concatenate([[0.0], basis[:, b]]))[:x.size]
+    return out
+
+
+def _acausal_features(x: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``f_b[t] = Σ_l B[l, b] x[t + l]`` (lags 0..L − 1 bins into the future)."""
+    xr = x[::-1]
+    out = np.zeros((x.size, basis.shape[1]))
+    for b in range(basis.shape[1]):
+        out[:, b] = np.convolve(xr, basis[:, b])[:x.size][::-1]
+    return out
+
+
+def _symmetric_features(x: np.ndarray, broad: np.ndarray) -> np.ndarray:
+    """``f_b[t] = Σ_l S[l, b] (x[t − 1 − l] + x[t + 1 + l])`` and, last, ``x[t]``."""
+    out = np.zeros((x.size, broad.shape[1] + 1))
+    for b in range(broad.shape[1]):
+        k = np.concatenate([[0.0], broad[:, b]])
+        out[:, b] = (np.convolve(x, k)[:x.size]
+                     + np.convolve(x[::-1], k)[:x.size][::-1])
+    out[:, -1] = x
+    return out
+
+
+def _poisson_newton(X, y, ridge=1.0, max_iter=30):
+    """Ridge-penalised Poisson regression (column 0 the unpenalised intercept)."""
+    p = X.shape[1]
+    w = np.zeros(p)
+    w[0] = np.log(max(float(y.mean()), 1e-6))
+    lam = np.full(p, ridge)
+    lam[0] = 0.0
+    for _ in range(max_iter):
+        mu = np.exp(np.clip(X @ w, -20, 5))
+        H = (X * mu[:, None]).T @ X + np.diag(lam)
+        step = np.linalg.solve(H, X.T @ (y - mu) - lam * w)
+        w += step
+        if np.max(np.abs(step)) < 1e-6:
+            break
+    mu = np.exp(np.clip(X @ w, -20, 5))
+    H = (X * mu[:, None]).T @ X + np.diag(lam)
+    return w, np.linalg.inv(H), mu
+
+
+def mirror_z(rec, basis: np.ndarray, acausal: bool, block: int = 100,
+             smooth: int = 0) -> dict:
+    """Wald z (post, pre, 3) of the causal scan groups and, with ``acausal``, of causal
+    minus mirror, or with ``smooth`` > 0 of the causal groups beside a smooth symmetric
+    term of that many broad functions (see the module docstring)."""
+    st = rec.spikes
+    n, bw = st.n_units, 0.001
+    nbins = int(round(float(st.duration) / bw))
+    x = np.zeros((n, nbins))
+    for k in range(n):
+        t = np.asarray(st.train(k)) - float(st.t_start)
+        np.add.at(x[k], np.minimum((t / bw).astype(int), nbins - 1), 1.0)
+    nb = basis.shape[1]
+    groups = np.array_split(np.arange(nb), 3)
+    area = basis.sum(axis=0)
+    cf = [_causal_features(x[k], basis) for k in range(n)]
+    af = [_acausal_features(x[k], basis) for k in range(n)] if acausal else None
+    sf = None
+    if smooth:
+        from spikewire.infer._bases import raised_cosine_log_basis
+
+        broad = raised_cosine_log_basis(int(smooth), 0.015, bw, offset=0.004)
+        sf = [_symmetric_features(x[k], broad) for k in range(n)]
+    out = {"causal": np.full((n, n, 3), np.nan), "mirror": np.full((n, n, 3), np.nan)}
+    for i in range(n):
+        cols, pos, apos, off = [np.ones((nbins, 1)), cf[i]], {}, {}, 1 + nb
+        for j in range(n):
+            if j == i:
+                continue
+            cols.append(cf[j])
+            pos[j], off = off, off + nb
+            if acausal:
+                cols.append(af[j])
+                apos[j], off = off, off + nb
+            if sf is not None:
+                cols.append(sf[j])
+                off += sf[j].shape[1]
+        X = np.hstack(cols)
+        y = np.minimum(x[i], 1.0)
+        w, Hi, mu = _poisson_newton(X, y)
+        r = (y - mu)[:, None] * X
+        nk = nbins // block
+        S = r[:nk * block].reshape(nk, block, -1).sum(axis=1)
+        V = Hi @ (S.T @ S) @ Hi
+        for j in pos:
+            for g, gi in enumerate(groups):
+                c = np.zeros(X.shape[1])
+                c[pos[j] + gi] = area[gi]
+                out["causal"][i, j, g] = c @ w / np.sqrt(c @ V @ c)
+                if acausal:
+                    c[apos[j] + gi] = -area[gi]
+                    out["mirror"][i, j, g] = c @ w / np.sqrt(c @ V @ c)
+    if smooth:
+        out = {"smooth": out["causal"]}
+    return out
+
+
+class _Reversed:
+    """Spike trains with time reversed (``t → duration − t``), as ``mirror_z`` reads them."""
+
+    def __init__(self, st):
+        self._st, self.n_units, self.duration, self.t_start = st, st.n_units, st.duration, 0.0
+
+    def train(self, k):
+        t = np.asarray(self._st.train(k)) - float(self._st.t_start)
+        return np.sort(float(self.duration) - t - 1e-9)
+
+
+class _Rec:
+    """The ``.spikes`` holder ``mirror_z`` reads."""
+
+    def __init__(self, spikes):
+        self.spikes = spikes
+
+
+def null_rows(zs: dict) -> dict:
+    """Mean, sd and two-sided rate at 0.05 of each short-lag z over the tested pairs."""
+    rows = {}
+    for kind, z3 in zs.items():
+        if not np.isfinite(z3).any():
+            continue
+        z = z3[..., 0][~np.eye(z3.shape[0], dtype=bool)]
+        rows[f"{kind}_short"] = {"null_mean": float(z.mean()), "null_sd": float(z.std()),
+                                 "fpr05": float(np.mean(2 * norm.sf(np.abs(z)) < 0.05))}
+    return rows
+
+
+def smooth_decided(net, est, z: np.ndarray) -> dict:
+    """Rows of the smooth prototype's short-lag z under its own labels and the fit's."""
+    from spikewire.infer.dale_glm import label_units
+
+    z = np.nan_to_num(z)
+    off = ~np.eye(z.shape[0], dtype=bool)
+    li = label_units(np.where(off, z, 0.0).T, off, 0.8, 0.977)
+    lab = np.asarray(est.cell_type).astype(str)
+    sg = np.where(lab == "E", 1.0, np.where(lab == "I", -1.0, 0.0))
+    rows = {}
+    pv, sc = directed(z, np.asarray(li["signs"]))
+    rows["smooth_ownlab"] = row_of(net, redecide(est, pv, sc, li["labels"]))
+    pv, sc = directed(z, sg)
+    rows["smooth_fitlab"] = row_of(net, redecide(est, pv, sc))
+    return rows
+
+
+def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
+    """AUC / best MCC of each group's z against the truth (true labels, two-sided);
+    ``true_index`` (the units' network indices) defaults to the fit's."""
+    from sklearn.metrics import roc_auc_score
+
+    from spikewire.score.metrics import _best_mcc
+
+    ti = np.asarray(est.true_index if true_index is None else true_index)
+    W = net.weights
+    W = np.asarray(W.todense() if hasattr(W, "todense") else W)[np.ix_(ti, ti)]
+    sg = np.where(np.asarray(net.is_excitatory)[ti], 1.0, -1.0)
+    off = ~np.eye(ti.size, dtype=bool)
+    link = (W != 0)[off]
+    rows = {}
+    for kind, z3 in zs.items():
+        if not np.isfinite(z3).any():
+            continue
+        for g, gname in enumerate(("short", "middle", "long")):
+            z = z3[..., g]
+            one, two, un = (z * sg[None, :])[off], np.abs(z)[off], z[off][~link]
+            rows[f"{kind}_{gname}"] = {
+                "null_mean": float(un.mean()), "null_sd": float(un.std()),
+                "auc_true_labels": float(roc_auc_score(link, one)),
+                "mcc_best_true_labels": float(_best_mcc(link, one)),
+                "auc_two_sided": float(roc_auc_score(link, two)),
+                "mcc_best_two_sided": float(_best_mcc(link, two))}
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("mode", choices=("fit", "offline", "mirror"))
+    ap.add_argument("fits", nargs="*", help="offline: pickled dale_glm estimates")
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--hidden", type=float, default=0.9)
+    ap.add_argument("--variants", nargs="*", default=["default={}"],
+                    help="NAME=JSON settings of dale_glm, one fit each")
+    ap.add_argument("--ccg", action="store_true", help="also fit ccg")
+    ap.add_argument("--pickle", default=None)
+    ap.add_argument("--json", default=None, help="append rows to this JSON-lines file")
+    ap.add_argument("--cache", default=None, help="folder of cached recordings")
+    ap.add_argument("--acausal", action="store_true", help="mirror: add the mirror filters")
+    ap.add_argument("--save", default=None, help="mirror: save the z arrays (.npz)")
+    ap.add_argument("--reverse", action="store_true",
+                    help="mirror: forward and time-reversed causal fits instead")
+    ap.add_argument("--null", default=None, help="mirror: a null family (10 units, 120 s)")
+    ap.add_argument("--subset", type=int, default=0,
+                    help="mirror: only this many of the recorded units (seeded draw)")
+    ap.add_argument("--smooth", type=int, default=0,
+                    help="mirror: a smooth symmetric term of this many functions instead")
+    ap.add_argument("--mirror", default=None,
+                    help="offline: also rank the short group's causal-minus-mirror z of "
+                         "this saved mirror run (.npz) under the fit's own labels")
+    args = ap.parse_intermixed_args()
+    net = network(args.seed)
+    out = []
+    if args.mode == "mirror":
+        with open(args.fits[0], "rb") as fh:
+            est = pickle.load(fh)
+        basis = np.asarray(est.diagnostics["basis"])
+        if args.null:
+            from spikewire.infer._null_families import null_family
+
+            rec = _Rec(null_family(args.null, n_units=10, duration=120.0, seed=args.seed))
+        else:
+            rec = recording(args.seed, args.hidden, cache=args.cache)
+        true_index = None
+        if args.subset:
+            pick = np.sort(np.random.default_rng(11).choice(rec.spikes.n_units, args.subset,
+                                                            replace=False))
+            true_index = np.asarray(rec.true_index)[pick]
+            rec = _Rec(rec.spikes.select(pick))
+        c0 = time.process_time()
+        if args.reverse:
+            fwd = mirror_z(rec, basis, False)["causal"]
+            rev = mirror_z(_Rec(_Reversed(rec.spikes)), basis, False)["causal"]
+            zs = {"causal": fwd, "reversed_diff": (fwd - rev) / np.sqrt(2.0)}
+        else:
+            zs = mirror_z(rec, basis, args.acausal and not args.smooth, smooth=args.smooth)
+        cpu = time.process_time() - c0
+        if args.save:
+            np.savez(args.save, **zs)
+        rows = null_rows(zs) if args.null else mirror_rows(net, est, zs, true_index)
+        if "smooth" in zs and not args.null and not args.subset:
+            rows.update(smooth_decided(net, est, zs["smooth"][..., 0]))
+        for name, row in rows.items():
+            row["cpu_s"] = cpu
+            show(f"s{args.seed} {name}", row)
+            out.append({"seed": args.seed, "mode": "mirror", "acausal": args.acausal,
+                        "reverse": args.reverse, "null": args.null, "smooth": args.smooth,
+                        "basis_functions": int(basis.shape[1]), "variant": name, **row})
+    elif args.mode == "offline":
+        for path in args.fits:
+            with open(path, "rb") as fh:
+                est = pickle.load(fh)
+            rows = offline(net, est)
+            if args.mirror:
+                zm = np.load(args.mirror)["mirror"][..., 0]
+                lab = np.asarray(est.cell_type).astype(str)
+                sg = np.where(lab == "E", 1.0, np.where(lab == "I", -1.0, 0.0))
+                pv, sc = directed(np.nan_to_num(zm), sg)
+                rows["mirror_short"] = row_of(net, redecide(est, pv, sc))
+            for name, row in rows.items():
+                show(f"{Path(path).stem}:{name}", row)
+                out.append({"seed": args.seed, "fit": str(path), "variant": name, **row})
+    else:
+        rec = recording(args.seed, args.hidden, cache=args.cache)
+        todo = [v.split("=", 1) for v in args.variants]
+        todo = [("dale_glm", n, json.loads(s)) for n, s in todo]
+        if args.ccg:
+            todo.append(("ccg", "ccg", {}))
+        for method, name, settings in todo:
+            c0, t0 = time.process_time(), time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                est = sw.infer(rec, method, **settings)
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+            row = row_of(net, est)
+            row["cpu_s"], row["wall_s"] = cpu, wall
+            show(name, row)
+            out.append({"seed": args.seed, "hidden": args.hidden, "variant": name,
+                        "settings": settings, **row})
+            if args.pickle:
+                Path(args.pickle).mkdir(parents=True, exist_ok=True)
+                with open(Path(args.pickle) / f"s{args.seed}_{name}.pkl", "wb") as fh:
+                    pickle.dump(est, fh)
+            if args.json:
+                with open(args.json, "a") as fh:
+                    fh.write(json.dumps(out[-1]) + "\n")
+    if args.json and args.mode != "fit":
+        with open(args.json, "a") as fh:
+            for r in out:
+                fh.write(json.dumps(r) + "\n")
+
+
+if __name__ == "__main__":
+    main()
