@@ -1417,7 +1417,8 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
-        "basis_last_peak": [None, Interval("real", 0, 1.0, closed="right", unit="s")],
+        "basis_last_peak": [None, Options(["window"]),
+                            Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
         "history_ridge": [Interval("real", 0, None)],
@@ -1470,7 +1471,7 @@ class DaleGLM(InferenceMethod):
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
                  contrast: str = "auto", label_from: str = "auto",
-                 basis_last_peak: float | None = None):
+                 basis_last_peak: float | str | None = None):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1548,12 +1549,16 @@ class DaleGLM(InferenceMethod):
             raise ValueError("dale_glm: contrast='scan' does not combine with "
                              "empirical_null=True (the per-unit standardisation is of the "
                              "summed filter's z); use one of them")
-        if self.basis_last_peak is not None and (
-                self.basis_last_peak > self.window
-                or (bw is not None and self.basis_last_peak <= bw)):
-            raise ValueError(f"dale_glm: basis_last_peak ({self.basis_last_peak:g} s) must lie "
-                             f"above bin_width and within the window ({self.window:g} s); "
-                             "use e.g. basis_last_peak=window, or None")
+        lp = self._basis_last_peak()
+        if lp is not None and (lp > self.window * (1 + 1e-9) or (bw is not None and lp <= bw)):
+            raise ValueError(f"dale_glm: basis_last_peak ({lp:g} s) must lie above bin_width "
+                             f"and within the window ({self.window:g} s); use "
+                             "basis_last_peak='window', or None")
+        if lp is not None and self.n_basis < 2:
+            raise ValueError(f"dale_glm: basis_last_peak={self.basis_last_peak!r} needs "
+                             f"n_basis >= 2 (one function has one peak, at the first bin), "
+                             f"got n_basis={self.n_basis}; use more basis functions or "
+                             "basis_last_peak=None")
         if self.label_from == "scan" and self._contrast_used() != "scan":
             raise ValueError(f"dale_glm: label_from='scan' labels units by the scan test's "
                              f"z-scores, but the tests are contrast={self._contrast_used()!r} "
@@ -1562,6 +1567,15 @@ class DaleGLM(InferenceMethod):
         if (self.covariates is not None and not callable(self.covariates)
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
+
+    def _basis_last_peak(self) -> float | None:
+        """The delay basis' last peak in s (``"window"`` resolved; None: the last function
+        decays to 0 at the window)."""
+        if self.basis_last_peak is None:
+            return None
+        if isinstance(self.basis_last_peak, str):
+            return float(self.window)
+        return float(self.basis_last_peak)
 
     def _contrast_used(self) -> str:
         """The test of the full solver: ``contrast``, with ``"auto"`` resolved (the scan
@@ -1602,7 +1616,7 @@ class DaleGLM(InferenceMethod):
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
         self._bw = bw
         design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
-                              units=positions, last_peak=self.basis_last_peak)
+                              units=positions, last_peak=self._basis_last_peak())
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
         X = _sparse_design(design)
         Y = np.stack([design.counts(i) for i in tloc], axis=1)
