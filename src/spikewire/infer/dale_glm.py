@@ -1417,6 +1417,7 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
+        "scan_groups": [Options(["split", "last_to_long"])],
         "basis_last_peak": [None, Options(["window"]),
                             Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
@@ -1471,7 +1472,7 @@ class DaleGLM(InferenceMethod):
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
                  contrast: str = "auto", label_from: str = "auto",
-                 basis_last_peak: float | str | None = None):
+                 basis_last_peak: float | str | None = None, scan_groups: str = "split"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1512,6 +1513,7 @@ class DaleGLM(InferenceMethod):
         self.contrast = contrast
         self.label_from = label_from
         self.basis_last_peak = basis_last_peak
+        self.scan_groups = scan_groups
 
     def _check_combination(self, bins: dict) -> None:
         bw = bins["bin_width"]
@@ -1576,6 +1578,17 @@ class DaleGLM(InferenceMethod):
         if isinstance(self.basis_last_peak, str):
             return float(self.window)
         return float(self.basis_last_peak)
+
+    def _scan_contrasts(self, basis: np.ndarray) -> np.ndarray:
+        """The scan's contrasts (:func:`scan_contrasts`); with ``scan_groups=
+        "last_to_long"`` the groups of the basis without its last function, that function
+        added to the long group."""
+        if self.scan_groups == "split" or basis.shape[1] < 4:
+            return scan_contrasts(basis)
+        out = np.zeros((basis.shape[1], 3))
+        out[:-1] = scan_contrasts(basis[:, :-1])
+        out[-1, 2] = basis[:, -1].sum()
+        return out
 
     def _contrast_used(self) -> str:
         """The test of the full solver: ``contrast``, with ``"auto"`` resolved (the scan
@@ -1677,7 +1690,7 @@ class DaleGLM(InferenceMethod):
         t_wald = time.perf_counter()
         scan = self._contrast_used() == "scan"
         z = prob.wald(x1, R, csum, robust_bins=rb,                  # (nu pre, nt post)
-                      contrasts=scan_contrasts(basis) if scan else None)
+                      contrasts=self._scan_contrasts(basis) if scan else None)
         t_wald = time.perf_counter() - t_wald
         own = np.zeros((nu, nt), dtype=bool)
         own[tpos, np.arange(nt)] = True
