@@ -1417,8 +1417,7 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
-        "scan_groups": [Options(["split", "last_to_long"])],
-        "basis_last_peak": [None, Options(["window"]),
+        "basis_last_peak": [None, Options(["window", "extend"]),
                             Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
@@ -1472,7 +1471,7 @@ class DaleGLM(InferenceMethod):
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
                  contrast: str = "auto", label_from: str = "auto",
-                 basis_last_peak: float | str | None = None, scan_groups: str = "split"):
+                 basis_last_peak: float | str | None = None):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1513,7 +1512,6 @@ class DaleGLM(InferenceMethod):
         self.contrast = contrast
         self.label_from = label_from
         self.basis_last_peak = basis_last_peak
-        self.scan_groups = scan_groups
 
     def _check_combination(self, bins: dict) -> None:
         bw = bins["bin_width"]
@@ -1556,7 +1554,7 @@ class DaleGLM(InferenceMethod):
             raise ValueError(f"dale_glm: basis_last_peak ({lp:g} s) must lie above bin_width "
                              f"and within the window ({self.window:g} s); use "
                              "basis_last_peak='window', or None")
-        if lp is not None and self.n_basis < 2:
+        if lp is not None and self._n_functions() < 2:
             raise ValueError(f"dale_glm: basis_last_peak={self.basis_last_peak!r} needs "
                              f"n_basis >= 2 (one function has one peak, at the first bin), "
                              f"got n_basis={self.n_basis}; use more basis functions or "
@@ -1571,19 +1569,23 @@ class DaleGLM(InferenceMethod):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
 
     def _basis_last_peak(self) -> float | None:
-        """The delay basis' last peak in s (``"window"`` resolved; None: the last function
-        decays to 0 at the window)."""
+        """The delay basis' last peak in s (``"window"`` and ``"extend"``: the window; None:
+        the last function decays to 0 at the window)."""
         if self.basis_last_peak is None:
             return None
         if isinstance(self.basis_last_peak, str):
             return float(self.window)
         return float(self.basis_last_peak)
 
+    def _n_functions(self) -> int:
+        """Functions of the delay basis: ``n_basis``, one more with ``"extend"``."""
+        return self.n_basis + (self.basis_last_peak == "extend")
+
     def _scan_contrasts(self, basis: np.ndarray) -> np.ndarray:
-        """The scan's contrasts (:func:`scan_contrasts`); with ``scan_groups=
-        "last_to_long"`` the groups of the basis without its last function, that function
-        added to the long group."""
-        if self.scan_groups == "split" or basis.shape[1] < 4:
+        """The scan's contrasts (:func:`scan_contrasts`); with ``basis_last_peak="extend"``
+        the groups of the ``n_basis`` former functions, the extra function (peak at the
+        window) added to the long group."""
+        if self.basis_last_peak != "extend":
             return scan_contrasts(basis)
         out = np.zeros((basis.shape[1], 3))
         out[:-1] = scan_contrasts(basis[:, :-1])
@@ -1628,8 +1630,9 @@ class DaleGLM(InferenceMethod):
             raise ValueError(f"dale_glm: the recording ({st.duration:g} s) is shorter than 5 "
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
         self._bw = bw
-        design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
-                              units=positions, last_peak=self._basis_last_peak())
+        design = build_design(st, bin_width=bw, window=self.window,
+                              n_basis=self._n_functions(), units=positions,
+                              last_peak=self._basis_last_peak())
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
         X = _sparse_design(design)
         Y = np.stack([design.counts(i) for i in tloc], axis=1)
