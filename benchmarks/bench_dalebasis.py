@@ -10,7 +10,8 @@ Two subcommands:
     For saved Izhikevich fits (``bench_calibration.py networks --families izh_random
     --duration 600 --recorded 40 --save DIR``, seed 0), the true E links by delay band:
     count, median score, AUC of their scores against every unlinked pair, fraction
-    detected at the default decision; then the I links' AUC. Needs no refit.
+    detected at the default decision; then the I links' (their scores negated). Needs no
+    refit.
 
 The fits themselves come from the existing benchmarks (commands in
 ``benchmarks/results/dalebasis.md``): Brunel 100 × 120 s, 50 % hidden
@@ -90,10 +91,10 @@ def by_delay(paths: list[str]) -> list[str]:
             auc = roc_auc_score(np.r_[np.ones(s.size), np.zeros(unl.size)], np.r_[s, unl])
             rows.append(f"| {d['method']} | {lo}–{min(hi, 20)} ms | {m.sum()} | "
                         f"{np.median(s):.2f} | {auc:.3f} | {det[m].mean():.2f} |")
-        m = off & y & ~is_e[None, :]
+        m = off & y & ~is_e[None, :]                 # I links: ranked by −score
         s = sc[m]
-        auc = roc_auc_score(np.r_[np.ones(s.size), np.zeros(unl.size)], np.r_[s, unl])
-        rows.append(f"| {d['method']} | I links | {m.sum()} | {np.median(s):.2f} | "
+        auc = roc_auc_score(np.r_[np.ones(s.size), np.zeros(unl.size)], -np.r_[s, unl])
+        rows.append(f"| {d['method']} | I links (−score) | {m.sum()} | {np.median(s):.2f} | "
                     f"{auc:.3f} | {det[m].mean():.2f} |")
     return rows
 

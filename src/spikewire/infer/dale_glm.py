@@ -1192,12 +1192,18 @@ class DaleGLM(InferenceMethod):
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int, default 4
         Raised-cosine basis functions per filter.
-    basis_last_peak : float or None, default None
+    basis_last_peak : float, "window", "extend" or None, default None
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.raised_cosine_log_basis`,
         ``bin_width < basis_last_peak <= window``). None: the last function decays to 0 at
         ``window``, so the filters' reach fades before it (4 functions at 1 ms bins: the
         functions' sum is 1 up to 12 ms, 0.61 at 17 ms, 0.16 at 21 ms; at 2 ms bins 0.7 at
-        18 ms). ``window``: flat to the window's end (glm's choice), for long delays.
+        18 ms). ``"window"`` (or the window's value): the ``n_basis`` functions respread so
+        that the last peaks at the window (4 at 1 ms bins: 1, 4, 10, 25 ms; coarser at
+        short lags). ``"extend"``: the ``n_basis`` functions of None kept (1, 3, 6, 13 ms at
+        1 ms bins; 2, 4, 8, 14 ms at 2 ms) and one more added, peaking at the window
+        (``n_basis + 1`` functions, summing to 1 over the whole window); the scan
+        (``contrast="scan"``) keeps None's short and middle groups and puts the extra
+        function into the long group (benchmarks/results/dalebasis.md).
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
         left out of its likelihood (0 disables).
