@@ -280,21 +280,3 @@ def test_extend_adds_a_function_at_the_window_and_keeps_the_former_scan_groups()
     assert sum(long_ext) > 1.2 * sum(long_old), (long_old, long_ext, pred)
     with pytest.raises(ValueError, match="basis_last_peak"):
         sw.infer(st, "dale_glm", basis_last_peak="end")
-
-
-def test_basis_last_peak_auto_extends_on_the_full_solver_only():
-    """``basis_last_peak="auto"`` is ``"extend"`` on the full solver (5 functions at
-    1 ms bins, the last peaking at 25 ms) and None on the screened solver (its former 4
-    functions at 2 ms bins, peaks 2, 4, 8, 14 ms: the extension was not measured
-    there)."""
-    st = _short_link(7, T=30.0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        full = sw.infer(st, "dale_glm", basis_last_peak="auto")
-        scr = sw.infer(st, "dale_glm", basis_last_peak="auto", solver="screened")
-    bf = np.asarray(full.diagnostics["basis"])
-    bs = np.asarray(scr.diagnostics["basis"])
-    assert bf.shape == (25, 5)
-    np.testing.assert_array_equal(np.argmax(bf, axis=0) + 1, [1, 3, 6, 13, 25])
-    assert bs.shape == (12, 4)
-    np.testing.assert_array_equal(2 * (np.argmax(bs, axis=0) + 1), [2, 4, 8, 14])

@@ -1423,7 +1423,7 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
-        "basis_last_peak": [None, Options(["auto", "window", "extend"]),
+        "basis_last_peak": [None, Options(["window", "extend"]),
                             Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
@@ -1574,32 +1574,24 @@ class DaleGLM(InferenceMethod):
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
 
-    def _basis_mode(self, screened: bool = False) -> float | str | None:
-        """``basis_last_peak`` with ``"auto"`` resolved: ``"extend"`` on the full solver,
-        None (the former basis, not measured otherwise) on the screened one."""
-        if isinstance(self.basis_last_peak, str) and self.basis_last_peak == "auto":
-            return None if screened else "extend"
-        return self.basis_last_peak
-
-    def _basis_last_peak(self, screened: bool = False) -> float | None:
+    def _basis_last_peak(self) -> float | None:
         """The delay basis' last peak in s (``"window"`` and ``"extend"``: the window; None:
         the last function decays to 0 at the window)."""
-        mode = self._basis_mode(screened)
-        if mode is None:
+        if self.basis_last_peak is None:
             return None
-        if isinstance(mode, str):
+        if isinstance(self.basis_last_peak, str):
             return float(self.window)
-        return float(mode)
+        return float(self.basis_last_peak)
 
-    def _n_functions(self, screened: bool = False) -> int:
+    def _n_functions(self) -> int:
         """Functions of the delay basis: ``n_basis``, one more with ``"extend"``."""
-        return self.n_basis + (self._basis_mode(screened) == "extend")
+        return self.n_basis + (self.basis_last_peak == "extend")
 
     def _scan_contrasts(self, basis: np.ndarray) -> np.ndarray:
         """The scan's contrasts (:func:`scan_contrasts`); with ``basis_last_peak="extend"``
         the groups of the ``n_basis`` former functions, the extra function (peak at the
         window) added to the long group."""
-        if self._basis_mode() != "extend":
+        if self.basis_last_peak != "extend":
             return scan_contrasts(basis)
         out = np.zeros((basis.shape[1], 3))
         out[:-1] = scan_contrasts(basis[:, :-1])
