@@ -954,8 +954,9 @@ def fit_screened(method, ctx):
     if st.duration < 5 * method.window:
         raise ValueError(f"dale_glm: the recording ({st.duration:g} s) is shorter than 5 "
                          f"filter windows ({5 * method.window:g} s); use a longer recording")
-    design = build_design(st, bin_width=bw, window=method.window, n_basis=method.n_basis,
-                          units=active, last_peak=method.basis_last_peak)
+    design = build_design(st, bin_width=bw, window=method.window,
+                          n_basis=method._n_functions(),
+                          units=active, last_peak=method._basis_last_peak())
     tpos = np.searchsorted(active, targets)
     res = ScreenedSolver(method, design, tpos, bw).run()
     res["prob"] = SimpleNamespace(together=np.ones((active.size, tpos.size), dtype=bool))

@@ -1192,12 +1192,24 @@ class DaleGLM(InferenceMethod):
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int, default 4
         Raised-cosine basis functions per filter.
-    basis_last_peak : float or None, default None
+    basis_last_peak : float, "window", "extend" or None, default None
         Lag in s of the basis' last peak (:func:`~spikewire.infer._bases.raised_cosine_log_basis`,
         ``bin_width < basis_last_peak <= window``). None: the last function decays to 0 at
         ``window``, so the filters' reach fades before it (4 functions at 1 ms bins: the
         functions' sum is 1 up to 12 ms, 0.61 at 17 ms, 0.16 at 21 ms; at 2 ms bins 0.7 at
-        18 ms). ``window``: flat to the window's end (glm's choice), for long delays.
+        18 ms). ``"window"`` (or the window's value): the ``n_basis`` functions respread so
+        that the last peaks at the window (4 at 1 ms bins: 1, 4, 10, 25 ms; coarser at
+        short lags). ``"extend"``: the ``n_basis`` functions of None kept (1, 3, 6, 13 ms at
+        1 ms bins; 2, 4, 8, 14 ms at 2 ms) and one more added, peaking at the window
+        (``n_basis + 1`` functions, summing to 1 over the whole window); the scan
+        (``contrast="scan"``) keeps None's short and middle groups and puts the extra
+        function into the long group. Neither is the default (benchmarks/results/
+        dalebasis.md): on Brunel (1.5 ms delays, 50 % hidden, seeds 3 / 4) ``"extend"``
+        keeps MCC within 0.01 (0.918 / 0.916 → 0.917 / 0.909), but on Izhikevich (1–20 ms
+        delays, 40 of 1,000, 600 s) it brings the 15–20 ms E links back (AUC 0.51 → 0.91)
+        while the long group's spread costs the 5–10 ms ones (0.97 → 0.90): AUC 0.624 →
+        0.688, MCC 0.370 → 0.367; ``basis_last_peak=0.025`` (4 functions respread) reaches
+        Izhikevich MCC 0.553 but Brunel 0.863.
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
         left out of its likelihood (0 disables).
@@ -1417,7 +1429,8 @@ class DaleGLM(InferenceMethod):
         "bin_width": [None, Interval("real", 0, None, closed="neither", unit="s")],
         "window": [Interval("real", 0, 1.0, closed="right", unit="s")],
         "n_basis": [Interval("int", 1, 20)],
-        "basis_last_peak": [None, Interval("real", 0, 1.0, closed="right", unit="s")],
+        "basis_last_peak": [None, Options(["window", "extend"]),
+                            Interval("real", 0, 1.0, closed="right", unit="s")],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
         "history_ridge": [Interval("real", 0, None)],
@@ -1470,7 +1483,7 @@ class DaleGLM(InferenceMethod):
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
                  contrast: str = "auto", label_from: str = "auto",
-                 basis_last_peak: float | None = None):
+                 basis_last_peak: float | str | None = None):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1548,12 +1561,16 @@ class DaleGLM(InferenceMethod):
             raise ValueError("dale_glm: contrast='scan' does not combine with "
                              "empirical_null=True (the per-unit standardisation is of the "
                              "summed filter's z); use one of them")
-        if self.basis_last_peak is not None and (
-                self.basis_last_peak > self.window
-                or (bw is not None and self.basis_last_peak <= bw)):
-            raise ValueError(f"dale_glm: basis_last_peak ({self.basis_last_peak:g} s) must lie "
-                             f"above bin_width and within the window ({self.window:g} s); "
-                             "use e.g. basis_last_peak=window, or None")
+        lp = self._basis_last_peak()
+        if lp is not None and (lp > self.window * (1 + 1e-9) or (bw is not None and lp <= bw)):
+            raise ValueError(f"dale_glm: basis_last_peak ({lp:g} s) must lie above bin_width "
+                             f"and within the window ({self.window:g} s); use "
+                             "basis_last_peak='window', or None")
+        if lp is not None and self._n_functions() < 2:
+            raise ValueError(f"dale_glm: basis_last_peak={self.basis_last_peak!r} needs "
+                             f"n_basis >= 2 (one function has one peak, at the first bin), "
+                             f"got n_basis={self.n_basis}; use more basis functions or "
+                             "basis_last_peak=None")
         if self.label_from == "scan" and self._contrast_used() != "scan":
             raise ValueError(f"dale_glm: label_from='scan' labels units by the scan test's "
                              f"z-scores, but the tests are contrast={self._contrast_used()!r} "
@@ -1562,6 +1579,30 @@ class DaleGLM(InferenceMethod):
         if (self.covariates is not None and not callable(self.covariates)
                 and self.covariate_rate is None):
             raise ValueError("dale_glm: covariate_rate (Hz) is needed with a covariate array")
+
+    def _basis_last_peak(self) -> float | None:
+        """The delay basis' last peak in s (``"window"`` and ``"extend"``: the window; None:
+        the last function decays to 0 at the window)."""
+        if self.basis_last_peak is None:
+            return None
+        if isinstance(self.basis_last_peak, str):
+            return float(self.window)
+        return float(self.basis_last_peak)
+
+    def _n_functions(self) -> int:
+        """Functions of the delay basis: ``n_basis``, one more with ``"extend"``."""
+        return self.n_basis + (self.basis_last_peak == "extend")
+
+    def _scan_contrasts(self, basis: np.ndarray) -> np.ndarray:
+        """The scan's contrasts (:func:`scan_contrasts`); with ``basis_last_peak="extend"``
+        the groups of the ``n_basis`` former functions, the extra function (peak at the
+        window) added to the long group."""
+        if self.basis_last_peak != "extend":
+            return scan_contrasts(basis)
+        out = np.zeros((basis.shape[1], 3))
+        out[:-1] = scan_contrasts(basis[:, :-1])
+        out[-1, 2] = basis[:, -1].sum()
+        return out
 
     def _contrast_used(self) -> str:
         """The test of the full solver: ``contrast``, with ``"auto"`` resolved (the scan
@@ -1601,8 +1642,9 @@ class DaleGLM(InferenceMethod):
             raise ValueError(f"dale_glm: the recording ({st.duration:g} s) is shorter than 5 "
                              f"filter windows ({5 * self.window:g} s); use a longer recording")
         self._bw = bw
-        design = build_design(st, bin_width=bw, window=self.window, n_basis=self.n_basis,
-                              units=positions, last_peak=self.basis_last_peak)
+        design = build_design(st, bin_width=bw, window=self.window,
+                              n_basis=self._n_functions(), units=positions,
+                              last_peak=self._basis_last_peak())
         nb, nu, n_bins = design.n_basis, design.n_units, design.n_bins
         X = _sparse_design(design)
         Y = np.stack([design.counts(i) for i in tloc], axis=1)
@@ -1663,7 +1705,7 @@ class DaleGLM(InferenceMethod):
         t_wald = time.perf_counter()
         scan = self._contrast_used() == "scan"
         z = prob.wald(x1, R, csum, robust_bins=rb,                  # (nu pre, nt post)
-                      contrasts=scan_contrasts(basis) if scan else None)
+                      contrasts=self._scan_contrasts(basis) if scan else None)
         t_wald = time.perf_counter() - t_wald
         own = np.zeros((nu, nt), dtype=bool)
         own[tpos, np.arange(nt)] = True
