@@ -79,30 +79,42 @@ def test_fit_lowrank_zero_biases(ring):
 
 
 def test_method_biases_option(ring, monkeypatch):
-    """``biases="auto"`` runs the test on the counts of every front-end fit and fits with
-    its decision (recorded in the diagnostics); "fit"/"zero" are passed through; a bad
-    value raises naming it and the choices."""
+    """``biases="auto"`` runs the bias test on the counts of every front-end fit (the
+    estimate's and each gate fit's) and fits with its decision, recorded in the
+    diagnostics (the test is replaced by a stub that says "zero": the plumbing is tested
+    here, the test itself above); "fit"/"zero" are passed through untested; a bad value
+    raises naming it and the choices."""
     lr = sys.modules["spikewire.infer.lowrank"]
     act = simulate_lowrank(ring, initial_grid(5, 2.4), 40)
     rec = observe_spikes(act, rate_offset=50.0, rate_gain=50.0, seed=1)
     kw = dict(rate_offset=50.0, rate_gain=50.0, n_iter=3, n_restarts=1)
-    seen = []
+    seen, tested = [], []
     real = lr.fit_lowrank
 
     def spy(*a, **k):
         seen.append(k.get("biases"))
         return real(*a, **k)
 
+    def stub(Y, rank, **k):
+        tested.append((Y.shape, rank, k["rate_offset"], k["rate_gain"], k["bin_width"]))
+        return {"decision": "zero", "p": 0.5}
+
     monkeypatch.setattr(lr, "fit_lowrank", spy)
+    monkeypatch.setattr(lr, "bias_test", stub)
     est = sw.infer(rec, "lowrank", biases="auto", n_surrogates=2, n_reversals=2, **kw)
     b = est.diagnostics["biases"]
-    assert b["setting"] == "auto" and b["used"] == b["test"]["decision"] == "zero", b
+    assert b == {"setting": "auto", "used": "zero", "test": {"decision": "zero", "p": 0.5}}
     assert np.all(est.diagnostics["d"] == 0.0)
-    # the estimate's fit, the drive fit, 2 surrogates, 2 folds: each decided by a test
-    assert len(seen) == 6 and set(seen) <= {"fit", "zero"}, seen
+    # the estimate's fit, the drive fit, 2 shift surrogates, the held-out test (its 2
+    # folds share one decision): 5 tests on the counts (25 chunks × 40 bins × 80 units),
+    # 6 fits, all with d = 0
+    assert len(tested) == 5 and seen == ["zero"] * 6, (tested, seen)
+    assert tested[0] == ((25, 40, 80), 2, 50.0, 50.0, 0.01)
     seen.clear()
+    tested.clear()
     est = sw.infer(rec, "lowrank_flow", biases="fit", n_surrogates=0, flow_iter=3, **kw)
-    assert seen == ["fit"] and est.diagnostics["biases"] == {"setting": "fit", "used": "fit"}
+    assert seen == ["fit"] and not tested
+    assert est.diagnostics["biases"] == {"setting": "fit", "used": "fit"}
     monkeypatch.setattr(lr, "fit_lowrank", real)
     for method, extra in (("lowrank", {}), ("lowrank_flow", {"flow_iter": 1})):
         with pytest.raises(ValueError, match=r"biases.*'maybe'"):
