@@ -9,6 +9,7 @@ steps each, pooled (``exposure = repeats``).
     d = 0 (the five presets, network seeds ``--seeds``; counts seed = network seed).
 ``power``  detection: the same presets with biases added, d ~ N(0, sd²) per unit
     (``--sds``) or a shared offset d = c (``--shared``).
+``data``   the test on the data sets of ``fit`` (and bistable with biases ``--sds``).
 ``fit PRESET``  the front end with ``biases="auto"`` (300 Adam + 400 L-BFGS, one restart,
     as the cached fits of ``/tmp/lrring/fitcache``), session 20's flows
     (``targets_from="units"``, ``coupling="ot"``, ``smooth=True``, 6,000 iterations,
@@ -177,9 +178,28 @@ def fit(args) -> dict:
     return res
 
 
+def data_tests(args) -> list:
+    """The test on the data sets of ``fit`` (N = 1,000, 256 repeats): the four presets on
+    counts seeds 0 and 1 (the counts of the cached fits), heavy_tailed, and bistable with
+    biases d ~ N(0, sd²) for ``--sds``."""
+    rows = []
+    cases = [(p, cs, 0.0) for cs in (0, 1) for p in PRESETS] + [("heavy_tailed", 0, 0.0)] \
+        + [("bistable", 0, sd) for sd in args.sds]
+    for p, cs, sd in cases:
+        c0 = time.process_time()
+        net, counts = data_for(p, cs, sd)
+        r = bias_test(counts, 2, rate_offset=OFFSET, rate_gain=GAIN, bin_width=net.dt,
+                      exposure=256)
+        r["cpu_s"] = time.process_time() - c0
+        rows.append({"preset": p, "counts_seed": cs, "bias_sd": sd, **r})
+        print(p, cs, sd, f"p={r['p']:.3g} z={r['z']:.2f} {r['decision']} rounds={r['rounds']} "
+              f"d_sd={r['d_sd']:.4f} {r['cpu_s']:.1f}s", flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("mode", choices=["null", "power", "fit"])
+    ap.add_argument("mode", choices=["null", "power", "fit", "data"])
     ap.add_argument("preset", nargs="?", default="ring", choices=ALL)
     ap.add_argument("--counts-seed", type=int, default=0)
     ap.add_argument("--bias-sd", type=float, default=0.0)
@@ -201,7 +221,7 @@ def main() -> None:
     if args.mode == "fit":
         fit(args)
         return
-    rows = null(args) if args.mode == "null" else power(args)
+    rows = {"null": null, "power": power, "data": data_tests}[args.mode](args)
     Path(args.out).write_text(json.dumps(rows, default=float))
 
 
