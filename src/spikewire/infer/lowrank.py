@@ -1366,7 +1366,8 @@ class LowRankRNN(_LowRankBase):
         The units' biases ``d`` in every front-end fit: ``"fit"`` fitted; ``"zero"`` held at
         0 (the latent field is then odd, ``F(−z) = −F(z)``, as in every low-rank preset);
         ``"auto"`` decided from the counts of each fit's recording (the estimate's, and
-        every gate fit's on its own surrogate) by :func:`bias_test`: a likelihood-ratio
+        every gate fit's on its own surrogate; the held-out reversal test's folds share
+        the decision on the whole recording) by :func:`bias_test`: a likelihood-ratio
         test in the observation model (per-bin latents, per-unit loadings, with and
         without ``d``; χ² with N − R degrees of freedom, ``"fit"`` when p < 0.05; 10–20 s
         CPU at N = 1,000 and 1,800 bins). Rate signals are not tested (``"fit"``). The decision and

@@ -798,7 +798,8 @@ class LowRankFlow(_LowRankBase):
         The units' biases ``d`` in every front-end fit: ``"fit"`` fitted; ``"zero"`` held at
         0 (the latent field is then odd, ``F(−z) = −F(z)``, as in every low-rank preset);
         ``"auto"`` decided from the counts of each fit's recording (the estimate's, and
-        every gate fit's on its own surrogate) by
+        every gate fit's on its own surrogate; the held-out reversal test's folds share
+        the decision on the whole recording) by
         :func:`spikewire.infer.lowrank.bias_test`: a likelihood-ratio test in the
         observation model (per-bin latents, per-unit loadings, with and
         without ``d``; χ² with N − R degrees of freedom, ``"fit"`` when p < 0.05; 10–20 s
