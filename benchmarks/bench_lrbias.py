@@ -166,10 +166,11 @@ def fit(args) -> dict:
     res["n1000"] = rows
     if p in PRESETS and not args.bias_sd:
         judge = json.loads(Path(args.judge).read_text())[p]
+        rules = [r for r in ("A", "B", "A0", "B0") if "rule_" + r in judge]
         res["pass"] = {r: float(np.mean([passes(g, p, judge["rule_" + r]["rule"])
-                                         for g in rows])) for r in ("A", "B", "A0", "B0")}
+                                         for g in rows])) for r in rules}
         res["pass_before"] = {r: judge["rule_" + r][f"c{cs}_flow_n1000_pass"]
-                              for r in ("A", "B", "A0", "B0")}
+                              for r in rules}
     res.update(cpu_test_s=c_test, cpu_fit_s=c_fit, cpu_flow_s=c_flow,
                cpu_s=time.process_time() - c0)
     (out / f"fit_{tag}.json").write_text(json.dumps(res, default=float))
