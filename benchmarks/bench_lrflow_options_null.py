@@ -8,7 +8,11 @@ seconds of the fit, default calls, the gate's p and decision.
 
 Usage::
 
-    python benchmarks/bench_lrflow_options_null.py [FAMILIES] [SEED] > rows.jsonl
+    python benchmarks/bench_lrflow_options_null.py [FAMILIES] [SEED] [SETTINGS] > rows.jsonl
+
+``SETTINGS`` (a JSON object) replaces those options, e.g. ``'{"biases": "auto"}'`` for the
+defaults plus the bias test (benchmarks/results/lrbias.md); each row then also carries the
+estimate's bias decision.
 """
 import json
 import sys
@@ -26,10 +30,11 @@ OPTIONS = dict(refine_iter=400, targets_from="units", coupling="ot", smooth=True
 def main() -> None:
     fams = sys.argv[1].split(",") if len(sys.argv) > 1 else FAMILIES
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    settings = json.loads(sys.argv[3]) if len(sys.argv) > 3 else OPTIONS
     for fam in fams:
         st = null_family(fam, n_units=20, duration=120.0, seed=seed)
         t0 = time.process_time()
-        est = sw.infer(st, "lowrank_flow", **OPTIONS)
+        est = sw.infer(st, "lowrank_flow", **settings)
         cpu = time.process_time() - t0
         off = ~np.eye(est.n_units, dtype=bool)
         tested = (est.pair_status == 0) & off
@@ -39,7 +44,8 @@ def main() -> None:
             calls=int(est.adjacency()[off].sum()), n_tested=int(tested.sum()),
             fpr05=(float(np.mean(est.pvalues[tested] < 0.05))
                    if est.pvalues is not None else None),
-            gate_p=gate.get("p"), gate_passed=gate.get("passed"))), flush=True)
+            gate_p=gate.get("p"), gate_passed=gate.get("passed"), settings=settings,
+            biases_used=est.diagnostics.get("biases", {}).get("used"))), flush=True)
 
 
 if __name__ == "__main__":
