@@ -123,3 +123,23 @@ def symmetric_pvalues(n, upper):
     P[iu] = upper
     P.T[iu] = P[iu]
     return P
+
+
+def directed_toy_estimate(z, alpha=0.01):
+    """A directed toy ``Estimate`` of n units whose n(n−1) off-diagonal pairs carry the
+    one-sided z-values ``z`` (p = 1 − Φ(z); row-major off the diagonal), BH at ``alpha``;
+    returns the estimate and the off-diagonal mask."""
+    from scipy import stats
+
+    from spikewire.infer.estimate import Estimate
+
+    z = np.asarray(z, dtype=float)
+    n = int(round((1 + np.sqrt(1 + 4 * z.size)) / 2))
+    if n * (n - 1) != z.size:
+        raise ValueError(f"{z.size} z-values are not n(n-1) for any n")
+    p = np.full((n, n), np.nan)
+    off = ~np.eye(n, dtype=bool)
+    p[off] = stats.norm.sf(z)
+    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
+                   pvalues=p, correction="bh", alpha=alpha)
+    return est, off

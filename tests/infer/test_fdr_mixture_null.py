@@ -6,10 +6,10 @@ import warnings
 
 import numpy as np
 import pytest
+from infer_fixtures import directed_toy_estimate
 from scipy import stats
 
 from spikewire.infer.base import check_null
-from spikewire.infer.estimate import Estimate
 from spikewire.infer.fdr import (
     MIXTURE_LR_THRESHOLD,
     central_null,
@@ -62,17 +62,12 @@ def test_the_second_component_is_rarely_needed_without_links(sd, rate, R):
 
 
 def _switched(z):
-    n = int(round((1 + np.sqrt(1 + 4 * z.size)) / 2))
-    p = np.full((n, n), np.nan)
-    off = ~np.eye(n, dtype=bool)
-    p[off] = stats.norm.sf(z)
-    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
-                   pvalues=p, correction="bh", alpha=0.01)
+    est, off = directed_toy_estimate(z)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = check_null(est)
     assert out.diagnostics["null_check"].get("small_problem")
-    return p[off]
+    return out.pvalues[off]
 
 
 def test_the_dense_switched_decision_calls_links_where_the_central_null_calls_none():
@@ -103,12 +98,7 @@ def test_the_dense_switched_decision_calls_links_where_the_central_null_calls_no
 
 
 def _checked(z):
-    n = int(round((1 + np.sqrt(1 + 4 * z.size)) / 2))
-    p = np.full((n, n), np.nan)
-    off = ~np.eye(n, dtype=bool)
-    p[off] = stats.norm.sf(z)
-    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
-                   pvalues=p, correction="bh", alpha=0.01)
+    est, _ = directed_toy_estimate(z)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = check_null(est)

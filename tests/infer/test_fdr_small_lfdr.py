@@ -5,12 +5,11 @@ import warnings
 
 import numpy as np
 import pytest
-from infer_fixtures import symmetric_pvalues
+from infer_fixtures import directed_toy_estimate, symmetric_pvalues
 from scipy import stats
 
 from spikewire.infer import adjust_pvalues
 from spikewire.infer.base import check_null
-from spikewire.infer.estimate import Estimate
 from spikewire.infer.fdr import (
     LFDR_SWITCH_LEVEL,
     EmpiricalNull,
@@ -82,12 +81,7 @@ def test_small_local_fdr_is_a_monotone_probability_never_below_the_theoretical_o
 def _switched(z):
     """A directed toy estimate of 10 units (90 tests) with one-sided z, through check_null;
     None if the small-problem rule did not switch it."""
-    n = 10
-    p = np.full((n, n), np.nan)
-    off = ~np.eye(n, dtype=bool)
-    p[off] = stats.norm.sf(z)
-    est = Estimate(weights=off.astype(float), method="toy", settings={}, units=np.arange(n),
-                   pvalues=p, correction="bh", alpha=0.01)
+    est, off = directed_toy_estimate(z)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         out = check_null(est)
