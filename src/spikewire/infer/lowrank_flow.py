@@ -795,25 +795,14 @@ class LowRankFlow(_LowRankBase):
         Smallest relative loss improvement on the surrogates for the gate, as for
         ``lowrank``.
     biases : {"fit", "auto", "zero"}, default "fit"
-        The units' biases ``d`` in every front-end fit: ``"fit"`` fitted; ``"zero"`` held at
-        0 (the latent field is then odd, ``F(−z) = −F(z)``, as in every low-rank preset);
-        ``"auto"`` decided from the counts of each fit's recording (the estimate's, and
-        every gate fit's on its own surrogate; the held-out reversal test's folds share
-        the decision on the whole recording) by
-        :func:`spikewire.infer.lowrank.bias_test`: a likelihood-ratio test in the
-        observation model (per-bin latents, per-unit loadings, with and
-        without ``d``; χ² with N − R degrees of freedom, ``"fit"`` when p < 0.05; 10–20 s
-        CPU at N = 1,000 and 1,800 bins). Rate signals are not tested (``"fit"``). The decision and
-        its evidence are ``diagnostics["biases"]``. Measured
-        (``benchmarks/results/lrbias.md``): false alarms 2/40 at 0.05 on d = 0 networks
-        (N = 200, 256 pooled repeats); biases of sd 0.01 detected at N = 1,000 (z = 21);
-        on the ring preset (N = 1,000, 4,608 s of spikes, session 20's flow options) the
-        decision "zero" lifts the sampled networks' pass rate against the truth from
-        57 % / 64 % to 93 % / 97 % (lrclose's rules A / B). Not the default: at low counts
-        per bin (about 2 spikes, as in unpooled recordings) the test's fits do not
-        converge and it falls back to "fit" (with a warning), and on heavy_tailed the
-        d = 0 fit's distance was 7.5 % worse (bistable, limit cycle, quadstable: within
-        noise; one data seed each).
+        The units' biases ``d`` in every front-end fit, as for ``lowrank``
+        (:class:`~spikewire.infer.lowrank.LowRankRNN`, whose docstring gives the test
+        :func:`~spikewire.infer.lowrank.bias_test` behind ``"auto"`` and its measured
+        false alarms and power): ``"fit"`` fitted, ``"zero"`` held at 0, ``"auto"``
+        decided per fit from its recording's counts; recorded in
+        ``diagnostics["biases"]``. On the ring preset (N = 1,000, session 20's flow
+        options) the decision "zero" lifts the sampled networks' pass rate against the
+        truth from 57 % / 64 % to 93 % / 97 % (benchmarks/results/lrbias.md).
         With ``d`` held at 0 the flow over ``(m, d)`` is a flow over ``m`` and every
         sampled unit has ``d = 0`` (:class:`LoadingDistribution`).
 
