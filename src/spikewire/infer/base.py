@@ -429,25 +429,6 @@ def _distinct_tests(est: Estimate, tested: np.ndarray) -> tuple[np.ndarray, bool
     return (np.triu(tested, k=1) if flag else tested), flag
 
 
-def _two_group_null(p: np.ndarray):
-    """The two-group fit a switched small problem is decided under, or None.
-
-    Mirrors :func:`~spikewire.infer.fdr.small_local_fdr`: with
-    :data:`~spikewire.infer.fdr.SMALL_NULL_FIT` ``"mixture"`` the null of
-    :func:`~spikewire.infer.fdr.mixture_null` replaces the central fit where its second
-    component is needed.
-    """
-    from spikewire.infer import fdr
-
-    if fdr.SMALL_NULL_FIT != "mixture":
-        return None
-    try:
-        mix = fdr.mixture_null(p)
-    except ValueError:
-        return None
-    return mix if mix.needed else None
-
-
 def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
     """Check that a fitted estimate's p-values are plausible for a sparse circuit.
 
@@ -561,6 +542,7 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
         SMALL_SIGMA0_RANGE,
         empirical_null,
         lfdr_fallback_reason,
+        two_group_null,
     )
 
     if est.pvalues is None or est.pair_status is None:
@@ -595,7 +577,7 @@ def check_null(est: Estimate, small_problems: bool | None = None) -> Estimate:
             null, reason = None, "the method's small-problem rule is off"
         if null is not None:
             level = max(float(est.alpha), LFDR_SWITCH_LEVEL)
-            mix = _two_group_null(p)
+            mix = two_group_null(p)
             used = (f"N({null.delta0:.2f}, {null.sigma0:.2f}²) fitted to the central peak "
                     "of the z-values" if mix is None else
                     f"N({mix.null.delta0:.2f}, {mix.null.sigma0:.2f}²) of a two-group fit, "

@@ -124,7 +124,8 @@ __all__ = ["EmpiricalNull", "empirical_null", "local_fdr", "lfdr_fallback_reason
            "empirical_null_pvalues", "NULL_SD_FACTOR", "NULL_DEPARTURE_SD",
            "MIN_TESTS_SMALL_NULL", "SMALL_SIGMA0_RANGE", "rereferred_pvalues",
            "small_local_fdr", "MixtureNull", "mixture_null",
-           "MIXTURE_LR_THRESHOLD", "MIXTURE_SEPARATION", "SMALL_NULL_FIT"]
+           "MIXTURE_LR_THRESHOLD", "MIXTURE_SEPARATION", "SMALL_NULL_FIT",
+           "two_group_null"]
 
 #: Fewest finite p-values for which the empirical null is estimated. Measured on
 #: two-group mixtures (3 % alternatives, 40 seeds): the standard deviation of the fitted
@@ -734,6 +735,33 @@ def rereferred_pvalues(p: np.ndarray, null: EmpiricalNull) -> np.ndarray:
     return np.fmax(p, empirical_null_pvalues(p, null)) if p.size else p.copy()
 
 
+def two_group_null(p: np.ndarray, null_fit: str | None = None) -> MixtureNull | None:
+    """The two-group fit a small problem's decision uses instead of the central null.
+
+    Parameters
+    ----------
+    p : ndarray
+        The distinct tests' p-values (finite, in [0, 1]).
+    null_fit : {"mixture", "given"} or None, default None
+        As for :func:`small_local_fdr` (None: :data:`SMALL_NULL_FIT`, read at each call).
+
+    Returns
+    -------
+    MixtureNull or None
+        :func:`mixture_null`'s fit where ``null_fit`` is ``"mixture"``, there are at least
+        :data:`MIN_TESTS_SMALL_NULL` tests and its second component is needed; None
+        otherwise (the decision keeps the central null).
+    """
+    null_fit = SMALL_NULL_FIT if null_fit is None else null_fit
+    if null_fit != "mixture" or np.size(p) < MIN_TESTS_SMALL_NULL:
+        return None
+    try:
+        mix = mixture_null(p)
+    except ValueError:
+        return None
+    return mix if mix.needed else None
+
+
 def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
                     reference: np.ndarray | None = None,
                     null_fit: str | None = None) -> np.ndarray:
@@ -811,13 +839,9 @@ def small_local_fdr(p: np.ndarray, null: EmpiricalNull,
                          f"{ref.size}")
     if not ok.any():
         return out
-    if null_fit == "mixture" and ref.size >= MIN_TESTS_SMALL_NULL:
-        try:
-            mix = mixture_null(ref)
-        except ValueError:
-            mix = None
-        if mix is not None and mix.needed:
-            null = mix.null
+    mix = two_group_null(ref, null_fit)
+    if mix is not None:
+        null = mix.null
     zr = _p_to_z(ref)
     z = _p_to_z(p[ok])
     m = zr.size
