@@ -15,6 +15,7 @@ from spikewire.infer.fdr import (
     central_null,
     mixture_null,
     small_local_fdr,
+    two_group_null,
 )
 
 
@@ -119,3 +120,21 @@ def test_the_switch_records_and_states_the_two_group_null_only_where_it_is_used(
     nc, said = _checked(np.random.default_rng(8).normal(2.0, 1.5, 380))
     assert nc["small_problem"] and "two_group_null" not in nc
     assert "central peak" in said and "two-group" not in said
+
+
+@pytest.mark.parametrize("p, match", [([0.1, np.nan] * 30, "finite p-values"),
+                                      ([0.1, 1.5] * 30, "finite p-values")])
+def test_two_group_null_refuses_what_is_not_a_p_value(p, match):
+    with pytest.raises(ValueError, match=match):
+        two_group_null(np.array(p))
+
+
+def test_two_group_null_is_none_where_the_decision_keeps_the_central_null():
+    rng = np.random.default_rng(3)
+    z, _ = _dense(rng, 380, pi1=0.22, null=(2.5, 2.1), alt=(7.5, 1.2))
+    p = stats.norm.sf(z)
+    assert two_group_null(p).needed                  # dense: the two-group null
+    assert two_group_null(p, null_fit="given") is None
+    assert two_group_null(p[:44]) is None             # below MIN_TESTS_SMALL_NULL
+    with pytest.raises(ValueError, match="null_fit"):
+        two_group_null(p, null_fit="oracle")

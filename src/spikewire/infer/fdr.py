@@ -753,7 +753,12 @@ def two_group_null(p: np.ndarray, null_fit: str | None = None) -> MixtureNull | 
         otherwise (the decision keeps the central null).
     """
     null_fit = SMALL_NULL_FIT if null_fit is None else null_fit
-    if null_fit != "mixture" or np.size(p) < MIN_TESTS_SMALL_NULL:
+    check_choice("null_fit", null_fit, {"mixture", "given"})
+    p = np.asarray(p, dtype=float)
+    if not np.all(np.isfinite(p)) or (p.size and (p.min() < 0.0 or p.max() > 1.0)):
+        raise ValueError("two_group_null: p must hold finite p-values in [0, 1]; drop the "
+                         "untested (NaN) pairs first")
+    if null_fit != "mixture" or p.size < MIN_TESTS_SMALL_NULL:
         return None
     try:
         mix = mixture_null(p)
