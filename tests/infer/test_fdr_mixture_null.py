@@ -138,3 +138,20 @@ def test_two_group_null_is_none_where_the_decision_keeps_the_central_null():
     assert two_group_null(p[:44]) is None             # below MIN_TESTS_SMALL_NULL
     with pytest.raises(ValueError, match="null_fit"):
         two_group_null(p, null_fit="oracle")
+
+
+def test_two_group_null_fits_each_set_of_p_values_once_and_as_mixture_null_does():
+    # an estimate's decision asks for the same p-values' fit on every significant() call;
+    # the remembered fit must be the fresh fit, and other p-values must get their own
+    from spikewire.infer.fdr import _cached_mixture_null
+
+    rng = np.random.default_rng(11)
+    z, _ = _dense(rng, 200, pi1=0.22, null=(2.5, 2.1), alt=(7.5, 1.2))
+    p = stats.norm.sf(z)
+    first = two_group_null(p)
+    hits = _cached_mixture_null.cache_info().hits
+    again = two_group_null(p.copy())
+    assert _cached_mixture_null.cache_info().hits == hits + 1
+    assert again is first and first == mixture_null(p)
+    other = two_group_null(stats.norm.sf(rng.normal(2.0, 1.5, 200)))
+    assert other is None or other != first
