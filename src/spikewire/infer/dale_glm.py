@@ -111,6 +111,7 @@ from spikewire.infer.estimate import Estimate
 from spikewire.infer.glm import (
     MIN_SCAN_EVENTS,
     MIN_UNITS_FOR_POPULATION,
+    SCAN_MAX_CONTRASTS,
     _psd_max,
     build_design,
     scan_contrasts,
@@ -1431,6 +1432,7 @@ class DaleGLM(InferenceMethod):
         "n_basis": [Interval("int", 1, 20)],
         "basis_last_peak": [None, Options(["window", "extend"]),
                             Interval("real", 0, 1.0, closed="right", unit="s")],
+        "scan_groups": [Options(["auto"]), Interval("int", 1, SCAN_MAX_CONTRASTS)],
         "refractory": [Interval("real", 0, 0.1, unit="s")],
         "ridge": [Interval("real", 0, None)],
         "history_ridge": [Interval("real", 0, None)],
@@ -1483,7 +1485,8 @@ class DaleGLM(InferenceMethod):
                  screen_duration: float = 300.0, n_jobs: int = 1,
                  screen_split: bool = False, screen_statistic: str = "score",
                  contrast: str = "auto", label_from: str = "auto",
-                 basis_last_peak: float | str | None = None):
+                 basis_last_peak: float | str | None = None,
+                 scan_groups: int | str = "auto"):
         self.bin_width = bin_width
         self.window = window
         self.n_basis = n_basis
@@ -1524,6 +1527,7 @@ class DaleGLM(InferenceMethod):
         self.contrast = contrast
         self.label_from = label_from
         self.basis_last_peak = basis_last_peak
+        self.scan_groups = scan_groups
 
     def _check_combination(self, bins: dict) -> None:
         bw = bins["bin_width"]
@@ -1553,6 +1557,12 @@ class DaleGLM(InferenceMethod):
                              f"than the coupling window ({self.window:g} s): the scores of "
                              "neighbouring blocks would share spikes; use a robust_block of "
                              "at least the window, e.g. 0.1")
+        if (self.scan_groups != "auto" and self._contrast_used() == "scan"
+                and self.scan_groups > self._n_functions()):
+            raise ValueError(f"dale_glm: scan_groups={self.scan_groups} splits the delay "
+                             f"basis' {self._n_functions()} functions into more groups than "
+                             f"there are functions; use scan_groups <= {self._n_functions()}, "
+                             "more basis functions or scan_groups='auto'")
         if self.contrast == "scan" and self.n_basis < 3:
             raise ValueError(f"dale_glm: contrast='scan' tests three groups of basis "
                              f"functions and needs n_basis >= 3, got {self.n_basis}; use "
@@ -1594,9 +1604,12 @@ class DaleGLM(InferenceMethod):
         return self.n_basis + (self.basis_last_peak == "extend")
 
     def _scan_contrasts(self, basis: np.ndarray) -> np.ndarray:
-        """The scan's contrasts (:func:`scan_contrasts`); with ``basis_last_peak="extend"``
-        the groups of the ``n_basis`` former functions, the extra function (peak at the
+        """The scan's contrasts (:func:`scan_contrasts`). ``scan_groups`` k: the functions
+        in order in k groups. ``"auto"``: 3 groups; with ``basis_last_peak="extend"`` the
+        groups of the ``n_basis`` former functions, the extra function (peak at the
         window) added to the long group."""
+        if self.scan_groups != "auto":
+            return scan_contrasts(basis, int(self.scan_groups))
         if self.basis_last_peak != "extend":
             return scan_contrasts(basis)
         out = np.zeros((basis.shape[1], 3))
