@@ -1211,6 +1211,17 @@ class DaleGLM(InferenceMethod):
         while the long group's spread costs the 5–10 ms ones (0.97 → 0.90): AUC 0.624 →
         0.688, MCC 0.370 → 0.367; ``basis_last_peak=0.025`` (4 functions respread) reaches
         Izhikevich MCC 0.553 but Brunel 0.863.
+    scan_groups : "auto" or int, default "auto"
+        Contrasts of the scan test (``contrast="scan"``). An integer ``k`` (1 to
+        :data:`~spikewire.infer.glm.SCAN_MAX_CONTRASTS` = 4, at most the number of basis
+        functions): the basis functions split in order into ``k`` groups
+        (:func:`~spikewire.infer.glm.scan_contrasts`), the maximum's p-value over ``k``
+        correlated contrasts (:func:`~spikewire.infer.glm.scan_pvalue`). With
+        ``basis_last_peak="extend"``, ``scan_groups=4`` tests 1–3 / 6 / 13 / 25 ms (peaks at
+        1 ms bins) so that the function at the window gets its own contrast (a
+        21.5–23.5 ms link: 1.7× the z of the merged 13 + 25 ms contrast in the
+        weak-coupling limit). ``"auto"``: three groups; with ``"extend"`` the former
+        three and the extra function in the long group.
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
         left out of its likelihood (0 disables).
