@@ -1221,7 +1221,14 @@ class DaleGLM(InferenceMethod):
         1 ms bins) so that the function at the window gets its own contrast (a
         21.5–23.5 ms link: 1.7× the z of the merged 13 + 25 ms contrast in the
         weak-coupling limit). ``"auto"``: three groups; with ``"extend"`` the former
-        three and the extra function in the long group.
+        three and the extra function in the long group. Not the default
+        (benchmarks/results/dalescan4.md): ``basis_last_peak="extend", scan_groups=4``
+        on Izhikevich (1–20 ms delays, 40 of 1,000, 600 s) reaches every delay band
+        (E-link AUC 0.972; 1–5 / 5–10 / 10–15 / 15–20 ms: 0.99 / 0.98 / 0.95 / 0.99),
+        AUC 0.740, MCC 0.542 (best threshold 0.570) against the former default's 0.624 /
+        0.370, and Brunel (1.5 ms delays, 50 % hidden, seeds 3 / 4) MCC 0.918 / 0.916 →
+        0.910 / 0.908; null families in band (FPR at 0.05: 0.034–0.074), but the
+        Izhikevich MCC stays under ``basis_last_peak=0.025``'s 0.553 (one network).
     refractory : float, default 0.002
         Absolute refractory period in s: bins within it after a target's own spike are
         left out of its likelihood (0 disables).
