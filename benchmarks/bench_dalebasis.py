@@ -6,6 +6,12 @@ Two subcommands:
     The candidate raised-cosine bases (:func:`spikewire.infer._bases.
     raised_cosine_log_basis`, 25 ms window) at 1 and 2 ms bins: their peaks (ms) and
     the sum of the functions (a filter's reach) at chosen lags. Analytic, instant.
+``groups``
+    The scan contrasts' z (weak-coupling limit: a least-squares filter fitted to the lag
+    profile of a link with its delay uniform over 2 ms, over a flat background,
+    information ∝ BᵀB; relative units) for the former 4-function basis (3 groups) and the
+    5-function ``basis_last_peak="extend"`` basis in 3 groups (``scan_groups="auto"``) and
+    in 4 (``scan_groups=4``: 1–3 / 6 / 13 / 25 ms). Analytic, instant.
 ``bydelay PICKLE [PICKLE ...]``
     For saved Izhikevich fits (``bench_calibration.py networks --families izh_random
     --duration 600 --recorded 40 --save DIR``, seed 0), the true E links by delay band:
@@ -21,6 +27,7 @@ The fits themselves come from the existing benchmarks (commands in
 Usage::
 
     python benchmarks/bench_dalebasis.py basis
+    python benchmarks/bench_dalebasis.py groups
     python benchmarks/bench_dalebasis.py bydelay /tmp/dalebest/izh/*.pkl /tmp/x/*.pkl
 """
 
@@ -57,6 +64,44 @@ def basis_table() -> list[str]:
             at = [f"{s[np.argmin(np.abs(t - x))]:.2f}" for x in LAGS_MS]
             rows.append(f"| {bw * 1e3:g} ms | {name} | {peaks} | " + " | ".join(at)
                         + f" | {s.min():.2f} |")
+    return rows
+
+
+def _lag_profile(lo_ms: float, hi_ms: float, n_lags: int = 25) -> np.ndarray:
+    """Fraction of a delayed spike's lag (1 ms bins) at lags 1..n_lags for a delay uniform
+    in [lo_ms, hi_ms] and the presynaptic spike uniform in its bin (the lag is
+    ``floor(u + d)``: a trapezoid integrated bin by bin)."""
+    edges = np.arange(n_lags + 2, dtype=float)
+
+    def ramp(y):
+        return np.clip(y, 0, 1) ** 2 / 2 + np.maximum(y - 1, 0)
+
+    cdf = (ramp(edges - lo_ms) - ramp(edges - hi_ms)) / (hi_ms - lo_ms)
+    return np.diff(cdf)[1:n_lags + 1]
+
+
+def groups_table() -> list[str]:
+    """Markdown rows: per delay band, the weak-coupling z of each scan contrast for the
+    former basis (3 groups) and ``"extend"`` in 3 and 4 groups (largest in bold)."""
+    from spikewire.infer.dale_glm import DaleGLM
+
+    b4 = raised_cosine_log_basis(4, WINDOW, 0.001)
+    b5 = raised_cosine_log_basis(5, WINDOW, 0.001, last_peak=WINDOW)
+    fits = (("former 4 (short / mid / long)", b4, DaleGLM()._scan_contrasts(b4)),
+            ('"extend", 3 groups', b5, DaleGLM(basis_last_peak="extend")._scan_contrasts(b5)),
+            ('"extend", 4 groups (1–3 / 6 / 13 / 25 ms)', b5,
+             DaleGLM(basis_last_peak="extend", scan_groups=4)._scan_contrasts(b5)))
+    rows = ["| delay | " + " | ".join(f[0] for f in fits) + " |", "|---" * 4 + "|"]
+    for lo in (0.5, 3.0, 6.0, 9.0, 12.0, 15.0, 17.0, 19.0, 22.0):
+        e = _lag_profile(lo, lo + 2.0)
+        cells = []
+        for _, b, c in fits:
+            g = np.linalg.inv(b.T @ b)
+            z = (c.T @ g @ b.T @ e) / np.sqrt(np.einsum("bk,bc,ck->k", c, g, c))
+            best = int(np.argmax(np.abs(z)))
+            cells.append(" / ".join(f"**{v:.2f}**" if i == best else f"{v:.2f}"
+                                    for i, v in enumerate(z)))
+        rows.append(f"| {lo:g}–{lo + 2:g} ms | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -104,10 +149,16 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("basis")
+    sub.add_parser("groups")
     b = sub.add_parser("bydelay")
     b.add_argument("pickles", nargs="+")
     args = ap.parse_args()
-    rows = basis_table() if args.cmd == "basis" else by_delay(args.pickles)
+    if args.cmd == "basis":
+        rows = basis_table()
+    elif args.cmd == "groups":
+        rows = groups_table()
+    else:
+        rows = by_delay(args.pickles)
     print("\n".join(rows))
 
 

@@ -90,8 +90,8 @@ def test_scan_pvalue_is_uniform_under_the_gaussian_null():
 
 
 def test_scan_pvalue_and_contrasts_refuse_bad_input():
-    with pytest.raises(ValueError, match="k = 1, 2 or 3"):
-        scan_pvalue([1.0], np.eye(4)[None])
+    with pytest.raises(ValueError, match="k = 1 to 4"):
+        scan_pvalue([1.0], np.eye(5)[None])
     with pytest.raises(ValueError, match="shape"):
         scan_pvalue([1.0, 2.0], np.eye(2)[None])
     with pytest.raises(ValueError, match="unit diagonal"):

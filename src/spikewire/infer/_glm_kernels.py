@@ -455,12 +455,36 @@ def _norm_tail(x):
 
 
 @njit(cache=True, nogil=True)
+def _scan_term4(mm, L, e1, e2, mu3, l33, nodes, weights):
+    """``∫ φ(e_3) P(|z_4| ≥ m | e_1, e_2, e_3) de_3`` over ``|z_3| < m`` (clipped to ±9):
+    the innermost integral of :func:`scan_tail`'s 4th term."""
+    c = 1.0 / math.sqrt(2.0 * math.pi)
+    lo = max((-mm - mu3) / l33, -9.0)
+    hi = min((mm - mu3) / l33, 9.0)
+    if hi < lo:
+        hi = lo
+    half = 0.5 * (hi - lo)
+    mid = 0.5 * (hi + lo)
+    l44 = L[3, 3]
+    base = L[3, 0] * e1 + L[3, 1] * e2
+    acc = 0.0
+    for q in range(nodes.size):
+        e3 = mid + half * nodes[q]
+        mu4 = base + L[3, 2] * e3
+        acc += (half * weights[q] * c * math.exp(-0.5 * e3 * e3)
+                * (_norm_tail((mm - mu4) / l44) + _norm_tail((mm + mu4) / l44)))
+    return acc
+
+
+@njit(cache=True, nogil=True)
 def scan_tail(m, chol, nodes, weights, out):
-    """``P(max_a |z_a| ≥ m[n])`` for ``z = L e``, ``L = chol[n]`` (k = 2 or 3), ``e`` iid
-    standard normal: ``P(|z_1| ≥ m) + P(|z_1| < m, |z_2| ≥ m) [+ P(|z_1|, |z_2| < m,
-    |z_3| ≥ m)]``, each an integral of normal tails over ``e_1 ∈ [−m, m]`` (and ``e_2``
-    over ``|z_2| < m``, clipped to ±9) by Gauss–Legendre ``nodes`` / ``weights`` on
-    [−1, 1] (see :func:`spikewire.infer.glm.scan_pvalue`)."""
+    """``P(max_a |z_a| ≥ m[n])`` for ``z = L e``, ``L = chol[n]`` (k = 2, 3 or 4), ``e``
+    iid standard normal: ``P(|z_1| ≥ m) + P(|z_1| < m, |z_2| ≥ m) [+ P(|z_1|, |z_2| < m,
+    |z_3| ≥ m)] [+ P(|z_1|, |z_2|, |z_3| < m, |z_4| ≥ m)]``, each an integral of normal
+    tails over ``e_1 ∈ [−m, m]`` (``e_2`` over ``|z_2| < m``, ``e_3`` over ``|z_3| < m``,
+    both clipped to ±9) by Gauss–Legendre ``nodes`` / ``weights`` on [−1, 1] (see
+    :func:`spikewire.infer.glm.scan_pvalue`). The k = 2 and 3 terms are computed in the
+    same order whatever k, so adding the 4th term leaves them bit-for-bit."""
     k = chol.shape[1]
     nq = nodes.size
     c = 1.0 / math.sqrt(2.0 * math.pi)
@@ -469,12 +493,13 @@ def scan_tail(m, chol, nodes, weights, out):
         l21 = chol[n, 1, 0]
         l22 = chol[n, 1, 1]
         total = 2.0 * _norm_tail(mm)
+        total4 = 0.0
         for a in range(nq):
             e1 = mm * nodes[a]
             w1 = mm * weights[a] * c * math.exp(-0.5 * e1 * e1)
             mu2 = l21 * e1
             total += w1 * (_norm_tail((mm - mu2) / l22) + _norm_tail((mm + mu2) / l22))
-            if k == 3:
+            if k >= 3:
                 l31 = chol[n, 2, 0]
                 l32 = chol[n, 2, 1]
                 l33 = chol[n, 2, 2]
@@ -485,11 +510,18 @@ def scan_tail(m, chol, nodes, weights, out):
                 half = 0.5 * (hi - lo)
                 mid = 0.5 * (hi + lo)
                 inner = 0.0
+                inner4 = 0.0
                 for b in range(nq):
                     e2 = mid + half * nodes[b]
                     w2 = half * weights[b] * c * math.exp(-0.5 * e2 * e2)
                     mu3 = l31 * e1 + l32 * e2
                     inner += w2 * (_norm_tail((mm - mu3) / l33)
                                    + _norm_tail((mm + mu3) / l33))
+                    if k == 4:
+                        inner4 += w2 * _scan_term4(mm, chol[n], e1, e2, mu3, l33,
+                                                   nodes, weights)
                 total += w1 * inner
+                total4 += w1 * inner4
+        if k == 4:
+            total += total4
         out[n] = total
