@@ -68,8 +68,9 @@ class FlowMatcher:
     ``base_df`` degrees of freedom scaled to unit variance: a flow with a smooth (Lipschitz)
     velocity field keeps the tail class of its base, so a Gaussian base thins heavy tails
     (Jaini et al. 2020); a Student-t base can keep them. With ``tails`` the flow is
-    trained on ``y = T(x)``, a per-coordinate map onto standard-normal marginals with
-    generalised-Pareto tails (:class:`~spikewire.infer._tails.MarginalTails`), and its
+    trained on ``y = T(x)``, a rotation to the most non-Gaussian directions and a
+    per-coordinate map onto standard-normal marginals with generalised-Pareto tails
+    (:class:`~spikewire.infer._tails.MarginalTails` with ``rotate=True``), and its
     samples are mapped back by ``T⁻¹``: they keep the training data's quantiles and
     tails (the log-density includes ``log |det ∂T/∂x|``).
 
@@ -200,7 +201,7 @@ class FlowMatcher:
             from spikewire.infer._tails import MarginalTails
 
             self.marginal = MarginalTails(x, coords=None if self.tails is True
-                                          else self.tails)
+                                          else self.tails, rotate=True)
             x = self.marginal.forward(x)[0]
         self.mu, self.sd = x.mean(0), x.std(0) + 1e-8
         X1 = torch.as_tensor((x - self.mu) / self.sd, dtype=torch.float64, device=self.device)
