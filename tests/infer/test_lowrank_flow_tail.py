@@ -90,24 +90,43 @@ def test_gpd_shape_of_a_known_tail():
 
 
 def test_flow_samples_keep_the_training_tail(one_thread):
-    """A flow on 2,000 × 2 Student-t (ν = 3) values: with ``tails`` the Hill index (top
-    10 %) of 20,000 samples is within 10 % of the training sample's; a Gaussian-base flow
-    without it thins the tail (Hill index ≥ 20 % higher). The training sample's Hill
-    index has relative sd 1/√400 = 5 % as an estimate of the truth, but the samples
-    reproduce the training values' quantiles, so their difference is smaller: the map
-    alone (no flow) lands 1.2 % low on average, at most 2.1 % (1,000 × 2 values, 8 seeds,
-    benchmarks/results/lrtail.md); measured here: see the assertion messages. 10 % is
-    about 2 sd of the training estimate; the Gaussian flow was measured 40 %+ high."""
+    """A flow on 2,000 × 2 Student-t (ν = 3) values, 1,000 iterations: with ``tails`` the
+    Hill index (top 10 %) of 20,000 samples is within 10 % of the training sample's. The training
+    sample's Hill index has relative sd 1/√400 = 5 % as an estimate of the truth, but
+    the samples reproduce the training values' quantiles, so their difference is
+    smaller: the map alone (no flow) lands 1.2 % low on average, at most 2.1 % (1,000 × 2
+    values, 8 seeds, benchmarks/results/lrtail.md); this flow measured −0.5 % (after
+    400 iterations +10 %: an under-trained flow contracts the Gaussianised coordinates'
+    extremes; 2,000: −1.2 %). 10 % is about 2 sd of the training estimate. (A Gaussian-base
+    flow without the map does not thin this sample's marginal tail at 1,000 iterations:
+    −4 %, measured; on heavy_tailed's fitted loadings the loss is in the directions of
+    the extremes, see test_rotation_unmixes_rotated_independent_tails and lrtail.md.)"""
     from spikewire.infer.lowrank_flow import FlowMatcher
 
     x = np.random.default_rng(4).standard_t(3, (2000, 2))
     h_train = hill_tail_index(x)
-    with_tails = FlowMatcher(2, seed=0, tails=True).train(x, n_iter=400)
-    plain = FlowMatcher(2, seed=0).train(x, n_iter=400)
+    with_tails = FlowMatcher(2, seed=0, tails=True).train(x, n_iter=1000)
     h_tails = hill_tail_index(with_tails.sample(20_000, seed=1))
-    h_plain = hill_tail_index(plain.sample(20_000, seed=1))
     assert abs(h_tails / h_train - 1) < 0.10, (h_tails, h_train)
-    assert h_plain > 1.2 * h_train, (h_plain, h_train)
+
+
+def test_rotation_unmixes_rotated_independent_tails():
+    """Independent Student-t (ν = 3) coordinates (whitened) seen through a rotation by
+    0.6 rad: ``rotate=True`` finds the unmixing rotation up to a signed permutation (the
+    log-cosh contrast on 1,000 × 2 values: within 1° on 6 seeds; 3° allowed, the grid's
+    step is 1°), the map's round trip holds through it, and the rotation is orthogonal
+    (no Jacobian term)."""
+    x = np.random.default_rng(7).standard_t(3, (1000, 2))
+    x /= x.std(0)
+    th = 0.6
+    R = np.array([[np.cos(th), -np.sin(th)], [np.sin(th), np.cos(th)]])
+    T = MarginalTails(x @ R.T, rotate=True)
+    Q = T.rotation
+    np.testing.assert_allclose(Q.T @ Q, np.eye(2), atol=1e-12)
+    P = R.T @ Q                         # a signed permutation when unmixed
+    assert np.abs(P).max(1).min() > np.cos(np.radians(3))
+    y, _ = T.forward(x @ R.T)
+    np.testing.assert_allclose(T.inverse(y), x @ R.T, atol=1e-9)
 
 
 def test_flow_log_prob_with_tails_adds_the_jacobian(one_thread):
