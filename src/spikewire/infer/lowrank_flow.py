@@ -588,8 +588,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         Tail-preserving marginal map of the flow over ``(m, d)`` (:func:`tail_coords`,
         :class:`~spikewire.infer._tails.MarginalTails`): every mapped coordinate is
         rank-Gaussianised (its empirical quantiles, generalised-Pareto tails beyond the
-        extremes) before flow matching and mapped back after sampling. ``"off"``: none (a
-        flow keeps its base's tails and thins heavier ones); ``"gpd"``: every coordinate
+        extremes) before flow matching and mapped back after sampling. ``"off"``: none;
+        ``"gpd"``: every coordinate
         of ``m``; ``"auto"``: the coordinates of ``m`` whose Student-t fit has ≤ 20
         degrees of freedom (:func:`tail_coords`). ``d`` is never mapped. The map
         first rotates m to its most non-Gaussian directions (ICA): a flow keeps the
