@@ -10,7 +10,7 @@ rotates to independent-looking coordinates and maps each one's fitted marginal o
 N(0, 1), only has to reproduce near-Gaussian, near-independent coordinates, and
 ``x = T⁻¹(y)`` of its samples inherits the marginals ``T`` was fitted to: the training
 data's empirical quantiles in the body, a generalised Pareto distribution (GPD) beyond the
-data's extremes"""
+data's extremes."""
 
 from __future__ import annotations
 
