@@ -1,12 +1,15 @@
-"""Are the low-rank biases needed? The bias test of ``biases="auto"`` (issue 14, helper
-lrbias, session 22).
+"""Are the low-rank biases needed? The bias test of ``biases="auto"`` (issue 14, helpers
+lrbias, session 22, and lrauto, session 23: low counts, ``--min-count``, ``--net-seed``,
+``--flow-seed``; results in ``benchmarks/results/lrbias.md`` and ``lrauto.md``).
 
 Data as in ``bench_lowrank_spikes.py``: N units, Poisson counts at 5–20 Hz (rate = 12.5 +
 7.5 φ Hz, 10-ms bins), ``repeats`` repeats of a 6 × 6 grid of initial latents (±2.4), 50
 steps each, pooled (``exposure = repeats``).
 
 ``null``   false-alarm rate: :func:`spikewire.infer.lowrank.bias_test` on networks with
-    d = 0 (the five presets, network seeds ``--seeds``; counts seed = network seed).
+    d = 0 (the five presets, network seeds ``--seeds``; counts seed = network seed;
+    ``--repeats 1 4 16``: 0.125–2 spikes per unit and bin, where the test pools bins and
+    calibrates; ``--min-count`` overrides its threshold).
 ``power``  detection: the same presets with biases added, d ~ N(0, sd²) per unit
     (``--sds``) or a shared offset d = c (``--shared``).
 ``data``   the test on the data sets of ``fit`` (and bistable with biases ``--sds``).
@@ -17,10 +20,15 @@ steps each, pooled (``exposure = repeats``).
     1,000 units, seeds 300–399, dynamics summaries) plus the distance Sinkhorn(m) +
     MSE(n, E[n|m]) of ``bench_lowrank_spikes.py``. ``--bias-sd S`` adds d ~ N(0, S²) to
     the data network (seed ``--bias-seed``), the network "with real biases".
+    ``--net-seed S``: another data network (its counts from a generator of their own);
+    ``--flow-seed``: the flows' seed (1); also records the Hill index of |m| (truth,
+    fitted units, 1,000 flow samples).
 
 Usage: python benchmarks/bench_lrbias.py null --n 200 --seeds 1 2 3 4 5 --out null.json
        python benchmarks/bench_lrbias.py power --n 200 --sds 0.01 0.03 0.3 --out power.json
        python benchmarks/bench_lrbias.py fit ring --counts-seed 0 --out-dir D
+       python benchmarks/bench_lrbias.py null --n 200 --seeds 1 2 3 4 --repeats 1 4 16 --out F
+       python benchmarks/bench_lrbias.py fit heavy_tailed --net-seed 1 --biases fit
 """
 
 from __future__ import annotations
