@@ -1388,8 +1388,8 @@ class LowRankRNN(_LowRankBase):
         bootstrap (0.3–6 s CPU at N = 20–200). Rate signals are not tested (``"fit"``).
         The decision and its evidence are ``diagnostics["biases"]``. Measured
         (``benchmarks/results/lrbias.md``, ``lrauto.md``): false alarms 2/40 at 0.05 on
-        d = 0 networks (N = 200, 30 spikes per bin) and 3/58 at 0.125–2 spikes per bin
-        (pooled and calibrated; 40/180 without the calibration); biases of sd 0.01
+        d = 0 networks (N = 200, 30 spikes per bin) and 7/118 at 0.125–2 spikes per bin
+        (pooled and calibrated; 5/39 at 2 spikes; 40/180 without the calibration); biases of sd 0.01
         detected at N = 1,000 (z = 21), sd 0.1 at N = 200 and 0.125 spikes per bin
         (z = 2.5–5.7, 3 of 3 networks; sd 0.03: 2 of 3); the five null families (20
         units × 120 s): "fit" on every recording (their units' baseline rates differ).
