@@ -889,7 +889,7 @@ class LowRankFlow(_LowRankBase):
     min_gain : float, default 0.01
         Smallest relative loss improvement on the surrogates for the gate, as for
         ``lowrank``.
-    biases : {"fit", "auto", "zero"}, default "fit"
+    biases : {"auto", "fit", "zero"}, default "auto"
         The units' biases ``d`` in every front-end fit, as for ``lowrank``
         (:class:`~spikewire.infer.lowrank.LowRankRNN`, whose docstring gives the test
         :func:`~spikewire.infer.lowrank.bias_test` behind ``"auto"`` and its measured
@@ -897,7 +897,10 @@ class LowRankFlow(_LowRankBase):
         decided per fit from its recording's counts; recorded in
         ``diagnostics["biases"]``. On the ring preset (N = 1,000, session 20's flow
         options) the decision "zero" lifts the sampled networks' pass rate against the
-        truth from 57 % / 64 % to 93 % / 97 % (benchmarks/results/lrbias.md).
+        truth from 57 % / 64 % to 93 % / 97 % (benchmarks/results/lrbias.md). The
+        default since session 23 (benchmarks/results/lrauto.md: other presets within
+        noise of "fit", heavy_tailed's distance +7.5 % / +1.5 % on two network seeds;
+        "fit" on the null families' recordings, whose units differ in baseline rate).
         With ``d`` held at 0 the flow over ``(m, d)`` is a flow over ``m`` and every
         sampled unit has ``d = 0`` (:class:`LoadingDistribution`).
 
@@ -938,7 +941,7 @@ class LowRankFlow(_LowRankBase):
                  min_gain: float = 0.01, targets_from: str = "flow", tails: str = "off",
                  reversal_test: str = "heldout", refine_iter: int = 0,
                  coupling: str = "independent", smooth: bool = False,
-                 smooth_gain: bool = True, biases: str = "fit"):
+                 smooth_gain: bool = True, biases: str = "auto"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
