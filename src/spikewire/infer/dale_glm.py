@@ -783,16 +783,25 @@ def _sparse_design(design) -> sp.csr_matrix:
     return (x_lag @ kron).tocsr()
 
 
-def _mirror_sparse_design(design) -> sp.csr_matrix:
+#: First lag (bins after the target's bin) of the mirror filter: 1, the exact time reversal
+#: of the causal filter (lags −1 … −L: under no link a pair whose joint statistics are
+#: time-reversible has equal causal and mirror filters in expectation); 0 the prototype's
+#: (lags 0 … −(L − 1): the mirror also takes the same-bin synchrony, benchmarks/results/
+#: dale90.md §3), which pushes a symmetric hump's contrast below 0
+MIRROR_FIRST_LAG = 0
+
+
+def _mirror_sparse_design(design, first_lag: int | None = None) -> sp.csr_matrix:
     """Sparse coupling design with each unit's causal *and* mirror (acausal) filter,
     (n_bins, n_units · 2 n_basis): unit ``j``'s block holds its ``n_basis`` causal columns
     (``Σ_l B[l−1, b] n_j(t − l)``, lags 1 … L) and then its ``n_basis`` mirror columns
-    ``Σ_m B[m, b] n_j(t + m)``, m = 0 … L − 1: the same basis over the unit's spikes in the
-    target's bin and the L − 1 bins after it (the causal lag-1 function sits on lag 0, so
-    the mirror also takes the same-bin synchrony; benchmarks/results/dale90.md §3)."""
+    ``Σ_m B[m, b] n_j(t + f + m)``, m = 0 … L − 1, ``f`` = ``first_lag`` (default
+    :data:`MIRROR_FIRST_LAG`): the same basis over the unit's spikes after the target's
+    bin, the causal filter's time reversal."""
     L, nu, n_bins, nb = design.n_lags, design.n_units, design.n_bins, design.n_basis
+    first = MIRROR_FIRST_LAG if first_lag is None else int(first_lag)
     lags = np.arange(L)
-    rows = (design.s_bins[:, None] - lags[None, :]).ravel()
+    rows = (design.s_bins[:, None] - first - lags[None, :]).ravel()
     cols = (design.s_units[:, None] * L + lags[None, :]).ravel()
     vals = np.repeat(design.s_counts, L)
     keep = rows >= 0
@@ -1199,6 +1208,11 @@ class _Problem:
 
 ACAUSAL = ("none", "mirror", "auto")
 
+#: Which scan contrasts the mirror changes: "all" (each group's causal − mirror),
+#: "short" (only the short group's, the other groups left out), "mixed" (the short
+#: group's causal − mirror, the others causal alone)
+MIRROR_SCAN = "short"
+
 #: ``acausal="auto"`` turns the mirror on when the median over the tested pairs of the
 #: causal fit's short-lag scan z (unscaled) exceeds this: the shift of the unlinked pairs'
 #: null that a shared-input synchrony hump causes (Brunel, 10 of 100 recorded: +3.6 to
@@ -1235,12 +1249,16 @@ def _mirror_wald(prob, x, row_w, basis, robust_bins, contrasts):
     sc = prob.scan
     z_diff = sc["z"][..., 2 * k]
 
-    def part(a, b):
-        return {"z": sc["z"][..., a:b], "corr": sc["corr"][..., a:b, a:b],
-                "events": sc["events"][..., a:b]}
+    def part(idx):
+        idx = np.asarray(idx)
+        return {"z": sc["z"][..., idx], "corr": sc["corr"][..., idx[:, None], idx[None, :]],
+                "events": sc["events"][..., idx]}
 
-    causal = part(0, k) if k else None
-    prob.scan = part(k, 2 * k) if k else None
+    causal = part(np.arange(k)) if k else None
+    prob.mirror_scan = part(np.arange(2 * k + 1))    # every contrast, for diagnostics
+    tests = {"all": np.arange(k, 2 * k), "short": np.array([k]),
+             "mixed": np.r_[k, np.arange(1, k)]}[MIRROR_SCAN]
+    prob.scan = part(tests) if k else None
     return z_lab, z_diff, causal
 
 
@@ -1709,6 +1727,8 @@ class DaleGLM(InferenceMethod):
         resolved (the scan's when the tests are the scan, else the summed filter's)."""
         if self.label_from != "auto":
             return str(self.label_from)
+        if getattr(self, "_mirror_now", False):
+            return "area"
         return "scan" if self._contrast_used() == "scan" else "area"
 
     def _null_scale_estimator(self) -> str:
@@ -1939,7 +1959,8 @@ class DaleGLM(InferenceMethod):
             kern=np.einsum("lb,jbi->ijl", basis, Wr),                 # (nt, nu, L)
             b=b, Bc=Bc, g=g, x1=x1, messages=[msg1, msg2, msg3],
             iterations={"unconstrained": it1, "train": its, "final": it3}, t_wald=t_wald,
-            hump=hump, mirror=mirror, z_causal=z_lab)
+            hump=hump, mirror=mirror, z_causal=z_lab,
+            mirror_scan=getattr(prob, "mirror_scan", None) if mirror else None)
         if cv:
             out["prior_strength_cv"] = {"strengths": path, "heldout_loglik": lls,
                                         "chosen": chosen}
@@ -2011,6 +2032,13 @@ class DaleGLM(InferenceMethod):
         diag["synchrony_shift"] = float(res["hump"])
         if res["mirror"]:
             diag["wald_z_causal"] = res["z_causal"].T
+            ms = res["mirror_scan"]
+            # (nt post, nu pre, 2k + 1): the causal scan contrasts, then causal − mirror
+            # per contrast, then the summed causal − mirror; unscaled z, their correlation
+            # and expected events
+            diag["mirror_scan_z"] = np.moveaxis(ms["z"], 0, 1)
+            diag["mirror_scan_corr"] = np.moveaxis(ms["corr"], 0, 1)
+            diag["mirror_scan_events"] = np.moveaxis(ms["events"], 0, 1)
         if res.get("scan") is not None:
             sc = res["scan"]
             diag["scan_null_scales"] = sc["scales"]
