@@ -2123,6 +2123,7 @@ class DaleGLM(InferenceMethod):
         t_fit = time.perf_counter()
         tpos = np.searchsorted(active, targets)
         self._mirror_now = self.acausal == "mirror"
+        shift0 = None
         while True:
             sess, R, n_ref, design = self._session(
                 st, active, np.arange(active.size), tpos, np.arange(tpos.size), bw,
@@ -2130,7 +2131,10 @@ class DaleGLM(InferenceMethod):
             res = self._solve([sess], [R], active.size, tpos, design.n_basis, design.basis)
             if not res.get("switch"):
                 break
+            shift0 = res["hump"]        # the causal fit's shift, which decided
             self._mirror_now = True     # acausal="auto": the hump is there; refit
+        if shift0 is not None:
+            res["hump"] = shift0
         weights, pvals, scores, delays = self._place(res, active[tpos], active, status, bw)
         cell_type[active] = res["lab"]
         conf[active] = res["label_conf"]
@@ -2238,6 +2242,7 @@ class DaleGLM(InferenceMethod):
         gidx[active] = np.arange(active.size)
         t_fit = time.perf_counter()
         self._mirror_now = self.acausal == "mirror"
+        shift0 = None
         while True:
             blocks, Rs, n_ref, nbins = [], [], 0, []
             design = None
@@ -2258,7 +2263,10 @@ class DaleGLM(InferenceMethod):
                               design.n_basis, design.basis)
             if not res.get("switch"):
                 break
+            shift0 = res["hump"]        # the causal fit's shift, which decided
             self._mirror_now = True     # acausal="auto": the hump is there; refit
+        if shift0 is not None:
+            res["hump"] = shift0
         weights, pvals, scores, delays = self._place(res, active, active, status, bw)
         cell_type = np.full(n, "?", dtype=object)
         conf = np.zeros(n)
