@@ -1462,6 +1462,40 @@ class DaleGLM(InferenceMethod):
         unlinked pairs sit at +2 to +3.5 on the short lags); the summed filter still
         confirms labels where the scan is unsure. Measured in
         benchmarks/results/dalestate.md.
+    acausal : {"none", "mirror", "auto"}, default "none"
+        A mirror filter per presynaptic unit (full solver and :meth:`fit_sessions`).
+        ``"mirror"``: the design also gets, per presynaptic unit, the delay basis applied
+        to its spikes in the target's bin and the L − 1 bins *after* it (the causal
+        filter's mirror image; :data:`MIRROR_FIRST_LAG`; the target's own mirror is held
+        at 0), fitted jointly and left free (no sign constraint, no prior). The tests
+        become the short scan group's **causal − mirror** contrast (:data:`MIRROR_SCAN`;
+        the summed causal − mirror filter where a pair has too few expected events for
+        the scan, and with ``contrast="area"``), its variance from the full (robust,
+        floored) covariance of both filters. Labels, weights and delays keep coming from
+        the causal filter (labels from the summed causal z: ``label_from="auto"`` means
+        ``"area"`` here; an E link i → j makes the pair (post i, pre j)'s contrast
+        negative, as an I link would). Why: with a small recorded fraction every pair
+        shares hidden input, a symmetric ±5 ms synchrony hump that a causal filter
+        tested against 0 takes in (Brunel 100 × 120 s, 10 recorded: unlinked pairs'
+        short-lag z ≈ N(+4, 2.4²), overlapping the links; benchmarks/results/dale90.md).
+        The contrast moves the unlinked pairs to −0.5 … 0 (sd 1.2–1.8). Measured
+        (benchmarks/results/dalemirror.md; network seeds 3 / 4 used to choose, 5–8 not;
+        MCC at the default decision): with ``n_basis=6`` 0.707 / 0.728 and 0.965 / 0.920 /
+        0.906 / 0.875 (default 0.471 / 0.713 and 0.628 / 0.506 / 0.596 / 0.484; ccg
+        0.893 / 0.894 and 0.898 / 0.795 / 0.843 / 0.808); with the default 4 functions
+        0.741 / 0.237 and 0.790 / 0.765 / 0.000 / 0.641 (the small-problem decision of
+        :func:`~spikewire.infer.base.check_null` makes 0–1 calls on two seeds; best
+        threshold 0.745–0.851). Only the short lags are tested: links with delays beyond
+        the short group (≈ 2–3 ms at 1 ms bins) lose their test, so this is for short-
+        delay networks recorded sparsely. ``"auto"``: the causal fit first; the mirror
+        fit only where the median over the tested pairs of the causal short-lag z
+        exceeds :data:`AUTO_MIRROR_SHIFT` (2): 3.98–4.61 at 10 of 100 recorded (six
+        seeds), 0.58–0.64 at 50 of 100 with and without hidden states, so there the fit
+        is the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names what was fitted,
+        ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the causal fit's).
+        Not with ``empirical_null``; ``"mirror"`` not with ``solver="screened"`` (the
+        screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a ``"none"`` fit (``"auto"``
+        that switches: ≈ 2.3×).
     validation_fraction : float, default 0.2
         Final part of the recording (of each session) held out to score bits per spike.
     alpha : float, default 0.05
