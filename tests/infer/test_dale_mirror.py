@@ -165,3 +165,16 @@ def test_mirror_fit_is_deterministic(shared):
     again = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
     np.testing.assert_array_equal(again.pvalues, mirror.pvalues)
     np.testing.assert_array_equal(again.weights, mirror.weights)
+
+
+def test_mirror_stitches_sessions():
+    """:meth:`fit_sessions` with the mirror: two sessions (units 0–2 and 1–3, 60 s)
+    give NaN for the pairs never recorded together (0, 3), call the link 2 → 3 and not
+    the common-input pair 0 ↔ 1 (recorded together in session one only)."""
+    st = _shared_and_linked(T=60.0)
+    est = DaleGLM(bin_width=BW, acausal="mirror").fit_sessions([st.select([0, 1, 2]),
+                                                               st.select([1, 2, 3])])
+    assert est.diagnostics["acausal"] == "mirror"
+    assert np.isnan(est.pvalues[3, 0]) and np.isnan(est.pvalues[0, 3])
+    assert est.pvalues[3, 2] < 1e-6
+    assert est.pvalues[1, 0] > 0.05 and est.pvalues[0, 1] > 0.05
