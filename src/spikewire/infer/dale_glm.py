@@ -1495,7 +1495,7 @@ class DaleGLM(InferenceMethod):
         ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the causal fit's).
         Not with ``empirical_null``; ``"mirror"`` not with ``solver="screened"`` (the
         screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a ``"none"`` fit (``"auto"``
-        that switches: ≈ 2.3×).
+        that switches: ≈ 2×; 10 units × 120 s).
     validation_fraction : float, default 0.2
         Final part of the recording (of each session) held out to score bits per spike.
     alpha : float, default 0.05
@@ -1816,9 +1816,13 @@ class DaleGLM(InferenceMethod):
             gap = int(round(self.population_gap / bw))
             every = np.arange(n_bins)
             P = np.empty((len(taus), n_bins, Y.shape[1]))
+            # with the mirror the covariate is two-sided too: a past-only covariate takes
+            # a slow state's past half, the mirror filters would take its future half and
+            # the contrast would lean negative (up-down null, 10 units: FPR 0.12 / 0.22;
+            # benchmarks/results/dalemirror.md §4)
             for r in range(Y.shape[1]):
                 P[:, :, r] = population_covariates(every, pop - Y[:, r], n_bins, bw, taus,
-                                                   gap=gap, two_sided=False).T
+                                                   gap=gap, two_sided=mirror).T
         # absolute refractoriness: drop the bins right after a target's own spikes
         R = np.ones((n_bins, len(tloc)))
         r_bins = int(round(self.refractory / bw))
