@@ -1493,10 +1493,10 @@ class DaleGLM(InferenceMethod):
         0.011 / 0.033, 0.078 / 0.111, 0.122 / 0.156, 0.022 / 0.033); 20 units × 300 s
         0.026–0.058 on all five families and both seeds. Only the short lags are tested:
         links with delays beyond the short group (≈ 2–3 ms at 1 ms bins) lose their
-        test, so this is for short-delay networks recorded sparsely. ``"auto"``: the causal fit first; the mirror
-        fit only where the median over the tested pairs of the causal short-lag z
-        exceeds :data:`AUTO_MIRROR_SHIFT` (2): 3.98–4.61 at 10 of 100 recorded (six
-        seeds), 0.58–0.64 at 50 of 100 with and without hidden states, so there the fit
+        test, so this is for short-delay networks recorded sparsely. ``"auto"``: the
+        causal fit first; the mirror fit only where the median over the tested pairs of
+        the causal short-lag z exceeds :data:`AUTO_MIRROR_SHIFT` (2): 3.98–4.61 at 10 of
+        100 recorded (six seeds), −0.32 … +0.16 on the 10-unit nulls, 0.58–0.64 at 50 of 100 with and without hidden states, so there the fit
         is the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names what was fitted,
         ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the causal fit's).
         Not with ``empirical_null``; ``"mirror"`` not with ``solver="screened"`` (the
