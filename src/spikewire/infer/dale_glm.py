@@ -1496,8 +1496,9 @@ class DaleGLM(InferenceMethod):
         test, so this is for short-delay networks recorded sparsely. ``"auto"``: the
         causal fit first; the mirror fit only where the median over the tested pairs of
         the causal short-lag z exceeds :data:`AUTO_MIRROR_SHIFT` (2): 3.98–4.61 at 10 of
-        100 recorded (six seeds), −0.32 … +0.16 on the 10-unit nulls, 0.58–0.64 at 50 of 100 with and without hidden states, so there the fit
-        is the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names what was fitted,
+        100 recorded (six seeds), −0.32 … +0.16 on the 10-unit nulls, 0.58–0.64 at 50
+        of 100 with and without hidden states, so there the fit is the ``"none"`` fit
+        exactly. ``diagnostics["acausal"]`` names what was fitted,
         ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the causal fit's).
         Not with ``empirical_null``; ``"mirror"`` not with ``solver="screened"`` (the
         screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a ``"none"`` fit (``"auto"``
