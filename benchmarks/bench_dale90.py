@@ -44,6 +44,14 @@ cost), ``two_sided`` (no labels), ``contrast_k`` (one scan contrast alone, short
 / long), ``antisym`` (a pair's scan z minus that of the reverse pair). Every offline row
 is decided again by ``check_null`` from the method's BH at α = 0.05.
 
+``fit`` with ``acausal`` in a variant's settings fits dale_glm's built-in mirror filter
+(session 23, benchmarks/results/dalemirror.md); ``--first-lag`` and ``--mirror-scan`` set
+the module constants ``MIRROR_FIRST_LAG`` / ``MIRROR_SCAN`` for the comparison of their
+choices. ``mirrorscan``: saved ``acausal="mirror"`` fits (``--pickle``) re-tested offline on
+other subsets of their mirror-scan contrasts (``diagnostics["mirror_scan_z"]``: ``all`` /
+``short`` / ``mixed`` / ``short_mid`` / ``causal``) by :func:`~spikewire.infer.dale_glm.
+scan_test`, under the fit's labels and under the true ones, each decided by ``check_null``.
+
 Usage::
 
     python benchmarks/bench_dale90.py fit --seed 3 [--variants 'default={}' ...]
@@ -52,6 +60,9 @@ Usage::
         [--mirror Z.npy]
     python benchmarks/bench_dale90.py mirror --seed 3 FIT.pkl [--acausal] [--save Z.npz]
         [--reverse] [--smooth K] [--null FAMILY] [--hidden 0.5 --subset K]
+    python benchmarks/bench_dale90.py fit --seed 3 --variants 'mirror={"acausal": "mirror"}'
+        [--first-lag 0] [--mirror-scan short]
+    python benchmarks/bench_dale90.py mirrorscan --seed 3 FIT.pkl [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -169,6 +180,39 @@ def offline(net, est) -> dict:
     za = za / np.sqrt(2.0)
     pv, sc = directed(za, signs)
     rows["antisym"] = row_of(net, redecide(est, pv, sc))
+    return rows
+
+
+MIRROR_MODES = ("all", "short", "mixed", "short_mid", "causal")
+
+
+def mirror_scan_rows(net, est) -> dict:
+    """Rows of a saved ``acausal="mirror"`` fit re-tested on subsets of its mirror-scan
+    contrasts (``causal`` k, causal − mirror k, summed causal − mirror), each under the
+    fit's labels and (``*_true``) the true ones."""
+    from spikewire.infer.dale_glm import DEFAULT_NULL_SCALE, scan_test
+
+    d = est.diagnostics
+    Z = np.moveaxis(np.asarray(d["mirror_scan_z"], dtype=float), 0, 1)   # (pre, post, ·)
+    Cr = np.moveaxis(np.asarray(d["mirror_scan_corr"], dtype=float), 0, 1)
+    Ev = np.moveaxis(np.asarray(d["mirror_scan_events"], dtype=float), 0, 1)
+    k = (Z.shape[2] - 1) // 2
+    tested = ~np.eye(Z.shape[0], dtype=bool)
+    lab = np.asarray(est.cell_type).astype(str)
+    signs = np.where(lab == "E", 1.0, np.where(lab == "I", -1.0, 0.0))
+    truth_e = np.asarray(net.is_excitatory)[np.asarray(est.true_index)]
+    modes = {"all": np.arange(k, 2 * k), "short": np.array([k]),
+             "mixed": np.r_[k, np.arange(1, k)], "short_mid": np.array([k, k + 1]),
+             "causal": np.arange(k)}
+    rows = {}
+    for name, idx in modes.items():
+        zt, _ = scan_test(Z[..., idx], Cr[..., idx[:, None], idx[None, :]], Ev[..., idx],
+                          Z[..., 2 * k], tested, estimator=DEFAULT_NULL_SCALE)
+        pv, sc = directed(zt.T, signs)
+        rows[name] = row_of(net, redecide(est, pv, sc))
+        pv, sc = directed(zt.T, np.where(truth_e, 1.0, -1.0))
+        rows[f"{name}_true"] = row_of(net, redecide(est, pv, sc,
+                                                     np.where(truth_e, "E", "I")))
     return rows
 
 
@@ -354,7 +398,7 @@ def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("mode", choices=("fit", "offline", "mirror"))
+    ap.add_argument("mode", choices=("fit", "offline", "mirror", "mirrorscan"))
     ap.add_argument("fits", nargs="*", help="offline: pickled dale_glm estimates")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--hidden", type=float, default=0.9)
@@ -376,7 +420,21 @@ def main() -> None:
     ap.add_argument("--mirror", default=None,
                     help="offline: also rank the short group's causal-minus-mirror z of "
                          "this saved mirror run (.npz) under the fit's own labels")
+    ap.add_argument("--first-lag", type=int, default=None,
+                    help="fit: dale_glm.MIRROR_FIRST_LAG for acausal='mirror' variants")
+    ap.add_argument("--mirror-scan", default=None, choices=MIRROR_MODES[:3],
+                    help="fit: dale_glm.MIRROR_SCAN for acausal='mirror' variants")
     args = ap.parse_intermixed_args()
+    if args.first_lag is not None or args.mirror_scan is not None:
+        import sys
+
+        from spikewire.infer.dale_glm import DaleGLM
+
+        dg = sys.modules[DaleGLM.__module__]
+        if args.first_lag is not None:
+            dg.MIRROR_FIRST_LAG = args.first_lag
+        if args.mirror_scan is not None:
+            dg.MIRROR_SCAN = args.mirror_scan
     net = network(args.seed)
     out = []
     if args.mode == "mirror":
@@ -414,6 +472,14 @@ def main() -> None:
             out.append({"seed": args.seed, "mode": "mirror", "acausal": args.acausal,
                         "reverse": args.reverse, "null": args.null, "smooth": args.smooth,
                         "basis_functions": int(basis.shape[1]), "variant": name, **row})
+    elif args.mode == "mirrorscan":
+        for path in args.fits:
+            with open(path, "rb") as fh:
+                est = pickle.load(fh)
+            for name, row in mirror_scan_rows(net, est).items():
+                show(f"{Path(path).stem}:{name}", row)
+                out.append({"seed": args.seed, "fit": str(path), "mode": "mirrorscan",
+                            "variant": name, **row})
     elif args.mode == "offline":
         for path in args.fits:
             with open(path, "rb") as fh:

@@ -1,0 +1,180 @@
+"""Tests of ``dale_glm``'s mirror filter (``acausal``): a pair driven only by a shared
+hidden input gets a large causal z but a null causal − mirror contrast, while a true link
+keeps its power; the ``"auto"`` rule; parameter validation; determinism."""
+
+import numpy as np
+import pytest
+from infer_fixtures import poisson_times, propagate
+
+import spikewire as sw
+from spikewire.infer.dale_glm import AUTO_MIRROR_SHIFT, DaleGLM, _mirror_sparse_design
+
+BW = 0.001
+T = 150.0
+
+
+def _shared_and_linked(seed=0, T=T):
+    """Four units, ``T`` s: units 0 and 1 share a hidden 15 Hz driver (each of its spikes
+    passes to each of them with probability 0.5, after a uniform 0–6 ms delay of its own;
+    no link between them: a symmetric hump of ±6 ms in their correlogram, as shared
+    hidden input makes at 90 % hidden); unit 2 → 3 is an excitatory link (each spike of
+    2 passes to 3 with probability 0.3 after 3–4 ms). All four have 8 Hz Poisson
+    background spikes."""
+    rng = np.random.default_rng(seed)
+    hidden = poisson_times(rng, 15.0, T)
+    trains = []
+    for _ in range(2):
+        kept = hidden[rng.random(hidden.size) < 0.5]
+        own = kept + rng.uniform(0.0, 6e-3, kept.size)
+        trains.append(np.concatenate([own[own < T], poisson_times(rng, 8.0, T)]))
+    pre = poisson_times(rng, 12.0, T)
+    trains.append(pre)
+    trains.append(np.concatenate([propagate(rng, pre, 0.3, 3e-3, T),
+                                  poisson_times(rng, 8.0, T)]))
+    return sw.SpikeTrains.from_lists([np.sort(t) for t in trains], t_stop=T)
+
+
+@pytest.fixture(scope="module")
+def shared():
+    st = _shared_and_linked()
+    causal = sw.infer(st, "dale_glm", bin_width=BW)
+    mirror = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
+    return st, causal, mirror
+
+
+def _short(est):
+    """(post, pre) short-group z: the causal filter's and (mirror fits) causal − mirror."""
+    d = est.diagnostics
+    if d["acausal"] == "none":
+        return np.asarray(d["scan_z_contrasts"])[..., 0], None
+    Z = np.asarray(d["mirror_scan_z"])
+    k = (Z.shape[2] - 1) // 2
+    return Z[..., 0], Z[..., k]
+
+
+def test_common_input_pair_has_high_causal_z_but_a_null_contrast(shared):
+    """The hump's excess (15 Hz × 0.25 coincident pairs per driver spike over ±6 ms,
+    150 s: ≈ 560 excess coincidences, about twice the chance ones in the window) puts the
+    causal filter's short-lag z of 0 → 1 and 1 → 0 far above any threshold (> 8),
+    with or without the mirror in the model. The pair's joint statistics are
+    time-reversible (both units' delays drawn alike), so causal and mirror filters have
+    nearly the same expectation: the contrast keeps < 20 % of the causal z (the mirror's
+    first function sits on the same bin, the hump's peak, which pulls the contrast
+    slightly below 0; MIRROR_FIRST_LAG) and the pair is not called (p > 0.05), while
+    the causal test calls it at p < 1e-4."""
+    _, causal, mirror = shared
+    zc, _ = _short(causal)
+    zm_causal, zd = _short(mirror)
+    for post, pre in ((1, 0), (0, 1)):
+        assert zc[post, pre] > 8.0
+        assert zm_causal[post, pre] > 8.0    # the causal half still sees the hump
+        assert abs(zd[post, pre]) < 0.2 * zm_causal[post, pre]
+        assert causal.pvalues[post, pre] < 1e-4
+        assert mirror.pvalues[post, pre] > 0.05
+    assert mirror.diagnostics["acausal"] == "mirror"
+    assert causal.diagnostics["acausal"] == "none"
+
+
+def test_true_link_keeps_its_power(shared):
+    """The link 2 → 3 (≈ 540 passed spikes in its 3–4 ms bins) keeps most of its causal
+    short-lag z under the contrast (the mirror side has no excess): > half of it, and a
+    p-value < 1e-6; unit 2 is labelled E, and weight and delay come from the causal
+    filter (positive, 2–6 ms)."""
+    _, causal, mirror = shared
+    zc, _ = _short(causal)
+    zm_causal, zd = _short(mirror)
+    assert zc[3, 2] > 8.0
+    assert zd[3, 2] > 0.5 * zm_causal[3, 2]
+    assert mirror.pvalues[3, 2] < 1e-6
+    assert mirror.cell_type[2] == "E"
+    assert mirror.weights[3, 2] > 0
+    assert 2e-3 <= mirror.delays[3, 2] <= 6e-3
+
+
+def test_mirror_design_is_the_time_reversed_causal_design():
+    """The mirror columns of unit j equal the causal columns of the time-reversed train
+    (bin b ↦ n_bins − 1 − b), shifted by the first lag: checked against an explicit
+    construction on a short random design."""
+    from spikewire.infer.glm import build_design
+
+    rng = np.random.default_rng(4)
+    st = sw.SpikeTrains.from_lists([np.sort(rng.uniform(0, 2.0, 30)) for _ in range(3)],
+                                   t_stop=2.0)
+    d = build_design(st, bin_width=BW, window=0.02, n_basis=3, units=np.arange(3))
+    nb, L = d.n_basis, d.n_lags
+    for first in (0, 1):
+        X = _mirror_sparse_design(d, first_lag=first).toarray()
+        for j in range(3):
+            n = np.bincount(d.s_bins[d.s_units == j], weights=d.s_counts[d.s_units == j],
+                            minlength=d.n_bins)[:d.n_bins]
+            want = np.zeros((d.n_bins, nb))
+            for t in range(d.n_bins):
+                for m in range(L):
+                    if t + first + m < d.n_bins:
+                        want[t] += d.basis[m] * n[t + first + m]
+            np.testing.assert_allclose(X[:, j * 2 * nb + nb:(j + 1) * 2 * nb], want,
+                                       atol=1e-12)
+            causal = np.zeros((d.n_bins, nb))
+            for t in range(d.n_bins):
+                for lag in range(1, L + 1):
+                    if t - lag >= 0:
+                        causal[t] += d.basis[lag - 1] * n[t - lag]
+            np.testing.assert_allclose(X[:, j * 2 * nb:j * 2 * nb + nb], causal, atol=1e-12)
+
+
+def test_auto_turns_the_mirror_on_only_with_a_shared_hump():
+    """``acausal="auto"``: eight units that all share one hidden driver (every pair has
+    the hump: median causal short z far above AUTO_MIRROR_SHIFT) get the mirror;
+    eight independent Poisson units (median ≈ 0 ± 0.15) do not, and their fit is the
+    ``acausal="none"`` fit exactly."""
+    rng = np.random.default_rng(1)
+    Ts = 60.0
+    hidden = poisson_times(rng, 20.0, Ts)
+    trains = []
+    for _ in range(8):
+        kept = hidden[rng.random(hidden.size) < 0.4]
+        own = kept + rng.uniform(0.0, 4e-3, kept.size)
+        trains.append(np.sort(np.concatenate([own[own < Ts], poisson_times(rng, 6.0, Ts)])))
+    hump = sw.SpikeTrains.from_lists(trains, t_stop=Ts)
+    est = sw.infer(hump, "dale_glm", bin_width=BW, acausal="auto")
+    assert est.diagnostics["synchrony_shift"] > AUTO_MIRROR_SHIFT
+    assert est.diagnostics["acausal"] == "mirror"
+    flat = sw.SpikeTrains.from_lists([poisson_times(rng, 14.0, Ts) for _ in range(8)],
+                                     t_stop=Ts)
+    auto = sw.infer(flat, "dale_glm", bin_width=BW, acausal="auto")
+    none = sw.infer(flat, "dale_glm", bin_width=BW)
+    assert auto.diagnostics["acausal"] == "none"
+    assert abs(auto.diagnostics["synchrony_shift"]) < 1.0
+    np.testing.assert_array_equal(auto.pvalues, none.pvalues)
+
+
+def test_acausal_validation_names_the_value_and_the_fix():
+    st = _shared_and_linked(T=10.0)
+    with pytest.raises(ValueError, match="acausal"):
+        sw.infer(st, "dale_glm", acausal="reverse")
+    with pytest.raises(ValueError, match=r"acausal='mirror' needs the full solver.*"
+                                         r"solver='full'"):
+        sw.infer(st, "dale_glm", acausal="mirror", solver="screened")
+    with pytest.raises(ValueError, match="empirical_null"):
+        sw.infer(st, "dale_glm", acausal="mirror", empirical_null=True, contrast="area")
+    assert DaleGLM().acausal == "none"
+
+
+def test_mirror_fit_is_deterministic(shared):
+    st, _, mirror = shared
+    again = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
+    np.testing.assert_array_equal(again.pvalues, mirror.pvalues)
+    np.testing.assert_array_equal(again.weights, mirror.weights)
+
+
+def test_mirror_stitches_sessions():
+    """:meth:`fit_sessions` with the mirror: two sessions (units 0–2 and 1–3, 60 s)
+    give NaN for the pairs never recorded together (0, 3), call the link 2 → 3 and not
+    the common-input pair 0 ↔ 1 (recorded together in session one only)."""
+    st = _shared_and_linked(T=60.0)
+    est = DaleGLM(bin_width=BW, acausal="mirror").fit_sessions([st.select([0, 1, 2]),
+                                                               st.select([1, 2, 3])])
+    assert est.diagnostics["acausal"] == "mirror"
+    assert np.isnan(est.pvalues[3, 0]) and np.isnan(est.pvalues[0, 3])
+    assert est.pvalues[3, 2] < 1e-6
+    assert est.pvalues[1, 0] > 0.05 and est.pvalues[0, 1] > 0.05
