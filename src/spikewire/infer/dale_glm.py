@@ -1964,6 +1964,19 @@ class DaleGLM(InferenceMethod):
                             self.min_label_confidence), lab_info, self.min_label_confidence)
         signs, lab, Z = lab_info["signs"], lab_info["labels"], lab_info["log_odds"]
         p_e = lab_info["p_excitatory"]
+        # with the mirror, evidence of inhibition comes from the causal filter alone: the
+        # mirror removes a symmetric *excess* (shared excitatory input), while an E link
+        # i → j makes the reverse pair's (post i, pre j) causal − mirror negative, which
+        # would read as an inhibitory link j → i (see _place)
+        z_neg = None
+        if mirror:
+            z_neg = z_lab / (null_scale(z_lab, tested, estimator=self._null_scale_estimator())
+                             if self.null_scale else 1.0)
+            if scan:
+                z_neg, _ = scan_test(
+                    scan_causal["z"], scan_causal["corr"], scan_causal["events"], z_neg,
+                    tested, estimator=self._null_scale_estimator() if self.null_scale
+                    else None)
 
         # the priors' type pairs use every unit's likelier type (also for unlabelled ones:
         # the fallback only frees their outgoing signs); the L1 of the connection prior is
@@ -2035,7 +2048,7 @@ class DaleGLM(InferenceMethod):
             kern=np.einsum("lb,jbi->ijl", basis, Wr),                 # (nt, nu, L)
             b=b, Bc=Bc, g=g, x1=x1, messages=[msg1, msg2, msg3],
             iterations={"unconstrained": it1, "train": its, "final": it3}, t_wald=t_wald,
-            hump=hump, mirror=mirror, z_causal=z_lab,
+            hump=hump, mirror=mirror, z_causal=z_lab, z_neg=z_neg,
             mirror_scan=getattr(prob, "mirror_scan", None) if mirror else None)
         if cv:
             out["prior_strength_cv"] = {"strengths": path, "heldout_loglik": lls,
@@ -2060,6 +2073,14 @@ class DaleGLM(InferenceMethod):
         # unlabelled: two-sided test, and a score on the one-sided scale (N(0, 1) under no
         # link, like the labelled units' s_j z_ij) so that one ranking holds for all pairs
         pv2 = np.minimum(2.0 * norm.sf(np.abs(z.T)), 1.0)
+        z_neg = res.get("z_neg")
+        if z_neg is not None:
+            # mirror fits: positive evidence from causal − mirror (z), negative from the
+            # causal filter alone (z_neg; _solve says why); unlabelled units take the
+            # Bonferroni combination of the two one-sided tests
+            sz = np.where(signs[None, :] < 0, -z_neg.T, sz)
+            pv = norm.sf(sz)
+            pv2 = np.minimum(2.0 * np.minimum(norm.sf(z.T), norm.sf(-z_neg.T)), 1.0)
         pv = np.where(free[None, :], pv2, pv)
         sz = np.where(free[None, :], norm.isf(np.clip(pv2, 1e-300, 1 - 1e-12)), sz)
         together = res["prob"].together                                 # (nu, nt)
