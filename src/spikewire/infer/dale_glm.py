@@ -1494,22 +1494,26 @@ class DaleGLM(InferenceMethod):
         past-only one leaves a slow state's future half to the mirror). Labels, weights
         and delays keep coming from
         the causal filter (labels from the summed causal z: ``label_from="auto"`` means
-        ``"area"`` here; an E link i → j makes the pair (post i, pre j)'s contrast
-        negative, as an I link would). Why: with a small recorded fraction every pair
-        shares hidden input, a symmetric ±5 ms synchrony hump that a causal filter
-        tested against 0 takes in (Brunel 100 × 120 s, 10 recorded: unlinked pairs'
+        ``"area"`` here), and so does the evidence of **inhibition**: an E link i → j
+        makes the reverse pair (post i, pre j)'s contrast strongly negative, as an I link
+        would, so a presynaptic unit labelled I is tested on its causal filter alone and an
+        unlabelled one on the Bonferroni combination of the two one-sided tests (causal −
+        mirror for excitation, causal for inhibition). Why: with a small recorded
+        fraction every pair shares hidden input, a symmetric ±5 ms synchrony hump that a
+        causal filter tested against 0 takes in (Brunel 100 × 120 s, 10 recorded: unlinked pairs'
         short-lag z ≈ N(+4, 2.4²), overlapping the links; benchmarks/results/dale90.md).
         The contrast moves the unlinked pairs to −0.5 … 0 (sd 1.2–1.8). Measured
-        (benchmarks/results/dalemirror.md; network seeds 3 / 4 used to choose, 5–8 not;
-        MCC at the default decision): with ``n_basis=6`` 0.780 / 0.774 and 0.931 / 0.920 /
-        0.876 / 0.873 (default 0.471 / 0.713 and 0.628 / 0.506 / 0.596 / 0.484; ccg
-        0.893 / 0.894 and 0.898 / 0.795 / 0.843 / 0.808); with the default 4 functions
-        0.741 / 0.237 and 0.744 / 0.765 / 0.000 / 0.641 (the small-problem decision of
-        :func:`~spikewire.infer.base.check_null` makes 0–1 calls on two seeds; best
-        threshold 0.741–0.861). Null families, 10 units × 300 s, seeds 0 / 1, FPR at 0.05:
-        Poisson 0.056 / 0.122, heterogeneous 0.044 / 0.044, bursting 0.067 / 0.033,
-        co-modulated 0.111 / 0.067, up-down 0.044 / 0.022 (today's default 0.033 / 0.100,
-        0.011 / 0.033, 0.078 / 0.111, 0.122 / 0.156, 0.022 / 0.033); 20 units × 300 s
+        (benchmarks/results/dalemirror.md, "Lead, after the merge"; network seeds 3 / 4
+        used to choose, 5–8 not; MCC at the default decision): with ``n_basis=6`` 0.741 /
+        0.806 and 0.898 / 0.920 / 0.938 / 0.906 (default 0.471 / 0.713 and 0.628 / 0.506
+        / 0.596 / 0.484; ccg 0.893 / 0.894 and 0.898 / 0.795 / 0.843 / 0.808); with the
+        default 4 functions 0.741 / 0.884 and 0.766 / 0.765 / 0.000 / 0.848 (the
+        small-problem decision of :func:`~spikewire.infer.base.check_null` makes no call
+        on seed 7; best threshold 0.796). Null families, 10 units × 300 s, seeds 0 / 1,
+        FPR at 0.05: Poisson 0.033 / 0.100, heterogeneous 0.022 / 0.044, co-modulated
+        0.067 / 0.044, up-down 0.022 / 0.056, bursting 0.067 / 0.033
+        (today's default 0.033 / 0.100, 0.011 / 0.033, 0.122 / 0.156, 0.022 / 0.033,
+        0.078 / 0.111), no default call; 20 units × 300 s (before the inhibition rule)
         0.026–0.058 on all five families and both seeds. Only the short lags are tested:
         links with delays beyond the short group (≈ 2–3 ms at 1 ms bins) lose their
         test, so this is for short-delay networks recorded sparsely. ``"auto"``: the
