@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_lowrank_close_heavy import GRID, REPEATS, SETTINGS, STEPS  # lrclose's settings
 
 from spikewire.infer.lowrank_flow import FlowMatcher, fit_loading_distribution, tail_coords
 from spikewire.networks.lowrank import lowrank_network, lowrank_preset
@@ -53,14 +54,6 @@ from spikewire.score.lowrank import (
     true_conditional_mean,
 )
 from spikewire.simulate.lowrank import initial_grid, simulate_lowrank
-
-SETTINGS = {
-    "defaults": dict(refine_iter=0, targets_from="flow", coupling="independent",
-                     smooth=False, n_iter=3000),
-    "options": dict(refine_iter=400, targets_from="units", coupling="ot", smooth=True,
-                    n_iter=6000),
-}
-REPEATS, GRID, STEPS = 256, 6, 50
 
 
 def _dump(obj, path):

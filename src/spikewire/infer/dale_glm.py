@@ -2191,6 +2191,20 @@ class DaleGLM(InferenceMethod):
         return (self.solver == "auto" and not any(only_full.values())
                 and n_fitted >= _scr.AUTO_SCREENED_UNITS)
 
+    def _solve_with_acausal(self, fit_once):
+        """``fit_once()`` (a tuple whose first item is :meth:`_solve`'s result) with the
+        mirror as ``acausal`` asks: ``"auto"`` fits causally first and, where that fit
+        reports the shared-input hump (``"switch"``), once more with the mirror, keeping
+        the causal fit's shift (which decided) as ``"hump"``."""
+        self._mirror_now = self.acausal == "mirror"
+        out = fit_once()
+        if out[0].get("switch"):
+            shift = out[0]["hump"]
+            self._mirror_now = True
+            out = fit_once()
+            out[0]["hump"] = shift
+        return out
+
     def _fit(self, ctx: FitContext) -> Estimate:
         # issue 12's short-recording rule over the coupling window (as glm / ccg / te)
         warn_if_short(self.name, ctx.counts, ctx.want, float(ctx.data.duration),
@@ -2223,19 +2237,15 @@ class DaleGLM(InferenceMethod):
                                   np.full((n, n), np.nan), cell_type, conf, diag)
         t_fit = time.perf_counter()
         tpos = np.searchsorted(active, targets)
-        self._mirror_now = self.acausal == "mirror"
-        shift0 = None
-        while True:
+
+        def fit_once():
             sess, R, n_ref, design = self._session(
                 st, active, np.arange(active.size), tpos, np.arange(tpos.size), bw,
                 self.covariates, drop_flat=True)
             res = self._solve([sess], [R], active.size, tpos, design.n_basis, design.basis)
-            if not res.get("switch"):
-                break
-            shift0 = res["hump"]        # the causal fit's shift, which decided
-            self._mirror_now = True     # acausal="auto": the hump is there; refit
-        if shift0 is not None:
-            res["hump"] = shift0
+            return res, n_ref, design
+
+        res, n_ref, design = self._solve_with_acausal(fit_once)
         weights, pvals, scores, delays = self._place(res, active[tpos], active, status, bw)
         cell_type[active] = res["lab"]
         conf[active] = res["label_conf"]
@@ -2342,9 +2352,8 @@ class DaleGLM(InferenceMethod):
         gidx = np.full(n, -1, dtype=np.int64)
         gidx[active] = np.arange(active.size)
         t_fit = time.perf_counter()
-        self._mirror_now = self.acausal == "mirror"
-        shift0 = None
-        while True:
+
+        def fit_once():
             blocks, Rs, n_ref, nbins = [], [], 0, []
             design = None
             for k, (r, u) in enumerate(zip(recs, ids, strict=True)):
@@ -2362,12 +2371,9 @@ class DaleGLM(InferenceMethod):
                 nbins.append(design.n_bins)
             res = self._solve(blocks, Rs, active.size, np.arange(active.size),
                               design.n_basis, design.basis)
-            if not res.get("switch"):
-                break
-            shift0 = res["hump"]        # the causal fit's shift, which decided
-            self._mirror_now = True     # acausal="auto": the hump is there; refit
-        if shift0 is not None:
-            res["hump"] = shift0
+            return res, n_ref, nbins, design
+
+        res, n_ref, nbins, design = self._solve_with_acausal(fit_once)
         weights, pvals, scores, delays = self._place(res, active, active, status, bw)
         cell_type = np.full(n, "?", dtype=object)
         conf = np.zeros(n)
