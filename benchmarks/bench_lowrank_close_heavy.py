@@ -60,11 +60,10 @@ SETTINGS = {
 REPEATS, GRID, STEPS = 256, 6, 50
 
 
-def run_seed(seed: int, args, ring_tol: dict) -> dict:
-    net = lowrank_preset("heavy_tailed", 1000, seed=seed)
-    phi = simulate_lowrank(net, initial_grid(GRID, 2.4), STEPS).activity()
-    counts = np.random.default_rng(seed).poisson(
-        REPEATS * (OFFSET + GAIN * phi) * net.dt).astype(float)
+def reference_dynamics(net, ring_tol: dict):
+    """The data network's dynamics the sampled networks are judged against: the start
+    grid, its dynamics summary, the reference for ``matches``, 16 held-out initial
+    conditions (seed 7) and the true activity from them (100 steps)."""
     starts = initial_grid(9, 3.0)
     g_net = dynamics_summary(net, "ring", starts, np.eye(2))
     ref_net = {"n_stable_fp": g_net["n_stable_fp"], "fp_radii": g_net["fp_radii"],
@@ -72,6 +71,15 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
                "ring_tol": ring_tol}
     z_ho = np.random.default_rng(7).uniform(-2.4, 2.4, (16, 2))
     a_true = simulate_lowrank(net, z_ho, 100).activity()
+    return starts, g_net, ref_net, z_ho, a_true
+
+
+def run_seed(seed: int, args, ring_tol: dict) -> dict:
+    net = lowrank_preset("heavy_tailed", 1000, seed=seed)
+    phi = simulate_lowrank(net, initial_grid(GRID, 2.4), STEPS).activity()
+    counts = np.random.default_rng(seed).poisson(
+        REPEATS * (OFFSET + GAIN * phi) * net.dt).astype(float)
+    starts, g_net, ref_net, z_ho, a_true = reference_dynamics(net, ring_tol)
     out = {"seed": seed, "network": {k: v for k, v in g_net.items()},
            "hill_m_truth_units": hill_tail_index(net.m),
            "hill_m_truth_100k": hill_tail_index(

@@ -43,7 +43,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_lowrank_close_heavy import GRID, REPEATS, SETTINGS, STEPS  # lrclose's settings
+from bench_lowrank_close_heavy import (  # lrclose's settings
+    GRID,
+    REPEATS,
+    SETTINGS,
+    STEPS,
+    reference_dynamics,
+)
 
 from spikewire.infer.lowrank_flow import FlowMatcher, fit_loading_distribution, tail_coords
 from spikewire.networks.lowrank import lowrank_network, lowrank_preset
@@ -75,13 +81,7 @@ def run_heavy(args) -> dict:
     with open(cache, "rb") as fh:
         fit = pickle.load(fh)
     assert OFFSET and GAIN
-    starts = initial_grid(9, 3.0)
-    g_net = dynamics_summary(net, "ring", starts, np.eye(2))
-    ref_net = {"n_stable_fp": g_net["n_stable_fp"], "fp_radii": g_net["fp_radii"],
-               "period_s": g_net["period_s"], "ring_radius": g_net["ring"]["radius_median"],
-               "ring_tol": ring_tol}
-    z_ho = np.random.default_rng(7).uniform(-2.4, 2.4, (16, 2))
-    a_true = simulate_lowrank(net, z_ho, 100).activity()
+    starts, g_net, ref_net, z_ho, a_true = reference_dynamics(net, ring_tol)
     c0 = time.process_time()
     dist, info = fit_loading_distribution(fit, n_iter=st["n_iter"],
                                           targets_from=st["targets_from"],
