@@ -45,10 +45,11 @@ cost), ``two_sided`` (no labels), ``contrast_k`` (one scan contrast alone, short
 is decided again by ``check_null`` from the method's BH at α = 0.05.
 
 ``fit`` with ``acausal`` in a variant's settings fits dale_glm's built-in mirror filter
-(session 23, benchmarks/results/dalemirror.md); ``--first-lag`` and ``--mirror-scan`` set
-the module constants ``MIRROR_FIRST_LAG`` / ``MIRROR_SCAN`` for the comparison of their
-choices. ``mirrorscan``: saved ``acausal="mirror"`` fits (``--pickle``) re-tested offline on
-other subsets of their mirror-scan contrasts (``diagnostics["mirror_scan_z"]``: ``all`` /
+(session 23, benchmarks/results/dalemirror.md); ``--first-lag``, ``--mirror-scan`` and
+``--mirror-evidence`` set the module constants ``MIRROR_FIRST_LAG`` / ``MIRROR_SCAN`` /
+``MIRROR_EVIDENCE`` for the comparison of their choices (each row records the last).
+``mirrorscan``: saved ``acausal="mirror"`` fits (``--pickle``) re-tested offline on other
+subsets of their mirror-scan contrasts (``diagnostics["mirror_scan_z"]``: ``all`` /
 ``short`` / ``mixed`` / ``short_mid`` / ``causal``) by :func:`~spikewire.infer.dale_glm.
 scan_test`, under the fit's labels and under the true ones, each decided by ``check_null``.
 
@@ -71,6 +72,7 @@ import argparse
 import copy
 import json
 import pickle
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -80,6 +82,7 @@ from scipy.stats import norm
 
 import spikewire as sw
 from spikewire.infer.base import check_null
+from spikewire.infer.dale_glm import DaleGLM
 from spikewire.observe.subsample import subsample
 
 KEYS = ("auc", "mcc", "mcc_best", "n_detected", "n_true", "ei_accuracy", "ei_labelled")
@@ -424,17 +427,19 @@ def main() -> None:
                     help="fit: dale_glm.MIRROR_FIRST_LAG for acausal='mirror' variants")
     ap.add_argument("--mirror-scan", default=None, choices=MIRROR_MODES[:3],
                     help="fit: dale_glm.MIRROR_SCAN for acausal='mirror' variants")
+    ap.add_argument("--mirror-evidence", default=None,
+                    choices=("both", "excitation", "split"),
+                    help="fit: dale_glm.MIRROR_EVIDENCE for acausal='mirror' variants")
     args = ap.parse_intermixed_args()
-    if args.first_lag is not None or args.mirror_scan is not None:
-        import sys
-
-        from spikewire.infer.dale_glm import DaleGLM
-
+    if (args.first_lag is not None or args.mirror_scan is not None
+            or args.mirror_evidence is not None):
         dg = sys.modules[DaleGLM.__module__]
         if args.first_lag is not None:
             dg.MIRROR_FIRST_LAG = args.first_lag
         if args.mirror_scan is not None:
             dg.MIRROR_SCAN = args.mirror_scan
+        if args.mirror_evidence is not None:
+            dg.MIRROR_EVIDENCE = args.mirror_evidence
     net = network(args.seed)
     out = []
     if args.mode == "mirror":
@@ -509,8 +514,10 @@ def main() -> None:
             row = row_of(net, est)
             row["cpu_s"], row["wall_s"] = cpu, wall
             show(name, row)
+            consts = sys.modules[DaleGLM.__module__]
             out.append({"seed": args.seed, "hidden": args.hidden, "variant": name,
-                        "settings": settings, **row})
+                        "settings": settings,
+                        "mirror_evidence": consts.MIRROR_EVIDENCE, **row})
             if args.pickle:
                 Path(args.pickle).mkdir(parents=True, exist_ok=True)
                 with open(Path(args.pickle) / f"s{args.seed}_{name}.pkl", "wb") as fh:
