@@ -1629,21 +1629,24 @@ class DaleGLM(InferenceMethod):
         the default 4 functions 0.741 / 0.884 and 0.766 / 0.765 / 0.000 / 0.848 (the
         small-problem decision of :func:`~spikewire.infer.base.check_null` makes no call on
         seed 7; best threshold 0.796). Null families, 10 units × 300 s, seeds 0 / 1, FPR at
-        0.05: Poisson 0.033 / 0.100, heterogeneous 0.022 / 0.044, co-modulated 0.067 /
-        0.044, up-down 0.022 / 0.056, bursting 0.067 / 0.033 (today's default 0.033 / 0.100,
-        0.011 / 0.033, 0.122 / 0.156, 0.022 / 0.033, 0.078 / 0.111), no default call; 20
-        units × 300 s (before the inhibition rule) 0.026–0.058 on all five families and both
-        seeds. Only the short lags are tested: links with delays beyond the short group (≈
-        2–3 ms at 1 ms bins) lose their test, so this is for short-delay networks recorded
-        sparsely. ``"auto"``: the causal fit first; the mirror fit only where the median
-        over the tested pairs of the causal short-lag z exceeds :data:`AUTO_MIRROR_SHIFT`
-        (2): 3.98–4.61 at 10 of 100 recorded (six seeds), −0.32 … +0.16 on the 10-unit
-        nulls, 0.58–0.64 at 50 of 100 with and without hidden states, so there the fit is
-        the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names what was fitted,
-        ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the causal fit's). Not
-        with ``empirical_null``; ``"mirror"`` not with ``solver="screened"`` (the screened
-        solver keeps ``"none"``). CPU ≈ 1.3–1.5× a ``"none"`` fit (``"auto"`` that switches:
-        ≈ 2×; 10 units × 120 s).
+        0.05 with the agreement rule: 0.000–0.033 with ``n_basis=6`` (no default call),
+        0.000–0.022 with 4 functions (one call): conservative, since without a hump both z
+        must pass (≈ 0.02 expected); before it Poisson 0.033 / 0.100, heterogeneous 0.022 /
+        0.044, co-modulated 0.067 / 0.044, up-down 0.022 / 0.056, bursting 0.067 / 0.033
+        (today's default 0.033 / 0.100, 0.011 / 0.033, 0.122 / 0.156, 0.022 / 0.033, 0.078 /
+        0.111). A mirror forced onto data without a hump (50 of 100 recorded) calls a
+        quarter of the links (MCC 0.505 / 0.457, best threshold 0.916 / 0.933), which is why
+        ``"auto"`` keeps it off there. Only the short lags are tested: links with delays
+        beyond the short group (≈ 2–3 ms at 1 ms bins) lose their test, so this is for
+        short-delay networks recorded sparsely. ``"auto"``: the causal fit first; the mirror
+        fit only where the median over the tested pairs of the causal short-lag z exceeds
+        :data:`AUTO_MIRROR_SHIFT` (2): 3.98–4.61 at 10 of 100 recorded (six seeds), −0.32 …
+        +0.16 on the 10-unit nulls, 0.58–0.64 at 50 of 100 with and without hidden states,
+        so there the fit is the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names
+        what was fitted, ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the
+        causal fit's). Not with ``empirical_null``; ``"mirror"`` not with
+        ``solver="screened"`` (the screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a
+        ``"none"`` fit (``"auto"`` that switches: ≈ 2×; 10 units × 120 s).
     label_check : {"auto", "strongest", "none"}, default "auto"
         Check each unit's E/I label against its single strongest outgoing link
         (:func:`strongest_link_labels`): where one link is significant on its own after a
