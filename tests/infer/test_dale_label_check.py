@@ -153,7 +153,7 @@ def _inhibitor(seed=0, n_shared=6, p_delete=0.3):
 @pytest.fixture(scope="module")
 def inhibitor_fits():
     st = _inhibitor()
-    kw = dict(bin_width=1e-3, acausal="mirror")
+    kw = dict(bin_width=1e-3, acausal="mirror", n_basis=4)
     return {lc: sw.infer(st, "dale_glm", label_check=lc, **kw) for lc in ("none", "auto")}
 
 
@@ -187,7 +187,8 @@ def test_reverse_pair_of_an_inhibitory_link_is_not_called_excitatory(monkeypatch
     ests = {}
     for rule in ("split", "both"):
         monkeypatch.setattr(dg, "MIRROR_EVIDENCE", rule)
-        ests[rule] = sw.infer(st, "dale_glm", bin_width=1e-3, acausal="mirror")
+        ests[rule] = sw.infer(st, "dale_glm", bin_width=1e-3, acausal="mirror",
+                              n_basis=4)
     assert ests["split"].adjacency()[0, 1] == 1
     assert ests["both"].adjacency()[0, 1] == 0
     assert ests["both"].adjacency()[1, 0] == -1

@@ -7,7 +7,13 @@ import pytest
 from infer_fixtures import poisson_times, propagate
 
 import spikewire as sw
-from spikewire.infer.dale_glm import AUTO_MIRROR_SHIFT, DaleGLM, _mirror_sparse_design
+from spikewire.infer.dale_glm import (
+    AUTO_MIRROR_SHIFT,
+    AUTO_N_BASIS,
+    AUTO_N_BASIS_MIRROR,
+    DaleGLM,
+    _mirror_sparse_design,
+)
 
 BW = 0.001
 T = 150.0
@@ -38,7 +44,7 @@ def _shared_and_linked(seed=0, T=T):
 def shared():
     st = _shared_and_linked()
     causal = sw.infer(st, "dale_glm", bin_width=BW)
-    mirror = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
+    mirror = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror", n_basis=4)
     return st, causal, mirror
 
 
@@ -139,6 +145,8 @@ def test_auto_turns_the_mirror_on_only_with_a_shared_hump():
     est = sw.infer(hump, "dale_glm", bin_width=BW, acausal="auto")
     assert est.diagnostics["synchrony_shift"] > AUTO_MIRROR_SHIFT
     assert est.diagnostics["acausal"] == "mirror"
+    # n_basis="auto": the mirror fit has AUTO_N_BASIS_MIRROR functions per filter
+    assert est.diagnostics["basis"].shape[1] == AUTO_N_BASIS_MIRROR
     flat = sw.SpikeTrains.from_lists([poisson_times(rng, 14.0, Ts) for _ in range(8)],
                                      t_stop=Ts)
     auto = sw.infer(flat, "dale_glm", bin_width=BW, acausal="auto")
@@ -146,6 +154,21 @@ def test_auto_turns_the_mirror_on_only_with_a_shared_hump():
     assert auto.diagnostics["acausal"] == "none"
     assert abs(auto.diagnostics["synchrony_shift"]) < 1.0
     np.testing.assert_array_equal(auto.pvalues, none.pvalues)
+    # ... and the causal fit AUTO_N_BASIS, the former default's 4
+    assert auto.diagnostics["basis"].shape[1] == AUTO_N_BASIS == 4
+    np.testing.assert_array_equal(
+        sw.infer(flat, "dale_glm", bin_width=BW, n_basis=4).pvalues, none.pvalues)
+
+
+def test_n_basis_validation_names_the_value_and_the_fix():
+    st = _shared_and_linked(T=10.0)
+    with pytest.raises(ValueError, match="n_basis"):
+        sw.infer(st, "dale_glm", n_basis="six")
+    with pytest.raises(ValueError, match="n_basis"):
+        sw.infer(st, "dale_glm", n_basis=0)
+    # 2 functions cannot carry the scan's three groups
+    with pytest.raises(ValueError, match="n_basis >= 3"):
+        sw.infer(st, "dale_glm", n_basis=2, contrast="scan")
 
 
 def test_acausal_validation_names_the_value_and_the_fix():
@@ -162,7 +185,7 @@ def test_acausal_validation_names_the_value_and_the_fix():
 
 def test_mirror_fit_is_deterministic(shared):
     st, _, mirror = shared
-    again = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
+    again = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror", n_basis=4)
     np.testing.assert_array_equal(again.pvalues, mirror.pvalues)
     np.testing.assert_array_equal(again.weights, mirror.weights)
 
@@ -172,8 +195,8 @@ def test_mirror_stitches_sessions():
     give NaN for the pairs never recorded together (0, 3), call the link 2 → 3 and not
     the common-input pair 0 ↔ 1 (recorded together in session one only)."""
     st = _shared_and_linked(T=60.0)
-    est = DaleGLM(bin_width=BW, acausal="mirror").fit_sessions([st.select([0, 1, 2]),
-                                                               st.select([1, 2, 3])])
+    est = DaleGLM(bin_width=BW, acausal="mirror", n_basis=4).fit_sessions(
+        [st.select([0, 1, 2]), st.select([1, 2, 3])])
     assert est.diagnostics["acausal"] == "mirror"
     assert np.isnan(est.pvalues[3, 0]) and np.isnan(est.pvalues[0, 3])
     assert est.pvalues[3, 2] < 1e-6
