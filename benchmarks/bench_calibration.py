@@ -112,6 +112,12 @@ def run_null(methods, families, n_units, duration, seeds, qq):
 def build_network(family: str, n: int, seed: int):
     """LIF Brunel-type networks (as benchmarks/bench_accuracy.py's main network) and a
     long-delay and a co-modulated variant; returns (network, modulation or None)."""
+    known = ("izh_random", "izh_scale_free", "brunel", "brunel_long", "comodulated")
+    if family not in known:
+        # the study's other families (adex, brunel_states, scale_free_lif) are built by
+        # study_recordings; here they would silently fall through to brunel
+        raise SystemExit(f"networks mode builds {known}, not {family!r}; use the study "
+                         "mode for the calibration study's other families")
     if family.startswith("izh_"):
         # issue 12's second family: Izhikevich (2006) networks, RS E / FS I, E delays 1–20 ms,
         # random or scale-free connectivity, simulated at dt = 1 ms

@@ -1660,7 +1660,12 @@ class DaleGLM(InferenceMethod):
         +0.16 on the 10-unit nulls, 0.58–0.64 at 50 of 100 with and without hidden states,
         so there the fit is the ``"none"`` fit exactly. ``diagnostics["acausal"]`` names
         what was fitted, ``diagnostics["synchrony_shift"]`` the statistic (``"auto"``: the
-        causal fit's). Not with ``empirical_null``; ``"mirror"`` not with
+        causal fit's). The gate is not specific to such data: on a 1,000-neuron Brunel
+        network with 40 recorded (600 s; delays 0.5–≈5 ms from positions) the shift is 3.23,
+        ``"auto"`` fits the mirror and MCC falls 0.524 → 0.319 (AUC 0.883 → 0.776), the
+        slower links losing their test; the Izhikevich networks (1–20 ms) stay under it
+        (1.5–1.7; benchmarks/results/dale26.md). So ``"auto"`` is not the default. Not with
+        ``empirical_null``; ``"mirror"`` not with
         ``solver="screened"`` (the screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a
         ``"none"`` fit (``"auto"`` that switches: ≈ 2×; 10 units × 120 s).
     label_check : {"auto", "strongest", "none"}, default "auto"
