@@ -1406,10 +1406,12 @@ class DaleGLM(InferenceMethod):
         0.916 (glm on the same recordings: 0.901 / 0.882), at ~2.5× the CPU time; at
         2 ms part of a short-delay link's coincidences falls into lag 0 (the target's
         own bin), which a causal filter leaves out. Not used to choose it: hidden
-        states MCC 0.621 → 0.845 / 0.501 → 0.790, scale-free LIF (40 of 1,000, 300 s)
-        0.480 → 0.519, but Izhikevich (1–20 ms delays, 40 of 1,000, 600 s) 0.414 →
-        0.370; null families in band (FPR at α = 0.05: 0.033–0.052). For long-delay
-        data ``bin_width=0.002`` gives the former fit.
+        states MCC 0.621 → 0.845 / 0.501 → 0.790, a 1,000-neuron Brunel network (40
+        recorded, 300 s; reported in session 20 as scale-free LIF, which the benchmark then
+        built as Brunel; benchmarks/results/dale26.md) 0.480 → 0.519, but Izhikevich
+        (1–20 ms delays, 40 of 1,000, 600 s) 0.414 → 0.370; null families in band (FPR
+        at α = 0.05: 0.033–0.052). For long-delay data ``bin_width=0.002`` gives the
+        former fit.
     window : float, default 0.025
         Longest coupling / history lag in s (delay basis over 0–``window``).
     n_basis : int or "auto", default "auto"
