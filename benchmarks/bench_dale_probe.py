@@ -84,7 +84,7 @@ def main() -> None:
         return
     m = DaleGLM(solver="screened")
     c0 = time.process_time()
-    d = build_design(st, bin_width=0.002, window=m.window, n_basis=m.n_basis)
+    d = build_design(st, bin_width=0.002, window=m.window, n_basis=m._n_basis_used())
     rng = np.random.default_rng(0)
     tpos = np.sort(rng.choice(st.n_units, args.targets, replace=False))
     sol = scr.ScreenedSolver(m, d, tpos, 0.002)

@@ -86,7 +86,7 @@ def test_few_candidates_keep_the_strong_links_and_test_every_pair(brunel_20, ful
 def _dense_target(rec, cands, pos=0):
     m = DaleGLM()
     d = build_design(rec.spikes if hasattr(rec, "spikes") else rec, bin_width=0.002,
-                     window=m.window, n_basis=m.n_basis)
+                     window=m.window, n_basis=m._n_basis_used())
     sol = scr.ScreenedSolver(DaleGLM(solver="screened"), d, np.arange(d.n_units), 0.002)
     y, rw, D, _ = sol._dense(pos)
     return d, sol, scr._Target(d, pos, np.asarray(cands), D, y, rw, 1.0, 1.0)
