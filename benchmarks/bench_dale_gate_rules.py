@@ -1,0 +1,108 @@
+"""Offline gate statistics for bench_dale_gate.py's saved causal fits (issue 15)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def stats(f) -> dict:
+    if "scan_z_contrasts" not in f:
+        return None
+    z = f["scan_z_contrasts"]                 # (post, pre, k) unscaled causal scan z
+    W = f["W"]
+    n = W.shape[0]
+    tested = f["pair_status"] == 0
+    off = ~np.eye(n, dtype=bool) & tested
+    z0, z1 = z[..., 0], z[..., 1]
+    shift = float(np.median(z0[off]))
+    # strongest pairs by the short and middle groups after removing the shift
+    zmax = np.max(z - np.median(z[off], axis=0)[None, None, :], axis=-1)
+    arg = np.argmax(z - np.median(z[off], axis=0)[None, None, :], axis=-1)
+    bw = float(f["bin_width"])
+    kern = f["filters"]                       # (post, pre, L) constrained
+    peak = (np.argmax(np.abs(kern), axis=-1) + 1) * bw * 1e3
+    td = f["true_delay"] * 1e3
+    link = (W != 0) & off
+    strong = off & (zmax > 4)
+    out = {"n": n, "links": int(link.sum()), "shift": shift,
+           "med_mid": float(np.median(z1[off])),
+           "n_strong": int(strong.sum()),
+           "strong_short_share": float(np.mean(arg[strong] == 0)) if strong.any() else np.nan,
+           "strong_peak_le2": float(np.mean(peak[strong] <= 2)) if strong.any() else np.nan,
+           "strong_peak_le3": float(np.mean(peak[strong] <= 3)) if strong.any() else np.nan,
+           "true_delay_le2": float(np.mean(td[link] <= 2.0 + 1e-9)) if link.any() else np.nan,
+           "true_delay_med": float(np.nanmedian(td[link])) if link.any() else np.nan,
+           "link_peak_le2": float(np.mean(peak[link] <= 2)) if link.any() else np.nan}
+    # the same on the strongest decile of pairs (no threshold)
+    q = np.quantile(zmax[off], 0.9)
+    top = off & (zmax >= q)
+    out["top10_short_share"] = float(np.mean(arg[top] == 0))
+    out["top10_peak_le2"] = float(np.mean(peak[top] <= 2))
+    out["top10_link_frac"] = float(np.mean(link[top]))
+    return out
+
+
+def print_rules(folder: Path) -> None:
+    rows = []
+    for p in sorted(folder.glob("*.npz")):
+        with np.load(p) as f:
+            st = stats(f)
+        if st is not None:
+            rows.append((p.stem, st))
+    keys = list(rows[0][1])
+    print("| recording | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for name, s in rows:
+        print(f"| {name} | " + " | ".join(
+            f"{v:.3g}" if isinstance(v, float) else str(v) for v in s.values()) + " |")
+
+
+def _best_mcc(y: np.ndarray, s: np.ndarray) -> float:
+    """Best MCC over every threshold of the score ``s`` for labels ``y``."""
+    o = np.argsort(-s)
+    y = y[o]
+    tp, fp = np.cumsum(y), np.cumsum(~y)
+    fn, tn = y.sum() - tp, (~y).sum() - fp
+    den = np.sqrt(np.maximum((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn), 1))
+    return float(np.max((tp * tn - fp * fn) / den))
+
+
+def print_by_delay(folder: Path) -> None:
+    """Per saved fit: MCC, AUC, calls of E and I links, recall and AUC by true delay, the
+    best MCC of its p-value ranking, and the short / middle group z of E and I links."""
+    from sklearn.metrics import roc_auc_score
+
+    bands = [(0.0, 2.01), (2.01, 3.01), (3.01, 30.0)]
+    for p in sorted(folder.glob("*.npz")):
+        with np.load(p) as f:
+            W, adj = f["W"], f["adjacency"]
+            n = W.shape[0]
+            off = ~np.eye(n, dtype=bool) & (f["pair_status"] == 0)
+            link = (W != 0) & off
+            td = f["true_delay"] * 1e3
+            right = (adj != 0) & (np.sign(adj) == np.sign(W))
+            pv = np.where(np.isfinite(f["pvalues"]), f["pvalues"], 1.0)
+            s = -np.log10(np.clip(pv, 1e-300, 1.0))
+            parts = []
+            for lo, hi in bands:
+                m = link & (td > lo) & (td <= hi)
+                if m.any():
+                    ex = (off & ~link) | m
+                    parts.append(f"{lo:g}–{hi:.0f} ms: n {m.sum()}, recall "
+                                 f"{right[m].mean():.2f}, AUC {roc_auc_score(m[ex], s[ex]):.2f}")
+            acausal = str(f["acausal"]) if "acausal" in f else "none"
+            print(f"{p.stem} ({acausal}): MCC {float(f['mcc']):.3f}, AUC {float(f['auc']):.3f}, "
+                  f"best MCC {_best_mcc(link[off], s[off]):.3f}; E called "
+                  f"{np.sum((adj > 0) & (W > 0))} / {np.sum(W > 0)}, I called "
+                  f"{np.sum((adj < 0) & (W < 0))} / {np.sum(W < 0)}, false "
+                  f"{np.sum((adj != 0) & ~link & off)}; " + "; ".join(parts))
+            if "mirror_scan_z" in f:
+                z = f["mirror_scan_z"]
+                k = (z.shape[-1] - 1) // 2
+                for name, m in (("non-links", off & ~link), ("E links", link & (W > 0)),
+                                ("I links", link & (W < 0))):
+                    if m.any():
+                        print(f"    {name}: median causal short z {np.median(z[..., 0][m]):+.2f}, "
+                              f"causal − mirror short {np.median(z[..., k][m]):+.2f}, "
+                              f"middle {np.median(z[..., k + 1][m]):+.2f}")
