@@ -53,6 +53,18 @@ def _network_rec(family: str, n: int, n_rec: int, duration: float, seed: int):
     return net, sw.Recording.from_spikes(st.select(idx), true_index=idx)
 
 
+def _study_rec(family: str, n_rec: int, duration: float = 600.0, seed: int = 0):
+    """``n_rec`` of the calibration study's 100 recorded units of ``family`` (drawn with
+    ``default_rng(seed + 7)``), through the study's own builders and observation."""
+    from bench_calibration import study_recordings
+    for _fam, net, rec, _t in study_recordings([family], duration):
+        rng = np.random.default_rng(seed + 7)
+        keep = np.sort(rng.choice(rec.n_units, n_rec, replace=False))
+        sub = rec.spikes.select(keep)
+        return net, sw.Recording.from_spikes(sub, true_index=np.asarray(rec.true_index)[keep])
+    raise SystemExit(f"the calibration study has no family {family!r}")
+
+
 RECORDINGS = {
     **{f"b100_s{s}_h90": (lambda c, s=s: _brunel100(s, 0.9, c)) for s in range(3, 9)},
     **{f"b100_s{s}_h50": (lambda c, s=s: _brunel100(s, 0.5, c)) for s in (3, 4)},
@@ -60,6 +72,8 @@ RECORDINGS = {
     "b1000_r40_s1": lambda c: _network_rec("brunel", 1000, 40, 600.0, 1),
     "b1000_r20_s0": lambda c: _network_rec("brunel", 1000, 20, 600.0, 0),
     "izr_r40_s0": lambda c: _network_rec("izh_random", 1000, 40, 600.0, 0),
+    **{f"study_{f}_r40": (lambda c, f=f: _study_rec(f, 40))
+       for f in ("adex", "scale_free_lif", "brunel_states", "brunel")},
 }
 
 

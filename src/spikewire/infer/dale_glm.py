@@ -1667,7 +1667,8 @@ class DaleGLM(InferenceMethod):
         the default 4 functions 0.741 / 0.884 and 0.766 / 0.765 / 0.000 / 0.848 (the
         small-problem decision of :func:`~spikewire.infer.base.check_null` makes no call on
         seed 7; best threshold 0.796). Null families, 10 units × 300 s, seeds 0 / 1, FPR at
-        0.05 with the agreement rule: 0.000–0.033 with ``n_basis=6`` (no default call),
+        0.05 with the agreement rule: 0.000–0.033 with ``n_basis=6`` (no default call;
+        0.000–0.056 with the inhibition side over every group, session 27),
         0.000–0.022 with 4 functions (one call): conservative, since without a hump both z
         must pass (≈ 0.02 expected); before it Poisson 0.033 / 0.100, heterogeneous 0.022 /
         0.044, co-modulated 0.067 / 0.044, up-down 0.022 / 0.056, bursting 0.067 / 0.033
@@ -1688,8 +1689,8 @@ class DaleGLM(InferenceMethod):
         0.319 (AUC 0.883 → 0.776; benchmarks/results/dale26.md): the inhibitory links'
         troughs lie in the middle group and 17 of 44 were called (the causal fit: 43).
         With the inhibition side over every group all 44 are called, MCC 0.525, best MCC
-        0.591 against 0.537, but AUC 0.823 (its weak E links, 3 of 108 called by either
-        fit, rank lower; benchmarks/results/dale27.md). The Izhikevich networks (1–20 ms)
+        0.591 against 0.537, but AUC 0.823 (its weak E links, 3 and 1 of 108 called by
+        the two fits, rank lower; benchmarks/results/dale27.md). The Izhikevich networks (1–20 ms)
         stay under the gate (1.5–1.7). So ``"auto"`` is not the default yet. Not with
         ``empirical_null``; ``"mirror"`` not with
         ``solver="screened"`` (the screened solver keeps ``"none"``). CPU ≈ 1.3–1.5× a
