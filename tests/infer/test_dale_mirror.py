@@ -19,6 +19,19 @@ BW = 0.001
 T = 150.0
 
 
+def _hidden_pair(rng, T):
+    """Two units sharing a hidden 15 Hz driver (each of its spikes passes to each with
+    probability 0.5, after a uniform 0–6 ms delay of its own) over 8 Hz Poisson
+    background: their spike times, drawn from ``rng``."""
+    hidden = poisson_times(rng, 15.0, T)
+    trains = []
+    for _ in range(2):
+        kept = hidden[rng.random(hidden.size) < 0.5]
+        own = kept + rng.uniform(0.0, 6e-3, kept.size)
+        trains.append(np.concatenate([own[own < T], poisson_times(rng, 8.0, T)]))
+    return trains
+
+
 def _shared_and_linked(seed=0, T=T):
     """Four units, ``T`` s: units 0 and 1 share a hidden 15 Hz driver (each of its spikes
     passes to each of them with probability 0.5, after a uniform 0–6 ms delay of its own;
@@ -27,12 +40,7 @@ def _shared_and_linked(seed=0, T=T):
     2 passes to 3 with probability 0.3 after 3–4 ms). All four have 8 Hz Poisson
     background spikes."""
     rng = np.random.default_rng(seed)
-    hidden = poisson_times(rng, 15.0, T)
-    trains = []
-    for _ in range(2):
-        kept = hidden[rng.random(hidden.size) < 0.5]
-        own = kept + rng.uniform(0.0, 6e-3, kept.size)
-        trains.append(np.concatenate([own[own < T], poisson_times(rng, 8.0, T)]))
+    trains = _hidden_pair(rng, T)
     pre = poisson_times(rng, 12.0, T)
     trains.append(pre)
     trains.append(np.concatenate([propagate(rng, pre, 0.3, 3e-3, T),
@@ -226,12 +234,7 @@ def _slow_inhibition(seed=0, T=T):
     deleted with probability 0.8), slower than the mirror's short scan group (lags 1–2
     at 1 ms bins with 6 functions)."""
     rng = np.random.default_rng(seed)
-    hidden = poisson_times(rng, 15.0, T)
-    trains = []
-    for _ in range(2):
-        kept = hidden[rng.random(hidden.size) < 0.5]
-        own = kept + rng.uniform(0.0, 6e-3, kept.size)
-        trains.append(np.concatenate([own[own < T], poisson_times(rng, 8.0, T)]))
+    trains = _hidden_pair(rng, T)
     pre = poisson_times(rng, 12.0, T)
     post = poisson_times(rng, 30.0, T)
     # time since the most recent spike of 2 that is at least 4 ms earlier
