@@ -58,19 +58,10 @@ def print_rules(folder: Path) -> None:
             f"{v:.3g}" if isinstance(v, float) else str(v) for v in s.values()) + " |")
 
 
-def _best_mcc(y: np.ndarray, s: np.ndarray) -> float:
-    """Best MCC over every threshold of the score ``s`` for labels ``y``."""
-    o = np.argsort(-s)
-    y = y[o]
-    tp, fp = np.cumsum(y), np.cumsum(~y)
-    fn, tn = y.sum() - tp, (~y).sum() - fp
-    den = np.sqrt(np.maximum((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn), 1))
-    return float(np.max((tp * tn - fp * fn) / den))
-
-
 def print_by_delay(folder: Path) -> None:
     """Per saved fit: MCC, AUC, calls of E and I links, recall and AUC by true delay, the
     best MCC of its p-value ranking, and the short / middle group z of E and I links."""
+    from bench_calibration import best_mcc
     from sklearn.metrics import roc_auc_score
 
     bands = [(0.0, 2.01), (2.01, 3.01), (3.01, 30.0)]
@@ -93,7 +84,7 @@ def print_by_delay(folder: Path) -> None:
                                  f"{right[m].mean():.2f}, AUC {roc_auc_score(m[ex], s[ex]):.2f}")
             acausal = str(f["acausal"]) if "acausal" in f else "none"
             print(f"{p.stem} ({acausal}): MCC {float(f['mcc']):.3f}, AUC {float(f['auc']):.3f}, "
-                  f"best MCC {_best_mcc(link[off], s[off]):.3f}; E called "
+                  f"best MCC {best_mcc(link[off], s[off]):.3f}; E called "
                   f"{np.sum((adj > 0) & (W > 0))} / {np.sum(W > 0)}, I called "
                   f"{np.sum((adj < 0) & (W < 0))} / {np.sum(W < 0)}, false "
                   f"{np.sum((adj != 0) & ~link & off)}; " + "; ".join(parts))

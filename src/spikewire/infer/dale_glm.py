@@ -2149,6 +2149,8 @@ class DaleGLM(InferenceMethod):
         # tests (not labels) on the z-scores over the global empirical-null scale: the
         # labels' type evidence includes a shift of a unit's z-scores that the scale
         # would wash out (hidden-unit drive in Brunel networks, dalesplit.md)
+        # the scan tests' per-contrast null scales (None: off)
+        scan_estimator = self._null_scale_estimator() if self.null_scale else None
         zscale = 1.0
         if self.null_scale and not self.empirical_null:
             zscale = null_scale(z, tested, estimator=self._null_scale_estimator())
@@ -2156,7 +2158,7 @@ class DaleGLM(InferenceMethod):
         if scan:
             z_test, scan_info = scan_test(
                 prob.scan["z"], prob.scan["corr"], prob.scan["events"], z_test, tested,
-                estimator=self._null_scale_estimator() if self.null_scale else None)
+                estimator=scan_estimator)
         # stage 2: labels from the summed outgoing evidence (own history excluded): the
         # summed filter's unscaled z, or (label_from) the scan's test z confirmed by it;
         # with the mirror both from the causal filter alone (an E link i→j makes the
@@ -2171,8 +2173,7 @@ class DaleGLM(InferenceMethod):
                                   if self.null_scale else 1.0)
                 z_scan_lab, _ = scan_test(
                     scan_causal["z"], scan_causal["corr"], scan_causal["events"], zs_lab,
-                    tested, estimator=self._null_scale_estimator() if self.null_scale
-                    else None)
+                    tested, estimator=scan_estimator)
             lab_info = confirm_labels(
                 label_units(np.where(own, 0.0, z_scan_lab), tested, self.excitatory_fraction,
                             self.min_label_confidence), lab_info, self.min_label_confidence)
@@ -2189,8 +2190,7 @@ class DaleGLM(InferenceMethod):
             if scan:
                 z_neg, _ = scan_test(
                     scan_causal["z"], scan_causal["corr"], scan_causal["events"], z_neg,
-                    tested, estimator=self._null_scale_estimator() if self.null_scale
-                    else None)
+                    tested, estimator=scan_estimator)
         # with the mirror: each sign's p-value from the causal filter and the contrast
         p_exc = p_inh = None
         if z_neg is not None:
@@ -2199,7 +2199,7 @@ class DaleGLM(InferenceMethod):
                 sci = prob.scan_inh
                 z_inh, _ = scan_test(
                     sci["z"], sci["corr"], sci["events"], z / zscale, tested,
-                    estimator=self._null_scale_estimator() if self.null_scale else None)
+                    estimator=scan_estimator)
             p_exc, p_inh = _mirror_evidence(z_test, z_neg, z_inh)
         # labels checked against each unit's strongest single link (label_check), on the
         # evidence each way that _place tests
