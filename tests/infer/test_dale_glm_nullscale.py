@@ -13,7 +13,9 @@ from spikewire.infer.dale_glm import (
     MIN_NULL_SCALE_PAIRS,
     NULL_SCALE_ESTIMATORS,
     DaleGLM,
+    null_location_scale,
     null_scale,
+    scan_test,
 )
 
 Q75 = norm.ppf(0.75)          # median of |z| for z ~ N(0, 1)
@@ -88,6 +90,57 @@ def test_null_scale_needs_enough_pairs_and_checks_its_input():
         null_scale(z, np.ones((5, 4), bool))
     with pytest.raises(ValueError, match="min_pairs"):
         null_scale(z, np.ones((5, 5), bool), min_pairs=0)
+
+
+def test_null_location_scale_keeps_a_shared_shift_as_a_location():
+    """A bulk shifted by a synchrony hump every pair shares, N(3.5, 1.2²) on 20,000 pairs,
+    with 10 % links at z = 12: the central fit returns (3.5, 1.2) (ML sd ≈ 1 %, 3 % is
+    ≈ 3 sd), where :func:`null_scale` turns the shift into the width √(3.5² + 1.2²) = 3.70
+    that would divide a link's z by 3.7. The centred links stand at (12 − 3.5) / 1.2 = 7.1
+    against 12 / 3.70 = 3.2 when scaled. Below ``min_pairs``: (0, 1); a width under 1 is
+    floored (never sharpens); a tied bulk falls back to the median."""
+    rng = np.random.default_rng(2)
+    tested = np.ones((100, 200), dtype=bool)
+    z = rng.normal(3.5, 1.2, size=tested.shape)
+    links = rng.random(tested.shape) < 0.1
+    z[links] = 12.0
+    loc, scale = null_location_scale(z, tested)
+    assert loc == pytest.approx(3.5, abs=0.05) and scale == pytest.approx(1.2, rel=0.03)
+    assert null_scale(z, tested) == pytest.approx(np.hypot(3.5, 1.2), rel=0.03)
+    assert (12.0 - loc) / scale > 2 * 12.0 / null_scale(z, tested)
+    narrow = rng.normal(-0.5, 0.7, size=tested.shape)
+    loc, scale = null_location_scale(narrow, tested)
+    assert loc == pytest.approx(-0.5, abs=0.03) and scale == 1.0
+    few = np.ones((5, 5), bool)
+    assert null_location_scale(np.full((5, 5), 3.0), few) == (0.0, 1.0)
+    assert null_location_scale(np.full((5, 5), 3.0), few, min_pairs=25) == (3.0, 1.0)
+
+
+def test_centred_scan_subtracts_each_contrasts_location():
+    """:func:`scan_test` with ``centre=True`` refers each contrast to its own null
+    location and width: two independent contrasts shifted by +3 and 0 with widths 1.5 and
+    1 (20,000 pairs) become N(0, 1) each, so the scan's z is N(0, 1) again (its
+    two-sided tail at 0.05 within ±0.006, 4 binomial sd; its mean within ±0.03); scaling
+    alone divides the first contrast by √(3² + 1.5²) = 3.35 and leaves its shift in place
+    (N(0.89, 0.45²): the scan's z is shifted, positive on ≈ 80 % of the pairs against
+    50 %, a difference of > 50 binomial sd)."""
+    rng = np.random.default_rng(3)
+    shape = (100, 200)
+    tested = np.ones(shape, dtype=bool)
+    zk = np.stack([rng.normal(3.0, 1.5, shape), rng.normal(0.0, 1.0, shape)], axis=-1)
+    corr = np.broadcast_to(np.eye(2), shape + (2, 2)).copy()
+    events = np.full(shape + (2,), 100.0)
+    z, info = scan_test(zk, corr, events, np.zeros(shape), tested, centre=True)
+    assert info["locations"][0] == pytest.approx(3.0, abs=0.06)
+    assert info["scales"][0] == pytest.approx(1.5, rel=0.03)
+    assert abs(info["locations"][1]) < 0.05 and info["scales"][1] == pytest.approx(1.0, abs=0.03)
+    assert np.mean(np.abs(z) > norm.isf(0.025)) == pytest.approx(0.05, abs=0.006)
+    assert abs(np.mean(z)) < 0.03
+    z_scaled, info_s = scan_test(zk, corr, events, np.zeros(shape), tested)
+    assert info_s["locations"] == [0.0, 0.0]
+    assert info_s["scales"][0] == pytest.approx(np.hypot(3.0, 1.5), rel=0.03)
+    assert np.mean(z_scaled > 0) > 0.7
+    assert np.mean(z > 0) == pytest.approx(0.5, abs=0.015)
 
 
 def test_fit_uses_the_scaled_z_scores_on_bursting_spikes():

@@ -104,6 +104,26 @@ def test_mirror_tests_level_with_and_without_a_hump(shift, monkeypatch):
         assert np.mean(p_inh < 0.05) < 0.001
     else:
         assert np.mean(p_inh < 0.05) == pytest.approx(both, abs=0.005)
+    # the default rule ("reverse"): without a reverse pair's z it is the test above;
+    # with reverse pairs that flag no inhibition, excitation is the contrast's own test
+    # (rate 0.05 with or without a hump); a flagged (or unknown) reverse pair brings the
+    # intersection–union test back, pair by pair
+    assert dg.MIRROR_EVIDENCE == "reverse"
+    thr = dg.MIRROR_REVERSE_INHIBITION
+    rev = rng.standard_normal(n)
+    p_rev, p_inh_rev = dg._mirror_evidence(zc, zk, z_reverse=np.maximum(rev, -thr))
+    assert np.mean(p_rev < 0.05) == pytest.approx(0.05, abs=0.005)
+    np.testing.assert_array_equal(p_inh_rev, p_inh)
+    flag = rev < 0.0
+    p_mixed, _ = dg._mirror_evidence(zc, zk, z_reverse=np.where(flag, -thr - 0.1, np.nan * rev))
+    np.testing.assert_array_equal(p_mixed, p_exc)          # flagged or unknown: both
+    p_half, _ = dg._mirror_evidence(zc, zk, z_reverse=np.where(flag, -thr - 0.1, 0.0))
+    np.testing.assert_array_equal(p_half[flag], p_exc[flag])
+    np.testing.assert_array_equal(p_half[~flag], norm.sf(zc[~flag]))
+    # "both" (sessions 25–27) ignores the reverse pairs
+    monkeypatch.setattr(dg, "MIRROR_EVIDENCE", "both")
+    p_both, _ = dg._mirror_evidence(zc, zk, z_reverse=np.zeros(n))
+    np.testing.assert_array_equal(p_both, p_exc)
     # the split rule (sessions 22–24) tests the contrast alone for excitation
     monkeypatch.setattr(dg, "MIRROR_EVIDENCE", "split")
     p_split, _ = dg._mirror_evidence(zc, zk)
@@ -181,14 +201,18 @@ def test_check_labels_the_weak_inhibitor_and_keeps_the_link(inhibitor_fits):
 def test_reverse_pair_of_an_inhibitory_link_is_not_called_excitatory(monkeypatch):
     """With causal − mirror alone as excitatory evidence, the reverse pair (post 0,
     pre 1) reads as excitation (1's spikes are missing just *after* 0's: a negative
-    mirror); requiring the causal filter too (``MIRROR_EVIDENCE = "both"``) removes it.
-    The strong link (deletion probability 0.8) makes the artefact certain."""
+    mirror); requiring the causal filter too (``MIRROR_EVIDENCE = "both"``) removes it,
+    and so does the default ``"reverse"``, which requires it only where the reverse pair
+    (post 1, pre 0: the link itself) flags inhibition. The strong link (deletion
+    probability 0.8) makes the artefact certain."""
     st = _inhibitor(seed=1, n_shared=2, p_delete=0.8)
     ests = {}
-    for rule in ("split", "both"):
+    for rule in ("split", "both", "reverse"):
         monkeypatch.setattr(dg, "MIRROR_EVIDENCE", rule)
         ests[rule] = sw.infer(st, "dale_glm", bin_width=1e-3, acausal="mirror",
                               n_basis=4)
     assert ests["split"].adjacency()[0, 1] == 1
-    assert ests["both"].adjacency()[0, 1] == 0
-    assert ests["both"].adjacency()[1, 0] == -1
+    for rule in ("both", "reverse"):
+        assert ests[rule].adjacency()[0, 1] == 0, rule
+        assert ests[rule].adjacency()[1, 0] == -1, rule
+    assert ests["reverse"].diagnostics["wald_z_causal"][1, 0] < -dg.MIRROR_REVERSE_INHIBITION
