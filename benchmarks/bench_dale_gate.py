@@ -15,12 +15,15 @@ Usage::
         [--settings JSON] [--constants JSON] [--tag SUFFIX]
     python benchmarks/bench_dale_gate.py rules DIR
     python benchmarks/bench_dale_gate.py delays DIR
+    python benchmarks/bench_dale_gate.py evidence DIR
 
 ``collect`` fits ``dale_glm`` (``--settings``: its settings, e.g. ``'{"acausal":
 "mirror"}'``; ``--constants``: module constants such as ``MIRROR_INHIBITION_SCAN``) and
 writes one ``NAME{SUFFIX}.npz`` per recording; ``rules`` prints candidate gate statistics
 of the causal fits; ``delays`` prints every fit's calls and recall by true delay and the
-lag-group z of E and I links. Simulations are cached in ``$SPIKEWIRE_BENCH_CACHE``.
+lag-group z of E and I links; ``evidence`` re-makes every saved mirror fit's decision
+under the mirror evidence rules (benchmarks/results/dale28.md). Simulations are cached
+in ``$SPIKEWIRE_BENCH_CACHE``.
 """
 from __future__ import annotations
 
@@ -148,6 +151,8 @@ def main() -> None:
     r.add_argument("folder")
     dl = sub.add_parser("delays")
     dl.add_argument("folder")
+    ev = sub.add_parser("evidence")
+    ev.add_argument("folder")
     args = ap.parse_args()
     if args.mode == "collect":
         dg = sys.modules[DaleGLM.__module__]
@@ -159,6 +164,9 @@ def main() -> None:
     elif args.mode == "rules":
         from bench_dale_gate_rules import print_rules
         print_rules(Path(args.folder))
+    elif args.mode == "evidence":
+        from bench_dale_gate_rules import print_evidence
+        print_evidence(Path(args.folder))
     else:
         from bench_dale_gate_rules import print_by_delay
         print_by_delay(Path(args.folder))

@@ -97,3 +97,75 @@ def print_by_delay(folder: Path) -> None:
                         print(f"    {name}: median causal short z {np.median(z[..., 0][m]):+.2f}, "
                               f"causal − mirror short {np.median(z[..., k][m]):+.2f}, "
                               f"middle {np.median(z[..., k + 1][m]):+.2f}")
+
+
+def _bh_calls(p: np.ndarray, q: float = 0.05) -> np.ndarray:
+    """Benjamini–Hochberg at ``q`` over the finite entries of ``p``."""
+    v = np.sort(p[np.isfinite(p)])
+    ok = v <= q * np.arange(1, v.size + 1) / max(v.size, 1)
+    return p <= (v[ok].max() if ok.any() else -1.0)
+
+
+def mirror_decisions(f, evidence: str, tau: float = 2.0, centre: bool = True) -> dict:
+    """A saved mirror fit's default decision (labels as fitted, BH at 0.05) re-made
+    offline under a mirror evidence rule (dale_glm's ``_mirror_evidence``): ``"both"``
+    (sessions 25–27) or ``"reverse"`` with the reverse-pair threshold ``tau``; the causal
+    z centred on its empirical null (``centre``) or divided by its root mean square.
+    Reproduces the fitted decision where the fit's own rule is given (checked on every
+    session-28 record). Small-problem switches (``check_null``) are not re-made."""
+    from scipy.stats import norm
+    from sklearn.metrics import matthews_corrcoef, roc_auc_score
+
+    from spikewire.infer.dale_glm import null_location_scale, null_scale, scan_test
+
+    W = f["W"]
+    n = W.shape[0]
+    off = ~np.eye(n, dtype=bool) & (f["pair_status"] == 0)
+    ms, cr, ev = f["mirror_scan_z"], f["mirror_scan_corr"], f["mirror_scan_events"]
+    k = (ms.shape[-1] - 1) // 2
+    ct = f["cell_type"]
+    sign = np.where(ct == "E", 1, np.where(ct == "I", -1, 0))[None, :]
+    z_con = ms[..., k] / null_scale(ms[..., k], off)
+    zl = f["wald_z_causal"]
+    if centre:
+        loc, sc = null_location_scale(zl, off)
+        zl = (zl - loc) / sc
+    else:
+        zl = zl / null_scale(zl, off)
+    z_causal, _ = scan_test(ms[..., :k], cr[..., :k, :k], ev[..., :k], zl, off,
+                            centre=centre)
+    z_inh, _ = scan_test(ms[..., k:2 * k], cr[..., k:2 * k, k:2 * k], ev[..., k:2 * k],
+                         ms[..., 2 * k] / null_scale(ms[..., 2 * k], off), off)
+    p_inh = norm.cdf(np.maximum(z_inh, z_causal))
+    p_exc = norm.sf(np.minimum(z_con, z_causal))
+    if evidence == "reverse":
+        p_exc = np.where(z_causal.T < -tau, p_exc, norm.sf(z_con))
+    pv = np.where(sign > 0, p_exc,
+                  np.where(sign < 0, p_inh, np.minimum(1.0, 2 * np.minimum(p_exc, p_inh))))
+    pv = np.where(off, pv, np.nan)
+    calls = _bh_calls(pv) & off
+    truth = (W != 0) & off
+    score = norm.isf(np.clip(pv[off], 1e-300, 1 - 1e-16))
+    return {"calls": int(calls.sum()), "true": int((calls & truth).sum()),
+            "false": int((calls & ~truth).sum()),
+            "mcc": float(matthews_corrcoef(truth[off], calls[off])),
+            "auc": float(roc_auc_score(truth[off], score))}
+
+
+def print_evidence(folder: Path) -> None:
+    """Every saved mirror fit in ``folder`` under the evidence rules of session 28."""
+    for path in sorted(folder.glob("*.npz")):
+        f = np.load(path, allow_pickle=True)
+        if str(f["acausal"]) != "mirror":
+            continue
+        print(f"{path.stem}: fitted MCC {float(f['mcc']):.3f} AUC {float(f['auc']):.3f}, "
+              f"{int((f['adjacency'] != 0).sum())} calls / {int((f['W'] != 0).sum())} links")
+        rules = [("both", 0.0, False), ("both", 0.0, True)]
+        rules += [("reverse", tau, True) for tau in (1.0, 1.645, 2.0, 3.0)]
+        rules += [("reverse", 2.0, False)]
+        for evidence, tau, centre in rules:
+            r = mirror_decisions(f, evidence, tau, centre)
+            name = evidence + (f" tau={tau:g}" if evidence == "reverse" else "")
+            print(f"    {name:18s} {'centred' if centre else 'scaled ':7s} "
+                  f"calls {r['calls']:4d} (true {r['true']}, false {r['false']}) "
+                  f"MCC {r['mcc']:.3f} AUC {r['auc']:.3f}")
