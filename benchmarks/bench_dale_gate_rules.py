@@ -116,7 +116,12 @@ def mirror_decisions(f, evidence: str, tau: float = 2.0, centre: bool = True) ->
     from scipy.stats import norm
     from sklearn.metrics import matthews_corrcoef, roc_auc_score
 
-    from spikewire.infer.dale_glm import null_location_scale, null_scale, scan_test
+    from spikewire.infer.dale_glm import (
+        _mirror_excitation_score,
+        null_location_scale,
+        null_scale,
+        scan_test,
+    )
 
     W = f["W"]
     n = W.shape[0]
@@ -146,10 +151,17 @@ def mirror_decisions(f, evidence: str, tau: float = 2.0, centre: bool = True) ->
     calls = _bh_calls(pv) & off
     truth = (W != 0) & off
     score = norm.isf(np.clip(pv[off], 1e-300, 1 - 1e-16))
+    # the fit's ranking (session 28): excitation on the combined score
+    s_exc = _mirror_excitation_score(z_con, z_causal,
+                                     z_causal.T if evidence == "reverse" else
+                                     np.full_like(z_causal, np.nan), cr[..., 0, k])
+    s_inh = norm.isf(np.clip(p_inh, 1e-300, 1 - 1e-16))
+    rank = np.where(sign > 0, s_exc, np.where(sign < 0, s_inh, np.maximum(s_exc, s_inh)))
     return {"calls": int(calls.sum()), "true": int((calls & truth).sum()),
             "false": int((calls & ~truth).sum()),
             "mcc": float(matthews_corrcoef(truth[off], calls[off])),
-            "auc": float(roc_auc_score(truth[off], score))}
+            "auc": float(roc_auc_score(truth[off], score)),
+            "auc_ranking": float(roc_auc_score(truth[off], rank[off]))}
 
 
 def print_evidence(folder: Path) -> None:
@@ -168,4 +180,5 @@ def print_evidence(folder: Path) -> None:
             name = evidence + (f" tau={tau:g}" if evidence == "reverse" else "")
             print(f"    {name:18s} {'centred' if centre else 'scaled ':7s} "
                   f"calls {r['calls']:4d} (true {r['true']}, false {r['false']}) "
-                  f"MCC {r['mcc']:.3f} AUC {r['auc']:.3f}")
+                  f"MCC {r['mcc']:.3f} AUC {r['auc']:.3f} (combined ranking "
+                  f"{r['auc_ranking']:.3f})")

@@ -2,6 +2,8 @@
 hidden input gets a large causal z but a null causal − mirror contrast, while a true link
 keeps its power; the ``"auto"`` rule; parameter validation; determinism."""
 
+import sys
+
 import numpy as np
 import pytest
 from infer_fixtures import poisson_times, propagate
@@ -275,3 +277,44 @@ def test_slow_inhibition_is_tested_over_every_lag_group(monkeypatch):
     monkeypatch.setattr(dg, "MIRROR_INHIBITION_SCAN", "short")
     short = sw.infer(st, "dale_glm", bin_width=BW, acausal="mirror")
     assert short.pvalues[3, 2] > 0.01
+
+
+def test_excitation_score_combines_both_filters_and_keeps_the_flagged_pairs_strict():
+    """:func:`_mirror_excitation_score` (the mirror fit's ranking): where both z are null
+    with correlation ρ, Stouffer's ``(z_c + z_k) / √(2 + 2ρ)`` is N(0, 1) (40,000 pairs:
+    sd of the mean 0.005 and of the variance 0.007; tolerances ≈ 4 sd); where the reverse
+    pair flags inhibition (z below −MIRROR_REVERSE_INHIBITION, or NaN: unknown) it is the
+    smaller of the two z. A link seen by the causal filter alone (contrast 1, causal 4)
+    outranks a pair seen by neither."""
+    from scipy.stats import norm
+
+    dg = sys.modules[DaleGLM.__module__]
+    rng = np.random.default_rng(5)
+    n, rho = 40000, 0.67
+    zc = rng.standard_normal(n)
+    zk = rho * zc + np.sqrt(1 - rho**2) * rng.standard_normal(n)
+    s = dg._mirror_excitation_score(zc, zk, np.zeros(n), rho)
+    assert abs(s.mean()) < 0.02 and s.var() == pytest.approx(1.0, abs=0.03)
+    assert np.mean(s > norm.isf(0.05)) == pytest.approx(0.05, abs=0.005)
+    thr = dg.MIRROR_REVERSE_INHIBITION
+    flagged = dg._mirror_excitation_score(zc, zk, np.full(n, -thr - 0.1), rho)
+    np.testing.assert_array_equal(flagged, np.minimum(zc, zk))
+    unknown = dg._mirror_excitation_score(zc, zk, np.full(n, np.nan), rho)
+    np.testing.assert_array_equal(unknown, flagged)
+    weak = dg._mirror_excitation_score(np.array([1.0, 0.0]), np.array([4.0, 0.0]),
+                                       np.zeros(2), rho)
+    assert weak[0] > norm.isf(0.01) > weak[1]
+
+
+def test_mirror_scores_rank_on_the_combined_evidence(shared):
+    """In a mirror fit ``scores`` of an E-labelled unit's pairs are the combined ranking
+    score, not the test's z (the p-values stay the contrast's test): the link 2 → 3
+    ranks first among unit 2's pairs and the shared-input pair 0 → 1 stays below it."""
+    from scipy.stats import norm
+
+    _, _, mirror = shared
+    assert mirror.cell_type[2] == "E"
+    test_z = norm.isf(np.clip(mirror.pvalues[3, 2], 1e-300, 1.0))
+    assert mirror.scores[3, 2] != pytest.approx(test_z)
+    assert mirror.scores[3, 2] == np.nanmax(mirror.scores[:, 2])
+    assert mirror.scores[3, 2] > mirror.scores[1, 0]
