@@ -188,9 +188,15 @@ def test_acausal_validation_names_the_value_and_the_fix():
     with pytest.raises(ValueError, match=r"acausal='mirror' needs the full solver.*"
                                          r"solver='full'"):
         sw.infer(st, "dale_glm", acausal="mirror", solver="screened")
-    with pytest.raises(ValueError, match="empirical_null"):
+    with pytest.raises(ValueError, match=r"empirical_null.*acausal='auto'"):
         sw.infer(st, "dale_glm", acausal="mirror", empirical_null=True, contrast="area")
-    assert DaleGLM().acausal == "none"
+    # the default ("auto", session 28) keeps the causal fit where the mirror cannot be
+    # fitted: with the empirical null and on the screened solver
+    assert DaleGLM().acausal == "auto"
+    est = sw.infer(st, "dale_glm", empirical_null=True, contrast="area")
+    assert est.diagnostics["acausal"] == "none"
+    est = sw.infer(st, "dale_glm", solver="screened")
+    assert est.settings["acausal"] == "auto"
 
 
 def test_mirror_fit_is_deterministic(shared):
