@@ -553,6 +553,9 @@ def run_nullall(methods, families, n_units, duration, seeds, jsonl, pvals="", we
                        "calls_default_neg": int((adj[off] < 0).sum()),
                        "warnings": sorted({str(w.message)[:160] for w in caught}),
                        "time_s": el, "cpu_s": cpu}
+                if "acausal" in est.diagnostics:   # dale_glm: what "auto" fitted, and why
+                    rec["acausal"] = str(est.diagnostics["acausal"])
+                    rec["synchrony_shift"] = float(est.diagnostics["synchrony_shift"])
                 gate = est.diagnostics.get("surrogate_gate")
                 if isinstance(gate, dict):
                     # the low-rank methods' gate (learnednull): its p and effect sizes
