@@ -114,6 +114,10 @@ def test_null_location_scale_keeps_a_shared_shift_as_a_location():
     few = np.ones((5, 5), bool)
     assert null_location_scale(np.full((5, 5), 3.0), few) == (0.0, 1.0)
     assert null_location_scale(np.full((5, 5), 3.0), few, min_pairs=25) == (3.0, 1.0)
+    with pytest.raises(ValueError, match="one shape"):
+        null_location_scale(np.zeros((5, 5)), np.ones((5, 4), bool))
+    with pytest.raises(ValueError, match="min_pairs"):
+        null_location_scale(np.zeros((5, 5)), few, min_pairs=0)
 
 
 def test_centred_scan_subtracts_each_contrasts_location():

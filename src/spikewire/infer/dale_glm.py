@@ -561,15 +561,25 @@ def null_location_scale(z: np.ndarray, tested: np.ndarray,
     ----------
     z, tested, min_pairs
         As for :func:`null_scale` (the Wald z-scores, the pairs that carry evidence, the
-        fewest tested pairs to estimate from); the caller checks their shapes.
+        fewest tested pairs to estimate from).
 
     Returns
     -------
     (float, float)
         The location to subtract and the scale (≥ 1) to divide by.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ or ``min_pairs`` < 1.
     """
-    v = np.asarray(z, dtype=float)[np.asarray(tested, dtype=bool)]
-    v = v[np.isfinite(v)]
+    z = np.asarray(z, dtype=float)
+    tested = np.asarray(tested, dtype=bool)
+    if z.shape != tested.shape:
+        raise ValueError(f"z {z.shape} and tested {tested.shape} must be arrays of one shape")
+    if int(min_pairs) < 1:
+        raise ValueError(f"min_pairs={min_pairs!r} must be a positive count, e.g. 100")
+    v = z[tested & np.isfinite(z)]
     if v.size < int(min_pairs):
         return 0.0, 1.0
     fit = _central_null_fit(v)
@@ -949,8 +959,7 @@ def _mirror_evidence(z_contrast: np.ndarray, z_causal: np.ndarray,
     if MIRROR_EVIDENCE == "excitation":
         return p_exc, norm.cdf(z_causal)
     if MIRROR_EVIDENCE == "reverse" and z_reverse is not None:
-        flagged = ~(np.asarray(z_reverse, dtype=float) >= -MIRROR_REVERSE_INHIBITION)
-        p_exc = np.where(flagged, p_exc, norm.sf(z_contrast))
+        p_exc = np.where(_reverse_flags_inhibition(z_reverse), p_exc, norm.sf(z_contrast))
     return p_exc, norm.cdf(np.maximum(z_inh, z_causal))
 
 
@@ -975,9 +984,15 @@ def _mirror_excitation_score(z_contrast: np.ndarray, z_causal: np.ndarray,
     1,000-neuron Brunel network with 40 recorded, 0.831 → 0.849 with 20, 0.986 → 0.984 on
     the calibration study's Brunel family, 0.984–0.996 against 0.991–0.999 at 10 of 100
     recorded."""
-    flagged = ~(np.asarray(z_reverse, dtype=float) >= -MIRROR_REVERSE_INHIBITION)
     combined = (z_contrast + z_causal) / np.sqrt(2.0 + 2.0 * np.asarray(rho, dtype=float))
-    return np.where(flagged, np.minimum(z_contrast, z_causal), combined)
+    return np.where(_reverse_flags_inhibition(z_reverse), np.minimum(z_contrast, z_causal),
+                    combined)
+
+
+def _reverse_flags_inhibition(z_reverse) -> np.ndarray:
+    """Pairs whose reverse pair's causal z flags an inhibitory link (below
+    −:data:`MIRROR_REVERSE_INHIBITION`) or is unknown (NaN)."""
+    return ~(np.asarray(z_reverse, dtype=float) >= -MIRROR_REVERSE_INHIBITION)
 
 
 def _sparse_design(design) -> sp.csr_matrix:
