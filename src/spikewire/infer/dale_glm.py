@@ -2471,12 +2471,11 @@ class DaleGLM(InferenceMethod):
         # unlabelled: two-sided test, and a score on the one-sided scale (N(0, 1) under no
         # link, like the labelled units' s_j z_ij) so that one ranking holds for all pairs
         pv2 = np.minimum(2.0 * norm.sf(np.abs(z.T)), 1.0)
-        z_neg = res.get("z_neg")
-        if z_neg is not None:
-            # mirror fits: positive evidence from causal − mirror (z), negative from the
-            # causal filter alone (z_neg; _solve says why); unlabelled units take the
-            # Bonferroni combination of the two one-sided tests
-            # the ranking: excitation on both filters' evidence (_mirror_excitation_score),
+        sz_free = None
+        if res.get("z_neg") is not None:
+            # mirror fits: each sign's p-value from _solve's tests (_mirror_evidence);
+            # unlabelled units take the Bonferroni combination of the two one-sided tests.
+            # The ranking: excitation on both filters' evidence (_mirror_excitation_score),
             # inhibition on its test's z; unlabelled units on the larger of the two
             p_exc, p_inh = res["p_exc"].T, res["p_inh"].T
             pv = np.where(signs[None, :] < 0, p_inh, p_exc)
@@ -2484,11 +2483,11 @@ class DaleGLM(InferenceMethod):
             s_exc = res["s_exc"].T
             sz = np.where(signs[None, :] < 0, s_inh, s_exc)
             pv2 = np.minimum(2.0 * np.minimum(p_exc, p_inh), 1.0)
-            pv = np.where(free[None, :], pv2, pv)
-            sz = np.where(free[None, :], np.maximum(s_exc, s_inh), sz)
-        else:
-            pv = np.where(free[None, :], pv2, pv)
-            sz = np.where(free[None, :], norm.isf(np.clip(pv2, 1e-300, 1 - 1e-12)), sz)
+            sz_free = np.maximum(s_exc, s_inh)
+        pv = np.where(free[None, :], pv2, pv)
+        if sz_free is None:
+            sz_free = norm.isf(np.clip(pv2, 1e-300, 1 - 1e-12))
+        sz = np.where(free[None, :], sz_free, sz)
         together = res["prob"].together                                 # (nu, nt)
         for r, i in enumerate(rows):
             for c, j in enumerate(cols):
