@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/spikewire demo
 
 test: $(STAMP) $(ML) sysdeps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # Headless Chromium renders the HTML report in a test; installed from Debian when we are root.
 sysdeps:

@@ -6,7 +6,8 @@ Data: bench_dale_glm.py's Brunel network (N = 100, ε = 0.2, g = 5, J = 2 mV, η
 ``bench_dale_glm.py --hidden 0.9``.
 
 ``fit``: refits of ``dale_glm`` with one setting changed per variant (``NAME=JSON``), and
-``ccg`` for reference; each row: AUC, MCC at the default decision (after ``check_null``),
+``ccg`` (``--ccg``) or other methods at their defaults (``--compare glm glmcc ccg``)
+for reference; each row: AUC, MCC at the default decision (after ``check_null``),
 best-threshold MCC, calls / links, E/I accuracy, labelled fraction, fit CPU
 (``time.process_time``). ``--pickle DIR`` keeps the estimates.
 
@@ -408,6 +409,8 @@ def main() -> None:
     ap.add_argument("--variants", nargs="*", default=["default={}"],
                     help="NAME=JSON settings of dale_glm, one fit each")
     ap.add_argument("--ccg", action="store_true", help="also fit ccg")
+    ap.add_argument("--compare", nargs="*", default=[],
+                    help="fit: other methods fitted at their defaults on the same spikes")
     ap.add_argument("--pickle", default=None)
     ap.add_argument("--json", default=None, help="append rows to this JSON-lines file")
     ap.add_argument("--cache", default=None, help="folder of cached recordings")
@@ -503,8 +506,9 @@ def main() -> None:
         rec = recording(args.seed, args.hidden, cache=args.cache)
         todo = [v.split("=", 1) for v in args.variants]
         todo = [("dale_glm", n, json.loads(s)) for n, s in todo]
-        if args.ccg:
+        if args.ccg and "ccg" not in args.compare:
             todo.append(("ccg", "ccg", {}))
+        todo += [(m, m, {}) for m in args.compare]
         for method, name, settings in todo:
             c0, t0 = time.process_time(), time.perf_counter()
             with warnings.catch_warnings():
