@@ -49,6 +49,12 @@ is decided again by ``check_null`` from the method's BH at α = 0.05.
 (session 23, benchmarks/results/dalemirror.md); ``--first-lag``, ``--mirror-scan`` and
 ``--mirror-evidence`` set the module constants ``MIRROR_FIRST_LAG`` / ``MIRROR_SCAN`` /
 ``MIRROR_EVIDENCE`` for the comparison of their choices (each row records the last).
+``reciprocal``: saved fits' recall of the recorded E links whose reverse pair is also a
+link against that of one-way E links, at their default decisions (session 30: a mirror
+fit's contrast, causal minus mirror, cancels on reciprocal pairs); for mirror fits also,
+among the pairs of truly excitatory presynaptic units, the AUC of the short-lag causal z,
+of the causal − mirror z and of their sum, and how many reciprocal / one-way E links each
+puts above 95 % of the unlinked pairs.
 ``mirrorscan``: saved ``acausal="mirror"`` fits (``--pickle``) re-tested offline on other
 subsets of their mirror-scan contrasts (``diagnostics["mirror_scan_z"]``: ``all`` /
 ``short`` / ``mixed`` / ``short_mid`` / ``causal``) by :func:`~spikewire.infer.dale_glm.
@@ -65,6 +71,7 @@ Usage::
     python benchmarks/bench_dale90.py fit --seed 3 --variants 'mirror={"acausal": "mirror"}'
         [--first-lag 0] [--mirror-scan short]
     python benchmarks/bench_dale90.py mirrorscan --seed 3 FIT.pkl [--json out.jsonl]
+    python benchmarks/bench_dale90.py reciprocal --seed 3 FIT.pkl ... [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -79,7 +86,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import norm
+from scipy.stats import mannwhitneyu, norm
 
 import spikewire as sw
 from spikewire.infer.base import check_null
@@ -121,6 +128,36 @@ def row_of(net, est) -> dict:
     row = {k: float(s.get(k, float("nan"))) for k in KEYS}
     nc = est.diagnostics.get("null_check", {})
     row["switched"] = bool(nc.get("switched", est.correction == "lfdr"))
+    return row
+
+
+def reciprocal_recall(net, est) -> dict:
+    """Recall at the estimate's default decision of the recorded E links whose reverse pair
+    is also a link (``reciprocal``) and of the others (``one_way``), and its false calls."""
+    W = net.dense_weights()[np.ix_(est.true_index, est.true_index)]
+    off = ~np.eye(est.n_units, dtype=bool)
+    called = np.asarray(est.adjacency(), dtype=bool) & off
+    exc = (W > 0) & off
+    recip = exc & (W.T != 0)
+    one_way = exc & (W.T == 0)
+    row = {"reciprocal_found": int((called & recip).sum()), "reciprocal": int(recip.sum()),
+           "one_way_found": int((called & one_way).sum()), "one_way": int(one_way.sum()),
+           "false_calls": int((called & (W == 0)).sum())}
+    z = est.diagnostics.get("mirror_scan_z")
+    if z is not None:  # a mirror fit: rank its short-lag statistics (offline probe)
+        is_e = (net.dense_weights()[:, est.true_index] > 0).any(axis=0)
+        pairs = off & is_e[None, :]              # E presynaptic units (true labels)
+        y = exc[pairs]
+        for name, v in (("causal", z[..., 0]), ("contrast", z[..., 3]),
+                        ("sum", z[..., 0] + z[..., 3])):
+            x = v[pairs]
+            ok = np.isfinite(x)
+            pos, neg = x[ok & y], x[ok & ~y]
+            auc = mannwhitneyu(pos, neg).statistic / (pos.size * neg.size)
+            row[f"auc_{name}"] = round(float(auc), 3)
+            top = np.nanpercentile(x[~y], 95)    # above 95 % of the unlinked pairs
+            row[f"recip_top5_{name}"] = int((v[recip] > top).sum())
+            row[f"oneway_top5_{name}"] = int((v[one_way] > top).sum())
     return row
 
 
@@ -402,7 +439,8 @@ def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("mode", choices=("fit", "offline", "mirror", "mirrorscan"))
+    ap.add_argument("mode", choices=("fit", "offline", "mirror", "mirrorscan",
+                                            "reciprocal"))
     ap.add_argument("fits", nargs="*", help="offline: pickled dale_glm estimates")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--hidden", type=float, default=0.9)
@@ -480,6 +518,14 @@ def main() -> None:
             out.append({"seed": args.seed, "mode": "mirror", "acausal": args.acausal,
                         "reverse": args.reverse, "null": args.null, "smooth": args.smooth,
                         "basis_functions": int(basis.shape[1]), "variant": name, **row})
+    elif args.mode == "reciprocal":
+        for path in args.fits:
+            with open(path, "rb") as fh:
+                est = pickle.load(fh)
+            row = reciprocal_recall(net, est)
+            print(f"{Path(path).stem:24s} " + " ".join(f"{k}={v}" for k, v in row.items()),
+                  flush=True)
+            out.append({"seed": args.seed, "fit": str(path), "mode": "reciprocal", **row})
     elif args.mode == "mirrorscan":
         for path in args.fits:
             with open(path, "rb") as fh:
