@@ -1839,7 +1839,12 @@ class DaleGLM(InferenceMethod):
         same fit as ``"none"``). ``"auto"`` keeps the causal fit with
         ``empirical_null=True`` and on the screened solver; ``"mirror"`` is refused
         there. CPU ≈ 1.3–1.5× a ``"none"`` fit (``"auto"`` that switches: ≈ 2×; 10
-        units × 120 s).
+        units × 120 s). **Known limitation:** the contrast cancels a link whose reverse
+        pair is also a link (the mirror carries the reverse link at the same delay), so
+        reciprocal E pairs are mostly missed: on Brunel networks not used in tuning
+        (seeds 9–20, 10 of 100 recorded) 22 of 55 reciprocal E links called against 43
+        by ``ccg``, and ``ccg`` has the better MCC on 8 of 12 (mean 0.850 against 0.768;
+        benchmarks/results/dale30.md). There, prefer ``ccg``'s calls.
     label_check : {"auto", "strongest", "none"}, default "auto"
         Check each unit's E/I label against its single strongest outgoing link
         (:func:`strongest_link_labels`): where one link is significant on its own after a
