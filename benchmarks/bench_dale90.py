@@ -134,6 +134,13 @@ def row_of(net, est) -> dict:
     return row
 
 
+def short_contrast_index(z: np.ndarray) -> int:
+    """Index of the short group's causal − mirror z in ``diagnostics["mirror_scan_z"]``
+    (layout of ``dale_glm._mirror_wald``: k causal groups, k causal − mirror groups, the
+    summed contrast; the short group's causal z is index 0)."""
+    return (z.shape[-1] - 1) // 2
+
+
 def reciprocal_recall(net, est) -> dict:
     """Recall at the estimate's default decision of the recorded E links whose reverse pair
     is also a link (``reciprocal``) and of the others (``one_way``), and its false calls."""
@@ -148,11 +155,12 @@ def reciprocal_recall(net, est) -> dict:
            "false_calls": int((called & (W == 0)).sum())}
     z = est.diagnostics.get("mirror_scan_z")
     if z is not None:  # a mirror fit: rank its short-lag statistics (offline probe)
+        k = short_contrast_index(z)
         is_e = (net.dense_weights()[:, est.true_index] > 0).any(axis=0)
         pairs = off & is_e[None, :]              # E presynaptic units (true labels)
         y = exc[pairs]
-        for name, v in (("causal", z[..., 0]), ("contrast", z[..., 3]),
-                        ("sum", z[..., 0] + z[..., 3])):
+        for name, v in (("causal", z[..., 0]), ("contrast", z[..., k]),
+                        ("sum", z[..., 0] + z[..., k])):
             x = v[pairs]
             ok = np.isfinite(x)
             pos, neg = x[ok & y], x[ok & ~y]
@@ -169,10 +177,10 @@ def sum_decision(est):
     mirror z, ``(z_c + z_k) / √(2 + 2ρ)``, centred and scaled by the median and MAD over
     the tested pairs, for the pairs of E-labelled presynaptic units (session 30's probe)."""
     z, corr = est.diagnostics["mirror_scan_z"], est.diagnostics["mirror_scan_corr"]
-    stat = (z[..., 0] + z[..., 3]) / np.sqrt(2 + 2 * corr[..., 0, 3])
-    signs = np.array([{"E": 1, "I": -1}.get(str(c), 0) for c in est.cell_type])
+    k = short_contrast_index(z)
+    stat = (z[..., 0] + z[..., k]) / np.sqrt(2 + 2 * corr[..., 0, k])
     tested = (est.pair_status == 0) & np.isfinite(stat)
-    exc = tested & (signs[None, :] > 0)
+    exc = tested & (np.asarray(est.cell_type).astype(str) == "E")[None, :]
     med = np.median(stat[tested])
     mad = 1.4826 * np.median(np.abs(stat[tested] - med))
     centred = (stat - med) / mad
@@ -460,7 +468,7 @@ def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("mode", choices=("fit", "offline", "mirror", "mirrorscan",
-                                            "reciprocal", "sumdecide"))
+                                     "reciprocal", "sumdecide"))
     ap.add_argument("fits", nargs="*", help="offline: pickled dale_glm estimates")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--hidden", type=float, default=0.9)
