@@ -56,7 +56,9 @@ among the pairs of truly excitatory presynaptic units, the AUC of the short-lag 
 of the causal − mirror z and of their sum, and how many reciprocal / one-way E links each
 puts above 95 % of the unlinked pairs. ``sumdecide``: a saved mirror fit's excitation
 re-decided (``check_null`` from BH at 0.05) on the Stouffer sum of those two z, centred and
-scaled by the median and MAD of the tested pairs (:func:`sum_decision`).
+scaled by the median and MAD of the tested pairs (:func:`sum_decision`). ``union``: a
+dale_glm fit's calls combined with ccg's excitatory calls on the units dale_glm labels E
+(:func:`union_rows`).
 ``mirrorscan``: saved ``acausal="mirror"`` fits (``--pickle``) re-tested offline on other
 subsets of their mirror-scan contrasts (``diagnostics["mirror_scan_z"]``: ``all`` /
 ``short`` / ``mixed`` / ``short_mid`` / ``causal``) by :func:`~spikewire.infer.dale_glm.
@@ -75,6 +77,7 @@ Usage::
     python benchmarks/bench_dale90.py mirrorscan --seed 3 FIT.pkl [--json out.jsonl]
     python benchmarks/bench_dale90.py reciprocal --seed 3 FIT.pkl ... [--json out.jsonl]
     python benchmarks/bench_dale90.py sumdecide --seed 3 FIT.pkl ... [--json out.jsonl]
+    python benchmarks/bench_dale90.py union --seed 3 DALE.pkl CCG.pkl [--json out.jsonl]
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import mannwhitneyu, norm
+from sklearn.metrics import matthews_corrcoef
 
 import spikewire as sw
 from spikewire.infer.base import check_null
@@ -187,6 +191,22 @@ def sum_decision(est):
     pv, sc = est.pvalues.copy(), est.scores.copy()
     pv[exc], sc[exc] = norm.sf(centred[exc]), centred[exc]
     return redecide(est, pv, sc)
+
+
+def union_rows(net, est, ccg) -> dict:
+    """MCC of link existence (sign ignored) of ``est``'s calls, ``ccg``'s, and two
+    combinations on ``est``'s units: ``est``'s calls from units it labels I plus ccg's
+    positive calls from units it labels E (``hybrid``), and all of ``est``'s calls plus
+    those ccg calls (``union``)."""
+    W = net.dense_weights()[np.ix_(est.true_index, est.true_index)]
+    off = ~np.eye(est.n_units, dtype=bool)
+    truth = (W != 0)[off]
+    own = np.asarray(est.adjacency(), dtype=bool)
+    theirs = np.asarray(ccg.adjacency(), dtype=bool) & (np.nan_to_num(ccg.weights) > 0)
+    lab_e = (np.asarray(est.cell_type).astype(str) == "E")[None, :]
+    calls = {"own": own, "ccg": np.asarray(ccg.adjacency(), dtype=bool),
+             "hybrid": (own & ~lab_e) | (theirs & lab_e), "union": own | (theirs & lab_e)}
+    return {f"mcc_{k}": float(matthews_corrcoef(truth, v[off])) for k, v in calls.items()}
 
 
 def show(name: str, row: dict) -> None:
@@ -468,7 +488,7 @@ def mirror_rows(net, est, zs: dict, true_index=None) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("mode", choices=("fit", "offline", "mirror", "mirrorscan",
-                                     "reciprocal", "sumdecide"))
+                                     "reciprocal", "sumdecide", "union"))
     ap.add_argument("fits", nargs="*", help="offline: pickled dale_glm estimates")
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--hidden", type=float, default=0.9)
@@ -564,6 +584,14 @@ def main() -> None:
             row.update(reciprocal_recall(net, alt))
             show(Path(path).stem, row)
             out.append({"seed": args.seed, "fit": str(path), "mode": "sumdecide", **row})
+    elif args.mode == "union":
+        with open(args.fits[0], "rb") as fh:
+            est = pickle.load(fh)
+        with open(args.fits[1], "rb") as fh:
+            ccg = pickle.load(fh)
+        row = union_rows(net, est, ccg)
+        show(f"s{args.seed}_union", row)
+        out.append({"seed": args.seed, "fits": args.fits, "mode": "union", **row})
     elif args.mode == "mirrorscan":
         for path in args.fits:
             with open(path, "rb") as fh:
