@@ -138,6 +138,12 @@ def row_of(net, est) -> dict:
     return row
 
 
+def load_fit(path):
+    """A pickled estimate (``fit --pickle``)."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
 def short_contrast_index(z: np.ndarray) -> int:
     """Index of the short group's causal − mirror z in ``diagnostics["mirror_scan_z"]``
     (layout of ``dale_glm._mirror_wald``: k causal groups, k causal − mirror groups, the
@@ -148,7 +154,8 @@ def short_contrast_index(z: np.ndarray) -> int:
 def reciprocal_recall(net, est) -> dict:
     """Recall at the estimate's default decision of the recorded E links whose reverse pair
     is also a link (``reciprocal``) and of the others (``one_way``), and its false calls."""
-    W = net.dense_weights()[np.ix_(est.true_index, est.true_index)]
+    full = net.dense_weights()
+    W = full[np.ix_(est.true_index, est.true_index)]
     off = ~np.eye(est.n_units, dtype=bool)
     called = np.asarray(est.adjacency(), dtype=bool) & off
     exc = (W > 0) & off
@@ -160,7 +167,7 @@ def reciprocal_recall(net, est) -> dict:
     z = est.diagnostics.get("mirror_scan_z")
     if z is not None:  # a mirror fit: rank its short-lag statistics (offline probe)
         k = short_contrast_index(z)
-        is_e = (net.dense_weights()[:, est.true_index] > 0).any(axis=0)
+        is_e = (full[:, est.true_index] > 0).any(axis=0)
         pairs = off & is_e[None, :]              # E presynaptic units (true labels)
         y = exc[pairs]
         for name, v in (("causal", z[..., 0]), ("contrast", z[..., k]),
@@ -202,9 +209,10 @@ def union_rows(net, est, ccg) -> dict:
     off = ~np.eye(est.n_units, dtype=bool)
     truth = (W != 0)[off]
     own = np.asarray(est.adjacency(), dtype=bool)
-    theirs = np.asarray(ccg.adjacency(), dtype=bool) & (np.nan_to_num(ccg.weights) > 0)
+    ccg_calls = np.asarray(ccg.adjacency(), dtype=bool)
+    theirs = ccg_calls & (np.nan_to_num(ccg.weights) > 0)
     lab_e = (np.asarray(est.cell_type).astype(str) == "E")[None, :]
-    calls = {"own": own, "ccg": np.asarray(ccg.adjacency(), dtype=bool),
+    calls = {"own": own, "ccg": ccg_calls,
              "hybrid": (own & ~lab_e) | (theirs & lab_e), "union": own | (theirs & lab_e)}
     return {f"mcc_{k}": float(matthews_corrcoef(truth, v[off])) for k, v in calls.items()}
 
@@ -568,16 +576,17 @@ def main() -> None:
                         "basis_functions": int(basis.shape[1]), "variant": name, **row})
     elif args.mode == "reciprocal":
         for path in args.fits:
-            with open(path, "rb") as fh:
-                est = pickle.load(fh)
+            est = load_fit(path)
             row = reciprocal_recall(net, est)
             print(f"{Path(path).stem:24s} " + " ".join(f"{k}={v}" for k, v in row.items()),
                   flush=True)
             out.append({"seed": args.seed, "fit": str(path), "mode": "reciprocal", **row})
     elif args.mode == "sumdecide":
         for path in args.fits:
-            with open(path, "rb") as fh:
-                est = pickle.load(fh)
+            est = load_fit(path)
+            if "mirror_scan_z" not in est.diagnostics:
+                ap.error(f"sumdecide: {path} is not a mirror fit (no mirror_scan_z); "
+                         "save one with fit --variants 'mirror={\"acausal\": \"mirror\"}'")
             alt = sum_decision(est)
             row = {"default_" + k: v for k, v in row_of(net, est).items()}
             row.update(row_of(net, alt))
@@ -585,10 +594,9 @@ def main() -> None:
             show(Path(path).stem, row)
             out.append({"seed": args.seed, "fit": str(path), "mode": "sumdecide", **row})
     elif args.mode == "union":
-        with open(args.fits[0], "rb") as fh:
-            est = pickle.load(fh)
-        with open(args.fits[1], "rb") as fh:
-            ccg = pickle.load(fh)
+        if len(args.fits) != 2:
+            ap.error(f"union takes two fits, a dale_glm and a ccg pickle; got {len(args.fits)}")
+        est, ccg = (load_fit(path) for path in args.fits)
         row = union_rows(net, est, ccg)
         show(f"s{args.seed}_union", row)
         out.append({"seed": args.seed, "fits": args.fits, "mode": "union", **row})
