@@ -116,6 +116,15 @@ def fit(seed: int, cache: str | None):
     return est
 
 
+def load_sharp_fit(folder: Path, seed: int):
+    """The pickled fit of ``fit --out folder`` for ``seed``; a clear exit if missing."""
+    path = folder / f"s{seed}.pkl"
+    if not path.exists():
+        raise SystemExit(f"{path} not found: run bench_dale_sharp.py fit --seeds {seed} "
+                         f"--out {folder} first")
+    return b90.load_fit(path)
+
+
 def pair_classes(net, est):
     """Masks (post, pre) of unlinked pairs from truly E units, one-way and reciprocal E
     links."""
@@ -131,7 +140,7 @@ def pair_classes(net, est):
 def evaluate(folder: Path, seeds) -> list[dict]:
     pooled = {}
     for seed in seeds:
-        est = b90.load_fit(folder / f"s{seed}.pkl")
+        est = load_sharp_fit(folder, seed)
         cls = pair_classes(b90.network(seed), est)
         z = est.diagnostics["sharp_z"]
         stats = {name: z[..., i] for i, name in enumerate(NAMES)}
@@ -260,7 +269,7 @@ def main() -> None:
         return
     for seed in args.seeds:
         net = b90.network(seed)
-        est = b90.load_fit(folder / f"s{seed}.pkl")
+        est = load_sharp_fit(folder, seed)
         row = {"seed": seed, "own": existence_mcc(net, est)}
         if args.ccg:
             row["ccg"] = existence_mcc(net, b90.load_fit(Path(args.ccg) / f"s{seed}_ccg.pkl"))
