@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikewire.infer._withdraw import withdraw_calls
+
 __all__ = ["check_delay_range", "restrict_delays"]
 
 
@@ -67,33 +69,18 @@ def restrict_delays(est, delay_range):
     tested = (est.pair_status == 0) & np.isfinite(est.pvalues)
     d = est.delays
     outside = tested & np.isfinite(d) & ((d < lo - 1e-12) | (d > hi + 1e-12))
-    called_before = est.adjacency() != 0
-    p_before = est.pvalues.copy()
-    p = p_before.copy()
     # only calls get p = 1; the decision is re-made on the new p-values, and while it calls
     # a pair outside the range, or one it did not call before (an empirical null,
     # correction "lfdr", is re-fitted to the p-values and can move), that pair gets p = 1
     # too: the decision after is the decision before less the withdrawn calls
-    withdrawn = np.zeros_like(outside)
-    held = np.zeros_like(outside)
-    for _ in range(50):
-        now = est.adjacency() != 0
-        new_out = outside & now & ~withdrawn
-        new_in = ~outside & now & ~called_before
-        if not (new_out.any() or new_in.any()):
-            break
-        withdrawn |= new_out
-        held |= new_in
-        p[new_out | new_in] = 1.0
-        est.pvalues = p.copy()
-    else:
-        raise RuntimeError("restrict_delays: the decision did not settle in 50 rounds")
+    res = withdraw_calls(est, outside)
+    withdrawn, held, called_before = res["withdrawn"], res["held"], res["called_before"]
     if est.scores is not None:
         s = est.scores.copy()
         s[outside] = 0.0
         est.scores = s
-    called_after = est.adjacency() != 0
-    est.diagnostics["pvalues_before_delay_range"] = p_before
+    called_after = res["called_after"]
+    est.diagnostics["pvalues_before_delay_range"] = res["pvalues_before"]
     est.diagnostics["delay_range"] = {
         "min_s": lo, "max_s": hi, "n_outside": int(outside.sum()),
         "n_withdrawn_called": int((withdrawn & called_before).sum()),

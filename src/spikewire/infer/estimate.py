@@ -283,6 +283,9 @@ class Estimate:
 
             self.cell_type, self.cell_type_confidence = label_cell_types(
                 self.adjacency(), weights=self.weights)
+            # labels voted from the calls: refreshed by InferenceMethod.fit once the
+            # decision is settled (check_null may switch it, centring may move it)
+            self.diagnostics.setdefault("cell_type_from", "calls")
 
     @property
     def n_units(self) -> int:
