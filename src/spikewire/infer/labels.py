@@ -146,6 +146,11 @@ def withdraw_against_dale(est):
         (re-made empirical-null decision) and of units with calls of both signs, and
         ``diagnostics["pvalues_before_dale"]`` the p-values before.
     """
+    from spikewire.infer.estimate import Estimate
+
+    if not isinstance(est, Estimate):
+        raise TypeError(f"withdraw_against_dale needs a fitted Estimate (from "
+                        f"spikewire.infer), got {type(est).__name__}")
     if est.pvalues is None:
         raise ValueError(f"Dale's-law withdrawal needs an estimate with p-values; "
                          f"{est.method!r} gives none")
