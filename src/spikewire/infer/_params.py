@@ -18,7 +18,8 @@ from numbers import Integral, Real
 import numpy as np
 
 __all__ = ["InvalidSettingError", "Constraint", "Interval", "Options", "Boolean", "SeedLike",
-           "RealSequence", "LabelSequence", "validate_settings", "invalid_settings"]
+           "RealSequence", "MixedSequence", "LabelSequence", "validate_settings",
+           "invalid_settings"]
 
 
 class InvalidSettingError(ValueError, TypeError):
@@ -224,6 +225,31 @@ class RealSequence(Constraint):
         if self.length is not None:
             out.append([])
         return out
+
+
+class MixedSequence(Constraint):
+    """A sequence whose elements each are a number in an interval or one of ``options``
+    (e.g. candidate widths in s mixed with a named, data-driven choice)."""
+
+    def __init__(self, low: float | None = None, high: float | None = None, *,
+                 options=(), closed: str = "both", unit: str = ""):
+        self.element = Interval("real", low, high, closed=closed, unit=unit)
+        self.options = Options(options)
+
+    def is_satisfied_by(self, value) -> bool:
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+            return False
+        vals = list(np.asarray(value, dtype=object).ravel()) if isinstance(
+            value, np.ndarray) else list(value)
+        return len(vals) > 0 and all(self.element.is_satisfied_by(v)
+                                     or self.options.is_satisfied_by(v) for v in vals)
+
+    def describe(self) -> str:
+        el = self.element.describe().replace("a finite number", "finite numbers", 1)
+        return f"a sequence of {el} or {self.options.describe()}"
+
+    def invalid_examples(self) -> list:
+        return ["not-a-sequence", [], ["not-an-option"]]
 
 
 class LabelSequence(Constraint):

@@ -1,0 +1,137 @@
+"""glmcc's synchrony term shaped by the population (``sync_tau="population"``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter1d
+from scipy.stats import chi2
+
+import spikewire as sw
+from spikewire.infer.glmcc import (
+    DEFAULT_DELAYS,
+    GLMCC,
+    SYNC_TEMPLATE_MIN_PAIRS,
+    population_sync_template,
+)
+
+DELTA = 0.001
+LAGS = DELTA * (np.arange(101) - 50)            # centred 1 ms lattice bins, −50 … 50 ms
+# a fast shared rhythm a smooth a(t) cannot follow (3 ms period, ±0.5 in log rate,
+# damped over ~15 ms) on a broad synchrony peak
+SHARED = (0.5 * np.cos(2 * np.pi * LAGS / 0.003) * np.exp(-np.abs(LAGS) / 0.015)
+          + 0.3 * np.exp(-np.abs(LAGS) / 0.010))
+
+
+def _detrended(g):
+    return g - uniform_filter1d(g, 5, mode="nearest")
+
+
+def test_template_is_the_shared_shape_without_its_slow_part():
+    # 200 pairs, each with its own level and its own slow drift, share the fast rhythm:
+    # the template is log of the mean normalised correlogram less its 5 ms running mean,
+    # so it must match the rhythm's detrended log-shape to within the Poisson noise
+    # (≈ 1/sqrt(200 pairs × 400 counts) ≈ 0.004 per bin; 0.02 allows the log of the
+    # mean of ratios against the mean of logs, a second-order difference)
+    rng = np.random.default_rng(0)
+    levels = rng.uniform(200, 600, 200)
+    drift = rng.normal(0, 0.1, 200)[:, None] * LAGS[None, :] / 0.05
+    counts = rng.poisson(levels[:, None] * np.exp(SHARED[None, :] + drift))
+    g = population_sync_template(counts, DELTA)
+    assert g.shape == (101,)
+    np.testing.assert_allclose(g, g[::-1])                  # symmetric in the lag
+    want = _detrended(np.log(np.exp(SHARED) / np.exp(SHARED).mean()))
+    inner = slice(5, -5)                                     # away from the edges' filter
+    assert np.max(np.abs(g[inner] - want[inner])) < 0.02
+    assert np.corrcoef(g, want)[0, 1] > 0.99
+    # no coincidence anywhere: a flat template, not NaN
+    np.testing.assert_array_equal(population_sync_template(np.zeros((5, 101)), DELTA), 0.0)
+
+
+def test_inhibitory_link_under_a_fast_rhythm_keeps_its_sign():
+    # Lattice correlograms sharing the fast rhythm above; in a third of the pairs the unit
+    # at lag > 0 is inhibited for one bin at +2 ms (−0.6 in log rate), the situation of a
+    # fast synchronous Brunel network where the default exponential synchrony term fits
+    # inhibitory links with J > 0 (benchmarks/results/sync33.md). With the population's
+    # template every linked pair must be found with a negative J at its delay, and pairs
+    # without a link must stay near the test's level.
+    rng = np.random.default_rng(3)
+    n_link, n_free = 30, 60
+    base = 400.0 * np.exp(SHARED)
+    link = base * np.where(np.isclose(LAGS, 0.002), np.exp(-0.6), 1.0)
+    counts = np.vstack([rng.poisson(np.tile(link, (n_link, 1))),
+                        rng.poisson(np.tile(base, (n_free, 1)))])
+    zeros = np.zeros((counts.shape[0], len(DEFAULT_DELAYS)))
+    out, _ = GLMCC(sync_tau="population").fit_statistics(counts, zeros, zeros, lattice=True)
+    assert np.all(out[:, 8] == 1.0)
+    n_d = len(DEFAULT_DELAYS)
+    p_fwd = np.minimum(1, n_d * chi2.sf(np.maximum(2 * (out[:, 7] - out[:, 9]), 0), 1))
+    p_rev = np.minimum(1, n_d * chi2.sf(np.maximum(2 * (out[:, 7] - out[:, 10]), 0), 1))
+    linked = slice(0, n_link)
+    assert np.all(out[linked, 0] < 0) and np.mean(p_fwd[linked] < 0.01) >= 0.9
+    # the one-bin dip at the 2 ms lag: delay 2 ms, or 1.5 ms (the 1 ms kernel from 1.5 ms
+    # covers the same lattice bin)
+    d = np.asarray(DEFAULT_DELAYS)[out[linked, 6].astype(int)]
+    assert np.all((d >= 0.0015) & (d <= 0.002))
+    # unlinked pairs and reverse directions: ≤ 10 % at α = 0.01 (chance and the LR
+    # test's approximations, as in test_glmcc's synchrony test)
+    assert np.mean(p_fwd[n_link:] < 0.01) <= 0.1 and np.mean(p_rev < 0.01) <= 0.1
+
+
+def _poisson_units(n, duration=120.0, seed=0):
+    rng = np.random.default_rng(seed)
+    trains = [np.sort(rng.uniform(0, duration, rng.poisson(10 * duration))) for _ in range(n)]
+    return sw.SpikeTrains.from_lists(trains, t_stop=duration)
+
+
+def test_population_needs_enough_pairs_and_a_grid_drops_it():
+    few = _poisson_units(5)                                  # 10 pairs < 45
+    assert SYNC_TEMPLATE_MIN_PAIRS == 45
+    with pytest.raises(ValueError, match="at least 45"):
+        GLMCC(sync_tau="population").fit(few)
+    grid = GLMCC(sync_tau=(0.002, "population")).fit(few)
+    assert "sync_population_skipped" in grid.diagnostics
+    single = GLMCC(sync_tau=0.002).fit(few)
+    np.testing.assert_array_equal(grid.pvalues, single.pvalues)
+
+
+def test_grid_with_population_keeps_the_candidate_of_highest_summed_posterior():
+    st = _poisson_units(12, duration=200.0, seed=4)         # 66 pairs
+    grid = GLMCC(sync_tau=(0.002, "population")).fit(st)
+    sums = grid.diagnostics["sync_tau_log_posterior"]
+    assert set(sums) == {"0.002", "population"}
+    chosen = grid.diagnostics["sync_tau_s"]
+    key = chosen if isinstance(chosen, str) else f"{chosen:g}"
+    assert sums[key] == max(sums.values())
+    single = GLMCC(sync_tau=chosen).fit(st)
+    np.testing.assert_array_equal(grid.pvalues, single.pvalues)
+    assert ("sync_template" in grid.diagnostics) == (chosen == "population")
+    # independent units: no call either way
+    assert not grid.adjacency().any()
+
+
+@pytest.mark.parametrize("bad", ["populations", ("population", -0.002), (), ["x"]])
+def test_bad_sync_tau_is_refused(bad):
+    with pytest.raises(ValueError, match="sync_tau"):
+        GLMCC(sync_tau=bad).fit(_poisson_units(10))
+
+
+def test_null_fit_without_convergence_is_a_failed_fit_not_a_nan_pvalue():
+    # the LR test's null fits (J⁺ = 0 / J⁻ = 0) can fail to converge where the full fit
+    # did: the direction gets status fit_failed (5), never a NaN p-value (which Estimate
+    # refuses as unexplained)
+    method = GLMCC()
+    out = np.zeros((1, 11))
+    out[0, [0, 1]] = 0.3, -0.2            # J⁺, J⁻
+    out[0, [2, 3]] = 0.01                 # variances
+    out[0, [4, 5]] = 5000.0               # c̄ (1/s): plenty of evidence
+    out[0, 7], out[0, 8] = -10.0, 1.0     # log posterior, converged
+    out[0, 9], out[0, 10] = -12.0, np.nan  # the J⁻ = 0 null fit failed
+    status = np.zeros((2, 2), dtype=int)
+    np.fill_diagonal(status, 1)
+    weights, pvals, scores, dmat = (np.zeros((2, 2)), np.full((2, 2), np.nan),
+                                    np.full((2, 2), np.nan), np.full((2, 2), np.nan))
+    method._fill(out, np.array([0]), np.array([1]), np.array([0.001]), np.array([0.001]),
+                 np.array([0.001]), status, weights, pvals, scores, dmat)
+    assert status[1, 0] == 0 and np.isfinite(pvals[1, 0])      # 0 → 1 (J⁺): fitted
+    assert status[0, 1] == 5 and np.isnan(pvals[0, 1])         # 1 → 0 (J⁻): failed
