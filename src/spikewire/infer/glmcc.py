@@ -222,8 +222,17 @@ class GLMCC(InferenceMethod):
         study ``calibration`` (1 kHz, so 1 ms bins) the template alone is worse on five of
         six families (Brunel 0.918 → 0.898) and better with hidden up/down states (0.856 →
         0.878); the grid ``(0.002, "population")`` picks, by the summed posterior, the
-        better of the two on all six and on all eight fast-network fits
-        (benchmarks/results/sync33.md); the null families stay in band either way.
+        better of the two on all six and on all eight fast-network fits, and the null
+        families stay in band either way (benchmarks/results/sync33.md). It is **not** the
+        default because it loses on the README quick start (every link delayed by 3 ms),
+        where the grid picks the template by a summed log posterior only 630 higher over
+        4,950 pairs: MCC 0.773 → 0.504, AUC 0.940 → 0.831. Not from the links' average
+        bump in the template (leaving the pairs with evidence of a link out: AUC 0.848); a
+        template detrended by a running median (no dip beside the zero-lag peak) ranks the
+        quick start as the default does (9 ms: AUC 0.938) but gives back a third of the
+        gain on the fast network. Use it where the pairs share a rhythm faster
+        than the smooth ``a(t)`` can follow (a periodic, not only a single-peaked,
+        population correlogram), with ``bin_width`` fine enough to resolve it.
     delays : sequence of float, default :data:`DEFAULT_DELAYS` (0–25 ms, 16 values)
         Candidate synaptic delays ``d`` in s (each in ``[0, window)``). The p-value is
         Šidák-corrected over their number (the delay is chosen by the posterior), so a
@@ -335,7 +344,11 @@ class GLMCC(InferenceMethod):
         delay, so inhibitory units are labelled E by their majority and their correctly
         signed calls are withdrawn: 0.318 → 0.286, 0.260 → 0.235, 0.295 → 0.247,
         0.222 → 0.165 (seeds 3, 4). Hence off by default; use it where glmcc's signs are
-        reliable (few calls at zero fitted delay, ``delays == 0``).
+        reliable (few calls at zero fitted delay, ``delays == 0``). There the sign errors
+        come from the network's 1.5 ms rhythm: with ``sync_tau="population",
+        bin_width=0.0005`` no inhibitory call has J > 0 and ``dale=True`` gains as on the
+        study: 0.621 → 0.641, 0.598 → 0.599, 0.833 → 0.861, 0.761 → 0.779
+        (benchmarks/results/sync33.md).
 
     Notes
     -----
