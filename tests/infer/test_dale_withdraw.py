@@ -92,14 +92,15 @@ def test_no_pvalues_refused():
 
 
 def test_glmcc_dale_only_removes_calls_and_leaves_one_sign_per_unit():
-    # 60 of 1,000 Brunel neurons, 60 s: glmcc calls units with both signs here (see the
-    # option's docstring: on this fast synchronous network its inhibitory signs are poor)
+    # 60 of 1,000 Brunel neurons, 60 s: with the 2 ms exponential synchrony term alone
+    # (the default until its population template) glmcc calls units with both signs here
+    # (its inhibitory signs are poor on this fast synchronous network)
     net = sw.networks.brunel(1000, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=3)
     rec = subsample(sw.simulate(net, 60.0, seed=1), count=60, network=net, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        free = sw.infer(rec, "glmcc")
-        dale = sw.infer(rec, "glmcc", dale=True)
+        free = sw.infer(rec, "glmcc", sync_tau=0.002)
+        dale = sw.infer(rec, "glmcc", sync_tau=0.002, dale=True)
     a0, a1 = free.adjacency(), dale.adjacency()
     lost = (a0 != 0) & (a1 == 0)
     d = dale.diagnostics["dale"]

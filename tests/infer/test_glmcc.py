@@ -361,8 +361,16 @@ def test_sync_tau_grid_picks_the_width_of_highest_summed_posterior():
     single = GLMCC(sync_tau=chosen).fit(st)
     np.testing.assert_array_equal(grid.weights, single.weights)
     np.testing.assert_array_equal(grid.pvalues, single.pvalues)
-    with pytest.raises(ValueError, match="sync_tau"):
-        GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(np.zeros((1, 100)), np.zeros((1, 16)),
-                                                       np.zeros((1, 16)))
+    # fit_statistics on precomputed statistics follows the same rule
+    from spikewire.infer.glmcc import DEFAULT_DELAYS
+    rng = np.random.default_rng(5)
+    t = DELTA * (np.arange(101) - 50)
+    counts = rng.poisson(np.tile(500.0 * np.exp(0.3 * np.exp(-np.abs(t) / 0.008)), (20, 1)))
+    zeros = np.zeros((20, len(DEFAULT_DELAYS)))
+    outs = {v: GLMCC(sync_tau=v).fit_statistics(counts, zeros, zeros, lattice=True)[0]
+            for v in (0.002, 0.008)}
+    best = max(outs, key=lambda v: outs[v][:, 7].sum())
+    out, _ = GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(counts, zeros, zeros, lattice=True)
+    np.testing.assert_array_equal(out, outs[best])
     with pytest.raises(ValueError, match="sync_tau"):
         GLMCC(sync_tau=(0.002, -1.0)).fit(st)

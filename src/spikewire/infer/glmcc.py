@@ -28,6 +28,10 @@ __all__ = ["GLMCC", "glmcc_rate", "lr_statistic", "population_sync_template"]
 DEFAULT_DELAYS = (0.0, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.004, 0.005, 0.006, 0.008,
                   0.010, 0.012, 0.015, 0.018, 0.021, 0.025)
 
+#: Default synchrony term: the 2 ms exponential, or the population's template where it
+#: describes the correlograms clearly better (see ``sync_tau``).
+DEFAULT_SYNC = (0.002, "population")
+
 #: Window (s) of the evidence rule ``c̄ · 4 ms > min_coincidences`` (the paper's τ c̄ with
 #: its 4 ms kernel, kept when the fitted kernel is shorter).
 EVIDENCE_TAU = 0.004
@@ -38,6 +42,14 @@ EVIDENCE_TAU = 0.004
 #: wide). A 9 ms window let the template take the broad synchrony peak as well: MCC 0.709
 #: instead of 0.898 on the calibration study's Brunel network (benchmarks/results/sync33.md).
 SYNC_TEMPLATE_DETREND = 0.005
+
+#: In a grid with ``"population"``, the template is chosen over the best width only if its
+#: summed log posterior is higher by more than this many nats per 1,000 coincidences of
+#: the compared pairs (a rate of gain, independent of the recording's length). Measured
+#: (benchmarks/results/sync33.md): 0.002 / 0.017 on the README quick start (1 kHz / 0.1 ms),
+#: where the template loses MCC 0.27 / 0.08; 0.14–0.27 and more (to 21) on the recordings
+#: where it wins 0.02–0.45 (1.5 ms delays, hidden up/down states, fast rhythms).
+SYNC_TEMPLATE_MARGIN = 0.05
 
 #: Fewest fitted pairs for ``sync_tau="population"``: each pair's own cross-correlogram
 #: weighs 1 / n_pairs in the template, which its fitted J_s could otherwise take over.
@@ -195,44 +207,41 @@ class GLMCC(InferenceMethod):
         Decay time τ of the synaptic kernel in s (paper: 4 ms; see above). A sequence is a
         grid: each pair takes the τ of highest posterior and the p-value is Šidák-corrected
         over delays × τ values.
-    sync_tau : float, "population", sequence of them, or None, default 0.002
-        Decay time τ_s (s) of the symmetric synchrony term ``J_s exp(−|t|/τ_s)`` (fitted in
-        every pair, also under the nulls of the LR test); None leaves it out (the paper's
-        model). It should match the width of the recording's zero-lag synchrony peak:
-        2 ms fits the README quick start; on the broadly synchronous LIF families of
-        benchmarks/bench_calibration.py (peak ~8 ms wide, 3.6× baseline) ``0.008`` gave
-        AUC 0.956 / 0.962 on brunel / co-modulated (2 ms: 0.923 / 0.956) and MCC 0.55 /
-        0.82 at the default decision (2 ms: 0.42 / 0.64), but on the quick start AUC 0.81
-        (2 ms: 0.93); 4 ms was worse than both on brunel (AUC 0.87). A sequence is a grid:
-        every pair is fitted with each value and the whole recording takes the one of
-        highest summed log posterior over the pairs (``diagnostics["sync_tau_s"]``; cost ×
-        the number of values). ``(0.002, 0.008)`` picked 2 ms on the quick start and 8 ms
-        on brunel (sums +3.3·10⁴ / +2.5·10⁵ above the other value), the better one on both
-        (benchmarks/results/calgap.md). ``"population"`` (alone or in a grid) takes the
-        term's shape from the data: :func:`population_sync_template`, the pairs' mean
-        normalised correlogram, symmetric, its log less a 5 ms running mean, with J_s fitted
-        per pair as before (needs 45 fitted pairs; a grid drops it below that). It follows
-        shared structure that no single width can: on a fast synchronous Brunel network
-        (``brunel(1000, g=5, eta=0.6, J=2)``, ~41 Hz, a population rhythm of 1.5 ms period,
-        60 recorded, spike times at 0.1 ms) the exponential term fitted 25–63 of glmcc's
-        called inhibitory links with J > 0; with the template none, and MCC 0.318 / 0.260 /
-        0.295 / 0.222 → 0.327 / 0.369 / 0.455 / 0.400 (60 s / 60 s / 300 s / 300 s, seeds 3,
-        4), → **0.621 / 0.598 / 0.833 / 0.761** with ``bin_width=0.0005`` (bins of 1 ms
-        alias the rhythm; AUC 0.79 → 0.93 at 60 s, 0.75 → 0.98 at 300 s). On the built-in
-        study ``calibration`` (1 kHz, so 1 ms bins) the template alone is worse on five of
-        six families (Brunel 0.918 → 0.898) and better with hidden up/down states (0.856 →
-        0.878); the grid ``(0.002, "population")`` picks, by the summed posterior, the
-        better of the two on all six and on all eight fast-network fits, and the null
-        families stay in band either way (benchmarks/results/sync33.md). It is **not** the
-        default because it loses on the README quick start (every link delayed by 3 ms),
-        where the grid picks the template by a summed log posterior only 630 higher over
-        4,950 pairs: MCC 0.773 → 0.504, AUC 0.940 → 0.831. Not from the links' average
-        bump in the template (leaving the pairs with evidence of a link out: AUC 0.848); a
-        template detrended by a running median (no dip beside the zero-lag peak) ranks the
-        quick start as the default does (9 ms: AUC 0.938) but gives back a third of the
-        gain on the fast network. Use it where the pairs share a rhythm faster
-        than the smooth ``a(t)`` can follow (a periodic, not only a single-peaked,
-        population correlogram), with ``bin_width`` fine enough to resolve it.
+    sync_tau : float, "population", sequence of them, or None, default (0.002, "population")
+        The symmetric synchrony term ``J_s g(t)`` (fitted in every pair, also under the nulls
+        of the LR test). A float τ_s (s) gives ``g = exp(−|t|/τ_s)``; ``"population"`` takes
+        ``g`` from the data, :func:`population_sync_template` (the pairs' mean normalised
+        correlogram, symmetric, its log less a 5 ms running mean; needs 45 fitted pairs, a
+        grid drops it below that); None leaves the term out (the paper's model). A sequence
+        is a grid: every pair is fitted with each candidate and the whole recording takes
+        the one of highest summed log posterior over the pairs (``diagnostics["sync_tau_s"]``;
+        fit cost × the number of candidates, ≈ 1.5–1.9× the whole fit for the default),
+        except that the template replaces the best width only where its sum is higher by
+        more than :data:`SYNC_TEMPLATE_MARGIN` (0.05) nats per 1,000 coincidences
+        (``diagnostics["sync_template_gain_per_1000"]``).
+
+        Why the default (benchmarks/results/sync33.md): the 2 ms exponential (the default
+        until 2026-12-03) fits a single zero-lag peak, such as the README quick start's
+        (3 ms delays), but not a shared rhythm faster than the smooth ``a(t)`` follows.
+        On the quick start's network with Brunel's 1.5 ms delays it called only the 293
+        inhibitory links (E-AUC 0.46 / 0.60 at 1 kHz / 0.1 ms; MCC 0.503), with the
+        template 0.773 / 0.774 (E-AUC 0.935 / 0.969; 0.908 with ``bin_width=0.0005``);
+        on a fast synchronous network (``brunel(1000, g=5, eta=0.6, J=2)``, ~41 Hz, a
+        1.5 ms population rhythm, 60 recorded at 0.1 ms) it fitted 25–63 of its called
+        inhibitory links with J > 0 (MCC 0.222–0.318), the template none (0.327–0.455;
+        **0.598–0.833** with ``bin_width=0.0005``: 1 ms bins alias the rhythm); on
+        Brunel's SI-fast regime (g = 6, eta = 4, ~110 Hz) AUC 0.506 → 0.835 (0.950 and
+        MCC 0.702 at 0.5 ms); with hidden up/down states (built-in study ``calibration``)
+        MCC 0.856 → 0.878. Where the exponential wins, the grid keeps it: the study's other
+        five families (the template alone: Brunel 0.918 → 0.898), the three 0.1 ms LIF
+        families of benchmarks/bench_calibration.py, 10 of 100 Brunel neurons (45 pairs);
+        on the quick start itself the template gains only 0.002 / 0.017 nats per 1,000
+        coincidences (against 0.14 and more where it wins) and would lose MCC 0.773 →
+        0.504: hence the margin, the one setting of this rule tuned on a network where the
+        choice fails. The null families stay in band with either term. ``0.008`` fits the
+        ~8 ms wide peak of the 0.1 ms LIF families better (AUC 0.956 / 0.962 on brunel /
+        co-modulated against 0.923 / 0.956; benchmarks/results/calgap.md) but lost on the
+        quick start (AUC 0.81).
     delays : sequence of float, default :data:`DEFAULT_DELAYS` (0–25 ms, 16 values)
         Candidate synaptic delays ``d`` in s (each in ``[0, window)``). The p-value is
         Šidák-corrected over their number (the delay is chosen by the posterior), so a
@@ -389,7 +398,7 @@ class GLMCC(InferenceMethod):
                  delays=DEFAULT_DELAYS, gamma: float = 0.2,
                  test: str = "lr", alpha: float = 0.01, correction: str = "bh",
                  min_spikes: int = 10, min_coincidences: float = 10.0, j_max: float = 5.0,
-                 max_iter: int = 100, sync_tau=0.002, n_jobs: int = 1,
+                 max_iter: int = 100, sync_tau=DEFAULT_SYNC, n_jobs: int = 1,
                  presynaptic_centre: bool = True, delay_range=None, dale: bool = False):
         self.window = window
         self.bin_width = bin_width
@@ -501,9 +510,14 @@ class GLMCC(InferenceMethod):
         lam = 1.0 / (gamma * delta)
         if isinstance(sync_tau, str) and sync_tau == "setting":
             grid = self._sync_grid()
-            if len(grid) != 1:
-                raise ValueError(f"sync_tau={self.sync_tau!r} holds {len(grid)} values; pass "
-                                 "the one to fit with as fit_statistics(sync_tau=)")
+            if "population" in grid and counts.shape[0] < SYNC_TEMPLATE_MIN_PAIRS:
+                grid = grid[:-1] if len(grid) > 1 else grid
+            if len(grid) > 1:
+                # the grid as in fit(): every candidate, one choice for all the pairs
+                fits = [self.fit_statistics(counts, s_pos, s_neg, bin_width, lattice=lattice,
+                                            tau=tau, sync_tau=v) for v in grid]
+                k, _ = self._choose_sync(grid, [f[0] for f in fits], counts)
+                return fits[k][0], sum(f[1] for f in fits)
             sync_tau = grid[0]
         use_s = sync_tau is not None
         # symmetric synchrony term, constant on each bin: exp(−|t|/τ_s) at the bin centres,
@@ -522,6 +536,31 @@ class GLMCC(InferenceMethod):
                                       int(self.max_iter), 1e-9, window, lo, n_tau,
                                       self.test == "lr", gsym, use_s)
         return out, iters
+
+    @staticmethod
+    def _choose_sync(syncs: list, outs: list, counts) -> tuple[int, dict]:
+        """Index of the synchrony candidate the whole recording takes, and diagnostics.
+
+        The one of highest summed log posterior over the pairs every candidate fitted
+        (same parameters and priors in every candidate, so the sums compare like for
+        like), except that the population template replaces the best width only where
+        its sum is higher by more than :data:`SYNC_TEMPLATE_MARGIN` nats per 1,000
+        coincidences of the compared pairs."""
+        if len(syncs) == 1:
+            return 0, {}
+        conv = np.all([o[:, 8] == 1.0 for o in outs], axis=0)
+        totals = [float(o[conv, 7].sum()) for o in outs]
+        k = int(np.argmax(totals))
+        diag: dict = {}
+        if syncs[-1] == "population":
+            w = int(np.argmax(totals[:-1]))
+            per_1000 = 1e3 * (totals[-1] - totals[w]) / max(float(counts[conv].sum()), 1.0)
+            diag["sync_template_gain_per_1000"] = per_1000
+            k = len(syncs) - 1 if per_1000 > SYNC_TEMPLATE_MARGIN else w
+        diag.update(sync_tau_s=syncs[k],
+                    sync_tau_log_posterior={(v if isinstance(v, str) else f"{v:g}"): t
+                                            for v, t in zip(syncs, totals, strict=True)})
+        return k, diag
 
     def _after_null_check(self, est: Estimate) -> Estimate:
         """``presynaptic_centre``: centre the p-values once ``check_null`` has judged them;
@@ -615,18 +654,8 @@ class GLMCC(InferenceMethod):
                         res[k][1] = res[k][1] + it
                 t_ccg += t2 - t1
                 t_fit += time.perf_counter() - t2
-            k = 0
-            if len(syncs) > 1:
-                # one synchrony width for the whole recording: the one of highest summed
-                # log posterior over the pairs every candidate fitted (same parameters and
-                # priors in every candidate, so the sums compare like for like)
-                conv = np.all([r[0][:, 8] == 1.0 for r in res], axis=0)
-                totals = [float(r[0][conv, 7].sum()) for r in res]
-                k = int(np.argmax(totals))
-                diag.update(sync_tau_s=syncs[k],
-                            sync_tau_log_posterior={
-                                (v if isinstance(v, str) else f"{v:g}"): t
-                                for v, t in zip(syncs, totals, strict=True)})
+            k, chosen = self._choose_sync(syncs, [r[0] for r in res], counts)
+            diag.update(chosen)
             if syncs[k] == "population":
                 diag["sync_template"] = population_sync_template(counts, delta).tolist()
             out, iters, tau_pair = res[k]
