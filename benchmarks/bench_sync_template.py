@@ -1,18 +1,19 @@
 """glmcc's synchrony term shaped by the population: ``sync_tau="population"`` against the
 default exponential term (issues 12 and 15; benchmarks/results/sync33.md).
 
-Per recording and setting: MCC of link existence at the default decision, AUC (all, E,
-I), calls / true links, the called inhibitory links fitted with J > 0, and which term a
-grid ``(0.002, "population")`` picked by the summed log posterior (with the gain of the
-template over the exponential term, summed over the pairs).
+Per recording and synchrony term — ``exponential`` (2 ms, the default until 2026-12-03),
+``population`` (the template alone) and ``default`` (the grid ``(0.002, "population")``
+with its margin) — MCC of link existence at the default decision, AUC (all, E, I),
+calls / true links, the called inhibitory links fitted with J > 0, and the default's
+pick with the template's gain in nats per 1,000 coincidences.
 
 - ``fast``: ``brunel(1000, epsilon=0.1, g=5, eta=0.6, J=2)`` (~41 Hz, a population
   rhythm of 1.5 ms period), 60 recorded, 60 / 300 s, seeds 3 and 4, spike times at
   0.1 ms; bins of 1 and 0.5 ms.
 - ``brunel``: networks glmcc was not tuned on, 100 of 1,000 recorded, 120 s at 0.1 ms:
-  ``si_fast`` (g = 6, eta = 4, J = 0.5 mV, 1.5 ms delays; ~110 Hz), ``ai`` (g = 5,
-  eta = 2, J = 0.5 mV, 1.5 ms delays; ~70 Hz), and the README quick start's network
-  (3 ms delays) and the same with 1.5 ms delays, each stored at 1 kHz and at 0.1 ms.
+  ``si_fast`` (g = 6, eta = 4, J = 0.5 mV, 1.5 ms delays; ~110 Hz), the README quick
+  start's network (g = 5, eta = 2, J = 0.5 mV, 3 ms delays) and the same with Brunel's
+  1.5 ms delays (~70 Hz), each stored at 1 kHz and at 0.1 ms.
 - ``study``: the built-in study ``calibration``'s six families (100 of 1,000, 600 s,
   1 kHz; simulations cached as in ``bench_calibration.py``).
 
@@ -35,8 +36,8 @@ from sklearn.metrics import matthews_corrcoef
 import spikewire as sw
 from spikewire.observe import observe, quantize, subsample
 
-SETTINGS = {"default": {}, "population": {"sync_tau": "population"},
-            "grid": {"sync_tau": (0.002, "population")}}
+SETTINGS = {"exponential": {"sync_tau": 0.002}, "population": {"sync_tau": "population"},
+            "default": {}}
 
 
 def existence_mcc(W: np.ndarray, adj: np.ndarray) -> float:
@@ -54,8 +55,8 @@ def rows(label: str, net, rec, extra: dict) -> None:
             sc = sw.score(net, est)
         adj = est.adjacency()
         inh = (W < 0) & (adj != 0)
-        lp = est.diagnostics.get("sync_tau_log_posterior")
-        gain = "" if lp is None else f"{lp['population'] - lp['0.002']:+.0f}"
+        per_1000 = est.diagnostics.get("sync_template_gain_per_1000")
+        gain = "" if per_1000 is None else f"({per_1000:+.3f})"
         chose = est.diagnostics.get("sync_tau_s", "")
         print(f"| {label} | {extra.get('bin_width', 'auto')} | {name} "
               f"| {existence_mcc(W, adj):.3f} | {sc['auc']:.3f} | {sc['auc_exc']:.3f} "
@@ -66,7 +67,7 @@ def rows(label: str, net, rec, extra: dict) -> None:
 
 def header() -> None:
     print("| recording | bin (s) | sync term | MCC | AUC | E-AUC | I-AUC | calls / true "
-          "| called I links with J > 0 | grid's pick (gain) | s |")
+          "| called I links with J > 0 | default's pick (gain per 1,000) | s |")
     print("|---" * 11 + "|")
 
 
@@ -82,7 +83,6 @@ def run_fast() -> None:
 
 BRUNEL = {
     "si_fast": dict(g=6.0, eta=4.0, J=0.5, delay=1.5e-3),
-    "ai": dict(g=5.0, eta=2.0, J=0.5, delay=1.5e-3),
     "quick start (3 ms)": dict(g=5.0, eta=2.0, J=0.5, delay=3e-3),
     "quick start, 1.5 ms": dict(g=5.0, eta=2.0, J=0.5, delay=1.5e-3),
 }
@@ -94,7 +94,7 @@ def run_brunel() -> None:
         net = sw.networks.brunel(1000, seed=0, **kw)
         spikes = sw.simulate(net, 120.0, dt=1e-4, seed=1)
         for stored in ("1 kHz", "0.1 ms"):
-            if name in ("si_fast", "ai") and stored == "1 kHz":
+            if name == "si_fast" and stored == "1 kHz":
                 continue
             steps = [subsample(count=100)] + (
                 [quantize(sampling_rate=1_000)] if stored == "1 kHz" else [])
