@@ -342,8 +342,9 @@ class GLMCC(InferenceMethod):
         (:func:`~spikewire.infer.labels.withdraw_against_dale`; a tie withdraws nothing,
         no call is ever added, so the false-positive rate on data without links can only
         fall; ``diagnostics["dale"]`` counts them). Only as good as glmcc's signs.
-        Measured (benchmarks/results/dale32.md), MCC at the default decision without →
-        with: the built-in study ``calibration`` (100 of 1,000, 600 s, 1 kHz) Brunel
+        Measured (benchmarks/results/dale32.md, with ``sync_tau=0.002``, the default
+        then), MCC at the default decision without → with: the built-in study
+        ``calibration`` (100 of 1,000, 600 s, 1 kHz) Brunel
         0.918 → 0.925, with hidden up/down states 0.856 → 0.875, Izhikevich random /
         scale-free 0.741 → 0.746 / 0.734 → 0.735, AdEx 0.268 → 0.268, scale-free LIF
         0.914 → 0.923 (the best MCC of any method on these recordings); 10 of 100 Brunel
@@ -354,10 +355,10 @@ class GLMCC(InferenceMethod):
         signed calls are withdrawn: 0.318 → 0.286, 0.260 → 0.235, 0.295 → 0.247,
         0.222 → 0.165 (seeds 3, 4). Hence off by default; use it where glmcc's signs are
         reliable (few calls at zero fitted delay, ``delays == 0``). There the sign errors
-        come from the network's 1.5 ms rhythm: with ``sync_tau="population",
-        bin_width=0.0005`` no inhibitory call has J > 0 and ``dale=True`` gains as on the
-        study: 0.621 → 0.641, 0.598 → 0.599, 0.833 → 0.861, 0.761 → 0.779
-        (benchmarks/results/sync33.md).
+        came from the network's 1.5 ms rhythm: with the population template (today's
+        default picks it there) and ``bin_width=0.0005`` no inhibitory call has J > 0 and
+        ``dale=True`` gains as on the study: 0.621 → 0.641, 0.598 → 0.599, 0.833 → 0.861,
+        0.761 → 0.779 (benchmarks/results/sync33.md).
 
     Notes
     -----
