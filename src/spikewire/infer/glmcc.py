@@ -46,9 +46,10 @@ SYNC_TEMPLATE_DETREND = 0.005
 #: In a grid with ``"population"``, the template is chosen over the best width only if its
 #: summed log posterior is higher by more than this many nats per 1,000 coincidences of
 #: the compared pairs (a rate of gain, independent of the recording's length). Measured
-#: (benchmarks/results/sync33.md): 0.002 / 0.017 on the README quick start (1 kHz / 0.1 ms),
-#: where the template loses MCC 0.27 / 0.08; 0.14–0.27 and more (to 21) on the recordings
-#: where it wins 0.02–0.45 (1.5 ms delays, hidden up/down states, fast rhythms).
+#: (benchmarks/results/sync33.md): 0.002–0.027 on the README quick start (1 kHz / 0.1 ms;
+#: 1 and 0.5 ms bins), where the template loses MCC 0.08–0.27; 0.14–0.27 and more (to 25)
+#: on the recordings where it wins 0.02–0.45 (1.5 ms delays, hidden up/down states, fast
+#: rhythms).
 SYNC_TEMPLATE_MARGIN = 0.05
 
 #: Fewest fitted pairs for ``sync_tau="population"``: each pair's own cross-correlogram
@@ -235,7 +236,7 @@ class GLMCC(InferenceMethod):
         MCC 0.856 → 0.878. Where the exponential wins, the grid keeps it: the study's other
         five families (the template alone: Brunel 0.918 → 0.898), the three 0.1 ms LIF
         families of benchmarks/bench_calibration.py, 10 of 100 Brunel neurons (45 pairs);
-        on the quick start itself the template gains only 0.002 / 0.017 nats per 1,000
+        on the quick start itself the template gains only 0.002–0.027 nats per 1,000
         coincidences (against 0.14 and more where it wins) and would lose MCC 0.773 →
         0.504: hence the margin, the one setting of this rule tuned on a network where the
         choice fails. The null families stay in band with either term. ``0.008`` fits the
