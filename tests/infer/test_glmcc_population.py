@@ -166,3 +166,19 @@ def test_shared_fast_rhythm_takes_the_template_and_calls_nothing():
     # p < 0.05); 0.1 allows the binomial spread over 132 directed pairs (sd 0.019)
     p = grid.pvalues[grid.pair_status == 0]
     assert np.mean(p < 0.05) <= 0.1
+
+
+def test_large_recordings_choose_on_a_spread_of_pairs_then_fit_once():
+    # 46 units (1,035 pairs > SYNC_CHOICE_PAIRS): the grid is decided on an even spread of
+    # pairs, then every pair fitted once with the chosen term: the estimate equals the
+    # single-term fit, and the choice's diagnostics say how many pairs decided it
+    from spikewire.infer.glmcc import SYNC_CHOICE_PAIRS
+
+    st = _poisson_units(46, duration=60.0, seed=7)
+    grid = GLMCC(sync_tau=(0.002, "population")).fit(st)
+    assert 46 * 45 // 2 > SYNC_CHOICE_PAIRS
+    assert 0 < grid.diagnostics["sync_choice_pairs"] <= SYNC_CHOICE_PAIRS
+    chosen = grid.diagnostics["sync_tau_s"]
+    single = GLMCC(sync_tau=chosen).fit(st)
+    np.testing.assert_array_equal(grid.pvalues, single.pvalues)
+    np.testing.assert_array_equal(grid.weights, single.weights)

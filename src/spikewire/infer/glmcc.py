@@ -52,6 +52,13 @@ SYNC_TEMPLATE_DETREND = 0.005
 #: rhythms).
 SYNC_TEMPLATE_MARGIN = 0.05
 
+#: A grid of synchrony terms is decided on an even spread of this many pairs where the
+#: recording has more (every pair is then fitted once, with the chosen term): the choice
+#: compares rates of gain per coincidence, which 1,000 pairs estimate well within the
+#: margin's factor of 3 (benchmarks/results/sync33.md), and the default's cost falls from
+#: two full fits to one (100 units: 4,950 pairs).
+SYNC_CHOICE_PAIRS = 1000
+
 #: Fewest fitted pairs for ``sync_tau="population"``: each pair's own cross-correlogram
 #: weighs 1 / n_pairs in the template, which its fitted J_s could otherwise take over.
 SYNC_TEMPLATE_MIN_PAIRS = 45
@@ -216,8 +223,10 @@ class GLMCC(InferenceMethod):
         grid drops it below that); None leaves the term out (the paper's model). A sequence
         is a grid: every pair is fitted with each candidate and the whole recording takes
         the one of highest summed log posterior over the pairs (``diagnostics["sync_tau_s"]``;
-        fit cost × the number of candidates, ≈ 1.5–1.9× the whole fit for the default),
-        except that the template replaces the best width only where its sum is higher by
+        with more than :data:`SYNC_CHOICE_PAIRS` (1,000) pairs the choice is made on an even
+        spread of 1,000 of them and every pair is then fitted once with the chosen term,
+        ``diagnostics["sync_choice_pairs"]``), except that the template replaces the best
+        width only where its sum is higher by
         more than :data:`SYNC_TEMPLATE_MARGIN` (0.05) nats per 1,000 coincidences
         (``diagnostics["sync_template_gain_per_1000"]``).
 
@@ -464,7 +473,7 @@ class GLMCC(InferenceMethod):
 
     def fit_statistics(self, counts, s_pos, s_neg, bin_width: float | None = None, *,
                        lattice: bool = False, tau: float | None = None,
-                       sync_tau: float | None | str = "setting"):
+                       sync_tau: float | None | str = "setting", sync_template=None):
         """Fit precomputed statistics (``counts`` (P, M), ``s_pos``/``s_neg`` (P, n_delays)).
 
         ``bin_width`` (s) is the resolved bin of ``a(t)`` (default: the setting, or 1 ms if
@@ -478,7 +487,8 @@ class GLMCC(InferenceMethod):
         computed with (default: the setting, which must then be a single value).
         ``sync_tau`` (s, ``"population"`` or None): the synchrony term to fit with
         (default: the setting, which must then be a single value or None); the population
-        template is computed from ``counts``.
+        template is computed from ``counts`` unless given as ``sync_template`` (one value
+        per bin, e.g. from all pairs while ``counts`` holds a subset).
         """
         window, delta, m, taus, delays, gamma, j_max, n_jobs = self._validated(bin_width)
         if tau is None:
@@ -517,7 +527,8 @@ class GLMCC(InferenceMethod):
             if len(grid) > 1:
                 # the grid as in fit(): every candidate, one choice for all the pairs
                 fits = [self.fit_statistics(counts, s_pos, s_neg, bin_width, lattice=lattice,
-                                            tau=tau, sync_tau=v) for v in grid]
+                                            tau=tau, sync_tau=v, sync_template=sync_template)
+                        for v in grid]
                 k, _ = self._choose_sync(grid, [f[0] for f in fits], counts)
                 return fits[k][0], sum(f[1] for f in fits)
             sync_tau = grid[0]
@@ -526,7 +537,8 @@ class GLMCC(InferenceMethod):
         # or the shape the pairs' own correlograms share
         centres = -window + delta * (np.arange(m) + 0.5)
         if sync_tau == "population":
-            gsym = population_sync_template(counts, delta)
+            gsym = (np.asarray(sync_template, dtype=float) if sync_template is not None
+                    else population_sync_template(counts, delta))
         else:
             gsym = (np.exp(-np.abs(centres) / float(sync_tau)) if use_s
                     else np.zeros(m))
@@ -641,9 +653,23 @@ class GLMCC(InferenceMethod):
                             st.grouped_times, st.indptr, iu.astype(np.int64),
                             ju.astype(np.int64), half, delta, m_bins, tau, delays)
                 t2 = time.perf_counter()
+                template = (population_sync_template(counts, delta)
+                            if "population" in syncs else None)
+                if len(syncs) > 1 and iu.size > SYNC_CHOICE_PAIRS:
+                    # the grid decided on an even spread of SYNC_CHOICE_PAIRS pairs (first τ),
+                    # every pair then fitted once, with the chosen term
+                    sub = np.arange(0, iu.size, -(-iu.size // SYNC_CHOICE_PAIRS))
+                    outs = [self.fit_statistics(counts[sub], s_pos[sub], s_neg[sub], delta,
+                                                lattice=lattice, tau=float(tau), sync_tau=v,
+                                                sync_template=template)[0] for v in syncs]
+                    k, chosen = self._choose_sync(syncs, outs, counts[sub])
+                    diag.update(chosen, sync_choice_pairs=int(sub.size))
+                    syncs = [syncs[k]]
+                    res = [None]
                 for k, s_tau in enumerate(syncs):
                     o, it = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice,
-                                                tau=float(tau), sync_tau=s_tau)
+                                                tau=float(tau), sync_tau=s_tau,
+                                                sync_template=template)
                     if res[k] is None:
                         res[k] = [o, it, np.full(iu.size, float(tau))]
                     else:
@@ -659,7 +685,7 @@ class GLMCC(InferenceMethod):
             k, chosen = self._choose_sync(syncs, [r[0] for r in res], counts)
             diag.update(chosen)
             if syncs[k] == "population":
-                diag["sync_template"] = population_sync_template(counts, delta).tolist()
+                diag["sync_template"] = template.tolist()
             out, iters, tau_pair = res[k]
             diag.update(time_ccg_s=t_ccg, time_fit_s=t_fit,
                         newton_iterations=int(iters.sum()),
