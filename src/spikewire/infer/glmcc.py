@@ -226,9 +226,8 @@ class GLMCC(InferenceMethod):
         with more than :data:`SYNC_CHOICE_PAIRS` (1,000) pairs the choice is made on an even
         spread of 1,000 of them and every pair is then fitted once with the chosen term,
         ``diagnostics["sync_choice_pairs"]``), except that the template replaces the best
-        width only where its sum is higher by
-        more than :data:`SYNC_TEMPLATE_MARGIN` (0.05) nats per 1,000 coincidences
-        (``diagnostics["sync_template_gain_per_1000"]``).
+        width only where its sum is higher by more than :data:`SYNC_TEMPLATE_MARGIN` (0.05)
+        nats per 1,000 coincidences (``diagnostics["sync_template_gain_per_1000"]``).
 
         Why the default (benchmarks/results/sync33.md): the 2 ms exponential (the default
         until 2026-12-03) fits a single zero-lag peak, such as the README quick start's
