@@ -125,6 +125,14 @@ def test_bad_sync_tau_is_refused(bad):
         GLMCC(sync_tau=bad).fit(_poisson_units(10))
 
 
+def test_a_given_template_of_the_wrong_length_is_refused():
+    zeros = np.zeros((3, len(DEFAULT_DELAYS)))
+    counts = np.ones((3, 101))
+    with pytest.raises(ValueError, match="one value per bin"):
+        GLMCC(sync_tau="population").fit_statistics(counts, zeros, zeros, lattice=True,
+                                                    sync_template=np.zeros(100))
+
+
 def test_null_fit_without_convergence_is_a_failed_fit_not_a_nan_pvalue():
     # the LR test's null fits (J⁺ = 0 / J⁻ = 0) can fail to converge where the full fit
     # did: the direction gets status fit_failed (5), never a NaN p-value (which Estimate

@@ -535,6 +535,9 @@ class GLMCC(InferenceMethod):
         # symmetric synchrony term, constant on each bin: exp(−|t|/τ_s) at the bin centres,
         # or the shape the pairs' own correlograms share
         centres = -window + delta * (np.arange(m) + 0.5)
+        if sync_template is not None and np.shape(sync_template) != (m,):
+            raise ValueError(f"sync_template must hold one value per bin ({m}), got shape "
+                             f"{np.shape(sync_template)}")
         if sync_tau == "population":
             gsym = (np.asarray(sync_template, dtype=float) if sync_template is not None
                     else population_sync_template(counts, delta))
