@@ -53,11 +53,11 @@ SYNC_TEMPLATE_DETREND = 0.005
 SYNC_TEMPLATE_MARGIN = 0.05
 
 #: A grid of synchrony terms is decided on an even spread of this many pairs where the
-#: recording has more (every pair is then fitted once, with the chosen term): the choice
-#: compares rates of gain per coincidence, which 1,000 pairs estimate well within the
-#: margin's factor of 3 (benchmarks/results/sync33.md), and the default's cost falls from
-#: two full fits to one (100 units: 4,950 pairs).
-SYNC_CHOICE_PAIRS = 1000
+#: recording has more (the other pairs are then fitted once, with the chosen term): the
+#: choice compares rates of gain per coincidence, which 500 pairs estimate well within the
+#: margin's factor of 3 (benchmarks/results/sync33.md), and the default costs one full fit
+#: plus one fit of these pairs (100 units: 4,950 pairs, ×1.1).
+SYNC_CHOICE_PAIRS = 500
 
 #: Fewest fitted pairs for ``sync_tau="population"``: each pair's own cross-correlogram
 #: weighs 1 / n_pairs in the template, which its fitted J_s could otherwise take over.
@@ -223,8 +223,8 @@ class GLMCC(InferenceMethod):
         grid drops it below that); None leaves the term out (the paper's model). A sequence
         is a grid: every pair is fitted with each candidate and the whole recording takes
         the one of highest summed log posterior over the pairs (``diagnostics["sync_tau_s"]``;
-        with more than :data:`SYNC_CHOICE_PAIRS` (1,000) pairs the choice is made on an even
-        spread of 1,000 of them and every pair is then fitted once with the chosen term,
+        with more than :data:`SYNC_CHOICE_PAIRS` (500) pairs the choice is made on an even
+        spread of 500 of them and the other pairs are fitted with the chosen term only,
         ``diagnostics["sync_choice_pairs"]``), except that the template replaces the best
         width only where its sum is higher by more than :data:`SYNC_TEMPLATE_MARGIN` (0.05)
         nats per 1,000 coincidences (``diagnostics["sync_template_gain_per_1000"]``).
@@ -657,18 +657,28 @@ class GLMCC(InferenceMethod):
                 t2 = time.perf_counter()
                 template = (population_sync_template(counts, delta)
                             if "population" in syncs else None)
+                todo = syncs
                 if len(syncs) > 1 and iu.size > SYNC_CHOICE_PAIRS:
-                    # the grid decided on an even spread of SYNC_CHOICE_PAIRS pairs (first τ),
-                    # every pair then fitted once, with the chosen term
+                    # the grid decided on an even spread of SYNC_CHOICE_PAIRS pairs (first τ);
+                    # the other pairs fitted once, with the chosen term only
                     sub = np.arange(0, iu.size, -(-iu.size // SYNC_CHOICE_PAIRS))
-                    outs = [self.fit_statistics(counts[sub], s_pos[sub], s_neg[sub], delta,
+                    fits = [self.fit_statistics(counts[sub], s_pos[sub], s_neg[sub], delta,
                                                 lattice=lattice, tau=float(tau), sync_tau=v,
-                                                sync_template=template)[0] for v in syncs]
-                    k, chosen = self._choose_sync(syncs, outs, counts[sub])
+                                                sync_template=template) for v in syncs]
+                    k, chosen = self._choose_sync(syncs, [f[0] for f in fits], counts[sub])
                     diag.update(chosen, sync_choice_pairs=int(sub.size))
-                    syncs = [syncs[k]]
-                    res = [None]
-                for k, s_tau in enumerate(syncs):
+                    rest = np.setdiff1d(np.arange(iu.size), sub)
+                    o_rest, it_rest = self.fit_statistics(
+                        counts[rest], s_pos[rest], s_neg[rest], delta, lattice=lattice,
+                        tau=float(tau), sync_tau=syncs[k], sync_template=template)
+                    o = np.empty((iu.size, o_rest.shape[1]))
+                    it = np.empty(iu.size, dtype=it_rest.dtype)
+                    o[sub], o[rest] = fits[k][0], o_rest
+                    it[sub], it[rest] = fits[k][1], it_rest
+                    syncs = todo = [syncs[k]]
+                    res = [[o, it, np.full(iu.size, float(tau))]]
+                    todo = []
+                for k, s_tau in enumerate(todo):
                     o, it = self.fit_statistics(counts, s_pos, s_neg, delta, lattice=lattice,
                                                 tau=float(tau), sync_tau=s_tau,
                                                 sync_template=template)
