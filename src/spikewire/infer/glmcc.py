@@ -675,7 +675,7 @@ class GLMCC(InferenceMethod):
                     it = np.empty(iu.size, dtype=it_rest.dtype)
                     o[sub], o[rest] = fits[k][0], o_rest
                     it[sub], it[rest] = fits[k][1], it_rest
-                    syncs = todo = [syncs[k]]
+                    syncs = [syncs[k]]
                     res = [[o, it, np.full(iu.size, float(tau))]]
                     todo = []
                 for k, s_tau in enumerate(todo):
