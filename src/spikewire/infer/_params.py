@@ -38,6 +38,15 @@ def _is_number(v) -> bool:
     return isinstance(v, Real | np.number) and not isinstance(v, bool | np.bool_)
 
 
+def _elements(value) -> list | None:
+    """The elements of a sequence setting (a list, tuple or array), or None for anything
+    else (a string is not a sequence of settings)."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        return None
+    return (list(np.asarray(value, dtype=object).ravel()) if isinstance(value, np.ndarray)
+            else list(value))
+
+
 class Constraint:
     """One allowed form of a setting."""
 
@@ -196,10 +205,9 @@ class RealSequence(Constraint):
         self.length, self.min_length, self.increasing = length, min_length, increasing
 
     def is_satisfied_by(self, value) -> bool:
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        vals = _elements(value)
+        if vals is None:
             return False
-        vals = list(np.asarray(value, dtype=object).ravel()) if isinstance(
-            value, np.ndarray) else list(value)
         if self.length is not None and len(vals) != self.length:
             return False
         if len(vals) < self.min_length:
@@ -237,10 +245,9 @@ class MixedSequence(Constraint):
         self.options = Options(options)
 
     def is_satisfied_by(self, value) -> bool:
-        if isinstance(value, str | bytes) or not isinstance(value, Sequence | np.ndarray):
+        vals = _elements(value)
+        if vals is None:
             return False
-        vals = list(np.asarray(value, dtype=object).ravel()) if isinstance(
-            value, np.ndarray) else list(value)
         return len(vals) > 0 and all(self.element.is_satisfied_by(v)
                                      or self.options.is_satisfied_by(v) for v in vals)
 
