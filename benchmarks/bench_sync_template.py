@@ -5,7 +5,8 @@ Per recording and synchrony term — ``exponential`` (2 ms, the default until 20
 ``population`` (the template alone) and ``default`` (the grid ``(0.002, "population")``
 with its margin) — MCC of link existence at the default decision, AUC (all, E, I),
 calls / true links, the called inhibitory links fitted with J > 0, and the default's
-pick with the template's gain in nats per 1,000 coincidences.
+pick with each candidate's gain over the 2 ms term in nats per 1,000 coincidences (the
+template's over the best width in session 33's records).
 
 - ``fast``: ``brunel(1000, epsilon=0.1, g=5, eta=0.6, J=2)`` (~41 Hz, a population
   rhythm of 1.5 ms period), 60 recorded, 60 / 300 s, seeds 3 and 4, spike times at
@@ -20,6 +21,8 @@ pick with the template's gain in nats per 1,000 coincidences.
 Usage: python benchmarks/bench_sync_template.py fast
        python benchmarks/bench_sync_template.py brunel
        python benchmarks/bench_sync_template.py study
+       ... --terms default,grid_2_8_population --bins 0.001   (session 34: an 8 ms width
+       added to the default grid; benchmarks/results/sync34.md)
 """
 
 from __future__ import annotations
@@ -37,7 +40,10 @@ import spikewire as sw
 from spikewire.observe import observe, quantize, subsample
 
 SETTINGS = {"exponential": {"sync_tau": 0.002}, "population": {"sync_tau": "population"},
-            "default": {}}
+            "default": {}, "exponential_8ms": {"sync_tau": 0.008},
+            "grid_2_8_population": {"sync_tau": (0.002, 0.008, "population")}}
+TERMS = ["exponential", "population", "default"]  # the ones run (--terms)
+BINS = [0.001, 0.0005]  # bins of the 0.1 ms recordings (--bins)
 
 
 def existence_mcc(W: np.ndarray, adj: np.ndarray) -> float:
@@ -47,7 +53,8 @@ def existence_mcc(W: np.ndarray, adj: np.ndarray) -> float:
 
 def rows(label: str, net, rec, extra: dict) -> None:
     W = net.dense_weights()[np.ix_(rec.true_index, rec.true_index)]
-    for name, kw in SETTINGS.items():
+    for name in TERMS:
+        kw = SETTINGS[name]
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -55,8 +62,9 @@ def rows(label: str, net, rec, extra: dict) -> None:
             sc = sw.score(net, est)
         adj = est.adjacency()
         inh = (W < 0) & (adj != 0)
-        per_1000 = est.diagnostics.get("sync_template_gain_per_1000")
-        gain = "" if per_1000 is None else f"({per_1000:+.3f})"
+        gains = est.diagnostics.get("sync_gain_per_1000", {})
+        gain = "" if not gains else "(" + ", ".join(
+            f"{k} {v:+.3f}" for k, v in list(gains.items())[1:]) + ")"
         chose = est.diagnostics.get("sync_tau_s", "")
         print(f"| {label} | {extra.get('bin_width', 'auto')} | {name} "
               f"| {existence_mcc(W, adj):.3f} | {sc['auc']:.3f} | {sc['auc_exc']:.3f} "
@@ -67,7 +75,7 @@ def rows(label: str, net, rec, extra: dict) -> None:
 
 def header() -> None:
     print("| recording | bin (s) | sync term | MCC | AUC | E-AUC | I-AUC | calls / true "
-          "| called I links with J > 0 | default's pick (gain per 1,000) | s |")
+          "| called I links with J > 0 | default's pick (gains per 1,000) | s |")
     print("|---" * 11 + "|")
 
 
@@ -77,7 +85,7 @@ def run_fast() -> None:
         for seed in (3, 4):
             net = sw.networks.brunel(1000, epsilon=0.1, g=5.0, eta=0.6, J=2.0, seed=seed)
             rec = subsample(sw.simulate(net, T, seed=1), count=60, network=net, seed=2)
-            for bw in (0.001, 0.0005):
+            for bw in BINS:
                 rows(f"fast {T:g} s, seed {seed}", net, rec, {"bin_width": bw})
 
 
@@ -99,7 +107,7 @@ def run_brunel() -> None:
             steps = [subsample(count=100)] + (
                 [quantize(sampling_rate=1_000)] if stored == "1 kHz" else [])
             rec = observe(spikes, steps, seed=2, network=net)
-            for bw in ((0.001,) if stored == "1 kHz" else (0.001, 0.0005)):
+            for bw in ((0.001,) if stored == "1 kHz" else BINS):
                 rows(f"{name}, {stored}", net, rec, {"bin_width": bw})
 
 
@@ -118,7 +126,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=("fast", "brunel", "study"))
+    ap.add_argument("--terms", default=",".join(TERMS),
+                    help=f"synchrony settings to run, of {sorted(SETTINGS)}")
+    ap.add_argument("--bins", default="0.001,0.0005",
+                    help="bin widths (s) for the 0.1 ms recordings")
     a = ap.parse_args()
+    TERMS[:] = a.terms.split(",")
+    BINS[:] = [float(b) for b in a.bins.split(",")]
     {"fast": run_fast, "brunel": run_brunel, "study": run_study}[a.mode]()
 
 

@@ -348,29 +348,40 @@ def test_tau_grid_picks_the_kernel_of_the_data():
                                                   np.zeros((1, 16)))
 
 
-def test_sync_tau_grid_picks_the_width_of_highest_summed_posterior():
+def test_sync_tau_grid_takes_a_wider_width_only_beyond_its_margin():
     # a grid of synchrony widths fits every pair with each and keeps, for the whole
-    # recording, the one whose summed log posterior is highest: the result must equal the
-    # single-width fit with that value, and the sums must be the single fits' sums
+    # recording, the narrowest unless a wider one's summed log posterior beats it by more
+    # than SYNC_WIDTH_MARGIN nats per 1,000 coincidences: the result must equal the
+    # single-width fit with the chosen value, and the sums must be the single fits' sums
+    from spikewire.infer.glmcc import DEFAULT_DELAYS, SYNC_WIDTH_MARGIN
+
     st = _lif_spikes()
     grid = GLMCC(sync_tau=(0.002, 0.008)).fit(st)
     chosen = grid.diagnostics["sync_tau_s"]
     sums = grid.diagnostics["sync_tau_log_posterior"]
-    assert chosen in (0.002, 0.008) and set(sums) == {"0.002", "0.008"}
-    assert sums[f"{chosen:g}"] == max(sums.values())
+    gains = grid.diagnostics["sync_gain_per_1000"]
+    assert set(sums) == set(gains) == {"0.002", "0.008"} and gains["0.002"] == 0.0
+    assert np.sign(gains["0.008"]) == np.sign(sums["0.008"] - sums["0.002"])
+    assert chosen == (0.008 if gains["0.008"] > SYNC_WIDTH_MARGIN else 0.002)
     single = GLMCC(sync_tau=chosen).fit(st)
     np.testing.assert_array_equal(grid.weights, single.weights)
     np.testing.assert_array_equal(grid.pvalues, single.pvalues)
-    # fit_statistics on precomputed statistics follows the same rule
-    from spikewire.infer.glmcc import DEFAULT_DELAYS
-    rng = np.random.default_rng(5)
+    # fit_statistics on precomputed statistics follows the same rule: counts with an 8 ms
+    # wide zero-lag peak; a tall one (×3.7) gains 1.7 nats per 1,000 coincidences with the
+    # 8 ms width and takes it, a low one (×1.35) gains 0.09 > 0 and stays at 2 ms
     t = DELTA * (np.arange(101) - 50)
-    counts = rng.poisson(np.tile(500.0 * np.exp(0.3 * np.exp(-np.abs(t) / 0.008)), (20, 1)))
     zeros = np.zeros((20, len(DEFAULT_DELAYS)))
-    outs = {v: GLMCC(sync_tau=v).fit_statistics(counts, zeros, zeros, lattice=True)[0]
-            for v in (0.002, 0.008)}
-    best = max(outs, key=lambda v: outs[v][:, 7].sum())
-    out, _ = GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(counts, zeros, zeros, lattice=True)
-    np.testing.assert_array_equal(out, outs[best])
+    for amplitude, expect in ((1.3, 0.008), (0.3, 0.002)):
+        rng = np.random.default_rng(5)
+        counts = rng.poisson(np.tile(500.0 * np.exp(amplitude * np.exp(-np.abs(t) / 0.008)),
+                                     (20, 1)))
+        outs = {v: GLMCC(sync_tau=v).fit_statistics(counts, zeros, zeros, lattice=True)[0]
+                for v in (0.002, 0.008)}
+        gain = 1e3 * (outs[0.008][:, 7].sum() - outs[0.002][:, 7].sum()) / counts.sum()
+        assert gain > 0.0
+        assert (gain > SYNC_WIDTH_MARGIN) == (expect == 0.008)
+        out, _ = GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(counts, zeros, zeros,
+                                                               lattice=True)
+        np.testing.assert_array_equal(out, outs[expect])
     with pytest.raises(ValueError, match="sync_tau"):
         GLMCC(sync_tau=(0.002, -1.0)).fit(st)

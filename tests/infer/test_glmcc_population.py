@@ -119,6 +119,38 @@ def test_grid_takes_the_template_only_past_its_margin():
     assert not grid.adjacency().any()
 
 
+@pytest.mark.parametrize("gain_8ms, gain_template, expect", [
+    (3.0, 2.5, "population"),   # 3.0 − 1.0 < 2.5 − 0.05
+    (3.0, 1.5, 0.008),          # 3.0 − 1.0 > 1.5 − 0.05
+    (0.9, 0.04, 0.002),         # neither clears its margin: the reference
+    (0.9, 0.06, "population"),  # the template clears its own, the width does not
+    (-2.0, -1.0, 0.002),
+])
+def test_grid_of_widths_and_template_takes_the_largest_gain_past_its_margin(
+        gain_8ms, gain_template, expect):
+    # every candidate's summed log posterior against the narrowest width's, per 1,000
+    # coincidences, less its margin (SYNC_WIDTH_MARGIN for a wider width,
+    # SYNC_TEMPLATE_MARGIN for the template); the largest positive one wins
+    from spikewire.infer.glmcc import SYNC_WIDTH_MARGIN
+
+    assert (SYNC_WIDTH_MARGIN, SYNC_TEMPLATE_MARGIN) == (1.0, 0.05)
+    counts = np.full((50, 100), 40.0)                       # 200,000 coincidences
+    base = np.zeros((50, 11))
+    base[:, 8] = 1.0
+    base[:, 7] = -1e4
+    outs = []
+    for gain in (0.0, gain_8ms, gain_template):
+        o = base.copy()
+        o[:, 7] += gain * counts.sum() / 1e3 / 50            # the summed gain, spread evenly
+        outs.append(o)
+    k, diag = GLMCC._choose_sync([0.002, 0.008, "population"], outs, counts)
+    assert [0.002, 0.008, "population"][k] == expect == diag["sync_tau_s"]
+    assert diag["sync_gain_per_1000"]["0.008"] == pytest.approx(gain_8ms)
+    assert diag["sync_gain_per_1000"]["population"] == pytest.approx(gain_template)
+    assert diag["sync_template_gain_per_1000"] == pytest.approx(
+        gain_template - max(0.0, gain_8ms))
+
+
 @pytest.mark.parametrize("bad", ["populations", ("population", -0.002), (), ["x"]])
 def test_bad_sync_tau_is_refused(bad):
     with pytest.raises(ValueError, match="sync_tau"):
