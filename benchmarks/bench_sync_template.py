@@ -17,10 +17,13 @@ template's over the best width in session 33's records).
   1.5 ms delays (~70 Hz), each stored at 1 kHz and at 0.1 ms.
 - ``study``: the built-in study ``calibration``'s six families (100 of 1,000, 600 s,
   1 kHz; simulations cached as in ``bench_calibration.py``).
+- ``demo``: ``make demo``'s spike networks (a), (c), (d), seeds 0 and 1 (100 of 2,000,
+  240 s at 0.1 ms), through the study machinery.
 
 Usage: python benchmarks/bench_sync_template.py fast
        python benchmarks/bench_sync_template.py brunel
        python benchmarks/bench_sync_template.py study
+       python benchmarks/bench_sync_template.py demo
        ... --terms default,grid_2_8_population --bins 0.001   (session 34: an 8 ms width
        added to the default grid; benchmarks/results/sync34.md)
 """
@@ -122,10 +125,39 @@ def run_study() -> None:
         rows(fam, net, rec, {})
 
 
+def run_demo() -> None:
+    """The demo's spike networks (`make demo`'s spec ``demo``: (a), (c), (d), seeds 0–1)
+    through the study machinery; simulations cached in ``$SPIKEWIRE_BENCH_CACHE/demo``."""
+    import os
+
+    from spikewire.experiments import load_spec
+    from spikewire.experiments.grid import build_network as build_study_network
+    from spikewire.experiments.grid import expand
+    from spikewire.experiments.job import build_inputs, ensure_simulation, observe_spikes
+
+    cache = Path(os.environ.get("SPIKEWIRE_BENCH_CACHE",
+                                "/tmp/spikewire_bench_calibration")) / "demo"
+    cache.mkdir(parents=True, exist_ok=True)
+    header()
+    seen = set()
+    for job in expand(load_spec("demo"), check=False):
+        key = (job.network["name"], job.seed)
+        if (job.network["name"] not in ("a_toy", "c_delay", "d_realistic") or key in seen
+                or job.observation["name"] != "spikes"):
+            continue
+        seen.add(key)
+        sim = ensure_simulation(job.sim_spec(), job.sim_key, cache, job.plugins)
+        net = build_study_network(job.network, job.seed, allow_code=True)
+        inputs = build_inputs(net, job.sim_spec(), job.seed)["inputs"]
+        rec = observe_spikes(sw.SpikeTrains.load(sim["path"]), job.observation["steps"],
+                             job.seed, net, inputs)
+        rows(f"demo {key[0]}, seed {key[1]}", net, rec, {})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=("fast", "brunel", "study"))
+    ap.add_argument("mode", choices=("fast", "brunel", "study", "demo"))
     ap.add_argument("--terms", default=",".join(TERMS),
                     help=f"synchrony settings to run, of {sorted(SETTINGS)}")
     ap.add_argument("--bins", default="0.001,0.0005",
@@ -133,7 +165,7 @@ def main() -> None:
     a = ap.parse_args()
     TERMS[:] = a.terms.split(",")
     BINS[:] = [float(b) for b in a.bins.split(",")]
-    {"fast": run_fast, "brunel": run_brunel, "study": run_study}[a.mode]()
+    {"fast": run_fast, "brunel": run_brunel, "study": run_study, "demo": run_demo}[a.mode]()
 
 
 if __name__ == "__main__":

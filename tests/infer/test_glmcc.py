@@ -348,12 +348,12 @@ def test_tau_grid_picks_the_kernel_of_the_data():
                                                   np.zeros((1, 16)))
 
 
-def test_sync_tau_grid_takes_a_wider_width_only_beyond_its_margin():
+def test_sync_tau_grid_takes_a_wider_width_only_beyond_its_margin_on_a_failing_null():
     # a grid of synchrony widths fits every pair with each and keeps, for the whole
     # recording, the narrowest unless a wider one's summed log posterior beats it by more
     # than SYNC_WIDTH_MARGIN nats per 1,000 coincidences: the result must equal the
     # single-width fit with the chosen value, and the sums must be the single fits' sums
-    from spikewire.infer.glmcc import DEFAULT_DELAYS, SYNC_WIDTH_MARGIN
+    from spikewire.infer.glmcc import DEFAULT_DELAYS, SYNC_WIDTH_MARGIN, _reference_null_share
 
     st = _lif_spikes()
     grid = GLMCC(sync_tau=(0.002, 0.008)).fit(st)
@@ -362,13 +362,20 @@ def test_sync_tau_grid_takes_a_wider_width_only_beyond_its_margin():
     gains = grid.diagnostics["sync_gain_per_1000"]
     assert set(sums) == set(gains) == {"0.002", "0.008"} and gains["0.002"] == 0.0
     assert np.sign(gains["0.008"]) == np.sign(sums["0.008"] - sums["0.002"])
-    assert chosen == (0.008 if gains["0.008"] > SYNC_WIDTH_MARGIN else 0.002)
+    # a wider width only where the 2 ms term leaves the null failing (share of p < 0.05
+    # above check_null's 0.3); the share is the one the 2 ms estimate itself shows
+    share = grid.diagnostics["sync_reference_share_p05"]
+    narrow = GLMCC(sync_tau=0.002).fit(st)
+    p = narrow.pvalues[(narrow.pair_status == 0) & np.isfinite(narrow.pvalues)]
+    assert share == pytest.approx(np.mean(p < 0.05))
+    assert chosen == (0.008 if gains["0.008"] > SYNC_WIDTH_MARGIN and share > 0.3 else 0.002)
     single = GLMCC(sync_tau=chosen).fit(st)
     np.testing.assert_array_equal(grid.weights, single.weights)
     np.testing.assert_array_equal(grid.pvalues, single.pvalues)
     # fit_statistics on precomputed statistics follows the same rule: counts with an 8 ms
     # wide zero-lag peak; a tall one (×3.7) gains 1.7 nats per 1,000 coincidences with the
-    # 8 ms width and takes it, a low one (×1.35) gains 0.09 > 0 and stays at 2 ms
+    # 8 ms width, fails the 2 ms null and takes it, a low one (×1.35) gains 0.09 > 0 and
+    # stays at 2 ms
     t = DELTA * (np.arange(101) - 50)
     zeros = np.zeros((20, len(DEFAULT_DELAYS)))
     for amplitude, expect in ((1.3, 0.008), (0.3, 0.002)):
@@ -380,6 +387,8 @@ def test_sync_tau_grid_takes_a_wider_width_only_beyond_its_margin():
         gain = 1e3 * (outs[0.008][:, 7].sum() - outs[0.002][:, 7].sum()) / counts.sum()
         assert gain > 0.0
         assert (gain > SYNC_WIDTH_MARGIN) == (expect == 0.008)
+        if expect == 0.008:
+            assert _reference_null_share(outs[0.002], len(DEFAULT_DELAYS), 10.0) > 0.3
         out, _ = GLMCC(sync_tau=(0.002, 0.008)).fit_statistics(counts, zeros, zeros,
                                                                lattice=True)
         np.testing.assert_array_equal(out, outs[expect])

@@ -119,18 +119,22 @@ def test_grid_takes_the_template_only_past_its_margin():
     assert not grid.adjacency().any()
 
 
-@pytest.mark.parametrize("gain_8ms, gain_template, expect", [
-    (3.0, 2.5, "population"),   # 3.0 − 1.0 < 2.5 − 0.05
-    (3.0, 1.5, 0.008),          # 3.0 − 1.0 > 1.5 − 0.05
-    (0.9, 0.04, 0.002),         # neither clears its margin: the reference
-    (0.9, 0.06, "population"),  # the template clears its own, the width does not
-    (-2.0, -1.0, 0.002),
+@pytest.mark.parametrize("gain_8ms, gain_template, share, expect", [
+    (3.0, 2.5, 0.6, "population"),   # 3.0 − 1.0 < 2.5 − 0.05
+    (3.0, 1.5, 0.6, 0.008),          # 3.0 − 1.0 > 1.5 − 0.05
+    (3.0, 1.5, None, 0.008),         # no share given: no gate
+    (3.0, 1.5, 0.3, "population"),   # the 2 ms null holds: no wider width
+    (3.0, 0.04, 0.12, 0.002),
+    (0.9, 0.04, 0.6, 0.002),         # neither clears its margin: the reference
+    (0.9, 0.06, 0.6, "population"),  # the template clears its own, the width does not
+    (-2.0, -1.0, 0.9, 0.002),
 ])
 def test_grid_of_widths_and_template_takes_the_largest_gain_past_its_margin(
-        gain_8ms, gain_template, expect):
+        gain_8ms, gain_template, share, expect):
     # every candidate's summed log posterior against the narrowest width's, per 1,000
     # coincidences, less its margin (SYNC_WIDTH_MARGIN for a wider width,
-    # SYNC_TEMPLATE_MARGIN for the template); the largest positive one wins
+    # SYNC_TEMPLATE_MARGIN for the template); the largest positive one wins; a wider
+    # width only where the narrowest leaves more than 30 % of tests at p < 0.05
     from spikewire.infer.glmcc import SYNC_WIDTH_MARGIN
 
     assert (SYNC_WIDTH_MARGIN, SYNC_TEMPLATE_MARGIN) == (1.0, 0.05)
@@ -143,7 +147,7 @@ def test_grid_of_widths_and_template_takes_the_largest_gain_past_its_margin(
         o = base.copy()
         o[:, 7] += gain * counts.sum() / 1e3 / 50            # the summed gain, spread evenly
         outs.append(o)
-    k, diag = GLMCC._choose_sync([0.002, 0.008, "population"], outs, counts)
+    k, diag = GLMCC._choose_sync([0.002, 0.008, "population"], outs, counts, share)
     assert [0.002, 0.008, "population"][k] == expect == diag["sync_tau_s"]
     assert diag["sync_gain_per_1000"]["0.008"] == pytest.approx(gain_8ms)
     assert diag["sync_gain_per_1000"]["population"] == pytest.approx(gain_template)
