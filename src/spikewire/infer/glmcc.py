@@ -116,24 +116,6 @@ def lr_statistic(J, tau_cbar) -> np.ndarray:
     return 2.0 * np.asarray(tau_cbar, dtype=float) * np.maximum(out, 0.0)
 
 
-def _reference_null_share(out, n_looks: int, min_coincidences: float) -> float:
-    """Share of p < 0.05 among the decided directed tests of a fit (the raw
-    :func:`_glmcc_kernels.fit_pairs` array), each p Šidák-corrected over ``n_looks``
-    delays × kernels as in the estimate: the quantity :func:`~spikewire.infer.base.check_null`
-    compares with its failure share."""
-    conv = out[:, 8] == 1.0
-    p_all = []
-    for d in range(2):
-        stat = 2.0 * (out[:, 7] - out[:, 9 + d])
-        wald = out[:, d] ** 2 / out[:, 2 + d]
-        stat = np.where(np.isfinite(stat), stat, wald)
-        ok = conv & np.isfinite(stat) & (EVIDENCE_TAU * out[:, 4 + d] > min_coincidences)
-        p = chi2.sf(np.maximum(stat[ok], 0.0), 1)
-        p_all.append(-np.expm1(n_looks * np.log1p(-np.minimum(p, 1.0 - 1e-16))))
-    p_all = np.concatenate(p_all)
-    return float(np.mean(p_all < 0.05)) if p_all.size else 0.0
-
-
 def _sync_label(value) -> str:
     """A synchrony candidate as a diagnostics key: ``"population"`` or the width in s."""
     return value if isinstance(value, str) else f"{float(value):g}"
@@ -580,8 +562,7 @@ class GLMCC(InferenceMethod):
                 fits = [self.fit_statistics(counts, s_pos, s_neg, bin_width, lattice=lattice,
                                             tau=tau, sync_tau=v, sync_template=sync_template)
                         for v in grid]
-                share = _reference_null_share(fits[0][0], delays.size,
-                                              float(self.min_coincidences))
+                share = self._reference_null_share(fits[0][0], tau, delays.size)
                 k, _ = self._choose_sync(grid, [f[0] for f in fits], counts, share)
                 return fits[k][0], sum(f[1] for f in fits)
             sync_tau = grid[0]
@@ -619,7 +600,7 @@ class GLMCC(InferenceMethod):
         than :data:`SYNC_WIDTH_MARGIN`, the population template more than
         :data:`SYNC_TEMPLATE_MARGIN`, and the candidate of largest gain less its margin is
         taken (the first where none clears its margin). With ``reference_share`` (the share
-        of the first candidate's tests at p < 0.05, :func:`_reference_null_share`) no wider
+        of the first candidate's tests at p < 0.05, :meth:`_reference_null_share`) no wider
         width is taken unless it exceeds :data:`~spikewire.infer.fdr.NULL_FAILURE_SHARE_FDR`
         (0.3): only where the reference leaves the null failing."""
         if len(syncs) == 1:
@@ -731,8 +712,8 @@ class GLMCC(InferenceMethod):
                     fits = [self.fit_statistics(counts[sub], s_pos[sub], s_neg[sub], delta,
                                                 lattice=lattice, tau=float(tau), sync_tau=v,
                                                 sync_template=template) for v in syncs]
-                    share = _reference_null_share(fits[0][0], delays.size * taus.size,
-                                                  float(self.min_coincidences))
+                    share = self._reference_null_share(fits[0][0], float(tau),
+                                                       delays.size * taus.size)
                     k, chosen = self._choose_sync(syncs, [f[0] for f in fits], counts[sub],
                                                   share)
                     diag.update(chosen, sync_choice_pairs=int(sub.size))
@@ -763,8 +744,7 @@ class GLMCC(InferenceMethod):
                         res[k][1] = res[k][1] + it
                 t_ccg += t2 - t1
                 t_fit += time.perf_counter() - t2
-            share = (_reference_null_share(res[0][0], delays.size * taus.size,
-                                           float(self.min_coincidences))
+            share = (self._reference_null_share(res[0][0], res[0][2], delays.size * taus.size)
                      if len(syncs) > 1 else None)
             k, chosen = self._choose_sync(syncs, [r[0] for r in res], counts, share)
             diag.update(chosen)
@@ -788,38 +768,56 @@ class GLMCC(InferenceMethod):
                             weight_unit="J (log-rate gain, dimensionless)", pvalues=pvals,
                             scores=scores, delays=dmat, pair_status=status, diagnostics=diag)
 
-    def _fill(self, out, iu, ju, delays, tau, taus, status, weights, pvals, scores, dmat):
+    def _tests(self, out, direction: int, tau, n_looks: int):
+        """One direction's tests from a raw :func:`_glmcc_kernels.fit_pairs` array: per row
+        ``(converged, decided, p, score)``; ``decided`` rows passed the evidence rule, their
+        ``p`` is Šidák-corrected over ``n_looks`` delays × kernels (NaN elsewhere). ``tau``
+        (s): the kernel of each row (a float or one per row)."""
         conv = out[:, 8] == 1.0
-        for direction, (post, pre) in enumerate(((ju, iu), (iu, ju))):
-            J = out[:, direction]
-            var = out[:, 2 + direction]
-            cbar = out[:, 4 + direction]
-            requested = status[post, pre] == 0
+        if self.test == "lr":
             # a null fit of the LR test that did not converge leaves no statistic
-            conv_d = conv & np.isfinite(out[:, 9 + direction]) if self.test == "lr" else conv
-            ok = requested & conv_d
-            status[post[requested & ~conv_d], pre[requested & ~conv_d]] = 5
-            tau_c = tau * cbar
-            # the evidence rule uses the longest kernel (the paper's 4 ms by default)
-            und = ok & ~(EVIDENCE_TAU * cbar > self.min_coincidences)
+            conv = conv & np.isfinite(out[:, 9 + direction])
+        cbar = out[:, 4 + direction]
+        # the evidence rule uses the longest kernel (the paper's 4 ms by default)
+        decided = conv & (EVIDENCE_TAU * cbar > self.min_coincidences)
+        J = out[decided, direction]
+        if self.test == "lr":
+            stat = np.maximum(2.0 * (out[decided, 7] - out[decided, 9 + direction]), 0.0)
+            p_d = chi2.sf(stat, 1)
+            sc_d = np.sqrt(stat)
+        elif self.test == "threshold":
+            tau_c = np.broadcast_to(tau, cbar.shape)[decided] * cbar[decided]
+            sc_d = np.abs(J) * np.sqrt(tau_c) / PAPER_THRESHOLD_FACTOR
+            p_d = 2 * norm.sf(sc_d)
+        else:
+            z = J / np.sqrt(out[decided, 2 + direction])
+            p_d = 2 * norm.sf(np.abs(z))
+            sc_d = np.abs(z)
+        p = np.full(cbar.shape, np.nan)
+        sc = np.full(cbar.shape, np.nan)
+        # the delay maximising the posterior was picked among n_d candidates: Sidak
+        p[decided] = -np.expm1(n_looks * np.log1p(-np.minimum(p_d, 1.0 - 1e-16)))
+        sc[decided] = sc_d
+        return conv, decided, p, sc
+
+    def _reference_null_share(self, out, tau, n_looks: int) -> float:
+        """Share of p < 0.05 among the decided directed tests of a raw fit, as the estimate
+        would report them: the quantity :func:`~spikewire.infer.base.check_null` compares
+        with its failure share."""
+        p = np.concatenate([self._tests(out, d, tau, n_looks)[2] for d in range(2)])
+        p = p[np.isfinite(p)]
+        return float(np.mean(p < 0.05)) if p.size else 0.0
+
+    def _fill(self, out, iu, ju, delays, tau, taus, status, weights, pvals, scores, dmat):
+        for direction, (post, pre) in enumerate(((ju, iu), (iu, ju))):
+            conv, decided, p, sc = self._tests(out, direction, tau, delays.size * taus.size)
+            requested = status[post, pre] == 0
+            ok = requested & conv
+            status[post[requested & ~conv], pre[requested & ~conv]] = 5
+            und = ok & ~decided
             status[post[und], pre[und]] = 4
-            good = ok & ~und
-            Jg = J[good]
-            if self.test == "lr":
-                stat = np.maximum(2.0 * (out[good, 7] - out[good, 9 + direction]), 0.0)
-                p = chi2.sf(stat, 1)
-                sc = np.sqrt(stat)
-            elif self.test == "threshold":
-                z = np.abs(Jg) * np.sqrt(tau_c[good]) / PAPER_THRESHOLD_FACTOR
-                p = 2 * norm.sf(z)
-                sc = z
-            else:
-                z = Jg / np.sqrt(var[good])
-                p = 2 * norm.sf(np.abs(z))
-                sc = np.abs(z)
-            # the delay maximising the posterior was picked among n_d candidates: Sidak
-            p = -np.expm1(delays.size * taus.size * np.log1p(-np.minimum(p, 1.0 - 1e-16)))
-            weights[post[good], pre[good]] = Jg
-            pvals[post[good], pre[good]] = p
-            scores[post[good], pre[good]] = sc
+            good = ok & decided
+            weights[post[good], pre[good]] = out[good, direction]
+            pvals[post[good], pre[good]] = p[good]
+            scores[post[good], pre[good]] = sc[good]
             dmat[post[good], pre[good]] = delays[out[good, 6].astype(int)]
