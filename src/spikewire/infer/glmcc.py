@@ -562,8 +562,8 @@ class GLMCC(InferenceMethod):
                 fits = [self.fit_statistics(counts, s_pos, s_neg, bin_width, lattice=lattice,
                                             tau=tau, sync_tau=v, sync_template=sync_template)
                         for v in grid]
-                share = self._reference_null_share(fits[0][0], tau, delays.size)
-                k, _ = self._choose_sync(grid, [f[0] for f in fits], counts, share)
+                k, _ = self._decide_sync(grid, [f[0] for f in fits], counts, tau,
+                                         delays.size)
                 return fits[k][0], sum(f[1] for f in fits)
             sync_tau = grid[0]
         use_s = sync_tau is not None
@@ -712,10 +712,8 @@ class GLMCC(InferenceMethod):
                     fits = [self.fit_statistics(counts[sub], s_pos[sub], s_neg[sub], delta,
                                                 lattice=lattice, tau=float(tau), sync_tau=v,
                                                 sync_template=template) for v in syncs]
-                    share = self._reference_null_share(fits[0][0], float(tau),
-                                                       delays.size * taus.size)
-                    k, chosen = self._choose_sync(syncs, [f[0] for f in fits], counts[sub],
-                                                  share)
+                    k, chosen = self._decide_sync(syncs, [f[0] for f in fits], counts[sub],
+                                                  float(tau), delays.size * taus.size)
                     diag.update(chosen, sync_choice_pairs=int(sub.size))
                     rest = np.setdiff1d(np.arange(iu.size), sub)
                     o_rest, it_rest = self.fit_statistics(
@@ -744,9 +742,8 @@ class GLMCC(InferenceMethod):
                         res[k][1] = res[k][1] + it
                 t_ccg += t2 - t1
                 t_fit += time.perf_counter() - t2
-            share = (self._reference_null_share(res[0][0], res[0][2], delays.size * taus.size)
-                     if len(syncs) > 1 else None)
-            k, chosen = self._choose_sync(syncs, [r[0] for r in res], counts, share)
+            k, chosen = self._decide_sync(syncs, [r[0] for r in res], counts, res[0][2],
+                                          delays.size * taus.size)
             diag.update(chosen)
             if syncs[k] == "population":
                 diag["sync_template"] = template.tolist()
@@ -799,6 +796,15 @@ class GLMCC(InferenceMethod):
         p[decided] = -np.expm1(n_looks * np.log1p(-np.minimum(p_d, 1.0 - 1e-16)))
         sc[decided] = sc_d
         return conv, decided, p, sc
+
+    def _decide_sync(self, syncs: list, outs: list, counts, tau, n_looks: int
+                     ) -> tuple[int, dict]:
+        """:meth:`_choose_sync` with the reference's null share from its own fit
+        (``outs[0]``; ``tau`` and ``n_looks`` as in :meth:`_tests`)."""
+        if len(syncs) == 1:
+            return 0, {}
+        share = self._reference_null_share(outs[0], tau, n_looks)
+        return self._choose_sync(syncs, outs, counts, share)
 
     def _reference_null_share(self, out, tau, n_looks: int) -> float:
         """Share of p < 0.05 among the decided directed tests of a raw fit, as the estimate
