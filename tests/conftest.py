@@ -11,12 +11,29 @@ order unless it reorders files by size (its default). That reordering is switche
 and done in the collection instead, the NEST file kept first: it is then the first file of
 the first worker, before any numba kernel ran there, and the other files follow largest
 first (fewest idle minutes at the end of a parallel run).
+
+Each xdist worker runs its numerical libraries on one thread: two workers on two cores, each
+with a two-thread OpenBLAS / OpenMP / torch pool, oversubscribe the machine, and the spinning
+threads cost more than they give (the suite took 13 min 28 s with the libraries' default
+pools and 10 min 2 s with one thread each, back to back on the 2-core development VM,
+2026-12-03). numba's own pool (``n_jobs``) is left as it is; a single-process run
+(``python -m pytest``) keeps the default pools.
 """
 
+import os
 from collections import Counter
+
+_ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in _ONE_THREAD:                 # read by libraries loaded later (torch, BLAS)
+        os.environ.setdefault(_var, "1")
 
 
 def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)          # the pools of libraries already loaded
     if hasattr(config.option, "loadscopereorder"):  # pytest-xdist is installed
         config.option.loadscopereorder = False
 
