@@ -60,7 +60,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
-__all__ = ["TailReference", "auto_max_shift", "conservative_sparse", "draw_shifts",
+__all__ = ["DENSE_SHARE", "TailReference", "auto_max_shift", "conservative_sparse", "draw_shifts",
            "shift_bins", "shift_columns", "standardise_by_shift", "standardise_by_shift_masked",
            "surrogate_max_test", "surrogate_test", "surrogate_z", "usable_surrogates",
            "warn_if_short"]
@@ -169,7 +169,7 @@ def conservative_sparse(p: np.ndarray, z: np.ndarray, lam: np.ndarray
     return np.where(sparse & np.isfinite(p), np.maximum(p, cheb), p), ~sparse
 
 
-def slow_decay(X: sp.csr_array, lags: np.ndarray) -> np.ndarray:
+def slow_decay(X: sp.csr_array | np.ndarray, lags: np.ndarray) -> np.ndarray:
     """Decay ``φ(r)`` of the slow shared covariance at ``lags`` (bins), ``φ(0) = 1``.
 
     The cross-unit covariance ``C(r) = Σ_{i≠j} cov(x_i(t), x_j(t − r))`` (the population's
@@ -184,7 +184,9 @@ def slow_decay(X: sp.csr_array, lags: np.ndarray) -> np.ndarray:
     C = np.empty(lags.size)
     for k, r in enumerate(lags):
         r = int(r)
-        own = float(X.multiply(shift_columns(X, np.full(X.shape[1], r))).sum()) - T * mu @ mu
+        Xr = shift_columns(X, np.full(X.shape[1], r))
+        prod = X * Xr if isinstance(X, np.ndarray) else X.multiply(Xr)
+        own = float(prod.sum()) - T * mu @ mu
         C[k] = float(pop @ np.roll(pop, r)) - own
     if np.any(C <= 0) or lags.size < 2:
         return np.ones(lags.size)
@@ -227,11 +229,28 @@ def usable_surrogates(shifts: np.ndarray, min_sep: int) -> np.ndarray:
     return out
 
 
-def shift_columns(X: sp.csr_array, shifts: np.ndarray) -> sp.csr_array:
-    """Circularly shift column ``j`` of the sparse ``(T, m)`` count matrix by ``shifts[j]`` rows.
+#: Share of non-zero bins above which ``te`` and ``partial_corr`` work on a dense array
+#: (continuous signals: smoothed rates, deconvolved calcium) instead of sparse counts:
+#: the same statistics, with BLAS products ~9× faster than sparse ones there.
+DENSE_SHARE = 0.25
 
-    Row ``t`` of the result holds row ``(t − shifts[j]) mod T`` of column ``j``.
+
+def shift_columns(X: sp.csr_array | np.ndarray, shifts: np.ndarray) -> sp.csr_array | np.ndarray:
+    """Circularly shift column ``j`` of the ``(T, m)`` count matrix by ``shifts[j]`` rows.
+
+    Row ``t`` of the result holds row ``(t − shifts[j]) mod T`` of column ``j``. A sparse
+    matrix gives a sparse CSR matrix, a dense array (continuous signals) a dense array.
     """
+    if isinstance(X, np.ndarray):
+        shifts = np.asarray(shifts)
+        if np.all(shifts == shifts[0]):
+            return np.roll(X, int(shifts[0]), axis=0)
+        T = X.shape[0]
+        out = np.empty_like(X, order="F")              # contiguous columns to copy into
+        for j, s in enumerate(shifts % T):
+            out[s:, j] = X[:T - s, j]
+            out[:s, j] = X[T - s:, j]
+        return out
     C = sp.coo_array(X)
     T = X.shape[0]
     rows = (C.row.astype(np.int64) + shifts[C.col]) % T

@@ -12,6 +12,7 @@ from threadpoolctl import threadpool_limits
 from spikewire.core.seeds import rng as seeded_rng
 from spikewire.infer._params import Interval, Options, SeedLike
 from spikewire.infer._surrogates import (
+    DENSE_SHARE,
     LAMBDA_MIN,
     MIN_USABLE,
     auto_max_shift,
@@ -87,9 +88,11 @@ def ledoit_wolf_from_moments(emp_cov: np.ndarray, beta_sum: float, T: int,
     return cov, float(shrink)
 
 
-def _lagged(X: sp.csr_array, lag: int) -> sp.csr_array:
+def _lagged(X: sp.csr_array | np.ndarray, lag: int) -> sp.csr_array | np.ndarray:
     """The variables of the test: counts at ``t`` (lag 0), or ``[x_t, x_{t−1}]`` (lag 1)."""
     if lag == 1:
+        if isinstance(X, np.ndarray):
+            return np.hstack([X[1:], X[:-1]])
         return sp.hstack([X[1:], X[:-1]]).tocsr()
     return X
 
@@ -289,6 +292,10 @@ class PartialCorrelation(InferenceMethod):
         diagnostics = {"n_bins": n_bins, "null": self.null}
         if m >= 2:
             X0 = spikes.select(idx).binned(bw, sparse=True).T.tocsr()   # (T, m)
+            dense = X0.nnz > DENSE_SHARE * X0.shape[0] * X0.shape[1]
+            if dense:                 # continuous signals: dense BLAS products (same results)
+                X0 = X0.toarray(order="F").astype(np.float64)
+            diagnostics["dense"] = bool(dense)
             X = _lagged(X0, lag)
             T = X.shape[0]
             _, emp, beta_sum, T = count_moments(X)
@@ -378,7 +385,7 @@ class PartialCorrelation(InferenceMethod):
                              f"({X.shape[0] * X.shape[1]:.3g} entries > max_dense="
                              f"{self.max_dense:.3g}); use estimator='ledoit_wolf', larger "
                              "bins, or raise max_dense")
-        Xd = X.toarray().astype(np.float64)
+        Xd = (X.toarray() if sp.issparse(X) else X).astype(np.float64)
         Xd /= np.maximum(Xd.std(axis=0), 1e-12)   # standardise: one penalty fits all units
         model = GraphicalLassoCV().fit(Xd)
         return model.covariance_, {"graphical_lasso_alpha": float(model.alpha_)}
