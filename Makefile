@@ -3,14 +3,21 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+CORE   := $(VENV)/.installed-core
 STAMP  := $(VENV)/.installed
 ML     := $(VENV)/.installed-ml
 
 .PHONY: demo test venv lint clean sysdeps
 
-$(STAMP): pyproject.toml
+# spikewire and its required dependencies: all the demo needs
+$(CORE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(CORE)
+
+# the extras the test suite exercises (reference tools, NWB, calcium, NEST, cluster runners)
+$(STAMP): $(CORE)
 	$(BIN)/pip install --quiet -e ".[dev,calcium,dask,nest]"
 	touch $(STAMP)
 
@@ -21,7 +28,7 @@ $(ML): $(STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CORE)
 	$(BIN)/spikewire demo
 
 test: $(STAMP) $(ML) sysdeps
