@@ -255,6 +255,37 @@ def _poisson_pass(e, y, w):
     return f, rs
 
 
+@njit(cache=True, nogil=True)
+def _poisson_pass_population(e, y, w, P, gp, gg):
+    """:func:`_poisson_pass` with the population covariates' term ``Σ_k P[k] gp[k]`` added
+    to ``η`` first and their gradient ``gg[k, i] = Σ_t P[k, t, i] w (μ − y)`` accumulated
+    in the same pass (``P`` (n_scales, n_bins, n_targets), ``gp`` and ``gg`` (n_scales,
+    n_targets)); numpy needed four passes and two temporaries over the (n_bins, n_targets)
+    arrays per scale."""
+    n, m = e.shape
+    npop = P.shape[0]
+    f = 0.0
+    rs = np.zeros(m)
+    for t in range(n):
+        for i in range(m):
+            wi = w[t, i]
+            if wi == 0.0:
+                e[t, i] = 0.0
+                continue
+            v = e[t, i]
+            for k in range(npop):
+                v += P[k, t, i] * gp[k, i]
+            yy = y[t, i]
+            mu = math.exp(min(v, 50.0))
+            f += wi * (mu - yy * v)
+            res = wi * (mu - yy)
+            e[t, i] = res
+            rs[i] += res
+            for k in range(npop):
+                gg[k, i] += P[k, t, i] * res
+    return f, rs
+
+
 def resample_covariates(covariates, covariate_rate: float | None, t_start: float,
                         duration: float, bin_centres: np.ndarray) -> np.ndarray:
     """State covariates at the GLM's bin centres, shape (n_covariates, n_bins).
@@ -1126,8 +1157,9 @@ class _Problem:
                  (g * self.s_o[None]).ravel()]
         return np.concatenate(parts)
 
-    def eta(self, k, b, W, Bc, g):
-        """Log-mean of session ``k`` (n_bins_k, nt_k)."""
+    def eta(self, k, b, W, Bc, g, population=True):
+        """Log-mean of session ``k`` (n_bins_k, nt_k); without the population covariates'
+        term with ``population=False``."""
         s = self.S[k]
         Ws = W if s.full else W[s.ix]
         # centred coupling columns: the intercept is the log-rate at the mean design
@@ -1144,7 +1176,7 @@ class _Problem:
             e += bias[None, :]
         if self.nc:
             e += s.C @ Bc[:, s.tg]
-        if self.has_p:
+        if self.has_p and population:
             for k_, pk in enumerate(s.P):
                 e += pk * g[k_, s.tg][None, :]
         return e
@@ -1178,8 +1210,16 @@ class _Problem:
             gBc = np.zeros((self.nc, nt))
             gg = np.zeros((self.npop, nt))
             for k, (s, r) in enumerate(zip(self.S, row_w, strict=True)):
-                e = self.eta(k, b, W, Bc, g)
-                fk, rs = _poisson_pass(e, s.Y, r)   # e now holds w ⊙ (μ − y)
+                if self.has_p:
+                    # the population term and its gradient in the loss's own pass
+                    e = self.eta(k, b, W, Bc, g, population=False)
+                    gk = np.zeros((self.npop, s.tg.size))
+                    fk, rs = _poisson_pass_population(e, s.Y, r, s.P,
+                                                      np.ascontiguousarray(g[:, s.tg]), gk)
+                    gg[:, s.tg] += gk
+                else:
+                    e = self.eta(k, b, W, Bc, g)
+                    fk, rs = _poisson_pass(e, s.Y, r)   # e now holds w ⊙ (μ − y)
                 f += fk
                 gb[k, s.tg] = rs
                 gWs = self._xt(s, e) - s.m[:, None] * rs[None, :]
@@ -1189,9 +1229,6 @@ class _Problem:
                     gW[s.ix] += gWs
                 if self.nc:
                     gBc[:, s.tg] += s.C.T @ e
-                if self.has_p:
-                    for k_, pk in enumerate(s.P):
-                        gg[k_, s.tg] += (pk * e).sum(0)
             f += 0.5 * float(np.sum(self.lam2 * W * W)) + float(np.sum(l1 * W))
             gW += self.lam2 * W + l1
             if quad is not None:
