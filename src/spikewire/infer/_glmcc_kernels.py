@@ -95,7 +95,8 @@ def ccg_stats(times, indptr, pi, pj, window, delta, n_bins, tau, delays):
     s_neg = np.zeros((n_pairs, n_d))
     exp_d = np.exp(delays / tau)
     thresholds = np.empty(n_d + 1)
-    thresholds[:n_d] = delays - LAG_EPS
+    for q in range(n_d):
+        thresholds[q] = delays[q] - LAG_EPS
     thresholds[n_d] = np.inf
     for p in prange(n_pairs):
         i = pi[p]
@@ -135,7 +136,8 @@ def ccg_stats_scan(ftimes, fpos, times, indptr, pair_index, n_pairs, window, del
     edge_p = np.zeros((n_pairs, n_d))
     edge_n = np.zeros((n_pairs, n_d))
     thresholds = np.empty(n_d + 1)
-    thresholds[:n_d] = delays - LAG_EPS
+    for q in range(n_d):
+        thresholds[q] = delays[q] - LAG_EPS
     thresholds[n_d] = np.inf
     nf = ftimes.size
     for i in prange(n_units):
@@ -535,7 +537,8 @@ def fit_one(counts, sp, sn, side, fhi, flo, delta, tau, lam, j_max, max_iter, to
             # no decrease along the Newton direction: at the optimum up to rounding
             converged = 0.5 * dec < 1e3 * tol
             break
-        a[:] = a_new
+        for k in range(m):      # element-wise: a slice copy compiles a shape check
+            a[k] = a_new[k]
         jp = jp_new
         jn = jn_new
         js = js_new
