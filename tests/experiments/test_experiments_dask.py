@@ -60,3 +60,33 @@ def test_any_scheduler_address(tmp_path):
                            address=cluster.scheduler_address, progress=False, allow_code=True)
     assert s.runner == "address" and s.n_ok == 6
     assert len(load_results(tmp_path / "out")) == 6
+
+
+def test_local_runner_runs_each_methods_first_job_alone(tmp_path):
+    """On the local runner a method's other jobs start only after its first job ended (its
+    compiled kernels are cached once instead of by every worker at once); no job is lost."""
+    p = tmp_path / "spec.toml"
+    p.write_text(tiny_spec(seeds=(0,), sleep=0.4))
+    s = run_experiment(p, out=tmp_path / "out", runner="local", n_workers=2, progress=False,
+                       allow_code=True)
+    assert s.n_ok == 6
+    df = load_results(tmp_path / "out")
+    start = df["finished_at"] - (df["time_total"] - df["time_simulate"] - df["time_build"])
+    first = df["finished_at"].idxmin()
+    others = start.drop(index=first)
+    # every other job started after the first one finished (0.4 s of sleep each: the
+    # two workers would otherwise have started two jobs together)
+    assert (others >= df["finished_at"][first] - 0.05).all()
+
+
+def test_pilot_waves_hold_back_all_but_each_methods_first_job():
+    from types import SimpleNamespace
+
+    from spikewire.experiments.runner import _pilot_waves
+
+    jobs = [SimpleNamespace(method={"name": m}, i=i)
+            for i, m in enumerate(["glmcc", "ccg", "glmcc", "te", "ccg", "glmcc"])]
+    first, held = _pilot_waves(jobs)
+    assert [j.i for j in first] == [0, 1, 3]
+    assert {k: [j.i for j in v] for k, v in held.items()} == {"glmcc": [2, 5], "ccg": [4],
+                                                              "te": []}

@@ -363,8 +363,32 @@ def _make_client(kind: str, rs, n_workers: int | None, address: str | None):
     return client, cluster
 
 
+def _pilot_waves(todo: list[Job]) -> tuple[list[Job], dict[str, list[Job]]]:
+    """Split ``todo`` into a first wave (each method's first job, in ``todo``'s order) and,
+    per method name, the jobs held back until that method's first job has ended."""
+    first: list[Job] = []
+    held: dict[str, list[Job]] = {}
+    for job in todo:
+        name = str(job.method.get("name"))
+        if name in held:
+            held[name].append(job)
+        else:
+            held[name] = []
+            first.append(job)
+    return first, held
+
+
 def _run_dask(todo: list[Job], store: ResultStore, cache_dir: Path, bar, *, kind, rs,
               n_workers, address, client=None) -> None:
+    """Run ``todo`` on Dask: one task per distinct simulation, one per job depending on it.
+
+    On the ``local`` runner each method's first job runs alone before the method's other
+    jobs are submitted (its numba kernels are compiled and cached once, by that worker,
+    while the others run other methods' jobs: two workers compiling glmcc's kernels at
+    once cost the demo ≈ 30 s of a core). The rest are released when it ends, whatever
+    its status. Other runners submit everything at once (many workers: waiting would
+    idle them).
+    """
     from distributed import as_completed
 
     own = client is None
@@ -373,18 +397,27 @@ def _run_dask(todo: list[Job], store: ResultStore, cache_dir: Path, bar, *, kind
         client, cluster = _make_client(kind, rs, n_workers, address)
     try:
         sim_futs = {}
-        futs = {}
-        for job in todo:
+        for job in todo:  # every simulation now: held jobs must not delay them
             if job.sim_key not in sim_futs:
                 sim_futs[job.sim_key] = client.submit(
                     ensure_simulation, job.sim_spec(), job.sim_key, str(cache_dir), job.plugins,
                     key=f"sim-{job.sim_key}-{time.monotonic_ns()}", pure=False, priority=10)
+        if kind == "local":
+            first, held = _pilot_waves(todo)
+        else:
+            first, held = todo, {}
+        futs = {}
+
+        def submit(job: Job):
             f = client.submit(run_and_store, job.cell(), str(cache_dir), str(store.root),
                               sim_futs[job.sim_key], key=f"job-{job.job_id}-{time.monotonic_ns()}",
                               pure=False)
             futs[f] = job
-        for fut in as_completed(list(futs)):
-            job = futs[fut]
+            return f
+
+        pending = as_completed([submit(job) for job in first])
+        for fut in pending:
+            job = futs.pop(fut)
             try:
                 _, status = fut.result()
             except Exception as err:  # noqa: BLE001 - e.g. KilledWorker: record, go on
@@ -392,7 +425,8 @@ def _run_dask(todo: list[Job], store: ResultStore, cache_dir: Path, bar, *, kind
                 store.write_row(row)
                 status = "error"
             bar.update(status, job.job_id)
-            del futs[fut]
+            for later in held.pop(str(job.method.get("name")), ()):
+                pending.add(submit(later))
     finally:
         if own:
             client.close()
