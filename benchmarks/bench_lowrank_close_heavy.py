@@ -4,12 +4,14 @@ helper lrclose, session 21).
 ``heavy_tailed`` (Student-t m, ν = 3, ring-like C = 1.6 I) at N = 1,000 from Poisson spikes
 exactly as ``bench_lowrank_spikes.py`` draws them (5–20 Hz, 10-ms bins, 6 × 6 grid of
 initial latents on [−2.4, 2.4]², 50 steps, 256 repeats pooled = 4,608 s; front end 300 Adam
-iterations, 1 restart), two settings of the front end + flows:
+iterations, 1 restart), three settings of the front end + flows:
 
 - ``defaults``: ``refine_iter=0``, ``targets_from="flow"``, ``coupling="independent"``,
-  ``smooth=False``, 3,000 flow iterations (LowRankFlow's session-18 defaults);
+  ``smooth=False``, 3,000 flow iterations (LowRankFlow's defaults from session 18 to 35);
 - ``options``: ``refine_iter=400``, ``targets_from="units"``, ``coupling="ot"``,
   ``smooth=True`` (gain refit on), 6,000 flow iterations (session 20's setting).
+- ``flow_options``: the flows of ``options`` on the Adam-only front end (``refine_iter=0``),
+  LowRankFlow's defaults since session 36 (``benchmarks/results/lrdefaults36.md``).
 
 Scores (true latent basis, :func:`align_latent_basis` on the fitted units): distance
 Sinkhorn(m) (mean of K = 4 draws of 1,000 flow samples against the 1,000 true units) +
@@ -20,7 +22,8 @@ calibrated tolerances, stable fixed points); Hill tail index of |m| (top 10 %, p
 coordinates) of the flow's samples (1,000 and 20,000), the fitted units and the truth.
 
 Usage: python benchmarks/bench_lowrank_close_heavy.py SEED [SEED ...] --out r.json
-       [--fit-cache DIR] [--ring-ref /tmp/lrring/refcache/ref_ring_s10000_k5_r40.pkl]
+       [--fit-cache DIR] [--ring-ref /tmp/lrring/refcache/ref_ring_s10000_k5_r40.pkl | none]
+       [--samples K] [--settings defaults,options,flow_options] [--biases fit|zero]
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ SETTINGS = {
                      smooth=False, n_iter=3000),
     "options": dict(refine_iter=400, targets_from="units", coupling="ot", smooth=True,
                     n_iter=6000),
+    # the flow's options on the Adam-only front end (session 36)
+    "flow_options": dict(refine_iter=0, targets_from="units", coupling="ot", smooth=True,
+                         n_iter=6000),
 }
 REPEATS, GRID, STEPS = 256, 6, 50
 
@@ -85,17 +91,20 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
            "hill_m_truth_100k": hill_tail_index(
                lowrank_preset("heavy_tailed", 100_000, seed=1000 + seed).m),
            "n_spikes": int(counts.sum())}
-    for name, st in SETTINGS.items():
+    for name in args.settings.split(","):
+        st = SETTINGS[name]
         c0 = time.process_time()
         cache = None if args.fit_cache is None else Path(args.fit_cache) / (
-            f"heavy_n1000_r{REPEATS}_i300_ref{st['refine_iter']}_s{seed}.pkl")
+            f"heavy_n1000_r{REPEATS}_i300_ref{st['refine_iter']}_s{seed}"
+            f"{'' if args.biases == 'fit' else '_' + args.biases}.pkl")
         if cache is not None and cache.exists():
             with open(cache, "rb") as fh:
                 fit = pickle.load(fh)
         else:
             fit = fit_lowrank(counts, 2, observation="poisson", rate_offset=OFFSET,
                               rate_gain=GAIN, bin_width=net.dt, exposure=REPEATS,
-                              n_restarts=1, n_iter=300, refine_iter=st["refine_iter"], seed=0)
+                              n_restarts=1, n_iter=300, refine_iter=st["refine_iter"], seed=0,
+                              biases=args.biases)
             if cache is not None:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 with open(cache, "wb") as fh:
@@ -127,7 +136,7 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
                "hill_m_flow_20000": hill_tail_index(m20k),
                "tail_df": info.get("tail_df"), "smooth_gains": info.get("smooth_gains")}
         sampled = []
-        for k in range(5):
+        for k in range(args.samples):
             s = dist.sample(10_000, seed=100 + k)
             sn = lowrank_network(s["m"], s["n"], d=s["d"], alpha=fit.alpha)
             zs = simulate_lowrank(sn, z_ho @ A.T, 100).latents @ Ait
@@ -156,10 +165,22 @@ def main() -> None:
     ap.add_argument("seeds", type=int, nargs="+")
     ap.add_argument("--out", required=True)
     ap.add_argument("--fit-cache", default=None)
-    ap.add_argument("--ring-ref", default="/tmp/lrring/refcache/ref_ring_s10000_k5_r40.pkl")
+    ap.add_argument("--ring-ref", default="/tmp/lrring/refcache/ref_ring_s10000_k5_r40.pkl",
+                    help="pickle holding the ring check's calibrated tolerances, or 'none' "
+                         "(ring_ok then uses the strict check's tolerances)")
+    ap.add_argument("--samples", type=int, default=5,
+                    help="networks of 10,000 units sampled from each flow (default 5)")
+    ap.add_argument("--biases", default="fit", choices=("fit", "zero"),
+                    help="the front end's biases d (the methods' default 'auto' decides "
+                         "'zero' on this preset's counts: lrauto.md)")
+    ap.add_argument("--settings", default="defaults,options",
+                    help="comma-separated names from SETTINGS")
     args = ap.parse_args()
-    with open(args.ring_ref, "rb") as fh:
-        ring_tol = pickle.load(fh)["ring_tol"]
+    if args.ring_ref == "none":
+        ring_tol = None
+    else:
+        with open(args.ring_ref, "rb") as fh:
+            ring_tol = pickle.load(fh)["ring_tol"]
     res = [run_seed(s, args, ring_tol) for s in args.seeds]
     with open(args.out, "w") as fh:
         json.dump(res, fh, default=lambda x: x.tolist() if hasattr(x, "tolist") else float(x),

@@ -37,7 +37,7 @@ on that fit, and scores against the truth in the true latent basis:
 ``--repeats 0`` means noise-free rates (Gaussian loss on φ), the reference row.
 
 Usage: nice python benchmarks/bench_lowrank_spikes.py [--n 1000] [--repeats 0 4 16 64]
-       [--presets ...] [--out r.json]
+       [--presets ...] [--biases fit|zero] [--out r.json]
 """
 
 from __future__ import annotations
@@ -219,7 +219,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
     cache = None if args.fit_cache is None else Path(args.fit_cache) / (
         f"{p}_n{args.n}_r{rep}_i{args.iters}_ref{args.refine_iter}_den{args.denoise_rank}"
         f"_s{args.seed}_g{args.grid}_t{args.steps}"
-        f"{'' if args.counts_seed == 0 else f'_c{args.counts_seed}'}.pkl")
+        f"{'' if args.counts_seed == 0 else f'_c{args.counts_seed}'}"
+        f"{'' if args.biases == 'fit' else '_' + args.biases}.pkl")
     if rep > 0:       # drawn even when the fit is cached: later presets' counts unchanged
         lam = (OFFSET + GAIN * phi) * net.dt
         counts = rng_counts.poisson(rep * lam).astype(float)   # = sum of rep repeats
@@ -228,7 +229,7 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
             fit, rec_s, n_spikes, loss_truth = pickle.load(fh)
     elif rep == 0:
         fit = fit_lowrank(phi, 2, n_restarts=1, n_iter=args.iters,
-                          refine_iter=args.refine_iter, seed=0)
+                          refine_iter=args.refine_iter, seed=0, biases=args.biases)
         rec_s, n_spikes = float("inf"), 0
         loss_truth = 0.0
     else:
@@ -237,7 +238,8 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
         fit = fit_lowrank(counts, 2, observation="poisson", rate_offset=OFFSET,
                           rate_gain=GAIN, bin_width=net.dt, exposure=rep,
                           denoise_rank=args.denoise_rank, n_restarts=1,
-                          n_iter=args.iters, refine_iter=args.refine_iter, seed=0)
+                          n_iter=args.iters, refine_iter=args.refine_iter, seed=0,
+                          biases=args.biases)
         lam_true = rep * lam          # the true network's expected pooled counts
         loss_truth = float(np.mean(lam_true - counts * np.log(lam_true)))
     if cache is not None and not cache.exists():
@@ -428,6 +430,10 @@ def main() -> None:
                     help="units of the networks sampled for the dynamics checks")
     ap.add_argument("--repeats", type=int, nargs="+", default=[0, 4, 16, 64],
                     help="repeats of the grid of trials; 0 = noise-free rates")
+    ap.add_argument("--biases", default="fit", choices=("fit", "zero"),
+                    help="the front end's biases d ('fit', fit_lowrank's default; the "
+                         "methods' default 'auto' decides 'zero' on every preset's 256-repeat "
+                         "counts, lrauto.md)")
     ap.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     ap.add_argument("--out", default=None)
     ap.add_argument("--save-draws", default=None,

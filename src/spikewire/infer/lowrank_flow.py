@@ -789,18 +789,24 @@ class LowRankFlow(_LowRankBase):
     input, data against shift surrogates and a reversal test, both at 0.05), then the
     weights that stand out of their bulk (Bonferroni 0.05).
 
-    Cost and the distance-meeting setting: at N = 1,000 units (4,608 s of spikes, one
-    thread, ``n_restarts=1``, no gate) a fit with these defaults costs ≈ 1.2 CPU-min
-    (front end 60 s, flows 9–13 s); with ``refine_iter=400, targets_from="units",
-    coupling="ot", smooth=True, flow_iter=6000`` ≈ 3.0–3.2 CPU-min (front end 130–135 s,
-    flows 49–62 s). The gate adds ``n_surrogates + n_reversals`` front-end fits, each with
-    ``refine_iter``. That setting meets issue 14's distances on the quadstable, bistable,
-    limit-cycle and ring presets it was tuned on (``benchmarks/results/lrring20.md``); on
-    ``heavy_tailed``, not tuned on, it lowers the distance (0.220 → 0.141 and 0.253 →
-    0.204 on two seeds) and brings the tail index of m closer to the truth, but its
-    sampled networks keep the data network's near-critical fixed points less often (0/10
-    against 3/10 within 5 %; ``benchmarks/results/lrclose.md`` §2), so it is not the
-    default.
+    Defaults and cost: the flows' settings ``targets_from="units", coupling="ot",
+    smooth=True, flow_iter=6000`` are the defaults since session 36; the front end stays
+    Adam only (``refine_iter=0``). At N = 1,000 units (4,608 s of spikes, one thread,
+    ``n_restarts=1``, no gate, ``biases="auto"`` deciding ``"zero"``) a fit costs
+    ≈ 2.3 CPU-min (front end 60–70 s, flows 66–81 s; session 35's defaults
+    ``"flow"``, ``"independent"``, no smoothing, 3,000 iterations: flows 11–14 s).
+    Against those on the same front ends (``benchmarks/results/lrdefaults36.md``): the
+    distance lower on all 10 recordings (quadstable 0.123 → 0.102 and 0.146 → 0.132,
+    bistable 0.045 → 0.030, limit cycle 0.080 → 0.072, ring 0.051 → 0.049 and 0.076 →
+    0.066, heavy_tailed — not tuned on — 0.171 → 0.141, mean of 4 networks), and networks
+    of 10,000 units sampled from the flow reproduce the held-out trajectories (R² ≥ 0.95)
+    and the data network's dynamics as often or more. Adding ``refine_iter=400``
+    (session 20's distance-meeting setting) helps quadstable's second network (0.095, its
+    four fixed points in 4/5 samples) and heavy_tailed's fixed points, but with the
+    d = 0 front end of ``biases="auto"`` it broke one ring network (distance 0.066 →
+    0.279: the L-BFGS front end's ridge targets of n scatter 7× more about E[n|m]), so
+    it is not the default. The gate adds ``n_surrogates + n_reversals`` front-end fits,
+    each with ``refine_iter``.
 
     Parameters
     ----------
@@ -815,16 +821,18 @@ class LowRankFlow(_LowRankBase):
         3/3 (Adam alone 2/3) at +45 % of the fit's CPU time; the distances move within
         their targets (ring 0.039 → 0.046, limit cycle 0.048 → 0.062, bistable and
         quadstable unchanged).
-    flow_iter : int, default 3000
-        Flow-matching iterations of each flow.
+    flow_iter : int, default 6000
+        Flow-matching iterations of each flow (3,000 before session 36; the OT coupling
+        needs the longer run, ``benchmarks/results/lrquad2.md`` §4).
     n_draws : int, default 4
         Populations drawn for the ridge targets of ``n``.
     ridge : float, default 1.0
         Ridge strength of the targets of n (relative to tr(ΦᵀΦ)/N).
-    targets_from : {"flow", "units"}, default "flow"
+    targets_from : {"flow", "units"}, default "units"
         Regressors of the ridge targets of n: populations drawn from the (m, d) flow, or
-        the fitted units themselves (see :func:`fit_loading_distribution`).
-    coupling : {"independent", "ot"}, default "independent"
+        the fitted units themselves (see :func:`fit_loading_distribution`; ``"flow"``
+        before session 36).
+    coupling : {"independent", "ot"}, default "ot"
         Minibatch pairing of base and data samples in the flow over ``(m, d)`` (see
         :meth:`FlowMatcher.train`; the conditional flow for ``n`` pairs independently).
         ``"ot"`` (the exact assignment within each batch of 256) straightens the paths,
@@ -833,7 +841,8 @@ class LowRankFlow(_LowRankBase):
         network's with "independent", 4–7 % with "ot" (6,000 iterations: 2/3 within
         5 %); its distance 0.075 → 0.073 (``benchmarks/results/lrquad2.md`` §4–5). Cost:
         the (m, d) flow's CPU time ×4 (25 s against 6 s at 3,000 iterations).
-    smooth : bool, default False
+        ``"independent"`` before session 36.
+    smooth : bool, default True
         Smooth the ridge targets of ``n`` over ``(m, d)`` (Gaussian kernel, bandwidth by
         leave-one-unit-out error; see :func:`fit_loading_distribution`) before the
         conditional flow learns them. With ``refine_iter=400``, ``targets_from="units"``,
@@ -847,7 +856,7 @@ class LowRankFlow(_LowRankBase):
         0.9155); ``smooth_gain`` (default) undoes it: with it the sampled rings' median
         radius is 0.89–0.93 and the ring check against the data network passes 4/5 and
         5/5 on two data seeds (without it 3/5 on seed 0), the distances unchanged
-        (``benchmarks/results/lrring20.md``).
+        (``benchmarks/results/lrring20.md``). ``False`` before session 36.
     smooth_gain : bool, default True
         With ``smooth``: refit an ``R × R`` gain of the smoothed targets to the fitted
         latent update (:func:`refit_gain`; see :func:`fit_loading_distribution`). False:
@@ -933,14 +942,14 @@ class LowRankFlow(_LowRankBase):
                  rate_offset: float | None = None, rate_gain: float | None = None,
                  n_restarts: int = 3,
                  n_iter: int = 300, lr: float = 0.01, min_spikes: int = 1, seed=0,
-                 device: str = "cpu", flow_iter: int = 3000, n_draws: int = 4,
+                 device: str = "cpu", flow_iter: int = 6000, n_draws: int = 4,
                  ridge: float = 1.0, burn_in: int | None = None,
                  n_weight_samples: int = 4, residual_sd: float | None = None,
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01, targets_from: str = "flow", tails: str = "off",
+                 min_gain: float = 0.01, targets_from: str = "units", tails: str = "off",
                  reversal_test: str = "heldout", refine_iter: int = 0,
-                 coupling: str = "independent", smooth: bool = False,
+                 coupling: str = "ot", smooth: bool = True,
                  smooth_gain: bool = True, biases: str = "auto"):
         self.rank = rank
         self.alpha = alpha
