@@ -176,6 +176,10 @@ def main() -> None:
     ap.add_argument("--settings", default="defaults,options",
                     help="comma-separated names from SETTINGS")
     args = ap.parse_args()
+    unknown = set(args.settings.split(",")) - set(SETTINGS)
+    if unknown:
+        ap.error(f"--settings {args.settings}: unknown {sorted(unknown)}; choose from "
+                 f"{', '.join(SETTINGS)}")
     if args.ring_ref == "none":
         ring_tol = None
     else:
