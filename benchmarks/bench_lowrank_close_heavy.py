@@ -11,7 +11,9 @@ iterations, 1 restart), three settings of the front end + flows:
 - ``options``: ``refine_iter=400``, ``targets_from="units"``, ``coupling="ot"``,
   ``smooth=True`` (gain refit on), 6,000 flow iterations (session 20's setting).
 - ``flow_options``: the flows of ``options`` on the Adam-only front end (``refine_iter=0``),
-  LowRankFlow's defaults since session 36 (``benchmarks/results/lrdefaults36.md``).
+  LowRankFlow's defaults since session 36 (``benchmarks/results/lrdefaults36.md``);
+- ``populations`` / ``populations_refine``: ``flow_options`` / ``options`` with
+  ``n_prior="populations"`` (session 37, ``benchmarks/results/lrprior37.md``).
 
 Scores (true latent basis, :func:`align_latent_basis` on the fitted units): distance
 Sinkhorn(m) (mean of K = 4 draws of 1,000 flow samples against the 1,000 true units) +
@@ -62,6 +64,11 @@ SETTINGS = {
     # the flow's options on the Adam-only front end (session 36)
     "flow_options": dict(refine_iter=0, targets_from="units", coupling="ot", smooth=True,
                          n_iter=6000),
+    # session 37: the population prior of the targets of n, without and with L-BFGS
+    "populations": dict(refine_iter=0, targets_from="units", coupling="ot", smooth=True,
+                        n_iter=6000, n_prior="populations"),
+    "populations_refine": dict(refine_iter=400, targets_from="units", coupling="ot",
+                               smooth=True, n_iter=6000, n_prior="populations"),
 }
 REPEATS, GRID, STEPS = 256, 6, 50
 
@@ -113,7 +120,7 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
         dist, info = fit_loading_distribution(fit, n_iter=st["n_iter"],
                                               targets_from=st["targets_from"],
                                               coupling=st["coupling"], smooth=st["smooth"],
-                                              seed=1)
+                                              n_prior=st.get("n_prior", "ridge"), seed=1)
         c_flow = time.process_time() - c0 - c_fit
         A = align_latent_basis(fit.m, net.m)
         Ait = np.linalg.inv(A).T
