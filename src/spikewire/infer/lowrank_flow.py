@@ -18,10 +18,14 @@ trained on targets from the dynamics: sample a population of ``(m, d)`` from the
 regress the fitted latent update on its activities and solve the ridge for ``n`` (leaving
 out the first ``burn_in`` samples of every chunk, where the fitted vector field is least
 constrained); (4)
-sampling by a 4th-order Runge–Kutta solver. The ridge's minimum-norm solution carries no
-unidentified residual, so the learned flow of ``n | (m, d)`` is (close to) ``E[n | m, d]``;
-with ``residual_sd`` the distribution adds the maximum-entropy residual for a given second
-moment, ``N(0, residual_sd² I)`` independent of ``(m, d)``, so that the joint ``(m, n)`` is a
+sampling by a 4th-order Runge–Kutta solver. Where the visited latent states leave part of
+``E[n | m, d]`` undetermined, the targets need a prior: the plain ridge's minimum-norm
+solution or (the method's default) an affine part within each Gaussian population of
+``(m, d)`` plus a strongly shrunk unit-specific remainder (:func:`ridge_n_populations`).
+Either carries no unidentified residual, so the learned flow of ``n | (m, d)`` is (close
+to) ``E[n | m, d]``; with ``residual_sd`` the distribution adds the maximum-entropy
+residual for a given second moment, ``N(0, residual_sd² I)`` independent of ``(m, d)``, so
+that the joint ``(m, n)`` is a
 proper (not surface-concentrated) distribution. Its scale is not identified by the
 dynamics and must be supplied.
 
@@ -919,38 +923,45 @@ class LowRankFlow(_LowRankBase):
     input, data against shift surrogates and a reversal test, both at 0.05), then the
     weights that stand out of their bulk (Bonferroni 0.05).
 
-    Defaults and cost: the flows' settings ``targets_from="units", coupling="ot",
-    smooth=True, flow_iter=6000`` are the defaults since session 36; the front end stays
-    Adam only (``refine_iter=0``). At N = 1,000 units (4,608 s of spikes, one thread,
-    ``n_restarts=1``, no gate, ``biases="auto"`` deciding ``"zero"``) a fit costs
-    ≈ 2.3 CPU-min (front end 60–70 s, flows 66–81 s; session 35's defaults
-    ``"flow"``, ``"independent"``, no smoothing, 3,000 iterations: flows 11–14 s).
-    Against those on the same front ends (``benchmarks/results/lrdefaults36.md``): the
-    distance lower on all 10 recordings (quadstable 0.123 → 0.102 and 0.146 → 0.132,
-    bistable 0.045 → 0.030, limit cycle 0.080 → 0.072, ring 0.051 → 0.049 and 0.076 →
-    0.066, heavy_tailed — not tuned on — 0.171 → 0.141, mean of 4 networks), and networks
-    of 10,000 units sampled from the flow reproduce the held-out trajectories (R² ≥ 0.95)
-    and the data network's dynamics as often or more. Adding ``refine_iter=400``
-    (session 20's distance-meeting setting) helps quadstable's second network (0.095, its
-    four fixed points in 4/5 samples) and heavy_tailed's fixed points, but with the
-    d = 0 front end of ``biases="auto"`` it broke one ring network (distance 0.066 →
-    0.279: the L-BFGS front end's ridge targets of n scatter 7× more about E[n|m]), so
-    it is not the default. The gate adds ``n_surrogates + n_reversals`` front-end fits,
-    each with ``refine_iter``.
+    Defaults and cost: since session 37 the front end runs 400 L-BFGS iterations after
+    Adam (``refine_iter=400``) and the targets of ``n`` take the population prior
+    (``n_prior="populations"``), on session 36's flow settings (``targets_from="units",
+    coupling="ot", smooth=True, flow_iter=6000``). At N = 1,000 units (4,608 s of spikes,
+    one thread, ``n_restarts=1``, no gate, ``biases="auto"`` deciding ``"zero"``) a
+    front-end fit costs 122–125 CPU-s against 52–56 s with Adam alone, and every restart
+    and every gate fit pays it; the flows 42–50 s. Against session 36's defaults on the
+    same recordings (``benchmarks/results/lrprior37.md``): the distance is lower on all
+    8 preset recordings (quadstable 0.102 → 0.090 and 0.132 → 0.087, bistable 0.030 →
+    0.018 and 0.075 → 0.024, limit cycle 0.072 → 0.019 and 0.081 → 0.020, ring 0.049 →
+    0.017 and 0.066 → 0.022; network seeds 0 and 1) and on heavy_tailed — not tuned on —
+    in the mean of 4 networks (0.141 → 0.135; one network worse, 0.122 → 0.163);
+    networks of 10,000 units sampled from the flow match the data network's fixed points
+    more often (quadstable seed 1 4/5 against 0/5, bistable seed 1 3/5 against 1/5,
+    heavy_tailed's radii 15/80 against 2/80) and heavy_tailed's Hill index of m moves
+    from +24–38 % to +13–19 % of the truth's; but the ring check against the data network
+    passes 3/5 against 5/5 on seed 0, and bistable seed 1's held-out R² ≥ 0.95 in 2/5
+    against 4/5. With the plain ridge (``n_prior="ridge"``) the L-BFGS front end had
+    broken the seed-1 ring network (0.066 → 0.279; see ``n_prior``). The gate adds
+    ``n_surrogates + n_reversals`` front-end fits, each with ``refine_iter``.
 
     Parameters
     ----------
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
-    refine_iter : int, default 0
+    refine_iter : int, default 400
         L-BFGS iterations after Adam in every front-end fit (the estimate's and the
-        gate's), as for ``lowrank``. N = 1,000, 4,608 s of spikes
-        (``benchmarks/results/lrquad2.md`` §5): with 150 and ``targets_from="units"``
-        the networks sampled from the flow pass the ring check against the data network
-        3/3 (Adam alone 2/3) at +45 % of the fit's CPU time; the distances move within
-        their targets (ring 0.039 → 0.046, limit cycle 0.048 → 0.062, bistable and
-        quadstable unchanged).
+        gate's), as for ``lowrank``; 0 before session 37. Adam stops short of the
+        likelihood's optimum on large spike recordings (N = 1,000, 4,608 s, the six
+        preset networks: the fit's Poisson loss 0.0006–0.0049 per bin above the true
+        rates' after 300 Adam iterations, 0.00005–0.0008 after 400 more of L-BFGS).
+        N = 1,000, 4,608 s of spikes (``benchmarks/results/lrquad2.md`` §5): with 150
+        and ``targets_from="units"`` the networks sampled from the flow pass the
+        ring check against the data network 3/3 (Adam alone 2/3) at +45 % of the fit's
+        CPU time. With ``n_prior="populations"`` against Adam alone (same recordings,
+        ``benchmarks/results/lrprior37.md``): quadstable 0.085 → 0.090 and 0.150 → 0.087,
+        bistable 0.022 → 0.018, limit cycle 0.030 → 0.019, ring 0.023 → 0.017 and 0.032 →
+        0.022, heavy_tailed mean 0.135 both (fixed-point radii 15/80 against 2/80).
     flow_iter : int, default 6000
         Flow-matching iterations of each flow (3,000 before session 36; the OT coupling
         needs the longer run, ``benchmarks/results/lrquad2.md`` §4).
@@ -1042,11 +1053,18 @@ class LowRankFlow(_LowRankBase):
         "fit" on the null families' recordings, whose units differ in baseline rate).
         With ``d`` held at 0 the flow over ``(m, d)`` is a flow over ``m`` and every
         sampled unit has ``d = 0`` (:class:`LoadingDistribution`).
-    n_prior : {"ridge", "populations"}, default "ridge"
+    n_prior : {"ridge", "populations"}, default "populations"
         Prior of the targets of ``n`` where the visited latent states leave
         ``E[n | m, d]`` undetermined (see :func:`fit_loading_distribution`): the plain
-        ridge's minimum-norm solution, or a Gaussian-population (affine within each
-        population) part plus a strongly shrunk unit-specific remainder.
+        ridge's minimum-norm solution (the only one before session 37), or a
+        Gaussian-population part (affine in ``(m, d)`` within each population, BIC's
+        number of populations) plus a unit-specific remainder shrunk 10× more. The same
+        recordings with the ridge and with the populations, Adam-only front end: quadstable
+        0.102 → 0.085 and 0.132 → 0.150, bistable 0.030 → 0.022, limit cycle 0.072 →
+        0.030, ring 0.049 → 0.023 and 0.066 → 0.032, heavy_tailed mean 0.141 → 0.135; with
+        400 L-BFGS iterations: quadstable 0.104 → 0.090 and 0.095 → 0.087, bistable 0.032 →
+        0.018, limit cycle 0.088 → 0.019, ring 0.059 → 0.017 and 0.279 → 0.022, heavy_tailed
+        0.154 → 0.163 and 0.170 → 0.167 (seeds 0, 1) (``benchmarks/results/lrprior37.md``).
 
     References
     ----------
@@ -1084,9 +1102,10 @@ class LowRankFlow(_LowRankBase):
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
                  min_gain: float = 0.01, targets_from: str = "units", tails: str = "off",
-                 reversal_test: str = "heldout", refine_iter: int = 0,
+                 reversal_test: str = "heldout", refine_iter: int = 400,
                  coupling: str = "ot", smooth: bool = True,
-                 smooth_gain: bool = True, biases: str = "auto", n_prior: str = "ridge"):
+                 smooth_gain: bool = True, biases: str = "auto",
+                 n_prior: str = "populations"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
