@@ -13,7 +13,8 @@ iterations, 1 restart), three settings of the front end + flows:
 - ``flow_options``: the flows of ``options`` on the Adam-only front end (``refine_iter=0``),
   LowRankFlow's defaults since session 36 (``benchmarks/results/lrdefaults36.md``);
 - ``populations`` / ``populations_refine``: ``flow_options`` / ``options`` with
-  ``n_prior="populations"`` (session 37, ``benchmarks/results/lrprior37.md``).
+  ``n_prior="populations"`` (session 37, ``benchmarks/results/lrprior37.md``);
+  ``populations_refine_tails`` adds ``tails="auto"``.
 
 Scores (true latent basis, :func:`align_latent_basis` on the fitted units): distance
 Sinkhorn(m) (mean of K = 4 draws of 1,000 flow samples against the 1,000 true units) +
@@ -69,6 +70,10 @@ SETTINGS = {
                         n_iter=6000, n_prior="populations"),
     "populations_refine": dict(refine_iter=400, targets_from="units", coupling="ot",
                                smooth=True, n_iter=6000, n_prior="populations"),
+    # LowRankFlow's defaults since session 37 with the tail-preserving map of the m flow
+    "populations_refine_tails": dict(refine_iter=400, targets_from="units", coupling="ot",
+                                     smooth=True, n_iter=6000, n_prior="populations",
+                                     tails="auto"),
 }
 REPEATS, GRID, STEPS = 256, 6, 50
 
@@ -120,7 +125,8 @@ def run_seed(seed: int, args, ring_tol: dict) -> dict:
         dist, info = fit_loading_distribution(fit, n_iter=st["n_iter"],
                                               targets_from=st["targets_from"],
                                               coupling=st["coupling"], smooth=st["smooth"],
-                                              n_prior=st.get("n_prior", "ridge"), seed=1)
+                                              n_prior=st.get("n_prior", "ridge"),
+                                              tails=st.get("tails", "off"), seed=1)
         c_flow = time.process_time() - c0 - c_fit
         A = align_latent_basis(fit.m, net.m)
         Ait = np.linalg.inv(A).T
