@@ -251,7 +251,7 @@ def run_one(p, net, args, rep, rng_counts) -> tuple[dict, dict]:
                                           targets_from=args.targets_from,
                                           coupling=args.coupling, smooth=args.smooth,
                                           smooth_gain=not args.no_smooth_gain,
-                                          n_prior=args.n_prior, seed=1)
+                                          n_prior=args.n_prior, tails=args.tails, seed=1)
     t_flow, c_flow = time.perf_counter() - t0 - t_fit, time.process_time() - c0 - c_fit
     A = align_latent_basis(fit.m, net.m)
     Ait = np.linalg.inv(A).T
@@ -415,6 +415,9 @@ def main() -> None:
                          "gain (fit_loading_distribution's smooth_gain=False)")
     ap.add_argument("--n-prior", default="ridge", choices=["ridge", "populations"],
                     help="prior of the targets of n (fit_loading_distribution's n_prior)")
+    ap.add_argument("--tails", default="off", choices=["off", "gpd", "auto"],
+                    help="tail-preserving map of the (m, d) flow (fit_loading_distribution's "
+                         "tails)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
