@@ -108,3 +108,14 @@ def test_n_prior_reaches_the_targets_and_is_validated(one_thread):
     assert dg["n_prior"] == "populations" and len(dg["n_populations"]) == 1
     with pytest.raises(ValueError, match="n_prior"):
         sw.infer(rec, "lowrank_flow", n_prior="pca", n_iter=1, flow_iter=1, refine_iter=0)
+
+
+def test_bad_input_to_the_population_prior_is_refused():
+    """Too few units for a second component still give one; mismatched shapes and a
+    non-positive ridge raise naming the values."""
+    F, k = population_features(np.random.default_rng(0).standard_normal((4, 2)))
+    assert k == 1 and F.shape == (4, 3)
+    with pytest.raises(ValueError, match="must agree"):
+        ridge_n_populations(np.ones((3, 4)), np.ones((2, 2)), 1.0, F)
+    with pytest.raises(ValueError, match="ridge=0"):
+        ridge_n_populations(np.ones((3, 4)), np.ones((3, 2)), 0.0, F)

@@ -433,7 +433,9 @@ def population_features(x, max_components: int = MAX_POPULATIONS, seed=0
     if not isinstance(max_components, int | np.integer) or max_components < 1:
         raise ValueError(f"max_components={max_components!r} must be an integer >= 1")
     best = None
-    for k in range(1, min(int(max_components), x.shape[0] // (2 * (x.shape[1] + 1))) + 1):
+    # at least 2 (p + 1) units per component; one component whatever the count
+    k_max = max(1, min(int(max_components), x.shape[0] // (2 * (x.shape[1] + 1))))
+    for k in range(1, k_max + 1):
         g = GaussianMixture(k, covariance_type="full", n_init=3,
                             random_state=int(seed)).fit(x)
         bic = g.bic(x)
@@ -473,8 +475,18 @@ def ridge_n_populations(phi, y, ridge: float, features,
     -------
     ndarray, shape (S, R)
     """
-    S = phi.shape[1]
+    phi, y = np.asarray(phi, dtype=float), np.asarray(y, dtype=float)
     F = np.asarray(features, dtype=float)
+    if phi.ndim != 2 or y.ndim != 2 or y.shape[0] != phi.shape[0] \
+            or F.ndim != 2 or F.shape[0] != phi.shape[1]:
+        raise ValueError(f"phi (n_samples, S), y (n_samples, R) and features (S, q) must "
+                         f"agree, got shapes {np.shape(phi)}, {np.shape(y)}, "
+                         f"{np.shape(features)}")
+    if not (np.isfinite(ridge) and ridge > 0 and np.isfinite(residual_factor)
+            and residual_factor > 0):
+        raise ValueError(f"ridge={ridge!r} and residual_factor={residual_factor!r} must be "
+                         f"finite and > 0")
+    S = phi.shape[1]
     lam = ridge * float(np.einsum("ij,ij->", phi, phi)) / S + 1e-12
     lam_r = residual_factor * lam
     X = phi @ F / S
