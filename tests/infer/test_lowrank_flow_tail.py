@@ -200,3 +200,27 @@ def test_tails_setting_reaches_the_md_flow(one_thread):
     assert off["tail_coords"] is None and off["tail_shapes"] is None
     with pytest.raises(ValueError, match="tails"):
         sw.infer(rec, "lowrank_flow", tails="pareto", n_iter=1, flow_iter=1, refine_iter=0)
+
+
+def test_auto_tails_threshold_separates_gaussian_from_heavy_loadings():
+    """``tails="auto"`` (the method's default) must leave Gaussian loadings alone and map
+    heavy ones. At N = 1,000 a Student-t fit of a Gaussian column has ≤ 10 degrees of
+    freedom in none of 150 draws, of a t(5) column in all 150 (lrtime38.md), so 12
+    columns of each are decided without error; 20 degrees of freedom (the former
+    threshold) flags ≈ 3 % of Gaussian columns and 2 of 16 fitted Gaussian-preset
+    coordinates."""
+    from spikewire.infer.lowrank_flow import TAIL_MAX_DF, LowRankFlow, tail_coords
+
+    assert TAIL_MAX_DF == 10.0 and LowRankFlow().tails == "auto"
+    rng = np.random.default_rng(38)
+    gauss = rng.standard_normal((1000, 12))
+    heavy = rng.standard_t(5, (1000, 12))
+    assert tail_coords(gauss, "auto") is None
+    np.testing.assert_array_equal(tail_coords(heavy, "auto"), np.ones(12, bool))
+    # a looser threshold is the caller's choice
+    t12 = rng.standard_t(12, (1000, 1))
+    assert tail_coords(t12, "auto", max_df=1e6) is not None
+    # too few units for the tail fits (10 per tail at 10 %): "auto" maps nothing, "gpd"
+    # maps all and the map's own check names the shortfall
+    assert tail_coords(heavy[:99], "auto") is None
+    assert tail_coords(heavy[:100], "auto") is not None

@@ -45,7 +45,8 @@ from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_t
 
 __all__ = ["FlowMatcher", "LoadingDistribution", "LowRankFlow", "fit_loading_distribution",
            "identifiability_report", "population_features", "refit_gain",
-           "ridge_n_populations", "smooth_targets", "tail_coords", "tail_df"]
+           "ridge_n_populations", "smooth_targets", "tail_coords", "tail_df",
+           "TAIL_MAX_DF", "TAIL_MIN_UNITS"]
 
 #: bandwidths (in units of the loadings, the canonical basis) among which
 #: :func:`smooth_targets` chooses by leave-one-unit-out error
@@ -628,19 +629,30 @@ def tail_df(x, *, max_df: float = 20.0, min_df: float = 2.5) -> float | None:
 #: values of ``tails`` (:func:`fit_loading_distribution`, :class:`LowRankFlow`)
 TAILS = ("off", "gpd", "auto")
 
+#: ``tails="auto"`` maps a coordinate of m whose Student-t fit has at most this many
+#: degrees of freedom. Fitted m of the Gaussian presets from spikes (N = 1,000, 8 fits,
+#: 16 coordinates) reach 14.3 and 18.5 (flagged at 20, not at 10); heavy_tailed's (4 fits)
+#: 2.7–5.6. Raw samples of 1,000 (150 draws each): a Gaussian is flagged in 2.7 % at 20,
+#: 0 % at 10; Student-t with 8 / 5 / 3 degrees of freedom in 76 / 100 / 100 % at 10
+#: (``benchmarks/results/lrtime38.md``).
+TAIL_MAX_DF = 10.0
+#: ``tails="auto"`` maps nothing for fewer units than this (the generalised-Pareto tail
+#: fits of :class:`~spikewire.infer._tails.MarginalTails` need 10 per tail at 10 %)
+TAIL_MIN_UNITS = 100
 
-def tail_coords(m, tails: str = "auto") -> np.ndarray | None:
+
+def tail_coords(m, tails: str = "auto", max_df: float = TAIL_MAX_DF) -> np.ndarray | None:
     """Coordinates of the loadings ``m`` (n, R) that the ``(m, d)`` flow maps through
     :class:`~spikewire.infer._tails.MarginalTails` for a ``tails`` setting.
 
     ``"off"``: none; ``"gpd"``: all; ``"auto"``: those whose own Student-t fit
-    (:func:`tail_df`) has at most 20 degrees of freedom (heavy tails). Returns a boolean
-    mask of shape (R,), or None when no coordinate is mapped. The biases ``d`` are never
-    mapped: the fitted ``d`` of every Gaussian preset look heavy-tailed (Student-t fits
-    with 3–13 degrees of freedom, N = 1,000 from spikes, where the truth is ``d = 0``),
-    while their ``m`` are not flagged (8 of 8 fits; whitened Gaussian m of 1,000 true
-    units: 4 % of coordinates flagged, of 200 units 11 %; heavy_tailed's: 100 %;
-    ``benchmarks/results/lrtail.md``).
+    (:func:`tail_df`) has at most ``max_df`` degrees of freedom (heavy tails; default
+    :data:`TAIL_MAX_DF`, 10), none when there are fewer than :data:`TAIL_MIN_UNITS`
+    (100) units (the map's generalised-Pareto fits need 10 units in each tail, 10 % of
+    them; a tail index is not estimable from fewer). Returns a boolean mask of shape (R,),
+    or None when no coordinate is mapped. The biases ``d`` are never mapped: the fitted
+    ``d`` of every Gaussian preset look heavy-tailed (Student-t fits with 3–13 degrees of freedom,
+    N = 1,000 from spikes, where the truth is ``d = 0``; ``benchmarks/results/lrtail.md``).
     """
     if tails not in TAILS:
         raise ValueError(f"tails={tails!r} must be one of {TAILS} (the (m, d) flow's "
@@ -651,7 +663,9 @@ def tail_coords(m, tails: str = "auto") -> np.ndarray | None:
         return None
     if tails == "gpd":
         return np.ones(x.shape[1], dtype=bool)
-    mask = np.array([x[:, j].std() > 0 and tail_df(x[:, [j]]) is not None
+    if x.shape[0] < TAIL_MIN_UNITS:
+        return None
+    mask = np.array([x[:, j].std() > 0 and tail_df(x[:, [j]], max_df=max_df) is not None
                      for j in range(x.shape[1])])
     return mask if mask.any() else None
 
@@ -714,7 +728,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         rank-Gaussianised (its empirical quantiles, generalised-Pareto tails beyond the
         extremes) before flow matching and mapped back after sampling. ``"off"``: none;
         ``"gpd"``: every coordinate
-        of ``m``; ``"auto"``: the coordinates of ``m`` whose Student-t fit has ≤ 20
+        of ``m``; ``"auto"``: the coordinates of ``m`` whose Student-t fit has ≤ 10
         degrees of freedom (:func:`tail_coords`). ``d`` is never mapped. The map
         first rotates m to its most non-Gaussian directions (ICA): a flow keeps the
         marginal tails of the fitted m in their canonical basis but spreads the extremes
@@ -1014,16 +1028,17 @@ class LowRankFlow(_LowRankBase):
         With ``smooth``: refit an ``R × R`` gain of the smoothed targets to the fitted
         latent update (:func:`refit_gain`; see :func:`fit_loading_distribution`). False:
         session 18's smoothing alone.
-    tails : {"off", "gpd", "auto"}, default "off"
+    tails : {"off", "gpd", "auto"}, default "auto"
         Tail-preserving marginal map of the flow over ``(m, d)`` (see
         :func:`fit_loading_distribution`): off, every coordinate of ``m``, or those with
-        heavy tails (Student-t fit, ≤ 20 degrees of freedom; :func:`tail_coords`).
-        heavy_tailed from spikes (N = 1,000, two data seeds, these defaults otherwise):
-        "auto" brings the Hill index of the flow's samples from +12 / +20 % of the
-        fitted units' to +5.0 / +5.9 % and the distance from 0.220 / 0.253 to 0.153 /
-        0.204, but the sampled networks' held-out R² ≥ 0.95 falls (5/10 against 7/10;
-        with the distance-meeting setting 6/10 against 9/10), so it is not the default
-        (``benchmarks/results/lrtail.md``).
+        heavy tails (Student-t fit, ≤ 10 degrees of freedom; :func:`tail_coords`).
+        heavy_tailed from spikes (N = 1,000, 4,608 s, four networks, these defaults
+        otherwise): "auto" brings the Hill index of |m| of the flow's samples to +13.6 /
+        +9.8 / +3.9 / −0.6 % of the truth (with "off" +12 … +20 %), the mean distance
+        from 0.135 to 0.130 and the sampled networks' held-out R² ≥ 0.95 from 66/80 to
+        74/80 (``benchmarks/results/lrprior37.md``). On the four Gaussian presets (two
+        networks each) no coordinate is flagged, so their estimates are those of "off"
+        (``benchmarks/results/lrtime38.md``). Default "off" before session 38.
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
@@ -1113,7 +1128,7 @@ class LowRankFlow(_LowRankBase):
                  n_weight_samples: int = 4, residual_sd: float | None = None,
                  n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
-                 min_gain: float = 0.01, targets_from: str = "units", tails: str = "off",
+                 min_gain: float = 0.01, targets_from: str = "units", tails: str = "auto",
                  reversal_test: str = "heldout", refine_iter: int = 400,
                  coupling: str = "ot", smooth: bool = True,
                  smooth_gain: bool = True, biases: str = "auto",

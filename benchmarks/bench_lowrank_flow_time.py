@@ -1,0 +1,89 @@
+"""End-to-end time of ``lowrank_flow`` at its defaults, N = 1,000, rank 2 (issue 14's speed row).
+
+Issue 14 asks that N = 1,000, R = 2 "trains on this 2-core CPU in under 20 minutes". This
+times what a user runs: ``spikewire.infer.infer(recording, method="lowrank_flow")`` with
+every setting at its default (front end with restarts and L-BFGS refinement, the surrogate
+and held-out reversal gate, both flows, the posterior weights), on a preset network's
+trials recorded through the same observation code the built-in study ``lowrank`` uses
+(:func:`spikewire.experiments.lowrank.simulate_and_observe`): trials of ``--trial-steps``
+samples of 10 ms from initial latents uniform on [−2.4, 2.4]², read out as rates of
+5–20 Hz, and either kept as rates or drawn as Poisson spikes in 10-ms bins. The issue's
+protocol (20 × 20 initial conditions × 100 steps) is 400 trials, i.e. 400 s of
+recording, the default ``--duration``.
+
+Reports per run: wall time, process CPU time (user + system of this process and its
+children), peak resident memory, the number of torch threads, and the gate's decision.
+
+Usage: python benchmarks/bench_lowrank_flow_time.py [--presets quadstable heavy_tailed]
+       [--observations spikes rates] [--duration 400] [--out r.jsonl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import time
+
+import numpy as np
+
+
+def _cpu_s() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--presets", nargs="+", default=["quadstable", "heavy_tailed"])
+    ap.add_argument("--observations", nargs="+", default=["spikes"],
+                    choices=["spikes", "rates"])
+    ap.add_argument("--n", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=400.0, help="s of recording")
+    ap.add_argument("--trial-steps", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default=None)
+    args = ap.parse_args()
+
+    import torch
+
+    from spikewire.experiments.lowrank import simulate_and_observe
+    from spikewire.infer import infer
+    from spikewire.networks.lowrank import lowrank_preset
+
+    entry_inputs = [{"input": "initial_latents", "trial_steps": args.trial_steps,
+                     "extent": 2.4, "rate_offset": 12.5, "rate_gain": 7.5}]
+    for preset in args.presets:
+        net = lowrank_preset(preset, args.n, seed=args.seed)
+        for obs in args.observations:
+            steps = [{"step": "subsample", "fraction": 1.0}]
+            if obs == "spikes":
+                steps.append({"step": "lowrank_spikes"})
+            rec = simulate_and_observe(net, {"duration": args.duration,
+                                             "inputs": entry_inputs}, steps, args.seed)
+            c0, t0 = _cpu_s(), time.perf_counter()
+            est = infer(rec, method="lowrank_flow")
+            wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
+            gate = est.diagnostics.get("surrogate_gate", {})
+            row = {"preset": preset, "observation": obs, "n": args.n,
+                   "duration_s": args.duration, "trial_steps": args.trial_steps,
+                   "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+                   "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                                         / 2 ** 20, 2),
+                   "torch_threads": torch.get_num_threads(), "cores": os.cpu_count(),
+                   "gate": {k: gate.get(k) for k in ("p", "gain", "passed", "time_s")
+                            if k in gate},
+                   "n_called": int(np.sum(est.adjacency)) if est.adjacency is not None else None,
+                   "machine": platform.processor() or platform.machine(),
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            print(json.dumps(row), flush=True)
+            if args.out:
+                with open(args.out, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""Loss and hand-written gradient of the low-rank RNN fit (:func:`fit_lowrank`'s hot loop).
+
+The objective of :func:`spikewire.infer.lowrank.fit_lowrank` is the mean, over trials k,
+steps t and units i, of an elementwise loss of the unit's read-out activity
+
+    z_{t+1} = (1 − α) z_t + (α/N) tanh(z_t Mᵀ + d) N_l,
+    φ_t = tanh(z_t Mᵀ + d + u_t),      u_t = Σ_p U_t[..., p] B[:, p] (0 without inputs),
+
+``(φ − Y)²`` (Gaussian) or ``λ − Y log λ`` with ``λ = max((r₀ + g φ) E_k, 1e-8)``
+(Poisson). Autograd through the rollout and the read-out keeps about a dozen tensors of
+shape (K, T, N) (320 MB each at K = 400, T = 100, N = 1,000 in float64) and streams them
+through memory several times per evaluation. Here the forward pass keeps only the latents
+(K, T, R) and the backward pass (backpropagation through time, written out below)
+recomputes each step's (K, N) slab, which stays in cache; the read-out at step t shares
+the rollout's ``tanh`` when there are no inputs. The gradients are those of autograd on
+the same expression (checked in ``tests/infer/test_lowrank_bptt.py`` to 1e-12 relative);
+the time per evaluation is in ``benchmarks/results/lrtime38.md``.
+
+Backward pass, with ``a_t = z_t Mᵀ + d``, ``h_t = tanh(a_t)``, ``δx_t = ∂L/∂x_t`` of the
+read-out at step t::
+
+    g_{T−1} = δx_{T−1} M
+    for t = T−2 … 0:
+        δa_t = (α/N) (g_{t+1} N_lᵀ) ⊙ (1 − h_t²) + δx_t
+        ∂L/∂N_l += (α/N) h_tᵀ g_{t+1};   ∂L/∂M += δa_tᵀ z_t;   ∂L/∂d += Σ_k δa_t
+        g_t = (1 − α) g_{t+1} + δa_t M
+    ∂L/∂z_0 = g_0;   ∂L/∂B[:, p] = Σ_{k,t} δx_t ⊙ U_t[..., p]
+"""
+
+from __future__ import annotations
+
+#: Poisson rates are clamped below at this expected count (as ``torch.clamp`` in the
+#: autograd expression: no gradient where the clamp is active).
+_MIN_LAMBDA = 1e-8
+
+
+def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offset: float,
+                   rate_gain: float):
+    """Return ``loss(M, Nl, d, z0, B)``: the fit's mean loss as a differentiable torch
+    scalar whose backward pass is the hand-written BPTT of this module.
+
+    Parameters
+    ----------
+    torch : module
+    Y : torch.Tensor, shape (K, T, N)
+        Observed activity (Gaussian) or spike counts (Poisson).
+    E : torch.Tensor, shape (K, 1, 1)
+        Poisson only: exposure × bin width per trial, s (ignored for Gaussian).
+    U : torch.Tensor of shape (K, T, N, P) or None
+        Input covariates of the read-out.
+    alpha : float
+        Δt/τ.
+    observation : {"gaussian", "poisson"}
+    rate_offset, rate_gain : float
+        Rate map of the Poisson observation, Hz.
+    """
+    K, T, N = Y.shape
+    Yt = Y.transpose(0, 1).contiguous()                      # (T, K, N): one slab per step
+    Ek = E.reshape(K, 1)
+    Ut = None if U is None else U.transpose(0, 1).contiguous()  # (T, K, N, P)
+    count = float(K * T * N)
+    poisson = observation == "poisson"
+    a = float(alpha)
+
+    def loss_sum(phi, t):
+        """Sum of the elementwise loss of the read-out activity φ (K, N) at step t."""
+        y = Yt[t]
+        if poisson:
+            lam = ((rate_offset + rate_gain * phi) * Ek).clamp(min=_MIN_LAMBDA)
+            return (lam - y * torch.log(lam)).sum()
+        diff = phi - y
+        return (diff * diff).sum()
+
+    def readout_grad(phi, t):
+        """∂(mean loss)/∂x of the read-out x = artanh φ (K, N) at step t."""
+        y = Yt[t]
+        if poisson:
+            raw = (rate_offset + rate_gain * phi) * Ek
+            lam = raw.clamp(min=_MIN_LAMBDA)
+            dphi = (1.0 - y / lam) * (rate_gain / count) * Ek * (raw >= _MIN_LAMBDA)
+        else:
+            dphi = (phi - y) * (2.0 / count)
+        return dphi * (1.0 - phi * phi)
+
+    class _Loss(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, M, Nl, d, z0, B):
+            with torch.no_grad():
+                z, zs, total = z0, [z0], z0.new_zeros(())
+                for t in range(T):
+                    pre = torch.addmm(d, z, M.T)
+                    h = torch.tanh(pre)
+                    phi = h if B is None else torch.tanh(pre + (Ut[t] * B).sum(-1))
+                    total = total + loss_sum(phi, t)
+                    if t < T - 1:
+                        z = (1.0 - a) * z + (a / N) * (h @ Nl)
+                        zs.append(z)
+            ctx.save_for_backward(M, Nl, d, torch.stack(zs, 0),
+                                  B if B is not None else z0.new_zeros(0))
+            ctx.has_inputs = B is not None
+            return total / count
+
+        @staticmethod
+        def backward(ctx, grad):
+            M, Nl, d, Z, B = ctx.saved_tensors
+            B = B if ctx.has_inputs else None
+            with torch.no_grad():
+                gM, gN, gd = torch.zeros_like(M), torch.zeros_like(Nl), torch.zeros_like(d)
+                gB = None if B is None else torch.zeros_like(B)
+                g = None
+                for t in range(T - 1, -1, -1):
+                    zt = Z[t]
+                    pre = torch.addmm(d, zt, M.T)
+                    h = torch.tanh(pre)
+                    if B is None:
+                        dx = readout_grad(h, t)
+                    else:
+                        dx = readout_grad(torch.tanh(pre + (Ut[t] * B).sum(-1)), t)
+                        gB += torch.einsum("kn,knp->np", dx, Ut[t])
+                    if g is None:               # t = T − 1: the read-out only
+                        da = dx
+                    else:
+                        gN += (a / N) * (h.T @ g)
+                        da = ((a / N) * (g @ Nl.T)) * (1.0 - h * h) + dx
+                    gM += da.T @ zt
+                    gd += da.sum(0)
+                    g = da @ M if g is None else (1.0 - a) * g + da @ M
+            return (grad * gM, grad * gN, grad * gd, grad * g,
+                    None if gB is None else grad * gB)
+
+    def loss(M, Nl, d, z0, B=None):
+        return _Loss.apply(M, Nl, d, z0, B)
+
+    return loss
