@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from spikewire.infer._lowrank_bias import BIAS_TEST_LEVEL, bias_test
+from spikewire.infer._lowrank_bptt import make_objective
 from spikewire.infer._params import Interval, Options, SeedLike
 from spikewire.infer.base import FitContext, InferenceMethod, MissingDependencyError, register
 from spikewire.infer.estimate import Estimate
@@ -75,12 +76,16 @@ class LowRankFit:
         Fraction of the variance of the (for spikes: smoothed) activity explained by the
         rolled-out activity.
     restart_losses : list of float
+        Final loss of every restart.
     observation : {"gaussian", "poisson"}
     b : ndarray, shape (N,) or (N, P), or None
         Weights of the input covariate (``fit_lowrank(inputs=...)``); None: no input.
         :meth:`activity` and :meth:`update_targets` leave the input out.
     biases : {"fit", "zero"}, default "fit"
         Whether ``d`` was fitted or held at 0 (``fit_lowrank(biases=...)``).
+    adam_losses : list of float
+        Loss of every restart after its Adam iterations, before any L-BFGS refinement
+        (``fit_lowrank(refine_restarts=...)`` refines the lowest).
     """
 
     m: np.ndarray
@@ -94,6 +99,7 @@ class LowRankFit:
     observation: str = "gaussian"
     b: np.ndarray | None = None
     biases: str = "fit"
+    adam_losses: list = field(default_factory=list)
 
     @property
     def n_neurons(self) -> int:
@@ -215,7 +221,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
                 rate_offset: float = 10.0, rate_gain: float = 10.0, bin_width: float = 0.01,
                 exposure=1.0, denoise_rank: int | None = None, n_restarts: int = 3,
                 poisson_start: bool = True,
-                n_iter: int = 300, lr: float = 0.01, refine_iter: int = 0, seed=0,
+                n_iter: int = 300, lr: float = 0.01, refine_iter: int = 0,
+                refine_restarts: int | None = None, seed=0,
                 device: str = "cpu", inputs=None, biases: str = "fit") -> LowRankFit:
     """Fit a rank-``rank`` RNN to activity by BPTT with restarts (LINT).
 
@@ -274,6 +281,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         initial latents at 0.70 of the true radius and the ring's radius 6 % short;
         150 L-BFGS iterations (30 s) closed 85 % of that gap (radii 0.86 and 0.996 of the
         truth's; ``benchmarks/results/lrring.md``).
+    refine_restarts : int or None, default None
+        L-BFGS refines only this many restarts, those with the lowest loss after Adam
+        (``LowRankFit.adam_losses``); the others keep their Adam result. None: every
+        restart. With 1 the refinement costs one restart's instead of all.
     seed : int or SeedSequence, default 0
     device : {"cpu", "cuda"}
     inputs : array_like, shape (n_trials, n_steps, N) or (n_trials, n_steps, N, P), optional
@@ -324,6 +335,11 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     if not isinstance(refine_iter, int | np.integer) or refine_iter < 0:
         raise ValueError(f"refine_iter={refine_iter!r} must be an integer >= 0 (L-BFGS "
                          f"iterations after Adam; 0: none)")
+    if refine_restarts is not None and not (isinstance(refine_restarts, int | np.integer)
+                                            and refine_restarts >= 1):
+        raise ValueError(f"refine_restarts={refine_restarts!r} must be an integer >= 1 (the "
+                         f"restarts with the lowest loss after Adam that L-BFGS refines) "
+                         f"or None (all)")
     if observation == "gaussian" and np.any(expo != 1):
         raise ValueError("exposure applies to spike counts (observation='poisson') only; "
                          "average repeated rate trials instead")
@@ -405,7 +421,27 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     tE = torch.as_tensor(expo[:, None, None] * bin_width, dtype=dtype, device=device)
     tU = None if U_in is None else torch.as_tensor(U_in, dtype=dtype, device=device)
     var_tot = float(((target - target.mean(axis=(0, 1))) ** 2).sum())
-    best, losses = None, []
+    # loss and gradient by the hand-written BPTT (the rollout below, differentiated;
+    # 5.6x faster than autograd at K = 400, T = 100, N = 1,000: benchmarks/results/lrtime38.md)
+    objective = make_objective(torch, tY, tE, tU, alpha=alpha, observation=observation,
+                               rate_offset=rate_offset, rate_gain=rate_gain)
+
+    def rollout(M, Nl, d, z0, B):
+        z, zs = z0, [z0]
+        for _ in range(T - 1):
+            z = z + alpha * (-z + torch.tanh(z @ M.T + d) @ Nl / N)
+            zs.append(z)
+        Z = torch.stack(zs, 1)
+        x = Z @ M.T + d
+        return Z, torch.tanh(x if B is None else x + (tU * B).sum(-1))
+
+    def loss_fn(pred):
+        if observation == "gaussian":
+            return ((pred - tY) ** 2).mean()
+        lam = torch.clamp((rate_offset + rate_gain * pred) * tE, min=1e-8)
+        return (lam - tY * torch.log(lam)).mean()
+
+    runs, adam_losses = [], []
     for r, (n_start, z_start) in enumerate(starts):
         noise = 0.0 if r == 0 or r == int(n_restarts) else 0.5
         init = [m0 + noise * rng.standard_normal(m0.shape),
@@ -420,23 +456,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         params = [q for q in params if q.requires_grad]
         opt = torch.optim.Adam(params, lr=lr)
 
-        def rollout(M=M, Nl=Nl, d=d, z0=z0, B=B):
-            z, zs = z0, [z0]
-            for _ in range(T - 1):
-                z = z + alpha * (-z + torch.tanh(z @ M.T + d) @ Nl / N)
-                zs.append(z)
-            Z = torch.stack(zs, 1)
-            x = Z @ M.T + d
-            return Z, torch.tanh(x if B is None else x + (tU * B).sum(-1))
-
-        def loss_fn(pred):
-            if observation == "gaussian":
-                return ((pred - tY) ** 2).mean()
-            lam = torch.clamp((rate_offset + rate_gain * pred) * tE, min=1e-8)
-            return (lam - tY * torch.log(lam)).mean()
-
-        def backward(where, fix, r=r):
-            val = loss_fn(rollout()[1])
+        def backward(where, fix, r=r, M=M, Nl=Nl, d=d, z0=z0, B=B):
+            val = objective(M, Nl, d, z0, B)
             if not torch.isfinite(val):
                 raise FloatingPointError(f"lowrank: the loss became non-finite {where} of "
                                          f"restart {r}; {fix} or check the data for outliers")
@@ -447,7 +468,17 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
             opt.zero_grad()
             backward(f"at iteration {it}", f"lower lr (now {lr})")
             opt.step()
-        if refine_iter:
+        with torch.no_grad():
+            adam_losses.append(float(objective(M, Nl, d, z0, B)))
+        runs.append((params, (M, Nl, d, z0, B), backward))
+    if refine_restarts is None:
+        refined = range(len(runs))
+    else:       # the restarts with the lowest loss after Adam (stable order on ties)
+        refined = np.argsort(np.nan_to_num(adam_losses, nan=np.inf),
+                             kind="stable")[:int(refine_restarts)]
+    if refine_iter:
+        for r in sorted(int(k) for k in refined):
+            params, _, backward = runs[r]
             lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=int(refine_iter),
                                       history_size=20, line_search_fn="strong_wolfe",
                                       tolerance_grad=1e-12, tolerance_change=1e-15)
@@ -457,8 +488,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
                 return backward("in the L-BFGS refinement", "use refine_iter=0")
 
             lbfgs.step(closure)
+    best, losses = None, []
+    for r, (_, (M, Nl, d, z0, B), _) in enumerate(runs):
         with torch.no_grad():
-            Z, pred = rollout()
+            Z, pred = rollout(M, Nl, d, z0, B)
             final = float(loss_fn(pred))
         if not np.isfinite(final):
             raise FloatingPointError(f"lowrank: non-finite final loss in restart {r}; lower "
@@ -473,7 +506,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     m, n, Z = _canonical(m, n, Z)
     r2 = 1.0 - ss_res / var_tot if var_tot > 0 else float("nan")
     return LowRankFit(m=m, n=n, d=d, latents=Z, alpha=float(alpha), loss=final, r2=float(r2),
-                      restart_losses=losses, observation=observation, b=b, biases=biases)
+                      restart_losses=losses, observation=observation, b=b, biases=biases,
+                      adam_losses=adam_losses)
 
 
 def pool_trials(counts, conditions) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1074,7 +1108,8 @@ class _LowRankBase(InferenceMethod):
         info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
                 "rate_offset": rate_offset, "rate_gain": rate_gain,
                 "chunk_steps": int(Y.shape[1]), "loss": fit.loss, "r2": fit.r2,
-                "restart_losses": fit.restart_losses, "biases": bias_info}
+                "restart_losses": fit.restart_losses, "adam_losses": fit.adam_losses,
+                "biases": bias_info}
         return fit, ok, info
 
     def _biases(self, Y, obs, step, rate_offset, rate_gain) -> tuple[str, dict]:
