@@ -23,13 +23,14 @@ def _autograd_loss(Y, E, U, M, Nl, d, z0, B, alpha, observation, r0, g):
     return (lam - Y * torch.log(lam)).mean(), pred
 
 
-@pytest.mark.parametrize("observation", ["gaussian", "poisson"])
+@pytest.mark.parametrize("observation", ["gaussian", "poisson", "poisson_clamped"])
 @pytest.mark.parametrize("with_inputs", [False, True])
 def test_hand_written_gradient_equals_autograd(observation, with_inputs):
     """Loss and every gradient agree with autograd to 1e-12 relative (float64: the two
     sum the same terms in a different order, so they differ by round-off, ~1e-15 per term
-    over ≤ 10⁴ terms). The Poisson case uses a rate map whose offset 0.5 Hz lets some
-    rates reach the clamp (λ ≤ 1e-8), where both must give no gradient."""
+    over ≤ 10⁴ terms). "poisson": the methods' rate map (offset 12.5 ≥ gain 7.5 Hz, the
+    clamp never active, skipped); "poisson_clamped": offset 0.5 Hz, so that some rates
+    reach the clamp (λ ≤ 1e-8), where both must give no gradient."""
     rng = np.random.default_rng(5)
     K, T, N, R, P = 6, 9, 13, 2, 2
     dt = torch.float64
@@ -46,7 +47,8 @@ def test_hand_written_gradient_equals_autograd(observation, with_inputs):
         r0, g = 10.0, 10.0
     else:
         Y = torch.tensor(rng.poisson(0.2, (K, T, N)), dtype=dt)
-        r0, g = 0.5, 10.0
+        r0, g = (0.5, 10.0) if observation == "poisson_clamped" else (12.5, 7.5)
+        observation = "poisson"
     params = [M, Nl, d, z0] + ([B] if with_inputs else [])
     ref, pred = _autograd_loss(Y, E, U, M, Nl, d, z0, B, 0.2, observation, r0, g)
     ref_grads = torch.autograd.grad(ref, params)
@@ -56,7 +58,7 @@ def test_hand_written_gradient_equals_autograd(observation, with_inputs):
     grads = torch.autograd.grad(val, params)
     if observation == "poisson":      # rates 0.5 + 10 φ < 0 for φ < −0.05: clamped
         clamped = ((r0 + g * pred) * E <= 1e-8).float().mean().item()
-        assert 0.1 < clamped < 0.9
+        assert (0.1 < clamped < 0.9) if r0 < g else clamped == 0
     np.testing.assert_allclose(val.item(), ref.item(), rtol=1e-12)
     for name, a, b in zip(["M", "N", "d", "z0", "B"], grads, ref_grads, strict=False):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-10, atol=1e-14 * abs(

@@ -62,25 +62,41 @@ def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offse
     poisson = observation == "poisson"
     a = float(alpha)
 
+    # rates r₀ + g φ ≥ r₀ − g: with r₀ − g above the clamp (every rate map the methods
+    # accept has r₀ ≥ g) the clamp is never active and its mask is skipped
+    clamp_free = not poisson or (rate_offset - rate_gain) * float(Ek.min()) > _MIN_LAMBDA
+    Eg = Ek * (rate_gain / count)                            # ∂λ/∂φ / count, (K, 1)
+
     def loss_sum(phi, t):
         """Sum of the elementwise loss of the read-out activity φ (K, N) at step t."""
-        y = Yt[t]
+        y = Yt[t].reshape(-1)
         if poisson:
-            lam = ((rate_offset + rate_gain * phi) * Ek).clamp(min=_MIN_LAMBDA)
-            return (lam - y * torch.log(lam)).sum()
-        diff = phi - y
-        return (diff * diff).sum()
+            lam = phi.mul(rate_gain).add_(rate_offset).mul_(Ek)
+            if not clamp_free:
+                lam.clamp_(min=_MIN_LAMBDA)
+            total = lam.sum()
+            return total - torch.dot(y, lam.log_().reshape(-1))
+        diff = (phi - Yt[t]).reshape(-1)
+        return torch.dot(diff, diff)
 
-    def readout_grad(phi, t):
-        """∂(mean loss)/∂x of the read-out x = artanh φ (K, N) at step t."""
+    def readout_grad(phi, one_minus_phi2, t):
+        """∂(mean loss)/∂x of the read-out x = artanh φ (K, N) at step t (a new tensor;
+        ``one_minus_phi2`` is 1 − φ²)."""
         y = Yt[t]
         if poisson:
-            raw = (rate_offset + rate_gain * phi) * Ek
-            lam = raw.clamp(min=_MIN_LAMBDA)
-            dphi = (1.0 - y / lam) * (rate_gain / count) * Ek * (raw >= _MIN_LAMBDA)
+            lam = phi.mul(rate_gain).add_(rate_offset).mul_(Ek)
+            if clamp_free:
+                dphi = torch.div(y, lam).neg_().add_(1.0).mul_(Eg)
+            else:
+                live = lam >= _MIN_LAMBDA
+                dphi = torch.div(y, lam.clamp_(min=_MIN_LAMBDA)).neg_().add_(1.0).mul_(Eg)
+                dphi.mul_(live)
         else:
-            dphi = (phi - y) * (2.0 / count)
-        return dphi * (1.0 - phi * phi)
+            dphi = (phi - y).mul_(2.0 / count)
+        return dphi.mul_(one_minus_phi2)
+
+    def one_minus_sq(x):
+        return (x * x).neg_().add_(1.0)
 
     class _Loss(torch.autograd.Function):
         @staticmethod
@@ -89,11 +105,14 @@ def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offse
                 z, zs, total = z0, [z0], z0.new_zeros(())
                 for t in range(T):
                     pre = torch.addmm(d, z, M.T)
-                    h = torch.tanh(pre)
-                    phi = h if B is None else torch.tanh(pre + (Ut[t] * B).sum(-1))
+                    if B is None:
+                        h = phi = pre.tanh_()
+                    else:
+                        phi = torch.tanh(pre + (Ut[t] * B).sum(-1))
+                        h = pre.tanh_()
                     total = total + loss_sum(phi, t)
                     if t < T - 1:
-                        z = (1.0 - a) * z + (a / N) * (h @ Nl)
+                        z = torch.addmm(z, h, Nl, beta=1.0 - a, alpha=a / N)
                         zs.append(z)
             ctx.save_for_backward(M, Nl, d, torch.stack(zs, 0),
                                   B if B is not None else z0.new_zeros(0))
@@ -110,21 +129,22 @@ def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offse
                 g = None
                 for t in range(T - 1, -1, -1):
                     zt = Z[t]
-                    pre = torch.addmm(d, zt, M.T)
-                    h = torch.tanh(pre)
+                    h = torch.addmm(d, zt, M.T).tanh_()
+                    omh = one_minus_sq(h)
                     if B is None:
-                        dx = readout_grad(h, t)
+                        dx = readout_grad(h, omh, t)
                     else:
-                        dx = readout_grad(torch.tanh(pre + (Ut[t] * B).sum(-1)), t)
+                        phi = torch.tanh(torch.addmm(d, zt, M.T) + (Ut[t] * B).sum(-1))
+                        dx = readout_grad(phi, one_minus_sq(phi), t)
                         gB += torch.einsum("kn,knp->np", dx, Ut[t])
                     if g is None:               # t = T − 1: the read-out only
                         da = dx
                     else:
-                        gN += (a / N) * (h.T @ g)
-                        da = ((a / N) * (g @ Nl.T)) * (1.0 - h * h) + dx
-                    gM += da.T @ zt
+                        gN.addmm_(h.T, g, alpha=a / N)
+                        da = torch.mm(g, Nl.T).mul_(omh).mul_(a / N).add_(dx)
+                    gM.addmm_(da.T, zt)
                     gd += da.sum(0)
-                    g = da @ M if g is None else (1.0 - a) * g + da @ M
+                    g = da @ M if g is None else torch.addmm(g, da, M, beta=1.0 - a)
             return (grad * gM, grad * gN, grad * gd, grad * g,
                     None if gB is None else grad * gB)
 
