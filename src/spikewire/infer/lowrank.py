@@ -38,6 +38,10 @@ __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_
            "surrogate_gate", "weight_outlier_pvalues", "chunk_losses",
            "heldout_reversal_test", "sign_flip_test", "bias_test", "BIAS_TEST_LEVEL"]
 
+#: Default ``refine_restarts`` of the ``lowrank`` and ``lowrank_flow`` methods (see
+#: :func:`fit_lowrank`).
+REFINE_RESTARTS: int | None = None
+
 #: Clip of the activity before arctanh in the PCA start of :func:`fit_lowrank`.
 _INIT_CLIP = 0.9999
 
@@ -273,6 +277,13 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         Adam iterations per restart (full batch).
     lr : float, default 0.01
         Adam learning rate.
+    refine_restarts : int or None, default None
+        L-BFGS refines only this many restarts of every front-end fit, those lowest after
+        Adam (``fit_lowrank``); None: all. On five presets
+        (N = 1,000, 100 s of spikes) the restart best after Adam was best after L-BFGS in
+        5 / 5 fits, where 1 returns the same network for ≈ 40 % less front-end time
+        (``benchmarks/results/lrtime38.md``); not yet the default (the gate's null
+        families not rerun with it).
     refine_iter : int, default 0
         L-BFGS iterations (strong-Wolfe line search, full batch) after Adam in every
         restart; 0: none. Adam stops short of the likelihood's optimum on large spike
@@ -818,17 +829,25 @@ def chunk_losses(fit: LowRankFit, activity, inputs=None, *, observation: str = "
     cand = torch.as_tensor(np.vstack([states[idx], np.zeros((1, fit.rank))]), dtype=dtype,
                            device=device)
     k = cand.shape[0]
-    with torch.no_grad():                    # every candidate from every chunk
-        rep = tY.repeat_interleave(k, 0)     # chunk-major: (C·k, T, N)
-        drv = drive if isinstance(drive, float) else drive.repeat_interleave(k, 0)
-        L0 = elementwise(cand.repeat(C, 1), rep, drv).reshape(C, k)
+    with torch.no_grad():                    # every candidate from every chunk, one
+        # candidate at a time (all at once held k copies of the counts: 7 GB at 133
+        # chunks of 100 × 1,000)
+        L0 = torch.stack([elementwise(cand[j].expand(C, -1), tY, drive) for j in range(k)],
+                         1)
         best = torch.argmin(L0, 1)
-        del rep
     z0 = cand[best].clone().requires_grad_(True)
     opt = torch.optim.Adam([z0], lr=lr)
+    # Σ_c (chunk c's mean loss) = C × the mean over all chunks (equal chunk lengths): the
+    # fit's hand-written BPTT, with the drive as one input of weight 1
+    objective = make_objective(
+        torch, tY, torch.full((C, 1, 1), float(bin_width), dtype=dtype, device=device),
+        None if isinstance(drive, float) else drive[..., None], alpha=alpha,
+        observation=observation, rate_offset=rate_offset, rate_gain=rate_gain)
+    ones = None if isinstance(drive, float) else torch.ones((N, 1), dtype=dtype,
+                                                             device=device)
     for _ in range(int(n_iter)):
         opt.zero_grad()
-        loss = elementwise(z0, tY, drive).sum()   # chunks separate: Adam is per entry
+        loss = C * objective(M, Nl, d, z0, ones)   # chunks separate: Adam is per entry
         if not torch.isfinite(loss):
             raise FloatingPointError(f"chunk_losses: non-finite loss; lower lr (now {lr})")
         loss.backward()
@@ -1022,6 +1041,7 @@ class _LowRankBase(InferenceMethod):
         "n_restarts": [Interval("int", 1, None)],
         "n_iter": [Interval("int", 1, None)],
         "refine_iter": [Interval("int", 0, None)],
+        "refine_restarts": [Interval("int", 1, None), None],
         "lr": [Interval("real", 0, None, closed="neither")],
         "min_spikes": [Interval("int", 0, None)],
         "seed": [SeedLike()],
@@ -1102,6 +1122,7 @@ class _LowRankBase(InferenceMethod):
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
                           rate_offset=rate_offset, rate_gain=rate_gain,
                           bin_width=step, n_iter=self.n_iter, refine_iter=self.refine_iter,
+                          refine_restarts=self.refine_restarts,
                           n_restarts=self.n_restarts if n_restarts is None else n_restarts,
                           lr=self.lr, seed=self.seed if seed is None else seed,
                           device=self.device, inputs=U, biases=biases)
@@ -1160,6 +1181,7 @@ class _LowRankBase(InferenceMethod):
             return fit_lowrank(Yf, self.rank, alpha=self.alpha, observation=obs,
                                rate_offset=rate_offset, rate_gain=rate_gain, bin_width=step,
                                n_iter=self.n_iter, refine_iter=self.refine_iter,
+                               refine_restarts=self.refine_restarts,
                                n_restarts=self.gate_restarts or
                                self.n_restarts, lr=self.lr, seed=fold_seeds[fold],
                                device=self.device, inputs=Uf, biases=biases)
@@ -1456,7 +1478,8 @@ class LowRankRNN(_LowRankBase):
                  device: str = "cpu", n_surrogates: int = 3, n_reversals: int = 3,
                  gate_restarts: int | None = 1, drive_timescale: float | None = 0.1,
                  min_gain: float = 0.01, reversal_test: str = "heldout",
-                 refine_iter: int = 0, biases: str = "auto"):
+                 refine_iter: int = 0, biases: str = "auto",
+                 refine_restarts: int | None = REFINE_RESTARTS):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1477,6 +1500,7 @@ class LowRankRNN(_LowRankBase):
         self.min_gain = min_gain
         self.reversal_test = reversal_test
         self.refine_iter = refine_iter
+        self.refine_restarts = refine_restarts
         self.biases = biases
 
     def _fit(self, ctx: FitContext) -> Estimate:

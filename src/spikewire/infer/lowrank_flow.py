@@ -41,7 +41,13 @@ import numpy as np
 from spikewire.infer._params import Boolean, Options
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
-from spikewire.infer.lowrank import LowRankFit, _LowRankBase, _ridge_n, import_torch
+from spikewire.infer.lowrank import (
+    REFINE_RESTARTS,
+    LowRankFit,
+    _LowRankBase,
+    _ridge_n,
+    import_torch,
+)
 
 __all__ = ["FlowMatcher", "LoadingDistribution", "LowRankFlow", "fit_loading_distribution",
            "identifiability_report", "population_features", "refit_gain",
@@ -975,6 +981,13 @@ class LowRankFlow(_LowRankBase):
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
+    refine_restarts : int or None, default None
+        L-BFGS refines only this many restarts of every front-end fit, those lowest after
+        Adam (``fit_lowrank``); None: all. On five presets
+        (N = 1,000, 100 s of spikes) the restart best after Adam was best after L-BFGS in
+        5 / 5 fits, where 1 returns the same network for ≈ 40 % less front-end time
+        (``benchmarks/results/lrtime38.md``); not yet the default (the gate's null
+        families not rerun with it).
     refine_iter : int, default 400
         L-BFGS iterations after Adam in every front-end fit (the estimate's and the
         gate's), as for ``lowrank``; 0 before session 37. Adam stops short of the
@@ -1132,7 +1145,8 @@ class LowRankFlow(_LowRankBase):
                  reversal_test: str = "heldout", refine_iter: int = 400,
                  coupling: str = "ot", smooth: bool = True,
                  smooth_gain: bool = True, biases: str = "auto",
-                 n_prior: str = "populations"):
+                 n_prior: str = "populations",
+                 refine_restarts: int | None = REFINE_RESTARTS):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1160,6 +1174,7 @@ class LowRankFlow(_LowRankBase):
         self.targets_from = targets_from
         self.reversal_test = reversal_test
         self.refine_iter = refine_iter
+        self.refine_restarts = refine_restarts
         self.coupling = coupling
         self.tails = tails
         self.smooth = smooth
