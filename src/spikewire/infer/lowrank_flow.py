@@ -982,12 +982,7 @@ class LowRankFlow(_LowRankBase):
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
     refine_restarts : int or None, default None
-        L-BFGS refines only this many restarts of every front-end fit, those lowest after
-        Adam (``fit_lowrank``); None: all. On five presets
-        (N = 1,000, 100 s of spikes) the restart best after Adam was best after L-BFGS in
-        5 / 5 fits, where 1 returns the same network for ≈ 40 % less front-end time
-        (``benchmarks/results/lrtime38.md``); not yet the default (the gate's null
-        families not rerun with it).
+        As for ``lowrank``: L-BFGS only on the restarts lowest after Adam (None: all).
     refine_iter : int, default 400
         L-BFGS iterations after Adam in every front-end fit (the estimate's and the
         gate's), as for ``lowrank``; 0 before session 37. Adam stops short of the
