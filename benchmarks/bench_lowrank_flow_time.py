@@ -36,6 +36,23 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
+def preset_recording(preset: str, n: int, duration: float, trial_steps: int, seed: int,
+                     observation: str = "spikes"):
+    """A preset network's trials (initial latents uniform on [−2.4, 2.4]², rates 5–20 Hz)
+    recorded as the built-in study ``lowrank`` does: rates, or Poisson spikes in 10-ms
+    bins."""
+    from spikewire.experiments.lowrank import simulate_and_observe
+    from spikewire.networks.lowrank import lowrank_preset
+
+    entry_inputs = [{"input": "initial_latents", "trial_steps": trial_steps,
+                     "extent": 2.4, "rate_offset": 12.5, "rate_gain": 7.5}]
+    steps = [{"step": "subsample", "fraction": 1.0}]
+    if observation == "spikes":
+        steps.append({"step": "lowrank_spikes"})
+    return simulate_and_observe(lowrank_preset(preset, n, seed=seed),
+                                {"duration": duration, "inputs": entry_inputs}, steps, seed)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--presets", nargs="+", default=["quadstable", "heavy_tailed"])
@@ -50,20 +67,12 @@ def main() -> None:
 
     import torch
 
-    from spikewire.experiments.lowrank import simulate_and_observe
     from spikewire.infer import infer
-    from spikewire.networks.lowrank import lowrank_preset
 
-    entry_inputs = [{"input": "initial_latents", "trial_steps": args.trial_steps,
-                     "extent": 2.4, "rate_offset": 12.5, "rate_gain": 7.5}]
     for preset in args.presets:
-        net = lowrank_preset(preset, args.n, seed=args.seed)
         for obs in args.observations:
-            steps = [{"step": "subsample", "fraction": 1.0}]
-            if obs == "spikes":
-                steps.append({"step": "lowrank_spikes"})
-            rec = simulate_and_observe(net, {"duration": args.duration,
-                                             "inputs": entry_inputs}, steps, args.seed)
+            rec = preset_recording(preset, args.n, args.duration, args.trial_steps,
+                                   args.seed, obs)
             c0, t0 = _cpu_s(), time.perf_counter()
             est = infer(rec, method="lowrank_flow")
             wall, cpu = time.perf_counter() - t0, _cpu_s() - c0

@@ -36,19 +36,13 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
-    from spikewire.experiments.lowrank import simulate_and_observe
-    from spikewire.infer import infer
-    from spikewire.networks.lowrank import lowrank_preset
+    from bench_lowrank_flow_time import preset_recording
 
-    entry_inputs = [{"input": "initial_latents", "trial_steps": args.trial_steps,
-                     "extent": 2.4, "rate_offset": 12.5, "rate_gain": 7.5}]
+    from spikewire.infer import infer
+
     for preset in args.presets:
         for seed in args.seeds:
-            net = lowrank_preset(preset, args.n, seed=seed)
-            rec = simulate_and_observe(net, {"duration": args.duration,
-                                             "inputs": entry_inputs},
-                                       [{"step": "subsample", "fraction": 1.0},
-                                        {"step": "lowrank_spikes"}], seed)
+            rec = preset_recording(preset, args.n, args.duration, args.trial_steps, seed)
             t0 = time.perf_counter()
             est = infer(rec, method="lowrank", refine_iter=args.refine_iter,
                         n_surrogates=0)

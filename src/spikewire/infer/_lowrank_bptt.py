@@ -123,6 +123,8 @@ def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offse
         def backward(ctx, grad):
             M, Nl, d, Z, B = ctx.saved_tensors
             B = B if ctx.has_inputs else None
+            # chunk_losses fits z0 alone: skip the loadings' gradients nobody asked for
+            need_m, need_n, need_d = ctx.needs_input_grad[:3]
             with torch.no_grad():
                 gM, gN, gd = torch.zeros_like(M), torch.zeros_like(Nl), torch.zeros_like(d)
                 gB = None if B is None else torch.zeros_like(B)
@@ -140,10 +142,13 @@ def make_objective(torch, Y, E, U, *, alpha: float, observation: str, rate_offse
                     if g is None:               # t = T − 1: the read-out only
                         da = dx
                     else:
-                        gN.addmm_(h.T, g, alpha=a / N)
+                        if need_n:
+                            gN.addmm_(h.T, g, alpha=a / N)
                         da = torch.mm(g, Nl.T).mul_(omh).mul_(a / N).add_(dx)
-                    gM.addmm_(da.T, zt)
-                    gd += da.sum(0)
+                    if need_m:
+                        gM.addmm_(da.T, zt)
+                    if need_d:
+                        gd += da.sum(0)
                     g = da @ M if g is None else torch.addmm(g, da, M, beta=1.0 - a)
             return (grad * gM, grad * gN, grad * gd, grad * g,
                     None if gB is None else grad * gB)
