@@ -29,8 +29,9 @@ def test_hand_written_gradient_equals_autograd(observation, with_inputs):
     """Loss and every gradient agree with autograd to 1e-12 relative (float64: the two
     sum the same terms in a different order, so they differ by round-off, ~1e-15 per term
     over ≤ 10⁴ terms). "poisson": the methods' rate map (offset 12.5 ≥ gain 7.5 Hz, the
-    clamp never active, skipped); "poisson_clamped": offset 0.5 Hz, so that some rates
-    reach the clamp (λ ≤ 1e-8), where both must give no gradient."""
+    clamp never active, skipped; −y log λ evaluated at the nonzero counts only);
+    "poisson_clamped": offset 0.5 Hz, so that some rates reach the clamp (λ ≤ 1e-8),
+    where both must give no gradient (the dense path)."""
     rng = np.random.default_rng(5)
     K, T, N, R, P = 6, 9, 13, 2, 2
     dt = torch.float64
@@ -50,6 +51,7 @@ def test_hand_written_gradient_equals_autograd(observation, with_inputs):
         r0, g = (0.5, 10.0) if observation == "poisson_clamped" else (12.5, 7.5)
         observation = "poisson"
     params = [M, Nl, d, z0] + ([B] if with_inputs else [])
+    Y[:, 3] = 0.0                     # a step without spikes (no nonzero counts)
     ref, pred = _autograd_loss(Y, E, U, M, Nl, d, z0, B, 0.2, observation, r0, g)
     ref_grads = torch.autograd.grad(ref, params)
     loss = make_objective(torch, Y, E, U, alpha=0.2, observation=observation,

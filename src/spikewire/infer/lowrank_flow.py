@@ -42,6 +42,7 @@ from spikewire.infer._params import Boolean, Options
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import (
+    GATE_UNITS,
     REFINE_RESTARTS,
     LowRankFit,
     _LowRankBase,
@@ -1068,6 +1069,9 @@ class LowRankFlow(_LowRankBase):
     gate_restarts : int or None, default 1
         Restarts of each of the gate's front-end fits, as for ``lowrank`` (None:
         ``n_restarts``).
+    gate_units : int or None, default 200
+        The gate's front-end fits use this many of the usable units, drawn at random, as
+        for ``lowrank`` (None: all).
     drive_timescale : float or None, default 0.1
         Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
         (> 0; None: no input).
@@ -1141,7 +1145,8 @@ class LowRankFlow(_LowRankBase):
                  coupling: str = "ot", smooth: bool = True,
                  smooth_gain: bool = True, biases: str = "auto",
                  n_prior: str = "populations",
-                 refine_restarts: int | None = REFINE_RESTARTS):
+                 refine_restarts: int | None = REFINE_RESTARTS,
+                 gate_units: int | None = GATE_UNITS):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1170,6 +1175,7 @@ class LowRankFlow(_LowRankBase):
         self.reversal_test = reversal_test
         self.refine_iter = refine_iter
         self.refine_restarts = refine_restarts
+        self.gate_units = gate_units
         self.coupling = coupling
         self.tails = tails
         self.smooth = smooth
