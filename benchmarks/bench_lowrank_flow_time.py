@@ -12,10 +12,14 @@ protocol (20 × 20 initial conditions × 100 steps) is 400 trials, i.e. 400 s of
 recording, the default ``--duration``.
 
 Reports per run: wall time, process CPU time (user + system of this process and its
-children), peak resident memory, the number of torch threads, and the gate's decision.
+children), peak resident memory, the number of torch threads, the gate's decision and time,
+and the estimate's scores against the preset (:func:`spikewire.score.lowrank.score_lowrank`:
+Kim et al.'s distance ``lr_distance`` and its two terms), so that a faster setting can be
+checked to give the same network.
 
 Usage: python benchmarks/bench_lowrank_flow_time.py [--presets quadstable heavy_tailed]
        [--observations spikes rates] [--duration 400] [--out r.jsonl]
+       [--settings '{"gate_units": null}']   (method settings other than the defaults)
 """
 
 from __future__ import annotations
@@ -63,29 +67,38 @@ def main() -> None:
     ap.add_argument("--trial-steps", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--settings", default="{}", help="JSON object of method settings")
     args = ap.parse_args()
 
     import torch
 
     from spikewire.infer import infer
+    from spikewire.networks.lowrank import lowrank_preset
+    from spikewire.score.lowrank import score_lowrank
+
+    settings = json.loads(args.settings)
 
     for preset in args.presets:
         for obs in args.observations:
             rec = preset_recording(preset, args.n, args.duration, args.trial_steps,
                                    args.seed, obs)
             c0, t0 = _cpu_s(), time.perf_counter()
-            est = infer(rec, method="lowrank_flow")
+            est = infer(rec, method="lowrank_flow", **settings)
             wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
             gate = est.diagnostics.get("surrogate_gate", {})
+            scores = score_lowrank(lowrank_preset(preset, args.n, seed=args.seed), est)
             row = {"preset": preset, "observation": obs, "n": args.n,
                    "duration_s": args.duration, "trial_steps": args.trial_steps,
                    "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                    "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                                          / 2 ** 20, 2),
                    "torch_threads": torch.get_num_threads(), "cores": os.cpu_count(),
-                   "gate": {k: gate.get(k) for k in ("p", "gain", "passed", "time_s")
-                            if k in gate},
-                   "n_called": int(np.sum(est.adjacency)) if est.adjacency is not None else None,
+                   "settings": settings,
+                   "gate": {k: gate.get(k) for k in ("p", "shift_p", "reversal_p", "gain",
+                                                     "passed", "time_s") if k in gate},
+                   "gate_units": len(gate.get("gate_units", [])) or None,
+                   "n_called": int(np.sum(est.adjacency() != 0)),
+                   "scores": {k: round(float(v), 4) for k, v in scores.items()},
                    "machine": platform.processor() or platform.machine(),
                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             print(json.dumps(row), flush=True)

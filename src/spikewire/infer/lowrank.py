@@ -40,7 +40,7 @@ __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_
 
 #: Default ``refine_restarts`` of the ``lowrank`` and ``lowrank_flow`` methods (see
 #: :func:`fit_lowrank`).
-REFINE_RESTARTS: int | None = None
+REFINE_RESTARTS: int | None = 1
 
 #: Clip of the activity before arctanh in the PCA start of :func:`fit_lowrank`.
 _INIT_CLIP = 0.9999
@@ -277,13 +277,6 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         Adam iterations per restart (full batch).
     lr : float, default 0.01
         Adam learning rate.
-    refine_restarts : int or None, default None
-        L-BFGS refines only this many restarts of every front-end fit, those lowest after
-        Adam (``fit_lowrank``); None: all. On five presets
-        (N = 1,000, 100 s of spikes) the restart best after Adam was best after L-BFGS in
-        5 / 5 fits, where 1 returns the same network for ≈ 40 % less front-end time
-        (``benchmarks/results/lrtime38.md``); not yet the default (the gate's null
-        families not rerun with it).
     refine_iter : int, default 0
         L-BFGS iterations (strong-Wolfe line search, full batch) after Adam in every
         restart; 0: none. Adam stops short of the likelihood's optimum on large spike
@@ -1432,6 +1425,14 @@ class LowRankRNN(_LowRankBase):
         ``targets_from="units"``). On quadstable 150 iterations leave the loss above the
         true rates' (+5e-5 and +2.2e-4 per bin on two data seeds), 400 bring it below
         (−2.2e-4, −1.4e-4) at 130 s CPU for the fit (``benchmarks/results/lrquad3.md``).
+    refine_restarts : int or None, default 1
+        L-BFGS refines only this many restarts of every front-end fit, those lowest after
+        Adam (:func:`fit_lowrank`); None: all (the default before session 40). On five
+        presets (N = 1,000, 100 s of spikes) the restart best after Adam was best after
+        L-BFGS in 5 / 5 fits, so 1 returns the same network with ≈ 45 % fewer loss
+        evaluations (``benchmarks/results/lrtime38.md``); on the five null families
+        (20 units, 120 s) the gate stays closed with it, at p-values within 0.01 of
+        those with every restart refined (``lrtime40.md``).
     lr : float, default 0.01
     min_spikes : int, default 1
         Units with fewer spikes (or signal integral) are left out.

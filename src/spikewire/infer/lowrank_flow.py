@@ -982,8 +982,9 @@ class LowRankFlow(_LowRankBase):
     rank, alpha, bin_width, trial_steps, chunk_steps, rate_offset, rate_gain, n_restarts,
     n_iter, lr, min_spikes, seed, device
         As for ``lowrank`` (the front end).
-    refine_restarts : int or None, default None
-        As for ``lowrank``: L-BFGS only on the restarts lowest after Adam (None: all).
+    refine_restarts : int or None, default 1
+        As for ``lowrank``: L-BFGS only on the restarts lowest after Adam (None: all, the
+        default before session 40).
     refine_iter : int, default 400
         L-BFGS iterations after Adam in every front-end fit (the estimate's and the
         gate's), as for ``lowrank``; 0 before session 37. Adam stops short of the
