@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from spikewire.infer import _lowrank_bptt  # noqa: E402
 from spikewire.infer._lowrank_bptt import make_objective  # noqa: E402
 
 
@@ -25,13 +26,17 @@ def _autograd_loss(Y, E, U, M, Nl, d, z0, B, alpha, observation, r0, g):
 
 @pytest.mark.parametrize("observation", ["gaussian", "poisson", "poisson_clamped"])
 @pytest.mark.parametrize("with_inputs", [False, True])
-def test_hand_written_gradient_equals_autograd(observation, with_inputs):
+@pytest.mark.parametrize("n_blocks", [1, 3])
+def test_hand_written_gradient_equals_autograd(observation, with_inputs, n_blocks,
+                                               monkeypatch):
     """Loss and every gradient agree with autograd to 1e-12 relative (float64: the two
     sum the same terms in a different order, so they differ by round-off, ~1e-15 per term
     over ≤ 10⁴ terms). "poisson": the methods' rate map (offset 12.5 ≥ gain 7.5 Hz, the
     clamp never active, skipped; −y log λ evaluated at the nonzero counts only);
     "poisson_clamped": offset 0.5 Hz, so that some rates reach the clamp (λ ≤ 1e-8),
-    where both must give no gradient (the dense path)."""
+    where both must give no gradient (the dense path). ``n_blocks`` 3: the trials split
+    into blocks of 2, 2 and 2 evaluated in three threads."""
+    monkeypatch.setattr(_lowrank_bptt, "MIN_BLOCK_TRIALS", 1)
     rng = np.random.default_rng(5)
     K, T, N, R, P = 6, 9, 13, 2, 2
     dt = torch.float64
@@ -55,7 +60,7 @@ def test_hand_written_gradient_equals_autograd(observation, with_inputs):
     ref, pred = _autograd_loss(Y, E, U, M, Nl, d, z0, B, 0.2, observation, r0, g)
     ref_grads = torch.autograd.grad(ref, params)
     loss = make_objective(torch, Y, E, U, alpha=0.2, observation=observation,
-                          rate_offset=r0, rate_gain=g)
+                          rate_offset=r0, rate_gain=g, n_blocks=n_blocks)
     val = loss(M, Nl, d, z0, B)
     grads = torch.autograd.grad(val, params)
     if observation == "poisson":      # rates 0.5 + 10 φ < 0 for φ < −0.05: clamped
@@ -82,3 +87,38 @@ def test_objective_scales_with_the_upstream_gradient():
     g1 = torch.autograd.grad(loss(M, Nl, d, z0), M)[0]
     g2 = torch.autograd.grad(2.0 * loss(M, Nl, d, z0), M)[0]
     np.testing.assert_allclose(g2.numpy(), 2.0 * g1.numpy(), rtol=1e-14)
+
+
+def test_blocks_follow_the_thread_count_and_leave_the_setting(monkeypatch):
+    """``n_blocks=None`` splits the trials into ``torch.get_num_threads()`` blocks of at
+    least ``MIN_BLOCK_TRIALS`` (and, here lowered to 100, ``MIN_BLOCK_ELEMENTS``); the
+    evaluation runs each block with one torch thread and restores the caller's thread
+    count; the value equals the one-block value to round-off."""
+    monkeypatch.setattr(_lowrank_bptt, "MIN_BLOCK_ELEMENTS", 100)
+    rng = np.random.default_rng(3)
+    K, T, N = 70, 6, 9
+    dt = torch.float64
+    Y = torch.tensor(rng.poisson(0.3, (K, T, N)), dtype=dt)
+    E = torch.full((K, 1, 1), 0.01, dtype=dt)
+    M = torch.tensor(rng.standard_normal((N, 2)), dtype=dt, requires_grad=True)
+    Nl = torch.tensor(rng.standard_normal((N, 2)), dtype=dt, requires_grad=True)
+    d = torch.zeros(N, dtype=dt, requires_grad=True)
+    z0 = torch.tensor(rng.standard_normal((K, 2)), dtype=dt, requires_grad=True)
+    kw = dict(alpha=0.2, observation="poisson", rate_offset=12.5, rate_gain=7.5)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)                  # 70 trials: 2 blocks of ≥ 32
+        val = make_objective(torch, Y, E, None, **kw)(M, Nl, d, z0)
+        grads = torch.autograd.grad(val, [M, z0])
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(3)                  # 70 // 32 = 2 blocks at most
+        val3 = make_objective(torch, Y, E, None, **kw)(M, Nl, d, z0)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    one = make_objective(torch, Y, E, None, n_blocks=1, **kw)(M, Nl, d, z0)
+    grads1 = torch.autograd.grad(one, [M, z0])
+    np.testing.assert_allclose(val.item(), one.item(), rtol=1e-13)
+    np.testing.assert_allclose(val3.item(), one.item(), rtol=1e-13)
+    for a, b in zip(grads, grads1, strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-11, atol=1e-16)

@@ -961,7 +961,7 @@ _HELDOUT_KEY = 1002
 _GATE_UNITS_KEY = 1003
 #: Default ``gate_units`` of ``lowrank`` and ``lowrank_flow``: the gate's fits use at most
 #: this many of the usable units (see the ``gate_units`` parameter).
-GATE_UNITS: int | None = 200
+GATE_UNITS: int | None = 100
 
 def surrogate_gate(loss, null_losses) -> tuple[float, float]:
     """One-sided test that a fit explains the data better than fits to shift surrogates.
@@ -1458,7 +1458,7 @@ class LowRankRNN(_LowRankBase):
         whatever it is); the estimate's weights come from the plain fit with
         ``n_restarts``. None: ``n_restarts``. With the default ``n_restarts=3`` the gate's
         seven fits then cost about what lrcomod's four fits with three restarts did.
-    gate_units : int or None, default 200
+    gate_units : int or None, default 100
         Units of the gate's fits (>= ``rank``): when more units are usable, the gate's
         fits — the data's fit with the drive input (or, with ``drive_timescale=None``, a
         plain fit with ``gate_restarts``) and every surrogate and held-out fold — all use
@@ -1466,8 +1466,9 @@ class LowRankRNN(_LowRankBase):
         stream (``diagnostics["surrogate_gate"]["gate_units"]`` lists them). Data and
         surrogates then stay fitted alike, so the tests keep their level; the estimate's
         weights still come from the fit on every usable unit. Each gate fit costs about
-        ``gate_units / N`` of a full one (time is linear in the units): at N = 1,000 the
-        gate's seven fits cost about 1.4 full fits instead of 7. None: every usable unit.
+        ``gate_units / N`` of a full one without inputs (time is linear in the units;
+        the gate's drive inputs double it); times in ``benchmarks/results/lrtime40.md``.
+        None: every usable unit.
     drive_timescale : float or None, default 0.1
         Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
         fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of

@@ -1070,7 +1070,7 @@ class LowRankFlow(_LowRankBase):
     gate_restarts : int or None, default 1
         Restarts of each of the gate's front-end fits, as for ``lowrank`` (None:
         ``n_restarts``).
-    gate_units : int or None, default 200
+    gate_units : int or None, default 100
         The gate's front-end fits use this many of the usable units, drawn at random, as
         for ``lowrank`` (None: all).
     drive_timescale : float or None, default 0.1
