@@ -96,6 +96,19 @@ def test_no_calls_on_independent_poisson_units():
     assert calls_without > 0
 
 
+def _planted_limit_cycle(Ns: int, N: int):
+    """Spikes of ``Ns`` units of a rank-2 limit-cycle network among ``N`` (the others fire
+    at a constant 20 Hz: m = n = 0), 16 trials × 2 s, rates 0–40 Hz."""
+    from spikewire.networks.lowrank import lowrank_network, lowrank_preset
+    from spikewire.simulate.lowrank import initial_grid, observe_spikes, simulate_lowrank
+
+    s = lowrank_preset("limit_cycle", Ns, seed=0)
+    net = lowrank_network(np.vstack([s.m, np.zeros((N - Ns, 2))]),
+                          np.vstack([s.n * N / Ns, np.zeros((N - Ns, 2))]))
+    return observe_spikes(simulate_lowrank(net, initial_grid(4, 2.4), 200), rate_offset=20.0,
+                          rate_gain=20.0, seed=1)
+
+
 def test_planted_low_rank_structure_is_detected():
     """20 of 28 units form a rank-2 limit-cycle network (rates 0–40 Hz, 16 trials × 2 s),
     the other 8 fire at a constant 20 Hz (m = n = 0). Both tests of the gate pass (shift:
@@ -105,15 +118,8 @@ def test_planted_low_rank_structure_is_detected():
     loss; the default held-out paired test, asserted below, passes too) and the
     calls fall in the 20 × 20 block: measured 48 of 58. If the calls ignored the block
     (half the tested pairs), ≥ 70 % of 58 in it would have binomial probability 0.001."""
-    from spikewire.networks.lowrank import lowrank_network, lowrank_preset
-    from spikewire.simulate.lowrank import initial_grid, observe_spikes, simulate_lowrank
-
     Ns, N = 20, 28
-    s = lowrank_preset("limit_cycle", Ns, seed=0)
-    net = lowrank_network(np.vstack([s.m, np.zeros((N - Ns, 2))]),
-                          np.vstack([s.n * N / Ns, np.zeros((N - Ns, 2))]))
-    rec = observe_spikes(simulate_lowrank(net, initial_grid(4, 2.4), 200), rate_offset=20.0,
-                         rate_gain=20.0, seed=1)
+    rec = _planted_limit_cycle(Ns, N)
     est = sw.infer(rec, "lowrank", n_iter=80, n_restarts=1)
     g = est.diagnostics["surrogate_gate"]
     assert g["passed"] and g["p"] < 0.01 and g["gain"] >= 0.01
@@ -445,15 +451,8 @@ def test_gate_on_a_subset_of_units_keeps_power_and_weights():
     tests; measured shift p 0.0020, reversal p 0.0001, gain 2.4 %), the subset is
     recorded, and the estimate's weights are those of the fit on every unit (the gate
     only decides which are called)."""
-    from spikewire.networks.lowrank import lowrank_network, lowrank_preset
-    from spikewire.simulate.lowrank import initial_grid, observe_spikes, simulate_lowrank
-
     Ns, N = 20, 28
-    s = lowrank_preset("limit_cycle", Ns, seed=0)
-    net = lowrank_network(np.vstack([s.m, np.zeros((N - Ns, 2))]),
-                          np.vstack([s.n * N / Ns, np.zeros((N - Ns, 2))]))
-    rec = observe_spikes(simulate_lowrank(net, initial_grid(4, 2.4), 200), rate_offset=20.0,
-                         rate_gain=20.0, seed=1)
+    rec = _planted_limit_cycle(Ns, N)
     kw = dict(n_iter=80, n_restarts=1)
     est = sw.infer(rec, "lowrank", gate_units=14, **kw)
     g = est.diagnostics["surrogate_gate"]
