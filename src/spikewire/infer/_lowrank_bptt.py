@@ -10,11 +10,12 @@ steps t and units i, of an elementwise loss of the unit's read-out activity
 (Poisson). Autograd through the rollout and the read-out keeps about a dozen tensors of
 shape (K, T, N) (320 MB each at K = 400, T = 100, N = 1,000 in float64) and streams them
 through memory several times per evaluation. Here the forward pass keeps only the latents
-(K, T, R) and the backward pass (backpropagation through time, written out below)
-recomputes each step's (K, N) slab, which stays in cache; the read-out at step t shares
-the rollout's ``tanh`` when there are no inputs. The gradients are those of autograd on
-the same expression (checked in ``tests/infer/test_lowrank_bptt.py`` to 1e-12 relative);
-the time per evaluation is in ``benchmarks/results/lrtime38.md``.
+(K, T, R) (with inputs also the read-out φ, whose drive would cost more to recompute) and
+the backward pass (backpropagation through time, written out below) recomputes each
+step's (K, N) slab, which stays in cache; the read-out at step t shares the rollout's
+``tanh`` when there are no inputs. The gradients are those of autograd on the same
+expression (checked in ``tests/infer/test_lowrank_bptt.py`` to 1e-12 relative); the time
+per evaluation is in ``benchmarks/results/lrtime38.md`` and ``lrtime40.md``.
 
 Backward pass, with ``a_t = z_t Mᵀ + d``, ``h_t = tanh(a_t)``, ``δx_t = ∂L/∂x_t`` of the
 read-out at step t::
@@ -190,11 +191,10 @@ class _Block:
         if self.sparse:
             total = self.rate_floor + self.rate_gain * torch.dot(self.Ek_flat, phi.sum(1))
             return total - torch.dot(self.nz_count[t], self.nz_rates(phi, t).log_())
-        y = self.Yt[t].reshape(-1)
         if self.poisson:
             lam = phi.mul(self.rate_gain).add_(self.rate_offset).mul_(self.Ek)
             lam.clamp_(min=_MIN_LAMBDA)
-            return lam.sum() - torch.dot(y, lam.log_().reshape(-1))
+            return lam.sum() - torch.dot(self.Yt[t].reshape(-1), lam.log_().reshape(-1))
         diff = (phi - self.Yt[t]).reshape(-1)
         return torch.dot(diff, diff)
 
