@@ -18,12 +18,14 @@ torch is imported inside the functions only (optional extra ``spikewire[ml]``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from spikewire.infer import _lowrank_gate_pool as gate_pool
 from spikewire.infer._lowrank_bias import BIAS_TEST_LEVEL, bias_test
 from spikewire.infer._lowrank_bptt import make_objective
 from spikewire.infer._params import Interval, Options, SeedLike
@@ -1048,6 +1050,7 @@ class _LowRankBase(InferenceMethod):
         "reversal_test": [Options(("heldout", "surrogates"))],
         "gate_restarts": [Interval("int", 1, None), None],
         "gate_units": [Interval("int", 2, None), None],
+        "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
         "drive_timescale": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "min_gain": [Interval("real", 0, 1, closed="left")],
         "biases": [Options(("auto", "fit", "zero"))],
@@ -1198,32 +1201,48 @@ class _LowRankBase(InferenceMethod):
         res["n_folds"] = folds
         return res
 
-    def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
-                loss: float) -> dict:
-        """The default decision (see the class docstrings): a gate of two tests that must
-        both pass (an intersection–union test at ``DECISION_LEVEL``) — the fit's loss
-        against ``n_surrogates`` refits on shift surrogates (:func:`surrogate_gate`), and
-        a reversal test with ``n_reversals`` fits (``reversal_test``: held-out folds,
-        :func:`heldout_reversal_test`, or reversal surrogates; with ``drive_timescale``
-        every gate fit has the shared-drive input) — and the
-        effect size ``min_gain`` on the shift surrogates; then the weights that stand out
-        of the fit's own bulk (:func:`weight_outlier_pvalues`). Returns the ``Estimate``
-        fields (``pvalues``, ``scores``, ``alpha``, ``correction``) and the diagnostics
-        ``surrogate_gate``."""
+    @contextlib.contextmanager
+    def _gate_started(self, ctx: FitContext):
+        """Start the gate's fits (:meth:`_start_gate`) for the body of ``with``, which fits
+        the estimate meanwhile with the torch threads the gate's workers leave; yields the
+        gate (None without one) for :meth:`_decide`. Stops the workers and restores the
+        threads on the way out, errors included."""
+        gate = self._start_gate(ctx)
+        if gate is None:
+            yield None
+            return
+        torch = import_torch()
+        threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(gate["run"].threads(threads))
+            yield gate
+        finally:
+            torch.set_num_threads(threads)
+            gate["run"].close()
+
+    def _start_gate(self, ctx: FitContext) -> dict | None:
+        """Plan the gate's fits and start them (:class:`_lowrank_gate_pool.GateRun`:
+        worker processes per ``n_jobs`` begin at once; the rest run in :meth:`_decide`).
+        None without a gate (``n_surrogates=0``) or with fewer usable units than the rank
+        (the estimate's fit raises). The plan: ``n_surrogates`` refits on shift
+        surrogates; a reversal test with ``n_reversals`` fits (``reversal_test``: held-out
+        folds or reversal surrogates); with ``drive_timescale`` every gate fit has the
+        shared-drive input, and the data's loss is that of the drive fit; with
+        ``gate_units`` every gate fit, the data's included, is on the same random subset
+        of units."""
         import time
 
-        fields = {"alpha": DECISION_LEVEL, "correction": DECISION_CORRECTION,
-                  "scores": self._embed(np.abs(J_ok), ok, ctx)}
-        if not self.n_surrogates:
-            return fields
+        ok = np.flatnonzero(ctx.unit_ok)
+        if not self.n_surrogates or ok.size < self.rank:
+            return None
         t0 = time.perf_counter()
         base = self.seed if isinstance(self.seed, np.random.SeedSequence) \
             else np.random.SeedSequence(self.seed)
 
         def stream(key):
-            # streams of their own (children 1000 and 1001 of the seed, which spawn()
-            # never reaches in the fit itself), so the estimate's weights are those
-            # without the test
+            # streams of their own (children 1000–1003 of the seed, which spawn() never
+            # reaches in the fit itself), so the estimate's weights are those without
+            # the test
             return np.random.SeedSequence(base.entropy,
                                           spawn_key=tuple(base.spawn_key) + (key,))
 
@@ -1231,40 +1250,77 @@ class _LowRankBase(InferenceMethod):
         extra = {}
         gate_ok = self._gate_units_mask(ctx, ok, stream(_GATE_UNITS_KEY))
         if gate_ok is not None:
-            # every gate fit, the data's included, on the same random subset of units
             extra["gate_units"] = ctx.units[gate_ok].tolist()
-            if not drive:
-                sfit, _, _ = self._front_end(ctx, n_restarts=self.gate_restarts,
-                                             units_ok=gate_ok)
-                extra["plain_loss"] = float(loss)
-                loss = sfit.loss
-        if drive:
-            # the gate's model: the same fit with the shared-drive input (the weights
-            # stay those of the plain fit)
-            dfit, _, _ = self._front_end(ctx, drive=True, n_restarts=self.gate_restarts,
-                                         units_ok=gate_ok)
-            extra.update({"drive_timescale_s": float(self.drive_timescale),
-                          "plain_loss": float(loss), "drive_b": dfit.b})
-            loss = dfit.loss
-        def surrogate_losses(key, count, rng_name):
+        # the gate's calls (keyword arguments of _front_end; random streams as seed
+        # sequences), grouped in tasks: the data's fit and the held-out test bin the same
+        # counts and share a task (and its bias test), the longest, so it goes first
+        fit_kw = {"drive": drive, "n_restarts": self.gate_restarts, "units_ok": gate_ok}
+        first = []
+        if drive or gate_ok is not None:
+            first.append(dict(fit_kw))
+        heldout = bool(self.n_reversals) and self.reversal_test == "heldout"
+        if heldout:
+            s_rng, s_fit = stream(_HELDOUT_KEY).spawn(2)
+            first.append({"drive": drive, "seed": s_fit, "units_ok": gate_ok,
+                          "heldout_rng": s_rng})
+
+        def surrogate_calls(key, count, rng_name):
             # one gate fit per surrogate: its own (surrogate, fit) seed pair from `key`
-            losses = []
+            calls = []
             for child in stream(key).spawn(int(count)):
                 s_sur, s_fit = child.spawn(2)
-                fit, _, _ = self._front_end(
-                    ctx, seed=s_fit, drive=drive, n_restarts=self.gate_restarts,
-                    units_ok=gate_ok, **{rng_name: np.random.default_rng(s_sur)})
-                losses.append(fit.loss)
-            return losses
+                calls.append({**fit_kw, "seed": s_fit, rng_name: s_sur})
+            return calls
 
-        null = surrogate_losses(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
+        shift = surrogate_calls(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
+        rev = [] if heldout or not self.n_reversals else \
+            surrogate_calls(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
+        tasks = ([first] if first else []) + [[c] for c in shift + rev]
+        rec = ctx.recording
+        step = ctx.settings["bin_width"] if rec.spikes is not None else 1.0 / rec.signal_rate
+        elements = int(rec.duration / step) * (ok.size if gate_ok is None
+                                               else int(np.count_nonzero(gate_ok)))
+        # n_jobs counts this process too: the workers are the others
+        workers = gate_pool.n_workers(self.n_jobs, len(tasks) + 1, elements,
+                                      self.device) - 1
+        return {"run": gate_pool.GateRun(self, ctx, tasks, workers), "t0": t0,
+                "extra": extra, "first": bool(first), "heldout": heldout,
+                "n_shift": len(shift), "drive": drive}
+
+    def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
+                loss: float, gate: dict | None) -> dict:
+        """The default decision (see the class docstrings): the gate started by
+        :meth:`_start_gate` — two tests that must both pass (an intersection–union test
+        at ``DECISION_LEVEL``): the fit's loss against the shift surrogates'
+        (:func:`surrogate_gate`) and the reversal test — and the effect size ``min_gain``
+        on the shift surrogates; then the weights that stand out of the fit's own bulk
+        (:func:`weight_outlier_pvalues`). Returns the ``Estimate`` fields (``pvalues``,
+        ``scores``, ``alpha``, ``correction``) and the diagnostics ``surrogate_gate``."""
+        import time
+
+        fields = {"alpha": DECISION_LEVEL, "correction": DECISION_CORRECTION,
+                  "scores": self._embed(np.abs(J_ok), ok, ctx)}
+        if gate is None:
+            return fields
+        t_wait = time.perf_counter()
+        results = gate["run"].results()
+        extra = dict(gate["extra"], gate_processes=gate["run"].workers + 1,
+                     wait_s=time.perf_counter() - t_wait)
+        firsts = results.pop(0) if gate["first"] else []
+        if gate["first"] and (gate["drive"] or "gate_units" in extra):
+            data = firsts[0]
+            extra["plain_loss"] = float(loss)
+            loss = data["loss"]
+            if gate["drive"]:
+                extra.update(drive_timescale_s=float(self.drive_timescale),
+                             drive_b=data["b"])
+        n_shift = gate["n_shift"]
+        null = [r[0]["loss"] for r in results[:n_shift]]
         p_shift, t = surrogate_gate(loss, null)
         gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
         p_gate = p_shift
-        if self.n_reversals and self.reversal_test == "heldout":
-            s_rng, s_fit = stream(_HELDOUT_KEY).spawn(2)
-            res = self._front_end(ctx, drive=drive, seed=s_fit, units_ok=gate_ok,
-                                  heldout_rng=np.random.default_rng(s_rng))
+        if gate["heldout"]:
+            res = firsts[-1]
             p_rev = res["p"]
             p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=res["t"],
@@ -1272,7 +1328,7 @@ class _LowRankBase(InferenceMethod):
                          reversal_forward=res["forward"], reversal_reversed=res["reversed"],
                          reversal_folds=res["n_folds"], n_reversals=int(self.n_reversals))
         elif self.n_reversals:
-            rev = surrogate_losses(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
+            rev = [r[0]["loss"] for r in results[n_shift:]]
             p_rev, t_rev = surrogate_gate(loss, rev)
             p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=t_rev,
@@ -1286,7 +1342,8 @@ class _LowRankBase(InferenceMethod):
         fields.update(pvalues=P, surrogate_gate={
             "p": p_gate, "t": t, "gain": gain, "passed": bool(passed), "loss": float(loss),
             "surrogate_losses": [float(x) for x in null],
-            "n_surrogates": int(self.n_surrogates), "time_s": time.perf_counter() - t0,
+            "n_surrogates": int(self.n_surrogates),
+            "time_s": time.perf_counter() - gate["t0"],
             **extra})
         return fields
 
@@ -1469,6 +1526,16 @@ class LowRankRNN(_LowRankBase):
         ``gate_units / N`` of a full one without inputs (time is linear in the units;
         the gate's drive inputs double it); times in ``benchmarks/results/lrtime40.md``.
         None: every usable unit.
+    n_jobs : int or None, default None
+        Worker processes for the gate's fits (the data's drive fit and the held-out
+        test in one, every surrogate in its own; one torch thread each, forked where the
+        OS can). None: every available CPU when the gate's recording has at least 10⁶
+        samples × units (``_lowrank_gate_pool.MIN_POOL_ELEMENTS``; e.g. 100 units ×
+        100 s at 10 ms) and the fits run on the CPU, else none (in this process);
+        ``-1``: every available CPU; 1: in this process. The result does not depend on
+        it, up to floating-point round-off between one and two torch threads (times in
+        ``benchmarks/results/lrtime41.md``). Without fork (macOS, Windows) workers are
+        spawned and a script needs the ``if __name__ == "__main__":`` guard.
     drive_timescale : float or None, default 0.1
         Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
         fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of
@@ -1526,7 +1593,7 @@ class LowRankRNN(_LowRankBase):
                  min_gain: float = 0.01, reversal_test: str = "heldout",
                  refine_iter: int = 0, biases: str = "auto",
                  refine_restarts: int | None = REFINE_RESTARTS,
-                 gate_units: int | None = GATE_UNITS):
+                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1549,14 +1616,16 @@ class LowRankRNN(_LowRankBase):
         self.refine_iter = refine_iter
         self.refine_restarts = refine_restarts
         self.gate_units = gate_units
+        self.n_jobs = n_jobs
         self.biases = biases
 
     def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx)
-        J = fit.weights()
-        W = self._embed(J, ok, ctx)
-        info.update(m=fit.m, n=fit.n, d=fit.d, fitted_units=ctx.units[ok].tolist())
-        fields = self._decide(ctx, J, ok, fit.loss)
+        with self._gate_started(ctx) as gate:
+            fit, ok, info = self._front_end(ctx)
+            J = fit.weights()
+            W = self._embed(J, ok, ctx)
+            info.update(m=fit.m, n=fit.n, d=fit.d, fitted_units=ctx.units[ok].tolist())
+            fields = self._decide(ctx, J, ok, fit.loss, gate)
         if "surrogate_gate" in fields:
             info["surrogate_gate"] = fields.pop("surrogate_gate")
         return ctx.estimate(self, weights=W, weight_unit="dimensionless (J = M Nᵀ/N)",

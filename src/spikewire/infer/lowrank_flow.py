@@ -1073,6 +1073,10 @@ class LowRankFlow(_LowRankBase):
     gate_units : int or None, default 100
         The gate's front-end fits use this many of the usable units, drawn at random, as
         for ``lowrank`` (None: all).
+    n_jobs : int or None, default None
+        Worker processes for the gate's front-end fits, as for ``lowrank`` (None: every
+        available CPU on recordings of at least 10⁶ samples × gate units, else none;
+        ``-1``: every available CPU; 1: in this process).
     drive_timescale : float or None, default 0.1
         Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
         (> 0; None: no input).
@@ -1147,7 +1151,7 @@ class LowRankFlow(_LowRankBase):
                  smooth_gain: bool = True, biases: str = "auto",
                  n_prior: str = "populations",
                  refine_restarts: int | None = REFINE_RESTARTS,
-                 gate_units: int | None = GATE_UNITS):
+                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1177,6 +1181,7 @@ class LowRankFlow(_LowRankBase):
         self.refine_iter = refine_iter
         self.refine_restarts = refine_restarts
         self.gate_units = gate_units
+        self.n_jobs = n_jobs
         self.coupling = coupling
         self.tails = tails
         self.smooth = smooth
@@ -1203,21 +1208,22 @@ class LowRankFlow(_LowRankBase):
         return fit.m @ n_post.mean(0).T / fit.n_neurons, dist, finfo, n_post, s_post
 
     def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx)
-        ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
-            else np.random.SeedSequence(self.seed)
-        J_mean, dist, finfo, n_post, s_post = self._posterior_weights(fit, ss)
-        N = fit.n_neurons
-        W = self._embed(J_mean, ok, ctx)
-        n_draws = dist.conditional_n(fit.m, fit.d, n_samples=self.n_weight_samples,
-                                     seed=s_post)
-        samples = np.stack([self._embed(fit.m @ n_draws[k].T / N, ok, ctx)
-                            for k in range(self.n_weight_samples)])
-        info.update(finfo)
-        info.update(m=fit.m, n_plain=fit.n, n_posterior_mean=n_post.mean(0), d=fit.d,
-                    fitted_units=ctx.units[ok].tolist(), weight_samples=samples,
-                    distribution=dist)
-        fields = self._decide(ctx, J_mean, ok, fit.loss)
+        with self._gate_started(ctx) as gate:
+            fit, ok, info = self._front_end(ctx)
+            ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
+                else np.random.SeedSequence(self.seed)
+            J_mean, dist, finfo, n_post, s_post = self._posterior_weights(fit, ss)
+            N = fit.n_neurons
+            W = self._embed(J_mean, ok, ctx)
+            n_draws = dist.conditional_n(fit.m, fit.d, n_samples=self.n_weight_samples,
+                                         seed=s_post)
+            samples = np.stack([self._embed(fit.m @ n_draws[k].T / N, ok, ctx)
+                                for k in range(self.n_weight_samples)])
+            info.update(finfo)
+            info.update(m=fit.m, n_plain=fit.n, n_posterior_mean=n_post.mean(0), d=fit.d,
+                        fitted_units=ctx.units[ok].tolist(), weight_samples=samples,
+                        distribution=dist)
+            fields = self._decide(ctx, J_mean, ok, fit.loss, gate)
         if "surrogate_gate" in fields:
             info["surrogate_gate"] = fields.pop("surrogate_gate")
         return ctx.estimate(self, weights=W, weight_unit="dimensionless (J = M Nᵀ/N)",
