@@ -1,16 +1,17 @@
-"""The significance gate's refits of the low-rank methods, beside the estimate's own fit.
+"""The significance gate's refits of the low-rank methods, in worker processes.
 
 The gate of :class:`spikewire.infer.lowrank.LowRankRNN` and ``LowRankFlow`` refits the
 front end several times (the data's fit with the drive input, one fit per shift
 surrogate, the held-out reversal test's folds). The fits are independent, each with its
-own seeds, and none needs the estimate's fit (the gate's units are drawn from the
-usable ones before it). So they start in worker processes before the estimate's fit and
-run beside it; this process fits the estimate with the CPUs the workers leave, then takes
-the gate's tasks that nobody has started, and collects the rest. On two cores one fit
-gains little from a second torch thread (a gate fit, 400 × 100 steps × 100 units with
-inputs: 23.3 s with two threads, 27.6 s with one), while two fits side by side in two
-processes take 35.4 s for both; threads do not help, since each step is a dozen small
-torch calls and two Python threads contend for the interpreter
+own seeds, and none needs the estimate's weights. So they run in worker processes of one
+torch thread each, started once the estimate's front-end fit is done (that fit keeps
+every thread: at N = 1,000 one step of it takes 0.38 s with two threads and 0.80 s with
+one), beside the rest of the estimate (``lowrank_flow``'s flows); this process then takes
+the gate's tasks that nobody has started and collects the rest. On two cores a gate fit
+(gate units, fewer than the estimate's) gains little from a second torch thread (400 ×
+100 steps × 100 units with inputs: 23.3 s with two threads, 27.6 s with one), while two
+fits side by side in two processes take 35.4 s for both; Python threads do not help,
+since each step is a dozen small torch calls and the threads contend for the interpreter
 (``benchmarks/results/lrtime41.md``).
 
 A *task* is a list of calls run in order in one process; a call is the keyword arguments
@@ -19,11 +20,11 @@ of ``method._front_end`` with its random generators given as ``numpy.random.Seed
 The data's drive fit and the held-out test share one task: they bin the same counts, so
 the bias test of ``_front_end`` runs once (a per-process cache).
 
-Workers are forked (POSIX) with one torch thread each, as PyTorch's data loader does, and
-before this process's own fit starts its threads: a fork copies no data and, unlike spawn
-and forkserver, does not re-import the user's ``__main__`` (a script without the
-``if __name__ == "__main__":`` guard would run again in every worker). Where fork is not
-available, spawn is used and the guard is needed.
+Workers are forked (POSIX) with one torch thread each, as PyTorch's data loader does (one
+thread: no OpenMP region runs in the child, whose thread pool a fork does not copy). A
+fork copies no data and, unlike spawn and forkserver, does not re-import the user's
+``__main__`` (a script without the ``if __name__ == "__main__":`` guard would run again
+in every worker). Where fork is not available, spawn is used and the guard is needed.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ def _worker(method, ctx, tasks, counter, out, threads: int) -> None:
 class GateRun:
     """The gate's tasks under way.
 
-    Made before the estimate's own fit: ``workers`` processes start on the tasks at once
-    and compute while this process fits the estimate (with the CPUs the workers leave
-    it, :meth:`threads`); :meth:`results` then runs the tasks nobody has taken in this
+    ``workers`` processes start on the tasks at once and compute while this process
+    finishes the estimate (with the CPUs the workers leave it, :meth:`threads`);
+    :meth:`results` then runs the tasks nobody has taken in this
     process and collects the others. With ``workers`` 0 every task runs in
     :meth:`results`, in this process. Tasks are taken in the order given (put the
     longest first). :meth:`close` stops the workers (on an error in this process).

@@ -1208,8 +1208,9 @@ class LowRankFlow(_LowRankBase):
         return fit.m @ n_post.mean(0).T / fit.n_neurons, dist, finfo, n_post, s_post
 
     def _fit(self, ctx: FitContext) -> Estimate:
+        fit, ok, info = self._front_end(ctx)
+        # the gate's fits run beside the flows and the posterior weights
         with self._gate_started(ctx) as gate:
-            fit, ok, info = self._front_end(ctx)
             ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
                 else np.random.SeedSequence(self.seed)
             J_mean, dist, finfo, n_post, s_post = self._posterior_weights(fit, ss)
