@@ -22,13 +22,16 @@ def test_workers_follow_n_jobs_the_size_and_the_device():
     CPU; never more workers than tasks."""
     cpus = gate_pool.available_cpus()
     big = gate_pool.MIN_POOL_ELEMENTS
-    assert gate_pool.n_workers(None, 5, big - 1, "cpu") == 1
-    assert gate_pool.n_workers(None, 5, big, "cuda") == 1
-    assert gate_pool.n_workers(None, 5, big, "cpu") == min(cpus, 5)
-    assert gate_pool.n_workers(None, 1, big, "cpu") == 1
-    assert gate_pool.n_workers(-1, 64, 0, "cpu") == min(cpus, 64)
-    assert gate_pool.n_workers(3, 2, 0, "cpu") == 2
-    assert gate_pool.n_workers(1, 7, big, "cpu") == 1
+    assert gate_pool.n_workers(None, 5, big - 1, "cpu", 64) == 1
+    assert gate_pool.n_workers(None, 5, big, "cuda", 64) == 1
+    assert gate_pool.n_workers(None, 5, big, "cpu", 64) == min(cpus, 5)
+    # None follows this process's torch threads (one in a sweep's workers)
+    assert gate_pool.n_workers(None, 5, big, "cpu", 1) == 1
+    assert gate_pool.n_workers(None, 5, big, "cpu", 2) == min(cpus, 2)
+    assert gate_pool.n_workers(None, 1, big, "cpu", 64) == 1
+    assert gate_pool.n_workers(-1, 64, 0, "cpu", 1) == min(cpus, 64)
+    assert gate_pool.n_workers(3, 2, 0, "cpu", 1) == 2
+    assert gate_pool.n_workers(1, 7, big, "cpu", 64) == 1
 
 
 def test_gate_in_processes_equals_the_gate_in_process():
@@ -49,6 +52,24 @@ def test_gate_in_processes_equals_the_gate_in_process():
         np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
     np.testing.assert_array_equal(serial.weights, pooled.weights)
     np.testing.assert_array_equal(serial.pvalues, pooled.pvalues)
+
+
+def test_spawned_workers_give_the_same_gate(monkeypatch):
+    """Where fork is missing (macOS, Windows) the workers are spawned: they get the method
+    and the recording by pickling and import spikewire anew, and give the same gate."""
+    import multiprocessing as mp
+
+    rec = _planted(6, 8)
+    kw = dict(n_iter=20, n_restarts=1, n_surrogates=2, chunk_steps=400)
+    serial = sw.infer(rec, "lowrank", n_jobs=1, **kw)
+    monkeypatch.setattr(mp, "get_all_start_methods", lambda: ["spawn"])
+    spawned = sw.infer(rec, "lowrank", n_jobs=2, **kw)
+    a = serial.diagnostics["surrogate_gate"]
+    b = spawned.diagnostics["surrogate_gate"]
+    assert b["gate_processes"] == 2
+    for key in ("p", "loss", "surrogate_losses", "reversal_p", "drive_b"):
+        np.testing.assert_array_equal(np.asarray(a[key]), np.asarray(b[key]), err_msg=key)
+    assert mp.active_children() == []
 
 
 def test_warnings_of_the_workers_reach_the_caller():
@@ -124,6 +145,6 @@ def test_a_daemonic_worker_fits_the_gate_itself(monkeypatch):
     import multiprocessing as mp
 
     monkeypatch.setattr(mp.current_process(), "daemon", True)
-    assert gate_pool.n_workers(None, 5, gate_pool.MIN_POOL_ELEMENTS, "cpu") == 1
+    assert gate_pool.n_workers(None, 5, gate_pool.MIN_POOL_ELEMENTS, "cpu", 8) == 1
     with pytest.warns(UserWarning, match="daemonic worker"):
-        assert gate_pool.n_workers(2, 5, 0, "cpu") == 1
+        assert gate_pool.n_workers(2, 5, 0, "cpu", 8) == 1

@@ -51,9 +51,12 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def n_workers(n_jobs: int | None, n_tasks: int, elements: int, device: str) -> int:
+def n_workers(n_jobs: int | None, n_tasks: int, elements: int, device: str,
+              threads: int) -> int:
     """Worker processes for ``n_tasks`` gate tasks: ``n_jobs`` (``-1``: every available
-    CPU), or for None every available CPU when the gate's recording has at least
+    CPU), or for None one per torch thread of this process (``threads``: the cores, or
+    what ``torch.set_num_threads`` or ``OMP_NUM_THREADS`` set; one in a sweep's workers),
+    at most the available CPUs, when the gate's recording has at least
     :data:`MIN_POOL_ELEMENTS` elements, fork is available and the fits run on the CPU
     (else 1: in this process). Never more than ``n_tasks``; 1 in a daemonic process (a
     pool's worker), with a warning if ``n_jobs`` asked for more."""
@@ -71,8 +74,9 @@ def n_workers(n_jobs: int | None, n_tasks: int, elements: int, device: str) -> i
         if (device != "cpu" or elements < MIN_POOL_ELEMENTS
                 or "fork" not in mp.get_all_start_methods()):
             return 1
-        n_jobs = -1
-    jobs = available_cpus() if n_jobs == -1 else int(n_jobs)
+        jobs = min(available_cpus(), max(1, int(threads)))
+    else:
+        jobs = available_cpus() if n_jobs == -1 else int(n_jobs)
     return max(1, min(jobs, n_tasks))
 
 

@@ -1282,8 +1282,8 @@ class _LowRankBase(InferenceMethod):
         elements = int(rec.duration / step) * (ok.size if gate_ok is None
                                                else int(np.count_nonzero(gate_ok)))
         # n_jobs counts this process too: the workers are the others
-        workers = gate_pool.n_workers(self.n_jobs, len(tasks) + 1, elements,
-                                      self.device) - 1
+        workers = gate_pool.n_workers(self.n_jobs, len(tasks) + 1, elements, self.device,
+                                      import_torch().get_num_threads()) - 1
         return {"run": gate_pool.GateRun(self, ctx, tasks, workers), "t0": t0,
                 "extra": extra, "first": bool(first), "heldout": heldout,
                 "n_shift": len(shift), "drive": drive}
@@ -1528,15 +1528,18 @@ class LowRankRNN(_LowRankBase):
         the gate's drive inputs double it); times in ``benchmarks/results/lrtime40.md``.
         None: every usable unit.
     n_jobs : int or None, default None
-        Worker processes for the gate's fits (the data's drive fit and the held-out
-        test in one, every surrogate in its own; one torch thread each, forked where the
-        OS can). None: every available CPU when the gate's recording has at least 10⁶
-        samples × units (``_lowrank_gate_pool.MIN_POOL_ELEMENTS``; e.g. 100 units ×
-        100 s at 10 ms) and the fits run on the CPU, else none (in this process);
-        ``-1``: every available CPU; 1: in this process. The result does not depend on
-        it, up to floating-point round-off between one and two torch threads (times in
-        ``benchmarks/results/lrtime41.md``). Without fork (macOS, Windows) workers are
-        spawned and a script needs the ``if __name__ == "__main__":`` guard.
+        Processes for the gate's fits, this one included: the workers start once the
+        estimate's front-end fit is done, with one torch thread each (the data's drive
+        fit and the held-out test are one task, every surrogate another). None: one per
+        torch thread of this process (``torch.get_num_threads()``: the cores unless
+        ``torch.set_num_threads`` or ``OMP_NUM_THREADS`` say fewer; one in a sweep's
+        workers) when the gate's recording has at least 10⁶ samples × units
+        (``_lowrank_gate_pool.MIN_POOL_ELEMENTS``; e.g. 100 units × 100 s at 10 ms) and
+        the fits run on the CPU, else 1; ``-1``: every available CPU; 1: every fit in this
+        process. The decision is the same up to floating-point round-off (the threads
+        change the order of sums); times in ``benchmarks/results/lrtime41.md``. Without
+        fork (macOS, Windows) workers are spawned and a script needs the
+        ``if __name__ == "__main__":`` guard.
     drive_timescale : float or None, default 0.1
         Middle sd (s) of the Gaussian smoothings of the shared-drive inputs of the gate's
         fits (:func:`shared_drive`; > 0). None: the gate fits have no input (the decision of

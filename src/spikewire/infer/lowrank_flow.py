@@ -1074,9 +1074,10 @@ class LowRankFlow(_LowRankBase):
         The gate's front-end fits use this many of the usable units, drawn at random, as
         for ``lowrank`` (None: all).
     n_jobs : int or None, default None
-        Worker processes for the gate's front-end fits, as for ``lowrank`` (None: every
-        available CPU on recordings of at least 10⁶ samples × gate units, else none;
-        ``-1``: every available CPU; 1: in this process).
+        Processes for the gate's front-end fits, this one included, as for ``lowrank``
+        (None: one per torch thread on recordings of at least 10⁶ samples × gate units,
+        else 1; ``-1``: every available CPU; 1: every fit in this process). The workers
+        run beside the flows.
     drive_timescale : float or None, default 0.1
         Sd (s) of the shared-drive input of the gate's front-end fits, as for ``lowrank``
         (> 0; None: no input).
