@@ -35,6 +35,8 @@ import warnings
 
 import numpy as np
 
+from spikewire.infer._progress import progress_bar
+
 #: Level of the bias test (``biases="auto"``): biases are fitted when p < this.
 BIAS_TEST_LEVEL = 0.05
 #: Mean spike count per unit and bin below which the test pools consecutive bins
@@ -163,7 +165,8 @@ def pool_bins(counts, exposure, min_count: float) -> tuple[np.ndarray, np.ndarra
 def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_width: float,
               exposure=1.0, m_start=None, n_rounds: int = 100, tol: float = 0.05,
               min_count: float = MIN_COUNT, n_calibration: int | None = None,
-              seed: int = 0, level: float = BIAS_TEST_LEVEL) -> dict:
+              seed: int = 0, level: float = BIAS_TEST_LEVEL,
+              progress: str | None = None) -> dict:
     """Likelihood-ratio test that the units' biases ``d`` are all 0 (module docstring).
 
     Parameters
@@ -209,6 +212,9 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
         Seed of the calibration's counts (``numpy.random.default_rng``).
     level : float, default 0.05
         Decision level: ``"fit"`` when p < level, else ``"zero"``.
+    progress : str or None, default None
+        Label of a progress bar over the pairs of factor-model fits (the data's and the
+        calibration draws'); None: none.
 
     Returns
     -------
@@ -266,14 +272,16 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     sc = np.sqrt(X.shape[0])
     m0 = Vt[:rank].T * s[:rank] / sc if m_start is None else np.asarray(m_start, float)
     z0 = U[:, :rank] * sc
+    B = (N_CALIBRATION if k > 1 else 0) if n_calibration is None else int(n_calibration)
+    bar = progress_bar(progress, 1 + B, "bias test, pairs of factor-model fits")
     # H0 first (d = 0), then H1 started from H0's optimum: ℓ₁ ≥ ℓ₀ by construction
     z_0, m_0, d_0, ll0, r0 = _factor_fit(Y, z0, m0.copy(), np.zeros(N), False, off, gain,
                                          scale, n_rounds, tol)
     z_1, m_1, d_1, ll1, r1 = _factor_fit(Y, z_0, m_0.copy(), np.zeros(N), True, off, gain,
                                          scale, n_rounds, tol)
+    bar.update()
     lam_raw = max(2.0 * (ll1 - ll0), 0.0)
     df = N - rank
-    B = (N_CALIBRATION if k > 1 else 0) if n_calibration is None else int(n_calibration)
     lam_star, conv_star = [], 0
     rng = np.random.default_rng(seed)
     mu0 = scale * np.maximum(off + gain * np.tanh(z_0 @ m_0.T), 1e-9)
@@ -285,6 +293,8 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
                                            gain, scale, n_rounds, tol)
         lam_star.append(max(2.0 * (ls1 - ls0), 0.0))
         conv_star += int(max(rs0, rs1) < int(n_rounds))
+        bar.update()
+    bar.close()
     # never above 1 (a correction only deflates Λ: conservative; the draws' mean has a
     # relative sd of about 1/√(B df / 2), 2 % at B = 20, df = 198)
     c = max(float(np.mean(lam_star)) / df, 1.0) if B else 1.0

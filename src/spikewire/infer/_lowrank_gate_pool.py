@@ -34,6 +34,8 @@ import warnings
 
 import numpy as np
 
+from spikewire.infer._progress import progress_bar
+
 #: Fewest elements (chunks × steps × units) of the gate's recording for which
 #: ``n_jobs=None`` uses worker processes: a forked worker costs well under a second, but
 #: below about 10⁶ elements a gate fit takes seconds and a process pool is not worth
@@ -158,17 +160,34 @@ class GateRun:
             return current
         return max(1, min(current, available_cpus() - self.workers))
 
-    def results(self) -> list[list]:
+    def results(self, progress: str | None = None) -> list[list]:
         """Results of every call of every task, in order; warnings raised in the
-        workers are raised again here."""
+        workers are raised again here. ``progress``: label of a progress bar over the
+        tasks done (None: none)."""
+        what = "significance gate, fits done"
+        if self.procs:
+            what += f" ({self.workers} worker process{'es' * (self.workers != 1)} and this one)"
+        with progress_bar(progress, len(self.tasks), what) as bar:
+            got, caught = self._collect(bar)
+        for i in sorted(caught):
+            for message, category in caught[i]:
+                warnings.warn(message, category, stacklevel=4)
+        return [got[i] for i in range(len(self.tasks))]
+
+    def _collect(self, bar) -> tuple[dict, dict]:
+        """Every task's results and the workers' warnings, by task index."""
         n = len(self.tasks)
+        got, caught = {}, {}
         if not self.procs:
-            return [[call(self.method, self.ctx, kw) for kw in task] for task in self.tasks]
+            for i, task in enumerate(self.tasks):
+                got[i] = [call(self.method, self.ctx, kw) for kw in task]
+                bar.update()
+            return got, caught
         import queue
 
-        got, caught = {}, {}
         while (i := _take(self.counter, n)) is not None:
             got[i] = [call(self.method, self.ctx, kw) for kw in self.tasks[i]]
+            bar.update()
         while len(got) < n:
             try:
                 i, res, warns, err = self.out.get(timeout=2.0)
@@ -190,11 +209,9 @@ class GateRun:
                 exc.add_note(f"raised in a worker process of the low-rank gate:\n{tb}")
                 raise exc
             got[i], caught[i] = res, warns
+            bar.update()
         self.close()
-        for i in sorted(caught):
-            for message, category in caught[i]:
-                warnings.warn(message, category, stacklevel=4)
-        return [got[i] for i in range(n)]
+        return got, caught
 
     def close(self) -> None:
         """Stop the workers (if any are left) and release them."""

@@ -28,7 +28,8 @@ import numpy as np
 from spikewire.infer import _lowrank_gate_pool as gate_pool
 from spikewire.infer._lowrank_bias import BIAS_TEST_LEVEL, bias_test
 from spikewire.infer._lowrank_bptt import make_objective
-from spikewire.infer._params import Interval, Options, SeedLike
+from spikewire.infer._params import Boolean, Interval, Options, SeedLike
+from spikewire.infer._progress import progress_bar
 from spikewire.infer.base import FitContext, InferenceMethod, MissingDependencyError, register
 from spikewire.infer.estimate import Estimate
 
@@ -229,7 +230,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
                 poisson_start: bool = True,
                 n_iter: int = 300, lr: float = 0.01, refine_iter: int = 0,
                 refine_restarts: int | None = None, seed=0,
-                device: str = "cpu", inputs=None, biases: str = "fit") -> LowRankFit:
+                device: str = "cpu", inputs=None, biases: str = "fit",
+                progress: str | None = None) -> LowRankFit:
     """Fit a rank-``rank`` RNN to activity by BPTT with restarts (LINT).
 
     Parameters
@@ -307,6 +309,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         ``(1/N) Σ n_i φ(m_i·z)`` is then odd, ``F(−z) = −F(z)``, as in every preset of
         :mod:`spikewire.networks.lowrank`). :func:`bias_test` decides between them from
         spike counts (the methods' ``biases="auto"``).
+    progress : str or None, default None
+        Label of progress bars over the Adam steps (all restarts) and the L-BFGS loss
+        evaluations (at most ``refine_iter`` · 5/4 per refined restart, torch's default
+        ``max_eval``); None: none.
 
     Returns
     -------
@@ -448,6 +454,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         return (lam - tY * torch.log(lam)).mean()
 
     runs, adam_losses = [], []
+    bar = progress_bar(progress, len(starts) * int(n_iter),
+                       f"Adam, {len(starts)} start{'s' * (len(starts) > 1)}")
     for r, (n_start, z_start) in enumerate(starts):
         noise = 0.0 if r == 0 or r == int(n_restarts) else 0.5
         init = [m0 + noise * rng.standard_normal(m0.shape),
@@ -474,6 +482,7 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
             opt.zero_grad()
             backward(f"at iteration {it}", f"lower lr (now {lr})")
             opt.step()
+            bar.update()
         with torch.no_grad():
             adam_losses.append(float(objective(M, Nl, d, z0, B)))
         runs.append((params, (M, Nl, d, z0, B), backward))
@@ -482,7 +491,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     else:       # the restarts with the lowest loss after Adam (stable order on ties)
         refined = np.argsort(np.nan_to_num(adam_losses, nan=np.inf),
                              kind="stable")[:int(refine_restarts)]
+    bar.close()
     if refine_iter:
+        bar = progress_bar(progress, len(refined) * (int(refine_iter) * 5 // 4),
+                           "L-BFGS evaluations (at most)")
         for r in sorted(int(k) for k in refined):
             params, _, backward = runs[r]
             lbfgs = torch.optim.LBFGS(params, lr=1.0, max_iter=int(refine_iter),
@@ -491,9 +503,11 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
 
             def closure(lbfgs=lbfgs, backward=backward):
                 lbfgs.zero_grad()
+                bar.update()
                 return backward("in the L-BFGS refinement", "use refine_iter=0")
 
             lbfgs.step(closure)
+        bar.close()
     best, losses = None, []
     for r, (_, (M, Nl, d, z0, B), _) in enumerate(runs):
         with torch.no_grad():
@@ -1054,6 +1068,7 @@ class _LowRankBase(InferenceMethod):
         "drive_timescale": [Interval("real", 0, None, closed="neither", unit="s"), None],
         "min_gain": [Interval("real", 0, 1, closed="left")],
         "biases": [Options(("auto", "fit", "zero"))],
+        "progress": [Boolean()],
     }
 
     def _validate_params(self) -> None:
@@ -1099,7 +1114,8 @@ class _LowRankBase(InferenceMethod):
 
     def _front_end(self, ctx: FitContext, *, seed=None, surrogate_rng=None,
                    reversal_rng=None, heldout_rng=None, drive: bool = False,
-                   n_restarts: int | None = None, units_ok: np.ndarray | None = None):
+                   n_restarts: int | None = None, units_ok: np.ndarray | None = None,
+                   progress: bool = False):
         """The plain fit on the recording (``surrogate_rng`` None) or on a shift surrogate
         of it; ``reversal_rng``: on a reversal surrogate (:func:`reverse_chunks`);
         ``heldout_rng``: instead, the held-out reversal test on the recording (its result,
@@ -1107,7 +1123,8 @@ class _LowRankBase(InferenceMethod):
         ``seed`` None: the method's seed; ``drive``: with the shared-drive input of time
         scale ``drive_timescale`` (:func:`shared_drive`); ``n_restarts`` None: the
         method's; ``units_ok`` None: the usable units ``ctx.unit_ok``, else this mask (the
-        gate's subset, ``gate_units``)."""
+        gate's subset, ``gate_units``); ``progress``: progress bars of the bias test and
+        the fit."""
         units_ok = ctx.unit_ok if units_ok is None else units_ok
         ok = np.flatnonzero(units_ok)
         rate_offset, rate_gain = self._rate_map(ctx.recording)
@@ -1122,7 +1139,8 @@ class _LowRankBase(InferenceMethod):
             raise ValueError(f"{self.name}: rank={self.rank} is larger than the number of "
                              f"usable units ({ok.size}); use rank <= {ok.size} or lower "
                              f"min_spikes")
-        biases, bias_info = self._biases(Y, obs, step, rate_offset, rate_gain)
+        label = f"{self.name} front end" if progress else None
+        biases, bias_info = self._biases(Y, obs, step, rate_offset, rate_gain, label)
         if heldout_rng is not None:
             return self._heldout_reversal(Y, U, obs, step, rate_offset, rate_gain,
                                           heldout_rng, seed, biases)
@@ -1132,7 +1150,7 @@ class _LowRankBase(InferenceMethod):
                           refine_restarts=self.refine_restarts,
                           n_restarts=self.n_restarts if n_restarts is None else n_restarts,
                           lr=self.lr, seed=self.seed if seed is None else seed,
-                          device=self.device, inputs=U, biases=biases)
+                          device=self.device, inputs=U, biases=biases, progress=label)
         info = {"observation": obs, "sample_step_s": step, "n_chunks": int(Y.shape[0]),
                 "rate_offset": rate_offset, "rate_gain": rate_gain,
                 "chunk_steps": int(Y.shape[1]), "loss": fit.loss, "r2": fit.r2,
@@ -1140,10 +1158,12 @@ class _LowRankBase(InferenceMethod):
                 "biases": bias_info}
         return fit, ok, info
 
-    def _biases(self, Y, obs, step, rate_offset, rate_gain) -> tuple[str, dict]:
+    def _biases(self, Y, obs, step, rate_offset, rate_gain,
+                progress: str | None = None) -> tuple[str, dict]:
         """The biases of a front-end fit: the setting ``"fit"`` / ``"zero"``, or for
         ``"auto"`` the decision of :func:`bias_test` on these counts (rate signals are not
-        tested: ``"fit"``). Returns it and the diagnostics entry ``biases``."""
+        tested: ``"fit"``; ``progress``: its bar's label). Returns it and the diagnostics
+        entry ``biases``."""
         setting = getattr(self, "biases", "auto")
         if setting != "auto":
             return setting, {"setting": setting, "used": setting}
@@ -1157,7 +1177,7 @@ class _LowRankBase(InferenceMethod):
         res = _BIAS_CACHE.get(key)
         if res is None:
             res = bias_test(Y, self.rank, rate_offset=rate_offset, rate_gain=rate_gain,
-                            bin_width=step)
+                            bin_width=step, progress=progress)
             _BIAS_CACHE[key] = res
             while len(_BIAS_CACHE) > 8:
                 _BIAS_CACHE.pop(next(iter(_BIAS_CACHE)))
@@ -1304,7 +1324,7 @@ class _LowRankBase(InferenceMethod):
         if gate is None:
             return fields
         t_wait = time.perf_counter()
-        results = gate["run"].results()
+        results = gate["run"].results(self.name if self.progress else None)
         extra = dict(gate["extra"], gate_processes=gate["run"].workers + 1,
                      wait_s=time.perf_counter() - t_wait)
         firsts = results.pop(0) if gate["first"] else []
@@ -1576,6 +1596,12 @@ class LowRankRNN(_LowRankBase):
         quadstable +0.2 % / −1.3 %, heavy_tailed +7.5 % / +1.5 %: the MSE of n, with
         the Sinkhorn term and fixed points as good or better), and the null families'
         gate stays closed (``benchmarks/results/lrauto.md``).
+    progress : bool, default False
+        Progress bars (tqdm, on stderr) of each stage of the call: the bias test's fits,
+        the Adam steps of the starts (the restarts and the Poisson start), the L-BFGS
+        evaluations and the significance gate's fits (those the worker processes of
+        ``n_jobs`` finish are counted as they arrive). Worth it from a few hundred units,
+        where a call takes minutes.
 
     References
     ----------
@@ -1597,7 +1623,8 @@ class LowRankRNN(_LowRankBase):
                  min_gain: float = 0.01, reversal_test: str = "heldout",
                  refine_iter: int = 0, biases: str = "auto",
                  refine_restarts: int | None = REFINE_RESTARTS,
-                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None):
+                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
+                 progress: bool = False):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1622,9 +1649,10 @@ class LowRankRNN(_LowRankBase):
         self.gate_units = gate_units
         self.n_jobs = n_jobs
         self.biases = biases
+        self.progress = progress
 
     def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx)
+        fit, ok, info = self._front_end(ctx, progress=self.progress)
         J = fit.weights()
         W = self._embed(J, ok, ctx)
         info.update(m=fit.m, n=fit.n, d=fit.d, fitted_units=ctx.units[ok].tolist())

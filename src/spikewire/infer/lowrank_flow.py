@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spikewire.infer._params import Boolean, Options
+from spikewire.infer._progress import progress_bar
 from spikewire.infer.base import FitContext, register
 from spikewire.infer.estimate import Estimate
 from spikewire.infer.lowrank import (
@@ -174,7 +175,8 @@ class FlowMatcher:
 
     # ---------------------------------------------------------------- API
     def train(self, x, cond=None, *, n_iter: int = 1000, batch: int = 256,
-              lr: float = 2e-3, coupling: str = "independent") -> FlowMatcher:
+              lr: float = 2e-3, coupling: str = "independent",
+              progress: str | None = None) -> FlowMatcher:
         """Flow matching on samples ``x`` (n, dim) (with conditions ``cond`` (n, cond_dim)).
 
         Parameters
@@ -194,6 +196,8 @@ class FlowMatcher:
             Quadstable's (m, d) from spikes (N = 1,000): mean |m| of the samples 0.97 of the
             data's with "independent", 0.98 with "ot"
             (``benchmarks/results/lrquad2.md`` §4). Unconditional flows only.
+        progress : str or None, default None
+            Label of a progress bar over the iterations; None: none.
 
         Raises
         ------
@@ -227,6 +231,9 @@ class FlowMatcher:
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, int(n_iter)))
         n = x.shape[0]
         b = min(int(batch), n)
+        what = f"flow over {self.dim} coordinate{'s' * (self.dim > 1)}" + \
+            (f" given {self.cond_dim}" if self.cond_dim else "")
+        bar = progress_bar(progress, n_iter, what)
         for it in range(int(n_iter)):
             idx = torch.as_tensor(self._rng.integers(0, n, b), device=self.device)
             x1 = X1[idx]
@@ -246,6 +253,8 @@ class FlowMatcher:
             opt.step()
             sched.step()
             self.losses.append(float(loss.detach()))
+            bar.update()
+        bar.close()
         return self
 
     def sample(self, n: int, cond=None, *, n_steps: int = 32, seed=0) -> np.ndarray:
@@ -684,7 +693,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
                              targets_from: str = "flow", coupling: str = "independent",
                              smooth: bool = False, smooth_gain: bool = True, seed=0,
                              device: str = "cpu", tails: str = "off",
-                             n_prior: str = "ridge"
+                             n_prior: str = "ridge", progress: str | None = None
                              ) -> tuple[LoadingDistribution, dict]:
     """Steps (2)–(3) of the method on a front-end fit (see the module docstring).
 
@@ -790,6 +799,8 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         raw targets against ``E[n | m]`` 0.279 with a 400-iteration L-BFGS front end
         against 0.051 with Adam alone, on the same data; 0.009 and 0.011 with
         ``"populations"`` (``benchmarks/results/lrprior37.md``).
+    progress : str or None, default None
+        Label of progress bars over the two flows' iterations; None: none.
 
     Returns
     -------
@@ -833,7 +844,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         base_df = None if coords is not None else tail_df(fit.m)
     flow_md = FlowMatcher(R if zero_bias else R + 1, 0, width, s_md, device,
                           base_df=base_df, tails=coords).train(
-        md[:, :R] if zero_bias else md, n_iter=n_iter, coupling=coupling)
+        md[:, :R] if zero_bias else md, n_iter=n_iter, coupling=coupling, progress=progress)
     steps = fit.latents.shape[1]
     if burn_in is None:
         burn_in = min(10, steps // 4)
@@ -862,7 +873,7 @@ def fit_loading_distribution(fit: LowRankFit, *, n_iter: int = 3000, n_draws: in
         feats.append(smp)
         targets.append(n_hat)
     flow_n = FlowMatcher(R, R + 1, width, s_n, device).train(
-        np.vstack(targets), cond=np.vstack(feats), n_iter=n_iter)
+        np.vstack(targets), cond=np.vstack(feats), n_iter=n_iter, progress=progress)
     info = {"flow_md_loss": float(np.mean(flow_md.losses[-50:])),
             "flow_n_loss": float(np.mean(flow_n.losses[-50:])), "ridge_r2": r2,
             "burn_in": int(burn_in), "base_df": base_df,
@@ -1110,6 +1121,11 @@ class LowRankFlow(_LowRankBase):
         400 L-BFGS iterations: quadstable 0.104 → 0.090 and 0.095 → 0.087, bistable 0.032 →
         0.018, limit cycle 0.088 → 0.019, ring 0.059 → 0.017 and 0.279 → 0.022, heavy_tailed
         0.154 → 0.163 and 0.170 → 0.167 (seeds 0, 1) (``benchmarks/results/lrprior37.md``).
+    progress : bool, default False
+        Progress bars (tqdm, on stderr) of each stage as for ``lowrank`` (bias test, Adam
+        restarts, L-BFGS, the significance gate's fits) and of the two flows' training.
+        Worth it from a few hundred units: at N = 1,000 and 400 s of spikes the call
+        takes about 20 min on two cores (``benchmarks/results/lrtime41.md``).
 
     References
     ----------
@@ -1152,7 +1168,8 @@ class LowRankFlow(_LowRankBase):
                  smooth_gain: bool = True, biases: str = "auto",
                  n_prior: str = "populations",
                  refine_restarts: int | None = REFINE_RESTARTS,
-                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None):
+                 gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
+                 progress: bool = False):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1189,6 +1206,7 @@ class LowRankFlow(_LowRankBase):
         self.smooth_gain = smooth_gain
         self.biases = biases
         self.n_prior = n_prior
+        self.progress = progress
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
@@ -1202,14 +1220,15 @@ class LowRankFlow(_LowRankBase):
                                                smooth=self.smooth,
                                                smooth_gain=self.smooth_gain,
                                                seed=s_flow, device=self.device,
-                                               tails=self.tails, n_prior=self.n_prior)
+                                               tails=self.tails, n_prior=self.n_prior,
+                                               progress=self.name if self.progress else None)
         # the posterior mean leaves the zero-mean residual out (exact mean, no MC noise)
         n_post = dist.conditional_n(fit.m, fit.d, n_samples=max(16, self.n_weight_samples),
                                     seed=s_post, residual=False)
         return fit.m @ n_post.mean(0).T / fit.n_neurons, dist, finfo, n_post, s_post
 
     def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx)
+        fit, ok, info = self._front_end(ctx, progress=self.progress)
         # the gate's fits run beside the flows and the posterior weights
         with self._gate_started(ctx) as gate:
             ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
