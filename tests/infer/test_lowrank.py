@@ -270,3 +270,67 @@ def test_refine_restarts_refines_only_the_best_after_adam(limit_cycle):
     np.testing.assert_array_equal(one.m, every.m)
     with pytest.raises(ValueError, match="refine_restarts"):
         fit_lowrank(act.activity(), 2, n_iter=1, refine_restarts=0)
+
+
+def test_halving_runs_the_better_half_and_keeps_the_winners_path(limit_cycle, monkeypatch):
+    """``halving=True`` with 4 starts and 30 Adam iterations: 4 + 2 + 1 thirds of 10
+    iterations (70 gradient evaluations instead of 120, counted); the start that runs to
+    the end follows the same path as without halving, so where it is the winner without
+    halving (the unperturbed start leads from the first third here) the fit is the same,
+    bit for bit. A stopped start keeps its loss at the stop and cannot win."""
+    lowrank = sys.modules["spikewire.infer.lowrank"]
+    made = lowrank.make_objective
+    grads = []
+
+    def counting(*a, **k):
+        f = made(*a, **k)
+
+        def g(*p):
+            grads.append(torch.is_grad_enabled())
+            return f(*p)
+        return g
+
+    monkeypatch.setattr(lowrank, "make_objective", counting)
+    _, act = limit_cycle
+    kw = dict(n_restarts=4, n_iter=30, seed=0)
+    every = fit_lowrank(act.activity(), 2, **kw)
+    assert sum(grads) == 120
+    grads.clear()
+    halved = fit_lowrank(act.activity(), 2, halving=True, **kw)
+    assert sum(grads) == 70
+    k = int(np.argmin(every.restart_losses))
+    assert halved.adam_losses[k] == every.adam_losses[k]
+    assert halved.restart_losses[k] == every.restart_losses[k]
+    np.testing.assert_array_equal(halved.m, every.m)
+    np.testing.assert_array_equal(halved.latents, every.latents)
+    # the stopped starts' Adam losses are from their stops, above the winner's path
+    stopped = [r for r in range(4) if r != k]
+    assert all(halved.adam_losses[r] > halved.adam_losses[k] for r in stopped)
+    assert all(halved.adam_losses[r] >= every.adam_losses[r] for r in stopped)
+    with pytest.raises(ValueError, match="halving"):
+        sw.infer(observe_rates(act), "lowrank", halving="yes")
+    # the methods halve the estimate's starts by default: the same estimate here
+    rec = observe_rates(act)
+    mkw = dict(n_iter=30, n_restarts=3, n_surrogates=0)
+    on = sw.infer(rec, "lowrank", **mkw)
+    off = sw.infer(rec, "lowrank", halving=False, **mkw)
+    np.testing.assert_array_equal(on.weights, off.weights)
+    assert on.diagnostics["adam_losses"] != off.diagnostics["adam_losses"]
+    # only the estimate's fit is halved, not the gate's (from spikes each of those has
+    # two starts: gate_restarts=1 and the Poisson start): of the whole call's gradient
+    # evaluations, halving saves exactly the estimate's 4 × 15 − (4 + 2 + 1) × 5 = 25
+    from test_lowrank_null import _planted_limit_cycle
+
+    spikes = _planted_limit_cycle(12, 16)
+    gkw = dict(n_iter=15, n_restarts=3, gate_units=None, n_jobs=1)
+    grads.clear()
+    g_on = sw.infer(spikes, "lowrank", **gkw).diagnostics["surrogate_gate"]
+    n_on = sum(grads)
+    grads.clear()
+    g_off = sw.infer(spikes, "lowrank", halving=False, **gkw).diagnostics["surrogate_gate"]
+    assert sum(grads) - n_on == 25
+    assert g_on["p"] == g_off["p"]
+    # one start: nothing to halve
+    one = dict(kw, n_restarts=1)
+    np.testing.assert_array_equal(fit_lowrank(act.activity(), 2, halving=True, **one).m,
+                                  fit_lowrank(act.activity(), 2, **one).m)
