@@ -309,6 +309,8 @@ def test_halving_runs_the_better_half_and_keeps_the_winners_path(limit_cycle, mo
     assert all(halved.adam_losses[r] >= every.adam_losses[r] for r in stopped)
     with pytest.raises(ValueError, match="halving"):
         sw.infer(observe_rates(act), "lowrank", halving="yes")
+    with pytest.raises(ValueError, match="halving"):
+        fit_lowrank(act.activity(), 2, n_iter=1, halving="yes")
     # the methods halve the estimate's starts by default: the same estimate here
     rec = observe_rates(act)
     mkw = dict(n_iter=30, n_restarts=3, n_surrogates=0)

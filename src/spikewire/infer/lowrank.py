@@ -302,8 +302,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         Successive halving of the starts' Adam iterations (from 3 iterations and 2
         starts on): after each third of ``n_iter`` only the better half of the starts
         still running (rounded up; by the loss of their last step, ties in start order)
-        go on; the others stop there
-        (their ``adam_losses`` entry is that loss) and can neither be refined nor win.
+        go on; the others stop there (their ``adam_losses`` entry is that loss) and can
+        neither be refined nor win.
         Four starts take 4 + 2 + 1 thirds of ``n_iter`` instead of 12: 42 % fewer Adam
         evaluations. A start that goes on follows exactly the path it has without
         halving (every start has its own optimiser), so the fit is the one without
@@ -363,6 +363,8 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
     if not isinstance(refine_iter, int | np.integer) or refine_iter < 0:
         raise ValueError(f"refine_iter={refine_iter!r} must be an integer >= 0 (L-BFGS "
                          f"iterations after Adam; 0: none)")
+    if not isinstance(halving, bool | np.bool_):
+        raise ValueError(f"halving={halving!r} must be True or False")
     if refine_restarts is not None and not (isinstance(refine_restarts, int | np.integer)
                                             and refine_restarts >= 1):
         raise ValueError(f"refine_restarts={refine_restarts!r} must be an integer >= 1 (the "
