@@ -310,6 +310,8 @@ def test_halving_runs_the_better_half_and_keeps_the_winners_path(limit_cycle, mo
     with pytest.raises(ValueError, match="halving"):
         sw.infer(observe_rates(act), "lowrank", halving="yes")
     with pytest.raises(ValueError, match="halving"):
+        sw.infer(observe_rates(act), "lowrank_flow", halving="gate")
+    with pytest.raises(ValueError, match="halving"):
         fit_lowrank(act.activity(), 2, n_iter=1, halving="yes")
     # the methods halve the estimate's starts by default: the same estimate here
     rec = observe_rates(act)
@@ -318,20 +320,25 @@ def test_halving_runs_the_better_half_and_keeps_the_winners_path(limit_cycle, mo
     off = sw.infer(rec, "lowrank", halving=False, **mkw)
     np.testing.assert_array_equal(on.weights, off.weights)
     assert on.diagnostics["adam_losses"] != off.diagnostics["adam_losses"]
-    # only the estimate's fit is halved, not the gate's (from spikes each of those has
-    # two starts: gate_restarts=1 and the Poisson start): of the whole call's gradient
-    # evaluations, halving saves exactly the estimate's 4 × 15 − (4 + 2 + 1) × 5 = 25
+    # halving="estimate" halves the estimate's fit only: of the whole call's gradient
+    # evaluations it saves exactly the estimate's 4 × 15 − (4 + 2 + 1) × 5 = 25; the
+    # default (True) halves the gate's seven fits too (the data's drive fit, three shift
+    # surrogates, three held-out folds; from spikes two starts each, gate_restarts=1 and
+    # the Poisson start): 2 × 15 − (2 + 1 + 1) × 5 = 10 fewer each
     from test_lowrank_null import _planted_limit_cycle
 
     spikes = _planted_limit_cycle(12, 16)
     gkw = dict(n_iter=15, n_restarts=3, gate_units=None, n_jobs=1)
-    grads.clear()
-    g_on = sw.infer(spikes, "lowrank", **gkw).diagnostics["surrogate_gate"]
-    n_on = sum(grads)
-    grads.clear()
-    g_off = sw.infer(spikes, "lowrank", halving=False, **gkw).diagnostics["surrogate_gate"]
-    assert sum(grads) - n_on == 25
-    assert g_on["p"] == g_off["p"]
+    counts, gates = {}, {}
+    for setting in (True, "estimate", False):
+        grads.clear()
+        gates[setting] = sw.infer(spikes, "lowrank", halving=setting,
+                                  **gkw).diagnostics["surrogate_gate"]
+        counts[setting] = sum(grads)
+    assert counts[False] - counts["estimate"] == 25
+    assert counts["estimate"] - counts[True] == 7 * 10
+    # the gate's winners lead at both checkpoints here: the same test either way
+    assert gates[True]["p"] == gates["estimate"]["p"] == gates[False]["p"]
     # one start: nothing to halve
     one = dict(kw, n_restarts=1)
     np.testing.assert_array_equal(fit_lowrank(act.activity(), 2, halving=True, **one).m,

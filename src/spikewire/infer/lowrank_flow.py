@@ -1122,10 +1122,11 @@ class LowRankFlow(_LowRankBase):
         400 L-BFGS iterations: quadstable 0.104 → 0.090 and 0.095 → 0.087, bistable 0.032 →
         0.018, limit cycle 0.088 → 0.019, ring 0.059 → 0.017 and 0.279 → 0.022, heavy_tailed
         0.154 → 0.163 and 0.170 → 0.167 (seeds 0, 1) (``benchmarks/results/lrprior37.md``).
-    halving : bool, default True
-        Successive halving of the starts of the estimate's front-end fit, as for
-        ``lowrank`` (the worse half stops after each third of ``n_iter``; the same fit
-        whenever the winner leads at both checkpoints, as on every preset measured).
+    halving : bool or "estimate", default True
+        Successive halving of the starts of the front-end fits, as for ``lowrank`` (the
+        worse half stops after each third of ``n_iter``; the same fit whenever the winner
+        leads at both checkpoints, as on every preset measured). True: the estimate's fit
+        and the gate's fits; ``"estimate"``: the estimate's fit only; False: none.
     progress : bool, default False
         Progress bars (tqdm, on stderr) of each stage as for ``lowrank`` (bias test, Adam
         restarts, L-BFGS, the significance gate's fits) and of the two flows' training.
@@ -1174,7 +1175,7 @@ class LowRankFlow(_LowRankBase):
                  n_prior: str = "populations",
                  refine_restarts: int | None = REFINE_RESTARTS,
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
-                 halving: bool = HALVING, progress: bool = False):
+                 halving: bool | str = HALVING, progress: bool = False):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1234,7 +1235,8 @@ class LowRankFlow(_LowRankBase):
         return fit.m @ n_post.mean(0).T / fit.n_neurons, dist, finfo, n_post, s_post
 
     def _fit(self, ctx: FitContext) -> Estimate:
-        fit, ok, info = self._front_end(ctx, halving=self.halving, progress=self.progress)
+        fit, ok, info = self._front_end(ctx, halving=bool(self.halving),
+                                        progress=self.progress)
         # the gate's fits run beside the flows and the posterior weights
         with self._gate_started(ctx) as gate:
             ss = self.seed if isinstance(self.seed, np.random.SeedSequence) \
