@@ -1131,7 +1131,7 @@ class LowRankFlow(_LowRankBase):
         Progress bars (tqdm, on stderr) of each stage as for ``lowrank`` (bias test, Adam
         restarts, L-BFGS, the significance gate's fits) and of the two flows' training.
         Worth it from a few hundred units: at N = 1,000 and 400 s of spikes the call
-        takes about 20 min on two cores (``benchmarks/results/lrtime41.md``).
+        takes about 15 min on two cores (``benchmarks/results/lrtime43.md``).
 
     References
     ----------
