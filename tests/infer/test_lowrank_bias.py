@@ -123,3 +123,34 @@ def test_method_biases_option(ring, monkeypatch):
     for method, extra in (("lowrank", {}), ("lowrank_flow", {"flow_iter": 1})):
         with pytest.raises(ValueError, match=r"biases.*'maybe'"):
             sw.infer(rec, method, biases="maybe", n_iter=1, **extra)
+
+
+def test_unconverged_bias_test_warns_in_the_methods_terms(ring, monkeypatch):
+    """A bias test whose factor-model fits do not converge (forced here: the real test
+    with ``n_rounds=1``) decides "fit". For the estimate's fit one warning says so in the
+    method's terms (``biases='fit'`` / ``'zero'``, settings the user can reach; the
+    test's own warning names ``n_rounds`` and ``min_count``, which the methods do not
+    expose); the gate's fits do not warn but are counted in ``surrogate_gate``: the drive
+    fit and the held-out test (the estimate's counts: the same cached test) and the two
+    shift surrogates, 4 decisions, all "fit", all unconverged."""
+    import functools
+    import warnings
+
+    lr = sys.modules["spikewire.infer.lowrank"]
+    monkeypatch.setattr(lr, "bias_test", functools.partial(bias_test, n_rounds=1))
+    monkeypatch.setattr(lr, "_BIAS_CACHE", {})
+    act = simulate_lowrank(ring, initial_grid(5, 2.4), 40)
+    rec = observe_spikes(act, rate_offset=50.0, rate_gain=50.0, seed=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = sw.infer(rec, "lowrank", biases="auto", n_surrogates=2, n_reversals=2,
+                       rate_offset=50.0, rate_gain=50.0, n_iter=3, n_restarts=1,
+                       gate_units=None, n_jobs=1)
+    texts = [str(w.message) for w in caught]
+    ours = [t for t in texts if "biases='auto' could not test" in t]
+    assert len(ours) == 1 and "biases='fit'" in ours[0] and "biases='zero'" in ours[0]
+    assert not any("n_rounds" in t for t in texts), texts
+    b = est.diagnostics["biases"]
+    assert b["used"] == "fit" and not b["test"]["converged"]
+    g = est.diagnostics["surrogate_gate"]
+    assert g["bias_decisions"] == ["fit"] * 4 and g["bias_unconverged"] == 4

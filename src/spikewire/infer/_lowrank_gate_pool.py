@@ -84,7 +84,8 @@ def n_workers(n_jobs: int | None, n_tasks: int, elements: int, device: str,
 
 def call(method, ctx, kwargs: dict):
     """One gate call ``method._front_end(ctx, **kwargs)``; returns the held-out test's
-    result (a dict) or ``{"loss": fit.loss, "b": fit.b}`` of a fit."""
+    result (a dict) or ``{"loss": fit.loss, "b": fit.b, "biases": ...}`` of a fit (the
+    last: the diagnostics entry ``biases`` of the fit's front end)."""
     kw = dict(kwargs)
     for key in _RNG_KEYS:
         if kw.get(key) is not None:
@@ -92,8 +93,8 @@ def call(method, ctx, kwargs: dict):
     res = method._front_end(ctx, **kw)
     if isinstance(res, dict):
         return res
-    fit = res[0]
-    return {"loss": float(fit.loss), "b": fit.b}
+    fit, _ok, info = res
+    return {"loss": float(fit.loss), "b": fit.b, "biases": info["biases"]}
 
 
 def _take(counter, n: int) -> int | None:
