@@ -30,6 +30,7 @@ import os
 import platform
 import resource
 import time
+import warnings
 
 import numpy as np
 
@@ -83,7 +84,9 @@ def main() -> None:
             rec = preset_recording(preset, args.n, args.duration, args.trial_steps,
                                    args.seed, obs)
             c0, t0 = _cpu_s(), time.perf_counter()
-            est = infer(rec, method="lowrank_flow", **settings)
+            with warnings.catch_warnings(record=True) as caught:   # what a user sees
+                warnings.simplefilter("always")
+                est = infer(rec, method="lowrank_flow", **settings)
             wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
             gate = est.diagnostics.get("surrogate_gate", {})
             scores = score_lowrank(lowrank_preset(preset, args.n, seed=args.seed), est)
@@ -95,7 +98,10 @@ def main() -> None:
                    "torch_threads": torch.get_num_threads(), "cores": os.cpu_count(),
                    "settings": settings,
                    "gate": {k: gate.get(k) for k in ("p", "shift_p", "reversal_p", "gain",
-                                                     "passed", "time_s") if k in gate},
+                                                     "passed", "time_s", "bias_decisions",
+                                                     "bias_unconverged") if k in gate},
+                   "biases": est.diagnostics.get("biases", {}).get("used"),
+                   "warnings": [str(w.message)[:160] for w in caught],
                    "gate_units": len(gate.get("gate_units", [])) or None,
                    "n_called": int(np.sum(est.adjacency() != 0)),
                    "scores": {k: round(float(v), 4) for k, v in scores.items()},
