@@ -104,6 +104,11 @@ def test_calibration_settings():
     assert un["pooled_bins"] == 1 and un["calibration_draws"] == 0
     assert not un["converged"] and un["decision"] == "fit"
     assert any("did not converge" in str(w.message) for w in caught)
+    with warnings.catch_warnings(record=True) as caught:  # warn=False: the result says it
+        warnings.simplefilter("always")
+        quiet = _test(Y, min_count=0.0, n_rounds=15, warn=False)
+    assert not caught and not quiet["converged"] and quiet["decision"] == "fit"
+    assert quiet["p"] == un["p"]
     for kw, msg in (({"min_count": -1.0}, "min_count=-1.0"),
                     ({"n_calibration": 1}, "n_calibration=1"),
                     ({"n_calibration": 2.5}, "n_calibration=2.5"),

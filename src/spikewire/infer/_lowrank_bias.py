@@ -166,7 +166,7 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
               exposure=1.0, m_start=None, n_rounds: int = 100, tol: float = 0.05,
               min_count: float = MIN_COUNT, n_calibration: int | None = None,
               seed: int = 0, level: float = BIAS_TEST_LEVEL,
-              progress: str | None = None) -> dict:
+              progress: str | None = None, warn: bool = True) -> dict:
     """Likelihood-ratio test that the units' biases ``d`` are all 0 (module docstring).
 
     Parameters
@@ -215,6 +215,9 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     progress : str or None, default None
         Label of a progress bar over the pairs of factor-model fits (the data's and the
         calibration draws'); None: none.
+    warn : bool, default True
+        Warn when the fits do not converge (``converged`` in the result says it either
+        way; the low-rank methods pass False and say it in their own settings' terms).
 
     Returns
     -------
@@ -301,7 +304,7 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     lam = lam_raw / c
     p = float(chi2.sf(lam, df))
     converged = max(r0, r1) < int(n_rounds)
-    if not converged:
+    if not converged and warn:
         warnings.warn(f"bias_test: the factor model's fits did not converge in "
                       f"n_rounds={n_rounds} rounds (rounds {r0}, {r1}; {k} bins pooled, "
                       f"{Y.mean():.1f} spikes per unit and pooled bin); the test is not "

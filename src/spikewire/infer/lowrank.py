@@ -1225,13 +1225,9 @@ class _LowRankBase(InferenceMethod):
                Y.shape, int(self.rank), float(rate_offset), float(rate_gain), float(step))
         res = _BIAS_CACHE.get(key)
         if res is None:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                res = bias_test(Y, self.rank, rate_offset=rate_offset, rate_gain=rate_gain,
-                                bin_width=step, progress=progress)
-            for w in caught:                  # non-convergence is said below, in our terms
-                if res.get("converged", True) or "did not converge" not in str(w.message):
-                    warnings.warn(w.message, w.category, stacklevel=3)
+            # non-convergence is said below, in this method's terms
+            res = bias_test(Y, self.rank, rate_offset=rate_offset, rate_gain=rate_gain,
+                            bin_width=step, progress=progress, warn=False)
             _BIAS_CACHE[key] = res
             while len(_BIAS_CACHE) > 8:
                 _BIAS_CACHE.pop(next(iter(_BIAS_CACHE)))
