@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from scipy.stats import binom, chi2
 
 from spikewire.infer.lowrank import bias_test
 from spikewire.networks.lowrank import lowrank_network, lowrank_preset
@@ -118,3 +118,38 @@ def test_calibration_settings():
             _test(Y, **kw)
     with pytest.raises(ValueError, match="bin_width=0"):
         bias_test(Y, 2, rate_offset=OFF, rate_gain=GAIN, bin_width=0)
+
+
+def test_decide_only_skips_the_calibration_only_where_it_cannot_change_the_decision():
+    """``decide_only=True`` (what the low-rank methods use) gives the full test's decision
+    on every case: d = 0 networks at 0.5 spikes per bin (uncalibrated p >= 0.05: no
+    calibration, p the uncalibrated one, below the calibrated), planted biases (p far
+    below 0.05: calibrated, the full test's result exactly), fits stopped before
+    convergence (n_rounds=1: "fit" without calibration)."""
+    skipped = 0
+    for s in range(3):
+        Y = _counts(lowrank_preset("bistable", 60, seed=100 + s), s)
+        full, fast = _test(Y), _test(Y, decide_only=True)
+        assert fast["decision"] == full["decision"]
+        assert fast["statistic_raw"] == full["statistic_raw"]
+        raw_p = chi2.sf(full["statistic_raw"], full["df"])
+        if raw_p >= 0.05:
+            skipped += 1
+            assert fast["calibration_draws"] == 0 and "uncalibrated p" in \
+                fast["calibration_skipped"]
+            assert fast["p"] == pytest.approx(raw_p) and fast["p"] <= full["p"]
+        else:
+            assert fast["p"] == full["p"] and fast["calibration_skipped"] is None
+    assert skipped >= 1
+    net = lowrank_preset("bistable", 60, seed=100)
+    d = 0.3 * np.random.default_rng(0).standard_normal(60)
+    Yb = _counts(lowrank_network(net.m, net.n, d=d, alpha=net.alpha, dt=net.dt), 0)
+    full, fast = _test(Yb), _test(Yb, decide_only=True)
+    assert fast["calibration_draws"] == 20 and fast["calibration_skipped"] is None
+    assert fast["p"] == full["p"] and fast["decision"] == full["decision"] == "fit"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full, fast = _test(Yb, n_rounds=1), _test(Yb, n_rounds=1, decide_only=True)
+    assert not fast["converged"] and fast["decision"] == full["decision"] == "fit"
+    assert fast["calibration_draws"] == 0 and full["calibration_draws"] == 20
+    assert "did not converge" in fast["calibration_skipped"]

@@ -166,7 +166,8 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
               exposure=1.0, m_start=None, n_rounds: int = 100, tol: float = 0.05,
               min_count: float = MIN_COUNT, n_calibration: int | None = None,
               seed: int = 0, level: float = BIAS_TEST_LEVEL,
-              progress: str | None = None, warn: bool = True) -> dict:
+              progress: str | None = None, warn: bool = True,
+              decide_only: bool = False) -> dict:
     """Likelihood-ratio test that the units' biases ``d`` are all 0 (module docstring).
 
     Parameters
@@ -218,6 +219,16 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     warn : bool, default True
         Warn when the fits do not converge (``converged`` in the result says it either
         way; the low-rank methods pass False and say it in their own settings' terms).
+    decide_only : bool, default False
+        Run the calibration only where it can change the decision: not when the data's
+        fits did not converge (the decision is "fit" then) nor when the uncalibrated p
+        is at or above ``level`` (the correction only deflates Λ, so the calibrated p is
+        at least as large: "zero"). The decision is the one of the full test, by
+        construction; ``p``, ``statistic`` and ``z`` of a skipped calibration are the
+        uncalibrated ones (a lower bound of the calibrated p), and
+        ``calibration_skipped`` says why. The low-rank methods pass True: on the issue
+        protocol's gate subsets the calibration is most of an unconverged or "zero"
+        test's CPU time (``benchmarks/results/lrtime43.md``).
 
     Returns
     -------
@@ -230,7 +241,8 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
         part outside the span of the loadings), ``level``, ``bartlett`` (c; 1 without
         calibration), ``statistic_raw`` / ``z_raw`` (Λ before the correction; ``statistic``
         and ``z`` are after it), ``calibration_draws`` and ``calibration_converged``
-        (draws whose two fits converged).
+        (draws whose two fits converged), ``calibration_skipped`` (None, or why
+        ``decide_only`` skipped the calibration).
     """
     from scipy.ndimage import gaussian_filter1d
     from scipy.stats import chi2
@@ -285,6 +297,18 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     bar.update()
     lam_raw = max(2.0 * (ll1 - ll0), 0.0)
     df = N - rank
+    converged = max(r0, r1) < int(n_rounds)
+    skipped = None
+    if decide_only and B:
+        if not converged:
+            skipped = "the data's fits did not converge: the decision is 'fit' either way"
+        elif chi2.sf(lam_raw, df) >= level:
+            skipped = ("uncalibrated p >= level: the calibration only raises p, the "
+                       "decision is 'zero' either way")
+        if skipped is not None:
+            B = 0
+            bar.total = 1
+            bar.refresh()
     lam_star, conv_star = [], 0
     rng = np.random.default_rng(seed)
     mu0 = scale * np.maximum(off + gain * np.tanh(z_0 @ m_0.T), 1e-9)
@@ -303,7 +327,6 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
     c = max(float(np.mean(lam_star)) / df, 1.0) if B else 1.0
     lam = lam_raw / c
     p = float(chi2.sf(lam, df))
-    converged = max(r0, r1) < int(n_rounds)
     if not converged and warn:
         warnings.warn(f"bias_test: the factor model's fits did not converge in "
                       f"n_rounds={n_rounds} rounds (rounds {r0}, {r1}; {k} bins pooled, "
@@ -319,6 +342,7 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
             "df": int(df), "z": float((lam - df) / np.sqrt(2.0 * df)),
             "statistic_raw": float(lam_raw), "z_raw": float((lam_raw - df) / np.sqrt(2.0 * df)),
             "bartlett": c, "calibration_draws": B, "calibration_converged": conv_star,
+            "calibration_skipped": skipped,
             "loglik_zero": ll0, "loglik_fit": ll1, "rounds": [int(r0), int(r1)],
             "d_sd": float(d_out.std()), "level": float(level), "pooled_bins": int(k),
             "mean_count": float(Y.mean())}

@@ -1225,9 +1225,10 @@ class _LowRankBase(InferenceMethod):
                Y.shape, int(self.rank), float(rate_offset), float(rate_gain), float(step))
         res = _BIAS_CACHE.get(key)
         if res is None:
-            # non-convergence is said below, in this method's terms
+            # non-convergence is said below, in this method's terms; the calibration
+            # runs only where it can change the decision
             res = bias_test(Y, self.rank, rate_offset=rate_offset, rate_gain=rate_gain,
-                            bin_width=step, progress=progress, warn=False)
+                            bin_width=step, progress=progress, warn=False, decide_only=True)
             _BIAS_CACHE[key] = res
             while len(_BIAS_CACHE) > 8:
                 _BIAS_CACHE.pop(next(iter(_BIAS_CACHE)))
