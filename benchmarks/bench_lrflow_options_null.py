@@ -45,7 +45,9 @@ def main() -> None:
             fpr05=(float(np.mean(est.pvalues[tested] < 0.05))
                    if est.pvalues is not None else None),
             gate_p=gate.get("p"), gate_passed=gate.get("passed"), settings=settings,
-            biases_used=est.diagnostics.get("biases", {}).get("used"))), flush=True)
+            biases_used=est.diagnostics.get("biases", {}).get("used"),
+            gate_bias_decisions=gate.get("bias_decisions"),
+            gate_bias_unconverged=gate.get("bias_unconverged"))), flush=True)
 
 
 if __name__ == "__main__":
