@@ -1657,7 +1657,11 @@ class LowRankRNN(_LowRankBase):
         without ``d``; χ² with N − R degrees of freedom, ``"fit"`` when p < 0.05; 10–20 s
         CPU at N = 1,000 and 1,800 bins). Below 20 spikes per unit and bin the test pools
         consecutive bins (up to whole chunks) and calibrates Λ by a 20-draw parametric
-        bootstrap (0.3–6 s CPU at N = 20–200). Rate signals are not tested (``"fit"``).
+        bootstrap (0.3–6 s CPU at N = 20–200), only where it can change the decision
+        (``bias_test(decide_only=True)``: not when the fits did not converge, nor when the
+        uncalibrated p is already ≥ 0.05). A test whose fits did not converge decides
+        ``"fit"``; for the estimate's fit a warning says so, the gate's fits count theirs
+        in ``surrogate_gate``. Rate signals are not tested (``"fit"``).
         The decision and its evidence are ``diagnostics["biases"]``. Measured
         (``benchmarks/results/lrbias.md``, ``lrauto.md``): false alarms 2/40 at 0.05 on
         d = 0 networks (N = 200, 30 spikes per bin) and 7/118 at 0.125–2 spikes per bin
