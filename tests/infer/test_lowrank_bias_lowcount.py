@@ -113,7 +113,9 @@ def test_calibration_settings():
                     ({"n_calibration": 1}, "n_calibration=1"),
                     ({"n_calibration": 2.5}, "n_calibration=2.5"),
                     ({"exposure": np.ones(3)}, "exposure="),
-                    ({"exposure": -1.0}, "exposure=-1.0")):
+                    ({"exposure": -1.0}, "exposure=-1.0"),
+                    ({"decide_only": "yes"}, "decide_only='yes'"),
+                    ({"warn": None}, "warn=None")):
         with pytest.raises(ValueError, match=msg):
             _test(Y, **kw)
     with pytest.raises(ValueError, match="bin_width=0"):

@@ -257,6 +257,9 @@ def bias_test(counts, rank: int, *, rate_offset: float, rate_gain: float, bin_wi
                          f"needs more units than the rank)")
     if not (0 < level < 1):
         raise ValueError(f"level={level!r} must lie in (0, 1)")
+    for name, flag in (("warn", warn), ("decide_only", decide_only)):
+        if not isinstance(flag, bool | np.bool_):
+            raise ValueError(f"{name}={flag!r} must be True or False")
     if not (np.isfinite(min_count) and min_count >= 0):
         raise ValueError(f"min_count={min_count!r} must be a finite count >= 0 (spikes per "
                          f"unit and bin; 0: never pool bins)")
