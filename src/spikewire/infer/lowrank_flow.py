@@ -1060,7 +1060,11 @@ class LowRankFlow(_LowRankBase):
         from 0.135 to 0.130 and the sampled networks' held-out R² ≥ 0.95 from 66/80 to
         74/80 (``benchmarks/results/lrprior37.md``). On the four Gaussian presets (two
         networks each) no coordinate is flagged, so their estimates are those of "off"
-        (``benchmarks/results/lrtime38.md``). Default "off" before session 38.
+        (``benchmarks/results/lrtime38.md``). Default "off" before session 38. Since
+        the front end's L-BFGS starts from the canonical basis (``fit_lowrank``'s
+        ``refine_iter``), the same four networks give +5.4 / +5.5 / +7.8 / +5.9 % of
+        each network's own units (+9.3 / +6.9 / +2.8 / −4.4 % of the distribution's)
+        and distances 0.045 / 0.097 / 0.037 / 0.101 (``benchmarks/results/lrcanon44.md``).
     burn_in : int or None, default None
         Samples dropped from the start of every chunk for the targets of n (None:
         ``min(10, chunk // 4)``; see :func:`fit_loading_distribution`).
