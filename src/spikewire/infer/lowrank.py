@@ -297,9 +297,10 @@ def fit_lowrank(activity, rank: int = 2, *, alpha: float = 0.2, observation: str
         the canonical latent basis (the same network and loss): L-BFGS, unlike Newton's
         method, depends on the basis and converges further in this one (heavy_tailed,
         N = 1,000, 4,608 s of spikes, four networks: loss per bin 0.5–1.3e-3 above the
-        true network's before, −0.07–0.24e-3 after, and the fitted loadings' Hill tail
-        index 6.6–11.5 % above the network's own units' before, 4.3–7.6 % after; lower on eight
-        Gaussian-preset recordings too; ``benchmarks/results/lrcanon44.md``).
+        true network's before, −0.07–0.24e-3 after; the fitted loadings' Hill tail index
+        6.6–11.5 % above that of the network's own units before, 4.3–7.6 % after; the
+        loss is lower on eight Gaussian-preset recordings too;
+        ``benchmarks/results/lrcanon44.md``).
     refine_restarts : int or None, default None
         L-BFGS refines only this many restarts, those with the lowest loss after Adam
         (``LowRankFit.adam_losses``); the others keep their Adam result. None: every
