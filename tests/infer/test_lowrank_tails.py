@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import t as student_t
 
-from spikewire.infer.lowrank_flow import tail_df
+from spikewire.infer.lowrank_flow import tail_coords, tail_df
 from spikewire.networks.lowrank import lowrank_preset
 from spikewire.score.lowrank import hill_tail_index
 
@@ -19,6 +19,27 @@ def test_tail_df_tells_heavy_from_light_tails():
     # Gaussian and bimodal m: no heavy tail (ML ν above 20 or infinite)
     for name in ("ring", "quadstable", "bistable"):
         assert tail_df(lowrank_preset(name, 1000, seed=0).m) is None
+
+
+def test_a_handful_of_outliers_is_not_a_heavy_tail():
+    """Six units at 5–6 sd among 1,000 Gaussian ones (the front end's saturated units on
+    bistable seed 1) took a coordinate to 7.2–8.7 degrees of freedom, under the 10 of
+    ``tails="auto"``; without its 5 most extreme values the fit is light (above 20)."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((1000, 2))
+        x[:6, 0] = rng.choice([-1.0, 1.0], 6) * rng.uniform(5.0, 6.0, 6)
+        assert tail_df(x[:, [0]], max_df=10.0, trim=0) is not None   # the old decision
+        assert tail_df(x[:, [0]], max_df=10.0) is None
+        assert tail_df(x) is None                   # the pooled base: Gaussian
+        assert tail_coords(x, "auto") is None
+        # a real power law survives the check, with the full sample's ν (t3: 2.7–3.4)
+        t3 = rng.standard_t(3, (1000, 2))
+        assert tail_df(t3, trim=0) == tail_df(t3)
+        assert 2.5 <= tail_df(t3) <= 4.0
+        assert tail_coords(t3, "auto").all()
+    with pytest.raises(ValueError, match="trim"):
+        tail_df(t3, trim=0.5)
 
 
 def test_hill_tail_index_of_known_distributions():
