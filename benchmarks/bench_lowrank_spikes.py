@@ -415,9 +415,11 @@ def main() -> None:
                          "gain (fit_loading_distribution's smooth_gain=False)")
     ap.add_argument("--n-prior", default="ridge", choices=["ridge", "populations"],
                     help="prior of the targets of n (fit_loading_distribution's n_prior)")
-    ap.add_argument("--tails", default="off", choices=["off", "gpd", "auto"],
+    ap.add_argument("--tails", default="auto", choices=["off", "gpd", "auto"],
                     help="tail-preserving map of the (m, d) flow (fit_loading_distribution's "
-                         "tails)")
+                         "tails; default 'auto', lowrank_flow's, since session 45: 'off' "
+                         "before, which differed from the method on bistable seed 1 in "
+                         "session 44, lrtrim45.md)")
     ap.add_argument("--fit-cache", default=None,
                     help="folder for pickled front-end fits (reused when present; the fit "
                          "and t_fit/cpu_fit are then the load time)")
