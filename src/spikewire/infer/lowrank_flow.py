@@ -643,9 +643,9 @@ def tail_df(x, *, max_df: float = 20.0, min_df: float = 2.5,
     true power-law tail). The front end overestimates ``|m|`` of a few saturated units
     (bistable seed 1, from spikes: 6 of 1,000 fitted units beyond 5 sd, each 1.3–2.6
     away from its true loading), which alone took a Gaussian preset's coordinate to
-    8.5 degrees of freedom (59.9 without its 5 most extreme units; heavy_tailed's
-    2.7–5.6 stay at 2.9–7.0; ``benchmarks/results/lrtrim45.md``). ``trim=0``: no
-    check.
+    8.5 degrees of freedom (59.3 without its 5 most extreme values; heavy_tailed's
+    coordinates 2.7–4.6 stay at 2.9–5.7; ``benchmarks/results/lrtrim45.md``).
+    ``trim=0``: no check.
     """
     from scipy.stats import t as student_t
 
@@ -671,7 +671,7 @@ def tail_df(x, *, max_df: float = 20.0, min_df: float = 2.5,
 #: share of the most extreme pooled values :func:`tail_df` leaves out of its second fit
 #: (a heavy tail must also show without them). Raw samples of 1,000 (150 draws each),
 #: flagged at 10 degrees of freedom with / without the check: Gaussian 0 / 0 %, Student-t
-#: with 8 / 5 / 3 degrees of freedom 72 → 13 %, 100 → 87 %, 100 → 100 %
+#: with 8 / 5 / 3 degrees of freedom 77 → 13 %, 100 → 88 %, 100 → 100 %
 #: (``benchmarks/results/lrtrim45.md``)
 TAIL_TRIM = 0.005
 
