@@ -280,6 +280,41 @@ def test_refine_iter_reaches_every_front_end_fit(limit_cycle, monkeypatch):
             sw.infer(rec, "lowrank_flow", refine_iter=bad, n_iter=1, flow_iter=1)
 
 
+def test_gate_refine_iter_sets_the_gates_fits_apart(limit_cycle, monkeypatch):
+    """``gate_refine_iter``: the gate's fits (the data's drive fit, the shift surrogates,
+    the held-out folds) get that many L-BFGS iterations, the estimate's fit keeps
+    ``refine_iter``; None gives the gate ``refine_iter`` (``lowrank``'s default), and
+    ``lowrank_flow``'s default leaves the gate's fits unrefined. Bad values raise."""
+    lr = sys.modules["spikewire.infer.lowrank"]   # (spikewire.infer is also a function)
+
+    _, act = limit_cycle
+    rec = observe_rates(act)
+    seen = []
+    real = lr.fit_lowrank
+
+    def spy(*a, **k):
+        seen.append(k.get("refine_iter"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(lr, "fit_lowrank", spy)
+    kw = dict(n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2, refine_iter=3)
+    sw.infer(rec, "lowrank", gate_refine_iter=1, **kw)
+    # the estimate's fit first, then the gate's five (data, 2 folds, 2 surrogates)
+    assert seen == [3, 1, 1, 1, 1, 1], seen
+    seen.clear()
+    sw.infer(rec, "lowrank", gate_refine_iter=None, **kw)
+    assert seen == [3] * 6, seen
+    seen.clear()
+    sw.infer(rec, "lowrank_flow", flow_iter=1, **kw)
+    assert seen == [3, 0, 0, 0, 0, 0], seen
+    monkeypatch.setattr(lr, "fit_lowrank", real)
+    for bad in (-1, 1.5, "0"):
+        with pytest.raises(ValueError, match="gate_refine_iter"):
+            sw.infer(rec, "lowrank", gate_refine_iter=bad, n_iter=1)
+        with pytest.raises(ValueError, match="gate_refine_iter"):
+            sw.infer(rec, "lowrank_flow", gate_refine_iter=bad, n_iter=1, flow_iter=1)
+
+
 def test_refine_restarts_refines_only_the_best_after_adam(limit_cycle):
     """``refine_restarts=1``: L-BFGS runs on the restart of lowest Adam loss only; the
     others keep their Adam result (final loss = Adam loss up to the summation order of

@@ -1110,6 +1110,7 @@ class _LowRankBase(InferenceMethod):
         "n_iter": [Interval("int", 1, None)],
         "refine_iter": [Interval("int", 0, None)],
         "refine_restarts": [Interval("int", 1, None), None],
+        "gate_refine_iter": [Interval("int", 0, None), None],
         "lr": [Interval("real", 0, None, closed="neither")],
         "min_spikes": [Interval("int", 0, None)],
         "seed": [SeedLike()],
@@ -1206,7 +1207,8 @@ class _LowRankBase(InferenceMethod):
             return {**res, "biases": bias_info}
         fit = fit_lowrank(Y, self.rank, alpha=self.alpha, observation=obs,
                           rate_offset=rate_offset, rate_gain=rate_gain,
-                          bin_width=step, n_iter=self.n_iter, refine_iter=self.refine_iter,
+                          bin_width=step, n_iter=self.n_iter,
+                          refine_iter=self._refine_iter(gate),
                           refine_restarts=self.refine_restarts, halving=halving,
                           n_restarts=self.n_restarts if n_restarts is None else n_restarts,
                           lr=self.lr, seed=self.seed if seed is None else seed,
@@ -1217,6 +1219,12 @@ class _LowRankBase(InferenceMethod):
                 "restart_losses": fit.restart_losses, "adam_losses": fit.adam_losses,
                 "biases": bias_info}
         return fit, ok, info
+
+    def _refine_iter(self, gate: bool) -> int:
+        """L-BFGS iterations of a front-end fit: ``refine_iter`` for the estimate's fit,
+        ``gate_refine_iter`` (None: ``refine_iter``) for the gate's."""
+        gate_iter = getattr(self, "gate_refine_iter", None)
+        return int(self.refine_iter if not gate or gate_iter is None else gate_iter)
 
     def _biases(self, Y, obs, step, rate_offset, rate_gain,
                 progress: str | None = None, quiet: bool = False) -> tuple[str, dict]:
@@ -1280,7 +1288,7 @@ class _LowRankBase(InferenceMethod):
         def fit_fn(Yf, Uf, fold):
             return fit_lowrank(Yf, self.rank, alpha=self.alpha, observation=obs,
                                rate_offset=rate_offset, rate_gain=rate_gain, bin_width=step,
-                               n_iter=self.n_iter, refine_iter=self.refine_iter,
+                               n_iter=self.n_iter, refine_iter=self._refine_iter(True),
                                refine_restarts=self.refine_restarts,
                                n_restarts=self.gate_restarts or
                                self.n_restarts, lr=self.lr, seed=fold_seeds[fold],
@@ -1582,9 +1590,9 @@ class LowRankRNN(_LowRankBase):
         Adam iterations per restart.
     refine_iter : int, default 0
         L-BFGS iterations after Adam in every restart of every front-end fit
-        (:func:`fit_lowrank`'s ``refine_iter``): the estimate's fit and the gate's fits
-        alike, so data and surrogates stay fitted the same way and the gate keeps its
-        level (each of its fits then costs as much more). 0: Adam alone. Adam stops short
+        (:func:`fit_lowrank`'s ``refine_iter``): the estimate's fit, and the gate's fits
+        too unless ``gate_refine_iter`` sets them apart (data and surrogates are fitted
+        the same way either way, so the gate keeps its level). 0: Adam alone. Adam stops short
         of the Poisson likelihood's optimum on long spike recordings; N = 1,000, 4,608 s
         of spikes at 5–20 Hz, 300 Adam iterations (``benchmarks/results/lrquad2.md``):
         150 iterations cost the fit +45 % CPU (84–88 s against 59–62 s) and bring the
@@ -1714,6 +1722,12 @@ class LowRankRNN(_LowRankBase):
         evaluations and the significance gate's fits (those the worker processes of
         ``n_jobs`` finish are counted as they arrive). Worth it from a few hundred units,
         where a call takes minutes.
+    gate_refine_iter : int or None, default None
+        L-BFGS iterations of the gate's fits (the data's drive fit, every surrogate and
+        held-out fold; >= 0). None: ``refine_iter``. The gate compares fits made the
+        same way, so any value keeps its level; what the refinement buys the gate is
+        power, and on the presets measured it buys none (``lowrank_flow``, whose
+        default is 0: ``benchmarks/results/lrgate46.md``).
 
     References
     ----------
@@ -1736,7 +1750,8 @@ class LowRankRNN(_LowRankBase):
                  refine_iter: int = 0, biases: str = "auto",
                  refine_restarts: int | None = REFINE_RESTARTS,
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
-                 halving: bool | str = HALVING, progress: bool = False):
+                 halving: bool | str = HALVING, progress: bool = False,
+                 gate_refine_iter: int | None = None):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1763,6 +1778,7 @@ class LowRankRNN(_LowRankBase):
         self.biases = biases
         self.halving = halving
         self.progress = progress
+        self.gate_refine_iter = gate_refine_iter
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx, halving=bool(self.halving),

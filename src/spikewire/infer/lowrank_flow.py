@@ -60,6 +60,12 @@ __all__ = ["FlowMatcher", "LoadingDistribution", "LowRankFlow", "fit_loading_dis
 #: bandwidths (in units of the loadings, the canonical basis) among which
 #: :func:`smooth_targets` chooses by leave-one-unit-out error
 SMOOTH_BANDWIDTHS = tuple(0.05 * 1.5 ** k for k in range(8))
+#: L-BFGS iterations of the significance gate's front-end fits (``gate_refine_iter``; the
+#: estimate's own fit keeps ``refine_iter``): the gate compares the data's fit with the
+#: surrogates' fitted the same way, so its level does not depend on how far they are
+#: refined, and without the refinement each gate fit takes about half the time
+#: (``benchmarks/results/lrgate46.md``)
+GATE_REFINE_ITER: int | None = 0
 
 
 def _ot_pairs(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
@@ -1021,7 +1027,8 @@ class LowRankFlow(_LowRankBase):
     passes 3/5 against 5/5 on seed 0, and bistable seed 1's held-out R² ≥ 0.95 in 2/5
     against 4/5. With the plain ridge (``n_prior="ridge"``) the L-BFGS front end had
     broken the seed-1 ring network (0.066 → 0.279; see ``n_prior``). The gate adds
-    ``n_surrogates + n_reversals`` front-end fits, each with ``refine_iter``.
+    ``n_surrogates + n_reversals`` front-end fits, each with ``gate_refine_iter``
+    (default 0: Adam alone).
 
     Parameters
     ----------
@@ -1032,8 +1039,8 @@ class LowRankFlow(_LowRankBase):
         As for ``lowrank``: L-BFGS only on the restarts lowest after Adam (None: all, the
         default before session 40).
     refine_iter : int, default 400
-        L-BFGS iterations after Adam in every front-end fit (the estimate's and the
-        gate's), as for ``lowrank``; 0 before session 37. Adam stops short of the
+        L-BFGS iterations after Adam in the estimate's front-end fit (the gate's fits:
+        ``gate_refine_iter``), as for ``lowrank``; 0 before session 37. Adam stops short of the
         likelihood's optimum on large spike recordings (N = 1,000, 4,608 s, the six
         preset networks: the fit's Poisson loss 0.0006–0.0049 per bin above the true
         rates' after 300 Adam iterations, 0.00005–0.0008 after 400 more of L-BFGS).
@@ -1213,7 +1220,8 @@ class LowRankFlow(_LowRankBase):
                  n_prior: str = "populations",
                  refine_restarts: int | None = REFINE_RESTARTS,
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
-                 halving: bool | str = HALVING, progress: bool = False):
+                 halving: bool | str = HALVING, progress: bool = False,
+                 gate_refine_iter: int | None = GATE_REFINE_ITER):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1252,6 +1260,7 @@ class LowRankFlow(_LowRankBase):
         self.n_prior = n_prior
         self.halving = halving
         self.progress = progress
+        self.gate_refine_iter = gate_refine_iter
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
