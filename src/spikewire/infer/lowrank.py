@@ -1725,9 +1725,9 @@ class LowRankRNN(_LowRankBase):
     gate_refine_iter : int or None, default None
         L-BFGS iterations of the gate's fits (the data's drive fit, every surrogate and
         held-out fold; >= 0). None: ``refine_iter``. The gate compares fits made the
-        same way, so any value keeps its level; what the refinement buys the gate is
-        power, and on the presets measured it buys none (``lowrank_flow``, whose
-        default is 0: ``benchmarks/results/lrgate46.md``).
+        same way, so any value keeps its level; what the refinement can buy the gate is
+        power, and on the five preset recordings measured with ``lowrank_flow`` (whose
+        default is 0) it changed no decision (``benchmarks/results/lrgate46.md``).
 
     References
     ----------
