@@ -1726,7 +1726,7 @@ class LowRankRNN(_LowRankBase):
         L-BFGS iterations of the gate's fits (the data's drive fit, every surrogate and
         held-out fold; >= 0). None: ``refine_iter``. The gate compares fits made the
         same way, so any value keeps its level; what the refinement can buy the gate is
-        power, and on the five preset recordings measured with ``lowrank_flow`` (whose
+        power, and on the six preset recordings measured with ``lowrank_flow`` (whose
         default is 0) it changed no decision (``benchmarks/results/lrgate46.md``).
 
     References

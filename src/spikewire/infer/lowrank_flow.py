@@ -1183,11 +1183,12 @@ class LowRankFlow(_LowRankBase):
         ``refine_iter``, the setting before session 46). The gate compares fits made
         the same way, so its level does not depend on this; without the refinement a
         gate fit takes about half the time (the gate alone 399 → 234 s, the whole call
-        897 → 755 s at the issue protocol's size). Decisions with 0 and 400, N = 1,000, seed 0: the
-        same on all five recordings measured (quadstable 400 s p 2.9e-4 / 4.7e-4 and
-        100 s 4.1e-4 / 2.5e-4, ring 100 s 1e-4 / 1e-4: open; limit cycle and
-        heavy_tailed 400 s: closed with both), and closed on 20 / 20 null recordings
-        (five families × 4 seeds, 20 units × 120 s; ``benchmarks/results/lrgate46.md``).
+        897 → 755 s at the issue protocol's size). Decisions with 0 and 400, N = 1,000:
+        the same on all six recordings measured (quadstable 400 s p 2.9e-4 / 4.7e-4
+        and 100 s 4.1e-4 / 2.5e-4, ring 100 s 1e-4 / 1e-4: open; limit cycle and two
+        heavy_tailed networks, 400 s: closed with both), and closed on 20 / 20 null
+        recordings (five families × 4 seeds, 20 units × 120 s;
+        ``benchmarks/results/lrgate46.md``).
 
     References
     ----------
