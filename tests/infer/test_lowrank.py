@@ -246,21 +246,10 @@ def test_poisson_start_is_one_more_restart(limit_cycle):
     assert one.restart_losses[0] == both.restart_losses[0]   # the PCA start is unchanged
 
 
-def test_refine_iter_reaches_every_front_end_fit(limit_cycle, monkeypatch):
-    """``refine_iter`` on the method: the estimate's fit is the refined one (its loss below
-    the Adam-only loss by the margin of test_lbfgs_refinement_approaches_the_optimum,
-    which fits the same activity; measured 1.9e-4 against 3.4e-3), and the gate's fits (shift
-    surrogates, held-out folds) get the same refinement, so data and surrogates are fitted
-    alike. Bad values raise."""
+def _spy_refine_iter(monkeypatch) -> list:
+    """Patch the low-rank module's ``fit_lowrank`` to record each call's ``refine_iter``
+    (in call order) and run the real fit; returns the record."""
     lr = sys.modules["spikewire.infer.lowrank"]   # (spikewire.infer is also a function)
-
-    net, act = limit_cycle
-    rec = observe_rates(act)
-    kw = dict(n_iter=20, n_restarts=1, n_surrogates=0)
-    adam = sw.infer(rec, "lowrank", **kw)
-    refined = sw.infer(rec, "lowrank", refine_iter=20, **kw)
-    assert refined.diagnostics["loss"] < adam.diagnostics["loss"] / 5
-    # every fit of the gate: the data's drive fit, 2 shift surrogates, 2 held-out folds
     seen = []
     real = lr.fit_lowrank
 
@@ -269,10 +258,27 @@ def test_refine_iter_reaches_every_front_end_fit(limit_cycle, monkeypatch):
         return real(*a, **k)
 
     monkeypatch.setattr(lr, "fit_lowrank", spy)
-    sw.infer(rec, "lowrank", n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2,
-             refine_iter=3)
+    return seen
+
+
+def test_refine_iter_reaches_every_front_end_fit(limit_cycle, monkeypatch):
+    """``refine_iter`` on the method: the estimate's fit is the refined one (its loss below
+    the Adam-only loss by the margin of test_lbfgs_refinement_approaches_the_optimum,
+    which fits the same activity; measured 1.9e-4 against 3.4e-3), and the gate's fits (shift
+    surrogates, held-out folds) get the same refinement, so data and surrogates are fitted
+    alike. Bad values raise."""
+    net, act = limit_cycle
+    rec = observe_rates(act)
+    kw = dict(n_iter=20, n_restarts=1, n_surrogates=0)
+    adam = sw.infer(rec, "lowrank", **kw)
+    refined = sw.infer(rec, "lowrank", refine_iter=20, **kw)
+    assert refined.diagnostics["loss"] < adam.diagnostics["loss"] / 5
+    # every fit of the gate: the data's drive fit, 2 shift surrogates, 2 held-out folds
+    with monkeypatch.context() as patch:
+        seen = _spy_refine_iter(patch)
+        sw.infer(rec, "lowrank", n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2,
+                 refine_iter=3)
     assert len(seen) == 6 and set(seen) == {3}, seen
-    monkeypatch.setattr(lr, "fit_lowrank", real)
     for bad in (-1, 1.5, "150"):
         with pytest.raises(ValueError, match="refine_iter"):
             sw.infer(rec, "lowrank", refine_iter=bad, n_iter=1)
@@ -285,29 +291,20 @@ def test_gate_refine_iter_sets_the_gates_fits_apart(limit_cycle, monkeypatch):
     the held-out folds) get that many L-BFGS iterations, the estimate's fit keeps
     ``refine_iter``; None gives the gate ``refine_iter`` (``lowrank``'s default), and
     ``lowrank_flow``'s default leaves the gate's fits unrefined. Bad values raise."""
-    lr = sys.modules["spikewire.infer.lowrank"]   # (spikewire.infer is also a function)
-
     _, act = limit_cycle
     rec = observe_rates(act)
-    seen = []
-    real = lr.fit_lowrank
-
-    def spy(*a, **k):
-        seen.append(k.get("refine_iter"))
-        return real(*a, **k)
-
-    monkeypatch.setattr(lr, "fit_lowrank", spy)
     kw = dict(n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2, refine_iter=3)
-    sw.infer(rec, "lowrank", gate_refine_iter=1, **kw)
-    # the estimate's fit first, then the gate's five (data, 2 folds, 2 surrogates)
-    assert seen == [3, 1, 1, 1, 1, 1], seen
-    seen.clear()
-    sw.infer(rec, "lowrank", gate_refine_iter=None, **kw)
-    assert seen == [3] * 6, seen
-    seen.clear()
-    sw.infer(rec, "lowrank_flow", flow_iter=1, **kw)
-    assert seen == [3, 0, 0, 0, 0, 0], seen
-    monkeypatch.setattr(lr, "fit_lowrank", real)
+    with monkeypatch.context() as patch:
+        seen = _spy_refine_iter(patch)
+        sw.infer(rec, "lowrank", gate_refine_iter=1, **kw)
+        # the estimate's fit first, then the gate's five (data, 2 folds, 2 surrogates)
+        assert seen == [3, 1, 1, 1, 1, 1], seen
+        seen.clear()
+        sw.infer(rec, "lowrank", gate_refine_iter=None, **kw)
+        assert seen == [3] * 6, seen
+        seen.clear()
+        sw.infer(rec, "lowrank_flow", flow_iter=1, **kw)
+        assert seen == [3, 0, 0, 0, 0, 0], seen
     for bad in (-1, 1.5, "0"):
         with pytest.raises(ValueError, match="gate_refine_iter"):
             sw.infer(rec, "lowrank", gate_refine_iter=bad, n_iter=1)
