@@ -1223,8 +1223,9 @@ class _LowRankBase(InferenceMethod):
     def _refine_iter(self, gate: bool) -> int:
         """L-BFGS iterations of a front-end fit: ``refine_iter`` for the estimate's fit,
         ``gate_refine_iter`` (None: ``refine_iter``) for the gate's."""
-        gate_iter = getattr(self, "gate_refine_iter", None)
-        return int(self.refine_iter if not gate or gate_iter is None else gate_iter)
+        if gate and self.gate_refine_iter is not None:
+            return int(self.gate_refine_iter)
+        return int(self.refine_iter)
 
     def _biases(self, Y, obs, step, rate_offset, rate_gain,
                 progress: str | None = None, quiet: bool = False) -> tuple[str, dict]:
@@ -1592,9 +1593,9 @@ class LowRankRNN(_LowRankBase):
         L-BFGS iterations after Adam in every restart of every front-end fit
         (:func:`fit_lowrank`'s ``refine_iter``): the estimate's fit, and the gate's fits
         too unless ``gate_refine_iter`` sets them apart (data and surrogates are fitted
-        the same way either way, so the gate keeps its level). 0: Adam alone. Adam stops short
-        of the Poisson likelihood's optimum on long spike recordings; N = 1,000, 4,608 s
-        of spikes at 5–20 Hz, 300 Adam iterations (``benchmarks/results/lrquad2.md``):
+        the same way either way, so the gate keeps its level). 0: Adam alone. Adam stops
+        short of the Poisson likelihood's optimum on long spike recordings; N = 1,000,
+        4,608 s of spikes at 5–20 Hz, 300 Adam iterations (``benchmarks/results/lrquad2.md``):
         150 iterations cost the fit +45 % CPU (84–88 s against 59–62 s) and bring the
         fitted network's ring radius to 0.9153 against the data network's 0.9155 (Adam
         alone: 0.877) and the fitted loadings' error on the ring 6× down (0.0099 →

@@ -1040,9 +1040,9 @@ class LowRankFlow(_LowRankBase):
         default before session 40).
     refine_iter : int, default 400
         L-BFGS iterations after Adam in the estimate's front-end fit (the gate's fits:
-        ``gate_refine_iter``), as for ``lowrank``; 0 before session 37. Adam stops short of the
-        likelihood's optimum on large spike recordings (N = 1,000, 4,608 s, the six
-        preset networks: the fit's Poisson loss 0.0006–0.0049 per bin above the true
+        ``gate_refine_iter``), as for ``lowrank``; 0 before session 37. Adam stops short
+        of the likelihood's optimum on large spike recordings (N = 1,000, 4,608 s, the
+        six preset networks: the fit's Poisson loss 0.0006–0.0049 per bin above the true
         rates' after 300 Adam iterations, 0.00005–0.0008 after 400 more of L-BFGS).
         N = 1,000, 4,608 s of spikes (``benchmarks/results/lrquad2.md`` §5): with 150
         and ``targets_from="units"`` the networks sampled from the flow pass the
