@@ -77,6 +77,32 @@ def test_sandwich_variance_and_expected_events_equal_explicit_matrices():
         prob.wald(x, [R], csum, model="fisher")
 
 
+def test_weighted_gram_kernel_equals_the_dense_product():
+    """``csr_weighted_gram`` + ``symmetrise_gram`` (the Wald step's Fisher information of a
+    target's coupling block) against ``Xᵀ diag(w) X`` in dense numpy: rows with unsorted
+    column indices, empty rows and rows of weight 0 included; agreement to rounding."""
+    import scipy.sparse as sp
+
+    from spikewire.infer._glm_kernels import csr_weighted_gram, symmetrise_gram
+
+    rng = np.random.default_rng(3)
+    X = sp.random(500, 37, density=0.15, format="csr", random_state=4)
+    X.data = rng.normal(size=X.data.size)
+    X.indices = X.indices.copy()
+    for t in range(0, 500, 7):                   # reverse the column order of some rows
+        a, b = X.indptr[t], X.indptr[t + 1]
+        X.indices[a:b] = X.indices[a:b][::-1].copy()
+        X.data[a:b] = X.data[a:b][::-1].copy()
+    X.has_sorted_indices = False
+    w = rng.exponential(size=500)
+    w[::11] = 0.0
+    H = np.zeros((37, 37))
+    csr_weighted_gram(X.indptr, X.indices, X.data, w, H)
+    symmetrise_gram(H)
+    D = X.toarray()
+    np.testing.assert_allclose(H, D.T @ (D * w[:, None]), rtol=1e-12, atol=1e-12)
+
+
 def test_expected_events_match_the_rates_of_independent_poisson_trains():
     """Analytic case: the expected coincidences of a pair under no coupling are the
     target's rate times the presynaptic spikes' exposure, ``E_ij = n_j · r_i · bw · Σ_l Σ_b

@@ -144,8 +144,10 @@ def test_empirical_null_removes_a_shared_gain_the_model_misses():
     assert np.mean(std.pvalues[ok] < 0.05) < 0.15
     assert std.adjacency().astype(bool).sum() <= 0.1 * ok.sum()
     d = std.diagnostics
-    np.testing.assert_array_equal(d["wald_z_unconstrained"],
-                                  raw.diagnostics["wald_z_unconstrained"])
+    # the same fit and Wald statistics: equal up to the rounding of the robust meat's
+    # BLAS product, whose blocking depends on how many contrasts share it
+    np.testing.assert_allclose(d["wald_z_unconstrained"],
+                               raw.diagnostics["wald_z_unconstrained"], rtol=1e-12, atol=0)
     assert np.all(d["empirical_null"]["loc"] > 1.0)      # the shift, per presynaptic unit
 
 

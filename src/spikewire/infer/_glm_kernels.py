@@ -525,3 +525,36 @@ def scan_tail(m, chol, nodes, weights, out):
         if k == 4:
             total += total4
         out[n] = total
+
+
+@njit(cache=True, nogil=True)
+def csr_weighted_gram(indptr, indices, data, w, out):
+    """``out += Xᵀ diag(w) X`` for a CSR matrix ``X`` (``indptr, indices, data``) of
+    n_rows rows and ``out.shape[0]`` columns: the Fisher information of one target's
+    coupling block. Each row adds the products of its non-zeros once per unordered pair
+    (half of a sparse–sparse product's work and no sparse result) into whichever
+    triangle its column order gives; the full symmetric matrix is then ``out + outᵀ``
+    less the diagonal, which :func:`symmetrise_gram` forms in place. Rows with
+    ``w == 0`` are skipped."""
+    for t in range(indptr.size - 1):
+        wt = w[t]
+        if wt == 0.0:
+            continue
+        a1 = indptr[t + 1]
+        for p in range(indptr[t], a1):
+            ca = indices[p]
+            va = wt * data[p]
+            for q in range(p, a1):
+                out[ca, indices[q]] += va * data[q]
+
+
+@njit(cache=True, nogil=True)
+def symmetrise_gram(out):
+    """``out ← out + outᵀ − diag(out)``: the symmetric Gram matrix from the one-sided
+    accumulation of :func:`csr_weighted_gram`."""
+    n = out.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            v = out[a, b] + out[b, a]
+            out[a, b] = v
+            out[b, a] = v

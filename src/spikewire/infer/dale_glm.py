@@ -95,6 +95,7 @@ from scipy.stats import norm
 from spikewire.core.recording import Recording
 from spikewire.core.spiketrains import SpikeTrains
 from spikewire.infer import _dale_screened as _scr
+from spikewire.infer import _glm_kernels as _gk
 from spikewire.infer._bases import population_covariates
 from spikewire.infer._glm_kernels import chunk_gradient, linear_predictor
 from spikewire.infer._params import Boolean, Constraint, Interval, Options, RealSequence
@@ -1360,16 +1361,21 @@ class _Problem:
             for q, (k, li) in enumerate(ks):
                 s = self.S[k]
                 w = mus[k][:, li]
-                Xw = s.X * w[:, None] if s.dense else s.X.multiply(w[:, None]).tocsc()
                 cols = [np.ones((s.n_bins, 1))]
                 if nc:
                     cols.append(s.C)
                 if npop:
                     cols.append(s.P[:, :, li].T)
                 D = np.hstack(cols)                                    # dense extras
-                Hxx = s.X.T @ Xw if s.dense else (s.X.T @ Xw).toarray()
-                Hxd = np.asarray(Xw.T @ D)
-                Hdd = D.T @ (D * w[:, None])
+                Dw = D * w[:, None]
+                if s.dense:
+                    Hxx = s.X.T @ (s.X * w[:, None])
+                else:      # one compiled pass over the rows' non-zero pairs
+                    Hxx = np.zeros((s.feat.size, s.feat.size))
+                    _gk.csr_weighted_gram(s.X.indptr, s.X.indices, s.X.data, w, Hxx)
+                    _gk.symmetrise_gram(Hxx)
+                Hxd = np.asarray(s.X.T @ Dw)
+                Hdd = D.T @ Dw
                 idx = np.concatenate([np.searchsorted(fi, s.feat), [Fi + q],
                                       Fi + nk + np.arange(nc + npop)])
                 H[np.ix_(idx, idx)] += np.block([[Hxx, Hxd], [Hxd.T, Hdd]])
@@ -1428,10 +1434,18 @@ class _Problem:
                 for (k, li), D, idx in zip(ks, extras, idxs, strict=True):
                     s = self.S[k]
                     nf = s.feat.size
-                    v = np.asarray(s.X @ sol[idx[:nf]]) + D @ sol[idx[nf:]]   # (n_bins, ·)
-                    v *= resid[k][:, li:li + 1]
                     starts = np.arange(0, s.n_bins, robust_bins)
-                    gb = np.add.reduceat(v, starts, axis=0)                  # (G_k, ·)
+                    # g_b = Σ_{t∈b} r_t (y_t − μ_t) (x_t · v): the residual-weighted rows
+                    # summed over each block first (one pass over the design's non-zeros),
+                    # then one (G_k × K) product with the solution, instead of the
+                    # (n_bins × ·) product and its block sums
+                    rk = resid[k][:, li]
+                    agg = sp.csr_matrix((rk, np.arange(s.n_bins), np.append(
+                        starts, s.n_bins)), shape=(starts.size, s.n_bins))
+                    rx = agg @ s.X
+                    rx = rx if s.dense else rx.toarray()
+                    gb = rx @ sol[idx[:nf]] + np.add.reduceat(
+                        D * rk[:, None], starts, axis=0) @ sol[idx[nf:]]      # (G_k, ·)
                     meat += np.einsum("bj,bj->j", gb[:, :U], gb[:, :U])
                     if ncon:
                         gk = gb[:, U:].reshape(-1, U, ncon)
