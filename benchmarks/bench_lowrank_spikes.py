@@ -455,7 +455,9 @@ def main() -> None:
     ap.add_argument("--denoise-rank", type=int, default=None,
                     help="fit_lowrank's denoise_rank (None: 4·rank; 0: off)")
     ap.add_argument("--n-sample", type=int, default=10_000,
-                    help="units of the networks sampled for the dynamics checks")
+                    help="units of the networks sampled for the dynamics checks (lr47.md "
+                         "judges the target at 100,000: at 10,000 the sampled networks' own "
+                         "finite-size spread fails checks the flow passes)")
     ap.add_argument("--repeats", type=int, nargs="+", default=[0, 4, 16, 64],
                     help="repeats of the grid of trials; 0 = noise-free rates")
     ap.add_argument("--biases", default="fit", choices=("fit", "zero"),
