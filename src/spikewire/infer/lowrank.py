@@ -39,7 +39,8 @@ _BIAS_CACHE: dict = {}
 __all__ = ["LowRankFit", "LowRankRNN", "fit_lowrank", "pool_trials", "recording_activity",
            "import_torch", "reverse_chunks", "shared_drive", "shift_offsets",
            "surrogate_gate", "weight_outlier_pvalues", "chunk_losses",
-           "heldout_reversal_test", "sign_flip_test", "bias_test", "BIAS_TEST_LEVEL"]
+           "heldout_reversal_test", "swap_chunk_units", "sign_flip_test", "bias_test",
+           "BIAS_TEST_LEVEL"]
 
 #: Default ``refine_restarts`` of the ``lowrank`` and ``lowrank_flow`` methods (see
 #: :func:`fit_lowrank`).
@@ -945,8 +946,54 @@ def sign_flip_test(diffs, rng: np.random.Generator, n_flips: int = 9999
     return (1 + count) / (1 + int(n_flips)), float(t)
 
 
+def swap_chunk_units(activity, inputs, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Chunks whose units are moved against each other, pair by pair: the chunks are
+    paired at random (one left over when their number is odd, as it is), and within each
+    pair every unit, with probability 1/2 and independently of the others, trades its
+    series (and its inputs) with its series in the other chunk.
+
+    Each unit keeps its own series in their time order; the two halves of the units of a
+    pair no longer share a chunk. If the units are independent and the chunks
+    independent and equal in law, the moved pair is equal in law to the pair as recorded,
+    and the same trade undoes it, so the pair's summed loss under a model fitted without
+    it is as likely to rise as to fall (the basis of the held-out shift test of
+    :func:`heldout_reversal_test`).
+
+    Parameters
+    ----------
+    activity : array_like, shape (n_chunks, n_steps, n_units)
+    inputs : array_like, shape (n_chunks, n_steps, n_units, ...), or None
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    activity, inputs : ndarray (inputs None when None)
+    pairs : ndarray of int, shape (n_chunks // 2, 2)
+        The paired chunks.
+    """
+    Y = np.array(activity, dtype=float)
+    if Y.ndim != 3 or Y.shape[0] < 2:
+        raise ValueError(f"swap_chunk_units needs activity of shape (n_chunks >= 2, "
+                         f"n_steps, n_units), got {np.shape(activity)}")
+    C, _, N = Y.shape
+    pairs = rng.permutation(C)[:2 * (C // 2)].reshape(-1, 2)
+    trade = rng.random((pairs.shape[0], N)) < 0.5              # (pairs, units)
+    U = None
+    if inputs is not None:
+        U = np.array(inputs, dtype=float)
+        if U.shape[:3] != Y.shape:
+            raise ValueError(f"swap_chunk_units needs inputs with the activity's first "
+                             f"three axes {Y.shape}, got {U.shape}")
+    for (a, b), t in zip(pairs, trade, strict=True):
+        for A in (Y,) if U is None else (Y, U):
+            A[a, :, t], A[b, :, t] = A[b, :, t].copy(), A[a, :, t].copy()
+    return Y, U, pairs
+
+
 def heldout_reversal_test(activity, inputs, fit_fn, loss_fn, n_folds: int,
-                          rng: np.random.Generator, n_flips: int = 9999) -> dict:
+                          rng: np.random.Generator, n_flips: int = 9999,
+                          shift: bool = False) -> dict:
     """Cross-fitted paired test that a model fitted forward in time predicts held-out
     chunks better forward than reversed: "are the dynamics irreversible?"
 
@@ -980,13 +1027,31 @@ def heldout_reversal_test(activity, inputs, fit_fn, loss_fn, n_folds: int,
     rng : numpy.random.Generator
         Draws the folds and the sign flips.
     n_flips : int, default 9999
+    shift : bool, default False
+        Also the held-out *shift* test, from the same fits: every fold's held-out chunks
+        paired, and each pair scored once more with about half its units traded between
+        its two chunks (:func:`swap_chunk_units`: each unit keeps its own series and
+        their time order), and the sign-flip test of the pairs' differences ``D = loss(a')
+        + loss(b') − loss(a) − loss(b)``: "does the fit use how the units line up in
+        time?" If the units are independent and the chunks independent and equal in law,
+        each ``D`` is symmetric about 0 given the fold's fit (fitted without the pair, it
+        cannot have learnt their alignment; the same trade undoes the move), and the
+        pairs of a fold share no chunk; as for the reversal test, the folds' fits share
+        chunks, so the pooled test is exact only approximately. Unlike shift surrogates
+        fitted from scratch it needs no fit of its own, and its null is the spread of many
+        pairs' differences, not of a few fits' losses. Its draws come from a child of
+        ``rng`` (:meth:`numpy.random.Generator.spawn`), so the reversal test's folds and
+        flips are those without it.
 
     Returns
     -------
     dict
         ``p`` (one-sided), ``t`` (one-sample t of the differences), ``forward`` and
         ``reversed`` (losses per chunk), ``folds`` (fold of every chunk), ``gain`` (mean
-        reversed loss / mean forward loss − 1).
+        reversed loss / mean forward loss − 1); with ``shift`` also ``shift_p``,
+        ``shift_t``, ``shifted`` (each chunk's loss after the trade; NaN for a fold's
+        unpaired chunk), ``shift_pairs`` (how many pairs) and ``shift_gain`` (mean
+        traded loss / mean loss of the same chunks − 1).
     """
     Y = np.asarray(activity, dtype=float)
     if Y.ndim != 3:
@@ -1001,8 +1066,10 @@ def heldout_reversal_test(activity, inputs, fit_fn, loss_fn, n_folds: int,
     if U is not None and U.shape[:3] != Y.shape:
         raise ValueError(f"heldout_reversal_test needs inputs with the activity's first "
                          f"three axes {Y.shape}, got {U.shape}")
+    shift_rng = rng.spawn(1)[0] if shift else None
     folds = rng.permutation(C) % int(n_folds)
-    fwd, rev = np.empty(C), np.empty(C)
+    fwd, rev, moved = np.empty(C), np.empty(C), np.full(C, np.nan)
+    diffs = []
     for f in range(int(n_folds)):
         test = folds == f
         model = fit_fn(Y[~test], None if U is None else U[~test], f)
@@ -1014,10 +1081,32 @@ def heldout_reversal_test(activity, inputs, fit_fn, loss_fn, n_folds: int,
             raise ValueError(f"loss_fn must return one loss per chunk ({2 * k}), got shape "
                              f"{L.shape}")
         fwd[test], rev[test] = L[:k], L[k:]
+        if shift and k >= 2:
+            Ys, Us, pairs = swap_chunk_units(Y[test], None if U is None else U[test],
+                                             shift_rng)
+            Lm = np.asarray(loss_fn(model, Ys[pairs.ravel()],
+                                    None if Us is None else Us[pairs.ravel()]),
+                            dtype=float).reshape(pairs.shape)
+            idx = np.flatnonzero(test)
+            moved[idx[pairs]] = Lm
+            diffs.append(Lm.sum(1) - fwd[idx[pairs]].sum(1))
     p, t = sign_flip_test(rev - fwd, rng, n_flips)
     gain = float(rev.mean() / fwd.mean() - 1.0) if fwd.mean() > 0 else float("nan")
-    return {"p": float(p), "t": float(t), "forward": fwd, "reversed": rev, "folds": folds,
-            "gain": gain}
+    out = {"p": float(p), "t": float(t), "forward": fwd, "reversed": rev, "folds": folds,
+           "gain": gain}
+    if shift:
+        D = np.concatenate(diffs) if diffs else np.empty(0)
+        if D.size >= 2:
+            ps, ts = sign_flip_test(D, shift_rng, n_flips)
+        else:                                  # fewer than 2 pairs: no test
+            ps, ts = 1.0, float("nan")
+        paired = np.isfinite(moved)
+        base = fwd[paired].mean() if paired.any() else 0.0
+        out.update(shift_p=float(ps), shift_t=float(ts), shifted=moved,
+                   shift_pairs=int(D.size),
+                   shift_gain=float(moved[paired].mean() / base - 1.0) if base > 0
+                   else float("nan"))
+    return out
 
 
 #: Default decision of the low-rank methods: Bonferroni at 0.05 over the tested pairs (the
@@ -1118,6 +1207,7 @@ class _LowRankBase(InferenceMethod):
         "n_surrogates": [Interval("int", 0, None)],
         "n_reversals": [Interval("int", 0, None)],
         "reversal_test": [Options(("heldout", "surrogates"))],
+        "shift_test": [Options(("refit", "heldout"))],
         "gate_restarts": [Interval("int", 1, None), None],
         "gate_units": [Interval("int", 2, None), None],
         "n_jobs": [Interval("int", -1, -1), Interval("int", 1, None), None],
@@ -1140,6 +1230,13 @@ class _LowRankBase(InferenceMethod):
             raise ValueError(f"{self.name}: n_reversals={self.n_reversals!r} must be 0 (no "
                              f"reversal test) or >= 2 (held-out folds, or reversal "
                              f"surrogates whose losses' spread the test needs)")
+        if self.shift_test == "heldout" and (self.reversal_test != "heldout"
+                                             or self.n_reversals < 2):
+            raise ValueError(f"{self.name}: shift_test='heldout' is computed from the held-out "
+                             f"reversal test's fits, which reversal_test="
+                             f"{self.reversal_test!r}, n_reversals={self.n_reversals!r} do "
+                             f"not run; use reversal_test='heldout' with n_reversals >= 2, or "
+                             f"shift_test='refit'")
         if self.gate_units is not None and self.gate_units < self.rank:
             raise ValueError(f"{self.name}: gate_units={self.gate_units!r} is smaller than "
                              f"rank={self.rank!r}; use gate_units >= rank, or None (the "
@@ -1300,7 +1397,7 @@ class _LowRankBase(InferenceMethod):
             return chunk_losses(fit, Yt, Ut, observation=obs, rate_offset=rate_offset,
                                 rate_gain=rate_gain, bin_width=step, device=self.device)
 
-        res = heldout_reversal_test(Y, U, fit_fn, loss_fn, folds, rng)
+        res = heldout_reversal_test(Y, U, fit_fn, loss_fn, folds, rng, shift=True)
         res["n_folds"] = folds
         return res
 
@@ -1380,7 +1477,8 @@ class _LowRankBase(InferenceMethod):
                 calls.append({**fit_kw, "seed": s_fit, rng_name: s_sur})
             return calls
 
-        shift = surrogate_calls(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
+        shift = [] if self.shift_test == "heldout" else \
+            surrogate_calls(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
         rev = [] if heldout or not self.n_reversals else \
             surrogate_calls(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
         tasks = ([first] if first else []) + [[c] for c in shift + rev]
@@ -1433,8 +1531,14 @@ class _LowRankBase(InferenceMethod):
                                           if isinstance(b.get("test"), dict)
                                           and not b["test"].get("converged", True)))
         null = [r[0]["loss"] for r in results[:n_shift]]
-        p_shift, t = surrogate_gate(loss, null)
-        gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
+        if n_shift:
+            p_shift, t = surrogate_gate(loss, null)
+            gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
+        else:                                  # shift_test="heldout": from the folds
+            res = firsts[-1]
+            p_shift, t = res.get("shift_p", 1.0), res.get("shift_t", float("nan"))
+            gain = res.get("shift_gain", float("nan"))
+            gain = gain if np.isfinite(gain) else 0.0
         p_gate = p_shift
         if gate["heldout"]:
             res = firsts[-1]
@@ -1443,7 +1547,13 @@ class _LowRankBase(InferenceMethod):
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=res["t"],
                          reversal_gain=res["gain"], reversal_test="heldout",
                          reversal_forward=res["forward"], reversal_reversed=res["reversed"],
-                         reversal_folds=res["n_folds"], n_reversals=int(self.n_reversals))
+                         reversal_folds=res["n_folds"], n_reversals=int(self.n_reversals),
+                         shift_test=self.shift_test)
+            if "shift_p" in res:               # the held-out shift test, always reported
+                extra.update(heldout_shift_p=res["shift_p"], heldout_shift_t=res["shift_t"],
+                             heldout_shift_gain=res["shift_gain"],
+                             heldout_shift_pairs=res["shift_pairs"],
+                             heldout_shifted=res["shifted"])
         elif self.n_reversals:
             rev = [r[0]["loss"] for r in results[n_shift:]]
             p_rev, t_rev = surrogate_gate(loss, rev)
@@ -1729,6 +1839,17 @@ class LowRankRNN(_LowRankBase):
         same way, so any value keeps its level; what the refinement can buy the gate is
         power, and on the six preset recordings measured with ``lowrank_flow`` (whose
         default is 0) it changed no decision (``benchmarks/results/lrgate46.md``).
+    shift_test : {"refit", "heldout"}, default "refit"
+        The gate's test of structure between units. ``"refit"``: ``n_surrogates`` shift
+        surrogates, each fitted from scratch, against the data's fit by the t prediction
+        test (:func:`surrogate_gate`). ``"heldout"``: no surrogate fits; the held-out
+        reversal test's fold fits (``reversal_test="heldout"``, ``n_reversals >= 2``)
+        also score their held-out chunks with the units moved against each other
+        (:func:`swap_chunk_units`), by a sign-flip test of the pairs' differences
+        (:func:`heldout_reversal_test`, ``shift=True``); ``min_gain`` then applies to that
+        test's gain. Either way ``diagnostics["surrogate_gate"]`` reports the held-out
+        shift test (``heldout_shift_p``, ``heldout_shift_gain``) when the reversal test is
+        held out.
 
     References
     ----------
@@ -1752,7 +1873,8 @@ class LowRankRNN(_LowRankBase):
                  refine_restarts: int | None = REFINE_RESTARTS,
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
                  halving: bool | str = HALVING, progress: bool = False,
-                 gate_refine_iter: int | None = None):
+                 gate_refine_iter: int | None = None,
+                 shift_test: str = "refit"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1780,6 +1902,7 @@ class LowRankRNN(_LowRankBase):
         self.halving = halving
         self.progress = progress
         self.gate_refine_iter = gate_refine_iter
+        self.shift_test = shift_test
 
     def _fit(self, ctx: FitContext) -> Estimate:
         fit, ok, info = self._front_end(ctx, halving=bool(self.halving),

@@ -1189,6 +1189,10 @@ class LowRankFlow(_LowRankBase):
         heavy_tailed networks, 400 s: closed with both), and closed on 20 / 20 null
         recordings (five families × 4 seeds, 20 units × 120 s;
         ``benchmarks/results/lrgate46.md``).
+    shift_test : {"refit", "heldout"}, default "refit"
+        The gate's test of structure between units, as for ``lowrank``: shift surrogates
+        fitted from scratch, or the held-out folds' chunks scored with their units moved
+        against each other (no surrogate fits).
 
     References
     ----------
@@ -1233,7 +1237,8 @@ class LowRankFlow(_LowRankBase):
                  refine_restarts: int | None = REFINE_RESTARTS,
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
                  halving: bool | str = HALVING, progress: bool = False,
-                 gate_refine_iter: int | None = GATE_REFINE_ITER):
+                 gate_refine_iter: int | None = GATE_REFINE_ITER,
+                 shift_test: str = "refit"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
@@ -1273,6 +1278,7 @@ class LowRankFlow(_LowRankBase):
         self.halving = halving
         self.progress = progress
         self.gate_refine_iter = gate_refine_iter
+        self.shift_test = shift_test
 
     def _posterior_weights(self, fit: LowRankFit, ss: np.random.SeedSequence):
         """Flows on a front-end fit and the posterior-mean weights ``m_i·E[n_j|m_j, d_j]/N``."""
