@@ -1671,6 +1671,9 @@ class LowRankRNN(_LowRankBase):
     ``reversal_p``), the shift test's ``t`` and ``surrogate_losses``, the reversal test's
     ``reversal_test``, ``reversal_t`` and ``reversal_losses`` (surrogates) or
     ``reversal_forward`` and ``reversal_reversed`` (held out: the chunks' losses), the
+    held-out shift test whenever the reversal test is held out (``shift_test``:
+    ``heldout_shift_p``, ``heldout_shift_t``, ``heldout_shift_gain``,
+    ``heldout_shift_pairs`` and ``heldout_shifted``, the traded chunks' losses), the
     gains on both (``gain``, ``reversal_gain``), the fit's ``loss`` (the drive fit's;
     ``plain_loss``), the drive weights ``drive_b``, the time, and the gate fits' own
     bias tests (``biases="auto"``: ``bias_decisions``, one per gate call — the data's
