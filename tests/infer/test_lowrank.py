@@ -277,7 +277,7 @@ def test_refine_iter_reaches_every_front_end_fit(limit_cycle, monkeypatch):
     with monkeypatch.context() as patch:
         seen = _spy_refine_iter(patch)
         sw.infer(rec, "lowrank", n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2,
-                 refine_iter=3)
+                 refine_iter=3, shift_test="refit")
     assert len(seen) == 6 and set(seen) == {3}, seen
     for bad in (-1, 1.5, "150"):
         with pytest.raises(ValueError, match="refine_iter"):
@@ -293,7 +293,8 @@ def test_gate_refine_iter_sets_the_gates_fits_apart(limit_cycle, monkeypatch):
     ``lowrank_flow``'s default leaves the gate's fits unrefined. Bad values raise."""
     _, act = limit_cycle
     rec = observe_rates(act)
-    kw = dict(n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2, refine_iter=3)
+    kw = dict(n_iter=2, n_restarts=1, n_surrogates=2, n_reversals=2, refine_iter=3,
+              shift_test="refit")
     with monkeypatch.context() as patch:
         seen = _spy_refine_iter(patch)
         sw.infer(rec, "lowrank", gate_refine_iter=1, **kw)
@@ -392,7 +393,7 @@ def test_halving_runs_the_better_half_and_keeps_the_winners_path(limit_cycle, mo
     from test_lowrank_null import _planted_limit_cycle
 
     spikes = _planted_limit_cycle(12, 16)
-    gkw = dict(n_iter=15, n_restarts=3, gate_units=None, n_jobs=1)
+    gkw = dict(n_iter=15, n_restarts=3, gate_units=None, n_jobs=1, shift_test="refit")
     counts, gates = {}, {}
     for setting in (True, "estimate", False):
         grads.clear()

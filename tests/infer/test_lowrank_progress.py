@@ -41,8 +41,10 @@ def test_lowrank_shows_each_stage_and_returns_the_same_estimate(capsys, monkeypa
                   "lowrank: significance gate, fits done (1 worker process and this one)"):
         assert label in out.err, label
     # the bar counts the gate's tasks: the data's drive fit with the held-out test, and
-    # one per shift surrogate (tqdm shows "0/4" when it opens)
-    n_tasks = shown.diagnostics["surrogate_gate"]["n_surrogates"] + 1
+    # one per refitted shift surrogate (none with the default held-out shift test: tqdm
+    # shows "0/1" when it opens; "0/4" with shift_test="refit")
+    n_tasks = len(shown.diagnostics["surrogate_gate"]["surrogate_losses"]) + 1
+    assert n_tasks == 1
     assert f"0/{n_tasks}" in out.err
     np.testing.assert_array_equal(quiet.weights, shown.weights)
     np.testing.assert_array_equal(quiet.pvalues, shown.pvalues)

@@ -1027,8 +1027,8 @@ class LowRankFlow(_LowRankBase):
     passes 3/5 against 5/5 on seed 0, and bistable seed 1's held-out R² ≥ 0.95 in 2/5
     against 4/5. With the plain ridge (``n_prior="ridge"``) the L-BFGS front end had
     broken the seed-1 ring network (0.066 → 0.279; see ``n_prior``). The gate adds
-    ``n_surrogates + n_reversals`` front-end fits, each with ``gate_refine_iter``
-    (default 0: Adam alone).
+    1 + ``n_reversals`` front-end fits (with ``shift_test="refit"`` also
+    ``n_surrogates``), each with ``gate_refine_iter`` (default 0: Adam alone).
 
     Parameters
     ----------
@@ -1115,7 +1115,8 @@ class LowRankFlow(_LowRankBase):
         distribution and the weight samples (see :func:`fit_loading_distribution`; the
         dynamics do not determine it). None: none.
     n_surrogates : int, default 3
-        Shift-surrogate refits of the front end for the default decision, as for
+        Shift-surrogate refits of the front end for the default decision (with
+        ``shift_test="refit"``, or where the held-out reversal test does not run), as for
         ``lowrank`` (0, or >= 2; the flows are not refitted: the gate compares the front
         end's loss, and the posterior-mean weights are then ranked as outliers of their
         bulk). See :class:`spikewire.infer.lowrank.LowRankRNN` for the decision.
@@ -1189,10 +1190,14 @@ class LowRankFlow(_LowRankBase):
         heavy_tailed networks, 400 s: closed with both), and closed on 20 / 20 null
         recordings (five families × 4 seeds, 20 units × 120 s;
         ``benchmarks/results/lrgate46.md``).
-    shift_test : {"refit", "heldout"}, default "refit"
+    shift_test : {"auto", "refit", "heldout"}, default "auto"
         The gate's test of structure between units, as for ``lowrank``: shift surrogates
-        fitted from scratch, or the held-out folds' chunks scored with their units moved
-        against each other (no surrogate fits).
+        fitted from scratch, or the held-out folds' chunks scored in pairs with about half
+        their units traded (no surrogate fits; ``"auto"``: this one wherever the held-out
+        reversal test runs). With it the gate opens on the limit cycle's recordings
+        (N = 1,000, 400 s; closed with ``"refit"``), stays open on quadstable, bistable
+        and ring, closed on heavy_tailed (``min_gain``) and on 52 null recordings
+        (``benchmarks/results/lr48.md``).
 
     References
     ----------
@@ -1238,7 +1243,7 @@ class LowRankFlow(_LowRankBase):
                  gate_units: int | None = GATE_UNITS, n_jobs: int | None = None,
                  halving: bool | str = HALVING, progress: bool = False,
                  gate_refine_iter: int | None = GATE_REFINE_ITER,
-                 shift_test: str = "refit"):
+                 shift_test: str = "auto"):
         self.rank = rank
         self.alpha = alpha
         self.bin_width = bin_width
