@@ -104,7 +104,8 @@ def test_method_biases_option(ring, monkeypatch):
     monkeypatch.setattr(lr, "fit_lowrank", spy)
     monkeypatch.setattr(lr, "bias_test", stub)
     monkeypatch.setattr(lr, "_BIAS_CACHE", {})
-    est = sw.infer(rec, "lowrank", biases="auto", n_surrogates=2, n_reversals=2, **kw)
+    est = sw.infer(rec, "lowrank", biases="auto", n_surrogates=2, n_reversals=2,
+                   shift_test="refit", **kw)
     b = est.diagnostics["biases"]
     assert b == {"setting": "auto", "used": "zero", "test": {"decision": "zero", "p": 0.5}}
     assert np.all(est.diagnostics["d"] == 0.0)
@@ -145,7 +146,7 @@ def test_unconverged_bias_test_warns_in_the_methods_terms(ring, monkeypatch):
         warnings.simplefilter("always")
         est = sw.infer(rec, "lowrank", biases="auto", n_surrogates=2, n_reversals=2,
                        rate_offset=50.0, rate_gain=50.0, n_iter=3, n_restarts=1,
-                       gate_units=None, n_jobs=1)
+                       gate_units=None, n_jobs=1, shift_test="refit")
     texts = [str(w.message) for w in caught]
     ours = [t for t in texts if "biases='auto' could not test" in t]
     assert len(ours) == 1 and "biases='fit'" in ours[0] and "biases='zero'" in ours[0]

@@ -143,8 +143,9 @@ def test_heldout_shift_test_needs_no_surrogate_fits_and_finds_the_planted_cycle(
     the default refitted surrogates); on the planted cycle of the test above it passes
     (measured: p 1e-4, the sign flips' floor, over 15 pairs; gain 1.39 % against
     min_gain 1 %; the refitted surrogates' p 3.5e-4, gain 2.5 %; gate 13.1 against
-    18.9 s). The default reports the held-out shift test beside its own. A setting that
-    runs no held-out folds is refused."""
+    18.9 s). ``"refit"`` reports the held-out shift test beside its own; ``"auto"`` takes
+    the refitted surrogates where the held-out folds hold fewer than 5 pairs of chunks.
+    A setting that runs no held-out folds is refused."""
     rec = _planted_limit_cycle(20, 28)
     lr = sys.modules["spikewire.infer.lowrank"]
     calls, real = [], lr.fit_lowrank
@@ -171,6 +172,14 @@ def test_heldout_shift_test_needs_no_surrogate_fits_and_finds_the_planted_cycle(
     g = sw.infer(rec, "lowrank", n_iter=80, n_restarts=1, n_reversals=0,
                  n_surrogates=2).diagnostics["surrogate_gate"]
     assert len(g["surrogate_losses"]) == 2 and "heldout_shift_p" not in g
+    # "auto" needs 5 pairs of held-out chunks (smallest p 2⁻⁵): 1-s chunks in 3 folds,
+    # 12 s → 4 + 4 + 4 chunks, 6 pairs; 8 s → 3 + 3 + 2, 3 pairs: the refitted surrogates
+    from spikewire.infer._null_families import null_family
+
+    for duration, used in ((12, "heldout"), (8, "refit")):
+        st = null_family("poisson", n_units=6, duration=duration, seed=0)
+        g = sw.infer(st, "lowrank", n_iter=1, n_restarts=1).diagnostics["surrogate_gate"]
+        assert g["shift_test"] == used, (duration, g["shift_test"])
     for bad in ({"reversal_test": "surrogates"}, {"n_reversals": 0}):
         with pytest.raises(ValueError, match="shift_test='heldout'"):
             sw.infer(rec, "lowrank", shift_test="heldout", n_iter=1, **bad)

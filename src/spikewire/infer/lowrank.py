@@ -1122,6 +1122,10 @@ _GATE_UNITS_KEY = 1003
 #: Default ``gate_units`` of ``lowrank`` and ``lowrank_flow``: the gate's fits use at most
 #: this many of the usable units (see the ``gate_units`` parameter).
 GATE_UNITS: int | None = 100
+#: ``shift_test="auto"`` takes the held-out shift test only where the held-out folds hold
+#: at least this many pairs of chunks (its sign flips' smallest p-value is 2⁻ᵖᵃⁱʳˢ: 0.031
+#: at 5); fewer: the refitted shift surrogates.
+MIN_SHIFT_PAIRS = 5
 
 def surrogate_gate(loss, null_losses) -> tuple[float, float]:
     """One-sided test that a fit explains the data better than fits to shift surrogates.
@@ -1317,14 +1321,26 @@ class _LowRankBase(InferenceMethod):
                 "biases": bias_info}
         return fit, ok, info
 
-    def _shift_test(self) -> str:
+    def _shift_test(self, ctx: FitContext, units_ok: np.ndarray | None) -> str:
         """The gate's structure test: ``shift_test``, with ``"auto"`` the held-out one
         wherever the held-out reversal test runs (``reversal_test="heldout"``,
-        ``n_reversals >= 2``), else the refitted shift surrogates."""
+        ``n_reversals >= 2``) on chunks enough for :data:`MIN_SHIFT_PAIRS` pairs in its
+        folds (the sign flips' smallest p-value is 2⁻ᵖᵃⁱʳˢ), else the refitted shift
+        surrogates."""
         if self.shift_test != "auto":
             return self.shift_test
-        held = self.reversal_test == "heldout" and self.n_reversals >= 2
-        return "heldout" if held else "refit"
+        if self.reversal_test != "heldout" or self.n_reversals < 2:
+            return "refit"
+        rate_offset, rate_gain = self._rate_map(ctx.recording)
+        Y = recording_activity(ctx.recording, trial_steps=self.trial_steps,
+                               chunk_steps=self.chunk_steps,
+                               bin_width=ctx.settings["bin_width"], rate_offset=rate_offset,
+                               rate_gain=rate_gain,
+                               units_ok=ctx.unit_ok if units_ok is None else units_ok)[0]
+        C = int(Y.shape[0])
+        folds = min(int(self.n_reversals), C // 2)
+        pairs = sum((C // folds + (f < C % folds)) // 2 for f in range(folds)) if folds else 0
+        return "heldout" if pairs >= MIN_SHIFT_PAIRS else "refit"
 
     def _refine_iter(self, gate: bool) -> int:
         """L-BFGS iterations of a front-end fit: ``refine_iter`` for the estimate's fit,
@@ -1486,7 +1502,8 @@ class _LowRankBase(InferenceMethod):
                 calls.append({**fit_kw, "seed": s_fit, rng_name: s_sur})
             return calls
 
-        shift = [] if self._shift_test() == "heldout" else \
+        shift_test = self._shift_test(ctx, gate_ok)
+        shift = [] if shift_test == "heldout" else \
             surrogate_calls(_SURROGATE_KEY, self.n_surrogates, "surrogate_rng")
         rev = [] if heldout or not self.n_reversals else \
             surrogate_calls(_REVERSAL_KEY, self.n_reversals, "reversal_rng")
@@ -1500,7 +1517,7 @@ class _LowRankBase(InferenceMethod):
                                       import_torch().get_num_threads()) - 1
         return {"run": gate_pool.GateRun(self, ctx, tasks, workers), "t0": t0,
                 "extra": extra, "first": bool(first), "heldout": heldout,
-                "n_shift": len(shift), "drive": drive}
+                "n_shift": len(shift), "drive": drive, "shift_test": shift_test}
 
     def _decide(self, ctx: FitContext, J_ok: np.ndarray, ok: np.ndarray,
                 loss: float, gate: dict | None) -> dict:
@@ -1557,7 +1574,7 @@ class _LowRankBase(InferenceMethod):
                          reversal_gain=res["gain"], reversal_test="heldout",
                          reversal_forward=res["forward"], reversal_reversed=res["reversed"],
                          reversal_folds=res["n_folds"], n_reversals=int(self.n_reversals),
-                         shift_test=self._shift_test())
+                         shift_test=gate["shift_test"])
             if "shift_p" in res:               # the held-out shift test, always reported
                 extra.update(heldout_shift_p=res["shift_p"], heldout_shift_t=res["shift_t"],
                              heldout_shift_gain=res["shift_gain"],
@@ -1866,7 +1883,8 @@ class LowRankRNN(_LowRankBase):
         sign-flip test asks whether the pairs' losses rise (:func:`heldout_reversal_test`,
         ``shift=True``); ``min_gain`` then applies to that test's gain (mean traded loss
         / mean loss − 1). ``"auto"`` (since session 48; ``"refit"`` before): the held-out
-        test wherever the held-out reversal test runs, else the refitted surrogates.
+        test wherever the held-out reversal test runs on chunks enough for 5 pairs
+        (:data:`MIN_SHIFT_PAIRS`), else the refitted surrogates.
         Either way ``diagnostics["surrogate_gate"]`` reports the held-out shift test when
         the reversal test is held out. Measured with ``lowrank_flow``'s gate
         (``benchmarks/results/lr48.md``), N = 1,000, 400 s of spikes: the limit cycle's
