@@ -800,14 +800,22 @@ def reverse_chunks(activity, inputs, rng: np.random.Generator
     mask = np.zeros(C, dtype=bool)
     mask[rng.permutation(C)[:k]] = True
     Y[mask] = Y[mask, ::-1]
-    U = None
-    if inputs is not None:
-        U = np.array(inputs, dtype=float)
-        if U.shape[:3] != Y.shape:
-            raise ValueError(f"reverse_chunks needs inputs with the activity's first three "
-                             f"axes {Y.shape}, got {U.shape}")
+    U = _chunk_inputs(inputs, Y.shape, "reverse_chunks")
+    if U is not None:
         U[mask] = U[mask, ::-1]
     return Y, U, mask
+
+
+def _chunk_inputs(inputs, shape: tuple, name: str) -> np.ndarray | None:
+    """A float copy of chunked inputs (None stays None) whose first three axes must be the
+    activity's ``shape``; ``name`` is the caller named in the error."""
+    if inputs is None:
+        return None
+    U = np.array(inputs, dtype=float)
+    if U.shape[:3] != shape:
+        raise ValueError(f"{name} needs inputs with the activity's first three axes "
+                         f"{shape}, got {U.shape}")
+    return U
 
 
 def chunk_losses(fit: LowRankFit, activity, inputs=None, *, observation: str = "gaussian",
@@ -979,12 +987,7 @@ def swap_chunk_units(activity, inputs, rng: np.random.Generator
     C, _, N = Y.shape
     pairs = rng.permutation(C)[:2 * (C // 2)].reshape(-1, 2)
     trade = rng.random((pairs.shape[0], N)) < 0.5              # (pairs, units)
-    U = None
-    if inputs is not None:
-        U = np.array(inputs, dtype=float)
-        if U.shape[:3] != Y.shape:
-            raise ValueError(f"swap_chunk_units needs inputs with the activity's first "
-                             f"three axes {Y.shape}, got {U.shape}")
+    U = _chunk_inputs(inputs, Y.shape, "swap_chunk_units")
     for (a, b), t in zip(pairs, trade, strict=True):
         for A in (Y,) if U is None else (Y, U):
             A[a, :, t], A[b, :, t] = A[b, :, t].copy(), A[a, :, t].copy()
