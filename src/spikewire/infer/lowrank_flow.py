@@ -1005,8 +1005,9 @@ class LowRankFlow(_LowRankBase):
     sampled from the conditional flow), the loadings and the learned
     ``distribution`` (:class:`LoadingDistribution`: ``sample``, ``log_prob``). The default
     decision (``adjacency()``) is ``lowrank``'s: a gate (front-end fits with a shared-drive
-    input, data against shift surrogates and a reversal test, both at 0.05), then the
-    weights that stand out of their bulk (Bonferroni 0.05).
+    input; a shift test — held-out chunks with their units traded, ``shift_test`` — and a
+    reversal test, both at 0.05), then the weights that stand out of their bulk
+    (Bonferroni 0.05).
 
     Defaults and cost: since session 37 the front end runs 400 L-BFGS iterations after
     Adam (``refine_iter=400``) and the targets of ``n`` take the population prior
