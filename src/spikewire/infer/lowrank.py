@@ -1560,17 +1560,16 @@ class _LowRankBase(InferenceMethod):
                                           if isinstance(b.get("test"), dict)
                                           and not b["test"].get("converged", True)))
         null = [r[0]["loss"] for r in results[:n_shift]]
+        res = firsts[-1] if gate["heldout"] else None     # the held-out folds' result
         if n_shift:
             p_shift, t = surrogate_gate(loss, null)
             gain = float(np.mean(null) / loss - 1.0) if loss > 0 else float("inf")
         else:                                  # shift_test="heldout": from the folds
-            res = firsts[-1]
             p_shift, t = res.get("shift_p", 1.0), res.get("shift_t", float("nan"))
             gain = res.get("shift_gain", float("nan"))
             gain = gain if np.isfinite(gain) else 0.0
         p_gate = p_shift
-        if gate["heldout"]:
-            res = firsts[-1]
+        if res is not None:
             p_rev = res["p"]
             p_gate = max(p_shift, p_rev)       # both must pass: intersection–union test
             extra.update(shift_p=p_shift, reversal_p=p_rev, reversal_t=res["t"],
